@@ -1,0 +1,212 @@
+"""Settings read once at start-up from the environment (and `.env`).
+
+Every bad or missing value raises `ConfigError` with one line that names the variable and the fix,
+so an operator never has to read a traceback to start the bot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pegasus.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite://data/pegasus.sqlite3"
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
+SQLITE_PREFIX = "sqlite://"
+POSTGRES_SCHEMES = ("postgres", "postgresql", "asyncpg")
+
+
+@dataclass(frozen=True)
+class SyncMode:
+    """Where application commands are synced at start-up."""
+
+    scope: str  # "global", "guild" or "off"
+    guild_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str
+    database_url: str = DEFAULT_DATABASE_URL
+    database_ssl: str | None = None
+    discord_api_base: str = DEFAULT_API_BASE
+    discord_gateway_url: str = DEFAULT_GATEWAY_URL
+    sync_commands: SyncMode = field(default_factory=lambda: SyncMode("global"))
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    log_level: str = "INFO"
+    owner_ids: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+        """Build settings from `env` (default: `.env` merged under `os.environ`)."""
+        if env is None:
+            if load_dotenv:
+                from dotenv import load_dotenv as _load
+
+                _load(override=False)
+            env = os.environ
+        shard_count = _parse_optional_int(env, "SHARD_COUNT", minimum=1)
+        shard_ids = _parse_shard_ids(env, shard_count)
+        return cls(
+            discord_token=_parse_token(env),
+            database_url=parse_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            database_ssl=_parse_ssl(env),
+            discord_api_base=_parse_http_url(env, "DISCORD_API_BASE", DEFAULT_API_BASE),
+            discord_gateway_url=_parse_ws_url(env),
+            sync_commands=_parse_sync(env),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
+            log_level=_parse_log_level(env),
+            owner_ids=_parse_owner_ids(env),
+        )
+
+
+def _parse_token(env: Mapping[str, str]) -> str:
+    token = (env.get("DISCORD_TOKEN") or "").strip()
+    if not token:
+        raise ConfigError(
+            "DISCORD_TOKEN is not set: put your bot token in .env as DISCORD_TOKEN=... "
+            "(Discord Developer Portal → your application → Bot → Reset Token), "
+            "or run `python -m pegasus sandbox` to try Pegasus without one."
+        )
+    if any(ch.isspace() for ch in token):
+        raise ConfigError("DISCORD_TOKEN contains white space: paste the token exactly as shown.")
+    return token
+
+
+def parse_database_url(url: str) -> str:
+    """Validate a DATABASE_URL and return it; create the SQLite folder when needed."""
+    url = url.strip()
+    if url.startswith(SQLITE_PREFIX):
+        path = url[len(SQLITE_PREFIX):].split("?", 1)[0]
+        if not path:
+            raise ConfigError(
+                "DATABASE_URL has no SQLite file: use sqlite://data/pegasus.sqlite3 "
+                "(relative) or sqlite:///absolute/path.sqlite3."
+            )
+        if path != ":memory:":
+            _ensure_parent_folder(Path(path))
+        return url
+    parsed = urlparse(url)
+    if parsed.scheme in POSTGRES_SCHEMES:
+        if "ssl=" in parsed.query or "sslmode=" in parsed.query:
+            raise ConfigError(
+                "DATABASE_URL must not carry ssl options: remove ssl=/sslmode= from the URL "
+                "and set DATABASE_SSL=require (or verify-full) instead."
+            )
+        if not parsed.hostname or not parsed.path.strip("/"):
+            raise ConfigError(
+                "DATABASE_URL is missing a host or database name: use "
+                "postgres://user:password@host:5432/pegasus."
+            )
+        try:
+            _ = parsed.port
+        except ValueError:
+            raise ConfigError("DATABASE_URL has an invalid port: use host:5432.") from None
+        return url
+    raise ConfigError(
+        f"DATABASE_URL scheme {parsed.scheme or url!r} is not supported: use "
+        "sqlite://data/pegasus.sqlite3 or postgres://user:password@host:5432/pegasus."
+    )
+
+
+def _ensure_parent_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"DATABASE_URL points at {path}, whose folder cannot be created ({exc.strerror}): "
+            "choose a writable path."
+        ) from None
+
+
+def _parse_ssl(env: Mapping[str, str]) -> str | None:
+    value = (env.get("DATABASE_SSL") or "").strip().lower()
+    if not value:
+        return None
+    if value not in SSL_MODES:
+        raise ConfigError(f"DATABASE_SSL must be one of {', '.join(SSL_MODES)}; got {value!r}.")
+    return value
+
+
+def _parse_http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip().rstrip("/")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL such as {default}; got {value!r}.")
+    return value
+
+
+def _parse_ws_url(env: Mapping[str, str]) -> str:
+    value = (env.get("DISCORD_GATEWAY_URL") or DEFAULT_GATEWAY_URL).strip()
+    parsed = urlparse(value)
+    if parsed.scheme not in ("ws", "wss") or not parsed.netloc:
+        raise ConfigError(
+            f"DISCORD_GATEWAY_URL must be a ws(s) URL such as {DEFAULT_GATEWAY_URL}; got {value!r}."
+        )
+    return value
+
+
+def _parse_sync(env: Mapping[str, str]) -> SyncMode:
+    value = (env.get("SYNC_COMMANDS") or "global").strip().lower()
+    if value in ("global", "off"):
+        return SyncMode(value)
+    if value.startswith("guild:") and value[6:].isdigit():
+        return SyncMode("guild", int(value[6:]))
+    raise ConfigError(
+        f"SYNC_COMMANDS must be global, off or guild:<server id>; got {value!r}."
+    )
+
+
+def _parse_optional_int(env: Mapping[str, str], name: str, *, minimum: int) -> int | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < minimum:
+        raise ConfigError(f"{name} must be a whole number of at least {minimum}; got {raw!r}.")
+    return int(raw)
+
+
+def _parse_shard_ids(env: Mapping[str, str], shard_count: int | None) -> tuple[int, ...] | None:
+    raw = (env.get("SHARD_IDS") or "").strip()
+    if not raw:
+        return None
+    if shard_count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT: set SHARD_COUNT to the total shard count.")
+    parts = [p.strip() for p in raw.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise ConfigError(f"SHARD_IDS must be comma-separated numbers like 0,1; got {raw!r}.")
+    ids = tuple(sorted({int(p) for p in parts}))
+    if ids[-1] >= shard_count:
+        raise ConfigError(
+            f"SHARD_IDS has {ids[-1]}, but shards are numbered 0 to {shard_count - 1} "
+            f"(SHARD_COUNT={shard_count})."
+        )
+    return ids
+
+
+def _parse_log_level(env: Mapping[str, str]) -> str:
+    value = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; got {value!r}.")
+    return value
+
+
+def _parse_owner_ids(env: Mapping[str, str]) -> frozenset[int]:
+    raw = (env.get("OWNER_IDS") or "").strip()
+    if not raw:
+        return frozenset()
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise ConfigError(
+            f"OWNER_IDS must be comma-separated Discord user ids; got {raw!r}."
+        )
+    return frozenset(int(p) for p in parts)

@@ -1,0 +1,54 @@
+"""Errors whose text is what the user reads.
+
+Services raise these; the command tree turns them into an ephemeral reply. Anything else that
+escapes a command is unexpected: it is logged with a reference id and the user is shown that id.
+"""
+
+from __future__ import annotations
+
+
+class PegasusError(Exception):
+    """Base of every error that carries its own user-facing message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(PegasusError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+class ValidationError(PegasusError):
+    """Input from a person was not acceptable; nothing was changed."""
+
+
+class NotFoundError(PegasusError):
+    """The thing asked for does not exist (in this server)."""
+
+
+class PermissionDenied(PegasusError):
+    """The caller may not do this."""
+
+
+class ConflictError(PegasusError):
+    """The action clashes with the current state (already claimed, already ended, ...)."""
+
+
+class InsufficientFunds(PegasusError):
+    """A debit would take a balance below zero."""
+
+
+class CooldownActive(PegasusError):
+    """The action is on cooldown until a known time."""
+
+    def __init__(self, message: str, retry_at: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class Blacklisted(PegasusError):
+    """The user, channel or guild is blacklisted."""
