@@ -1,0 +1,40 @@
+"""Durations as people type them: 30s, 10m, 2h, 7d, 1w and combinations such as 1h30m."""
+
+from __future__ import annotations
+
+import re
+
+from pegasus.errors import ValidationError
+
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+)\s*([smhdw])")
+_WHOLE = re.compile(r"^(?:\d+\s*[smhdw]\s*)+$")
+ACCEPTED_FORMS = "30s, 10m, 2h, 7d, 1w or combinations such as 1h30m"
+MAX_SECONDS = 10 * 365 * 86400
+
+
+def parse_duration(text: str, *, maximum: int = MAX_SECONDS, minimum: int = 1) -> int:
+    """Seconds in `text`; raises ValidationError with the accepted forms otherwise."""
+    cleaned = (text or "").strip().lower()
+    if cleaned.isdigit():
+        cleaned += "s"
+    if not cleaned or not _WHOLE.match(cleaned):
+        raise ValidationError(f"`{text}` is not a duration. Use {ACCEPTED_FORMS}.")
+    seconds = sum(int(n) * UNIT_SECONDS[u] for n, u in _PART.findall(cleaned))
+    if seconds < minimum:
+        raise ValidationError(f"The duration must be at least {format_duration(minimum)}.")
+    if seconds > maximum:
+        raise ValidationError(f"The duration can be at most {format_duration(maximum)}.")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """`5400` → `1h 30m`; the largest units first, zero parts left out."""
+    if seconds <= 0:
+        return "0s"
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts)
