@@ -45,7 +45,9 @@ class Settings:
     owner_ids: frozenset[int] = frozenset()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, load_dotenv: bool = True
+    ) -> Settings:
         """Build settings from `env` (default: `.env` merged under `os.environ`)."""
         if env is None:
             if load_dotenv:

@@ -116,7 +116,7 @@ async def apply_migrations(url: str, ssl: str | None = None) -> list[str]:
 
 
 async def init_db(url: str, ssl: str | None = None) -> None:
-    """Open the connections. Call from the task that will use them (Tortoise keeps per-task state)."""
+    """Open the connections, from the task that will use them (Tortoise state is per task)."""
     await Tortoise.init(config=tortoise_config(url, ssl))
 
 
