@@ -1,0 +1,1 @@
+"""economy models (placeholder until the module is written)."""

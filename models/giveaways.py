@@ -1,0 +1,1 @@
+"""giveaways models (placeholder until the module is written)."""

@@ -1,0 +1,1 @@
+"""levels models (placeholder until the module is written)."""

@@ -1,0 +1,1 @@
+"""tickets models (placeholder until the module is written)."""
