@@ -1,9 +1,9 @@
 """Support tickets: panels with buttons, the tickets they open, and every message written in them.
 
 A ticket's number is sequential per guild. It is drawn from `ticket_settings.last_number` with a
-conditional `UPDATE ... SET last_number = last_number + 1` inside the opening transaction, so two
-members opening at the same instant get distinct numbers on SQLite and PostgreSQL alike (the row lock
-also serialises the per-member open-ticket limit of that guild).
+conditional `UPDATE ... SET last_number = last_number + 1` inside the opening transaction, so
+two members opening at the same instant get distinct numbers on SQLite and PostgreSQL alike (the
+row lock also serialises the per-member open-ticket limit of that guild).
 """
 
 from __future__ import annotations
@@ -96,7 +96,10 @@ class Ticket(Model):
         "models.Guild", related_name="tickets", on_delete=fields.CASCADE
     )
     panel: fields.ForeignKeyNullableRelation[TicketPanel] = fields.ForeignKeyField(
-        "models.TicketPanel", related_name="tickets", null=True, on_delete=fields.SET_NULL,
+        "models.TicketPanel",
+        related_name="tickets",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     button_index = fields.IntField(null=True)
@@ -113,23 +116,35 @@ class Ticket(Model):
     # Members added with /ticket add (besides the opener), so permissions can be rebuilt.
     participant_ids: list[int] = fields.JSONField(default=list)  # type: ignore[assignment]
     claimed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="tickets_claimed", null=True, on_delete=fields.SET_NULL,
+        "models.User",
+        related_name="tickets_claimed",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     claimed_at = fields.DatetimeField(null=True)
     closed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="tickets_closed", null=True, on_delete=fields.SET_NULL,
+        "models.User",
+        related_name="tickets_closed",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     closed_at = fields.DatetimeField(null=True)
     close_reason = fields.TextField(null=True)
     locked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="tickets_locked", null=True, on_delete=fields.SET_NULL,
+        "models.User",
+        related_name="tickets_locked",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     locked_at = fields.DatetimeField(null=True)
     frozen_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="tickets_frozen", null=True, on_delete=fields.SET_NULL,
+        "models.User",
+        related_name="tickets_frozen",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     frozen_at = fields.DatetimeField(null=True)
@@ -166,7 +181,10 @@ class TicketMessage(Model):
     )
     message_id = fields.BigIntField(unique=True)
     author: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
-        "models.User", related_name="ticket_messages", null=True, on_delete=fields.SET_NULL,
+        "models.User",
+        related_name="ticket_messages",
+        null=True,
+        on_delete=fields.SET_NULL,
         db_index=True,
     )
     # The name shown at the time, so a transcript reads well even after the user is gone.
