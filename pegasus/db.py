@@ -122,3 +122,22 @@ async def init_db(url: str, ssl: str | None = None) -> None:
 
 async def close_db() -> None:
     await Tortoise.close_connections()
+
+
+def migration_files() -> list[str]:
+    """Names of the migration files shipped with this version, oldest first."""
+    folder = Path(MIGRATIONS_LOCATION) / APP
+    files = [p.name for p in folder.glob("*.py") if p.name[0].isdigit()]
+    return sorted(files, key=lambda name: int(name.split("_", 1)[0]))
+
+
+async def pending_migrations() -> list[str]:
+    """Migration files not yet applied to the open database (all of them on an empty one)."""
+    from aerich.models import Aerich
+    from tortoise.exceptions import OperationalError
+
+    try:
+        applied = set(await Aerich.filter(app=APP).values_list("version", flat=True))
+    except OperationalError:
+        applied = set()
+    return [name for name in migration_files() if name not in applied]

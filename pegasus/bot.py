@@ -1,0 +1,145 @@
+"""The Pegasus bot: start-up order, endpoints, sharding and shutdown."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord.ext import commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from pegasus.config import DEFAULT_GATEWAY_URL, Settings
+from pegasus.db import close_db, init_db, pending_migrations
+from pegasus.errors import ConfigError
+from pegasus.scheduler import Scheduler
+from pegasus.tree import PegasusTree
+
+log = logging.getLogger(__name__)
+
+# Loaded in this order by setup_hook; a failure stops start-up (no half-started bot).
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.core",
+    "cogs.levels",
+    "cogs.economy",
+    "cogs.moderation",
+    "cogs.tickets",
+    "cogs.giveaways",
+)
+
+
+def build_intents() -> discord.Intents:
+    intents = discord.Intents.default()
+    intents.members = True  # member cache: joins, rejoins, role rewards, requirements
+    intents.message_content = True  # ticket transcripts store what was said
+    intents.voice_states = True
+    return intents
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py's REST and gateway at the configured Discord (process-global)."""
+    Route.BASE = settings.discord_api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    return (guild_id >> 22) % shard_count
+
+
+class Pegasus(commands.AutoShardedBot):
+    """AutoShardedBot with the database, the scheduler and the feature extensions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        scheduler_poll_interval: float = 1.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=options.pop("intents", build_intents()),
+            tree_cls=PegasusTree,
+            help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids else None,
+            owner_ids=set(settings.owner_ids) or None,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False),
+            **options,
+        )
+        self.settings = settings
+        self.extension_names = extensions
+        self.scheduler = Scheduler(
+            owns_guild=self.owns_guild, poll_interval=scheduler_poll_interval
+        )
+        self._db_open = False
+
+    @property
+    def pegasus_tree(self) -> PegasusTree:
+        assert isinstance(self.tree, PegasusTree)
+        return self.tree
+
+    def owns_guild(self, guild_id: int | None) -> bool:
+        """Whether this process runs the shard of `guild_id` (None: the process with shard 0)."""
+        count = self.shard_count or 1
+        mine = set(self.shard_ids) if self.shard_ids else set(range(count))
+        return (0 if guild_id is None else shard_of(guild_id, count)) in mine
+
+    async def login(self, token: str) -> None:
+        apply_endpoints(self.settings)
+        if self.settings.discord_gateway_url != DEFAULT_GATEWAY_URL:
+            self._route_sharded_gateway(self.settings.discord_gateway_url)
+        await super().login(token)
+
+    def _route_sharded_gateway(self, url: str) -> None:
+        # AutoShardedBot connects to the URL that GET /gateway/bot returns; honour ours instead.
+        original = self.http.get_bot_gateway
+
+        async def get_bot_gateway() -> tuple[int, str, Any]:
+            shards, _url, limits = await original()
+            return shards, url, limits
+
+        self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        # Tortoise keeps its state per task: open the database here, in the task that runs the
+        # bot, before anything creates tasks that query it.
+        await init_db(self.settings.database_url, self.settings.database_ssl)
+        self._db_open = True
+        pending = await pending_migrations()
+        if pending:
+            raise ConfigError(
+                f"DATABASE_URL: the database lacks {len(pending)} migration(s) "
+                f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
+            )
+        for name in self.extension_names:
+            await self.load_extension(name)
+        await self._sync_commands()
+        self.scheduler.start()
+
+    async def _sync_commands(self) -> None:
+        mode = self.settings.sync_commands
+        if mode.scope == "off":
+            return
+        guild = discord.Object(mode.guild_id) if mode.scope == "guild" and mode.guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info("Synced %d application commands (%s)", len(synced), mode.scope)
+
+    async def close(self) -> None:
+        """Stop timers, unload the extensions (cogs flush buffers in cog_unload), then the
+        gateway, then the database: a clean stop loses nothing."""
+        await self.scheduler.stop()
+        for name in reversed(list(self.extensions)):
+            try:
+                await self.unload_extension(name)
+            except Exception:
+                log.exception("Unloading %s failed during shutdown", name)
+        await super().close()
+        if self._db_open:
+            self._db_open = False
+            await close_db()
