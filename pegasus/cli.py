@@ -1,0 +1,214 @@
+"""Operator commands.
+
+`python -m pegasus db upgrade|downgrade|history|check|makemigrations|backup|drop` and
+`python -m pegasus sandbox`.
+
+Each command reads DATABASE_URL (and DATABASE_SSL) like the bot does, so it acts on the same
+database the bot would use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dotenv import load_dotenv
+
+from pegasus.config import DEFAULT_DATABASE_URL, SQLITE_PREFIX, parse_database_url
+from pegasus.db import APP, MIGRATIONS_LOCATION, dialect_of, tortoise_config
+from pegasus.errors import PegasusError
+
+Prompt = Callable[[str], str]
+
+
+class CommandFailed(PegasusError):
+    """An operator command could not do its job; the message says why and what to do."""
+
+
+def database_url() -> str:
+    return parse_database_url(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
+def _aerich_command(url: str):  # type: ignore[no-untyped-def]
+    from aerich import Command
+
+    return Command(tortoise_config=tortoise_config(url), app=APP, location=MIGRATIONS_LOCATION)
+
+
+async def upgrade(url: str) -> list[str]:
+    async with _aerich_command(url) as command:
+        return await command.upgrade(run_in_transaction=True)
+
+
+async def downgrade(url: str, version: int, delete: bool) -> list[str]:
+    async with _aerich_command(url) as command:
+        return await command.downgrade(version=version, delete=delete)
+
+
+async def history(url: str) -> list[tuple[str, bool]]:
+    """Every migration file with whether it is applied to the database."""
+    from pegasus.db import close_db, init_db, migration_files, pending_migrations
+
+    await init_db(url)
+    try:
+        pending = set(await pending_migrations())
+    finally:
+        await close_db()
+    return [(name, name not in pending) for name in migration_files()]
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url[len(SQLITE_PREFIX) :].split("?", 1)[0])
+
+
+def backup(url: str, output: Path | None, *, now: datetime | None = None) -> Path:
+    """Copy the database to a file: SQLite's online backup API, or pg_dump for PostgreSQL."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    if dialect_of(url) == "sqlite":
+        source = sqlite_path(url)
+        if not source.exists():
+            raise CommandFailed(f"There is no database at {source} to back up.")
+        target = output or Path("backups") / f"pegasus-{stamp}.sqlite3"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)  # consistent even while the bot is writing
+        return target
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise CommandFailed(
+            "pg_dump is not installed: install the PostgreSQL client tools "
+            "(Debian/Ubuntu: apt-get install postgresql-client) and run this again."
+        )
+    target = output or Path("backups") / f"pegasus-{stamp}.dump"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [pg_dump, "--format=custom", f"--file={target}", _libpq_url(url)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise CommandFailed(f"pg_dump failed: {result.stderr.strip()}")
+    return target
+
+
+def _libpq_url(url: str) -> str:
+    parsed = urlparse(url)
+    return parsed._replace(scheme="postgresql").geturl()
+
+
+def database_name(url: str) -> str:
+    if dialect_of(url) == "sqlite":
+        return sqlite_path(url).name
+    return urlparse(url).path.lstrip("/")
+
+
+def drop_sqlite(url: str) -> None:
+    path = sqlite_path(url)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+async def drop_postgres(url: str) -> None:
+    import asyncpg
+
+    parsed = urlparse(url)
+    name = database_name(url)
+    maintenance = parsed._replace(scheme="postgresql", path="/postgres").geturl()
+    connection = await asyncpg.connect(maintenance)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def confirm_drop(url: str, *, assume_yes: bool, prompt: Prompt = input) -> bool:
+    if assume_yes:
+        return True
+    name = database_name(url)
+    print(f"This deletes the database {name!r} and everything in it. It cannot be undone.")
+    return prompt(f"Type the database name ({name}) to confirm: ").strip() == name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pegasus", description=__doc__)
+    sub = parser.add_subparsers(dest="group", required=True)
+    sub.add_parser("sandbox", help="Run the bot against a local Discord with a scripted demo.")
+    db = sub.add_parser("db", help="Database operations (reads DATABASE_URL).")
+    db_sub = db.add_subparsers(dest="command", required=True)
+    db_sub.add_parser("upgrade", help="Apply every migration not yet applied.")
+    down = db_sub.add_parser("downgrade", help="Revert migrations (by default the newest one).")
+    down.add_argument("--version", type=int, default=-1, help="Revert down to this version.")
+    down.add_argument("--delete", action="store_true", help="Also delete the reverted files.")
+    db_sub.add_parser("history", help="List the migrations and whether each is applied.")
+    db_sub.add_parser("check", help="Fail when models have changes no migration covers.")
+    make = db_sub.add_parser("makemigrations", help="Write a migration for model changes.")
+    make.add_argument("--name", default="update", help="A short name for the migration.")
+    make.add_argument(
+        "--reset", action="store_true", help="Rewrite the history as one initial migration."
+    )
+    bk = db_sub.add_parser("backup", help="Back up the database to a file.")
+    bk.add_argument("--output", type=Path, help="Where to write the backup.")
+    dr = db_sub.add_parser("drop", help="Delete the database (asks you to type its name).")
+    dr.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+    return parser
+
+
+def run_db_command(args: argparse.Namespace) -> int:
+    if args.command in ("check", "makemigrations"):
+        from pegasus import migrations_tool
+
+        if args.command == "check":
+            return migrations_tool.main(["check"])
+        return migrations_tool.main(
+            ["makemigrations", "--name", args.name, *(["--reset"] if args.reset else [])]
+        )
+    url = database_url()
+    if args.command == "upgrade":
+        applied = asyncio.run(upgrade(url))
+        print(f"Applied {len(applied)} migration(s)." if applied else "Already up to date.")
+        for name in applied:
+            print(f"  {name}")
+    elif args.command == "downgrade":
+        reverted = asyncio.run(downgrade(url, args.version, args.delete))
+        print(f"Reverted {len(reverted)} migration(s).")
+        for name in reverted:
+            print(f"  {name}")
+    elif args.command == "history":
+        for name, applied in asyncio.run(history(url)):
+            print(f"{'applied' if applied else 'pending'}  {name}")
+    elif args.command == "backup":
+        print(f"Backup written to {backup(url, args.output)}")
+    elif args.command == "drop":
+        if not confirm_drop(url, assume_yes=args.yes):
+            print("Not confirmed: nothing was deleted.")
+            return 1
+        if dialect_of(url) == "sqlite":
+            drop_sqlite(url)
+        else:
+            asyncio.run(drop_postgres(url))
+        print(f"Dropped {database_name(url)}.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv(override=False)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.group == "sandbox":
+            from pegasus import sandbox
+
+            return sandbox.main()
+        return run_db_command(args)
+    except PegasusError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
