@@ -1,0 +1,112 @@
+"""Settings: every bad or missing value fails with one line naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pegasus.config import DEFAULT_DATABASE_URL, Settings, SyncMode
+from pegasus.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env({"DISCORD_TOKEN": "abc.def.ghi", **env})
+
+
+def test_defaults() -> None:
+    s = settings()
+    assert s.database_url == DEFAULT_DATABASE_URL
+    assert s.sync_commands == SyncMode("global")
+    assert s.shard_count is None and s.shard_ids is None
+    assert s.log_level == "INFO"
+    assert s.owner_ids == frozenset()
+
+
+def test_all_values_parsed() -> None:
+    s = settings(
+        DATABASE_URL="postgres://u:p@db.example:5432/pegasus",
+        DATABASE_SSL="REQUIRE",
+        DISCORD_API_BASE="http://127.0.0.1:9000/api/v10/",
+        DISCORD_GATEWAY_URL="ws://127.0.0.1:9000/gateway",
+        SYNC_COMMANDS="guild:1234",
+        SHARD_COUNT="4",
+        SHARD_IDS="3, 1",
+        LOG_LEVEL="debug",
+        OWNER_IDS="1,2",
+    )
+    assert s.database_ssl == "require"
+    assert s.discord_api_base == "http://127.0.0.1:9000/api/v10"
+    assert s.sync_commands == SyncMode("guild", 1234)
+    assert s.shard_count == 4 and s.shard_ids == (1, 3)
+    assert s.log_level == "DEBUG"
+    assert s.owner_ids == frozenset({1, 2})
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"DISCORD_TOKEN": ""}, "DISCORD_TOKEN"),
+        ({"DISCORD_TOKEN": "has space"}, "DISCORD_TOKEN"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://host"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://h/db?ssl=true"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),
+        ({"DATABASE_SSL": "maybe"}, "DATABASE_SSL"),
+        ({"DISCORD_API_BASE": "ftp://x"}, "DISCORD_API_BASE"),
+        ({"DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
+        ({"SYNC_COMMANDS": "guild:abc"}, "SYNC_COMMANDS"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"SHARD_IDS": "0"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "SHARD_IDS"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "a"}, "SHARD_IDS"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"OWNER_IDS": "me"}, "OWNER_IDS"),
+    ],
+)
+def test_bad_value_names_the_variable(env: dict[str, str], variable: str) -> None:
+    full = {"DISCORD_TOKEN": "abc", **env}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(full)
+    message = str(caught.value)
+    assert message.startswith(variable)
+    assert "\n" not in message
+
+
+def test_sqlite_folder_is_created(tmp_path: Path) -> None:
+    target = tmp_path / "nested" / "dir" / "bot.sqlite3"
+    settings(DATABASE_URL=f"sqlite://{target}")
+    assert target.parent.is_dir()
+
+
+def run_bot(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), **env}
+    return subprocess.run(
+        [sys.executable, "bot.py"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_bot_without_token_names_discord_token(tmp_path: Path) -> None:
+    result = run_bot({"DATABASE_URL": f"sqlite://{tmp_path}/x.sqlite3"})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "DISCORD_TOKEN" in lines[0]
+
+
+def test_bot_with_bad_database_url_names_it() -> None:
+    result = run_bot({"DISCORD_TOKEN": "abc", "DATABASE_URL": "mongodb://nowhere/db"})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "DATABASE_URL" in lines[0]
