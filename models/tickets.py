@@ -45,11 +45,14 @@ class TicketSettings(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
+    if TYPE_CHECKING:
+        guild_id: int
+
     class Meta:
         table = "ticket_settings"
 
     def __str__(self) -> str:
-        return f"Ticket settings of guild {self.guild_id}"  # type: ignore[attr-defined]
+        return f"Ticket settings of guild {self.guild_id}"
 
 
 class TicketPanel(Model):
@@ -80,6 +83,9 @@ class TicketPanel(Model):
     updated_at = fields.DatetimeField(auto_now=True)
 
     tickets: fields.ReverseRelation[Ticket]
+
+    if TYPE_CHECKING:
+        guild_id: int
 
     class Meta:
         table = "ticket_panels"
@@ -148,6 +154,7 @@ class Ticket(Model):
         db_index=True,
     )
     frozen_at = fields.DatetimeField(null=True)
+    reopened_at = fields.DatetimeField(null=True)  # auto-close counts inactivity from here too
     # First message by someone other than the opener (and not a bot): the first response.
     first_response_at = fields.DatetimeField(null=True)
     rating = fields.SmallIntField(null=True)  # 1-5
@@ -158,6 +165,15 @@ class Ticket(Model):
 
     messages: fields.ReverseRelation[TicketMessage]
 
+    if TYPE_CHECKING:  # the id columns Tortoise adds for the foreign keys above
+        guild_id: int
+        panel_id: int | None
+        user_id: int
+        claimed_by_id: int | None
+        closed_by_id: int | None
+        locked_by_id: int | None
+        frozen_by_id: int | None
+
     class Meta:
         table = "tickets"
         unique_together = (("guild", "number"),)
@@ -165,7 +181,7 @@ class Ticket(Model):
         indexes = (("guild_id", "user_id", "status"), ("status",))
 
     def __str__(self) -> str:
-        return f"Ticket #{self.number} of guild {self.guild_id}"  # type: ignore[attr-defined]
+        return f"Ticket #{self.number} of guild {self.guild_id}"
 
 
 class TicketMessage(Model):
@@ -199,9 +215,13 @@ class TicketMessage(Model):
     edited_at = fields.DatetimeField(null=True)
     deleted_at = fields.DatetimeField(null=True)
 
+    if TYPE_CHECKING:
+        ticket_id: str
+        author_id: int | None
+
     class Meta:
         table = "ticket_messages"
         indexes = (("ticket_id", "created_at"),)
 
     def __str__(self) -> str:
-        return f"Message {self.message_id} in ticket {self.ticket_id}"  # type: ignore[attr-defined]
+        return f"Message {self.message_id} in ticket {self.ticket_id}"
