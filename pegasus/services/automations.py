@@ -1,0 +1,402 @@
+"""Warning automations: rules that act when a member's warnings cross a threshold.
+
+A rule counts a member's warnings that count now (active, not expired), within `window_days` when
+set: either their number (`warn_count`) or the sum of their levels (`level_total`). It fires when a
+new warning takes the value from below `trigger_value` to at or above it, so once per crossing:
+the next warning, already above, does not fire it again.
+
+Firing is decided inside the warning's transaction and scheduled there as a durable action
+(`moderation.automation`, due at once): the actions (timeout, mute, kick, ban, role, message) run
+exactly once even if the bot stops right after the warning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models.ids import new_public_id, normalize_public_id
+from models.moderation import AutomationActionType, MemberWarning, TriggerType, WarningAutomation
+from pegasus import scheduler
+from pegasus.errors import ConflictError, NotFoundError, ValidationError
+from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.durations import format_duration
+
+__all__ = [
+    "KIND_AUTOMATION",
+    "AutomationActionType",
+    "Firing",
+    "Simulation",
+    "TriggerType",
+    "add_automation",
+    "build_action",
+    "describe_action",
+    "describe_trigger",
+    "evaluate_after_warning",
+    "get_automation",
+    "list_automations",
+    "remove_automation",
+    "simulate",
+    "toggle_automation",
+]
+
+KIND_AUTOMATION = "moderation.automation"
+MAX_AUTOMATIONS_PER_GUILD = 25
+MAX_NAME_LENGTH = 100
+MAX_MESSAGE_LENGTH = 1000
+MAX_WINDOW_DAYS = 3650
+MAX_TRIGGER = {TriggerType.WARN_COUNT: 100, TriggerType.LEVEL_TOTAL: 500}
+MAX_TIMEOUT_SECONDS = 28 * 86400
+_ID_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Firing:
+    """An automation that a warning set off; its actions are scheduled as `action_id`."""
+
+    automation: WarningAutomation
+    user_id: int
+    value: int  # the member's count or level total after the warning
+    action_id: int
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What a rule would have done over the stored warnings."""
+
+    members_hit: int
+    firings: int
+    warnings_considered: int
+    members_considered: int
+
+
+def build_action(
+    action_type: AutomationActionType | str,
+    *,
+    duration_seconds: int | None = None,
+    role_id: int | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """One validated entry of `warning_automations.actions`."""
+    kind = AutomationActionType(action_type)
+    action: dict[str, Any] = {"type": str(kind)}
+    if duration_seconds is not None and duration_seconds <= 0:
+        raise ValidationError("The duration must be positive.")
+    if kind is AutomationActionType.TIMEOUT:
+        if duration_seconds is None:
+            raise ValidationError("A timeout automation needs a duration (at most 28 days).")
+        if duration_seconds > MAX_TIMEOUT_SECONDS:
+            raise ValidationError("Discord allows timeouts of at most 28 days; use mute instead.")
+        action["duration_seconds"] = duration_seconds
+    elif kind in (AutomationActionType.MUTE, AutomationActionType.BAN):
+        if duration_seconds is not None:
+            action["duration_seconds"] = duration_seconds
+    elif kind is AutomationActionType.KICK:
+        if duration_seconds is not None:
+            raise ValidationError("A kick has no duration.")
+    elif kind is AutomationActionType.ROLE:
+        if role_id is None:
+            raise ValidationError("A role automation needs the role to give.")
+        action["role_id"] = role_id
+    elif kind is AutomationActionType.MESSAGE:
+        text = (message or "").strip()
+        if not text:
+            raise ValidationError("A message automation needs the message to send.")
+        if len(text) > MAX_MESSAGE_LENGTH:
+            raise ValidationError(f"The message can be at most {MAX_MESSAGE_LENGTH:,} characters.")
+        action["message"] = text
+    return action
+
+
+def describe_action(action: dict[str, Any]) -> str:
+    """`timeout for 1h`, `ban`, `give role <@&1>`, `DM: ...`."""
+    kind = AutomationActionType(action["type"])
+    duration = action.get("duration_seconds")
+    if kind is AutomationActionType.ROLE:
+        return f"give role <@&{action['role_id']}>"
+    if kind is AutomationActionType.MESSAGE:
+        text = action["message"]
+        return f"DM: “{text[:60]}{'…' if len(text) > 60 else ''}”"
+    if duration:
+        return f"{kind} for {format_duration(int(duration))}"
+    return str(kind)
+
+
+def describe_trigger(automation: WarningAutomation) -> str:
+    what = "warnings" if automation.trigger_type is TriggerType.WARN_COUNT else "warning levels"
+    window = (
+        f" within {automation.window_days} day{'s' if automation.window_days != 1 else ''}"
+        if automation.window_days
+        else ""
+    )
+    return f"{automation.trigger_value:,} {what}{window}"
+
+
+def _validate_rule(
+    name: str, trigger_type: TriggerType, trigger_value: int, window_days: int | None
+) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the automation a name.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"The name can be at most {MAX_NAME_LENGTH} characters.")
+    limit = MAX_TRIGGER[trigger_type]
+    if not 1 <= trigger_value <= limit:
+        raise ValidationError(f"The trigger value must be between 1 and {limit:,}.")
+    if window_days is not None and not 1 <= window_days <= MAX_WINDOW_DAYS:
+        raise ValidationError(f"The window must be between 1 and {MAX_WINDOW_DAYS:,} days.")
+    return name
+
+
+def _state(automation: WarningAutomation) -> dict[str, Any]:
+    return {
+        "automation_id": automation.automation_id,
+        "name": automation.name,
+        "trigger_type": str(automation.trigger_type),
+        "trigger_value": automation.trigger_value,
+        "window_days": automation.window_days,
+        "actions": automation.actions,
+        "enabled": automation.enabled,
+        "notify_channel_id": automation.notify_channel_id,
+    }
+
+
+async def add_automation(
+    guild_id: int,
+    *,
+    name: str,
+    trigger_type: TriggerType | str,
+    trigger_value: int,
+    actions: Sequence[dict[str, Any]],
+    actor_id: int,
+    now: datetime,
+    window_days: int | None = None,
+    notify_channel_id: int | None = None,
+    description: str | None = None,
+    enabled: bool = False,
+    rng: Random | None = None,
+) -> WarningAutomation:
+    """Create a rule (switched off unless `enabled`, so it can be simulated first)."""
+    trigger = TriggerType(trigger_type)
+    name = _validate_rule(name, trigger, trigger_value, window_days)
+    if not actions:
+        raise ValidationError("An automation needs at least one action.")
+    checked = [
+        build_action(a["type"], **{k: v for k, v in a.items() if k != "type"}) for a in actions
+    ]
+    await ensure_rows(guild_id, [actor_id])
+    if await WarningAutomation.filter(guild_id=guild_id).count() >= MAX_AUTOMATIONS_PER_GUILD:
+        raise ConflictError(
+            f"A server can have at most {MAX_AUTOMATIONS_PER_GUILD} automations; remove one first."
+        )
+    for attempt in range(_ID_ATTEMPTS):
+        try:
+            async with in_transaction() as conn:
+                automation = await WarningAutomation.create(
+                    automation_id=new_public_id("A", rng=rng),
+                    guild_id=guild_id,
+                    name=name,
+                    description=(description or "").strip() or None,
+                    trigger_type=trigger,
+                    trigger_value=trigger_value,
+                    window_days=window_days,
+                    actions=checked,
+                    enabled=enabled,
+                    notify_channel_id=notify_channel_id,
+                    created_by_id=actor_id,
+                    created_at=now,
+                    using_db=conn,
+                )
+                await record_audit(
+                    guild_id=guild_id,
+                    actor_id=actor_id,
+                    action="automation.add",
+                    target_type="automation",
+                    target_id=automation.automation_id,
+                    before=None,
+                    after=_state(automation),
+                    using_db=conn,
+                )
+            return automation
+        except IntegrityError:
+            if attempt == _ID_ATTEMPTS - 1:  # public id collisions only; draw again
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def get_automation(guild_id: int, automation_id: str) -> WarningAutomation:
+    automation = await WarningAutomation.get_or_none(
+        guild_id=guild_id, automation_id=normalize_public_id(automation_id)
+    )
+    if automation is None:
+        raise NotFoundError(f"There is no automation `{automation_id}` in this server.")
+    return automation
+
+
+async def list_automations(guild_id: int) -> list[WarningAutomation]:
+    return list(await WarningAutomation.filter(guild_id=guild_id).order_by("created_at", "id"))
+
+
+async def remove_automation(
+    guild_id: int, automation_id: str, *, actor_id: int, now: datetime
+) -> WarningAutomation:
+    automation = await get_automation(guild_id, automation_id)
+    await ensure_rows(guild_id, [actor_id])
+    async with in_transaction() as conn:
+        deleted = await WarningAutomation.filter(id=automation.id).using_db(conn).delete()
+        if not deleted:
+            raise NotFoundError(f"There is no automation `{automation_id}` in this server.")
+        await record_audit(
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action="automation.remove",
+            target_type="automation",
+            target_id=automation.automation_id,
+            before=_state(automation),
+            after=None,
+            using_db=conn,
+        )
+    return automation
+
+
+async def toggle_automation(
+    guild_id: int, automation_id: str, *, actor_id: int, now: datetime
+) -> WarningAutomation:
+    """Switch a rule on or off (a conditional update, so two toggles at once flip it twice)."""
+    automation = await get_automation(guild_id, automation_id)
+    await ensure_rows(guild_id, [actor_id])
+    async with in_transaction() as conn:
+        current = (
+            await WarningAutomation.filter(id=automation.id)
+            .using_db(conn)
+            .select_for_update()
+            .first()
+            .values_list("enabled", flat=True)
+        )
+        if current is None:
+            raise NotFoundError(f"There is no automation `{automation_id}` in this server.")
+        before = _state(automation) | {"enabled": bool(current)}
+        await (
+            WarningAutomation.filter(id=automation.id, enabled=current)
+            .using_db(conn)
+            .update(enabled=not current, updated_at=now)
+        )
+        automation.enabled = not current
+        await record_audit(
+            guild_id=guild_id,
+            actor_id=actor_id,
+            action="automation.toggle",
+            target_type="automation",
+            target_id=automation.automation_id,
+            before=before,
+            after=_state(automation),
+            using_db=conn,
+        )
+    return automation
+
+
+def _contribution(trigger: TriggerType, level: int) -> int:
+    return 1 if trigger is TriggerType.WARN_COUNT else level
+
+
+def _value(trigger: TriggerType, levels: Iterable[int]) -> int:
+    levels = list(levels)
+    return len(levels) if trigger is TriggerType.WARN_COUNT else sum(levels)
+
+
+async def evaluate_after_warning(
+    warning: MemberWarning, *, now: datetime, conn: BaseDBAsyncClient
+) -> list[Firing]:
+    """Find the enabled rules this new warning crosses and schedule their actions (in `conn`)."""
+    guild_id: int = warning.guild_id  # type: ignore[attr-defined]
+    user_id: int = warning.user_id  # type: ignore[attr-defined]
+    rules = await WarningAutomation.filter(guild_id=guild_id, enabled=True).using_db(conn)
+    if not rules:
+        return []
+    counting = await (
+        MemberWarning.filter(guild_id=guild_id, user_id=user_id, active=True)
+        .filter(Q(expires_at=None) | Q(expires_at__gt=now))
+        .using_db(conn)
+        .values("id", "level", "created_at")
+    )
+    fired: list[Firing] = []
+    for rule in rules:
+        since = now - timedelta(days=rule.window_days) if rule.window_days else None
+        levels = [w["level"] for w in counting if since is None or w["created_at"] > since]
+        after = _value(rule.trigger_type, levels)
+        before = after - _contribution(rule.trigger_type, warning.level)
+        if not before < rule.trigger_value <= after:
+            continue
+        await (
+            WarningAutomation.filter(id=rule.id)
+            .using_db(conn)
+            .update(last_triggered_at=now, trigger_count=F("trigger_count") + 1)
+        )
+        action_id = await scheduler.schedule(
+            KIND_AUTOMATION,
+            now,
+            {
+                "automation_id": rule.id,
+                "user_id": user_id,
+                "warning_id": warning.id,
+                "value": after,
+            },
+            guild_id=guild_id,
+            dedupe_key=f"automation:{rule.id}:warning:{warning.id}",
+            using_db=conn,
+        )
+        fired.append(Firing(rule, user_id, after, action_id))
+    return fired
+
+
+async def simulate(guild_id: int, automation_id: str) -> Simulation:
+    """Replay the guild's stored warnings (removed ones left out) through one rule.
+
+    Each warning is looked at when it was issued, with the warnings that counted at that moment
+    (issued before it, not yet expired, within the window), exactly as `evaluate_after_warning`
+    would have seen them.
+    """
+    rule = await get_automation(guild_id, automation_id)
+    rows = await (
+        MemberWarning.filter(guild_id=guild_id, removed_at=None)
+        .order_by("created_at", "id")
+        .values("user_id", "level", "created_at", "expires_at")
+    )
+    by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_user[row["user_id"]].append(row)
+    window = timedelta(days=rule.window_days) if rule.window_days else None
+    members_hit = firings = 0
+    for history in by_user.values():
+        crossings = _crossings(rule, history, window)
+        firings += crossings
+        members_hit += 1 if crossings else 0
+    return Simulation(members_hit, firings, len(rows), len(by_user))
+
+
+def _crossings(
+    rule: WarningAutomation, history: list[dict[str, Any]], window: timedelta | None
+) -> int:
+    crossings = 0
+    for index, current in enumerate(history):
+        moment = current["created_at"]
+        levels = [
+            earlier["level"]
+            for earlier in history[: index + 1]
+            if (earlier["expires_at"] is None or earlier["expires_at"] > moment)
+            and (window is None or earlier["created_at"] > moment - window)
+        ]
+        after = _value(rule.trigger_type, levels)
+        before = after - _contribution(rule.trigger_type, current["level"])
+        if before < rule.trigger_value <= after:
+            crossings += 1
+    return crossings

@@ -1,0 +1,384 @@
+"""The blacklist: users, roles and channels blocked in one guild, users and guilds blocked bot-wide.
+
+Checks run on hot paths (every command, every message that could earn XP), so they read an
+in-memory copy of the active entries instead of the database:
+
+* `check(...)` refreshes the copy when it is older than its time-to-live (one query per TTL,
+  30 seconds by default), then answers from memory;
+* `check_cached(...)` never touches the database (for code that must not await); before the first
+  load it answers "not blacklisted".
+
+Changes made through this module refresh the copy at once; changes made by another process are
+seen within the TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from models.security import BOT_WIDE_SCOPE, Blacklist, BlacklistEntityType
+from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.services.audit import ensure_rows, record_audit
+
+__all__ = [
+    "BlacklistCache",
+    "BlacklistEntityType",
+    "BlacklistHit",
+    "add_entry",
+    "cache",
+    "check",
+    "check_cached",
+    "is_guild_blacklisted",
+    "list_entries",
+    "remove_entry",
+]
+
+DEFAULT_TTL_SECONDS = 30.0
+MAX_REASON_LENGTH = 500
+# Kinds a guild's moderators manage; the others are bot-wide only, for the bot's owners.
+GUILD_KINDS = (BlacklistEntityType.USER, BlacklistEntityType.ROLE, BlacklistEntityType.CHANNEL)
+BOT_WIDE_KINDS = (BlacklistEntityType.USER, BlacklistEntityType.GUILD)
+
+
+@dataclass(frozen=True)
+class BlacklistHit:
+    """An active entry that matched."""
+
+    entity_type: BlacklistEntityType
+    entity_id: int
+    guild_id: int | None  # None: bot-wide
+    reason: str | None
+    expires_at: datetime | None
+
+    def is_live(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+    @property
+    def bot_wide(self) -> bool:
+        return self.guild_id is None
+
+    def refusal(self) -> str:
+        """The sentence a blocked person reads."""
+        where = "from using this bot" if self.bot_wide else "from using this bot in this server"
+        subject = {
+            BlacklistEntityType.USER: "You are blacklisted",
+            BlacklistEntityType.ROLE: "One of your roles is blacklisted",
+            BlacklistEntityType.CHANNEL: "This channel is blacklisted",
+            BlacklistEntityType.GUILD: "This server is blacklisted",
+        }[self.entity_type]
+        if self.entity_type is BlacklistEntityType.CHANNEL:
+            text = "Commands are disabled in this channel (it is blacklisted)"
+        else:
+            text = f"{subject} {where}"
+        if self.reason:
+            text += f": {self.reason}"
+        if self.expires_at is not None:
+            text += f" (until <t:{int(self.expires_at.timestamp())}:f>)"
+        return text + "."
+
+
+_Key = tuple[BlacklistEntityType, int, int]  # (kind, entity id, scope id: guild id or 0)
+
+
+class BlacklistCache:
+    """The active entries, in memory, reloaded when older than `ttl_seconds`."""
+
+    def __init__(
+        self,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._entries: dict[_Key, BlacklistHit] = {}
+        self._loaded_at: float | None = None
+        self._reload: asyncio.Task[None] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_at is not None
+
+    def invalidate(self) -> None:
+        """Forget the copy; the next `ensure_fresh` reloads it."""
+        self._loaded_at = None
+
+    async def refresh(self) -> None:
+        rows = await Blacklist.filter(active=True).values(
+            "entity_type", "entity_id", "guild_id", "reason", "expires_at"
+        )
+        entries: dict[_Key, BlacklistHit] = {}
+        for row in rows:
+            kind = BlacklistEntityType(row["entity_type"])
+            guild_id = row["guild_id"]
+            scope = guild_id if guild_id is not None else BOT_WIDE_SCOPE
+            entries[(kind, row["entity_id"], scope)] = BlacklistHit(
+                kind, row["entity_id"], guild_id, row["reason"], row["expires_at"]
+            )
+        self._entries = entries
+        self._loaded_at = self._clock()
+
+    async def ensure_fresh(self) -> None:
+        if self._is_fresh():
+            return
+        # One reload however many checks are waiting; a task left over from another event loop
+        # (a previous test, a restarted bot) is ignored.
+        reload = self._reload
+        if reload is None or reload.done() or reload.get_loop() is not asyncio.get_running_loop():
+            reload = self._reload = asyncio.ensure_future(self.refresh())
+        await asyncio.shield(reload)
+
+    def _is_fresh(self) -> bool:
+        return self._loaded_at is not None and self._clock() - self._loaded_at < self.ttl_seconds
+
+    def lookup(
+        self, kind: BlacklistEntityType, entity_id: int, guild_id: int | None, now: datetime
+    ) -> BlacklistHit | None:
+        """The live entry for `entity_id` in `guild_id`, or bot-wide; None when there is none."""
+        scopes = (BOT_WIDE_SCOPE,) if guild_id is None else (BOT_WIDE_SCOPE, guild_id)
+        for scope in scopes:
+            hit = self._entries.get((kind, entity_id, scope))
+            if hit is not None and hit.is_live(now):
+                return hit
+        return None
+
+    def match(
+        self,
+        *,
+        now: datetime,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        role_ids: Iterable[int] = (),
+    ) -> BlacklistHit | None:
+        """The first live entry that blocks this guild, user, channel or one of these roles."""
+        if guild_id is not None:
+            hit = self.lookup(BlacklistEntityType.GUILD, guild_id, None, now)
+            if hit is not None:
+                return hit
+        if user_id is not None:
+            hit = self.lookup(BlacklistEntityType.USER, user_id, guild_id, now)
+            if hit is not None:
+                return hit
+        if guild_id is None:
+            return None  # roles and channels are only ever blacklisted within a guild
+        if channel_id is not None:
+            hit = self.lookup(BlacklistEntityType.CHANNEL, channel_id, guild_id, now)
+            if hit is not None:
+                return hit
+        for role_id in role_ids:
+            hit = self.lookup(BlacklistEntityType.ROLE, role_id, guild_id, now)
+            if hit is not None:
+                return hit
+        return None
+
+
+cache = BlacklistCache()
+
+
+async def check(
+    *,
+    now: datetime,
+    guild_id: int | None = None,
+    user_id: int | None = None,
+    channel_id: int | None = None,
+    role_ids: Iterable[int] = (),
+) -> BlacklistHit | None:
+    """The entry blocking this guild, user, channel or role, if any (memory, refreshed by TTL)."""
+    await cache.ensure_fresh()
+    return cache.match(
+        now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
+    )
+
+
+def check_cached(
+    *,
+    now: datetime,
+    guild_id: int | None = None,
+    user_id: int | None = None,
+    channel_id: int | None = None,
+    role_ids: Iterable[int] = (),
+) -> BlacklistHit | None:
+    """Like `check` but never awaits: answers from the copy as it is (None before any load)."""
+    return cache.match(
+        now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
+    )
+
+
+async def is_guild_blacklisted(guild_id: int, *, now: datetime) -> BlacklistHit | None:
+    """The bot-wide entry for this guild, read from the database (start-up and guild join)."""
+    await cache.refresh()
+    return cache.lookup(BlacklistEntityType.GUILD, guild_id, None, now)
+
+
+def _validate_scope(kind: BlacklistEntityType, guild_id: int | None, actor_is_owner: bool) -> None:
+    if guild_id is None:
+        if not actor_is_owner:
+            raise PermissionDenied("Only the bot's owners manage bot-wide blacklist entries.")
+        if kind not in BOT_WIDE_KINDS:
+            raise ValidationError("Bot-wide entries are for users and servers only.")
+    elif kind not in GUILD_KINDS:
+        raise ValidationError(
+            "A server blacklists users, roles and channels; servers are blacklisted bot-wide."
+        )
+
+
+def _entry_state(entry: Blacklist) -> dict[str, object]:
+    return {
+        "entity_type": str(entry.entity_type),
+        "entity_id": entry.entity_id,
+        "guild_id": entry.guild_id,  # type: ignore[attr-defined]
+        "reason": entry.reason,
+        "active": entry.active,
+        "expires_at": entry.expires_at,
+    }
+
+
+async def add_entry(
+    kind: BlacklistEntityType,
+    entity_id: int,
+    *,
+    guild_id: int | None,
+    actor_id: int,
+    reason: str,
+    now: datetime,
+    duration_seconds: int | None = None,
+    actor_is_owner: bool = False,
+) -> Blacklist:
+    """Blacklist `entity_id` in `guild_id` (None = bot-wide) and record it in the audit log.
+
+    An old inactive or expired entry for the same target is reused; a live one is a conflict.
+    """
+    kind = BlacklistEntityType(kind)
+    _validate_scope(kind, guild_id, actor_is_owner)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give a reason for the blacklist entry.")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ValidationError(f"The reason can be at most {MAX_REASON_LENGTH} characters.")
+    expires_at = now + timedelta(seconds=duration_seconds) if duration_seconds else None
+    scope = guild_id if guild_id is not None else BOT_WIDE_SCOPE
+    await ensure_rows(guild_id, [actor_id])
+    try:
+        async with in_transaction() as conn:
+            existing = (
+                await Blacklist.filter(entity_type=kind, entity_id=entity_id, scope_id=scope)
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
+            before = None
+            if existing is None:
+                entry = await Blacklist.create(
+                    entity_type=kind,
+                    entity_id=entity_id,
+                    guild_id=guild_id,
+                    scope_id=scope,
+                    reason=reason,
+                    added_by_id=actor_id,
+                    expires_at=expires_at,
+                    metadata={"added_at": now.isoformat()},
+                    using_db=conn,
+                )
+            else:
+                if existing.active and (existing.expires_at is None or existing.expires_at > now):
+                    raise ConflictError(f"That {kind} is already blacklisted.")
+                before = _entry_state(existing)
+                await (
+                    Blacklist.filter(id=existing.id)
+                    .using_db(conn)
+                    .update(
+                        active=True,
+                        reason=reason,
+                        added_by_id=actor_id,
+                        expires_at=expires_at,
+                        updated_at=now,
+                    )
+                )
+                entry = await Blacklist.get(id=existing.id).using_db(conn)
+            await record_audit(
+                guild_id=guild_id,
+                actor_id=actor_id,
+                action="blacklist.add",
+                target_type=str(kind),
+                target_id=entity_id,
+                before=before,
+                after=_entry_state(entry),
+                using_db=conn,
+            )
+    except IntegrityError:
+        # Someone added the same entry at the same moment; theirs stands.
+        raise ConflictError(f"That {kind} is already blacklisted.") from None
+    finally:
+        cache.invalidate()
+    await cache.ensure_fresh()
+    return entry
+
+
+async def remove_entry(
+    kind: BlacklistEntityType,
+    entity_id: int,
+    *,
+    guild_id: int | None,
+    actor_id: int,
+    now: datetime,
+    actor_is_owner: bool = False,
+) -> Blacklist:
+    """Lift a live entry (kept, made inactive) and record it in the audit log."""
+    kind = BlacklistEntityType(kind)
+    _validate_scope(kind, guild_id, actor_is_owner)
+    scope = guild_id if guild_id is not None else BOT_WIDE_SCOPE
+    await ensure_rows(guild_id, [actor_id])
+    try:
+        async with in_transaction() as conn:
+            entry = (
+                await Blacklist.filter(
+                    entity_type=kind, entity_id=entity_id, scope_id=scope, active=True
+                )
+                .using_db(conn)
+                .select_for_update()
+                .first()
+            )
+            if entry is None:
+                raise NotFoundError(f"That {kind} is not blacklisted here.")
+            before = _entry_state(entry)
+            updated = (
+                await Blacklist.filter(id=entry.id, active=True)
+                .using_db(conn)
+                .update(active=False, updated_at=now)
+            )
+            if not updated:
+                raise NotFoundError(f"That {kind} is not blacklisted here.")
+            entry.active = False
+            await record_audit(
+                guild_id=guild_id,
+                actor_id=actor_id,
+                action="blacklist.remove",
+                target_type=str(kind),
+                target_id=entity_id,
+                before=before,
+                after=_entry_state(entry),
+                using_db=conn,
+            )
+    finally:
+        cache.invalidate()
+    await cache.ensure_fresh()
+    return entry
+
+
+async def list_entries(
+    guild_id: int | None, *, now: datetime, include_bot_wide: bool = False
+) -> list[Blacklist]:
+    """Live entries of a guild (and bot-wide ones when asked), newest first."""
+    scopes = Q(guild_id=guild_id) if guild_id is not None else Q(guild_id=None)
+    if include_bot_wide and guild_id is not None:
+        scopes |= Q(guild_id=None)
+    live = Q(expires_at=None) | Q(expires_at__gt=now)
+    return await Blacklist.filter(scopes, live, active=True).order_by("-created_at", "-id")

@@ -1,0 +1,340 @@
+"""Warnings: issue, list, edit (every edit kept), remove (kept, made inactive), expire, history.
+
+A warning is written in one transaction with its case, its expiry timer (when it decays) and the
+evaluation of the guild's automations, whose firings are scheduled as durable actions in that same
+transaction. Taking the case number first serialises the guild's warnings, so two warnings issued
+at the same moment cannot both believe they were the one that crossed a threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from models.ids import new_public_id, normalize_public_id
+from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit, WarningEditKind
+from pegasus import scheduler
+from pegasus.errors import ConflictError, NotFoundError, ValidationError
+from pegasus.services import automations
+from pegasus.services.moderation import create_case, prepare_case
+
+__all__ = [
+    "KIND_WARNING_EXPIRE",
+    "IssuedWarning",
+    "edit_warning",
+    "expire_warning",
+    "get_warning",
+    "issue_warning",
+    "list_warnings",
+    "remove_warning",
+    "warning_history",
+]
+
+KIND_WARNING_EXPIRE = "moderation.warning_expire"
+MAX_TITLE_LENGTH = 256
+MAX_DESCRIPTION_LENGTH = 2000
+MAX_PROOF_ITEMS = 10
+MIN_LEVEL, MAX_LEVEL = 1, 5
+EDITABLE = ("title", "description", "level")
+_ID_ATTEMPTS = 5
+
+
+@dataclass
+class IssuedWarning:
+    """A new warning, its case, and the automations it set off (already scheduled to run)."""
+
+    warning: MemberWarning
+    case: ModCase
+    fired: list[automations.Firing] = field(default_factory=list)
+
+
+def _clean_title(title: str | None) -> str:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError("A warning needs a title.")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise ValidationError(f"The title can be at most {MAX_TITLE_LENGTH} characters.")
+    return title
+
+
+def _clean_description(description: str | None) -> str | None:
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise ValidationError(
+            f"The description can be at most {MAX_DESCRIPTION_LENGTH:,} characters."
+        )
+    return description or None
+
+
+def _clean_level(level: int) -> int:
+    if not MIN_LEVEL <= level <= MAX_LEVEL:
+        raise ValidationError(f"The level must be between {MIN_LEVEL} and {MAX_LEVEL}.")
+    return level
+
+
+def _clean_proof(proof: Sequence[str]) -> list[str]:
+    cleaned = [item.strip() for item in proof if item and item.strip()]
+    if len(cleaned) > MAX_PROOF_ITEMS:
+        raise ValidationError(f"At most {MAX_PROOF_ITEMS} pieces of proof per warning.")
+    for item in cleaned:
+        if not item.startswith(("https://", "http://")):
+            raise ValidationError(f"Proof must be a link (https://...), not `{item[:50]}`.")
+    return cleaned
+
+
+def expiry_key(warning_id: int) -> str:
+    return f"warning:{warning_id}"
+
+
+async def issue_warning(
+    *,
+    guild_id: int,
+    user_id: int,
+    moderator_id: int,
+    title: str,
+    now: datetime,
+    description: str | None = None,
+    level: int = 1,
+    proof: Sequence[str] = (),
+    expires_in_seconds: int | None = None,
+    rng: Random | None = None,
+) -> IssuedWarning:
+    """Warn a member: the warning, its case, its expiry timer and any automation firings."""
+    title = _clean_title(title)
+    description = _clean_description(description)
+    level = _clean_level(level)
+    proof_list = _clean_proof(proof)
+    if expires_in_seconds is not None and expires_in_seconds <= 0:
+        raise ValidationError("A warning's expiry must be in the future.")
+    await prepare_case(guild_id, [user_id, moderator_id])
+    for attempt in range(_ID_ATTEMPTS):
+        try:
+            return await _issue(
+                guild_id=guild_id,
+                user_id=user_id,
+                moderator_id=moderator_id,
+                title=title,
+                description=description,
+                level=level,
+                proof=proof_list,
+                expires_in_seconds=expires_in_seconds,
+                now=now,
+                warn_id=new_public_id("W", rng=rng),
+            )
+        except IntegrityError:
+            # A public id collision (about 1 in 20 million): draw again, the transaction rolled
+            # back so no case number was spent.
+            if attempt == _ID_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _issue(
+    *,
+    guild_id: int,
+    user_id: int,
+    moderator_id: int,
+    title: str,
+    description: str | None,
+    level: int,
+    proof: list[str],
+    expires_in_seconds: int | None,
+    now: datetime,
+    warn_id: str,
+) -> IssuedWarning:
+    expires_at = now + timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
+    async with in_transaction() as conn:
+        case = await create_case(
+            guild_id=guild_id,
+            case_type=CaseType.WARN,
+            user_id=user_id,
+            moderator_id=moderator_id,
+            reason=title,
+            now=now,
+            conn=conn,
+            proof=proof,
+            metadata={"warn_id": warn_id, "level": level},
+        )
+        warning = await MemberWarning.create(
+            warn_id=warn_id,
+            guild_id=guild_id,
+            user_id=user_id,
+            moderator_id=moderator_id,
+            case_id=case.id,
+            title=title,
+            description=description,
+            level=level,
+            proof=proof,
+            expires_at=expires_at,
+            created_at=now,
+            using_db=conn,
+        )
+        if expires_at is not None:
+            await scheduler.schedule(
+                KIND_WARNING_EXPIRE,
+                expires_at,
+                {"warning_id": warning.id},
+                guild_id=guild_id,
+                dedupe_key=expiry_key(warning.id),
+                using_db=conn,
+            )
+        fired = await automations.evaluate_after_warning(warning, now=now, conn=conn)
+    return IssuedWarning(warning, case, fired)
+
+
+async def get_warning(guild_id: int, warn_id: str) -> MemberWarning:
+    warning = await MemberWarning.get_or_none(
+        guild_id=guild_id, warn_id=normalize_public_id(warn_id)
+    )
+    if warning is None:
+        raise NotFoundError(f"There is no warning `{warn_id}` in this server.")
+    return warning
+
+
+async def list_warnings(
+    guild_id: int, user_id: int, *, now: datetime, include_inactive: bool = True
+) -> list[MemberWarning]:
+    """The member's warnings, newest first. Inactive ones (removed, expired) only when asked."""
+    query = MemberWarning.filter(guild_id=guild_id, user_id=user_id)
+    if not include_inactive:
+        query = query.filter(counting_filter(now))
+    return list(await query.order_by("-created_at", "-id"))
+
+
+def counting_filter(now: datetime) -> Q:
+    """Warnings that count now: active and not past their expiry (even if its timer is late)."""
+    return Q(active=True) & (Q(expires_at=None) | Q(expires_at__gt=now))
+
+
+def _state(warning: MemberWarning) -> dict[str, Any]:
+    return {"title": warning.title, "description": warning.description, "level": warning.level}
+
+
+async def edit_warning(
+    guild_id: int,
+    warn_id: str,
+    *,
+    editor_id: int,
+    now: datetime,
+    title: str | None = None,
+    description: str | None = None,
+    level: int | None = None,
+) -> tuple[MemberWarning, WarningEdit]:
+    """Change a warning's title, description or level; the edit is kept with before and after."""
+    changes: dict[str, Any] = {}
+    if title is not None:
+        changes["title"] = _clean_title(title)
+    if description is not None:
+        changes["description"] = _clean_description(description)
+    if level is not None:
+        changes["level"] = _clean_level(level)
+    if not changes:
+        raise ValidationError("Say what to change: a title, a description or a level.")
+    await prepare_case(guild_id, [editor_id])
+    async with in_transaction() as conn:
+        warning = await _locked_warning(guild_id, warn_id, conn)
+        if warning.removed_at is not None:
+            raise ConflictError(
+                f"Warning `{warning.warn_id}` was removed; it can no longer be edited."
+            )
+        before = _state(warning)
+        after = {**before, **changes}
+        if after == before:
+            raise ValidationError("Those are already the warning's values; nothing changed.")
+        await (
+            MemberWarning.filter(id=warning.id)
+            .using_db(conn)
+            .update(**changes, edited_at=now, edited_by_id=editor_id)
+        )
+        edit = await WarningEdit.create(
+            warning_id=warning.id,
+            editor_id=editor_id,
+            kind=WarningEditKind.EDIT,
+            before={k: v for k, v in before.items() if k in changes},
+            after={k: v for k, v in after.items() if k in changes},
+            created_at=now,
+            using_db=conn,
+        )
+    for key, value in changes.items():
+        setattr(warning, key, value)
+    warning.edited_at = now
+    warning.edited_by_id = editor_id  # type: ignore[attr-defined]
+    return warning, edit
+
+
+async def _locked_warning(guild_id: int, warn_id: str, conn: Any) -> MemberWarning:
+    warning = (
+        await MemberWarning.filter(guild_id=guild_id, warn_id=normalize_public_id(warn_id))
+        .using_db(conn)
+        .select_for_update()
+        .first()
+    )
+    if warning is None:
+        raise NotFoundError(f"There is no warning `{warn_id}` in this server.")
+    return warning
+
+
+async def remove_warning(
+    guild_id: int, warn_id: str, *, remover_id: int, now: datetime, reason: str | None = None
+) -> MemberWarning:
+    """Make a warning inactive for good (kept, with who removed it and why)."""
+    reason = (reason or "").strip() or None
+    await prepare_case(guild_id, [remover_id])
+    async with in_transaction() as conn:
+        warning = await _locked_warning(guild_id, warn_id, conn)
+        if warning.removed_at is not None:
+            raise ConflictError(f"Warning `{warning.warn_id}` was already removed.")
+        await (
+            MemberWarning.filter(id=warning.id)
+            .using_db(conn)
+            .update(active=False, removed_at=now, removed_by_id=remover_id, removed_reason=reason)
+        )
+        await WarningEdit.create(
+            warning_id=warning.id,
+            editor_id=remover_id,
+            kind=WarningEditKind.REMOVE,
+            before={"active": warning.active},
+            after={"active": False},
+            reason=reason,
+            created_at=now,
+            using_db=conn,
+        )
+        await scheduler.cancel(KIND_WARNING_EXPIRE, expiry_key(warning.id), using_db=conn)
+    warning.active, warning.removed_at, warning.removed_reason = False, now, reason
+    warning.removed_by_id = remover_id  # type: ignore[attr-defined]
+    return warning
+
+
+async def expire_warning(warning_id: int, *, now: datetime) -> bool:
+    """Deactivate a warning whose time is up (the expiry timer); False if already inactive."""
+    async with in_transaction() as conn:
+        expired = (
+            await MemberWarning.filter(id=warning_id, active=True)
+            .using_db(conn)
+            .update(active=False)
+        )
+        if expired:
+            await WarningEdit.create(
+                warning_id=warning_id,
+                editor_id=None,
+                kind=WarningEditKind.EXPIRE,
+                before={"active": True},
+                after={"active": False},
+                created_at=now,
+                using_db=conn,
+            )
+    return bool(expired)
+
+
+async def warning_history(guild_id: int, warn_id: str) -> tuple[MemberWarning, list[WarningEdit]]:
+    """A warning and every change made to it, oldest first."""
+    warning = await get_warning(guild_id, warn_id)
+    edits = await WarningEdit.filter(warning_id=warning.id).order_by("created_at", "id")
+    return warning, list(edits)
