@@ -47,11 +47,12 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
 from models.ids import new_public_id, normalize_public_id
+from models.levels import UserXP
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, ValidationError
 from pegasus.services.directory import ensure_guild, ensure_user
@@ -446,6 +447,21 @@ async def get_giveaway(guild_id: int, public_id: str) -> Giveaway:
     return giveaway
 
 
+async def giveaway_by_pk(giveaway_pk: int) -> Giveaway | None:
+    return await Giveaway.get_or_none(id=giveaway_pk)
+
+
+async def suggest_giveaways(guild_id: int, typed: str, *, limit: int = 25) -> list[Giveaway]:
+    """Giveaways whose id or prize contains what was typed, newest first (for autocomplete)."""
+    query = Giveaway.filter(guild_id=guild_id)
+    typed = typed.strip()
+    if typed:
+        query = query.filter(
+            Q(giveaway_id__icontains=normalize_public_id(typed)) | Q(prize__icontains=typed)
+        )
+    return await query.order_by("-created_at", "-id").limit(limit)
+
+
 async def list_giveaways(
     guild_id: int, status: GiveawayStatus | None = None, *, limit: int = 25
 ) -> list[Giveaway]:
@@ -541,6 +557,40 @@ async def _raise_not_open(giveaway_pk: int, conn: BaseDBAsyncClient) -> None:
     raise ConflictError("This giveaway has ended; entries are closed.")
 
 
+async def withdraw_member(guild_id: int, user_id: int, *, now: datetime) -> list[int]:
+    """Take a member who left the server out of the running giveaways there.
+
+    Returns the giveaways (primary keys) whose entry count changed. Ended giveaways keep their
+    entries: they are part of the record the draw is verified against.
+    """
+    entered = await GiveawayEntry.filter(
+        user_id=user_id, giveaway__guild_id=guild_id, giveaway__status=GiveawayStatus.ACTIVE
+    ).values_list("giveaway_id", flat=True)
+    changed = []
+    for giveaway_pk in entered:
+        async with in_transaction() as conn:
+            locked = await (
+                Giveaway.filter(id=giveaway_pk, status=GiveawayStatus.ACTIVE)
+                .using_db(conn)
+                .update(updated_at=now)
+            )
+            if not locked:
+                continue
+            removed = await (
+                GiveawayEntry.filter(giveaway_id=giveaway_pk, user_id=user_id)
+                .using_db(conn)
+                .delete()
+            )
+            if removed:
+                await (
+                    Giveaway.filter(id=giveaway_pk)
+                    .using_db(conn)
+                    .update(entry_count=F("entry_count") - removed)
+                )
+                changed.append(int(giveaway_pk))
+    return changed
+
+
 async def check_requirements(
     giveaway: Giveaway,
     entrant: Entrant,
@@ -594,8 +644,6 @@ async def member_level(
     guild_id: int, user_id: int, *, using_db: BaseDBAsyncClient | None = None
 ) -> int:
     """The member's level from `user_xp` (0 if they have no XP yet)."""
-    from models.levels import UserXP
-
     levels = await (
         UserXP.filter(guild_id=guild_id, user_id=user_id)
         .using_db(using_db)
@@ -698,6 +746,22 @@ async def claim_announcement(giveaway_pk: int, *, now: datetime) -> bool:
         id=giveaway_pk, status=GiveawayStatus.ENDED, announced_at__isnull=True
     ).update(announced_at=now)
     return claimed == 1
+
+
+async def schedule_announcement_retry(
+    giveaway_pk: int, *, now: datetime, due_in_seconds: int
+) -> None:
+    """Have the end timer try the announcement again (after a failure outside the timer)."""
+    giveaway = await Giveaway.get_or_none(id=giveaway_pk)
+    if giveaway is None:
+        return
+    await scheduler.schedule(
+        END_KIND,
+        now + timedelta(seconds=due_in_seconds),
+        {"giveaway": giveaway_pk},
+        guild_id=giveaway.guild_id,  # type: ignore[attr-defined]
+        dedupe_key=giveaway.giveaway_id,
+    )
 
 
 async def release_announcement(giveaway_pk: int) -> None:

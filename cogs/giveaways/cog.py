@@ -1,0 +1,553 @@
+"""Slash commands, the persistent Enter button and the start/end timers of giveaways.
+
+The rules live in pegasus.services.giveaways; this module turns Discord objects into plain values,
+calls the service and shows the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Collection
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from models.giveaways import Giveaway, GiveawayStatus
+from models.scheduling import ScheduledAction
+from pegasus.bot import Pegasus
+from pegasus.errors import ConflictError, PegasusError, ValidationError
+from pegasus.services import giveaways as service
+from pegasus.services.durations import parse_duration
+from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.views import confirm
+
+from . import render
+from .throttle import CoalescingThrottle
+
+log = logging.getLogger(__name__)
+
+# At most one entry-count edit per giveaway message in this many seconds (Discord allows about
+# five edits per five seconds per channel, and several giveaways may share a channel).
+ENTRY_COUNT_EDIT_INTERVAL = 5.0
+ANNOUNCEMENT_RETRY_SECONDS = 30
+
+ID_DESCRIPTION = "The giveaway's id, shown under it (e.g. G-7K2QX)"
+
+
+class EnterButton(PegasusButton, template=r"pegasus:giveaway:enter:(?P<id>[0-9]+)"):
+    """The Enter button on a giveaway message; works across restarts (state is in the id)."""
+
+    def __init__(self, giveaway_pk: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.success,
+                label="Enter",
+                emoji="🎉",
+                custom_id=f"pegasus:giveaway:enter:{giveaway_pk}",
+            )
+        )
+        self.giveaway_pk = giveaway_pk
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Button,
+        match: re.Match[str],
+        /,
+    ) -> EnterButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog(Giveaways.__cog_name__)  # type: ignore[attr-defined]
+        if not isinstance(cog, Giveaways):
+            raise ConflictError("Giveaways are switched off right now; try again later.")
+        await cog.handle_enter(interaction, self.giveaway_pk)
+
+
+def giveaway_view(giveaway: Giveaway) -> discord.ui.View | None:
+    """The Enter button while entries are (or will be) open; nothing once it is over."""
+    if giveaway.status not in (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE):
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(EnterButton(giveaway.id))
+    return view
+
+
+def entrant_of(member: discord.Member) -> service.Entrant:
+    return service.Entrant(
+        user_id=member.id,
+        role_ids=frozenset(role.id for role in member.roles),
+        is_booster=member.premium_since is not None,
+        account_created_at=member.created_at,
+        joined_at=member.joined_at,
+    )
+
+
+def entry_reply(result: service.EntryResult) -> str:
+    if not result.entered:
+        return "You left the giveaway. Click **Enter** again to rejoin."
+    extra = result.weight - 1
+    weight = f"**{result.weight:,} entries** (1 + {extra:,} bonus)" if extra else "**1 entry**"
+    return (
+        f"🎉 You're in with {weight}. {render.plural(result.entry_count, 'person', 'people')} "
+        "entered so far. Click **Enter** again to leave."
+    )
+
+
+STATUS_CHOICES = [
+    app_commands.Choice(name=status.value.capitalize(), value=status.value)
+    for status in GiveawayStatus
+]
+
+
+@app_commands.guild_only()
+class Giveaways(
+    commands.GroupCog,
+    group_name="giveaway",
+    group_description="Giveaways with requirements, bonus entries and a draw anyone can verify.",
+):
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+        self._edit_locks: dict[int, asyncio.Lock] = {}
+        self.entry_count_refresher: CoalescingThrottle[int] = CoalescingThrottle(
+            self.refresh_message, ENTRY_COUNT_EDIT_INTERVAL
+        )
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.scheduler.register(service.START_KIND, self._on_start_due)
+        self.bot.scheduler.register(service.END_KIND, self._on_end_due)
+        self.bot.add_dynamic_items(EnterButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.scheduler.unregister(service.START_KIND)
+        self.bot.scheduler.unregister(service.END_KIND)
+        self.bot.remove_dynamic_items(EnterButton)
+        # Show the last entry counts rather than drop them; the gateway may already be closed.
+        try:
+            await self.entry_count_refresher.flush()
+        finally:
+            await self.entry_count_refresher.close()
+
+    # ----------------------------------------------------------------------------------------
+    # Timers
+
+    async def _on_start_due(self, action: ScheduledAction) -> None:
+        giveaway_pk = int(action.payload["giveaway"])
+        await service.start_giveaway(giveaway_pk)
+        await self.refresh_message(giveaway_pk)  # also after a repeat: editing is idempotent
+
+    async def _on_end_due(self, action: ScheduledAction) -> None:
+        giveaway_pk = int(action.payload["giveaway"])
+        giveaway = await service.giveaway_by_pk(giveaway_pk)
+        if giveaway is None:
+            return
+        await service.end_due(
+            giveaway_pk,
+            now=discord.utils.utcnow(),
+            present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
+        )
+        # Whoever ended it, an end not yet announced is announced here; a failure raises so the
+        # scheduler retries.
+        await self.finish(giveaway_pk)
+
+    def present_members(self, guild_id: int) -> Collection[int] | None:
+        """Ids of the server's members, or None when the member list is not complete."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None or not guild.chunked:
+            return None
+        return {member.id for member in guild.members}
+
+    # ----------------------------------------------------------------------------------------
+    # Showing and announcing
+
+    def _lock(self, giveaway_pk: int) -> asyncio.Lock:
+        # One edit of a giveaway message at a time, each reading the state it shows under the
+        # lock: a slow entry-count edit can never overwrite the "ended" message.
+        return self._edit_locks.setdefault(giveaway_pk, asyncio.Lock())
+
+    def _channel(self, channel_id: int) -> discord.abc.Messageable | None:
+        channel = self.bot.get_channel(channel_id)
+        return channel if isinstance(channel, discord.abc.Messageable) else None
+
+    async def refresh_message(self, giveaway_pk: int) -> None:
+        """Make the giveaway message show the current state (entries, status, winners)."""
+        async with self._lock(giveaway_pk):
+            giveaway = await service.giveaway_by_pk(giveaway_pk)
+            if giveaway is None or giveaway.message_id is None:
+                return
+            channel = self._channel(giveaway.channel_id)
+            if not isinstance(channel, discord.TextChannel | discord.Thread):
+                return
+            try:
+                await channel.get_partial_message(giveaway.message_id).edit(
+                    embed=render.giveaway_embed(giveaway), view=giveaway_view(giveaway)
+                )
+            except discord.NotFound:
+                log.info("The message of giveaway %s was deleted", giveaway.giveaway_id)
+
+    async def finish(self, giveaway_pk: int, *, retry_later: bool = False) -> bool:
+        """Announce an ended giveaway unless someone already has; True if this call did.
+
+        If announcing fails the claim is released and the error raised; with `retry_later` (a
+        command, which no timer will repeat) a retry is scheduled first.
+        """
+        if not await service.claim_announcement(giveaway_pk, now=discord.utils.utcnow()):
+            return False
+        try:
+            await self._announce_end(giveaway_pk)
+        except Exception:
+            await service.release_announcement(giveaway_pk)
+            if retry_later:
+                await service.schedule_announcement_retry(
+                    giveaway_pk,
+                    now=discord.utils.utcnow(),
+                    due_in_seconds=ANNOUNCEMENT_RETRY_SECONDS,
+                )
+            raise
+        return True
+
+    async def _announce_end(self, giveaway_pk: int) -> None:
+        await self.refresh_message(giveaway_pk)
+        giveaway = await service.giveaway_by_pk(giveaway_pk)
+        if giveaway is None:
+            return
+        await self._announce(giveaway, giveaway.winners, reroll=False)
+
+    async def _announce(self, giveaway: Giveaway, winners: list[int], *, reroll: bool) -> None:
+        channel = self._channel(giveaway.channel_id)
+        if channel is None:
+            log.warning(
+                "Giveaway %s ended but its channel %s is gone; nothing was announced",
+                giveaway.giveaway_id,
+                giveaway.channel_id,
+            )
+            return
+        try:
+            await channel.send(
+                render.announcement(giveaway, winners, reroll=reroll),
+                allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+            )
+        except discord.Forbidden:
+            log.warning("No permission to announce giveaway %s", giveaway.giveaway_id)
+            return
+        await self._tell_winners(giveaway, winners)
+
+    async def _tell_winners(self, giveaway: Giveaway, winners: list[int]) -> None:
+        guild = self.bot.get_guild(giveaway.guild_id)  # type: ignore[attr-defined]
+        if guild is None:
+            return
+        jump_url = None
+        if giveaway.message_id:
+            jump_url = (
+                f"https://discord.com/channels/{guild.id}/{giveaway.channel_id}/"
+                f"{giveaway.message_id}"
+            )
+        for user_id in winners:
+            member = guild.get_member(user_id)
+            if member is None:
+                continue
+            try:
+                await member.send(render.winner_dm(giveaway, guild.name, jump_url))
+            except discord.HTTPException:
+                # Best effort: members may have closed their DMs; the public mention stands.
+                log.info("Could not DM giveaway winner %s", user_id)
+
+    # ----------------------------------------------------------------------------------------
+    # The Enter button and members leaving
+
+    async def handle_enter(self, interaction: discord.Interaction, giveaway_pk: int) -> None:
+        member = interaction.user
+        if not isinstance(member, discord.Member):
+            raise ValidationError("Giveaways work only inside a server.")
+        if member.bot:
+            raise ValidationError("Bots cannot enter giveaways.")
+        result = await service.toggle_entry(
+            giveaway_pk, entrant_of(member), now=discord.utils.utcnow()
+        )
+        await interaction.response.send_message(entry_reply(result), ephemeral=True)
+        self.entry_count_refresher.touch(giveaway_pk)
+
+    @commands.Cog.listener()
+    async def on_member_remove(self, member: discord.Member) -> None:
+        changed = await service.withdraw_member(
+            member.guild.id, member.id, now=discord.utils.utcnow()
+        )
+        for giveaway_pk in changed:
+            self.entry_count_refresher.touch(giveaway_pk)
+
+    # ----------------------------------------------------------------------------------------
+    # Commands
+
+    async def id_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        found = await service.suggest_giveaways(interaction.guild_id, current)
+        return [
+            app_commands.Choice(
+                name=f"{g.giveaway_id} · {g.prize} ({g.status.value})"[:100], value=g.giveaway_id
+            )
+            for g in found
+        ]
+
+    @app_commands.command(name="start", description="Start a giveaway with an Enter button.")
+    @app_commands.describe(
+        prize="What the winners get",
+        duration="How long entries stay open: 30m, 2h, 7d, 1h30m ...",
+        winners="How many winners to draw (1-50)",
+        channel="Where to post it (default: this channel)",
+        description="More details shown on the giveaway",
+        required_role="Only members with this role may enter",
+        min_level="Only members at this level or higher may enter",
+        min_account_age_days="Only Discord accounts at least this many days old may enter",
+        min_server_age_days="Only members who joined this server at least this many days ago",
+        bonus_role="Members with this role get bonus entries",
+        bonus_entries="How many extra entries the bonus role gives (default 1)",
+        booster_bonus="Extra entries for members who boost the server",
+        starts_in="Open entries later instead of now: 10m, 1h, 1d ...",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        prize: app_commands.Range[str, 1, service.MAX_PRIZE_LENGTH],
+        duration: str,
+        winners: app_commands.Range[int, 1, service.MAX_WINNERS],
+        channel: discord.TextChannel | None = None,
+        description: app_commands.Range[str, 1, service.MAX_DESCRIPTION_LENGTH] | None = None,
+        required_role: discord.Role | None = None,
+        min_level: app_commands.Range[int, 1, service.MAX_LEVEL] | None = None,
+        min_account_age_days: app_commands.Range[int, 1, service.MAX_AGE_DAYS] | None = None,
+        min_server_age_days: app_commands.Range[int, 1, service.MAX_AGE_DAYS] | None = None,
+        bonus_role: discord.Role | None = None,
+        bonus_entries: app_commands.Range[int, 1, service.MAX_BONUS_ENTRIES] | None = None,
+        booster_bonus: app_commands.Range[int, 1, service.MAX_BONUS_ENTRIES] | None = None,
+        starts_in: str | None = None,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None  # guild_only
+        target = channel or interaction.channel
+        if not isinstance(target, discord.TextChannel):
+            raise ValidationError("Pick a text channel to post the giveaway in.")
+        self._check_can_post(target)
+        draft = service.GiveawayDraft(
+            guild_id=guild.id,
+            channel_id=target.id,
+            host_id=interaction.user.id,
+            prize=prize,
+            winner_count=winners,
+            duration_seconds=parse_duration(duration),
+            description=description,
+            starts_in_seconds=parse_duration(starts_in) if starts_in else 0,
+            requirements=self._requirements(
+                required_role, min_level, min_account_age_days, min_server_age_days
+            ),
+            bonus=self._bonus(bonus_role, bonus_entries, booster_bonus),
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        giveaway = await service.create_giveaway(draft, now=discord.utils.utcnow())
+        try:
+            message = await target.send(
+                embed=render.giveaway_embed(giveaway), view=giveaway_view(giveaway)
+            )
+        except discord.HTTPException:
+            await service.delete_unposted(giveaway.id)
+            raise
+        await service.attach_message(giveaway.id, message.id)
+        opens = (
+            f"Entries open {render.ts(giveaway.starts_at)} and close"
+            if giveaway.status is GiveawayStatus.SCHEDULED
+            else "It ends"
+        )
+        await interaction.followup.send(
+            f"Giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** is up in "
+            f"{target.mention}: {message.jump_url}\n{opens} {render.ts(giveaway.ends_at)}.",
+            ephemeral=True,
+        )
+
+    def _check_can_post(self, channel: discord.TextChannel) -> None:
+        perms = channel.permissions_for(channel.guild.me)
+        if not (perms.view_channel and perms.send_messages and perms.embed_links):
+            raise ValidationError(
+                f"I can't post in {channel.mention}: I need View Channel, Send Messages and "
+                "Embed Links there."
+            )
+
+    @staticmethod
+    def _requirements(
+        role: discord.Role | None,
+        min_level: int | None,
+        min_account_age_days: int | None,
+        min_server_age_days: int | None,
+    ) -> service.Requirements:
+        if role is not None and role.is_default():
+            raise ValidationError("Everyone has @everyone; pick another required role.")
+        return service.Requirements(
+            role_ids=(role.id,) if role is not None else (),
+            min_level=min_level,
+            min_account_age_days=min_account_age_days,
+            min_server_age_days=min_server_age_days,
+        )
+
+    @staticmethod
+    def _bonus(
+        role: discord.Role | None, entries: int | None, booster: int | None
+    ) -> service.BonusEntries:
+        if entries is not None and role is None:
+            raise ValidationError("Pick a `bonus_role` to go with `bonus_entries`.")
+        if role is not None and role.is_default():
+            raise ValidationError("Everyone has @everyone; pick another bonus role.")
+        roles = ((role.id, entries or 1),) if role is not None else ()
+        return service.BonusEntries(roles=roles, booster=booster or 0)
+
+    @app_commands.command(name="end", description="End a giveaway now and draw its winners.")
+    @app_commands.describe(id=ID_DESCRIPTION)
+    @app_commands.autocomplete(id=id_autocomplete)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def end(self, interaction: discord.Interaction, id: str) -> None:
+        guild_id = self._guild_id(interaction)
+        giveaway = await service.get_giveaway(guild_id, id)
+        if giveaway.status is not GiveawayStatus.ACTIVE:
+            # Let the service say why (not started, already ended, cancelled).
+            await self._end(interaction, giveaway)
+            return
+        answer = await confirm(
+            interaction,
+            f"End giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** now and draw "
+            f"{render.plural(giveaway.winner_count, 'winner')}?",
+            confirm_label="End giveaway",
+        )
+        if answer is not None:
+            await self._end(answer, giveaway, edit=True)
+
+    async def _end(
+        self, interaction: discord.Interaction, giveaway: Giveaway, *, edit: bool = False
+    ) -> None:
+        try:
+            ended = await service.end_now(
+                giveaway.guild_id,  # type: ignore[attr-defined]
+                giveaway.giveaway_id,
+                now=discord.utils.utcnow(),
+                present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
+                by=interaction.user.id,
+            )
+        except PegasusError as refusal:
+            await self._answer(interaction, str(refusal), edit=edit)
+            return
+        winners = render.mentions(ended.winners) or "nobody (no valid entries)"
+        await self._answer(
+            interaction, f"Giveaway `{ended.giveaway_id}` has ended. Winners: {winners}.", edit=edit
+        )
+        await self.finish(ended.id, retry_later=True)
+
+    @staticmethod
+    async def _answer(interaction: discord.Interaction, content: str, *, edit: bool) -> None:
+        if edit:
+            await interaction.response.edit_message(content=content, view=None)
+        else:
+            await interaction.response.send_message(content, ephemeral=True)
+
+    @app_commands.command(
+        name="reroll", description="Draw new winners, never previous winners or members who left."
+    )
+    @app_commands.describe(id=ID_DESCRIPTION, count="How many new winners to draw (default 1)")
+    @app_commands.autocomplete(id=id_autocomplete)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def reroll(
+        self,
+        interaction: discord.Interaction,
+        id: str,
+        count: app_commands.Range[int, 1, service.MAX_WINNERS] = 1,
+    ) -> None:
+        guild_id = self._guild_id(interaction)
+        giveaway, record = await service.reroll(
+            guild_id,
+            id,
+            count=count,
+            now=discord.utils.utcnow(),
+            present_member_ids=self.present_members(guild_id),
+            by=interaction.user.id,
+        )
+        await interaction.response.send_message(
+            f"Rerolled `{giveaway.giveaway_id}`: {render.mentions(record.winners)}.",
+            ephemeral=True,
+        )
+        await self.refresh_message(giveaway.id)
+        await self._announce(giveaway, list(record.winners), reroll=True)
+
+    @app_commands.command(name="cancel", description="Cancel a giveaway without drawing winners.")
+    @app_commands.describe(id=ID_DESCRIPTION)
+    @app_commands.autocomplete(id=id_autocomplete)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def cancel(self, interaction: discord.Interaction, id: str) -> None:
+        guild_id = self._guild_id(interaction)
+        giveaway = await service.get_giveaway(guild_id, id)
+        if giveaway.status not in (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE):
+            raise ConflictError(
+                f"Giveaway `{giveaway.giveaway_id}` is already {giveaway.status.value}."
+            )
+        answer = await confirm(
+            interaction,
+            f"Cancel giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}**? Nobody will "
+            "win, and this cannot be undone.",
+            confirm_label="Cancel giveaway",
+        )
+        if answer is None:
+            return
+        try:
+            cancelled = await service.cancel_giveaway(
+                guild_id, giveaway.giveaway_id, now=discord.utils.utcnow(), by=answer.user.id
+            )
+        except PegasusError as refusal:
+            await answer.response.edit_message(content=str(refusal), view=None)
+            return
+        await answer.response.edit_message(
+            content=f"Giveaway `{cancelled.giveaway_id}` was cancelled.", view=None
+        )
+        await self.refresh_message(cancelled.id)
+
+    @app_commands.command(name="list", description="List this server's giveaways, newest first.")
+    @app_commands.describe(status="Only giveaways with this status")
+    @app_commands.choices(status=STATUS_CHOICES)
+    async def list_(
+        self, interaction: discord.Interaction, status: app_commands.Choice[str] | None = None
+    ) -> None:
+        chosen = GiveawayStatus(status.value) if status is not None else None
+        found = await service.list_giveaways(self._guild_id(interaction), chosen)
+        await interaction.response.send_message(
+            embed=render.list_embed(found, chosen), ephemeral=True
+        )
+
+    @app_commands.command(name="entries", description="Who entered a giveaway, with their weights.")
+    @app_commands.describe(id=ID_DESCRIPTION)
+    @app_commands.autocomplete(id=id_autocomplete)
+    async def entries(self, interaction: discord.Interaction, id: str) -> None:
+        giveaway, entries = await service.list_entries(self._guild_id(interaction), id)
+        kwargs: dict[str, Any] = {"embed": render.entries_embed(giveaway, entries)}
+        if entries:
+            kwargs["file"] = render.entries_file(giveaway, entries)
+        await interaction.response.send_message(ephemeral=True, **kwargs)
+
+    @app_commands.command(
+        name="verify", description="Recompute a giveaway's draw from its revealed seed."
+    )
+    @app_commands.describe(id=ID_DESCRIPTION)
+    @app_commands.autocomplete(id=id_autocomplete)
+    async def verify(self, interaction: discord.Interaction, id: str) -> None:
+        result = await service.verify(self._guild_id(interaction), id)
+        await interaction.response.send_message(
+            embed=render.verification_embed(result), ephemeral=True
+        )
+
+    @staticmethod
+    def _guild_id(interaction: discord.Interaction) -> int:
+        if interaction.guild_id is None:
+            raise ValidationError("Giveaways work only inside a server.")
+        return interaction.guild_id
