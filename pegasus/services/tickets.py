@@ -493,10 +493,7 @@ async def _next_number(guild_id: int, conn: BaseDBAsyncClient) -> int:
         .update(last_number=F("last_number") + 1)
     )
     return await (
-        TicketSettings.filter(guild_id=guild_id)
-        .using_db(conn)
-        .values_list("last_number", flat=True)
-        .get()
+        TicketSettings.get(guild_id=guild_id).using_db(conn).values_list("last_number", flat=True)
     )
 
 
@@ -830,8 +827,8 @@ async def _schedule_autoclose(ticket: Ticket, now: datetime, conn: BaseDBAsyncCl
     hours = await (
         TicketSettings.filter(guild_id=ticket.guild_id)
         .using_db(conn)
-        .values_list("auto_close_hours", flat=True)
         .first()
+        .values_list("auto_close_hours", flat=True)
     )
     if hours and ticket.channel_id is not None:
         await schedule(
@@ -849,8 +846,8 @@ async def last_activity(ticket: Ticket) -> datetime:
     last_message = await (
         TicketMessage.filter(ticket_id=ticket.id, author_is_bot=False)
         .order_by("-created_at")
-        .values_list("created_at", flat=True)
         .first()
+        .values_list("created_at", flat=True)
     )
     moments = [m for m in (ticket.created_at, ticket.reopened_at, last_message) if m is not None]
     return max(moments)
