@@ -107,7 +107,12 @@ class BlacklistCache:
         return self._loaded_at is not None
 
     def invalidate(self) -> None:
-        """Forget the copy; the next `ensure_fresh` reloads it."""
+        """Mark the copy stale: `ensure_fresh` reloads it; `check_cached` keeps using it."""
+        self._loaded_at = None
+
+    def reset(self) -> None:
+        """Forget everything, as at start-up (a bot started on another database, a test)."""
+        self._entries = {}
         self._loaded_at = None
 
     async def refresh(self) -> None:
