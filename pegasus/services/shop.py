@@ -1,0 +1,579 @@
+"""The shop and inventories: items a guild sells, buying, selling back, using, and timed effects.
+
+Buying is one transaction: the guarded debit of the wallet, the purchase cooldown, the guarded
+decrement of the stock (`... WHERE stock >= n`, so the last item goes to exactly one buyer) and the
+guarded increment of the member's stack (`... WHERE quantity <= max_per_user - n`). Using a boost
+turns one item of the stack into its own active row with `expires_at`, and schedules its expiry
+("economy.item_expire") in the same transaction. Readers of effects (the levels pipeline, /rob)
+also compare `expires_at` with the time, so an effect never outlives its expiry even if the
+scheduler is late.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+
+from models.economy import (
+    EconomyShopItem,
+    EconomyUserItem,
+    ShopItemType,
+    TransactionType,
+)
+from pegasus import scheduler
+from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.services.durations import format_duration
+from pegasus.services.economy import (
+    MAX_BALANCE,
+    Currency,
+    atomic,
+    claim_cooldown,
+    currency_of,
+    ensure_accounts,
+    get_settings,
+    move,
+    validate_amount,
+)
+
+ITEM_EXPIRE_KIND = "economy.item_expire"
+STACK = "stack"
+ITEMS_PER_PAGE = 6
+MAX_QUANTITY = 1000
+MAX_BOOST_SECONDS = 30 * 86400
+MAX_XP_MULTIPLIER = 1000  # percent
+
+
+# --------------------------------------------------------------------------------------------
+# Administration of the shop
+# --------------------------------------------------------------------------------------------
+
+
+def build_effect(
+    item_type: ShopItemType,
+    *,
+    role_id: int | None = None,
+    boost_kind: str | None = None,
+    multiplier: int | None = None,
+    duration_seconds: int | None = None,
+    message: str | None = None,
+) -> dict[str, Any]:
+    """The effect JSON of an item of `item_type`, validated."""
+    if item_type == ShopItemType.ROLE:
+        if role_id is None:
+            raise ValidationError("A role item needs the role it grants.")
+        return {"role_id": role_id}
+    if item_type == ShopItemType.BOOST:
+        if boost_kind not in ("xp", "rob_protection"):
+            raise ValidationError("A boost is either an `xp` boost or `rob_protection`.")
+        if duration_seconds is None or not 60 <= duration_seconds <= MAX_BOOST_SECONDS:
+            raise ValidationError(
+                f"A boost lasts between 1m and {format_duration(MAX_BOOST_SECONDS)}."
+            )
+        if boost_kind == "rob_protection":
+            return {"kind": "rob_protection", "duration_seconds": duration_seconds}
+        if multiplier is None or not 101 <= multiplier <= MAX_XP_MULTIPLIER:
+            raise ValidationError(
+                f"An XP boost multiplies XP by a percentage between 101 and {MAX_XP_MULTIPLIER} "
+                "(150 = 1.5x)."
+            )
+        return {"kind": "xp", "multiplier": multiplier, "duration_seconds": duration_seconds}
+    if item_type == ShopItemType.CUSTOM:
+        return {"message": (message or "").strip()[:500]} if message else {}
+    return {}
+
+
+def _check_name(name: str) -> str:
+    cleaned = " ".join((name or "").split())
+    if not 1 <= len(cleaned) <= 64:
+        raise ValidationError("An item name is 1 to 64 characters.")
+    return cleaned
+
+
+def _check_optional_count(value: int | None, what: str, *, minimum: int = 0) -> int | None:
+    if value is None:
+        return None
+    if not minimum <= value <= MAX_BALANCE:
+        raise ValidationError(f"The {what} must be at least {minimum:,}.")
+    return value
+
+
+async def add_item(
+    guild_id: int,
+    *,
+    name: str,
+    price: int,
+    item_type: ShopItemType = ShopItemType.ITEM,
+    description: str = "",
+    effect: dict[str, Any] | None = None,
+    stock: int | None = None,
+    max_per_user: int | None = None,
+    cooldown_seconds: int = 0,
+    required_role_ids: Iterable[int] = (),
+    min_level: int | None = None,
+) -> EconomyShopItem:
+    name = _check_name(name)
+    validate_amount(price, what="The price")
+    _check_optional_count(stock, "stock")
+    _check_optional_count(max_per_user, "limit per member", minimum=1)
+    if not 0 <= cooldown_seconds <= 365 * 86400:
+        raise ValidationError("The purchase cooldown can be at most a year.")
+    if item_type == ShopItemType.ROLE:
+        max_per_user = 1  # a role is held or not
+    requirements = _requirements(required_role_ids, min_level)
+    await get_settings(guild_id)  # makes sure the guild row exists
+    if await EconomyShopItem.filter(guild_id=guild_id, name__iexact=name).exists():
+        raise ConflictError(f"The shop already has an item called **{name}**.")
+    try:
+        return await EconomyShopItem.create(
+            guild_id=guild_id, name=name, price=price, type=item_type,
+            description=(description or "").strip()[:500], effect=effect or {}, stock=stock,
+            max_per_user=max_per_user, cooldown_seconds=cooldown_seconds,
+            requirements=requirements,
+        )
+    except IntegrityError:
+        raise ConflictError(f"The shop already has an item called **{name}**.") from None
+
+
+def _requirements(role_ids: Iterable[int], min_level: int | None) -> dict[str, Any]:
+    requirements: dict[str, Any] = {}
+    roles = sorted(set(role_ids))
+    if roles:
+        requirements["role_ids"] = roles
+    if min_level is not None:
+        if not 0 <= min_level <= 10_000:
+            raise ValidationError("The required level must be between 0 and 10,000.")
+        if min_level:
+            requirements["min_level"] = min_level
+    return requirements
+
+
+async def find_item(guild_id: int, name: str) -> EconomyShopItem:
+    item = await EconomyShopItem.get_or_none(guild_id=guild_id, name__iexact=" ".join(name.split()))
+    if item is None:
+        raise NotFoundError(f"There is no item called **{name.strip()[:64]}** in the shop.")
+    return item
+
+
+async def edit_item(guild_id: int, name: str, **changes: Any) -> EconomyShopItem:
+    """Change some fields of an item; None leaves a field as it is. `stock=-1` and
+    `max_per_user=-1` mean unlimited."""
+    item = await find_item(guild_id, name)
+    updates: dict[str, Any] = {}
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if key == "name":
+            updates["name"] = _check_name(value)
+        elif key == "price":
+            updates["price"] = validate_amount(value, what="The price")
+        elif key == "description":
+            updates["description"] = str(value).strip()[:500]
+        elif key in ("stock", "max_per_user"):
+            updates[key] = None if value == -1 else _check_optional_count(
+                value, "stock" if key == "stock" else "limit per member",
+                minimum=0 if key == "stock" else 1,
+            )
+        elif key == "cooldown_seconds":
+            if not 0 <= value <= 365 * 86400:
+                raise ValidationError("The purchase cooldown can be at most a year.")
+            updates[key] = value
+        elif key == "enabled":
+            updates[key] = bool(value)
+        elif key in ("effect", "requirements"):
+            updates[key] = value
+        else:
+            raise ValidationError(f"`{key}` is not something an item has.")
+    if not updates:
+        raise ValidationError("Give at least one thing to change.")
+    if "name" in updates and updates["name"].lower() != item.name.lower() and (
+        await EconomyShopItem.filter(guild_id=guild_id, name__iexact=updates["name"]).exists()
+    ):
+        raise ConflictError(f"The shop already has an item called **{updates['name']}**.")
+    await EconomyShopItem.filter(id=item.id).update(**updates)
+    return await EconomyShopItem.get(id=item.id)
+
+
+async def remove_item(guild_id: int, name: str) -> str:
+    """Delete an item; members' copies of it go with it (the cog asks for confirmation)."""
+    item = await find_item(guild_id, name)
+    await EconomyShopItem.filter(id=item.id).delete()
+    return item.name
+
+
+@dataclass(frozen=True, slots=True)
+class ShopPage:
+    items: list[EconomyShopItem]
+    page: int
+    pages: int
+    currency: Currency
+
+
+async def list_shop(
+    guild_id: int, page: int = 1, *, include_disabled: bool = False,
+    per_page: int = ITEMS_PER_PAGE,
+) -> ShopPage:
+    settings = await get_settings(guild_id)
+    query = EconomyShopItem.filter(guild_id=guild_id)
+    if not include_disabled:
+        query = query.filter(enabled=True)
+    total = await query.count()
+    pages = max(1, -(-total // per_page))
+    if page < 1:
+        raise ValidationError("Pages start at 1.")
+    page = min(page, pages)
+    items = await query.order_by("price", "name").offset((page - 1) * per_page).limit(per_page)
+    return ShopPage(items, page, pages, currency_of(settings))
+
+
+async def item_names(guild_id: int, typed: str, *, limit: int = 25) -> list[str]:
+    """Names for autocomplete."""
+    query = EconomyShopItem.filter(guild_id=guild_id, enabled=True)
+    if typed.strip():
+        query = query.filter(name__icontains=typed.strip())
+    return await query.order_by("name").limit(limit).values_list("name", flat=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Buying and selling
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TradeResult:
+    item_name: str
+    item_type: ShopItemType
+    quantity: int
+    total: int
+    held: int  # how many the member holds afterwards
+    role_id: int | None  # a role to grant (buy) or remove (sell)
+    currency: Currency
+
+
+def _check_quantity(quantity: int) -> int:
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationError(f"The quantity must be between 1 and {MAX_QUANTITY:,}.")
+    return quantity
+
+
+async def member_level(guild_id: int, user_id: int) -> int:
+    from models.levels import UserXP  # read only: the levels feature owns this table
+
+    level = await UserXP.filter(guild_id=guild_id, user_id=user_id).values_list(
+        "level", flat=True
+    )
+    return level[0] if level else 0
+
+
+async def _check_requirements(
+    item: EconomyShopItem, guild_id: int, user_id: int, member_role_ids: Iterable[int]
+) -> None:
+    needed_roles = set(item.requirements.get("role_ids") or [])
+    missing = needed_roles - set(member_role_ids)
+    if missing:
+        shown = ", ".join(f"<@&{role_id}>" for role_id in sorted(missing))
+        raise PermissionDenied(f"**{item.name}** is only for members with {shown}.")
+    min_level = int(item.requirements.get("min_level") or 0)
+    if min_level and await member_level(guild_id, user_id) < min_level:
+        raise PermissionDenied(f"**{item.name}** needs level {min_level:,} or more.")
+
+
+async def buy(
+    guild_id: int,
+    user_id: int,
+    item_name: str,
+    quantity: int = 1,
+    *,
+    member_role_ids: Iterable[int] = (),
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> TradeResult:
+    _check_quantity(quantity)
+    settings = await ensure_accounts(guild_id, [user_id])
+    currency = currency_of(settings)
+    item = await find_item(guild_id, item_name)
+    if not item.enabled:
+        raise ConflictError(f"**{item.name}** is not for sale right now.")
+    if item.type == ShopItemType.ROLE and quantity != 1:
+        raise ValidationError("A role can be bought only once.")
+    await _check_requirements(item, guild_id, user_id, member_role_ids)
+    total = item.price * quantity
+    if total > MAX_BALANCE:
+        raise ValidationError("That is more than anyone can pay at once.")
+
+    async def run(conn: BaseDBAsyncClient) -> TradeResult:
+        await move(
+            conn, guild_id=guild_id, user_id=user_id, type=TransactionType.SHOP_BUY,
+            wallet=-total, currency=currency,
+            description=f"Bought {quantity:,} x {item.name}",
+            metadata={"item_id": item.id, "item": item.name, "quantity": quantity,
+                      "price": item.price},
+            idempotency_key=idempotency_key, spent=total,
+            short_message=f"**{quantity:,} x {item.name}** costs {currency.format(total)}, "
+            "more than you have in your wallet.",
+        )
+        if item.cooldown_seconds:
+            await claim_cooldown(
+                conn, guild_id, user_id, f"shop:{item.id}", now=now,
+                seconds=item.cooldown_seconds,
+                message=f"You can buy **{item.name}** again {{when}}.",
+            )
+        await _take_stock(conn, item, quantity)
+        held = await _add_to_stack(conn, guild_id, user_id, item, quantity)
+        return TradeResult(item.name, item.type, quantity, total, held,
+                           item.effect.get("role_id") if item.type == ShopItemType.ROLE else None,
+                           currency)
+
+    return await atomic(run, idempotency_key=idempotency_key)
+
+
+async def _take_stock(conn: BaseDBAsyncClient, item: EconomyShopItem, quantity: int) -> None:
+    # Unlimited items match the first branch; limited ones only while enough are left.
+    taken = await EconomyShopItem.filter(id=item.id, enabled=True).filter(
+        Q(stock__isnull=True) | Q(stock__gte=quantity)
+    ).using_db(conn).update(stock=F("stock") - quantity)
+    if not taken:
+        left = await EconomyShopItem.filter(id=item.id).using_db(conn).values_list(
+            "stock", flat=True
+        )
+        if not left:
+            raise NotFoundError(f"**{item.name}** was just removed from the shop.")
+        raise ConflictError(
+            f"**{item.name}** is sold out." if not left[0]
+            else f"Only {left[0]:,} x **{item.name}** left in stock."
+        )
+
+
+async def _add_to_stack(
+    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: EconomyShopItem, quantity: int
+) -> int:
+    """Add to the member's stack, refusing to pass `max_per_user`; returns the new quantity."""
+    limit = item.max_per_user
+    rows = EconomyUserItem.filter(guild_id=guild_id, user_id=user_id, item_id=item.id, slot=STACK)
+    guarded = rows.filter(quantity__lte=limit - quantity) if limit is not None else rows
+    if limit is not None and quantity > limit:
+        raise ConflictError(f"You can hold at most {limit:,} x **{item.name}**.")
+    if not await guarded.using_db(conn).update(quantity=F("quantity") + quantity):
+        if await rows.using_db(conn).exists():
+            raise ConflictError(f"You can hold at most {limit:,} x **{item.name}**.")
+        # The first of this item: a concurrent first purchase makes this INSERT fail and the
+        # request is retried (atomic), then finding the stack.
+        await EconomyUserItem.create(
+            guild_id=guild_id, user_id=user_id, item_id=item.id, slot=STACK, quantity=quantity,
+            using_db=conn,
+        )
+    return (await rows.using_db(conn).values_list("quantity", flat=True))[0]
+
+
+async def _take_from_stack(
+    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: EconomyShopItem, quantity: int
+) -> int:
+    rows = EconomyUserItem.filter(guild_id=guild_id, user_id=user_id, item_id=item.id, slot=STACK)
+    if not await rows.filter(quantity__gte=quantity).using_db(conn).update(
+        quantity=F("quantity") - quantity
+    ):
+        held = await rows.using_db(conn).values_list("quantity", flat=True)
+        have = held[0] if held else 0
+        raise ConflictError(
+            f"You have only {have:,} x **{item.name}**." if have
+            else f"You don't have any **{item.name}**."
+        )
+    return (await rows.using_db(conn).values_list("quantity", flat=True))[0]
+
+
+def sell_price(item: EconomyShopItem, percent: int) -> int:
+    return item.price * percent // 100
+
+
+async def sell(
+    guild_id: int,
+    user_id: int,
+    item_name: str,
+    quantity: int = 1,
+    *,
+    idempotency_key: str | None = None,
+) -> TradeResult:
+    """Sell items back for the guild's sell-back share of their price; limited stock refills."""
+    _check_quantity(quantity)
+    settings = await ensure_accounts(guild_id, [user_id])
+    currency = currency_of(settings)
+    item = await find_item(guild_id, item_name)
+    total = sell_price(item, settings.sell_percent) * quantity
+
+    async def run(conn: BaseDBAsyncClient) -> TradeResult:
+        await move(
+            conn, guild_id=guild_id, user_id=user_id, type=TransactionType.SHOP_SELL,
+            wallet=total, currency=currency, description=f"Sold {quantity:,} x {item.name}",
+            metadata={"item_id": item.id, "item": item.name, "quantity": quantity},
+            idempotency_key=idempotency_key, earned=total,
+        )
+        await EconomyShopItem.filter(id=item.id, stock__isnull=False).using_db(conn).update(
+            stock=F("stock") + quantity
+        )
+        held = await _take_from_stack(conn, guild_id, user_id, item, quantity)
+        return TradeResult(item.name, item.type, quantity, total, held,
+                           item.effect.get("role_id") if item.type == ShopItemType.ROLE else None,
+                           currency)
+
+    return await atomic(run, idempotency_key=idempotency_key)
+
+
+# --------------------------------------------------------------------------------------------
+# Using items and their effects
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UseResult:
+    item_name: str
+    item_type: ShopItemType
+    effect: dict[str, Any]
+    expires_at: datetime | None
+    left: int
+    user_item_id: int
+
+
+def _use_slot(idempotency_key: str | None) -> str:
+    """The slot of one use: derived from the request, so the same request uses only one item."""
+    if idempotency_key is None:
+        return f"use:{uuid.uuid4().hex}"
+    return "use:" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+async def use_item(
+    guild_id: int,
+    user_id: int,
+    item_name: str,
+    *,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> UseResult:
+    """Use one item: a boost starts its timed effect, a custom item shows its message."""
+    await ensure_accounts(guild_id, [user_id])
+    item = await find_item(guild_id, item_name)
+    if item.type == ShopItemType.ROLE:
+        raise ValidationError(f"**{item.name}** gave you its role when you bought it.")
+    if item.type == ShopItemType.ITEM:
+        raise ValidationError(f"**{item.name}** can't be used: it's yours to keep or sell.")
+    slot = _use_slot(idempotency_key)
+    effect = dict(item.effect)
+    seconds = int(effect.get("duration_seconds") or 0) if item.type == ShopItemType.BOOST else 0
+    expires_at = now + timedelta(seconds=seconds) if seconds else None
+
+    async def run(conn: BaseDBAsyncClient) -> UseResult:
+        left = await _take_from_stack(conn, guild_id, user_id, item, 1)
+        used = await EconomyUserItem.create(
+            guild_id=guild_id, user_id=user_id, item_id=item.id, slot=slot, quantity=1,
+            metadata={**effect, "item": item.name}, expires_at=expires_at,
+            active=expires_at is not None, using_db=conn,
+        )
+        if expires_at is not None:
+            await scheduler.schedule(
+                ITEM_EXPIRE_KIND, expires_at, {"user_item_id": used.id}, guild_id=guild_id,
+                dedupe_key=f"economy:item:{used.id}", using_db=conn,
+            )
+        return UseResult(item.name, item.type, effect, expires_at, left, used.id)
+
+    async def already_used() -> bool:
+        return await EconomyUserItem.exists(
+            guild_id=guild_id, user_id=user_id, item_id=item.id, slot=slot
+        )
+
+    return await atomic(run, duplicate=already_used)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredItem:
+    guild_id: int
+    user_id: int
+    item_name: str
+    kind: str | None
+
+
+async def expire_item(user_item_id: int) -> ExpiredItem | None:
+    """End an active effect (the scheduler's handler). None if it had already ended or gone."""
+    ended = await EconomyUserItem.filter(id=user_item_id, active=True).update(active=False)
+    if not ended:
+        return None
+    row = await EconomyUserItem.get(id=user_item_id)
+    return ExpiredItem(row.guild_id, row.user_id,  # type: ignore[attr-defined]
+                       str(row.metadata.get("item", "")), row.metadata.get("kind"))
+
+
+async def active_effects(guild_id: int, user_id: int, now: datetime) -> list[EconomyUserItem]:
+    return await EconomyUserItem.filter(
+        guild_id=guild_id, user_id=user_id, active=True, expires_at__gt=now
+    ).order_by("expires_at")
+
+
+def _xp_percent(metadata: Any) -> int:
+    if isinstance(metadata, dict) and metadata.get("kind") == "xp":
+        return int(metadata.get("multiplier") or 100)
+    return 100
+
+
+async def active_xp_multiplier(guild_id: int, user_id: int, now: datetime) -> int:
+    """The member's XP boost in percent (100 = none). Boosts do not stack: the best one counts."""
+    rows = await EconomyUserItem.filter(
+        guild_id=guild_id, user_id=user_id, active=True, expires_at__gt=now
+    ).values_list("metadata", flat=True)
+    return max([100, *(_xp_percent(m) for m in rows)])
+
+
+async def active_xp_boosts(guild_id: int, now: datetime) -> dict[int, int]:
+    """Every member of the guild with an XP boost right now → its percent (for batch flushes)."""
+    rows = await EconomyUserItem.filter(
+        guild_id=guild_id, active=True, expires_at__gt=now
+    ).values_list("user_id", "metadata")
+    boosts: dict[int, int] = {}
+    for user_id, metadata in rows:
+        percent = _xp_percent(metadata)
+        if percent > 100:
+            boosts[user_id] = max(percent, boosts.get(user_id, 100))
+    return boosts
+
+
+# --------------------------------------------------------------------------------------------
+# Inventory
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryLine:
+    item_name: str
+    item_type: ShopItemType
+    quantity: int
+    sell_price: int
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    lines: list[InventoryLine]
+    effects: list[tuple[str, dict[str, Any], datetime]]  # (item name, effect, expires_at)
+    currency: Currency
+
+
+async def inventory(guild_id: int, user_id: int, *, now: datetime) -> Inventory:
+    settings = await ensure_accounts(guild_id, [user_id])
+    stacks = await EconomyUserItem.filter(
+        guild_id=guild_id, user_id=user_id, slot=STACK, quantity__gt=0
+    ).prefetch_related("item")
+    lines = sorted(
+        (InventoryLine(s.item.name, s.item.type, s.quantity,
+                       sell_price(s.item, settings.sell_percent)) for s in stacks),
+        key=lambda line: line.item_name.lower(),
+    )
+    effects = [
+        (str(row.metadata.get("item", "")), dict(row.metadata), row.expires_at)
+        for row in await active_effects(guild_id, user_id, now)
+        if row.expires_at is not None
+    ]
+    return Inventory(lines, effects, currency_of(settings))
+
