@@ -10,7 +10,7 @@ the version it read, and the payout row carries a key per game, so it is paid ex
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -37,6 +37,7 @@ from pegasus.errors import (
 )
 from pegasus.services.economy import (
     ALL,
+    AlreadyProcessed,
     Amount,
     Currency,
     _locked_balance,
@@ -448,7 +449,7 @@ async def _settle(
             description=f"Blackjack: paid {payout:,} on a bet of {game.bet:,}",
             metadata={"game": Game.BLACKJACK.value, "bet": game.bet, "payout": payout,
                       "game_id": game.id, "result": status.value},
-            idempotency_key=f"economy:blackjack:{game.id}:settle",
+            idempotency_key=_settle_key(game.id),
             earned=max(0, payout - game.bet),
         )
     changes: dict[str, Any] = {"status": status, "payout": payout, "dealer_hand": dealer,
@@ -500,7 +501,7 @@ async def blackjack_hit(game_id: int, user_id: int) -> BlackjackView:
         game.player_hand, game.deck, game.version = player, deck, game.version + 1
         return _view(game, currency)
 
-    return await atomic(run)
+    return await _once(game, run)
 
 
 async def blackjack_stand(game_id: int, user_id: int | None) -> BlackjackView:
@@ -514,7 +515,21 @@ async def blackjack_stand(game_id: int, user_id: int | None) -> BlackjackView:
     async def run(conn: BaseDBAsyncClient) -> BlackjackView:
         return await _settle(conn, game, status, payout, dealer, deck, currency)
 
-    return await atomic(run)
+    return await _once(game, run)
+
+
+def _settle_key(game_id: int) -> str:
+    return f"economy:blackjack:{game_id}:settle"
+
+
+async def _once(
+    game: EconomyBlackjackGame, run: Callable[[BaseDBAsyncClient], Awaitable[BlackjackView]]
+) -> BlackjackView:
+    """Run a move; a twin move that settled the game first turns this one into a refusal."""
+    try:
+        return await atomic(run, idempotency_key=_settle_key(game.id))
+    except AlreadyProcessed:
+        raise ConflictError("This game is already over.") from None
 
 
 async def expire_blackjack(game_id: int) -> BlackjackView | None:

@@ -162,10 +162,10 @@ async def find_item(guild_id: int, name: str) -> EconomyShopItem:
     return item
 
 
-async def edit_item(guild_id: int, name: str, **changes: Any) -> EconomyShopItem:
+async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> EconomyShopItem:
     """Change some fields of an item; None leaves a field as it is. `stock=-1` and
     `max_per_user=-1` mean unlimited."""
-    item = await find_item(guild_id, name)
+    item = await find_item(guild_id, item_name)
     updates: dict[str, Any] = {}
     for key, value in changes.items():
         if value is None:

@@ -1,0 +1,352 @@
+"""The shop: items, stock, limits, requirements, buying, selling, using and expiring effects."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from models.economy import EconomyShopItem, EconomyUserItem, ShopItemType, TransactionType
+from models.levels import UserXP
+from models.scheduling import ScheduledAction
+from pegasus.errors import (
+    ConflictError,
+    CooldownActive,
+    InsufficientFunds,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+)
+from pegasus.services import economy, shop
+from pegasus.services.economy import AlreadyProcessed
+from tests.services.test_economy import (
+    ALICE,
+    BOB,
+    CAROL,
+    GUILD,
+    NOW,
+    STAFF,
+    assert_books_balance,
+    wallet_of,
+)
+
+VIP_ROLE = 700_000_000_000_000_001
+REGULAR_ROLE = 700_000_000_000_000_002
+
+
+async def _fund(user_id: int, amount: int = 10_000) -> None:
+    await economy.admin_adjust(GUILD, STAFF, user_id, amount, take=False)
+
+
+async def _xp_boost(**overrides) -> EconomyShopItem:
+    fields = {
+        "name": "Double XP", "price": 500, "item_type": ShopItemType.BOOST,
+        "effect": shop.build_effect(ShopItemType.BOOST, boost_kind="xp", multiplier=200,
+                                    duration_seconds=3600),
+    } | overrides
+    return await shop.add_item(GUILD, **fields)
+
+
+async def _held(user_id: int, name: str) -> int:
+    item = await shop.find_item(GUILD, name)
+    row = await EconomyUserItem.get_or_none(
+        guild_id=GUILD, user_id=user_id, item_id=item.id, slot="stack"
+    )
+    return row.quantity if row else 0
+
+
+# -------------------------------------------------------------------------------- effects
+
+
+def test_effects_are_validated_by_type() -> None:
+    assert shop.build_effect(ShopItemType.ROLE, role_id=5) == {"role_id": 5}
+    assert shop.build_effect(
+        ShopItemType.BOOST, boost_kind="xp", multiplier=150, duration_seconds=600
+    ) == {"kind": "xp", "multiplier": 150, "duration_seconds": 600}
+    assert shop.build_effect(
+        ShopItemType.BOOST, boost_kind="rob_protection", duration_seconds=600
+    ) == {"kind": "rob_protection", "duration_seconds": 600}
+    assert shop.build_effect(ShopItemType.CUSTOM, message=" Hi ") == {"message": "Hi"}
+    assert shop.build_effect(ShopItemType.ITEM) == {}
+    for kwargs in (
+        {"item_type": ShopItemType.ROLE},
+        {"item_type": ShopItemType.BOOST, "boost_kind": "luck", "duration_seconds": 600},
+        {"item_type": ShopItemType.BOOST, "boost_kind": "xp", "multiplier": 150},
+        {"item_type": ShopItemType.BOOST, "boost_kind": "xp", "multiplier": 90,
+         "duration_seconds": 600},
+        {"item_type": ShopItemType.BOOST, "boost_kind": "rob_protection", "duration_seconds": 5},
+    ):
+        item_type = kwargs.pop("item_type")
+        with pytest.raises(ValidationError):
+            shop.build_effect(item_type, **kwargs)
+
+
+# -------------------------------------------------------------------------------- administration
+
+
+async def test_add_edit_list_and_remove_items(db: str) -> None:
+    await shop.add_item(GUILD, name="Cookie", price=20, description="Tasty")
+    await shop.add_item(GUILD, name="Trophy", price=1000, stock=3)
+    with pytest.raises(ConflictError, match="already has"):
+        await shop.add_item(GUILD, name="cookie", price=5)
+    for bad in ({"name": "", "price": 5}, {"name": "X", "price": 0},
+                {"name": "Y", "price": 5, "stock": -1}, {"name": "Z", "price": 5, "min_level": -2}):
+        with pytest.raises(ValidationError):
+            await shop.add_item(GUILD, **bad)
+    page = await shop.list_shop(GUILD)
+    assert [i.name for i in page.items] == ["Cookie", "Trophy"] and page.pages == 1
+    edited = await shop.edit_item(GUILD, "cookie", price=25, stock=10, name="Big Cookie")
+    assert (edited.name, edited.price, edited.stock) == ("Big Cookie", 25, 10)
+    assert (await shop.edit_item(GUILD, "big cookie", stock=-1)).stock is None
+    with pytest.raises(ConflictError):
+        await shop.edit_item(GUILD, "Big Cookie", name="trophy")
+    with pytest.raises(ValidationError, match="at least one"):
+        await shop.edit_item(GUILD, "Big Cookie")
+    await shop.edit_item(GUILD, "Trophy", enabled=False)
+    assert [i.name for i in (await shop.list_shop(GUILD)).items] == ["Big Cookie"]
+    assert len((await shop.list_shop(GUILD, include_disabled=True)).items) == 2
+    assert await shop.item_names(GUILD, "cook") == ["Big Cookie"]
+    assert await shop.remove_item(GUILD, "big cookie") == "Big Cookie"
+    with pytest.raises(NotFoundError):
+        await shop.find_item(GUILD, "Big Cookie")
+
+
+async def test_shop_pages(db: str) -> None:
+    for n in range(8):
+        await shop.add_item(GUILD, name=f"Item {n}", price=10 + n)
+    first, second = await shop.list_shop(GUILD, 1), await shop.list_shop(GUILD, 2)
+    assert (first.pages, len(first.items), len(second.items)) == (2, 6, 2)
+    assert second.items[-1].name == "Item 7"
+
+
+# -------------------------------------------------------------------------------- buying
+
+
+async def test_buying_debits_the_wallet_and_fills_the_inventory(db: str) -> None:
+    await shop.add_item(GUILD, name="Cookie", price=20)
+    result = await shop.buy(GUILD, ALICE, "cookie", 3, now=NOW)
+    assert (result.item_name, result.quantity, result.total, result.held) == ("Cookie", 3, 60, 3)
+    await shop.buy(GUILD, ALICE, "Cookie", 1, now=NOW)
+    assert await _held(ALICE, "Cookie") == 4
+    assert await wallet_of(ALICE) == (20, 0)
+    with pytest.raises(InsufficientFunds, match="costs 🪙 40"):
+        await shop.buy(GUILD, ALICE, "Cookie", 2, now=NOW)
+    inventory = await shop.inventory(GUILD, ALICE, now=NOW)
+    assert [(line.item_name, line.quantity, line.sell_price) for line in inventory.lines] == [
+        ("Cookie", 4, 10)
+    ]
+    await assert_books_balance()
+
+
+async def test_stock_runs_out_and_is_refilled_by_selling(db: str) -> None:
+    await shop.add_item(GUILD, name="Trophy", price=10, stock=2)
+    await shop.buy(GUILD, ALICE, "Trophy", 2, now=NOW)
+    with pytest.raises(ConflictError, match="sold out"):
+        await shop.buy(GUILD, BOB, "Trophy", now=NOW)
+    assert await wallet_of(BOB) == (100, 0)
+    sold = await shop.sell(GUILD, ALICE, "Trophy", 1)
+    assert (sold.total, sold.held) == (5, 1)
+    assert (await shop.find_item(GUILD, "Trophy")).stock == 1
+    with pytest.raises(ConflictError, match="Only 1"):
+        await shop.buy(GUILD, BOB, "Trophy", 2, now=NOW)
+    await assert_books_balance()
+
+
+async def test_the_last_item_goes_to_exactly_one_buyer(db: str) -> None:
+    buyers = [ALICE + n for n in range(12)]
+    for user_id in buyers:
+        await _fund(user_id)
+    await shop.add_item(GUILD, name="Golden Egg", price=100, stock=1)
+    results = await asyncio.gather(
+        *(shop.buy(GUILD, user_id, "Golden Egg", now=NOW) for user_id in buyers),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, shop.TradeResult)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConflictError) for r in results if not isinstance(r, shop.TradeResult))
+    assert (await shop.find_item(GUILD, "Golden Egg")).stock == 0
+    assert await EconomyUserItem.filter(quantity__gt=0).count() == 1
+    assert sorted([(await wallet_of(u))[0] for u in buyers]) == [10_000] + [10_100] * 11
+    await assert_books_balance()
+
+
+async def test_per_member_limit_holds_under_concurrency(db: str) -> None:
+    await _fund(ALICE)
+    await shop.add_item(GUILD, name="Badge", price=10, max_per_user=3)
+    results = await asyncio.gather(
+        *(shop.buy(GUILD, ALICE, "Badge", now=NOW) for _ in range(8)), return_exceptions=True
+    )
+    assert sum(isinstance(r, shop.TradeResult) for r in results) == 3
+    assert await _held(ALICE, "Badge") == 3
+    with pytest.raises(ConflictError, match="at most 3"):
+        await shop.buy(GUILD, ALICE, "Badge", 4, now=NOW)
+    await assert_books_balance()
+
+
+async def test_requirements_roles_and_level(db: str) -> None:
+    await _fund(ALICE)
+    await shop.add_item(GUILD, name="VIP Lounge", price=10, required_role_ids=[REGULAR_ROLE],
+                        min_level=5)
+    with pytest.raises(PermissionDenied, match=f"<@&{REGULAR_ROLE}>"):
+        await shop.buy(GUILD, ALICE, "VIP Lounge", now=NOW)
+    with pytest.raises(PermissionDenied, match="level 5"):
+        await shop.buy(GUILD, ALICE, "VIP Lounge", member_role_ids=[REGULAR_ROLE], now=NOW)
+    await UserXP.create(guild_id=GUILD, user_id=ALICE, xp=5000, level=5)
+    await shop.buy(GUILD, ALICE, "VIP Lounge", member_role_ids=[REGULAR_ROLE], now=NOW)
+    await assert_books_balance()
+
+
+async def test_purchase_cooldown(db: str) -> None:
+    await _fund(ALICE)
+    await shop.add_item(GUILD, name="Lottery Ticket", price=10, cooldown_seconds=3600)
+    await shop.buy(GUILD, ALICE, "Lottery Ticket", now=NOW)
+    with pytest.raises(CooldownActive, match="again <t:"):
+        await shop.buy(GUILD, ALICE, "Lottery Ticket", now=NOW + timedelta(minutes=30))
+    await shop.buy(GUILD, ALICE, "Lottery Ticket", now=NOW + timedelta(hours=1))
+    assert await _held(ALICE, "Lottery Ticket") == 2
+
+
+async def test_role_items_are_bought_once_and_name_their_role(db: str) -> None:
+    await _fund(ALICE)
+    await shop.add_item(GUILD, name="VIP", price=300, item_type=ShopItemType.ROLE,
+                        effect=shop.build_effect(ShopItemType.ROLE, role_id=VIP_ROLE))
+    bought = await shop.buy(GUILD, ALICE, "VIP", now=NOW)
+    assert bought.role_id == VIP_ROLE
+    with pytest.raises(ValidationError, match="only once"):
+        await shop.buy(GUILD, ALICE, "VIP", 2, now=NOW)
+    with pytest.raises(ConflictError, match="at most 1"):
+        await shop.buy(GUILD, ALICE, "VIP", now=NOW)
+    with pytest.raises(ValidationError, match="gave you its role"):
+        await shop.use_item(GUILD, ALICE, "VIP", now=NOW)
+    sold = await shop.sell(GUILD, ALICE, "VIP")
+    assert sold.role_id == VIP_ROLE and sold.total == 150
+
+
+async def test_disabled_and_unknown_items_cannot_be_bought(db: str) -> None:
+    await shop.add_item(GUILD, name="Relic", price=10)
+    await shop.edit_item(GUILD, "Relic", enabled=False)
+    with pytest.raises(ConflictError, match="not for sale"):
+        await shop.buy(GUILD, ALICE, "Relic", now=NOW)
+    with pytest.raises(NotFoundError):
+        await shop.buy(GUILD, ALICE, "Nothing", now=NOW)
+    with pytest.raises(ValidationError, match="quantity"):
+        await shop.buy(GUILD, ALICE, "Relic", 0, now=NOW)
+
+
+async def test_a_purchase_delivered_twice_is_charged_once(db: str) -> None:
+    await shop.add_item(GUILD, name="Cookie", price=20)
+    await shop.buy(GUILD, ALICE, "Cookie", now=NOW, idempotency_key="i:1")
+    with pytest.raises(AlreadyProcessed):
+        await shop.buy(GUILD, ALICE, "Cookie", now=NOW, idempotency_key="i:1")
+    assert await _held(ALICE, "Cookie") == 1 and await wallet_of(ALICE) == (80, 0)
+
+
+async def test_selling_what_you_do_not_have_changes_nothing(db: str) -> None:
+    await shop.add_item(GUILD, name="Cookie", price=20)
+    with pytest.raises(ConflictError, match="don't have any"):
+        await shop.sell(GUILD, ALICE, "Cookie")
+    await shop.buy(GUILD, ALICE, "Cookie", now=NOW)
+    with pytest.raises(ConflictError, match="only 1"):
+        await shop.sell(GUILD, ALICE, "Cookie", 2)
+    assert await wallet_of(ALICE) == (80, 0)
+    await assert_books_balance()
+
+
+# -------------------------------------------------------------------------------- using
+
+
+async def test_using_an_xp_boost_activates_it_and_schedules_its_expiry(db: str) -> None:
+    await _fund(ALICE)
+    await _xp_boost()
+    await shop.buy(GUILD, ALICE, "Double XP", 2, now=NOW)
+    used = await shop.use_item(GUILD, ALICE, "double xp", now=NOW)
+    assert used.expires_at == NOW + timedelta(hours=1) and used.left == 1
+    row = await EconomyUserItem.get(id=used.user_item_id)
+    assert row.active and row.metadata["kind"] == "xp" and row.metadata["multiplier"] == 200
+    timer = await ScheduledAction.get(kind=shop.ITEM_EXPIRE_KIND)
+    assert timer.payload == {"user_item_id": used.user_item_id} and timer.due_at == used.expires_at
+    assert await shop.active_xp_multiplier(GUILD, ALICE, NOW) == 200
+    assert await shop.active_xp_boosts(GUILD, NOW) == {ALICE: 200}
+    # The effect ends at expires_at even before the scheduler runs, and for good after it runs.
+    assert await shop.active_xp_multiplier(GUILD, ALICE, NOW + timedelta(hours=1)) == 100
+    expired = await shop.expire_item(used.user_item_id)
+    assert expired is not None and expired.kind == "xp" and expired.item_name == "Double XP"
+    assert await shop.expire_item(used.user_item_id) is None
+    assert await shop.active_xp_boosts(GUILD, NOW) == {}
+
+
+async def test_the_best_xp_boost_counts(db: str) -> None:
+    await _fund(ALICE)
+    await _xp_boost()
+    await _xp_boost(name="Triple XP", effect=shop.build_effect(
+        ShopItemType.BOOST, boost_kind="xp", multiplier=300, duration_seconds=600))
+    await shop.buy(GUILD, ALICE, "Double XP", now=NOW)
+    await shop.buy(GUILD, ALICE, "Triple XP", now=NOW)
+    await shop.use_item(GUILD, ALICE, "Double XP", now=NOW)
+    await shop.use_item(GUILD, ALICE, "Triple XP", now=NOW)
+    assert await shop.active_xp_multiplier(GUILD, ALICE, NOW) == 300
+    assert await shop.active_xp_multiplier(GUILD, ALICE, NOW + timedelta(minutes=11)) == 200
+    inventory = await shop.inventory(GUILD, ALICE, now=NOW)
+    assert [name for name, _effect, _at in inventory.effects] == ["Triple XP", "Double XP"]
+    assert inventory.lines == []
+
+
+async def test_rob_protection_blocks_robbers(db: str) -> None:
+    await _fund(BOB)
+    await shop.add_item(GUILD, name="Guard Dog", price=200, item_type=ShopItemType.BOOST,
+                        effect=shop.build_effect(ShopItemType.BOOST, boost_kind="rob_protection",
+                                                 duration_seconds=86400))
+    await shop.buy(GUILD, BOB, "Guard Dog", now=NOW)
+    await shop.use_item(GUILD, BOB, "Guard Dog", now=NOW)
+    assert await economy.has_rob_protection(GUILD, BOB, NOW)
+    import random
+
+    with pytest.raises(ConflictError, match="protected"):
+        await economy.rob(GUILD, ALICE, BOB, now=NOW, rng=random.Random(1))
+    later = NOW + timedelta(days=1, seconds=1)
+    assert not await economy.has_rob_protection(GUILD, BOB, later)
+    await economy.rob(GUILD, ALICE, BOB, now=later, rng=random.Random(1))
+    await assert_books_balance()
+
+
+async def test_using_custom_items_and_what_cannot_be_used(db: str) -> None:
+    await _fund(CAROL)
+    await shop.add_item(GUILD, name="Shoutout", price=50, item_type=ShopItemType.CUSTOM,
+                        effect={"message": "Staff will shout you out."})
+    await shop.add_item(GUILD, name="Pebble", price=1)
+    await shop.buy(GUILD, CAROL, "Shoutout", now=NOW)
+    await shop.buy(GUILD, CAROL, "Pebble", now=NOW)
+    used = await shop.use_item(GUILD, CAROL, "Shoutout", now=NOW)
+    assert used.effect["message"] == "Staff will shout you out." and used.expires_at is None
+    with pytest.raises(ConflictError, match="don't have any"):
+        await shop.use_item(GUILD, CAROL, "Shoutout", now=NOW)
+    with pytest.raises(ValidationError, match="can't be used"):
+        await shop.use_item(GUILD, CAROL, "Pebble", now=NOW)
+
+
+async def test_a_use_delivered_twice_uses_one_item(db: str) -> None:
+    await _fund(ALICE)
+    await _xp_boost()
+    await shop.buy(GUILD, ALICE, "Double XP", 3, now=NOW)
+    results = await asyncio.gather(
+        *(shop.use_item(GUILD, ALICE, "Double XP", now=NOW, idempotency_key="i:7")
+          for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, shop.UseResult) for r in results) == 1
+    refused = [r for r in results if not isinstance(r, shop.UseResult)]
+    assert all(isinstance(r, AlreadyProcessed) for r in refused)
+    assert await _held(ALICE, "Double XP") == 2
+    assert await ScheduledAction.filter(kind=shop.ITEM_EXPIRE_KIND).count() == 1
+
+
+async def test_removing_an_item_removes_it_from_inventories(db: str) -> None:
+    await shop.add_item(GUILD, name="Cookie", price=20)
+    await shop.buy(GUILD, ALICE, "Cookie", now=NOW)
+    await shop.remove_item(GUILD, "Cookie")
+    assert (await shop.inventory(GUILD, ALICE, now=NOW)).lines == []
+    # The purchase stays in the ledger; the money is not refunded by removing the item.
+    assert await economy.list_transactions(GUILD, ALICE)
+    assert (await wallet_of(ALICE))[0] == 80
+    assert await economy.EconomyTransaction.filter(type=TransactionType.SHOP_BUY).count() == 1
