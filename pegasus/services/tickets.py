@@ -448,14 +448,8 @@ async def open_ticket(
         panel = await TicketPanel.get_or_none(
             guild_id=guild_id, panel_id=normalize_public_id(panel_id)
         ).using_db(conn)
-        if panel is None:
-            raise NotFoundError("This ticket panel was deleted: ask the staff for a new one.")
-        if not panel.is_active:
-            raise ConflictError("This ticket panel is closed for now: try again later.")
-        buttons = panel_buttons(panel)
-        if not 0 <= button_index < len(buttons):
-            raise NotFoundError("This button was removed from the panel: ask the staff.")
-        button = buttons[button_index]
+        button = _check_panel_button(panel, button_index)
+        assert panel is not None
         number = await _next_number(guild_id, conn)
         await _check_limit(panel, user_id, conn)
         support_role_ids = button.support_role_ids or tuple(panel.support_role_ids)
@@ -482,6 +476,28 @@ async def open_ticket(
     )
 
 
+async def check_can_open(guild_id: int, panel_id: str, button_index: int, user_id: int) -> None:
+    """The checks of `open_ticket`, without opening: refuse before asking for a reason.
+
+    `open_ticket` checks again under the guild's lock; this only spares a member a form.
+    """
+    panel = await TicketPanel.get_or_none(guild_id=guild_id, panel_id=normalize_public_id(panel_id))
+    _check_panel_button(panel, button_index)
+    assert panel is not None
+    await _check_limit(panel, user_id, None)
+
+
+def _check_panel_button(panel: TicketPanel | None, button_index: int) -> PanelButton:
+    if panel is None:
+        raise NotFoundError("This ticket panel was deleted: ask the staff for a new one.")
+    if not panel.is_active:
+        raise ConflictError("This ticket panel is closed for now: try again later.")
+    buttons = panel_buttons(panel)
+    if not 0 <= button_index < len(buttons):
+        raise NotFoundError("This button was removed from the panel: ask the staff.")
+    return buttons[button_index]
+
+
 async def _next_number(guild_id: int, conn: BaseDBAsyncClient) -> int:
     """Take the guild's next ticket number; holds the guild's counter row until commit."""
     await TicketSettings.bulk_create(
@@ -497,7 +513,7 @@ async def _next_number(guild_id: int, conn: BaseDBAsyncClient) -> int:
     )
 
 
-async def _check_limit(panel: TicketPanel, user_id: int, conn: BaseDBAsyncClient) -> None:
+async def _check_limit(panel: TicketPanel, user_id: int, conn: BaseDBAsyncClient | None) -> None:
     open_channels = await (
         Ticket.filter(guild_id=panel.guild_id, panel_id=panel.id, user_id=user_id)
         .exclude(status=TicketStatus.CLOSED)
@@ -555,6 +571,17 @@ async def ticket_by_number(guild_id: int, number: int) -> Ticket:
     if ticket is None:
         raise NotFoundError(f"There is no ticket #{number:04d} in this server.")
     return ticket
+
+
+async def support_role_ids(guild_id: int) -> set[int]:
+    """Every support role of the guild's panels and their buttons: who counts as ticket staff
+    outside a ticket (e.g. for statistics)."""
+    roles: set[int] = set()
+    for panel in await TicketPanel.filter(guild_id=guild_id).only("support_role_ids", "buttons"):
+        roles.update(panel.support_role_ids)
+        for button in panel_buttons(panel):
+            roles.update(button.support_role_ids)
+    return roles
 
 
 async def open_ticket_channels() -> dict[int, UUID]:

@@ -1,0 +1,1005 @@
+"""Support tickets in Discord: `/ticket-panel ...`, `/ticket ...`, the persistent buttons, the
+message recorder and the auto-close timer.
+
+The rules live in pegasus.services.tickets; this module turns Discord objects into plain values,
+decides who is staff (support roles, Manage Channels) and makes the channel match the ticket's
+state (who can see it, who can write).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from models.scheduling import ScheduledAction
+from models.tickets import Ticket, TicketStatus
+from pegasus.bot import Pegasus
+from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
+from pegasus.services import tickets as service
+from pegasus.services.tickets import Actor, AutoCloseVerdict
+from pegasus.services.transcripts import transcript_filename
+from pegasus.ui.views import confirm
+
+from . import render
+from .views import (
+    DYNAMIC_ITEMS,
+    CommentModal,
+    ReasonModal,
+    panel_view,
+    rating_view,
+    ticket_controls,
+)
+
+log = logging.getLogger(__name__)
+
+PANEL_DESCRIPTION = "The panel's id, e.g. TP-7K2QX (see /ticket-panel list)"
+STYLE_CHOICES = [
+    app_commands.Choice(name=style.value.capitalize(), value=style.value)
+    for style in service.ButtonStyle
+]
+
+# What each kind of participant may do in a ticket channel. `send_messages` is decided by the
+# ticket's state (locked, frozen) when the overwrites are built.
+MEMBER_ACCESS = {
+    "view_channel": True,
+    "read_message_history": True,
+    "attach_files": True,
+    "embed_links": True,
+}
+BOT_ACCESS = {**MEMBER_ACCESS, "send_messages": True, "manage_messages": True}
+
+
+def now() -> Any:
+    return discord.utils.utcnow()
+
+
+class Tickets(commands.Cog):
+    """Support tickets: panels with buttons, private channels, transcripts and ratings."""
+
+    panel_group = app_commands.Group(
+        name="ticket-panel",
+        description="Set up ticket panels: the messages with buttons that open tickets.",
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
+    )
+    ticket_group = app_commands.Group(
+        name="ticket",
+        description="Work in a support ticket: claim, close, lock, add members...",
+        guild_only=True,
+    )
+
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+        # Channel id → ticket id of every ticket that is not closed. The message listeners look
+        # here first, so messages in other channels cost one dict lookup and no query.
+        self.open_channels: dict[int, UUID] = {}
+
+    async def cog_load(self) -> None:
+        self.open_channels = await service.open_ticket_channels()
+        self.bot.scheduler.register(service.AUTOCLOSE_KIND, self._on_autoclose_due)
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.scheduler.unregister(service.AUTOCLOSE_KIND)
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    # ----------------------------------------------------------------------------------------
+    # Who is acting
+
+    @staticmethod
+    def actor(member: discord.abc.User, ticket: Ticket | None) -> Actor:
+        """Staff: a support role of the ticket, or Manage Channels. Admin: Administrator or
+        Manage Server (they may unclaim for others, and write in frozen tickets)."""
+        if not isinstance(member, discord.Member):
+            return Actor(member.id)
+        perms = member.guild_permissions
+        support = set(ticket.support_role_ids) if ticket is not None else set()
+        return Actor(
+            member.id,
+            is_staff=perms.manage_channels or any(role.id in support for role in member.roles),
+            is_admin=perms.administrator or perms.manage_guild,
+        )
+
+    @staticmethod
+    def _guild(interaction: discord.Interaction) -> discord.Guild:
+        if interaction.guild is None:
+            raise ValidationError("This works only inside a server.")
+        return interaction.guild
+
+    async def _ticket_here(self, interaction: discord.Interaction) -> Ticket:
+        guild = self._guild(interaction)
+        return await service.ticket_in_channel(guild.id, interaction.channel_id or 0)
+
+    # ----------------------------------------------------------------------------------------
+    # Channel permissions
+
+    def overwrites(
+        self, guild: discord.Guild, ticket: Ticket
+    ) -> dict[discord.Role | discord.Member | discord.Object, discord.PermissionOverwrite]:
+        """@everyone cannot see the channel; the opener, added members, support roles and the
+        bot can. Locked: only staff write. Frozen: only admins (who bypass overwrites) write."""
+        members_write = ticket.status not in (TicketStatus.LOCKED, TicketStatus.FROZEN)
+        staff_write = ticket.status is not TicketStatus.FROZEN
+        result: dict[discord.Role | discord.Member | discord.Object, discord.PermissionOverwrite]
+        result = {guild.default_role: discord.PermissionOverwrite(view_channel=False)}
+        for role_id in ticket.support_role_ids:
+            role = guild.get_role(role_id)
+            if role is not None:
+                result[role] = discord.PermissionOverwrite(
+                    **MEMBER_ACCESS, send_messages=staff_write
+                )
+        for user_id in (ticket.user_id, *ticket.participant_ids):
+            target = guild.get_member(user_id) or discord.Object(user_id, type=discord.Member)
+            result[target] = discord.PermissionOverwrite(
+                **MEMBER_ACCESS, send_messages=members_write
+            )
+        result[guild.me] = discord.PermissionOverwrite(**BOT_ACCESS)
+        return result
+
+    async def _apply_state(
+        self,
+        channel: discord.abc.GuildChannel,
+        ticket: Ticket,
+        revert: Callable[[], Awaitable[Any]],
+    ) -> None:
+        """Make the channel's overwrites match the ticket; if Discord refuses, undo the change in
+        the database too, so the two never disagree, and let the refusal reach the member."""
+        try:
+            await channel.edit(overwrites=self.overwrites(channel.guild, ticket))
+        except discord.HTTPException:
+            await revert()
+            raise
+
+    def _text_channel(self, guild: discord.Guild, ticket: Ticket) -> discord.TextChannel | None:
+        channel = guild.get_channel(ticket.channel_id) if ticket.channel_id else None
+        return channel if isinstance(channel, discord.TextChannel) else None
+
+    # ----------------------------------------------------------------------------------------
+    # Opening: panel button → modal → channel
+
+    async def ask_reason(self, interaction: discord.Interaction, panel_id: str, index: int) -> None:
+        guild = self._guild(interaction)
+        panel = await service.get_panel(guild.id, panel_id)
+        buttons = service.panel_buttons(panel)
+        label = buttons[index].label if index < len(buttons) else "Support"
+        # Refuse before the form when the member is at the limit (checked again on submit).
+        await service.check_can_open(guild.id, panel_id, index, interaction.user.id)
+        await interaction.response.send_modal(ReasonModal(self, panel_id, index, label))
+
+    async def open_from_modal(
+        self, interaction: discord.Interaction, panel_id: str, index: int, reason: str | None
+    ) -> None:
+        guild = self._guild(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        opened = await service.open_ticket(
+            guild.id,
+            panel_id,
+            index,
+            interaction.user.id,
+            reason=reason,
+            user_name=interaction.user.name,
+            now=now(),
+        )
+        ticket = opened.ticket
+        try:
+            channel = await self._create_channel(guild, opened)
+        except discord.HTTPException:
+            await service.abandon_ticket(ticket.id)
+            raise
+        ticket = await service.attach_channel(ticket.id, channel.id, now=now())
+        self.open_channels[channel.id] = ticket.id
+        panel = await service.get_panel(guild.id, panel_id)
+        buttons = service.panel_buttons(panel)
+        label = buttons[index].label if index < len(buttons) else "Support"
+        pings = " ".join(
+            [f"<@{ticket.user_id}>", *(f"<@&{role}>" for role in opened.support_role_ids)]
+        )
+        await channel.send(
+            pings,
+            embed=render.welcome_embed(ticket, opened, label),
+            view=ticket_controls(str(ticket.id)),
+            allowed_mentions=discord.AllowedMentions(
+                users=[discord.Object(ticket.user_id)],
+                roles=[discord.Object(r) for r in opened.support_role_ids],
+            ),
+        )
+        await interaction.followup.send(
+            f"Your ticket {render.number(ticket)} is open: {channel.mention}", ephemeral=True
+        )
+
+    async def _create_channel(
+        self, guild: discord.Guild, opened: service.OpenedTicket
+    ) -> discord.TextChannel:
+        category = guild.get_channel(opened.category_id) if opened.category_id else None
+        return await guild.create_text_channel(
+            opened.channel_name,
+            category=category if isinstance(category, discord.CategoryChannel) else None,
+            overwrites=self.overwrites(guild, opened.ticket),
+            topic=f"Ticket {render.number(opened.ticket)} opened by <@{opened.ticket.user_id}>",
+            reason=f"Ticket {render.number(opened.ticket)} opened",
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Claim and close buttons
+
+    async def claim_from_button(self, interaction: discord.Interaction, ticket_id: str) -> None:
+        ticket = await service.get_ticket(ticket_id)
+        await self._claim(interaction, ticket)
+
+    async def close_from_button(self, interaction: discord.Interaction, ticket_id: str) -> None:
+        ticket = await service.get_ticket(ticket_id)
+        await self._close_with_confirmation(interaction, ticket, reason=None)
+
+    async def _claim(self, interaction: discord.Interaction, ticket: Ticket) -> None:
+        actor = self.actor(interaction.user, ticket)
+        await service.claim(ticket.id, actor, now=now())
+        await interaction.response.send_message(
+            f"🙋 {interaction.user.mention} claimed this ticket and will help you.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def _close_with_confirmation(
+        self, interaction: discord.Interaction, ticket: Ticket, *, reason: str | None
+    ) -> None:
+        actor = self.actor(interaction.user, ticket)
+        if not actor.staff and actor.user_id != ticket.user_id:
+            raise PermissionDenied(
+                "Only the member who opened this ticket or its staff can close it."
+            )
+        if ticket.status is TicketStatus.CLOSED:
+            raise NotFoundError(f"Ticket {render.number(ticket)} is already closed.")
+        answer = await confirm(
+            interaction,
+            f"Close ticket {render.number(ticket)}? The transcript is saved and sent to the "
+            "opener, then this channel is deleted.",
+            confirm_label="Close ticket",
+        )
+        if answer is None:
+            return
+        await answer.response.edit_message(content="Closing the ticket…", view=None)
+        await self.close_ticket(self._guild(interaction), ticket.id, actor, reason=reason)
+
+    async def close_ticket(
+        self,
+        guild: discord.Guild,
+        ticket_id: UUID,
+        actor: Actor | None,
+        *,
+        reason: str | None,
+        channel_gone: bool = False,
+    ) -> bool:
+        """Close: mark closed, write the transcript to the log channel, DM it to the opener,
+        and only then delete the channel. If the transcript cannot be written, the ticket is
+        open again, the channel stays, and staff are told why. True when it was closed.
+
+        `channel_gone`: the channel was deleted by hand; there is nothing left to keep open, so
+        the ticket stays closed even if posting the transcript fails (its messages are stored).
+        """
+        ticket = await service.close(ticket_id, actor, reason=reason, now=now())
+        channel = None if channel_gone else self._text_channel(guild, ticket)
+        if ticket.channel_id is not None:
+            self.open_channels.pop(ticket.channel_id, None)
+        try:
+            html, message_count = await self._transcript(guild, ticket)
+            await self._post_to_log(guild, ticket, html, message_count)
+        except Exception as error:
+            if channel_gone:
+                log.warning("Transcript of ticket %s not posted", ticket.id, exc_info=error)
+                return True
+            await self._keep_open_after_failure(ticket, channel, error)
+            return False
+        await self._dm_opener(guild, ticket, html, message_count)
+        if channel is not None:
+            try:
+                await channel.delete(reason=f"Ticket {render.number(ticket)} closed")
+            except discord.HTTPException:
+                log.warning("Could not delete the channel of ticket %s", ticket.id)
+                await channel.send(
+                    "⚠️ This ticket is closed and its transcript saved, but I could not delete "
+                    "this channel: please delete it by hand."
+                )
+        return True
+
+    async def _transcript(self, guild: discord.Guild, ticket: Ticket) -> tuple[str, int]:
+        html = await service.build_transcript(
+            ticket, guild_name=guild.name, name_of=self._namer(guild), now=now()
+        )
+        count = len(await service.ticket_messages(ticket.id))
+        return html, count
+
+    @staticmethod
+    def _namer(guild: discord.Guild) -> Callable[[int], str]:
+        def name_of(user_id: int) -> str:
+            member = guild.get_member(user_id)
+            return f"{member.display_name} ({member.name})" if member else f"User {user_id}"
+
+        return name_of
+
+    async def _post_to_log(
+        self, guild: discord.Guild, ticket: Ticket, html: str, message_count: int
+    ) -> None:
+        settings = await service.get_settings(guild.id)
+        if settings.log_channel_id is None:
+            return  # no log channel: the stored messages and the opener's copy are the record
+        channel = guild.get_channel(settings.log_channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            raise NotFoundError(
+                f"the transcript channel <#{settings.log_channel_id}> no longer exists"
+            )
+        await channel.send(
+            embed=render.closed_embed(ticket, message_count=message_count),
+            file=_html_file(ticket, html),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def _keep_open_after_failure(
+        self, ticket: Ticket, channel: discord.TextChannel | None, error: Exception
+    ) -> None:
+        log.warning("Transcript of ticket %s could not be written", ticket.id, exc_info=error)
+        reopened = await service.undo_close(ticket.id, now=now())
+        if reopened.channel_id is not None:
+            self.open_channels[reopened.channel_id] = reopened.id
+        why = (
+            "I may not post in the transcript channel"
+            if isinstance(error, discord.Forbidden)
+            else str(error)
+            if isinstance(error, NotFoundError)
+            else "Discord or the database refused"
+        )
+        if channel is not None:
+            await channel.send(
+                f"⚠️ Staff: the transcript could not be written ({why}), so this ticket stays "
+                "open and nothing was deleted. Fix the transcript channel with "
+                "`/ticket-panel settings` and close the ticket again."
+            )
+
+    async def _dm_opener(
+        self, guild: discord.Guild, ticket: Ticket, html: str, message_count: int
+    ) -> None:
+        try:
+            user = guild.get_member(ticket.user_id) or await self.bot.fetch_user(ticket.user_id)
+            await user.send(
+                render.rating_prompt(guild.name, ticket),
+                embed=render.closed_embed(ticket, message_count=message_count),
+                file=_html_file(ticket, html),
+                view=rating_view(str(ticket.id)),
+            )
+        except discord.HTTPException:
+            # Best effort: members may close their DMs; the log channel has the transcript.
+            log.info("Could not DM the transcript of ticket %s to its opener", ticket.id)
+
+    # ----------------------------------------------------------------------------------------
+    # Ratings
+
+    async def rate_from_button(
+        self, interaction: discord.Interaction, ticket_id: str, stars: int
+    ) -> None:
+        ticket = await service.rate(ticket_id, interaction.user.id, stars, now=now())
+        await interaction.response.send_modal(CommentModal(self, str(ticket.id), stars))
+        await self._log_rating(ticket)
+
+    async def comment_from_modal(
+        self, interaction: discord.Interaction, ticket_id: str, comment: str | None
+    ) -> None:
+        ticket = await service.comment_rating(ticket_id, interaction.user.id, comment, now=now())
+        rating = ticket.rating or 0
+        await interaction.response.send_message(
+            f"Thank you! You rated ticket {render.number(ticket)} {render.stars(rating)}"
+            + (" and left a comment." if ticket.rating_comment else "."),
+            ephemeral=True,
+        )
+        if ticket.rating_comment:
+            await self._log_rating(ticket)
+
+    async def _log_rating(self, ticket: Ticket) -> None:
+        guild = self.bot.get_guild(ticket.guild_id)
+        settings = await service.get_settings(ticket.guild_id)
+        channel = (
+            guild.get_channel(settings.log_channel_id)
+            if guild and settings.log_channel_id
+            else None
+        )
+        if not isinstance(channel, discord.TextChannel):
+            return
+        comment = f"\n> {ticket.rating_comment}" if ticket.rating_comment else ""
+        try:
+            await channel.send(
+                f"⭐ Ticket {render.number(ticket)} was rated {render.stars(ticket.rating or 0)} "
+                f"by <@{ticket.user_id}>.{comment}",
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException:
+            log.info("Could not post the rating of ticket %s", ticket.id)
+
+    # ----------------------------------------------------------------------------------------
+    # Auto-close and channels deleted by hand
+
+    async def _on_autoclose_due(self, action: ScheduledAction) -> None:
+        ticket_id = action.payload["ticket_id"]
+        check = await service.check_autoclose(ticket_id, now=now())
+        if check.verdict is not AutoCloseVerdict.CLOSE:
+            return
+        ticket = await service.get_ticket(ticket_id)
+        guild = self.bot.get_guild(ticket.guild_id)
+        if guild is None:
+            # The server is unavailable right now: fail so the scheduler retries later.
+            raise RuntimeError(f"guild {ticket.guild_id} of ticket {ticket_id} is unavailable")
+        reason = f"No messages for {check.hours} hour{'s' if check.hours != 1 else ''}."
+        await self.close_ticket(guild, ticket.id, None, reason=reason)
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        ticket_id = self.open_channels.pop(channel.id, None)
+        if ticket_id is None:
+            return
+        # Deleted by hand: still close the ticket and keep its transcript.
+        await self.close_ticket(
+            channel.guild, ticket_id, None, reason="The channel was deleted.", channel_gone=True
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Recording messages
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        ticket_id = self.open_channels.get(message.channel.id)
+        if ticket_id is None:
+            return
+        author = message.author
+        await service.record_message(
+            ticket_id,
+            message_id=message.id,
+            author_id=author.id,
+            author_name=getattr(author, "display_name", author.name),
+            author_is_bot=author.bot,
+            content=message.content,
+            created_at=message.created_at,
+            attachments=[{"name": a.filename, "url": a.url} for a in message.attachments],
+            embeds=[
+                {"title": e.title or "", "description": e.description or ""}
+                for e in message.embeds
+                if e.title or e.description
+            ],
+        )
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        if payload.channel_id not in self.open_channels or "content" not in payload.data:
+            return
+        edited = payload.data.get("edited_timestamp")
+        await service.record_edit(
+            payload.message_id,
+            content=payload.data.get("content") or "",
+            edited_at=discord.utils.parse_time(edited) if edited else now(),
+        )
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if payload.channel_id in self.open_channels:
+            await service.record_deletions([payload.message_id], deleted_at=now())
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        if payload.channel_id in self.open_channels:
+            await service.record_deletions(list(payload.message_ids), deleted_at=now())
+
+    # ----------------------------------------------------------------------------------------
+    # /ticket-panel
+
+    async def panel_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        typed = current.strip().lower()
+        return [
+            app_commands.Choice(name=f"{p.panel_id} · {p.title}"[:100], value=p.panel_id)
+            for p in await service.list_panels(interaction.guild_id)
+            if typed in p.panel_id.lower() or typed in p.title.lower()
+        ][:25]
+
+    @panel_group.command(name="create", description="Create a ticket panel (add buttons next).")
+    @app_commands.describe(
+        title="The panel's title",
+        description="The text above the buttons",
+        support_role="The staff role that sees and handles these tickets",
+        category="The category new ticket channels go in",
+        max_per_user="How many open tickets one member may have from this panel (default 1)",
+        color="The embed colour as a hex code, e.g. #5865F2",
+    )
+    async def panel_create(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, 256],
+        description: app_commands.Range[str, 1, 4000],
+        support_role: discord.Role | None = None,
+        category: discord.CategoryChannel | None = None,
+        max_per_user: app_commands.Range[int, 1, service.MAX_TICKETS_PER_USER] = 1,
+        color: str | None = None,
+    ) -> None:
+        guild = self._guild(interaction)
+        panel = await service.create_panel(
+            guild.id,
+            title=title,
+            description=description,
+            support_role_ids=[support_role.id] if support_role else [],
+            category_id=category.id if category else None,
+            max_tickets_per_user=max_per_user,
+            color=service.parse_color(color),
+        )
+        await interaction.response.send_message(
+            f"Panel `{panel.panel_id}` created. Add up to {service.MAX_BUTTONS} buttons with "
+            f"`/ticket-panel button panel:{panel.panel_id}`, then post it with "
+            f"`/ticket-panel send panel:{panel.panel_id}`.",
+            ephemeral=True,
+        )
+
+    @panel_group.command(name="button", description="Add a button (a ticket type) to a panel.")
+    @app_commands.describe(
+        panel=PANEL_DESCRIPTION,
+        label="The button's text, e.g. Billing",
+        style="The button's colour",
+        emoji="An emoji shown on the button",
+        category="The category for this type's channels (default: the panel's)",
+        support_role="The staff role for this type (default: the panel's)",
+        welcome_message="The first message in the ticket; {user} mentions the opener",
+        name_format="The channel name; {number} and {user} are filled in (default ticket-{number})",
+    )
+    @app_commands.choices(style=STYLE_CHOICES)
+    @app_commands.autocomplete(panel=panel_autocomplete)
+    async def panel_button(
+        self,
+        interaction: discord.Interaction,
+        panel: str,
+        label: app_commands.Range[str, 1, 80],
+        style: str = service.ButtonStyle.PRIMARY.value,
+        emoji: str | None = None,
+        category: discord.CategoryChannel | None = None,
+        support_role: discord.Role | None = None,
+        welcome_message: app_commands.Range[str, 1, 2000] | None = None,
+        name_format: app_commands.Range[str, 1, 90] = service.DEFAULT_NAME_FORMAT,
+    ) -> None:
+        guild = self._guild(interaction)
+        updated = await service.add_button(
+            guild.id,
+            panel,
+            label=label,
+            style=service.ButtonStyle(style),
+            emoji=emoji,
+            category_id=category.id if category else None,
+            support_role_ids=[support_role.id] if support_role else [],
+            name_format=name_format,
+            welcome_message=welcome_message,
+        )
+        refreshed = await self._refresh_panel_message(guild, updated)
+        await interaction.response.send_message(
+            f"Button **{label}** added to `{updated.panel_id}` "
+            f"({len(updated.buttons)}/{service.MAX_BUTTONS})."
+            + (" The posted panel was updated." if refreshed else ""),
+            ephemeral=True,
+        )
+
+    @panel_group.command(name="send", description="Post a panel so members can open tickets.")
+    @app_commands.describe(panel=PANEL_DESCRIPTION, channel="Where to post it (default: here)")
+    @app_commands.autocomplete(panel=panel_autocomplete)
+    async def panel_send(
+        self,
+        interaction: discord.Interaction,
+        panel: str,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        guild = self._guild(interaction)
+        found = await service.get_panel(guild.id, panel)
+        buttons = service.panel_buttons(found)
+        if not buttons:
+            raise ValidationError(
+                f"Panel `{found.panel_id}` has no buttons yet: add one with `/ticket-panel button`."
+            )
+        target = channel or interaction.channel
+        if not isinstance(target, discord.TextChannel):
+            raise ValidationError("Pick a text channel to post the panel in.")
+        perms = target.permissions_for(guild.me)
+        if not (perms.view_channel and perms.send_messages and perms.embed_links):
+            raise ValidationError(
+                f"I can't post in {target.mention}: I need View Channel, Send Messages and "
+                "Embed Links there."
+            )
+        message = await target.send(
+            embed=render.panel_embed(found), view=panel_view(found.panel_id, buttons)
+        )
+        await service.record_panel_message(guild.id, found.panel_id, target.id, message.id)
+        await interaction.response.send_message(
+            f"Panel `{found.panel_id}` posted in {target.mention}: {message.jump_url}",
+            ephemeral=True,
+        )
+
+    @panel_group.command(name="edit", description="Change a panel; the posted panel follows.")
+    @app_commands.describe(
+        panel=PANEL_DESCRIPTION,
+        title="A new title",
+        description="A new text above the buttons",
+        color="A new embed colour as a hex code, e.g. #5865F2",
+        support_role="The staff role for buttons without their own",
+        category="The category for buttons without their own",
+        max_per_user="How many open tickets one member may have from this panel",
+        active="Whether members can open tickets from it now",
+        remove_button="The position (1-5) of a button to remove",
+    )
+    @app_commands.autocomplete(panel=panel_autocomplete)
+    async def panel_edit(
+        self,
+        interaction: discord.Interaction,
+        panel: str,
+        title: app_commands.Range[str, 1, 256] | None = None,
+        description: app_commands.Range[str, 1, 4000] | None = None,
+        color: str | None = None,
+        support_role: discord.Role | None = None,
+        category: discord.CategoryChannel | None = None,
+        max_per_user: app_commands.Range[int, 1, service.MAX_TICKETS_PER_USER] | None = None,
+        active: bool | None = None,
+        remove_button: app_commands.Range[int, 1, service.MAX_BUTTONS] | None = None,
+    ) -> None:
+        guild = self._guild(interaction)
+        updated = await service.edit_panel(
+            guild.id,
+            panel,
+            title=title,
+            description=description,
+            color=service.parse_color(color),
+            support_role_ids=[support_role.id] if support_role else None,
+            category_id=category.id if category else None,
+            max_tickets_per_user=max_per_user,
+            is_active=active,
+            remove_button=remove_button,
+        )
+        refreshed = await self._refresh_panel_message(guild, updated)
+        await interaction.response.send_message(
+            f"Panel `{updated.panel_id}` updated."
+            + (" The posted panel shows the change." if refreshed else ""),
+            ephemeral=True,
+        )
+
+    async def _refresh_panel_message(self, guild: discord.Guild, panel: Any) -> bool:
+        if panel.channel_id is None or panel.message_id is None:
+            return False
+        channel = guild.get_channel(panel.channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            return False
+        try:
+            await channel.get_partial_message(panel.message_id).edit(
+                embed=render.panel_embed(panel),
+                view=panel_view(panel.panel_id, service.panel_buttons(panel)),
+            )
+        except discord.HTTPException:
+            log.info("Could not refresh the posted panel %s", panel.panel_id)
+            return False
+        return True
+
+    @panel_group.command(name="list", description="List this server's ticket panels.")
+    async def panel_list(self, interaction: discord.Interaction) -> None:
+        guild = self._guild(interaction)
+        panels = await service.list_panels(guild.id)
+        if not panels:
+            await interaction.response.send_message(
+                "No ticket panels yet: create one with `/ticket-panel create`.", ephemeral=True
+            )
+            return
+        embed = discord.Embed(
+            title="Ticket panels",
+            description="\n\n".join(render.panel_summary(p) for p in panels)[:4000],
+            colour=render.BLURPLE,
+        )
+        settings = await service.get_settings(guild.id)
+        log_channel = f"<#{settings.log_channel_id}>" if settings.log_channel_id else "not set"
+        auto_close = (
+            f"after {settings.auto_close_hours} h without messages"
+            if settings.auto_close_hours
+            else "off"
+        )
+        embed.set_footer(text="Change these with /ticket-panel settings")
+        embed.add_field(name="Transcripts", value=log_channel, inline=True)
+        embed.add_field(name="Auto-close", value=auto_close, inline=True)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @panel_group.command(name="delete", description="Delete a panel and its posted message.")
+    @app_commands.describe(panel=PANEL_DESCRIPTION)
+    @app_commands.autocomplete(panel=panel_autocomplete)
+    async def panel_delete(self, interaction: discord.Interaction, panel: str) -> None:
+        guild = self._guild(interaction)
+        found = await service.get_panel(guild.id, panel)
+        answer = await confirm(
+            interaction,
+            f"Delete panel `{found.panel_id}` (**{found.title}**)? Its buttons stop working; "
+            "existing tickets stay.",
+            confirm_label="Delete panel",
+        )
+        if answer is None:
+            return
+        deleted = await service.delete_panel(guild.id, found.panel_id)
+        channel = guild.get_channel(deleted.channel_id) if deleted.channel_id else None
+        if isinstance(channel, discord.TextChannel) and deleted.message_id:
+            try:
+                await channel.get_partial_message(deleted.message_id).delete()
+            except discord.HTTPException:
+                log.info("The posted panel %s was already gone", deleted.panel_id)
+        await answer.response.edit_message(
+            content=f"Panel `{deleted.panel_id}` deleted.", view=None
+        )
+
+    @panel_group.command(
+        name="settings", description="Where transcripts go, and auto-close for quiet tickets."
+    )
+    @app_commands.describe(
+        log_channel="The channel that receives every closed ticket's transcript",
+        auto_close_hours="Close tickets after this many hours without messages (0 = never)",
+        clear_log_channel="Stop posting transcripts to a channel",
+    )
+    async def panel_settings(
+        self,
+        interaction: discord.Interaction,
+        log_channel: discord.TextChannel | None = None,
+        auto_close_hours: app_commands.Range[int, 0, service.MAX_AUTO_CLOSE_HOURS] | None = None,
+        clear_log_channel: bool = False,
+    ) -> None:
+        guild = self._guild(interaction)
+        if log_channel is not None:
+            perms = log_channel.permissions_for(guild.me)
+            if not (perms.view_channel and perms.send_messages and perms.attach_files):
+                raise ValidationError(
+                    f"I can't post transcripts in {log_channel.mention}: I need View Channel, "
+                    "Send Messages and Attach Files there."
+                )
+        settings = await service.configure(
+            guild.id,
+            log_channel_id=log_channel.id if log_channel else None,
+            clear_log_channel=clear_log_channel,
+            auto_close_hours=auto_close_hours,
+        )
+        where = f"<#{settings.log_channel_id}>" if settings.log_channel_id else "not posted"
+        quiet = (
+            f"closed after {settings.auto_close_hours} hours without messages"
+            if settings.auto_close_hours
+            else "never closed automatically"
+        )
+        await interaction.response.send_message(
+            f"Transcripts: {where}. Quiet tickets: {quiet}.", ephemeral=True
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # /ticket: inside a ticket
+
+    @ticket_group.command(name="claim", description="Take this ticket: you will handle it.")
+    async def ticket_claim(self, interaction: discord.Interaction) -> None:
+        await self._claim(interaction, await self._ticket_here(interaction))
+
+    @ticket_group.command(name="unclaim", description="Give this ticket back to the team.")
+    async def ticket_unclaim(self, interaction: discord.Interaction) -> None:
+        ticket = await self._ticket_here(interaction)
+        await service.unclaim(ticket.id, self.actor(interaction.user, ticket), now=now())
+        await interaction.response.send_message(
+            f"{interaction.user.mention} unclaimed this ticket: any staff member can take it.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @ticket_group.command(name="close", description="Close this ticket (asks to confirm).")
+    @app_commands.describe(reason="Why it is closed; shown in the transcript")
+    async def ticket_close(
+        self,
+        interaction: discord.Interaction,
+        reason: app_commands.Range[str, 1, service.MAX_REASON] | None = None,
+    ) -> None:
+        ticket = await self._ticket_here(interaction)
+        await self._close_with_confirmation(interaction, ticket, reason=reason)
+
+    async def _state_change(
+        self,
+        interaction: discord.Interaction,
+        change: Callable[..., Awaitable[Ticket]],
+        undo: Callable[..., Awaitable[Ticket]],
+        announcement: str,
+    ) -> None:
+        ticket = await self._ticket_here(interaction)
+        actor = self.actor(interaction.user, ticket)
+        changed = await change(ticket.id, actor, now=now())
+        channel = self._text_channel(self._guild(interaction), changed)
+        if channel is not None:
+            # Undo as an admin: the undo is ours, not a decision of the person acting.
+            system = Actor(actor.user_id, is_staff=True, is_admin=True)
+            await self._apply_state(channel, changed, lambda: undo(ticket.id, system, now=now()))
+        await interaction.response.send_message(
+            announcement.format(user=interaction.user.mention),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @ticket_group.command(name="lock", description="Only staff can write in this ticket.")
+    async def ticket_lock(self, interaction: discord.Interaction) -> None:
+        await self._state_change(
+            interaction,
+            service.lock,
+            service.unlock,
+            "🔒 {user} locked this ticket: only staff can write now.",
+        )
+
+    @ticket_group.command(name="unlock", description="Let everyone in this ticket write again.")
+    async def ticket_unlock(self, interaction: discord.Interaction) -> None:
+        await self._state_change(
+            interaction,
+            service.unlock,
+            service.lock,
+            "🔓 {user} unlocked this ticket: everyone in it can write again.",
+        )
+
+    @ticket_group.command(name="freeze", description="Nobody but admins can write in this ticket.")
+    async def ticket_freeze(self, interaction: discord.Interaction) -> None:
+        await self._state_change(
+            interaction,
+            service.freeze,
+            service.unfreeze,
+            "🧊 {user} froze this ticket: only admins can write now.",
+        )
+
+    @ticket_group.command(name="unfreeze", description="Let this ticket's members write again.")
+    async def ticket_unfreeze(self, interaction: discord.Interaction) -> None:
+        await self._state_change(
+            interaction,
+            service.unfreeze,
+            service.freeze,
+            "💧 {user} unfroze this ticket.",
+        )
+
+    @ticket_group.command(name="add", description="Let a member see and write in this ticket.")
+    @app_commands.describe(member="The member to add")
+    async def ticket_add(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        if member.bot:
+            raise ValidationError("Bots cannot be added to tickets.")
+        ticket = await self._ticket_here(interaction)
+        actor = self.actor(interaction.user, ticket)
+        changed = await service.add_participant(ticket.id, actor, member.id, now=now())
+        channel = self._text_channel(self._guild(interaction), changed)
+        if channel is not None:
+            await self._apply_state(
+                channel,
+                changed,
+                lambda: service.remove_participant(ticket.id, actor, member.id, now=now()),
+            )
+        await interaction.response.send_message(
+            f"➕ {member.mention} was added to this ticket by {interaction.user.mention}.",
+            allowed_mentions=discord.AllowedMentions(users=[member]),
+        )
+
+    @ticket_group.command(name="remove", description="Take a member out of this ticket.")
+    @app_commands.describe(member="The member to remove")
+    async def ticket_remove(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        ticket = await self._ticket_here(interaction)
+        actor = self.actor(interaction.user, ticket)
+        changed = await service.remove_participant(ticket.id, actor, member.id, now=now())
+        channel = self._text_channel(self._guild(interaction), changed)
+        if channel is not None:
+            await self._apply_state(
+                channel,
+                changed,
+                lambda: service.add_participant(ticket.id, actor, member.id, now=now()),
+            )
+            # The rebuilt overwrites leave the member out; drop any overwrite left from before.
+            if member in channel.overwrites:
+                await channel.set_permissions(member, overwrite=None)
+        await interaction.response.send_message(
+            f"➖ {member.mention} was removed from this ticket by {interaction.user.mention}.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @ticket_group.command(name="rename", description="Rename this ticket's channel.")
+    @app_commands.describe(name="The new channel name, e.g. billing-refund")
+    async def ticket_rename(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+    ) -> None:
+        ticket = await self._ticket_here(interaction)
+        _, cleaned = await service.rename(ticket.id, self.actor(interaction.user, ticket), name)
+        channel = self._text_channel(self._guild(interaction), ticket)
+        if channel is None:
+            raise NotFoundError("This ticket's channel is gone.")
+        await channel.edit(name=cleaned, reason=f"Renamed by {interaction.user}")
+        await interaction.response.send_message(
+            f"✏️ {interaction.user.mention} renamed this ticket to **{cleaned}**.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @ticket_group.command(name="reopen", description="Reopen a closed ticket in a new channel.")
+    @app_commands.describe(number="The ticket's number, e.g. 12 for ticket-0012")
+    async def ticket_reopen(
+        self, interaction: discord.Interaction, number: app_commands.Range[int, 1]
+    ) -> None:
+        guild = self._guild(interaction)
+        ticket = await service.ticket_by_number(guild.id, number)
+        actor = self.actor(interaction.user, ticket)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        reopened = await service.reopen(ticket.id, actor, now=now())
+        channel = self._text_channel(guild, reopened)
+        if channel is None:
+            try:
+                channel = await guild.create_text_channel(
+                    f"ticket-{reopened.number:04d}",
+                    overwrites=self.overwrites(guild, reopened),
+                    topic=f"Ticket {render.number(reopened)} (reopened)",
+                    reason=f"Ticket {render.number(reopened)} reopened by {interaction.user}",
+                )
+            except discord.HTTPException:
+                await service.close(reopened.id, None, reason=ticket.close_reason, now=now())
+                raise
+            reopened = await service.attach_channel(reopened.id, channel.id, now=now())
+        else:
+            await channel.edit(overwrites=self.overwrites(guild, reopened))
+        self.open_channels[channel.id] = reopened.id
+        await channel.send(
+            f"<@{reopened.user_id}> ticket {render.number(reopened)} was reopened by "
+            f"{interaction.user.mention}.",
+            view=ticket_controls(str(reopened.id)),
+            allowed_mentions=discord.AllowedMentions(users=[discord.Object(reopened.user_id)]),
+        )
+        await interaction.followup.send(
+            f"Ticket {render.number(reopened)} is open again: {channel.mention}", ephemeral=True
+        )
+
+    @ticket_group.command(name="transcript", description="Get a ticket's transcript as a file.")
+    @app_commands.describe(number="A ticket's number (default: the ticket you are in)")
+    async def ticket_transcript(
+        self, interaction: discord.Interaction, number: app_commands.Range[int, 1] | None = None
+    ) -> None:
+        guild = self._guild(interaction)
+        ticket = (
+            await service.ticket_by_number(guild.id, number)
+            if number is not None
+            else await self._ticket_here(interaction)
+        )
+        if not service.can_read_transcript(ticket, self.actor(interaction.user, ticket)):
+            raise PermissionDenied(
+                "Only the member who opened this ticket or its staff can read it."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        html, count = await self._transcript(guild, ticket)
+        await interaction.followup.send(
+            f"Transcript of ticket {render.number(ticket)} ({count:,} messages).",
+            file=_html_file(ticket, html),
+            ephemeral=True,
+        )
+
+    @ticket_group.command(
+        name="stats", description="Tickets handled, average rating, median first response."
+    )
+    @app_commands.describe(member="A staff member (default: the whole server)")
+    async def ticket_stats(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        guild = self._guild(interaction)
+        await self._require_staff_anywhere(interaction, guild)
+        stats = await service.stats(guild.id, staff_id=member.id if member else None)
+        await interaction.response.send_message(
+            embed=render.stats_embed(stats, who=member.display_name if member else None),
+            ephemeral=True,
+        )
+
+    async def _require_staff_anywhere(
+        self, interaction: discord.Interaction, guild: discord.Guild
+    ) -> None:
+        member = interaction.user
+        if not isinstance(member, discord.Member):
+            raise ValidationError("This works only inside a server.")
+        perms = member.guild_permissions
+        if perms.manage_channels or perms.manage_guild or perms.administrator:
+            return
+        support = await service.support_role_ids(guild.id)
+        if not any(role.id in support for role in member.roles):
+            raise PermissionDenied("Only ticket staff can see ticket statistics.")
+
+
+def _html_file(ticket: Ticket, html: str) -> discord.File:
+    return discord.File(
+        io.BytesIO(html.encode("utf-8")), filename=transcript_filename(ticket.number)
+    )
