@@ -36,6 +36,7 @@ __all__ = [
     "CaseType",
     "active_case",
     "amend_reason",
+    "close_timed_case",
     "create_case",
     "end_timed_case",
     "get_case",
@@ -401,6 +402,12 @@ async def end_timed_case(
         return None
 
 
+async def close_timed_case(case_id: int) -> bool:
+    """Mark a timed case over without recording a lifting case (a native timeout that Discord
+    ends by itself). False when it had already ended or been replaced."""
+    return bool(await ModCase.filter(id=case_id, active=True).update(active=False))
+
+
 async def get_case(guild_id: int, case_number: int) -> ModCase:
     case = await ModCase.get_or_none(guild_id=guild_id, case_number=case_number)
     if case is None:
@@ -463,8 +470,11 @@ async def set_modlog_message(case_id: int, message_id: int) -> None:
 
 
 async def get_settings(guild_id: int) -> ModerationSettings:
-    await prepare_case(guild_id)
-    return await ModerationSettings.get(guild_id=guild_id)
+    settings = await ModerationSettings.get_or_none(guild_id=guild_id)
+    if settings is None:
+        await prepare_case(guild_id)
+        settings = await ModerationSettings.get(guild_id=guild_id)
+    return settings
 
 
 async def set_modlog_channel(

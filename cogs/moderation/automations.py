@@ -1,0 +1,325 @@
+"""/automation add|list|remove|toggle|simulate, and running the actions of a fired automation."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.moderation.support import Enforcer, check_bot_outranks, utcnow
+from models.moderation import AutomationActionType, MemberWarning, WarningAutomation
+from models.scheduling import ScheduledAction
+from pegasus.bot import Pegasus
+from pegasus.errors import PegasusError, PermissionDenied
+from pegasus.services import automations
+from pegasus.services.durations import parse_duration
+from pegasus.ui.views import confirm
+
+log = logging.getLogger(__name__)
+
+AUTOMATION_COLOUR = 0x9B59B6
+TRIGGER_CHOICES = [
+    app_commands.Choice(name="Number of active warnings", value="warn_count"),
+    app_commands.Choice(name="Total level of active warnings", value="level_total"),
+]
+ACTION_CHOICES = [
+    app_commands.Choice(name="Time out (needs a duration)", value="timeout"),
+    app_commands.Choice(name="Mute with the Muted role", value="mute"),
+    app_commands.Choice(name="Kick", value="kick"),
+    app_commands.Choice(name="Ban", value="ban"),
+    app_commands.Choice(name="Give a role", value="role"),
+    app_commands.Choice(name="Send them a message", value="message"),
+]
+
+
+def automation_summary(automation: WarningAutomation) -> str:
+    actions = ", ".join(automations.describe_action(a) for a in automation.actions)
+    state = "on" if automation.enabled else "off"
+    notify = (
+        f" · notifies <#{automation.notify_channel_id}>" if automation.notify_channel_id else ""
+    )
+    fired = f" · fired {automation.trigger_count:,}×" if automation.trigger_count else ""
+    return (
+        f"When {automations.describe_trigger(automation)}: {actions} · **{state}**{notify}{fired}"
+    )
+
+
+class Automations(commands.Cog, name="Warning automations"):
+    """Rules that act on their own when warnings pile up."""
+
+    automation = app_commands.Group(
+        name="automation",
+        description="Rules that act when a member's warnings reach a threshold.",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: Pegasus, enforcer: Enforcer) -> None:
+        self.bot = bot
+        self.enforcer = enforcer
+
+    @automation.command(name="add", description="Create a rule (off until you switch it on).")
+    @app_commands.describe(
+        name="A name for the rule",
+        trigger="What to count",
+        value="The threshold that sets the rule off",
+        window_days="Only count warnings from the last N days (empty: all time)",
+        action="What to do when the threshold is reached",
+        duration="For timeout, mute and ban: how long, e.g. 1h, 7d",
+        role="For the role action: the role to give",
+        message="For the message action: what to tell the member",
+        notify_channel="Where to report when the rule fires",
+        enabled="Switch it on at once (default: off, so you can simulate it first)",
+    )
+    @app_commands.choices(trigger=TRIGGER_CHOICES, action=ACTION_CHOICES)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        trigger: app_commands.Choice[str],
+        value: app_commands.Range[int, 1, 500],
+        action: app_commands.Choice[str],
+        window_days: app_commands.Range[int, 1, 3650] | None = None,
+        duration: str | None = None,
+        role: discord.Role | None = None,
+        message: app_commands.Range[str, 1, 1000] | None = None,
+        notify_channel: discord.TextChannel | None = None,
+        enabled: bool = False,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        if role is not None and (role >= guild.me.top_role or role.managed or role.is_default()):
+            raise PermissionDenied(
+                f"I can't give {role.mention}: it must be a normal role below mine."
+            )
+        built = automations.build_action(
+            action.value,
+            duration_seconds=parse_duration(duration) if duration else None,
+            role_id=role.id if role else None,
+            message=message,
+        )
+        created = await automations.add_automation(
+            guild.id,
+            name=name,
+            trigger_type=trigger.value,
+            trigger_value=value,
+            window_days=window_days,
+            actions=[built],
+            notify_channel_id=notify_channel.id if notify_channel else None,
+            actor_id=interaction.user.id,
+            now=utcnow(),
+            enabled=enabled,
+        )
+        hint = (
+            ""
+            if enabled
+            else f"\nIt is **off**: try `/automation simulate id:{created.automation_id}`, then "
+            f"`/automation toggle id:{created.automation_id}` to switch it on."
+        )
+        await interaction.response.send_message(
+            f"Automation `{created.automation_id}` **{created.name}** created.\n"
+            f"{automation_summary(created)}{hint}",
+            ephemeral=True,
+        )
+
+    @automation.command(name="list", description="List this server's automations.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def list_(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        rules = await automations.list_automations(interaction.guild_id)
+        embed = discord.Embed(title="Warning automations", colour=AUTOMATION_COLOUR)
+        for rule in rules:
+            embed.add_field(
+                name=f"`{rule.automation_id}` · {rule.name}",
+                value=automation_summary(rule)[:1024],
+                inline=False,
+            )
+        if not rules:
+            embed.description = "None yet. Create one with `/automation add`."
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @automation.command(name="remove", description="Delete an automation.")
+    @app_commands.rename(automation_id="id")
+    @app_commands.describe(automation_id="The automation's id, e.g. A-7K2QX")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def remove(self, interaction: discord.Interaction, automation_id: str) -> None:
+        assert interaction.guild_id is not None
+        rule = await automations.get_automation(interaction.guild_id, automation_id)
+        decided = await confirm(
+            interaction,
+            f"Delete automation `{rule.automation_id}` **{rule.name}**? This cannot be undone.",
+            confirm_label="Delete",
+        )
+        if decided is None:
+            return
+        await automations.remove_automation(
+            interaction.guild_id, rule.automation_id, actor_id=interaction.user.id, now=utcnow()
+        )
+        await decided.response.edit_message(
+            content=f"Automation `{rule.automation_id}` **{rule.name}** deleted.", view=None
+        )
+
+    @automation.command(name="toggle", description="Switch an automation on or off.")
+    @app_commands.rename(automation_id="id")
+    @app_commands.describe(automation_id="The automation's id, e.g. A-7K2QX")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def toggle(self, interaction: discord.Interaction, automation_id: str) -> None:
+        assert interaction.guild_id is not None
+        rule = await automations.toggle_automation(
+            interaction.guild_id, automation_id, actor_id=interaction.user.id, now=utcnow()
+        )
+        await interaction.response.send_message(
+            f"Automation `{rule.automation_id}` **{rule.name}** is now "
+            f"**{'on' if rule.enabled else 'off'}**.",
+            ephemeral=True,
+        )
+
+    @automation.command(
+        name="simulate", description="Count whom a rule would have hit over the stored warnings."
+    )
+    @app_commands.rename(automation_id="id")
+    @app_commands.describe(automation_id="The automation's id, e.g. A-7K2QX")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def simulate(self, interaction: discord.Interaction, automation_id: str) -> None:
+        assert interaction.guild_id is not None
+        rule = await automations.get_automation(interaction.guild_id, automation_id)
+        result = await automations.simulate(interaction.guild_id, rule.automation_id)
+        members = f"{result.members_hit:,} member{'s' if result.members_hit != 1 else ''}"
+        await interaction.response.send_message(
+            f"Over the {result.warnings_considered:,} stored warnings of "
+            f"{result.members_considered:,} members, `{rule.automation_id}` **{rule.name}** "
+            f"would have fired {result.firings:,} time{'s' if result.firings != 1 else ''}, "
+            f"hitting {members}.",
+            ephemeral=True,
+        )
+
+    # -- running a fired automation (a scheduled action) ---------------------------------------
+
+    async def run_fired(self, action: ScheduledAction) -> None:
+        """Carry out a fired automation's actions; failures are reported, never retried,
+        so an action that worked is not repeated."""
+        payload = action.payload
+        rule = await WarningAutomation.get_or_none(id=payload["automation_id"])
+        guild = self.bot.get_guild(action.guild_id or 0)
+        if rule is None or guild is None:
+            return  # deleted since, or the bot left the server
+        member = guild.get_member(payload["user_id"])
+        if member is None:
+            try:
+                member = await guild.fetch_member(payload["user_id"])
+            except discord.NotFound:
+                member = None
+        warning = await MemberWarning.get_or_none(id=payload.get("warning_id"))
+        reason = f"Automation “{rule.name}”: {automations.describe_trigger(rule)} reached"
+        metadata = {
+            "automation_id": rule.automation_id,
+            "automation_name": rule.name,
+            "warn_id": warning.warn_id if warning else None,
+        }
+        outcomes = []
+        for step in rule.actions:
+            outcomes.append(await self._run_step(guild, member, step, reason, metadata))
+        await self._notify(guild, rule, payload["user_id"], payload.get("value"), outcomes)
+
+    async def _run_step(
+        self,
+        guild: discord.Guild,
+        member: discord.Member | None,
+        step: dict,
+        reason: str,
+        metadata: dict,
+    ) -> str:
+        kind = AutomationActionType(step["type"])
+        described = automations.describe_action(step)
+        if member is None:
+            return f"{described}: skipped, the member is not in the server"
+        try:
+            if kind in (
+                AutomationActionType.TIMEOUT,
+                AutomationActionType.MUTE,
+                AutomationActionType.KICK,
+                AutomationActionType.BAN,
+            ):
+                check_bot_outranks(guild, member, str(kind))
+            case = await self._perform(guild, member, kind, step, reason, metadata)
+        except (PegasusError, discord.HTTPException) as error:
+            log.warning("Automation step %s in guild %s failed: %s", kind, guild.id, error)
+            return f"{described}: failed ({error})"
+        return f"{described}: done" + (f" (case #{case})" if case else "")
+
+    async def _perform(
+        self,
+        guild: discord.Guild,
+        member: discord.Member,
+        kind: AutomationActionType,
+        step: dict,
+        reason: str,
+        metadata: dict,
+    ) -> int | None:
+        seconds = step.get("duration_seconds")
+        if kind is AutomationActionType.TIMEOUT:
+            case = await self.enforcer.timeout(
+                member, moderator=None, reason=reason, duration_seconds=seconds, metadata=metadata
+            )
+        elif kind is AutomationActionType.MUTE:
+            case = await self.enforcer.mute(
+                member, moderator=None, reason=reason, duration_seconds=seconds, metadata=metadata
+            )
+        elif kind is AutomationActionType.KICK:
+            case = await self.enforcer.kick(
+                member, moderator=None, reason=reason, metadata=metadata
+            )
+        elif kind is AutomationActionType.BAN:
+            case = await self.enforcer.ban(
+                guild,
+                member,
+                moderator=None,
+                reason=reason,
+                duration_seconds=seconds,
+                metadata=metadata,
+            )
+        elif kind is AutomationActionType.ROLE:
+            role = guild.get_role(step["role_id"])
+            if role is None:
+                raise PermissionDenied("the role no longer exists")
+            await member.add_roles(role, reason=f"Pegasus: {reason}"[:512])
+            return None
+        else:
+            await member.send(
+                embed=discord.Embed(
+                    title=f"A message from the moderators of {guild.name}",
+                    description=step["message"],
+                    colour=AUTOMATION_COLOUR,
+                )
+            )
+            return None
+        return case.case_number
+
+    async def _notify(
+        self,
+        guild: discord.Guild,
+        rule: WarningAutomation,
+        user_id: int,
+        value: int | None,
+        outcomes: list[str],
+    ) -> None:
+        channel = guild.get_channel(rule.notify_channel_id or 0)
+        if not isinstance(channel, discord.TextChannel):
+            return
+        embed = discord.Embed(
+            title=f"Automation fired: {rule.name}",
+            description=f"<@{user_id}> reached {automations.describe_trigger(rule)}"
+            + (f" (now {value:,})" if value is not None else "")
+            + ".",
+            colour=AUTOMATION_COLOUR,
+            timestamp=utcnow(),
+        )
+        embed.add_field(name="Actions", value="\n".join(outcomes)[:1024] or "None", inline=False)
+        embed.set_footer(text=f"Automation {rule.automation_id}")
+        try:
+            await channel.send(embed=embed)
+        except discord.HTTPException as error:
+            log.warning("Could not post to the notify channel of %s: %s", rule, error)

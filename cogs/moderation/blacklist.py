@@ -1,0 +1,269 @@
+"""/blacklist add|remove|list, the check every command passes, and leaving blacklisted servers."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.moderation.support import timestamp, utcnow
+from models.security import BlacklistEntityType
+from pegasus.bot import Pegasus
+from pegasus.errors import Blacklisted, NotFoundError, PermissionDenied, ValidationError
+from pegasus.services import blacklist
+from pegasus.services.durations import parse_duration
+
+log = logging.getLogger(__name__)
+
+Kind = BlacklistEntityType
+KIND_CHOICES = [
+    app_commands.Choice(name="User", value="user"),
+    app_commands.Choice(name="Role", value="role"),
+    app_commands.Choice(name="Channel", value="channel"),
+    app_commands.Choice(name="Server (bot-wide, bot owners only)", value="guild"),
+]
+_TARGET = re.compile(r"^\s*(?:<(?:@!?|@&|#)(\d{1,20})>|(\d{1,20}))\s*$")
+MAX_LISTED = 25
+
+
+def parse_target_id(text: str) -> int:
+    """An id from a mention (`<@1>`, `<@&1>`, `<#1>`) or a bare id."""
+    match = _TARGET.match(text or "")
+    if match is None:
+        raise ValidationError(
+            f"`{text}` is not a mention or an id. Mention the user, role or channel, or paste "
+            "its id (Developer Mode → right click → Copy ID)."
+        )
+    return int(match.group(1) or match.group(2))
+
+
+def describe_target(kind: Kind, entity_id: int) -> str:
+    return {
+        Kind.USER: f"<@{entity_id}>",
+        Kind.ROLE: f"<@&{entity_id}>",
+        Kind.CHANNEL: f"<#{entity_id}>",
+        Kind.GUILD: f"server `{entity_id}`",
+    }[kind]
+
+
+class BlacklistCog(commands.Cog, name="Blacklist"):
+    """Who and where the bot ignores."""
+
+    group = app_commands.Group(
+        name="blacklist",
+        description="Block users, roles or channels from using the bot.",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        blacklist.cache.reset()  # this bot's database may not be the one the copy came from
+        self.bot.pegasus_tree.interaction_checks.append(self.refuse_blacklisted)
+
+    async def cog_unload(self) -> None:
+        checks = self.bot.pegasus_tree.interaction_checks
+        if self.refuse_blacklisted in checks:
+            checks.remove(self.refuse_blacklisted)
+
+    def is_owner(self, user: discord.abc.User) -> bool:
+        return user.id in self.bot.settings.owner_ids
+
+    # -- the check on every command and persistent button ------------------------------------
+
+    async def refuse_blacklisted(self, interaction: discord.Interaction) -> None:
+        user = interaction.user
+        if self.is_owner(user):
+            return
+        member = user if isinstance(user, discord.Member) else None
+        channel = interaction.channel
+        channel_id = interaction.channel_id
+        if isinstance(channel, discord.Thread):
+            channel_id = channel.parent_id  # a thread follows its channel
+        hit = await blacklist.check(
+            now=utcnow(),
+            guild_id=interaction.guild_id,
+            user_id=user.id,
+            channel_id=channel_id,
+            role_ids=[role.id for role in member.roles] if member else (),
+        )
+        if hit is None:
+            return
+        # A server's own entries never lock out its owner and admins, who must be able to undo
+        # them; bot-wide entries apply to everyone but the bot's owners.
+        if not hit.bot_wide and member is not None and _is_admin(member):
+            return
+        raise Blacklisted(hit.refusal())
+
+    # -- leaving blacklisted servers ----------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        for guild in list(self.bot.guilds):
+            await self.leave_if_blacklisted(guild)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.leave_if_blacklisted(guild)
+
+    async def leave_if_blacklisted(self, guild: discord.Guild) -> bool:
+        hit = await blacklist.is_guild_blacklisted(guild.id, now=utcnow())
+        if hit is None:
+            return False
+        log.info("Leaving blacklisted guild %s (%s): %s", guild.id, guild.name, hit.reason)
+        await guild.leave()
+        return True
+
+    # -- commands ------------------------------------------------------------------------------
+
+    @group.command(name="add", description="Blacklist a user, role or channel.")
+    @app_commands.describe(
+        kind="What to blacklist",
+        target="A mention or an id",
+        reason="Why (shown to whoever is refused)",
+        duration="For how long, e.g. 7d (empty: until removed)",
+        bot_wide="Everywhere the bot is, not only this server (bot owners only)",
+    )
+    @app_commands.choices(kind=KIND_CHOICES)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        kind: app_commands.Choice[str],
+        target: str,
+        reason: app_commands.Range[str, 1, 500],
+        duration: str | None = None,
+        bot_wide: bool = False,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        entity = Kind(kind.value)
+        wide = bot_wide or entity is Kind.GUILD
+        entity_id = parse_target_id(target)
+        self._check_target(interaction, guild, entity, entity_id, wide)
+        seconds = parse_duration(duration) if duration else None
+        entry = await blacklist.add_entry(
+            entity,
+            entity_id,
+            guild_id=None if wide else guild.id,
+            actor_id=interaction.user.id,
+            reason=reason,
+            now=utcnow(),
+            duration_seconds=seconds,
+            actor_is_owner=self.is_owner(interaction.user),
+        )
+        until = f" until {timestamp(entry.expires_at)}" if entry.expires_at else ""
+        scope = "everywhere" if wide else "in this server"
+        await interaction.response.send_message(
+            f"{describe_target(entity, entity_id)} is blacklisted {scope}{until}: {reason}",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        if entity is Kind.GUILD:
+            other = self.bot.get_guild(entity_id)
+            if other is not None:
+                await self.leave_if_blacklisted(other)
+
+    def _check_target(
+        self,
+        interaction: discord.Interaction,
+        guild: discord.Guild,
+        kind: Kind,
+        entity_id: int,
+        wide: bool,
+    ) -> None:
+        if wide and not self.is_owner(interaction.user):
+            raise PermissionDenied("Only the bot's owners manage bot-wide blacklist entries.")
+        if kind is Kind.USER:
+            if entity_id in (interaction.user.id, guild.me.id):
+                raise ValidationError("That would lock out yourself or me; pick someone else.")
+            if entity_id in self.bot.settings.owner_ids:
+                raise PermissionDenied("The bot's owners can't be blacklisted.")
+            member = guild.get_member(entity_id)
+            if not wide and member is not None and _is_admin(member):
+                raise PermissionDenied(
+                    "The server owner and admins can't be blacklisted in their own server."
+                )
+        elif kind is Kind.ROLE:
+            role = guild.get_role(entity_id)
+            if role is None:
+                raise NotFoundError("There is no such role in this server.")
+            if role.is_default():
+                raise ValidationError("Blacklisting @everyone would block everybody.")
+        elif kind is Kind.CHANNEL:
+            if guild.get_channel(entity_id) is None:
+                raise NotFoundError("There is no such channel in this server.")
+        elif entity_id == guild.id and not wide:
+            raise ValidationError("Servers are blacklisted bot-wide only.")
+
+    @group.command(name="remove", description="Lift a blacklist entry.")
+    @app_commands.describe(
+        kind="What kind of entry",
+        target="A mention or an id",
+        bot_wide="The bot-wide entry rather than this server's (bot owners only)",
+    )
+    @app_commands.choices(kind=KIND_CHOICES)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def remove(
+        self,
+        interaction: discord.Interaction,
+        kind: app_commands.Choice[str],
+        target: str,
+        bot_wide: bool = False,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        entity = Kind(kind.value)
+        wide = bot_wide or entity is Kind.GUILD
+        entity_id = parse_target_id(target)
+        await blacklist.remove_entry(
+            entity,
+            entity_id,
+            guild_id=None if wide else guild.id,
+            actor_id=interaction.user.id,
+            now=utcnow(),
+            actor_is_owner=self.is_owner(interaction.user),
+        )
+        await interaction.response.send_message(
+            f"{describe_target(entity, entity_id)} is no longer blacklisted"
+            f"{' anywhere' if wide else ' in this server'}.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @group.command(name="list", description="Show the blacklist of this server.")
+    @app_commands.describe(bot_wide="Also show bot-wide entries (bot owners only)")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def list_(self, interaction: discord.Interaction, bot_wide: bool = False) -> None:
+        assert interaction.guild_id is not None
+        if bot_wide and not self.is_owner(interaction.user):
+            raise PermissionDenied("Only the bot's owners see bot-wide blacklist entries.")
+        entries = await blacklist.list_entries(
+            interaction.guild_id, now=utcnow(), include_bot_wide=bot_wide
+        )
+        lines = []
+        for entry in entries[:MAX_LISTED]:
+            kind = Kind(entry.entity_type)
+            scope = " · bot-wide" if entry.guild_id is None else ""  # type: ignore[attr-defined]
+            until = f" · until {timestamp(entry.expires_at)}" if entry.expires_at else ""
+            lines.append(
+                f"**{kind.capitalize()}** {describe_target(kind, entry.entity_id)}{scope}{until}"
+                f"\n{entry.reason or 'No reason given'}"
+            )
+        embed = discord.Embed(
+            title="Blacklist",
+            colour=0x2C3E50,
+            description="\n\n".join(lines) or "Nobody and nothing is blacklisted here.",
+        )
+        if len(entries) > MAX_LISTED:
+            embed.set_footer(text=f"Showing {MAX_LISTED} of {len(entries):,} entries")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def _is_admin(member: discord.Member) -> bool:
+    return member.id == member.guild.owner_id or member.guild_permissions.administrator

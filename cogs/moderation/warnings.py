@@ -1,0 +1,242 @@
+"""/warn, /warnings and /warning edit|remove|history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.moderation.support import Enforcer, check_target, timestamp, utcnow
+from models.moderation import MemberWarning, WarningEdit, WarningEditKind
+from pegasus.bot import Pegasus
+from pegasus.services import automations, warnings
+from pegasus.services.durations import parse_duration
+
+WARNING_COLOUR = 0xF1C40F
+MAX_LISTED = 15
+
+
+def warning_line(warning: MemberWarning, now: datetime) -> str:
+    state = ""
+    if warning.removed_at is not None:
+        state = " · removed"
+    elif not warning.active or (warning.expires_at and warning.expires_at <= now):
+        state = " · expired"
+    elif warning.expires_at:
+        state = f" · expires {timestamp(warning.expires_at)}"
+    return (
+        f"`{warning.warn_id}` · level {warning.level} · **{warning.title}**{state}\n"
+        f"by <@{warning.moderator_id}> {timestamp(warning.created_at)}"  # type: ignore[attr-defined]
+    )
+
+
+class Warnings(commands.Cog, name="Warnings"):
+    """Warnings with levels, their history, and the automations they set off."""
+
+    warning = app_commands.Group(
+        name="warning",
+        description="Edit, remove or inspect a warning.",
+        guild_only=True,
+        default_permissions=discord.Permissions(moderate_members=True),
+    )
+
+    def __init__(self, bot: Pegasus, enforcer: Enforcer) -> None:
+        self.bot = bot
+        self.enforcer = enforcer
+
+    @app_commands.command(name="warn", description="Warn a member; the warning is kept on record.")
+    @app_commands.describe(
+        member="Who to warn",
+        title="What the warning is for, in a few words",
+        description="More detail",
+        level="How serious, from 1 (minor) to 5 (severe)",
+        proof="A screenshot or file as evidence",
+        proof_url="A link to evidence",
+        expires="Let the warning lapse after, e.g. 30d; leave empty to keep it",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(moderate_members=True)
+    @app_commands.checks.has_permissions(moderate_members=True)
+    async def warn(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        title: app_commands.Range[str, 1, 256],
+        description: app_commands.Range[str, 1, 2000] | None = None,
+        level: app_commands.Range[int, 1, 5] = 1,
+        proof: discord.Attachment | None = None,
+        proof_url: str | None = None,
+        expires: str | None = None,
+    ) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        check_target(interaction, member, "warn", bot_must_outrank=False)
+        expires_in = parse_duration(expires) if expires else None
+        evidence = [item for item in (proof.url if proof else None, proof_url) if item]
+        issued = await warnings.issue_warning(
+            guild_id=guild.id,
+            user_id=member.id,
+            moderator_id=interaction.user.id,
+            title=title,
+            description=description,
+            level=level,
+            proof=evidence,
+            expires_in_seconds=expires_in,
+            now=utcnow(),
+        )
+        if issued.fired:
+            self.bot.scheduler.wake()  # the automations' actions are due now
+        await interaction.response.send_message(embed=self._issued_embed(member, issued))
+        await self.enforcer.post_case(guild, issued.case)
+        await self.enforcer.notify(
+            member,
+            guild,
+            "warned",
+            title,
+            extra=f"Warning `{issued.warning.warn_id}`, level {level}"
+            + (f"\n{description}" if description else ""),
+        )
+
+    @staticmethod
+    def _issued_embed(member: discord.Member, issued: warnings.IssuedWarning) -> discord.Embed:
+        warning = issued.warning
+        embed = discord.Embed(
+            description=f"{member.mention} was warned: **{warning.title}**",
+            colour=WARNING_COLOUR,
+        )
+        embed.add_field(name="Warning", value=f"`{warning.warn_id}`", inline=True)
+        embed.add_field(name="Level", value=str(warning.level), inline=True)
+        if warning.expires_at:
+            embed.add_field(name="Expires", value=timestamp(warning.expires_at), inline=True)
+        for firing in issued.fired:
+            actions = ", ".join(automations.describe_action(a) for a in firing.automation.actions)
+            embed.add_field(
+                name=f"Automation: {firing.automation.name}",
+                value=f"{automations.describe_trigger(firing.automation)} reached → {actions}",
+                inline=False,
+            )
+        embed.set_footer(text=f"Case #{issued.case.case_number}")
+        return embed
+
+    @app_commands.command(name="warnings", description="List a member's warnings.")
+    @app_commands.describe(member="Whose warnings to list")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(moderate_members=True)
+    @app_commands.checks.has_permissions(moderate_members=True)
+    async def list_warnings(self, interaction: discord.Interaction, member: discord.User) -> None:
+        assert interaction.guild_id is not None
+        now = utcnow()
+        found = await warnings.list_warnings(interaction.guild_id, member.id, now=now)
+        counting = [w for w in found if w.active and (not w.expires_at or w.expires_at > now)]
+        embed = discord.Embed(
+            title=f"Warnings of {member.display_name}",
+            colour=WARNING_COLOUR,
+            description="\n\n".join(warning_line(w, now) for w in found[:MAX_LISTED])
+            or f"{member.mention} has no warnings.",
+        )
+        level_total = sum(w.level for w in counting)
+        embed.set_footer(
+            text=f"{len(counting):,} active (levels total {level_total:,}) · {len(found):,} in all"
+            + (f" · showing the newest {MAX_LISTED}" if len(found) > MAX_LISTED else "")
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @warning.command(name="edit", description="Change a warning's title, description or level.")
+    @app_commands.describe(
+        warn_id="The warning's id, e.g. W-7K2QX",
+        title="New title",
+        description="New description",
+        level="New level, 1-5",
+    )
+    @app_commands.checks.has_permissions(moderate_members=True)
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        warn_id: str,
+        title: app_commands.Range[str, 1, 256] | None = None,
+        description: app_commands.Range[str, 1, 2000] | None = None,
+        level: app_commands.Range[int, 1, 5] | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        warning, edit = await warnings.edit_warning(
+            interaction.guild_id,
+            warn_id,
+            editor_id=interaction.user.id,
+            now=utcnow(),
+            title=title,
+            description=description,
+            level=level,
+        )
+        changes = "\n".join(
+            f"**{key}:** {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
+            for key in edit.after
+        )
+        await interaction.response.send_message(
+            f"Warning `{warning.warn_id}` updated (the old values are kept in its history):\n"
+            f"{changes}",
+            ephemeral=True,
+        )
+
+    @warning.command(name="remove", description="Remove a warning (it is kept, made inactive).")
+    @app_commands.describe(warn_id="The warning's id, e.g. W-7K2QX", reason="Why it is removed")
+    @app_commands.checks.has_permissions(moderate_members=True)
+    async def remove(
+        self,
+        interaction: discord.Interaction,
+        warn_id: str,
+        reason: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        warning = await warnings.remove_warning(
+            interaction.guild_id,
+            warn_id,
+            remover_id=interaction.user.id,
+            now=utcnow(),
+            reason=reason,
+        )
+        await interaction.response.send_message(
+            f"Warning `{warning.warn_id}` of <@{warning.user_id}> removed; "  # type: ignore[attr-defined]
+            "it no longer counts and stays in the record.",
+            ephemeral=True,
+        )
+
+    @warning.command(name="history", description="Show a warning and every change made to it.")
+    @app_commands.describe(warn_id="The warning's id, e.g. W-7K2QX")
+    @app_commands.checks.has_permissions(moderate_members=True)
+    async def history(self, interaction: discord.Interaction, warn_id: str) -> None:
+        assert interaction.guild_id is not None
+        warning, edits = await warnings.warning_history(interaction.guild_id, warn_id)
+        embed = discord.Embed(
+            title=f"Warning {warning.warn_id}",
+            colour=WARNING_COLOUR,
+            description=warning_line(warning, utcnow()),
+        )
+        embed.add_field(name="Member", value=f"<@{warning.user_id}>", inline=True)  # type: ignore[attr-defined]
+        if warning.description:
+            embed.add_field(name="Description", value=warning.description[:1024], inline=False)
+        if warning.proof:
+            embed.add_field(name="Proof", value="\n".join(warning.proof)[:1024], inline=False)
+        for edit in edits[-20:]:
+            embed.add_field(
+                name=f"{WarningEditKind(edit.kind).capitalize()} {timestamp(edit.created_at)}",
+                value=_describe_edit(edit),
+                inline=False,
+            )
+        if not edits:
+            embed.add_field(name="History", value="Never changed.", inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def _describe_edit(edit: WarningEdit) -> str:
+    who = f"<@{edit.editor_id}>" if edit.editor_id else "automatically"
+    if edit.kind == WarningEditKind.EDIT:
+        changes = "; ".join(
+            f"{key}: {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
+            for key in edit.after
+        )
+        return f"by {who}: {changes}"[:1024]
+    if edit.kind == WarningEditKind.REMOVE:
+        return f"by {who}" + (f": {edit.reason}" if edit.reason else "")
+    return "expired"
