@@ -558,3 +558,24 @@ async def test_stats(db: str) -> None:
     assert empty.median_first_response_seconds is None
     assert await TicketPanel.filter(guild_id=GUILD).count() == 1
     assert await TicketMessage.all().count() == 4
+
+
+async def test_check_can_open_refuses_before_the_form(db: str) -> None:
+    panel_id = await make_panel(max_per_user=1)
+    await svc.check_can_open(GUILD, panel_id, 0, ALICE)  # nothing open yet: fine
+    await open_with_channel(panel_id, ALICE, 9001)
+    with pytest.raises(ConflictError, match="<#9001>"):
+        await svc.check_can_open(GUILD, panel_id, 0, ALICE)
+    with pytest.raises(NotFoundError, match="button was removed"):
+        await svc.check_can_open(GUILD, panel_id, 4, BOB)
+    await svc.edit_panel(GUILD, panel_id, is_active=False)
+    with pytest.raises(ConflictError, match="closed for now"):
+        await svc.check_can_open(GUILD, panel_id, 0, BOB)
+
+
+async def test_support_roles_of_the_guild(db: str) -> None:
+    assert await svc.support_role_ids(GUILD) == set()
+    panel = await svc.create_panel(GUILD, title="t", description="d", support_role_ids=[1, 2])
+    await svc.add_button(GUILD, panel.panel_id, label="a", support_role_ids=[3])
+    await make_panel(OTHER_GUILD)
+    assert await svc.support_role_ids(GUILD) == {1, 2, 3}
