@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +22,7 @@ from discord.ext import commands
 from models.scheduling import ScheduledAction
 from models.tickets import Ticket, TicketStatus
 from pegasus.bot import Pegasus
-from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
 from pegasus.services.transcripts import transcript_filename
@@ -56,7 +57,7 @@ MEMBER_ACCESS = {
 BOT_ACCESS = {**MEMBER_ACCESS, "send_messages": True, "manage_messages": True}
 
 
-def now() -> Any:
+def now() -> datetime:
     return discord.utils.utcnow()
 
 
@@ -166,12 +167,9 @@ class Tickets(commands.Cog):
 
     async def ask_reason(self, interaction: discord.Interaction, panel_id: str, index: int) -> None:
         guild = self._guild(interaction)
-        panel = await service.get_panel(guild.id, panel_id)
-        buttons = service.panel_buttons(panel)
-        label = buttons[index].label if index < len(buttons) else "Support"
         # Refuse before the form when the member is at the limit (checked again on submit).
-        await service.check_can_open(guild.id, panel_id, index, interaction.user.id)
-        await interaction.response.send_modal(ReasonModal(self, panel_id, index, label))
+        button = await service.check_can_open(guild.id, panel_id, index, interaction.user.id)
+        await interaction.response.send_modal(ReasonModal(self, panel_id, index, button.label))
 
     async def open_from_modal(
         self, interaction: discord.Interaction, panel_id: str, index: int, reason: str | None
@@ -195,15 +193,12 @@ class Tickets(commands.Cog):
             raise
         ticket = await service.attach_channel(ticket.id, channel.id, now=now())
         self.open_channels[channel.id] = ticket.id
-        panel = await service.get_panel(guild.id, panel_id)
-        buttons = service.panel_buttons(panel)
-        label = buttons[index].label if index < len(buttons) else "Support"
         pings = " ".join(
             [f"<@{ticket.user_id}>", *(f"<@&{role}>" for role in opened.support_role_ids)]
         )
         await channel.send(
             pings,
-            embed=render.welcome_embed(ticket, opened, label),
+            embed=render.welcome_embed(ticket, opened),
             view=ticket_controls(str(ticket.id)),
             allowed_mentions=discord.AllowedMentions(
                 users=[discord.Object(ticket.user_id)],
@@ -254,7 +249,7 @@ class Tickets(commands.Cog):
                 "Only the member who opened this ticket or its staff can close it."
             )
         if ticket.status is TicketStatus.CLOSED:
-            raise NotFoundError(f"Ticket {render.number(ticket)} is already closed.")
+            raise ConflictError(f"Ticket {render.number(ticket)} is already closed.")
         answer = await confirm(
             interaction,
             f"Close ticket {render.number(ticket)}? The transcript is saved and sent to the "
@@ -887,9 +882,6 @@ class Tickets(commands.Cog):
                 changed,
                 lambda: service.add_participant(ticket.id, actor, member.id, now=now()),
             )
-            # The rebuilt overwrites leave the member out; drop any overwrite left from before.
-            if member in channel.overwrites:
-                await channel.set_permissions(member, overwrite=None)
         await interaction.response.send_message(
             f"➖ {member.mention} was removed from this ticket by {interaction.user.mention}.",
             allowed_mentions=discord.AllowedMentions.none(),
@@ -924,8 +916,12 @@ class Tickets(commands.Cog):
         channel = self._text_channel(guild, reopened)
         if channel is None:
             try:
+                opener = guild.get_member(reopened.user_id)
+                name = await service.reopened_channel_name(
+                    reopened, opener.name if opener else str(reopened.user_id)
+                )
                 channel = await guild.create_text_channel(
-                    f"ticket-{reopened.number:04d}",
+                    name,
                     overwrites=self.overwrites(guild, reopened),
                     topic=f"Ticket {render.number(reopened)} (reopened)",
                     reason=f"Ticket {render.number(reopened)} reopened by {interaction.user}",

@@ -59,9 +59,9 @@ def panel_summary(panel: TicketPanel) -> str:
     )
 
 
-def welcome_embed(ticket: Ticket, opened: service.OpenedTicket, label: str) -> discord.Embed:
+def welcome_embed(ticket: Ticket, opened: service.OpenedTicket) -> discord.Embed:
     embed = discord.Embed(
-        title=f"Ticket {number(ticket)} · {label}",
+        title=f"Ticket {number(ticket)} · {opened.label}",
         description=opened.welcome_message,
         colour=BLURPLE,
     )

@@ -125,6 +125,7 @@ class OpenedTicket:
     """A ticket row waiting for its channel: what the caller needs to create it."""
 
     ticket: Ticket
+    label: str  # the button's label: the kind of ticket
     channel_name: str
     category_id: int | None
     support_role_ids: tuple[int, ...]
@@ -468,6 +469,7 @@ async def open_ticket(
     welcome = (button.welcome_message or DEFAULT_WELCOME).replace("{user}", f"<@{user_id}>")
     return OpenedTicket(
         ticket=ticket,
+        label=button.label,
         channel_name=channel_name_from(button.name_format, number=number, user_name=user_name)
         or f"ticket-{number:04d}",
         category_id=button.category_id or panel.category_id,
@@ -476,15 +478,32 @@ async def open_ticket(
     )
 
 
-async def check_can_open(guild_id: int, panel_id: str, button_index: int, user_id: int) -> None:
+async def check_can_open(
+    guild_id: int, panel_id: str, button_index: int, user_id: int
+) -> PanelButton:
     """The checks of `open_ticket`, without opening: refuse before asking for a reason.
-
-    `open_ticket` checks again under the guild's lock; this only spares a member a form.
+    Returns the button. `open_ticket` checks again under the guild's lock; this only spares a
+    member filling in a form for nothing.
     """
     panel = await TicketPanel.get_or_none(guild_id=guild_id, panel_id=normalize_public_id(panel_id))
-    _check_panel_button(panel, button_index)
+    button = _check_panel_button(panel, button_index)
     assert panel is not None
     await _check_limit(panel, user_id, None)
+    return button
+
+
+async def reopened_channel_name(ticket: Ticket, user_name: str) -> str:
+    """The channel name a reopened ticket gets: its button's format, if the button is still
+    there, else `ticket-0012`."""
+    name_format = DEFAULT_NAME_FORMAT
+    panel = await TicketPanel.get_or_none(id=ticket.panel_id) if ticket.panel_id else None
+    if panel is not None and ticket.button_index is not None:
+        buttons = panel_buttons(panel)
+        if 0 <= ticket.button_index < len(buttons):
+            name_format = buttons[ticket.button_index].name_format
+    return channel_name_from(name_format, number=ticket.number, user_name=user_name) or (
+        f"ticket-{ticket.number:04d}"
+    )
 
 
 def _check_panel_button(panel: TicketPanel | None, button_index: int) -> PanelButton:

@@ -163,6 +163,7 @@ async def test_open_ticket_numbers_and_channel_details(db: str) -> None:
     assert first.category_id == 77 and first.support_role_ids == (SUPPORT_ROLE,)
     assert "<@11>" in first.welcome_message
     assert first.ticket.reason == "my app crashed"
+    assert (first.label, second.label) == ("General", "Billing")
     assert second.channel_name == "bill-bob-0002"
     assert second.category_id == 88 and second.support_role_ids == (600, 601)
     assert second.welcome_message == "Hello <@12>, billing here."
@@ -579,3 +580,15 @@ async def test_support_roles_of_the_guild(db: str) -> None:
     await svc.add_button(GUILD, panel.panel_id, label="a", support_role_ids=[3])
     await make_panel(OTHER_GUILD)
     assert await svc.support_role_ids(GUILD) == {1, 2, 3}
+
+
+async def test_reopened_channel_name_follows_the_button(db: str) -> None:
+    panel = await svc.create_panel(GUILD, title="t", description="d")
+    await svc.add_button(GUILD, panel.panel_id, label="Billing", name_format="bill-{number}")
+    opened = await svc.open_ticket(
+        GUILD, panel.panel_id, 0, ALICE, reason=None, user_name="a", now=T0
+    )
+    assert await svc.reopened_channel_name(opened.ticket, "alice") == "bill-0001"
+    await svc.delete_panel(GUILD, panel.panel_id)
+    orphan = await Ticket.get(id=opened.ticket.id)
+    assert await svc.reopened_channel_name(orphan, "alice") == "ticket-0001"
