@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import secrets
 import shutil
@@ -35,6 +36,9 @@ import pytest
 from pegasus.db import apply_migrations, close_db, init_db
 
 T = TypeVar("T")
+
+# The local Discord's fixtures (local_discord, discord_env, bot_process): tests/discord_local.
+pytest_plugins = ["tests.discord_local.plugin"]
 
 DIALECTS = ("sqlite", "postgres")
 DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -100,6 +104,10 @@ class SqliteTemplate:
         shutil.copyfile(self.template, path)
         return f"sqlite://{path}"
 
+    def new_empty_database(self) -> str:
+        self._counter += 1
+        return f"sqlite://{self.folder / f'empty_{self._counter}.sqlite3'}"
+
     def drop_database(self, url: str) -> None:
         path = url.removeprefix("sqlite://")
         for suffix in ("", "-wal", "-shm"):
@@ -126,7 +134,7 @@ class PostgresTemplate:
         self._base = urlparse(admin_url)._replace(scheme="postgres")
         self.token = f"{os.getpid()}_{secrets.token_hex(4)}"
         self.template = f"pegasus_tpl_{self.token}"
-        self._counter = 0
+        self._numbers = itertools.count(1)  # next() is atomic: used from two threads
         self._pool: Any = None
         self._ready: asyncio.Queue[str] | None = None
         self._workers: list[asyncio.Task[None]] = []
@@ -163,8 +171,7 @@ class PostgresTemplate:
     async def _create_ahead(self) -> None:
         assert self._ready is not None
         while True:
-            self._counter += 1
-            name = f"pegasus_test_{self.token}_{self._counter}"
+            name = f"pegasus_test_{self.token}_{next(self._numbers)}"
             await self._pool.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
             await self._ready.put(name)
 
@@ -184,6 +191,11 @@ class PostgresTemplate:
 
     def new_database(self) -> str:
         return self.url_of(self.background.run(self._take()))
+
+    def new_empty_database(self) -> str:
+        name = f"pegasus_test_{self.token}_{next(self._numbers)}"
+        self.background.run(self._pool.execute(f'CREATE DATABASE "{name}"'))
+        return self.url_of(name)
 
     def drop_database(self, url: str) -> None:
         name = urlparse(url).path.lstrip("/")
@@ -251,6 +263,16 @@ def _database_template() -> Iterator[SqliteTemplate | PostgresTemplate]:
 def db_url(_database_template: SqliteTemplate | PostgresTemplate) -> Iterator[str]:
     """The URL of a fresh database with every migration applied; nothing is opened."""
     url = _database_template.new_database()
+    try:
+        yield url
+    finally:
+        _database_template.drop_database(url)
+
+
+@pytest.fixture
+def empty_db_url(_database_template: SqliteTemplate | PostgresTemplate) -> Iterator[str]:
+    """The URL of a fresh database with no tables at all (for testing migrations themselves)."""
+    url = _database_template.new_empty_database()
     try:
         yield url
     finally:
