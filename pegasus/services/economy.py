@@ -43,6 +43,7 @@ from pegasus.errors import (
     CooldownActive,
     InsufficientFunds,
     NotFoundError,
+    PegasusError,
     PermissionDenied,
     ValidationError,
 )
@@ -196,9 +197,16 @@ async def atomic(
                 raise AlreadyProcessed() from None
             if attempt == _RETRY_ATTEMPTS - 1:
                 raise
+        except PegasusError:
+            # A refusal (not enough money, cooldown) of a request whose twin already went
+            # through: say so, rather than the refusal the twin's effect caused.
+            if (idempotency_key or duplicate) and await done_before():
+                raise AlreadyProcessed() from None
+            raise
         except Exception as error:
             if not _is_retryable(error) or attempt == _RETRY_ATTEMPTS - 1:
                 raise
+            log.debug("Retrying an economy transaction after %s", type(error).__name__)
         # Back off a little, with jitter, so the transactions that collided do not collide again.
         await asyncio.sleep(0.005 * (attempt + 1) * (1 + random.random()))
     raise AssertionError("unreachable")

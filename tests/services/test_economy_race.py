@@ -1,0 +1,132 @@
+"""The race: 500 concurrent mixed economy operations, then the books must still balance.
+
+Run on both dialects (`PEGASUS_TEST_DB=postgres` for PostgreSQL). Operations that are refused
+(not enough money, cooldowns, sold out, already claimed) are fine; anything that is not a
+PegasusError, a negative balance, a lost or created coin, an oversold item or a second daily fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from models.economy import (
+    EconomyBalance,
+    EconomyBlackjackGame,
+    EconomyShopItem,
+    EconomyTransaction,
+    EconomyUserItem,
+    TransactionType,
+)
+from pegasus.errors import PegasusError
+from pegasus.services import economy, gambling, shop
+from pegasus.services.economy import ALL
+from tests.services.test_economy import GUILD, NOW, STAFF, assert_books_balance
+
+MEMBERS = [100_000_000_000_000_101 + n for n in range(6)]
+ALICE, BOB = MEMBERS[0], MEMBERS[1]
+OPERATIONS = 500
+STOCK = 5
+
+
+def _operation(i: int, rng: random.Random) -> Callable[[], Awaitable[object]]:
+    """The i-th operation of the race; `rng` decides which and with what."""
+    a, b = rng.sample(MEMBERS, 2)
+    own = random.Random(i)
+    kind = rng.choice(
+        ["pay_ab", "pay_ba", "pay", "daily", "buy", "coinflip", "slots", "deposit", "withdraw",
+         "take", "work", "rob", "blackjack", "twice", "sell"]
+    )
+    amount = rng.randint(1, 400)
+    if kind == "pay_ab":
+        return lambda: economy.pay(GUILD, ALICE, BOB, amount)
+    if kind == "pay_ba":
+        return lambda: economy.pay(GUILD, BOB, ALICE, amount)
+    if kind == "pay":
+        return lambda: economy.pay(GUILD, a, b, amount if i % 7 else ALL)
+    if kind == "daily":
+        return lambda: economy.claim_daily(GUILD, a, now=NOW)
+    if kind == "buy":
+        return lambda: shop.buy(GUILD, a, "Golden Egg", now=NOW)
+    if kind == "sell":
+        return lambda: shop.sell(GUILD, a, "Golden Egg")
+    if kind == "coinflip":
+        return lambda: gambling.coinflip(GUILD, a, min(amount, 100) + 10, "heads", rng=own)
+    if kind == "slots":
+        return lambda: gambling.slots(GUILD, a, min(amount, 100) + 10, rng=own)
+    if kind == "deposit":
+        return lambda: economy.deposit(GUILD, a, amount if i % 5 else ALL)
+    if kind == "withdraw":
+        return lambda: economy.withdraw(GUILD, a, amount if i % 5 else ALL)
+    if kind == "take":
+        return lambda: economy.admin_adjust(GUILD, STAFF, a, amount, take=True, reason="race")
+    if kind == "work":
+        return lambda: economy.work(GUILD, a, now=NOW, rng=own)
+    if kind == "rob":
+        return lambda: economy.rob(GUILD, a, b, now=NOW, rng=own)
+    if kind == "blackjack":
+        async def blackjack() -> object:
+            view = await gambling.start_blackjack(GUILD, a, 20, rng=own, now=NOW)
+            if view.active:
+                return await gambling.blackjack_stand(view.game_id, a)
+            return view
+        return blackjack
+    # The same interaction delivered twice: at most one of the two may pay. (The other is refused
+    # as a duplicate, or for lack of money when it ran first while the wallet was empty.)
+    key = f"race:{i}"
+
+    async def twice() -> object:
+        results = await asyncio.gather(
+            economy.pay(GUILD, a, b, 5, idempotency_key=key),
+            economy.pay(GUILD, a, b, 5, idempotency_key=key),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, economy.PayResult) for r in results) <= 1, results
+        assert all(isinstance(r, economy.PayResult | PegasusError) for r in results), results
+        assert await EconomyTransaction.filter(idempotency_key=key).count() <= 1
+        return results
+    return twice
+
+
+async def test_500_concurrent_operations_keep_the_books(db: str) -> None:
+    for user_id in MEMBERS:
+        await economy.admin_adjust(GUILD, STAFF, user_id, 2_000, take=False)
+    await shop.add_item(GUILD, name="Golden Egg", price=150, stock=STOCK)
+    rng = random.Random(20260302)
+    operations = [_operation(i, rng) for i in range(OPERATIONS)]
+
+    async def run(operation: Callable[[], Awaitable[object]]) -> object:
+        try:
+            return await operation()
+        except PegasusError as refusal:
+            return refusal
+
+    results = await asyncio.gather(*(run(op) for op in operations))
+    unexpected = [r for r in results if isinstance(r, BaseException)
+                  and not isinstance(r, PegasusError)]
+    assert not unexpected
+    succeeded = sum(not isinstance(r, PegasusError) for r in results)
+    assert succeeded > OPERATIONS // 4, Counter(type(r).__name__ for r in results)
+
+    await assert_books_balance()
+    item = await EconomyShopItem.get(guild_id=GUILD, name="Golden Egg")
+    held = sum(await EconomyUserItem.filter(item_id=item.id).values_list("quantity", flat=True))
+    assert item.stock is not None and item.stock >= 0
+    assert item.stock + held == STOCK
+    keyed = Counter(
+        await EconomyTransaction.filter(idempotency_key__startswith="race:").values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    assert keyed and max(keyed.values()) == 1
+    dailies = Counter(
+        await EconomyTransaction.filter(type=TransactionType.DAILY).values_list(
+            "user_id", flat=True
+        )
+    )
+    assert dailies and max(dailies.values()) == 1
+    assert not await EconomyBlackjackGame.filter(status="active").exists()
+    for row in await EconomyBalance.filter(guild_id=GUILD):
+        assert row.net_worth == row.wallet + row.bank >= 0
