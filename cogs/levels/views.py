@@ -1,0 +1,66 @@
+"""The leaderboard's previous/next buttons: DynamicItems, so they work after a restart."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from pegasus.errors import ConflictError
+from pegasus.services.levels import LeaderboardCategory
+from pegasus.ui.dynamic import PegasusButton
+
+CATEGORIES = "|".join(c.value for c in LeaderboardCategory)
+
+
+class LeaderboardPageButton(
+    PegasusButton,
+    template=rf"pegasus:levels:board:(?P<category>{CATEGORIES}):(?P<page>[0-9]{{1,6}})",
+):
+    """Shows page `page` of a board; the state is all in the custom id."""
+
+    def __init__(
+        self, category: LeaderboardCategory, page: int, *, label: str, disabled: bool = False
+    ) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                label=label,
+                disabled=disabled,
+                custom_id=f"pegasus:levels:board:{category.value}:{page}",
+            )
+        )
+        self.category = category
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Button,
+        match: re.Match[str],
+        /,
+    ) -> LeaderboardPageButton:
+        return cls(
+            LeaderboardCategory(match["category"]), int(match["page"]), label=item.label or ""
+        )
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        from .cog import Levels
+
+        cog = interaction.client.get_cog(Levels.__cog_name__)  # type: ignore[attr-defined]
+        if not isinstance(cog, Levels):
+            raise ConflictError("Levels are switched off right now; try again later.")
+        await cog.show_leaderboard(interaction, self.category, self.page, edit=True)
+
+
+def leaderboard_view(category: LeaderboardCategory, page: int, pages: int) -> discord.ui.View:
+    """◀ and ▶ buttons; both are shown (disabled at the ends) so the layout never jumps."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(
+        LeaderboardPageButton(category, max(page - 1, 0), label="◀ Previous", disabled=page <= 1)
+    )
+    view.add_item(
+        LeaderboardPageButton(category, page + 1, label="Next ▶", disabled=page >= pages)
+    )
+    return view
