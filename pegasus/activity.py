@@ -411,6 +411,7 @@ class Activity:
         rng: random.Random | None = None,
         on_level_changes: LevelChangeHandler | None = None,
         voice_context: VoiceContextLookup | None = None,
+        before_flush: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.caches = caches or LevelCaches()
         self.interval = interval
@@ -421,6 +422,7 @@ class Activity:
         self.voice_context = voice_context or (
             lambda _guild_id, user_id, channel_id: ActivityContext(user_id, (channel_id,))
         )
+        self.before_flush = before_flush  # e.g. refresh the blacklist copy the listeners read
         self.voice = VoiceTracker()
         self.lock = asyncio.Lock()  # one writer at a time: the flusher or an XP command
         self._batch = Batch()
@@ -446,22 +448,31 @@ class Activity:
     ) -> int:
         """Count a message and award XP when it earns some; returns the XP awarded (0 if none)."""
         state = self.caches.peek(guild_id) or await self.caches.get(guild_id)
-        return self.record_message_with(state, ctx, user=user)
+        return self.record_message_with(state, ctx.user_id, ctx.channel_ids, lambda: ctx, user=user)
 
     def record_message_with(
-        self, state: GuildLevelState, ctx: ActivityContext, *, user: UserInfo | None = None
+        self,
+        state: GuildLevelState,
+        user_id: int,
+        channel_ids: tuple[int, ...],
+        context: Callable[[], ActivityContext],
+        *,
+        user: UserInfo | None = None,
     ) -> int:
+        """The hot path, memory only. `context` (roles, blacklist, ...) is only built for a
+        message that is off cooldown: most messages of a busy member just count."""
         config = state.config
-        if not counts_message(config, ctx.channel_ids):
+        if not counts_message(config, channel_ids):
             return 0
-        key = (config.guild_id, ctx.user_id)
-        entry = self._entry(key, user)
+        key = (config.guild_id, user_id)
+        entry = self._batch.entries.get(key) or self._entry(key, user)
         entry.messages += 1
-        entry.channel_id = ctx.channel_ids[0] if ctx.channel_ids else entry.channel_id
-        if not earns_xp(state, ctx):
-            return 0
+        entry.channel_id = channel_ids[0] if channel_ids else entry.channel_id
         now = self.clock()
-        if self._cooldowns.get(key, 0.0) > now:
+        if not config.enabled or self._cooldowns.get(key, 0.0) > now:
+            return 0
+        ctx = context()
+        if not earns_xp(state, ctx):
             return 0
         xp = message_xp(state, ctx, self.rng)
         self._cooldowns[key] = now + config.cooldown_seconds
@@ -678,6 +689,8 @@ class Activity:
             now = self.clock()
             due_voice = now - self._last_voice_collect >= self.voice_interval
             try:
+                if self.before_flush is not None:
+                    await self.before_flush()
                 await self.flush(collect_voice=due_voice)
                 self._failures = 0
             except Exception:
