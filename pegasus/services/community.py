@@ -301,6 +301,7 @@ async def get_config(guild_id: int) -> GuildConfig:
 # ------------------------------------------------------------------------------------------------
 # Changing settings: one transaction, an audit entry, an invalidated cache
 
+
 async def change_settings(
     guild_id: int,
     actor_id: int | None,
