@@ -164,8 +164,8 @@ class Member(Model):
     class Meta:
         table = "members"
         unique_together = (("guild", "user"),)
-        # Leaderboards sort by xp within a guild (column names, not field names).
-        indexes = (("guild_id", "xp"),)
+        # Leaderboards sort by xp, messages and voice minutes within a guild (column names).
+        indexes = (("guild_id", "xp"), ("guild_id", "messages"), ("guild_id", "voice_minutes"))
 
     def __str__(self) -> str:
         return f"Member {self.user_id} of guild {self.guild_id}"  # type: ignore[attr-defined]
