@@ -1,0 +1,324 @@
+"""Staff commands (Manage Server): /economy give|take|reset|reverse|settings|set and
+/shop-admin add|edit|remove."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from models.economy import ShopItemType
+from pegasus.bot import Pegasus
+from pegasus.errors import ValidationError
+from pegasus.services import economy, shop
+from pegasus.services.durations import parse_duration
+from pegasus.ui.views import confirm
+
+from . import render
+from .cog import check_role_manageable, guild_id_of, item_autocomplete, request_key
+
+MONEY = app_commands.Range[int, 0, 2**53 - 1]  # what a Discord integer option can carry
+PERCENT = app_commands.Range[int, 0, 100]
+TYPE_CHOICES = [
+    app_commands.Choice(name="Role: grants a role", value="role"),
+    app_commands.Choice(name="Item: kept or sold", value="item"),
+    app_commands.Choice(name="Boost: XP boost or rob protection, used with /use", value="boost"),
+    app_commands.Choice(name="Custom: used with /use, staff act on it", value="custom"),
+]
+BOOST_CHOICES = [
+    app_commands.Choice(name="XP boost", value="xp"),
+    app_commands.Choice(name="Rob protection", value="rob_protection"),
+]
+
+
+def _seconds(text: str | None, *, allow_zero: bool = True) -> int | None:
+    if text is None:
+        return None
+    if allow_zero and text.strip() in ("0", "0s", "none", "off"):
+        return 0
+    return parse_duration(text)
+
+
+def _no_mentions() -> discord.AllowedMentions:
+    return discord.AllowedMentions.none()
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class EconomyAdmin(
+    commands.GroupCog, group_name="economy", group_description="Manage the server's economy."
+):
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="give", description="Add money to a member's wallet.")
+    @app_commands.describe(member="Who receives it", amount="How much (e.g. 500 or 2.5k)",
+                           reason="Why (kept in the ledger)")
+    async def give(self, interaction: discord.Interaction, member: discord.Member, amount: str,
+                   reason: str | None = None) -> None:
+        await self._adjust(interaction, member, amount, reason, take=False)
+
+    @app_commands.command(name="take", description="Remove money from a member's wallet.")
+    @app_commands.describe(member="Whose wallet", amount="How much (e.g. 500 or 2.5k)",
+                           reason="Why (kept in the ledger)")
+    async def take(self, interaction: discord.Interaction, member: discord.Member, amount: str,
+                   reason: str | None = None) -> None:
+        await self._adjust(interaction, member, amount, reason, take=True)
+
+    async def _adjust(self, interaction: discord.Interaction, member: discord.Member, text: str,
+                      reason: str | None, *, take: bool) -> None:
+        if member.bot:
+            raise ValidationError("Bots have no wallet.")
+        amount = economy.parse_amount(text, allow_all=False)
+        assert isinstance(amount, int)
+        result = await economy.admin_adjust(
+            guild_id_of(interaction), interaction.user.id, member.id, amount, take=take,
+            reason=reason, idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        verb = "Took" if take else "Gave"
+        preposition = "from" if take else "to"
+        await interaction.response.send_message(
+            f"{verb} {c.format(result.amount)} {preposition} {member.mention}. Their wallet: "
+            f"{c.format(result.wallet)}. Transaction `{result.transaction_id.hex[:8]}`.",
+            ephemeral=True, allowed_mentions=_no_mentions(),
+        )
+
+    @app_commands.command(name="reset", description="Reset a member to a fresh account.")
+    @app_commands.describe(member="Whose account to reset")
+    async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        guild_id = guild_id_of(interaction)
+        answer = await confirm(
+            interaction,
+            f"Reset {member.mention}'s economy account? Their wallet goes back to the starting "
+            "balance, the bank is emptied, and their items, streaks, cooldowns and game stats "
+            "are deleted. The ledger keeps the history.",
+            confirm_label="Reset",
+        )
+        if answer is None:
+            return
+        result = await economy.reset_account(
+            guild_id, interaction.user.id, member.id, idempotency_key=request_key(interaction)
+        )
+        await answer.response.edit_message(
+            content=f"Reset {member.mention}: wallet {result.currency.format(result.wallet)}, "
+            f"bank {result.currency.format(0)}.",
+            view=None,
+        )
+
+    @app_commands.command(name="reverse", description="Undo a transaction from the ledger.")
+    @app_commands.describe(transaction="The id shown by /transactions (at least 8 characters)")
+    async def reverse(self, interaction: discord.Interaction, transaction: str) -> None:
+        guild_id = guild_id_of(interaction)
+        original = await economy.find_transaction(guild_id, transaction)
+        settings = await economy.get_settings(guild_id)
+        c = economy.currency_of(settings)
+        answer = await confirm(
+            interaction,
+            f"Reverse `{original.id.hex[:8]}` ({render.TYPE_LABELS.get(original.type)}: "
+            f"{original.description}; wallet {render.signed(c, original.amount)}, bank "
+            f"{render.signed(c, original.bank_amount)})? A transfer is reversed on both sides.",
+            confirm_label="Reverse",
+        )
+        if answer is None:
+            return
+        result = await economy.reverse_transaction(
+            guild_id, interaction.user.id, original.id.hex,
+            idempotency_key=request_key(interaction),
+        )
+        await answer.response.edit_message(
+            content=f"Reversed {len(result.original_ids)} ledger row(s): "
+            + ", ".join(f"`{i.hex[:8]}`" for i in result.original_ids) + ".",
+            view=None,
+        )
+
+    @app_commands.command(name="settings", description="Show the economy settings.")
+    async def settings(self, interaction: discord.Interaction) -> None:
+        settings = await economy.get_settings(guild_id_of(interaction))
+        await interaction.response.send_message(
+            embed=render.settings_embed(settings), ephemeral=True
+        )
+
+    @app_commands.command(name="set", description="Change economy settings (only those given).")
+    @app_commands.describe(
+        currency_name="Name of the currency, e.g. coins",
+        currency_symbol="Symbol or emoji shown before amounts",
+        starting_balance="Wallet of a new account",
+        daily_amount="Base /daily reward",
+        daily_streak_bonus="Extra per consecutive day of /daily",
+        daily_streak_max_days="Streak days that add a bonus, at most",
+        work_min="Lowest /work pay",
+        work_max="Highest /work pay",
+        work_cooldown="Time between two /work, e.g. 1h or 30m",
+        rob_enabled="Whether /rob is allowed",
+        rob_success_percent="Chance that a robbery succeeds (%)",
+        rob_cooldown="Time between two /rob, e.g. 2h",
+        rob_min_victim_wallet="Wallet a victim needs to be robbed",
+        rob_max_steal_percent="Largest share of the victim's wallet stolen (%)",
+        rob_fine_percent="Share of the robber's wallet paid to the victim on failure (%)",
+        min_bet="Smallest bet in games",
+        max_bet="Largest bet in games",
+        sell_percent="What selling back pays, % of the price",
+    )
+    async def set_(
+        self,
+        interaction: discord.Interaction,
+        currency_name: str | None = None,
+        currency_symbol: str | None = None,
+        starting_balance: MONEY | None = None,
+        daily_amount: MONEY | None = None,
+        daily_streak_bonus: MONEY | None = None,
+        daily_streak_max_days: app_commands.Range[int, 0, 365] | None = None,
+        work_min: MONEY | None = None,
+        work_max: MONEY | None = None,
+        work_cooldown: str | None = None,
+        rob_enabled: bool | None = None,
+        rob_success_percent: PERCENT | None = None,
+        rob_cooldown: str | None = None,
+        rob_min_victim_wallet: MONEY | None = None,
+        rob_max_steal_percent: app_commands.Range[int, 1, 100] | None = None,
+        rob_fine_percent: PERCENT | None = None,
+        min_bet: app_commands.Range[int, 1, 2**53 - 1] | None = None,
+        max_bet: app_commands.Range[int, 1, 2**53 - 1] | None = None,
+        sell_percent: PERCENT | None = None,
+    ) -> None:
+        changes = {
+            "currency_name": currency_name, "currency_symbol": currency_symbol,
+            "starting_balance": starting_balance, "daily_amount": daily_amount,
+            "daily_streak_bonus": daily_streak_bonus,
+            "daily_streak_max_days": daily_streak_max_days, "work_min": work_min,
+            "work_max": work_max, "work_cooldown_seconds": _seconds(work_cooldown),
+            "rob_enabled": rob_enabled, "rob_success_percent": rob_success_percent,
+            "rob_cooldown_seconds": _seconds(rob_cooldown),
+            "rob_min_victim_wallet": rob_min_victim_wallet,
+            "rob_max_steal_percent": rob_max_steal_percent, "rob_fine_percent": rob_fine_percent,
+            "min_bet": min_bet, "max_bet": max_bet, "sell_percent": sell_percent,
+        }
+        changed = {k: v for k, v in changes.items() if v is not None}
+        settings = await economy.update_settings(guild_id_of(interaction), **changed)
+        names = ", ".join(economy.SETTING_LABELS[k] for k in changed)
+        await interaction.response.send_message(
+            f"Updated: {names}.", embed=render.settings_embed(settings), ephemeral=True
+        )
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class ShopAdmin(
+    commands.GroupCog, group_name="shop-admin", group_description="Manage the server's shop."
+):
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(name="add", description="Add an item to the shop.")
+    @app_commands.describe(
+        name="The item's name (unique in this server)",
+        price="What it costs",
+        type="What kind of item it is",
+        description="What it is, shown in the shop",
+        role="Role items: the role it grants",
+        stock="How many can be sold in all (default: unlimited)",
+        max_per_user="How many one member may hold (default: unlimited)",
+        boost_kind="Boost items: what the boost does",
+        multiplier="XP boosts: XP multiplier in percent (150 = 1.5x)",
+        duration="Boost items: how long it lasts, e.g. 1h or 1d",
+        message="Custom items: what the member reads when using it",
+        cooldown="Time between two purchases by one member, e.g. 1d",
+        required_role="Only members with this role may buy it",
+        min_level="Only members at this level or above may buy it",
+    )
+    @app_commands.choices(type=TYPE_CHOICES, boost_kind=BOOST_CHOICES)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 64],
+        price: app_commands.Range[int, 1, 2**53 - 1],
+        type: str = "item",
+        description: app_commands.Range[str, 0, 500] = "",
+        role: discord.Role | None = None,
+        stock: app_commands.Range[int, 0, 2**53 - 1] | None = None,
+        max_per_user: app_commands.Range[int, 1, 1_000_000] | None = None,
+        boost_kind: str | None = None,
+        multiplier: app_commands.Range[int, 101, shop.MAX_XP_MULTIPLIER] | None = None,
+        duration: str | None = None,
+        message: app_commands.Range[str, 1, 500] | None = None,
+        cooldown: str | None = None,
+        required_role: discord.Role | None = None,
+        min_level: app_commands.Range[int, 0, 10_000] | None = None,
+    ) -> None:
+        guild_id = guild_id_of(interaction)
+        item_type = ShopItemType(type)
+        if item_type == ShopItemType.ROLE and role is not None and interaction.guild:
+            check_role_manageable(interaction.guild, role.id)
+        effect = shop.build_effect(
+            item_type, role_id=role.id if role else None, boost_kind=boost_kind,
+            multiplier=multiplier,
+            duration_seconds=parse_duration(duration) if duration else None, message=message,
+        )
+        item = await shop.add_item(
+            guild_id, name=name, price=price, item_type=item_type, description=description,
+            effect=effect, stock=stock, max_per_user=max_per_user,
+            cooldown_seconds=_seconds(cooldown) or 0,
+            required_role_ids=[required_role.id] if required_role else [], min_level=min_level,
+        )
+        settings = await economy.get_settings(guild_id)
+        await interaction.response.send_message(
+            f"Added to the shop:\n{render.item_line(item, economy.currency_of(settings))}",
+            ephemeral=True, allowed_mentions=_no_mentions(),
+        )
+
+    @app_commands.command(name="edit", description="Change an item of the shop.")
+    @app_commands.describe(
+        item="The item to change",
+        name="A new name",
+        price="A new price",
+        description="A new description",
+        stock="Stock left (-1 = unlimited)",
+        max_per_user="Most one member may hold (-1 = unlimited)",
+        enabled="Whether it is for sale",
+        cooldown="Time between two purchases, e.g. 1d (0 = none)",
+    )
+    @app_commands.autocomplete(item=item_autocomplete)
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        item: str,
+        name: app_commands.Range[str, 1, 64] | None = None,
+        price: app_commands.Range[int, 1, 2**53 - 1] | None = None,
+        description: app_commands.Range[str, 0, 500] | None = None,
+        stock: app_commands.Range[int, -1, 2**53 - 1] | None = None,
+        max_per_user: app_commands.Range[int, -1, 1_000_000] | None = None,
+        enabled: bool | None = None,
+        cooldown: str | None = None,
+    ) -> None:
+        guild_id = guild_id_of(interaction)
+        edited = await shop.edit_item(
+            guild_id, item, name=name, price=price, description=description, stock=stock,
+            max_per_user=max_per_user, enabled=enabled, cooldown_seconds=_seconds(cooldown),
+        )
+        settings = await economy.get_settings(guild_id)
+        await interaction.response.send_message(
+            f"Updated:\n{render.item_line(edited, economy.currency_of(settings))}",
+            ephemeral=True, allowed_mentions=_no_mentions(),
+        )
+
+    @app_commands.command(name="remove", description="Remove an item from the shop.")
+    @app_commands.describe(item="The item to remove")
+    @app_commands.autocomplete(item=item_autocomplete)
+    async def remove(self, interaction: discord.Interaction, item: str) -> None:
+        guild_id = guild_id_of(interaction)
+        found = await shop.find_item(guild_id, item)
+        answer = await confirm(
+            interaction,
+            f"Remove **{found.name}** from the shop? Members who hold it lose it; nothing is "
+            "refunded. To stop selling it but let people keep it, use `/shop-admin edit "
+            "enabled:False` instead.",
+            confirm_label="Remove",
+        )
+        if answer is None:
+            return
+        removed = await shop.remove_item(guild_id, found.name)
+        await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
+                                           view=None)

@@ -1,0 +1,474 @@
+"""Members' economy commands, the blackjack buttons and the economy's timers.
+
+Every rule lives in pegasus.services.economy / gambling / shop: this module reads the interaction,
+calls one service function with the interaction id as the idempotency key (a re-delivered
+interaction moves money once) and shows the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from models.economy import ShopItemType
+from models.scheduling import ScheduledAction
+from pegasus.bot import Pegasus
+from pegasus.errors import ConflictError, PermissionDenied, ValidationError
+from pegasus.services import economy, gambling, shop
+from pegasus.ui.dynamic import PegasusButton
+
+from . import render
+
+log = logging.getLogger(__name__)
+
+AMOUNT_HELP = "A number such as 250, 1,000 or 2.5k, or all"
+BET_HELP = "How much to bet: a number such as 100 or 2.5k, or all"
+
+
+def request_key(interaction: discord.Interaction) -> str:
+    """The idempotency key of a request: Discord gives each interaction a unique id."""
+    return f"interaction:{interaction.id}"
+
+
+def guild_id_of(interaction: discord.Interaction) -> int:
+    if interaction.guild_id is None:
+        raise ValidationError("The economy works only in a server.")
+    return interaction.guild_id
+
+
+def name_of(user: discord.abc.User) -> str:
+    return discord.utils.escape_markdown(user.display_name)
+
+
+def rng() -> random.Random:
+    return random.SystemRandom()
+
+
+async def item_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    if interaction.guild_id is None:
+        return []
+    names = await shop.item_names(interaction.guild_id, current)
+    return [app_commands.Choice(name=n, value=n) for n in names]
+
+
+def check_role_manageable(guild: discord.Guild, role_id: int) -> discord.Role:
+    """The role a role item grants, if the bot can give it; a clear refusal otherwise."""
+    role = guild.get_role(role_id)
+    if role is None:
+        raise ConflictError("The role this item grants no longer exists: tell the server staff.")
+    me = guild.me
+    if not me.guild_permissions.manage_roles:
+        raise PermissionDenied("I need the Manage Roles permission to hand out this item's role.")
+    if role >= me.top_role or role.managed or role.is_default():
+        raise PermissionDenied(
+            f"I can't give {role.mention}: it is above my highest role or managed by Discord."
+        )
+    return role
+
+
+# --------------------------------------------------------------------------------------------
+# Blackjack buttons: persistent, the game id is in the custom id and the state in the database
+# --------------------------------------------------------------------------------------------
+
+
+class BlackjackButton(PegasusButton, template=r"pegasus:economy:bj-base:(?P<id>[0-9]+)"):
+    action = "base"
+
+    def __init__(self, game_id: int) -> None:
+        super().__init__(self.make_button(game_id))
+        self.game_id = game_id
+
+    @classmethod
+    def make_button(cls, game_id: int) -> discord.ui.Button:
+        raise NotImplementedError
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> BlackjackButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.action == "hit":
+            view = await gambling.blackjack_hit(self.game_id, interaction.user.id)
+        else:
+            view = await gambling.blackjack_stand(self.game_id, interaction.user.id)
+        await interaction.response.edit_message(
+            embed=render.blackjack_embed(name_of(interaction.user), view),
+            view=blackjack_view(view),
+        )
+
+
+class HitButton(BlackjackButton, template=r"pegasus:economy:bj-hit:(?P<id>[0-9]+)"):
+    action = "hit"
+
+    @classmethod
+    def make_button(cls, game_id: int) -> discord.ui.Button:
+        return discord.ui.Button(label="Hit", style=discord.ButtonStyle.primary,
+                                 custom_id=f"pegasus:economy:bj-hit:{game_id}")
+
+
+class StandButton(BlackjackButton, template=r"pegasus:economy:bj-stand:(?P<id>[0-9]+)"):
+    action = "stand"
+
+    @classmethod
+    def make_button(cls, game_id: int) -> discord.ui.Button:
+        return discord.ui.Button(label="Stand", style=discord.ButtonStyle.secondary,
+                                 custom_id=f"pegasus:economy:bj-stand:{game_id}")
+
+
+DYNAMIC_ITEMS = (HitButton, StandButton)
+
+
+def blackjack_view(view: gambling.BlackjackView) -> discord.ui.View | None:
+    if not view.active:
+        return None
+    buttons = discord.ui.View(timeout=None)
+    buttons.add_item(HitButton(view.game_id))
+    buttons.add_item(StandButton(view.game_id))
+    return buttons
+
+
+# --------------------------------------------------------------------------------------------
+# The cog
+# --------------------------------------------------------------------------------------------
+
+
+@app_commands.guild_only()
+class Economy(commands.Cog):
+    """Wallets, the bank, earning, games, the shop and inventories."""
+
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.scheduler.register(shop.ITEM_EXPIRE_KIND, self._on_item_expired)
+        self.bot.scheduler.register(gambling.BLACKJACK_TIMEOUT_KIND, self._on_blackjack_timeout)
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.scheduler.unregister(shop.ITEM_EXPIRE_KIND)
+        self.bot.scheduler.unregister(gambling.BLACKJACK_TIMEOUT_KIND)
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def _on_item_expired(self, action: ScheduledAction) -> None:
+        expired = await shop.expire_item(int(action.payload["user_item_id"]))
+        if expired is not None:
+            log.info("Effect of %s ended for %s in %s", expired.item_name, expired.user_id,
+                     expired.guild_id)
+
+    async def _on_blackjack_timeout(self, action: ScheduledAction) -> None:
+        ended = await gambling.expire_blackjack(int(action.payload["game_id"]))
+        if ended is not None:
+            log.info("Blackjack game %s stood after its timeout", ended.game_id)
+
+    # ---------------------------------------------------------------------------- balances
+
+    @app_commands.command(name="balance", description="Show a wallet, bank and net worth.")
+    @app_commands.describe(member="Whose balance to show (default: yours)")
+    async def balance(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        target = member or interaction.user
+        if target.bot:
+            raise ValidationError("Bots have no wallet.")
+        view = await economy.get_balance(guild_id_of(interaction), target.id)
+        await interaction.response.send_message(embed=render.balance_embed(name_of(target), view))
+
+    @app_commands.command(name="deposit", description="Move money from your wallet to the bank.")
+    @app_commands.describe(amount=AMOUNT_HELP)
+    async def deposit(self, interaction: discord.Interaction, amount: str) -> None:
+        result = await economy.deposit(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(amount),
+            idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        await interaction.response.send_message(
+            f"🏦 Deposited {c.format(result.amount)}. Wallet: {c.format(result.wallet)} · "
+            f"bank: {c.format(result.bank)}."
+        )
+
+    @app_commands.command(name="withdraw", description="Move money from the bank to your wallet.")
+    @app_commands.describe(amount=AMOUNT_HELP)
+    async def withdraw(self, interaction: discord.Interaction, amount: str) -> None:
+        result = await economy.withdraw(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(amount),
+            idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        await interaction.response.send_message(
+            f"🏦 Withdrew {c.format(result.amount)}. Wallet: {c.format(result.wallet)} · "
+            f"bank: {c.format(result.bank)}."
+        )
+
+    @app_commands.command(name="pay", description="Give money from your wallet to a member.")
+    @app_commands.describe(member="Who receives the money", amount=AMOUNT_HELP)
+    async def pay(
+        self, interaction: discord.Interaction, member: discord.Member, amount: str
+    ) -> None:
+        result = await economy.pay(
+            guild_id_of(interaction), interaction.user.id, member.id,
+            economy.parse_amount(amount), recipient_is_bot=member.bot,
+            idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        await interaction.response.send_message(
+            f"💸 {interaction.user.mention} paid {member.mention} {c.format(result.amount)}. "
+            f"Wallet left: {c.format(result.sender_wallet)}.",
+            allowed_mentions=discord.AllowedMentions(users=[member]),
+        )
+
+    # ---------------------------------------------------------------------------- earning
+
+    @app_commands.command(name="daily", description="Claim your daily reward; streaks pay more.")
+    async def daily(self, interaction: discord.Interaction) -> None:
+        result = await economy.claim_daily(
+            guild_id_of(interaction), interaction.user.id, now=discord.utils.utcnow(),
+            idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        streak = f"🔥 Streak: **{result.streak:,}** day{'s' if result.streak != 1 else ''}"
+        if result.bonus:
+            streak += f" (bonus {c.format(result.bonus)})"
+        await interaction.response.send_message(
+            f"📅 You claimed {c.format(result.amount)}. {streak}. "
+            f"Next daily {render.when(result.next_at)}."
+        )
+
+    @app_commands.command(name="work", description="Work for a random wage; then rest a while.")
+    async def work(self, interaction: discord.Interaction) -> None:
+        result = await economy.work(
+            guild_id_of(interaction), interaction.user.id, now=discord.utils.utcnow(), rng=rng(),
+            idempotency_key=request_key(interaction),
+        )
+        await interaction.response.send_message(
+            f"💼 You {result.job} and earned {result.currency.format(result.amount)}. "
+            f"You can work again {render.when(result.next_at)}."
+        )
+
+    @app_commands.command(name="rob", description="Try to steal from a member's wallet (risky).")
+    @app_commands.describe(member="Whom to rob")
+    async def rob(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        result = await economy.rob(
+            guild_id_of(interaction), interaction.user.id, member.id, victim_is_bot=member.bot,
+            now=discord.utils.utcnow(), rng=rng(), idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        if result.success:
+            text = (f"🦹 {interaction.user.mention} robbed {member.mention} of "
+                    f"{c.format(result.amount)}!")
+        else:
+            text = (f"🚓 {interaction.user.mention} was caught trying to rob {member.mention} "
+                    f"and paid them a fine of {c.format(result.amount)}.")
+        await interaction.response.send_message(
+            f"{text} Next attempt {render.when(result.next_at)}.",
+            allowed_mentions=discord.AllowedMentions(users=[member]),
+        )
+
+    # ---------------------------------------------------------------------------- games
+
+    async def _send_game(
+        self, interaction: discord.Interaction, result: gambling.GameResult
+    ) -> None:
+        await interaction.response.send_message(
+            embed=render.game_embed(name_of(interaction.user), result)
+        )
+
+    @app_commands.command(name="coinflip", description="Call heads or tails; a win pays double.")
+    @app_commands.describe(bet=BET_HELP, side="The side you call")
+    @app_commands.choices(side=[app_commands.Choice(name="Heads", value="heads"),
+                                app_commands.Choice(name="Tails", value="tails")])
+    async def coinflip(self, interaction: discord.Interaction, bet: str, side: str) -> None:
+        result = await gambling.coinflip(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), side,
+            rng=rng(), idempotency_key=request_key(interaction),
+        )
+        await self._send_game(interaction, result)
+
+    @app_commands.command(name="dice", description="Roll two dice against the house.")
+    @app_commands.describe(bet=BET_HELP)
+    async def dice(self, interaction: discord.Interaction, bet: str) -> None:
+        result = await gambling.dice(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), rng=rng(),
+            idempotency_key=request_key(interaction),
+        )
+        await self._send_game(interaction, result)
+
+    @app_commands.command(name="slots", description="Spin three reels: pairs and triples pay.")
+    @app_commands.describe(bet=BET_HELP)
+    async def slots(self, interaction: discord.Interaction, bet: str) -> None:
+        result = await gambling.slots(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), rng=rng(),
+            idempotency_key=request_key(interaction),
+        )
+        await self._send_game(interaction, result)
+
+    @app_commands.command(name="roulette", description="Bet on a number, a colour or a range.")
+    @app_commands.describe(
+        bet=BET_HELP,
+        space="0-36 (pays 36x), red, black, odd, even, low, high (2x) or 1st, 2nd, 3rd (3x)",
+    )
+    async def roulette(self, interaction: discord.Interaction, bet: str, space: str) -> None:
+        result = await gambling.roulette(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), space,
+            rng=rng(), idempotency_key=request_key(interaction),
+        )
+        await self._send_game(interaction, result)
+
+    @app_commands.command(name="blackjack", description="Play a hand of blackjack with buttons.")
+    @app_commands.describe(bet=BET_HELP)
+    async def blackjack(self, interaction: discord.Interaction, bet: str) -> None:
+        view = await gambling.start_blackjack(
+            guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), rng=rng(),
+            now=discord.utils.utcnow(), idempotency_key=request_key(interaction),
+        )
+        buttons = blackjack_view(view)
+        embed = render.blackjack_embed(name_of(interaction.user), view)
+        if buttons is None:
+            await interaction.response.send_message(embed=embed)
+        else:
+            await interaction.response.send_message(embed=embed, view=buttons)
+
+    @app_commands.command(name="gamblestats", description="Show games played, won and profit.")
+    @app_commands.describe(member="Whose stats to show (default: yours)")
+    async def gamblestats(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        target = member or interaction.user
+        stats, currency = await gambling.gambling_stats(guild_id_of(interaction), target.id)
+        await interaction.response.send_message(
+            embed=render.stats_embed(name_of(target), stats, currency)
+        )
+
+    # ---------------------------------------------------------------------------- shop
+
+    @app_commands.command(name="shop", description="Browse what this server sells.")
+    @app_commands.describe(page="Which page of the shop (default: the first)")
+    async def shop_list(
+        self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1
+    ) -> None:
+        listing = await shop.list_shop(guild_id_of(interaction), page)
+        guild_name = interaction.guild.name if interaction.guild else "Server"
+        await interaction.response.send_message(embed=render.shop_embed(guild_name, listing))
+
+    @app_commands.command(name="buy", description="Buy an item from the shop.")
+    @app_commands.describe(item="The item's name", quantity="How many (default 1)")
+    @app_commands.autocomplete(item=item_autocomplete)
+    async def buy(
+        self, interaction: discord.Interaction, item: str,
+        quantity: app_commands.Range[int, 1, shop.MAX_QUANTITY] = 1,
+    ) -> None:
+        guild_id = guild_id_of(interaction)
+        member = interaction.user
+        assert isinstance(member, discord.Member)
+        wanted = await shop.find_item(guild_id, item)
+        role = None
+        if wanted.type == ShopItemType.ROLE and interaction.guild is not None:
+            # Check before taking the money that the role can actually be given.
+            role = check_role_manageable(interaction.guild, int(wanted.effect["role_id"]))
+        result = await shop.buy(
+            guild_id, member.id, item, quantity, member_role_ids=[r.id for r in member.roles],
+            now=discord.utils.utcnow(), idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        text = (f"🛍️ You bought **{result.quantity:,} x {result.item_name}** for "
+                f"{c.format(result.total)}. You now have {result.held:,}.")
+        if role is not None:
+            try:
+                await member.add_roles(role, reason=f"Bought {result.item_name} in the shop")
+                text += f" You now have the {role.mention} role."
+            except discord.HTTPException:
+                log.warning("Could not give role %s bought by %s", role.id, member.id)
+                text += (f" I could not give you {role.mention}: ask the staff for it (the "
+                         "purchase is in /transactions).")
+        elif result.item_type in (ShopItemType.BOOST, ShopItemType.CUSTOM):
+            text += f" Use it with `/use item:{result.item_name}`."
+        await interaction.response.send_message(
+            text, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @app_commands.command(name="sell", description="Sell items back to the shop.")
+    @app_commands.describe(item="The item's name", quantity="How many (default 1)")
+    @app_commands.autocomplete(item=item_autocomplete)
+    async def sell(
+        self, interaction: discord.Interaction, item: str,
+        quantity: app_commands.Range[int, 1, shop.MAX_QUANTITY] = 1,
+    ) -> None:
+        result = await shop.sell(
+            guild_id_of(interaction), interaction.user.id, item, quantity,
+            idempotency_key=request_key(interaction),
+        )
+        c = result.currency
+        text = (f"💰 You sold **{result.quantity:,} x {result.item_name}** for "
+                f"{c.format(result.total)}. You have {result.held:,} left.")
+        member = interaction.user
+        if result.role_id and isinstance(member, discord.Member) and interaction.guild:
+            role = interaction.guild.get_role(result.role_id)
+            if role is not None and role in member.roles:
+                try:
+                    await member.remove_roles(role, reason=f"Sold {result.item_name}")
+                    text += f" The {role.mention} role was removed."
+                except discord.HTTPException:
+                    log.warning("Could not remove sold role %s from %s", role.id, member.id)
+        await interaction.response.send_message(
+            text, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @app_commands.command(name="use", description="Use an item: start a boost or redeem it.")
+    @app_commands.describe(item="The item's name")
+    @app_commands.autocomplete(item=item_autocomplete)
+    async def use(self, interaction: discord.Interaction, item: str) -> None:
+        result = await shop.use_item(
+            guild_id_of(interaction), interaction.user.id, item, now=discord.utils.utcnow(),
+            idempotency_key=request_key(interaction),
+        )
+        if result.expires_at is not None:
+            text = (f"✨ **{result.item_name}** is active: {render.effect_text(result.effect)}, "
+                    f"ending {render.when(result.expires_at)}.")
+        else:
+            message = result.effect.get("message") or "The staff have been told in the logs."
+            text = f"✨ You used **{result.item_name}**. {message}"
+        await interaction.response.send_message(
+            f"{text} You have {result.left:,} left.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    @app_commands.command(name="inventory", description="Show the items and active effects held.")
+    @app_commands.describe(member="Whose inventory (default: yours)")
+    async def inventory(
+        self, interaction: discord.Interaction, member: discord.Member | None = None
+    ) -> None:
+        target = member or interaction.user
+        held = await shop.inventory(guild_id_of(interaction), target.id,
+                                    now=discord.utils.utcnow())
+        await interaction.response.send_message(
+            embed=render.inventory_embed(name_of(target), held)
+        )
+
+    # ---------------------------------------------------------------------------- ledger
+
+    @app_commands.command(name="transactions", description="List money movements, newest first.")
+    @app_commands.describe(
+        member="Whose transactions (others' need Manage Server)", page="Which page (default 1)"
+    )
+    async def transactions(
+        self, interaction: discord.Interaction, member: discord.Member | None = None,
+        page: app_commands.Range[int, 1, 100_000] = 1,
+    ) -> None:
+        target = member or interaction.user
+        viewer = interaction.user
+        if target.id != viewer.id and not (
+            isinstance(viewer, discord.Member) and viewer.guild_permissions.manage_guild
+        ):
+            raise PermissionDenied("Only staff with Manage Server can see others' transactions.")
+        listing = await economy.list_transactions(guild_id_of(interaction), target.id, page)
+        await interaction.response.send_message(
+            embed=render.transactions_embed(name_of(target), listing), ephemeral=True
+        )
