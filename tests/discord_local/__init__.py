@@ -10,6 +10,7 @@ from tests.discord_local.actions import (
     LocalDiscordRefusal,
 )
 from tests.discord_local.demo import build_demo_guild
+from tests.discord_local.env import BotProcess, BotProcessFactory, DiscordEnv
 from tests.discord_local.interactions import Modal, ModalField, Reply
 from tests.discord_local.permissions import Overwrite, Permissions
 from tests.discord_local.server import DiscordError, LocalDiscord, RecordedRequest
@@ -29,7 +30,10 @@ __all__ = [
     "ActionRefused",
     "Attachment",
     "Ban",
+    "BotProcess",
+    "BotProcessFactory",
     "CommandUnavailable",
+    "DiscordEnv",
     "DiscordError",
     "FakeChannel",
     "FakeGuild",

@@ -108,7 +108,11 @@ class DiscordEnv:
         return self.server.guild
 
     def member(self, name: str | int) -> FakeMember:
-        return self.guild.member(name)
+        """A member by name or id; also one who has left (their FakeMember keeps its state)."""
+        found = self.guild.find_member(name)
+        if found is None:
+            found = next((m for m in self.guild.departed.values() if name in (m.name, m.id)), None)
+        return found if found is not None else self.guild.member(name)
 
     def channel(self, name: str | int) -> FakeChannel:
         return self.guild.channel(name)
@@ -178,6 +182,8 @@ class DiscordEnv:
                 if self._connect_task in done:
                     self._connect_task.result()  # raises what stopped the connection
                 raise AssertionError(f"the bot was not ready within {timeout}s")
+            # Start-up handlers (on_ready, on_guild_available...) finish before the test acts.
+            await self.settle(timeout)
         except BaseException:
             await self.stop_bot()
             raise
@@ -189,6 +195,9 @@ class DiscordEnv:
         self.bot, self._connect_task = None, None
         if bot is None:
             return
+        # Let handlers that are still working finish, so a stop is as clean as SIGTERM's.
+        with contextlib.suppress(AssertionError):
+            await self.settle(2.0, bot=bot)
         await bot.close()
         if task is not None:
             try:
@@ -208,12 +217,13 @@ class DiscordEnv:
     async def _on_socket_event(self, event: str) -> None:
         self._seen.set()
 
-    def _caught_up(self) -> bool:
+    def _caught_up(self, bot: Any = None) -> bool:
         """Has the bot read every event the server dispatched to its live sessions?"""
-        if self.bot is None:
+        bot = bot or self.bot
+        if bot is None:
             return True
         sequences = {}
-        for shard in self.bot.shards.values():
+        for shard in bot.shards.values():
             ws = shard._parent.ws
             sequences[ws.session_id] = ws.sequence or 0
         for session in self.server.gateway.live_sessions:
@@ -232,7 +242,7 @@ class DiscordEnv:
                 busy.append(task)
         return busy
 
-    async def settle(self, timeout: float = 5.0) -> None:
+    async def settle(self, timeout: float = 5.0, *, bot: Any = None) -> None:
         """Until the bot has read every event sent so far, finished handling them, and made
         no request that is still in flight. Event-driven; a bot that never gets there fails
         the test with what it was doing."""
@@ -242,7 +252,7 @@ class DiscordEnv:
             async with asyncio.timeout_at(deadline):
                 while True:
                     progressed = False
-                    while not self._caught_up():
+                    while not self._caught_up(bot):
                         progressed = True
                         self._seen.clear()
                         await self._seen.wait()
@@ -354,7 +364,7 @@ class BotProcess:
                 f"bot.py was not ready within {timeout}s:\n{self.output}"
             ) from None
 
-    async def settle(self, timeout: float = 5.0) -> None:
+    async def settle(self, timeout: float = 5.0, *, bot: Any = None) -> None:
         """Heartbeat barriers until a round passes with no new request from the bot."""
         async with asyncio.timeout(timeout):
             while True:

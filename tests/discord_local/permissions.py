@@ -54,6 +54,9 @@ class Permissions(int):
     def __or__(self, other: int) -> Permissions:  # type: ignore[override]
         return Permissions(int(self) | int(other))
 
+    def __str__(self) -> str:  # the number, as Discord writes permission sets
+        return int.__repr__(self)
+
     def __repr__(self) -> str:
         return f"Permissions({', '.join(sorted(self.names)) or 'none'})"
 

@@ -244,7 +244,8 @@ class Rest:
             "name": body["name"],
             "description": body.get("description", ""),
             "options": body.get("options") or [],
-            "default_member_permissions": body.get("default_member_permissions"),
+            # Discord answers permission bit sets as strings.
+            "default_member_permissions": _str_or_none(body.get("default_member_permissions")),
             "dm_permission": body.get("dm_permission", True),
             "nsfw": body.get("nsfw", False),
             "contexts": body.get("contexts"),
@@ -1189,6 +1190,10 @@ class Rest:
         if msg is p.original and p.loading:
             p.on_filled()
         return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _emoji(raw: str) -> str:

@@ -699,6 +699,9 @@ async def read_body(request: web.Request) -> tuple[Any, list[File]]:
             m = re.match(r"files\[(\d+)\]", name)
             index = int(m.group(1)) if m else len(indexed)
             ptype = part.headers.get("Content-Type")  # type: ignore[union-attr]
+            if ptype in (None, "application/octet-stream"):
+                # discord.py sends no type: Discord infers it from the file name.
+                ptype = guess_type(part.filename or "") or ptype  # type: ignore[union-attr]
             indexed.append((index, File(part.filename or name, bytes(raw), ptype)))  # type: ignore[union-attr]
         files = [f for _, f in sorted(indexed, key=lambda x: x[0])]
         _apply_descriptions(data, files)
