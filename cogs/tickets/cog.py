@@ -445,45 +445,44 @@ class Tickets(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         ticket_id = self.open_channels.get(message.channel.id)
-        if ticket_id is None:
-            return
-        author = message.author
-        await service.record_message(
-            ticket_id,
-            message_id=message.id,
-            author_id=author.id,
-            author_name=getattr(author, "display_name", author.name),
-            author_is_bot=author.bot,
-            content=message.content,
-            created_at=message.created_at,
-            attachments=[{"name": a.filename, "url": a.url} for a in message.attachments],
-            embeds=[
-                {"title": e.title or "", "description": e.description or ""}
-                for e in message.embeds
-                if e.title or e.description
-            ],
-        )
+        if ticket_id is not None:
+            await service.record_message(ticket_id, message_record(message))
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        if payload.channel_id not in self.open_channels or "content" not in payload.data:
+        ticket_id = self.open_channels.get(payload.channel_id)
+        if ticket_id is None or "content" not in payload.data:
             return
-        edited = payload.data.get("edited_timestamp")
+        before = payload.cached_message.content if payload.cached_message else None
         await service.record_edit(
-            payload.message_id,
-            content=payload.data.get("content") or "",
-            edited_at=discord.utils.parse_time(edited) if edited else now(),
+            ticket_id,
+            message_record(payload.message),
+            previous_content=before,
+            edited_at=payload.message.edited_at or now(),
         )
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        if payload.channel_id in self.open_channels:
-            await service.record_deletions([payload.message_id], deleted_at=now())
+        ticket_id = self.open_channels.get(payload.channel_id)
+        if ticket_id is not None:
+            cached = [payload.cached_message] if payload.cached_message else []
+            await service.record_deletions(
+                ticket_id,
+                [payload.message_id],
+                deleted_at=now(),
+                known=[message_record(m) for m in cached],
+            )
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        if payload.channel_id in self.open_channels:
-            await service.record_deletions(list(payload.message_ids), deleted_at=now())
+        ticket_id = self.open_channels.get(payload.channel_id)
+        if ticket_id is not None:
+            await service.record_deletions(
+                ticket_id,
+                list(payload.message_ids),
+                deleted_at=now(),
+                known=[message_record(m) for m in payload.cached_messages],
+            )
 
     # ----------------------------------------------------------------------------------------
     # /ticket-panel
@@ -993,6 +992,24 @@ class Tickets(commands.Cog):
         support = await service.support_role_ids(guild.id)
         if not any(role.id in support for role in member.roles):
             raise PermissionDenied("Only ticket staff can see ticket statistics.")
+
+
+def message_record(message: discord.Message) -> service.MessageRecord:
+    author = message.author
+    return service.MessageRecord(
+        message_id=message.id,
+        author_id=author.id,
+        author_name=author.display_name,
+        author_is_bot=author.bot,
+        content=message.content,
+        created_at=message.created_at,
+        attachments=[{"name": a.filename, "url": a.url} for a in message.attachments],
+        embeds=[
+            {"title": e.title or "", "description": e.description or ""}
+            for e in message.embeds
+            if e.title or e.description
+        ],
+    )
 
 
 def _html_file(ticket: Ticket, html: str) -> discord.File:

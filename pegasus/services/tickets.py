@@ -933,77 +933,128 @@ async def check_autoclose(ticket_id: UUID | str, *, now: datetime) -> AutoCloseC
 # Messages
 
 
-async def record_message(
-    ticket_id: UUID | str,
-    *,
-    message_id: int,
-    author_id: int,
-    author_name: str,
-    author_is_bot: bool,
-    content: str,
-    created_at: datetime,
-    attachments: Sequence[Mapping[str, str]] = (),
-    embeds: Sequence[Mapping[str, str]] = (),
+@dataclass(frozen=True)
+class MessageRecord:
+    """A Discord message as stored in `ticket_messages`."""
+
+    message_id: int
+    author_id: int
+    author_name: str
+    author_is_bot: bool
+    content: str
+    created_at: datetime
+    attachments: Sequence[Mapping[str, str]] = ()  # {"name", "url"}
+    embeds: Sequence[Mapping[str, str]] = ()  # {"title", "description"}
+
+
+async def _store(
+    ticket_id: UUID | str, record: MessageRecord, conn: BaseDBAsyncClient, **extra: Any
 ) -> None:
-    """Store a message written in a ticket. A repeat (gateway replay) is ignored.
+    """Insert unless stored already (gateway replays, or an edit or deletion that was handled
+    before the message itself); note the ticket's first response."""
+    await ensure_user(record.author_id, using_db=conn)
+    await TicketMessage.bulk_create(
+        [
+            TicketMessage(
+                ticket_id=ticket_id,
+                message_id=record.message_id,
+                author_id=record.author_id,
+                author_name=record.author_name[:100],
+                author_is_bot=record.author_is_bot,
+                content=record.content,
+                attachments=[dict(a) for a in record.attachments],
+                embeds=[dict(e) for e in record.embeds],
+                created_at=record.created_at,
+                **extra,
+            )
+        ],
+        ignore_conflicts=True,
+        using_db=conn,
+    )
+    if not record.author_is_bot:
+        await (
+            Ticket.filter(id=ticket_id, first_response_at__isnull=True)
+            .exclude(user_id=record.author_id)
+            .using_db(conn)
+            .update(first_response_at=record.created_at)
+        )
+
+
+async def record_message(ticket_id: UUID | str, record: MessageRecord) -> None:
+    """Store a message written in a ticket. A repeat is ignored.
 
     The first message by someone other than the opener (and not a bot) is the first response.
     """
     async with in_transaction() as conn:
-        await ensure_user(author_id, using_db=conn)
-        await TicketMessage.bulk_create(
-            [
-                TicketMessage(
-                    ticket_id=ticket_id,
-                    message_id=message_id,
-                    author_id=author_id,
-                    author_name=author_name[:100],
-                    author_is_bot=author_is_bot,
-                    content=content,
-                    attachments=[dict(a) for a in attachments],
-                    embeds=[dict(e) for e in embeds],
-                    created_at=created_at,
-                )
-            ],
-            ignore_conflicts=True,
-            using_db=conn,
-        )
-        if not author_is_bot:
-            await (
-                Ticket.filter(id=ticket_id, first_response_at__isnull=True)
-                .exclude(user_id=author_id)
-                .using_db(conn)
-                .update(first_response_at=created_at)
-            )
+        await _store(ticket_id, record, conn)
 
 
-async def record_edit(message_id: int, *, content: str, edited_at: datetime) -> bool:
-    """Store an edit, keeping the earlier text; False when the message is not a ticket's."""
+async def record_edit(
+    ticket_id: UUID | str,
+    record: MessageRecord,
+    *,
+    previous_content: str | None,
+    edited_at: datetime,
+) -> None:
+    """Store an edit, keeping the earlier text in the history.
+
+    Events are handled concurrently, so the edit may be handled before the message it edits is
+    stored, or the message may be stored already showing the edited text (Discord's client
+    updates its cached message in place). So: `record` is the message after the edit,
+    `previous_content` the text before it when known, and the result is the same in any order.
+    """
     async with in_transaction() as conn:
-        message = (
-            await TicketMessage.filter(message_id=message_id)
+        # Store the message if it is not stored yet; on PostgreSQL this waits for a concurrent
+        # insert of the same message to commit, so the row exists below either way.
+        first_history = _history_after([], previous_content, record.content, edited_at)
+        await _store(ticket_id, record, conn, edit_history=first_history, edited_at=edited_at)
+        stored = (
+            await TicketMessage.filter(message_id=record.message_id)
             .select_for_update()
             .using_db(conn)
-            .first()
+            .get()
         )
-        if message is None:
-            return False
-        if message.content == content:
-            return True  # Discord also sends updates for embeds unfurling: nothing was edited
-        history = [*message.edit_history, {"content": message.content, "at": edited_at.isoformat()}]
+        before = previous_content if previous_content is not None else stored.content
+        history = _history_after(stored.edit_history, before, record.content, edited_at)
+        if history == stored.edit_history and stored.content == record.content:
+            return  # not a text edit (e.g. a link preview appeared), or recorded already
         await (
-            TicketMessage.filter(id=message.id)
+            TicketMessage.filter(id=stored.id)
             .using_db(conn)
-            .update(content=content, edited_at=edited_at, edit_history=history)
+            .update(content=record.content, edited_at=edited_at, edit_history=history)
         )
-    return True
 
 
-async def record_deletions(message_ids: Sequence[int], *, deleted_at: datetime) -> int:
-    """Mark messages deleted (they stay in the transcript, struck through)."""
-    return await TicketMessage.filter(
-        message_id__in=list(message_ids), deleted_at__isnull=True
-    ).update(deleted_at=deleted_at)
+def _history_after(
+    history: list[dict[str, str]], before: str | None, after: str, edited_at: datetime
+) -> list[dict[str, str]]:
+    if before is None or before == after:
+        return history
+    if history and history[-1]["content"] == before:
+        return history  # this edit is in the history already
+    return [*history, {"content": before, "at": edited_at.isoformat()}]
+
+
+async def record_deletions(
+    ticket_id: UUID | str,
+    message_ids: Sequence[int],
+    *,
+    deleted_at: datetime,
+    known: Sequence[MessageRecord] = (),
+) -> int:
+    """Mark messages deleted (they stay in the transcript, struck through).
+
+    `known` are the deleted messages as Discord's client still had them: stored first, so a
+    deletion handled before its message was stored still leaves the message, marked deleted.
+    """
+    async with in_transaction() as conn:
+        for record in known:
+            await _store(ticket_id, record, conn)
+        return await (
+            TicketMessage.filter(message_id__in=list(message_ids), deleted_at__isnull=True)
+            .using_db(conn)
+            .update(deleted_at=deleted_at)
+        )
 
 
 async def ticket_messages(ticket_id: UUID | str) -> list[TicketMessage]:

@@ -51,18 +51,28 @@ async def open_with_channel(
     return await svc.attach_channel(opened.ticket.id, channel_id, now=now)
 
 
-async def say(
-    ticket: Ticket, message_id: int, author_id: int, at: datetime, *, bot: bool = False
-) -> None:
-    await svc.record_message(
-        ticket.id,
+def record(
+    message_id: int,
+    author_id: int,
+    at: datetime,
+    *,
+    bot: bool = False,
+    content: str | None = None,
+) -> svc.MessageRecord:
+    return svc.MessageRecord(
         message_id=message_id,
         author_id=author_id,
         author_name=f"user{author_id}",
         author_is_bot=bot,
-        content=f"message {message_id}",
+        content=f"message {message_id}" if content is None else content,
         created_at=at,
     )
+
+
+async def say(
+    ticket: Ticket, message_id: int, author_id: int, at: datetime, *, bot: bool = False
+) -> None:
+    await svc.record_message(ticket.id, record(message_id, author_id, at, bot=bot))
 
 
 # ------------------------------------------------------------------------------ panels
@@ -448,10 +458,15 @@ async def test_messages_edits_deletions_and_first_response(db: str) -> None:
     await say(ticket, 4, STAFF2, T0 + timedelta(minutes=9))
     assert (await Ticket.get(id=ticket.id)).first_response_at == T0 + timedelta(minutes=7)
 
-    assert await svc.record_edit(2, content="fixed typo", edited_at=T0 + timedelta(minutes=3))
-    assert await svc.record_edit(2, content="fixed typo", edited_at=T0 + timedelta(minutes=4))
-    assert not await svc.record_edit(12345, content="x", edited_at=T0)
-    assert await svc.record_deletions([3, 777], deleted_at=T0 + timedelta(minutes=8)) == 1
+    fixed = record(2, ALICE, T0 + timedelta(minutes=2), content="fixed typo")
+    edit_at = T0 + timedelta(minutes=3)
+    await svc.record_edit(ticket.id, fixed, previous_content="message 2", edited_at=edit_at)
+    # The same edit again (a replay), and an update that did not change the text.
+    await svc.record_edit(ticket.id, fixed, previous_content="message 2", edited_at=edit_at)
+    later = T0 + timedelta(minutes=4)
+    await svc.record_edit(ticket.id, fixed, previous_content="fixed typo", edited_at=later)
+    deleted = await svc.record_deletions(ticket.id, [3, 777], deleted_at=T0 + timedelta(minutes=8))
+    assert deleted == 1
 
     messages = await svc.ticket_messages(ticket.id)
     assert [m.message_id for m in messages] == [1, 2, 3, 4]
@@ -461,6 +476,39 @@ async def test_messages_edits_deletions_and_first_response(db: str) -> None:
     assert [h["content"] for h in edited.edit_history] == ["message 2"]
     assert messages[2].deleted_at == T0 + timedelta(minutes=8)
     assert messages[0].author_is_bot and not messages[1].author_is_bot
+
+
+@pytest.mark.parametrize("order", ["message first", "edit first"])
+async def test_an_edit_is_kept_whatever_order_the_events_are_handled_in(
+    db: str, order: str
+) -> None:
+    """Discord's client updates a cached message in place, so the message may be stored with
+    its edited text, or the edit handled before the message: the history is the same."""
+    panel_id = await make_panel()
+    ticket = await open_with_channel(panel_id, ALICE, 9001)
+    edited = record(5, ALICE, T0, content="after")
+    edit_at = T0 + timedelta(minutes=1)
+    if order == "message first":
+        await svc.record_message(ticket.id, edited)  # already shows the edited text
+        await svc.record_edit(ticket.id, edited, previous_content="before", edited_at=edit_at)
+    else:
+        await svc.record_edit(ticket.id, edited, previous_content="before", edited_at=edit_at)
+        await svc.record_message(ticket.id, edited)
+    [stored] = await svc.ticket_messages(ticket.id)
+    assert stored.content == "after"
+    assert [h["content"] for h in stored.edit_history] == ["before"]
+    assert stored.edited_at == edit_at
+
+
+async def test_a_deletion_handled_before_its_message_keeps_the_message(db: str) -> None:
+    panel_id = await make_panel()
+    ticket = await open_with_channel(panel_id, ALICE, 9001)
+    gone = record(6, ALICE, T0, content="oops")
+    deleted_at = T0 + timedelta(seconds=5)
+    assert await svc.record_deletions(ticket.id, [6], deleted_at=deleted_at, known=[gone]) == 1
+    await svc.record_message(ticket.id, gone)
+    [stored] = await svc.ticket_messages(ticket.id)
+    assert (stored.content, stored.deleted_at) == ("oops", deleted_at)
 
 
 async def test_open_ticket_channels_lists_only_open_tickets(db: str) -> None:
@@ -477,13 +525,15 @@ async def test_transcript_from_stored_messages(db: str) -> None:
     ticket = await open_with_channel(panel_id, ALICE, 9001)
     await svc.record_message(
         ticket.id,
-        message_id=1,
-        author_id=ALICE,
-        author_name="alice",
-        author_is_bot=False,
-        content="<b>not bold</b> & more",
-        created_at=T0,
-        attachments=[{"name": "log.txt", "url": "https://cdn.example/log.txt"}],
+        svc.MessageRecord(
+            message_id=1,
+            author_id=ALICE,
+            author_name="alice",
+            author_is_bot=False,
+            content="<b>not bold</b> & more",
+            created_at=T0,
+            attachments=[{"name": "log.txt", "url": "https://cdn.example/log.txt"}],
+        ),
     )
     closed = await svc.close(ticket.id, staff, reason="done", now=T0 + timedelta(hours=1))
     names = {ALICE: "Alice", STAFF: "Sam (staff)"}

@@ -1,0 +1,459 @@
+"""Support tickets end to end, through the local Discord: members click, type and run commands,
+and the tests look at the channels, permissions, messages, files and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import discord
+import pytest
+
+from models.scheduling import ActionStatus, ScheduledAction
+from models.tickets import Ticket, TicketMessage, TicketStatus
+from pegasus.services import tickets as service
+from tests.discord_local import ActionRefused, CommandUnavailable, FakeChannel, FakeMember, Reply
+from tests.discord_local.env import DiscordEnv
+
+PANEL_ID = re.compile(r"TP-[0-9A-Z]+")
+
+# Only what tickets need, so these tests speak about tickets alone.
+pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.tickets"))
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+async def make_panel(env: DiscordEnv, *, max_per_user: int = 1, log_channel: bool = True) -> str:
+    """The owner creates a panel with Moderator as staff, adds a Help button and posts it in
+    #general; transcripts go to #logs."""
+    created = await env.owner.slash(
+        "ticket-panel create",
+        title="Support",
+        description="Need help? Open a ticket.",
+        support_role=env.guild.role("Moderator"),
+        max_per_user=max_per_user,
+    )
+    match = PANEL_ID.search(created.content or "")
+    assert created.ephemeral and match, created.content
+    panel_id = match.group(0)
+    added = await env.owner.slash("ticket-panel button", panel=panel_id, label="Help")
+    assert "added" in (added.content or ""), added.content
+    sent = await env.owner.slash("ticket-panel send", panel=panel_id)
+    assert sent.ephemeral and "posted" in (sent.content or ""), sent.content
+    if log_channel:
+        settings = await env.owner.slash("ticket-panel settings", log_channel=env.channel("logs"))
+        assert env.channel("logs").mention in (settings.content or ""), settings.content
+    return panel_id
+
+
+def panel_message(env: DiscordEnv):  # type: ignore[no-untyped-def]
+    return next(m for m in env.channel("general").bot_messages if m.buttons)
+
+
+async def open_ticket(
+    env: DiscordEnv, member: FakeMember, reason: str = "My order never arrived"
+) -> Reply:
+    form = await member.click(panel_message(env), label="Help")
+    assert form.kind == "modal", form.content
+    done = await member.submit_modal(form, {"reason": reason})
+    await env.settle()
+    return done
+
+
+async def close_with(
+    env: DiscordEnv, member: FakeMember, channel: FakeChannel, reason: str | None = None
+) -> Reply:
+    options = {"reason": reason} if reason else {}
+    prompt = await member.slash("ticket close", in_channel=channel, **options)
+    assert prompt.ephemeral and "Close ticket #" in (prompt.content or ""), prompt.content
+    done = await member.click(prompt, label="Close ticket")
+    await env.settle()
+    return done
+
+
+async def ticket_number(number: int) -> Ticket:
+    return await Ticket.get(number=number)
+
+
+# ------------------------------------------------------------------------------ the whole life
+
+
+async def test_the_whole_life_of_a_ticket(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    alice, mod, owner, bob = env.alice, env.mod, env.owner, env.bob
+    await make_panel(env)
+
+    # Opening: a modal asks the reason, then a private channel appears.
+    done = await open_ticket(env, alice)
+    channel = env.guild.channel("ticket-0001")
+    assert done.ephemeral and channel.mention in (done.content or "")
+    assert channel.can_see(alice) and channel.can_see(mod) and channel.can_see(owner)
+    assert not channel.can_see(bob) and not channel.can_see(env.carol)
+    welcome = channel.bot_messages[0]
+    assert "My order never arrived" in welcome.text and alice.mention in welcome.text
+    assert {b["label"] for b in welcome.buttons} == {"Claim", "Close"}
+    ticket = await ticket_number(1)
+    assert (ticket.channel_id, ticket.status, ticket.user_id) == (
+        channel.id,
+        TicketStatus.OPEN,
+        alice.id,
+    )
+
+    # Claim with the button.
+    claimed = await mod.click(welcome, label="Claim")
+    assert not claimed.ephemeral and "claimed this ticket" in (claimed.content or "")
+    assert (await ticket_number(1)).status is TicketStatus.CLAIMED
+
+    # Conversation: messages, an edit and a deletion are stored.
+    question = await alice.say(channel, "Order 1234 <b>never</b> came")
+    answer = await mod.say(channel, "Looking into it")
+    typo = await alice.say(channel, "it was a gift")
+    await alice.edit(question, "Order 1234 never came, paid by card")
+    await alice.delete(typo)
+    await env.settle()
+    stored = {m.message_id: m for m in await TicketMessage.filter(ticket_id=ticket.id)}
+    assert stored[question.id].content == "Order 1234 never came, paid by card"
+    assert stored[question.id].edit_history[0]["content"] == "Order 1234 <b>never</b> came"
+    assert stored[typo.id].deleted_at is not None
+    assert stored[answer.id].author_id == mod.id
+    assert (await ticket_number(1)).first_response_at is not None
+
+    # Lock: only staff write. Unlock returns to claimed.
+    locked = await mod.slash("ticket lock", in_channel=channel)
+    assert "locked" in (locked.content or "")
+    assert not channel.permissions_for(alice).send_messages
+    assert channel.permissions_for(mod).send_messages
+    with pytest.raises(ActionRefused):
+        await alice.say(channel, "hello?")
+    assert (await ticket_number(1)).status is TicketStatus.LOCKED
+    await mod.slash("ticket unlock", in_channel=channel)
+    assert channel.permissions_for(alice).send_messages
+    assert (await ticket_number(1)).status is TicketStatus.CLAIMED
+
+    # Freeze: nobody but admins write.
+    await mod.slash("ticket freeze", in_channel=channel)
+    assert not channel.permissions_for(alice).send_messages
+    assert not channel.permissions_for(mod).send_messages
+    assert channel.permissions_for(owner).send_messages
+    assert (await ticket_number(1)).status is TicketStatus.FROZEN
+    await owner.slash("ticket unfreeze", in_channel=channel)
+    assert (
+        channel.permissions_for(alice).send_messages and channel.permissions_for(mod).send_messages
+    )
+
+    # Add and remove a member; rename.
+    await mod.slash("ticket add", in_channel=channel, member=bob)
+    assert channel.can_see(bob) and channel.permissions_for(bob).send_messages
+    await mod.slash("ticket remove", in_channel=channel, member=bob)
+    assert not channel.can_see(bob)
+    renamed = await mod.slash("ticket rename", in_channel=channel, name="Lost Order")
+    assert "lost-order" in (renamed.content or "")
+    assert channel.name == "lost-order"
+
+    # Unclaim, and the opener's own copy of the transcript on demand.
+    await mod.slash("ticket unclaim", in_channel=channel)
+    assert (await ticket_number(1)).status is TicketStatus.OPEN
+    copy = await alice.slash("ticket transcript", in_channel=channel)
+    assert copy.ephemeral and copy.attachments[0].filename == "ticket-0001-transcript.html"
+
+    # Close with confirmation: transcript to #logs, DM to the opener, then the channel goes.
+    closing = await close_with(env, mod, channel, reason="Refund sent")
+    assert "Closing" in (closing.content or "")
+    assert channel.deleted
+    closed = await ticket_number(1)
+    assert closed.status is TicketStatus.CLOSED
+    assert (closed.closed_by_id, closed.close_reason) == (mod.id, "Refund sent")
+    log_post = env.channel("logs").bot_messages[-1]
+    assert "Ticket #0001 closed" in log_post.text and "Refund sent" in log_post.text
+    page = log_post.attachments[0].data.decode()
+    assert log_post.attachments[0].filename == "ticket-0001-transcript.html"
+    assert "Order 1234 never came, paid by card" in page
+    assert "Order 1234 &lt;b&gt;never&lt;/b&gt; came" in page  # the earlier version, escaped
+    assert "Looking into it" in page and "it was a gift" in page
+    dm = env.server.dms(alice)[-1]
+    assert dm.attachments[0].filename == "ticket-0001-transcript.html"
+    assert [b["label"] for b in dm.buttons] == ["1 ★", "2 ★", "3 ★", "4 ★", "5 ★"]
+    assert 1 not in (await service.open_ticket_channels()).values()
+
+    # Rating with an optional comment.
+    form = await alice.click(dm, label="4 ★")
+    assert form.kind == "modal"
+    thanks = await alice.submit_modal(form, {"comment": "Quick and kind"})
+    assert "★★★★☆" in (thanks.content or "")
+    await env.settle()
+    rated = await ticket_number(1)
+    assert (rated.rating, rated.rating_comment) == (4, "Quick and kind")
+    assert "Quick and kind" in env.channel("logs").bot_messages[-1].text
+
+    # Statistics.
+    stats = await mod.slash("ticket stats")
+    assert stats.ephemeral
+    assert "4.00 / 5" in stats.text and "Tickets closed" in stats.text
+    mine = await mod.slash("ticket stats", member=mod)
+    assert "Tickets handled" in mine.text
+
+
+async def test_reopen_gives_a_closed_ticket_a_new_channel(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    old = env.guild.channel("ticket-0001")
+    await close_with(env, env.alice, old)
+    assert old.deleted
+
+    refused = await env.alice.slash("ticket reopen", number=1)
+    assert refused.ephemeral and "Only the ticket's staff can reopen" in (refused.content or "")
+    reopened = await env.mod.slash("ticket reopen", number=1)
+    await env.settle()
+    channel = env.guild.find_channel("ticket-0001")
+    assert channel is not None and channel.id != old.id and not channel.deleted
+    assert channel.mention in (reopened.content or "")
+    assert channel.can_see(env.alice) and not channel.can_see(env.bob)
+    ticket = await ticket_number(1)
+    assert ticket.status is TicketStatus.OPEN and ticket.channel_id == channel.id
+    # Messages in the new channel are recorded too.
+    said = await env.alice.say(channel, "still broken")
+    await env.settle()
+    assert await TicketMessage.filter(message_id=said.id, ticket_id=ticket.id).exists()
+
+
+# ------------------------------------------------------------------------------ refusals
+
+
+async def test_permission_refusals(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    alice, bob = env.alice, env.bob
+    await make_panel(env)
+    await open_ticket(env, alice)
+    channel = env.guild.channel("ticket-0001")
+    welcome = channel.bot_messages[0]
+
+    with pytest.raises(CommandUnavailable):
+        await alice.slash("ticket-panel create", title="x", description="y")
+
+    for command in ("ticket claim", "ticket lock", "ticket freeze", "ticket rename"):
+        options = {"name": "x"} if command == "ticket rename" else {}
+        reply = await alice.slash(command, in_channel=channel, **options)
+        assert reply.ephemeral and "Only the ticket's staff" in (reply.content or ""), command
+    refused = await alice.click(welcome, label="Claim")
+    assert refused.ephemeral and "Only the ticket's staff can claim" in (refused.content or "")
+    added = await alice.slash("ticket add", in_channel=channel, member=bob)
+    assert added.ephemeral and not channel.can_see(bob)
+
+    # Someone outside the ticket cannot close it, even with the button's id.
+    outsider = await bob.click(welcome, label="Close")
+    assert outsider.ephemeral and "Only the member who opened" in (outsider.content or "")
+    assert not channel.deleted
+
+    claimed = await env.mod.slash("ticket claim", in_channel=channel)
+    assert not claimed.ephemeral
+    again = await env.mod.slash("ticket claim", in_channel=channel)
+    assert again.ephemeral and "already claimed" in (again.content or "")
+
+    outside = await env.mod.slash("ticket claim")  # in #general
+    assert outside.ephemeral and "not a ticket channel" in (outside.content or "")
+    stats = await alice.slash("ticket stats")
+    assert stats.ephemeral and "Only ticket staff" in (stats.content or "")
+
+    ticket = await ticket_number(1)
+    assert ticket.status is TicketStatus.CLAIMED and ticket.claimed_by_id == env.mod.id
+
+
+async def test_the_open_ticket_limit_is_refused_before_the_form(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env, max_per_user=1)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+
+    again = await env.alice.click(panel_message(env), label="Help")
+    assert again.kind != "modal" and again.ephemeral
+    assert "already have 1 open ticket" in (again.content or "")
+    assert channel.mention in (again.content or "")
+    assert await Ticket.filter(user_id=env.alice.id).count() == 1
+
+    # Another member is not limited by Alice's ticket.
+    await open_ticket(env, env.bob)
+    assert env.guild.find_channel("ticket-0002") is not None
+
+
+async def test_a_paused_panel_refuses_new_tickets(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    panel_id = await make_panel(env)
+    edited = await env.owner.slash("ticket-panel edit", panel=panel_id, active=False)
+    assert "updated" in (edited.content or "")
+    refused = await env.alice.click(panel_message(env), label="Help")
+    assert refused.ephemeral and "closed for now" in (refused.content or "")
+    listing = await env.owner.slash("ticket-panel list")
+    assert panel_id in listing.text and "paused" in listing.text
+
+
+# ------------------------------------------------------------------------------ restarts, races
+
+
+async def test_close_button_works_after_a_restart(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+    welcome = channel.bot_messages[0]
+
+    await env.restart_bot()
+
+    # Messages are still recorded: the open ticket channels were loaded at start-up.
+    said = await env.alice.say(channel, "are you there?")
+    await env.settle()
+    assert await TicketMessage.filter(message_id=said.id).exists()
+
+    prompt = await env.alice.click(welcome, label="Close")
+    assert prompt.ephemeral and "Close ticket #0001?" in (prompt.content or "")
+    await env.alice.click(prompt, label="Close ticket")
+    await env.settle()
+    assert channel.deleted
+    ticket = await ticket_number(1)
+    assert ticket.status is TicketStatus.CLOSED and ticket.closed_by_id == env.alice.id
+    assert "are you there?" in env.channel("logs").bot_messages[-1].attachments[0].data.decode()
+
+
+async def test_panel_button_works_after_a_restart(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    await env.restart_bot()
+    await open_ticket(env, env.carol)
+    assert env.guild.find_channel("ticket-0001") is not None
+    assert (await ticket_number(1)).user_id == env.carol.id
+
+
+async def test_two_members_opening_at_the_same_instant(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    members = [env.alice, env.bob, env.carol]
+    forms = [await m.click(panel_message(env), label="Help") for m in members]
+    replies = await asyncio.gather(
+        *(
+            m.submit_modal(form, {"reason": f"help {m.name}"})
+            for m, form in zip(members, forms, strict=True)
+        )
+    )
+    await env.settle()
+    assert all(r.ephemeral and "is open" in (r.content or "") for r in replies)
+    tickets = await Ticket.all().order_by("number")
+    assert [t.number for t in tickets] == [1, 2, 3]
+    assert {t.user_id for t in tickets} == {m.id for m in members}
+    for ticket in tickets:
+        channel = env.guild.channel(f"ticket-{ticket.number:04d}")
+        assert channel.id == ticket.channel_id
+        opener = env.guild.member(ticket.user_id)
+        assert channel.can_see(opener)
+        assert all(not channel.can_see(m) for m in members if m is not opener)
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+@pytest.mark.allow_errors
+async def test_transcript_failure_keeps_the_channel_and_tells_staff(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+    logs = env.channel("logs")
+    env.server.faults.fail(
+        "POST",
+        f"/channels/{logs.id}/messages",
+        status=403,
+        code=50013,
+        message="Missing Permissions",
+    )
+
+    await close_with(env, env.mod, channel)
+
+    assert not channel.deleted
+    warning = channel.bot_messages[-1]
+    assert "transcript could not be written" in warning.text and "stays open" in warning.text
+    ticket = await ticket_number(1)
+    assert ticket.status is TicketStatus.OPEN and ticket.closed_at is None
+    assert env.server.dms(env.alice) == []
+    # Still recorded, and closing works once the log channel accepts the transcript.
+    await env.alice.say(channel, "still here")
+    await env.settle()
+    await close_with(env, env.mod, channel)
+    assert channel.deleted
+    assert "still here" in logs.bot_messages[-1].attachments[0].data.decode()
+
+
+async def test_closing_without_a_log_channel_still_sends_the_transcript_to_the_opener(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await make_panel(env, log_channel=False)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+    await close_with(env, env.alice, channel)
+    assert channel.deleted
+    assert env.server.dms(env.alice)[-1].attachments[0].filename == "ticket-0001-transcript.html"
+    assert env.channel("logs").bot_messages == []
+
+
+# ------------------------------------------------------------------------------ auto-close
+
+
+async def age_ticket(number: int, hours: float) -> Ticket:
+    """Pretend the ticket was opened `hours` ago and its timer is due now."""
+    ticket = await ticket_number(number)
+    earlier = discord.utils.utcnow() - timedelta(hours=hours)
+    await Ticket.filter(id=ticket.id).update(created_at=earlier)
+    await TicketMessage.filter(ticket_id=ticket.id).update(created_at=earlier)
+    await ScheduledAction.filter(
+        kind=service.AUTOCLOSE_KIND, dedupe_key=f"ticket:{ticket.id}", status=ActionStatus.PENDING
+    ).update(due_at=discord.utils.utcnow() - timedelta(seconds=1))
+    return ticket
+
+
+async def test_auto_close_after_hours_without_messages(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    await env.owner.slash("ticket-panel settings", auto_close_hours=2)
+    await open_ticket(env, env.alice)
+    await open_ticket(env, env.bob)
+    quiet = env.guild.channel("ticket-0001")
+    busy = env.guild.channel("ticket-0002")
+    await age_ticket(1, hours=3)
+    await age_ticket(2, hours=3)
+    await env.bob.say(busy, "any news?")  # activity now: ticket 2 must wait
+    await env.settle()
+
+    assert await env.bot.scheduler.run_due() == 2
+    await env.settle()
+
+    assert quiet.deleted
+    closed = await ticket_number(1)
+    assert closed.status is TicketStatus.CLOSED and closed.closed_by_id is None
+    assert "2 hours" in (closed.close_reason or "")
+    assert "Ticket #0001 closed" in env.channel("logs").bot_messages[-1].text
+
+    assert not busy.deleted
+    assert (await ticket_number(2)).status is TicketStatus.OPEN
+    [timer] = await ScheduledAction.filter(kind=service.AUTOCLOSE_KIND, status=ActionStatus.PENDING)
+    assert timer.payload["ticket_id"] == str((await ticket_number(2)).id)
+    assert timer.due_at > discord.utils.utcnow() + timedelta(hours=1, minutes=50)
+
+
+async def test_deleting_a_ticket_channel_by_hand_closes_the_ticket(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+    await env.alice.say(channel, "hello")
+    await env.settle()
+    await env.guild.delete_channel(channel)
+    await env.settle()
+    ticket = await ticket_number(1)
+    assert ticket.status is TicketStatus.CLOSED
+    assert ticket.close_reason == "The channel was deleted."
+    assert "hello" in env.channel("logs").bot_messages[-1].attachments[0].data.decode()
