@@ -27,6 +27,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.moderation",
     "cogs.tickets",
     "cogs.giveaways",
+    "cogs.community",
+    "cogs.security",
 )
 
 

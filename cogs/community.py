@@ -1,0 +1,681 @@
+"""Welcome and goodbye messages, autoroles and the server log.
+
+The rules and the stored settings live in pegasus.services.community; this module turns Discord
+objects into plain values, checks what only Discord knows (channel permissions, role hierarchy),
+and posts the results.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from discord.utils import escape_markdown, utcnow
+
+from pegasus.bot import Pegasus
+from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
+from pegasus.services import community as service
+from pegasus.services.community import (
+    LOG_EVENT_LABELS,
+    GreetingConfig,
+    GreetingKind,
+    GuildConfig,
+    LogEvent,
+    MemberFacts,
+)
+
+log = logging.getLogger(__name__)
+
+COLOUR_JOIN = 0x57F287
+COLOUR_LEAVE = 0xE67E22
+COLOUR_DELETE = 0xED4245
+COLOUR_EDIT = 0x5865F2
+COLOUR_ROLES = 0x9B59B6
+COLOUR_INFO = 0x5865F2
+FIELD_LIMIT = 1024
+TEMPLATE_HELP = "{user} mention, {username} name, {server}, {member_count}"
+CLEAR_HELP = "type none to remove"
+
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers shared with the security cog
+
+
+def member_facts(member: discord.Member) -> MemberFacts:
+    guild = member.guild
+    return MemberFacts(
+        user_id=member.id,
+        username=escape_markdown(member.display_name),
+        server=escape_markdown(guild.name),
+        member_count=guild.member_count or len(guild.members),
+    )
+
+
+def clip(text: str, limit: int = FIELD_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def timestamp(moment: datetime, style: str = "R") -> str:
+    return f"<t:{int(moment.timestamp())}:{style}>"
+
+
+def sendable_text_channel(
+    guild: discord.Guild, channel_id: int | None
+) -> discord.TextChannel | None:
+    channel = guild.get_channel(channel_id) if channel_id else None
+    return channel if isinstance(channel, discord.TextChannel) else None
+
+
+async def post_to_channel(
+    channel: discord.abc.Messageable,
+    *,
+    content: str | None = None,
+    embed: discord.Embed | None = None,
+    allowed_mentions: discord.AllowedMentions | None = None,
+) -> discord.Message | None:
+    """Post, or log a warning when Discord refuses (a deleted channel, a missing permission):
+    a server's misconfiguration must not stop the listener that called this."""
+    try:
+        return await channel.send(
+            content=content,
+            embed=embed,
+            allowed_mentions=allowed_mentions or discord.AllowedMentions.none(),
+        )
+    except discord.HTTPException as error:
+        log.warning("Could not post in channel %s: %s", getattr(channel, "id", "?"), error)
+        return None
+
+
+async def post_log(
+    guild: discord.Guild, config: GuildConfig, event: LogEvent, embed: discord.Embed
+) -> None:
+    """Post `embed` in the server log if `event` is logged there."""
+    channel = sendable_text_channel(guild, config.logs(event))
+    if channel is not None:
+        embed.timestamp = embed.timestamp or utcnow()
+        await post_to_channel(channel, embed=embed)
+
+
+def require_bot_can_post(
+    channel: discord.TextChannel, *, embeds: bool = False, what: str = "messages"
+) -> None:
+    """Refuse a setting the bot could not honour, with the fix in the message."""
+    perms = channel.permissions_for(channel.guild.me)
+    missing = [
+        name
+        for name, needed in (
+            ("View Channel", perms.view_channel),
+            ("Send Messages", perms.send_messages),
+            ("Embed Links", perms.embed_links or not embeds),
+        )
+        if not needed
+    ]
+    if missing:
+        raise ValidationError(
+            f"I can't post {what} in {channel.mention}: I need {', '.join(missing)} there."
+        )
+
+
+def greeting_embed(spec: service.EmbedSpec) -> discord.Embed:
+    embed = discord.Embed(
+        title=spec.title, description=spec.description, colour=spec.color or COLOUR_INFO
+    )
+    if spec.image_url:
+        embed.set_image(url=spec.image_url)
+    if spec.thumbnail_url:
+        embed.set_thumbnail(url=spec.thumbnail_url)
+    return embed
+
+
+def describe_greeting(kind: GreetingKind, settings: GreetingConfig) -> discord.Embed:
+    title = f"{kind.value.capitalize()} messages"
+    state = "on" if settings.enabled else "off"
+    channel = f"<#{settings.channel_id}>" if settings.channel_id else "not set"
+    embed = discord.Embed(
+        title=title, description=f"**{state.capitalize()}** · channel {channel}", colour=COLOUR_INFO
+    )
+    embed.add_field(name="Message", value=clip(f"```\n{settings.message}\n```"), inline=False)
+    if settings.embed_enabled:
+        colour = f"#{settings.embed_color:06X}" if settings.embed_color is not None else "default"
+        details = [f"title: {settings.embed_title or 'none'}", f"colour: {colour}"]
+        details.append(f"image: {settings.embed_image or 'none'}")
+        details.append(f"thumbnail: {settings.embed_thumbnail or 'none'}")
+        embed.add_field(name="Embed", value=clip("\n".join(details)), inline=False)
+    else:
+        embed.add_field(name="Embed", value="off (plain message)", inline=False)
+    if kind is GreetingKind.WELCOME:
+        dm = "off"
+        if settings.dm_enabled:
+            dm = clip(f"on:\n```\n{settings.dm_message or settings.message}\n```")
+        embed.add_field(name="Direct message", value=dm, inline=False)
+    embed.set_footer(text=f"Placeholders: {TEMPLATE_HELP}")
+    return embed
+
+
+def role_list(role_ids: Sequence[int], guild: discord.Guild) -> str:
+    shown = []
+    for role_id in role_ids:
+        role = guild.get_role(role_id)
+        shown.append(role.mention if role else f"a deleted role (`{role_id}`)")
+    return ", ".join(shown) or "none"
+
+
+# ------------------------------------------------------------------------------------------------
+# The cog
+
+
+class Community(commands.Cog):
+    """Greets newcomers, says goodbye, gives roles on join, and keeps the server log."""
+
+    welcome = app_commands.Group(
+        name="welcome",
+        description="Greet members who join, in a channel and privately.",
+        guild_only=True,
+        default_permissions=MANAGE_SERVER,
+    )
+    goodbye = app_commands.Group(
+        name="goodbye",
+        description="Say goodbye when members leave.",
+        guild_only=True,
+        default_permissions=MANAGE_SERVER,
+    )
+    autorole = app_commands.Group(
+        name="autorole",
+        description="Roles given to every member who joins.",
+        guild_only=True,
+        default_permissions=MANAGE_SERVER,
+    )
+    server_log = app_commands.Group(
+        name="logging",
+        description="The server log: deleted and edited messages, joins, leaves, role changes.",
+        guild_only=True,
+        default_permissions=MANAGE_SERVER,
+    )
+
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        service.config_cache.clear()  # this bot's database may not be the one the copy came from
+
+    # --------------------------------------------------------------------------------------------
+    # Listeners
+
+    @commands.Cog.listener()
+    async def on_member_join(self, member: discord.Member) -> None:
+        config = await service.get_config(member.guild.id)
+        await self.greet(member, config, GreetingKind.WELCOME)
+        await self.give_autoroles(member, config)
+        await post_log(member.guild, config, LogEvent.MEMBER_JOIN, self.join_embed(member))
+
+    @commands.Cog.listener()
+    async def on_member_remove(self, member: discord.Member) -> None:
+        config = await service.get_config(member.guild.id)
+        await self.greet(member, config, GreetingKind.GOODBYE)
+        await post_log(member.guild, config, LogEvent.MEMBER_LEAVE, self.leave_embed(member))
+
+    @commands.Cog.listener()
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        if before.roles == after.roles:
+            return
+        config = await service.get_config(after.guild.id)
+        if config.logs(LogEvent.ROLE_CHANGE) is None:
+            return
+        added = [role for role in after.roles if role not in before.roles]
+        removed = [role for role in before.roles if role not in after.roles]
+        embed = discord.Embed(
+            title="Roles changed", description=f"{after.mention} ({after})", colour=COLOUR_ROLES
+        )
+        if added:
+            embed.add_field(name="Given", value=clip(", ".join(r.mention for r in added)))
+        if removed:
+            embed.add_field(name="Taken", value=clip(", ".join(r.mention for r in removed)))
+        embed.set_footer(text=f"User id {after.id}")
+        await post_log(after.guild, config, LogEvent.ROLE_CHANGE, embed)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        if payload.guild_id is None:
+            return
+        guild = self.bot.get_guild(payload.guild_id)
+        if guild is None:
+            return
+        config = await service.get_config(guild.id)
+        log_channel = config.logs(LogEvent.MESSAGE_DELETE)
+        if log_channel is None or payload.channel_id == log_channel:
+            return  # not logged, or a message of the log itself (would loop on cleanups)
+        message = payload.cached_message
+        if message is not None and message.author.bot:
+            return
+        embed = discord.Embed(title="Message deleted", colour=COLOUR_DELETE)
+        embed.add_field(name="Channel", value=f"<#{payload.channel_id}>")
+        if message is None:
+            embed.description = "The message was sent before I started, so I don't know it."
+        else:
+            embed.add_field(name="Author", value=f"{message.author.mention} ({message.author})")
+            embed.description = clip(message.content or "*no text*", 4000)
+            if message.attachments:
+                names = ", ".join(a.filename for a in message.attachments)
+                embed.add_field(name="Attachments", value=clip(names), inline=False)
+            embed.set_footer(text=f"Message id {payload.message_id} · user id {message.author.id}")
+        await post_log(guild, config, LogEvent.MESSAGE_DELETE, embed)
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        if payload.guild_id is None:
+            return
+        after = payload.message
+        before = payload.cached_message
+        if after.author.bot or (before is not None and before.content == after.content):
+            return  # bots, and edits that only add link previews
+        guild = self.bot.get_guild(payload.guild_id)
+        if guild is None:
+            return
+        config = await service.get_config(guild.id)
+        if config.logs(LogEvent.MESSAGE_EDIT) is None:
+            return
+        embed = discord.Embed(
+            title="Message edited",
+            description=f"{after.author.mention} in <#{payload.channel_id}> · "
+            f"[jump to it]({after.jump_url})",
+            colour=COLOUR_EDIT,
+        )
+        old = before.content if before is not None else "*unknown: sent before I started*"
+        embed.add_field(name="Before", value=clip(old or "*no text*"), inline=False)
+        embed.add_field(name="After", value=clip(after.content or "*no text*"), inline=False)
+        embed.set_footer(text=f"Message id {after.id} · user id {after.author.id}")
+        await post_log(guild, config, LogEvent.MESSAGE_EDIT, embed)
+
+    # --------------------------------------------------------------------------------------------
+    # What the listeners do
+
+    async def greet(self, member: discord.Member, config: GuildConfig, kind: GreetingKind) -> None:
+        settings = config.greeting(kind)
+        if not settings.enabled:
+            return
+        await self.send_greeting(member, settings, kind)
+
+    async def send_greeting(
+        self, member: discord.Member, settings: GreetingConfig, kind: GreetingKind
+    ) -> discord.TextChannel | None:
+        """Post the greeting of `member`; the channel it went to, or None."""
+        greeting = service.build_greeting(kind, settings, member_facts(member))
+        channel = sendable_text_channel(member.guild, settings.channel_id)
+        posted = None
+        if channel is not None:
+            message = await post_to_channel(
+                channel,
+                content=greeting.content,
+                embed=greeting_embed(greeting.embed) if greeting.embed else None,
+                # Only the newcomer is pinged, whatever else the template mentions.
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[member]
+                ),
+            )
+            posted = channel if message is not None else None
+        if greeting.dm:
+            try:
+                await member.send(greeting.dm)
+            except discord.HTTPException:
+                log.info("Could not send the welcome DM to %s (DMs closed?)", member.id)
+        return posted
+
+    async def give_autoroles(self, member: discord.Member, config: GuildConfig) -> None:
+        if member.bot or not config.autoroles:
+            return
+        guild = member.guild
+        if not guild.me.guild_permissions.manage_roles:
+            log.warning("Autoroles skipped in guild %s: missing Manage Roles", guild.id)
+            return
+        roles = [guild.get_role(role_id) for role_id in config.autoroles]
+        assignable = [role for role in roles if role is not None and role.is_assignable()]
+        if not assignable:
+            return
+        try:
+            await member.add_roles(*assignable, reason="Autorole: given to every new member")
+        except discord.HTTPException as error:
+            log.warning("Autoroles failed for %s in guild %s: %s", member.id, guild.id, error)
+
+    @staticmethod
+    def join_embed(member: discord.Member) -> discord.Embed:
+        embed = discord.Embed(
+            title="Member joined",
+            description=f"{member.mention} ({escape_markdown(str(member))})",
+            colour=COLOUR_JOIN,
+        )
+        embed.add_field(name="Account created", value=timestamp(member.created_at))
+        embed.add_field(name="Members", value=f"{member.guild.member_count or 0:,}")
+        embed.set_footer(text=f"User id {member.id}")
+        return embed
+
+    @staticmethod
+    def leave_embed(member: discord.Member) -> discord.Embed:
+        embed = discord.Embed(
+            title="Member left",
+            description=f"{member.mention} ({escape_markdown(str(member))})",
+            colour=COLOUR_LEAVE,
+        )
+        if member.joined_at is not None:
+            embed.add_field(name="Joined", value=timestamp(member.joined_at))
+        roles = [role.mention for role in member.roles if not role.is_default()]
+        if roles:
+            embed.add_field(name="Roles", value=clip(", ".join(roles)), inline=False)
+        embed.set_footer(text=f"User id {member.id}")
+        return embed
+
+    # --------------------------------------------------------------------------------------------
+    # /welcome and /goodbye
+
+    async def set_greeting(
+        self,
+        interaction: discord.Interaction,
+        kind: GreetingKind,
+        channel: discord.TextChannel,
+        **options: str | bool | None,
+    ) -> None:
+        assert interaction.guild is not None
+        current = (await service.get_config(interaction.guild.id)).greeting(kind)
+        embeds = options.get("embed_enabled")
+        require_bot_can_post(
+            channel,
+            embeds=bool(embeds if embeds is not None else current.embed_enabled),
+            what=f"{kind.value} messages",
+        )
+        config = await service.set_greeting(
+            interaction.guild.id,
+            interaction.user.id,
+            kind,
+            channel_id=channel.id,
+            **options,  # type: ignore[arg-type]
+        )
+        embed = describe_greeting(kind, config.greeting(kind))
+        await interaction.response.send_message(
+            f"{kind.value.capitalize()} messages are on in {channel.mention}. "
+            f"Try it with `/{kind.value} test`.",
+            embed=embed,
+            ephemeral=True,
+        )
+
+    async def show_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
+        assert interaction.guild is not None
+        config = await service.get_config(interaction.guild.id)
+        await interaction.response.send_message(
+            embed=describe_greeting(kind, config.greeting(kind)), ephemeral=True
+        )
+
+    async def test_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
+        assert interaction.guild is not None and isinstance(interaction.user, discord.Member)
+        settings = (await service.get_config(interaction.guild.id)).greeting(kind)
+        if settings.channel_id is None:
+            raise NotFoundError(f"Set {kind.value} messages up first with `/{kind.value} set`.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = await self.send_greeting(interaction.user, settings, kind)
+        if channel is None:
+            await interaction.followup.send(
+                f"I couldn't post in <#{settings.channel_id}>: check that it still exists and "
+                "that I may send messages and embeds there.",
+                ephemeral=True,
+            )
+            return
+        note = "" if settings.enabled else f" They are off: turn them on with `/{kind.value} set`."
+        dm = " and sent you the direct message" if settings.dm_enabled else ""
+        await interaction.followup.send(
+            f"Posted a test {kind.value} for you in {channel.mention}{dm}.{note}", ephemeral=True
+        )
+
+    async def disable_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
+        assert interaction.guild is not None
+        await service.disable_greeting(interaction.guild.id, interaction.user.id, kind)
+        await interaction.response.send_message(
+            f"{kind.value.capitalize()} messages are off. Your message and channel are kept: "
+            f"`/{kind.value} set` turns them back on.",
+            ephemeral=True,
+        )
+
+    @welcome.command(name="set", description="Turn welcome messages on and choose what they say.")
+    @app_commands.describe(
+        channel="Where to welcome newcomers",
+        message=f"The message ({TEMPLATE_HELP})",
+        embed="Show the message in an embed (the newcomer is still pinged)",
+        color="Embed colour as a hex code, e.g. #5865F2 (type none to remove)",
+        title=f"Embed title; placeholders work ({CLEAR_HELP})",
+        image=f"Embed image link, https://… ({CLEAR_HELP})",
+        thumbnail=f"Embed thumbnail link, https://… ({CLEAR_HELP})",
+        dm="Also send newcomers a direct message",
+        dm_message=f"The direct message; the channel message if empty ({CLEAR_HELP})",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def welcome_set(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        message: str | None = None,
+        embed: bool | None = None,
+        color: str | None = None,
+        title: str | None = None,
+        image: str | None = None,
+        thumbnail: str | None = None,
+        dm: bool | None = None,
+        dm_message: str | None = None,
+    ) -> None:
+        await self.set_greeting(
+            interaction,
+            GreetingKind.WELCOME,
+            channel,
+            message=message,
+            embed_enabled=embed,
+            embed_color=color,
+            embed_title=title,
+            embed_image=image,
+            embed_thumbnail=thumbnail,
+            dm_enabled=dm,
+            dm_message=dm_message,
+        )
+
+    @welcome.command(name="show", description="Show how welcome messages are set up.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def welcome_show(self, interaction: discord.Interaction) -> None:
+        await self.show_greeting(interaction, GreetingKind.WELCOME)
+
+    @welcome.command(name="test", description="Post a welcome for yourself to see how it looks.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def welcome_test(self, interaction: discord.Interaction) -> None:
+        await self.test_greeting(interaction, GreetingKind.WELCOME)
+
+    @welcome.command(name="disable", description="Stop welcome messages (the setup is kept).")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def welcome_disable(self, interaction: discord.Interaction) -> None:
+        await self.disable_greeting(interaction, GreetingKind.WELCOME)
+
+    @goodbye.command(name="set", description="Turn goodbye messages on and choose what they say.")
+    @app_commands.describe(
+        channel="Where to say goodbye",
+        message=f"The message ({TEMPLATE_HELP})",
+        embed="Show the message in an embed",
+        color="Embed colour as a hex code, e.g. #E67E22 (type none to remove)",
+        title=f"Embed title; placeholders work ({CLEAR_HELP})",
+        image=f"Embed image link, https://… ({CLEAR_HELP})",
+        thumbnail=f"Embed thumbnail link, https://… ({CLEAR_HELP})",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def goodbye_set(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        message: str | None = None,
+        embed: bool | None = None,
+        color: str | None = None,
+        title: str | None = None,
+        image: str | None = None,
+        thumbnail: str | None = None,
+    ) -> None:
+        await self.set_greeting(
+            interaction,
+            GreetingKind.GOODBYE,
+            channel,
+            message=message,
+            embed_enabled=embed,
+            embed_color=color,
+            embed_title=title,
+            embed_image=image,
+            embed_thumbnail=thumbnail,
+        )
+
+    @goodbye.command(name="show", description="Show how goodbye messages are set up.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def goodbye_show(self, interaction: discord.Interaction) -> None:
+        await self.show_greeting(interaction, GreetingKind.GOODBYE)
+
+    @goodbye.command(name="test", description="Post a goodbye for yourself to see how it looks.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def goodbye_test(self, interaction: discord.Interaction) -> None:
+        await self.test_greeting(interaction, GreetingKind.GOODBYE)
+
+    @goodbye.command(name="disable", description="Stop goodbye messages (the setup is kept).")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def goodbye_disable(self, interaction: discord.Interaction) -> None:
+        await self.disable_greeting(interaction, GreetingKind.GOODBYE)
+
+    # --------------------------------------------------------------------------------------------
+    # /autorole
+
+    @autorole.command(name="add", description="Give a role to every member who joins.")
+    @app_commands.describe(role="The role to give on join")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def autorole_add(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        assert interaction.guild is not None and isinstance(interaction.user, discord.Member)
+        check_assignable(role, interaction.user)
+        config = await service.add_autorole(interaction.guild.id, interaction.user.id, role.id)
+        await interaction.response.send_message(
+            f"New members now get {role.mention}. Autoroles: "
+            f"{role_list(config.autoroles, interaction.guild)}.",
+            ephemeral=True,
+        )
+
+    @autorole.command(name="remove", description="Stop giving a role on join.")
+    @app_commands.describe(role="The role to stop giving")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def autorole_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        assert interaction.guild is not None
+        config = await service.remove_autorole(interaction.guild.id, interaction.user.id, role.id)
+        remaining = role_list(config.autoroles, interaction.guild)
+        await interaction.response.send_message(
+            f"New members no longer get {role.mention}. Autoroles: {remaining}.", ephemeral=True
+        )
+
+    @autorole.command(name="list", description="Show the roles given on join.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def autorole_list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        guild = interaction.guild
+        config = await service.get_config(guild.id)
+        embed = discord.Embed(title="Autoroles", colour=COLOUR_INFO)
+        embed.description = (
+            f"Given to every new member: {role_list(config.autoroles, guild)}."
+            if config.autoroles
+            else "None yet: add one with `/autorole add`."
+        )
+        problems = [
+            role.mention
+            for role in map(guild.get_role, config.autoroles)
+            if role is not None and not role.is_assignable()
+        ]
+        if problems:
+            embed.add_field(
+                name="I can't give these",
+                value=clip(", ".join(problems) + ": move my role above them."),
+                inline=False,
+            )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    # --------------------------------------------------------------------------------------------
+    # /logging
+
+    @server_log.command(name="set", description="Choose the log channel and what it reports.")
+    @app_commands.describe(
+        channel="Where to post the log (security alerts go there too)",
+        events="all, or some of: message_delete, message_edit, member_join, member_leave, "
+        "role_change, automod",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def logging_set(
+        self,
+        interaction: discord.Interaction,
+        channel: discord.TextChannel,
+        events: str | None = None,
+    ) -> None:
+        assert interaction.guild is not None
+        chosen = service.parse_log_events(events)
+        require_bot_can_post(channel, embeds=True, what="the log")
+        await service.set_logging(
+            interaction.guild.id, interaction.user.id, channel_id=channel.id, events=chosen
+        )
+        listed = ", ".join(LOG_EVENT_LABELS[event] for event in chosen)
+        await interaction.response.send_message(
+            f"The server log is on in {channel.mention}: {listed}.", ephemeral=True
+        )
+
+    @server_log.command(name="show", description="Show the log channel and what it reports.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def logging_show(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        config = await service.get_config(interaction.guild.id)
+        channel = f"<#{config.logging_channel_id}>" if config.logging_channel_id else "not set"
+        state = "On" if config.logging_enabled else "Off"
+        embed = discord.Embed(
+            title="Server log", description=f"**{state}** · channel {channel}", colour=COLOUR_INFO
+        )
+        embed.add_field(
+            name="Reported",
+            value="\n".join(
+                f"{'✅' if event in config.logging_events else '▫️'} {LOG_EVENT_LABELS[event]}"
+                for event in LogEvent
+            ),
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @server_log.command(name="disable", description="Stop the server log (alerts still go there).")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def logging_disable(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        await service.disable_logging(interaction.guild.id, interaction.user.id)
+        await interaction.response.send_message(
+            "The server log is off. Security alerts still go to its channel.", ephemeral=True
+        )
+
+
+def check_assignable(role: discord.Role, invoker: discord.Member) -> None:
+    """Refuse roles the bot cannot give, or the invoker could not give themselves."""
+    guild = role.guild
+    if role.is_default():
+        raise ValidationError("@everyone can't be an autorole: every member has it already.")
+    if role.managed:
+        raise ValidationError(
+            f"{role.mention} is managed by an integration (a bot or boosts) and can't be given."
+        )
+    if role.permissions.administrator:
+        raise PermissionDenied(
+            f"{role.mention} has the Administrator permission: giving it to everyone who joins "
+            "is not allowed."
+        )
+    if not guild.me.guild_permissions.manage_roles:
+        raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
+    if not role.is_assignable():
+        raise PermissionDenied(
+            f"{role.mention} is above my highest role ({guild.me.top_role.mention}): "
+            "move my role above it first."
+        )
+    if invoker.id != guild.owner_id and role >= invoker.top_role:
+        raise PermissionDenied(
+            f"{role.mention} is not below your highest role, so you can't make it an autorole."
+        )
+
+
+async def setup(bot: Pegasus) -> None:
+    await bot.add_cog(Community(bot))

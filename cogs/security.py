@@ -1,0 +1,574 @@
+"""Anti-raid, anti-spam, the command rate limit, security incidents and API keys.
+
+The rules live in pegasus.services.security; this module feeds it joins, messages and commands,
+and shows the results: alerts in the log channel, refusals, incident and key embeds.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+from discord.utils import utcnow
+
+from models.security import ApiKey, IncidentStatus, SecurityIncident
+from pegasus.bot import Pegasus
+from pegasus.errors import CooldownActive, PegasusError, ValidationError
+from pegasus.services import community
+from pegasus.services import security as service
+from pegasus.services.community import GuildConfig, LogEvent
+from pegasus.services.durations import format_duration, parse_duration
+from pegasus.services.security import (
+    COMMANDS_ENDPOINT,
+    CommandRateLimiter,
+    RaidReport,
+    SpamDetector,
+    SpamVerdict,
+)
+from pegasus.ui.views import confirm
+
+from .community import clip, post_log, post_to_channel, sendable_text_channel, timestamp
+
+log = logging.getLogger(__name__)
+
+COLOUR_ALERT = 0xED4245
+COLOUR_WARN = 0xE67E22
+COLOUR_INFO = 0x5865F2
+COLOUR_OK = 0x57F287
+# Commands per person: a person clicking as fast as they can stays under it; a script does not.
+COMMAND_LIMIT = 8
+COMMAND_WINDOW_SECONDS = 10.0
+# At most one "your message was removed" notice per member in this many seconds.
+SPAM_NOTICE_INTERVAL = 30.0
+MAX_KEY_LIFETIME = 2 * 365 * 86400
+SHOWN_RAIDERS = 25
+
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
+STATUS_ICONS = {
+    IncidentStatus.OPEN: "🔴",
+    IncidentStatus.INVESTIGATING: "🟠",
+    IncidentStatus.RESOLVED: "🟢",
+    IncidentStatus.FALSE_POSITIVE: "⚪",
+}
+INCIDENT_ID_HELP = "The incident's id, e.g. I-7K2QX"
+
+
+def on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def status_label(incident: SecurityIncident) -> str:
+    status = IncidentStatus(incident.status)
+    return f"{STATUS_ICONS[status]} {status.value.replace('_', ' ')}"
+
+
+def mentions(user_ids: list[int], limit: int = SHOWN_RAIDERS) -> str:
+    shown = " ".join(f"<@{user_id}>" for user_id in user_ids[:limit])
+    more = len(user_ids) - limit
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
+def incident_embed(incident: SecurityIncident) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Incident {incident.incident_id}: {incident.type}",
+        description=incident.description or None,
+        colour=COLOUR_ALERT if incident.status in service.OPEN_STATUSES else COLOUR_OK,
+    )
+    embed.add_field(name="Status", value=status_label(incident))
+    embed.add_field(name="Severity", value=str(incident.severity).capitalize())
+    embed.add_field(name="Opened", value=timestamp(incident.created_at))
+    if incident.affected_users:
+        embed.add_field(
+            name=f"Members involved ({len(incident.affected_users):,})",
+            value=clip(mentions(incident.affected_users)),
+            inline=False,
+        )
+    if incident.resolved_at is not None:
+        by = incident.resolved_by_id  # type: ignore[attr-defined]
+        embed.add_field(
+            name="Closed",
+            value=f"{timestamp(incident.resolved_at)}" + (f" by <@{by}>" if by else ""),
+            inline=False,
+        )
+    for note in incident.notes[-5:]:
+        at = datetime.fromisoformat(note["at"])
+        embed.add_field(
+            name=f"Note {timestamp(at, 'f')}",
+            value=clip(f"<@{note['by']}>: {note['text']}"),
+            inline=False,
+        )
+    if len(incident.notes) > 5:
+        embed.set_footer(text=f"Showing the last 5 of {len(incident.notes)} notes")
+    return embed
+
+
+def key_line(key: ApiKey) -> str:
+    scope = f"server `{key.guild_id}`" if key.guild_id else "bot-wide"  # type: ignore[attr-defined]
+    state = "active" if key.active else "revoked"
+    if key.active and key.expires_at is not None:
+        state = f"expires {timestamp(key.expires_at)}"
+    used = (
+        f"used {key.usage_count:,}×, last {timestamp(key.last_used_at)}"
+        if key.last_used_at
+        else "never used"
+    )
+    return (
+        f"`{key.key_prefix}…` **{discord.utils.escape_markdown(key.name)}** · {scope} · {state}"
+        f"\n{service.describe_scopes(key.scopes)} · {used} · owner <@{key.owner_id}>"  # type: ignore[attr-defined]
+    )
+
+
+class Security(commands.Cog):
+    """Watches joins and messages for raids and spam, limits command rates, manages API keys."""
+
+    security_group = app_commands.Group(
+        name="security",
+        description="Anti-raid, anti-spam and security incidents.",
+        guild_only=True,
+        default_permissions=MANAGE_SERVER,
+    )
+    apikey = app_commands.Group(
+        name="apikey",
+        description="Keys for Pegasus' REST API (bot owners and server admins).",
+    )
+
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+        self.limiter = CommandRateLimiter(COMMAND_LIMIT, COMMAND_WINDOW_SECONDS)
+        self.spam = SpamDetector()
+        self.raids = service.RaidDetector()
+        self._spam_notices: dict[tuple[int, int], float] = {}
+
+    async def cog_load(self) -> None:
+        community.config_cache.clear()  # this bot's database may not be the one the copy came from
+        for user_id, until in await service.active_blocks(utcnow()):
+            self.limiter.block(user_id, until)
+        self.bot.pegasus_tree.interaction_checks.append(self.limit_command_rate)
+
+    async def cog_unload(self) -> None:
+        checks = self.bot.pegasus_tree.interaction_checks
+        if self.limit_command_rate in checks:
+            checks.remove(self.limit_command_rate)
+
+    def is_bot_owner(self, user: discord.abc.User) -> bool:
+        return user.id in self.bot.settings.owner_ids
+
+    # --------------------------------------------------------------------------------------------
+    # The command rate limit (runs before every slash command and persistent button)
+
+    async def limit_command_rate(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.application_command:
+            return  # buttons are limited by Discord; autocomplete is typing, not commands
+        if self.is_bot_owner(interaction.user):
+            return
+        now = utcnow()
+        decision = self.limiter.hit(interaction.user.id, now)
+        if decision.allowed:
+            return
+        if decision.record:  # once per burst: a flood of refusals writes one row update
+            command = interaction.command.qualified_name if interaction.command else "?"
+            await service.record_rate_limit_violation(
+                endpoint=COMMANDS_ENDPOINT,
+                now=now,
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                blocked_until=decision.blocked_until,
+                metadata={"command": command, "strikes": decision.strikes},
+            )
+        raise CooldownActive(decision.refusal(), retry_at=now.timestamp() + decision.retry_after)
+
+    # --------------------------------------------------------------------------------------------
+    # Anti-raid
+
+    @commands.Cog.listener()
+    async def on_member_join(self, member: discord.Member) -> None:
+        config = await community.get_config(member.guild.id)
+        report = await service.handle_join(
+            member.guild.id, member.id, utcnow(), config.security, detector=self.raids
+        )
+        if report is not None and report.created:
+            await self.alert_raid(member.guild, config, report)
+
+    async def alert_raid(
+        self, guild: discord.Guild, config: GuildConfig, report: RaidReport
+    ) -> None:
+        channel = sendable_text_channel(guild, config.logging_channel_id)
+        if channel is None:
+            log.warning(
+                "Raid %s in guild %s: no log channel to alert", report.incident_id, guild.id
+            )
+            return
+        settings = config.security
+        role = guild.get_role(settings.alert_role_id) if settings.alert_role_id else None
+        embed = discord.Embed(
+            title="🚨 Raid detected",
+            description=(
+                f"{len(report.added_user_ids):,} members joined within {settings.raid_seconds} "
+                f"seconds (the limit is {settings.raid_joins}). Members who join while it goes "
+                f"on are added to incident **{report.incident_id}**."
+            ),
+            colour=COLOUR_ALERT,
+            timestamp=utcnow(),
+        )
+        embed.add_field(name="Members", value=clip(mentions(list(report.added_user_ids))))
+        embed.add_field(
+            name="Next steps",
+            value=f"`/security incident {report.incident_id}` to follow it, "
+            f"`/security resolve {report.incident_id}` once handled.",
+            inline=False,
+        )
+        message = await post_to_channel(
+            channel,
+            content=role.mention if role else None,
+            embed=embed,
+            allowed_mentions=discord.AllowedMentions(roles=[role] if role else False),
+        )
+        if message is not None:
+            await service.record_incident_action(
+                report.incident_pk,
+                {"type": "alert", "channel_id": channel.id, "message_id": message.id},
+                utcnow(),
+            )
+
+    # --------------------------------------------------------------------------------------------
+    # Anti-spam
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.guild is None or message.author.bot or message.webhook_id is not None:
+            return
+        config = await community.get_config(message.guild.id)  # memory, unless stale
+        if not config.security.spam_protection_on:
+            return
+        author = message.author
+        if isinstance(author, discord.Member) and (
+            author.guild_permissions.manage_messages or author.guild_permissions.administrator
+        ):
+            return  # staff may ping and repeat themselves
+        verdict = self.spam.check(
+            message.guild.id, author.id, message.content, message.created_at, config.security
+        )
+        if verdict is not None:
+            await self.stop_spam(message, config, verdict)
+
+    async def stop_spam(
+        self, message: discord.Message, config: GuildConfig, verdict: SpamVerdict
+    ) -> None:
+        assert message.guild is not None
+        try:
+            await message.delete()
+            deleted = True
+        except discord.NotFound:
+            deleted = True  # someone was faster
+        except discord.HTTPException as error:
+            log.warning("Could not delete spam in guild %s: %s", message.guild.id, error)
+            deleted = False
+        await service.record_spam(
+            message.guild.id,
+            message.author.id,
+            verdict,
+            channel_id=message.channel.id,
+            message_id=message.id,
+            deleted=deleted,
+        )
+        if deleted and self._may_notify(message.guild.id, message.author.id, message.created_at):
+            await post_to_channel(
+                message.channel,
+                content=f"{message.author.mention}, your message was removed: {verdict.reason()}.",
+                allowed_mentions=discord.AllowedMentions(users=[message.author]),
+            )
+        embed = discord.Embed(
+            title="Spam removed" if deleted else "Spam seen (I could not delete it)",
+            description=f"{message.author.mention} in {message.channel.mention}: "  # type: ignore[union-attr]
+            f"{verdict.reason()}.",
+            colour=COLOUR_WARN,
+        )
+        embed.add_field(name="Message", value=clip(message.content or "*no text*"), inline=False)
+        embed.set_footer(text=f"User id {message.author.id}")
+        await post_log(message.guild, config, LogEvent.AUTOMOD, embed)
+
+    def _may_notify(self, guild_id: int, user_id: int, at: datetime) -> bool:
+        moment = at.timestamp()
+        key = (guild_id, user_id)
+        last = self._spam_notices.get(key)
+        if last is not None and moment - last < SPAM_NOTICE_INTERVAL:
+            return False
+        if len(self._spam_notices) > 10_000:  # forget old notices rather than grow for ever
+            self._spam_notices = {
+                k: t for k, t in self._spam_notices.items() if moment - t < SPAM_NOTICE_INTERVAL
+            }
+        self._spam_notices[key] = moment
+        return True
+
+    # --------------------------------------------------------------------------------------------
+    # /security
+
+    @security_group.command(name="settings", description="Show the anti-raid and anti-spam setup.")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_settings(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild is not None
+        config = await community.get_config(interaction.guild.id)
+        await interaction.response.send_message(
+            embed=self.settings_embed(interaction.guild, config), ephemeral=True
+        )
+
+    @staticmethod
+    def settings_embed(guild: discord.Guild, config: GuildConfig) -> discord.Embed:
+        settings = config.security
+        embed = discord.Embed(
+            title="Security",
+            description=f"Security is **{on_off(settings.enabled)}**.",
+            colour=COLOUR_INFO,
+        )
+        embed.add_field(
+            name=f"Anti-raid: {on_off(settings.anti_raid_enabled)}",
+            value=f"A raid is more than {settings.raid_joins} joins within "
+            f"{settings.raid_seconds} seconds.",
+            inline=False,
+        )
+        embed.add_field(
+            name=f"Anti-spam: {on_off(settings.anti_spam_enabled)}",
+            value=f"Removes messages with more than {settings.max_mentions} mentions, or the same "
+            f"text {settings.max_duplicates} times in a row.",
+            inline=False,
+        )
+        role = f"<@&{settings.alert_role_id}>" if settings.alert_role_id else "nobody"
+        channel = sendable_text_channel(guild, config.logging_channel_id)
+        where = channel.mention if channel else "⚠️ no log channel: set one with `/logging set`"
+        embed.add_field(name="Alerts", value=f"In {where}, pinging {role}.", inline=False)
+        return embed
+
+    @security_group.command(name="set", description="Change the anti-raid and anti-spam settings.")
+    @app_commands.describe(
+        enabled="Master switch for anti-raid and anti-spam",
+        anti_raid="Watch for many members joining at once",
+        raid_joins="A raid is more than this many joins… (2-100)",
+        raid_seconds="…within this many seconds (2-300)",
+        anti_spam="Remove mass mentions and repeated messages",
+        max_mentions="Most mentions allowed in one message (1-50)",
+        max_duplicates="The same message this many times in a row is spam (2-20)",
+        alert_role="Role pinged when a raid is detected",
+        clear_alert_role="Ping nobody on raids",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_set(
+        self,
+        interaction: discord.Interaction,
+        enabled: bool | None = None,
+        anti_raid: bool | None = None,
+        raid_joins: app_commands.Range[int, 2, 100] | None = None,
+        raid_seconds: app_commands.Range[int, 2, 300] | None = None,
+        anti_spam: bool | None = None,
+        max_mentions: app_commands.Range[int, 1, 50] | None = None,
+        max_duplicates: app_commands.Range[int, 2, 20] | None = None,
+        alert_role: discord.Role | None = None,
+        clear_alert_role: bool = False,
+    ) -> None:
+        assert interaction.guild is not None
+        if alert_role is not None and clear_alert_role:
+            raise ValidationError("Choose an alert role or clear it, not both.")
+        role_change: dict[str, int | None] = {}
+        if alert_role is not None:
+            role_change["alert_role_id"] = alert_role.id
+        elif clear_alert_role:
+            role_change["alert_role_id"] = None
+        config = await service.update_security_settings(
+            interaction.guild.id,
+            interaction.user.id,
+            enabled=enabled,
+            anti_raid=anti_raid,
+            raid_joins=raid_joins,
+            raid_seconds=raid_seconds,
+            anti_spam=anti_spam,
+            max_mentions=max_mentions,
+            max_duplicates=max_duplicates,
+            **role_change,
+        )
+        await interaction.response.send_message(
+            "Security settings saved.",
+            embed=self.settings_embed(interaction.guild, config),
+            ephemeral=True,
+        )
+
+    @security_group.command(name="incidents", description="List this server's security incidents.")
+    @app_commands.describe(open_only="Only incidents still open or under investigation")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_incidents(
+        self, interaction: discord.Interaction, open_only: bool = False
+    ) -> None:
+        assert interaction.guild is not None
+        incidents = await service.list_incidents(interaction.guild.id, open_only=open_only)
+        embed = discord.Embed(title="Security incidents", colour=COLOUR_INFO)
+        if not incidents:
+            embed.description = "No open incidents." if open_only else "No incidents so far."
+        for incident in incidents:
+            embed.add_field(
+                name=f"{incident.incident_id} · {incident.type} · {status_label(incident)}",
+                value=f"Opened {timestamp(incident.created_at)} · "
+                f"{len(incident.affected_users):,} members · {incident.severity} severity",
+                inline=False,
+            )
+        if len(incidents) == 10:
+            embed.set_footer(text="The 10 most recent")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @security_group.command(name="incident", description="Show one incident in full.")
+    @app_commands.describe(incident_id=INCIDENT_ID_HELP)
+    @app_commands.rename(incident_id="id")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_incident(self, interaction: discord.Interaction, incident_id: str) -> None:
+        assert interaction.guild is not None
+        incident = await service.get_incident(interaction.guild.id, incident_id)
+        await interaction.response.send_message(embed=incident_embed(incident), ephemeral=True)
+
+    @security_group.command(name="note", description="Add an investigation note to an incident.")
+    @app_commands.describe(incident_id=INCIDENT_ID_HELP, text="What you found or did")
+    @app_commands.rename(incident_id="id")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_note(
+        self,
+        interaction: discord.Interaction,
+        incident_id: str,
+        text: app_commands.Range[str, 1, 1000],
+    ) -> None:
+        assert interaction.guild is not None
+        incident = await service.add_incident_note(
+            interaction.guild.id, incident_id, interaction.user.id, text, utcnow()
+        )
+        await interaction.response.send_message(
+            f"Note added to **{incident.incident_id}** ({status_label(incident)}).",
+            embed=incident_embed(incident),
+            ephemeral=True,
+        )
+
+    @security_group.command(name="resolve", description="Close an incident.")
+    @app_commands.describe(
+        incident_id=INCIDENT_ID_HELP,
+        false_positive="It was not a real attack (closes it as a false positive)",
+    )
+    @app_commands.rename(incident_id="id")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_resolve(
+        self, interaction: discord.Interaction, incident_id: str, false_positive: bool = False
+    ) -> None:
+        assert interaction.guild is not None
+        incident = await service.resolve_incident(
+            interaction.guild.id,
+            incident_id,
+            interaction.user.id,
+            utcnow(),
+            false_positive=false_positive,
+        )
+        how = "a false positive" if false_positive else "resolved"
+        await interaction.response.send_message(
+            f"Incident **{incident.incident_id}** is closed as {how}.",
+            embed=incident_embed(incident),
+            ephemeral=True,
+        )
+
+    # --------------------------------------------------------------------------------------------
+    # /apikey
+
+    def is_guild_admin(self, interaction: discord.Interaction) -> bool:
+        user = interaction.user
+        return isinstance(user, discord.Member) and user.guild_permissions.administrator
+
+    @apikey.command(name="create", description="Create a key for the REST API (shown only once).")
+    @app_commands.describe(
+        name="A name to recognise the key by, e.g. dashboard",
+        scopes="What it may do: read, all, or e.g. economy:read levels:read",
+        expires_in="How long it lasts, e.g. 30d or 1w (never expires if empty)",
+        bot_wide="Bot owners only: a key for every server rather than this one",
+    )
+    async def apikey_create(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 64],
+        scopes: str,
+        expires_in: str | None = None,
+        bot_wide: bool = False,
+    ) -> None:
+        chosen = service.parse_scopes(scopes)
+        lifetime = (
+            parse_duration(expires_in, minimum=3600, maximum=MAX_KEY_LIFETIME)
+            if expires_in
+            else None
+        )
+        if not bot_wide and interaction.guild_id is None:
+            raise ValidationError("In a direct message, only bot-wide keys can be made.")
+        created = await service.create_api_key(
+            owner_id=interaction.user.id,
+            name=name,
+            scopes=chosen,
+            guild_id=None if bot_wide else interaction.guild_id,
+            now=utcnow(),
+            is_bot_owner=self.is_bot_owner(interaction.user),
+            is_guild_admin=self.is_guild_admin(interaction),
+            expires_in_seconds=lifetime,
+        )
+        key = created.key
+        expiry = (
+            f"It expires {timestamp(key.expires_at)} ({format_duration(lifetime or 0)})."
+            if key.expires_at
+            else "It never expires; revoke it with `/apikey revoke` when it is no longer needed."
+        )
+        await interaction.response.send_message(
+            f"🔑 API key **{discord.utils.escape_markdown(key.name)}** created. Copy it now: "
+            f"it will not be shown again.\n```\n{created.secret}\n```"
+            f"Scopes: {service.describe_scopes(key.scopes)}. {expiry}\n"
+            f"It appears as `{key.key_prefix}…` in `/apikey list`.",
+            ephemeral=True,
+        )
+
+    @apikey.command(name="list", description="List the API keys you may see.")
+    async def apikey_list(self, interaction: discord.Interaction) -> None:
+        keys = await service.list_api_keys(
+            viewer_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            is_bot_owner=self.is_bot_owner(interaction.user),
+            is_guild_admin=self.is_guild_admin(interaction),
+        )
+        embed = discord.Embed(title="API keys", colour=COLOUR_INFO)
+        if not keys:
+            embed.description = "No keys. Create one with `/apikey create`."
+        else:
+            lines = [key_line(key) for key in keys[:15]]
+            embed.description = clip("\n\n".join(lines), 4000)
+            if len(keys) > 15:
+                embed.set_footer(text=f"The 15 newest of {len(keys):,}")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @apikey.command(name="revoke", description="Revoke an API key at once (cannot be undone).")
+    @app_commands.describe(key="The key's prefix as /apikey list shows it (pgs_…) or its id")
+    async def apikey_revoke(self, interaction: discord.Interaction, key: str) -> None:
+        answer = await confirm(
+            interaction,
+            f"Revoke the API key `{key.strip()}`? Programs using it stop working at once; "
+            "this cannot be undone.",
+            confirm_label="Revoke key",
+        )
+        if answer is None:
+            return
+        try:
+            revoked = await service.revoke_api_key(
+                key,
+                actor_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                is_bot_owner=self.is_bot_owner(interaction.user),
+                is_guild_admin=self.is_guild_admin(interaction),
+            )
+        except PegasusError as refusal:  # answer the button, not only the command
+            await answer.response.edit_message(content=str(refusal), view=None)
+            return
+        await answer.response.edit_message(
+            content=f"Revoked the key `{revoked.key_prefix}…` "
+            f"(**{discord.utils.escape_markdown(revoked.name)}**).",
+            view=None,
+        )
+
+
+async def setup(bot: Pegasus) -> None:
+    await bot.add_cog(Security(bot))
