@@ -97,7 +97,7 @@ def makemigrations(
         generated = _generate_both(root, copy_history=True, name=name)
         if generated is None:
             return None
-        number = len(existing)
+        number = int(existing[-1].name.split("_", 1)[0]) + 1
         filename = f"{number}_{_timestamp()}_{name}.py"
         return _write_merged(migrations_dir(root) / filename, generated)
 
@@ -109,12 +109,13 @@ def check(root: Path = ROOT) -> None:
     into a temporary copy of the history, for each dialect: if aerich produces anything, a
     migration is missing.
     """
-    existing = version_files(root)
-    if not existing:
-        raise DriftError("There are no migrations: run `python -m pegasus db makemigrations`.")
-    for path in existing:
-        _assert_both_dialects(path)
-    generated = _generate_both(root, copy_history=True, name="drift")
+    with _migrations_lock(root):  # not while another session rewrites the history
+        existing = version_files(root)
+        if not existing:
+            raise DriftError("There are no migrations: run `python -m pegasus db makemigrations`.")
+        for path in existing:
+            _assert_both_dialects(path)
+        generated = _generate_both(root, copy_history=True, name="drift")
     if generated is not None:
         changes = "\n".join(
             f"-- {dialect}\n{g.upgrade.strip()}" for dialect, g in generated.items()
