@@ -9,7 +9,7 @@ from discord.ext import commands
 
 from models.economy import ShopItemType
 from pegasus.bot import Pegasus
-from pegasus.errors import ValidationError
+from pegasus.errors import PegasusError, ValidationError
 from pegasus.services import economy, shop
 from pegasus.services.durations import parse_duration
 from pegasus.ui.views import confirm
@@ -98,9 +98,14 @@ class EconomyAdmin(
         )
         if answer is None:
             return
-        result = await economy.reset_account(
-            guild_id, interaction.user.id, member.id, idempotency_key=request_key(interaction)
-        )
+        try:
+            result = await economy.reset_account(
+                guild_id, interaction.user.id, member.id,
+                idempotency_key=request_key(interaction),
+            )
+        except PegasusError as refusal:
+            await answer.response.edit_message(content=str(refusal), view=None)
+            return
         await answer.response.edit_message(
             content=f"Reset {member.mention}: wallet {result.currency.format(result.wallet)}, "
             f"bank {result.currency.format(0)}.",
@@ -123,10 +128,15 @@ class EconomyAdmin(
         )
         if answer is None:
             return
-        result = await economy.reverse_transaction(
-            guild_id, interaction.user.id, original.id.hex,
-            idempotency_key=request_key(interaction),
-        )
+        try:
+            result = await economy.reverse_transaction(
+                guild_id, interaction.user.id, original.id.hex,
+                idempotency_key=request_key(interaction),
+            )
+        except PegasusError as refusal:
+            # The refusal answers the button that was clicked, where the staff member looks.
+            await answer.response.edit_message(content=str(refusal), view=None)
+            return
         await answer.response.edit_message(
             content=f"Reversed {len(result.original_ids)} ledger row(s): "
             + ", ".join(f"`{i.hex[:8]}`" for i in result.original_ids) + ".",
@@ -319,6 +329,10 @@ class ShopAdmin(
         )
         if answer is None:
             return
-        removed = await shop.remove_item(guild_id, found.name)
+        try:
+            removed = await shop.remove_item(guild_id, found.name)
+        except PegasusError as refusal:
+            await answer.response.edit_message(content=str(refusal), view=None)
+            return
         await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
                                            view=None)

@@ -3,17 +3,50 @@ buttons; the tests read what the bot answered and what the database holds."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
-from models.economy import EconomyBalance, EconomyTransaction
+from models.economy import (
+    BlackjackStatus,
+    EconomyBalance,
+    EconomyBlackjackGame,
+    EconomyShopItem,
+    EconomyTransaction,
+    EconomyUserItem,
+    TransactionType,
+)
+from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.services import economy, gambling, shop
+from tests.discord_local import CommandUnavailable
 from tests.discord_local.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy"))
 
 
-async def wallet(env: DiscordEnv, member) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+async def wallet(env: DiscordEnv, member: Any) -> tuple[int, int]:
     row = await EconomyBalance.get(guild_id=env.guild.id, user_id=member.id)
     return row.wallet, row.bank
+
+
+async def books_balance(env: DiscordEnv) -> None:
+    """Each wallet and bank equals its ledger, nothing negative, net worth in step."""
+    for row in await EconomyBalance.filter(guild_id=env.guild.id):
+        rows = await EconomyTransaction.filter(
+            guild_id=env.guild.id, user_id=row.user_id  # type: ignore[attr-defined]
+        ).values_list("amount", "bank_amount")
+        assert (row.wallet, row.bank) == (sum(a for a, _ in rows), sum(b for _, b in rows))
+        assert row.wallet >= 0 and row.bank >= 0 and row.net_worth == row.wallet + row.bank
+
+
+async def give(env: DiscordEnv, member: Any, amount: int) -> None:
+    reply = await env.owner.slash("economy give", member=member, amount=str(amount))
+    assert reply.ephemeral and "Gave" in (reply.content or ""), reply.content
+
+
+# -------------------------------------------------------------------------------- balances
 
 
 async def test_balance_opens_an_account(discord_env: DiscordEnv) -> None:
@@ -23,3 +56,390 @@ async def test_balance_opens_an_account(discord_env: DiscordEnv) -> None:
     assert "alice" in reply.text.lower() and "🪙 100" in reply.text
     assert await wallet(env, env.alice) == (100, 0)
     assert await EconomyTransaction.filter(user_id=env.alice.id).count() == 1
+    other = await env.alice.slash("balance", member=env.bob)
+    assert "bob" in other.text.lower()
+    refused = await env.alice.slash("balance", member=env.bot_member)
+    assert refused.ephemeral and "Bots have no wallet" in (refused.content or "")
+
+
+async def test_deposit_and_withdraw(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    reply = await env.alice.slash("deposit", amount="60")
+    assert "Deposited 🪙 60" in (reply.content or "") and "bank: 🪙 60" in (reply.content or "")
+    reply = await env.alice.slash("withdraw", amount="all")
+    assert "Withdrew 🪙 60" in (reply.content or "")
+    refused = await env.alice.slash("deposit", amount="1,000")
+    assert refused.ephemeral and "only 🪙 100 in your wallet" in (refused.content or "")
+    refused = await env.alice.slash("deposit", amount="-5")
+    assert refused.ephemeral and "positive" in (refused.content or "")
+    refused = await env.alice.slash("withdraw", amount="lots")
+    assert refused.ephemeral and "not an amount" in (refused.content or "")
+    assert await wallet(env, env.alice) == (100, 0)
+    await books_balance(env)
+
+
+async def test_pay(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    reply = await env.alice.slash("pay", member=env.bob, amount="2.5k")
+    assert reply.ephemeral and "don't have 🪙 2,500" in (reply.content or "")
+    reply = await env.alice.slash("pay", member=env.bob, amount="40")
+    assert not reply.ephemeral and "paid" in (reply.content or "") and "🪙 40" in reply.content
+    assert env.bob.mention in (reply.content or "")
+    assert await wallet(env, env.alice) == (60, 0)
+    assert await wallet(env, env.bob) == (140, 0)
+    for target, why in ((env.alice, "yourself"), (env.bot_member, "Bots")):
+        refused = await env.alice.slash("pay", member=target, amount="1")
+        assert refused.ephemeral and why in (refused.content or "")
+    await books_balance(env)
+
+
+async def test_the_same_interaction_delivered_twice_moves_money_once(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    delivered: list[dict[str, Any]] = []
+    events = env.server.events
+    original = events.interaction_create
+
+    def record(body: dict[str, Any], guild_id: int | None) -> None:
+        delivered.append(body)
+        original(body, guild_id)
+
+    events.interaction_create = record  # type: ignore[method-assign]
+    try:
+        reply = await env.alice.slash("pay", member=env.bob, amount="30")
+    finally:
+        events.interaction_create = original  # type: ignore[method-assign]
+    assert "paid" in (reply.content or "")
+    # Discord (or a gateway replay) hands the bot the very same interaction again.
+    original(delivered[-1], env.guild.id)
+    await env.settle()
+    assert await wallet(env, env.alice) == (70, 0)
+    assert await wallet(env, env.bob) == (130, 0)
+    transfers = await EconomyTransaction.filter(type=TransactionType.TRANSFER).count()
+    assert transfers == 2  # one payment: its two halves
+    await books_balance(env)
+
+
+# -------------------------------------------------------------------------------- earning
+
+
+async def test_daily_once_a_day(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    reply = await env.alice.slash("daily")
+    assert "claimed 🪙 250" in (reply.content or "") and "Streak: **1** day" in reply.content
+    assert "<t:" in (reply.content or "")
+    again = await env.alice.slash("daily")
+    assert again.ephemeral and "already claimed today" in (again.content or "")
+    assert await wallet(env, env.alice) == (350, 0)
+
+
+async def test_work_then_rest(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("economy set", work_min=10, work_max=10, work_cooldown="30m")
+    reply = await env.alice.slash("work")
+    assert "earned 🪙 10" in (reply.content or "") and "work again <t:" in reply.content
+    again = await env.alice.slash("work")
+    assert again.ephemeral and "tired" in (again.content or "")
+    assert await wallet(env, env.alice) == (110, 0)
+
+
+async def test_rob_success_and_failure(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.bob, 900)  # bob: 1,000
+    await env.owner.slash("economy set", rob_success_percent=100, rob_max_steal_percent=30)
+    reply = await env.alice.slash("rob", member=env.bob)
+    assert "robbed" in (reply.content or "")
+    stolen = (await wallet(env, env.alice))[0] - 100
+    assert 100 <= stolen <= 300 and await wallet(env, env.bob) == (1000 - stolen, 0)
+    again = await env.alice.slash("rob", member=env.bob)
+    assert again.ephemeral and "rob again" in (again.content or "")
+    await env.owner.slash("economy set", rob_success_percent=0, rob_fine_percent=50)
+    caught = await env.carol.slash("rob", member=env.bob)
+    assert "caught" in (caught.content or "") and "🪙 50" in (caught.content or "")
+    assert await wallet(env, env.carol) == (50, 0)
+    for target, why in ((env.mod, "yourself"), (env.bot_member, "Bots")):
+        refused = await env.mod.slash("rob", member=target)
+        assert refused.ephemeral and why in (refused.content or "")
+    poor = await env.mod.slash("rob", member=env.carol)
+    assert poor.ephemeral and "not worth the risk" in (poor.content or "")
+    await books_balance(env)
+
+
+# -------------------------------------------------------------------------------- games
+
+
+async def _ledger_game(env: DiscordEnv, member: Any) -> EconomyTransaction:
+    return await EconomyTransaction.filter(
+        user_id=member.id, type=TransactionType.GAMBLE
+    ).order_by("-created_at").first()  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [("coinflip", {"side": "heads"}), ("dice", {}), ("slots", {}), ("roulette", {"space": "red"})],
+)
+async def test_one_shot_games(discord_env: DiscordEnv, command: str, options: dict) -> None:
+    env = discord_env
+    reply = await env.alice.slash(command, bet="50", **options)
+    assert not reply.ephemeral and reply.embed is not None
+    row = await _ledger_game(env, env.alice)
+    bet, payout = row.metadata["bet"], row.metadata["payout"]
+    assert bet == 50 and row.amount == payout - bet
+    assert await wallet(env, env.alice) == (100 + payout - bet, 0)
+    word = "won" if payout > bet else "Push" if payout == bet else "lost"
+    assert word in reply.text
+    await books_balance(env)
+
+
+async def test_bets_are_checked(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("economy set", min_bet=20, max_bet=80)
+    low = await env.alice.slash("slots", bet="10")
+    assert low.ephemeral and "between 🪙 20 and 🪙 80" in (low.content or "")
+    poor = await env.alice.slash("dice", bet="all")  # 100 is above the maximum bet
+    assert poor.ephemeral and "between" in (poor.content or "")
+    bad = await env.alice.slash("roulette", bet="20", space="purple")
+    assert bad.ephemeral and "not a roulette space" in (bad.content or "")
+    assert await wallet(env, env.alice) == (100, 0)
+
+
+async def _active_blackjack(env: DiscordEnv, member: Any) -> tuple[Any, EconomyBlackjackGame]:
+    """Start hands until one is still in play (a natural settles at once)."""
+    for _ in range(20):
+        reply = await member.slash("blackjack", bet="10")
+        game = await EconomyBlackjackGame.filter(user_id=member.id).order_by("-id").first()
+        assert game is not None
+        if game.status == BlackjackStatus.ACTIVE:
+            assert {b["label"] for b in reply.buttons} == {"Hit", "Stand"}
+            return reply, game
+        assert not reply.buttons
+    raise AssertionError("twenty naturals in a row")
+
+
+async def test_blackjack_with_buttons(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.alice, 1000)
+    reply, game = await _active_blackjack(env, env.alice)
+    assert "Hit to draw a card" in reply.text
+    intruder = await env.bob.click(reply, label="Stand")
+    assert intruder.ephemeral and "isn't your game" in (intruder.content or "")
+    # A double click: both clicks reach the bot; the hand settles once.
+    first, second = await asyncio.gather(
+        env.alice.click(reply, label="Stand"), env.alice.click(reply, label="Stand")
+    )
+    await game.refresh_from_db()
+    assert game.status != BlackjackStatus.ACTIVE
+    done, refused = (first, second) if first.kind == "update" else (second, first)
+    assert done.kind == "update" and not done.buttons and "Dealer" in done.text
+    assert refused.ephemeral and "already" in (refused.content or ""), refused.content
+    settled = await EconomyTransaction.filter(
+        idempotency_key=f"economy:blackjack:{game.id}:settle"
+    ).count()
+    assert settled == (1 if game.payout else 0)
+    await books_balance(env)
+
+
+async def test_blackjack_buttons_survive_a_restart(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.alice, 1000)
+    reply, game = await _active_blackjack(env, env.alice)
+    await env.restart_bot()
+    while True:
+        moved = await env.alice.click(reply, label="Hit")
+        await game.refresh_from_db()
+        if game.status != BlackjackStatus.ACTIVE:
+            break
+        assert len(game.player_hand) <= 11
+    assert not moved.buttons
+    await books_balance(env)
+
+
+async def test_an_abandoned_blackjack_hand_settles_on_its_timer(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.alice, 1000)
+    _reply, game = await _active_blackjack(env, env.alice)
+    await ScheduledAction.filter(kind=gambling.BLACKJACK_TIMEOUT_KIND).update(
+        due_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    assert await env.bot.scheduler.run_due() == 1
+    await game.refresh_from_db()
+    assert game.status != BlackjackStatus.ACTIVE
+    await books_balance(env)
+
+
+async def test_gamblestats(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    empty = await env.alice.slash("gamblestats")
+    assert "No games played yet" in empty.text
+    await env.alice.slash("coinflip", bet="10", side="tails")
+    await env.alice.slash("dice", bet="10")
+    stats = await env.bob.slash("gamblestats", member=env.alice)
+    assert "Coinflip" in stats.text and "Dice" in stats.text and "Played 1" in stats.text
+
+
+# -------------------------------------------------------------------------------- shop
+
+
+async def test_shop_admin_add_edit_remove_and_listing(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    added = await env.owner.slash("shop-admin add", name="Cookie", price=25,
+                                  description="Freshly baked", stock=3)
+    assert added.ephemeral and "Cookie" in (added.content or "") and "3 left" in added.content
+    duplicate = await env.owner.slash("shop-admin add", name="cookie", price=5)
+    assert duplicate.ephemeral and "already has" in (duplicate.content or "")
+    listing = await env.alice.slash("shop")
+    assert "Cookie" in listing.text and "🪙 25" in listing.text and "Freshly baked" in listing.text
+    choices = await env.alice.autocomplete("buy", "item", "coo")
+    assert [c["value"] for c in choices] == ["Cookie"]
+    edited = await env.owner.slash("shop-admin edit", item="Cookie", price=30, stock=-1)
+    assert "🪙 30" in (edited.content or "") and "left" not in (edited.content or "")
+    with pytest.raises(CommandUnavailable):
+        await env.alice.slash("shop-admin add", name="Free money", price=1)
+    prompt = await env.owner.slash("shop-admin remove", item="Cookie")
+    assert prompt.ephemeral and {b["label"] for b in prompt.buttons} == {"Remove", "Cancel"}
+    done = await env.owner.click(prompt, label="Remove")
+    assert "Removed **Cookie**" in (done.content or "")
+    assert not await EconomyShopItem.exists()
+
+
+async def test_buy_sell_and_inventory(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("shop-admin add", name="Trophy", price=40, stock=2)
+    bought = await env.alice.slash("buy", item="trophy", quantity=2)
+    assert "bought **2 x Trophy** for 🪙 80" in (bought.content or "")
+    sold_out = await env.bob.slash("buy", item="Trophy")
+    assert sold_out.ephemeral and "sold out" in (sold_out.content or "")
+    inventory = await env.alice.slash("inventory")
+    assert "Trophy** x2" in inventory.text
+    sold = await env.alice.slash("sell", item="Trophy")
+    assert "sold **1 x Trophy** for 🪙 20" in (sold.content or "")
+    assert await wallet(env, env.alice) == (40, 0)
+    assert (await shop.find_item(env.guild.id, "Trophy")).stock == 1
+    other = await env.bob.slash("inventory", member=env.alice)
+    assert "Trophy** x1" in other.text
+    missing = await env.bob.slash("sell", item="Trophy")
+    assert missing.ephemeral and "don't have any" in (missing.content or "")
+    await books_balance(env)
+
+
+async def test_role_items_grant_and_remove_the_role(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    vip = await env.guild.create_role("VIP")
+    await env.settle()
+    added = await env.owner.slash("shop-admin add", name="VIP pass", price=50, type="role",
+                                  role=vip)
+    assert added.ephemeral and "Grants" in (added.content or ""), added.content
+    bought = await env.alice.slash("buy", item="VIP pass")
+    assert "VIP" in (bought.content or "") and env.alice.has_role("VIP"), bought.content
+    sold = await env.alice.slash("sell", item="VIP pass")
+    assert "removed" in (sold.content or "")
+    await env.settle()
+    assert not env.alice.has_role("VIP")
+    above = await env.owner.slash("shop-admin add", name="Bot pass", price=5, type="role",
+                                  role=env.guild.role("Pegasus"))
+    assert above.ephemeral and "can't give" in (above.content or "")
+
+
+async def test_requirements_are_enforced(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("shop-admin add", name="Mod snack", price=5,
+                          required_role=env.guild.role("Moderator"))
+    refused = await env.alice.slash("buy", item="Mod snack")
+    assert refused.ephemeral and "only for members with" in (refused.content or "")
+    allowed = await env.mod.slash("buy", item="Mod snack")
+    assert "bought" in (allowed.content or "")
+
+
+async def test_use_a_boost_and_its_expiry(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("shop-admin add", name="Double XP", price=60, type="boost",
+                          boost_kind="xp", multiplier=200, duration="1h")
+    await env.alice.slash("buy", item="Double XP")
+    used = await env.alice.slash("use", item="Double XP")
+    assert "is active: XP x2" in (used.content or "") and "<t:" in (used.content or "")
+    assert await shop.active_xp_multiplier(env.guild.id, env.alice.id, datetime.now(UTC)) == 200
+    inventory = await env.alice.slash("inventory")
+    assert "Active effects" in inventory.text and "Double XP" in inventory.text
+    nothing = await env.alice.slash("use", item="Double XP")
+    assert nothing.ephemeral and "don't have any" in (nothing.content or "")
+    await ScheduledAction.filter(kind=shop.ITEM_EXPIRE_KIND).update(
+        due_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    assert await env.bot.scheduler.run_due() == 1
+    row = await EconomyUserItem.get(guild_id=env.guild.id, user_id=env.alice.id, active=False,
+                                    slot__startswith="use:")
+    assert row.metadata["kind"] == "xp"
+    action = await ScheduledAction.get(kind=shop.ITEM_EXPIRE_KIND)
+    assert action.status == ActionStatus.DONE
+
+
+# -------------------------------------------------------------------------------- ledger and staff
+
+
+async def test_transactions_are_private_and_paged(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.alice.slash("pay", member=env.bob, amount="5")
+    mine = await env.alice.slash("transactions")
+    assert mine.ephemeral and "Transfer" in mine.text and "Starting balance" in mine.text
+    refused = await env.alice.slash("transactions", member=env.bob)
+    assert refused.ephemeral and "Manage Server" in (refused.content or "")
+    staff = await env.owner.slash("transactions", member=env.bob, page=1)
+    assert "Transfer" in staff.text and "Page 1 of 1" in staff.text
+
+
+async def test_staff_give_take_and_settings(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.alice, 500)
+    taken = await env.owner.slash("economy take", member=env.alice, amount="200",
+                                  reason="Refund of a bug")
+    assert "Took 🪙 200" in (taken.content or "")
+    too_much = await env.owner.slash("economy take", member=env.alice, amount="1k")
+    assert too_much.ephemeral and "only 🪙 400" in (too_much.content or "")
+    zero = await env.owner.slash("economy give", member=env.alice, amount="0")
+    assert zero.ephemeral and "more than zero" in (zero.content or "")
+    assert await wallet(env, env.alice) == (400, 0)
+    with pytest.raises(CommandUnavailable):
+        await env.alice.slash("economy give", member=env.alice, amount="1000000")
+    changed = await env.owner.slash("economy set", currency_name="gems", currency_symbol="💎",
+                                    daily_amount=1000)
+    assert changed.ephemeral and "currency name" in (changed.content or "")
+    shown = await env.owner.slash("economy settings")
+    assert "💎 gems" in shown.text and "💎 1,000" in shown.text
+    bad = await env.owner.slash("economy set", work_min=500, work_max=100)
+    assert bad.ephemeral and "minimum work pay" in (bad.content or "")
+    balance = await env.alice.slash("balance")
+    assert "💎 400" in balance.text
+    await books_balance(env)
+
+
+async def test_staff_reset_and_reverse(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.alice.slash("pay", member=env.bob, amount="40")
+    payment = await EconomyTransaction.get(user_id=env.alice.id, type=TransactionType.TRANSFER)
+    prompt = await env.owner.slash("economy reverse", transaction=payment.id.hex[:8])
+    assert "Reverse" in (prompt.content or "")
+    done = await env.owner.click(prompt, label="Reverse")
+    assert "Reversed 2 ledger row(s)" in (done.content or "")
+    assert await wallet(env, env.alice) == (100, 0) and await wallet(env, env.bob) == (100, 0)
+    twice = await env.owner.slash("economy reverse", transaction=payment.id.hex)
+    twice_done = await env.owner.click(twice, label="Reverse")
+    assert "already reversed" in (twice_done.content or "")
+    await env.alice.slash("deposit", amount="50")
+    prompt = await env.owner.slash("economy reset", member=env.alice)
+    cancelled = await env.owner.click(prompt, label="Cancel")
+    assert "nothing was changed" in (cancelled.content or "")
+    assert await wallet(env, env.alice) == (50, 50)
+    prompt = await env.owner.slash("economy reset", member=env.alice)
+    done = await env.owner.click(prompt, label="Reset")
+    assert "Reset" in (done.content or "")
+    assert await wallet(env, env.alice) == (100, 0)
+    await books_balance(env)
+
+
+async def test_money_leaderboard_index_and_net_worth(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.bob, 1000)
+    await env.bob.slash("deposit", amount="600")
+    top = await economy.get_balance(env.guild.id, env.bob.id)
+    assert top.rank == 1 and top.net_worth == 1100
