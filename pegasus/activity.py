@@ -674,14 +674,22 @@ class Activity:
 
     async def stop(self) -> None:
         """Stop the flusher and write what is left (a clean stop loses nothing)."""
+        await self.stop_flusher()
+        await self.flush()
+        await self.drain(timeout=10)
+
+    async def stop_flusher(self) -> None:
+        """Stop the periodic flush; what is buffered stays until `flush()` or `stop()`."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.flush()
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for the level-change handlers started by earlier flushes."""
         if self._handlers:
-            await asyncio.wait(set(self._handlers), timeout=10)
+            await asyncio.wait(set(self._handlers), timeout=timeout)
 
     async def _run(self) -> None:
         while True:

@@ -160,7 +160,9 @@ class Levels(commands.Cog):
     # ------------------------------------------------------------------------------ lifecycle
 
     async def cog_load(self) -> None:
-        self.bot.activity = self.activity  # type: ignore[attr-defined]
+        # Not `bot.activity`: that is discord.py's presence. Pegasus.close() unloads the cogs, and
+        # cog_unload below flushes the buffer.
+        self.bot.activity_buffer = self.activity  # type: ignore[attr-defined]
         self.bot.add_dynamic_items(LeaderboardPageButton)
         self.activity.start()
         if self.bot.is_ready():  # reloaded while connected: take stock of voice now
@@ -172,8 +174,8 @@ class Levels(commands.Cog):
         for task in list(self._reconciles):
             task.cancel()
         await self.activity.stop()  # a clean stop loses nothing
-        if getattr(self.bot, "activity", None) is self.activity:
-            del self.bot.activity  # type: ignore[attr-defined]
+        if getattr(self.bot, "activity_buffer", None) is self.activity:
+            del self.bot.activity_buffer  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------------------ messages
 
