@@ -33,6 +33,7 @@ MUTE_OVERWRITE = discord.PermissionOverwrite(
     add_reactions=False,
     speak=False,
 )
+MUTABLE_CHANNELS = (discord.CategoryChannel, discord.TextChannel, discord.VoiceChannel)
 CASE_COLOURS = {
     CaseType.WARN: 0xF1C40F,
     CaseType.MUTE: 0xE67E22,
@@ -468,12 +469,27 @@ class Enforcer:
     async def apply_mute_overwrite(
         self, channel: discord.abc.GuildChannel, role: discord.Role
     ) -> None:
-        if isinstance(
-            channel, discord.CategoryChannel | discord.TextChannel | discord.VoiceChannel
-        ):
-            try:
-                await channel.set_permissions(
-                    role, overwrite=MUTE_OVERWRITE, reason="Pegasus: muted members stay quiet"
-                )
-            except discord.HTTPException as error:
-                log.warning("Could not set the mute overwrite in %s: %s", channel.id, error)
+        """Deny the muted role speaking in `channel`.
+
+        Discord only lets a bot set overwrites for permissions it has itself, so the overwrite
+        names only those (a muted member cannot have more than the bot could take away).
+        """
+        if not isinstance(channel, MUTABLE_CHANNELS):
+            return
+        mine = channel.permissions_for(channel.guild.me)
+        if not (mine.manage_roles or mine.administrator):
+            log.warning("Cannot set the mute overwrite in %s: no Manage Permissions", channel.id)
+            return
+        denied = {
+            name: False
+            for name, value in MUTE_OVERWRITE
+            if value is False and (mine.administrator or getattr(mine, name))
+        }
+        try:
+            await channel.set_permissions(
+                role,
+                overwrite=discord.PermissionOverwrite(**denied),
+                reason="Pegasus: muted members stay quiet",
+            )
+        except discord.HTTPException as error:
+            log.warning("Could not set the mute overwrite in %s: %s", channel.id, error)
