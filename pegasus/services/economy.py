@@ -583,11 +583,6 @@ async def claim_cooldown(
     return next_time
 
 
-async def cooldown_until(guild_id: int, user_id: int, command: str) -> datetime | None:
-    row = await EconomyCooldown.get_or_none(guild_id=guild_id, user_id=user_id, command=command)
-    return row.next_available if row else None
-
-
 # --------------------------------------------------------------------------------------------
 # Earning: daily, work, rob
 # --------------------------------------------------------------------------------------------
