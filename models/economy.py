@@ -303,6 +303,9 @@ class EconomyBlackjackGame(Model):
     dealer_hand: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
     status = fields.CharEnumField(BlackjackStatus, max_length=16, default=BlackjackStatus.ACTIVE)
     payout = fields.BigIntField(default=0)
+    # The message showing the hand, so the timeout can show how an abandoned hand ended.
+    channel_id = fields.BigIntField(null=True)
+    message_id = fields.BigIntField(null=True)
     # Bumped by every move; a move applies only to the version it read (no lost double clicks).
     version = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -166,8 +166,23 @@ class Economy(commands.Cog):
 
     async def _on_blackjack_timeout(self, action: ScheduledAction) -> None:
         ended = await gambling.expire_blackjack(int(action.payload["game_id"]))
-        if ended is not None:
-            log.info("Blackjack game %s stood after its timeout", ended.game_id)
+        if ended is None or ended.channel_id is None or ended.message_id is None:
+            return
+        channel = self.bot.get_channel(ended.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        guild = getattr(channel, "guild", None)
+        member = guild.get_member(ended.user_id) if guild is not None else None
+        name = name_of(member) if member is not None else "The player"
+        embed = render.blackjack_embed(name, ended)
+        embed.description = f"⏰ Time ran out, so the hand stood. {embed.description}"
+        try:
+            await channel.get_partial_message(ended.message_id).edit(  # type: ignore[attr-defined]
+                embed=embed, view=None
+            )
+        except discord.HTTPException:
+            # The settlement is done either way; the message may have been deleted.
+            log.info("Could not update the message of blackjack game %s", ended.game_id)
 
     # ---------------------------------------------------------------------------- balances
 
@@ -333,8 +348,12 @@ class Economy(commands.Cog):
         embed = render.blackjack_embed(name_of(interaction.user), view)
         if buttons is None:
             await interaction.response.send_message(embed=embed)
-        else:
-            await interaction.response.send_message(embed=embed, view=buttons)
+            return
+        sent = await interaction.response.send_message(embed=embed, view=buttons)
+        message = sent.resource if isinstance(sent.resource, discord.Message) else None
+        if message is None:
+            message = await interaction.original_response()
+        await gambling.attach_blackjack_message(view.game_id, message.channel.id, message.id)
 
     @app_commands.command(name="gamblestats", description="Show games played, won and profit.")
     @app_commands.describe(member="Whose stats to show (default: yours)")

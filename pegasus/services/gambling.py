@@ -361,6 +361,8 @@ class BlackjackView:
     payout: int
     version: int
     currency: Currency
+    channel_id: int | None = None
+    message_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -382,6 +384,7 @@ def _view(game: EconomyBlackjackGame, currency: Currency) -> BlackjackView:
         bet=game.bet, player=list(game.player_hand),
         dealer=list(game.dealer_hand[:1]) if active else list(game.dealer_hand),
         status=game.status, payout=game.payout, version=game.version, currency=currency,
+        channel_id=game.channel_id, message_id=game.message_id,
     )
 
 
@@ -538,6 +541,13 @@ async def expire_blackjack(game_id: int) -> BlackjackView | None:
         return await blackjack_stand(game_id, None)
     except (ConflictError, NotFoundError):
         return None
+
+
+async def attach_blackjack_message(game_id: int, channel_id: int, message_id: int) -> None:
+    """Remember where the hand is shown (for the timeout to update it)."""
+    await EconomyBlackjackGame.filter(id=game_id).update(
+        channel_id=channel_id, message_id=message_id
+    )
 
 
 async def get_blackjack(game_id: int) -> BlackjackView:

@@ -258,13 +258,16 @@ async def test_blackjack_buttons_survive_a_restart(discord_env: DiscordEnv) -> N
 async def test_an_abandoned_blackjack_hand_settles_on_its_timer(discord_env: DiscordEnv) -> None:
     env = discord_env
     await give(env, env.alice, 1000)
-    _reply, game = await _active_blackjack(env, env.alice)
+    reply, game = await _active_blackjack(env, env.alice)
     await ScheduledAction.filter(kind=gambling.BLACKJACK_TIMEOUT_KIND).update(
         due_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     assert await env.bot.scheduler.run_due() == 1
     await game.refresh_from_db()
     assert game.status != BlackjackStatus.ACTIVE
+    assert game.message_id == reply.message.id
+    shown = env.channel("general").bot_messages[-1]
+    assert shown.id == game.message_id and "Time ran out" in shown.text and not shown.buttons
     await books_balance(env)
 
 
