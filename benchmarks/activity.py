@@ -1,0 +1,535 @@
+"""The activity hot path at gateway speed, and the leaderboard queries at scale.
+
+    python benchmarks/activity.py                 # full: 50,000 messages, 1,000,000 user_xp rows
+    python benchmarks/activity.py --smoke         # small counts (CI): it must run, that is all
+    python benchmarks/activity.py --db sqlite     # one dialect (default: sqlite and postgres)
+
+What it does, per database dialect (each in its own process: Tortoise cannot switch dialects):
+
+1. Starts the local Discord in a child process (so it does not share this process's CPU) with a
+   guild of `--members` members.
+2. Ceiling: a bare discord.py client with a no-op `on_message` connects over a real websocket and
+   receives `--messages` MESSAGE_CREATE events from the members in rotation: events/s.
+3. Pegasus, unchanged, with every extension, on a fresh migrated database, receives the same
+   events after a warm-up: events/s, the ratio to the ceiling (target ≥ 0.8), and the database
+   statements sent per 1,000 messages, counted at Tortoise's client (target ≤ 20 once warm).
+4. Seeds `--rows` user_xp rows in `--guilds` guilds and prints the median time of "top 10" and
+   "rank of member" (target ≤ 5 ms on PostgreSQL).
+
+PostgreSQL is reached at PEGASUS_BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres);
+a throw-away database is created and dropped. Figures vary ±10-15% from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+import discord  # noqa: E402
+
+DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+BENCH_CHANNEL = "general"
+RECEIVE_TIMEOUT = 600.0
+
+FULL = {"messages": 50_000, "members": 1_000, "rows": 1_000_000, "guilds": 100, "samples": 300}
+SMOKE = {"messages": 2_000, "members": 100, "rows": 20_000, "guilds": 10, "samples": 30}
+
+
+# --------------------------------------------------------------------------- the local Discord
+
+
+async def serve(members: int) -> None:
+    """Child process: the local Discord with `members` extra members, plus a control endpoint."""
+    from aiohttp import web
+
+    from tests.discord_local import LocalDiscord, build_demo_guild
+
+    server = LocalDiscord()
+    build_demo_guild(server, extra_members=members)
+    await server.start()
+    authors = [m for m in server.guild.members if m.name.startswith("member")]
+
+    async def broadcast(request: web.Request) -> web.Response:
+        body = await request.json()
+        channel = body.get("channel", BENCH_CHANNEL)
+        sent = await server.broadcast_messages(channel, authors, int(body["count"]))
+        return web.json_response({"sent": sent})
+
+    async def stats(_request: web.Request) -> web.Response:
+        sessions = server.gateway.live_sessions
+        return web.json_response({"sessions": len(sessions), "requests": len(server.requests)})
+
+    app = web.Application()
+    app.router.add_post("/broadcast", broadcast)
+    app.router.add_get("/stats", stats)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(json.dumps({
+        "api_base": server.api_base,
+        "gateway_url": server.gateway_url,
+        "token": server.token,
+        "control_url": f"http://127.0.0.1:{port}",
+    }), flush=True)
+    await asyncio.Event().wait()
+
+
+@dataclass
+class LocalDiscordProcess:
+    process: subprocess.Popen[str]
+    api_base: str
+    gateway_url: str
+    token: str
+    control_url: str
+
+    @classmethod
+    def start(cls, members: int) -> LocalDiscordProcess:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "serve", "--members", str(members)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the local Discord did not start")
+        return cls(process, **json.loads(line))
+
+    async def broadcast(self, count: int) -> None:
+        timeout = aiohttp.ClientTimeout(total=RECEIVE_TIMEOUT)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(f"{self.control_url}/broadcast", json={"count": count}) as response,
+        ):
+            response.raise_for_status()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def point_discord_py_at(server: LocalDiscordProcess) -> None:
+    import yarl
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    Route.BASE = server.api_base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
+
+
+class Arrivals:
+    """Counts MESSAGE_CREATEs handled and wakes whoever waits for a number of them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._target = 0
+        self._reached = asyncio.Event()
+
+    async def on_message(self, _message: discord.Message) -> None:
+        self.count += 1
+        if self.count >= self._target:
+            self._reached.set()
+
+    async def wait_for(self, total: int) -> None:
+        self._target = total
+        if self.count >= total:
+            return
+        self._reached.clear()
+        await asyncio.wait_for(self._reached.wait(), RECEIVE_TIMEOUT)
+
+
+async def timed_broadcast(server: LocalDiscordProcess, arrivals: Arrivals, count: int) -> float:
+    """Seconds from the first event sent until the client handled `count` more of them."""
+    target = arrivals.count + count
+    started = time.perf_counter()
+    sending = asyncio.create_task(server.broadcast(count))
+    await arrivals.wait_for(target)
+    elapsed = time.perf_counter() - started
+    await sending
+    return elapsed
+
+
+async def connect(client: discord.Client, token: str) -> asyncio.Task[None]:
+    await client.login(token)
+    task = asyncio.create_task(client.connect())
+    ready = asyncio.create_task(client.wait_until_ready())
+    done, _ = await asyncio.wait({ready, task}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        ready.cancel()
+        if task in done:
+            task.result()
+        raise RuntimeError("the client was not ready within 60 s")
+    return task
+
+
+# --------------------------------------------------------------------------- the two clients
+
+
+async def bare_client_rate(server: LocalDiscordProcess, messages: int) -> float:
+    """Events/s of a bare discord.py client with a no-op listener: the ceiling."""
+    from pegasus.bot import build_intents
+
+    point_discord_py_at(server)
+    client = discord.Client(intents=build_intents(), guild_ready_timeout=0.05)
+    arrivals = Arrivals()
+    client.event(arrivals.on_message)  # the no-op listener (it only counts)
+    task = await connect(client, server.token)
+    try:
+        await timed_broadcast(server, arrivals, min(2_000, messages))  # warm-up
+        elapsed = await timed_broadcast(server, arrivals, messages)
+    finally:
+        await client.close()
+        with contextlib.suppress(Exception):
+            await task
+    return messages / elapsed
+
+
+class StatementCounter(logging.Handler):
+    """Counts the statements Tortoise sends (it logs each one at DEBUG)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+        self.kinds: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        text = str(record.args[0]) if record.args else record.getMessage()
+        kind = " ".join(text.split()[:3])[:40]
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    @contextlib.contextmanager
+    def counting(self) -> Any:
+        logger = logging.getLogger("tortoise.db_client")
+        old = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.setLevel(old)
+
+
+@dataclass
+class PipelineResult:
+    rate: float
+    statements: int
+    statements_per_1000: float
+    statement_kinds: dict[str, int]
+    flushes: int
+
+
+async def pegasus_rate(server: LocalDiscordProcess, db_url: str, messages: int) -> PipelineResult:
+    """Events/s of Pegasus with every extension, and the statements it sent meanwhile."""
+    from pegasus.bot import Pegasus
+    from pegasus.config import Settings, SyncMode
+
+    settings = Settings(
+        discord_token=server.token,
+        database_url=db_url,
+        discord_api_base=server.api_base,
+        discord_gateway_url=server.gateway_url,
+        sync_commands=SyncMode("off"),
+    )
+    bot = Pegasus(settings, guild_ready_timeout=0.05)
+    arrivals = Arrivals()
+    bot.add_listener(arrivals.on_message, "on_message")  # same counting cost as the ceiling's
+    task = await connect(bot, server.token)
+    try:
+        activity = bot.activity_buffer  # type: ignore[attr-defined]
+        # Warm-up: guild settings cached, every member seen once and stored.
+        await timed_broadcast(server, arrivals, min(2_000, messages))
+        await activity.flush()
+        flushes_before = activity.flushes
+        with StatementCounter().counting() as counter:
+            elapsed = await timed_broadcast(server, arrivals, messages)
+            await activity.flush()  # what the run buffered is part of its cost
+        return PipelineResult(
+            rate=messages / elapsed,
+            statements=counter.count,
+            statements_per_1000=counter.count * 1000 / messages,
+            statement_kinds=dict(sorted(counter.kinds.items(), key=lambda kv: -kv[1])[:8]),
+            flushes=activity.flushes - flushes_before,
+        )
+    finally:
+        await bot.close()
+        with contextlib.suppress(Exception):
+            await task
+
+
+# --------------------------------------------------------------------------- leaderboard queries
+
+
+SEED_USERS = 10_000_000_000_000_000  # first synthetic user id
+SEED_GUILDS = 20_000_000_000_000_000
+
+
+async def seed_user_xp(rows: int, guilds: int) -> tuple[list[int], list[int]]:
+    """`rows` user_xp rows: `rows // guilds` users, each in every guild, with spread-out XP."""
+    from tortoise import Tortoise
+
+    from models.guilds import Guild, User
+
+    per_guild = rows // guilds
+    guild_ids = [SEED_GUILDS + g for g in range(guilds)]
+    user_ids = [SEED_USERS + u for u in range(per_guild)]
+    await Guild.bulk_create([Guild(id=g) for g in guild_ids], batch_size=1000)
+    await User.bulk_create(
+        [User(id=u, username=f"u{u % 100000}") for u in user_ids], batch_size=1000
+    )
+    conn = Tortoise.get_connection("default")
+    # XP from a small hash: reproducible, spread over 0..999,999, with ties; integer-safe on both.
+    xp = "(((user_xp_src.u % 100003) * 7919 + (user_xp_src.g % 101) * 104729) % 1000000)"
+    select = (
+        f"SELECT g.id AS g, u.id AS u FROM guilds g CROSS JOIN users u "
+        f"WHERE g.id BETWEEN {guild_ids[0]} AND {guild_ids[-1]} "
+        f"AND u.id BETWEEN {user_ids[0]} AND {user_ids[-1]}"
+    )
+    await conn.execute_script(
+        "INSERT INTO user_xp (guild_id, user_id, xp, level, created_at, updated_at) "
+        f"SELECT user_xp_src.g, user_xp_src.u, {xp}, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+        f"FROM ({select}) AS user_xp_src"
+    )
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_script("VACUUM ANALYZE user_xp")
+    else:
+        await conn.execute_script("ANALYZE")
+    return guild_ids, user_ids
+
+
+async def median_ms(samples: int, call: Callable[[], Awaitable[Any]]) -> float:
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        await call()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+async def query_times(rows: int, guilds: int, samples: int) -> dict[str, float]:
+    from models.levels import UserXP
+    from pegasus.services import levels
+
+    guild_ids, user_ids = await seed_user_xp(rows, guilds)
+    rng = random.Random(42)
+    sample = rng.sample(user_ids, min(50, len(user_ids)))
+    picks = list(
+        await UserXP.filter(user_id__in=sample).values_list("guild_id", "user_id", "xp")
+    )
+    top = await median_ms(samples, lambda: levels.top_xp(rng.choice(guild_ids)))
+
+    def rank_call() -> Awaitable[int]:
+        guild_id, user_id, xp = rng.choice(picks)
+        return levels.xp_position(guild_id, user_id, xp)
+
+    rank = await median_ms(samples, rank_call)
+    board = await median_ms(
+        samples,
+        lambda: levels.leaderboard_page(guild_ids[0], levels.LeaderboardCategory.XP, 1),
+    )
+    return {"top10_ms": top, "rank_ms": rank, "leaderboard_page_ms": board}
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(dialect: str) -> AsyncIterator[str]:
+    """A migrated, throw-away database of `dialect`; yields its URL."""
+    from pegasus.db import apply_migrations
+
+    if dialect == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="pegasus-bench-"))
+        url = f"sqlite://{folder / 'bench.sqlite3'}"
+        await apply_migrations(url)
+        try:
+            yield url
+        finally:
+            for path in folder.iterdir():
+                path.unlink()
+            folder.rmdir()
+        return
+    import asyncpg
+
+    admin_url = os.environ.get("PEGASUS_BENCH_PG_URL") or DEFAULT_PG_ADMIN_URL
+    base = urlparse(admin_url)
+    name = f"pegasus_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(base._replace(scheme="postgresql").geturl(), timeout=10)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = base._replace(scheme="postgres", path=f"/{name}").geturl()
+        await apply_migrations(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+# --------------------------------------------------------------------------- one dialect
+
+
+@dataclass
+class Figures:
+    dialect: str
+    messages: int
+    members: int
+    ceiling_rate: float
+    pegasus_rate: float
+    ratio: float
+    statements_per_1000: float
+    statements: int
+    statement_kinds: dict[str, int]
+    flushes: int
+    rows: int
+    guilds: int
+    top10_ms: float
+    rank_ms: float
+    leaderboard_page_ms: float
+    notes: list[str] = field(default_factory=list)
+
+
+async def run_dialect(dialect: str, sizes: dict[str, int]) -> Figures:
+    from pegasus.db import close_db, init_db
+
+    server = LocalDiscordProcess.start(sizes["members"])
+    try:
+        ceiling = await bare_client_rate(server, sizes["messages"])
+        async with fresh_database(dialect) as url:
+            pipeline = await pegasus_rate(server, url, sizes["messages"])
+            await init_db(url)
+            try:
+                queries = await query_times(sizes["rows"], sizes["guilds"], sizes["samples"])
+            finally:
+                await close_db()
+    finally:
+        server.stop()
+    return Figures(
+        dialect=dialect,
+        messages=sizes["messages"],
+        members=sizes["members"],
+        ceiling_rate=ceiling,
+        pegasus_rate=pipeline.rate,
+        ratio=pipeline.rate / ceiling,
+        statements_per_1000=pipeline.statements_per_1000,
+        statements=pipeline.statements,
+        statement_kinds=pipeline.statement_kinds,
+        flushes=pipeline.flushes,
+        rows=sizes["rows"],
+        guilds=sizes["guilds"],
+        **queries,
+    )
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def report(figures: Figures, smoke: bool) -> str:
+    f = figures
+    lines = [
+        f"== {f.dialect}: {f.messages:,} MESSAGE_CREATE from {f.members:,} members over a "
+        "real websocket",
+        f"  bare discord.py client (no-op listener): {f.ceiling_rate:>10,.0f} events/s",
+        f"  Pegasus, whole pipeline:                 {f.pegasus_rate:>10,.0f} events/s",
+        f"  ratio:                                   {f.ratio:>10.2f}   (target >= 0.80)",
+        f"  statements per 1,000 messages (warm):    {f.statements_per_1000:>10.2f}   "
+        f"(target <= 20; {f.statements:,} in {f.flushes:,} flushes)",
+        f"  statements by kind: {f.statement_kinds}",
+        f"== {f.dialect}: {f.rows:,} user_xp rows in {f.guilds:,} guilds",
+        f"  top 10 (median):           {f.top10_ms:7.2f} ms",
+        f"  rank of member (median):   {f.rank_ms:7.2f} ms   (target <= 5 ms on PostgreSQL)",
+        f"  leaderboard page (median): {f.leaderboard_page_ms:7.2f} ms",
+    ]
+    if smoke:
+        lines.append("  (smoke mode: small counts; the figures mean nothing)")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    serve_parser = sub.add_parser("serve", help="(internal) run the local Discord")
+    serve_parser.add_argument("--members", type=int, default=FULL["members"])
+    for target in (parser, sub.add_parser("run", help="(internal) measure one dialect")):
+        target.add_argument("--smoke", action="store_true", help="small counts, for CI")
+        target.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+        for name in ("messages", "members", "rows", "guilds", "samples"):
+            target.add_argument(f"--{name}", type=int, default=None)
+    return parser.parse_args(argv)
+
+
+def sizes_of(args: argparse.Namespace) -> dict[str, int]:
+    sizes = dict(SMOKE if args.smoke else FULL)
+    for name in sizes:
+        value = getattr(args, name, None)
+        if value is not None:
+            sizes[name] = value
+    return sizes
+
+
+def run_child(dialect: str, argv: list[str]) -> Figures | str:
+    """Measure one dialect in its own process; returns its figures or why it could not run."""
+    result = subprocess.run(
+        [sys.executable, __file__, "run", "--db", dialect, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        return (result.stderr or result.stdout).strip()[-3000:]
+    return Figures(**json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        asyncio.run(serve(args.members))
+        return 0
+    sizes = sizes_of(args)
+    if args.command == "run":
+        figures = asyncio.run(run_dialect(args.db, sizes))
+        print(json.dumps(asdict(figures)))
+        return 0
+    forwarded = [f"--{name}={value}" for name, value in sizes.items()]
+    dialects = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    failed = False
+    for dialect in dialects:
+        outcome = run_child(dialect, forwarded)
+        if isinstance(outcome, Figures):
+            print(report(outcome, args.smoke), flush=True)
+            continue
+        print(f"== {dialect}: could not run\n{outcome}", flush=True)
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
