@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from typing import Any
 
@@ -78,6 +80,7 @@ class Pegasus(commands.AutoShardedBot):
             owns_guild=self.owns_guild, poll_interval=scheduler_poll_interval
         )
         self._db_open = False
+        self._db_context: contextvars.Context | None = None
 
     @property
     def pegasus_tree(self) -> PegasusTree:
@@ -111,6 +114,9 @@ class Pegasus(commands.AutoShardedBot):
         # bot, before anything creates tasks that query it.
         await init_db(self.settings.database_url, self.settings.database_ssl)
         self._db_open = True
+        # close() may run in a task started elsewhere (the SIGTERM handler's): it shuts down in
+        # this context, or the connections stay open and their threads keep the process alive.
+        self._db_context = contextvars.copy_context()
         pending = await pending_migrations()
         if pending:
             raise ConfigError(
@@ -135,6 +141,13 @@ class Pegasus(commands.AutoShardedBot):
     async def close(self) -> None:
         """Stop timers, unload the extensions (cogs flush buffers in cog_unload), then the
         gateway, then the database: a clean stop loses nothing."""
+        context, self._db_context = self._db_context, None
+        if context is not None:
+            await asyncio.get_running_loop().create_task(self._shutdown(), context=context)
+        else:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
         await self.scheduler.stop()
         for name in reversed(list(self.extensions)):
             try:

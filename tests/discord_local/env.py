@@ -343,19 +343,24 @@ class BotProcess:
         deadline = time.monotonic() + timeout
 
         async def ready() -> None:
-            while not (
-                self.server.sync_count
-                and self.server.gateway.identify_count
-                and self.server.gateway.connected
-            ):
-                if self.proc.returncode is not None:
-                    raise AssertionError(
-                        f"bot.py exited with {self.proc.returncode}:\n{self.output}"
-                    )
-                await asyncio.sleep(0.05)  # polling another process: nothing to await
-            await self.server.gateway.heartbeat_barrier(
-                timeout=max(0.1, deadline - time.monotonic())
-            )
+            exited = asyncio.ensure_future(self.proc.wait())
+            try:
+                while not (
+                    self.server.sync_count
+                    and self.server.gateway.identify_count
+                    and self.server.gateway.connected
+                ):
+                    change = asyncio.ensure_future(self.server.next_change())
+                    await asyncio.wait({change, exited}, return_when=asyncio.FIRST_COMPLETED)
+                    change.cancel()
+                    if exited.done():
+                        raise AssertionError(
+                            f"bot.py exited with {self.proc.returncode}:\n{self.output}"
+                        )
+            finally:
+                exited.cancel()
+            remaining = max(0.1, deadline - time.monotonic())
+            await self.server.gateway.heartbeat_barrier(timeout=remaining)
 
         try:
             await asyncio.wait_for(ready(), timeout)

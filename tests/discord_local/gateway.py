@@ -89,8 +89,9 @@ class Session:
 class Connection:
     """One websocket. Frames go out in order through a writer task."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, transport: Any = None) -> None:
         self.ws = ws
+        self.transport = transport
         self.session: Session | None = None
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.writer = asyncio.get_running_loop().create_task(self._write(), name="local-gw-write")
@@ -143,10 +144,37 @@ class Gateway:
 
     async def wait_connected(self, timeout: float = 5.0) -> None:
         """Until every live session has a websocket that finished READY or RESUMED."""
-        async with asyncio.timeout(timeout):
-            while not self.connected:
-                self._connected.clear()
-                await self._connected.wait()
+        await self._wait_until(lambda: self.connected, timeout, "the bot to be connected")
+
+    async def wait_disconnected(self, timeout: float = 5.0) -> None:
+        """Until no websocket is open (the bot closed its connection)."""
+        await self._wait_until(lambda: not self.connections, timeout, "the bot to disconnect")
+
+    async def wait_resumed(self, count: int, timeout: float = 5.0) -> None:
+        """Until the bot has RESUMEd `count` times in all (and is connected)."""
+        await self._wait_until(
+            lambda: self.resume_count >= count and self.connected, timeout, f"RESUME number {count}"
+        )
+
+    async def wait_identified(self, count: int, timeout: float = 15.0) -> None:
+        """Until the bot has IDENTIFYed `count` times in all (and is connected)."""
+        await self._wait_until(
+            lambda: self.identify_count >= count and self.connected,
+            timeout,
+            f"IDENTIFY number {count}",
+        )
+
+    async def _wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    self._connected.clear()
+                    await self._connected.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"waited {timeout}s for {what}: identifies={self.identify_count} "
+                f"resumes={self.resume_count} connected={self.connected}"
+            ) from None
 
     # dispatch ------------------------------------------------------------------------------
     def dispatch(self, event: str, data: dict[str, Any], guild_id: int | None = None) -> int:
@@ -170,10 +198,19 @@ class Gateway:
         return {s.id: s.seq for s in self.live_sessions}
 
     # faults --------------------------------------------------------------------------------
-    async def drop(self, code: int = 4000) -> None:
-        """Close every websocket as a network failure would; sessions stay resumable."""
+    async def drop(self, code: int = 4000, *, abort: bool = False) -> None:
+        """Lose every websocket (a close frame with `code`, or with `abort` a cut TCP
+        connection); sessions stay resumable and keep what is dispatched meanwhile."""
         for conn in list(self.connections):
-            await self._close(conn, code)
+            if abort and conn.transport is not None:
+                if conn.session is not None and conn.session.conn is conn:
+                    conn.session.conn = None
+                self.connections.remove(conn)
+                conn.closed = True
+                conn.queue.put_nowait(None)
+                conn.transport.abort()
+            else:
+                await self._close(conn, code)
 
     async def reconnect(self) -> None:
         """Op 7: Discord asks the bot to reconnect and resume."""
@@ -223,7 +260,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoclose=False, max_msg_size=0, heartbeat=None)
         await ws.prepare(request)
-        conn = Connection(ws)
+        conn = Connection(ws, request.transport)
         self.connections.append(conn)
         conn.send(json.dumps({"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}}))
         try:
@@ -242,6 +279,8 @@ class Gateway:
                 conn.queue.put_nowait(None)
             if not ws.closed:
                 await ws.close()
+            self._connected.set()  # wakes waiters that watch connections end too
+            self.server.notify("gateway", None)
         return ws
 
     async def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
@@ -314,6 +353,7 @@ class Gateway:
 
     def _notify_connected(self, session: Session) -> None:
         self._connected.set()
+        self.server.notify("gateway", session)
         for callback in list(self.on_connected):
             callback(session)
 

@@ -209,6 +209,7 @@ class LocalDiscord:
         self._runner: web.AppRunner | None = None
         self._listeners: list[Callable[[str, Any], None]] = []
         self._idle = asyncio.Event()
+        self._changed = asyncio.Event()
         self._idle.set()
         self._bot_errors: list[str] = []
         self._error_waiters: list[asyncio.Future[None]] = []
@@ -352,9 +353,16 @@ class LocalDiscord:
             self._listeners.remove(callback)
 
     def notify(self, kind: str, obj: Any) -> None:
-        """Tell waiters something happened: "request", "bot_message", "message_edit", ..."""
+        """Tell waiters something happened: "request", "bot_message", "message_edit",
+        "commands_synced", "gateway" (a session connected or a websocket closed)..."""
         for callback in list(self._listeners):
             callback(kind, obj)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def next_change(self) -> None:
+        """Until the next notify()."""
+        await self._changed.wait()
 
     async def wait_for(
         self, kind: str, check: Callable[[Any], bool], *, timeout: float, what: str
