@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
+
+import discord
 
 from tests.discord_local import BotProcessFactory, LocalDiscord
 from tests.discord_local.env import ROOT
@@ -54,3 +57,58 @@ async def test_sandbox_plays_its_scene_and_exits_zero(tmp_path: os.PathLike[str]
     assert process.returncode == 0, text
     assert "Pong!" in text
     assert "Traceback" not in text and " ERROR " not in text, text
+
+
+async def test_served_in_its_own_process_with_a_control_channel() -> None:
+    import json
+
+    import aiohttp
+
+    from tests.discord_local.env import EndpointPatch
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.discord_local",
+        "serve",
+        "--members",
+        "5",
+        cwd=str(ROOT),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    try:
+        info = json.loads(await asyncio.wait_for(process.stdout.readline(), 30))
+        intents = discord.Intents.default()
+        intents.members = intents.message_content = True
+        client = discord.AutoShardedClient(intents=intents, guild_ready_timeout=0.05)
+        heard: list[str] = []
+        client.event(_collect(heard))
+        with EndpointPatch():
+            EndpointPatch.point_to(info["api_base"], info["gateway_url"])
+            await client.login(info["token"])
+            running = asyncio.create_task(client.connect())
+            await asyncio.wait_for(client.wait_until_ready(), 10)
+            async with aiohttp.ClientSession() as session:
+                control = info["control_url"]
+                async with session.post(f"{control}/broadcast", json={"count": 50}) as response:
+                    assert (await response.json())["sent"] == 50
+                async with session.post(f"{control}/barrier") as response:
+                    assert response.status == 200
+                async with session.get(f"{control}/stats") as response:
+                    stats = await response.json()
+            await client.close()
+            await running
+        assert len(heard) == 50
+        assert heard[0] == "hello 0" and heard[-1] == "hello 49"
+        assert stats["identifies"] == 1 and stats["unknown_routes"] == 0
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def _collect(heard: list[str]) -> Callable[[discord.Message], Awaitable[None]]:
+    async def on_message(message: discord.Message) -> None:
+        heard.append(message.content)
+
+    return on_message

@@ -77,8 +77,12 @@ class EndpointPatch:
 
     @staticmethod
     def point_at(server: LocalDiscord) -> None:
-        Route.BASE = server.api_base
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(server.gateway_url)
+        EndpointPatch.point_to(server.api_base, server.gateway_url)
+
+    @staticmethod
+    def point_to(api_base: str, gateway_url: str) -> None:
+        Route.BASE = api_base
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
 class DiscordEnv:

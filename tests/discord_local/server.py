@@ -180,8 +180,11 @@ class LocalDiscord:
         port: int = 0,
         echo_bot_messages: bool = True,
         interaction_ack_deadline: float | None = 3.0,
+        control: bool = False,
     ) -> None:
         self.token = token
+        #: serve /_control/... for a test or benchmark driving this server from another process
+        self.control = control
         self.host, self.port = host, port
         self.echo_bot_messages = echo_bot_messages
         #: Discord refuses an initial response later than 3 s after the interaction (10062).
@@ -229,12 +232,20 @@ class LocalDiscord:
         return f"{self.base_url}/api/v10"
 
     @property
+    def control_url(self) -> str:
+        return f"{self.base_url}/_control"
+
+    @property
     def gateway_url(self) -> str:
         return f"ws://{self.host}:{self.port}/gateway"
 
     async def start(self) -> LocalDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
+        if self.control:
+            from tests.discord_local.control import add_control_routes
+
+            add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
