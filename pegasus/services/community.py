@@ -259,8 +259,10 @@ class ConfigCache:
     ttl_seconds: float = DEFAULT_TTL_SECONDS
     clock: Callable[[], float] = time.monotonic
     _entries: dict[int, _Entry] = field(default_factory=dict)
-    # Bumped by every invalidation: a load that started before one must not store its result.
+    # Bumped by every invalidation (per guild) and by `clear` (all guilds): a load that started
+    # before one must not store its result.
     _generation: dict[int, int] = field(default_factory=dict)
+    _epoch: int = 0
 
     def peek(self, guild_id: int) -> GuildConfig | None:
         """The cached copy if it is fresh, without touching the database."""
@@ -273,10 +275,10 @@ class ConfigCache:
         cached = self.peek(guild_id)
         if cached is not None:
             return cached
-        generation = self._generation.get(guild_id, 0)
+        stamp = (self._epoch, self._generation.get(guild_id, 0))
         started = self.clock()
         config = await load_config(guild_id)
-        if self._generation.get(guild_id, 0) == generation:
+        if (self._epoch, self._generation.get(guild_id, 0)) == stamp:
             self._entries[guild_id] = _Entry(config, started)
         return config
 
@@ -286,8 +288,8 @@ class ConfigCache:
 
     def clear(self) -> None:
         """Forget every guild (a bot started on another database, a test)."""
-        for guild_id in list(self._entries):
-            self.invalidate(guild_id)
+        self._entries.clear()
+        self._epoch += 1
 
 
 config_cache = ConfigCache()

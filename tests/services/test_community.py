@@ -317,3 +317,12 @@ async def test_a_load_overtaken_by_an_invalidation_is_not_kept(db: str) -> None:
     assert cache.peek(GUILD) is None
     await cache.get(GUILD)
     assert cache.peek(GUILD) is not None
+
+
+async def test_a_load_overtaken_by_a_clear_is_not_kept(db: str) -> None:
+    cache = ConfigCache()
+    loading = asyncio.create_task(cache.get(GUILD))
+    await asyncio.sleep(0)
+    cache.clear()  # e.g. the bot restarted on another database meanwhile
+    await loading
+    assert cache.peek(GUILD) is None
