@@ -116,7 +116,12 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         if hit is None:
             return False
         log.info("Leaving blacklisted guild %s (%s): %s", guild.id, guild.name, hit.reason)
-        await guild.leave()
+        try:
+            await guild.leave()
+        except discord.HTTPException as error:
+            # Tried again at the next start-up or join; commands there are refused meanwhile.
+            log.warning("Could not leave blacklisted guild %s: %s", guild.id, error)
+            return False
         return True
 
     # -- commands ------------------------------------------------------------------------------

@@ -1,0 +1,172 @@
+"""The blacklist through the local Discord: refusals on every command, scopes, owners, leaving."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from models.security import AuditLog, Blacklist, BlacklistEntityType
+from pegasus.services import blacklist
+from tests.discord_local import CommandUnavailable
+from tests.discord_local.env import DiscordEnv
+
+pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
+
+
+def make_bot_owner(env: DiscordEnv, *members) -> None:
+    """OWNER_IDS as an operator would set it (the running bot reads its settings per check)."""
+    env.bot.settings = dataclasses.replace(
+        env.bot.settings, owner_ids=frozenset(m.id for m in members)
+    )
+
+
+async def test_a_blacklisted_user_is_refused_by_every_command(discord_env: DiscordEnv) -> None:
+    env = discord_env
+
+    added = await env.owner.slash(
+        "blacklist add", kind="user", target=env.alice.mention, reason="abusing the bot"
+    )
+
+    assert added.ephemeral and "is blacklisted in this server" in (added.content or "")
+    for command, options in [("ping", {}), ("help", {})]:
+        refused = await env.alice.slash(command, **options)
+        assert refused.ephemeral
+        assert refused.content == (
+            "You are blacklisted from using this bot in this server: abusing the bot."
+        )
+    assert (await env.bob.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
+
+    removed = await env.owner.slash("blacklist remove", kind="user", target=str(env.alice.id))
+    assert "no longer blacklisted" in (removed.content or "")
+    assert (await env.alice.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
+    assert [a.action for a in await AuditLog.all().order_by("created_at")] == [
+        "blacklist.add",
+        "blacklist.remove",
+    ]
+
+
+async def test_blacklisted_roles_and_channels(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    troublemakers = await env.guild.create_role("Troublemakers")
+    await env.guild.add_role(env.bob, troublemakers)
+    await env.settle()
+    announcements = env.channel("announcements")
+
+    await env.owner.slash(
+        "blacklist add", kind="role", target=troublemakers.mention, reason="raiders"
+    )
+    await env.owner.slash(
+        "blacklist add", kind="channel", target=announcements.mention, reason="read only"
+    )
+
+    by_role = await env.bob.slash("ping")
+    assert by_role.ephemeral and "One of your roles is blacklisted" in (by_role.content or "")
+    in_channel = await env.alice.slash("ping", in_channel=announcements)
+    assert in_channel.ephemeral and "disabled in this channel" in (in_channel.content or "")
+    elsewhere = await env.alice.slash("ping")
+    assert (elsewhere.content or "").startswith("Pong")
+    # The server's admins are never locked out by its own entries.
+    admin_there = await env.owner.slash("ping", in_channel=announcements)
+    assert (admin_there.content or "").startswith("Pong")
+
+    listed = await env.owner.slash("blacklist list")
+    assert troublemakers.mention in listed.text and announcements.mention in listed.text
+    assert "raiders" in listed.text and "read only" in listed.text
+
+
+async def test_refused_targets_and_scopes(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    boss = await env.guild.add_member("boss", roles=[env.guild.role("Admin")])
+    await env.settle()
+
+    admin = await env.owner.slash("blacklist add", kind="user", target=boss.mention, reason="x")
+    yourself = await env.owner.slash(
+        "blacklist add", kind="user", target=env.owner.mention, reason="x"
+    )
+    everyone = await env.owner.slash(
+        "blacklist add", kind="role", target=str(env.guild.id), reason="x"
+    )
+    wide = await env.owner.slash(
+        "blacklist add", kind="user", target=env.alice.mention, reason="x", bot_wide=True
+    )
+    server = await env.owner.slash(
+        "blacklist add", kind="guild", target=str(env.guild.id), reason="x"
+    )
+    garbage = await env.owner.slash("blacklist add", kind="user", target="alice", reason="x")
+    missing = await env.owner.slash("blacklist remove", kind="user", target=env.carol.mention)
+
+    assert "admins can't be blacklisted" in (admin.content or "")
+    assert "lock out yourself" in (yourself.content or "")
+    assert "@everyone" in (everyone.content or "")
+    assert "Only the bot's owners" in (wide.content or "")
+    assert "Only the bot's owners" in (server.content or "")
+    assert "not a mention or an id" in (garbage.content or "")
+    assert "not blacklisted here" in (missing.content or "")
+    assert await Blacklist.all().count() == 0
+    with pytest.raises(CommandUnavailable):
+        await env.mod.slash("blacklist list")  # needs Manage Server
+
+
+async def test_bot_owners_manage_bot_wide_entries(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    make_bot_owner(env, env.owner)
+
+    added = await env.owner.slash(
+        "blacklist add", kind="user", target=env.alice.mention, reason="spam bot", bot_wide=True
+    )
+
+    assert "is blacklisted everywhere" in (added.content or "")
+    entry = await Blacklist.get(entity_id=env.alice.id)
+    assert entry.guild_id is None  # type: ignore[attr-defined]
+    refused = await env.alice.slash("ping")
+    assert refused.content == "You are blacklisted from using this bot: spam bot."
+    listed = await env.owner.slash("blacklist list", bot_wide=True)
+    assert "bot-wide" in listed.text
+    # A bot owner is never refused, even when an entry names them.
+    await Blacklist.create(
+        entity_type=BlacklistEntityType.USER, entity_id=env.owner.id, guild_id=None, scope_id=0
+    )
+    blacklist.cache.invalidate()
+    assert (await env.owner.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
+
+
+@pytest.mark.allow_unknown_routes  # the local Discord does not implement leaving a guild
+async def test_a_bot_wide_blacklisted_server_is_left(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    make_bot_owner(env, env.owner)
+
+    await env.owner.slash(
+        "blacklist add", kind="guild", target=str(env.guild.id), reason="scam server"
+    )
+    await env.settle()
+
+    [leave] = [
+        r
+        for r in env.server.requests
+        if r.method == "DELETE" and r.path.startswith("/users/@me/guilds/")
+    ]
+    assert leave.path == f"/users/@me/guilds/{env.guild.id}"
+    refused = await env.alice.slash("ping")
+    assert refused.content == "This server is blacklisted from using this bot: scam server."
+
+
+@pytest.mark.allow_unknown_routes  # the local Discord does not implement leaving a guild
+async def test_a_blacklisted_server_is_left_at_start_up(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await blacklist.add_entry(
+        BlacklistEntityType.GUILD,
+        env.guild.id,
+        guild_id=None,
+        actor_id=env.owner.id,
+        reason="scam",
+        now=datetime.now(UTC),
+        actor_is_owner=True,
+    )
+
+    await env.restart_bot()
+    await env.settle()
+
+    leaves = [r.path for r in env.server.requests if r.method == "DELETE"]
+    assert f"/users/@me/guilds/{env.guild.id}" in leaves

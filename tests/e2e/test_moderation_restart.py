@@ -1,0 +1,151 @@
+"""Timed punishments survive restarts: lifted exactly once by a restarted bot, or by one of two
+bot processes sharing the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from models.moderation import CaseType, ModCase
+from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.db import close_db, init_db
+from tests.discord_local import BotProcessFactory
+from tests.discord_local.env import DiscordEnv
+
+pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
+
+UNBAN_ROUTE = "/guilds/{guild_id}/bans/{user_id}"
+ROLE_ROUTE = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
+    """Wait for work the bot does in the background (no event marks its end)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        await asyncio.sleep(0.1)
+
+
+async def issue_two_second_punishments(env: DiscordEnv) -> datetime:
+    """A 2-second tempban of bob and a 2-second mute of carol; returns when both are due."""
+    await env.mod.slash("ban", user=env.bob, duration="2s", reason="cool off")
+    await env.mod.slash("mute", member=env.carol, duration="2s", reason="quiet")
+    ban = await ModCase.get(user_id=env.bob.id, type=CaseType.BAN)
+    mute = await ModCase.get(user_id=env.carol.id, type=CaseType.MUTE)
+    assert ban.expires_at is not None and mute.expires_at is not None
+    return max(ban.expires_at, mute.expires_at)
+
+
+async def wait_until(moment: datetime) -> None:
+    delay = (moment - datetime.now(UTC)).total_seconds()
+    await asyncio.sleep(max(0.0, delay) + 0.5)
+
+
+def lifts(env: DiscordEnv) -> tuple[int, int]:
+    """How many unbans of bob and removals of carol's mute role the server received."""
+    unbans = [
+        r
+        for r in env.server.requests_to("DELETE", UNBAN_ROUTE)
+        if r.path.endswith(f"/{env.bob.id}")
+    ]
+    role_removals = [
+        r
+        for r in env.server.requests_to("DELETE", ROLE_ROUTE)
+        if f"/members/{env.carol.id}/" in r.path
+    ]
+    return len(unbans), len(role_removals)
+
+
+async def lifted_cases(env: DiscordEnv) -> list[CaseType]:
+    rows = await ModCase.filter(type__in=[CaseType.UNBAN, CaseType.UNMUTE]).order_by("type")
+    return [row.type for row in rows]
+
+
+async def assert_lifted_exactly_once(env: DiscordEnv) -> None:
+    assert not env.guild.is_banned(env.bob)
+    assert not env.carol.has_role("Muted")
+    assert lifts(env) == (1, 1)
+    assert sorted(await lifted_cases(env)) == [CaseType.UNBAN, CaseType.UNMUTE]
+    timers = await ScheduledAction.filter(kind__in=["moderation.unban", "moderation.unmute"])
+    assert [t.status for t in timers] == [ActionStatus.DONE, ActionStatus.DONE]
+    assert all(t.attempts == 1 for t in timers)
+    assert not await ModCase.filter(active=True, type__in=[CaseType.BAN, CaseType.MUTE]).exists()
+
+
+async def test_punishments_due_while_the_bot_was_down_are_lifted_once(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    due = await issue_two_second_punishments(env)
+    await env.stop_bot()
+    assert env.guild.is_banned(env.bob) and env.carol.has_role("Muted")
+    assert lifts(env) == (0, 0)
+
+    await wait_until(due)  # both are due while no bot runs
+    await env.start_bot()
+
+    async def both_lifted() -> bool:
+        return len(await lifted_cases(env)) == 2
+
+    await eventually(both_lifted, "the unban and unmute cases")
+    await env.settle()
+    await assert_lifted_exactly_once(env)
+    # Another restart finds nothing left to do.
+    await env.restart_bot()
+    await env.settle()
+    assert lifts(env) == (1, 1)
+
+
+async def test_two_bot_processes_on_one_database_lift_them_once(
+    discord_env: DiscordEnv, bot_process: BotProcessFactory
+) -> None:
+    env = discord_env
+    due = await issue_two_second_punishments(env)
+    await env.stop_bot()  # closes its database connections too
+    await wait_until(due)
+
+    first, second = await asyncio.gather(bot_process.start(), bot_process.start())
+    await init_db(env.db_url)  # the test's own view of the shared database
+    try:
+
+        async def both_lifted() -> bool:
+            return len(await lifted_cases(env)) == 2 and lifts(env) == (1, 1)
+
+        await eventually(both_lifted, "the unban and unmute by one of the two processes")
+        await first.settle(timeout=10)
+        await assert_lifted_exactly_once(env)
+        codes = await asyncio.gather(first.terminate(), second.terminate())
+        assert codes == [0, 0], first.output + "\n" + second.output
+    finally:
+        await close_db()
+
+
+async def test_two_running_processes_race_for_timers_that_come_due(
+    discord_env: DiscordEnv, bot_process: BotProcessFactory
+) -> None:
+    env = discord_env
+    await env.mod.slash("ban", user=env.bob, duration="5s", reason="cool off")
+    await env.mod.slash("mute", member=env.carol, duration="5s", reason="quiet")
+    await env.stop_bot()
+
+    # Both processes are up and polling before the timers are due: they race for each one.
+    first, second = await asyncio.gather(bot_process.start(), bot_process.start())
+    await init_db(env.db_url)
+    try:
+        assert lifts(env) == (0, 0)
+
+        async def both_lifted() -> bool:
+            return len(await lifted_cases(env)) == 2 and lifts(env) == (1, 1)
+
+        await eventually(both_lifted, "the unban and unmute by one of the two processes")
+        await first.settle(timeout=10)
+        await assert_lifted_exactly_once(env)
+        codes = await asyncio.gather(first.terminate(), second.terminate())
+        assert codes == [0, 0], first.output + "\n" + second.output
+    finally:
+        await close_db()
