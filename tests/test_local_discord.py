@@ -179,6 +179,22 @@ async def test_modal_round_trip(discord_env: DiscordEnv) -> None:
     assert submitted.content == "reason=because details=x"
 
 
+async def test_attachment_option_is_resolved_and_readable(discord_env: DiscordEnv) -> None:
+    reply = await discord_env.alice.slash("probe upload", file=File("notes.txt", b"hello notes"))
+    assert reply.content == "notes.txt text/plain 11 b'hello'"
+
+
+async def test_select_menu_on_a_message_bound_view(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    reply = await env.alice.slash("probe pick")
+    with pytest.raises(InvalidOptions, match="not an option"):
+        await env.alice.select(reply, placeholder="A colour", values=["purple"])
+    chosen = await env.alice.select(reply, placeholder="A colour", values=["green"])
+    assert chosen.kind == "update"
+    assert chosen.content == "You chose green."
+    assert reply.message.components == []
+
+
 async def test_autocomplete_and_context_menu(discord_env: DiscordEnv) -> None:
     env = discord_env
     choices = await env.alice.autocomplete("probe fruit", "fruit", "ap")
@@ -202,6 +218,61 @@ async def test_channel_messages_edits_history_and_bulk_delete(discord_env: Disco
     assert reply.content == "history=4 deleted=3"  # the "thinking" reply is ephemeral
     assert [m.content for m in general.messages] == ["message 0"]
     assert env.server.requests_to("POST", "/channels/{channel_id}/messages/bulk-delete")
+
+
+async def test_reactions_single_delete_and_member_edits(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    reply = await env.alice.slash("probe flash")
+    assert reply.content == "reactions=['👀']"
+    (flashed,) = [m for m in env.channel("general").all_messages if m.content == "Now you see me."]
+    assert flashed.deleted
+    said = await env.bob.say("general", "typo")
+    await env.settle()
+    await env.bob.edit(said, "fixed")
+    await env.settle()
+    await env.carol.react(said, "👍")
+    await env.settle()
+    await env.carol.unreact(said, "👍")
+    await env.settle()
+    await env.bob.delete(said)
+    await env.settle()
+    assert probe(env).events == [
+        ("delete", flashed.id),
+        ("edit:fixed", said.id),
+        ("react:👍", env.carol.id),
+        ("unreact:👍", env.carol.id),
+        ("delete", said.id),
+    ]
+    with pytest.raises(ActionRefused, match="cannot delete"):
+        await env.carol.delete(await env.bob.say("general", "mine"))
+
+
+async def test_channel_edit_and_overwrite(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    general = env.channel("general")
+    reply = await env.owner.slash("probe lock", name="Read Me")
+    assert reply.content == f"Locked {general.mention}."
+    assert general.name == "read-me" and general.topic == "Read only"
+    assert not general.permissions_for(env.alice).send_messages
+    assert general.permissions_for(env.owner).send_messages  # administrators ignore overwrites
+    with pytest.raises(ActionRefused, match="cannot send"):
+        await env.alice.say(general, "hello?")
+    await env.settle()
+    assert env.bot.get_channel(general.id).name == "read-me"
+
+
+@pytest.mark.discord_env(extensions=PROBE_EXTENSIONS, members=300)
+async def test_large_guild_is_chunked_on_request(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    assert len(env.guild.members) == 6 + 300
+    # Over IDENTIFY's large_threshold GUILD_CREATE carries few members; the bot asked for the
+    # rest (op 8) and has them all.
+    requests = [f for f in env.server.gateway.received if f["op"] == 8]
+    assert requests and int(requests[0]["d"]["guild_id"]) == env.guild.id
+    cached = env.bot.get_guild(env.guild.id)
+    assert cached.chunked and len(cached.members) == 306
+    found = await cached.query_members("member0029", limit=5)
+    assert [m.name for m in found] == [f"member0029{i}" for i in range(5)]
 
 
 async def test_empty_message_refused_like_discord(discord_env: DiscordEnv) -> None:

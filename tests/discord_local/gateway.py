@@ -69,6 +69,7 @@ class Session:
     shard_id: int
     shard_count: int
     intents: int
+    large_threshold: int = 250
     seq: int = 0
     log: list[tuple[int, str]] = field(default_factory=list)
     conn: Connection | None = None
@@ -311,7 +312,13 @@ class Gateway:
             if old.shard_id == shard_id:
                 old.alive = False  # a new IDENTIFY replaces the shard's old session
         self.identify_count += 1
-        session = Session(secrets.token_hex(16), shard_id, shard_count, int(data.get("intents", 0)))
+        session = Session(
+            secrets.token_hex(16),
+            shard_id,
+            shard_count,
+            int(data.get("intents", 0)),
+            int(data.get("large_threshold") or 250),
+        )
         self.sessions[session.id] = session
         session.conn = conn
         conn.session = session
@@ -326,7 +333,9 @@ class Gateway:
         )
         self._dispatch_to(session, "READY", ready)
         for guild in guilds:
-            self._dispatch_to(session, "GUILD_CREATE", payloads.guild_create(guild))
+            self._dispatch_to(
+                session, "GUILD_CREATE", payloads.guild_create(guild, session.large_threshold)
+            )
         self._notify_connected(session)
 
     async def _resume(self, conn: Connection, data: dict[str, Any]) -> None:
@@ -372,16 +381,19 @@ class Gateway:
             members = [m for m in members if m.name.lower().startswith(query)]
         if data.get("limit"):
             members = members[: int(data["limit"])]
-        chunk = {
-            "guild_id": str(guild.id),
-            "members": [payloads.member(m) for m in members],
-            "chunk_index": 0,
-            "chunk_count": 1,
-            "not_found": [],
-        }
-        if data.get("nonce"):
-            chunk["nonce"] = data["nonce"]
-        self._dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
+        # Discord answers in chunks of at most 1000 members.
+        pages = [members[i : i + 1000] for i in range(0, len(members), 1000)] or [[]]
+        for index, page in enumerate(pages):
+            chunk: dict[str, Any] = {
+                "guild_id": str(guild.id),
+                "members": [payloads.member(m) for m in page],
+                "chunk_index": index,
+                "chunk_count": len(pages),
+                "not_found": [],
+            }
+            if data.get("nonce"):
+                chunk["nonce"] = data["nonce"]
+            self._dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
 
 
 def _strip_content(session: Session, event: str, data: dict[str, Any]) -> dict[str, Any]:

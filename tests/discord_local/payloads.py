@@ -142,8 +142,13 @@ def voice_state(m: FakeMember, *, with_member: bool = True) -> dict[str, Any]:
     return data
 
 
-def guild_create(g: FakeGuild) -> dict[str, Any]:
-    members = g.members
+def guild_create(g: FakeGuild, large_threshold: int = 250) -> dict[str, Any]:
+    """Like Discord: a guild over the client's `large_threshold` comes with only the bot and
+    the members in voice; the client asks for the rest with op 8 (member chunks)."""
+    everyone = g.members
+    large = len(everyone) > large_threshold
+    bot_id = g.server.bot_user.id
+    members = [m for m in everyone if m.id == bot_id or m.voice] if large else everyone
     return {
         "id": str(g.id),
         "name": g.name,
@@ -151,13 +156,14 @@ def guild_create(g: FakeGuild) -> dict[str, Any]:
         "description": g.description,
         "owner_id": str(g.owner_id),
         "unavailable": False,
-        "large": False,
-        "member_count": len(members),  # equal to len(members): discord.py sees it chunked
+        "large": large,
+        # Equal to len(members) unless large: discord.py then sees the guild as chunked.
+        "member_count": len(everyone),
         "joined_at": iso(g.bot_member.joined_at),
         "roles": [role(r) for r in g.roles],
         "channels": [channel(c) for c in g.channels],
         "members": [member(m) for m in members],
-        "voice_states": [voice_state(m, with_member=False) for m in members if m.voice],
+        "voice_states": [voice_state(m, with_member=False) for m in everyone if m.voice],
         "presences": [],
         "threads": [],
         "emojis": [],

@@ -49,6 +49,22 @@ class ProbeConfirm(PegasusButton, template=r"pegasus:probe:confirm:(?P<owner>\d+
         await interaction.channel.send(f"{interaction.user.mention} confirmed.")  # type: ignore[union-attr]
 
 
+class PickView(discord.ui.View):
+    """Not persistent: discord.py finds it by the id of the message it was sent with."""
+
+    def __init__(self, owner: int) -> None:
+        super().__init__(timeout=60)
+        self.owner = owner
+
+    @discord.ui.select(
+        placeholder="A colour",
+        options=[discord.SelectOption(label=c, value=c.lower()) for c in ("Red", "Green", "Blue")],
+    )
+    async def colour(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        await interaction.response.edit_message(content=f"You chose {select.values[0]}.", view=None)
+        self.stop()
+
+
 class ReasonModal(discord.ui.Modal, title="Why?"):
     reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
         label="Reason", custom_id="probe-reason", min_length=3, max_length=50
@@ -81,6 +97,23 @@ class Probe(commands.GroupCog, group_name="probe", group_description="Local Disc
     async def on_message(self, message: discord.Message) -> None:
         if not message.author.bot:
             self.seen_messages[message.id] += 1
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        if not payload.message.author.bot:
+            self.events.append(("edit:" + payload.message.content, payload.message_id))
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self.events.append(("delete", payload.message_id))
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        self.events.append((f"react:{payload.emoji}", payload.user_id))
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        self.events.append((f"unreact:{payload.emoji}", payload.user_id))
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
@@ -155,6 +188,18 @@ class Probe(commands.GroupCog, group_name="probe", group_description="Local Disc
         view.add_item(ProbeConfirm(interaction.user.id))
         await interaction.response.send_message("Are you sure?", view=view)
 
+    @app_commands.command(description="Read an uploaded file.")
+    @app_commands.describe(file="Any file.")
+    async def upload(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        data = await file.read()
+        await interaction.response.send_message(
+            f"{file.filename} {file.content_type} {len(data)} {data[:5]!r}", ephemeral=True
+        )
+
+    @app_commands.command(description="Choose from a menu (a view tied to its message).")
+    async def pick(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Choose:", view=PickView(interaction.user.id))
+
     @app_commands.command(description="Open a form.")
     async def form(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(ReasonModal())
@@ -180,6 +225,26 @@ class Probe(commands.GroupCog, group_name="probe", group_description="Local Disc
         message = await channel.send(text)
         await message.edit(content=f"{text} (edited)")
         await interaction.followup.send(f"Posted {message.id}.")
+
+    @app_commands.command(description="Post a message, react to it, then delete it.")
+    async def flash(self, interaction: discord.Interaction) -> None:
+        assert isinstance(interaction.channel, discord.TextChannel)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        message = await interaction.channel.send("Now you see me.")
+        await message.add_reaction("👀")
+        fetched = await interaction.channel.fetch_message(message.id)
+        reactions = [str(r.emoji) for r in fetched.reactions]
+        await message.delete()
+        await interaction.followup.send(f"reactions={reactions}")
+
+    @app_commands.command(description="Rename this channel and make it read-only.")
+    @app_commands.describe(name="The new name.")
+    async def lock(self, interaction: discord.Interaction, name: str) -> None:
+        channel = interaction.channel
+        assert isinstance(channel, discord.TextChannel) and interaction.guild is not None
+        await channel.edit(name=name, topic="Read only")
+        await channel.set_permissions(interaction.guild.default_role, send_messages=False)
+        await interaction.response.send_message(f"Locked {channel.mention}.")
 
     @app_commands.command(description="Send an empty message (Discord refuses it).")
     async def empty(self, interaction: discord.Interaction) -> None:
