@@ -92,11 +92,15 @@ class SqliteTemplate:
     def __init__(self, background: _BackgroundLoop) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="pegasus-test-"))
         self.template = self.folder / "template.sqlite3"
-        background.run(apply_migrations(f"sqlite://{self.template}"))
-        # Fold the WAL into the main file so that copying one file copies the whole schema.
-        with sqlite3.connect(self.template) as connection:
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._counter = 0
+        try:
+            background.run(apply_migrations(f"sqlite://{self.template}"))
+            # Fold the WAL into the main file so that copying one file copies the whole schema.
+            with contextlib.closing(sqlite3.connect(self.template)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except BaseException:
+            self.close()
+            raise
 
     def new_database(self) -> str:
         self._counter += 1
@@ -126,7 +130,9 @@ class PostgresTemplate:
     the final sweep drops exactly this session's databases, even ones a cancelled worker made.
     """
 
-    PREFETCH = 4  # databases created ahead, in parallel
+    # Databases created ahead, in parallel. Two keep up with trivial tests on an idle machine;
+    # more only add load when several test runs share one server.
+    PREFETCH = 2
 
     def __init__(self, background: _BackgroundLoop, admin_url: str) -> None:
         self.background = background

@@ -3,6 +3,7 @@ file carries both dialects, and the drift check catches model changes no migrati
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -48,7 +49,7 @@ def run_aerich(url: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedPr
 async def tables_of(url: str) -> set[str]:
     if dialect_of(url) == "sqlite":
         path = url.removeprefix("sqlite://")
-        with sqlite3.connect(path) as connection:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
             rows = connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             ).fetchall()
@@ -72,7 +73,7 @@ def pending_heads(url: str) -> list[str]:
 async def schema_of(url: str) -> set[str]:
     """Tables, columns and index names: enough to tell two schemas apart."""
     if dialect_of(url) == "sqlite":
-        with sqlite3.connect(url.removeprefix("sqlite://")) as connection:
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite://"))) as connection:
             objects = connection.execute(
                 "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
             ).fetchall()
@@ -243,7 +244,7 @@ async def test_makemigrations_writes_a_migration_that_aerich_applies(
 
 async def column_names(url: str, table: str) -> set[str]:
     if dialect_of(url) == "sqlite":
-        with sqlite3.connect(url.removeprefix("sqlite://")) as connection:
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite://"))) as connection:
             return {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
     connection = await asyncpg.connect(urlparse(url)._replace(scheme="postgresql").geturl())
     try:
