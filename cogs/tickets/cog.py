@@ -378,7 +378,11 @@ class Tickets(commands.Cog):
     ) -> None:
         ticket = await service.rate(ticket_id, interaction.user.id, stars, now=now())
         await interaction.response.send_modal(CommentModal(self, str(ticket.id), stars))
-        await self._log_rating(ticket)
+        await self._log(
+            ticket,
+            f"⭐ Ticket {render.number(ticket)} was rated {render.stars(stars)} "
+            f"by <@{ticket.user_id}>.",
+        )
 
     async def comment_from_modal(
         self, interaction: discord.Interaction, ticket_id: str, comment: str | None
@@ -391,9 +395,14 @@ class Tickets(commands.Cog):
             ephemeral=True,
         )
         if ticket.rating_comment:
-            await self._log_rating(ticket)
+            await self._log(
+                ticket,
+                f"💬 <@{ticket.user_id}> commented on their {render.stars(rating)} rating of "
+                f"ticket {render.number(ticket)}:\n> {ticket.rating_comment}",
+            )
 
-    async def _log_rating(self, ticket: Ticket) -> None:
+    async def _log(self, ticket: Ticket, text: str) -> None:
+        """A line in the guild's transcript channel, if it has one (best effort)."""
         guild = self.bot.get_guild(ticket.guild_id)
         settings = await service.get_settings(ticket.guild_id)
         channel = (
@@ -403,15 +412,10 @@ class Tickets(commands.Cog):
         )
         if not isinstance(channel, discord.TextChannel):
             return
-        comment = f"\n> {ticket.rating_comment}" if ticket.rating_comment else ""
         try:
-            await channel.send(
-                f"⭐ Ticket {render.number(ticket)} was rated {render.stars(ticket.rating or 0)} "
-                f"by <@{ticket.user_id}>.{comment}",
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException:
-            log.info("Could not post the rating of ticket %s", ticket.id)
+            log.info("Could not post to the transcript channel of guild %s", ticket.guild_id)
 
     # ----------------------------------------------------------------------------------------
     # Auto-close and channels deleted by hand
