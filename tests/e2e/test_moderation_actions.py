@@ -74,6 +74,8 @@ async def test_permanent_ban_and_unban(discord_env: DiscordEnv) -> None:
 
     assert "was banned" in banned.text
     assert env.guild.is_banned(env.bob)
+    [dm] = env.server.dms(env.bob)
+    assert "You were banned" in dm.text and "raid" in dm.text
     assert "raid" in (env.guild.bans[env.bob.id].reason or "")
     [ban_request] = env.server.requests_to("PUT", "/guilds/{guild_id}/bans/{user_id}")
     assert int(ban_request.query["delete_message_seconds"]) == 86400

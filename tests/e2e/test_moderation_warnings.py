@@ -225,3 +225,45 @@ async def test_automation_refusals(discord_env: DiscordEnv) -> None:
     assert "below mine" in (too_high.content or "")
     assert "no automation `A-ZZZZZ`" in (unknown.content or "")
     assert await WarningAutomation.all().count() == 0
+
+
+async def test_a_warning_with_an_expiry_lapses_by_itself(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    reply = await env.mod.slash("warn", member=env.alice, title="Minor", expires="1s")
+    warn_id = WARN_ID.search(reply.text).group(0)  # type: ignore[union-attr]
+    assert "Expires" in reply.text
+
+    async def lapsed() -> bool:
+        return not (await MemberWarning.get(warn_id=warn_id)).active
+
+    await eventually(lapsed, "the warning's expiry")
+    history = await env.mod.slash("warning history", warn_id=warn_id)
+    assert "Expire" in history.text and "expired" in history.text
+    listed = await env.mod.slash("warnings", member=env.alice)
+    assert "0 active" in listed.text
+
+
+async def test_kick_automation_records_its_own_case(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash(
+        "automation add",
+        name="Out",
+        trigger="level_total",
+        value=5,
+        action="kick",
+        enabled=True,
+        notify_channel=env.channel("logs"),
+    )
+
+    await env.mod.slash("warn", member=env.bob, title="severe", level=5)
+
+    async def kicked() -> bool:
+        return await ModCase.filter(user_id=env.bob.id, type=CaseType.KICK).exists()
+
+    await eventually(kicked, "the automation's kick case")
+    await env.settle()
+    assert not env.bob.in_guild and env.guild.kicked == [env.bob.user]
+    case = await ModCase.get(user_id=env.bob.id, type=CaseType.KICK)
+    assert case.metadata["automation_name"] == "Out"
+    assert "Automation “Out”" in (case.reason or "")
+    assert any("kicked" in m.text for m in env.server.dms(env.bob))
