@@ -33,7 +33,8 @@ class CoalescingThrottle(Generic[K]):
         self.interval = interval
         self._clock = clock
         self._sleep = sleep
-        self._pending: dict[K, asyncio.Task[None]] = {}
+        self._pending: dict[K, asyncio.Task[None]] = {}  # waiting for their turn
+        self._tasks: set[asyncio.Task[None]] = set()  # every live one, waiting or running
         self._last_run: dict[K, float] = {}
 
     def touch(self, key: K) -> None:
@@ -41,7 +42,10 @@ class CoalescingThrottle(Generic[K]):
         if key in self._pending:
             return  # the pending run has not read the state yet, so it will include this change
         self._forget_idle_keys()
-        self._pending[key] = asyncio.create_task(self._run(key), name=f"refresh {key}")
+        task = asyncio.create_task(self._run(key), name=f"refresh {key}")
+        self._pending[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def pending(self) -> int:
@@ -58,7 +62,8 @@ class CoalescingThrottle(Generic[K]):
             self._last_run[key] = self._clock()
             await self._action(key)
         except asyncio.CancelledError:
-            self._pending.pop(key, None)
+            if self._pending.get(key) is asyncio.current_task():
+                del self._pending[key]
             raise
         except Exception:
             log.exception("Refreshing %s failed", key)
@@ -69,9 +74,13 @@ class CoalescingThrottle(Generic[K]):
             del self._last_run[key]
 
     async def flush(self) -> None:
-        """Run every pending refresh now (on shutdown), ignoring the interval."""
+        """Finish running refreshes and run every waiting one now (on shutdown)."""
         keys = list(self._pending)
-        await self.close()
+        waiting = [self._pending.pop(key) for key in keys]
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for key in keys:
             try:
                 await self._action(key)
@@ -79,7 +88,8 @@ class CoalescingThrottle(Generic[K]):
                 log.exception("Refreshing %s failed", key)
 
     async def close(self) -> None:
-        tasks = list(self._pending.values())
+        """Cancel everything, waiting or running."""
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

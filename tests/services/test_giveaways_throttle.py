@@ -163,3 +163,33 @@ async def test_flush_runs_pending_edits_now(
     assert throttle.pending == 0
     await time.advance(60)
     assert len(recorder.edits) == 2  # the cancelled wait did not edit again
+
+
+async def test_flush_waits_for_a_running_edit(
+    setup: tuple[ManualTime, Recorder, CoalescingThrottle[int]],
+) -> None:
+    _time, recorder, throttle = setup
+    recorder.gate = asyncio.Event()
+    throttle.touch(1)
+    await settle()  # the edit is in flight
+    flushing = asyncio.create_task(throttle.flush())
+    await settle()
+    assert not flushing.done()  # shutdown waits rather than cut the edit off
+    recorder.gate.set()
+    await flushing
+    assert recorder.edits == [(0.0, 1, 0)]
+
+
+async def test_close_cancels_running_and_waiting_edits(
+    setup: tuple[ManualTime, Recorder, CoalescingThrottle[int]],
+) -> None:
+    time, recorder, throttle = setup
+    recorder.gate = asyncio.Event()
+    throttle.touch(1)
+    throttle.touch(2)
+    await settle()
+    throttle.touch(1)  # waits behind the running one
+    await throttle.close()
+    recorder.gate.set()
+    await time.advance(60)
+    assert recorder.edits == [] and throttle.pending == 0
