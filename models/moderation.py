@@ -12,6 +12,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from models.guilds import Guild, User
 from models.ids import PUBLIC_ID_MAX_LENGTH
 
 
@@ -51,7 +52,7 @@ class ModerationSettings(Model):
     """One row per guild: where cases are posted, the mute role, and the case counter."""
 
     id = fields.BigIntField(primary_key=True)
-    guild: fields.OneToOneRelation = fields.OneToOneField(
+    guild: fields.OneToOneRelation[Guild] = fields.OneToOneField(
         "models.Guild", related_name="moderation_settings", on_delete=fields.CASCADE
     )
     modlog_channel_id = fields.BigIntField(null=True)
@@ -72,20 +73,20 @@ class ModCase(Model):
     """One moderation action. `active` is true while a timed punishment is still running."""
 
     id = fields.BigIntField(primary_key=True)
-    guild: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
         "models.Guild", related_name="mod_cases", on_delete=fields.CASCADE
     )
     case_number = fields.IntField()
     type = fields.CharEnumField(CaseType, max_length=16)
     # The target; null only for actions on no one in particular (a purge of a whole channel).
-    user: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="mod_cases_received",
         on_delete=fields.CASCADE,
         null=True,
         db_index=True,
     )
-    moderator: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    moderator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="mod_cases_issued",
         on_delete=fields.SET_NULL,
@@ -97,7 +98,7 @@ class ModCase(Model):
     expires_at = fields.DatetimeField(null=True)
     active = fields.BooleanField(default=False)
     proof: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
-    reason_edited_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    reason_edited_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="mod_cases_reason_edited",
         on_delete=fields.SET_NULL,
@@ -125,20 +126,20 @@ class MemberWarning(Model):
 
     id = fields.BigIntField(primary_key=True)
     warn_id = fields.CharField(max_length=PUBLIC_ID_MAX_LENGTH, unique=True)
-    guild: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
         "models.Guild", related_name="warnings", on_delete=fields.CASCADE
     )
-    user: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="warnings_received", on_delete=fields.CASCADE, db_index=True
     )
-    moderator: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    moderator: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="warnings_issued",
         on_delete=fields.SET_NULL,
         null=True,
         db_index=True,
     )
-    case: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    case: fields.ForeignKeyNullableRelation[ModCase] = fields.ForeignKeyField(
         "models.ModCase",
         related_name="warnings",
         on_delete=fields.SET_NULL,
@@ -153,7 +154,7 @@ class MemberWarning(Model):
     active = fields.BooleanField(default=True)
     expires_at = fields.DatetimeField(null=True)
     removed_at = fields.DatetimeField(null=True)
-    removed_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    removed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="warnings_removed",
         on_delete=fields.SET_NULL,
@@ -162,7 +163,7 @@ class MemberWarning(Model):
     )
     removed_reason = fields.TextField(null=True)
     edited_at = fields.DatetimeField(null=True)
-    edited_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    edited_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="warnings_edited",
         on_delete=fields.SET_NULL,
@@ -183,10 +184,10 @@ class WarningEdit(Model):
     """One change to a warning (edit, removal, expiry) with the values before and after."""
 
     id = fields.BigIntField(primary_key=True)
-    warning: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    warning: fields.ForeignKeyRelation[MemberWarning] = fields.ForeignKeyField(
         "models.MemberWarning", related_name="edits", on_delete=fields.CASCADE, db_index=True
     )
-    editor: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    editor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="warning_edits",
         on_delete=fields.SET_NULL,
@@ -214,7 +215,7 @@ class WarningAutomation(Model):
 
     id = fields.BigIntField(primary_key=True)
     automation_id = fields.CharField(max_length=PUBLIC_ID_MAX_LENGTH, unique=True)
-    guild: fields.ForeignKeyRelation = fields.ForeignKeyField(
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
         "models.Guild", related_name="warning_automations", on_delete=fields.CASCADE
     )
     name = fields.CharField(max_length=100)
@@ -225,7 +226,7 @@ class WarningAutomation(Model):
     actions: list[dict] = fields.JSONField(default=list)  # type: ignore[assignment]
     enabled = fields.BooleanField(default=True)
     notify_channel_id = fields.BigIntField(null=True)
-    created_by: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User",
         related_name="warning_automations_created",
         on_delete=fields.SET_NULL,

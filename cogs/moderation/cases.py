@@ -33,9 +33,7 @@ class Cases(commands.Cog, name="Moderation cases"):
     ) -> None:
         assert interaction.guild_id is not None
         found = await moderation.get_case(interaction.guild_id, number)
-        await interaction.response.send_message(
-            embed=case_embed(found, guild=interaction.guild), ephemeral=True
-        )
+        await interaction.response.send_message(embed=case_embed(found), ephemeral=True)
 
     @app_commands.command(name="cases", description="List a member's moderation cases.")
     @app_commands.describe(member="Whose cases to list", page="Which page (10 cases per page)")

@@ -113,7 +113,7 @@ def check_bot_outranks(guild: discord.Guild, target: discord.Member, verb: str) 
         )
 
 
-def case_embed(case: ModCase, *, guild: discord.Guild | None = None) -> discord.Embed:
+def case_embed(case: ModCase) -> discord.Embed:
     """The case as posted to the modlog and shown by /case."""
     kind = CaseType(case.type)
     embed = discord.Embed(
@@ -141,20 +141,27 @@ def case_embed(case: ModCase, *, guild: discord.Guild | None = None) -> discord.
         embed.add_field(name="Duration", value="Permanent", inline=True)
     if "deleted" in case.metadata:
         embed.add_field(name="Messages deleted", value=f"{case.metadata['deleted']:,}")
-    if "warn_id" in case.metadata:
+    warn_id = case.metadata.get("warn_id")
+    if kind is CaseType.WARN and warn_id:
         embed.add_field(
             name="Warning",
-            value=f"`{case.metadata['warn_id']}` · level {case.metadata.get('level', 1)}",
+            value=f"`{warn_id}` · level {case.metadata.get('level', 1)}",
             inline=True,
         )
     if "automation_name" in case.metadata:
-        embed.add_field(name="Automation", value=case.metadata["automation_name"], inline=True)
+        after = f" after warning `{warn_id}`" if warn_id else ""
+        embed.add_field(
+            name="Automation", value=f"{case.metadata['automation_name']}{after}", inline=True
+        )
     embed.add_field(name="Reason", value=case.reason or "No reason given", inline=False)
     if case.proof:
         embed.add_field(name="Proof", value="\n".join(case.proof)[:1024], inline=False)
     if case.reason_edited_at is not None:
         editor = case.reason_edited_by_id  # type: ignore[attr-defined]
-        embed.set_footer(text=f"Reason edited by {editor}")
+        by = f"by <@{editor}> " if editor else ""
+        embed.add_field(
+            name="Reason edited", value=f"{by}{timestamp(case.reason_edited_at)}", inline=False
+        )
     return embed
 
 
@@ -178,7 +185,7 @@ class Enforcer:
         if not isinstance(channel, discord.TextChannel):
             return None
         try:
-            message = await channel.send(embed=case_embed(case, guild=guild))
+            message = await channel.send(embed=case_embed(case))
         except discord.HTTPException as error:
             log.warning("Could not post case %s to the modlog of %s: %s", case, guild.id, error)
             return None
@@ -192,9 +199,7 @@ class Enforcer:
         if not isinstance(channel, discord.TextChannel) or not case.modlog_message_id:
             return
         try:
-            await channel.get_partial_message(case.modlog_message_id).edit(
-                embed=case_embed(case, guild=guild)
-            )
+            await channel.get_partial_message(case.modlog_message_id).edit(embed=case_embed(case))
         except discord.HTTPException as error:
             log.warning("Could not update the modlog post of %s: %s", case, error)
 
