@@ -54,6 +54,7 @@ NAME_PLACEHOLDERS = ("number", "user")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _CHANNEL_UNSAFE = re.compile(r"[^\w-]+")
 _HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{6})$")
+_CUSTOM_EMOJI = re.compile(r"^<a?:\w{2,32}:\d{15,21}>$")
 
 
 class ButtonStyle(StrEnum):
@@ -218,6 +219,24 @@ def parse_color(text: str | None) -> int | None:
     return int(match.group(1), 16)
 
 
+def validate_emoji(text: str | None) -> str | None:
+    """One Unicode emoji (🎫, with modifiers) or a custom one (`<:help:123...>`); else refused,
+    since Discord would refuse the whole panel message for a bad emoji."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        return None
+    is_custom = _CUSTOM_EMOJI.match(cleaned) is not None
+    looks_unicode = len(cleaned) <= 16 and not any(
+        ch.isascii() and (ch.isalnum() or ch.isspace() or ch in "<>:") for ch in cleaned
+    )
+    if not (is_custom or looks_unicode):
+        raise ValidationError(
+            f"`{cleaned[:40]}` is not an emoji: use one emoji such as 🎫, or a custom emoji "
+            "of this server (type it as :name: in Discord)."
+        )
+    return cleaned
+
+
 def validate_name_format(name_format: str) -> str:
     """A channel name template using only {number} and {user}."""
     cleaned = name_format.strip()
@@ -318,14 +337,12 @@ async def add_button(
     label = label.strip()
     if not 1 <= len(label) <= 80:
         raise ValidationError("A button label must be 1 to 80 characters long.")
-    if emoji is not None and len(emoji.strip()) > 64:
-        raise ValidationError("That emoji is too long: use one emoji or a custom emoji.")
     if welcome_message is not None and len(welcome_message) > 2000:
         raise ValidationError("The welcome message can be at most 2,000 characters long.")
     button = PanelButton(
         label=label,
         style=style,
-        emoji=(emoji or "").strip() or None,
+        emoji=validate_emoji(emoji),
         category_id=category_id,
         support_role_ids=tuple(support_role_ids),
         name_format=validate_name_format(name_format),

@@ -459,3 +459,56 @@ async def test_deleting_a_ticket_channel_by_hand_closes_the_ticket(
     assert ticket.status is TicketStatus.CLOSED
     assert ticket.close_reason == "The channel was deleted."
     assert "hello" in env.channel("logs").bot_messages[-1].attachments[0].data.decode()
+
+
+# ------------------------------------------------------------------------------ panels
+
+
+async def test_managing_panels(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    owner = env.owner
+    panel_id = await make_panel(env)
+    posted = panel_message(env)
+    more = await owner.slash(
+        "ticket-panel button",
+        panel=panel_id,
+        label="Billing",
+        style="success",
+        emoji="💳",
+        name_format="billing-{number}",
+        welcome_message="Hi {user}, billing will answer.",
+    )
+    assert "(2/5)" in (more.content or "") and "posted panel was updated" in (more.content or "")
+    assert [b["label"] for b in posted.buttons] == ["Help", "Billing"]
+    bad = await owner.slash("ticket-panel button", panel=panel_id, label="X", emoji="nope")
+    assert bad.ephemeral and "not an emoji" in (bad.content or "")
+
+    # A ticket of the second type gets its own name and welcome message.
+    form = await env.bob.click(posted, label="Billing")
+    await env.bob.submit_modal(form, {"reason": "double charge"})
+    await env.settle()
+    channel = env.guild.channel("billing-0001")
+    assert f"Hi {env.bob.mention}, billing will answer." in channel.bot_messages[0].text
+
+    edited = await owner.slash(
+        "ticket-panel edit", panel=panel_id, title="Help desk", remove_button=1
+    )
+    assert "updated" in (edited.content or "")
+    assert posted.embed is not None and posted.embed["title"] == "Help desk"
+    assert [b["label"] for b in posted.buttons] == ["Billing"]
+
+    listing = await owner.slash("ticket-panel list")
+    assert panel_id in listing.text and "Help desk" in listing.text
+    assert env.channel("logs").mention in listing.text
+
+    prompt = await owner.slash("ticket-panel delete", panel=panel_id)
+    assert prompt.ephemeral and "Delete panel" in (prompt.content or "")
+    deleted = await owner.click(prompt, label="Delete panel")
+    await env.settle()
+    assert "deleted" in (deleted.content or "")
+    assert posted.deleted
+    empty = await owner.slash("ticket-panel list")
+    assert "No ticket panels yet" in (empty.content or "")
+    # The ticket it opened lives on.
+    assert (await ticket_number(1)).panel_id is None
+    assert not channel.deleted

@@ -135,6 +135,17 @@ async def test_panel_validation(db: str) -> None:
         await svc.add_button(GUILD, panel.panel_id, label=" ")
 
 
+def test_emoji_validation() -> None:
+    assert svc.validate_emoji(" 🎫 ") == "🎫"
+    assert svc.validate_emoji("👩🏽‍💻") == "👩🏽‍💻"
+    assert svc.validate_emoji("<:help:123456789012345678>") == "<:help:123456789012345678>"
+    assert svc.validate_emoji("<a:spin:123456789012345678>") == "<a:spin:123456789012345678>"
+    assert svc.validate_emoji("") is None and svc.validate_emoji(None) is None
+    for bad in ("ticket", ":help:", "🎫 help", "<:x:1>"):
+        with pytest.raises(ValidationError, match="not an emoji"):
+            svc.validate_emoji(bad)
+
+
 def test_channel_names() -> None:
     assert svc.channel_name_from("ticket-{number}", number=1, user_name="x") == "ticket-0001"
     assert (
