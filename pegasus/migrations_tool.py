@@ -161,10 +161,12 @@ def _generate_both(
     if len(states) != 1:
         raise MigrationToolError("aerich described the models differently per dialect.")
     # A change may be invisible in one dialect (e.g. a column comment on SQLite): that dialect
-    # then gets an empty migration, keeping both histories the same length.
+    # then gets a statement that does nothing (aerich refuses an empty downgrade).
     any_result = next(iter(produced.values()))
+    nothing = "-- No change in this dialect.\nSELECT 1;"
     return {
-        d: produced.get(d) or Generated(any_result.filename, "", "", any_result.models_state)
+        d: produced.get(d)
+        or Generated(any_result.filename, nothing, nothing, any_result.models_state)
         for d in DIALECTS
     }
 
