@@ -278,9 +278,14 @@ class TtlCache(Generic[K, V]):
 
     def peek(self, key: K) -> V | None:
         """The value if it is cached and fresh; never loads."""
+        entry = self.peek_entry(key)
+        return entry[1] if entry is not None else None
+
+    def peek_entry(self, key: K) -> tuple[float, V] | None:
+        """(expiry on the cache's clock, value) if cached and fresh; never loads."""
         entry = self._values.get(key)
         if entry is not None and entry[0] > self._clock():
-            return entry[1]
+            return entry
         return None
 
     async def get(self, key: K) -> V:
@@ -336,26 +341,41 @@ class LevelCaches:
         config_ttl: float = CONFIG_TTL_SECONDS,
         boost_ttl: float = BOOST_TTL_SECONDS,
     ) -> None:
+        self._clock = clock
         self.configs: TtlCache[int, LevelConfig] = TtlCache(load_config, config_ttl, clock)
         self.boosts: TtlCache[int, dict[int, XpBoost]] = TtlCache(
             lambda guild_id: load_xp_boosts(guild_id, wall_clock()), boost_ttl, clock
         )
+        # Both parts together, valid until the first of them expires: one lookup per message.
+        self._states: dict[int, tuple[float, GuildLevelState]] = {}
 
     def peek(self, guild_id: int) -> GuildLevelState | None:
-        config = self.configs.peek(guild_id)
-        boosts = self.boosts.peek(guild_id)
+        entry = self._states.get(guild_id)
+        if entry is not None and entry[0] > self._clock():
+            return entry[1]
+        config = self.configs.peek_entry(guild_id)
+        boosts = self.boosts.peek_entry(guild_id)
         if config is None or boosts is None:
             return None
-        return GuildLevelState(config, boosts)
+        state = GuildLevelState(config[1], boosts[1])
+        self._states[guild_id] = (min(config[0], boosts[0]), state)
+        return state
 
     async def get(self, guild_id: int) -> GuildLevelState:
-        return self.peek(guild_id) or GuildLevelState(
-            await self.configs.get(guild_id), await self.boosts.get(guild_id)
-        )
+        state = self.peek(guild_id)
+        if state is not None:
+            return state
+        config = await self.configs.get(guild_id)
+        boosts = await self.boosts.get(guild_id)
+        return self.peek(guild_id) or GuildLevelState(config, boosts)
 
     def invalidate(self, guild_id: int | None = None) -> None:
         for cache in (self.configs, self.boosts):
             cache.invalidate(guild_id)
+        if guild_id is None:
+            self._states.clear()
+        else:
+            self._states.pop(guild_id, None)
 
 
 # --------------------------------------------------------------------------- XP computation

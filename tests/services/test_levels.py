@@ -512,3 +512,20 @@ async def test_ttl_cache_loads_once_and_expires() -> None:
     assert await cache.get(1) == 10 and loads == [1, 1]
     cache.invalidate(1)
     assert cache.peek(1) is None
+
+
+async def test_level_caches_expire_with_their_shortest_part(db: str) -> None:
+    now = [0.0]
+    caches = lv.LevelCaches(clock=lambda: now[0], config_ttl=300, boost_ttl=30)
+    assert caches.peek(GUILD) is None
+    loaded = await caches.get(GUILD)
+    assert caches.peek(GUILD) == loaded
+    now[0] = 29.0
+    assert caches.peek(GUILD) is loaded  # the same object: one lookup per message
+    now[0] = 31.0
+    assert caches.peek(GUILD) is None  # the boosts are stale: reload them
+    await caches.get(GUILD)
+    await lv.update_settings(GUILD, xp_min=1, xp_max=2)
+    assert caches.peek(GUILD).config.xp_min == 15  # type: ignore[union-attr]
+    caches.invalidate(GUILD)
+    assert (await caches.get(GUILD)).config.xp_min == 1
