@@ -317,3 +317,38 @@ async def test_the_bot_needs_its_own_permission(discord_env: DiscordEnv) -> None
 
     assert reply.ephemeral and "I need the Ban Members permission" in (reply.content or "")
     assert not env.guild.bans
+
+
+async def test_a_tempban_replaced_by_a_permanent_ban_is_never_lifted(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.mod.slash("ban", user=env.bob, duration="1s", reason="cool off")
+    await env.mod.slash("ban", user=env.bob, reason="for good")
+
+    timer = await ScheduledAction.get(kind="moderation.unban")
+    assert timer.status == "cancelled"
+    await asyncio.sleep(1.2)  # past the tempban's end
+    assert await env.bot.scheduler.run_due() == 0
+    await env.settle()
+    assert env.guild.is_banned(env.bob)
+    assert env.server.requests_to("DELETE", "/guilds/{guild_id}/bans/{user_id}") == []
+    tempban, permanent = await cases_of(env.bob.id)
+    assert (tempban.active, permanent.active) == (False, True)
+
+
+async def test_a_tempban_lifted_outside_the_bot_ends_quietly(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.mod.slash("ban", user=env.bob, duration="1s", reason="cool off")
+    del env.guild.bans[env.bob.id]  # an admin lifted it in Discord's own settings
+
+    async def recorded() -> bool:
+        return await case_types(env.bob.id) == [CaseType.BAN, CaseType.UNBAN]
+
+    await eventually(recorded, "the timer ends the case")
+    await env.settle()
+    # Discord answered "Unknown Ban"; the bot took it as done, with no error and no retry.
+    [unban] = env.server.requests_to("DELETE", "/guilds/{guild_id}/bans/{user_id}")
+    assert unban.status == 404
+    timer = await ScheduledAction.get(kind="moderation.unban")
+    assert (timer.status, timer.attempts) == ("done", 1)
