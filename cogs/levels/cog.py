@@ -424,13 +424,17 @@ class Levels(commands.Cog):
             return None
 
     async def _background_bytes(self, background: str | None) -> bytes | None:
-        if not background or not background.startswith(("http://", "https://")):
+        """The image at a member's background URL, or None (the card falls back to a colour).
+
+        Anyone can set a URL, so the bot only fetches https links to public addresses: never
+        its own network (cloud metadata, databases, admin pages)."""
+        if not background or not await service.is_safe_image_url(background):
             return None
         try:
             timeout = aiohttp.ClientTimeout(total=BACKGROUND_TIMEOUT)
             async with (
                 aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(background) as response,
+                session.get(background, allow_redirects=False) as response,
             ):
                 if response.status != 200:
                     return None

@@ -395,6 +395,12 @@ async def test_rank_cards(discord_env: DiscordEnv) -> None:
     assert styled.ephemeral and "#57F287" in styled.text
     bad = await env.alice.slash("rankcard set", accent="not-a-colour")
     assert bad.ephemeral and "not a colour" in bad.text
+    private = await env.alice.slash("rankcard set", background="https://127.0.0.1:9/bg.png")
+    assert "https://127.0.0.1:9/bg.png" in private.text
+    card = await env.alice.slash("rank")  # not fetched (a private address): a plain background
+    assert card.attachments[0].data.startswith(b"\x89PNG")
+    insecure = await env.alice.slash("rankcard set", background="http://example.com/bg.png")
+    assert insecure.ephemeral and "https://" in insecure.text
     reset = await env.alice.slash("rankcard reset")
     assert "default colours" in reset.text
     nobody = await env.alice.slash("rank", member=env.carol)

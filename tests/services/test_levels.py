@@ -477,6 +477,22 @@ def test_colours_and_backgrounds() -> None:
     assert lv.background_colour("https://example.com/bg.png") is None
     with pytest.raises(ValidationError, match="neither a colour nor an image"):
         lv.parse_background("ftp://example.com/x")
+    with pytest.raises(ValidationError, match="https://"):
+        lv.parse_background("http://example.com/bg.png")
+
+
+async def test_only_public_https_images_are_fetched() -> None:
+    assert await lv.is_safe_image_url("https://8.8.8.8/bg.png")
+    for url in (
+        "http://8.8.8.8/bg.png",
+        "https://127.0.0.1/bg.png",
+        "https://localhost:8080/bg.png",
+        "https://10.1.2.3/bg.png",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/bg.png",
+        "https:///no-host.png",
+    ):
+        assert not await lv.is_safe_image_url(url), url
 
 
 async def test_rank_card_set_and_reset(db: str) -> None:
