@@ -25,7 +25,6 @@ from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
-from pegasus.services.transcripts import transcript_filename
 from pegasus.ui.views import confirm
 
 from . import render
@@ -282,15 +281,15 @@ class Tickets(commands.Cog):
         if ticket.channel_id is not None:
             self.open_channels.pop(ticket.channel_id, None)
         try:
-            html, message_count = await self._transcript(guild, ticket)
-            await self._post_to_log(guild, ticket, html, message_count)
+            transcript = await self._transcript(guild, ticket)
+            await self._post_to_log(guild, ticket, transcript)
         except Exception as error:
             if channel_gone:
                 log.warning("Transcript of ticket %s not posted", ticket.id, exc_info=error)
                 return True
             await self._keep_open_after_failure(ticket, channel, error)
             return False
-        await self._dm_opener(guild, ticket, html, message_count)
+        await self._dm_opener(guild, ticket, transcript)
         if channel is not None:
             try:
                 await channel.delete(reason=f"Ticket {render.number(ticket)} closed")
@@ -302,12 +301,10 @@ class Tickets(commands.Cog):
                 )
         return True
 
-    async def _transcript(self, guild: discord.Guild, ticket: Ticket) -> tuple[str, int]:
-        html = await service.build_transcript(
+    async def _transcript(self, guild: discord.Guild, ticket: Ticket) -> service.TranscriptFile:
+        return await service.build_transcript(
             ticket, guild_name=guild.name, name_of=self._namer(guild), now=now()
         )
-        count = len(await service.ticket_messages(ticket.id))
-        return html, count
 
     @staticmethod
     def _namer(guild: discord.Guild) -> Callable[[int], str]:
@@ -318,7 +315,7 @@ class Tickets(commands.Cog):
         return name_of
 
     async def _post_to_log(
-        self, guild: discord.Guild, ticket: Ticket, html: str, message_count: int
+        self, guild: discord.Guild, ticket: Ticket, transcript: service.TranscriptFile
     ) -> None:
         settings = await service.get_settings(guild.id)
         if settings.log_channel_id is None:
@@ -329,8 +326,8 @@ class Tickets(commands.Cog):
                 f"the transcript channel <#{settings.log_channel_id}> no longer exists"
             )
         await channel.send(
-            embed=render.closed_embed(ticket, message_count=message_count),
-            file=_html_file(ticket, html),
+            embed=render.closed_embed(ticket, message_count=transcript.message_count),
+            file=as_file(transcript),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -356,14 +353,14 @@ class Tickets(commands.Cog):
             )
 
     async def _dm_opener(
-        self, guild: discord.Guild, ticket: Ticket, html: str, message_count: int
+        self, guild: discord.Guild, ticket: Ticket, transcript: service.TranscriptFile
     ) -> None:
         try:
             user = guild.get_member(ticket.user_id) or await self.bot.fetch_user(ticket.user_id)
             await user.send(
                 render.rating_prompt(guild.name, ticket),
-                embed=render.closed_embed(ticket, message_count=message_count),
-                file=_html_file(ticket, html),
+                embed=render.closed_embed(ticket, message_count=transcript.message_count),
+                file=as_file(transcript),
                 view=rating_view(str(ticket.id)),
             )
         except discord.HTTPException:
@@ -962,10 +959,11 @@ class Tickets(commands.Cog):
                 "Only the member who opened this ticket or its staff can read it."
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        html, count = await self._transcript(guild, ticket)
+        transcript = await self._transcript(guild, ticket)
         await interaction.followup.send(
-            f"Transcript of ticket {render.number(ticket)} ({count:,} messages).",
-            file=_html_file(ticket, html),
+            f"Transcript of ticket {render.number(ticket)} "
+            f"({transcript.message_count:,} messages).",
+            file=as_file(transcript),
             ephemeral=True,
         )
 
@@ -1016,7 +1014,5 @@ def message_record(message: discord.Message) -> service.MessageRecord:
     )
 
 
-def _html_file(ticket: Ticket, html: str) -> discord.File:
-    return discord.File(
-        io.BytesIO(html.encode("utf-8")), filename=transcript_filename(ticket.number)
-    )
+def as_file(transcript: service.TranscriptFile) -> discord.File:
+    return discord.File(io.BytesIO(transcript.html.encode("utf-8")), filename=transcript.filename)

@@ -35,7 +35,12 @@ from models.tickets import Ticket, TicketMessage, TicketPanel, TicketSettings, T
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from pegasus.scheduler import cancel, schedule
 from pegasus.services.directory import ensure_guild, ensure_member, ensure_user
-from pegasus.services.transcripts import Transcript, TranscriptMessage, render_transcript
+from pegasus.services.transcripts import (
+    Transcript,
+    TranscriptMessage,
+    render_transcript,
+    transcript_filename,
+)
 
 AUTOCLOSE_KIND = "ticket.autoclose"
 PANEL_ID_PREFIX = "TP"
@@ -1086,13 +1091,20 @@ def can_read_transcript(ticket: Ticket, actor: Actor) -> bool:
     return actor.staff or actor.user_id == ticket.user_id
 
 
+@dataclass(frozen=True)
+class TranscriptFile:
+    html: str
+    filename: str
+    message_count: int
+
+
 async def build_transcript(
     ticket: Ticket,
     *,
     guild_name: str,
     name_of: Callable[[int], str],
     now: datetime,
-) -> str:
+) -> TranscriptFile:
     """The HTML transcript of `ticket` from its stored messages; `name_of` names user ids."""
     messages = await ticket_messages(ticket.id)
     claimed_by = ticket.claimed_by_id
@@ -1125,7 +1137,11 @@ async def build_transcript(
             for m in messages
         ],
     )
-    return render_transcript(transcript, generated_at=now)
+    return TranscriptFile(
+        html=render_transcript(transcript, generated_at=now),
+        filename=transcript_filename(ticket.number),
+        message_count=len(messages),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -548,9 +548,12 @@ async def test_transcript_from_stored_messages(db: str) -> None:
     )
     closed = await svc.close(ticket.id, staff, reason="done", now=T0 + timedelta(hours=1))
     names = {ALICE: "Alice", STAFF: "Sam (staff)"}
-    page = await svc.build_transcript(
+    transcript = await svc.build_transcript(
         closed, guild_name="Pegasus Test", name_of=names.__getitem__, now=T0 + timedelta(hours=1)
     )
+    assert transcript.filename == "ticket-0001-transcript.html"
+    assert transcript.message_count == 1
+    page = transcript.html
     assert "Ticket #0001" in page
     assert "&lt;b&gt;not bold&lt;/b&gt; &amp; more" in page
     assert "<b>not bold</b>" not in page
