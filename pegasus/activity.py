@@ -248,6 +248,10 @@ class VoiceTracker:
         self._requalify_channels(guild_id, affected, now)
         return result
 
+    def resume(self, guild_id: int) -> None:
+        """The guild's gateway is back and nobody is in voice there."""
+        self._paused.discard(guild_id)
+
     def pause(self, guild_ids: Iterable[int], *, now: float) -> None:
         """Stop counting in these guilds (their gateway is disconnected), keeping what accrued."""
         for guild_id in guild_ids:
@@ -513,12 +517,15 @@ class Activity:
         """Match stored sessions and memory with the voice states Discord reports (start-up,
         reconnect): members who left meanwhile are closed without crediting the unseen time,
         members present are counted from now."""
-        guild = await self.caches.get(guild_id)
-        rules = VoiceRules.from_config(guild.config, afk_channel_id)
         async with self.lock:
             stored = await VoiceSession.filter(guild_id=guild_id).values_list(
                 "user_id", "channel_id", "started_at"
             )
+            if not states and not stored and not self.voice.members(guild_id):
+                self.voice.resume(guild_id)
+                return  # nobody in voice, before or now: the usual case at start-up
+            guild = await self.caches.get(guild_id)
+            rules = VoiceRules.from_config(guild.config, afk_channel_id)
             started = {uid: (channel, at.timestamp()) for uid, channel, at in stored}
             writes = self.voice.reconcile(
                 guild_id, states, now=self.clock(), rules=rules, started=started
@@ -528,11 +535,13 @@ class Activity:
             for info in users:
                 if self.needs_user(info.id):
                     self._batch.new_users[info.id] = info
-        log.info(
-            "Voice reconciled in guild %s: %d in voice, %d stale session(s) closed",
+        closed = sum(1 for write in writes.values() if write is None)
+        log.log(
+            logging.INFO if closed else logging.DEBUG,
+            "Voice reconciled in guild %s: %d in voice, %d session(s) closed",
             guild_id,
             len(states),
-            sum(1 for w in writes.values() if w is None),
+            closed,
         )
 
     def discard(self, guild_id: int, user_id: int) -> None:
