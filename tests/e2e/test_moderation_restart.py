@@ -82,6 +82,8 @@ async def test_punishments_due_while_the_bot_was_down_are_lifted_once(
 ) -> None:
     env = discord_env
     due = await issue_two_second_punishments(env)
+    # Closing stops the scheduler first; doing it now keeps a slow stop from racing the timers.
+    await env.bot.scheduler.stop()
     await env.stop_bot()
     assert env.guild.is_banned(env.bob) and env.carol.has_role("Muted")
     assert lifts(env) == (0, 0)
@@ -106,6 +108,7 @@ async def test_two_bot_processes_on_one_database_lift_them_once(
 ) -> None:
     env = discord_env
     due = await issue_two_second_punishments(env)
+    await env.bot.scheduler.stop()
     await env.stop_bot()  # closes its database connections too
     await wait_until(due)
 
