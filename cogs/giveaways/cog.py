@@ -194,21 +194,30 @@ class Giveaways(
     async def finish(self, giveaway_pk: int, *, retry_later: bool = False) -> bool:
         """Announce an ended giveaway unless someone already has; True if this call did.
 
-        If announcing fails the claim is released and the error raised; with `retry_later` (a
-        command, which no timer will repeat) a retry is scheduled first.
+        If Discord refuses, the claim is released so the next attempt announces. The timer's
+        own run raises, and the scheduler retries it with back-off; a command (`retry_later`)
+        schedules a retry of the end timer instead, since nothing else would repeat it.
         """
         if not await service.claim_announcement(giveaway_pk, now=discord.utils.utcnow()):
             return False
         try:
             await self._announce_end(giveaway_pk)
-        except Exception:
+        except discord.HTTPException as error:
             await service.release_announcement(giveaway_pk)
-            if retry_later:
-                await service.schedule_announcement_retry(
-                    giveaway_pk,
-                    now=discord.utils.utcnow(),
-                    due_in_seconds=ANNOUNCEMENT_RETRY_SECONDS,
-                )
+            if not retry_later:
+                raise
+            log.warning(
+                "Announcing giveaway %s failed (%s); retrying in %ss",
+                giveaway_pk,
+                error,
+                ANNOUNCEMENT_RETRY_SECONDS,
+            )
+            await service.schedule_announcement_retry(
+                giveaway_pk, now=discord.utils.utcnow(), due_in_seconds=ANNOUNCEMENT_RETRY_SECONDS
+            )
+            return False
+        except BaseException:
+            await service.release_announcement(giveaway_pk)
             raise
         return True
 

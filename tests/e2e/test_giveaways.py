@@ -422,3 +422,54 @@ async def test_list_and_autocomplete(discord_env: DiscordEnv) -> None:
     assert [c["value"] for c in choices] == [first]
     missing = await env.owner.slash("giveaway end", id="G-ZZZZZ")
     assert missing.ephemeral and "no giveaway `G-ZZZZZ`" in (missing.content or "")
+
+
+# ------------------------------------------------------------------------------ Discord failing
+
+POST_MESSAGE = "/channels/{channel_id}/messages"
+
+
+async def test_a_failed_announcement_by_the_timer_is_retried_once(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    public_id, message = await start(env)
+    await enter(env.alice, message)
+    env.server.faults.fail("POST", POST_MESSAGE, status=400, message="Discord is unwell")
+
+    await make_due(public_id)
+    assert await env.bot.scheduler.run_due() == 0  # the handler failed: retried with back-off
+    await env.settle()
+    assert announcements(env) == []
+    giveaway = await stored(public_id)
+    assert giveaway.status is GiveawayStatus.ENDED and giveaway.announced_at is None
+    [timer] = await ScheduledAction.filter(kind=service.END_KIND, dedupe_key=public_id)
+    assert timer.status is ActionStatus.PENDING and timer.attempts == 1
+
+    await make_due(public_id)  # the back-off has passed
+    assert await env.bot.scheduler.run_due() == 1
+    await env.settle()
+    [announcement] = announcements(env)
+    assert mentioned(announcement.content) == {env.alice.id}
+    assert len(env.server.dms(env.alice)) == 1
+
+
+async def test_a_failed_announcement_after_a_manual_end_is_retried_by_a_timer(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    public_id, message = await start(env)
+    await enter(env.bob, message)
+    prompt = await env.owner.slash("giveaway end", id=public_id)
+    env.server.faults.fail("POST", POST_MESSAGE, status=400, message="Discord is unwell")
+    done = await env.owner.click(prompt, label="End giveaway")
+    await env.settle()
+    assert "has ended" in (done.content or "") and announcements(env) == []
+    [retry] = await ScheduledAction.filter(
+        kind=service.END_KIND, dedupe_key=public_id, status=ActionStatus.PENDING
+    )
+    assert retry.due_at > discord.utils.utcnow()
+
+    await make_due(public_id)
+    assert await env.bot.scheduler.run_due() == 1
+    await env.settle()
+    [announcement] = announcements(env)
+    assert mentioned(announcement.content) == {env.bob.id}
