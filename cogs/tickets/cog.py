@@ -22,7 +22,13 @@ from discord.ext import commands
 from models.scheduling import ScheduledAction
 from models.tickets import Ticket, TicketStatus
 from pegasus.bot import Pegasus
-from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import (
+    ConflictError,
+    NotFoundError,
+    PegasusError,
+    PermissionDenied,
+    ValidationError,
+)
 from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
 from pegasus.ui.views import confirm
@@ -314,17 +320,25 @@ class Tickets(commands.Cog):
 
         return name_of
 
+    async def _log_channel(self, guild_id: int) -> tuple[int | None, discord.TextChannel | None]:
+        """The transcript channel's id as configured, and the channel if it still exists."""
+        settings = await service.get_settings(guild_id)
+        guild = self.bot.get_guild(guild_id)
+        if settings.log_channel_id is None or guild is None:
+            return settings.log_channel_id, None
+        channel = guild.get_channel(settings.log_channel_id)
+        return settings.log_channel_id, channel if isinstance(
+            channel, discord.TextChannel
+        ) else None
+
     async def _post_to_log(
         self, guild: discord.Guild, ticket: Ticket, transcript: service.TranscriptFile
     ) -> None:
-        settings = await service.get_settings(guild.id)
-        if settings.log_channel_id is None:
+        configured, channel = await self._log_channel(guild.id)
+        if configured is None:
             return  # no log channel: the stored messages and the opener's copy are the record
-        channel = guild.get_channel(settings.log_channel_id)
-        if not isinstance(channel, discord.TextChannel):
-            raise NotFoundError(
-                f"the transcript channel <#{settings.log_channel_id}> no longer exists"
-            )
+        if channel is None:
+            raise NotFoundError(f"the transcript channel <#{configured}> no longer exists")
         await channel.send(
             embed=render.closed_embed(ticket, message_count=transcript.message_count),
             file=as_file(transcript),
@@ -334,18 +348,19 @@ class Tickets(commands.Cog):
     async def _keep_open_after_failure(
         self, ticket: Ticket, channel: discord.TextChannel | None, error: Exception
     ) -> None:
-        log.warning("Transcript of ticket %s could not be written", ticket.id, exc_info=error)
+        expected = isinstance(error, discord.HTTPException | PegasusError)
+        # Discord refusing is an operator's problem (told below); anything else is a bug.
+        log.log(
+            logging.WARNING if expected else logging.ERROR,
+            "Transcript of ticket %s could not be written",
+            ticket.id,
+            exc_info=error,
+        )
         reopened = await service.undo_close(ticket.id, now=now())
         if reopened.channel_id is not None:
             self.open_channels[reopened.channel_id] = reopened.id
-        why = (
-            "I may not post in the transcript channel"
-            if isinstance(error, discord.Forbidden)
-            else str(error)
-            if isinstance(error, NotFoundError)
-            else "Discord or the database refused"
-        )
         if channel is not None:
+            why = _failure_reason(error)
             await channel.send(
                 f"⚠️ Staff: the transcript could not be written ({why}), so this ticket stays "
                 "open and nothing was deleted. Fix the transcript channel with "
@@ -400,14 +415,8 @@ class Tickets(commands.Cog):
 
     async def _log(self, ticket: Ticket, text: str) -> None:
         """A line in the guild's transcript channel, if it has one (best effort)."""
-        guild = self.bot.get_guild(ticket.guild_id)
-        settings = await service.get_settings(ticket.guild_id)
-        channel = (
-            guild.get_channel(settings.log_channel_id)
-            if guild and settings.log_channel_id
-            else None
-        )
-        if not isinstance(channel, discord.TextChannel):
+        _, channel = await self._log_channel(ticket.guild_id)
+        if channel is None:
             return
         try:
             await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
@@ -1012,6 +1021,14 @@ def message_record(message: discord.Message) -> service.MessageRecord:
             if e.title or e.description
         ],
     )
+
+
+def _failure_reason(error: Exception) -> str:
+    if isinstance(error, discord.Forbidden):
+        return "I may not post in the transcript channel"
+    if isinstance(error, PegasusError):
+        return str(error)
+    return "Discord or the database refused"
 
 
 def as_file(transcript: service.TranscriptFile) -> discord.File:

@@ -354,7 +354,6 @@ async def test_two_members_opening_at_the_same_instant(discord_env: DiscordEnv) 
 # ------------------------------------------------------------------------------ failures
 
 
-@pytest.mark.allow_errors
 async def test_transcript_failure_keeps_the_channel_and_tells_staff(
     discord_env: DiscordEnv,
 ) -> None:
@@ -385,6 +384,21 @@ async def test_transcript_failure_keeps_the_channel_and_tells_staff(
     await close_with(env, env.mod, channel)
     assert channel.deleted
     assert "still here" in logs.bot_messages[-1].attachments[0].data.decode()
+
+
+async def test_a_deleted_transcript_channel_keeps_the_ticket_open(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+    await env.guild.delete_channel("logs")
+    await env.settle()
+    await close_with(env, env.alice, channel)
+    assert not channel.deleted
+    assert "no longer exists" in channel.bot_messages[-1].text
+    assert (await ticket_number(1)).status is TicketStatus.OPEN
 
 
 async def test_closing_without_a_log_channel_still_sends_the_transcript_to_the_opener(
