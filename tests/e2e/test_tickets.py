@@ -511,6 +511,9 @@ async def test_managing_panels(discord_env: DiscordEnv) -> None:
     assert posted.embed is not None and posted.embed["title"] == "Help desk"
     assert [b["label"] for b in posted.buttons] == ["Billing"]
 
+    suggested = await owner.autocomplete("ticket-panel send", "panel", "help")
+    assert [c["value"] for c in suggested] == [panel_id]
+    assert await owner.autocomplete("ticket-panel send", "panel", "nothing like it") == []
     listing = await owner.slash("ticket-panel list")
     assert panel_id in listing.text and "Help desk" in listing.text
     assert env.channel("logs").mention in listing.text
