@@ -6,8 +6,8 @@
 
 What it does, per database dialect (each in its own process: Tortoise cannot switch dialects):
 
-1. Starts the local Discord in a child process (so it does not share this process's CPU) with a
-   guild of `--members` members.
+1. Starts the local Discord in a child process (`python -m tests.discord_local serve`, so it
+   does not share this process's CPU) with `--members` members who speak.
 2. Ceiling: a bare discord.py client with a no-op `on_message` connects over a real websocket and
    receives `--messages` MESSAGE_CREATE events from the members in rotation: events/s.
 3. Pegasus, unchanged, with every extension, on a fresh migrated database, receives the same
@@ -51,6 +51,7 @@ import discord  # noqa: E402
 DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_CHANNEL = "general"
 RECEIVE_TIMEOUT = 600.0
+DEMO_PLAIN_MEMBERS = ("mod", "alice", "bob", "carol")
 BATCHES = 5  # the measured messages go in this many bursts; the median burst rate is reported
 
 FULL = {"messages": 50_000, "members": 1_000, "rows": 1_000_000, "guilds": 100, "samples": 300}
@@ -58,44 +59,6 @@ SMOKE = {"messages": 2_000, "members": 100, "rows": 20_000, "guilds": 10, "sampl
 
 
 # --------------------------------------------------------------------------- the local Discord
-
-
-async def serve(members: int) -> None:
-    """Child process: the local Discord with `members` extra members, plus a control endpoint."""
-    from aiohttp import web
-
-    from tests.discord_local import LocalDiscord, build_demo_guild
-
-    server = LocalDiscord()
-    build_demo_guild(server, extra_members=members)
-    await server.start()
-    authors = [m for m in server.guild.members if m.name.startswith("member")]
-
-    async def broadcast(request: web.Request) -> web.Response:
-        body = await request.json()
-        channel = body.get("channel", BENCH_CHANNEL)
-        sent = await server.broadcast_messages(channel, authors, int(body["count"]))
-        return web.json_response({"sent": sent})
-
-    async def stats(_request: web.Request) -> web.Response:
-        sessions = server.gateway.live_sessions
-        return web.json_response({"sessions": len(sessions), "requests": len(server.requests)})
-
-    app = web.Application()
-    app.router.add_post("/broadcast", broadcast)
-    app.router.add_get("/stats", stats)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({
-        "api_base": server.api_base,
-        "gateway_url": server.gateway_url,
-        "token": server.token,
-        "control_url": f"http://127.0.0.1:{port}",
-    }), flush=True)
-    await asyncio.Event().wait()
 
 
 @dataclass
@@ -108,8 +71,11 @@ class LocalDiscordProcess:
 
     @classmethod
     def start(cls, members: int) -> LocalDiscordProcess:
+        """`python -m tests.discord_local serve`: its broadcasts come from every plain member
+        (mod, alice, bob and carol of the demo guild, plus the extra ones)."""
+        extra = max(members - len(DEMO_PLAIN_MEMBERS), 0)
         process = subprocess.Popen(
-            [sys.executable, __file__, "serve", "--members", str(members)],
+            [sys.executable, "-m", "tests.discord_local", "serve", "--members", str(extra)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,
@@ -124,7 +90,9 @@ class LocalDiscordProcess:
         timeout = aiohttp.ClientTimeout(total=RECEIVE_TIMEOUT)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(f"{self.control_url}/broadcast", json={"count": count}) as response,
+            session.post(
+                f"{self.control_url}/broadcast", json={"channel": BENCH_CHANNEL, "count": count}
+            ) as response,
         ):
             response.raise_for_status()
 
@@ -511,8 +479,6 @@ def report(figures: Figures, smoke: bool) -> str:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
-    serve_parser = sub.add_parser("serve", help="(internal) run the local Discord")
-    serve_parser.add_argument("--members", type=int, default=FULL["members"])
     for target in (parser, sub.add_parser("run", help="(internal) measure one dialect")):
         target.add_argument("--smoke", action="store_true", help="small counts, for CI")
         target.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
@@ -551,9 +517,6 @@ def run_child(dialect: str, argv: list[str]) -> Figures | str:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "serve":
-        asyncio.run(serve(args.members))
-        return 0
     sizes = sizes_of(args)
     if args.command == "run":
         extensions = tuple(args.extensions.split(",")) if args.extensions else None
