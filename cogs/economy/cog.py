@@ -452,7 +452,7 @@ class Economy(commands.Cog):
             text = (f"✨ **{result.item_name}** is active: {render.effect_text(result.effect)}, "
                     f"ending {render.when(result.expires_at)}.")
         else:
-            message = result.effect.get("message") or "The staff have been told in the logs."
+            message = result.effect.get("message") or "Show this message to the staff to redeem it."
             text = f"✨ You used **{result.item_name}**. {message}"
         await interaction.response.send_message(
             f"{text} You have {result.left:,} left.",
