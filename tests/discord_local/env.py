@@ -168,7 +168,7 @@ class DiscordEnv:
         from pegasus.bot import Pegasus
 
         assert self.bot is None, "the bot is already running"
-        options: dict[str, Any] = {"guild_ready_timeout": 0.05, **self.bot_options}
+        options: dict[str, Any] = {"guild_ready_timeout": 0.02, **self.bot_options}
         if self.extensions is not None:
             options["extensions"] = self.extensions
         bot = Pegasus(self.settings(), **options)

@@ -122,7 +122,8 @@ class Rest:
             msg = self.s.messages[int(message_id)]
         except (KeyError, ValueError):
             raise DiscordError(404, 10008, "Unknown Message") from None
-        if msg.deleted or msg.channel.id != channel.id:
+        # Ephemeral messages exist only for their interaction's webhook routes.
+        if msg.deleted or msg.channel.id != channel.id or msg.ephemeral:
             raise DiscordError(404, 10008, "Unknown Message")
         return msg
 
@@ -328,7 +329,7 @@ class Rest:
             body.get("name") or "new role",
             permissions=perms,
             position=1,
-            color=int(body.get("color") or 0),
+            color=_role_color(body),
             hoist=bool(body.get("hoist")),
             mentionable=bool(body.get("mentionable")),
         )
@@ -352,7 +353,9 @@ class Rest:
             perms = int(body["permissions"] or 0)
             self._require_grantable(guild, perms & ~int(role.permissions))
             role.permissions = Permissions(perms)
-        for key in ("name", "color", "hoist", "mentionable"):
+        if "colors" in body or "color" in body:
+            role.color = _role_color(body)
+        for key in ("name", "hoist", "mentionable"):
             if key in body and body[key] is not None:
                 setattr(role, key, body[key])
         self.s.events.role_update(role)
@@ -1190,6 +1193,12 @@ class Rest:
         if msg is p.original and p.loading:
             p.on_filled()
         return None
+
+
+def _role_color(body: dict[str, Any]) -> int:
+    """discord.py 2.7 sends {"colors": {"primary_color": ...}}; older clients send "color"."""
+    colors = body.get("colors") or {}
+    return int(colors.get("primary_color") or body.get("color") or 0)
 
 
 def _str_or_none(value: Any) -> str | None:
