@@ -377,6 +377,20 @@ async def test_use_a_boost_and_its_expiry(discord_env: DiscordEnv) -> None:
     assert action.status == ActionStatus.DONE
 
 
+async def test_use_custom_items_and_refuse_plain_ones(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("shop-admin add", name="Shoutout", price=30, type="custom",
+                          message="A moderator will shout you out tonight.")
+    await env.owner.slash("shop-admin add", name="Pebble", price=1)
+    await env.alice.slash("buy", item="Shoutout")
+    await env.alice.slash("buy", item="Pebble")
+    used = await env.alice.slash("use", item="shoutout")
+    assert "A moderator will shout you out tonight." in (used.content or "")
+    assert "0 left" in (used.content or "")
+    plain = await env.alice.slash("use", item="Pebble")
+    assert plain.ephemeral and "can't be used" in (plain.content or "")
+
+
 # -------------------------------------------------------------------------------- ledger and staff
 
 
