@@ -488,8 +488,18 @@ class Giveaways(
             f"Rerolled `{giveaway.giveaway_id}`: {render.mentions(record.winners)}.",
             ephemeral=True,
         )
-        await self.refresh_message(giveaway.id)
-        await self._announce(giveaway, list(record.winners), reroll=True)
+        try:
+            await self.refresh_message(giveaway.id)
+            await self._announce(giveaway, list(record.winners), reroll=True)
+        except discord.HTTPException as error:
+            # The draw is stored and the staff member has the names; say what did not happen.
+            log.warning("Announcing reroll of %s failed: %s", giveaway.giveaway_id, error)
+            await interaction.followup.send(
+                f"The new winners are drawn, but I could not announce them in "
+                f"<#{giveaway.channel_id}> (Discord said: {error.text or error.status}). "
+                "Please let them know.",
+                ephemeral=True,
+            )
 
     @app_commands.command(name="cancel", description="Cancel a giveaway without drawing winners.")
     @app_commands.describe(id=ID_DESCRIPTION)

@@ -473,3 +473,19 @@ async def test_a_failed_announcement_after_a_manual_end_is_retried_by_a_timer(
     await env.settle()
     [announcement] = announcements(env)
     assert mentioned(announcement.content) == {env.bob.id}
+
+
+async def test_a_reroll_that_cannot_be_announced_says_so(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    public_id, message = await start(env)
+    for member in (env.alice, env.bob):
+        await enter(member, message)
+    prompt = await env.owner.slash("giveaway end", id=public_id)
+    await env.owner.click(prompt, label="End giveaway")
+    await env.settle()
+    env.server.faults.fail("POST", POST_MESSAGE, status=400, message="Discord is unwell")
+    rerolled = await env.owner.slash("giveaway reroll", id=public_id)
+    await env.settle()
+    [note] = rerolled.followups
+    assert "could not announce them" in note.content and "Discord is unwell" in note.content
+    assert len((await stored(public_id)).winners) == 2  # the draw itself stands
