@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pegasus.bot import Pegasus
 
+from .admin import LevelsAdmin
 from .cog import Levels
 from .views import LeaderboardPageButton
 
-__all__ = ["LeaderboardPageButton", "Levels", "setup"]
+__all__ = ["LeaderboardPageButton", "Levels", "LevelsAdmin", "setup"]
 
 
 async def setup(bot: Pegasus) -> None:
-    await bot.add_cog(Levels(bot))
+    levels = Levels(bot)
+    await bot.add_cog(levels)
+    await bot.add_cog(LevelsAdmin(bot, levels))
