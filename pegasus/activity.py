@@ -200,9 +200,6 @@ class VoiceTracker:
         member = self._guilds.get(guild_id, {}).get(user_id)
         return member is not None and member.counting_since is not None
 
-    def guild_ids(self) -> list[int]:
-        return list(self._guilds)
-
     def rules(self, guild_id: int) -> VoiceRules | None:
         return self._rules.get(guild_id)
 
@@ -549,13 +546,6 @@ class Activity:
         entry = self._batch.entries.get((guild_id, user_id))
         if entry is not None:
             entry.xp = 0
-
-    def reset_cooldown(self, guild_id: int, user_id: int) -> None:
-        self._cooldowns.pop((guild_id, user_id), None)
-
-    @property
-    def pending_members(self) -> int:
-        return len(self._batch.entries)
 
     def _entry(self, key: Key, user: UserInfo | None) -> Pending:
         entry = self._batch.entries.get(key)

@@ -52,7 +52,6 @@ MAX_MULTIPLIER_PERCENT = 1000
 MAX_TEMPLATE_LENGTH = 1000
 TEMPLATE_FIELDS = ("user", "level", "server")
 DOUBLE_XP_PERCENT = 200
-NEUTRAL_PERCENT = 100
 
 CONFIG_TTL_SECONDS = 300.0
 BOOST_TTL_SECONDS = 30.0
@@ -557,7 +556,6 @@ SETTING_LABELS = {
     "xp_booster_multiplier": "Booster multiplier",
     "voice_min_members": "Minimum members in voice",
 }
-UNSET = object()  # "clear this setting" for nullable ids
 
 
 async def ensure_level_rows(guild_id: int, *, using_db: Any = None) -> None:
