@@ -380,6 +380,7 @@ async def test_leaderboard_pages_and_ties(db: str) -> None:
         ((xp, uid) for uid, xp in users.items() if xp), key=lambda p: (-p[0], p[1])
     )
     assert [e.user_id for e in first.entries] == [uid for _, uid in ranked[:10]]
+    assert await lv.top_xp(GUILD, 3) == [(e.user_id, e.value, e.level) for e in first.entries[:3]]
     assert first.entries[0].position == 1 and first.entries[0].level == lv.level_for_xp(600)
     assert any(e.name == "Sixth Person" for e in first.entries)
     last = await lv.leaderboard_page(GUILD, LeaderboardCategory.XP, 99)  # clamped
