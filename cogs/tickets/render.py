@@ -6,23 +6,13 @@ from datetime import datetime
 
 import discord
 
-from models.tickets import Ticket, TicketPanel, TicketStatus
+from models.tickets import Ticket, TicketPanel
 from pegasus.services import tickets as service
 from pegasus.services.durations import format_duration
 
 BLURPLE = 0x5865F2
 GREEN = 0x57F287
 RED = 0xED4245
-GREY = 0x95A5A6
-
-STATUS_LABELS = {
-    TicketStatus.OPEN: "🟢 Open",
-    TicketStatus.CLAIMED: "🙋 Claimed",
-    TicketStatus.LOCKED: "🔒 Locked (only staff can write)",
-    TicketStatus.FROZEN: "🧊 Frozen (only admins can write)",
-    TicketStatus.CLOSED: "⛔ Closed",
-}
-
 
 def ts(moment: datetime, style: str = "R") -> str:
     """Discord timestamp markup: every reader sees their own time zone."""
@@ -70,10 +60,6 @@ def welcome_embed(ticket: Ticket, opened: service.OpenedTicket) -> discord.Embed
     embed.add_field(name="Reason", value=ticket.reason or "No reason given.", inline=False)
     embed.set_footer(text="Claim or close with the buttons, or use /ticket in this channel.")
     return embed
-
-
-def status_line(ticket: Ticket) -> str:
-    return STATUS_LABELS[ticket.status]
 
 
 def closed_embed(ticket: Ticket, *, message_count: int) -> discord.Embed:
