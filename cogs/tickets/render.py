@@ -14,6 +14,7 @@ BLURPLE = 0x5865F2
 GREEN = 0x57F287
 RED = 0xED4245
 
+
 def ts(moment: datetime, style: str = "R") -> str:
     """Discord timestamp markup: every reader sees their own time zone."""
     return f"<t:{int(moment.timestamp())}:{style}>"
