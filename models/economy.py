@@ -149,13 +149,13 @@ class EconomyTransaction(Model):
     metadata: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
     related_user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="economy_related_transactions", null=True,
-        on_delete=fields.SET_NULL,
+        on_delete=fields.SET_NULL, db_index=True,
     )
     # A transfer's other half, or the original of a reversal.
     related_transaction: fields.ForeignKeyNullableRelation[EconomyTransaction] = (
         fields.ForeignKeyField(
             "models.EconomyTransaction", related_name="related", null=True,
-            on_delete=fields.SET_NULL,
+            on_delete=fields.SET_NULL, db_index=True,
         )
     )
     # Unique: a retried interaction (same key) cannot write a second row, so it pays once.
@@ -213,7 +213,8 @@ class EconomyUserItem(Model):
         "models.User", related_name="economy_items", on_delete=fields.CASCADE, db_index=True
     )
     item: fields.ForeignKeyRelation[EconomyShopItem] = fields.ForeignKeyField(
-        "models.EconomyShopItem", related_name="holdings", on_delete=fields.CASCADE
+        "models.EconomyShopItem", related_name="holdings", on_delete=fields.CASCADE,
+        db_index=True,
     )
     slot = fields.CharField(max_length=48, default="stack")
     quantity = fields.BigIntField(default=0)
@@ -291,7 +292,8 @@ class EconomyBlackjackGame(Model):
 
     id = fields.BigIntField(primary_key=True)
     guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
-        "models.Guild", related_name="economy_blackjack_games", on_delete=fields.CASCADE
+        "models.Guild", related_name="economy_blackjack_games", on_delete=fields.CASCADE,
+        db_index=True,
     )
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="economy_blackjack_games", on_delete=fields.CASCADE,

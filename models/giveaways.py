@@ -43,7 +43,8 @@ class Giveaway(Model):
     channel_id = fields.BigIntField()
     message_id = fields.BigIntField(null=True, db_index=True)
     host: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
-        "models.User", related_name="hosted_giveaways", null=True, on_delete=fields.SET_NULL
+        "models.User", related_name="hosted_giveaways", null=True, on_delete=fields.SET_NULL,
+        db_index=True,
     )
     prize = fields.CharField(max_length=256)
     description = fields.TextField(null=True)
@@ -67,7 +68,8 @@ class Giveaway(Model):
     # so a retried timer announces an end whose announcement failed, and nothing announces twice.
     announced_at = fields.DatetimeField(null=True)
     cancelled_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
-        "models.User", related_name="cancelled_giveaways", null=True, on_delete=fields.SET_NULL
+        "models.User", related_name="cancelled_giveaways", null=True, on_delete=fields.SET_NULL,
+        db_index=True,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
