@@ -437,7 +437,10 @@ class Tickets(commands.Cog):
             # The server is unavailable right now: fail so the scheduler retries later.
             raise RuntimeError(f"guild {ticket.guild_id} of ticket {ticket_id} is unavailable")
         reason = f"No messages for {check.hours} hour{'s' if check.hours != 1 else ''}."
-        await self.close_ticket(guild, ticket.id, None, reason=reason)
+        try:
+            await self.close_ticket(guild, ticket.id, None, reason=reason)
+        except ConflictError:
+            return  # closed by someone in the meantime: nothing left to do
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
@@ -445,9 +448,12 @@ class Tickets(commands.Cog):
         if ticket_id is None:
             return
         # Deleted by hand: still close the ticket and keep its transcript.
-        await self.close_ticket(
-            channel.guild, ticket_id, None, reason="The channel was deleted.", channel_gone=True
-        )
+        try:
+            await self.close_ticket(
+                channel.guild, ticket_id, None, reason="The channel was deleted.", channel_gone=True
+            )
+        except ConflictError:
+            return  # it was being closed already
 
     # ----------------------------------------------------------------------------------------
     # Recording messages
