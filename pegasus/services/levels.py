@@ -762,15 +762,17 @@ async def adjust_xp(
 ) -> XpChange:
     """Add, remove, set or reset a member's XP; user_xp and members change together.
 
-    The row is locked first (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions are
-    serialised), so a concurrent flush or command never loses an update.
+    The user_xp row is locked first (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
+    are serialised), so a concurrent flush or command never loses an update; like the flush, it
+    touches user_xp before members, so the two never wait on each other in a circle.
     """
     if operation is XpOperation.RESET:
         amount = 0
     elif not 0 <= amount <= MAX_ADJUST or (operation is not XpOperation.SET and amount == 0):
         raise ValidationError(f"The amount must be between 1 and {MAX_ADJUST:,}.")
     async with in_transaction() as conn:
-        await directory.ensure_member(guild_id, user_id, using_db=conn)
+        await directory.ensure_guild(guild_id, using_db=conn)
+        await directory.ensure_user(user_id, using_db=conn)
         await UserXP.bulk_create(
             [UserXP(guild_id=guild_id, user_id=user_id)], ignore_conflicts=True, using_db=conn
         )
@@ -789,6 +791,9 @@ async def adjust_xp(
         new_level = level_for_xp(new_xp)
         await UserXP.filter(id=row.id).using_db(conn).update(
             xp=new_xp, level=new_level, updated_at=now
+        )
+        await Member.bulk_create(
+            [Member(guild_id=guild_id, user_id=user_id)], ignore_conflicts=True, using_db=conn
         )
         await Member.filter(guild_id=guild_id, user_id=user_id).using_db(conn).update(
             xp=new_xp, level=new_level, updated_at=now

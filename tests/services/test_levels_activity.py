@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Iterator
@@ -354,3 +355,22 @@ async def test_a_crash_never_credits_the_time_the_bot_was_down(db: str, clock: C
     assert (await stored(ALICE))[4] == 2  # one minute before the crash, one after
     assert (await stored(BOB))[4] == 1
     assert (await stored(CAROL))[4] == 1  # counted from the start-up, not from her join
+
+
+async def test_flushes_and_manual_changes_race_without_losing_xp(db: str, clock: Clock) -> None:
+    # No buffer lock here: the database alone must keep both writers' increments.
+    await lv.update_settings(GUILD, xp_min=10, xp_max=10, xp_cooldown_seconds=0)
+    activity = make_activity(clock)
+    users = [900_000 + i for i in range(30)]
+    now = datetime.now(UTC)
+    for _ in range(3):
+        for user_id in users:
+            await activity.record_message(GUILD, said(user_id, clock))
+        await asyncio.gather(
+            activity.flush(),
+            *(lv.adjust_xp(GUILD, u, lv.XpOperation.ADD, 5, now=now) for u in users),
+        )
+    for user_id in users:
+        xp, level, mirror, messages, _minutes = await stored(user_id)
+        assert (xp, mirror, messages) == (45, 45, 3)
+        assert level == lv.level_for_xp(45)
