@@ -34,6 +34,16 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
+# Names discord.py gives the tasks that run event listeners, slash commands and buttons.
+HANDLER_TASK_PREFIXES = (
+    "discord.py: ",
+    "CommandTree-invoker",
+    "discord-ui-view-dispatch",
+    "discord-ui-dynamic-item",
+    "discord-ui-modal-dispatch",
+)
+
+
 def build_intents() -> discord.Intents:
     intents = discord.Intents.default()
     intents.members = True  # member cache: joins, rejoins, role rewards, requirements
@@ -81,6 +91,7 @@ class Pegasus(commands.AutoShardedBot):
         )
         self._db_open = False
         self._db_context: contextvars.Context | None = None
+        self._shutdown_task: asyncio.Task[None] | None = None
 
     @property
     def pegasus_tree(self) -> PegasusTree:
@@ -141,11 +152,13 @@ class Pegasus(commands.AutoShardedBot):
     async def close(self) -> None:
         """Stop timers, unload the extensions (cogs flush buffers in cog_unload), then the
         gateway, then the database: a clean stop loses nothing."""
-        context, self._db_context = self._db_context, None
-        if context is not None:
-            await asyncio.get_running_loop().create_task(self._shutdown(), context=context)
-        else:
-            await self._shutdown()
+        # One shutdown however many callers (signal handler, `async with`, tests) ask for it;
+        # each waits for all of it, so nobody exits while the database is still in use.
+        if self._shutdown_task is None:
+            self._shutdown_task = asyncio.get_running_loop().create_task(
+                self._shutdown(), context=self._db_context or contextvars.copy_context()
+            )
+        await asyncio.shield(self._shutdown_task)
 
     async def _shutdown(self) -> None:
         await self.scheduler.stop()
@@ -155,6 +168,25 @@ class Pegasus(commands.AutoShardedBot):
             except Exception:
                 log.exception("Unloading %s failed during shutdown", name)
         await super().close()
+        await self._wait_for_handlers()
         if self._db_open:
             self._db_open = False
             await close_db()
+
+    async def _wait_for_handlers(self, timeout: float = 10.0) -> None:
+        """Let event, command and button handlers already running finish their writes: the
+        gateway is closed, so no new ones start, and closing the database under them would
+        fail their last query."""
+        current = asyncio.current_task()
+        running = [
+            task
+            for task in asyncio.all_tasks()
+            if task is not current
+            and not task.done()
+            and task.get_name().startswith(HANDLER_TASK_PREFIXES)
+        ]
+        if running:
+            _done, late = await asyncio.wait(running, timeout=timeout)
+            for task in late:
+                log.warning("Handler %s still running at shutdown; cancelling it", task.get_name())
+                task.cancel()

@@ -74,6 +74,9 @@ async def run(settings: Settings, **options: object) -> int:
         async with Pegasus(settings, **options) as bot:
             _install_signal_handlers(bot)
             await bot.start(settings.discord_token)
+            # start() returns as soon as the gateway is closed; wait for the rest of the
+            # shutdown (handlers finishing, the database closed) before the process exits.
+            await bot.close()
     except Exception as error:
         message = describe_start_failure(error)
         if message is None:
