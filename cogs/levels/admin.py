@@ -203,6 +203,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         announce_where_spoken="Announce in the channel where the member spoke instead",
         message="Level-up message; use {user}, {level} and {server}",
         booster_role="Extra role that counts as a server booster for XP",
+        no_booster_role="Stop counting an extra role as booster (real boosters still count)",
         booster_multiplier="XP multiplier for boosters in percent (150 = 1.5x)",
         voice_min_members="Members needed in a voice channel before minutes count",
         voice_count_muted="Whether muted members earn voice minutes",
@@ -224,6 +225,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         announce_where_spoken: bool | None = None,
         message: app_commands.Range[str, 1, 1_000] | None = None,
         booster_role: discord.Role | None = None,
+        no_booster_role: bool | None = None,
         booster_multiplier: app_commands.Range[int, 0, 1_000] | None = None,
         voice_min_members: app_commands.Range[int, 1, 99] | None = None,
         voice_count_muted: bool | None = None,
@@ -236,6 +238,8 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             raise ValidationError(
                 "Choose either a channel or announce_where_spoken, not both."
             )
+        if booster_role is not None and no_booster_role:
+            raise ValidationError("Choose either booster_role or no_booster_role, not both.")
         changes = {
             "xp_enabled": enabled,
             "xp_min": xp_min,
@@ -257,6 +261,8 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         changes = {name: value for name, value in changes.items() if value is not None}
         if announce_where_spoken:
             changes["xp_level_up_channel_id"] = None
+        if no_booster_role:
+            changes["xp_booster_role_id"] = None
         if rewards is None and not changes:
             raise ValidationError("Nothing to change: give at least one option.")
         if rewards is not None:

@@ -486,6 +486,14 @@ async def test_settings_are_shown_and_validated(discord_env: DiscordEnv) -> None
     assert "1–2 XP per message" in shown.text and "2m" in shown.text
     assert "9 XP per minute" in shown.text
 
+    supporters = await env.guild.create_role("Supporters")
+    await configure(env, booster_role=supporters, booster_multiplier=150)
+    shown = await env.owner.slash("levels settings")
+    assert f"{supporters.mention} and server boosters: 150%" in shown.text
+    await configure(env, no_booster_role=True)
+    shown = await env.owner.slash("levels settings")
+    assert supporters.mention not in shown.text and "server boosters: 150%" in shown.text
+
 
 async def test_a_clean_stop_loses_nothing(discord_env: DiscordEnv) -> None:
     env = discord_env
