@@ -71,7 +71,7 @@ class Pending:
     voice_minutes: int = 0
     last_message_xp_at: float | None = None
     last_voice_at: float | None = None
-    channel_id: int | None = None  # where the member was last active (for announcements)
+    channel_id: int | None = None  # where XP was last earned (where a level-up is announced)
 
     def merge(self, other: Pending) -> None:
         self.xp += other.xp
@@ -468,7 +468,6 @@ class Activity:
         key = (config.guild_id, user_id)
         entry = self._batch.entries.get(key) or self._entry(key, user)
         entry.messages += 1
-        entry.channel_id = channel_ids[0] if channel_ids else entry.channel_id
         now = self.clock()
         if not config.enabled or self._cooldowns.get(key, 0.0) > now:
             return 0
@@ -479,6 +478,7 @@ class Activity:
         self._cooldowns[key] = now + config.cooldown_seconds
         entry.xp += xp
         entry.last_message_xp_at = now
+        entry.channel_id = channel_ids[0]  # a level-up is announced where the XP was earned
         return xp
 
     async def record_voice(
