@@ -147,8 +147,10 @@ class Security(commands.Cog):
         for user_id, until in await service.active_blocks(utcnow()):
             self.limiter.block(user_id, until)
         self.bot.pegasus_tree.interaction_checks.append(self.limit_command_rate)
+        self.bot.add_message_hook(self.on_message)
 
     async def cog_unload(self) -> None:
+        self.bot.remove_message_hook(self.on_message)
         checks = self.bot.pegasus_tree.interaction_checks
         if self.limit_command_rate in checks:
             checks.remove(self.limit_command_rate)
@@ -236,8 +238,8 @@ class Security(commands.Cog):
     # --------------------------------------------------------------------------------------------
     # Anti-spam
 
-    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        """A message hook (see Pegasus.add_message_hook)."""
         if message.guild is None or message.author.bot or message.webhook_id is not None:
             return
         config = await community.get_config(message.guild.id)  # memory, unless stale

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -20,6 +21,8 @@ from pegasus.scheduler import Scheduler
 from pegasus.tree import PegasusTree
 
 log = logging.getLogger(__name__)
+
+MessageHook = Callable[[discord.Message], Awaitable[None]]
 
 # Loaded in this order by setup_hook; a failure stops start-up (no half-started bot).
 EXTENSIONS: tuple[str, ...] = (
@@ -92,6 +95,7 @@ class Pegasus(commands.AutoShardedBot):
         self._db_open = False
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
+        self.message_hooks: list[MessageHook] = []
 
     @property
     def pegasus_tree(self) -> PegasusTree:
@@ -119,6 +123,26 @@ class Pegasus(commands.AutoShardedBot):
             return shards, url, limits
 
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+    def add_message_hook(self, hook: MessageHook) -> None:
+        """Run `hook` for every message, in the one task that handles it.
+
+        discord.py starts a task per `on_message` listener per message; on a busy gateway those
+        tasks cost more than the features' own work, so features register hooks instead.
+        """
+        self.message_hooks.append(hook)
+
+    def remove_message_hook(self, hook: MessageHook) -> None:
+        if hook in self.message_hooks:
+            self.message_hooks.remove(hook)
+
+    async def on_message(self, message: discord.Message) -> None:
+        # Replaces commands.Bot.on_message: Pegasus has slash commands only, no prefix to parse.
+        for hook in self.message_hooks:
+            try:
+                await hook(message)
+            except Exception:
+                log.exception("Message hook %s failed on message %s", hook.__qualname__, message.id)
 
     async def setup_hook(self) -> None:
         # Tortoise keeps its state per task: open the database here, in the task that runs the

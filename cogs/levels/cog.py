@@ -116,6 +116,7 @@ class Levels(commands.Cog):
         # cog_unload below flushes the buffer.
         self.bot.activity_buffer = self.activity  # type: ignore[attr-defined]
         self.bot.add_dynamic_items(LeaderboardPageButton)
+        self.bot.add_message_hook(self.on_message)
         self.activity.start()
         if self.bot.is_ready():  # reloaded while connected: take stock of voice now
             for guild in self.bot.guilds:
@@ -123,6 +124,7 @@ class Levels(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(LeaderboardPageButton)
+        self.bot.remove_message_hook(self.on_message)
         for task in list(self._reconciles):
             task.cancel()
         await self.activity.stop()  # a clean stop loses nothing
@@ -131,8 +133,8 @@ class Levels(commands.Cog):
 
     # ------------------------------------------------------------------------------ messages
 
-    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        """A message hook (see Pegasus.add_message_hook): memory only."""
         guild = message.guild
         author = message.author
         if guild is None or author.bot or message.webhook_id is not None:

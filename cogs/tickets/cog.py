@@ -91,8 +91,10 @@ class Tickets(commands.Cog):
         self.open_channels = await service.open_ticket_channels()
         self.bot.scheduler.register(service.AUTOCLOSE_KIND, self._on_autoclose_due)
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.bot.add_message_hook(self.on_message)
 
     async def cog_unload(self) -> None:
+        self.bot.remove_message_hook(self.on_message)
         self.bot.scheduler.unregister(service.AUTOCLOSE_KIND)
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
@@ -458,8 +460,8 @@ class Tickets(commands.Cog):
     # ----------------------------------------------------------------------------------------
     # Recording messages
 
-    @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
+        """A message hook (see Pegasus.add_message_hook)."""
         ticket_id = self.open_channels.get(message.channel.id)
         if ticket_id is not None:
             await service.record_message(ticket_id, message_record(message))
