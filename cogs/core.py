@@ -10,12 +10,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from pegasus.bot import Pegasus
+from pegasus.errors import NotFoundError
 from pegasus.services import directory
 from pegasus.services.directory import MemberInfo, UserInfo
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = 0x5865F2
+AnyCommand = app_commands.Command | app_commands.Group
 
 
 def user_info(user: discord.abc.User) -> UserInfo:
@@ -78,20 +80,76 @@ class Core(commands.Cog):
         await interaction.response.send_message(f"Pong! Gateway latency: {shown}.", ephemeral=True)
 
     @app_commands.command(name="help", description="List what Pegasus can do and how to use it.")
-    async def help(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_message(embed=self.help_embed(), ephemeral=True)
+    @app_commands.describe(command="A command to explain in detail, e.g. giveaway start.")
+    async def help(self, interaction: discord.Interaction, command: str | None = None) -> None:
+        if command is None:
+            embed = self.overview_embed()
+        else:
+            found = self.find_command(command)
+            if found is None:
+                raise NotFoundError(
+                    f"There is no command `/{command.strip().lstrip('/')}`. "
+                    "Run /help to see them all."
+                )
+            embed = self.command_embed(found)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    def help_embed(self) -> discord.Embed:
+    @help.autocomplete("command")
+    async def help_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.strip().lstrip("/").lower()
+        names = [c.qualified_name for c in self.bot.tree.walk_commands()]
+        return [app_commands.Choice(name=f"/{n}", value=n) for n in sorted(names) if needle in n][
+            :25
+        ]
+
+    def find_command(self, name: str) -> AnyCommand | None:
+        wanted = " ".join(name.strip().lstrip("/").lower().split())
+        for command in self.bot.tree.walk_commands():
+            if command.qualified_name == wanted:
+                return command
+        return None
+
+    def overview_embed(self) -> discord.Embed:
+        """One field per feature (cog), so every command fits in one embed."""
         embed = discord.Embed(
             title="Pegasus",
-            description="Moderation, economy, levels, tickets and giveaways in one bot.",
+            description=(
+                "Moderation, economy, levels, tickets and giveaways in one bot. "
+                "`/help command:<name>` explains a command and its options."
+            ),
             colour=EMBED_COLOUR,
         )
-        for command in sorted(self.bot.tree.get_commands(), key=lambda c: c.name):
-            embed.add_field(name=f"/{command.name}", value=command.description or "—", inline=True)
-            if len(embed.fields) == 25:
-                break
+        by_feature: dict[str, list[str]] = {}
+        for command in self.bot.tree.get_commands():
+            feature = getattr(command, "binding", None)
+            label = type(feature).__name__ if feature is not None else "Other"
+            by_feature.setdefault(label, []).append(f"`/{command.name}`")
+        for label, names in sorted(by_feature.items()):
+            embed.add_field(name=label, value=truncate(" ".join(sorted(names)), 1024), inline=False)
         return embed
+
+    @staticmethod
+    def command_embed(command: AnyCommand) -> discord.Embed:
+        embed = discord.Embed(
+            title=f"/{command.qualified_name}", description=command.description, colour=EMBED_COLOUR
+        )
+        if isinstance(command, app_commands.Group):
+            lines = [f"`/{c.qualified_name}` — {c.description}" for c in command.walk_commands()]
+            embed.add_field(name="Subcommands", value=truncate("\n".join(lines), 1024))
+        else:
+            lines = [
+                f"`{p.display_name}`{'' if p.required else ' (optional)'} — {p.description}"
+                for p in command.parameters
+            ]
+            if lines:
+                embed.add_field(name="Options", value=truncate("\n".join(lines), 1024))
+        return embed
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def setup(bot: Pegasus) -> None:

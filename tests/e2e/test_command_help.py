@@ -32,3 +32,11 @@ async def test_every_extension_registers_commands_with_unique_names(
     names = [c.name for c in discord_env.bot.tree.get_commands()]
     assert len(names) == len(set(names)), sorted(names)
     assert len(all_commands(discord_env)) >= 20
+
+
+async def test_help_overview_lists_every_command(discord_env: DiscordEnv) -> None:
+    reply = await discord_env.alice.slash("help")
+    missing = [
+        c.name for c in discord_env.bot.tree.get_commands() if f"`/{c.name}`" not in reply.text
+    ]
+    assert not missing, f"/help does not show {missing}"

@@ -100,3 +100,14 @@ async def test_restart_keeps_persistent_buttons_working(discord_env: DiscordEnv)
     await env.restart_bot()
     again = await env.carol.click(posted.message, label="ok")
     assert again.content == "clicked"
+
+
+async def test_help_explains_one_command_and_refuses_unknown_ones(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    detail = await env.alice.slash("help", command="/help")
+    assert detail.ephemeral and detail.embed is not None
+    assert detail.embed["title"] == "/help"
+    assert "`command` (optional)" in detail.text
+    unknown = await env.alice.slash("help", command="nope")
+    assert unknown.ephemeral
+    assert unknown.content == "There is no command `/nope`. Run /help to see them all."
