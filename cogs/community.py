@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 
 import discord
 from discord import app_commands
@@ -27,16 +26,16 @@ from pegasus.services.community import (
     LogEvent,
     MemberFacts,
 )
+from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, clip, timestamp
 
 log = logging.getLogger(__name__)
 
-COLOUR_JOIN = 0x57F287
-COLOUR_LEAVE = 0xE67E22
-COLOUR_DELETE = 0xED4245
-COLOUR_EDIT = 0x5865F2
-COLOUR_ROLES = 0x9B59B6
-COLOUR_INFO = 0x5865F2
-FIELD_LIMIT = 1024
+COLOUR_JOIN = GREEN
+COLOUR_LEAVE = ORANGE
+COLOUR_DELETE = RED
+COLOUR_EDIT = BLURPLE
+COLOUR_ROLES = PURPLE
+COLOUR_INFO = BLURPLE
 TEMPLATE_HELP = "{user} mention, {username} name, {server}, {member_count}"
 CLEAR_HELP = "type none to remove"
 
@@ -55,14 +54,6 @@ def member_facts(member: discord.Member) -> MemberFacts:
         server=escape_markdown(guild.name),
         member_count=guild.member_count or len(guild.members),
     )
-
-
-def clip(text: str, limit: int = FIELD_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def timestamp(moment: datetime, style: str = "R") -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 def sendable_text_channel(

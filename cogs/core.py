@@ -13,10 +13,11 @@ from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
 from pegasus.services import directory
 from pegasus.services.directory import MemberInfo, UserInfo
+from pegasus.ui.format import BLURPLE, clip
 
 log = logging.getLogger(__name__)
 
-EMBED_COLOUR = 0x5865F2
+EMBED_COLOUR = BLURPLE
 AnyCommand = app_commands.Command | app_commands.Group
 
 
@@ -127,7 +128,7 @@ class Core(commands.Cog):
             label = type(feature).__name__ if feature is not None else "Other"
             by_feature.setdefault(label, []).append(f"`/{command.name}`")
         for label, names in sorted(by_feature.items()):
-            embed.add_field(name=label, value=truncate(" ".join(sorted(names)), 1024), inline=False)
+            embed.add_field(name=label, value=clip(" ".join(sorted(names))), inline=False)
         return embed
 
     @staticmethod
@@ -137,19 +138,15 @@ class Core(commands.Cog):
         )
         if isinstance(command, app_commands.Group):
             lines = [f"`/{c.qualified_name}` — {c.description}" for c in command.walk_commands()]
-            embed.add_field(name="Subcommands", value=truncate("\n".join(lines), 1024))
+            embed.add_field(name="Subcommands", value=clip("\n".join(lines)))
         else:
             lines = [
                 f"`{p.display_name}`{'' if p.required else ' (optional)'} — {p.description}"
                 for p in command.parameters
             ]
             if lines:
-                embed.add_field(name="Options", value=truncate("\n".join(lines), 1024))
+                embed.add_field(name="Options", value=clip("\n".join(lines)))
         return embed
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def setup(bot: Pegasus) -> None:

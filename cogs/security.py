@@ -28,16 +28,17 @@ from pegasus.services.security import (
     SpamDetector,
     SpamVerdict,
 )
+from pegasus.ui.format import BLURPLE, GREEN, ORANGE, RED, clip, timestamp, user_mentions
 from pegasus.ui.views import confirm
 
-from .community import clip, post_log, post_to_channel, sendable_text_channel, timestamp
+from .community import post_log, post_to_channel, sendable_text_channel
 
 log = logging.getLogger(__name__)
 
-COLOUR_ALERT = 0xED4245
-COLOUR_WARN = 0xE67E22
-COLOUR_INFO = 0x5865F2
-COLOUR_OK = 0x57F287
+COLOUR_ALERT = RED
+COLOUR_WARN = ORANGE
+COLOUR_INFO = BLURPLE
+COLOUR_OK = GREEN
 # Commands per person: a person clicking as fast as they can stays under it; a script does not.
 COMMAND_LIMIT = 8
 COMMAND_WINDOW_SECONDS = 10.0
@@ -66,7 +67,7 @@ def status_label(incident: SecurityIncident) -> str:
 
 
 def mentions(user_ids: list[int], limit: int = SHOWN_RAIDERS) -> str:
-    shown = " ".join(f"<@{user_id}>" for user_id in user_ids[:limit])
+    shown = user_mentions(user_ids[:limit], separator=" ")
     more = len(user_ids) - limit
     return shown + (f" and {more:,} more" if more > 0 else "")
 

@@ -23,6 +23,7 @@ from pegasus.errors import ConflictError, PegasusError, ValidationError
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.format import plural, timestamp, user_mentions
 from pegasus.ui.views import confirm
 
 from . import render
@@ -94,7 +95,7 @@ def entry_reply(result: service.EntryResult) -> str:
     extra = result.weight - 1
     weight = f"**{result.weight:,} entries** (1 + {extra:,} bonus)" if extra else "**1 entry**"
     return (
-        f"🎉 You're in with {weight}. {render.plural(result.entry_count, 'person', 'people')} "
+        f"🎉 You're in with {weight}. {plural(result.entry_count, 'person', 'people')} "
         "entered so far. Click **Enter** again to leave."
     )
 
@@ -371,13 +372,13 @@ class Giveaways(
             raise
         await service.attach_message(giveaway.id, message.id)
         opens = (
-            f"Entries open {render.ts(giveaway.starts_at)} and close"
+            f"Entries open {timestamp(giveaway.starts_at)} and close"
             if giveaway.status is GiveawayStatus.SCHEDULED
             else "It ends"
         )
         await interaction.followup.send(
             f"Giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** is up in "
-            f"{target.mention}: {message.jump_url}\n{opens} {render.ts(giveaway.ends_at)}.",
+            f"{target.mention}: {message.jump_url}\n{opens} {timestamp(giveaway.ends_at)}.",
             ephemeral=True,
         )
 
@@ -430,7 +431,7 @@ class Giveaways(
         answer = await confirm(
             interaction,
             f"End giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** now and draw "
-            f"{render.plural(giveaway.winner_count, 'winner')}?",
+            f"{plural(giveaway.winner_count, 'winner')}?",
             confirm_label="End giveaway",
         )
         if answer is not None:
@@ -450,7 +451,7 @@ class Giveaways(
         except PegasusError as refusal:
             await self._answer(interaction, str(refusal), edit=edit)
             return
-        winners = render.mentions(ended.winners) or "nobody (no valid entries)"
+        winners = user_mentions(ended.winners) or "nobody (no valid entries)"
         await self._answer(
             interaction, f"Giveaway `{ended.giveaway_id}` has ended. Winners: {winners}.", edit=edit
         )
@@ -485,7 +486,7 @@ class Giveaways(
             by=interaction.user.id,
         )
         await interaction.response.send_message(
-            f"Rerolled `{giveaway.giveaway_id}`: {render.mentions(record.winners)}.",
+            f"Rerolled `{giveaway.giveaway_id}`: {user_mentions(record.winners)}.",
             ephemeral=True,
         )
         try:

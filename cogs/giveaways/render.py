@@ -4,33 +4,31 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import datetime
 
 import discord
 
 from models.giveaways import Giveaway, GiveawayStatus
 from pegasus.services.giveaways import BonusEntries, Entry, Requirements, Verification
+from pegasus.ui.format import (
+    BLUE,
+    EMERALD,
+    GOLD,
+    GREY,
+    SCARLET,
+    clip,
+    plural,
+    timestamp,
+    user_mentions,
+)
 
-COLOUR_ACTIVE = 0xF1C40F
-COLOUR_SCHEDULED = 0x3498DB
-COLOUR_ENDED = 0x2ECC71
-COLOUR_CANCELLED = 0x95A5A6
-COLOUR_OK = 0x2ECC71
-COLOUR_BAD = 0xE74C3C
+COLOUR_ACTIVE = GOLD
+COLOUR_SCHEDULED = BLUE
+COLOUR_ENDED = EMERALD
+COLOUR_CANCELLED = GREY
+COLOUR_OK = EMERALD
+COLOUR_BAD = SCARLET
 
 ENTRIES_SHOWN = 40
-
-
-def ts(moment: datetime, style: str = "R") -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
-
-
-def mentions(user_ids: Sequence[int]) -> str:
-    return ", ".join(f"<@{user_id}>" for user_id in user_ids)
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else (many or word + 's')}"
 
 
 def requirement_lines(requirements: Requirements) -> list[str]:
@@ -94,18 +92,18 @@ def _description(giveaway: Giveaway) -> str:
     status = giveaway.status
     if status is GiveawayStatus.SCHEDULED:
         parts.append(
-            f"Entries open {ts(giveaway.starts_at)} ({ts(giveaway.starts_at, 'f')}) and close "
-            f"{ts(giveaway.ends_at)}."
+            f"Entries open {timestamp(giveaway.starts_at)} "
+            f"({timestamp(giveaway.starts_at, 'f')}) and close {timestamp(giveaway.ends_at)}."
         )
     elif status is GiveawayStatus.ACTIVE:
         parts.append(
-            f"Click **Enter** to join (click again to leave). Ends {ts(giveaway.ends_at)} "
-            f"({ts(giveaway.ends_at, 'f')})."
+            f"Click **Enter** to join (click again to leave). Ends {timestamp(giveaway.ends_at)} "
+            f"({timestamp(giveaway.ends_at, 'f')})."
         )
     elif status is GiveawayStatus.ENDED and giveaway.ended_at is not None:
-        parts.append(f"Ended {ts(giveaway.ended_at)}.")
+        parts.append(f"Ended {timestamp(giveaway.ended_at)}.")
     elif giveaway.ended_at is not None:
-        parts.append(f"Cancelled {ts(giveaway.ended_at)}; no winners were drawn.")
+        parts.append(f"Cancelled {timestamp(giveaway.ended_at)}; no winners were drawn.")
     return "\n\n".join(parts)
 
 
@@ -114,7 +112,7 @@ def _winners_value(giveaway: Giveaway) -> str:
         return f"{giveaway.winner_count:,}"
     if not giveaway.winners:
         return "No valid entries"
-    return _clip(mentions(giveaway.winners), 1024)
+    return clip(user_mentions(giveaway.winners), 1024)
 
 
 def _fairness_value(giveaway: Giveaway) -> str:
@@ -129,10 +127,6 @@ def _fairness_value(giveaway: Giveaway) -> str:
     )
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def announcement(giveaway: Giveaway, winners: Sequence[int], *, reroll: bool = False) -> str:
     """The public message naming the winners (these mentions ping)."""
     prize = f"**{giveaway.prize}**"
@@ -142,9 +136,9 @@ def announcement(giveaway: Giveaway, winners: Sequence[int], *, reroll: bool = F
             "nobody who entered could be drawn."
         )
     if reroll:
-        return f"🎉 Reroll: congratulations {mentions(winners)}! You won {prize}."
+        return f"🎉 Reroll: congratulations {user_mentions(winners)}! You won {prize}."
     return (
-        f"🎉 Congratulations {mentions(winners)}! You won {prize}.\n"
+        f"🎉 Congratulations {user_mentions(winners)}! You won {prize}.\n"
         f"Giveaway `{giveaway.giveaway_id}`: check the draw with `/giveaway verify`."
     )
 
@@ -164,20 +158,20 @@ def list_embed(giveaways: Sequence[Giveaway], status: GiveawayStatus | None) -> 
         embed.description = "None yet. Start one with `/giveaway start`."
         return embed
     lines = [_list_line(g) for g in giveaways]
-    embed.description = _clip("\n".join(lines), 4096)
+    embed.description = clip("\n".join(lines), 4096)
     return embed
 
 
 def _list_line(giveaway: Giveaway) -> str:
     status = giveaway.status
     when = {
-        GiveawayStatus.SCHEDULED: f"starts {ts(giveaway.starts_at)}",
-        GiveawayStatus.ACTIVE: f"ends {ts(giveaway.ends_at)}",
-        GiveawayStatus.ENDED: f"ended {ts(giveaway.ended_at or giveaway.ends_at)}",
-        GiveawayStatus.CANCELLED: f"cancelled {ts(giveaway.ended_at or giveaway.ends_at)}",
+        GiveawayStatus.SCHEDULED: f"starts {timestamp(giveaway.starts_at)}",
+        GiveawayStatus.ACTIVE: f"ends {timestamp(giveaway.ends_at)}",
+        GiveawayStatus.ENDED: f"ended {timestamp(giveaway.ended_at or giveaway.ends_at)}",
+        GiveawayStatus.CANCELLED: f"cancelled {timestamp(giveaway.ended_at or giveaway.ends_at)}",
     }[status]
     return (
-        f"`{giveaway.giveaway_id}` **{_clip(giveaway.prize, 80)}**: {status.value}, {when}, "
+        f"`{giveaway.giveaway_id}` **{clip(giveaway.prize, 80)}**: {status.value}, {when}, "
         f"{plural(giveaway.entry_count, 'entrant')}, <#{giveaway.channel_id}>"
     )
 
@@ -185,7 +179,7 @@ def _list_line(giveaway: Giveaway) -> str:
 def entries_embed(giveaway: Giveaway, entries: Sequence[Entry]) -> discord.Embed:
     total = sum(weight for _, weight in entries)
     embed = discord.Embed(
-        title=f"Entries of {giveaway.giveaway_id}: {_clip(giveaway.prize, 200)}",
+        title=f"Entries of {giveaway.giveaway_id}: {clip(giveaway.prize, 200)}",
         colour=COLOUR_ACTIVE,
     )
     if not entries:
@@ -214,7 +208,7 @@ def entries_file(giveaway: Giveaway, entries: Sequence[Entry]) -> discord.File:
 
 def verification_embed(result: Verification) -> discord.Embed:
     giveaway = result.giveaway
-    title = f"{_mark(result.ok)} Draw of {giveaway.giveaway_id}: {_clip(giveaway.prize, 200)}"
+    title = f"{_mark(result.ok)} Draw of {giveaway.giveaway_id}: {clip(giveaway.prize, 200)}"
     embed = discord.Embed(
         title=title,
         colour=COLOUR_OK if result.ok else COLOUR_BAD,
@@ -237,12 +231,12 @@ def verification_embed(result: Verification) -> discord.Embed:
     for check in result.draws[:20]:
         record = check.record
         name = "Draw at the end" if record.round == 0 else f"Reroll {record.round}"
-        value = f"Winners: {mentions(record.winners) or 'none'}"
+        value = f"Winners: {user_mentions(record.winners) or 'none'}"
         if record.excluded:
             value += f"\nExcluded: {plural(len(record.excluded), 'entrant')}"
         if not check.ok:
-            value += f"\nRecomputed: {mentions(check.recomputed) or 'none'}"
-        embed.add_field(name=f"{_mark(check.ok)} {name}", value=_clip(value, 1024), inline=False)
+            value += f"\nRecomputed: {user_mentions(check.recomputed) or 'none'}"
+        embed.add_field(name=f"{_mark(check.ok)} {name}", value=clip(value, 1024), inline=False)
     embed.set_footer(
         text="How the draw works: /giveaway entries gives the entry list; the algorithm is "
         "documented in Pegasus's README (Giveaways)."

@@ -14,9 +14,10 @@ from pegasus.services.levels import (
     Reward,
     format_colour,
 )
+from pegasus.ui.format import BLURPLE, GREEN, GREYPLE, plural
 
-LEVELS_COLOUR = 0x5865F2
-SUCCESS_COLOUR = 0x57F287
+LEVELS_COLOUR = BLURPLE
+SUCCESS_COLOUR = GREEN
 
 BOARD_TITLES = {
     LeaderboardCategory.XP: "🏆 XP leaderboard",
@@ -25,10 +26,6 @@ BOARD_TITLES = {
     LeaderboardCategory.MONEY: "💰 Richest members",
 }
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
-
-
-def plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def board_value(
@@ -80,7 +77,7 @@ def settings_embed(guild_name: str, config: LevelConfig) -> discord.Embed:
     embed = discord.Embed(
         title=f"Level settings · {guild_name}",
         description="XP is **on**." if config.enabled else "XP is **off**: nobody earns any.",
-        colour=LEVELS_COLOUR if config.enabled else 0x99AAB5,
+        colour=LEVELS_COLOUR if config.enabled else GREYPLE,
     )
     embed.add_field(
         name="Messages",

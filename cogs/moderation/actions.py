@@ -6,11 +6,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import PAST_TENSE, Enforcer, check_target, timestamp
+from cogs.moderation.support import PAST_TENSE, Enforcer, check_target
 from models.moderation import CaseType, ModCase
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied
 from pegasus.services.durations import format_duration, parse_duration
+from pegasus.ui.format import BLURPLE, timestamp
 from pegasus.ui.views import confirm
 
 DELETE_MESSAGE_CHOICES = [
@@ -39,7 +40,7 @@ def action_summary(
     text += "."
     if case.reason:
         text += f"\n**Reason:** {case.reason}"
-    embed = discord.Embed(description=text, colour=0x5865F2)
+    embed = discord.Embed(description=text, colour=BLURPLE)
     embed.set_footer(text=f"Case #{case.case_number}")
     return embed
 

@@ -15,11 +15,12 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.services import automations
 from pegasus.services.durations import parse_duration
+from pegasus.ui.format import PURPLE
 from pegasus.ui.views import confirm
 
 log = logging.getLogger(__name__)
 
-AUTOMATION_COLOUR = 0x9B59B6
+AUTOMATION_COLOUR = PURPLE
 TRIGGER_CHOICES = [
     app_commands.Choice(name="Number of active warnings", value="warn_count"),
     app_commands.Choice(name="Total level of active warnings", value="level_total"),

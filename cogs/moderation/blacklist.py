@@ -9,12 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import timestamp, utcnow
+from cogs.moderation.support import utcnow
 from models.security import BlacklistEntityType
 from pegasus.bot import Pegasus
 from pegasus.errors import Blacklisted, NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import blacklist
 from pegasus.services.durations import parse_duration
+from pegasus.ui.format import MIDNIGHT, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             )
         embed = discord.Embed(
             title="Blacklist",
-            colour=0x2C3E50,
+            colour=MIDNIGHT,
             description="\n\n".join(lines) or "Nobody and nothing is blacklisted here.",
         )
         if len(entries) > MAX_LISTED:

@@ -8,12 +8,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, case_embed, timestamp, utcnow
+from cogs.moderation.support import Enforcer, case_embed, utcnow
 from models.moderation import CaseType
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
+from pegasus.ui.format import BLURPLE, timestamp
 
 
 class Cases(commands.Cog, name="Moderation cases"):
@@ -53,7 +54,7 @@ class Cases(commands.Cog, name="Moderation cases"):
             raise ValidationError(f"There are only {pages} page{'s' if pages != 1 else ''}.")
         embed = discord.Embed(
             title=f"Cases of {member.display_name}",
-            colour=0x5865F2,
+            colour=BLURPLE,
             description=None if found else f"{member.mention} has no cases.",
         )
         for item in found:

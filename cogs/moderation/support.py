@@ -20,6 +20,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
+from pegasus.ui.format import DARK_RED, EMERALD, GOLD, GREY, ORANGE, SCARLET, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,15 @@ MUTE_OVERWRITE = discord.PermissionOverwrite(
 )
 MUTABLE_CHANNELS = (discord.CategoryChannel, discord.TextChannel, discord.VoiceChannel)
 CASE_COLOURS = {
-    CaseType.WARN: 0xF1C40F,
-    CaseType.MUTE: 0xE67E22,
-    CaseType.UNMUTE: 0x2ECC71,
-    CaseType.TIMEOUT: 0xE67E22,
-    CaseType.UNTIMEOUT: 0x2ECC71,
-    CaseType.KICK: 0xE74C3C,
-    CaseType.BAN: 0x992D22,
-    CaseType.UNBAN: 0x2ECC71,
-    CaseType.PURGE: 0x95A5A6,
+    CaseType.WARN: GOLD,
+    CaseType.MUTE: ORANGE,
+    CaseType.UNMUTE: EMERALD,
+    CaseType.TIMEOUT: ORANGE,
+    CaseType.UNTIMEOUT: EMERALD,
+    CaseType.KICK: SCARLET,
+    CaseType.BAN: DARK_RED,
+    CaseType.UNBAN: EMERALD,
+    CaseType.PURGE: GREY,
 }
 PAST_TENSE = {
     CaseType.WARN: "warned",
@@ -60,10 +61,6 @@ PAST_TENSE = {
 
 def utcnow() -> datetime:
     return discord.utils.utcnow()
-
-
-def timestamp(moment: datetime, style: str = "R") -> str:
-    return f"<t:{int(moment.timestamp())}:{style}>"
 
 
 def audit_reason(actor: discord.abc.User | None, reason: str | None) -> str:
@@ -219,7 +216,7 @@ class Enforcer:
         embed = discord.Embed(
             title=f"You were {action} in {guild.name}",
             description=reason or "No reason given.",
-            colour=0xE74C3C,
+            colour=SCARLET,
         )
         if duration_seconds:
             ends = utcnow() + timedelta(seconds=duration_seconds)

@@ -8,13 +8,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, check_target, timestamp, utcnow
+from cogs.moderation.support import Enforcer, check_target, utcnow
 from models.moderation import MemberWarning, WarningEdit, WarningEditKind
 from pegasus.bot import Pegasus
 from pegasus.services import automations, warnings
 from pegasus.services.durations import parse_duration
+from pegasus.ui.format import GOLD, timestamp
 
-WARNING_COLOUR = 0xF1C40F
+WARNING_COLOUR = GOLD
 MAX_LISTED = 15
 
 

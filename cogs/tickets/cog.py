@@ -31,6 +31,7 @@ from pegasus.errors import (
 )
 from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
+from pegasus.ui.format import BLURPLE
 from pegasus.ui.views import confirm
 
 from . import render
@@ -706,7 +707,7 @@ class Tickets(commands.Cog):
         embed = discord.Embed(
             title="Ticket panels",
             description="\n\n".join(render.panel_summary(p) for p in panels)[:4000],
-            colour=render.BLURPLE,
+            colour=BLURPLE,
         )
         settings = await service.get_settings(guild.id)
         log_channel = f"<#{settings.log_channel_id}>" if settings.log_channel_id else "not set"

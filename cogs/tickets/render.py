@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import discord
 
 from models.tickets import Ticket, TicketPanel
 from pegasus.services import tickets as service
 from pegasus.services.durations import format_duration
-
-BLURPLE = 0x5865F2
-GREEN = 0x57F287
-RED = 0xED4245
-
-
-def ts(moment: datetime, style: str = "R") -> str:
-    """Discord timestamp markup: every reader sees their own time zone."""
-    return f"<t:{int(moment.timestamp())}:{style}>"
+from pegasus.ui.format import BLURPLE, GREEN, RED, timestamp
 
 
 def number(ticket: Ticket) -> str:
@@ -57,7 +47,7 @@ def welcome_embed(ticket: Ticket, opened: service.OpenedTicket) -> discord.Embed
         colour=BLURPLE,
     )
     embed.add_field(name="Opened by", value=f"<@{ticket.user_id}>", inline=True)
-    embed.add_field(name="Opened", value=ts(ticket.created_at), inline=True)
+    embed.add_field(name="Opened", value=timestamp(ticket.created_at), inline=True)
     embed.add_field(name="Reason", value=ticket.reason or "No reason given.", inline=False)
     embed.set_footer(text="Claim or close with the buttons, or use /ticket in this channel.")
     return embed
@@ -71,9 +61,9 @@ def closed_embed(ticket: Ticket, *, message_count: int) -> discord.Embed:
     embed.add_field(name="Closed by", value=closer, inline=True)
     claimer = f"<@{ticket.claimed_by_id}>" if ticket.claimed_by_id else "Nobody"
     embed.add_field(name="Claimed by", value=claimer, inline=True)
-    embed.add_field(name="Opened", value=ts(ticket.created_at), inline=True)
+    embed.add_field(name="Opened", value=timestamp(ticket.created_at), inline=True)
     if ticket.closed_at is not None:
-        embed.add_field(name="Closed", value=ts(ticket.closed_at), inline=True)
+        embed.add_field(name="Closed", value=timestamp(ticket.closed_at), inline=True)
     embed.add_field(name="Messages", value=f"{message_count:,}", inline=True)
     embed.add_field(name="Reason", value=ticket.reason or "No reason given.", inline=False)
     if ticket.close_reason:
