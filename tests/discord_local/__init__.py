@@ -15,6 +15,8 @@ from tests.discord_local.interactions import Modal, ModalField, Reply
 from tests.discord_local.permissions import Overwrite, Permissions
 from tests.discord_local.server import DiscordError, LocalDiscord, RecordedRequest
 from tests.discord_local.state import (
+    SUPPRESS_JOIN_NOTIFICATIONS,
+    SUPPRESS_PREMIUM_SUBSCRIPTIONS,
     Attachment,
     Ban,
     FakeChannel,
@@ -27,6 +29,8 @@ from tests.discord_local.state import (
 )
 
 __all__ = [
+    "SUPPRESS_JOIN_NOTIFICATIONS",
+    "SUPPRESS_PREMIUM_SUBSCRIPTIONS",
     "ActionRefused",
     "Attachment",
     "Ban",

@@ -321,6 +321,10 @@ class Actions:
         guild = member.guild
         channel = guild.resolve_channel(in_channel)
         name = command.split()[0] if kind == 1 else command
+        if guild.bot_left:
+            raise CommandUnavailable(
+                f"the bot left {guild.name}: its commands went with it (/{name})"
+            )
         spec, is_guild = self.s.find_command(name, guild, kind)
         if spec is None:
             synced = sorted(
@@ -657,6 +661,8 @@ class Actions:
         message: FakeMessage | None = None,
         command_type: int = 1,
     ) -> Reply:
+        if member.guild.bot_left:
+            raise ActionRefused(f"the bot left {member.guild.name}: nothing of it answers there")
         loop = asyncio.get_running_loop()
         started = loop.time()
         import time

@@ -20,9 +20,11 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from tests.discord_local.server import LocalDiscord
-from tests.discord_local.state import FakeChannel, FakeGuild, FakeMember
+from tests.discord_local.state import FakeChannel, FakeGuild, FakeMember, FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
+#: a bot owner as tests name them: a member's name, a member or user, or an id
+OwnerRef = str | int | FakeMember | FakeUser
 WATCHED_LOGGERS = ("discord", "pegasus", "cogs")
 # Tasks discord.py creates to run the bot's handlers for one event, command or component.
 BOT_TASK_PREFIXES = (
@@ -96,8 +98,12 @@ class DiscordEnv:
         extensions: Iterable[str] | None = None,
         errors: ErrorLog | None = None,
         bot_options: Mapping[str, Any] | None = None,
+        owner_ids: Iterable[OwnerRef] = (),
     ) -> None:
         self.server = server
+        #: the bot's owners (settings.owner_ids, OWNER_IDS): member names, members or ids,
+        #: resolved at every start so members added by the test before a restart work too
+        self.owner_ids: list[OwnerRef] = list(owner_ids)
         self.db_url = db_url
         self.extensions = tuple(extensions) if extensions is not None else None
         self.bot_options = dict(bot_options or {})
@@ -152,6 +158,17 @@ class DiscordEnv:
         return self.error_log.records
 
     # the bot -------------------------------------------------------------------------------
+    def resolved_owner_ids(self) -> frozenset[int]:
+        ids = set()
+        for who in self.owner_ids:
+            if isinstance(who, int):
+                ids.add(who)
+            elif isinstance(who, str):
+                ids.add(self.member(who).id)
+            else:
+                ids.add(who.id)
+        return frozenset(ids)
+
     def settings(self) -> Any:
         from pegasus.config import Settings, SyncMode
 
@@ -161,6 +178,7 @@ class DiscordEnv:
             discord_api_base=self.server.api_base,
             discord_gateway_url=self.server.gateway_url,
             sync_commands=SyncMode("global"),
+            owner_ids=self.resolved_owner_ids(),
         )
 
     async def start_bot(self, timeout: float = 15.0) -> Any:

@@ -44,6 +44,7 @@ INTENT_MESSAGE_CONTENT = 1 << 15
 EVENT_INTENTS = {
     "GUILD_CREATE": INTENT_GUILDS,
     "GUILD_UPDATE": INTENT_GUILDS,
+    "GUILD_DELETE": INTENT_GUILDS,
     "GUILD_ROLE_CREATE": INTENT_GUILDS,
     "GUILD_ROLE_UPDATE": INTENT_GUILDS,
     "GUILD_ROLE_DELETE": INTENT_GUILDS,
@@ -179,7 +180,12 @@ class Gateway:
 
     # dispatch ------------------------------------------------------------------------------
     def dispatch(self, event: str, data: dict[str, Any], guild_id: int | None = None) -> int:
-        """Send an event to every session that wants it; returns how many got it."""
+        """Send an event to every session that wants it; returns how many got it.
+
+        Nothing about a guild the bot has left reaches it."""
+        guild = self.server.guilds_by_id.get(guild_id) if guild_id is not None else None
+        if guild is not None and guild.bot_left:
+            return 0
         sent = 0
         for session in self.live_sessions:
             if session.wants(event, guild_id):
@@ -322,7 +328,11 @@ class Gateway:
         self.sessions[session.id] = session
         session.conn = conn
         conn.session = session
-        guilds = [g for g in self.server.guilds if (g.id >> 22) % shard_count == shard_id]
+        guilds = [
+            g
+            for g in self.server.guilds
+            if (g.id >> 22) % shard_count == shard_id and not g.bot_left
+        ]
         ready = payloads.ready(
             bot=self.server.bot_user,
             guilds=guilds,
@@ -370,7 +380,7 @@ class Gateway:
         if conn.session is None:
             return
         guild = self.server.guilds_by_id.get(int(data["guild_id"]))
-        if guild is None:
+        if guild is None or guild.bot_left:
             return
         members = guild.members
         if data.get("user_ids"):
@@ -417,6 +427,23 @@ class Events:
 
     def _send(self, event: str, data: dict[str, Any], guild_id: int | None) -> None:
         self.server.gateway.dispatch(event, data, guild_id)
+
+    def guild_create(self, guild: FakeGuild) -> None:
+        """The bot joins a guild. Unlike the GUILD_CREATEs after READY, this one has no
+        `unavailable` key: discord.py then dispatches `on_guild_join`, not `on_guild_available`."""
+        for session in self.server.gateway.live_sessions:
+            if session.wants("GUILD_CREATE", guild.id):
+                data = payloads.guild_create(guild, session.large_threshold)
+                del data["unavailable"]
+                self.server.gateway._dispatch_to(session, "GUILD_CREATE", data)
+
+    def guild_update(self, guild: FakeGuild) -> None:
+        self._send("GUILD_UPDATE", payloads.guild(guild), guild.id)
+
+    def guild_delete(self, guild: FakeGuild) -> None:
+        """The bot was removed from (or left) the guild: no `unavailable` key, unlike an
+        outage, so discord.py drops the guild and dispatches `on_guild_remove`."""
+        self._send("GUILD_DELETE", {"id": str(guild.id)}, guild.id)
 
     def role_create(self, role: FakeRole) -> None:
         self._send(

@@ -48,7 +48,7 @@ def member(
         "nick": m.nick,
         "avatar": None,
         "joined_at": iso(m.joined_at),
-        "premium_since": None,
+        "premium_since": iso(m.premium_since),
         "deaf": bool(m.voice and m.voice.deaf),
         "mute": bool(m.voice and m.voice.mute),
         "pending": m.pending,
@@ -79,6 +79,9 @@ def role(r: FakeRole) -> dict[str, Any]:
     }
     if r.bot_id is not None:
         data["tags"] = {"bot_id": str(r.bot_id)}
+    elif r.premium_subscriber:
+        # Discord's odd encoding: the key is present with null (discord.py tests `is None`).
+        data["tags"] = {"premium_subscriber": None}
     return data
 
 
@@ -177,15 +180,15 @@ def guild_create(g: FakeGuild, large_threshold: int = 250) -> dict[str, Any]:
         "explicit_content_filter": 0,
         "mfa_level": 0,
         "nsfw_level": 0,
-        "premium_tier": 0,
-        "premium_subscription_count": 0,
+        "premium_tier": g.premium_tier,
+        "premium_subscription_count": g.premium_subscription_count,
         "preferred_locale": "en-US",
         "system_channel_id": str(g.system_channel_id) if g.system_channel_id else None,
-        "system_channel_flags": 0,
+        "system_channel_flags": g.system_channel_flags,
         "rules_channel_id": None,
         "public_updates_channel_id": None,
-        "afk_channel_id": None,
-        "afk_timeout": 300,
+        "afk_channel_id": str(g.afk_channel_id) if g.afk_channel_id else None,
+        "afk_timeout": g.afk_timeout,
         "vanity_url_code": None,
         "banner": None,
         "splash": None,
@@ -194,6 +197,32 @@ def guild_create(g: FakeGuild, large_threshold: int = 250) -> dict[str, Any]:
         "max_members": 500000,
         "premium_progress_bar_enabled": False,
     }
+
+
+# Only GUILD_CREATE carries these; a guild object (GET /guilds/{id}, GUILD_UPDATE) does not.
+GUILD_CREATE_ONLY = (
+    "members",
+    "channels",
+    "voice_states",
+    "presences",
+    "threads",
+    "stage_instances",
+    "guild_scheduled_events",
+    "soundboard_sounds",
+    "member_count",
+    "large",
+    "joined_at",
+    "unavailable",
+)
+
+
+def guild(g: FakeGuild) -> dict[str, Any]:
+    """A guild object as GET /guilds/{id} and GUILD_UPDATE send it: settings and roles (which
+    discord.py rebuilds from it), without members, channels or voice states."""
+    data = guild_create(g)
+    for key in GUILD_CREATE_ONLY:
+        data.pop(key, None)
+    return data
 
 
 def attachment(a: Attachment) -> dict[str, Any]:

@@ -29,14 +29,20 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
-        "discord_env(extensions=None, members=0, ack_deadline=3.0, **bot_options): "
-        "options of the discord_env fixture",
+        "discord_env(extensions=None, members=0, ack_deadline=3.0, owner_ids=(), "
+        "**bot_options): options of the discord_env fixture (a test's marker adds to and "
+        "overrides its module's)",
     )
 
 
 def _env_options(request: pytest.FixtureRequest) -> dict[str, object]:
-    marker = request.node.get_closest_marker("discord_env")
-    return dict(marker.kwargs) if marker else {}
+    """Every discord_env marker's options, the closest (the test's own) winning: a test can add
+    `owner_ids=[...]` to its module's `extensions=...`."""
+    options: dict[str, object] = {}
+    for marker in request.node.iter_markers("discord_env"):  # closest first
+        for key, value in marker.kwargs.items():
+            options.setdefault(key, value)
+    return options
 
 
 @pytest.fixture
@@ -75,6 +81,7 @@ async def discord_env(
 ) -> AsyncIterator[DiscordEnv]:
     options = _env_options(request)
     extensions = options.pop("extensions", None)
+    owner_ids = options.pop("owner_ids", ())
     for key in ("members", "ack_deadline"):
         options.pop(key, None)
     # Expected errors must not make the server's waits fail fast.
@@ -86,6 +93,7 @@ async def discord_env(
         extensions=extensions,
         errors=errors,  # type: ignore[arg-type]
         bot_options=options,
+        owner_ids=owner_ids,  # type: ignore[arg-type]
     )
     try:
         await env.start_bot()

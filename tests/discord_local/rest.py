@@ -104,9 +104,12 @@ class Rest:
     # lookups -------------------------------------------------------------------------------
     def guild(self, call: Call) -> FakeGuild:
         try:
-            return self.s.guilds_by_id[int(call.params["guild_id"])]
+            guild = self.s.guilds_by_id[int(call.params["guild_id"])]
         except (KeyError, ValueError):
             raise DiscordError(404, 10004, "Unknown Guild") from None
+        if guild.bot_left:
+            raise missing_access()  # a guild the bot is not in
+        return guild
 
     def channel(self, call: Call) -> FakeChannel:
         try:
@@ -115,6 +118,8 @@ class Rest:
             raise DiscordError(404, 10003, "Unknown Channel") from None
         if channel.deleted:
             raise DiscordError(404, 10003, "Unknown Channel")
+        if channel.guild is not None and channel.guild.bot_left:
+            raise missing_access()
         return channel
 
     def message(self, channel: FakeChannel, message_id: str) -> FakeMessage:
@@ -189,6 +194,17 @@ class Rest:
     @route("GET", "/users/{user_id}")
     async def get_user(self, call: Call) -> Any:
         return payloads.user(self.user(call.params["user_id"]))
+
+    @route("DELETE", "/users/@me/guilds/{guild_id}")
+    async def leave_guild(self, call: Call) -> Any:
+        guild = self.s.guilds_by_id.get(_int_or_none(call.params["guild_id"]) or 0)
+        if guild is None or guild.bot_left:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        if guild.owner_id == self.s.bot_user.id:
+            # Discord: an owner must transfer or delete the guild instead.
+            raise DiscordError(400, 50055, "Invalid Guild")
+        self.s.bot_leaves(guild)
+        return None
 
     @route("GET", "/oauth2/applications/@me")
     async def application(self, call: Call) -> Any:
@@ -300,9 +316,11 @@ class Rest:
     # guilds, roles, members ----------------------------------------------------------------
     @route("GET", "/guilds/{guild_id}")
     async def get_guild(self, call: Call) -> Any:
-        data = payloads.guild_create(self.guild(call))
-        for key in ("members", "channels", "voice_states", "presences", "threads"):
-            data.pop(key, None)
+        guild = self.guild(call)
+        data = payloads.guild(guild)
+        if call.query.get("with_counts", "").lower() in ("1", "true"):
+            data["approximate_member_count"] = len(guild.members)
+            data["approximate_presence_count"] = 0
         return data
 
     @route("GET", "/guilds/{guild_id}/channels")
@@ -1199,6 +1217,13 @@ def _role_color(body: dict[str, Any]) -> int:
     """discord.py 2.7 sends {"colors": {"primary_color": ...}}; older clients send "color"."""
     colors = body.get("colors") or {}
     return int(colors.get("primary_color") or body.get("color") or 0)
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -559,6 +559,20 @@ class LocalDiscord:
         guild.departed[member.id] = member
         self.events.member_remove(guild, member)
 
+    def bot_leaves(self, guild: FakeGuild) -> None:
+        """The bot leaves `guild`: GUILD_DELETE to the bot, then nothing more from there (events,
+        commands, REST) until `guild.add_bot()`."""
+        if guild.bot_left:
+            return
+        self.events.guild_delete(guild)
+        bot = guild.members_by_id.pop(self.bot_user.id, None)
+        if bot is not None:
+            bot.in_guild = False
+            bot.voice = None
+            guild.departed[bot.id] = bot
+        guild.bot_left = True
+        self.notify("guild_left", guild)
+
     def remove_channel(self, channel: FakeChannel) -> None:
         guild = channel.guild
         channel.deleted = True

@@ -35,6 +35,20 @@ CHANNEL_TYPE_NAMES = {TEXT: "text", DM: "dm", VOICE: "voice", CATEGORY: "categor
 _counter = itertools.count(1)
 
 
+class _Unset:
+    """Marks an argument that was not given (None means "clear it")."""
+
+
+UNSET = _Unset()
+PREMIUM_TIER_BOOSTS = (2, 7, 14)  # boosts needed for tiers 1, 2 and 3
+BOOSTER_ROLE_NAME = "Server Booster"
+BOOSTER_ROLE_COLOR = 0xF47FFF
+SUPPRESS_JOIN_NOTIFICATIONS = 1 << 0
+SUPPRESS_PREMIUM_SUBSCRIPTIONS = 1 << 1
+MESSAGE_TYPE_BOOST = 8  # USER_PREMIUM_GUILD_SUBSCRIPTION
+AFK_TIMEOUTS = (60, 300, 900, 1800, 3600)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -123,6 +137,8 @@ class FakeRole:
     #: the bot whose integration role this is (Discord's `tags.bot_id`)
     bot_id: int | None = None
     deleted: bool = False
+    #: the guild's booster role, which Discord manages (`tags.premium_subscriber`)
+    premium_subscriber: bool = False
 
     @property
     def mention(self) -> str:
@@ -332,6 +348,8 @@ class FakeMember:
         self.in_guild: bool = True
         self.pending: bool = False
         self.flags: int = 0
+        #: when the member started boosting the guild (None: not a booster)
+        self.premium_since: datetime | None = None
 
     # identity ------------------------------------------------------------------------------
     @property
@@ -381,6 +399,10 @@ class FakeMember:
     @property
     def is_timed_out(self) -> bool:
         return self.timed_out_until is not None and self.timed_out_until > now()
+
+    @property
+    def is_booster(self) -> bool:
+        return self.premium_since is not None
 
     @property
     def voice_channel(self) -> FakeChannel | None:
@@ -542,8 +564,14 @@ class FakeGuild:
         self.bans: dict[int, Ban] = {}
         self.kicked: list[FakeUser] = []
         self.system_channel_id: int | None = None
+        #: SUPPRESS_* bits: which system messages Discord does not post in the system channel
+        self.system_channel_flags: int = 0
+        self.afk_channel_id: int | None = None
+        self.afk_timeout: int = 300
         self.description: str | None = None
         self.icon: str | None = None
+        #: True once the bot left (DELETE /users/@me/guilds/{id}): no events, no commands
+        self.bot_left: bool = False
         self.roles_by_id[id] = FakeRole(self, id, "@everyone", Permissions.none(), 0)
 
     def __repr__(self) -> str:
@@ -588,7 +616,44 @@ class FakeGuild:
 
     @property
     def bot_member(self) -> FakeMember:
-        return self.members_by_id[self.server.bot_user.id]
+        """The bot's member (after the bot left: its departed member, as for people)."""
+        bot_id = self.server.bot_user.id
+        return self.members_by_id.get(bot_id) or self.departed[bot_id]
+
+    @property
+    def has_bot(self) -> bool:
+        return not self.bot_left
+
+    @property
+    def afk_channel(self) -> FakeChannel | None:
+        if self.afk_channel_id is None:
+            return None
+        return self.channels_by_id.get(self.afk_channel_id)
+
+    @property
+    def system_channel(self) -> FakeChannel | None:
+        if self.system_channel_id is None:
+            return None
+        return self.channels_by_id.get(self.system_channel_id)
+
+    @property
+    def boosters(self) -> list[FakeMember]:
+        return [m for m in self.members if m.premium_since is not None]
+
+    @property
+    def premium_subscription_count(self) -> int:
+        """Boosts (one per boosting member here)."""
+        return len(self.boosters)
+
+    @property
+    def premium_tier(self) -> int:
+        count = self.premium_subscription_count
+        return sum(count >= needed for needed in PREMIUM_TIER_BOOSTS)
+
+    @property
+    def premium_subscriber_role(self) -> FakeRole | None:
+        """The "Server Booster" role Discord manages (made at the first boost)."""
+        return next((r for r in self.roles_by_id.values() if r.premium_subscriber), None)
 
     def member(self, who: FakeMember | FakeUser | str | int) -> FakeMember:
         """The current member for a name, id, user or member (KeyError if not in the guild)."""
@@ -857,6 +922,92 @@ class FakeGuild:
         member = self.member(member)
         member.nick = nick
         self.server.events.member_update(member)
+
+    async def set_booster(self, member: FakeMember | str, boosting: bool = True) -> None:
+        """A member starts (or stops) boosting the guild, as Discord reports it: the member gets
+        `premium_since` and the managed booster role (made at the first boost: GUILD_ROLE_CREATE)
+        in a GUILD_MEMBER_UPDATE, the guild's boost count and tier change (GUILD_UPDATE), and a
+        new boost is announced in the system channel (a type 8 message by the member) unless
+        `system_channel_flags` suppresses it."""
+        member = self.member(member)
+        if boosting == member.is_booster:
+            return
+        role = self.premium_subscriber_role
+        if boosting:
+            if role is None:
+                role = self.new_role(
+                    BOOSTER_ROLE_NAME, position=1, color=BOOSTER_ROLE_COLOR, managed=True
+                )
+                role.premium_subscriber = True
+                self.server.events.role_create(role)
+            member.premium_since = now()
+            if role.id not in member.role_ids:
+                member.role_ids.append(role.id)
+        else:
+            member.premium_since = None
+            if role is not None and role.id in member.role_ids:
+                member.role_ids.remove(role.id)
+        self.server.events.member_update(member)
+        self.server.events.guild_update(self)
+        channel = self.system_channel
+        if (
+            boosting
+            and channel is not None
+            and not (self.system_channel_flags & SUPPRESS_PREMIUM_SUBSCRIPTIONS)
+        ):
+            self.server.add_message(
+                FakeMessage(snowflake(), channel, member.user, "", type=MESSAGE_TYPE_BOOST)
+            )
+
+    async def edit(
+        self,
+        *,
+        name: str | None = None,
+        afk_channel: FakeChannel | str | _Unset | None = UNSET,
+        afk_timeout: int | None = None,
+        system_channel: FakeChannel | str | _Unset | None = UNSET,
+        system_channel_flags: int | None = None,
+    ) -> None:
+        """An admin changes the guild's settings (GUILD_UPDATE). `None` clears a channel."""
+        if name is not None:
+            self.name = name
+        if not isinstance(afk_channel, _Unset):
+            target = None if afk_channel is None else self.resolve_channel(afk_channel)
+            if target is not None and target.type != VOICE:
+                raise ValueError(f"the AFK channel must be a voice channel, not {target!r}")
+            self.afk_channel_id = target.id if target else None
+        if afk_timeout is not None:
+            if afk_timeout not in AFK_TIMEOUTS:
+                raise ValueError(f"afk_timeout must be one of {AFK_TIMEOUTS}, not {afk_timeout}")
+            self.afk_timeout = afk_timeout
+        if not isinstance(system_channel, _Unset):
+            target = None if system_channel is None else self.resolve_channel(system_channel)
+            if target is not None and target.type != TEXT:
+                raise ValueError(f"the system channel must be a text channel, not {target!r}")
+            self.system_channel_id = target.id if target else None
+        if system_channel_flags is not None:
+            self.system_channel_flags = system_channel_flags
+        self.server.events.guild_update(self)
+
+    async def set_afk_channel(
+        self, channel: FakeChannel | str | None, *, timeout: int | None = None
+    ) -> None:
+        """Set (or with None clear) the AFK voice channel (GUILD_UPDATE)."""
+        await self.edit(afk_channel=channel, afk_timeout=timeout)
+
+    async def add_bot(self) -> FakeMember:
+        """The bot is added (again) to the guild: GUILD_CREATE, which discord.py reports as
+        `on_guild_join`."""
+        bot_user = self.server.bot_user
+        if not self.bot_left and bot_user.id in self.members_by_id:
+            return self.members_by_id[bot_user.id]
+        old = self.departed.get(bot_user.id)
+        member = self.new_member(bot_user)
+        if old is not None:
+            member.role_ids = [r for r in old.role_ids if r in self.roles_by_id]
+        self.bot_left = False
+        self.server.events.guild_create(self)
+        return member
 
 
 MENTION_USER = re.compile(r"<@!?(\d+)>")
