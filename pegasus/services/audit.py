@@ -1,8 +1,9 @@
 """The audit trail: configuration changes go to `audit_logs`, moderation events to `security_logs`.
 
 Both tables point at `guilds` and `users`, and a guild or a person may act before anything else has
-stored a row for them, so `ensure_rows` creates the missing ones first. It is an
-`INSERT ... ON CONFLICT DO NOTHING`, safe when several tasks or processes meet the same new id.
+stored a row for them, so `ensure_rows` creates the missing ones first through
+`pegasus.services.directory`: `INSERT ... ON CONFLICT DO NOTHING`, safe when several tasks or
+processes meet the same new id.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from models.guilds import Guild, User
 from models.security import AuditLog, AuditSource, SecurityLog, Severity
+from pegasus.services import directory
 
 __all__ = [
     "AuditSource",
@@ -30,19 +31,17 @@ async def ensure_rows(
     *,
     using_db: BaseDBAsyncClient | None = None,
 ) -> None:
-    """Make sure the `guilds` row and the `users` rows exist (creating bare ones if needed).
+    """Make sure the guild (with its settings row) and the `users` rows exist.
 
-    Call it before the transaction that refers to them: inserting them inside a long transaction
-    would hold locks that concurrent writers wait on. Ids are inserted in ascending order, so two
+    The rows are created the way `pegasus.services.directory` creates them everywhere else. Call
+    it before the transaction that refers to them: inserting them inside a long transaction would
+    hold locks that concurrent writers wait on. Ids are inserted in ascending order, so two
     writers meeting the same new users never wait on each other in opposite orders.
     """
     if guild_id is not None:
-        await Guild.bulk_create([Guild(id=guild_id)], ignore_conflicts=True, using_db=using_db)
-    wanted = sorted({user_id for user_id in user_ids if user_id is not None})
-    if wanted:
-        await User.bulk_create(
-            [User(id=user_id) for user_id in wanted], ignore_conflicts=True, using_db=using_db
-        )
+        await directory.ensure_guild(guild_id, using_db=using_db)
+    for user_id in sorted({user_id for user_id in user_ids if user_id is not None}):
+        await directory.ensure_user(user_id, using_db=using_db)
 
 
 async def record_audit(
