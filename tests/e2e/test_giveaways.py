@@ -489,3 +489,23 @@ async def test_a_reroll_that_cannot_be_announced_says_so(discord_env: DiscordEnv
     [note] = rerolled.followups
     assert "could not announce them" in note.content and "Discord is unwell" in note.content
     assert len((await stored(public_id)).winners) == 2  # the draw itself stands
+
+
+async def test_server_boosters_get_the_booster_bonus(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.guild.set_booster(env.carol)
+    await env.settle()
+    public_id, message = await start(env, booster_bonus=2)
+    assert "Server boosters: +2 entries" in field_value(message, "Bonus entries")
+
+    assert "**3 entries** (1 + 2 bonus)" in await enter(env.carol, message)
+    assert "**1 entry**" in await enter(env.alice, message)
+    giveaway = await stored(public_id)
+    assert dict(await service.sorted_entries(giveaway.id)) == {env.carol.id: 3, env.alice.id: 1}
+
+    # A boost that starts after the giveaway did counts from the next entry on.
+    await env.guild.set_booster(env.alice)
+    await env.settle()
+    assert "You left" in await enter(env.alice, message)
+    assert "**3 entries** (1 + 2 bonus)" in await enter(env.alice, message)
+    assert dict(await service.sorted_entries(giveaway.id)) == {env.carol.id: 3, env.alice.id: 3}

@@ -20,7 +20,7 @@ from models.security import BlacklistEntityType
 from pegasus.activity import Activity
 from pegasus.services import blacklist, shop
 from pegasus.services import levels as service
-from tests.discord_local import CommandUnavailable, FakeMember
+from tests.discord_local import SUPPRESS_PREMIUM_SUBSCRIPTIONS, CommandUnavailable, FakeMember
 from tests.discord_local.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))
@@ -504,3 +504,74 @@ async def test_a_clean_stop_loses_nothing(discord_env: DiscordEnv) -> None:
     await env.restart_bot()
     assert (await counters(env, env.alice))[2] == 1
     assert 15 <= await xp_of(env, env.alice) <= 25
+
+
+# ------------------------------------------------------------------------------ boosters, AFK
+
+
+async def test_server_boosters_earn_the_booster_multiplier(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    use_clock(env)
+    await configure(env, xp_min=10, xp_max=10, cooldown="0s", booster_multiplier=200)
+    # Boosting is announced in the system channel by the booster; keep that out of the count.
+    await env.guild.edit(system_channel_flags=SUPPRESS_PREMIUM_SUBSCRIPTIONS)
+    await env.guild.set_booster(env.alice)
+    await env.settle()
+    assert env.alice.is_booster and env.guild.premium_subscriber_role is not None
+
+    await env.alice.say("general", "boosting")
+    await env.bob.say("general", "not boosting")
+    await flush(env)
+    assert await counters(env, env.alice) == (20, 0, 1, 0)  # 10 x 2
+    assert await counters(env, env.bob) == (10, 0, 1, 0)
+
+    # In voice too: 5 XP a minute, doubled for the booster.
+    clock = use_clock(env)
+    await env.alice.join_voice("Lounge")
+    await env.bob.join_voice("Lounge")
+    await env.settle()
+    clock.advance(61)
+    await flush(env)
+    assert await counters(env, env.alice) == (30, 0, 1, 1)
+    assert await counters(env, env.bob) == (15, 0, 1, 1)
+
+    # The boost ends: plain XP again.
+    await env.guild.set_booster(env.alice, False)
+    await env.settle()
+    await env.alice.say("general", "no longer boosting")
+    await flush(env)
+    assert (await counters(env, env.alice))[0] == 40
+
+
+async def test_voice_minutes_are_not_counted_in_the_afk_channel(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    clock = use_clock(env)
+    await env.guild.set_afk_channel("Gaming")
+    await env.settle()
+    for member in (env.alice, env.bob, env.carol):
+        await member.join_voice("Gaming")
+    await env.settle()
+    clock.advance(300)
+    await flush(env)
+    for member in (env.alice, env.bob, env.carol):
+        assert await counters(env, member) == (0, 0, 0, 0), member.name
+
+    # Back from AFK: minutes count again (carol stays behind, alone she would not count anyway).
+    await env.alice.join_voice("Lounge")
+    await env.bob.join_voice("Lounge")
+    await env.settle()
+    clock.advance(125)
+    await flush(env)
+    assert (await counters(env, env.alice))[3] == 2
+    assert (await counters(env, env.bob))[3] == 2
+    assert await counters(env, env.carol) == (0, 0, 0, 0)
+
+    # Once Gaming is no longer the AFK channel, it counts like any other.
+    await env.guild.set_afk_channel(None)
+    await env.settle()
+    await env.alice.join_voice("Gaming")
+    await env.settle()
+    clock.advance(60)
+    await flush(env)
+    assert (await counters(env, env.alice))[3] == 3
+    assert (await counters(env, env.carol))[3] == 1
