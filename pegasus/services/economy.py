@@ -704,11 +704,17 @@ async def has_rob_protection(guild_id: int, user_id: int, now: datetime) -> bool
     return await _has_active_effect(guild_id, user_id, "rob_protection", now)
 
 
-async def _has_active_effect(guild_id: int, user_id: int, kind: str, now: datetime) -> bool:
+async def _has_active_effect(
+    guild_id: int, user_id: int, kind: str, now: datetime,
+    conn: BaseDBAsyncClient | None = None,
+) -> bool:
     # JSON filtering works only on PostgreSQL, so filter the (few) active rows in Python.
-    rows = await EconomyUserItem.filter(
+    query = EconomyUserItem.filter(
         guild_id=guild_id, user_id=user_id, active=True, expires_at__gt=now
-    ).values_list("metadata", flat=True)
+    )
+    if conn is not None:
+        query = query.using_db(conn)
+    rows = await query.values_list("metadata", flat=True)
     return any(isinstance(m, dict) and m.get("kind") == kind for m in rows)
 
 
@@ -732,8 +738,6 @@ async def rob(
     if not settings.rob_enabled:
         raise PermissionDenied("Robbing is turned off in this server.")
     currency = currency_of(settings)
-    if await _has_active_effect(guild_id, victim_id, "rob_protection", now):
-        raise ConflictError(f"<@{victim_id}> is protected from robbers right now.")
     # Chance is drawn once, before the transaction, so a retry cannot re-roll it.
     success = rng.randrange(100) < settings.rob_success_percent
     share = rng.randint(max(1, settings.rob_max_steal_percent // 3),
@@ -743,6 +747,11 @@ async def rob(
         first, second = sorted((robber_id, victim_id))
         rows = {first: await _locked_balance(conn, guild_id, first),
                 second: await _locked_balance(conn, guild_id, second)}
+        # Checked here, with the victim's balance locked: activating a protection locks the
+        # same row (shop.use_item), so a protection committed before this point is seen, and
+        # one activated later waits until this robbery is over.
+        if await _has_active_effect(guild_id, victim_id, "rob_protection", now, conn):
+            raise ConflictError(f"<@{victim_id}> is protected from robbers right now.")
         victim_wallet = rows[victim_id].wallet
         if victim_wallet < settings.rob_min_victim_wallet:
             raise ValidationError(

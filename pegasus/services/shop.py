@@ -34,6 +34,7 @@ from pegasus.services.durations import format_duration
 from pegasus.services.economy import (
     MAX_BALANCE,
     Currency,
+    _locked_balance,
     atomic,
     claim_cooldown,
     currency_of,
@@ -468,6 +469,9 @@ async def use_item(
     expires_at = now + timedelta(seconds=seconds) if seconds else None
 
     async def run(conn: BaseDBAsyncClient) -> UseResult:
+        # The member's balance row first, as a robbery locks it: a robbery in progress finishes
+        # before a protection starts, and one that comes later sees the protection.
+        await _locked_balance(conn, guild_id, user_id)
         left = await _take_from_stack(conn, guild_id, user_id, item, 1)
         used = await EconomyUserItem.create(
             guild_id=guild_id, user_id=user_id, item_id=item.id, slot=slot, quantity=1,

@@ -12,18 +12,24 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+import pytest
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
 from models.economy import (
     EconomyBalance,
     EconomyBlackjackGame,
     EconomyShopItem,
     EconomyTransaction,
     EconomyUserItem,
+    ShopItemType,
     TransactionType,
 )
-from pegasus.errors import PegasusError
+from pegasus.errors import ConflictError, PegasusError
 from pegasus.services import economy, gambling, shop
 from pegasus.services.economy import ALL
-from tests.services.test_economy import GUILD, NOW, STAFF, assert_books_balance
+from tests.conftest import test_dialect
+from tests.services.test_economy import GUILD, NOW, STAFF, assert_books_balance, wallet_of
 
 MEMBERS = [100_000_000_000_000_101 + n for n in range(6)]
 ALICE, BOB = MEMBERS[0], MEMBERS[1]
@@ -130,3 +136,77 @@ async def test_500_concurrent_operations_keep_the_books(db: str) -> None:
     assert not await EconomyBlackjackGame.filter(status="active").exists()
     for row in await EconomyBalance.filter(guild_id=GUILD):
         assert row.net_worth == row.wallet + row.bank >= 0
+
+
+# -------------------------------------------------------------------------------- rob protection
+
+
+class SignallingRng(random.Random):
+    """Draws a successful robbery taking the largest share, and says when the robbery drew."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.drawn = asyncio.Event()
+
+    def randrange(self, *args, **kwargs) -> int:  # type: ignore[override]
+        self.drawn.set()
+        return 0
+
+    def randint(self, a: int, b: int) -> int:
+        return b
+
+
+async def _postgres_backend_waits_on_a_lock() -> None:
+    """Until some session of this database waits for a row lock (the robbery, on the victim)."""
+    client = connections.get("default")
+    query = ("SELECT count(*) AS n FROM pg_stat_activity "
+             "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+    for _ in range(2000):
+        if (await client.execute_query_dict(query))[0]["n"]:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the robbery never waited for the victim's balance")
+
+
+async def test_rob_protection_activated_during_a_robbery_blocks_it(db: str) -> None:
+    """The protection is committed after the robbery started but before it could lock the
+    victim: the robbery must see it, whatever it read before its own transaction."""
+    await economy.admin_adjust(GUILD, STAFF, BOB, 1_000, take=False)
+    await shop.add_item(GUILD, name="Guard Dog", price=200, item_type=ShopItemType.BOOST,
+                        effect=shop.build_effect(ShopItemType.BOOST, boost_kind="rob_protection",
+                                                 duration_seconds=86400))
+    await shop.buy(GUILD, BOB, "Guard Dog", now=NOW)
+    await economy.get_balance(GUILD, ALICE)
+    rng = SignallingRng()
+    locked, go = asyncio.Event(), asyncio.Event()
+    postgres = test_dialect() == "postgres"
+
+    async def protect() -> None:
+        if not postgres:
+            # SQLite runs one transaction at a time: start right after the robbery's draw, so
+            # this whole transaction falls between the robbery's start and its transaction.
+            await rng.drawn.wait()
+        async with in_transaction() as conn:
+            await EconomyBalance.filter(guild_id=GUILD, user_id=BOB).using_db(
+                conn
+            ).select_for_update().get()
+            locked.set()
+            await go.wait()
+            await shop.use_item(GUILD, BOB, "Guard Dog", now=NOW)
+
+    protector = asyncio.create_task(protect())
+    if postgres:
+        await locked.wait()  # the victim's row is locked before the robbery starts
+    robbery = asyncio.create_task(
+        economy.rob(GUILD, ALICE, BOB, now=NOW, rng=rng, idempotency_key="rob-race")
+    )
+    if postgres:
+        await _postgres_backend_waits_on_a_lock()
+    go.set()
+    await protector
+    with pytest.raises(ConflictError, match="protected"):
+        await robbery
+    assert await wallet_of(BOB) == (900, 0)  # 100 + 1,000 - 200 for the dog: nothing stolen
+    assert not await EconomyTransaction.filter(type=TransactionType.ROB).exists()
+    assert not await EconomyTransaction.filter(type=TransactionType.FINE).exists()
+    await assert_books_balance()
