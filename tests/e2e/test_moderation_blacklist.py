@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -15,11 +14,7 @@ from tests.discord_local.env import DiscordEnv
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 
 
-def make_bot_owner(env: DiscordEnv, *members) -> None:
-    """OWNER_IDS as an operator would set it (the running bot reads its settings per check)."""
-    env.bot.settings = dataclasses.replace(
-        env.bot.settings, owner_ids=frozenset(m.id for m in members)
-    )
+LEAVE_ROUTE = "/users/@me/guilds/{guild_id}"
 
 
 async def test_a_blacklisted_user_is_refused_by_every_command(discord_env: DiscordEnv) -> None:
@@ -109,9 +104,9 @@ async def test_refused_targets_and_scopes(discord_env: DiscordEnv) -> None:
         await env.mod.slash("blacklist list")  # needs Manage Server
 
 
+@pytest.mark.discord_env(owner_ids=["owner"])  # OWNER_IDS as an operator sets it
 async def test_bot_owners_manage_bot_wide_entries(discord_env: DiscordEnv) -> None:
     env = discord_env
-    make_bot_owner(env, env.owner)
 
     added = await env.owner.slash(
         "blacklist add", kind="user", target=env.alice.mention, reason="spam bot", bot_wide=True
@@ -132,27 +127,39 @@ async def test_bot_owners_manage_bot_wide_entries(discord_env: DiscordEnv) -> No
     assert (await env.owner.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
 
 
-@pytest.mark.allow_unknown_routes  # the local Discord does not implement leaving a guild
+@pytest.mark.discord_env(owner_ids=["owner"])
 async def test_a_bot_wide_blacklisted_server_is_left(discord_env: DiscordEnv) -> None:
     env = discord_env
-    make_bot_owner(env, env.owner)
 
     await env.owner.slash(
         "blacklist add", kind="guild", target=str(env.guild.id), reason="scam server"
     )
     await env.settle()
 
-    [leave] = [
-        r
-        for r in env.server.requests
-        if r.method == "DELETE" and r.path.startswith("/users/@me/guilds/")
-    ]
-    assert leave.path == f"/users/@me/guilds/{env.guild.id}"
+    [leave] = env.server.requests_to("DELETE", LEAVE_ROUTE)
+    assert leave.path == f"/users/@me/guilds/{env.guild.id}" and leave.status == 204
+    assert env.guild.bot_left and env.bot.get_guild(env.guild.id) is None
+    with pytest.raises(CommandUnavailable):  # the bot's commands left with it
+        await env.alice.slash("ping")
+
+
+@pytest.mark.discord_env(owner_ids=["owner"])
+async def test_commands_are_refused_in_a_blacklisted_server_the_bot_could_not_leave(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    env.server.faults.fail("DELETE", LEAVE_ROUTE, status=400, message="Discord is unwell")
+
+    await env.owner.slash(
+        "blacklist add", kind="guild", target=str(env.guild.id), reason="scam server"
+    )
+    await env.settle()
+
+    assert len(env.server.faults.hits) == 1 and not env.guild.bot_left
     refused = await env.alice.slash("ping")
     assert refused.content == "This server is blacklisted from using this bot: scam server."
 
 
-@pytest.mark.allow_unknown_routes  # the local Discord does not implement leaving a guild
 async def test_a_blacklisted_server_is_left_at_start_up(discord_env: DiscordEnv) -> None:
     env = discord_env
     await blacklist.add_entry(
@@ -170,3 +177,4 @@ async def test_a_blacklisted_server_is_left_at_start_up(discord_env: DiscordEnv)
 
     leaves = [r.path for r in env.server.requests if r.method == "DELETE"]
     assert f"/users/@me/guilds/{env.guild.id}" in leaves
+    assert env.guild.bot_left and env.bot.get_guild(env.guild.id) is None
