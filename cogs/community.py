@@ -26,7 +26,7 @@ from pegasus.services.community import (
     LogEvent,
     MemberFacts,
 )
-from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, clip, timestamp
+from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, amount, clip, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,15 @@ def describe_greeting(kind: GreetingKind, settings: GreetingConfig) -> discord.E
             dm = clip(f"on:\n```\n{settings.dm_message or settings.message}\n```")
         embed.add_field(name="Direct message", value=dm, inline=False)
     embed.set_footer(text=f"Placeholders: {TEMPLATE_HELP}")
+    return embed
+
+
+def member_log_embed(member: discord.Member, title: str, colour: int) -> discord.Embed:
+    """The server-log embed of something a member did: who, and their id to search by."""
+    embed = discord.Embed(
+        title=title, description=f"{member.mention} ({escape_markdown(str(member))})", colour=colour
+    )
+    embed.set_footer(text=f"User id {member.id}")
     return embed
 
 
@@ -335,29 +344,19 @@ class Community(commands.Cog):
 
     @staticmethod
     def join_embed(member: discord.Member) -> discord.Embed:
-        embed = discord.Embed(
-            title="Member joined",
-            description=f"{member.mention} ({escape_markdown(str(member))})",
-            colour=COLOUR_JOIN,
-        )
+        embed = member_log_embed(member, "Member joined", COLOUR_JOIN)
         embed.add_field(name="Account created", value=timestamp(member.created_at))
-        embed.add_field(name="Members", value=f"{member.guild.member_count or 0:,}")
-        embed.set_footer(text=f"User id {member.id}")
+        embed.add_field(name="Members", value=amount(member.guild.member_count or 0))
         return embed
 
     @staticmethod
     def leave_embed(member: discord.Member) -> discord.Embed:
-        embed = discord.Embed(
-            title="Member left",
-            description=f"{member.mention} ({escape_markdown(str(member))})",
-            colour=COLOUR_LEAVE,
-        )
+        embed = member_log_embed(member, "Member left", COLOUR_LEAVE)
         if member.joined_at is not None:
             embed.add_field(name="Joined", value=timestamp(member.joined_at))
         roles = [role.mention for role in member.roles if not role.is_default()]
         if roles:
             embed.add_field(name="Roles", value=clip(", ".join(roles)), inline=False)
-        embed.set_footer(text=f"User id {member.id}")
         return embed
 
     # --------------------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -11,7 +15,7 @@ from models.moderation import CaseType, ModCase
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied
 from pegasus.services.durations import format_duration, parse_duration
-from pegasus.ui.format import BLURPLE, timestamp
+from pegasus.ui.format import BLURPLE, plural, timestamp
 from pegasus.ui.views import confirm
 
 DELETE_MESSAGE_CHOICES = [
@@ -58,6 +62,21 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         self.bot = bot
         self.enforcer = enforcer
 
+    async def act(
+        self,
+        interaction: discord.Interaction,
+        target: discord.Member | discord.User,
+        action: Callable[..., Awaitable[ModCase]],
+        **options: Any,
+    ) -> None:
+        """Take `action` on `target` as the invoker and post the public summary of the case.
+
+        The checks come first, in each command; Discord may be slow, so the answer is deferred.
+        """
+        await interaction.response.defer(thinking=True)
+        case = await action(target, moderator=interaction.user, **options)
+        await interaction.followup.send(embed=action_summary(case, target))
+
     @app_commands.command(name="kick", description="Remove a member from the server.")
     @app_commands.describe(member="Who to kick", reason="Why (shown in the modlog and their DM)")
     @app_commands.guild_only()
@@ -71,9 +90,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         check_target(interaction, member, "kick")
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.kick(member, moderator=interaction.user, reason=reason)
-        await interaction.followup.send(embed=action_summary(case, member))
+        await self.act(interaction, member, self.enforcer.kick, reason=reason)
 
     @app_commands.command(name="ban", description="Ban a user, for good or for a while.")
     @app_commands.describe(
@@ -99,16 +116,14 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         target = guild.get_member(user.id) or user
         check_target(interaction, target, "ban")
         seconds = parse_optional_duration(duration)
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.ban(
-            guild,
+        await self.act(
+            interaction,
             target,
-            moderator=interaction.user,
+            functools.partial(self.enforcer.ban, guild),
             reason=reason,
             duration_seconds=seconds,
             delete_message_seconds=delete_messages.value if delete_messages else 0,
         )
-        await interaction.followup.send(embed=action_summary(case, target))
 
     @app_commands.command(name="unban", description="Lift a user's ban.")
     @app_commands.describe(user="Who to unban (their user id works too)", reason="Why")
@@ -123,9 +138,9 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         guild = moderator_of(interaction).guild
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.unban(guild, user, moderator=interaction.user, reason=reason)
-        await interaction.followup.send(embed=action_summary(case, user))
+        await self.act(
+            interaction, user, functools.partial(self.enforcer.unban, guild), reason=reason
+        )
 
     @app_commands.command(
         name="timeout", description="Time a member out with Discord's timeout (up to 28 days)."
@@ -152,11 +167,9 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
                 f"Discord does not let anyone time out {member.mention}, an admin."
             )
         seconds = parse_duration(duration)
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.timeout(
-            member, moderator=interaction.user, reason=reason, duration_seconds=seconds
+        await self.act(
+            interaction, member, self.enforcer.timeout, reason=reason, duration_seconds=seconds
         )
-        await interaction.followup.send(embed=action_summary(case, member))
 
     @app_commands.command(name="untimeout", description="End a member's timeout now.")
     @app_commands.describe(member="Whose timeout to end", reason="Why")
@@ -171,9 +184,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         check_target(interaction, member, "release")
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.untimeout(member, moderator=interaction.user, reason=reason)
-        await interaction.followup.send(embed=action_summary(case, member))
+        await self.act(interaction, member, self.enforcer.untimeout, reason=reason)
 
     @app_commands.command(
         name="mute", description="Mute a member with the Muted role, for a while or until unmuted."
@@ -196,11 +207,9 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
     ) -> None:
         check_target(interaction, member, "mute")
         seconds = parse_optional_duration(duration)
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.mute(
-            member, moderator=interaction.user, reason=reason, duration_seconds=seconds
+        await self.act(
+            interaction, member, self.enforcer.mute, reason=reason, duration_seconds=seconds
         )
-        await interaction.followup.send(embed=action_summary(case, member))
 
     @app_commands.command(name="unmute", description="Lift a member's mute.")
     @app_commands.describe(member="Who to unmute", reason="Why")
@@ -215,9 +224,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         check_target(interaction, member, "unmute")
-        await interaction.response.defer(thinking=True)
-        case = await self.enforcer.unmute(member, moderator=interaction.user, reason=reason)
-        await interaction.followup.send(embed=action_summary(case, member))
+        await self.act(interaction, member, self.enforcer.unmute, reason=reason)
 
     @app_commands.command(name="purge", description="Delete recent messages in this channel.")
     @app_commands.describe(
@@ -240,7 +247,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         whose = f" from {member.mention}" if member else ""
         decided = await confirm(
             interaction,
-            f"Delete the last {count:,} message{'s' if count != 1 else ''}{whose} in "
+            f"Delete the last {plural(count, 'message')}{whose} in "
             f"{channel.mention}? This cannot be undone.",
             confirm_label="Delete",
         )
@@ -251,7 +258,6 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
             channel, moderator=interaction.user, count=count, member=member
         )
         await decided.edit_original_response(
-            content=f"Deleted {deleted:,} message{'s' if deleted != 1 else ''}{whose} "
-            f"(case #{case.case_number}).",
+            content=f"Deleted {plural(deleted, 'message')}{whose} (case #{case.case_number}).",
             view=None,
         )
