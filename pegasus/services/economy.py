@@ -344,10 +344,10 @@ async def move(
         changes["bank"] = F("bank") + bank
     if net:
         changes["net_worth"] = F("net_worth") + net
-    for column, value in (("total_earned", earned), ("total_spent", spent),
-                          ("total_gambled", gambled)):
-        if value:
-            changes[column] = F(column) + value
+    stats = {name: value for name, value in (("earned", earned), ("spent", spent),
+                                             ("gambled", gambled)) if value}
+    for name, value in stats.items():
+        changes[f"total_{name}"] = F(f"total_{name}") + value
     if changes:
         updated = await EconomyBalance.filter(**guards).using_db(conn).update(**changes)
         if updated != 1:
@@ -360,12 +360,50 @@ async def move(
         amount=wallet,
         bank_amount=bank,
         description=_limited_text(description),
-        metadata=metadata or {},
+        # The lifetime statistics this row moved, so a reversal can move them back exactly.
+        metadata={**(metadata or {}), **({STATS_KEY: stats} if stats else {})},
         related_user_id=related_user_id,
         related_transaction_id=related_transaction_id,
         idempotency_key=idempotency_key,
         using_db=conn,
     )
+
+
+STATS_KEY = "stats"
+
+
+def recorded_stats(row: EconomyTransaction) -> dict[str, int]:
+    """How much a ledger row added to the member's total_earned, total_spent and total_gambled.
+
+    Rows record it in their metadata; for rows written before they did, it is inferred from the
+    row's type the way each operation counted it.
+    """
+    stored = row.metadata.get(STATS_KEY) if isinstance(row.metadata, dict) else None
+    if isinstance(stored, dict):
+        return {name: int(stored.get(name) or 0) for name in ("earned", "spent", "gambled")}
+    stats = {"earned": 0, "spent": 0, "gambled": 0}
+    meta = row.metadata if isinstance(row.metadata, dict) else {}
+    if row.type in (TransactionType.DAILY, TransactionType.WORK, TransactionType.SHOP_SELL,
+                    TransactionType.ROB):
+        stats["earned"] = max(0, row.amount)
+    elif row.type == TransactionType.SHOP_BUY:
+        stats["spent"] = max(0, -row.amount)
+    elif row.type == TransactionType.GAMBLE:
+        bet, payout = int(meta.get("bet") or 0), int(meta.get("payout") or 0)
+        if meta.get("held"):  # a blackjack stake
+            stats["gambled"] = bet
+        elif "game_id" in meta:  # a blackjack payout
+            stats["earned"] = max(0, payout - bet)
+        else:  # a one-shot game
+            stats["gambled"], stats["earned"] = bet, max(0, payout - bet)
+    return stats
+
+
+async def clamp_lifetime_stats(conn: BaseDBAsyncClient, guild_id: int, user_id: int) -> None:
+    """After a reversal: totals never go below zero (a reset since the original zeroed them)."""
+    rows = EconomyBalance.filter(guild_id=guild_id, user_id=user_id).using_db(conn)
+    for column in ("total_earned", "total_spent", "total_gambled"):
+        await rows.filter(**{f"{column}__lt": 0}).update(**{column: 0})
 
 
 async def _explain_refusal(
@@ -922,6 +960,14 @@ async def reverse_transaction(
     original = await find_transaction(guild_id, reference)
     if original.type in (TransactionType.REVERSAL, TransactionType.RESET):
         raise ValidationError(f"A `{original.type}` transaction can't be reversed.")
+    if original.type == TransactionType.SHOP_BUY:
+        # A purchase is undone whole: the money back and the items back to the shop.
+        from pegasus.services import shop  # shop builds on this module
+
+        refund = await shop.refund_purchase(
+            guild_id, original.id, reason=f"reversed by <@{actor_id}>", actor_id=actor_id
+        )
+        return ReversalResult((original.id,), (refund.transaction_id,), refund.currency)
     originals = [original]
     partner = await _partner_of(original)
     if partner is not None:
@@ -929,21 +975,26 @@ async def reverse_transaction(
     settings = await get_settings(guild_id)
     currency = currency_of(settings)
     await directory.ensure_user(actor_id)
-    reversal_key = f"economy:reverse:{original.id.hex}"
+    reversal_key = reversal_key_of(original.id)
 
     async def run(conn: BaseDBAsyncClient) -> ReversalResult:
         made: list[EconomyTransaction] = []
         for row in sorted(originals, key=lambda r: r.user_id):  # type: ignore[attr-defined]
+            user_id: int = row.user_id  # type: ignore[attr-defined]
+            # The lifetime totals move back too: a reversed payout was never earned.
+            stats = recorded_stats(row)
             made.append(await move(
-                conn, guild_id=guild_id, user_id=row.user_id,  # type: ignore[attr-defined]
+                conn, guild_id=guild_id, user_id=user_id,
                 type=TransactionType.REVERSAL, wallet=-row.amount, bank=-row.bank_amount,
                 currency=currency,
                 description=f"Reversal of {row.id.hex[:8]} by <@{actor_id}>",
                 metadata={"actor_id": actor_id, "original_type": str(row.type)},
                 related_user_id=actor_id,
                 related_transaction_id=row.id,
-                idempotency_key=f"economy:reverse:{row.id.hex}",
+                idempotency_key=reversal_key_of(row.id),
+                earned=-stats["earned"], spent=-stats["spent"], gambled=-stats["gambled"],
             ))
+            await clamp_lifetime_stats(conn, guild_id, user_id)
         if idempotency_key:
             # Record the caller's key too, so a re-delivered command is recognised as such.
             await EconomyTransaction.filter(id=made[0].id).using_db(conn).update(
@@ -959,6 +1010,11 @@ async def reverse_transaction(
         raise ConflictError(
             f"Transaction `{original.id.hex[:8]}` was already reversed."
         ) from None
+
+
+def reversal_key_of(transaction_id: uuid.UUID) -> str:
+    """The idempotency key of the row that reverses a transaction: each is reversed once."""
+    return f"economy:reverse:{transaction_id.hex}"
 
 
 async def _partner_of(row: EconomyTransaction) -> EconomyTransaction | None:

@@ -23,24 +23,32 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from models.economy import (
+    EconomyBalance,
+    EconomyCooldown,
     EconomyShopItem,
+    EconomyTransaction,
     EconomyUserItem,
     ShopItemType,
     TransactionType,
 )
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.services import directory
 from pegasus.services.durations import format_duration
 from pegasus.services.economy import (
     MAX_BALANCE,
+    AlreadyProcessed,
     Currency,
     _locked_balance,
     atomic,
     claim_cooldown,
+    clamp_lifetime_stats,
     currency_of,
     ensure_accounts,
     get_settings,
     move,
+    recorded_stats,
+    reversal_key_of,
     validate_amount,
 )
 
@@ -256,6 +264,7 @@ class TradeResult:
     held: int  # how many the member holds afterwards
     role_id: int | None  # a role to grant (buy) or remove (sell)
     currency: Currency
+    transaction_id: uuid.UUID | None = None  # the ledger row of the trade
 
 
 def _check_quantity(quantity: int) -> int:
@@ -310,7 +319,7 @@ async def buy(
         raise ValidationError("That is more than anyone can pay at once.")
 
     async def run(conn: BaseDBAsyncClient) -> TradeResult:
-        await move(
+        paid = await move(
             conn, guild_id=guild_id, user_id=user_id, type=TransactionType.SHOP_BUY,
             wallet=-total, currency=currency,
             description=f"Bought {quantity:,} x {item.name}",
@@ -330,9 +339,81 @@ async def buy(
         held = await _add_to_stack(conn, guild_id, user_id, item, quantity)
         return TradeResult(item.name, item.type, quantity, total, held,
                            item.effect.get("role_id") if item.type == ShopItemType.ROLE else None,
-                           currency)
+                           currency, paid.id)
 
     return await atomic(run, idempotency_key=idempotency_key)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    item_name: str
+    quantity: int
+    amount: int  # back in the wallet
+    wallet: int
+    transaction_id: uuid.UUID  # the reversal row
+    currency: Currency
+
+
+async def refund_purchase(
+    guild_id: int, purchase_id: uuid.UUID, *, reason: str, actor_id: int | None = None
+) -> RefundResult:
+    """Undo a purchase whole, in one transaction: a `reversal` ledger row linked to it pays the
+    price back (and takes it off total_spent), the items leave the member's stack, limited stock
+    is restored and the item's purchase cooldown is released.
+
+    Used when a bought role could not be given, and by staff reversals. Each purchase is undone
+    at most once (the reversal's idempotency key is derived from it); ConflictError when it
+    already was, or when the member no longer holds what was bought (sold or used since).
+    """
+    purchase = await EconomyTransaction.get_or_none(id=purchase_id, guild_id=guild_id)
+    if purchase is None or purchase.type != TransactionType.SHOP_BUY:
+        raise NotFoundError("There is no such purchase in this server.")
+    user_id: int = purchase.user_id  # type: ignore[attr-defined]
+    item_id = int(purchase.metadata.get("item_id") or 0)
+    quantity = int(purchase.metadata.get("quantity") or 0)
+    name = str(purchase.metadata.get("item") or "item")
+    # The item may have been removed from the shop since: its holdings went with it, so only
+    # the money is left to give back.
+    item = await EconomyShopItem.get_or_none(id=item_id, guild_id=guild_id)
+    settings = await get_settings(guild_id)
+    currency = currency_of(settings)
+    key = reversal_key_of(purchase.id)
+    if actor_id is not None:
+        await directory.ensure_user(actor_id)
+    stats = recorded_stats(purchase)
+
+    async def run(conn: BaseDBAsyncClient) -> RefundResult:
+        # Same order as buy(): balance, cooldown, stock, stack (no deadlock with a purchase).
+        refund = await move(
+            conn, guild_id=guild_id, user_id=user_id, type=TransactionType.REVERSAL,
+            wallet=-purchase.amount, bank=-purchase.bank_amount, currency=currency,
+            description=f"Refund of {quantity:,} x {name}: {reason}",
+            metadata={"original_type": str(purchase.type), "reason": reason,
+                      "item_id": item_id, "quantity": quantity,
+                      **({"actor_id": actor_id} if actor_id is not None else {})},
+            related_user_id=actor_id if actor_id not in (None, user_id) else None,
+            related_transaction_id=purchase.id, idempotency_key=key,
+            earned=-stats["earned"], spent=-stats["spent"], gambled=-stats["gambled"],
+        )
+        await clamp_lifetime_stats(conn, guild_id, user_id)
+        if item is not None:
+            await EconomyCooldown.filter(
+                guild_id=guild_id, user_id=user_id, command=f"shop:{item.id}"
+            ).using_db(conn).delete()
+            await EconomyShopItem.filter(id=item.id, stock__isnull=False).using_db(conn).update(
+                stock=F("stock") + quantity
+            )
+            await _take_from_stack(conn, guild_id, user_id, item, quantity, refunding=True)
+        wallet = (await EconomyBalance.filter(guild_id=guild_id, user_id=user_id).using_db(
+            conn).values_list("wallet", flat=True))[0]
+        return RefundResult(name, quantity, -purchase.amount, wallet, refund.id, currency)
+
+    try:
+        return await atomic(run, idempotency_key=key)
+    except AlreadyProcessed:
+        raise ConflictError(
+            f"Purchase `{purchase.id.hex[:8]}` was already refunded or reversed."
+        ) from None
 
 
 async def _take_stock(conn: BaseDBAsyncClient, item: EconomyShopItem, quantity: int) -> None:
@@ -374,7 +455,8 @@ async def _add_to_stack(
 
 
 async def _take_from_stack(
-    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: EconomyShopItem, quantity: int
+    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: EconomyShopItem, quantity: int,
+    *, refunding: bool = False,
 ) -> int:
     rows = EconomyUserItem.filter(guild_id=guild_id, user_id=user_id, item_id=item.id, slot=STACK)
     if not await rows.filter(quantity__gte=quantity).using_db(conn).update(
@@ -382,6 +464,11 @@ async def _take_from_stack(
     ):
         held = await rows.using_db(conn).values_list("quantity", flat=True)
         have = held[0] if held else 0
+        if refunding:
+            raise ConflictError(
+                f"<@{user_id}> no longer holds the {quantity:,} x **{item.name}** bought "
+                f"(they have {have:,}): the purchase can't be undone."
+            )
         raise ConflictError(
             f"You have only {have:,} x **{item.name}**." if have
             else f"You don't have any **{item.name}**."

@@ -466,3 +466,50 @@ async def test_settings_are_validated_and_stored(db: str) -> None:
     assert (stored.currency_symbol, stored.work_min, stored.min_bet) == ("💎", 50, 5)
     with pytest.raises(InsufficientFunds, match="💎 100"):
         await economy.deposit(GUILD, ALICE, 1000)
+
+
+async def test_reversals_move_the_lifetime_totals_back(db: str) -> None:
+    async def totals(user_id: int) -> tuple[int, int, int]:
+        row = await EconomyBalance.get(guild_id=GUILD, user_id=user_id)
+        return row.total_earned, row.total_spent, row.total_gambled
+
+    worked = await economy.work(GUILD, ALICE, now=NOW, rng=FixedRng(120))
+    assert await totals(ALICE) == (120, 0, 0)
+    await economy.reverse_transaction(
+        GUILD, STAFF,
+        (await EconomyTransaction.get(user_id=ALICE, type=TransactionType.WORK)).id.hex,
+    )
+    assert worked.amount == 120 and await totals(ALICE) == (0, 0, 0)
+    # A won game: the stake counted as gambled, the profit as earned; both go back.
+    from pegasus.services import gambling
+
+    class Heads(random.Random):
+        def choice(self, seq):  # type: ignore[no-untyped-def, override]
+            return "heads"
+
+    await gambling.coinflip(GUILD, ALICE, 50, "heads", rng=Heads())
+    assert await totals(ALICE) == (50, 0, 50)
+    game = await EconomyTransaction.get(user_id=ALICE, type=TransactionType.GAMBLE)
+    await economy.reverse_transaction(GUILD, STAFF, game.id.hex)
+    assert await totals(ALICE) == (0, 0, 0)
+    # Totals a reset already zeroed do not go below zero.
+    await economy.work(GUILD, ALICE, now=NOW + timedelta(days=1), rng=FixedRng(80))
+    await economy.reset_account(GUILD, STAFF, ALICE)
+    await economy.admin_adjust(GUILD, STAFF, ALICE, 80, take=False)
+    later = await EconomyTransaction.filter(user_id=ALICE, type=TransactionType.WORK).order_by(
+        "-created_at").first()
+    assert later is not None
+    await economy.reverse_transaction(GUILD, STAFF, later.id.hex)
+    assert await totals(ALICE) == (0, 0, 0)
+    await assert_books_balance()
+
+
+async def test_rows_without_recorded_totals_are_reversed_by_their_type(db: str) -> None:
+    """Ledger rows written before rows recorded their totals: inferred from the type."""
+    await economy.work(GUILD, ALICE, now=NOW, rng=FixedRng(70))
+    row = await EconomyTransaction.get(user_id=ALICE, type=TransactionType.WORK)
+    assert row.metadata["stats"] == {"earned": 70}
+    await EconomyTransaction.filter(id=row.id).update(metadata={"job": "x"})
+    await economy.reverse_transaction(GUILD, STAFF, row.id.hex)
+    assert (await EconomyBalance.get(guild_id=GUILD, user_id=ALICE)).total_earned == 0
+    await assert_books_balance()

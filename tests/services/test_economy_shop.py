@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
 
-from models.economy import EconomyShopItem, EconomyUserItem, ShopItemType, TransactionType
+from models.economy import (
+    EconomyBalance,
+    EconomyShopItem,
+    EconomyTransaction,
+    EconomyUserItem,
+    ShopItemType,
+    TransactionType,
+)
 from models.levels import UserXP
 from models.scheduling import ScheduledAction
 from pegasus.errors import (
@@ -350,3 +358,77 @@ async def test_removing_an_item_removes_it_from_inventories(db: str) -> None:
     assert await economy.list_transactions(GUILD, ALICE)
     assert (await wallet_of(ALICE))[0] == 80
     assert await economy.EconomyTransaction.filter(type=TransactionType.SHOP_BUY).count() == 1
+
+
+# -------------------------------------------------------------------------------- refunds
+
+
+async def _balance_row(user_id: int) -> EconomyBalance:
+    return await EconomyBalance.get(guild_id=GUILD, user_id=user_id)
+
+
+async def test_a_refund_undoes_a_purchase_whole_and_once(db: str) -> None:
+    await _fund(ALICE, 1_000)  # 1,100
+    await shop.add_item(GUILD, name="VIP", price=300, item_type=ShopItemType.ROLE, stock=2,
+                        cooldown_seconds=86400,
+                        effect=shop.build_effect(ShopItemType.ROLE, role_id=VIP_ROLE))
+    bought = await shop.buy(GUILD, ALICE, "VIP", now=NOW)
+    assert bought.transaction_id is not None
+    assert (await _balance_row(ALICE)).total_spent == 300
+    refund = await shop.refund_purchase(GUILD, bought.transaction_id, reason="role refused")
+    assert (refund.amount, refund.wallet, refund.quantity) == (300, 1_100, 1)
+    row = await EconomyTransaction.get(id=refund.transaction_id)
+    assert row.type == TransactionType.REVERSAL and row.amount == 300
+    assert row.related_transaction_id == bought.transaction_id  # type: ignore[attr-defined]
+    assert "role refused" in row.description
+    balance = await _balance_row(ALICE)
+    assert (balance.wallet, balance.total_spent, balance.total_earned) == (1_100, 0, 0)
+    assert await _held(ALICE, "VIP") == 0
+    assert (await shop.find_item(GUILD, "VIP")).stock == 2
+    with pytest.raises(ConflictError, match="already refunded"):
+        await shop.refund_purchase(GUILD, bought.transaction_id, reason="again")
+    with pytest.raises(ConflictError, match="already"):
+        await economy.reverse_transaction(GUILD, STAFF, bought.transaction_id.hex)
+    # The purchase cooldown went with the purchase: buying again works at once.
+    again = await shop.buy(GUILD, ALICE, "VIP", now=NOW + timedelta(minutes=1))
+    assert again.held == 1 and await wallet_of(ALICE) == (800, 0)
+    await assert_books_balance()
+
+
+async def test_a_refund_needs_the_items_still_held(db: str) -> None:
+    await _fund(ALICE)
+    await shop.add_item(GUILD, name="Cookie", price=20, stock=5)
+    bought = await shop.buy(GUILD, ALICE, "Cookie", 2, now=NOW)
+    await shop.sell(GUILD, ALICE, "Cookie")
+    before = await wallet_of(ALICE)
+    with pytest.raises(ConflictError, match="no longer holds"):
+        await shop.refund_purchase(GUILD, bought.transaction_id, reason="test")
+    assert await wallet_of(ALICE) == before and await _held(ALICE, "Cookie") == 1
+    assert (await shop.find_item(GUILD, "Cookie")).stock == 4
+    assert not await EconomyTransaction.filter(type=TransactionType.REVERSAL).exists()
+    with pytest.raises(NotFoundError):
+        await shop.refund_purchase(GUILD, uuid.uuid4(), reason="test")
+    await assert_books_balance()
+
+
+async def test_a_refund_of_an_item_removed_since_gives_the_money_back(db: str) -> None:
+    await shop.add_item(GUILD, name="Cookie", price=20)
+    bought = await shop.buy(GUILD, ALICE, "Cookie", now=NOW)
+    await shop.remove_item(GUILD, "Cookie")
+    refund = await shop.refund_purchase(GUILD, bought.transaction_id, reason="test")
+    assert refund.wallet == 100
+    await assert_books_balance()
+
+
+async def test_staff_reversing_a_purchase_takes_the_items_back(db: str) -> None:
+    await _fund(ALICE)
+    await shop.add_item(GUILD, name="Cookie", price=20, stock=5)
+    bought = await shop.buy(GUILD, ALICE, "Cookie", 3, now=NOW)
+    result = await economy.reverse_transaction(GUILD, STAFF, bought.transaction_id.hex[:8])
+    assert result.original_ids == (bought.transaction_id,)
+    assert await _held(ALICE, "Cookie") == 0
+    assert (await shop.find_item(GUILD, "Cookie")).stock == 5
+    assert (await _balance_row(ALICE)).total_spent == 0
+    reversal = await EconomyTransaction.get(id=result.reversal_ids[0])
+    assert reversal.metadata["actor_id"] == STAFF and reversal.amount == 60
+    await assert_books_balance()
