@@ -14,7 +14,7 @@ from pegasus.services.levels import (
     Reward,
     format_colour,
 )
-from pegasus.ui.format import BLURPLE, GREEN, GREYPLE, plural
+from pegasus.ui.format import BLURPLE, GREEN, GREYPLE, page_of, plural
 
 LEVELS_COLOUR = BLURPLE
 SUCCESS_COLOUR = GREEN
@@ -58,7 +58,7 @@ def leaderboard_embed(
             lines.append(f"{place} <@{entry.user_id}> — {value}")
         embed.description = "\n".join(lines)
     embed.set_footer(
-        text=f"Page {page.page:,} of {page.pages:,} · {plural(page.total, 'member')} ranked"
+        text=f"{page_of(page.page, page.pages)} · {plural(page.total, 'member')} ranked"
     )
     return embed
 

@@ -15,7 +15,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.services import automations
 from pegasus.services.durations import parse_duration
-from pegasus.ui.format import PURPLE
+from pegasus.ui.format import PURPLE, plural
 from pegasus.ui.views import confirm
 
 log = logging.getLogger(__name__)
@@ -188,11 +188,11 @@ class Automations(commands.Cog, name="Warning automations"):
         assert interaction.guild_id is not None
         rule = await automations.get_automation(interaction.guild_id, automation_id)
         result = await automations.simulate(interaction.guild_id, rule.automation_id)
-        members = f"{result.members_hit:,} member{'s' if result.members_hit != 1 else ''}"
+        members = plural(result.members_hit, "member")
         await interaction.response.send_message(
             f"Over the {result.warnings_considered:,} stored warnings of "
             f"{result.members_considered:,} members, `{rule.automation_id}` **{rule.name}** "
-            f"would have fired {result.firings:,} time{'s' if result.firings != 1 else ''}, "
+            f"would have fired {plural(result.firings, 'time')}, "
             f"hitting {members}.",
             ephemeral=True,
         )

@@ -14,7 +14,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
-from pegasus.ui.format import BLURPLE, timestamp
+from pegasus.ui.format import BLURPLE, page_of, plural, timestamp
 
 
 class Cases(commands.Cog, name="Moderation cases"):
@@ -51,7 +51,7 @@ class Cases(commands.Cog, name="Moderation cases"):
         found, total = await moderation.list_cases(interaction.guild_id, member.id, page=page)
         pages = max(1, math.ceil(total / moderation.CASES_PER_PAGE))
         if total and page > pages:
-            raise ValidationError(f"There are only {pages} page{'s' if pages != 1 else ''}.")
+            raise ValidationError(f"There are only {plural(pages, 'page')}.")
         embed = discord.Embed(
             title=f"Cases of {member.display_name}",
             colour=BLURPLE,
@@ -68,7 +68,7 @@ class Cases(commands.Cog, name="Moderation cases"):
                 value=f"{line[:200]}\n{timestamp(item.created_at)}",
                 inline=False,
             )
-        embed.set_footer(text=f"Page {page} of {pages} · {total:,} case{'s' if total != 1 else ''}")
+        embed.set_footer(text=f"{page_of(page, pages)} · {plural(total, 'case')}")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(

@@ -20,7 +20,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
-from pegasus.ui.format import DARK_RED, EMERALD, GOLD, GREY, ORANGE, SCARLET, timestamp
+from pegasus.ui.format import DARK_RED, EMERALD, GOLD, GREY, ORANGE, SCARLET, plural, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class Enforcer:
         guild: discord.Guild,
         case_type: CaseType,
         user_id: int | None,
-        moderator_id: int | None,
+        moderator: discord.abc.User | None,
         reason: str | None,
         *,
         duration_seconds: int | None = None,
@@ -247,11 +247,13 @@ class Enforcer:
         channel_id: int | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> ModCase:
+        """Store the case and post it to the modlog; no `moderator` means the bot acted alone
+        (a timer or an automation)."""
         case = await moderation.record_action(
             guild_id=guild.id,
             case_type=case_type,
             user_id=user_id,
-            moderator_id=moderator_id,
+            moderator_id=moderator.id if moderator is not None else self.bot_id,
             reason=reason,
             now=utcnow(),
             duration_seconds=duration_seconds,
@@ -287,7 +289,7 @@ class Enforcer:
             guild,
             CaseType.BAN,
             user.id,
-            moderator.id if moderator else self.bot_id,
+            moderator,
             reason,
             duration_seconds=duration_seconds,
             metadata=metadata,
@@ -306,7 +308,7 @@ class Enforcer:
             await guild.unban(user, reason=audit_reason(moderator, reason))
         except discord.NotFound:
             raise NotFoundError(f"{user.mention} is not banned here.") from None
-        return await self._record(guild, CaseType.UNBAN, user.id, moderator.id, reason)
+        return await self._record(guild, CaseType.UNBAN, user.id, moderator, reason)
 
     async def kick(
         self,
@@ -323,7 +325,7 @@ class Enforcer:
             member.guild,
             CaseType.KICK,
             member.id,
-            moderator.id if moderator else self.bot_id,
+            moderator,
             reason,
             metadata=metadata,
         )
@@ -352,7 +354,7 @@ class Enforcer:
             member.guild,
             CaseType.TIMEOUT,
             member.id,
-            moderator.id if moderator else self.bot_id,
+            moderator,
             reason,
             duration_seconds=duration_seconds,
             metadata=metadata,
@@ -365,7 +367,7 @@ class Enforcer:
         if not member.is_timed_out():
             raise ValidationError(f"{member.mention} is not timed out.")
         await member.timeout(None, reason=audit_reason(moderator, reason))
-        return await self._record(member.guild, CaseType.UNTIMEOUT, member.id, moderator.id, reason)
+        return await self._record(member.guild, CaseType.UNTIMEOUT, member.id, moderator, reason)
 
     async def mute(
         self,
@@ -388,7 +390,7 @@ class Enforcer:
             member.guild,
             CaseType.MUTE,
             member.id,
-            moderator.id if moderator else self.bot_id,
+            moderator,
             reason,
             duration_seconds=duration_seconds,
             metadata=metadata,
@@ -404,7 +406,7 @@ class Enforcer:
             raise ValidationError(f"{member.mention} is not muted.")
         if role is not None and role in member.roles:
             await member.remove_roles(role, reason=audit_reason(moderator, reason))
-        return await self._record(member.guild, CaseType.UNMUTE, member.id, moderator.id, reason)
+        return await self._record(member.guild, CaseType.UNMUTE, member.id, moderator, reason)
 
     async def purge(
         self,
@@ -435,8 +437,8 @@ class Enforcer:
             channel.guild,
             CaseType.PURGE,
             member.id if member else None,
-            moderator.id,
-            f"Purged {len(chosen):,} message{'s' if len(chosen) != 1 else ''}",
+            moderator,
+            f"Purged {plural(len(chosen), 'message')}",
             channel_id=channel.id,
             metadata={"deleted": len(chosen), "requested": count},
         )

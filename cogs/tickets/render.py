@@ -7,7 +7,7 @@ import discord
 from models.tickets import Ticket, TicketPanel
 from pegasus.services import tickets as service
 from pegasus.services.durations import format_duration
-from pegasus.ui.format import BLURPLE, GREEN, RED, timestamp
+from pegasus.ui.format import BLURPLE, GREEN, RED, plural, timestamp
 
 
 def number(ticket: Ticket) -> str:
@@ -87,7 +87,7 @@ def stats_embed(stats: service.TicketStats, *, who: str | None) -> discord.Embed
         embed.add_field(name="Opened (all time)", value=f"{stats.opened:,}", inline=True)
         embed.add_field(name="Open now", value=f"{stats.open_now:,}", inline=True)
     average = (
-        f"{stats.average_rating:.2f} / 5 ({stats.rated:,} rating{'s' if stats.rated != 1 else ''})"
+        f"{stats.average_rating:.2f} / 5 ({plural(stats.rated, 'rating')})"
         if stats.average_rating is not None
         else "No ratings yet"
     )

@@ -27,6 +27,7 @@ __all__ = [
     "SCARLET",
     "amount",
     "clip",
+    "page_of",
     "plural",
     "timestamp",
     "user_mentions",
@@ -72,6 +73,11 @@ def amount(value: int) -> str:
 def plural(count: int, one: str, many: str | None = None) -> str:
     """`count` with the word in the right number: 1 entry, 2 entries, 1,000 days."""
     return f"{amount(count)} {one if count == 1 else (many or one + 's')}"
+
+
+def page_of(page: int, pages: int) -> str:
+    """Where a paginated list is: "Page 2 of 5"."""
+    return f"Page {amount(page)} of {amount(pages)}"
 
 
 def clip(text: str, limit: int = FIELD_VALUE_LIMIT) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pegasus.ui.format import amount, clip, plural, timestamp, user_mentions
+from pegasus.ui.format import amount, clip, page_of, plural, timestamp, user_mentions
 
 
 def test_timestamp_is_discord_markup_relative_by_default() -> None:
@@ -62,3 +62,8 @@ def test_user_mentions() -> None:
     assert user_mentions([1, 22]) == "<@1>, <@22>"
     assert user_mentions([1, 22], separator=" ") == "<@1> <@22>"
     assert user_mentions([]) == ""
+
+
+def test_page_of() -> None:
+    assert page_of(1, 1) == "Page 1 of 1"
+    assert page_of(2, 1_500) == "Page 2 of 1,500"
