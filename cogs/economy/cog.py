@@ -18,7 +18,7 @@ from discord.ext import commands
 from models.economy import ShopItemType
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
-from pegasus.errors import ConflictError, PermissionDenied, ValidationError
+from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
 from pegasus.services import economy, gambling, shop
 from pegasus.ui.dynamic import PegasusButton
 
@@ -71,6 +71,15 @@ def check_role_manageable(guild: discord.Guild, role_id: int) -> discord.Role:
             f"I can't give {role.mention}: it is above my highest role or managed by Discord."
         )
     return role
+
+
+def role_refusal(error: discord.HTTPException) -> str:
+    """Why Discord would not give a role, in words a member understands."""
+    if isinstance(error, discord.NotFound):
+        return "the role no longer exists"
+    if isinstance(error, discord.Forbidden):
+        return "Discord refused, as the role is above mine or I lack Manage Roles"
+    return "Discord did not accept the change"
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,22 +405,49 @@ class Economy(commands.Cog):
             guild_id, member.id, item, quantity, member_role_ids=[r.id for r in member.roles],
             now=discord.utils.utcnow(), idempotency_key=request_key(interaction),
         )
+        if role is not None:
+            # Giving the role is a call to Discord that may be slow or refused: acknowledge first.
+            await interaction.response.defer(thinking=True)
+            text = await self._grant_bought_role(guild_id, member, role, result)
+            await interaction.followup.send(text, allowed_mentions=discord.AllowedMentions.none())
+            return
         c = result.currency
         text = (f"🛍️ You bought **{result.quantity:,} x {result.item_name}** for "
                 f"{c.format(result.total)}. You now have {result.held:,}.")
-        if role is not None:
-            try:
-                await member.add_roles(role, reason=f"Bought {result.item_name} in the shop")
-                text += f" You now have the {role.mention} role."
-            except discord.HTTPException:
-                log.warning("Could not give role %s bought by %s", role.id, member.id)
-                text += (f" I could not give you {role.mention}: ask the staff for it (the "
-                         "purchase is in /transactions).")
-        elif result.item_type in (ShopItemType.BOOST, ShopItemType.CUSTOM):
+        if result.item_type in (ShopItemType.BOOST, ShopItemType.CUSTOM):
             text += f" Use it with `/use item:{result.item_name}`."
         await interaction.response.send_message(
             text, allowed_mentions=discord.AllowedMentions.none()
         )
+
+    async def _grant_bought_role(
+        self, guild_id: int, member: discord.Member, role: discord.Role,
+        result: shop.TradeResult,
+    ) -> str:
+        """Give the bought role; if Discord refuses, refund the purchase. Says which happened."""
+        c = result.currency
+        try:
+            await member.add_roles(role, reason=f"Bought {result.item_name} in the shop")
+        except discord.HTTPException as error:
+            why = role_refusal(error)
+        else:
+            return (f"🛍️ You bought **{result.item_name}** for {c.format(result.total)}. "
+                    f"You now have the {role.mention} role.")
+        log.warning("Could not give role %s bought by %s: %s", role.id, member.id, why)
+        assert result.transaction_id is not None
+        try:
+            refund = await shop.refund_purchase(
+                guild_id, result.transaction_id, reason=f"the role could not be given ({why})"
+            )
+        except PegasusError as refusal:
+            # Money was taken and the role not given: staff must act, so say it loudly.
+            log.error("Refund of purchase %s failed: %s", result.transaction_id, refusal)
+            return (f"⚠️ I could not give you {role.mention} ({why}) and could not refund "
+                    f"**{result.item_name}** automatically: {refusal} Ask the staff to reverse "
+                    f"purchase `{result.transaction_id.hex[:8]}` with /economy reverse.")
+        return (f"↩️ I could not give you {role.mention}: {why}. Your purchase of "
+                f"**{result.item_name}** was refunded: {c.format(refund.amount)} is back in your "
+                f"wallet (now {c.format(refund.wallet)}). Tell the staff so they can fix the role.")
 
     @app_commands.command(name="sell", description="Sell items back to the shop.")
     @app_commands.describe(item="The item's name", quantity="How many (default 1)")

@@ -460,3 +460,62 @@ async def test_money_leaderboard_index_and_net_worth(discord_env: DiscordEnv) ->
     await env.bob.slash("deposit", amount="600")
     top = await economy.get_balance(env.guild.id, env.bob.id)
     assert top.rank == 1 and top.net_worth == 1100
+
+
+# -------------------------------------------------------------------------------- refunds
+
+
+async def _role_item(env: DiscordEnv) -> Any:
+    vip = await env.guild.create_role("VIP")
+    await env.settle()
+    added = await env.owner.slash("shop-admin add", name="VIP pass", price=50, type="role",
+                                  role=vip, stock=3)
+    assert "Grants" in (added.content or ""), added.content
+    return vip
+
+
+async def _assert_refunded(env: DiscordEnv, member: Any, reply: Any, why: str) -> None:
+    text = reply.content or ""
+    assert "refunded" in text and "🪙 50" in text and why in text, text
+    assert not member.has_role("VIP")
+    assert await wallet(env, member) == (100, 0)
+    purchase = await EconomyTransaction.get(user_id=member.id, type=TransactionType.SHOP_BUY)
+    refund = await EconomyTransaction.get(user_id=member.id, type=TransactionType.REVERSAL)
+    assert refund.related_transaction_id == purchase.id  # type: ignore[attr-defined]
+    assert refund.amount == -purchase.amount == 50
+    assert (await shop.find_item(env.guild.id, "VIP pass")).stock == 3
+    assert not await EconomyUserItem.filter(user_id=member.id, quantity__gt=0).exists()
+    row = await EconomyBalance.get(guild_id=env.guild.id, user_id=member.id)
+    assert row.total_spent == 0
+    await books_balance(env)
+
+
+async def test_a_role_moved_above_the_bot_is_refunded(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    vip = await _role_item(env)
+    # Staff move the role above the bot's; the bot has not heard of it yet when alice buys.
+    vip.position = env.guild.role("Pegasus").position + 1
+    bought = await env.alice.slash("buy", item="VIP pass")
+    await _assert_refunded(env, env.alice, bought, "above mine")
+    assert env.server.requests_to("PUT", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
+    # Once the bot knows, it refuses before taking any money.
+    env.server.events.role_update(vip)
+    await env.settle()
+    refused = await env.alice.slash("buy", item="VIP pass")
+    assert refused.ephemeral and "can't give" in (refused.content or ""), refused.content
+    assert await wallet(env, env.alice) == (100, 0)
+
+
+async def test_a_deleted_role_is_refunded(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    vip = await _role_item(env)
+    # The role is deleted; the gateway event is still on its way when bob buys.
+    vip.deleted = True
+    env.guild.roles_by_id.pop(vip.id)
+    bought = await env.bob.slash("buy", item="VIP pass")
+    await _assert_refunded(env, env.bob, bought, "no longer exists")
+    env.server.events.role_delete(vip)
+    await env.settle()
+    refused = await env.bob.slash("buy", item="VIP pass")
+    assert refused.ephemeral and "no longer exists" in (refused.content or "")
+    assert await wallet(env, env.bob) == (100, 0)
