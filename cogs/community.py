@@ -26,6 +26,7 @@ from pegasus.services.community import (
     LogEvent,
     MemberFacts,
 )
+from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, amount, clip, timestamp
 
 log = logging.getLogger(__name__)
@@ -91,26 +92,6 @@ async def post_log(
     if channel is not None:
         embed.timestamp = embed.timestamp or utcnow()
         await post_to_channel(channel, embed=embed)
-
-
-def require_bot_can_post(
-    channel: discord.TextChannel, *, embeds: bool = False, what: str = "messages"
-) -> None:
-    """Refuse a setting the bot could not honour, with the fix in the message."""
-    perms = channel.permissions_for(channel.guild.me)
-    missing = [
-        name
-        for name, needed in (
-            ("View Channel", perms.view_channel),
-            ("Send Messages", perms.send_messages),
-            ("Embed Links", perms.embed_links or not embeds),
-        )
-        if not needed
-    ]
-    if missing:
-        raise ValidationError(
-            f"I can't post {what} in {channel.mention}: I need {', '.join(missing)} there."
-        )
 
 
 def greeting_embed(spec: service.EmbedSpec) -> discord.Embed:

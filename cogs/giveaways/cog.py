@@ -22,6 +22,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, ValidationError
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
+from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.format import plural, timestamp, user_mentions
 from pegasus.ui.views import confirm
@@ -346,7 +347,7 @@ class Giveaways(
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
             raise ValidationError("Pick a text channel to post the giveaway in.")
-        self._check_can_post(target)
+        require_bot_can_post(target, embeds=True)
         draft = service.GiveawayDraft(
             guild_id=guild.id,
             channel_id=target.id,
@@ -381,14 +382,6 @@ class Giveaways(
             f"{target.mention}: {message.jump_url}\n{opens} {timestamp(giveaway.ends_at)}.",
             ephemeral=True,
         )
-
-    def _check_can_post(self, channel: discord.TextChannel) -> None:
-        perms = channel.permissions_for(channel.guild.me)
-        if not (perms.view_channel and perms.send_messages and perms.embed_links):
-            raise ValidationError(
-                f"I can't post in {channel.mention}: I need View Channel, Send Messages and "
-                "Embed Links there."
-            )
 
     @staticmethod
     def _requirements(

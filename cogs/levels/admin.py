@@ -15,10 +15,11 @@ from discord.ext import commands
 
 from models.levels import MultiplierTarget, RewardMode
 from pegasus.bot import Pegasus
-from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import NotFoundError, ValidationError
 from pegasus.services import levels as service
 from pegasus.services.durations import parse_duration
 from pegasus.services.levels import ChannelKind, XpChange, XpOperation
+from pegasus.ui.checks import require_bot_can_give
 from pegasus.ui.views import confirm
 
 from . import render
@@ -277,15 +278,6 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         embed.title = f"Level settings updated · {guild.name}"
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    def _check_reward_role(self, guild: discord.Guild, role: discord.Role) -> None:
-        if role.is_default() or role.managed:
-            raise ValidationError(f"{role.mention} cannot be given by a bot; choose another role.")
-        if role >= guild.me.top_role:
-            raise PermissionDenied(
-                f"{role.mention} is above my highest role, so I could not give it. Move my "
-                "role above it in Server Settings → Roles, or choose a lower role."
-            )
-
     @levels.command(name="reward-add", description="Give a role when members reach a level.")
     @app_commands.describe(
         level="The level that earns the role",
@@ -305,7 +297,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
-        self._check_reward_role(guild, role)
+        require_bot_can_give(role)
         await service.add_reward(
             guild.id,
             level,

@@ -15,6 +15,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.services import automations
 from pegasus.services.durations import parse_duration
+from pegasus.ui.checks import require_bot_can_give
 from pegasus.ui.format import PURPLE, plural
 from pegasus.ui.views import confirm
 
@@ -92,10 +93,8 @@ class Automations(commands.Cog, name="Warning automations"):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
-        if role is not None and (role >= guild.me.top_role or role.managed or role.is_default()):
-            raise PermissionDenied(
-                f"I can't give {role.mention}: it must be a normal role below mine."
-            )
+        if role is not None:
+            require_bot_can_give(role)
         built = automations.build_action(
             action.value,
             duration_seconds=parse_duration(duration) if duration else None,

@@ -11,9 +11,10 @@ from discord.ext import commands
 from cogs.moderation.support import Enforcer, case_embed, utcnow
 from models.moderation import CaseType
 from pegasus.bot import Pegasus
-from pegasus.errors import PermissionDenied, ValidationError
+from pegasus.errors import ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
+from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import BLURPLE, page_of, plural, timestamp
 
 
@@ -106,12 +107,7 @@ class Cases(commands.Cog, name="Moderation cases"):
         guild = interaction.guild
         assert guild is not None
         if channel is not None:
-            mine = channel.permissions_for(guild.me)
-            if not (mine.view_channel and mine.send_messages and mine.embed_links):
-                raise PermissionDenied(
-                    f"I can't post in {channel.mention}: I need View Channel, Send Messages "
-                    "and Embed Links there."
-                )
+            require_bot_can_post(channel, embeds=True)
         await moderation.set_modlog_channel(
             guild.id, channel.id if channel else None, actor_id=interaction.user.id, now=utcnow()
         )

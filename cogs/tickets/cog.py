@@ -31,6 +31,7 @@ from pegasus.errors import (
 )
 from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
+from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import BLURPLE
 from pegasus.ui.views import confirm
 
@@ -618,12 +619,7 @@ class Tickets(commands.Cog):
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
             raise ValidationError("Pick a text channel to post the panel in.")
-        perms = target.permissions_for(guild.me)
-        if not (perms.view_channel and perms.send_messages and perms.embed_links):
-            raise ValidationError(
-                f"I can't post in {target.mention}: I need View Channel, Send Messages and "
-                "Embed Links there."
-            )
+        require_bot_can_post(target, embeds=True)
         message = await target.send(
             embed=render.panel_embed(found), view=panel_view(found.panel_id, buttons)
         )
@@ -763,12 +759,7 @@ class Tickets(commands.Cog):
     ) -> None:
         guild = self._guild(interaction)
         if log_channel is not None:
-            perms = log_channel.permissions_for(guild.me)
-            if not (perms.view_channel and perms.send_messages and perms.attach_files):
-                raise ValidationError(
-                    f"I can't post transcripts in {log_channel.mention}: I need View Channel, "
-                    "Send Messages and Attach Files there."
-                )
+            require_bot_can_post(log_channel, what="transcripts", files=True)
         settings = await service.configure(
             guild.id,
             log_channel_id=log_channel.id if log_channel else None,

@@ -222,7 +222,7 @@ async def test_automation_refusals(discord_env: DiscordEnv) -> None:
 
     assert "needs a duration" in (no_duration.content or "")
     assert "needs the role" in (no_role.content or "")
-    assert "below mine" in (too_high.content or "")
+    assert "above my highest role" in (too_high.content or "")
     assert "no automation `A-ZZZZZ`" in (unknown.content or "")
     assert await WarningAutomation.all().count() == 0
 

@@ -224,6 +224,33 @@ async def test_reopen_gives_a_closed_ticket_a_new_channel(discord_env: DiscordEn
 # ------------------------------------------------------------------------------ refusals
 
 
+async def test_channels_the_bot_cannot_use_are_refused_naming_what_is_missing(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    bot_role = env.guild.role("Pegasus")
+    no_files = await env.guild.create_text_channel(
+        "no-files", overwrites=[env.guild.overwrite_for(bot_role, deny=["attach_files"])]
+    )
+    no_embeds = await env.guild.create_text_channel(
+        "no-embeds", overwrites=[env.guild.overwrite_for(bot_role, deny=["embed_links"])]
+    )
+    await env.settle()
+    panel_id = await make_panel(env, log_channel=False)
+
+    logs = await env.owner.slash("ticket-panel settings", log_channel=no_files)
+    posted = await env.owner.slash("ticket-panel send", panel=panel_id, channel=no_embeds)
+
+    assert logs.ephemeral and logs.content == (
+        f"I can't post transcripts in {no_files.mention}: I need Attach Files there."
+    )
+    assert posted.ephemeral and posted.content == (
+        f"I can't post in {no_embeds.mention}: I need Embed Links there."
+    )
+    assert not no_embeds.bot_messages
+    assert (await service.get_settings(env.guild.id)).log_channel_id is None
+
+
 async def test_permission_refusals(discord_env: DiscordEnv) -> None:
     env = discord_env
     alice, bob = env.alice, env.bob
