@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Callable
 
 import discord
 from discord import app_commands
@@ -43,6 +44,11 @@ def guild_id_of(interaction: discord.Interaction) -> int:
 
 def name_of(user: discord.abc.User) -> str:
     return discord.utils.escape_markdown(user.display_name)
+
+
+def view_kwargs(view: discord.ui.View | None) -> dict[str, discord.ui.View]:
+    """`view=` only when there is one (discord.py refuses `view=None` on a first response)."""
+    return {"view": view} if view is not None else {}
 
 
 def rng() -> random.Random:
@@ -133,7 +139,105 @@ class StandButton(BlackjackButton, template=r"pegasus:economy:bj-stand:(?P<id>[0
                                  custom_id=f"pegasus:economy:bj-stand:{game_id}")
 
 
-DYNAMIC_ITEMS = (HitButton, StandButton)
+# --------------------------------------------------------------------------------------------
+# Page buttons of /shop and /transactions: the page (and whose ledger) is in the custom id, so
+# they keep working after a restart
+# --------------------------------------------------------------------------------------------
+
+PREVIOUS, NEXT = "◀ Previous", "Next ▶"
+
+
+def _page_button(custom_id: str, label: str, disabled: bool) -> discord.ui.Button:
+    return discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
+                             custom_id=custom_id, disabled=disabled)
+
+
+def pager(
+    make: Callable[[int, str, bool], discord.ui.Item[discord.ui.View]], page: int, pages: int
+) -> discord.ui.View | None:
+    """Previous and next buttons, or none when everything fits on one page."""
+    if pages <= 1:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(make(page - 1, PREVIOUS, page <= 1))
+    view.add_item(make(page + 1, NEXT, page >= pages))
+    return view
+
+
+class ShopPageButton(PegasusButton, template=r"pegasus:economy:shop-page:(?P<page>[0-9]{1,7})"):
+    def __init__(self, page: int, label: str = NEXT, disabled: bool = False) -> None:
+        super().__init__(_page_button(f"pegasus:economy:shop-page:{page}", label, disabled))
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ShopPageButton:
+        return cls(int(match["page"]), item.label or NEXT)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        listing = await shop.list_shop(guild_id_of(interaction), max(1, self.page))
+        await interaction.response.edit_message(
+            embed=render.shop_embed(guild_name_of(interaction), listing),
+            view=shop_pager(listing),
+        )
+
+
+def shop_pager(listing: shop.ShopPage) -> discord.ui.View | None:
+    return pager(ShopPageButton, listing.page, listing.pages)
+
+
+class LedgerPageButton(
+    PegasusButton, template=r"pegasus:economy:tx-page:(?P<user>[0-9]{1,20}):(?P<page>[0-9]{1,7})"
+):
+    def __init__(self, user_id: int, page: int, label: str = NEXT, disabled: bool = False) -> None:
+        super().__init__(
+            _page_button(f"pegasus:economy:tx-page:{user_id}:{page}", label, disabled)
+        )
+        self.user_id = user_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> LedgerPageButton:
+        return cls(int(match["user"]), int(match["page"]), item.label or NEXT)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # Checked again on every click: a custom id is only as private as the client sending it.
+        check_ledger_access(interaction, self.user_id)
+        listing = await economy.list_transactions(
+            guild_id_of(interaction), self.user_id, max(1, self.page)
+        )
+        guild = interaction.guild
+        member = guild.get_member(self.user_id) if guild is not None else None
+        name = name_of(member) if member is not None else f"Member {self.user_id}"
+        await interaction.response.edit_message(
+            embed=render.transactions_embed(name, listing),
+            view=ledger_pager(self.user_id, listing),
+        )
+
+
+def ledger_pager(user_id: int, listing: economy.LedgerPage) -> discord.ui.View | None:
+    return pager(
+        lambda page, label, disabled: LedgerPageButton(user_id, page, label, disabled),
+        listing.page, listing.pages,
+    )
+
+
+def check_ledger_access(interaction: discord.Interaction, user_id: int) -> None:
+    viewer = interaction.user
+    if user_id != viewer.id and not (
+        isinstance(viewer, discord.Member) and viewer.guild_permissions.manage_guild
+    ):
+        raise PermissionDenied("Only staff with Manage Server can see others' transactions.")
+
+
+def guild_name_of(interaction: discord.Interaction) -> str:
+    return interaction.guild.name if interaction.guild else "Server"
+
+
+DYNAMIC_ITEMS = (HitButton, StandButton, ShopPageButton, LedgerPageButton)
 
 
 def blackjack_view(view: gambling.BlackjackView) -> discord.ui.View | None:
@@ -383,8 +487,10 @@ class Economy(commands.Cog):
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1
     ) -> None:
         listing = await shop.list_shop(guild_id_of(interaction), page)
-        guild_name = interaction.guild.name if interaction.guild else "Server"
-        await interaction.response.send_message(embed=render.shop_embed(guild_name, listing))
+        await interaction.response.send_message(
+            embed=render.shop_embed(guild_name_of(interaction), listing),
+            **view_kwargs(shop_pager(listing)),
+        )
 
     @app_commands.command(name="buy", description="Buy an item from the shop.")
     @app_commands.describe(item="The item's name", quantity="How many (default 1)")
@@ -518,12 +624,9 @@ class Economy(commands.Cog):
         page: app_commands.Range[int, 1, 100_000] = 1,
     ) -> None:
         target = member or interaction.user
-        viewer = interaction.user
-        if target.id != viewer.id and not (
-            isinstance(viewer, discord.Member) and viewer.guild_permissions.manage_guild
-        ):
-            raise PermissionDenied("Only staff with Manage Server can see others' transactions.")
+        check_ledger_access(interaction, target.id)
         listing = await economy.list_transactions(guild_id_of(interaction), target.id, page)
         await interaction.response.send_message(
-            embed=render.transactions_embed(name_of(target), listing), ephemeral=True
+            embed=render.transactions_embed(name_of(target), listing), ephemeral=True,
+            **view_kwargs(ledger_pager(target.id, listing)),
         )

@@ -519,3 +519,60 @@ async def test_a_deleted_role_is_refunded(discord_env: DiscordEnv) -> None:
     refused = await env.bob.slash("buy", item="VIP pass")
     assert refused.ephemeral and "no longer exists" in (refused.content or "")
     assert await wallet(env, env.bob) == (100, 0)
+
+
+# -------------------------------------------------------------------------------- page buttons
+
+
+def _buttons(reply: Any) -> dict[str, dict]:
+    return {b["label"]: b for b in reply.buttons}
+
+
+async def test_shop_page_buttons_survive_a_restart(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    for n in range(shop.ITEMS_PER_PAGE + 2):  # two pages
+        await shop.add_item(env.guild.id, name=f"Gem {n}", price=1_000 + n)
+    first = await env.alice.slash("shop")
+    assert "Page 1 of 2" in first.text and "Gem 0" in first.text and "🪙 1,000" in first.text
+    buttons = _buttons(first)
+    assert set(buttons) == {"◀ Previous", "Next ▶"}
+    assert buttons["◀ Previous"].get("disabled") and not buttons["Next ▶"].get("disabled")
+    assert all(b["custom_id"].startswith("pegasus:economy:") for b in buttons.values())
+    await env.restart_bot()
+    second = await env.bob.click(first, label="Next ▶")
+    assert second.kind == "update" and "Page 2 of 2" in second.text, second.text
+    assert "Gem 7" in second.text and "Gem 0" not in second.text
+    assert _buttons(second)["Next ▶"].get("disabled")
+    back = await env.bob.click(second, label="◀ Previous")
+    assert "Page 1 of 2" in back.text
+    # The page option still works, and opens on the buttons of that page.
+    direct = await env.alice.slash("shop", page=2)
+    assert "Page 2 of 2" in direct.text and _buttons(direct)["◀ Previous"].get("disabled") is False
+    # After items left, a stale button shows the last page there is.
+    await EconomyShopItem.filter(guild_id=env.guild.id, name__in=["Gem 6", "Gem 7"]).delete()
+    stale = await env.bob.click(direct, label="◀ Previous")
+    assert "Page 1 of 1" in stale.text and not stale.buttons
+
+
+async def test_transaction_page_buttons_survive_a_restart(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    now = datetime.now(UTC)
+    for day in range(economy.TRANSACTIONS_PER_PAGE + 2):  # 13 rows with the starting balance
+        await economy.claim_daily(env.guild.id, env.alice.id, now=now + timedelta(days=day))
+    first = await env.alice.slash("transactions")
+    assert first.ephemeral and "Page 1 of 2" in first.text and "13 transactions" in first.text
+    assert _buttons(first)["◀ Previous"].get("disabled")
+    await env.restart_bot()
+    second = await env.alice.click(first, label="Next ▶")
+    assert second.kind == "update" and "Page 2 of 2" in second.text, second.text
+    assert "Starting balance" in second.text
+    back = await env.alice.click(second, label="◀ Previous")
+    assert "Page 1 of 2" in back.text and "Starting balance" not in back.text
+    # Staff page through someone else's ledger the same way.
+    staff = await env.owner.slash("transactions", member=env.alice, page=2)
+    assert "Page 2 of 2" in staff.text
+    staff_back = await env.owner.click(staff, label="◀ Previous")
+    assert "Page 1 of 2" in staff_back.text and "alice" in staff_back.text.lower()
+    # One page: no buttons.
+    lonely = await env.bob.slash("transactions")
+    assert "Page 1 of 1" in lonely.text and not lonely.buttons
