@@ -130,7 +130,7 @@ def stats_embed(name: str, stats: list[gambling.GameStats], c: Currency) -> disc
             inline=False,
         )
     total = sum(s.profit for s in stats)
-    embed.set_footer(text=f"Overall profit: {'+' if total >= 0 else '−'}{abs(total):,}")
+    embed.set_footer(text=f"Overall profit: {signed(c, total) if total else c.format(0)}")
     return embed
 
 
@@ -177,7 +177,7 @@ def shop_embed(guild_name: str, page: shop.ShopPage) -> discord.Embed:
         embed.description = "The shop is empty. Staff can add items with /shop-admin add."
     else:
         embed.description = "\n\n".join(item_line(i, page.currency) for i in page.items)
-    embed.set_footer(text=f"Page {page.page} of {page.pages} · /buy item to buy")
+    embed.set_footer(text=f"Page {page.page:,} of {page.pages:,} · /buy item to buy")
     return embed
 
 
@@ -219,7 +219,7 @@ def transactions_embed(name: str, page: economy.LedgerPage) -> discord.Embed:
         )
     if lines:
         embed.description = "\n".join(lines)
-    embed.set_footer(text=f"Page {page.page} of {page.pages} · {page.total:,} transactions")
+    embed.set_footer(text=f"Page {page.page:,} of {page.pages:,} · {page.total:,} transactions")
     return embed
 
 

@@ -675,7 +675,7 @@ async def claim_daily(
         total = amount + bonus
         await move(
             conn, guild_id=guild_id, user_id=user_id, type=TransactionType.DAILY, wallet=total,
-            currency=currency, description=f"Daily reward (day {streak} of the streak)",
+            currency=currency, description=f"Daily reward (day {streak:,} of the streak)",
             metadata={"day": today, "streak": streak, "bonus": bonus},
             idempotency_key=idempotency_key,
             earned=total,

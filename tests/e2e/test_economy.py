@@ -576,3 +576,37 @@ async def test_transaction_page_buttons_survive_a_restart(discord_env: DiscordEn
     # One page: no buttons.
     lonely = await env.bob.slash("transactions")
     assert "Page 1 of 1" in lonely.text and not lonely.buttons
+
+
+# -------------------------------------------------------------------------------- how numbers read
+
+
+async def test_large_numbers_read_with_thousands_separators(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.alice.slash("balance")
+    # A long streak: the 1,000th day in a row.
+    today = economy.utc_day(datetime.now(UTC))
+    await EconomyBalance.filter(guild_id=env.guild.id, user_id=env.alice.id).update(
+        last_daily_day=today - 1, daily_streak=999
+    )
+    await env.owner.slash("economy set", daily_streak_max_days=0)
+    daily = await env.alice.slash("daily")
+    assert "Streak: **1,000** days" in (daily.content or ""), daily.content
+    # A ledger of more than 10,000 rows: over a thousand pages.
+    await EconomyTransaction.bulk_create(
+        [EconomyTransaction(guild_id=env.guild.id, user_id=env.alice.id,
+                            type=TransactionType.ADMIN, description="filler")
+         for _ in range(10_000)],
+        batch_size=1_000,
+    )
+    ledger = await env.alice.slash("transactions")
+    assert "Page 1 of 1,001" in ledger.text and "10,002 transactions" in ledger.text, ledger.text
+    last = await env.alice.slash("transactions", page=1_001)
+    assert "day 1,000 of the streak" in last.text and "Page 1,001 of 1,001" in last.text
+    # Game profit is shown as money.
+    await env.owner.slash("economy give", member=env.alice, amount="5000")
+    await env.alice.slash("dice", bet="1,500")
+    stats = await env.alice.slash("gamblestats")
+    assert "Overall profit: " in stats.text
+    footer = stats.text.split("Overall profit: ", 1)[1]
+    assert footer.lstrip("+−").startswith("🪙"), footer
