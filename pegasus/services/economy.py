@@ -954,8 +954,11 @@ async def reverse_transaction(
 ) -> ReversalResult:
     """Undo a ledger row (both halves of a transfer, robbery or fine) with `reversal` rows.
 
-    Each original can be reversed once (the reversal's key is derived from it). Fails without
-    changing anything when the member no longer holds the money to give back.
+    Each original can be reversed once (the reversal's key is derived from it). The members'
+    lifetime totals (earned, spent, gambled) move back by what the original added, never below
+    zero. A purchase is undone whole by shop.refund_purchase (items back to the shop). Per-game
+    statistics are a record of games played and are left as they are. Fails without changing
+    anything when the member no longer holds the money (or the items) to give back.
     """
     original = await find_transaction(guild_id, reference)
     if original.type in (TransactionType.REVERSAL, TransactionType.RESET):

@@ -6,7 +6,12 @@ guarded increment of the member's stack (`... WHERE quantity <= max_per_user - n
 turns one item of the stack into its own active row with `expires_at`, and schedules its expiry
 ("economy.item_expire") in the same transaction. Readers of effects (the levels pipeline, /rob)
 also compare `expires_at` with the time, so an effect never outlives its expiry even if the
-scheduler is late.
+scheduler is late. Using an item locks the member's balance row first, as a robbery does, so a
+rob protection and a robbery of the same member never interleave.
+
+`refund_purchase` undoes a purchase whole (a `reversal` ledger row linked to it, the stack, the
+stock, the purchase cooldown) in one transaction: the cog calls it when Discord refuses to give a
+bought role, and staff reversals of purchases go through it.
 """
 
 from __future__ import annotations
