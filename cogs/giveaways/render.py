@@ -69,7 +69,7 @@ def giveaway_embed(giveaway: Giveaway) -> discord.Embed:
         title += " (ended)"
     elif status is GiveawayStatus.CANCELLED:
         title += " (cancelled)"
-    embed = discord.Embed(title=title[:256], description=_description(giveaway), colour=colour)
+    embed = discord.Embed(title=clip(title, 256), description=_description(giveaway), colour=colour)
     embed.add_field(name="Winners", value=_winners_value(giveaway), inline=True)
     embed.add_field(name="Entries", value=f"{giveaway.entry_count:,}", inline=True)
     host_id = giveaway.host_id  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from pegasus.services.levels import (
     Reward,
     format_colour,
 )
-from pegasus.ui.format import BLURPLE, GREEN, GREYPLE, page_of, plural
+from pegasus.ui.format import BLURPLE, DESCRIPTION_LIMIT, GREEN, GREYPLE, clip, page_of, plural
 
 LEVELS_COLOUR = BLURPLE
 SUCCESS_COLOUR = GREEN
@@ -125,9 +125,7 @@ def settings_embed(guild_name: str, config: LevelConfig) -> discord.Embed:
         ),
         inline=False,
     )
-    embed.add_field(
-        name="Ignored roles", value=_list(config.ignored_roles, "<@&{}>"), inline=False
-    )
+    embed.add_field(name="Ignored roles", value=_list(config.ignored_roles, "<@&{}>"), inline=False)
     rewards = (
         f"{plural(len(config.rewards), 'reward')}, mode **{config.reward_mode.value}**"
         if config.rewards_enabled
@@ -150,7 +148,7 @@ def rewards_embed(guild_name: str, rewards: list[Reward], config: LevelConfig) -
         if reward.message:
             line += f"\n  ↳ “{reward.message}”"
         lines.append(line)
-    embed.description = "\n".join(lines)
+    embed.description = clip("\n".join(lines), DESCRIPTION_LIMIT)
     state = "on" if config.rewards_enabled else "**off**"
     embed.set_footer(
         text=f"Rewards are {state.strip('*')}. Stack keeps every reward reached; replace keeps "

@@ -16,7 +16,7 @@ from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.services import automations
 from pegasus.services.durations import parse_duration
 from pegasus.ui.checks import require_bot_can_give
-from pegasus.ui.format import PURPLE, plural
+from pegasus.ui.format import PURPLE, clip, plural
 from pegasus.ui.views import confirm
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class Automations(commands.Cog, name="Warning automations"):
         for rule in rules:
             embed.add_field(
                 name=f"`{rule.automation_id}` · {rule.name}",
-                value=automation_summary(rule)[:1024],
+                value=clip(automation_summary(rule)),
                 inline=False,
             )
         if not rules:
@@ -317,7 +317,7 @@ class Automations(commands.Cog, name="Warning automations"):
             colour=AUTOMATION_COLOUR,
             timestamp=utcnow(),
         )
-        embed.add_field(name="Actions", value="\n".join(outcomes)[:1024] or "None", inline=False)
+        embed.add_field(name="Actions", value=clip("\n".join(outcomes)) or "None", inline=False)
         embed.set_footer(text=f"Automation {rule.automation_id}")
         try:
             await channel.send(embed=embed)

@@ -15,7 +15,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import Blacklisted, NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import blacklist
 from pegasus.services.durations import parse_duration
-from pegasus.ui.format import MIDNIGHT, timestamp
+from pegasus.ui.format import DESCRIPTION_LIMIT, MIDNIGHT, clip, timestamp
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,8 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         embed = discord.Embed(
             title="Blacklist",
             colour=MIDNIGHT,
-            description="\n\n".join(lines) or "Nobody and nothing is blacklisted here.",
+            description=clip("\n\n".join(lines), DESCRIPTION_LIMIT)
+            or "Nobody and nothing is blacklisted here.",
         )
         if len(entries) > MAX_LISTED:
             embed.set_footer(text=f"Showing {MAX_LISTED} of {len(entries):,} entries")

@@ -15,7 +15,7 @@ from pegasus.errors import ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
 from pegasus.ui.checks import require_bot_can_post
-from pegasus.ui.format import BLURPLE, page_of, plural, timestamp
+from pegasus.ui.format import BLURPLE, clip, page_of, plural, timestamp
 
 
 class Cases(commands.Cog, name="Moderation cases"):
@@ -66,7 +66,7 @@ class Cases(commands.Cog, name="Moderation cases"):
                 line += " · **running**"
             embed.add_field(
                 name=f"#{item.case_number} · {CaseType(item.type).capitalize()}",
-                value=f"{line[:200]}\n{timestamp(item.created_at)}",
+                value=f"{clip(line, 200)}\n{timestamp(item.created_at)}",
                 inline=False,
             )
         embed.set_footer(text=f"{page_of(page, pages)} · {plural(total, 'case')}")

@@ -20,7 +20,17 @@ from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
-from pegasus.ui.format import DARK_RED, EMERALD, GOLD, GREY, ORANGE, SCARLET, plural, timestamp
+from pegasus.ui.format import (
+    DARK_RED,
+    EMERALD,
+    GOLD,
+    GREY,
+    ORANGE,
+    SCARLET,
+    clip,
+    plural,
+    timestamp,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +162,7 @@ def case_embed(case: ModCase) -> discord.Embed:
         )
     embed.add_field(name="Reason", value=case.reason or "No reason given", inline=False)
     if case.proof:
-        embed.add_field(name="Proof", value="\n".join(case.proof)[:1024], inline=False)
+        embed.add_field(name="Proof", value=clip("\n".join(case.proof)), inline=False)
     if case.reason_edited_at is not None:
         editor = case.reason_edited_by_id  # type: ignore[attr-defined]
         by = f"by <@{editor}> " if editor else ""
@@ -225,7 +235,7 @@ class Enforcer:
                 value=f"{format_duration(duration_seconds)}, ends {timestamp(ends)}",
             )
         if extra:
-            embed.add_field(name="Details", value=extra[:1024], inline=False)
+            embed.add_field(name="Details", value=clip(extra), inline=False)
         try:
             await user.send(embed=embed)
         except discord.HTTPException:

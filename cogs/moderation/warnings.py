@@ -13,7 +13,7 @@ from models.moderation import MemberWarning, WarningEdit, WarningEditKind
 from pegasus.bot import Pegasus
 from pegasus.services import automations, warnings
 from pegasus.services.durations import parse_duration
-from pegasus.ui.format import GOLD, timestamp
+from pegasus.ui.format import DESCRIPTION_LIMIT, GOLD, clip, timestamp
 
 WARNING_COLOUR = GOLD
 MAX_LISTED = 15
@@ -134,7 +134,10 @@ class Warnings(commands.Cog, name="Warnings"):
         embed = discord.Embed(
             title=f"Warnings of {member.display_name}",
             colour=WARNING_COLOUR,
-            description="\n\n".join(warning_line(w, now) for w in found[:MAX_LISTED])
+            description=clip(
+                "\n\n".join(warning_line(w, now) for w in found[:MAX_LISTED]),
+                DESCRIPTION_LIMIT,
+            )
             or f"{member.mention} has no warnings.",
         )
         level_total = sum(w.level for w in counting)
@@ -216,9 +219,9 @@ class Warnings(commands.Cog, name="Warnings"):
         )
         embed.add_field(name="Member", value=f"<@{warning.user_id}>", inline=True)  # type: ignore[attr-defined]
         if warning.description:
-            embed.add_field(name="Description", value=warning.description[:1024], inline=False)
+            embed.add_field(name="Description", value=clip(warning.description), inline=False)
         if warning.proof:
-            embed.add_field(name="Proof", value="\n".join(warning.proof)[:1024], inline=False)
+            embed.add_field(name="Proof", value=clip("\n".join(warning.proof)), inline=False)
         for edit in edits[-20:]:
             embed.add_field(
                 name=f"{WarningEditKind(edit.kind).capitalize()} {timestamp(edit.created_at)}",
@@ -237,7 +240,7 @@ def _describe_edit(edit: WarningEdit) -> str:
             f"{key}: {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
             for key in edit.after
         )
-        return f"by {who}: {changes}"[:1024]
+        return clip(f"by {who}: {changes}")
     if edit.kind == WarningEditKind.REMOVE:
         return f"by {who}" + (f": {edit.reason}" if edit.reason else "")
     return "expired"

@@ -32,7 +32,7 @@ from pegasus.errors import (
 from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
 from pegasus.ui.checks import require_bot_can_post
-from pegasus.ui.format import BLURPLE
+from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.views import confirm
 
 from . import render
@@ -702,7 +702,7 @@ class Tickets(commands.Cog):
             return
         embed = discord.Embed(
             title="Ticket panels",
-            description="\n\n".join(render.panel_summary(p) for p in panels)[:4000],
+            description=clip("\n\n".join(render.panel_summary(p) for p in panels), 4000),
             colour=BLURPLE,
         )
         settings = await service.get_settings(guild.id)

@@ -71,6 +71,28 @@ async def test_blacklisted_roles_and_channels(discord_env: DiscordEnv) -> None:
     assert "raiders" in listed.text and "read only" in listed.text
 
 
+async def test_a_long_blacklist_is_listed_within_discords_embed_limits(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    for number in range(20):
+        await blacklist.add_entry(
+            BlacklistEntityType.USER,
+            900_000_000_000_000_000 + number,
+            guild_id=env.guild.id,
+            actor_id=env.owner.id,
+            reason=f"entry {number} " + "x" * 480,
+            now=datetime.now(UTC),
+        )
+
+    listed = await env.owner.slash("blacklist list")
+
+    assert listed.ephemeral and len(listed.embeds) == 1, listed.text
+    description = listed.embeds[0]["description"]
+    assert len(description) <= 4096 and description.endswith("…")
+    assert "entry 19 " in description and "entry 0 " not in description  # newest first
+
+
 async def test_refused_targets_and_scopes(discord_env: DiscordEnv) -> None:
     env = discord_env
     boss = await env.guild.add_member("boss", roles=[env.guild.role("Admin")])
