@@ -137,7 +137,12 @@ class Levels(commands.Cog):
         """A message hook (see Pegasus.add_message_hook): memory only."""
         guild = message.guild
         author = message.author
-        if guild is None or author.bot or message.webhook_id is not None:
+        if (
+            guild is None
+            or author.bot
+            or message.webhook_id is not None
+            or message.is_system()  # "X boosted the server", joins...: not something said
+        ):
             return
         caches = self.activity.caches
         state = caches.peek(guild.id) or await caches.get(guild.id)
@@ -206,6 +211,13 @@ class Levels(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.reconcile(guild)
+
+    @commands.Cog.listener()
+    async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
+        # Members already sitting in a channel that just became (or stopped being) the AFK
+        # channel send no voice update: take stock now.
+        if afk_channel_id(before) != afk_channel_id(after):
+            await self.reconcile(after)
 
     @commands.Cog.listener()
     async def on_shard_disconnect(self, shard_id: int) -> None:

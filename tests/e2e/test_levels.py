@@ -575,3 +575,39 @@ async def test_voice_minutes_are_not_counted_in_the_afk_channel(discord_env: Dis
     await flush(env)
     assert (await counters(env, env.alice))[3] == 3
     assert (await counters(env, env.carol))[3] == 1
+
+
+async def test_a_boost_announcement_is_not_a_message_that_earns_xp(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    use_clock(env)
+    await configure(env, xp_min=10, xp_max=10, cooldown="0s")
+    await env.guild.set_booster(env.alice)  # announced in the system channel, by alice
+    await env.settle()
+    await flush(env)
+    assert await counters(env, env.alice) == (0, 0, 0, 0)
+
+
+async def test_members_already_in_a_channel_that_becomes_afk_stop_counting(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    clock = use_clock(env)
+    await env.alice.join_voice("Gaming")
+    await env.bob.join_voice("Gaming")
+    await env.settle()
+    clock.advance(61)
+    await flush(env)
+    assert (await counters(env, env.alice))[3] == 1
+
+    await env.guild.set_afk_channel("Gaming")  # nobody moves: no voice state update
+    await env.settle()
+    clock.advance(300)
+    await flush(env)
+    assert (await counters(env, env.alice))[3] == 1
+    assert (await counters(env, env.bob))[3] == 1
+
+    await env.guild.set_afk_channel(None)
+    await env.settle()
+    clock.advance(61)
+    await flush(env)
+    assert (await counters(env, env.alice))[3] == 2
