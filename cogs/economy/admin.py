@@ -123,7 +123,8 @@ class EconomyAdmin(
             interaction,
             f"Reverse `{original.id.hex[:8]}` ({render.TYPE_LABELS.get(original.type)}: "
             f"{original.description}; wallet {render.signed(c, original.amount)}, bank "
-            f"{render.signed(c, original.bank_amount)})? A transfer is reversed on both sides.",
+            f"{render.signed(c, original.bank_amount)})? A transfer, robbery or fine is "
+            "reversed on both sides.",
             confirm_label="Reverse",
         )
         if answer is None:

@@ -560,13 +560,7 @@ async def pay(
                 else f"You don't have {currency.format(value)} in your wallet.",
             )
         sent, received = legs[sender_id], legs[recipient_id]
-        # Link the two halves both ways: a reversal finds its partner from either side.
-        await EconomyTransaction.filter(id=sent.id).using_db(conn).update(
-            related_transaction_id=received.id
-        )
-        await EconomyTransaction.filter(id=received.id).using_db(conn).update(
-            related_transaction_id=sent.id
-        )
+        await _link_halves(conn, sent, received)
         wallet = (
             await EconomyBalance.filter(guild_id=guild_id, user_id=sender_id)
             .using_db(conn).values_list("wallet", flat=True)
@@ -574,6 +568,19 @@ async def pay(
         return PayResult(value, wallet, currency, sent.id)
 
     return await atomic(work, idempotency_key=idempotency_key)
+
+
+async def _link_halves(
+    conn: BaseDBAsyncClient, first: EconomyTransaction, second: EconomyTransaction
+) -> None:
+    """Link the two halves of a movement between members both ways: a reversal finds its
+    partner from either side."""
+    await EconomyTransaction.filter(id=first.id).using_db(conn).update(
+        related_transaction_id=second.id
+    )
+    await EconomyTransaction.filter(id=second.id).using_db(conn).update(
+        related_transaction_id=first.id
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -802,10 +809,11 @@ async def rob(
         else:
             amount = rows[robber_id].wallet * settings.rob_fine_percent // 100
             payer, payee = robber_id, victim_id
+        halves: list[EconomyTransaction] = []
         for user_id in (first, second):
             paying = user_id == payer
             if amount:
-                await move(
+                halves.append(await move(
                     conn, guild_id=guild_id, user_id=user_id,
                     type=TransactionType.ROB if success else TransactionType.FINE,
                     wallet=-amount if paying else amount, currency=currency,
@@ -813,7 +821,10 @@ async def rob(
                     related_user_id=payee if paying else payer,
                     idempotency_key=idempotency_key if user_id == robber_id else None,
                     earned=amount if user_id == payee and success else 0,
-                )
+                ))
+        if len(halves) == 2:
+            # Linked both ways, as a transfer's halves: a reversal undoes both sides at once.
+            await _link_halves(conn, halves[0], halves[1])
         next_at = await claim_cooldown(
             conn, guild_id, robber_id, "rob", now=now, seconds=settings.rob_cooldown_seconds,
             message="Lie low for a while: you can rob again {when}.",

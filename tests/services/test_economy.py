@@ -361,6 +361,33 @@ async def test_rob_refusals(db: str) -> None:
     await assert_books_balance()
 
 
+async def test_reversing_a_robbery_undoes_both_halves(db: str) -> None:
+    await _rich_victim()  # bob: 1,100
+    robbed = await economy.rob(GUILD, ALICE, BOB, now=NOW, rng=FixedRng(0, 20))
+    assert robbed.success and robbed.amount == 220
+    gain = await EconomyTransaction.get(guild_id=GUILD, user_id=ALICE, type=TransactionType.ROB)
+    loss = await EconomyTransaction.get(guild_id=GUILD, user_id=BOB, type=TransactionType.ROB)
+    assert gain.related_transaction_id == loss.id  # type: ignore[attr-defined]
+    assert loss.related_transaction_id == gain.id  # type: ignore[attr-defined]
+    # Reversed from either half, both members are back where they were, once.
+    result = await economy.reverse_transaction(GUILD, STAFF, loss.id.hex)
+    assert set(result.original_ids) == {gain.id, loss.id} and len(result.reversal_ids) == 2
+    assert await wallet_of(ALICE) == (100, 0) and await wallet_of(BOB) == (1100, 0)
+    with pytest.raises(ConflictError, match="already reversed"):
+        await economy.reverse_transaction(GUILD, STAFF, gain.id.hex)
+    await assert_books_balance()
+
+
+async def test_reversing_a_fine_undoes_both_halves(db: str) -> None:
+    await _rich_victim()
+    await economy.rob(GUILD, ALICE, BOB, now=NOW, rng=FixedRng(99, 20))  # caught: fine of 10
+    fine = await EconomyTransaction.get(guild_id=GUILD, user_id=ALICE, type=TransactionType.FINE)
+    result = await economy.reverse_transaction(GUILD, STAFF, fine.id.hex[:8])
+    assert len(result.reversal_ids) == 2
+    assert await wallet_of(ALICE) == (100, 0) and await wallet_of(BOB) == (1100, 0)
+    await assert_books_balance()
+
+
 # -------------------------------------------------------------------------------- admin
 
 
