@@ -1,0 +1,50 @@
+"""The bot object without a gateway: sharding ownership and endpoint settings."""
+
+from __future__ import annotations
+
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from pegasus.bot import Pegasus, apply_endpoints, shard_of
+from pegasus.config import Settings
+
+# Snowflakes whose shard (id >> 22) % 4 is known.
+GUILD_ON_SHARD = {shard: (1000 * 4 + shard) << 22 for shard in range(4)}
+
+
+def test_shard_of_follows_discords_formula() -> None:
+    for shard, guild_id in GUILD_ON_SHARD.items():
+        assert shard_of(guild_id, 4) == shard
+
+
+async def test_a_process_owns_only_the_guilds_of_its_shards() -> None:
+    settings = Settings.from_env(
+        {"DISCORD_TOKEN": "x", "SHARD_COUNT": "4", "SHARD_IDS": "1,3"}, load_dotenv=False
+    )
+    async with Pegasus(settings) as bot:
+        owned = {shard for shard, gid in GUILD_ON_SHARD.items() if bot.owns_guild(gid)}
+        assert owned == {1, 3}
+        assert not bot.owns_guild(None)  # bot-wide timers run where shard 0 runs
+
+
+async def test_a_single_process_owns_everything() -> None:
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        assert all(bot.owns_guild(gid) for gid in GUILD_ON_SHARD.values())
+        assert bot.owns_guild(None)
+
+
+def test_endpoints_are_applied_to_rest_and_gateway() -> None:
+    original = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        apply_endpoints(
+            Settings(
+                discord_token="x",
+                discord_api_base="http://127.0.0.1:1/api/v10",
+                discord_gateway_url="ws://127.0.0.1:1/gateway",
+            )
+        )
+        assert Route.BASE == "http://127.0.0.1:1/api/v10"
+        assert yarl.URL("ws://127.0.0.1:1/gateway") == DiscordWebSocket.DEFAULT_GATEWAY
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = original
