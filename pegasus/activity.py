@@ -196,6 +196,10 @@ class VoiceTracker:
         """user id → channel id of the members in voice in a guild."""
         return {uid: v.channel_id for uid, v in self._guilds.get(guild_id, {}).items()}
 
+    def guild_ids(self) -> list[int]:
+        """The guilds where someone is in voice."""
+        return [guild_id for guild_id, members in self._guilds.items() if members]
+
     def is_counting(self, guild_id: int, user_id: int) -> bool:
         member = self._guilds.get(guild_id, {}).get(user_id)
         return member is not None and member.counting_since is not None
@@ -321,11 +325,8 @@ class VoiceTracker:
         credits, self._departed = self._departed, []
         for guild_id, members in self._guilds.items():
             new_rules = rules_for(guild_id) if rules_for else None
-            if new_rules is not None and new_rules != self._rules.get(guild_id):
-                self._rules[guild_id] = new_rules
-                channels = {m.channel_id for m in members.values()}
-                self._settle_channels(guild_id, channels, now)
-                self._requalify_channels(guild_id, channels, now)
+            if new_rules is not None:
+                self.apply_rules(guild_id, new_rules, now=now)
             for user_id, member in members.items():
                 pending = member.carry
                 if member.counting_since is not None:
@@ -338,6 +339,15 @@ class VoiceTracker:
                 member.last_credited_at = now
                 credits.append(VoiceCredit(guild_id, user_id, member.channel_id, minutes, now))
         return credits
+
+    def apply_rules(self, guild_id: int, rules: VoiceRules, *, now: float) -> None:
+        """New rules from `now` on: time until then is settled at the old ones."""
+        if rules == self._rules.get(guild_id):
+            return
+        self._rules[guild_id] = rules
+        channels = {m.channel_id for m in self._guilds.get(guild_id, {}).values()}
+        self._settle_channels(guild_id, channels, now)
+        self._requalify_channels(guild_id, channels, now)
 
     def session(self, guild_id: int, user_id: int) -> SessionWrite | None:
         member = self._guilds.get(guild_id, {}).get(user_id)
@@ -541,6 +551,17 @@ class Activity:
             closed,
         )
 
+    async def settings_changed(self, guild_id: int) -> None:
+        """A command changed the guild's settings: read them again, and apply the new voice
+        rules from now (not from the next collection, which would judge the time in between by
+        the old rules, or never, for a member whom no rule counted)."""
+        self.caches.invalidate(guild_id)
+        known = self.voice.rules(guild_id)
+        state = await self.caches.get(guild_id)
+        if known is not None:
+            rules = VoiceRules.from_config(state.config, known.afk_channel_id)
+            self.voice.apply_rules(guild_id, rules, now=self.clock())
+
     def discard(self, guild_id: int, user_id: int) -> None:
         """Forget a member's pending XP (before their XP is set by hand); counts are kept."""
         entry = self._batch.entries.get((guild_id, user_id))
@@ -559,6 +580,10 @@ class Activity:
 
     async def collect_voice(self) -> int:
         """Credit whole voice minutes (and their XP) to the buffer; returns minutes credited."""
+        # Settings changed by a command empty the cache; load them again, or the old voice
+        # rules would stay until the next message or voice change in that guild.
+        for guild_id in self.voice.guild_ids():
+            await self.caches.get(guild_id)
         now = self.clock()
 
         def rules_for(guild_id: int) -> VoiceRules | None:

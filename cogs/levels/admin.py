@@ -178,8 +178,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
 
     # ------------------------------------------------------------------------------ /levels
 
-    def _invalidate(self, guild_id: int) -> None:
-        self.feature.activity.caches.invalidate(guild_id)
+    async def _invalidate(self, guild_id: int) -> None:
+        """The settings changed: the next message and the voice time from now use them."""
+        await self.feature.activity.settings_changed(guild_id)
 
     @levels.command(name="settings", description="Show how XP and levels are set up here.")
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -273,7 +274,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             if changes
             else await service.load_config(guild.id)
         )
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         embed = render.settings_embed(guild.name, config)
         embed.title = f"Level settings updated · {guild.name}"
         await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -305,7 +306,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             message=message,
             mode=RewardMode(mode.value) if mode else None,
         )
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"Members reaching level **{level:,}** now get {role.mention}. Members already past "
             "it get it at their next level-up.",
@@ -324,7 +325,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         await service.remove_reward(guild.id, level, role.id)
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"{role.mention} is no longer the reward for level **{level:,}**. Members keep it "
             "unless you remove it yourself.",
@@ -351,7 +352,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         await service.set_reward_mode(guild.id, RewardMode(mode.value))
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"Reward mode is now **{mode.value}**: {mode.name.split(': ', 1)[1]}.",
             ephemeral=True,
@@ -428,7 +429,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         assert guild is not None
         kind, target_id, mention = self._resolve_target(guild, target)
         await service.set_multiplier(guild.id, kind, target_id, percent)
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         where = "with" if kind is MultiplierTarget.ROLE else "in"
         await interaction.response.send_message(
             f"XP earned {where} {mention} is now multiplied by **{percent:,}%**.", ephemeral=True
@@ -452,7 +453,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         assert guild is not None
         kind, target_id, mention = self._resolve_target(guild, target)
         await service.remove_multiplier(guild.id, kind, target_id)
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"{mention} no longer changes XP.", ephemeral=True
         )
@@ -482,7 +483,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         assert guild is not None
         chosen = ChannelKind(kind.value)
         await service.set_channel_kind(guild.id, channel.id, chosen)
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"{channel.mention} is now {KIND_WORDS[chosen]}.", ephemeral=True
         )
@@ -494,7 +495,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         ignored = await service.toggle_ignored_role(guild.id, role.id)
-        self._invalidate(guild.id)
+        await self._invalidate(guild.id)
         text = (
             f"Members with {role.mention} no longer earn XP."
             if ignored
