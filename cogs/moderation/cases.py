@@ -52,7 +52,8 @@ class Cases(commands.Cog, name="Moderation cases"):
         found, total = await moderation.list_cases(interaction.guild_id, member.id, page=page)
         pages = max(1, math.ceil(total / moderation.CASES_PER_PAGE))
         if total and page > pages:
-            raise ValidationError(f"There are only {plural(pages, 'page')}.")
+            verb = "is" if pages == 1 else "are"
+            raise ValidationError(f"There {verb} only {plural(pages, 'page')}.")
         embed = discord.Embed(
             title=f"Cases of {member.display_name}",
             colour=BLURPLE,
