@@ -35,6 +35,8 @@ MEMBERS = [100_000_000_000_000_101 + n for n in range(6)]
 ALICE, BOB = MEMBERS[0], MEMBERS[1]
 OPERATIONS = 500
 STOCK = 5
+# Never sold back, so it sells out for good: an oversold last item cannot hide behind a refill.
+LAST_STOCK = 3
 
 
 def _operation(i: int, rng: random.Random) -> Callable[[], Awaitable[object]]:
@@ -55,7 +57,7 @@ def _operation(i: int, rng: random.Random) -> Callable[[], Awaitable[object]]:
     if kind == "daily":
         return lambda: economy.claim_daily(GUILD, a, now=NOW)
     if kind == "buy":
-        return lambda: shop.buy(GUILD, a, "Golden Egg", now=NOW)
+        return lambda: shop.buy(GUILD, a, "Golden Egg" if i % 2 else "Crown", now=NOW)
     if kind == "sell":
         return lambda: shop.sell(GUILD, a, "Golden Egg")
     if kind == "coinflip":
@@ -100,6 +102,7 @@ async def test_500_concurrent_operations_keep_the_books(db: str) -> None:
     for user_id in MEMBERS:
         await economy.admin_adjust(GUILD, STAFF, user_id, 2_000, take=False)
     await shop.add_item(GUILD, name="Golden Egg", price=150, stock=STOCK)
+    await shop.add_item(GUILD, name="Crown", price=100, stock=LAST_STOCK)
     rng = random.Random(20260302)
     operations = [_operation(i, rng) for i in range(OPERATIONS)]
 
@@ -121,6 +124,14 @@ async def test_500_concurrent_operations_keep_the_books(db: str) -> None:
     held = sum(await EconomyUserItem.filter(item_id=item.id).values_list("quantity", flat=True))
     assert item.stock is not None and item.stock >= 0
     assert item.stock + held == STOCK
+    crown = await EconomyShopItem.get(guild_id=GUILD, name="Crown")
+    crowns = sum(await EconomyUserItem.filter(item_id=crown.id).values_list("quantity", flat=True))
+    purchases = await EconomyTransaction.filter(type=TransactionType.SHOP_BUY).values_list(
+        "metadata", flat=True
+    )
+    bought = sum(m.get("item") == "Crown" for m in purchases)
+    # More buyers than crowns: every crown is sold, each to one paying buyer, and no more.
+    assert (crown.stock, crowns, bought) == (0, LAST_STOCK, LAST_STOCK)
     keyed = Counter(
         await EconomyTransaction.filter(idempotency_key__startswith="race:").values_list(
             "idempotency_key", flat=True
