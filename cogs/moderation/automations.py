@@ -15,7 +15,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.services import automations
 from pegasus.services.durations import parse_duration
-from pegasus.ui.checks import require_bot_can_give
+from pegasus.ui.checks import require_bot_can_give, require_bot_can_post
 from pegasus.ui.format import PURPLE, clip, plural
 from pegasus.ui.views import confirm
 
@@ -95,6 +95,8 @@ class Automations(commands.Cog, name="Warning automations"):
         assert guild is not None
         if role is not None:
             require_bot_can_give(role)
+        if notify_channel is not None:
+            require_bot_can_post(notify_channel, what="the rule's reports", embeds=True)
         built = automations.build_action(
             action.value,
             duration_seconds=parse_duration(duration) if duration else None,

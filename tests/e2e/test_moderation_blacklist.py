@@ -200,3 +200,48 @@ async def test_a_blacklisted_server_is_left_at_start_up(discord_env: DiscordEnv)
     leaves = [r.path for r in env.server.requests if r.method == "DELETE"]
     assert f"/users/@me/guilds/{env.guild.id}" in leaves
     assert env.guild.bot_left and env.bot.get_guild(env.guild.id) is None
+
+
+@pytest.mark.discord_env(owner_ids=["owner"])
+async def test_a_blacklisted_server_is_left_again_when_it_adds_the_bot_back(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.owner.slash(
+        "blacklist add", kind="guild", target=str(env.guild.id), reason="scam server"
+    )
+    await env.settle()
+    assert env.guild.bot_left
+
+    await env.guild.add_bot()  # someone invites the bot again
+    await env.settle()
+
+    assert len(env.server.requests_to("DELETE", LEAVE_ROUTE)) == 2
+    assert env.guild.bot_left and env.bot.get_guild(env.guild.id) is None
+
+
+@pytest.mark.discord_env(owner_ids=["owner"])
+async def test_only_bot_owners_lift_bot_wide_entries(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash(
+        "blacklist add", kind="user", target=env.alice.mention, reason="spam bot", bot_wide=True
+    )
+    boss = await env.guild.add_member("boss", roles=[env.guild.role("Admin")])
+    await env.settle()
+
+    refused = await boss.slash(
+        "blacklist remove", kind="user", target=env.alice.mention, bot_wide=True
+    )
+    assert refused.ephemeral and "Only the bot's owners" in (refused.content or "")
+    local = await boss.slash("blacklist remove", kind="user", target=env.alice.mention)
+    assert local.ephemeral and "not blacklisted here" in (local.content or "")
+    assert (await env.alice.slash("ping")).ephemeral  # still refused everywhere
+
+    lifted = await env.owner.slash(
+        "blacklist remove", kind="user", target=env.alice.mention, bot_wide=True
+    )
+
+    assert lifted.ephemeral and "no longer blacklisted anywhere" in (lifted.content or "")
+    assert (await env.alice.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
+    removal = await AuditLog.get(action="blacklist.remove")
+    assert removal.before is not None and removal.after is not None

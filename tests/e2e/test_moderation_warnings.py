@@ -267,3 +267,31 @@ async def test_kick_automation_records_its_own_case(discord_env: DiscordEnv) -> 
     assert case.metadata["automation_name"] == "Out"
     assert "Automation “Out”" in (case.reason or "")
     assert any("kicked" in m.text for m in env.server.dms(env.bob))
+
+
+async def test_automation_refuses_a_notify_channel_the_bot_cannot_post_in(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    bot_role = env.guild.role("Pegasus")
+    hidden = await env.guild.create_text_channel(
+        "staff-only",
+        overwrites=[env.guild.overwrite_for(bot_role, deny=["send_messages"])],
+    )
+    await env.settle()
+
+    reply = await env.owner.slash(
+        "automation add",
+        name="Two strikes",
+        trigger="warn_count",
+        value=2,
+        action="kick",
+        notify_channel=hidden,
+    )
+
+    assert reply.ephemeral
+    assert reply.content == (
+        f"I can't post the rule's reports in {hidden.mention}: "
+        "I need Send Messages and Embed Links there."
+    )
+    assert await WarningAutomation.all().count() == 0
