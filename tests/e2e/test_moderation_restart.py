@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from models.moderation import CaseType, ModCase
+from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit, WarningEditKind
 from models.scheduling import ActionStatus, ScheduledAction
 from pegasus.db import close_db, init_db
 from tests.discord_local import BotProcessFactory
@@ -152,3 +152,61 @@ async def test_two_running_processes_race_for_timers_that_come_due(
         assert codes == [0, 0], first.output + "\n" + second.output
     finally:
         await close_db()
+
+
+async def test_a_warning_due_to_expire_while_the_bot_was_down_expires_once(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.bot.scheduler.stop()  # the stop comes before the expiry, whatever the timing
+    await env.mod.slash("warn", member=env.alice, title="Minor", expires="2s")
+    warning = await MemberWarning.get(user_id=env.alice.id)
+    assert warning.expires_at is not None
+    await env.stop_bot()
+
+    await wait_until(warning.expires_at)
+    await env.start_bot()
+
+    async def expired() -> bool:
+        return not (await MemberWarning.get(id=warning.id)).active
+
+    await eventually(expired, "the warning's expiry")
+    await env.restart_bot()
+    await env.settle()
+    assert await WarningEdit.filter(warning_id=warning.id, kind=WarningEditKind.EXPIRE).count() == 1
+    [timer] = await ScheduledAction.filter(kind="moderation.warning_expire")
+    assert (timer.status, timer.attempts) == (ActionStatus.DONE, 1)
+
+
+async def test_an_automation_fired_just_before_a_stop_runs_once_after_it(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.owner.slash(
+        "automation add",
+        name="Out",
+        trigger="warn_count",
+        value=1,
+        action="kick",
+        enabled=True,
+        notify_channel=env.channel("logs"),
+    )
+    await env.bot.scheduler.stop()  # the bot stops before it gets to the automation's action
+    await env.mod.slash("warn", member=env.bob, title="severe")
+    await env.stop_bot()
+    assert env.bob.in_guild
+
+    await env.start_bot()
+
+    async def kicked() -> bool:
+        return await ModCase.filter(user_id=env.bob.id, type=CaseType.KICK).exists()
+
+    await eventually(kicked, "the automation's kick")
+    await env.restart_bot()
+    await env.settle()
+    assert not env.bob.in_guild and env.guild.kicked == [env.bob.user]
+    assert await ModCase.filter(user_id=env.bob.id, type=CaseType.KICK).count() == 1
+    [action] = await ScheduledAction.filter(kind="moderation.automation")
+    assert (action.status, action.attempts) == (ActionStatus.DONE, 1)
+    notices = [m for m in env.channel("logs").bot_messages if "Automation fired" in m.text]
+    assert len(notices) == 1 and "kick: done" in notices[0].text
