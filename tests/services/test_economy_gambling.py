@@ -303,6 +303,27 @@ async def test_double_clicks_settle_exactly_once(db: str) -> None:
     await assert_books_balance()
 
 
+async def test_double_clicks_on_a_losing_hand_settle_exactly_once(db: str) -> None:
+    """A lost hand pays nothing, so no payout row's key can stop a second settlement: only the
+    conditional UPDATE on the game's version does."""
+    view = await gambling.start_blackjack(
+        GUILD, ALICE, 50, rng=DeckRng("10♠", "9♥", "6♣", "Q♦"), now=NOW
+    )
+    results = await asyncio.gather(
+        *(gambling.blackjack_stand(view.game_id, ALICE) for _ in range(8)),
+        gambling.expire_blackjack(view.game_id),
+        return_exceptions=True,
+    )
+    settled = [r for r in results if isinstance(r, gambling.BlackjackView)]
+    assert len(settled) == 1 and settled[0].status == BlackjackStatus.DEALER_WON, results
+    assert all(isinstance(r, ConflictError) or r is None for r in results
+               if r is not settled[0]), results
+    stats = await EconomyGamblingStats.get(guild_id=GUILD, user_id=ALICE, game=Game.BLACKJACK)
+    assert (stats.games_played, stats.total_wagered, stats.biggest_loss) == (1, 50, 50)
+    assert await wallet_of(ALICE) == (50, 0)
+    await assert_books_balance()
+
+
 async def test_an_abandoned_hand_stands_when_the_timer_fires(db: str) -> None:
     view = await gambling.start_blackjack(
         GUILD, ALICE, 30, rng=DeckRng("10♠", "9♥", "Q♣", "8♦"), now=NOW
