@@ -174,14 +174,24 @@ class Tickets(commands.Cog):
     # ----------------------------------------------------------------------------------------
     # Opening: panel button → modal → channel
 
-    async def ask_reason(self, interaction: discord.Interaction, panel_id: str, index: int) -> None:
+    async def ask_reason(
+        self, interaction: discord.Interaction, panel_id: str, index: int, label: str | None
+    ) -> None:
         guild = self._guild(interaction)
         # Refuse before the form when the member is at the limit (checked again on submit).
-        button = await service.check_can_open(guild.id, panel_id, index, interaction.user.id)
+        button = await service.check_can_open(
+            guild.id, panel_id, index, interaction.user.id, label=label
+        )
         await interaction.response.send_modal(ReasonModal(self, panel_id, index, button.label))
 
     async def open_from_modal(
-        self, interaction: discord.Interaction, panel_id: str, index: int, reason: str | None
+        self,
+        interaction: discord.Interaction,
+        panel_id: str,
+        index: int,
+        reason: str | None,
+        *,
+        label: str | None = None,
     ) -> None:
         guild = self._guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -193,6 +203,7 @@ class Tickets(commands.Cog):
             reason=reason,
             user_name=interaction.user.name,
             now=now(),
+            label=label,
         )
         ticket = opened.ticket
         try:

@@ -63,15 +63,21 @@ class OpenTicketButton(
         )
         self.panel_id = panel_id
         self.index = index
+        # The text of the button clicked; an older copy of the panel may hold stale positions.
+        self.clicked_label: str | None = None
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
     ) -> OpenTicketButton:
-        return cls(match["panel"], int(match["index"]))
+        button = cls(match["panel"], int(match["index"]))
+        button.clicked_label = item.label
+        return button
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await tickets_cog(interaction).ask_reason(interaction, self.panel_id, self.index)
+        await tickets_cog(interaction).ask_reason(
+            interaction, self.panel_id, self.index, self.clicked_label
+        )
 
 
 class TicketButton(PegasusButton, template=r"pegasus:ticket:base:(?P<id>.+)"):
@@ -196,10 +202,11 @@ class ReasonModal(PegasusModal):
         self.cog = cog
         self.panel_id = panel_id
         self.index = index
+        self.label = label
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await self.cog.open_from_modal(
-            interaction, self.panel_id, self.index, self.reason.value or None
+            interaction, self.panel_id, self.index, self.reason.value or None, label=self.label
         )
 
 

@@ -459,9 +459,11 @@ async def open_ticket(
     reason: str | None,
     user_name: str,
     now: datetime,
+    label: str | None = None,
 ) -> OpenedTicket:
     """Open a ticket from a panel button: draw the next number, check the member's limit.
 
+    `label` is the clicked button's text, when known: see `_check_panel_button`.
     The ticket has no channel yet: create it, then call `attach_channel` (or `abandon_ticket` if
     Discord refused).
     """
@@ -471,7 +473,7 @@ async def open_ticket(
         panel = await TicketPanel.get_or_none(
             guild_id=guild_id, panel_id=normalize_public_id(panel_id)
         ).using_db(conn)
-        button = _check_panel_button(panel, button_index)
+        button_index, button = _check_panel_button(panel, button_index, label)
         assert panel is not None
         number = await _next_number(guild_id, conn)
         await _check_limit(panel, user_id, conn)
@@ -501,14 +503,14 @@ async def open_ticket(
 
 
 async def check_can_open(
-    guild_id: int, panel_id: str, button_index: int, user_id: int
+    guild_id: int, panel_id: str, button_index: int, user_id: int, *, label: str | None = None
 ) -> PanelButton:
     """The checks of `open_ticket`, without opening: refuse before asking for a reason.
     Returns the button. `open_ticket` checks again under the guild's lock; this only spares a
     member filling in a form for nothing.
     """
     panel = await TicketPanel.get_or_none(guild_id=guild_id, panel_id=normalize_public_id(panel_id))
-    button = _check_panel_button(panel, button_index)
+    _, button = _check_panel_button(panel, button_index, label)
     assert panel is not None
     await _check_limit(panel, user_id, None)
     return button
@@ -528,15 +530,28 @@ async def reopened_channel_name(ticket: Ticket, user_name: str) -> str:
     )
 
 
-def _check_panel_button(panel: TicketPanel | None, button_index: int) -> PanelButton:
+def _check_panel_button(
+    panel: TicketPanel | None, button_index: int, label: str | None = None
+) -> tuple[int, PanelButton]:
+    """The button at `button_index`, with its (possibly corrected) position.
+
+    A panel posted more than once is refreshed only where it was posted last, so an older copy
+    keeps the positions it was sent with; after a button is removed they point at the wrong
+    type. When the clicked `label` is given and the position no longer holds it, the button is
+    found by its label, and refused if it is gone: never a ticket of another type.
+    """
     if panel is None:
         raise NotFoundError("This ticket panel was deleted: ask the staff for a new one.")
     if not panel.is_active:
         raise ConflictError("This ticket panel is closed for now: try again later.")
     buttons = panel_buttons(panel)
-    if not 0 <= button_index < len(buttons):
+    in_place = 0 <= button_index < len(buttons)
+    if label is not None and not (in_place and buttons[button_index].label == label):
+        button_index = next((i for i, b in enumerate(buttons) if b.label == label), -1)
+        in_place = button_index >= 0
+    if not in_place:
         raise NotFoundError("This button was removed from the panel: ask the staff.")
-    return buttons[button_index]
+    return button_index, buttons[button_index]
 
 
 async def _next_number(guild_id: int, conn: BaseDBAsyncClient) -> int:

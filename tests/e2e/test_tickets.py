@@ -556,3 +556,153 @@ async def test_managing_panels(discord_env: DiscordEnv) -> None:
     # The ticket it opened lives on.
     assert (await ticket_number(1)).panel_id is None
     assert not channel.deleted
+
+
+# ------------------------------------------------------------------------------ audit additions
+
+
+async def test_a_button_type_uses_its_own_category_and_staff_role(discord_env: DiscordEnv) -> None:
+    """Panel options (category, support role, colour) apply to every button; a button's own
+    category and support role take precedence."""
+    env = discord_env
+    owner = env.owner
+    billing_team = await env.guild.create_role("Billing team")
+    carol_staff = env.carol
+    await env.guild.add_role(carol_staff, billing_team)
+    support = await env.guild.create_category("Support")
+    billing = await env.guild.create_category("Billing")
+    await env.settle()
+    created = await owner.slash(
+        "ticket-panel create",
+        title="Help desk",
+        description="Pick a topic.",
+        support_role=env.guild.role("Moderator"),
+        category=support,
+        color="#FF8800",
+    )
+    panel_id = PANEL_ID.search(created.content or "").group(0)  # type: ignore[union-attr]
+    await owner.slash("ticket-panel button", panel=panel_id, label="General")
+    await owner.slash(
+        "ticket-panel button",
+        panel=panel_id,
+        label="Billing",
+        category=billing,
+        support_role=billing_team,
+    )
+    await owner.slash("ticket-panel send", panel=panel_id)
+    posted = panel_message(env)
+    assert posted.embed is not None and posted.embed["color"] == 0xFF8800
+
+    form = await env.alice.click(posted, label="General")
+    await env.alice.submit_modal(form, {"reason": "question"})
+    form = await env.bob.click(posted, label="Billing")
+    await env.bob.submit_modal(form, {"reason": "refund"})
+    await env.settle()
+
+    general = env.guild.channel("ticket-0001")
+    assert general.category is not None and general.category.id == support.id
+    assert general.can_see(env.mod) and not general.can_see(carol_staff)
+    refund = env.guild.channel("ticket-0002")
+    assert refund.category is not None and refund.category.id == billing.id
+    assert refund.can_see(carol_staff) and refund.can_see(env.bob)
+    assert not refund.can_see(env.mod) and not refund.can_see(env.alice)
+    # The button's role is the staff of that ticket: Carol may claim it, the moderator may not.
+    claimed = await carol_staff.slash("ticket claim", in_channel=refund)
+    assert not claimed.ephemeral and "claimed this ticket" in (claimed.content or "")
+    welcome = refund.bot_messages[0]
+    assert billing_team.mention in welcome.content and env.guild.role("Moderator").mention not in (
+        welcome.content
+    )
+
+
+async def test_an_older_copy_of_a_panel_opens_the_ticket_type_its_button_names(
+    discord_env: DiscordEnv,
+) -> None:
+    """A panel posted twice is refreshed only where it was last posted. After a button is
+    removed, the older copy's positions are stale: its buttons must still open the type they
+    name, or refuse, never another type."""
+    env = discord_env
+    owner = env.owner
+    security = await env.guild.create_role("Security team")
+    await env.settle()
+    panel_id = await make_panel(env)  # Help (Moderator), posted in #general
+    await owner.slash(
+        "ticket-panel button", panel=panel_id, label="Report a leak", support_role=security
+    )
+    old_copy = panel_message(env)
+    assert [b["label"] for b in old_copy.buttons] == ["Help", "Report a leak"]
+    await owner.slash("ticket-panel send", panel=panel_id, channel=env.channel("announcements"))
+    await owner.slash("ticket-panel edit", panel=panel_id, remove_button=1)  # Help goes
+
+    # "Help" on the old copy was removed: refused, rather than opening a leak report.
+    refused = await env.alice.click(old_copy, label="Help")
+    assert refused.kind != "modal" and refused.ephemeral
+    assert "removed from the panel" in (refused.content or "")
+    # "Report a leak" on the old copy still opens a leak report, seen by the security team.
+    form = await env.bob.click(old_copy, label="Report a leak")
+    assert form.kind == "modal" and "Report a leak" in form.modal.title  # type: ignore[union-attr]
+    await env.bob.submit_modal(form, {"reason": "found a token"})
+    await env.settle()
+    ticket = await ticket_number(1)
+    assert ticket.button_index == 0 and ticket.support_role_ids == [security.id]
+    assert ticket.user_id == env.bob.id
+
+
+async def test_closing_posts_and_dms_the_transcript_before_deleting_the_channel(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    channel = env.guild.channel("ticket-0001")
+    logs = env.channel("logs")
+    await close_with(env, env.mod, channel)
+    assert channel.deleted
+
+    def first(method: str, check) -> int:  # type: ignore[no-untyped-def]
+        return next(i for i, r in enumerate(env.server.requests) if r.method == method and check(r))
+
+    posted = first("POST", lambda r: r.path == f"/channels/{logs.id}/messages")
+    dm_message = env.server.dms(env.alice)[-1]
+    dmed = first(
+        "POST", lambda r: r.path == f"/channels/{dm_message.channel.id}/messages" and r.files
+    )
+    deleted = first("DELETE", lambda r: r.path == f"/channels/{channel.id}")
+    assert posted < deleted and dmed < deleted
+
+
+async def test_more_refusals_are_private_and_say_why(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    alice, bob, mod = env.alice, env.bob, env.mod
+    await make_panel(env)
+    await open_ticket(env, alice)
+    channel = env.guild.channel("ticket-0001")
+    await mod.slash("ticket lock", in_channel=channel)
+    await mod.slash("ticket add", in_channel=channel, member=bob)
+
+    for command, options in (
+        ("ticket unlock", {}),
+        ("ticket unfreeze", {}),
+        ("ticket remove", {"member": bob}),
+    ):
+        reply = await alice.slash(command, in_channel=channel, **options)
+        assert reply.ephemeral and "Only the ticket's staff" in (reply.content or ""), command
+    assert channel.can_see(bob)
+    ticket = await ticket_number(1)
+    assert ticket.status is TicketStatus.LOCKED and ticket.participant_ids == [bob.id]
+
+    # Only the claimer (or an admin) gives a claimed ticket back.
+    await mod.slash("ticket claim", in_channel=channel)
+    other_staff = await env.guild.add_member("helper", roles=[env.guild.role("Moderator")])
+    await env.settle()
+    refused = await other_staff.slash("ticket unclaim", in_channel=channel)
+    assert refused.ephemeral and "who claimed this ticket" in (refused.content or "")
+    assert (await ticket_number(1)).claimed_by_id == mod.id
+
+    # Transcripts are for the opener and staff; a member added to the ticket is neither.
+    copy = await bob.slash("ticket transcript", number=1)
+    assert copy.ephemeral and "Only the member who opened" in (copy.content or "")
+    assert not copy.attachments
+    # Panels are for Manage Server: a moderator does not even see the commands.
+    with pytest.raises(CommandUnavailable):
+        await mod.slash("ticket-panel list")

@@ -656,3 +656,24 @@ async def test_reopened_channel_name_follows_the_button(db: str) -> None:
     await svc.delete_panel(GUILD, panel.panel_id)
     orphan = await Ticket.get(id=opened.ticket.id)
     assert await svc.reopened_channel_name(orphan, "alice") == "ticket-0001"
+
+
+async def test_a_stale_button_position_is_found_by_its_label(db: str) -> None:
+    panel = await svc.create_panel(GUILD, title="t", description="d")
+    await svc.add_button(GUILD, panel.panel_id, label="Help", support_role_ids=[1])
+    await svc.add_button(GUILD, panel.panel_id, label="Leak", support_role_ids=[2])
+    await svc.edit_panel(GUILD, panel.panel_id, remove_button=1)
+    # An older copy still says Leak is second, and Help first.
+    assert (await svc.check_can_open(GUILD, panel.panel_id, 1, ALICE, label="Leak")).label == "Leak"
+    with pytest.raises(NotFoundError, match="button was removed"):
+        await svc.check_can_open(GUILD, panel.panel_id, 0, ALICE, label="Help")
+    with pytest.raises(NotFoundError, match="button was removed"):
+        await svc.open_ticket(
+            GUILD, panel.panel_id, 0, ALICE, reason=None, user_name="a", now=T0, label="Help"
+        )
+    opened = await svc.open_ticket(
+        GUILD, panel.panel_id, 1, ALICE, reason=None, user_name="a", now=T0, label="Leak"
+    )
+    assert (opened.label, opened.ticket.button_index, opened.support_role_ids) == ("Leak", 0, (2,))
+    # Without a label (a caller that does not know it) the position is taken as it is.
+    assert (await svc.check_can_open(GUILD, panel.panel_id, 0, BOB)).label == "Leak"
