@@ -238,15 +238,17 @@ class Giveaways(
                 giveaway.giveaway_id,
                 giveaway.channel_id,
             )
-            return
-        try:
-            await channel.send(
-                render.announcement(giveaway, winners, reroll=reroll),
-                allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
-            )
-        except discord.Forbidden:
-            log.warning("No permission to announce giveaway %s", giveaway.giveaway_id)
-            return
+        else:
+            try:
+                await channel.send(
+                    render.announcement(giveaway, winners, reroll=reroll),
+                    allowed_mentions=discord.AllowedMentions(
+                        users=True, roles=False, everyone=False
+                    ),
+                )
+            except discord.Forbidden:
+                log.warning("No permission to announce giveaway %s", giveaway.giveaway_id)
+        # Winners hear of it by DM even where the bot can no longer post (channel deleted).
         await self._tell_winners(giveaway, winners)
 
     async def _tell_winners(self, giveaway: Giveaway, winners: list[int]) -> None:
@@ -504,7 +506,9 @@ class Giveaways(
         giveaway = await service.get_giveaway(guild_id, id)
         if giveaway.status not in (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE):
             raise ConflictError(
-                f"Giveaway `{giveaway.giveaway_id}` is already {giveaway.status.value}."
+                f"Giveaway `{giveaway.giveaway_id}` has already ended."
+                if giveaway.status is GiveawayStatus.ENDED
+                else f"Giveaway `{giveaway.giveaway_id}` was already cancelled."
             )
         answer = await confirm(
             interaction,

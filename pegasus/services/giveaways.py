@@ -70,6 +70,9 @@ MAX_START_DELAY_SECONDS = 90 * 86400
 MAX_BONUS_ENTRIES = 100
 MAX_AGE_DAYS = 36_500
 MAX_LEVEL = 10_000
+# After a manual end, the end timer stays as a backstop this long: if the process dies between
+# the draw and the announcement, the timer announces (and does nothing if it was announced).
+ANNOUNCEMENT_BACKSTOP_SECONDS = 60
 _TWO_256 = 1 << 256
 
 Entry = tuple[int, int]  # (user id, weight)
@@ -662,12 +665,15 @@ async def end_giveaway(
     now: datetime,
     present_member_ids: Collection[int] | None = None,
     by: int | None = None,
+    backstop: timedelta | None = None,
 ) -> Giveaway | None:
     """End an active giveaway and draw its winners, or return None if it was not active.
 
     Only one caller wins the status UPDATE, so this draws (and its caller announces) once, however
     many timers, commands or processes race. `present_member_ids` (the server's current members,
-    when known) excludes entrants who have left.
+    when known) excludes entrants who have left. With `backstop`, the end timer is moved to
+    `now + backstop` instead of cancelled, so an end that is never announced (the process died
+    first) is announced by the timer.
     """
     async with in_transaction() as conn:
         ended = (
@@ -689,8 +695,18 @@ async def end_giveaway(
                 winners=winners, draws=[record.to_json()], entries_digest=entries_digest(entries)
             )
         )
-        # A manual end leaves no timer behind (a running one finds the giveaway ended).
-        await scheduler.cancel(END_KIND, giveaway.giveaway_id, using_db=conn)
+        # A running timer finds the giveaway ended; a backstop only announces what nobody has.
+        if backstop is None:
+            await scheduler.cancel(END_KIND, giveaway.giveaway_id, using_db=conn)
+        else:
+            await scheduler.schedule(
+                END_KIND,
+                now + backstop,
+                {"giveaway": giveaway_pk},
+                guild_id=giveaway.guild_id,  # type: ignore[attr-defined]
+                dedupe_key=giveaway.giveaway_id,
+                using_db=conn,
+            )
         return await Giveaway.get(id=giveaway_pk).using_db(conn)
 
 
@@ -708,7 +724,13 @@ async def end_now(
         raise ConflictError(
             f"Giveaway `{giveaway.giveaway_id}` has not started yet; cancel it instead."
         )
-    ended = await end_giveaway(giveaway.id, now=now, present_member_ids=present_member_ids, by=by)
+    ended = await end_giveaway(
+        giveaway.id,
+        now=now,
+        present_member_ids=present_member_ids,
+        by=by,
+        backstop=timedelta(seconds=ANNOUNCEMENT_BACKSTOP_SECONDS),
+    )
     if ended is None:
         await giveaway.refresh_from_db()
         raise ConflictError(_already_finished(giveaway))

@@ -489,3 +489,20 @@ async def test_delete_unposted_removes_the_giveaway_and_its_timers() -> None:
     assert not await ScheduledAction.filter(
         dedupe_key=giveaway.giveaway_id, status=ActionStatus.PENDING
     ).exists()
+
+
+async def test_a_manual_end_keeps_the_end_timer_as_an_announcement_backstop() -> None:
+    giveaway = await new_giveaway()
+    await enter_all(giveaway, range(20, 23))
+    later = NOW + timedelta(minutes=5)
+    ended = await svc.end_now(GUILD, giveaway.giveaway_id, now=later, by=HOST)
+    [timer] = await ScheduledAction.filter(
+        kind=svc.END_KIND, dedupe_key=giveaway.giveaway_id, status=ActionStatus.PENDING
+    )
+    assert timer.due_at == later + timedelta(seconds=svc.ANNOUNCEMENT_BACKSTOP_SECONDS)
+    assert timer.payload == {"giveaway": giveaway.id}
+    # When it fires, it draws nothing new; only an unannounced end gets announced.
+    assert await svc.end_due(giveaway.id, now=timer.due_at) is None
+    assert await svc.claim_announcement(giveaway.id, now=timer.due_at)
+    stored = await Giveaway.get(id=giveaway.id)
+    assert stored.winners == ended.winners and len(stored.draws) == 1
