@@ -352,3 +352,36 @@ async def test_a_tempban_lifted_outside_the_bot_ends_quietly(discord_env: Discor
     assert unban.status == 404
     timer = await ScheduledAction.get(kind="moderation.unban")
     assert (timer.status, timer.attempts) == ("done", 1)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "kind", "route"),
+    [
+        ("ban", "user", "moderation.unban", "/guilds/{guild_id}/bans/{user_id}"),
+        (
+            "mute",
+            "member",
+            "moderation.unmute",
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+        ),
+    ],
+)
+async def test_a_timer_already_running_when_a_permanent_punishment_lands_leaves_it(
+    discord_env: DiscordEnv, command: str, option: str, kind: str, route: str
+) -> None:
+    env = discord_env
+    await env.mod.slash(command, **{option: env.bob}, duration="1h", reason="cool off")
+    timer = await ScheduledAction.get(kind=kind)
+    await env.mod.slash(command, **{option: env.bob}, reason="for good")
+
+    # The scheduler claimed the old timer just before the new punishment cancelled it, so its
+    # handler still runs: it must see that its case was replaced and touch nothing.
+    timers = env.bot.get_cog("Moderation timers")
+    await timers.handlers[kind](timer)  # type: ignore[union-attr]
+    await env.settle()
+
+    assert env.server.requests_to("DELETE", route) == []
+    still_punished = env.guild.is_banned(env.bob) if command == "ban" else env.bob.has_role("Muted")
+    assert still_punished
+    first, second = await cases_of(env.bob.id)
+    assert (first.active, second.active) == (False, True)
