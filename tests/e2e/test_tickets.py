@@ -193,8 +193,15 @@ async def test_the_whole_life_of_a_ticket(discord_env: DiscordEnv) -> None:
     stats = await mod.slash("ticket stats")
     assert stats.ephemeral
     assert "4.00 / 5" in stats.text and "Tickets closed" in stats.text
+    fields = {f["name"]: f["value"] for f in (stats.embed or {}).get("fields", [])}
+    # The moderator answered at once: the median first response is a duration, not "none yet".
+    assert re.fullmatch(r"\d+s", fields["Median first response"]), fields
     mine = await mod.slash("ticket stats", member=mod)
     assert "Tickets handled" in mine.text
+    mine_fields = {f["name"]: f["value"] for f in (mine.embed or {}).get("fields", [])}
+    # Unclaimed, then closed by the moderator: the moderator handled it, and its rating counts.
+    assert mine_fields["Tickets handled"] == "1"
+    assert mine_fields["Average rating"] == "4.00 / 5 (1 rating)"
 
 
 async def test_reopen_gives_a_closed_ticket_a_new_channel(discord_env: DiscordEnv) -> None:
