@@ -713,3 +713,23 @@ async def test_more_refusals_are_private_and_say_why(discord_env: DiscordEnv) ->
     # Panels are for Manage Server: a moderator does not even see the commands.
     with pytest.raises(CommandUnavailable):
         await mod.slash("ticket-panel list")
+
+
+async def test_the_rating_buttons_work_after_a_restart(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice)
+    await close_with(env, env.alice, env.guild.channel("ticket-0001"))
+    dm = env.server.dms(env.alice)[-1]
+
+    await env.restart_bot()
+
+    outsider = await env.bob.click(dm, label="2 ★")  # someone given the message's ids
+    assert outsider.ephemeral and "Only the member who opened" in (outsider.content or "")
+    form = await env.alice.click(dm, label="2 ★")
+    assert form.kind == "modal"
+    thanks = await env.alice.submit_modal(form, {"comment": ""})
+    assert thanks.ephemeral and "★★☆☆☆." in (thanks.content or "")
+    await env.settle()
+    rated = await ticket_number(1)
+    assert (rated.rating, rated.rating_comment, rated.user_id) == (2, None, env.alice.id)
