@@ -193,3 +193,32 @@ async def test_winners_are_told_by_dm_when_the_channel_is_gone(discord_env: Disc
     assert giveaway.winners == [env.carol.id] and giveaway.announced_at is not None
     [dm] = env.server.dms(env.carol)
     assert "You won **Nitro**" in dm.content
+
+
+async def test_every_command_and_option_of_the_issue_has_help_text(discord_env: DiscordEnv) -> None:
+    group = discord_env.server.global_commands["giveaway"]
+    subcommands = {option["name"]: option for option in group["options"]}
+    assert set(subcommands) == {"start", "end", "reroll", "cancel", "list", "entries", "verify"}
+    start_options = [option["name"] for option in subcommands["start"]["options"]]
+    assert start_options == [
+        "prize",
+        "duration",
+        "winners",
+        "channel",
+        "description",
+        "required_role",
+        "min_level",
+        "min_account_age_days",
+        "min_server_age_days",
+        "bonus_role",
+        "bonus_entries",
+        "booster_bonus",
+        "starts_in",
+    ]
+    assert [o["name"] for o in subcommands["reroll"]["options"]] == ["id", "count"]
+    assert [o["name"] for o in subcommands["list"]["options"]] == ["status"]
+    for name, command in subcommands.items():
+        # discord.py fills in "…" where a description was forgotten.
+        assert command["description"] not in ("", "…"), name
+        for option in command.get("options", []):
+            assert option["description"] not in ("", "…"), (name, option["name"])
