@@ -9,13 +9,13 @@ from discord.ext import commands
 
 from models.economy import ShopItemType
 from pegasus.bot import Pegasus
-from pegasus.errors import PegasusError, ValidationError
+from pegasus.errors import PegasusError
 from pegasus.services import economy, shop
 from pegasus.services.durations import parse_duration
 from pegasus.ui.views import confirm
 
 from . import render
-from .cog import check_role_manageable, guild_id_of, item_autocomplete, request_key
+from .cog import any_item_autocomplete, check_role_manageable, guild_id_of, refuse_bots, request_key
 
 MONEY = app_commands.Range[int, 0, 2**53 - 1]  # what a Discord integer option can carry
 PERCENT = app_commands.Range[int, 0, 100]
@@ -68,8 +68,7 @@ class EconomyAdmin(
 
     async def _adjust(self, interaction: discord.Interaction, member: discord.Member, text: str,
                       reason: str | None, *, take: bool) -> None:
-        if member.bot:
-            raise ValidationError("Bots have no wallet.")
+        refuse_bots(member)
         amount = economy.parse_amount(text, allow_all=False)
         assert isinstance(amount, int)
         result = await economy.admin_adjust(
@@ -89,6 +88,7 @@ class EconomyAdmin(
     @app_commands.describe(member="Whose account to reset")
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         guild_id = guild_id_of(interaction)
+        refuse_bots(member)
         answer = await confirm(
             interaction,
             f"Reset {member.mention}'s economy account? Their wallet goes back to the starting "
@@ -291,7 +291,7 @@ class ShopAdmin(
         enabled="Whether it is for sale",
         cooldown="Time between two purchases, e.g. 1d (0 = none)",
     )
-    @app_commands.autocomplete(item=item_autocomplete)
+    @app_commands.autocomplete(item=any_item_autocomplete)
     async def edit(
         self,
         interaction: discord.Interaction,
@@ -317,7 +317,7 @@ class ShopAdmin(
 
     @app_commands.command(name="remove", description="Remove an item from the shop.")
     @app_commands.describe(item="The item to remove")
-    @app_commands.autocomplete(item=item_autocomplete)
+    @app_commands.autocomplete(item=any_item_autocomplete)
     async def remove(self, interaction: discord.Interaction, item: str) -> None:
         guild_id = guild_id_of(interaction)
         found = await shop.find_item(guild_id, item)

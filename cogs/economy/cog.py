@@ -46,6 +46,13 @@ def name_of(user: discord.abc.User) -> str:
     return discord.utils.escape_markdown(user.display_name)
 
 
+def refuse_bots(user: discord.abc.User, why: str = "Bots have no wallet.") -> None:
+    """Bots take no part in the economy: looking one up must not open an account for it (it
+    would then appear on the money leaderboard)."""
+    if user.bot:
+        raise ValidationError(why)
+
+
 def view_kwargs(view: discord.ui.View | None) -> dict[str, discord.ui.View]:
     """`view=` only when there is one (discord.py refuses `view=None` on a first response)."""
     return {"view": view} if view is not None else {}
@@ -61,6 +68,26 @@ async def item_autocomplete(
     if interaction.guild_id is None:
         return []
     names = await shop.item_names(interaction.guild_id, current)
+    return [app_commands.Choice(name=n, value=n) for n in names]
+
+
+async def held_item_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """What the member can sell or use: the items they hold."""
+    if interaction.guild_id is None:
+        return []
+    names = await shop.held_item_names(interaction.guild_id, interaction.user.id, current)
+    return [app_commands.Choice(name=n, value=n) for n in names]
+
+
+async def any_item_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Staff see items that are not for sale too (to edit them back on sale, or remove them)."""
+    if interaction.guild_id is None:
+        return []
+    names = await shop.item_names(interaction.guild_id, current, include_disabled=True)
     return [app_commands.Choice(name=n, value=n) for n in names]
 
 
@@ -305,8 +332,7 @@ class Economy(commands.Cog):
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
         target = member or interaction.user
-        if target.bot:
-            raise ValidationError("Bots have no wallet.")
+        refuse_bots(target)
         view = await economy.get_balance(guild_id_of(interaction), target.id)
         await interaction.response.send_message(embed=render.balance_embed(name_of(target), view))
 
@@ -474,6 +500,7 @@ class Economy(commands.Cog):
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
         target = member or interaction.user
+        refuse_bots(target, "Bots don't gamble: they have no games to show.")
         stats, currency = await gambling.gambling_stats(guild_id_of(interaction), target.id)
         await interaction.response.send_message(
             embed=render.stats_embed(name_of(target), stats, currency)
@@ -557,7 +584,7 @@ class Economy(commands.Cog):
 
     @app_commands.command(name="sell", description="Sell items back to the shop.")
     @app_commands.describe(item="The item's name", quantity="How many (default 1)")
-    @app_commands.autocomplete(item=item_autocomplete)
+    @app_commands.autocomplete(item=held_item_autocomplete)
     async def sell(
         self, interaction: discord.Interaction, item: str,
         quantity: app_commands.Range[int, 1, shop.MAX_QUANTITY] = 1,
@@ -584,7 +611,7 @@ class Economy(commands.Cog):
 
     @app_commands.command(name="use", description="Use an item: start a boost or redeem it.")
     @app_commands.describe(item="The item's name")
-    @app_commands.autocomplete(item=item_autocomplete)
+    @app_commands.autocomplete(item=held_item_autocomplete)
     async def use(self, interaction: discord.Interaction, item: str) -> None:
         result = await shop.use_item(
             guild_id_of(interaction), interaction.user.id, item, now=discord.utils.utcnow(),
@@ -607,6 +634,7 @@ class Economy(commands.Cog):
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
         target = member or interaction.user
+        refuse_bots(target, "Bots have no inventory.")
         held = await shop.inventory(guild_id_of(interaction), target.id,
                                     now=discord.utils.utcnow())
         await interaction.response.send_message(

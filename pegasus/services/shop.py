@@ -247,12 +247,27 @@ async def list_shop(
     return ShopPage(items, page, pages, currency_of(settings))
 
 
-async def item_names(guild_id: int, typed: str, *, limit: int = 25) -> list[str]:
-    """Names for autocomplete."""
-    query = EconomyShopItem.filter(guild_id=guild_id, enabled=True)
+async def item_names(
+    guild_id: int, typed: str, *, limit: int = 25, include_disabled: bool = False
+) -> list[str]:
+    """Names for autocomplete (staff also see the items that are not for sale)."""
+    query = EconomyShopItem.filter(guild_id=guild_id)
+    if not include_disabled:
+        query = query.filter(enabled=True)
     if typed.strip():
         query = query.filter(name__icontains=typed.strip())
     return await query.order_by("name").limit(limit).values_list("name", flat=True)
+
+
+async def held_item_names(guild_id: int, user_id: int, typed: str, *, limit: int = 25) -> list[str]:
+    """Names of the items a member holds, for autocomplete of /sell and /use (items no longer
+    for sale included: they can still be sold back or used)."""
+    query = EconomyUserItem.filter(
+        guild_id=guild_id, user_id=user_id, slot=STACK, quantity__gt=0
+    )
+    if typed.strip():
+        query = query.filter(item__name__icontains=typed.strip())
+    return await query.order_by("item__name").limit(limit).values_list("item__name", flat=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -610,3 +610,46 @@ async def test_large_numbers_read_with_thousands_separators(discord_env: Discord
     assert "Overall profit: " in stats.text
     footer = stats.text.split("Overall profit: ", 1)[1]
     assert footer.lstrip("+−").startswith("🪙"), footer
+
+
+# -------------------------------------------------------------------------------- bots and lookups
+
+
+async def test_bots_are_refused_and_get_no_account(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    bot = env.bot_member
+    for command, why in (("gamblestats", "Bots don't gamble"), ("inventory", "no inventory"),
+                         ("balance", "no wallet")):
+        refused = await env.alice.slash(command, member=bot)
+        assert refused.ephemeral and why in (refused.content or ""), refused.content
+    reset = await env.owner.slash("economy reset", member=bot)
+    assert reset.ephemeral and not reset.buttons and "no wallet" in (reset.content or "")
+    # Looking at a bot opened no account, so it can't show up on the money leaderboard.
+    assert not await EconomyBalance.filter(user_id=bot.id).exists()
+    assert not await EconomyTransaction.filter(user_id=bot.id).exists()
+
+
+async def test_item_autocomplete_offers_what_each_command_can_take(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    for name in ("Cookie", "Candle", "Cake"):
+        await shop.add_item(env.guild.id, name=name, price=10)
+    await env.alice.slash("buy", item="Cookie")
+    await env.alice.slash("buy", item="Candle")
+    await env.owner.slash("shop-admin edit", item="Cookie", enabled=False)
+
+    async def offered(member: Any, command: str, typed: str = "") -> list[str]:
+        return [c["value"] for c in await member.autocomplete(command, "item", typed)]
+
+    # Buying: only what is for sale.
+    assert await offered(env.alice, "buy", "c") == ["Cake", "Candle"]
+    # Selling and using: what the member holds, even when it is no longer for sale.
+    assert await offered(env.alice, "sell") == ["Candle", "Cookie"]
+    assert await offered(env.alice, "use", "coo") == ["Cookie"]
+    assert await offered(env.bob, "sell") == []
+    # Staff find items that are not for sale, to put them back on sale.
+    assert await offered(env.owner, "shop-admin edit", "coo") == ["Cookie"]
+    assert await offered(env.owner, "shop-admin remove") == ["Cake", "Candle", "Cookie"]
+    back = await env.owner.slash("shop-admin edit", item="Cookie", enabled=True)
+    assert "not for sale" not in (back.content or "")
+    sold = await env.alice.slash("sell", item="Cookie")
+    assert "sold **1 x Cookie**" in (sold.content or "")
