@@ -64,9 +64,12 @@ class Giveaway(Model):
     winners: list[int] = fields.JSONField(default=list)  # type: ignore[assignment]
     draws: list[dict[str, Any]] = fields.JSONField(default=list)  # type: ignore[assignment]
     ended_at = fields.DatetimeField(null=True)
-    # Set when the end was announced (claimed before sending, cleared again if sending failed),
-    # so a retried timer announces an end whose announcement failed, and nothing announces twice.
+    # The announcement of the end is a lease: `announced_at` is when a process claimed it (before
+    # posting; cleared again if posting failed), `announcement_confirmed_at` when the post
+    # succeeded. A claim still unconfirmed after the lease (its process died) is taken back by
+    # the end timer, so every end is announced, and a confirmed one is never announced again.
     announced_at = fields.DatetimeField(null=True)
+    announcement_confirmed_at = fields.DatetimeField(null=True)
     cancelled_by: fields.ForeignKeyNullableRelation[Any] = fields.ForeignKeyField(
         "models.User", related_name="cancelled_giveaways", null=True, on_delete=fields.SET_NULL,
         db_index=True,
