@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -22,6 +23,7 @@ from pegasus.ui.views import confirm
 log = logging.getLogger(__name__)
 
 AUTOMATION_COLOUR = PURPLE
+READY_WAIT_SECONDS = 120  # an action due at start-up waits for the gateway, then retries
 TRIGGER_CHOICES = [
     app_commands.Choice(name="Number of active warnings", value="warn_count"),
     app_commands.Choice(name="Total level of active warnings", value="level_total"),
@@ -205,6 +207,9 @@ class Automations(commands.Cog, name="Warning automations"):
         so an action that worked is not repeated."""
         payload = action.payload
         rule = await WarningAutomation.get_or_none(id=payload["automation_id"])
+        # The scheduler starts before the gateway is ready; until READY every guild looks
+        # missing, and the rule would be dropped as if the bot had left the server.
+        await asyncio.wait_for(self.bot.wait_until_ready(), timeout=READY_WAIT_SECONDS)
         guild = self.bot.get_guild(action.guild_id or 0)
         if rule is None or guild is None:
             return  # deleted since, or the bot left the server

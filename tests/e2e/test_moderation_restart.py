@@ -195,13 +195,17 @@ async def test_an_automation_fired_just_before_a_stop_runs_once_after_it(
     await env.mod.slash("warn", member=env.bob, title="severe")
     await env.stop_bot()
     assert env.bob.in_guild
+    # The scheduler starts before the gateway is ready: hold the gateway back a second, so the
+    # action comes due while the bot knows no guild yet (it must wait, not drop the rule).
+    env.server.faults.rate_limit("GET", "/gateway/bot", retry_after=1.0)
 
     await env.start_bot()
 
-    async def kicked() -> bool:
-        return await ModCase.filter(user_id=env.bob.id, type=CaseType.KICK).exists()
+    async def reported() -> bool:  # the notice is the action's last step
+        return any("Automation fired" in m.text for m in env.channel("logs").bot_messages)
 
-    await eventually(kicked, "the automation's kick")
+    await eventually(reported, "the automation's kick and its notice")
+    assert env.server.faults.hits  # the gateway really was held back
     await env.restart_bot()
     await env.settle()
     assert not env.bob.in_guild and env.guild.kicked == [env.bob.user]
