@@ -290,7 +290,16 @@ class ShopAdmin(
         max_per_user="Most one member may hold (-1 = unlimited)",
         enabled="Whether it is for sale",
         cooldown="Time between two purchases, e.g. 1d (0 = none)",
+        role="Role items: the role it grants from now on",
+        boost_kind="Boost items: what the boost does",
+        multiplier="XP boosts: XP multiplier in percent (150 = 1.5x)",
+        duration="Boost items: how long it lasts, e.g. 1h or 1d",
+        message="Custom items: what the member reads when using it",
+        required_role="Only members with this role may buy it (replaces the one required)",
+        min_level="Only members at this level or above may buy it (0 = any level)",
+        open_to_all="True: remove the role requirement",
     )
+    @app_commands.choices(boost_kind=BOOST_CHOICES)
     @app_commands.autocomplete(item=any_item_autocomplete)
     async def edit(
         self,
@@ -303,11 +312,28 @@ class ShopAdmin(
         max_per_user: app_commands.Range[int, -1, 1_000_000] | None = None,
         enabled: bool | None = None,
         cooldown: str | None = None,
+        role: discord.Role | None = None,
+        boost_kind: str | None = None,
+        multiplier: app_commands.Range[int, 101, shop.MAX_XP_MULTIPLIER] | None = None,
+        duration: str | None = None,
+        message: app_commands.Range[str, 1, 500] | None = None,
+        required_role: discord.Role | None = None,
+        min_level: app_commands.Range[int, 0, 10_000] | None = None,
+        open_to_all: bool | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
+        if role is not None and interaction.guild is not None:
+            check_role_manageable(interaction.guild, role.id)
+        required_role_ids = (
+            [required_role.id] if required_role is not None else [] if open_to_all else None
+        )
         edited = await shop.edit_item(
             guild_id, item, name=name, price=price, description=description, stock=stock,
             max_per_user=max_per_user, enabled=enabled, cooldown_seconds=_seconds(cooldown),
+            role_id=role.id if role is not None else None, boost_kind=boost_kind,
+            multiplier=multiplier,
+            duration_seconds=parse_duration(duration) if duration else None, message=message,
+            required_role_ids=required_role_ids, min_level=min_level,
         )
         settings = await economy.get_settings(guild_id)
         await interaction.response.send_message(

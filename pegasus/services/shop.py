@@ -176,11 +176,58 @@ async def find_item(guild_id: int, name: str) -> EconomyShopItem:
     return item
 
 
+# Parts of an item's effect and requirements that staff may change one at a time.
+EFFECT_PARTS = ("role_id", "boost_kind", "multiplier", "duration_seconds", "message")
+REQUIREMENT_PARTS = ("required_role_ids", "min_level")
+
+
+def _edited_effect(item: EconomyShopItem, parts: dict[str, Any]) -> dict[str, Any]:
+    """The item's effect with some parts changed, validated as a whole for the item's type."""
+    current = item.effect or {}
+    merged: dict[str, Any] = {
+        "role_id": current.get("role_id"),
+        "boost_kind": current.get("kind"),
+        "multiplier": current.get("multiplier"),
+        "duration_seconds": current.get("duration_seconds"),
+        "message": current.get("message"),
+    } | parts
+    wrong = {
+        ShopItemType.ROLE: {"boost_kind", "multiplier", "duration_seconds", "message"},
+        ShopItemType.BOOST: {"role_id", "message"},
+        ShopItemType.CUSTOM: {"role_id", "boost_kind", "multiplier", "duration_seconds"},
+        ShopItemType.ITEM: set(EFFECT_PARTS),
+    }[item.type] & set(parts)
+    if wrong:
+        raise ValidationError(
+            f"**{item.name}** is a {item.type.value} item: it has no "
+            + ", ".join(sorted(p.replace("_seconds", "").replace("_", " ") for p in wrong))
+            + "."
+        )
+    return build_effect(item.type, **merged)
+
+
+def _edited_requirements(item: EconomyShopItem, parts: dict[str, Any]) -> dict[str, Any]:
+    current = item.requirements or {}
+    role_ids = parts.get("required_role_ids", current.get("role_ids") or [])
+    min_level = parts.get("min_level", current.get("min_level"))
+    return _requirements(role_ids, min_level)
+
+
 async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> EconomyShopItem:
     """Change some fields of an item; None leaves a field as it is. `stock=-1` and
-    `max_per_user=-1` mean unlimited."""
+    `max_per_user=-1` mean unlimited. Parts of the effect (EFFECT_PARTS) and requirements
+    (REQUIREMENT_PARTS: `required_role_ids=[]` and `min_level=0` remove them) can be changed
+    one at a time; the result is validated for the item's type."""
     item = await find_item(guild_id, item_name)
     updates: dict[str, Any] = {}
+    effect_parts = {k: changes.pop(k) for k in EFFECT_PARTS if changes.get(k) is not None}
+    if effect_parts:
+        updates["effect"] = _edited_effect(item, effect_parts)
+    requirement_parts = {
+        k: changes.pop(k) for k in REQUIREMENT_PARTS if changes.get(k) is not None
+    }
+    if requirement_parts:
+        updates["requirements"] = _edited_requirements(item, requirement_parts)
     for key, value in changes.items():
         if value is None:
             continue

@@ -653,3 +653,39 @@ async def test_item_autocomplete_offers_what_each_command_can_take(discord_env: 
     assert "not for sale" not in (back.content or "")
     sold = await env.alice.slash("sell", item="Cookie")
     assert "sold **1 x Cookie**" in (sold.content or "")
+
+
+async def test_staff_edit_an_items_effect_role_and_requirements(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await env.owner.slash("shop-admin add", name="Potion", price=10, type="boost",
+                          boost_kind="xp", multiplier=150, duration="1h")
+    edited = await env.owner.slash("shop-admin edit", item="Potion", multiplier=300,
+                                   duration="2h", min_level=5)
+    assert edited.ephemeral and "XP x3 for 2h" in (edited.content or ""), edited.content
+    assert "needs level 5" in (edited.content or "")
+    refused = await env.alice.slash("buy", item="Potion")
+    assert refused.ephemeral and "needs level 5" in (refused.content or "")
+    wrong = await env.owner.slash("shop-admin edit", item="Potion", message="hello")
+    assert wrong.ephemeral and "boost item: it has no message" in (wrong.content or "")
+    opened = await env.owner.slash("shop-admin edit", item="Potion", min_level=0)
+    assert "needs" not in (opened.content or "")
+    await env.alice.slash("buy", item="Potion")
+    used = await env.alice.slash("use", item="Potion")
+    assert "XP x3" in (used.content or "")
+
+    gold = await env.guild.create_role("Gold")
+    silver = await env.guild.create_role("Silver")
+    await env.settle()
+    await env.owner.slash("shop-admin add", name="Rank", price=10, type="role", role=silver)
+    moved = await env.owner.slash("shop-admin edit", item="Rank", role=gold,
+                                  required_role=env.guild.role("Moderator"))
+    assert f"<@&{gold.id}>" in (moved.content or "") and "needs" in (moved.content or "")
+    above = await env.owner.slash("shop-admin edit", item="Rank", role=env.guild.role("Pegasus"))
+    assert above.ephemeral and "can't give" in (above.content or "")
+    bought = await env.mod.slash("buy", item="Rank")
+    assert "bought" in (bought.content or "")
+    await env.settle()
+    assert env.mod.has_role("Gold") and not env.mod.has_role("Silver")
+    public = await env.owner.slash("shop-admin edit", item="Rank", open_to_all=True)
+    assert "needs" not in (public.content or "")
+    assert (await shop.find_item(env.guild.id, "Rank")).requirements == {}

@@ -120,6 +120,42 @@ async def test_add_edit_list_and_remove_items(db: str) -> None:
         await shop.find_item(GUILD, "Big Cookie")
 
 
+async def test_editing_effects_and_requirements(db: str) -> None:
+    boost = shop.build_effect(ShopItemType.BOOST, boost_kind="xp", multiplier=150,
+                              duration_seconds=3600)
+    await shop.add_item(GUILD, name="Potion", price=50, item_type=ShopItemType.BOOST,
+                        effect=boost)
+    edited = await shop.edit_item(GUILD, "potion", multiplier=300)
+    assert edited.effect == {"kind": "xp", "multiplier": 300, "duration_seconds": 3600}
+    edited = await shop.edit_item(GUILD, "potion", duration_seconds=7200)
+    assert edited.effect == {"kind": "xp", "multiplier": 300, "duration_seconds": 7200}
+    edited = await shop.edit_item(GUILD, "potion", boost_kind="rob_protection")
+    assert edited.effect == {"kind": "rob_protection", "duration_seconds": 7200}
+    for bad in ({"duration_seconds": 5}, {"multiplier": 50, "boost_kind": "xp"},
+                {"role_id": 42}, {"message": "hi"}):
+        with pytest.raises(ValidationError):
+            await shop.edit_item(GUILD, "potion", **bad)
+    await shop.add_item(GUILD, name="Badge", price=5, item_type=ShopItemType.ROLE,
+                        effect=shop.build_effect(ShopItemType.ROLE, role_id=7))
+    assert (await shop.edit_item(GUILD, "badge", role_id=8)).effect == {"role_id": 8}
+    await shop.add_item(GUILD, name="Shoutout", price=5, item_type=ShopItemType.CUSTOM)
+    assert (await shop.edit_item(GUILD, "shoutout", message=" Ping a mod ")).effect == {
+        "message": "Ping a mod"
+    }
+    await shop.add_item(GUILD, name="Pebble", price=1)
+    with pytest.raises(ValidationError, match="item item: it has no duration"):
+        await shop.edit_item(GUILD, "pebble", duration_seconds=3600)
+    # Requirements: set, changed part by part, removed.
+    edited = await shop.edit_item(GUILD, "pebble", required_role_ids=[5], min_level=3)
+    assert edited.requirements == {"role_ids": [5], "min_level": 3}
+    edited = await shop.edit_item(GUILD, "pebble", min_level=0)
+    assert edited.requirements == {"role_ids": [5]}
+    assert (await shop.edit_item(GUILD, "pebble", required_role_ids=[])).requirements == {}
+    # Nothing was stored by the refused edits.
+    potion = await shop.find_item(GUILD, "Potion")
+    assert potion.effect == {"kind": "rob_protection", "duration_seconds": 7200}
+
+
 async def test_shop_pages(db: str) -> None:
     for n in range(8):
         await shop.add_item(GUILD, name=f"Item {n}", price=10 + n)
