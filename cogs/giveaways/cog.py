@@ -155,8 +155,10 @@ class Giveaways(
             present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
         )
         # Whoever ended it, an end not yet announced is announced here; a failure raises so the
-        # scheduler retries.
-        await self.finish(giveaway_pk)
+        # scheduler retries. While another claim on the announcement is unconfirmed, the timer
+        # comes back when its lease runs out, in case that claim's process died.
+        if not await self.finish(giveaway_pk):
+            await service.follow_up_announcement(giveaway_pk, now=discord.utils.utcnow())
 
     def present_members(self, guild_id: int) -> Collection[int] | None:
         """Ids of the server's members, or None when the member list is not complete."""
@@ -196,16 +198,19 @@ class Giveaways(
     async def finish(self, giveaway_pk: int, *, retry_later: bool = False) -> bool:
         """Announce an ended giveaway unless someone already has; True if this call did.
 
-        If Discord refuses, the claim is released so the next attempt announces. The timer's
-        own run raises, and the scheduler retries it with back-off; a command (`retry_later`)
-        schedules a retry of the end timer instead, since nothing else would repeat it.
+        The claim is a lease (see service.claim_announcement): it is confirmed as soon as the
+        announcement is posted, before the winners' DMs, which are best effort. If Discord
+        refuses, the claim is released so the next attempt announces. The timer's own run
+        raises, and the scheduler retries it with back-off; a command (`retry_later`) schedules
+        a retry of the end timer instead, since nothing else would repeat it.
         """
-        if not await service.claim_announcement(giveaway_pk, now=discord.utils.utcnow()):
+        claimed_at = discord.utils.utcnow()
+        if not await service.claim_announcement(giveaway_pk, now=claimed_at):
             return False
         try:
-            await self._announce_end(giveaway_pk)
+            giveaway = await self._announce_end(giveaway_pk)
         except discord.HTTPException as error:
-            await service.release_announcement(giveaway_pk)
+            await service.release_announcement(giveaway_pk, claimed_at=claimed_at)
             if not retry_later:
                 raise
             log.warning(
@@ -219,37 +224,47 @@ class Giveaways(
             )
             return False
         except BaseException:
-            await service.release_announcement(giveaway_pk)
+            await service.release_announcement(giveaway_pk, claimed_at=claimed_at)
             raise
+        await service.confirm_announcement(giveaway_pk, now=discord.utils.utcnow())
+        if giveaway is not None:
+            await self._tell_winners(giveaway, giveaway.winners)
         return True
 
-    async def _announce_end(self, giveaway_pk: int) -> None:
+    async def _announce_end(self, giveaway_pk: int) -> Giveaway | None:
+        """Show the result on the giveaway message and post the winners; the giveaway, or None
+        if it was deleted. Raises discord.HTTPException when posting failed and may succeed
+        later."""
         await self.refresh_message(giveaway_pk)
         giveaway = await service.giveaway_by_pk(giveaway_pk)
         if giveaway is None:
-            return
-        await self._announce(giveaway, giveaway.winners, reroll=False)
+            return None
+        try:
+            if not await self._post_announcement(giveaway, giveaway.winners, reroll=False):
+                log.warning(
+                    "Giveaway %s ended but its channel %s is gone; nothing was announced",
+                    giveaway.giveaway_id,
+                    giveaway.channel_id,
+                )
+        except discord.Forbidden:
+            # Retrying cannot help while the bot may not post there; the winners still get DMs.
+            log.warning("No permission to announce giveaway %s", giveaway.giveaway_id)
+        return giveaway
 
-    async def _announce(self, giveaway: Giveaway, winners: list[int], *, reroll: bool) -> None:
+    async def _post_announcement(
+        self, giveaway: Giveaway, winners: list[int], *, reroll: bool
+    ) -> bool:
+        """Mention the winners in the giveaway's channel; False if the channel is gone.
+
+        Raises discord.HTTPException (discord.Forbidden included) when Discord refuses."""
         channel = self._channel(giveaway.channel_id)
         if channel is None:
-            log.warning(
-                "Giveaway %s ended but its channel %s is gone; nothing was announced",
-                giveaway.giveaway_id,
-                giveaway.channel_id,
-            )
-        else:
-            try:
-                await channel.send(
-                    render.announcement(giveaway, winners, reroll=reroll),
-                    allowed_mentions=discord.AllowedMentions(
-                        users=True, roles=False, everyone=False
-                    ),
-                )
-            except discord.Forbidden:
-                log.warning("No permission to announce giveaway %s", giveaway.giveaway_id)
-        # Winners hear of it by DM even where the bot can no longer post (channel deleted).
-        await self._tell_winners(giveaway, winners)
+            return False
+        await channel.send(
+            render.announcement(giveaway, winners, reroll=reroll),
+            allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
+        )
+        return True
 
     async def _tell_winners(self, giveaway: Giveaway, winners: list[int]) -> None:
         guild = self.bot.get_guild(giveaway.guild_id)  # type: ignore[attr-defined]
@@ -484,18 +499,31 @@ class Giveaways(
             f"Rerolled `{giveaway.giveaway_id}`: {user_mentions(record.winners)}.",
             ephemeral=True,
         )
-        try:
-            await self.refresh_message(giveaway.id)
-            await self._announce(giveaway, list(record.winners), reroll=True)
-        except discord.HTTPException as error:
+        winners = list(record.winners)
+        problem = await self._announce_reroll(giveaway, winners)
+        if problem is not None:
             # The draw is stored and the staff member has the names; say what did not happen.
-            log.warning("Announcing reroll of %s failed: %s", giveaway.giveaway_id, error)
+            log.warning("Announcing reroll of %s failed: %s", giveaway.giveaway_id, problem)
             await interaction.followup.send(
                 f"The new winners are drawn, but I could not announce them in "
-                f"<#{giveaway.channel_id}> (Discord said: {error.text or error.status}). "
-                "Please let them know.",
+                f"<#{giveaway.channel_id}> ({problem}). Please let them know.",
                 ephemeral=True,
             )
+        # Winners hear of it by DM even where the bot cannot post (best effort).
+        await self._tell_winners(giveaway, winners)
+
+    async def _announce_reroll(self, giveaway: Giveaway, winners: list[int]) -> str | None:
+        """Show the new winners on the giveaway message and post them; what went wrong, if
+        anything, in words for staff."""
+        try:
+            await self.refresh_message(giveaway.id)
+            if not await self._post_announcement(giveaway, winners, reroll=True):
+                return "the channel no longer exists"
+        except discord.Forbidden as error:
+            return f"I am not allowed to post there; Discord said: {error.text or error.status}"
+        except discord.HTTPException as error:
+            return f"Discord said: {error.text or error.status}"
+        return None
 
     @app_commands.command(name="cancel", description="Cancel a giveaway without drawing winners.")
     @app_commands.describe(id=ID_DESCRIPTION)

@@ -266,7 +266,7 @@ async def test_manual_end_racing_the_timer_announces_once() -> None:
     claims = await asyncio.gather(by_timer(), by_command(), by_timer(), by_command())
     assert claims.count(True) == 1
     # A failed announcement is released and claimed by the next attempt, once.
-    await svc.release_announcement(giveaway.id)
+    await svc.release_announcement(giveaway.id, claimed_at=NOW)
     assert [await svc.claim_announcement(giveaway.id, now=NOW) for _ in range(3)] == [
         True,
         False,
