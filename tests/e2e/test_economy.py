@@ -689,3 +689,25 @@ async def test_staff_edit_an_items_effect_role_and_requirements(discord_env: Dis
     public = await env.owner.slash("shop-admin edit", item="Rank", open_to_all=True)
     assert "needs" not in (public.content or "")
     assert (await shop.find_item(env.guild.id, "Rank")).requirements == {}
+
+
+async def test_rob_protection_and_robbing_turned_off(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await give(env, env.bob, 1000)
+    await env.owner.slash("economy set", rob_success_percent=100)
+    await env.owner.slash("shop-admin add", name="Guard Dog", price=100, type="boost",
+                          boost_kind="rob_protection", duration="1d")
+    await env.bob.slash("buy", item="Guard Dog")
+    used = await env.bob.slash("use", item="Guard Dog")
+    assert "Protection from robbers" in (used.content or ""), used.content
+    refused = await env.alice.slash("rob", member=env.bob)
+    assert refused.ephemeral and "protected from robbers" in (refused.content or "")
+    assert await wallet(env, env.bob) == (1000, 0)
+    # The refusal started no cooldown: carol, unprotected, can be robbed at once.
+    await give(env, env.carol, 1000)
+    robbed = await env.alice.slash("rob", member=env.carol)
+    assert "robbed" in (robbed.content or "")
+    await env.owner.slash("economy set", rob_enabled=False)
+    off = await env.mod.slash("rob", member=env.carol)
+    assert off.ephemeral and "turned off" in (off.content or "")
+    await books_balance(env)
