@@ -4,6 +4,8 @@ manual end whose announcement was cut short by a crash."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import discord
 import pytest
 
@@ -171,6 +173,87 @@ async def test_a_manual_end_cut_short_before_announcing_is_announced_once(
     assert await env.bot.scheduler.run_due() == 1
     await env.settle()
     assert len(announcements(env)) == 1
+
+
+async def test_an_announcement_claimed_by_a_process_that_died_is_made_after_its_lease(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    public_id, message = await start(env)
+    await enter(env.alice, message)
+    # `/giveaway end` drew, claimed the announcement, and the process died before posting.
+    ended = await service.end_now(
+        env.guild.id, public_id, now=discord.utils.utcnow(), by=env.owner.id
+    )
+    assert await service.claim_announcement(ended.id, now=discord.utils.utcnow())
+    await env.restart_bot()
+
+    await make_due(public_id)  # the backstop: the claim is still within its lease
+    assert await env.bot.scheduler.run_due() == 1
+    await env.settle()
+    assert announcements(env) == []
+    claim = await stored(public_id)
+    assert claim.announcement_confirmed_at is None and claim.announced_at is not None
+    [follow_up] = await ScheduledAction.filter(
+        kind=service.END_KIND, dedupe_key=public_id, status=ActionStatus.PENDING
+    )
+    lease = timedelta(seconds=service.ANNOUNCEMENT_LEASE_SECONDS)
+    assert follow_up.due_at == claim.announced_at + lease
+
+    # The lease runs out: the timer takes the claim back and announces, once.
+    await Giveaway.filter(id=ended.id).update(
+        announced_at=discord.utils.utcnow() - lease - timedelta(seconds=1)
+    )
+    await make_due(public_id)
+    assert await env.bot.scheduler.run_due() == 1
+    await env.settle()
+    [announcement] = announcements(env)
+    assert mentioned(announcement.content) == {env.alice.id}
+    assert len(env.server.dms(env.alice)) == 1
+    assert (await stored(public_id)).announcement_confirmed_at is not None
+    assert (
+        await ScheduledAction.filter(
+            kind=service.END_KIND, dedupe_key=public_id, status=ActionStatus.PENDING
+        ).count()
+        == 0
+    )
+    # A repeat of that timer, however late, announces nothing more.
+    await ScheduledAction.filter(id=follow_up.id).update(status=ActionStatus.PENDING)
+    await Giveaway.filter(id=ended.id).update(announced_at=discord.utils.utcnow() - 10 * lease)
+    await make_due(public_id)
+    assert await env.bot.scheduler.run_due() == 1
+    await env.settle()
+    assert len(announcements(env)) == 1 and len(env.server.dms(env.alice)) == 1
+
+
+async def test_a_reroll_the_bot_may_not_post_tells_staff(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    public_id, message = await start(env)
+    for member in (env.alice, env.bob):
+        await enter(member, message)
+    prompt = await env.owner.slash("giveaway end", id=public_id)
+    await env.owner.click(prompt, label="End giveaway")
+    await env.settle()
+    [first] = (await stored(public_id)).winners
+    env.server.faults.fail(
+        "POST",
+        "/channels/{channel_id}/messages",
+        status=403,
+        code=50013,
+        message="Missing Permissions",
+    )
+    rerolled = await env.owner.slash("giveaway reroll", id=public_id)
+    await env.settle()
+    [note] = rerolled.followups
+    assert note.ephemeral
+    assert "could not announce them" in note.content and "not allowed to post" in note.content
+    assert "Missing Permissions" in note.content
+    giveaway = await stored(public_id)
+    [second] = [w for w in giveaway.winners if w != first]
+    assert len(announcements(env)) == 1  # only the end's; the reroll was refused
+    # The new winner still hears of it by DM.
+    winner = env.alice if second == env.alice.id else env.bob
+    assert any("You won" in dm.content for dm in env.server.dms(winner))
 
 
 async def test_winners_are_told_by_dm_when_the_channel_is_gone(discord_env: DiscordEnv) -> None:
