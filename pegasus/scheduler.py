@@ -33,6 +33,7 @@ Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BATCH = 50
+STOP_GRACE_SECONDS = 30.0
 
 
 def utcnow() -> datetime:
@@ -98,6 +99,7 @@ class Scheduler:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self._handlers:
@@ -119,24 +121,35 @@ class Scheduler:
         """Poll now rather than at the next interval (after scheduling something due soon)."""
         self._wake.set()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop polling. An action already running is allowed to finish (up to `grace`
+        seconds), so a clean stop never cuts a handler in the middle of its effects."""
         if self._task is None:
             return
-        self._task.cancel()
+        self._stopping = True
+        self._wake.set()
         try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+        except TimeoutError:
+            log.warning("A scheduled action outlasted the %.0fs stop grace; cancelling it", grace)
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
         self._task = None
+        self._stopping = False
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.run_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("Scheduler poll failed; retrying in %.1fs", self.poll_interval)
+            if self._stopping:
+                break
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
@@ -160,6 +173,8 @@ class Scheduler:
         )
         done = 0
         for action_id, guild_id in candidates:
+            if self._stopping:
+                break  # leave the rest for the next start (or another process)
             if self._owns_guild(guild_id) and await self._claim(action_id, now):
                 done += await self._run(action_id)
         return done

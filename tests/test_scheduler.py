@@ -153,3 +153,47 @@ async def test_background_loop_runs_actions_and_stops(db: None) -> None:
         await scheduler.stop()
     assert calls == [action_id]
     assert not scheduler.running
+
+
+async def test_a_clean_stop_lets_the_running_action_finish(db: None) -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[int] = []
+    scheduler = Scheduler(poll_interval=0.05)
+
+    async def slow(action: ScheduledAction) -> None:
+        started.set()
+        await release.wait()  # e.g. a kick, then the report, then a DM
+        finished.append(action.id)
+
+    scheduler.register("test.slow", slow)
+    first = await schedule("test.slow", datetime.now(UTC), guild_id=1)
+    await schedule("test.slow", datetime.now(UTC), guild_id=1)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    stopping = asyncio.create_task(scheduler.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # waiting for the handler, not cancelling it
+    release.set()
+    await asyncio.wait_for(stopping, timeout=5)
+    assert finished == [first]
+    assert (await ScheduledAction.get(id=first)).status == ActionStatus.DONE
+    # The second action was left for the next start, untouched.
+    assert await ScheduledAction.filter(status=ActionStatus.PENDING).count() == 1
+
+
+async def test_a_stop_cancels_a_handler_that_outlasts_the_grace(db: None) -> None:
+    scheduler = Scheduler(poll_interval=0.05)
+    started = asyncio.Event()
+
+    async def stuck(action: ScheduledAction) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    scheduler.register("test.stuck", stuck)
+    action_id = await schedule("test.stuck", datetime.now(UTC), guild_id=1)
+    scheduler.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await scheduler.stop(grace=0.1)
+    action = await ScheduledAction.get(id=action_id)
+    assert action.status == ActionStatus.PENDING  # released, to run again after the restart
