@@ -350,6 +350,12 @@ async def test_a_tempban_lifted_outside_the_bot_ends_quietly(discord_env: Discor
     # Discord answered "Unknown Ban"; the bot took it as done, with no error and no retry.
     [unban] = env.server.requests_to("DELETE", "/guilds/{guild_id}/bans/{user_id}")
     assert unban.status == 404
+
+    async def timer_finished() -> bool:
+        # The case is visible before the scheduler writes "done" (just after the handler).
+        return (await ScheduledAction.get(kind="moderation.unban")).status != "running"
+
+    await eventually(timer_finished, "the scheduler marks the timer finished")
     timer = await ScheduledAction.get(kind="moderation.unban")
     assert (timer.status, timer.attempts) == ("done", 1)
 

@@ -71,7 +71,15 @@ async def assert_lifted_exactly_once(env: DiscordEnv) -> None:
     assert not env.carol.has_role("Muted")
     assert lifts(env) == (1, 1)
     assert sorted(await lifted_cases(env)) == [CaseType.UNBAN, CaseType.UNMUTE]
-    timers = await ScheduledAction.filter(kind__in=["moderation.unban", "moderation.unmute"])
+    kinds = ["moderation.unban", "moderation.unmute"]
+
+    async def timers_finished() -> bool:
+        # The lift is visible before the scheduler writes "done" (just after the handler).
+        statuses = await ScheduledAction.filter(kind__in=kinds).values_list("status", flat=True)
+        return ActionStatus.RUNNING not in statuses
+
+    await eventually(timers_finished, "the scheduler marks both timers finished")
+    timers = await ScheduledAction.filter(kind__in=kinds)
     assert [t.status for t in timers] == [ActionStatus.DONE, ActionStatus.DONE]
     assert all(t.attempts == 1 for t in timers)
     assert not await ModCase.filter(active=True, type__in=[CaseType.BAN, CaseType.MUTE]).exists()
