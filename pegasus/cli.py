@@ -50,8 +50,17 @@ async def upgrade(url: str) -> list[str]:
 
 
 async def downgrade(url: str, version: int, delete: bool) -> list[str]:
+    from aerich.exceptions import DowngradeError
+
     async with _aerich_command(url) as command:
-        return await command.downgrade(version=version, delete=delete)
+        try:
+            return await command.downgrade(version=version, delete=delete)
+        except DowngradeError:
+            raise CommandFailed(
+                "Nothing to downgrade: no applied migration matches "
+                f"{'the newest one' if version == -1 else f'version {version}'}. "
+                "See `python -m pegasus db history` for what is applied."
+            ) from None
 
 
 async def history(url: str) -> list[tuple[str, bool]]:
@@ -97,6 +106,7 @@ def backup(url: str, output: Path | None, *, now: datetime | None = None) -> Pat
         check=False,
     )
     if result.returncode != 0:
+        target.unlink(missing_ok=True)  # an empty or partial dump must not pass for a backup
         raise CommandFailed(f"pg_dump failed: {result.stderr.strip()}")
     return target
 
@@ -200,6 +210,19 @@ def run_db_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_database_failure(error: Exception) -> str | None:
+    """One line for a database that cannot be reached or opened, or None for anything else."""
+    module = type(error).__module__
+    if isinstance(error, OSError | TimeoutError) or module.startswith(
+        ("tortoise", "asyncpg", "sqlite3", "aiosqlite")
+    ):
+        return (
+            f"DATABASE_URL: cannot use the database ({type(error).__name__}: {error}). "
+            "Check the URL and that the database server is running."
+        )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(override=False)
     args = build_parser().parse_args(argv)
@@ -211,4 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_db_command(args)
     except PegasusError as error:
         print(f"Error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        message = describe_database_failure(error)
+        if message is None:
+            raise
+        print(f"Error: {message}", file=sys.stderr)
         return 2
