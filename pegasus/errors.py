@@ -52,3 +52,16 @@ class CooldownActive(PegasusError):
 
 class Blacklisted(PegasusError):
     """The user, channel or guild is blacklisted."""
+
+
+def shown_input(text: object, *, limit: int = 40) -> str:
+    """What a person typed, quoted inside a refusal: on one line, shortened, code-formatted.
+
+    Refusals are single-line replies, and Discord drops a reply over 2,000 characters, so raw
+    input (which can hold line breaks, backticks or thousands of characters) is never echoed
+    as is.
+    """
+    one_line = " ".join(str(text).split()).replace("`", "'")
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    return f"`{one_line}`" if one_line else "nothing"

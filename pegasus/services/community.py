@@ -22,7 +22,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from models.guilds import DEFAULT_GOODBYE_MESSAGE, DEFAULT_WELCOME_MESSAGE, GuildSettings
-from pegasus.errors import ConflictError, NotFoundError, ValidationError
+from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
 from pegasus.services import directory
 from pegasus.services.audit import ensure_rows, record_audit
 
@@ -56,6 +56,7 @@ __all__ = [
 
 PLACEHOLDERS = ("user", "username", "server", "member_count")
 MAX_MESSAGE_LENGTH = 1800  # leaves room in Discord's 2,000 for names and counts
+DISCORD_MESSAGE_LIMIT = 2000
 MAX_TITLE_LENGTH = 200  # embed titles may hold 256 once names are filled in
 MAX_URL_LENGTH = 1024
 MAX_AUTOROLES = 10
@@ -357,6 +358,13 @@ class MemberFacts:
         return f"<@{self.user_id}>"
 
 
+# The longest member a template must fit: Discord's longest snowflake, display name (32) and
+# server name (100), and a billion members.
+_LONGEST_FACTS = MemberFacts(
+    user_id=2**63 - 1, username="n" * 32, server="s" * 100, member_count=10**9
+)
+
+
 def validate_template(text: str, *, what: str = "message", limit: int = MAX_MESSAGE_LENGTH) -> str:
     """The template, stripped; raises ValidationError for unknown placeholders or bad length."""
     cleaned = (text or "").strip()
@@ -366,14 +374,26 @@ def validate_template(text: str, *, what: str = "message", limit: int = MAX_MESS
         raise ValidationError(f"The {what} can be at most {limit:,} characters long.")
     unknown = sorted({name for name in _PLACEHOLDER.findall(cleaned) if name not in PLACEHOLDERS})
     if unknown:
-        shown = ", ".join(f"{{{name}}}" for name in unknown)
+        # On one line and short: a placeholder can hold line breaks and most of the text.
+        shown = ", ".join("{" + " ".join(name.split())[:30] + "}" for name in unknown[:5])
         accepted = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
         raise ValidationError(f"Unknown placeholder {shown} in the {what}. Use {accepted}.")
+    longest = len(render_template(cleaned, _LONGEST_FACTS, clip=False))
+    if longest > DISCORD_MESSAGE_LIMIT:
+        # Checked now: Discord would refuse the filled-in message and the greeting be lost.
+        raise ValidationError(
+            f"With long names filled in, the {what} could reach {longest:,} characters, over "
+            f"Discord's {DISCORD_MESSAGE_LIMIT:,}: use fewer placeholders or shorter text."
+        )
     return cleaned
 
 
-def render_template(template: str, facts: MemberFacts) -> str:
-    """Fill `{user}`, `{username}`, `{server}` and `{member_count}`; other braces stay as typed."""
+def render_template(template: str, facts: MemberFacts, *, clip: bool = True) -> str:
+    """Fill `{user}`, `{username}`, `{server}` and `{member_count}`; other braces stay as typed.
+
+    The result is clipped to Discord's 2,000 characters (escaped names can be longer than the
+    lengths `validate_template` assumes), so the message is still delivered.
+    """
     values = {
         "user": facts.mention,
         "username": facts.username,
@@ -384,20 +404,25 @@ def render_template(template: str, facts: MemberFacts) -> str:
     def fill(match: re.Match[str]) -> str:
         return values.get(match.group(1), match.group(0))
 
-    return _PLACEHOLDER.sub(fill, template)
+    filled = _PLACEHOLDER.sub(fill, template)
+    if clip and len(filled) > DISCORD_MESSAGE_LIMIT:
+        filled = filled[: DISCORD_MESSAGE_LIMIT - 1] + "…"
+    return filled
 
 
 def parse_color(text: str) -> int:
     """`#5865F2`, `5865f2` or `0x5865F2` → 0x5865F2."""
     match = _HEX_COLOR.match((text or "").strip())
     if not match:
-        raise ValidationError(f"`{text}` is not a colour. Use a hex code such as #5865F2.")
+        raise ValidationError(
+            f"{shown_input(text)} is not a colour. Use a hex code such as #5865F2."
+        )
     return int(match.group(1), 16)
 
 
 def validate_url(text: str, *, what: str) -> str:
     cleaned = (text or "").strip()
-    if not cleaned.startswith(("https://", "http://")) or " " in cleaned:
+    if not cleaned.startswith(("https://", "http://")) or any(ch.isspace() for ch in cleaned):
         raise ValidationError(f"The {what} must be a link starting with https://.")
     if len(cleaned) > MAX_URL_LENGTH:
         raise ValidationError(f"The {what} link can be at most {MAX_URL_LENGTH:,} characters.")
@@ -554,7 +579,7 @@ def parse_log_events(text: str | None) -> list[LogEvent]:
         except ValueError:
             accepted = ", ".join(event.value for event in LogEvent)
             raise ValidationError(
-                f"`{name}` is not a log event. Use all, or: {accepted}."
+                f"{shown_input(name)} is not a log event. Use all, or: {accepted}."
             ) from None
         if event not in chosen:
             chosen.append(event)

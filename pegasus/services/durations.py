@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pegasus.errors import ValidationError
+from pegasus.errors import ValidationError, shown_input
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
@@ -19,8 +19,13 @@ def parse_duration(text: str, *, maximum: int = MAX_SECONDS, minimum: int = 1) -
     if cleaned.isdigit():
         cleaned += "s"
     if not cleaned or not _WHOLE.match(cleaned):
-        raise ValidationError(f"`{text}` is not a duration. Use {ACCEPTED_FORMS}.")
-    seconds = sum(int(n) * UNIT_SECONDS[u] for n, u in _PART.findall(cleaned))
+        raise ValidationError(f"{shown_input(text)} is not a duration. Use {ACCEPTED_FORMS}.")
+    parts = _PART.findall(cleaned)
+    # A number longer than any allowed duration is refused before int() (which stops at 4,300
+    # digits with a ValueError).
+    if any(len(number.lstrip("0")) > len(str(maximum)) for number, _unit in parts):
+        raise ValidationError(f"The duration can be at most {format_duration(maximum)}.")
+    seconds = sum(int(n) * UNIT_SECONDS[u] for n, u in parts)
     if seconds < minimum:
         raise ValidationError(f"The duration must be at least {format_duration(minimum)}.")
     if seconds > maximum:

@@ -46,6 +46,7 @@ from pegasus.errors import (
     PegasusError,
     PermissionDenied,
     ValidationError,
+    shown_input,
 )
 from pegasus.services import directory
 from pegasus.services.durations import format_duration
@@ -109,9 +110,12 @@ def parse_amount(text: str | int, *, allow_all: bool = True) -> Amount:
         forms = "a whole number such as `250`, `1,000` or `2.5k`"
         if allow_all:
             forms += ", or `all`"
-        raise ValidationError(f"`{text.strip()[:40]}` is not an amount. Use {forms}.")
+        raise ValidationError(f"{shown_input(text)} is not an amount. Use {forms}.")
     number, suffix = match.groups()
     whole, _, fraction = number.partition(".")
+    if len(whole.lstrip("0")) > len(str(MAX_BALANCE)):
+        # Refused before int(), which raises ValueError past 4,300 digits.
+        return validate_amount(MAX_BALANCE + 1)
     scale = _SUFFIXES[suffix] if suffix else 1
     fraction = fraction.rstrip("0")
     if len(fraction) > len(str(scale)) - 1:

@@ -34,6 +34,7 @@ from pegasus.errors import (
     NotFoundError,
     PermissionDenied,
     ValidationError,
+    shown_input,
 )
 from pegasus.services.economy import (
     ALL,
@@ -122,12 +123,13 @@ def roulette_colour(number: int) -> str:
 
 def parse_roulette_space(space: str) -> str:
     cleaned = space.strip().lower()
-    if cleaned.isdigit() and 0 <= int(cleaned) <= 36:
+    # isdecimal, not isdigit: int() refuses digits such as "²"; two digits keep int() cheap.
+    if cleaned.isdecimal() and len(cleaned) <= 2 and int(cleaned) <= 36:
         return str(int(cleaned))
     if cleaned in ("red", "black", "odd", "even", "low", "high", *_DOZENS):
         return cleaned
     raise ValidationError(
-        f"`{space.strip()[:20]}` is not a roulette space. Bet on {ROULETTE_SPACES}."
+        f"{shown_input(space, limit=20)} is not a roulette space. Bet on {ROULETTE_SPACES}."
     )
 
 

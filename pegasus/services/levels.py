@@ -36,7 +36,7 @@ from models.levels import (
     XpReward,
     XpSettings,
 )
-from pegasus.errors import NotFoundError, ValidationError
+from pegasus.errors import NotFoundError, ValidationError, shown_input
 from pegasus.services import directory
 
 log = logging.getLogger(__name__)
@@ -497,6 +497,8 @@ def reward_message(config: LevelConfig, old_level: int, new_level: int) -> str |
 
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+DISCORD_MESSAGE_LIMIT = 2000
+_LONGEST_MENTION = f"<@{2**63 - 1}>"
 
 
 def validate_template(template: str) -> str:
@@ -510,7 +512,15 @@ def validate_template(template: str) -> str:
     unknown = sorted({f for f in _TEMPLATE_FIELD.findall(template) if f not in TEMPLATE_FIELDS})
     if unknown:
         raise ValidationError(
-            f"Unknown placeholder {{{unknown[0]}}}: use {{user}}, {{level}} and {{server}}."
+            f"Unknown placeholder {shown_input('{' + unknown[0] + '}')}: use {{user}}, "
+            "{level} and {server}."
+        )
+    longest = len(render_level_up(template, user=_LONGEST_MENTION, level=10**9, server="s" * 100))
+    if longest > DISCORD_MESSAGE_LIMIT:
+        # Checked now: Discord would refuse the filled-in message and the level-up be lost.
+        raise ValidationError(
+            f"With long names filled in, the level-up message could reach {longest:,} "
+            f"characters, over Discord's {DISCORD_MESSAGE_LIMIT:,}: use fewer placeholders."
         )
     return template
 
@@ -518,7 +528,9 @@ def validate_template(template: str) -> str:
 def render_level_up(template: str, *, user: str, level: int, server: str) -> str:
     """Fill `{user}`, `{level}` and `{server}`; anything else is left as written."""
     values = {"user": user, "level": f"{level:,}", "server": server}
-    return _TEMPLATE_FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+    filled = _TEMPLATE_FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+    # Clipped rather than refused by Discord, so the announcement is still delivered.
+    return filled if len(filled) <= DISCORD_MESSAGE_LIMIT else filled[:1999] + "…"
 
 
 # --------------------------------------------------------------------------- settings
@@ -960,7 +972,7 @@ def parse_colour(text: str) -> int:
     if cleaned in NAMED_COLOURS:
         return NAMED_COLOURS[cleaned]
     if not _HEX_COLOUR.match(cleaned):
-        raise ValidationError(f"`{text}` is not a colour: use {COLOUR_FORMS}.")
+        raise ValidationError(f"{shown_input(text)} is not a colour: use {COLOUR_FORMS}.")
     digits = cleaned.lstrip("#")
     if len(digits) == 3:
         digits = "".join(d * 2 for d in digits)
@@ -977,15 +989,18 @@ def parse_background(text: str) -> str:
     if cleaned.lower().startswith("http://"):
         raise ValidationError("Image links must be secure: use an https:// link.")
     if cleaned.lower().startswith("https://"):
-        parsed = urlparse(cleaned)
-        if not parsed.hostname or len(cleaned) > 1024:
+        try:
+            hostname = urlparse(cleaned).hostname
+        except ValueError:  # such as an unclosed IPv6 bracket: `https://[`
+            hostname = None
+        if not hostname or len(cleaned) > 1024 or any(ch.isspace() for ch in cleaned):
             raise ValidationError("That image URL is not valid: use a full https:// link.")
         return cleaned
     try:
         return format_colour(parse_colour(cleaned))
     except ValidationError:
         raise ValidationError(
-            f"`{text}` is neither a colour nor an image URL: use {COLOUR_FORMS}, "
+            f"{shown_input(text)} is neither a colour nor an image URL: use {COLOUR_FORMS}, "
             "or an https:// link to an image."
         ) from None
 

@@ -54,6 +54,7 @@ from pegasus.errors import (
     NotFoundError,
     PermissionDenied,
     ValidationError,
+    shown_input,
 )
 from pegasus.services.audit import ensure_rows, record_audit, record_security_event
 from pegasus.services.community import (
@@ -876,7 +877,7 @@ def parse_scopes(text: str) -> list[str]:
             expanded = [name]
         else:
             raise ValidationError(
-                f"`{name}` is not a scope. Use read, all, or: {', '.join(API_SCOPES)}."
+                f"{shown_input(name)} is not a scope. Use read, all, or: {', '.join(API_SCOPES)}."
             )
         chosen.extend(scope for scope in expanded if scope not in chosen)
     return chosen

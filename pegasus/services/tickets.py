@@ -32,7 +32,13 @@ from tortoise.transactions import in_transaction
 
 from models.ids import new_public_id, normalize_public_id
 from models.tickets import Ticket, TicketMessage, TicketPanel, TicketSettings, TicketStatus
-from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+    shown_input,
+)
 from pegasus.scheduler import cancel, schedule
 from pegasus.services.directory import ensure_guild, ensure_member, ensure_user
 from pegasus.services.transcripts import (
@@ -220,7 +226,9 @@ def parse_color(text: str | None) -> int | None:
         return None
     match = _HEX_COLOR.match(text.strip())
     if match is None:
-        raise ValidationError(f"`{text}` is not a colour: use a hex code such as #5865F2.")
+        raise ValidationError(
+            f"{shown_input(text)} is not a colour: use a hex code such as #5865F2."
+        )
     return int(match.group(1), 16)
 
 
@@ -236,7 +244,7 @@ def validate_emoji(text: str | None) -> str | None:
     )
     if not (is_custom or looks_unicode):
         raise ValidationError(
-            f"`{cleaned[:40]}` is not an emoji: use one emoji such as 🎫, or a custom emoji "
+            f"{shown_input(cleaned)} is not an emoji: use one emoji such as 🎫, or a custom emoji "
             "of this server (type it as :name: in Discord)."
         )
     return cleaned

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from models.ids import new_public_id, normalize_public_id
 from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit, WarningEditKind
 from pegasus import scheduler
-from pegasus.errors import ConflictError, NotFoundError, ValidationError
+from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
 from pegasus.services import automations
 from pegasus.services.moderation import create_case, prepare_case
 
@@ -85,7 +85,9 @@ def _clean_proof(proof: Sequence[str]) -> list[str]:
         raise ValidationError(f"At most {MAX_PROOF_ITEMS} pieces of proof per warning.")
     for item in cleaned:
         if not item.startswith(("https://", "http://")):
-            raise ValidationError(f"Proof must be a link (https://...), not `{item[:50]}`.")
+            raise ValidationError(
+                f"Proof must be a link (https://...), not {shown_input(item, limit=50)}."
+            )
     return cleaned
 
 
