@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,36 @@ def test_bot_with_bad_database_url_names_it() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "DATABASE_URL" in lines[0]
+
+
+def env_example_lines() -> list[str]:
+    return (ROOT / ".env.example").read_text().splitlines()
+
+
+def test_env_example_documents_every_setting() -> None:
+    from dataclasses import fields
+
+    lines = env_example_lines()
+    for setting in fields(Settings):
+        variable = setting.name.upper()
+        index = next(
+            (i for i, line in enumerate(lines) if line.lstrip("# ").startswith(f"{variable}=")),
+            None,
+        )
+        assert index is not None, f".env.example does not mention {variable}"
+        assert index > 0 and lines[index - 1].startswith("# "), f"{variable} has no comment"
+
+
+def test_env_example_values_are_valid_settings() -> None:
+    assignment = re.compile(r"^(# )?([A-Z_]+)=(.*)$")
+    active: dict[str, str] = {}
+    commented: dict[str, str] = {}
+    for line in env_example_lines():
+        if match := assignment.match(line):
+            (commented if match[1] else active)[match[2]] = match[3]
+    assert active.pop("DISCORD_TOKEN") == ""  # the operator fills it in
+    example = {**active, **commented, "DISCORD_TOKEN": "abc.def.ghi"}
+    example["DATABASE_URL"] = "postgres://u:p@db.example:5432/pegasus"  # no folder to create
+    parsed = Settings.from_env(example)
+    assert parsed.shard_ids == (0, 1) and parsed.database_ssl == "require"
+    assert Settings.from_env({**active, "DISCORD_TOKEN": "x"}).database_url == DEFAULT_DATABASE_URL
