@@ -423,3 +423,44 @@ async def test_waits_fail_fast_with_what_the_bot_did(discord_env: DiscordEnv) ->
         await env.alice.slash("probe crash", timeout=5)
     assert "probe crash" in str(failure.value)
     env.error_log.records.clear()  # this test expected exactly that error
+
+
+async def test_every_request_is_recorded_with_its_json_body(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    logs = env.channel("logs")
+    await env.mod.slash("probe post", channel=logs, text="notice")
+    [post] = [
+        r
+        for r in env.server.requests_to("POST", "/channels/{channel_id}/messages")
+        if r.path == f"/channels/{logs.id}/messages"
+    ]
+    assert post.json["content"] == "notice"
+    assert post.status == 200 and post.response["content"] == "notice"
+    [edit] = env.server.requests_to("PATCH", "/channels/{channel_id}/messages/{message_id}")
+    assert edit.json["content"] == "notice (edited)"
+    [callback] = env.server.requests_to("POST", "/interactions/{interaction_id}/{token}/callback")
+    assert callback.json["type"] == 5  # the "thinking" defer
+    assert callback.json["data"]["flags"] & 64  # ephemeral
+    [followup] = env.server.requests_to("POST", "/webhooks/{application_id}/{token}")
+    assert followup.json["content"] == f"Posted {post.response['id']}."
+
+
+async def test_role_removal_and_application_info(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    vip = await env.guild.create_role("VIP")
+    await env.guild.add_role(env.alice, vip)
+    await env.settle()
+    guild = env.bot.get_guild(env.guild.id)
+    member = guild.get_member(env.alice.id)
+    assert [r.name for r in member.roles[1:]] == ["VIP"]
+    await member.remove_roles(guild.get_role(vip.id), reason="no longer a VIP")
+    await env.settle()
+    assert not env.alice.has_role("VIP")
+    [removal] = env.server.requests_to(
+        "DELETE", "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+    )
+    assert removal.reason == "no longer a VIP"
+    assert guild.get_member(env.alice.id).roles == [guild.default_role]  # GUILD_MEMBER_UPDATE
+    info = await env.bot.application_info()
+    assert info.id == env.server.application_id
+    assert info.name == "Pegasus"

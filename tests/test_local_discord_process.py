@@ -6,11 +6,14 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 
 import discord
+import pytest
 
 from tests.discord_local import BotProcessFactory, LocalDiscord
 from tests.discord_local.env import ROOT
+from tests.discord_local.plugin import _check_clean
 
 
 async def test_bot_py_connects_syncs_answers_and_stops_on_sigterm(
@@ -36,9 +39,12 @@ async def test_bot_py_connects_syncs_answers_and_stops_on_sigterm(
 
 
 async def test_sandbox_plays_its_scene_and_exits_zero(tmp_path: os.PathLike[str]) -> None:
+    database = f"{tmp_path}/sandbox.sqlite3"
     env = {
         **os.environ,
-        "SANDBOX_DATABASE_URL": f"sqlite://{tmp_path}/sandbox.sqlite3",
+        "SANDBOX_DATABASE_URL": f"sqlite://{database}",
+        # The sandbox never touches the operator's database, even an unreachable one.
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/not_this_one",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DISCORD_TOKEN", None)
@@ -57,6 +63,12 @@ async def test_sandbox_plays_its_scene_and_exits_zero(tmp_path: os.PathLike[str]
     assert process.returncode == 0, text
     assert "Pong!" in text
     assert "Traceback" not in text and " ERROR " not in text, text
+    assert f"database: sqlite://{database}" in text
+    assert os.path.getsize(database) > 0
+    # The scene ran commands that wrote to that database, and the bot answered each one.
+    for command in ("/help", "/ping", "/daily", "/balance", "/warn"):
+        assert f": {command}" in text, text
+    assert "(no answer" not in text and "Discord would not send" not in text, text
 
 
 async def test_served_in_its_own_process_with_a_control_channel() -> None:
@@ -112,3 +124,25 @@ def _collect(heard: list[str]) -> Callable[[discord.Message], Awaitable[None]]:
         heard.append(message.content)
 
     return on_message
+
+
+@pytest.mark.allow_errors
+async def test_an_error_logged_by_bot_py_is_caught(
+    bot_process: BotProcessFactory, local_discord: LocalDiscord
+) -> None:
+    process = await bot_process.start()
+    await process.wait_ready(timeout=60)
+    # Discord refuses every answer to the interaction as malformed: a bug the bot must log.
+    local_discord.faults.fail(
+        "POST", "/interactions/{interaction_id}/{token}/callback", status=400, code=50035, times=5
+    )
+    with pytest.raises(AssertionError):
+        await local_discord.guild.member("alice").slash("ping", timeout=3)
+    await process.settle()
+    assert await process.terminate(timeout=30) == 0, process.output
+    assert process.error_lines, process.output
+    assert any("Unexpected error" in line and "/ping" in line for line in process.error_lines)
+    # Without allow_errors the bot_process fixture fails the test with those lines.
+    unmarked = SimpleNamespace(node=SimpleNamespace(get_closest_marker=lambda name: None))
+    with pytest.raises(pytest.fail.Exception, match=r"logged \d+ error"):
+        _check_clean(unmarked, local_discord, process.error_lines)  # type: ignore[arg-type]
