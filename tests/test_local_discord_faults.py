@@ -92,11 +92,16 @@ async def test_dropped_gateway_resumes_and_replays_missed_events(
 
 async def test_reconnect_request_resumes(discord_env: DiscordEnv) -> None:
     env = discord_env
+    before = await env.bob.say("general", "before op 7")
+    await env.settle()
     await env.server.gateway.reconnect()
+    during = await env.carol.say("general", "while reconnecting")
     reply = await env.alice.slash("probe echo", text="after op 7")
     await env.server.gateway.wait_resumed(1)
     await env.settle()
     assert reply.content == "after op 7"
+    seen = probe(env).seen_messages
+    assert (seen[before.id], seen[during.id]) == (1, 1)
     assert len(callbacks_for(env, reply.interaction_id)) == 1
     assert env.server.gateway.identify_count == 1
 
@@ -116,6 +121,8 @@ async def test_invalid_session_identifies_again_without_repeating_effects(
     env = discord_env
     logs = env.channel("logs")
     await env.mod.slash("probe post", channel=logs, text="before")
+    said = await env.alice.say("general", "heard before the new session")
+    await env.settle()
     await env.server.gateway.invalidate_session(resumable=False)
     # discord.py waits 5 s before a new IDENTIFY (its identify rate limit).
     await env.server.gateway.wait_identified(2, timeout=15)
@@ -124,6 +131,8 @@ async def test_invalid_session_identifies_again_without_repeating_effects(
     assert reply.content == "new session"
     assert len(callbacks_for(env, reply.interaction_id)) == 1
     assert [m.content for m in logs.bot_messages] == ["before (edited)"]
+    # The new session starts afresh: nothing of the old one is delivered again.
+    assert probe(env).seen_messages[said.id] == 1
     assert env.server.gateway.resume_count == 0
     guild = env.bot.get_guild(env.guild.id)
     assert guild is not None and guild.get_member(env.alice.id) is not None
