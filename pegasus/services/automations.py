@@ -16,8 +16,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from random import Random
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -27,7 +28,7 @@ from tortoise.transactions import in_transaction
 from models.ids import new_public_id, normalize_public_id
 from models.moderation import AutomationActionType, MemberWarning, TriggerType, WarningAutomation
 from pegasus import scheduler
-from pegasus.errors import ConflictError, NotFoundError, ValidationError
+from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.durations import format_duration
 
@@ -79,6 +80,20 @@ class Simulation:
     members_considered: int
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(kind: type[E], value: object, what: str) -> E:
+    """`value` as a member of `kind`, or a refusal naming the accepted values."""
+    try:
+        return kind(value)
+    except ValueError:
+        accepted = ", ".join(member.value for member in kind)
+        raise ValidationError(
+            f"{shown_input(value)} is not an automation {what}: use {accepted}."
+        ) from None
+
+
 def build_action(
     action_type: AutomationActionType | str,
     *,
@@ -87,7 +102,7 @@ def build_action(
     message: str | None = None,
 ) -> dict[str, Any]:
     """One validated entry of `warning_automations.actions`."""
-    kind = AutomationActionType(action_type)
+    kind = _choice(AutomationActionType, action_type, "action")
     action: dict[str, Any] = {"type": str(kind)}
     if duration_seconds is not None and duration_seconds <= 0:
         raise ValidationError("The duration must be positive.")
@@ -186,7 +201,7 @@ async def add_automation(
     rng: Random | None = None,
 ) -> WarningAutomation:
     """Create a rule (switched off unless `enabled`, so it can be simulated first)."""
-    trigger = TriggerType(trigger_type)
+    trigger = _choice(TriggerType, trigger_type, "trigger")
     name = _validate_rule(name, trigger, trigger_value, window_days)
     if not actions:
         raise ValidationError("An automation needs at least one action.")

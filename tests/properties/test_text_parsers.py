@@ -112,7 +112,15 @@ def test_roulette_space_is_a_known_space_or_refused(text: str) -> None:
     if isinstance(result, PegasusError):
         return
     assert result in {str(n) for n in range(37)} | {
-        "red", "black", "odd", "even", "low", "high", "1st", "2nd", "3rd"
+        "red",
+        "black",
+        "odd",
+        "even",
+        "low",
+        "high",
+        "1st",
+        "2nd",
+        "3rd",
     }
     # Whatever was accepted can be settled for every number the wheel shows.
     for number in range(37):

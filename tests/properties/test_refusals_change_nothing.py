@@ -1,0 +1,412 @@
+"""Property tests at the service level with a database: arbitrary input is either carried out
+or refused with a proper message (`refusals.check_refusal`), and a refused call leaves every
+table exactly as it was (a snapshot of the whole database before and after)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from pegasus.errors import PegasusError
+from pegasus.services import (
+    automations,
+    community,
+    economy,
+    giveaways,
+    levels,
+    security,
+    shop,
+    warnings,
+)
+from pegasus.services.durations import parse_duration
+
+from .snapshots import OnTestLoop, run_in_thread
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+GUILD, ALICE, BOB, MOD = 10**17, 10**17 + 1, 10**17 + 2, 10**17 + 3
+
+# Each example touches the database, so fewer of them than for the pure parsers.
+DB = settings(max_examples=40, deadline=None)
+
+texts = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet="0123456789 ,.-kmall#{}\n", max_size=20),
+)
+ints = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.integers(min_value=-3, max_value=200),
+)
+
+
+async def test_money_typed_as_text_moves_or_changes_nothing(db: str) -> None:
+    run = OnTestLoop("EconomySettings", "EconomyBalance", "EconomyTransaction")
+    # Both accounts exist first: a payment opens them (with the starting balance) even when it
+    # is then refused, which is how accounts come to be, not a change made by the bad input.
+    await economy.ensure_accounts(GUILD, [ALICE, BOB])
+    await economy.admin_adjust(GUILD, MOD, ALICE, 1_000, take=False)
+    start, _ = await economy.total_money(GUILD)
+
+    @DB
+    @given(st.sampled_from(["pay", "deposit", "withdraw"]), texts)
+    @example("pay", "9" * 5000)
+    @example("deposit", "all")
+    @example("pay", "1,000,001")
+    def check(operation: str, text: str) -> None:
+        async def act() -> object:
+            amount = economy.parse_amount(text)
+            if operation == "pay":
+                return await economy.pay(GUILD, ALICE, BOB, amount)
+            if operation == "deposit":
+                return await economy.deposit(GUILD, ALICE, amount)
+            return await economy.withdraw(GUILD, ALICE, amount)
+
+        run.refused_or_done(act)
+        wallets, ledger = run(economy.total_money(GUILD))
+        assert wallets == ledger == start
+
+    await run_in_thread(check)
+
+
+settings_changes = st.fixed_dictionaries(
+    {},
+    optional={
+        "min_bet": ints,
+        "max_bet": ints,
+        "work_min": ints,
+        "work_max": ints,
+        "currency_name": texts,
+        "currency_symbol": texts,
+        "rob_enabled": st.one_of(st.booleans(), ints),
+    },
+)
+
+
+async def test_economy_settings_and_bet_limits_apply_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("EconomySettings")
+    run_result = await economy.get_settings(GUILD)  # the defaults row exists beforehand
+    assert run_result.min_bet <= run_result.max_bet
+
+    @DB
+    @given(settings_changes)
+    @example({"min_bet": 500, "max_bet": 10})
+    @example({"min_bet": 2**63 - 1})
+    def check(changes: dict[str, object]) -> None:
+        result = run.refused_or_done(lambda: economy.update_settings(GUILD, **changes))
+        stored = run(economy.get_settings(GUILD))
+        assert stored.min_bet <= stored.max_bet and stored.work_min <= stored.work_max
+        if not isinstance(result, PegasusError):
+            for name, value in changes.items():
+                assert getattr(stored, name) == value
+
+    await run_in_thread(check)
+
+
+async def test_warnings_are_issued_or_change_nothing(db: str) -> None:
+    run = OnTestLoop(
+        "ModCase", "MemberWarning", "WarningEdit", "WarningAutomation", "ModerationSettings"
+    )
+
+    @DB
+    @given(
+        title=texts,
+        level=ints,
+        description=st.one_of(st.none(), texts, st.just("d" * 2001)),
+        proof=st.lists(texts, max_size=3),
+        expires=st.one_of(st.none(), ints),
+    )
+    @example(title="Spam", level=6, description=None, proof=[], expires=None)
+    @example(title="Spam", level=1, description=None, proof=[], expires=-5)
+    def check(
+        title: str, level: int, description: str | None, proof: list[str], expires: int | None
+    ) -> None:
+        result = run.refused_or_done(
+            lambda: warnings.issue_warning(
+                guild_id=GUILD,
+                user_id=BOB,
+                moderator_id=MOD,
+                title=title,
+                now=NOW,
+                description=description,
+                level=level,
+                proof=proof,
+                expires_in_seconds=expires,
+                rng=random.Random(len(title)),
+            )
+        )
+        if not isinstance(result, PegasusError):
+            assert warnings.MIN_LEVEL <= result.warning.level <= warnings.MAX_LEVEL
+
+    await run_in_thread(check)
+
+
+async def test_giveaway_options_start_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("Giveaway", "GiveawayEntry")
+
+    @DB
+    @given(
+        prize=texts,
+        winners=ints,
+        duration=st.one_of(ints, texts),
+        starts_in=ints,
+        bonus=st.lists(st.tuples(st.integers(1, 2**63 - 1), ints), max_size=3),
+        booster=ints,
+        min_level=st.one_of(st.none(), ints),
+    )
+    @example(
+        prize="Nitro", winners=0, duration=60, starts_in=0, bonus=[], booster=0, min_level=None
+    )
+    @example(
+        prize="Nitro", winners=1, duration="1h", starts_in=-1, bonus=[], booster=0, min_level=None
+    )
+    @example(
+        prize="Nitro",
+        winners=1,
+        duration=60,
+        starts_in=0,
+        bonus=[(5, 101)],
+        booster=0,
+        min_level=None,
+    )
+    def check(
+        prize: str,
+        winners: int,
+        duration: int | str,
+        starts_in: int,
+        bonus: list[tuple[int, int]],
+        booster: int,
+        min_level: int | None,
+    ) -> None:
+        async def act() -> object:
+            seconds = parse_duration(duration) if isinstance(duration, str) else duration
+            draft = giveaways.GiveawayDraft(
+                guild_id=GUILD,
+                channel_id=GUILD + 50,
+                host_id=MOD,
+                prize=prize,
+                winner_count=winners,
+                duration_seconds=seconds,
+                starts_in_seconds=starts_in,
+                requirements=giveaways.Requirements(min_level=min_level),
+                bonus=giveaways.BonusEntries(roles=tuple(bonus), booster=booster),
+            )
+            return await giveaways.create_giveaway(draft, now=NOW, rng=random.Random(1))
+
+        run.refused_or_done(act)
+
+    await run_in_thread(check)
+
+
+async def test_shop_items_are_added_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("EconomyShopItem", "EconomySettings")
+
+    @DB
+    @given(
+        name=texts,
+        price=ints,
+        item_type=st.sampled_from(list(shop.ShopItemType)),
+        stock=st.one_of(st.none(), ints),
+        max_per_user=st.one_of(st.none(), ints),
+        cooldown=ints,
+        min_level=st.one_of(st.none(), ints),
+        boost=st.tuples(st.sampled_from(["xp", "rob_protection", "x"]), ints, ints),
+    )
+    @example(
+        name="Cake",
+        price=0,
+        item_type=shop.ShopItemType.ITEM,
+        stock=None,
+        max_per_user=None,
+        cooldown=0,
+        min_level=None,
+        boost=("xp", 150, 3600),
+    )
+    def check(
+        name: str,
+        price: int,
+        item_type: shop.ShopItemType,
+        stock: int | None,
+        max_per_user: int | None,
+        cooldown: int,
+        min_level: int | None,
+        boost: tuple[str, int, int],
+    ) -> None:
+        async def act() -> object:
+            kind, multiplier, seconds = boost
+            effect = shop.build_effect(
+                item_type,
+                role_id=GUILD + 7,
+                boost_kind=kind,
+                multiplier=multiplier,
+                duration_seconds=seconds,
+                message=name,
+            )
+            return await shop.add_item(
+                GUILD,
+                name=name,
+                price=price,
+                item_type=item_type,
+                effect=effect,
+                stock=stock,
+                max_per_user=max_per_user,
+                cooldown_seconds=cooldown,
+                min_level=min_level,
+            )
+
+        result = run.refused_or_done(act)
+        if not isinstance(result, PegasusError):
+            assert result.price > 0 and result.name == result.name.strip() and result.name
+
+    await run_in_thread(check)
+
+
+async def test_automations_are_added_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("WarningAutomation")
+
+    @DB
+    @given(
+        name=texts,
+        trigger=st.one_of(st.sampled_from(list(automations.TriggerType)), texts),
+        value=ints,
+        action=st.one_of(st.sampled_from(list(automations.AutomationActionType)), texts),
+        duration=st.one_of(st.none(), ints),
+        message=st.one_of(st.none(), texts),
+        window=st.one_of(st.none(), ints),
+    )
+    @example(
+        name="Three strikes",
+        trigger="warn_counts",
+        value=3,
+        action="ban",
+        duration=None,
+        message=None,
+        window=None,
+    )
+    @example(
+        name="Three strikes",
+        trigger="warn_count",
+        value=3,
+        action="banish",
+        duration=None,
+        message=None,
+        window=None,
+    )
+    def check(
+        name: str,
+        trigger: str,
+        value: int,
+        action: str,
+        duration: int | None,
+        message: str | None,
+        window: int | None,
+    ) -> None:
+        async def act() -> object:
+            built = automations.build_action(
+                action, duration_seconds=duration, role_id=GUILD + 9, message=message
+            )
+            return await automations.add_automation(
+                GUILD,
+                name=name,
+                trigger_type=trigger,
+                trigger_value=value,
+                actions=[built],
+                actor_id=MOD,
+                now=NOW,
+                window_days=window,
+                rng=random.Random(value),
+            )
+
+        run.refused_or_done(act)
+
+    await run_in_thread(check)
+
+
+async def test_api_keys_are_created_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("ApiKey", "SecurityLog")
+
+    @DB
+    @given(name=texts, scopes=texts, expires=st.one_of(st.none(), ints), rate=ints)
+    @example(name="dash", scopes="read", expires=None, rate=0)
+    @example(name="dash", scopes="economy:rea", expires=None, rate=60)
+    def check(name: str, scopes: str, expires: int | None, rate: int) -> None:
+        async def act() -> object:
+            return await security.create_api_key(
+                owner_id=MOD,
+                name=name,
+                scopes=security.parse_scopes(scopes),
+                guild_id=GUILD,
+                now=NOW,
+                is_bot_owner=False,
+                is_guild_admin=True,
+                expires_in_seconds=expires,
+                rate_limit=rate,
+                rng=random.Random(rate),
+            )
+
+        run.refused_or_done(act)
+
+    await run_in_thread(check)
+
+
+async def test_greetings_are_set_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("GuildSettings")
+    optional_text = st.one_of(st.none(), texts, st.just("none"))
+    urls = st.one_of(optional_text, st.just("https://example.com/a.png"), st.just("https://a\nb"))
+
+    @DB
+    @given(
+        kind=st.sampled_from(list(community.GreetingKind)),
+        message=optional_text,
+        colour=optional_text,
+        title=optional_text,
+        image=urls,
+        dm=st.one_of(st.none(), st.booleans()),
+    )
+    @example(
+        kind=community.GreetingKind.WELCOME,
+        message="{server}" * 225,
+        colour=None,
+        title=None,
+        image=None,
+        dm=None,
+    )
+    def check(
+        kind: community.GreetingKind,
+        message: str | None,
+        colour: str | None,
+        title: str | None,
+        image: str | None,
+        dm: bool | None,
+    ) -> None:
+        run.refused_or_done(
+            lambda: community.set_greeting(
+                GUILD,
+                MOD,
+                kind,
+                channel_id=GUILD + 1,
+                message=message,
+                embed_color=colour,
+                embed_title=title,
+                embed_image=image,
+                dm_enabled=dm,
+            )
+        )
+
+    await run_in_thread(check)
+
+
+async def test_rank_cards_are_set_or_change_nothing(db: str) -> None:
+    run = OnTestLoop("UserXP")
+
+    @DB
+    @given(background=st.one_of(st.none(), texts), accent=st.one_of(st.none(), texts))
+    @example(background="https://[", accent=None)
+    @example(background=None, accent="#12345\n6")
+    def check(background: str | None, accent: str | None) -> None:
+        run.refused_or_done(
+            lambda: levels.set_rank_card(ALICE, background=background, accent=accent)
+        )
+
+    await run_in_thread(check)
