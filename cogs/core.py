@@ -36,6 +36,15 @@ def member_info(member: discord.Member) -> MemberInfo:
     return MemberInfo(user=user_info(member), nickname=member.nick, joined_at=member.joined_at)
 
 
+def feature_of(command: AnyCommand | app_commands.ContextMenu) -> str:
+    """The feature a command belongs to, from its extension (cogs.economy.admin → Economy):
+    a cog's class name or a group without a cog would read as jargon or "Other"."""
+    parts = (command.module or "").split(".")
+    if len(parts) > 1 and parts[0] == "cogs":
+        return parts[1].replace("_", " ").title()
+    return "Other"
+
+
 class Core(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
@@ -124,9 +133,7 @@ class Core(commands.Cog):
         )
         by_feature: dict[str, list[str]] = {}
         for command in self.bot.tree.get_commands():
-            feature = getattr(command, "binding", None)
-            label = type(feature).__name__ if feature is not None else "Other"
-            by_feature.setdefault(label, []).append(f"`/{command.name}`")
+            by_feature.setdefault(feature_of(command), []).append(f"`/{command.name}`")
         for label, names in sorted(by_feature.items()):
             embed.add_field(name=label, value=clip(" ".join(sorted(names))), inline=False)
         return embed

@@ -1,0 +1,35 @@
+"""/help with every feature loaded: commands are listed under the feature they belong to."""
+
+from __future__ import annotations
+
+from tests.discord_local.env import DiscordEnv
+
+FEATURES = {
+    "Community",
+    "Core",
+    "Economy",
+    "Giveaways",
+    "Levels",
+    "Moderation",
+    "Security",
+    "Tickets",
+}
+
+
+async def test_help_lists_every_command_under_its_feature(discord_env: DiscordEnv) -> None:
+    reply = await discord_env.alice.slash("help")
+    assert reply.ephemeral and reply.embed is not None
+    fields = {field["name"]: field["value"] for field in reply.embed["fields"]}
+    assert set(fields) == FEATURES  # no cog class names, no "Other" catch-all
+    listed = {name for value in fields.values() for name in value.split()}
+    synced = {f"`/{name}`" for name in discord_env.server.global_commands}
+    assert listed == synced
+    # Groups sit with their feature, beside the feature's plain commands.
+    for feature, commands in {
+        "Economy": ("`/economy`", "`/shop-admin`", "`/balance`"),
+        "Levels": ("`/levels`", "`/xp`", "`/rankcard`", "`/rank`"),
+        "Moderation": ("`/warning`", "`/automation`", "`/blacklist`", "`/ban`", "`/case`"),
+        "Giveaways": ("`/giveaway`",),
+        "Tickets": ("`/ticket`", "`/ticket-panel`"),
+    }.items():
+        assert set(commands) <= set(fields[feature].split()), (feature, fields[feature])
