@@ -512,7 +512,8 @@ def validate_template(template: str) -> str:
     unknown = sorted({f for f in _TEMPLATE_FIELD.findall(template) if f not in TEMPLATE_FIELDS})
     if unknown:
         raise ValidationError(
-            f"Unknown placeholder {shown_input('{' + unknown[0] + '}')}: use {{user}}, "
+            # One short line: a placeholder can hold line breaks and most of the text.
+            f"Unknown placeholder {{{' '.join(unknown[0].split())[:30]}}}: use {{user}}, "
             "{level} and {server}."
         )
     longest = len(render_level_up(template, user=_LONGEST_MENTION, level=10**9, server="s" * 100))
