@@ -175,7 +175,8 @@ async def test_the_whole_life_of_a_ticket(discord_env: DiscordEnv) -> None:
     dm = env.server.dms(alice)[-1]
     assert dm.attachments[0].filename == "ticket-0001-transcript.html"
     assert [b["label"] for b in dm.buttons] == ["1 ★", "2 ★", "3 ★", "4 ★", "5 ★"]
-    assert 1 not in (await service.open_ticket_channels()).values()
+    assert closed.id not in (await service.open_ticket_channels()).values()
+    assert channel.id not in env.bot.get_cog("Tickets").open_channels  # type: ignore[union-attr]
 
     # Rating with an optional comment.
     form = await alice.click(dm, label="4 ★")
