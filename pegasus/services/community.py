@@ -12,6 +12,7 @@ Templates accept `{user}` (a mention), `{username}` (the name, no ping), `{serve
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -264,6 +265,7 @@ class ConfigCache:
     # before one must not store its result.
     _generation: dict[int, int] = field(default_factory=dict)
     _epoch: int = 0
+    _loading: dict[int, asyncio.Future[GuildConfig]] = field(default_factory=dict)
 
     def peek(self, guild_id: int) -> GuildConfig | None:
         """The cached copy if it is fresh, without touching the database."""
@@ -276,20 +278,38 @@ class ConfigCache:
         cached = self.peek(guild_id)
         if cached is not None:
             return cached
-        stamp = (self._epoch, self._generation.get(guild_id, 0))
-        started = self.clock()
+        # One load per guild at a time: a burst of messages arriving while the copy is missing
+        # or stale waits for the same query instead of each sending its own.
+        pending = self._loading.get(guild_id)
+        loop = asyncio.get_running_loop()
+        if pending is None or pending.done() or pending.get_loop() is not loop:
+            stamp = (self._epoch, self._generation.get(guild_id, 0))
+            pending = asyncio.ensure_future(self._load(guild_id, stamp, self.clock()))
+            self._loading[guild_id] = pending
+            pending.add_done_callback(lambda done: self._forget_load(guild_id, done))
+        return await asyncio.shield(pending)
+
+    async def _load(self, guild_id: int, stamp: tuple[int, int], started: float) -> GuildConfig:
+        # `stamp` is taken when the load is asked for: an invalidation or clear after that
+        # means the result may predate the change, so it is returned but not kept.
         config = await load_config(guild_id)
         if (self._epoch, self._generation.get(guild_id, 0)) == stamp:
             self._entries[guild_id] = _Entry(config, started)
         return config
 
+    def _forget_load(self, guild_id: int, done: asyncio.Future[GuildConfig]) -> None:
+        if self._loading.get(guild_id) is done:
+            del self._loading[guild_id]
+
     def invalidate(self, guild_id: int) -> None:
         self._entries.pop(guild_id, None)
+        self._loading.pop(guild_id, None)  # a load under way may predate the change
         self._generation[guild_id] = self._generation.get(guild_id, 0) + 1
 
     def clear(self) -> None:
         """Forget every guild (a bot started on another database, a test)."""
         self._entries.clear()
+        self._loading.clear()
         self._epoch += 1
 
 

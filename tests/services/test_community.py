@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -326,3 +327,19 @@ async def test_a_load_overtaken_by_a_clear_is_not_kept(db: str) -> None:
     cache.clear()  # e.g. the bot restarted on another database meanwhile
     await loading
     assert cache.peek(GUILD) is None
+
+
+async def test_a_burst_of_readers_shares_one_load(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Messages arriving together while the copy is missing send one query, not one each."""
+    cache = ConfigCache()
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        configs = await asyncio.gather(*(cache.get(GUILD) for _ in range(50)))
+    loads = [
+        r
+        for r in caplog.records
+        if r.name == "tortoise.db_client" and "guild_settings" in r.getMessage()
+    ]
+    assert len(loads) == 1
+    assert all(config is configs[0] for config in configs)
