@@ -12,11 +12,10 @@ Templates accept `{user}` (a mention), `{username}` (the name, no ping), `{serve
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -26,6 +25,7 @@ from models.guilds import DEFAULT_GOODBYE_MESSAGE, DEFAULT_WELCOME_MESSAGE, Guil
 from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
 from pegasus.services import directory
 from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.cache import TtlCache
 
 __all__ = [
     "MAX_AUTOROLES",
@@ -243,74 +243,19 @@ async def load_config(guild_id: int) -> GuildConfig:
     return config_from_row(guild_id, rows[0] if rows else _model_defaults())
 
 
-@dataclass
-class _Entry:
-    config: GuildConfig
-    loaded_at: float
+class ConfigCache(TtlCache[int, GuildConfig]):
+    """Per-guild `GuildConfig`s in memory, reloaded after `ttl_seconds` or an invalidation."""
 
-
-@dataclass
-class ConfigCache:
-    """Per-guild `GuildConfig`s in memory, reloaded after `ttl_seconds` or an invalidation.
-
-    One process owns a guild (its shard), and every change made through these services
-    invalidates the copy, so the TTL only bounds how long a change made elsewhere (another
-    process, the REST API) takes to be seen.
-    """
-
-    ttl_seconds: float = DEFAULT_TTL_SECONDS
-    clock: Callable[[], float] = time.monotonic
-    _entries: dict[int, _Entry] = field(default_factory=dict)
-    # Bumped by every invalidation (per guild) and by `clear` (all guilds): a load that started
-    # before one must not store its result.
-    _generation: dict[int, int] = field(default_factory=dict)
-    _epoch: int = 0
-    _loading: dict[int, asyncio.Future[GuildConfig]] = field(default_factory=dict)
-
-    def peek(self, guild_id: int) -> GuildConfig | None:
-        """The cached copy if it is fresh, without touching the database."""
-        entry = self._entries.get(guild_id)
-        if entry is None or self.clock() - entry.loaded_at > self.ttl_seconds:
-            return None
-        return entry.config
-
-    async def get(self, guild_id: int) -> GuildConfig:
-        cached = self.peek(guild_id)
-        if cached is not None:
-            return cached
-        # One load per guild at a time: a burst of messages arriving while the copy is missing
-        # or stale waits for the same query instead of each sending its own.
-        pending = self._loading.get(guild_id)
-        loop = asyncio.get_running_loop()
-        if pending is None or pending.done() or pending.get_loop() is not loop:
-            stamp = (self._epoch, self._generation.get(guild_id, 0))
-            pending = asyncio.ensure_future(self._load(guild_id, stamp, self.clock()))
-            self._loading[guild_id] = pending
-            pending.add_done_callback(lambda done: self._forget_load(guild_id, done))
-        return await asyncio.shield(pending)
-
-    async def _load(self, guild_id: int, stamp: tuple[int, int], started: float) -> GuildConfig:
-        # `stamp` is taken when the load is asked for: an invalidation or clear after that
-        # means the result may predate the change, so it is returned but not kept.
-        config = await load_config(guild_id)
-        if (self._epoch, self._generation.get(guild_id, 0)) == stamp:
-            self._entries[guild_id] = _Entry(config, started)
-        return config
-
-    def _forget_load(self, guild_id: int, done: asyncio.Future[GuildConfig]) -> None:
-        if self._loading.get(guild_id) is done:
-            del self._loading[guild_id]
-
-    def invalidate(self, guild_id: int) -> None:
-        self._entries.pop(guild_id, None)
-        self._loading.pop(guild_id, None)  # a load under way may predate the change
-        self._generation[guild_id] = self._generation.get(guild_id, 0) + 1
+    def __init__(
+        self,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(load_config, ttl_seconds, clock)
 
     def clear(self) -> None:
         """Forget every guild (a bot started on another database, a test)."""
-        self._entries.clear()
-        self._loading.clear()
-        self._epoch += 1
+        self.invalidate()
 
 
 config_cache = ConfigCache()

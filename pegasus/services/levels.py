@@ -16,11 +16,11 @@ import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 from tortoise.expressions import Q
@@ -38,11 +38,10 @@ from models.levels import (
 )
 from pegasus.errors import NotFoundError, ValidationError, shown_input
 from pegasus.services import directory
+from pegasus.services.cache import TtlCache
 
 log = logging.getLogger(__name__)
 
-K = TypeVar("K")
-V = TypeVar("V")
 
 PAGE_SIZE = 10
 MAX_XP = 10**12  # far beyond any real server; keeps the level search and the columns bounded
@@ -259,62 +258,6 @@ async def load_xp_boosts(guild_id: int, now: datetime) -> dict[int, XpBoost]:
 
 
 # --------------------------------------------------------------------------- caches
-
-
-class TtlCache(Generic[K, V]):
-    """Values loaded on demand and kept for `ttl` seconds; one load at a time per key."""
-
-    def __init__(
-        self,
-        loader: Callable[[K], Awaitable[V]],
-        ttl: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._loader = loader
-        self._ttl = ttl
-        self._clock = clock
-        self._values: dict[K, tuple[float, V]] = {}
-        self._loading: dict[K, asyncio.Future[V]] = {}
-
-    def peek(self, key: K) -> V | None:
-        """The value if it is cached and fresh; never loads."""
-        entry = self.peek_entry(key)
-        return entry[1] if entry is not None else None
-
-    def peek_entry(self, key: K) -> tuple[float, V] | None:
-        """(expiry on the cache's clock, value) if cached and fresh; never loads."""
-        entry = self._values.get(key)
-        if entry is not None and entry[0] > self._clock():
-            return entry
-        return None
-
-    async def get(self, key: K) -> V:
-        entry = self._values.get(key)
-        if entry is not None and entry[0] > self._clock():
-            return entry[1]
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            value = await self._loader(key)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
-            raise
-        else:
-            self._values[key] = (self._clock() + self._ttl, value)
-            future.set_result(value)
-            return value
-        finally:
-            del self._loading[key]
-
-    def invalidate(self, key: K | None = None) -> None:
-        if key is None:
-            self._values.clear()
-        else:
-            self._values.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)
