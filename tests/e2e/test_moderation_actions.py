@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,18 +12,9 @@ from models.scheduling import ScheduledAction
 from models.security import SecurityLog
 from tests.discord_local import CommandUnavailable, Permissions
 from tests.discord_local.env import DiscordEnv
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
-    """Wait for work the bot's scheduler does in the background (no event marks its end)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def case_types(user_id: int) -> list[CaseType]:

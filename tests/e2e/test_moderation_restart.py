@@ -4,7 +4,6 @@ bot processes sharing the database."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,21 +13,12 @@ from models.scheduling import ActionStatus, ScheduledAction
 from pegasus.db import close_db, init_db
 from tests.discord_local import BotProcessFactory
 from tests.discord_local.env import DiscordEnv
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 
 UNBAN_ROUTE = "/guilds/{guild_id}/bans/{user_id}"
 ROLE_ROUTE = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30) -> None:
-    """Wait for work the bot does in the background (no event marks its end)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def issue_two_second_punishments(env: DiscordEnv) -> datetime:
@@ -78,7 +68,7 @@ async def assert_lifted_exactly_once(env: DiscordEnv) -> None:
         statuses = await ScheduledAction.filter(kind__in=kinds).values_list("status", flat=True)
         return ActionStatus.RUNNING not in statuses
 
-    await eventually(timers_finished, "the scheduler marks both timers finished")
+    await eventually(timers_finished, "the scheduler marks both timers finished", timeout=30)
     timers = await ScheduledAction.filter(kind__in=kinds)
     assert [t.status for t in timers] == [ActionStatus.DONE, ActionStatus.DONE]
     assert all(t.attempts == 1 for t in timers)
@@ -102,7 +92,7 @@ async def test_punishments_due_while_the_bot_was_down_are_lifted_once(
     async def both_lifted() -> bool:
         return len(await lifted_cases(env)) == 2
 
-    await eventually(both_lifted, "the unban and unmute cases")
+    await eventually(both_lifted, "the unban and unmute cases", timeout=30)
     await env.settle()
     await assert_lifted_exactly_once(env)
     # Another restart finds nothing left to do.
@@ -127,7 +117,7 @@ async def test_two_bot_processes_on_one_database_lift_them_once(
         async def both_lifted() -> bool:
             return len(await lifted_cases(env)) == 2 and lifts(env) == (1, 1)
 
-        await eventually(both_lifted, "the unban and unmute by one of the two processes")
+        await eventually(both_lifted, "the unban and unmute by one process", timeout=30)
         await first.settle(timeout=10)
         await assert_lifted_exactly_once(env)
         codes = await asyncio.gather(first.terminate(), second.terminate())
@@ -153,7 +143,7 @@ async def test_two_running_processes_race_for_timers_that_come_due(
         async def both_lifted() -> bool:
             return len(await lifted_cases(env)) == 2 and lifts(env) == (1, 1)
 
-        await eventually(both_lifted, "the unban and unmute by one of the two processes")
+        await eventually(both_lifted, "the unban and unmute by one process", timeout=30)
         await first.settle(timeout=10)
         await assert_lifted_exactly_once(env)
         codes = await asyncio.gather(first.terminate(), second.terminate())
@@ -178,7 +168,7 @@ async def test_a_warning_due_to_expire_while_the_bot_was_down_expires_once(
     async def expired() -> bool:
         return not (await MemberWarning.get(id=warning.id)).active
 
-    await eventually(expired, "the warning's expiry")
+    await eventually(expired, "the warning's expiry", timeout=30)
     await env.restart_bot()
     await env.settle()
     assert await WarningEdit.filter(warning_id=warning.id, kind=WarningEditKind.EXPIRE).count() == 1
@@ -212,7 +202,7 @@ async def test_an_automation_fired_just_before_a_stop_runs_once_after_it(
     async def reported() -> bool:  # the notice is the action's last step
         return any("Automation fired" in m.text for m in env.channel("logs").bot_messages)
 
-    await eventually(reported, "the automation's kick and its notice")
+    await eventually(reported, "the automation's kick and its notice", timeout=30)
     assert env.server.faults.hits  # the gateway really was held back
     await env.restart_bot()
     await env.settle()

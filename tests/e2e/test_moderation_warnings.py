@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -12,21 +10,12 @@ from models.moderation import CaseType, MemberWarning, ModCase, WarningAutomatio
 from models.security import AuditLog
 from tests.discord_local import File
 from tests.discord_local.env import DiscordEnv
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 
 WARN_ID = re.compile(r"W-[0-9A-Z]{5}")
 AUTOMATION_ID = re.compile(r"A-[0-9A-Z]{5}")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
-    """Wait for work the bot's scheduler does in the background (no event marks its end)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_warn_records_a_case_tells_the_member_and_posts_to_the_modlog(
