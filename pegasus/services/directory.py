@@ -8,6 +8,7 @@ carries, which costs a few statements per thousand members rather than one per m
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -91,7 +92,7 @@ async def upsert_members(
     guild_id: int, members: Sequence[MemberInfo], *, using_db: BaseDBAsyncClient | None = None
 ) -> None:
     """Upsert users and memberships of one guild in batches, inside one transaction."""
-    async with in_transaction() if using_db is None else _Reuse(using_db) as conn:
+    async with in_transaction() if using_db is None else nullcontext(using_db) as conn:
         await ensure_guild(guild_id, using_db=conn)
         await upsert_users([m.user for m in members], using_db=conn)
         rows = [
@@ -115,19 +116,6 @@ async def mark_guild_joined(guild_id: int) -> None:
 async def mark_guild_left(guild_id: int, *, now: datetime | None = None) -> None:
     """Soft delete: the data is kept for a grace period after the bot leaves."""
     await Guild.filter(id=guild_id).update(left_at=now or datetime.now(UTC))
-
-
-class _Reuse:
-    """Use the caller's transaction instead of opening one."""
-
-    def __init__(self, conn: BaseDBAsyncClient) -> None:
-        self.conn = conn
-
-    async def __aenter__(self) -> BaseDBAsyncClient:
-        return self.conn
-
-    async def __aexit__(self, *_exc: object) -> None:
-        return None
 
 
 async def upsert_users_now(users: Sequence[UserInfo]) -> None:
