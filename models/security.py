@@ -223,3 +223,28 @@ class ApiKey(Model):
 
     class Meta:
         table = "api_keys"
+
+
+class RoleDelegation(Model):
+    """Who last set a role up to be given by Pegasus on someone's behalf.
+
+    Level rewards, shop role items, automation role steps, autoroles, the mute role and ticket
+    support roles all let the bot give or ping a role later. Whoever sets one up must be able to
+    give it themselves; when the bot gives it, it checks that this person still could, so a role
+    that later gains an elevated permission or rises above them is not handed out.
+    """
+
+    id = fields.IntField(primary_key=True)
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
+        "models.Guild", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    role_id = fields.BigIntField()
+    # Null once the person's user row is deleted: the role is then treated as vouched by nobody.
+    configured_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, null=True, on_delete=fields.SET_NULL, db_index=True
+    )
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "role_delegations"
+        unique_together = (("guild", "role_id"),)
