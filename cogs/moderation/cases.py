@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, case_embed, utcnow
+from cogs.moderation.support import Enforcer, case_embed, check_record_change, utcnow
 from models.moderation import CaseType
 from pegasus.bot import Pegasus
 from pegasus.errors import ValidationError
@@ -88,6 +88,14 @@ class Cases(commands.Cog, name="Moderation cases"):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
+        existing = await moderation.get_case(guild.id, case_number)
+        check_record_change(
+            interaction,
+            verb="change the reason of",
+            record="a case",
+            subject_id=existing.user_id,  # type: ignore[attr-defined]
+            issuer_id=existing.moderator_id,  # type: ignore[attr-defined]
+        )
         case, old = await moderation.amend_reason(
             guild.id, case_number, reason, editor_id=interaction.user.id, now=utcnow()
         )

@@ -110,6 +110,57 @@ def check_target(
         check_bot_outranks(guild, target, verb)
 
 
+def check_record_change(
+    interaction: discord.Interaction,
+    *,
+    verb: str,
+    record: str,
+    subject_id: int | None,
+    issuer_id: int | None,
+) -> None:
+    """Refuse changing a warning or a case that the moderator could not have recorded now.
+
+    Its member is held to the rules of `/warn` (see `check_target`): nobody changes a record
+    about themselves, and a member still in the server must be below the moderator. Another
+    moderator's record also needs Manage Server or a highest role above theirs, so a warning
+    cannot be softened or raised behind a superior's back. The bot's own records (timers,
+    automations) belong to no one above the moderator. `verb` and `record` read as "You can't
+    <verb> <record> about yourself", e.g. "remove" and "a warning".
+    """
+    guild = interaction.guild
+    moderator = interaction.user
+    if guild is None or not isinstance(moderator, discord.Member):
+        raise PermissionDenied("This works only in a server.")
+    if subject_id == moderator.id:
+        raise PermissionDenied(f"You can't {verb} {record} about yourself.")
+    subject = guild.get_member(subject_id) if subject_id is not None else None
+    if subject is not None:
+        check_target(interaction, subject, f"{verb} {record} about", bot_must_outrank=False)
+    if issuer_id not in (None, moderator.id, guild.me.id):
+        check_outranks_issuer(guild, moderator, issuer_id, f"{verb} {record}")
+
+
+def check_outranks_issuer(
+    guild: discord.Guild, moderator: discord.Member, issuer_id: int, action: str
+) -> None:
+    """Refuse changing another moderator's record unless `moderator` is the owner, has Manage
+    Server or ranks above them. `action` reads as "You can't <action> by ...", e.g. "edit a
+    warning".
+    """
+    if moderator.id == guild.owner_id or moderator.guild_permissions.manage_guild:
+        return
+    issuer = guild.get_member(issuer_id)
+    if issuer is None:
+        return  # they left the server: there is no hierarchy to respect
+    if issuer.id == guild.owner_id:
+        raise PermissionDenied(f"You can't {action} by the server owner without Manage Server.")
+    if issuer.top_role >= moderator.top_role:
+        raise PermissionDenied(
+            f"You can't {action} by {issuer.mention} without Manage Server: "
+            "their highest role is not below yours."
+        )
+
+
 def check_bot_outranks(guild: discord.Guild, target: discord.Member, verb: str) -> None:
     if target.id == guild.owner_id:
         raise PermissionDenied(f"I can't {verb} the server owner.")

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, check_target, utcnow
+from cogs.moderation.support import Enforcer, check_record_change, check_target, utcnow
 from models.moderation import MemberWarning, WarningEdit, WarningEditKind
 from pegasus.bot import Pegasus
 from pegasus.services import automations, warnings
@@ -164,6 +164,7 @@ class Warnings(commands.Cog, name="Warnings"):
         level: app_commands.Range[int, 1, 5] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        await self._check_may_change(interaction, warn_id, "edit")
         warning, edit = await warnings.edit_warning(
             interaction.guild_id,
             warn_id,
@@ -193,6 +194,7 @@ class Warnings(commands.Cog, name="Warnings"):
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        await self._check_may_change(interaction, warn_id, "remove")
         warning = await warnings.remove_warning(
             interaction.guild_id,
             warn_id,
@@ -204,6 +206,19 @@ class Warnings(commands.Cog, name="Warnings"):
             f"Warning `{warning.warn_id}` of <@{warning.user_id}> removed; "  # type: ignore[attr-defined]
             "it no longer counts and stays in the record.",
             ephemeral=True,
+        )
+
+    @staticmethod
+    async def _check_may_change(interaction: discord.Interaction, warn_id: str, verb: str) -> None:
+        """The rules of /warn hold for changing a warning, and its moderator's rank is respected."""
+        assert interaction.guild_id is not None
+        warning = await warnings.get_warning(interaction.guild_id, warn_id)
+        check_record_change(
+            interaction,
+            verb=verb,
+            record="a warning",
+            subject_id=warning.user_id,  # type: ignore[attr-defined]
+            issuer_id=warning.moderator_id,  # type: ignore[attr-defined]
         )
 
     @warning.command(name="history", description="Show a warning and every change made to it.")
