@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import discord
 from discord import app_commands
 from discord.ext import commands
-from discord.utils import escape_markdown, utcnow
+from discord.utils import escape_markdown
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
@@ -28,6 +28,8 @@ from pegasus.services.community import (
 )
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, amount, clip, timestamp
+from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
+from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
 
 log = logging.getLogger(__name__)
 
@@ -55,43 +57,6 @@ def member_facts(member: discord.Member) -> MemberFacts:
         server=escape_markdown(guild.name),
         member_count=guild.member_count or len(guild.members),
     )
-
-
-def sendable_text_channel(
-    guild: discord.Guild, channel_id: int | None
-) -> discord.TextChannel | None:
-    channel = guild.get_channel(channel_id) if channel_id else None
-    return channel if isinstance(channel, discord.TextChannel) else None
-
-
-async def post_to_channel(
-    channel: discord.abc.Messageable,
-    *,
-    content: str | None = None,
-    embed: discord.Embed | None = None,
-    allowed_mentions: discord.AllowedMentions | None = None,
-) -> discord.Message | None:
-    """Post, or log a warning when Discord refuses (a deleted channel, a missing permission):
-    a server's misconfiguration must not stop the listener that called this."""
-    try:
-        return await channel.send(
-            content=content,
-            embed=embed,
-            allowed_mentions=allowed_mentions or discord.AllowedMentions.none(),
-        )
-    except discord.HTTPException as error:
-        log.warning("Could not post in channel %s: %s", getattr(channel, "id", "?"), error)
-        return None
-
-
-async def post_log(
-    guild: discord.Guild, config: GuildConfig, event: LogEvent, embed: discord.Embed
-) -> None:
-    """Post `embed` in the server log if `event` is logged there."""
-    channel = sendable_text_channel(guild, config.logs(event))
-    if channel is not None:
-        embed.timestamp = embed.timestamp or utcnow()
-        await post_to_channel(channel, embed=embed)
 
 
 def greeting_embed(spec: service.EmbedSpec) -> discord.Embed:
@@ -315,7 +280,8 @@ class Community(commands.Cog):
             log.warning("Autoroles skipped in guild %s: missing Manage Roles", guild.id)
             return
         roles = [guild.get_role(role_id) for role_id in config.autoroles]
-        assignable = [role for role in roles if role is not None and role.is_assignable()]
+        due = [role for role in roles if role is not None and role.is_assignable()]
+        assignable = await vet_grants(member, due, purpose="autorole")
         if not assignable:
             return
         try:
@@ -521,8 +487,9 @@ class Community(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def autorole_add(self, interaction: discord.Interaction, role: discord.Role) -> None:
         assert interaction.guild is not None and isinstance(interaction.user, discord.Member)
-        check_assignable(role, interaction.user)
+        check_autorole(role, interaction.user)
         config = await service.add_autorole(interaction.guild.id, interaction.user.id, role.id)
+        await remember_role_setup(role, interaction.user)
         await interaction.response.send_message(
             f"New members now get {role.mention}. Autoroles: "
             f"{role_list(config.autoroles, interaction.guild)}.",
@@ -621,31 +588,18 @@ class Community(commands.Cog):
         )
 
 
-def check_assignable(role: discord.Role, invoker: discord.Member) -> None:
+def check_autorole(role: discord.Role, invoker: discord.Member) -> None:
     """Refuse roles the bot cannot give, or the invoker could not give themselves."""
-    guild = role.guild
     if role.is_default():
         raise ValidationError("@everyone can't be an autorole: every member has it already.")
-    if role.managed:
-        raise ValidationError(
-            f"{role.mention} is managed by an integration (a bot or boosts) and can't be given."
-        )
     if role.permissions.administrator:
         raise PermissionDenied(
             f"{role.mention} has the Administrator permission: giving it to everyone who joins "
             "is not allowed."
         )
-    if not guild.me.guild_permissions.manage_roles:
+    if not role.guild.me.guild_permissions.manage_roles:
         raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
-    if not role.is_assignable():
-        raise PermissionDenied(
-            f"{role.mention} is above my highest role ({guild.me.top_role.mention}): "
-            "move my role above it first."
-        )
-    if invoker.id != guild.owner_id and role >= invoker.top_role:
-        raise PermissionDenied(
-            f"{role.mention} is not below your highest role, so you can't make it an autorole."
-        )
+    require_can_delegate(role, invoker)
 
 
 async def setup(bot: Pegasus) -> None:

@@ -29,9 +29,9 @@ from pegasus.services.security import (
     SpamVerdict,
 )
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, RED, clip, timestamp, user_mentions
+from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
+from pegasus.ui.roles import pingable_roles, remember_role_setup
 from pegasus.ui.views import confirm
-
-from .community import post_log, post_to_channel, sendable_text_channel
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,8 @@ class Security(commands.Cog):
             )
             return
         settings = config.security
-        role = guild.get_role(settings.alert_role_id) if settings.alert_role_id else None
+        pingable = await pingable_roles(guild, [settings.alert_role_id or 0])
+        role = pingable[0] if pingable else None
         embed = discord.Embed(
             title="🚨 Raid detected",
             description=(
@@ -390,6 +391,10 @@ class Security(commands.Cog):
             max_duplicates=max_duplicates,
             **role_change,
         )
+        if alert_role is not None:
+            # Pinged on raids only if mentionable or if this member could mention it.
+            assert isinstance(interaction.user, discord.Member)
+            await remember_role_setup(alert_role, interaction.user)
         await interaction.response.send_message(
             "Security settings saved.",
             embed=self.settings_embed(interaction.guild, config),

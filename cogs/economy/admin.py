@@ -12,6 +12,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError
 from pegasus.services import economy, shop
 from pegasus.services.durations import parse_duration
+from pegasus.ui.roles import remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
 
 from . import render
@@ -261,8 +262,9 @@ class ShopAdmin(
     ) -> None:
         guild_id = guild_id_of(interaction)
         item_type = ShopItemType(type)
-        if item_type == ShopItemType.ROLE and role is not None and interaction.guild:
-            check_role_manageable(interaction.guild, role.id)
+        delegated = role if item_type == ShopItemType.ROLE else None
+        if delegated is not None:
+            _require_can_sell(interaction, delegated)
         effect = shop.build_effect(
             item_type, role_id=role.id if role else None, boost_kind=boost_kind,
             multiplier=multiplier,
@@ -274,6 +276,8 @@ class ShopAdmin(
             cooldown_seconds=_seconds(cooldown) or 0,
             required_role_ids=[required_role.id] if required_role else [], min_level=min_level,
         )
+        if delegated is not None:
+            await remember_role_setup(delegated, _member(interaction))
         settings = await economy.get_settings(guild_id)
         await interaction.response.send_message(
             f"Added to the shop:\n{render.item_line(item, economy.currency_of(settings))}",
@@ -322,8 +326,8 @@ class ShopAdmin(
         open_to_all: bool | None = None,
     ) -> None:
         guild_id = guild_id_of(interaction)
-        if role is not None and interaction.guild is not None:
-            check_role_manageable(interaction.guild, role.id)
+        if role is not None:
+            _require_can_sell(interaction, role)
         required_role_ids = (
             [required_role.id] if required_role is not None else [] if open_to_all else None
         )
@@ -335,6 +339,8 @@ class ShopAdmin(
             duration_seconds=parse_duration(duration) if duration else None, message=message,
             required_role_ids=required_role_ids, min_level=min_level,
         )
+        if role is not None:
+            await remember_role_setup(role, _member(interaction))
         settings = await economy.get_settings(guild_id)
         await interaction.response.send_message(
             f"Updated:\n{render.item_line(edited, economy.currency_of(settings))}",
@@ -363,3 +369,16 @@ class ShopAdmin(
             return
         await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
                                            view=None)
+
+
+def _member(interaction: discord.Interaction) -> discord.Member:
+    member = interaction.user
+    assert isinstance(member, discord.Member)
+    return member
+
+
+def _require_can_sell(interaction: discord.Interaction, role: discord.Role) -> None:
+    """A role item's role: one the bot can give and the invoker could give themselves."""
+    assert interaction.guild is not None
+    check_role_manageable(interaction.guild, role.id)
+    require_can_delegate(role, _member(interaction))

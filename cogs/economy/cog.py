@@ -22,6 +22,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
 from pegasus.services import economy, gambling, shop
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.roles import vet_grants
 
 from . import render
 
@@ -534,6 +535,11 @@ class Economy(commands.Cog):
         if wanted.type == ShopItemType.ROLE and interaction.guild is not None:
             # Check before taking the money that the role can actually be given.
             role = check_role_manageable(interaction.guild, int(wanted.effect["role_id"]))
+            if not await vet_grants(member, [role], purpose=f"shop item {wanted.name}"):
+                raise PermissionDenied(
+                    f"**{wanted.name}** can't be bought now: I may no longer give {role.mention}. "
+                    "The server staff have been told; nothing was charged."
+                )
         result = await shop.buy(
             guild_id, member.id, item, quantity, member_role_ids=[r.id for r in member.roles],
             now=discord.utils.utcnow(), idempotency_key=request_key(interaction),

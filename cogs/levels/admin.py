@@ -15,11 +15,12 @@ from discord.ext import commands
 
 from models.levels import MultiplierTarget, RewardMode
 from pegasus.bot import Pegasus
-from pegasus.errors import NotFoundError, ValidationError
+from pegasus.errors import NotFoundError, ValidationError, shown_input
 from pegasus.services import levels as service
 from pegasus.services.durations import parse_duration
+from pegasus.services.ids import parse_snowflake
 from pegasus.services.levels import ChannelKind, XpChange, XpOperation
-from pegasus.ui.checks import require_bot_can_give
+from pegasus.ui.roles import remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
 
 from . import render
@@ -297,8 +298,8 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         mode: app_commands.Choice[str] | None = None,
     ) -> None:
         guild = interaction.guild
-        assert guild is not None
-        require_bot_can_give(role)
+        assert guild is not None and isinstance(interaction.user, discord.Member)
+        require_can_delegate(role, interaction.user)
         await service.add_reward(
             guild.id,
             level,
@@ -306,6 +307,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             message=message,
             mode=RewardMode(mode.value) if mode else None,
         )
+        await remember_role_setup(role, interaction.user)
         await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"Members reaching level **{level:,}** now get {role.mention}. Members already past "
@@ -370,7 +372,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         elif match := _PREFIXED.match(text):
             candidates.append((MultiplierTarget(match[1]), int(match[2])))
         elif text.isdigit():
-            target_id = int(text)
+            target_id = parse_snowflake(text, what="a role or channel id")
             candidates += [
                 (MultiplierTarget.ROLE, target_id),
                 (MultiplierTarget.CHANNEL, target_id),
@@ -389,7 +391,8 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             if kind is MultiplierTarget.CHANNEL and (channel := guild.get_channel(target_id)):
                 return kind, target_id, channel.mention
         raise NotFoundError(
-            f"`{text}` is neither a role nor a channel of this server: pick one from the list."
+            f"{shown_input(text)} is neither a role nor a channel of this server: pick one from "
+            "the list."
         )
 
     async def _target_choices(

@@ -32,6 +32,7 @@ from pegasus.services.levels import (
     LevelConfig,
 )
 from pegasus.services.rankcard import RankCard, render_rank_card
+from pegasus.ui.roles import vet_grants
 
 from . import render
 from .views import LeaderboardPageButton, leaderboard_view
@@ -275,7 +276,8 @@ class Levels(commands.Cog):
             return
         me = member.guild.me
         has = {role.id for role in member.roles}
-        add = [r for r in self._assignable(member.guild, plan.keep - has, me)]
+        due = list(self._assignable(member.guild, plan.keep - has, me))
+        add = await vet_grants(member, due, purpose=f"level {level:,} reward")
         remove = [r for r in self._assignable(member.guild, plan.remove & has, me)]
         if add:
             await member.add_roles(*add, reason=f"Level {level:,} reward")

@@ -16,8 +16,9 @@ from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.services import automations
 from pegasus.services.durations import parse_duration
-from pegasus.ui.checks import require_bot_can_give, require_bot_can_post
+from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import PURPLE, clip, plural
+from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
 from pegasus.ui.views import confirm
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,9 @@ class Automations(commands.Cog, name="Warning automations"):
         enabled: bool = False,
     ) -> None:
         guild = interaction.guild
-        assert guild is not None
+        assert guild is not None and isinstance(interaction.user, discord.Member)
         if role is not None:
-            require_bot_can_give(role)
+            require_can_delegate(role, interaction.user)
         if notify_channel is not None:
             require_bot_can_post(notify_channel, what="the rule's reports", embeds=True)
         built = automations.build_action(
@@ -117,6 +118,8 @@ class Automations(commands.Cog, name="Warning automations"):
             now=utcnow(),
             enabled=enabled,
         )
+        if role is not None:
+            await remember_role_setup(role, interaction.user)
         hint = (
             ""
             if enabled
@@ -292,6 +295,8 @@ class Automations(commands.Cog, name="Warning automations"):
             role = guild.get_role(step["role_id"])
             if role is None:
                 raise PermissionDenied("the role no longer exists")
+            if not await vet_grants(member, [role], purpose=f"automation: {reason}"):
+                raise PermissionDenied("I may no longer give that role (see the server log)")
             await member.add_roles(role, reason=f"Pegasus: {reason}"[:512])
             return None
         else:

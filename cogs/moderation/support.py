@@ -31,6 +31,7 @@ from pegasus.ui.format import (
     plural,
     timestamp,
 )
+from pegasus.ui.roles import vet_grants
 
 log = logging.getLogger(__name__)
 
@@ -440,12 +441,7 @@ class Enforcer:
         metadata: Mapping[str, Any] | None = None,
     ) -> ModCase:
         moderation.clean_reason(reason)
-        role = await self.mute_role(member.guild)
-        if role >= member.guild.me.top_role:
-            raise PermissionDenied(
-                f"I can't give {role.mention}: it is not below my highest role. Move my role up."
-            )
-        await member.add_roles(role, reason=audit_reason(moderator, reason))
+        await self.give_mute_role(member, reason=audit_reason(moderator, reason))
         await self.notify(member, member.guild, "muted", reason, duration_seconds=duration_seconds)
         return await self._record(
             member.guild,
@@ -529,6 +525,23 @@ class Enforcer:
                 await self.apply_mute_overwrite(channel, role)
         if settings.mute_role_id != role.id:
             await moderation.set_mute_role(guild.id, role.id, actor_id=self.bot_id)
+        return role
+
+    async def give_mute_role(self, member: discord.Member, *, reason: str) -> discord.Role:
+        """Give the mute role, unless it is one the bot may not hand out (an elevated permission,
+        say, since anyone who can rename a role to "Muted" chooses it)."""
+        role = await self.mute_role(member.guild)
+        if role >= member.guild.me.top_role:
+            raise PermissionDenied(
+                f"I can't give {role.mention}: it is not below my highest role. Move my role up."
+            )
+        if not await vet_grants(member, [role], purpose="mute"):
+            raise PermissionDenied(
+                f"I won't give {role.mention} as the mute role: it carries permissions a mute "
+                "must not give (see the server log). Remove them, or delete the role so I make "
+                "a new one."
+            )
+        await member.add_roles(role, reason=reason)
         return role
 
     async def apply_mute_overwrite(

@@ -9,6 +9,7 @@ records nothing twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import discord
@@ -19,6 +20,7 @@ from cogs.moderation.support import Enforcer, utcnow
 from models.moderation import CaseType
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
+from pegasus.errors import PermissionDenied
 from pegasus.services import audit, moderation, warnings
 from pegasus.services.automations import KIND_AUTOMATION
 
@@ -103,7 +105,10 @@ class Timers(commands.Cog, name="Moderation timers"):
         if lifted is None:
             newer = await moderation.active_case(guild.id, user_id, CaseType.MUTE)
             if newer is not None and member is not None and role is not None:
-                await member.add_roles(role, reason="Pegasus: a newer mute is running")
+                with contextlib.suppress(PermissionDenied):  # refused and reported already
+                    await self.enforcer.give_mute_role(
+                        member, reason="Pegasus: a newer mute is running"
+                    )
             return
         await self.enforcer.post_case(guild, lifted)
 
@@ -128,8 +133,13 @@ class Timers(commands.Cog, name="Moderation timers"):
         )
         if running is None:
             return
-        role = await self.enforcer.mute_role(member.guild)
-        await member.add_roles(role, reason=f"Pegasus: still muted (case #{running.case_number})")
+        try:
+            await self.enforcer.give_mute_role(
+                member, reason=f"Pegasus: still muted (case #{running.case_number})"
+            )
+        except PermissionDenied as refusal:
+            log.warning("Could not mute %s again on rejoin: %s", member.id, refusal)
+            return
         await audit.record_security_event(
             guild_id=member.guild.id,
             user_id=member.id,

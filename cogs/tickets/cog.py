@@ -33,6 +33,7 @@ from pegasus.services import tickets as service
 from pegasus.services.tickets import Actor, AutoCloseVerdict
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import BLURPLE, clip
+from pegasus.ui.roles import pingable_roles, remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
 
 from . import render
@@ -213,6 +214,8 @@ class Tickets(commands.Cog):
             raise
         ticket = await service.attach_channel(ticket.id, channel.id, now=now())
         self.open_channels[channel.id] = ticket.id
+        # Only roles anyone may mention, or whose configurer could mention them, are pinged.
+        pinged = await pingable_roles(guild, opened.support_role_ids)
         pings = " ".join(
             [f"<@{ticket.user_id}>", *(f"<@&{role}>" for role in opened.support_role_ids)]
         )
@@ -221,8 +224,7 @@ class Tickets(commands.Cog):
             embed=render.welcome_embed(ticket, opened),
             view=ticket_controls(str(ticket.id)),
             allowed_mentions=discord.AllowedMentions(
-                users=[discord.Object(ticket.user_id)],
-                roles=[discord.Object(r) for r in opened.support_role_ids],
+                users=[discord.Object(ticket.user_id)], roles=pinged
             ),
         )
         await interaction.followup.send(
@@ -550,6 +552,7 @@ class Tickets(commands.Cog):
         color: str | None = None,
     ) -> None:
         guild = self._guild(interaction)
+        self._require_can_delegate(interaction, support_role)
         panel = await service.create_panel(
             guild.id,
             title=title,
@@ -559,6 +562,7 @@ class Tickets(commands.Cog):
             max_tickets_per_user=max_per_user,
             color=service.parse_color(color),
         )
+        await self._remember_support_role(interaction, support_role)
         await interaction.response.send_message(
             f"Panel `{panel.panel_id}` created. Add up to {service.MAX_BUTTONS} buttons with "
             f"`/ticket-panel button panel:{panel.panel_id}`, then post it with "
@@ -592,6 +596,7 @@ class Tickets(commands.Cog):
         name_format: app_commands.Range[str, 1, 90] = service.DEFAULT_NAME_FORMAT,
     ) -> None:
         guild = self._guild(interaction)
+        self._require_can_delegate(interaction, support_role)
         updated = await service.add_button(
             guild.id,
             panel,
@@ -603,6 +608,7 @@ class Tickets(commands.Cog):
             name_format=name_format,
             welcome_message=welcome_message,
         )
+        await self._remember_support_role(interaction, support_role)
         refreshed = await self._refresh_panel_message(guild, updated)
         await interaction.response.send_message(
             f"Button **{label}** added to `{updated.panel_id}` "
@@ -667,6 +673,7 @@ class Tickets(commands.Cog):
         remove_button: app_commands.Range[int, 1, service.MAX_BUTTONS] | None = None,
     ) -> None:
         guild = self._guild(interaction)
+        self._require_can_delegate(interaction, support_role)
         updated = await service.edit_panel(
             guild.id,
             panel,
@@ -679,12 +686,30 @@ class Tickets(commands.Cog):
             is_active=active,
             remove_button=remove_button,
         )
+        await self._remember_support_role(interaction, support_role)
         refreshed = await self._refresh_panel_message(guild, updated)
         await interaction.response.send_message(
             f"Panel `{updated.panel_id}` updated."
             + (" The posted panel shows the change." if refreshed else ""),
             ephemeral=True,
         )
+
+    @staticmethod
+    def _require_can_delegate(
+        interaction: discord.Interaction, support_role: discord.Role | None
+    ) -> None:
+        """A support role sees and handles tickets: only one the invoker could give."""
+        if support_role is not None:
+            assert isinstance(interaction.user, discord.Member)
+            require_can_delegate(support_role, interaction.user)
+
+    @staticmethod
+    async def _remember_support_role(
+        interaction: discord.Interaction, support_role: discord.Role | None
+    ) -> None:
+        if support_role is not None:
+            assert isinstance(interaction.user, discord.Member)
+            await remember_role_setup(support_role, interaction.user)
 
     async def _refresh_panel_message(self, guild: discord.Guild, panel: Any) -> bool:
         if panel.channel_id is None or panel.message_id is None:

@@ -1,0 +1,200 @@
+"""The one rule for roles Pegasus gives or pings on someone's behalf.
+
+Level rewards, shop role items, automation role steps, autoroles, the mute role, ticket support
+roles and the security alert role are set up by one person and acted on later by the bot, for
+somebody else. So nobody gets more power through Pegasus than they already have:
+
+- when set up (`require_can_delegate`): the role is not @everyone, not managed, below the bot's
+  top role, below the invoker's top role unless the invoker owns the server, and a role with an
+  elevated permission may be set up only by the owner or a member with Administrator;
+- when given (`vet_grants`): the same rule again, against whoever set the role up as they are
+  now. A role that has since gained an elevated permission or risen above that person is not
+  given; the skip is a security_logs row and a post in the server log;
+- when pinged (`pingable_roles`): only roles anyone may mention, or roles whose configurer could
+  mention them (Mention Everyone).
+
+A role set up before this rule existed has no recorded configurer; it is treated as vouched for
+by nobody: given while it carries no elevated permission, never pinged unless mentionable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import discord
+
+from pegasus.errors import PermissionDenied
+from pegasus.services import role_delegations
+from pegasus.ui.checks import and_join, require_bot_can_give
+from pegasus.ui.format import RED
+from pegasus.ui.logpost import post_alert
+
+__all__ = [
+    "ELEVATED_PERMISSIONS",
+    "elevated_permissions",
+    "grant_refusal",
+    "pingable_roles",
+    "remember_role_setup",
+    "require_can_delegate",
+    "vet_grants",
+]
+
+log = logging.getLogger(__name__)
+
+# Permissions that give power over other members, the server's structure or everyone's attention.
+ELEVATED_PERMISSIONS: dict[str, str] = {
+    "administrator": "Administrator",
+    "manage_guild": "Manage Server",
+    "manage_roles": "Manage Roles",
+    "manage_channels": "Manage Channels",
+    "manage_webhooks": "Manage Webhooks",
+    "ban_members": "Ban Members",
+    "kick_members": "Kick Members",
+    "moderate_members": "Timeout Members",
+    "manage_messages": "Manage Messages",
+    "mention_everyone": "Mention Everyone",
+}
+
+
+def elevated_permissions(role: discord.Role) -> list[str]:
+    """The names of the elevated permissions `role` carries, in a fixed order."""
+    granted = role.permissions
+    return [label for name, label in ELEVATED_PERMISSIONS.items() if getattr(granted, name)]
+
+
+def _is_owner(member: discord.Member) -> bool:
+    return member.id == member.guild.owner_id
+
+
+def require_can_delegate(role: discord.Role, invoker: discord.Member) -> None:
+    """Refuse to set `role` up to be given later unless `invoker` could give it themselves."""
+    require_bot_can_give(role)
+    if _is_owner(invoker):
+        return
+    if role >= invoker.top_role:
+        raise PermissionDenied(
+            f"{role.mention} is not below your highest role, so you can't have me give it."
+        )
+    elevated = elevated_permissions(role)
+    if elevated and not invoker.guild_permissions.administrator:
+        raise PermissionDenied(
+            f"{role.mention} has {and_join(elevated)}: only the server owner or a member with "
+            "Administrator can have me give it."
+        )
+
+
+async def remember_role_setup(role: discord.Role, invoker: discord.Member) -> None:
+    """Record `invoker` as who set `role` up, after `require_can_delegate` let them."""
+    await role_delegations.record_role_setup(role.guild.id, role.id, invoker.id)
+
+
+def grant_refusal(
+    role: discord.Role, configurer: discord.Member | None, *, vouched: bool
+) -> str | None:
+    """Why the bot must not give `role` now, or None. `vouched`: a configurer was recorded."""
+    guild = role.guild
+    if role.is_default() or role.managed:
+        return f"{role.name} can't be given by a bot."
+    if role >= guild.me.top_role:
+        return f"{role.name} is not below my highest role."
+    if configurer is not None and _is_owner(configurer):
+        return None
+    elevated = elevated_permissions(role)
+    if configurer is None:
+        if not elevated:
+            return None
+        who = "the member who set it up is no longer here" if vouched else "nobody set it up"
+        return (
+            f"{role.name} has {and_join(elevated)} and {who} as the server owner or an "
+            "Administrator."
+        )
+    if role >= configurer.top_role:
+        return f"{role.name} is no longer below the highest role of {configurer}, who set it up."
+    if elevated and not configurer.guild_permissions.administrator:
+        return (
+            f"{role.name} now has {and_join(elevated)}, and {configurer}, who set it up, is "
+            "neither the server owner nor an Administrator."
+        )
+    return None
+
+
+async def vet_grants(
+    member: discord.Member, roles: Sequence[discord.Role], *, purpose: str
+) -> list[discord.Role]:
+    """The roles of `roles` the bot may give `member` now; each other one is reported, not given.
+
+    `purpose` says why the role was due ("level 5 reward", "shop item VIP"), for the record.
+    """
+    if not roles:
+        return []
+    guild = member.guild
+    recorded = await role_delegations.configurers(guild.id, (role.id for role in roles))
+    allowed: list[discord.Role] = []
+    for role in roles:
+        configured_by = recorded.get(role.id)
+        configurer = guild.get_member(configured_by) if configured_by else None
+        reason = grant_refusal(role, configurer, vouched=role.id in recorded)
+        if reason is None:
+            allowed.append(role)
+        else:
+            await _report_refused_grant(member, role, purpose, reason, configured_by)
+    return allowed
+
+
+async def _report_refused_grant(
+    member: discord.Member,
+    role: discord.Role,
+    purpose: str,
+    reason: str,
+    configured_by: int | None,
+) -> None:
+    log.warning(
+        "Not giving role %s to %s in guild %s (%s): %s",
+        role.id,
+        member.id,
+        member.guild.id,
+        purpose,
+        reason,
+    )
+    await role_delegations.record_refused_grant(
+        guild_id=member.guild.id,
+        member_id=member.id,
+        role_id=role.id,
+        purpose=purpose,
+        reason=reason,
+        configured_by=configured_by,
+    )
+    embed = discord.Embed(
+        title="Role not given",
+        description=(
+            f"{member.mention} was due {role.mention} ({purpose}), and I did not give it: "
+            f"{reason} Whoever set it up must be able to give it themselves: set it up again "
+            "as the server owner or an Administrator, or choose another role."
+        ),
+        colour=RED,
+    )
+    embed.set_footer(text=f"Member id {member.id} · role id {role.id}")
+    await post_alert(member.guild, embed)
+
+
+async def pingable_roles(guild: discord.Guild, role_ids: Sequence[int]) -> list[discord.Role]:
+    """The roles of `role_ids` the bot may ping: mentionable ones, or ones whose configurer could
+    mention them (Mention Everyone, or the server owner)."""
+    roles = [role for role in map(guild.get_role, role_ids) if role is not None]
+    closed = [role for role in roles if not role.mentionable]
+    if not closed:
+        return roles
+    recorded = await role_delegations.configurers(guild.id, (role.id for role in closed))
+    pingable = []
+    for role in roles:
+        if role.mentionable:
+            pingable.append(role)
+            continue
+        configured_by = recorded.get(role.id)
+        configurer = guild.get_member(configured_by) if configured_by else None
+        if configurer is not None and (
+            _is_owner(configurer) or configurer.guild_permissions.mention_everyone
+        ):
+            pingable.append(role)
+    return pingable
