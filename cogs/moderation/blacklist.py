@@ -12,9 +12,16 @@ from discord.ext import commands
 from cogs.moderation.support import utcnow
 from models.security import BlacklistEntityType
 from pegasus.bot import Pegasus
-from pegasus.errors import Blacklisted, NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import (
+    Blacklisted,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+    shown_input,
+)
 from pegasus.services import blacklist
 from pegasus.services.durations import parse_duration
+from pegasus.services.ids import check_snowflake
 from pegasus.ui.format import DESCRIPTION_LIMIT, MIDNIGHT, clip, timestamp
 
 log = logging.getLogger(__name__)
@@ -26,7 +33,7 @@ KIND_CHOICES = [
     app_commands.Choice(name="Channel", value="channel"),
     app_commands.Choice(name="Server (bot-wide, bot owners only)", value="guild"),
 ]
-_TARGET = re.compile(r"^\s*(?:<(?:@!?|@&|#)(\d{1,20})>|(\d{1,20}))\s*$")
+_TARGET = re.compile(r"^\s*(?:<(?:@!?|@&|#)([0-9]{1,20})>|([0-9]{1,20}))\s*$")
 MAX_LISTED = 25
 
 
@@ -35,10 +42,10 @@ def parse_target_id(text: str) -> int:
     match = _TARGET.match(text or "")
     if match is None:
         raise ValidationError(
-            f"`{text}` is not a mention or an id. Mention the user, role or channel, or paste "
-            "its id (Developer Mode → right click → Copy ID)."
+            f"{shown_input(text)} is not a mention or an id: mention the user, role or channel, "
+            "or paste its id (Developer Mode → right click → Copy ID)."
         )
-    return int(match.group(1) or match.group(2))
+    return check_snowflake(int(match.group(1) or match.group(2)), shown=text)
 
 
 def describe_target(kind: Kind, entity_id: int) -> str:
@@ -86,7 +93,8 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         channel_id = interaction.channel_id
         if isinstance(channel, discord.Thread):
             channel_id = channel.parent_id  # a thread follows its channel
-        hit = await blacklist.check(
+        # Fails open when the database is down or slow (see check_fail_open).
+        hit = await blacklist.check_fail_open(
             now=utcnow(),
             guild_id=interaction.guild_id,
             user_id=user.id,

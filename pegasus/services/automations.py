@@ -25,10 +25,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.ids import new_public_id, normalize_public_id
+from models.ids import new_public_id
 from models.moderation import AutomationActionType, MemberWarning, TriggerType, WarningAutomation
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
+from pegasus.services import ids
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.durations import format_duration
 
@@ -250,10 +251,10 @@ async def add_automation(
 
 async def get_automation(guild_id: int, automation_id: str) -> WarningAutomation:
     automation = await WarningAutomation.get_or_none(
-        guild_id=guild_id, automation_id=normalize_public_id(automation_id)
+        guild_id=guild_id, automation_id=ids.AUTOMATION.parse(automation_id)
     )
     if automation is None:
-        raise NotFoundError(f"There is no automation `{automation_id}` in this server.")
+        raise ids.AUTOMATION.not_found(automation_id)
     return automation
 
 
@@ -269,7 +270,7 @@ async def remove_automation(
     async with in_transaction() as conn:
         deleted = await WarningAutomation.filter(id=automation.id).using_db(conn).delete()
         if not deleted:
-            raise NotFoundError(f"There is no automation `{automation_id}` in this server.")
+            raise ids.AUTOMATION.not_found(automation_id)
         await record_audit(
             guild_id=guild_id,
             actor_id=actor_id,

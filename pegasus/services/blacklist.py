@@ -26,7 +26,9 @@ from tortoise.transactions import in_transaction
 
 from models.security import BOT_WIDE_SCOPE, Blacklist, BlacklistEntityType
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.outage import DatabaseUnavailable, within
 from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.ids import check_snowflake
 
 __all__ = [
     "BlacklistCache",
@@ -36,12 +38,16 @@ __all__ = [
     "cache",
     "check",
     "check_cached",
+    "check_fail_open",
     "is_guild_blacklisted",
     "list_entries",
     "remove_entry",
 ]
 
 DEFAULT_TTL_SECONDS = 30.0
+# The check before every command waits at most this long for a stale copy to reload, so that a
+# slow database never makes a command miss Discord's 3 seconds.
+CHECK_DATABASE_WAIT = 1.5
 MAX_REASON_LENGTH = 500
 # Kinds a guild's moderators manage; the others are bot-wide only, for the bot's owners.
 GUILD_KINDS = (BlacklistEntityType.USER, BlacklistEntityType.ROLE, BlacklistEntityType.CHANNEL)
@@ -203,6 +209,29 @@ async def check(
     )
 
 
+async def check_fail_open(
+    *,
+    now: datetime,
+    guild_id: int | None = None,
+    user_id: int | None = None,
+    channel_id: int | None = None,
+    role_ids: Iterable[int] = (),
+    wait: float = CHECK_DATABASE_WAIT,
+) -> BlacklistHit | None:
+    """`check` for the check before every command and button: when the copy is stale and the
+    database is down or does not answer within `wait` seconds, it answers from the copy loaded
+    last. It FAILS OPEN by choice: entries already known keep refusing, and nobody is locked out
+    of the whole bot because the database cannot be read right now (the command itself then
+    says that the database is not reachable, if it needs it)."""
+    try:
+        await within(cache.ensure_fresh(), wait)
+    except DatabaseUnavailable:
+        pass
+    return cache.match(
+        now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
+    )
+
+
 def check_cached(
     *,
     now: datetime,
@@ -235,6 +264,12 @@ def _validate_scope(kind: BlacklistEntityType, guild_id: int | None, actor_is_ow
         )
 
 
+def _check_entity_id(kind: BlacklistEntityType, entity_id: int) -> None:
+    """Refuse a number no Discord id can be, before it reaches a 64-bit column."""
+    name = "server" if kind is BlacklistEntityType.GUILD else str(kind)
+    check_snowflake(entity_id, what=f"a {name} id")
+
+
 def _entry_state(entry: Blacklist) -> dict[str, object]:
     return {
         "entity_type": str(entry.entity_type),
@@ -262,6 +297,7 @@ async def add_entry(
     An old inactive or expired entry for the same target is reused; a live one is a conflict.
     """
     kind = BlacklistEntityType(kind)
+    _check_entity_id(kind, entity_id)
     _validate_scope(kind, guild_id, actor_is_owner)
     reason = (reason or "").strip()
     if not reason:
@@ -338,6 +374,7 @@ async def remove_entry(
 ) -> Blacklist:
     """Lift a live entry (kept, made inactive) and record it in the audit log."""
     kind = BlacklistEntityType(kind)
+    _check_entity_id(kind, entity_id)
     _validate_scope(kind, guild_id, actor_is_owner)
     scope = guild_id if guild_id is not None else BOT_WIDE_SCOPE
     await ensure_rows(guild_id, [actor_id])

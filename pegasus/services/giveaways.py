@@ -57,6 +57,7 @@ from models.ids import new_public_id, normalize_public_id
 from models.levels import UserXP
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, ValidationError
+from pegasus.services import ids
 from pegasus.services.directory import ensure_guild, ensure_user
 
 START_KIND = "giveaway.start"
@@ -448,10 +449,10 @@ async def delete_unposted(giveaway_pk: int) -> None:
 
 async def get_giveaway(guild_id: int, public_id: str) -> Giveaway:
     """The giveaway `public_id` (as typed: case and spacing do not matter) of this server."""
-    normalized = normalize_public_id(public_id)
+    normalized = ids.GIVEAWAY.parse(public_id)
     giveaway = await Giveaway.get_or_none(guild_id=guild_id, giveaway_id=normalized)
     if giveaway is None:
-        raise NotFoundError(f"There is no giveaway `{public_id.strip()}` in this server.")
+        raise ids.GIVEAWAY.not_found(public_id)
     return giveaway
 
 

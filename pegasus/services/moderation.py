@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from models.moderation import CaseType, ModCase, ModerationSettings
 from pegasus import scheduler
 from pegasus.errors import NotFoundError, ValidationError
+from pegasus.services import ids
 from pegasus.services.audit import Severity, ensure_rows, record_audit, record_security_event
 
 __all__ = [
@@ -409,9 +410,11 @@ async def close_timed_case(case_id: int) -> bool:
 
 
 async def get_case(guild_id: int, case_number: int) -> ModCase:
-    case = await ModCase.get_or_none(guild_id=guild_id, case_number=case_number)
+    case = await ModCase.get_or_none(
+        guild_id=guild_id, case_number=ids.CASE_NUMBER.check(case_number)
+    )
     if case is None:
-        raise NotFoundError(f"There is no case #{case_number} in this server.")
+        raise ids.CASE_NUMBER.not_found(case_number)
     return case
 
 
@@ -437,13 +440,13 @@ async def amend_reason(
     await prepare_case(guild_id, [editor_id])
     async with in_transaction() as conn:
         case = (
-            await ModCase.filter(guild_id=guild_id, case_number=case_number)
+            await ModCase.filter(guild_id=guild_id, case_number=ids.CASE_NUMBER.check(case_number))
             .using_db(conn)
             .select_for_update()
             .first()
         )
         if case is None:
-            raise NotFoundError(f"There is no case #{case_number} in this server.")
+            raise ids.CASE_NUMBER.not_found(case_number)
         old_reason = case.reason
         await (
             ModCase.filter(id=case.id)

@@ -40,7 +40,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.ids import new_public_id, normalize_public_id
+from models.ids import new_public_id
 from models.security import (
     ApiKey,
     IncidentStatus,
@@ -56,6 +56,7 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
+from pegasus.services import ids
 from pegasus.services.audit import ensure_rows, record_audit, record_security_event
 from pegasus.services.community import (
     GuildConfig,
@@ -730,10 +731,10 @@ async def list_incidents(
 
 
 async def get_incident(guild_id: int, incident_id: str) -> SecurityIncident:
-    public_id = normalize_public_id(incident_id)
+    public_id = ids.INCIDENT.parse(incident_id)
     incident = await SecurityIncident.get_or_none(guild_id=guild_id, incident_id=public_id)
     if incident is None:
-        raise NotFoundError(f"There is no incident `{public_id}` in this server.")
+        raise ids.INCIDENT.not_found(incident_id)
     return incident
 
 

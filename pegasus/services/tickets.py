@@ -30,7 +30,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.ids import new_public_id, normalize_public_id
+from models.ids import new_public_id
 from models.tickets import Ticket, TicketMessage, TicketPanel, TicketSettings, TicketStatus
 from pegasus.errors import (
     ConflictError,
@@ -40,6 +40,7 @@ from pegasus.errors import (
     shown_input,
 )
 from pegasus.scheduler import cancel, schedule
+from pegasus.services import ids
 from pegasus.services.directory import ensure_guild, ensure_member, ensure_user
 from pegasus.services.transcripts import (
     Transcript,
@@ -322,11 +323,10 @@ async def create_panel(
 
 
 async def get_panel(guild_id: int, panel_id: str) -> TicketPanel:
-    panel = await TicketPanel.get_or_none(guild_id=guild_id, panel_id=normalize_public_id(panel_id))
+    key = ids.TICKET_PANEL.parse(panel_id)
+    panel = await TicketPanel.get_or_none(guild_id=guild_id, panel_id=key)
     if panel is None:
-        raise NotFoundError(
-            f"There is no ticket panel `{panel_id}` here. See `/ticket-panel list`."
-        )
+        raise ids.TICKET_PANEL.not_found(panel_id)
     return panel
 
 
@@ -421,9 +421,11 @@ async def record_panel_message(
     guild_id: int, panel_id: str, channel_id: int, message_id: int
 ) -> None:
     """Remember where the panel was sent, so edits can refresh it."""
-    await TicketPanel.filter(guild_id=guild_id, panel_id=normalize_public_id(panel_id)).update(
-        channel_id=channel_id, message_id=message_id
-    )
+    key = ids.TICKET_PANEL.key(panel_id)
+    if key is not None:
+        await TicketPanel.filter(guild_id=guild_id, panel_id=key).update(
+            channel_id=channel_id, message_id=message_id
+        )
 
 
 async def delete_panel(guild_id: int, panel_id: str) -> TicketPanel:
@@ -435,15 +437,13 @@ async def delete_panel(guild_id: int, panel_id: str) -> TicketPanel:
 
 async def _lock_panel(guild_id: int, panel_id: str, conn: BaseDBAsyncClient) -> TicketPanel:
     panel = (
-        await TicketPanel.filter(guild_id=guild_id, panel_id=normalize_public_id(panel_id))
+        await TicketPanel.filter(guild_id=guild_id, panel_id=ids.TICKET_PANEL.parse(panel_id))
         .select_for_update()
         .using_db(conn)
         .first()
     )
     if panel is None:
-        raise NotFoundError(
-            f"There is no ticket panel `{panel_id}` here. See `/ticket-panel list`."
-        )
+        raise ids.TICKET_PANEL.not_found(panel_id)
     return panel
 
 
@@ -478,9 +478,7 @@ async def open_ticket(
     reason = _clean_reason(reason)
     async with in_transaction() as conn:
         await ensure_member(guild_id, user_id, using_db=conn)
-        panel = await TicketPanel.get_or_none(
-            guild_id=guild_id, panel_id=normalize_public_id(panel_id)
-        ).using_db(conn)
+        panel = await _panel_or_none(guild_id, panel_id, conn)
         button_index, button = _check_panel_button(panel, button_index, label)
         assert panel is not None
         number = await _next_number(guild_id, conn)
@@ -517,7 +515,7 @@ async def check_can_open(
     Returns the button. `open_ticket` checks again under the guild's lock; this only spares a
     member filling in a form for nothing.
     """
-    panel = await TicketPanel.get_or_none(guild_id=guild_id, panel_id=normalize_public_id(panel_id))
+    panel = await _panel_or_none(guild_id, panel_id, None)
     _, button = _check_panel_button(panel, button_index, label)
     assert panel is not None
     await _check_limit(panel, user_id, None)
@@ -536,6 +534,16 @@ async def reopened_channel_name(ticket: Ticket, user_name: str) -> str:
     return channel_name_from(name_format, number=ticket.number, user_name=user_name) or (
         f"ticket-{ticket.number:04d}"
     )
+
+
+async def _panel_or_none(
+    guild_id: int, panel_id: str, conn: BaseDBAsyncClient | None
+) -> TicketPanel | None:
+    key = ids.TICKET_PANEL.key(panel_id)
+    if key is None:
+        return None
+    query = TicketPanel.get_or_none(guild_id=guild_id, panel_id=key)
+    return await (query.using_db(conn) if conn is not None else query)
 
 
 def _check_panel_button(
@@ -631,9 +639,9 @@ async def ticket_in_channel(guild_id: int, channel_id: int) -> Ticket:
 
 
 async def ticket_by_number(guild_id: int, number: int) -> Ticket:
-    ticket = await Ticket.get_or_none(guild_id=guild_id, number=number)
+    ticket = await Ticket.get_or_none(guild_id=guild_id, number=ids.TICKET_NUMBER.check(number))
     if ticket is None:
-        raise NotFoundError(f"There is no ticket #{number:04d} in this server.")
+        raise ids.TICKET_NUMBER.not_found(number)
     return ticket
 
 

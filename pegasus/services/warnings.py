@@ -18,11 +18,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models.ids import new_public_id, normalize_public_id
+from models.ids import new_public_id
 from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit, WarningEditKind
 from pegasus import scheduler
-from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
-from pegasus.services import automations
+from pegasus.errors import ConflictError, ValidationError, shown_input
+from pegasus.services import automations, ids
 from pegasus.services.moderation import create_case, prepare_case
 
 __all__ = [
@@ -192,11 +192,9 @@ async def _issue(
 
 
 async def get_warning(guild_id: int, warn_id: str) -> MemberWarning:
-    warning = await MemberWarning.get_or_none(
-        guild_id=guild_id, warn_id=normalize_public_id(warn_id)
-    )
+    warning = await MemberWarning.get_or_none(guild_id=guild_id, warn_id=ids.WARNING.parse(warn_id))
     if warning is None:
-        raise NotFoundError(f"There is no warning `{warn_id}` in this server.")
+        raise ids.WARNING.not_found(warn_id)
     return warning
 
 
@@ -273,13 +271,13 @@ async def edit_warning(
 
 async def _locked_warning(guild_id: int, warn_id: str, conn: Any) -> MemberWarning:
     warning = (
-        await MemberWarning.filter(guild_id=guild_id, warn_id=normalize_public_id(warn_id))
+        await MemberWarning.filter(guild_id=guild_id, warn_id=ids.WARNING.parse(warn_id))
         .using_db(conn)
         .select_for_update()
         .first()
     )
     if warning is None:
-        raise NotFoundError(f"There is no warning `{warn_id}` in this server.")
+        raise ids.WARNING.not_found(warn_id)
     return warning
 
 
