@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 import discord
 from discord import app_commands
 
-from pegasus.errors import PegasusError
+from pegasus.errors import PegasusError, PermissionDenied
+from pegasus.ui.checks import and_join
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,69 @@ def _interaction_name(interaction: discord.Interaction) -> str:
     return f"component {data.get('custom_id', '?')}"
 
 
+AnyCommand = app_commands.Command | app_commands.Group | app_commands.ContextMenu
+
+
+def default_permissions_of(command: AnyCommand) -> discord.Permissions | None:
+    """The permissions Discord hides `command` behind by default.
+
+    Discord reads `default_member_permissions` only on top-level commands, so a subcommand is
+    governed by its root group's (a decorator on the subcommand itself has no effect there).
+    """
+    if isinstance(command, app_commands.Command | app_commands.Group):
+        root = command.root_parent or command
+        return root.default_permissions
+    return command.default_permissions
+
+
+def missing_permissions(required: discord.Permissions, held: discord.Permissions) -> list[str]:
+    """Flag names of `required` that `held` lacks; an administrator lacks nothing."""
+    if held.administrator:
+        return []
+    if required.value == 0:  # Discord's "no one but administrators"
+        return ["administrator"]
+    return [name for name, needed in required if needed and not getattr(held, name)]
+
+
+def command_mention(command: AnyCommand) -> str:
+    if isinstance(command, app_commands.ContextMenu):
+        return f"the {command.name} app"
+    return f"/{command.qualified_name}"
+
+
+def require_command_permissions(interaction: discord.Interaction) -> None:
+    """Refuse a staff command to a member without its default permissions in this channel.
+
+    `default_permissions` only decides whom Discord shows a command to, and server admins can
+    change that per role, member or channel in Server Settings → Integrations; so the same rule
+    is enforced here, on the permissions Discord resolved for the member in this channel.
+    """
+    command = interaction.command
+    if command is None:
+        return
+    required = default_permissions_of(command)
+    if required is None:
+        return
+    missing = missing_permissions(required, interaction.permissions)
+    if missing:
+        names = [PERMISSION_NAMES.get(n, n.replace("_", " ").title()) for n in missing]
+        noun = "permission" if len(names) == 1 else "permissions"
+        raise PermissionDenied(
+            f"You need the {and_join(names)} {noun} to use {command_mention(command)}."
+        )
+
+
+async def refuse(interaction: discord.Interaction, refusal: PegasusError) -> None:
+    """Answer a refused interaction: privately, or with no choices for an autocomplete."""
+    if interaction.type is discord.InteractionType.autocomplete:
+        try:
+            await interaction.response.autocomplete([])
+        except discord.HTTPException:
+            log.warning("Could not answer autocomplete %s", interaction.id)
+        return
+    await send_ephemeral(interaction, str(refusal))
+
+
 class PegasusTree(app_commands.CommandTree):
     """A CommandTree whose errors always reach the user, and whose checks apply everywhere."""
 
@@ -118,6 +182,12 @@ class PegasusTree(app_commands.CommandTree):
         return True
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Runs before discord.py converts any option, so a refused command touches nothing.
+        try:
+            require_command_permissions(interaction)
+        except PermissionDenied as refusal:
+            await refuse(interaction, refusal)
+            return False
         return await self.run_interaction_checks(interaction)
 
     async def on_error(

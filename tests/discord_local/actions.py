@@ -341,8 +341,13 @@ class Actions:
             raise CommandUnavailable(
                 f"{member.name} may not use application commands in #{channel.name}"
             )
+        override = guild.command_permission(member, int(spec["id"]))
+        if override is False:
+            raise CommandUnavailable(
+                f"a server admin turned /{name} off for {member.name} (Integrations)"
+            )
         required = spec.get("default_member_permissions")
-        if required is not None and not perms.administrator:
+        if override is None and required is not None and not perms.administrator:
             needed = int(required)
             if needed == 0 or int(perms) & needed != needed:
                 missing = sorted(n for n, b in FLAGS.items() if needed & b and not perms & b)

@@ -572,6 +572,9 @@ class FakeGuild:
         self.icon: str | None = None
         #: True once the bot left (DELETE /users/@me/guilds/{id}): no events, no commands
         self.bot_left: bool = False
+        #: Server Settings → Integrations: per command id (the application id: every command),
+        #: which roles and members (the guild id: @everyone) may or may not use it
+        self.command_permissions: dict[int, dict[int, bool]] = {}
         self.roles_by_id[id] = FakeRole(self, id, "@everyone", Permissions.none(), 0)
 
     def __repr__(self) -> str:
@@ -832,6 +835,43 @@ class FakeGuild:
         )
         self.server.events.role_create(role)
         return role
+
+    async def set_command_permissions(
+        self,
+        command: str | None,
+        overrides: Mapping[FakeRole | FakeMember, bool],
+        *,
+        type: int = 1,
+    ) -> None:
+        """What an admin sets in Server Settings → Integrations for the bot's command `command`
+        (of `type`: 1 slash, 2 user, 3 message), or with None for every command of the bot: who
+        may use it (True) or not (False), whatever its default_member_permissions say. Keys are
+        roles (`guild.default_role` for @everyone) and members; they replace earlier ones."""
+        if command is None:
+            scope = self.server.application_id
+        else:
+            spec, _ = self.server.find_command(command, self, type)
+            if spec is None:
+                raise KeyError(f"/{command} was not synced by the bot")
+            scope = int(spec["id"])
+        self.command_permissions[scope] = {who.id: allowed for who, allowed in overrides.items()}
+
+    def command_permission(self, member: FakeMember, command_id: int) -> bool | None:
+        """Discord's order: the command's overrides, then the bot's; in each, the member's own,
+        then their roles' (one allowing role is enough), then @everyone's. None: no override
+        applies, so default_member_permissions decide."""
+        for scope in (command_id, self.server.application_id):
+            overrides = self.command_permissions.get(scope)
+            if not overrides:
+                continue
+            if member.id in overrides:
+                return overrides[member.id]
+            by_role = [overrides[r.id] for r in member.roles if r.id in overrides]
+            if by_role:
+                return any(by_role)
+            if self.id in overrides:
+                return overrides[self.id]
+        return None
 
     async def set_role_permissions(
         self, role: FakeRole | str, permissions: int | Iterable[str]

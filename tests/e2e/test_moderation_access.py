@@ -99,7 +99,7 @@ async def test_every_command_checks_the_permission_again_when_it_runs(
     for command, (permission, options) in every_command(env).items():
         reply = await env.alice.slash(command, **options)
         assert reply.ephemeral, command
-        assert reply.content == f"You need the {permission} permission to do that.", command
+        assert reply.content == f"You need the {permission} permission to use /{command}.", command
 
     assert env.bob.in_guild and not env.guild.bans and not env.bob.has_role("Muted")
     assert env.bob.timed_out_until is None
