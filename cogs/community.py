@@ -592,14 +592,14 @@ def check_autorole(role: discord.Role, invoker: discord.Member) -> None:
     """Refuse roles the bot cannot give, or the invoker could not give themselves."""
     if role.is_default():
         raise ValidationError("@everyone can't be an autorole: every member has it already.")
+    if not role.guild.me.guild_permissions.manage_roles:
+        raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
+    require_can_delegate(role, invoker)
     if role.permissions.administrator:
         raise PermissionDenied(
             f"{role.mention} has the Administrator permission: giving it to everyone who joins "
             "is not allowed."
         )
-    if not role.guild.me.guild_permissions.manage_roles:
-        raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
-    require_can_delegate(role, invoker)
 
 
 async def setup(bot: Pegasus) -> None:

@@ -243,6 +243,9 @@ class RoleDelegation(Model):
     configured_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name=False, null=True, on_delete=fields.SET_NULL, db_index=True
     )
+    # The role's permission bits when it was set up: one that gains an elevated permission
+    # afterwards is not given until someone sets it up again.
+    permissions = fields.BigIntField(default=0)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

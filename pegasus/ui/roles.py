@@ -8,13 +8,15 @@ somebody else. So nobody gets more power through Pegasus than they already have:
   top role, below the invoker's top role unless the invoker owns the server, and a role with an
   elevated permission may be set up only by the owner or a member with Administrator;
 - when given (`vet_grants`): the same rule again, against whoever set the role up as they are
-  now. A role that has since gained an elevated permission or risen above that person is not
-  given; the skip is a security_logs row and a post in the server log;
+  now. A role that has gained an elevated permission since it was set up (whoever set it up), or
+  has risen above that person, is not given; the skip is a security_logs row and a post in the
+  server log, and setting the role up again is the way to vouch for it as it is now;
 - when pinged (`pingable_roles`): only roles anyone may mention, or roles whose configurer could
   mention them (Mention Everyone).
 
-A role set up before this rule existed has no recorded configurer; it is treated as vouched for
-by nobody: given while it carries no elevated permission, never pinged unless mentionable.
+A role set up before configurers were recorded (and the mute role, which the bot finds by name)
+is vouched for by nobody: given while it carries no elevated permission, pinged only if
+mentionable.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import discord
 
 from pegasus.errors import PermissionDenied
 from pegasus.services import role_delegations
+from pegasus.services.role_delegations import Delegation
 from pegasus.ui.checks import and_join, require_bot_can_give
 from pegasus.ui.format import RED
 from pegasus.ui.logpost import post_alert
@@ -57,10 +60,9 @@ ELEVATED_PERMISSIONS: dict[str, str] = {
 }
 
 
-def elevated_permissions(role: discord.Role) -> list[str]:
-    """The names of the elevated permissions `role` carries, in a fixed order."""
-    granted = role.permissions
-    return [label for name, label in ELEVATED_PERMISSIONS.items() if getattr(granted, name)]
+def elevated_permissions(permissions: discord.Permissions) -> list[str]:
+    """The names of the elevated permissions in `permissions`, in a fixed order."""
+    return [label for name, label in ELEVATED_PERMISSIONS.items() if getattr(permissions, name)]
 
 
 def _is_owner(member: discord.Member) -> bool:
@@ -76,7 +78,7 @@ def require_can_delegate(role: discord.Role, invoker: discord.Member) -> None:
         raise PermissionDenied(
             f"{role.mention} is not below your highest role, so you can't have me give it."
         )
-    elevated = elevated_permissions(role)
+    elevated = elevated_permissions(role.permissions)
     if elevated and not invoker.guild_permissions.administrator:
         raise PermissionDenied(
             f"{role.mention} has {and_join(elevated)}: only the server owner or a member with "
@@ -86,35 +88,43 @@ def require_can_delegate(role: discord.Role, invoker: discord.Member) -> None:
 
 async def remember_role_setup(role: discord.Role, invoker: discord.Member) -> None:
     """Record `invoker` as who set `role` up, after `require_can_delegate` let them."""
-    await role_delegations.record_role_setup(role.guild.id, role.id, invoker.id)
+    await role_delegations.record_role_setup(
+        role.guild.id, role.id, invoker.id, role.permissions.value
+    )
 
 
 def grant_refusal(
-    role: discord.Role, configurer: discord.Member | None, *, vouched: bool
+    role: discord.Role, setup: Delegation | None, configurer: discord.Member | None
 ) -> str | None:
-    """Why the bot must not give `role` now, or None. `vouched`: a configurer was recorded."""
-    guild = role.guild
+    """Why the bot must not give `role` now, or None.
+
+    `setup` is how the role was set up (None: before this was recorded), `configurer` the member
+    who set it up, as they are now (None: gone).
+    """
     if role.is_default() or role.managed:
         return f"{role.name} can't be given by a bot."
-    if role >= guild.me.top_role:
+    if role >= role.guild.me.top_role:
         return f"{role.name} is not below my highest role."
-    if configurer is not None and _is_owner(configurer):
+    elevated = elevated_permissions(role.permissions)
+    vouched = elevated_permissions(discord.Permissions(setup.permissions)) if setup else []
+    gained = [name for name in elevated if name not in vouched]
+    if gained:
+        since = "since it was set up" if setup else "and nobody set it up since I check this"
+        return f"{role.name} has {and_join(gained)} {since}."
+    if setup is None or (configurer is not None and _is_owner(configurer)):
         return None
-    elevated = elevated_permissions(role)
     if configurer is None:
-        if not elevated:
-            return None
-        who = "the member who set it up is no longer here" if vouched else "nobody set it up"
         return (
-            f"{role.name} has {and_join(elevated)} and {who} as the server owner or an "
-            "Administrator."
+            f"{role.name} has {and_join(elevated)}, and the member who set it up is no longer here."
+            if elevated
+            else None
         )
     if role >= configurer.top_role:
         return f"{role.name} is no longer below the highest role of {configurer}, who set it up."
     if elevated and not configurer.guild_permissions.administrator:
         return (
-            f"{role.name} now has {and_join(elevated)}, and {configurer}, who set it up, is "
-            "neither the server owner nor an Administrator."
+            f"{role.name} has {and_join(elevated)}, and {configurer}, who set it up, is no "
+            "longer the server owner or an Administrator."
         )
     return None
 
@@ -129,12 +139,13 @@ async def vet_grants(
     if not roles:
         return []
     guild = member.guild
-    recorded = await role_delegations.configurers(guild.id, (role.id for role in roles))
+    recorded = await role_delegations.delegations(guild.id, (role.id for role in roles))
     allowed: list[discord.Role] = []
     for role in roles:
-        configured_by = recorded.get(role.id)
+        setup = recorded.get(role.id)
+        configured_by = setup.configured_by if setup else None
         configurer = guild.get_member(configured_by) if configured_by else None
-        reason = grant_refusal(role, configurer, vouched=role.id in recorded)
+        reason = grant_refusal(role, setup, configurer)
         if reason is None:
             allowed.append(role)
         else:
@@ -185,13 +196,14 @@ async def pingable_roles(guild: discord.Guild, role_ids: Sequence[int]) -> list[
     closed = [role for role in roles if not role.mentionable]
     if not closed:
         return roles
-    recorded = await role_delegations.configurers(guild.id, (role.id for role in closed))
+    recorded = await role_delegations.delegations(guild.id, (role.id for role in closed))
     pingable = []
     for role in roles:
         if role.mentionable:
             pingable.append(role)
             continue
-        configured_by = recorded.get(role.id)
+        setup = recorded.get(role.id)
+        configured_by = setup.configured_by if setup else None
         configurer = guild.get_member(configured_by) if configured_by else None
         if configurer is not None and (
             _is_owner(configurer) or configurer.guild_permissions.mention_everyone

@@ -825,6 +825,7 @@ class FakeGuild:
         hoist: bool = False,
         mentionable: bool = False,
     ) -> FakeRole:
+        before = {other.id: other.position for other in self.roles_by_id.values()}
         role = self.new_role(
             name,
             permissions=permissions,
@@ -834,6 +835,10 @@ class FakeGuild:
             mentionable=mentionable,
         )
         self.server.events.role_create(role)
+        # As Discord does, every role the new one pushed up is announced with its new position.
+        for other in self.roles_by_id.values():
+            if other.id in before and other.position != before[other.id]:
+                self.server.events.role_update(other)
         return role
 
     async def set_command_permissions(
