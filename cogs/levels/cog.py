@@ -17,6 +17,7 @@ import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
+from PIL import Image
 
 from cogs.core import user_info
 from pegasus.activity import Activity, LevelChange, VoiceStateInfo
@@ -31,7 +32,8 @@ from pegasus.services.levels import (
     LevelCaches,
     LevelConfig,
 )
-from pegasus.services.rankcard import RankCard, render_rank_card
+from pegasus.services.rankcard import BackgroundCache, RankCard, render_rank_card
+from pegasus.services.remote_images import ImageFetcher
 from pegasus.ui.roles import vet_grants
 
 from . import render
@@ -109,6 +111,10 @@ class Levels(commands.Cog):
             before_flush=blacklist.cache.ensure_fresh,
         )
         self._reconciles: set[asyncio.Task[None]] = set()
+        self.background_fetcher = ImageFetcher(
+            timeout=BACKGROUND_TIMEOUT, max_bytes=MAX_BACKGROUND_BYTES
+        )
+        self.backgrounds = BackgroundCache()
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -145,11 +151,14 @@ class Levels(commands.Cog):
             or message.is_system()  # "X boosted the server", joins...: not something said
         ):
             return
-        caches = self.activity.caches
-        state = caches.peek(guild.id) or await caches.get(guild.id)
+        activity = self.activity
+        state = activity.peek_state(guild.id) or await activity.guild_state(guild.id)
         channel_ids = channel_ids_of(message.channel)
-        user = user_info(author) if self.activity.needs_user(author.id) else None
-        self.activity.record_message_with(
+        user = user_info(author) if activity.needs_user(author.id) else None
+        if state is None:  # the database is unreachable: counted when the settings load
+            activity.defer_message(guild.id, self.member_context(author, channel_ids), user=user)
+            return
+        activity.record_message_with(
             state,
             author.id,
             channel_ids,
@@ -355,8 +364,8 @@ class Levels(commands.Cog):
         await interaction.response.defer(thinking=True)
         await self.activity.flush()  # show what was just earned
         info = await service.member_rank(guild.id, target.id)
-        avatar, background = await asyncio.gather(
-            self._avatar_bytes(target), self._background_bytes(info.background)
+        avatar, (background, refusal) = await asyncio.gather(
+            self._avatar_bytes(target), self._prepared_background(info.background)
         )
         card = RankCard(
             name=target.display_name,
@@ -369,7 +378,7 @@ class Levels(commands.Cog):
             voice_minutes=info.voice_minutes,
             accent=info.accent,
             background_colour=service.background_colour(info.background),
-            background_image=background,
+            prepared_background=background,
             avatar=avatar,
         )
         png = await asyncio.to_thread(render_rank_card, card)
@@ -380,6 +389,12 @@ class Levels(commands.Cog):
             file=discord.File(io.BytesIO(png), filename="rank.png"),
             allowed_mentions=discord.AllowedMentions.none(),
         )
+        if refusal is not None and target.id == interaction.user.id:
+            await interaction.followup.send(
+                f"Your background image could not be used, so your card shows a plain one. "
+                f"{refusal}",
+                ephemeral=True,
+            )
 
     async def _avatar_bytes(self, user: discord.abc.User) -> bytes | None:
         custom = getattr(user, "guild_avatar", None) or user.avatar
@@ -391,25 +406,18 @@ class Levels(commands.Cog):
         except (discord.HTTPException, TimeoutError, ValueError, aiohttp.ClientError):
             return None
 
-    async def _background_bytes(self, background: str | None) -> bytes | None:
-        """The image at a member's background URL, or None (the card falls back to a colour).
-
-        Anyone can set a URL, so the bot only fetches https links to public addresses: never
-        its own network (cloud metadata, databases, admin pages)."""
-        if not background or not await service.is_safe_image_url(background):
-            return None
+    async def _prepared_background(
+        self, background: str | None
+    ) -> tuple[Image.Image | None, ValidationError | None]:
+        """The member's background image fitted to the card, or None and why (the card then falls
+        back to a colour). Kept prepared in `self.backgrounds`, so a card shown again costs no
+        download and no decoding."""
+        if not background or not background.startswith("https://"):
+            return None, None
         try:
-            timeout = aiohttp.ClientTimeout(total=BACKGROUND_TIMEOUT)
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(background, allow_redirects=False) as response,
-            ):
-                if response.status != 200:
-                    return None
-                data = await response.content.read(MAX_BACKGROUND_BYTES + 1)
-                return data if len(data) <= MAX_BACKGROUND_BYTES else None
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            return None
+            return await self.backgrounds.get(background, self.background_fetcher.fetch), None
+        except ValidationError as refusal:
+            return None, refusal
 
     # ------------------------------------------------------------------------------ /rankcard
 
@@ -424,6 +432,12 @@ class Levels(commands.Cog):
         background: app_commands.Range[str, 1, 1024] | None = None,
         accent: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
+        chosen = service.parse_background(background) if background is not None else None
+        if chosen is not None and chosen.startswith("https://"):
+            # Checked now, so a link that cannot be a background is refused with the reason, and
+            # the first /rank finds it prepared.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self.backgrounds.get(chosen, self.background_fetcher.fetch, fresh=True)
         stored_background, stored_accent = await service.set_rank_card(
             interaction.user.id, background=background, accent=accent
         )
@@ -435,7 +449,10 @@ class Levels(commands.Cog):
             ),
             colour=stored_accent if stored_accent is not None else render.SUCCESS_COLOUR,
         )
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        if interaction.response.is_done():
+            await interaction.followup.send(embed=embed, ephemeral=True)
+        else:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @rankcard.command(name="reset", description="Go back to the default rank card colours.")
     async def rankcard_reset(self, interaction: discord.Interaction) -> None:

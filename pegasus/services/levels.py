@@ -9,8 +9,6 @@ in batches.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import logging
 import math
 import random
@@ -947,23 +945,6 @@ def parse_background(text: str) -> str:
             f"{shown_input(text)} is neither a colour nor an image URL: use {COLOUR_FORMS}, "
             "or an https:// link to an image."
         ) from None
-
-
-async def is_safe_image_url(url: str) -> bool:
-    """Whether the bot may fetch `url`: https, and every address of its host is public.
-
-    Anyone can set a rank card background, so without this a member could make the bot request
-    its own network (cloud metadata, databases, admin pages). Redirects must not be followed.
-    """
-    parsed = urlparse(url)
-    if parsed.scheme != "https" or not parsed.hostname:
-        return False
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parsed.hostname, parsed.port or 443)
-    except (OSError, UnicodeError, ValueError):
-        return False
-    addresses = {info[4][0] for info in infos}
-    return bool(addresses) and all(ipaddress.ip_address(a).is_global for a in addresses)
 
 
 def background_colour(background: str | None) -> int | None:

@@ -3,15 +3,28 @@
 Pure Pillow on plain values (no Discord): the adapter fetches the avatar and background image
 bytes (or passes None, which gives a placeholder) and runs `render_rank_card` in a thread, since
 drawing takes a few milliseconds of CPU.
+
+Images come from links anyone can set, so their size is read from the header before anything is
+decoded: too many pixels or an extreme shape is refused with the reason, and JPEGs are decoded at
+a reduced scale when the card needs fewer pixels. That bounds one background to a few tens of
+milliseconds of CPU; `BackgroundCache` keeps the prepared (fitted) background, so showing a card
+again costs no download and no decoding.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from pegasus.errors import ValidationError
 
 WIDTH, HEIGHT = 934, 282
 PADDING = 24
@@ -23,7 +36,13 @@ PANEL_COLOUR = (0, 0, 0, 110)
 TEXT = (255, 255, 255, 255)
 MUTED_TEXT = (185, 187, 190, 255)
 BAR_TRACK = (72, 75, 78, 255)
-MAX_IMAGE_PIXELS = 4096 * 4096  # larger backgrounds are refused rather than decoded
+# What one image may cost. Decoding and fitting a 1920×1080 PNG takes about 40 ms of CPU (see
+# benchmarks/rankcard_images.py); a JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still covers
+# the card, so a larger one decodes to no more pixels.
+MAX_DECODED_PIXELS = 1920 * 1080
+MAX_SOURCE_PIXELS = 3840 * 2160  # even at a reduced scale, a JPEG's whole data is decompressed
+MAX_ASPECT_RATIO = 8  # the card is 3.3 times as wide as tall; 1×16,777,216 is no background
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")  # no other decoder sees a stranger's bytes
 
 FONT_CANDIDATES = {
     False: (
@@ -57,6 +76,7 @@ class RankCard:
     background_colour: int | None = None
     background_image: bytes | None = None
     avatar: bytes | None = None
+    prepared_background: Image.Image | None = None  # from `prepare_background`; wins over bytes
 
 
 def _rgb(value: int, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -74,26 +94,170 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.I
     return ImageFont.load_default(size=size)
 
 
-def _open_image(data: bytes | None) -> Image.Image | None:
-    """Decode image bytes; None when they are missing, not an image, or absurdly large."""
+def _centre_crop(size: tuple[int, int], target: tuple[int, int]) -> tuple[float, ...]:
+    """The largest box of `target`'s shape in the middle of an image of `size`."""
+    width, height = size
+    ratio = target[0] / target[1]
+    if width / height > ratio:
+        kept = height * ratio
+        return ((width - kept) / 2, 0, (width + kept) / 2, height)
+    kept = width / ratio
+    return (0, (height - kept) / 2, width, (height + kept) / 2)
+
+
+def _pixels(size: tuple[int, int]) -> str:
+    return f"{size[0]:,}×{size[1]:,} pixels"
+
+
+def _check_shape(size: tuple[int, int]) -> None:
+    width, height = size
+    if width < 1 or height < 1 or max(width / height, height / width) > MAX_ASPECT_RATIO:
+        raise ValidationError(
+            f"That image is {_pixels(size)}, too narrow or too tall for a card: use one at most "
+            f"{MAX_ASPECT_RATIO} times as wide as it is tall (or as tall as it is wide)."
+        )
+    if width * height > MAX_SOURCE_PIXELS:
+        raise ValidationError(
+            f"That image is {_pixels(size)}, more than a card can use: use one of at most "
+            "1920×1080 pixels (3840×2160 for a JPEG)."
+        )
+
+
+@contextmanager
+def _bounded_image(data: bytes, target: tuple[int, int]) -> Iterator[Image.Image]:
+    """The decoded image, at a reduced scale when that still covers `target`; ValidationError when
+    it is not an image or would cost more than the budget. Only the header is read before the
+    checks."""
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+            _check_shape(image.size)
+            source_size = image.size
+            image.draft(image.mode, target)  # only JPEG supports this; others keep their size
+            if image.width * image.height > MAX_DECODED_PIXELS:
+                raise ValidationError(
+                    f"That image is {_pixels(source_size)}, more than a card can use: use one of "
+                    "at most 1920×1080 pixels (3840×2160 for a JPEG)."
+                )
+            image.load()
+            yield image
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise ValidationError(
+            "That link does not lead to a PNG, JPEG, GIF or WebP image: link to the image itself."
+        ) from None
+    except (OSError, ValueError, EOFError, SyntaxError):
+        raise ValidationError(
+            "That image could not be read: it is damaged or incomplete."
+        ) from None
+
+
+def _fitted(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`image` cropped to the shape of `size` around its centre and resized to it, as RGBA."""
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA")
+    # reducing_gap: shrink by whole factors first (cheap), then resample the rest with LANCZOS.
+    fitted = image.resize(
+        size, Image.Resampling.LANCZOS, box=_centre_crop(image.size, size), reducing_gap=2.0
+    )
+    return fitted.convert("RGBA")
+
+
+def prepare_background(data: bytes, size: tuple[int, int] = (WIDTH, HEIGHT)) -> Image.Image:
+    """The image fitted to the card (RGBA, `size`); ValidationError with the reason when refused."""
+    with _bounded_image(data, size) as image:
+        try:
+            return _fitted(image, size)
+        except (OSError, ValueError) as error:  # such as a mode Pillow cannot convert
+            raise ValidationError(
+                "That image could not be read: use a PNG or JPEG in ordinary colours."
+            ) from error
+
+
+class BackgroundCache:
+    """Prepared backgrounds by link and size, the `capacity` most recently used kept (about 1 MB
+    each), so showing a card again neither downloads nor decodes its background.
+
+    A refusal (too large, not found, not an image) is kept too, for a shorter while, so a bad link
+    is not downloaded again by every card; a good one is kept for `ttl`, after which a changed
+    image shows. `hits` and `decodes` count what the cache saved and what it cost.
+    """
+
+    def __init__(
+        self,
+        capacity: int = 32,
+        ttl: float = 3600.0,
+        refusal_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._capacity = capacity
+        self._ttl = ttl
+        self._refusal_ttl = refusal_ttl
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, tuple[int, int]], tuple[float, Image.Image | str]]
+        self._entries = OrderedDict()
+        self.hits = 0
+        self.decodes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(
+        self,
+        url: str,
+        fetch: Callable[[str], Awaitable[bytes]],
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+        *,
+        fresh: bool = False,
+    ) -> Image.Image:
+        """The prepared background at `url` (never to be drawn on); ValidationError when refused.
+
+        `fresh` downloads again even when a copy is kept (a member setting the link anew)."""
+        key = (url, size)
+        entry = self._entries.get(key)
+        if not fresh and entry is not None and entry[0] > self._clock():
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return _kept(entry[1])
+        try:
+            data = await fetch(url)
+            self.decodes += 1
+            prepared = await asyncio.to_thread(prepare_background, data, size)
+        except ValidationError as refusal:
+            self._keep(key, refusal.message, self._refusal_ttl)
+            raise
+        self._keep(key, prepared, self._ttl)
+        return prepared
+
+    def _keep(self, key: tuple[str, tuple[int, int]], value: Image.Image | str, ttl: float) -> None:
+        self._entries[key] = (self._clock() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+
+def _kept(value: Image.Image | str) -> Image.Image:
+    if isinstance(value, str):
+        raise ValidationError(value)  # a fresh error each time: a kept one would grow its traceback
+    return value
+
+
+def _open_fitted(data: bytes | None, size: tuple[int, int]) -> Image.Image | None:
+    """`data` fitted to `size`; None when missing or refused (the card draws a placeholder)."""
     if not data:
         return None
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            if probe.width * probe.height > MAX_IMAGE_PIXELS:
-                return None
-            probe.load()
-            return probe.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return prepare_background(data, size)
+    except ValidationError:
         return None
 
 
 def _background(card: RankCard) -> Image.Image:
-    image = _open_image(card.background_image)
+    if card.prepared_background is not None:
+        return card.prepared_background.copy()  # shared with the cache: never drawn on
+    image = _open_fitted(card.background_image, (WIDTH, HEIGHT))
     if image is None:
         colour = DEFAULT_BACKGROUND if card.background_colour is None else card.background_colour
         return Image.new("RGBA", (WIDTH, HEIGHT), _rgb(colour))
-    return ImageOps.fit(image, (WIDTH, HEIGHT), method=Image.Resampling.LANCZOS)
+    return image
 
 
 def _initial(name: str) -> str:
@@ -104,15 +268,13 @@ def _initial(name: str) -> str:
 def _avatar(card: RankCard, accent: int) -> Image.Image:
     """The avatar in a circle; a circle in the accent colour with the initial when unavailable."""
     size = AVATAR_SIZE
-    image = _open_image(card.avatar)
+    image = _open_fitted(card.avatar, (size, size))
     if image is None:
         image = Image.new("RGBA", (size, size), _rgb(accent))
         draw = ImageDraw.Draw(image)
         draw.text(
             (size / 2, size / 2), _initial(card.name), font=_font(90, True), fill=TEXT, anchor="mm"
         )
-    else:
-        image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).ellipse((0, 0, size - 1, size - 1), fill=255)
     round_avatar = Image.new("RGBA", (size, size), (0, 0, 0, 0))

@@ -7,21 +7,27 @@ waiting, so cooldowns and voice minutes pass in an instant.
 
 from __future__ import annotations
 
+import io
+import ipaddress
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from models.economy import ShopItemType
-from models.guilds import Member
+from models.guilds import Member, User
 from models.levels import UserXP, VoiceSession
 from models.security import BlacklistEntityType
 from pegasus.activity import Activity
 from pegasus.services import blacklist, shop
 from pegasus.services import levels as service
+from pegasus.services.rankcard import BackgroundCache
+from pegasus.services.remote_images import ImageFetcher
 from tests.discord_local import SUPPRESS_PREMIUM_SUBSCRIPTIONS, CommandUnavailable, FakeMember
 from tests.discord_local.env import DiscordEnv
+from tests.image_hosts import Answer, ImageHost, ScriptedResolver, client_tls, grey_png, png
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))
 
@@ -396,8 +402,10 @@ async def test_rank_cards(discord_env: DiscordEnv) -> None:
     bad = await env.alice.slash("rankcard set", accent="not-a-colour")
     assert bad.ephemeral and "not a colour" in bad.text
     private = await env.alice.slash("rankcard set", background="https://127.0.0.1:9/bg.png")
-    assert "https://127.0.0.1:9/bg.png" in private.text
-    card = await env.alice.slash("rank")  # not fetched (a private address): a plain background
+    assert private.ephemeral and "https://127.0.0.1:9/bg.png" in private.text
+    assert "not a public internet address" in private.text
+    assert await stored_background(env.alice) == "#202225"  # refused: nothing changed
+    card = await env.alice.slash("rank")
     assert card.attachments[0].data.startswith(b"\x89PNG")
     insecure = await env.alice.slash("rankcard set", background="http://example.com/bg.png")
     assert insecure.ephemeral and "https://" in insecure.text
@@ -405,6 +413,60 @@ async def test_rank_cards(discord_env: DiscordEnv) -> None:
     assert "default colours" in reset.text
     nobody = await env.alice.slash("rank", member=env.carol)
     assert "not ranked yet" in nobody.text
+
+
+async def stored_background(member: FakeMember) -> str | None:
+    rows = await User.filter(id=member.id).values_list("rank_card_background", flat=True)
+    return rows[0] if rows else None
+
+
+def corner(reply_data: bytes) -> tuple[int, int, int]:
+    return Image.open(io.BytesIO(reply_data)).convert("RGB").getpixel((2, 2))
+
+
+async def test_background_images_are_checked_when_set_and_prepared_once(
+    discord_env: DiscordEnv,
+) -> None:
+    """An image host on 127.0.0.1 stands for a public site: the bot's fetcher is given a resolver
+    for images.test and a policy accepting that one address, and trusts the test certificate."""
+    env = discord_env
+    cog = env.bot.get_cog("Levels")
+    green, bomb = png((400, 120), (0, 128, 0)), grey_png(4096, 4096, 200)
+    routes = {"/bg.png": Answer(body=green), "/huge.png": Answer(body=bomb)}
+    async with ImageHost("127.0.0.1", routes) as host:
+        cog.background_fetcher = ImageFetcher(  # type: ignore[union-attr]
+            resolver=ScriptedResolver({"images.test": [["127.0.0.1"]]}),
+            allowed=lambda address: address == ipaddress.ip_address("127.0.0.1"),
+            tls=client_tls(),
+        )
+        await env.owner.slash("xp set", member=env.alice, amount=300)
+
+        too_big = host.url("/huge.png", "images.test")
+        huge = await env.alice.slash("rankcard set", background=too_big)
+        assert huge.ephemeral and "4,096×4,096 pixels, more than a card can use" in huge.text
+        assert await stored_background(env.alice) is None
+
+        url = host.url("/bg.png", "images.test")
+        chosen = await env.alice.slash("rankcard set", background=url)
+        assert chosen.ephemeral and url in chosen.text
+        assert await stored_background(env.alice) == url
+        decodes = cog.backgrounds.decodes  # type: ignore[union-attr]
+        for _ in range(2):
+            card = await env.alice.slash("rank")
+            assert corner(card.attachments[0].data) == (0, 128, 0)
+            assert card.followups == []
+        assert cog.backgrounds.decodes == decodes  # type: ignore[union-attr]  # prepared at set
+        assert host.hits == ["/huge.png", "/bg.png"]  # and neither card downloaded it again
+
+        # The image behind the link changed into one too large; a restarted cache finds out.
+        host.routes["/bg.png"] = Answer(body=bomb)
+        cog.backgrounds = BackgroundCache()  # type: ignore[union-attr]
+        card = await env.alice.slash("rank")
+        assert corner(card.attachments[0].data) != (0, 128, 0)
+        note = await card.next_followup()
+        assert note.ephemeral and "4,096×4,096 pixels" in note.text
+        other = await env.bob.slash("rank", member=env.alice)  # only the owner is told why
+        assert other.attachments and other.followups == []
 
 
 async def test_leaderboard_pages_survive_a_restart(discord_env: DiscordEnv) -> None:
