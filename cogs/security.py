@@ -17,6 +17,7 @@ from discord.utils import utcnow
 from models.security import ApiKey, IncidentStatus, SecurityIncident
 from pegasus.bot import Pegasus
 from pegasus.errors import CooldownActive, PegasusError, ValidationError
+from pegasus.outage import DatabaseUnavailable, within
 from pegasus.services import community
 from pegasus.services import security as service
 from pegasus.services.community import GuildConfig, LogEvent
@@ -34,6 +35,10 @@ from pegasus.ui.roles import pingable_roles, remember_role_setup
 from pegasus.ui.views import confirm
 
 log = logging.getLogger(__name__)
+
+# The rate limit decides in memory; recording a violation waits at most this long for the
+# database, so a refusal is never late because the database is slow.
+RECORD_VIOLATION_WAIT = 1.5
 
 COLOUR_ALERT = RED
 COLOUR_WARN = ORANGE
@@ -173,7 +178,7 @@ class Security(commands.Cog):
             return
         if decision.record:  # once per burst: a flood of refusals writes one row update
             command = interaction.command.qualified_name if interaction.command else "?"
-            await service.record_rate_limit_violation(
+            record = service.record_rate_limit_violation(
                 endpoint=COMMANDS_ENDPOINT,
                 now=now,
                 user_id=interaction.user.id,
@@ -181,6 +186,10 @@ class Security(commands.Cog):
                 blocked_until=decision.blocked_until,
                 metadata={"command": command, "strikes": decision.strikes},
             )
+            try:
+                await within(record, RECORD_VIOLATION_WAIT)
+            except DatabaseUnavailable:
+                pass  # the refusal is decided in memory and stands; only its record is lost
         raise CooldownActive(decision.refusal(), retry_at=now.timestamp() + decision.retry_after)
 
     # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,8 @@ from tortoise.transactions import in_transaction
 
 from models.guilds import User
 from models.levels import VoiceSession
+from pegasus.errors import DatabaseUnavailable
+from pegasus.outage import health, is_database_unreachable, within
 from pegasus.services import directory
 from pegasus.services.directory import UserInfo
 from pegasus.services.levels import (
@@ -51,6 +53,13 @@ ROWS_PER_STATEMENT = 1000  # 8 parameters a row: far below SQLite's and PostgreS
 MAX_KNOWN_IDS = 500_000  # ids known to exist in the database; forgotten beyond this
 COOLDOWN_SWEEP_SECONDS = 60.0
 SECONDS_PER_MINUTE = 60
+# While the database is unreachable a guild's settings may be unknown (cold cache: start-up, or
+# the 5-minute expiry), so XP cannot be computed: messages are kept as they came (who, where,
+# roles, when; about 300 bytes each) and counted when the settings load again. At most this
+# many per guild and in all (about 30 MB); beyond that they are dropped and the count logged.
+MAX_DEFERRED_PER_GUILD = 10_000
+MAX_DEFERRED_TOTAL = 100_000
+SETTINGS_WAIT = 1.0  # seconds the hot path waits for a guild's settings before deferring
 
 Key = tuple[int, int]  # (guild_id, user_id)
 
@@ -86,6 +95,14 @@ def _latest(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None else max(a, b)
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredMessage:
+    """A message seen while its guild's settings could not be loaded."""
+
+    context: ActivityContext  # who, where, roles and blacklist then, and when (context.now)
+    user: UserInfo | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +216,10 @@ class VoiceTracker:
     def guild_ids(self) -> list[int]:
         """The guilds where someone is in voice."""
         return [guild_id for guild_id, members in self._guilds.items() if members]
+
+    def collectable_guild_ids(self) -> set[int]:
+        """The guilds where someone is in voice or left with time not yet credited."""
+        return set(self.guild_ids()) | {credit.guild_id for credit in self._departed}
 
     def is_counting(self, guild_id: int, user_id: int) -> bool:
         member = self._guilds.get(guild_id, {}).get(user_id)
@@ -319,11 +340,19 @@ class VoiceTracker:
         return writes
 
     def collect(
-        self, *, now: float, rules_for: Callable[[int], VoiceRules | None] | None = None
+        self,
+        *,
+        now: float,
+        rules_for: Callable[[int], VoiceRules | None] | None = None,
+        only: Collection[int] | None = None,
     ) -> list[VoiceCredit]:
-        """Turn accrued time into whole minutes (the rest carries over); applies new rules."""
-        credits, self._departed = self._departed, []
+        """Turn accrued time into whole minutes (the rest carries over); applies new rules.
+        With `only`, other guilds keep accruing (their settings could not be loaded)."""
+        credits = [c for c in self._departed if only is None or c.guild_id in only]
+        self._departed = [c for c in self._departed if only is not None and c.guild_id not in only]
         for guild_id, members in self._guilds.items():
+            if only is not None and guild_id not in only:
+                continue
             new_rules = rules_for(guild_id) if rules_for else None
             if new_rules is not None:
                 self.apply_rules(guild_id, new_rules, now=now)
@@ -445,6 +474,12 @@ class Activity:
         self._last_voice_collect = 0.0
         self._last_sweep = 0.0
         self._failures = 0
+        self._deferred: dict[int, list[DeferredMessage]] = {}
+        self._deferred_total = 0
+        self._dropped: dict[int, int] = {}
+        self.max_deferred_per_guild = MAX_DEFERRED_PER_GUILD
+        self.max_deferred_total = MAX_DEFERRED_TOTAL
+        self.settings_wait = SETTINGS_WAIT
         self.flushes = 0  # statistics for benchmarks and logs
         self.rows_written = 0
 
@@ -457,9 +492,83 @@ class Activity:
     async def record_message(
         self, guild_id: int, ctx: ActivityContext, *, user: UserInfo | None = None
     ) -> int:
-        """Count a message and award XP when it earns some; returns the XP awarded (0 if none)."""
-        state = self.caches.peek(guild_id) or await self.caches.get(guild_id)
+        """Count a message and award XP when it earns some; returns the XP awarded (0 if none,
+        or when the settings cannot be loaded now: then it is counted when they are)."""
+        state = self.peek_state(guild_id) or await self.guild_state(guild_id)
+        if state is None:
+            self.defer_message(guild_id, ctx, user=user)
+            return 0
         return self.record_message_with(state, ctx.user_id, ctx.channel_ids, lambda: ctx, user=user)
+
+    # -- the database unreachable: settings unknown
+
+    def peek_state(self, guild_id: int) -> GuildLevelState | None:
+        """The cached settings, unless messages of the guild wait to be counted first (they are
+        older, and cooldowns must see them in order)."""
+        return None if guild_id in self._deferred else self.caches.peek(guild_id)
+
+    async def guild_state(self, guild_id: int) -> GuildLevelState | None:
+        """The guild's settings, loaded if need be with a bounded wait; None while the database
+        is unreachable. Once they are known, the guild's deferred messages are counted."""
+        state = self.caches.peek(guild_id)
+        if state is None:
+            if health.down:
+                return None  # known outage: do not make every message wait for it
+            try:
+                state = await within(self.caches.get(guild_id), self.settings_wait)
+            except DatabaseUnavailable:
+                return None
+        if guild_id in self._deferred:
+            self.count_deferred(guild_id, state)
+        return state
+
+    def defer_message(
+        self, guild_id: int, ctx: ActivityContext, *, user: UserInfo | None = None
+    ) -> bool:
+        """Keep a message until its guild's settings are known; False when over the caps."""
+        queue = self._deferred.setdefault(guild_id, [])
+        full = (
+            len(queue) >= self.max_deferred_per_guild
+            or self._deferred_total >= self.max_deferred_total
+        )
+        if full:
+            self._dropped[guild_id] = self._dropped.get(guild_id, 0) + 1
+            return False
+        queue.append(DeferredMessage(ctx, user))
+        self._deferred_total += 1
+        return True
+
+    @property
+    def deferred_messages(self) -> int:
+        return self._deferred_total
+
+    def count_deferred(self, guild_id: int, state: GuildLevelState) -> int:
+        """Count the guild's deferred messages, in order, as if seen then; returns the XP."""
+        queue = self._deferred.pop(guild_id, [])
+        self._deferred_total -= len(queue)
+        dropped = self._dropped.pop(guild_id, 0)
+        if dropped:
+            log.warning(
+                "%d message(s) in guild %s while the database was unreachable were not counted "
+                "(over %d per guild or %d in all)",
+                dropped,
+                guild_id,
+                self.max_deferred_per_guild,
+                self.max_deferred_total,
+            )
+        xp = 0
+        for message in queue:
+            ctx = message.context
+            xp += self.record_message_with(
+                state, ctx.user_id, ctx.channel_ids, lambda ctx=ctx: ctx, user=message.user,
+                now=ctx.now,
+            )
+        return xp
+
+    async def count_all_deferred(self) -> None:
+        """Count deferred messages of every guild whose settings can be loaded now."""
+        for guild_id in list(self._deferred):
+            await self.guild_state(guild_id)
 
     def record_message_with(
         self,
@@ -469,16 +578,18 @@ class Activity:
         context: Callable[[], ActivityContext],
         *,
         user: UserInfo | None = None,
+        now: float | None = None,
     ) -> int:
         """The hot path, memory only. `context` (roles, blacklist, ...) is only built for a
-        message that is off cooldown: most messages of a busy member just count."""
+        message that is off cooldown: most messages of a busy member just count. `now`: when
+        the message was sent, if not now (a deferred one)."""
         config = state.config
         if not counts_message(config, channel_ids):
             return 0
         key = (config.guild_id, user_id)
         entry = self._batch.entries.get(key) or self._entry(key, user)
         entry.messages += 1
-        now = self.clock()
+        now = self.clock() if now is None else now
         if not config.enabled or self._cooldowns.get(key, 0.0) > now:
             return 0
         ctx = context()
@@ -501,8 +612,14 @@ class Activity:
         user: UserInfo | None = None,
     ) -> None:
         """A member joined, left, moved or changed mute/deafen in voice."""
-        guild = await self.caches.get(guild_id)
-        rules = VoiceRules.from_config(guild.config, afk_channel_id)
+        guild = await self.guild_state(guild_id)
+        known = self.voice.rules(guild_id)
+        if guild is not None:
+            rules = VoiceRules.from_config(guild.config, afk_channel_id)
+        elif known is not None:  # settings unknown now: the rules last seen, until they load
+            rules = replace(known, afk_channel_id=afk_channel_id)
+        else:
+            rules = VoiceRules(afk_channel_id=afk_channel_id)
         write = self.voice.update(guild_id, user_id, state, now=self.clock(), rules=rules)
         if write is not False:
             self._batch.sessions[(guild_id, user_id)] = write  # type: ignore[assignment]
@@ -581,9 +698,13 @@ class Activity:
     async def collect_voice(self) -> int:
         """Credit whole voice minutes (and their XP) to the buffer; returns minutes credited."""
         # Settings changed by a command empty the cache; load them again, or the old voice
-        # rules would stay until the next message or voice change in that guild.
-        for guild_id in self.voice.guild_ids():
-            await self.caches.get(guild_id)
+        # rules would stay until the next message or voice change in that guild. Guilds whose
+        # settings cannot be loaded now keep accruing, and are credited once they can.
+        states: dict[int, GuildLevelState] = {}
+        for guild_id in self.voice.collectable_guild_ids():
+            state = await self.guild_state(guild_id)
+            if state is not None:
+                states[guild_id] = state
         now = self.clock()
 
         def rules_for(guild_id: int) -> VoiceRules | None:
@@ -593,10 +714,10 @@ class Activity:
                 return None
             return VoiceRules.from_config(state.config, known.afk_channel_id)
 
-        credits = self.voice.collect(now=now, rules_for=rules_for)
+        credits = self.voice.collect(now=now, rules_for=rules_for, only=states.keys())
         total = 0
         for credit in credits:
-            state = await self.caches.get(credit.guild_id)
+            state = states[credit.guild_id]
             ctx = replace(
                 self.voice_context(credit.guild_id, credit.user_id, credit.channel_id),
                 now=credit.at,
@@ -721,11 +842,17 @@ class Activity:
             now = self.clock()
             due_voice = now - self._last_voice_collect >= self.voice_interval
             try:
+                await self.count_all_deferred()
                 if self.before_flush is not None:
                     await self.before_flush()
                 await self.flush(collect_voice=due_voice)
                 self._failures = 0
-            except Exception:
+            except Exception as error:
+                if is_database_unreachable(error):
+                    # Kept and retried; the outage is logged once, not once a second.
+                    health.report(error)
+                    self._sweep_cooldowns(now)
+                    continue
                 self._failures += 1
                 # Kept and retried next time; only a lasting failure is an error.
                 level = logging.ERROR if self._failures >= 10 else logging.WARNING

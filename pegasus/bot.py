@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,8 +18,10 @@ from discord.http import Route
 from pegasus.config import DEFAULT_GATEWAY_URL, Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
+from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
 from pegasus.tree import PegasusTree
+from pegasus.ui.deadline import AnswerDeadline
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,9 @@ class Pegasus(commands.AutoShardedBot):
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
         self.message_hooks: list[MessageHook] = []
+        # First of the checks, so that a check waiting on the database is covered too.
+        self.answer_deadline = AnswerDeadline()
+        self.pegasus_tree.interaction_checks.insert(0, self.answer_deadline)
 
     @property
     def pegasus_tree(self) -> PegasusTree:
@@ -141,12 +147,27 @@ class Pegasus(commands.AutoShardedBot):
         for hook in self.message_hooks:
             try:
                 await hook(message)
-            except Exception:
-                log.exception("Message hook %s failed on message %s", hook.__qualname__, message.id)
+            except Exception as error:
+                if is_database_unreachable(error):
+                    health.report(error)  # an outage, logged once: not an error per message
+                else:
+                    log.exception(
+                        "Message hook %s failed on message %s", hook.__qualname__, message.id
+                    )
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        """Event listeners that fail because the database is unreachable are an outage (one
+        WARNING for all of it), not an error each."""
+        error = sys.exc_info()[1]
+        if error is not None and is_database_unreachable(error):
+            health.report(error)
+            return
+        await super().on_error(event_method, *args, **kwargs)
 
     async def setup_hook(self) -> None:
         # Tortoise keeps its state per task: open the database here, in the task that runs the
         # bot, before anything creates tasks that query it.
+        health.reset()  # an outage seen by an earlier bot of this process is not ours
         await init_db(self.settings.database_url, self.settings.database_ssl)
         self._db_open = True
         # close() may run in a task started elsewhere (the SIGTERM handler's): it shuts down in
@@ -193,6 +214,7 @@ class Pegasus(commands.AutoShardedBot):
                 log.exception("Unloading %s failed during shutdown", name)
         await super().close()
         await self._wait_for_handlers()
+        await health.stop()
         if self._db_open:
             self._db_open = False
             await close_db()

@@ -23,13 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_LOCATION = str(ROOT / "migrations")
 APP = "models"
 
+# Every wait on PostgreSQL is bounded, so a database that hangs fails queries instead of piling
+# them up: connecting, waiting for a free pool connection, and each statement. (Interactions
+# are answered within Discord's 3 s by pegasus.ui.deadline, whatever these bounds.)
 PG_POOL = {
     "minsize": 1,
     "maxsize": 10,  # at most 10 connections
     "max_inactive_connection_lifetime": 20.0,  # idle connections closed after 20 s
     "timeout": 10,  # connect timeout, seconds
-    "command_timeout": 60,
+    "acquire_timeout": 10,  # seconds waiting for a free connection (pegasus.pgpool)
+    "command_timeout": 30,  # seconds per statement
 }
+# Tortoise's asyncpg engine, with the bounded acquire.
+PG_ENGINE = "pegasus.pgpool"
 
 
 def dialect_of(url: str) -> str:
@@ -68,7 +74,7 @@ def _postgres_connection(url: str, ssl: str | None) -> dict[str, Any]:
             credentials[key] = _coerce(value)
     if ssl:
         credentials["ssl"] = ssl
-    return {"engine": "tortoise.backends.asyncpg", "credentials": credentials}
+    return {"engine": PG_ENGINE, "credentials": credentials}
 
 
 def _coerce(value: str) -> Any:
@@ -109,9 +115,11 @@ async def apply_migrations(url: str, ssl: str | None = None) -> list[str]:
     """
     from aerich import Command
 
-    async with Command(
-        tortoise_config=tortoise_config(url, ssl), app=APP, location=MIGRATIONS_LOCATION
-    ) as command:
+    config = tortoise_config(url, ssl)
+    if dialect_of(url) == "postgres":
+        # Building an index on a big table may honestly take longer than a command's statement.
+        config["connections"]["default"]["credentials"]["command_timeout"] = None
+    async with Command(tortoise_config=config, app=APP, location=MIGRATIONS_LOCATION) as command:
         return await command.upgrade(run_in_transaction=True)
 
 

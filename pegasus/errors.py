@@ -54,6 +54,18 @@ class Blacklisted(PegasusError):
     """The user, channel or guild is blacklisted."""
 
 
+DATABASE_UNAVAILABLE = (
+    "The database is not reachable right now; nothing was changed. Try again in a minute."
+)
+
+
+class DatabaseUnavailable(PegasusError):
+    """The database is down or did not answer in time (see pegasus.outage)."""
+
+    def __init__(self, message: str = DATABASE_UNAVAILABLE) -> None:
+        super().__init__(message)
+
+
 def shown_input(text: object, *, limit: int = 40) -> str:
     """What a person typed, quoted inside a refusal: on one line, shortened, code-formatted.
 

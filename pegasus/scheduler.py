@@ -24,6 +24,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 
 from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.outage import health, is_database_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,11 @@ class Scheduler:
                 await self.run_due()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("Scheduler poll failed; retrying in %.1fs", self.poll_interval)
+            except Exception as error:
+                if is_database_unreachable(error):
+                    health.report(error)  # logged once per outage; due actions wait for it
+                else:
+                    log.exception("Scheduler poll failed; retrying in %.1fs", self.poll_interval)
             if self._stopping:
                 break
             self._wake.clear()

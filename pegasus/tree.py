@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 
 from pegasus.errors import PegasusError, PermissionDenied
+from pegasus.outage import DATABASE_UNAVAILABLE, health, is_database_unreachable
 from pegasus.ui.checks import and_join
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def describe_error(error: Exception) -> str | None:
         error = original or getattr(error, "original", error)
     if isinstance(error, PegasusError):
         return str(error)
+    if is_database_unreachable(error):
+        return DATABASE_UNAVAILABLE
     if isinstance(error, app_commands.MissingPermissions):
         return f"You need the {_permission_list(error.missing_permissions)} permission to do that."
     if isinstance(error, app_commands.BotMissingPermissions):
@@ -75,6 +78,8 @@ async def send_ephemeral(interaction: discord.Interaction, content: str) -> None
 
 async def report_interaction_error(interaction: discord.Interaction, error: Exception) -> None:
     """Show an expected error as is; log an unexpected one with a reference the user sees."""
+    if is_database_unreachable(error):
+        health.report(error)  # one WARNING per outage, not one ERROR per command
     message = describe_error(error)
     if message is None:
         reference = uuid.uuid4().hex[:8].upper()

@@ -12,11 +12,13 @@ from pegasus.db import dialect_of, tortoise_config
 def test_postgres_pool_settings() -> None:
     config = tortoise_config("postgres://bot:s%40cret@db.example:6543/pegasus", ssl="require")
     connection = config["connections"]["default"]
-    assert connection["engine"] == "tortoise.backends.asyncpg"
+    assert connection["engine"] == "pegasus.pgpool"  # asyncpg, with a bounded acquire
     credentials = connection["credentials"]
     assert credentials["maxsize"] == 10
     assert credentials["max_inactive_connection_lifetime"] == 20.0
     assert credentials["timeout"] == 10
+    assert credentials["acquire_timeout"] == 10
+    assert credentials["command_timeout"] == 30
     assert credentials["ssl"] == "require"
     assert (credentials["host"], credentials["port"]) == ("db.example", 6543)
     assert (credentials["user"], credentials["password"]) == ("bot", "s@cret")

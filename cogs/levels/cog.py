@@ -151,11 +151,14 @@ class Levels(commands.Cog):
             or message.is_system()  # "X boosted the server", joins...: not something said
         ):
             return
-        caches = self.activity.caches
-        state = caches.peek(guild.id) or await caches.get(guild.id)
+        activity = self.activity
+        state = activity.peek_state(guild.id) or await activity.guild_state(guild.id)
         channel_ids = channel_ids_of(message.channel)
-        user = user_info(author) if self.activity.needs_user(author.id) else None
-        self.activity.record_message_with(
+        user = user_info(author) if activity.needs_user(author.id) else None
+        if state is None:  # the database is unreachable: counted when the settings load
+            activity.defer_message(guild.id, self.member_context(author, channel_ids), user=user)
+            return
+        activity.record_message_with(
             state,
             author.id,
             channel_ids,

@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 
 from models.security import BOT_WIDE_SCOPE, Blacklist, BlacklistEntityType
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
-from pegasus.outage import DatabaseUnavailable, within
+from pegasus.outage import DatabaseUnavailable, health, within
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.ids import check_snowflake
 
@@ -223,10 +223,11 @@ async def check_fail_open(
     last. It FAILS OPEN by choice: entries already known keep refusing, and nobody is locked out
     of the whole bot because the database cannot be read right now (the command itself then
     says that the database is not reachable, if it needs it)."""
-    try:
-        await within(cache.ensure_fresh(), wait)
-    except DatabaseUnavailable:
-        pass
+    if not health.down:  # during a known outage, no wait at all
+        try:
+            await within(cache.ensure_fresh(), wait)
+        except DatabaseUnavailable:
+            pass
     return cache.match(
         now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
     )

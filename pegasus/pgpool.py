@@ -1,0 +1,47 @@
+"""Tortoise's asyncpg engine with a bounded wait for a pool connection.
+
+asyncpg bounds connecting (`timeout`) and statements (`command_timeout`), but waiting for a free
+connection of a busy pool has no bound, and Tortoise acquires without one. This engine gives the
+pool a default acquire timeout (`acquire_timeout` in the credentials), so a query waits at most
+that long for a connection, then fails as a database that is not reachable right now.
+
+Use it as the engine `pegasus.pgpool` in the Tortoise config (pegasus.db does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+
+
+class BoundedAcquirePool(asyncpg.Pool):
+    """An asyncpg pool whose `acquire()` waits at most `acquire_timeout` seconds by default."""
+
+    __slots__ = ("acquire_timeout",)
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+# asyncpg.create_pool's defaults, which the Pool constructor itself does not have.
+POOL_DEFAULTS: dict[str, Any] = {
+    "max_queries": 50000,
+    "max_inactive_connection_lifetime": 300.0,
+    "record_class": asyncpg.Record,
+}
+
+
+class BoundedAcquireClient(AsyncpgDBClient):
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
+        pool = BoundedAcquirePool(None, **{**POOL_DEFAULTS, **kwargs})
+        pool.acquire_timeout = self.acquire_timeout
+        return await pool
+
+
+client_class = BoundedAcquireClient
