@@ -184,8 +184,8 @@ class ImageFetcher:
         """The body of `url` after at most `max_redirects` checked redirects; ValidationError with
         the reason otherwise."""
         resolver = self.resolver or ThreadedResolver()
-        current = URL(url)
         try:
+            current = URL(url)
             async with asyncio.timeout(self.timeout):
                 for _ in range(self.max_redirects + 1):
                     checked = await check_host(current, resolver, self.allowed)
