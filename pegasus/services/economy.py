@@ -153,7 +153,7 @@ def _not_an_amount(text: str, cleaned: str, *, allow_all: bool) -> ValidationErr
     forms = "a whole number such as `250`, `1,000` or `2.5k`"
     if allow_all:
         forms += ", or `all`"
-    return ValidationError(f"{shown_input(text)} is not an amount. Use {forms}.")
+    return ValidationError(f"{shown_input(text)} is not an amount: use {forms}.")
 
 
 def _short_amount(value: int) -> str:

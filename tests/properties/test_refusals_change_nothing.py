@@ -5,22 +5,29 @@ table exactly as it was (a snapshot of the whole database before and after)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pegasus.errors import PegasusError
+from models.ids import ALPHABET
+from pegasus.errors import NotFoundError, PegasusError
 from pegasus.services import (
     automations,
+    blacklist,
     community,
     economy,
     giveaways,
+    ids,
     levels,
+    moderation,
     security,
     shop,
+    tickets,
     warnings,
 )
+from pegasus.services.audit import ensure_rows
 from pegasus.services.durations import parse_duration
 
 from .snapshots import OnTestLoop, run_in_thread
@@ -408,5 +415,147 @@ async def test_rank_cards_are_set_or_change_nothing(db: str) -> None:
         run.refused_or_done(
             lambda: levels.set_rank_card(ALICE, background=background, accent=accent)
         )
+
+    await run_in_thread(check)
+
+
+# ------------------------------------------------------------------------------- typed ids
+
+# Ids as people type them, and as they go wrong: too long for the column, stray characters, a
+# NUL (which PostgreSQL refuses in text), line breaks.
+typed_ids = st.one_of(
+    texts,
+    st.builds(
+        lambda prefix, body: prefix + body,
+        st.sampled_from(["W-", "G-", "TP-", "A-", "I-", "w ", ""]),
+        st.text(alphabet=ALPHABET + "01ilo -_\x00\n`", max_size=40),
+    ),
+)
+
+ID_LOOKUPS: dict[str, Callable[[str], Awaitable[object]]] = {
+    "warning history": lambda typed: warnings.warning_history(GUILD, typed),
+    "warning edit": lambda typed: warnings.edit_warning(
+        GUILD, typed, editor_id=MOD, now=NOW, title="Rude"
+    ),
+    "warning remove": lambda typed: warnings.remove_warning(
+        GUILD, typed, remover_id=MOD, now=NOW, reason="sorted"
+    ),
+    "giveaway end": lambda typed: giveaways.end_now(GUILD, typed, now=NOW, by=MOD),
+    "giveaway cancel": lambda typed: giveaways.cancel_giveaway(GUILD, typed, now=NOW, by=MOD),
+    "giveaway entries": lambda typed: giveaways.list_entries(GUILD, typed),
+    "ticket panel": lambda typed: tickets.get_panel(GUILD, typed),
+    "ticket panel button": lambda typed: tickets.add_button(GUILD, typed, label="Help"),
+    "ticket panel sent": lambda typed: tickets.record_panel_message(GUILD, typed, GUILD + 1, 5),
+    "ticket panel delete": lambda typed: tickets.delete_panel(GUILD, typed),
+    "ticket open": lambda typed: tickets.open_ticket(
+        GUILD, typed, 0, ALICE, reason=None, user_name="alice", now=NOW
+    ),
+    "ticket check": lambda typed: tickets.check_can_open(GUILD, typed, 0, ALICE),
+    "automation remove": lambda typed: automations.remove_automation(
+        GUILD, typed, actor_id=MOD, now=NOW
+    ),
+    "automation toggle": lambda typed: automations.toggle_automation(
+        GUILD, typed, actor_id=MOD, now=NOW
+    ),
+    "automation simulate": lambda typed: automations.simulate(GUILD, typed),
+    "incident": lambda typed: security.get_incident(GUILD, typed),
+    "incident note": lambda typed: security.add_incident_note(GUILD, typed, MOD, "seen", NOW),
+}
+
+
+async def test_lookups_by_typed_id_find_or_change_nothing(db: str) -> None:
+    """Every service function that takes a public id as typed: a wrong one, of any length or
+    shape, is "There is no … in this server." and changes nothing."""
+    run = OnTestLoop(
+        "MemberWarning",
+        "WarningEdit",
+        "ModCase",
+        "ModerationSettings",
+        "Giveaway",
+        "GiveawayEntry",
+        "TicketPanel",
+        "Ticket",
+        "TicketSettings",
+        "WarningAutomation",
+        "SecurityIncident",
+    )
+    # One real row of each kind, so wrong ids are looked for among real ones.
+    await warnings.issue_warning(
+        guild_id=GUILD, user_id=BOB, moderator_id=MOD, title="Spam", now=NOW, rng=random.Random(1)
+    )
+    panel = await tickets.create_panel(
+        GUILD, title="Support", description="Help", rng=random.Random(2)
+    )
+    await tickets.add_button(GUILD, panel.panel_id, label="Help")
+
+    @DB
+    @given(st.sampled_from(sorted(ID_LOOKUPS)), typed_ids)
+    @example("warning remove", "W-" + "Z" * 40)
+    @example("giveaway end", "G-" + "Z" * 15)
+    @example("ticket panel", "TP-ZZ\x00ZZ")
+    @example("ticket open", "TP-" + "Z" * 40)
+    @example("incident note", "I-ZZZZZ\nZ")
+    def check(lookup: str, typed: str) -> None:
+        result = run.refused_or_done(lambda: ID_LOOKUPS[lookup](typed))
+        if isinstance(result, NotFoundError) and str(result).startswith("There is no "):
+            assert len(str(result)) <= 100, "the id is shown shortened"
+
+    await run_in_thread(check)
+
+
+NUMBER_LOOKUPS: dict[str, Callable[[int], Awaitable[object]]] = {
+    "case": lambda number: moderation.get_case(GUILD, number),
+    "case reason": lambda number: moderation.amend_reason(
+        GUILD, number, "typo", editor_id=MOD, now=NOW
+    ),
+    "ticket": lambda number: tickets.ticket_by_number(GUILD, number),
+}
+
+
+async def test_lookups_by_number_find_or_change_nothing(db: str) -> None:
+    """Case and ticket numbers live in 32-bit columns; Discord lets people type up to 2**53."""
+    run = OnTestLoop("ModCase", "ModerationSettings", "Ticket", "TicketSettings")
+    # The rows a case refers to exist first: an amendment creates them even when it is then
+    # refused, which is how they come to be, not a change made by the bad input.
+    await moderation.prepare_case(GUILD, [MOD])
+
+    @DB
+    @given(st.sampled_from(sorted(NUMBER_LOOKUPS)), st.one_of(ints, st.integers(2**31, 2**70)))
+    @example("case", 2**31)
+    @example("case reason", 2**53)
+    @example("ticket", 2**64)
+    def check(lookup: str, number: int) -> None:
+        run.refused_or_done(lambda: NUMBER_LOOKUPS[lookup](number))
+
+    await run_in_thread(check)
+
+
+async def test_blacklist_entries_for_any_number_are_kept_or_change_nothing(db: str) -> None:
+    """A number no Discord id can be (0, negative, past 2**63 - 1) is refused with a sentence."""
+    run = OnTestLoop("Blacklist")
+    await ensure_rows(GUILD, [MOD])  # the actor's rows, as after any earlier command
+
+    @DB
+    @given(
+        st.sampled_from(["add", "remove"]),
+        st.sampled_from(list(blacklist.GUILD_KINDS)),
+        st.one_of(ints, st.integers(-(2**70), 2**70)),
+    )
+    @example("add", blacklist.BlacklistEntityType.USER, 2**64)
+    @example("remove", blacklist.BlacklistEntityType.ROLE, 2**63)
+    @example("add", blacklist.BlacklistEntityType.CHANNEL, 0)
+    def check(operation: str, kind: blacklist.BlacklistEntityType, entity_id: int) -> None:
+        async def act() -> object:
+            if operation == "add":
+                return await blacklist.add_entry(
+                    kind, entity_id, guild_id=GUILD, actor_id=MOD, reason="spam", now=NOW
+                )
+            return await blacklist.remove_entry(
+                kind, entity_id, guild_id=GUILD, actor_id=MOD, now=NOW
+            )
+
+        result = run.refused_or_done(act)
+        if not isinstance(result, PegasusError):
+            assert 1 <= entity_id <= ids.MAX_SNOWFLAKE
 
     await run_in_thread(check)

@@ -7,17 +7,20 @@ deliverable message (`refusals.check_refusal`); never another exception. Valid i
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from random import Random
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from models.ids import ALPHABET, new_public_id, normalize_public_id
-from pegasus.errors import PegasusError
+from cogs.moderation.blacklist import parse_target_id
+from models.ids import ALPHABET, PUBLIC_ID_MAX_LENGTH, new_public_id, normalize_public_id
+from pegasus.errors import NotFoundError, PegasusError, ValidationError
 from pegasus.services import (
     community,
     economy,
     gambling,
+    ids,
     levels,
     moderation,
     security,
@@ -82,6 +85,63 @@ def test_amounts_round_trip_with_and_without_separators(value: int) -> None:
     assert economy.parse_amount(str(value)) == value
     assert economy.parse_amount(f"{value:,}") == value
     assert economy.parse_amount(f" {value:_} ", allow_all=False) == value
+    assert economy.parse_amount(f"{value:,}".replace(",", " ")) == value
+
+
+# Text shaped like an amount, with separators and decimals anywhere: where ambiguity lives.
+amount_like = st.from_regex(
+    r"\A[0-9]{1,4}([,_ ][0-9]{1,4}){0,3}(\.[0-9]{1,11})? ?[kmbKMB]?\Z", fullmatch=True
+)
+_SEPARATOR = re.compile(r"(?<=[0-9])[,_ ](?=[0-9])")
+
+
+def one_reading(text: str) -> Fraction:
+    """What `text` says when its separators are read as thousands separators."""
+    number, suffix = re.fullmatch(r"\s*([0-9,_ .]+?) ?([kmb]?)\s*", text.lower()).groups()  # type: ignore[union-attr]
+    return Fraction(_SEPARATOR.sub("", number)) * {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}[
+        suffix
+    ]
+
+
+@FAST
+@given(amount_like)
+@example("1,0,0")  # 100 only if the commas are ignored
+@example("10,00")
+@example("1,5k")  # 1.5k to many readers
+@example("0,001")
+@example("1.000")  # one coin, or a thousand where the point separates thousands
+@example("0.0001b")  # a slip as likely as 100,000
+@example("1.2345m")
+def test_an_accepted_amount_has_one_reading(text: str) -> None:
+    """Separators only between groups of three, a point only before a suffix and with at most
+    three decimals after it, and the amount is exactly what the text says."""
+    result = outcome(economy.parse_amount, text)
+    if isinstance(result, PegasusError):
+        assert isinstance(result, ValidationError)
+        return
+    number = re.sub(r" ?[kmb]$", "", text.strip().lower())
+    whole, _, fraction = number.partition(".")
+    groups = re.split(r"[,_ ]", whole)
+    assert 1 <= len(groups[0]) <= (3 if len(groups) > 1 else len(groups[0]))
+    assert all(len(group) == 3 for group in groups[1:]), "separators not between threes"
+    assert len({sep for sep in whole if not sep.isdigit()}) <= 1, "two kinds of separators"
+    if fraction:
+        assert number != text.strip().lower(), "a point without a suffix"
+        assert len(fraction.rstrip("0")) <= 3, "more than three decimals after a suffix"
+    assert result == one_reading(text)
+
+
+def is_one_sentence(message: str) -> bool:
+    return message.endswith(".") and not re.search(r"[.!?] [A-Z]", message)
+
+
+@FAST
+@given(st.one_of(amount_like, texts), st.booleans())
+@example("abc", True)
+def test_a_refused_amount_says_why_in_one_sentence(text: str, allow_all: bool) -> None:
+    result = outcome(economy.parse_amount, text, allow_all=allow_all)
+    if isinstance(result, PegasusError):
+        assert is_one_sentence(str(result)), str(result)
 
 
 @FAST
@@ -298,6 +358,123 @@ def test_public_ids_round_trip_as_people_type_them(prefix: str, rng: Random, sha
     assert set(public_id.split("-", 1)[1]) <= set(ALPHABET)
     typed = shape.format(public_id.lower().replace("-", rng.choice(["-", " ", "_"])))
     assert normalize_public_id(typed) == public_id
+
+
+PUBLIC_ID_KINDS = [ids.WARNING, ids.GIVEAWAY, ids.TICKET_PANEL, ids.AUTOMATION, ids.INCIDENT]
+# Text shaped like a public id, with what goes wrong when one is typed: too long, stray
+# characters, a NUL (which PostgreSQL refuses in text), line breaks, backticks.
+public_id_like = st.builds(
+    lambda prefix, body: prefix + body,
+    st.sampled_from(["W-", "g ", "TP_", "a-", "I-", ""]),
+    st.text(alphabet=ALPHABET + "01ilouv -_\x00\n`é", max_size=60),
+)
+
+
+@FAST
+@given(st.sampled_from(PUBLIC_ID_KINDS), st.one_of(texts, public_id_like))
+@example(ids.WARNING, "W-" + "Z" * 40)  # longer than the column
+@example(ids.GIVEAWAY, "G-ZZ\x00ZZ")
+@example(ids.TICKET_PANEL, "TP-ZZZZZ\nsecond line")
+def test_a_typed_public_id_is_storable_or_not_found(kind: ids.PublicIdKind, text: str) -> None:
+    """Whatever is typed, the parser hands the query an id its column can hold, or says the id
+    does not exist (in one sentence, the id shown shortened)."""
+    result = outcome(kind.parse, text)
+    if isinstance(result, PegasusError):
+        assert isinstance(result, NotFoundError)
+        assert str(result).startswith("There is no ") and is_one_sentence(str(result))
+        assert len(str(result)) <= 100
+        return
+    assert len(result) <= PUBLIC_ID_MAX_LENGTH
+    assert re.fullmatch(r"[A-Z]{1,4}-[0-9A-Z]+", result)
+    assert result == normalize_public_id(text)
+
+
+@FAST
+@given(
+    st.sampled_from(PUBLIC_ID_KINDS),
+    st.text(alphabet="ABCDEFGHJKMNPQRSTWXYZ", min_size=1, max_size=4),
+    st.randoms(use_true_random=False),
+)
+def test_every_public_id_the_bot_makes_is_found_as_typed(
+    kind: ids.PublicIdKind, prefix: str, rng: Random
+) -> None:
+    public_id = new_public_id(prefix, rng=rng)
+    typed = f" {public_id.lower().replace('-', rng.choice(['-', ' ', '_']))} "
+    assert kind.parse(typed) == public_id
+
+
+snowflake_like = st.one_of(
+    texts,
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.integers(min_value=0, max_value=2**66).map(lambda n: f" {n:025d} "),
+)
+
+
+@FAST
+@given(snowflake_like)
+@example(str(2**64))
+@example(str(2**63))
+@example("0")
+@example("²")  # a digit to str.isdigit() but not to int()
+@example("٣")
+@example("9" * 5000)
+def test_a_typed_discord_id_is_in_range_or_refused(text: str) -> None:
+    result = outcome(ids.parse_snowflake, text, what="a role or channel id")
+    if isinstance(result, PegasusError):
+        assert isinstance(result, ValidationError) and is_one_sentence(str(result))
+        return
+    assert 1 <= result <= ids.MAX_SNOWFLAKE
+    assert result == int(text.strip())
+
+
+@FAST
+@given(st.integers(min_value=-(2**70), max_value=2**70))
+@example(0)
+@example(2**63 - 1)
+@example(2**63)
+def test_a_discord_id_number_is_in_range_or_refused(value: int) -> None:
+    result = outcome(ids.check_snowflake, value, what="a user id")
+    assert isinstance(result, PegasusError) == (not 1 <= value <= ids.MAX_SNOWFLAKE)
+
+
+@FAST
+@given(
+    st.one_of(
+        snowflake_like,
+        st.builds(
+            str.format,
+            st.sampled_from(["<@{}>", "<@!{}>", "<@&{}>", "<#{}>", " {} "]),
+            st.integers(min_value=0, max_value=2**70),
+        ),
+    )
+)
+@example(f"<@{2**64}>")
+@example("0" * 20)
+@example("alice\nbob")
+def test_a_blacklist_target_is_a_discord_id_or_refused(text: str) -> None:
+    result = outcome(parse_target_id, text)
+    if isinstance(result, PegasusError):
+        assert is_one_sentence(str(result)), str(result)
+        return
+    assert 1 <= result <= ids.MAX_SNOWFLAKE
+
+
+@FAST
+@given(
+    st.sampled_from([ids.CASE_NUMBER, ids.TICKET_NUMBER]),
+    st.integers(min_value=-(2**70), max_value=2**70),
+)
+@example(ids.CASE_NUMBER, 2**31)
+@example(ids.TICKET_NUMBER, 2**53)
+def test_a_counted_number_fits_its_column_or_is_not_found(
+    kind: ids.NumberKind, number: int
+) -> None:
+    result = outcome(kind.check, number)
+    if isinstance(result, PegasusError):
+        assert isinstance(result, NotFoundError) and is_one_sentence(str(result))
+        assert not 1 <= number <= 2**31 - 1
+    else:
+        assert result == number and 1 <= number <= 2**31 - 1
 
 
 @FAST
