@@ -463,7 +463,7 @@ async def giveaway_by_pk(giveaway_pk: int) -> Giveaway | None:
 async def suggest_giveaways(guild_id: int, typed: str, *, limit: int = 25) -> list[Giveaway]:
     """Giveaways whose id or prize contains what was typed, newest first (for autocomplete)."""
     query = Giveaway.filter(guild_id=guild_id)
-    typed = typed.strip()
+    typed = ids.searchable(typed).strip()
     if typed:
         query = query.filter(
             Q(giveaway_id__icontains=normalize_public_id(typed)) | Q(prize__icontains=typed)

@@ -29,6 +29,7 @@ __all__ = [
     "PublicIdKind",
     "check_snowflake",
     "parse_snowflake",
+    "searchable",
 ]
 
 # Every stored public id has this shape (see models.ids); anything else matches no row.
@@ -102,6 +103,12 @@ INCIDENT = PublicIdKind("There is no incident {id} in this server.")
 
 CASE_NUMBER = NumberKind("There is no case #{number} in this server.")
 TICKET_NUMBER = NumberKind("There is no ticket #{number:04d} in this server.")
+
+
+def searchable(text: str) -> str:
+    """Typed text a query can carry, for a search by name: PostgreSQL refuses text holding a NUL
+    character, and no stored name can hold one."""
+    return text.replace("\x00", "")
 
 
 def parse_snowflake(text: str, *, what: str = "a Discord id") -> int:

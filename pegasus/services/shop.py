@@ -56,6 +56,7 @@ from pegasus.services.economy import (
     reversal_key_of,
     validate_amount,
 )
+from pegasus.services.ids import searchable
 
 ITEM_EXPIRE_KIND = "economy.item_expire"
 STACK = "stack"
@@ -170,9 +171,10 @@ def _requirements(role_ids: Iterable[int], min_level: int | None) -> dict[str, A
 
 
 async def find_item(guild_id: int, name: str) -> EconomyShopItem:
-    item = await EconomyShopItem.get_or_none(guild_id=guild_id, name__iexact=" ".join(name.split()))
+    one_line = " ".join(searchable(name).split())
+    item = await EconomyShopItem.get_or_none(guild_id=guild_id, name__iexact=one_line)
     if item is None:
-        raise NotFoundError(f"There is no item called **{name.strip()[:64]}** in the shop.")
+        raise NotFoundError(f"There is no item called **{one_line[:64]}** in the shop.")
     return item
 
 
@@ -302,7 +304,7 @@ async def item_names(
     if not include_disabled:
         query = query.filter(enabled=True)
     if typed.strip():
-        query = query.filter(name__icontains=typed.strip())
+        query = query.filter(name__icontains=searchable(typed).strip())
     return await query.order_by("name").limit(limit).values_list("name", flat=True)
 
 
@@ -313,7 +315,7 @@ async def held_item_names(guild_id: int, user_id: int, typed: str, *, limit: int
         guild_id=guild_id, user_id=user_id, slot=STACK, quantity__gt=0
     )
     if typed.strip():
-        query = query.filter(item__name__icontains=typed.strip())
+        query = query.filter(item__name__icontains=searchable(typed).strip())
     return await query.order_by("item__name").limit(limit).values_list("item__name", flat=True)
 
 

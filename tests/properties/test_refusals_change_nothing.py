@@ -460,7 +460,13 @@ ID_LOOKUPS: dict[str, Callable[[str], Awaitable[object]]] = {
     "automation simulate": lambda typed: automations.simulate(GUILD, typed),
     "incident": lambda typed: security.get_incident(GUILD, typed),
     "incident note": lambda typed: security.add_incident_note(GUILD, typed, MOD, "seen", NOW),
+    "shop item": lambda typed: shop.find_item(GUILD, typed),
+    # Autocomplete searches: an answer, never an error.
+    "giveaway search": lambda typed: giveaways.suggest_giveaways(GUILD, typed),
+    "shop search": lambda typed: shop.item_names(GUILD, typed, include_disabled=True),
+    "held items search": lambda typed: shop.held_item_names(GUILD, ALICE, typed),
 }
+SEARCHES = ("giveaway search", "shop search", "held items search")
 
 
 async def test_lookups_by_typed_id_find_or_change_nothing(db: str) -> None:
@@ -495,8 +501,15 @@ async def test_lookups_by_typed_id_find_or_change_nothing(db: str) -> None:
     @example("ticket panel", "TP-ZZ\x00ZZ")
     @example("ticket open", "TP-" + "Z" * 40)
     @example("incident note", "I-ZZZZZ\nZ")
+    @example("shop item", "Cake\n# Free money")
+    @example("shop item", "Ca\x00ke")
+    @example("giveaway search", "G-\x00")
+    @example("shop search", "\x00")
+    @example("held items search", "Ca\x00")
     def check(lookup: str, typed: str) -> None:
         result = run.refused_or_done(lambda: ID_LOOKUPS[lookup](typed))
+        if lookup in SEARCHES:
+            assert isinstance(result, list), result
         if isinstance(result, NotFoundError) and str(result).startswith("There is no "):
             assert len(str(result)) <= 100, "the id is shown shortened"
 
