@@ -87,13 +87,13 @@ class Actions:
     ) -> FakeMessage:
         target = member.guild.resolve_channel(channel)
         self._require_member(member)
+        if member.is_timed_out:
+            raise ActionRefused(f"{member.name} is timed out until {member.timed_out_until}")
         perms = target.permissions_for(member)
         if target.type == VOICE and not perms.connect:
             raise ActionRefused(f"{member.name} cannot use #{target.name}")
         if not perms.view_channel or not perms.send_messages:
             raise ActionRefused(f"{member.name} cannot send messages in #{target.name}")
-        if member.is_timed_out:
-            raise ActionRefused(f"{member.name} is timed out until {member.timed_out_until}")
         file_list = _files(files)
         if file_list and not perms.attach_files:
             raise ActionRefused(f"{member.name} cannot attach files in #{target.name}")
@@ -341,7 +341,10 @@ class Actions:
             raise CommandUnavailable(
                 f"{member.name} may not use application commands in #{channel.name}"
             )
-        override = guild.command_permission(member, int(spec["id"]))
+        # Owners and administrators cannot be locked out of a command.
+        override = (
+            None if perms.administrator else guild.command_permission(member, int(spec["id"]))
+        )
         if override is False:
             raise CommandUnavailable(
                 f"a server admin turned /{name} off for {member.name} (Integrations)"

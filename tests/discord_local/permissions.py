@@ -124,4 +124,7 @@ def channel_permissions(channel: FakeChannel, member: FakeMember) -> Permissions
     # Without view_channel nothing else in the channel is possible.
     if not bits & FLAGS["view_channel"]:
         return Permissions(0)
+    # A timed-out member keeps only reading (owners and administrators cannot be timed out).
+    if member.is_timed_out:
+        bits &= FLAGS["view_channel"] | FLAGS["read_message_history"]
     return Permissions(bits)

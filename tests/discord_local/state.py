@@ -864,7 +864,7 @@ class FakeGuild:
     def command_permission(self, member: FakeMember, command_id: int) -> bool | None:
         """Discord's order: the command's overrides, then the bot's; in each, the member's own,
         then their roles' (one allowing role is enough), then @everyone's. None: no override
-        applies, so default_member_permissions decide."""
+        applies, so default_member_permissions decide. (Administrators pass either way.)"""
         for scope in (command_id, self.server.application_id):
             overrides = self.command_permissions.get(scope)
             if not overrides:

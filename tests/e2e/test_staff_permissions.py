@@ -260,3 +260,50 @@ async def test_the_permission_is_the_members_in_that_channel(discord_env: Discor
     assert elsewhere.content == "You need the Manage Messages permission to use /purge."
     assert [m.content for m in general.messages] == ["kept"]
     assert "spam" not in [m.content for m in cleanup.messages]
+
+
+async def test_a_staff_commands_autocomplete_shows_nothing_without_the_permission(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    created = await env.owner.slash("ticket-panel create", title="Support", description="Ask us")
+    panel_id = created.text.split("`")[1]
+    await env.guild.set_command_permissions("ticket-panel", {env.guild.default_role: True})
+
+    staff_sees = await env.owner.autocomplete("ticket-panel button", "panel", "")
+    alice_sees = await env.alice.autocomplete("ticket-panel button", "panel", "")
+
+    assert [choice["value"] for choice in staff_sees] == [panel_id]
+    assert alice_sees == []
+
+
+async def test_integrations_overrides_decide_before_default_permissions(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    helpers = await env.guild.create_role("Helpers")
+    await env.guild.add_role(env.carol, helpers)
+    await env.guild.set_command_permissions(
+        "economy", {env.guild.default_role: False, helpers: True, env.owner: False}
+    )
+
+    with pytest.raises(CommandUnavailable):  # @everyone is turned off
+        await env.alice.slash("economy settings")
+    shown = await env.carol.slash("economy settings")  # a role allows it; the bot still refuses
+    assert shown.content == "You need the Manage Server permission to use /economy settings."
+    owner = await env.owner.slash("economy settings")  # an admin cannot be locked out
+    assert "Currency" in owner.text
+
+
+async def test_a_timed_out_moderator_keeps_only_reading(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    timed_out = await env.owner.slash("timeout", member=env.mod, duration="10m")
+    assert env.mod.is_timed_out, timed_out.text
+    await env.guild.set_command_permissions("warn", {env.guild.default_role: True})
+
+    held = env.channel("general").permissions_for(env.mod)
+
+    assert held == Permissions.of("view_channel", "read_message_history")
+    with pytest.raises(CommandUnavailable):  # no Use Application Commands while timed out
+        await env.mod.slash("warn", member=env.bob, title="Spamming")
+    assert not await MemberWarning.exists()
