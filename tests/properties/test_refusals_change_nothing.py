@@ -461,6 +461,7 @@ ID_LOOKUPS: dict[str, Callable[[str], Awaitable[object]]] = {
     "incident": lambda typed: security.get_incident(GUILD, typed),
     "incident note": lambda typed: security.add_incident_note(GUILD, typed, MOD, "seen", NOW),
     "shop item": lambda typed: shop.find_item(GUILD, typed),
+    "transaction": lambda typed: economy.find_transaction(GUILD, typed),
     # Autocomplete searches: an answer, never an error.
     "giveaway search": lambda typed: giveaways.suggest_giveaways(GUILD, typed),
     "shop search": lambda typed: shop.item_names(GUILD, typed, include_disabled=True),
