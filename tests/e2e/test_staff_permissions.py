@@ -175,18 +175,24 @@ def plain_members(env: DiscordEnv) -> list[FakeMember]:
     return [m for m in env.guild.members if m.name.startswith("member")]
 
 
-@pytest.mark.discord_env(members=PLAIN_MEMBERS)
+# With context menus and an administrators-only command, shapes no feature uses yet.
+@pytest.mark.discord_env(
+    extensions=(*EXTENSIONS, "tests.e2e.staff_menu_cog"), members=PLAIN_MEMBERS
+)
 async def test_every_staff_command_refuses_a_member_without_its_permission(
     discord_env: DiscordEnv,
 ) -> None:
     env = discord_env
     commands = staff_commands(env)
-    assert {"economy give", "shop-admin add", "ticket-panel create"} <= {c.name for c in commands}
+    names = {c.name for c in commands}
+    assert {"economy give", "shop-admin add", "ticket-panel create", "staff-drill"} <= names
+    assert {"Flag member", "Keep for staff"} <= names
     # A few commands per member, so the command rate limit never answers in the bot's place.
     callers = plain_members(env)
     assert len(commands) <= COMMANDS_PER_MEMBER * len(callers), "raise PLAIN_MEMBERS"
     target = await env.bob.say("general", "a message to act on")
     await env.settle()
+    await env.bot.activity_buffer.flush()  # its XP is written now, not during the walk
     await open_to_everyone(env, commands)
     before = await database_rows()
 
