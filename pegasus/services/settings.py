@@ -1,0 +1,279 @@
+"""Settings declared once: what each feature's per-guild settings are, their bounds and help.
+
+A feature declares its settings as a `FeatureSettings` (the model that stores them, and one
+`Setting` per column: kind, bounds, default, label, help). From that one declaration come the
+slash-command option help and ranges (`help_for`, `bounds`), the validation of every change
+(`FeatureSettings.validate`), the audit record of every change with before and after
+(`apply_changes`), and, for the REST API and the dashboard, the schema (`FeatureSettings.schema`).
+
+Columns of a settings table that are state rather than settings (counters, message ids) are named
+in `internal`, so a test can check that every column is one or the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from models.security import AuditSource
+from pegasus.errors import ValidationError
+from pegasus.services import directory
+from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.durations import format_duration
+
+__all__ = [
+    "FeatureSettings",
+    "Kind",
+    "Setting",
+    "apply_changes",
+    "declared",
+    "register",
+    "settings_row",
+]
+
+
+class Kind(StrEnum):
+    """What a setting holds; it decides how a value is checked and shown."""
+
+    INT = "int"  # a whole number (coins, counts, XP)
+    PERCENT = "percent"  # a whole number of percent
+    SECONDS = "seconds"  # a duration, stored in seconds
+    BOOL = "bool"
+    TEXT = "text"
+    CHANNEL = "channel"  # a channel id, or None
+    ROLE = "role"  # a role id, or None
+    COLOUR = "colour"  # 0xRRGGBB, or None
+    IDS = "ids"  # a list of channel or role ids
+
+
+_ID_KINDS = (Kind.CHANNEL, Kind.ROLE)
+_NUMBER_KINDS = (Kind.INT, Kind.PERCENT, Kind.SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One per-guild setting: its column, what it holds, its bounds and the words about it."""
+
+    name: str  # the column, and the option's name in commands and the API
+    kind: Kind
+    label: str  # how refusals and summaries name it: "daily amount"
+    help: str  # the option's description in Discord (at most 100 characters)
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None  # TEXT
+    nullable: bool = False  # None is a value ("not set", "cleared")
+
+    def check(self, value: Any) -> Any:
+        """The value as stored, or a ValidationError naming the setting and what it accepts."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValidationError(f"The {self.label} can't be empty.")
+        if self.kind is Kind.BOOL:
+            if not isinstance(value, bool):
+                raise ValidationError(f"The {self.label} is either on or off.")
+            return value
+        if self.kind is Kind.TEXT:
+            return self._check_text(value)
+        if self.kind is Kind.IDS:
+            if not isinstance(value, list | tuple) or not all(_is_id(item) for item in value):
+                raise ValidationError(f"The {self.label} must be a list of ids.")
+            return [int(item) for item in value]
+        if self.kind in _ID_KINDS:
+            if not _is_id(value):
+                raise ValidationError(f"The {self.label} must be a {self.kind.value} id.")
+            return int(value)
+        if self.kind is Kind.COLOUR:
+            if not _is_int(value) or not 0 <= value <= 0xFFFFFF:
+                raise ValidationError(f"The {self.label} must be a colour from #000000 to #FFFFFF.")
+            return value
+        return self._check_number(value)
+
+    def _check_text(self, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"The {self.label} can't be empty.")
+        text = value.strip()
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValidationError(
+                f"The {self.label} can be at most {self.max_length:,} characters."
+            )
+        return text
+
+    def _check_number(self, value: Any) -> int:
+        low = self.minimum if self.minimum is not None else -(2**63)
+        high = self.maximum if self.maximum is not None else 2**63 - 1
+        if not _is_int(value) or not low <= value <= high:
+            raise ValidationError(
+                f"The {self.label} must be between {self.show(low)} and {self.show(high)}."
+            )
+        return value
+
+    def show(self, value: Any) -> str:
+        """A value as people read it."""
+        if value is None:
+            return "not set"
+        if self.kind is Kind.BOOL:
+            return "on" if value else "off"
+        if self.kind is Kind.SECONDS:
+            return format_duration(value) if value else "0s"
+        if self.kind is Kind.PERCENT:
+            return f"{value:,}%"
+        if self.kind is Kind.INT:
+            return f"{value:,}"
+        if self.kind is Kind.CHANNEL:
+            return f"<#{value}>"
+        if self.kind is Kind.ROLE:
+            return f"<@&{value}>"
+        if self.kind is Kind.COLOUR:
+            return f"#{value:06X}"
+        return str(value)
+
+    def schema(self) -> dict[str, Any]:
+        """A JSON-schema-like description, for the API and the dashboard's forms."""
+        described: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind.value,
+            "label": self.label,
+            "help": self.help,
+            "nullable": self.nullable,
+        }
+        for key in ("minimum", "maximum", "max_length"):
+            if getattr(self, key) is not None:
+                described[key] = getattr(self, key)
+        return described
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id(value: Any) -> bool:
+    return _is_int(value) and 0 < value < 2**63
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """A feature's settings: the model that stores them, one `Setting` per settings column."""
+
+    feature: str  # "economy", "levels", ...
+    model: type[Model]
+    settings: tuple[Setting, ...]
+    # Columns that are state, not settings (ids, counters, timestamps, the guild link).
+    internal: frozenset[str] = frozenset()
+    # Rules between settings, on the merged values: (check, refusal) pairs.
+    rules: tuple[tuple[Callable[[Mapping[str, Any]], bool], str], ...] = ()
+    by_name: dict[str, Setting] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {s.name: s for s in self.settings})
+
+    def __getitem__(self, name: str) -> Setting:
+        return self.by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.by_name
+
+    def help_for(self, *names: str) -> dict[str, str]:
+        """Option name → help text, for `app_commands.describe(**...)`."""
+        return {name: self.by_name[name].help for name in names}
+
+    def bounds(self, name: str) -> tuple[int, int]:
+        """(minimum, maximum) of a number setting, for `app_commands.Range`."""
+        setting = self.by_name[name]
+        assert setting.minimum is not None and setting.maximum is not None, name
+        return setting.minimum, setting.maximum
+
+    def validate(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The changes as stored; a ValidationError for the first value a setting refuses.
+
+        An unknown name is a programming error (commands and the API only offer declared
+        settings), so it raises KeyError rather than a message for people.
+        """
+        unknown = set(changes) - set(self.by_name)
+        if unknown:
+            raise KeyError(f"not {self.feature} settings: {sorted(unknown)}")
+        return {name: self.by_name[name].check(value) for name, value in changes.items()}
+
+    def check_rules(self, merged: Mapping[str, Any]) -> None:
+        for holds, refusal in self.rules:
+            if not holds(merged):
+                raise ValidationError(refusal)
+
+    def schema(self) -> list[dict[str, Any]]:
+        return [setting.schema() for setting in self.settings]
+
+
+_REGISTRY: dict[str, FeatureSettings] = {}
+
+
+def register(spec: FeatureSettings) -> FeatureSettings:
+    """Declare a feature's settings (at import of the feature's package)."""
+    known = _REGISTRY.setdefault(spec.feature, spec)
+    if known is not spec:
+        raise ValueError(f"settings of {spec.feature} are declared twice")
+    return spec
+
+
+def declared() -> dict[str, FeatureSettings]:
+    """Every feature's settings declaration, by feature."""
+    return dict(_REGISTRY)
+
+
+async def settings_row(
+    model: type[Model], guild_id: int, *, using_db: BaseDBAsyncClient | None = None
+) -> Model:
+    """The guild's row of `model`, created with the defaults if it is missing.
+
+    Insert-or-ignore, then read: safe when several tasks or processes meet a new guild at once.
+    """
+    await directory.ensure_guild(guild_id, using_db=using_db)
+    await model.bulk_create([model(guild_id=guild_id)], ignore_conflicts=True, using_db=using_db)
+    return await model.filter(guild_id=guild_id).using_db(using_db).get()
+
+
+async def apply_changes(
+    spec: FeatureSettings,
+    guild_id: int,
+    actor_id: int | None,
+    changes: Mapping[str, Any],
+    *,
+    source: AuditSource = AuditSource.DISCORD,
+    action: str | None = None,
+) -> dict[str, Any]:
+    """Validate `changes`, store them in one transaction and audit what changed.
+
+    The row is locked while the rules between settings are checked on the merged values, so two
+    changes at once never combine into a state neither was checked for. Returns every setting's
+    value as stored afterwards. Nothing is stored if any value or rule is refused.
+    """
+    if not changes:
+        raise ValidationError("Give at least one setting to change.")
+    wanted = spec.validate(changes)
+    await directory.ensure_guild(guild_id)
+    await ensure_rows(None, [actor_id])
+    async with in_transaction() as conn:
+        await settings_row(spec.model, guild_id, using_db=conn)
+        row = await spec.model.filter(guild_id=guild_id).using_db(conn).select_for_update().get()
+        current = {name: getattr(row, name) for name in spec.by_name}
+        spec.check_rules(current | wanted)
+        changed = {name: value for name, value in wanted.items() if current[name] != value}
+        if changed:
+            await spec.model.filter(pk=row.pk).using_db(conn).update(**changed)
+            await record_audit(
+                guild_id=guild_id,
+                actor_id=actor_id,
+                action=action or f"{spec.feature}.settings",
+                target_type=spec.model._meta.db_table,
+                target_id=guild_id,
+                before={name: current[name] for name in changed},
+                after=changed,
+                source=source,
+                using_db=conn,
+            )
+        return current | changed
