@@ -68,6 +68,17 @@ def shard_of(guild_id: int, shard_count: int) -> int:
     return (guild_id >> 22) % shard_count
 
 
+def without_nul(value: Any) -> Any:
+    """`value` (a gateway payload) with every NUL character removed from its strings."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
 class Pegasus(commands.AutoShardedBot):
     """AutoShardedBot with the database, the scheduler and the feature extensions."""
 
@@ -179,10 +190,19 @@ class Pegasus(commands.AutoShardedBot):
                 f"DATABASE_URL: the database lacks {len(pending)} migration(s) "
                 f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
             )
+        self._strip_nul_from_interactions()
         for name in self.extension_names:
             await self.load_extension(name)
         await self._sync_commands()
         self.scheduler.start()
+
+    def _strip_nul_from_interactions(self) -> None:
+        """Drop NUL characters from everything a person sends in an interaction (options,
+        modal fields), before any command, button or modal reads it: PostgreSQL refuses NUL in
+        text, so one typed into a title or reason would otherwise fail the write."""
+        parsers = self._connection.parsers
+        parse = parsers["INTERACTION_CREATE"]
+        parsers["INTERACTION_CREATE"] = lambda data: parse(without_nul(data))
 
     async def _sync_commands(self) -> None:
         mode = self.settings.sync_commands

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from models.economy import EconomyBalance
+from models.moderation import MemberWarning
 from tests.discord_local.env import DiscordEnv
 from tests.properties.snapshots import changed_tables, snapshot
 
@@ -186,3 +187,12 @@ async def test_an_amount_a_person_could_read_two_ways_is_refused(
     assert not paid.ephemeral and "🪙 1,000,000" in (paid.content or ""), paid.content
     paid = await env.alice.slash("pay", member=env.bob, amount="0.125m")
     assert not paid.ephemeral and "🪙 125,000" in (paid.content or ""), paid.content
+
+
+async def test_nul_characters_in_options_are_dropped_not_a_crash(discord_env: DiscordEnv) -> None:
+    """PostgreSQL refuses NUL in text: one typed into a title must not fail the write."""
+    env = discord_env
+    reply = await env.mod.slash("warn", member=env.alice, title="Spam\x00link", level=1)
+    assert "was warned" in reply.text, reply.text
+    [warning] = await MemberWarning.filter(guild_id=env.guild.id).all()
+    assert warning.title == "Spamlink"
