@@ -6,7 +6,7 @@
 
 What it does, per database dialect (each in its own process: Tortoise cannot switch dialects):
 
-1. Starts the local Discord in a child process (`python -m tests.discord_local serve`, so it
+1. Starts the local Discord in a child process (`python -m pegasus.localdiscord serve`, so it
    does not share this process's CPU) with `--members` members who speak.
 2. Ceiling: a bare discord.py client with a no-op `on_message` connects over a real websocket and
    receives `--messages` MESSAGE_CREATE events from the members in rotation: events/s.
@@ -73,11 +73,11 @@ class LocalDiscordProcess:
 
     @classmethod
     def start(cls, members: int) -> LocalDiscordProcess:
-        """`python -m tests.discord_local serve`: its broadcasts come from every plain member
+        """`python -m pegasus.localdiscord serve`: its broadcasts come from every plain member
         (mod, alice, bob and carol of the demo guild, plus the extra ones)."""
         extra = max(members - len(DEMO_PLAIN_MEMBERS), 0)
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.discord_local", "serve", "--members", str(extra)],
+            [sys.executable, "-m", "pegasus.localdiscord", "serve", "--members", str(extra)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=ROOT,

@@ -122,7 +122,7 @@ def describe_options(options: dict[str, Any]) -> str:
 
 
 async def run_step(env: Any, step: Step, shown: set[int]) -> None:
-    from tests.discord_local import LocalDiscordRefusal
+    from pegasus.localdiscord import LocalDiscordRefusal
 
     member = env.member(step.who)
     root = step.command.split()[0]
@@ -157,8 +157,8 @@ async def play(database_url: str) -> int:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from pegasus.db import apply_migrations
-    from tests.discord_local import LocalDiscord, build_demo_guild
-    from tests.discord_local.env import DiscordEnv, EndpointPatch, ErrorLog
+    from pegasus.localdiscord import LocalDiscord, build_demo_guild
+    from pegasus.localdiscord.env import DiscordEnv, EndpointPatch, ErrorLog
 
     server = LocalDiscord()
     guild = build_demo_guild(server)

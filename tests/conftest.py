@@ -37,8 +37,8 @@ from pegasus.db import apply_migrations, close_db, init_db
 
 T = TypeVar("T")
 
-# The local Discord's fixtures (local_discord, discord_env, bot_process): tests/discord_local.
-pytest_plugins = ["tests.discord_local.plugin"]
+# The local Discord's fixtures (local_discord, discord_env, bot_process): pegasus/localdiscord.
+pytest_plugins = ["tests.localdiscord_plugin"]
 
 DIALECTS = ("sqlite", "postgres")
 DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"

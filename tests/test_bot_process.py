@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 
-from tests.discord_local import BotProcessFactory, LocalDiscord
-from tests.discord_local.env import ROOT, BotProcess
+from pegasus.localdiscord import BotProcessFactory, LocalDiscord
+from pegasus.localdiscord.env import ROOT, BotProcess
 
 UNREACHABLE_POSTGRES = "postgres://postgres@127.0.0.1:1/pegasus"
 

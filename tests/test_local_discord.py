@@ -1,6 +1,6 @@
 """The local Discord against the real bot: every protocol path a feature relies on.
 
-The probe extension (tests/discord_local/probe_cog.py) makes the bot do one Discord thing per
+The probe extension (tests/probe_cog.py) makes the bot do one Discord thing per
 command; these tests check that the server answers as Discord does and that the user-level API
 reports it.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.discord_local import (
+from pegasus.localdiscord import (
     ActionRefused,
     CommandUnavailable,
     DiscordEnv,
@@ -21,9 +21,9 @@ from tests.discord_local import (
     InvalidOptions,
     Permissions,
 )
-from tests.discord_local.env import ErrorLog
-from tests.discord_local.plugin import _check_clean
-from tests.discord_local.probe_cog import PROBE_EXTENSIONS
+from pegasus.localdiscord.env import ErrorLog
+from tests.localdiscord_plugin import _check_clean
+from tests.probe_cog import PROBE_EXTENSIONS
 
 pytestmark = pytest.mark.discord_env(extensions=PROBE_EXTENSIONS)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.discord_local import DiscordEnv
-from tests.discord_local.probe_cog import PROBE_EXTENSIONS
+from pegasus.localdiscord import DiscordEnv
+from tests.probe_cog import PROBE_EXTENSIONS
 
 pytestmark = pytest.mark.discord_env(extensions=PROBE_EXTENSIONS)
 

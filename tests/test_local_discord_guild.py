@@ -9,13 +9,13 @@ from typing import Any
 import discord
 import pytest
 
-from tests.discord_local import (
+from pegasus.localdiscord import (
     SUPPRESS_PREMIUM_SUBSCRIPTIONS,
     ActionRefused,
     CommandUnavailable,
     DiscordEnv,
 )
-from tests.discord_local.probe_cog import PROBE_EXTENSIONS
+from tests.probe_cog import PROBE_EXTENSIONS
 
 pytestmark = pytest.mark.discord_env(extensions=PROBE_EXTENSIONS)
 

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import discord
 import pytest
 
-from tests.discord_local import BotProcessFactory, LocalDiscord
-from tests.discord_local.env import ROOT
-from tests.discord_local.plugin import _check_clean
+from pegasus.localdiscord import BotProcessFactory, LocalDiscord
+from pegasus.localdiscord.env import ROOT
+from tests.localdiscord_plugin import _check_clean
 
 
 async def test_bot_py_connects_syncs_answers_and_stops_on_sigterm(
@@ -76,12 +76,12 @@ async def test_served_in_its_own_process_with_a_control_channel() -> None:
 
     import aiohttp
 
-    from tests.discord_local.env import EndpointPatch
+    from pegasus.localdiscord.env import EndpointPatch
 
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.discord_local",
+        "pegasus.localdiscord",
         "serve",
         "--members",
         "5",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.discord_local import BotProcessFactory, LocalDiscord
+from pegasus.localdiscord import BotProcessFactory, LocalDiscord
 
 
 async def test_guild_sync_registers_in_that_guild_only(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from discord import app_commands
 
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord.env import DiscordEnv
 
 PLACEHOLDER = "…"  # discord.py's description when none was written
 

@@ -8,8 +8,8 @@ import pytest
 
 from models.guilds import GuildSettings
 from models.security import AuditLog
-from tests.discord_local import CommandUnavailable
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import CommandUnavailable
+from pegasus.localdiscord.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.community", "cogs.security"))
 

@@ -9,7 +9,7 @@ import pytest
 
 from models.guilds import Guild, Member, User
 from pegasus.errors import Blacklisted
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "tests.e2e.error_cog"))
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from models.guilds import Member, User
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core",), members=300)
 

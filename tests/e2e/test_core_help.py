@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord.env import DiscordEnv
 
 FEATURES = {
     "Community",

@@ -26,10 +26,10 @@ from models.guilds import Member
 from models.levels import UserXP
 from pegasus.db import dialect_of
 from pegasus.errors import DATABASE_UNAVAILABLE
+from pegasus.localdiscord import LocalDiscord
+from pegasus.localdiscord.env import DiscordEnv, ErrorLog
 from pegasus.outage import health
 from pegasus.services import blacklist
-from tests.discord_local import LocalDiscord
-from tests.discord_local.env import DiscordEnv, ErrorLog
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.levels", "cogs.economy", "cogs.moderation")

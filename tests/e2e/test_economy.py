@@ -19,9 +19,9 @@ from models.economy import (
     TransactionType,
 )
 from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.localdiscord import CommandUnavailable
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import economy, gambling, shop
-from tests.discord_local import CommandUnavailable
-from tests.discord_local.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy"))
 

@@ -3,7 +3,7 @@ leaderboard (the levels feature's /leaderboard) ranks by the net worth the econo
 
 from __future__ import annotations
 
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord.env import DiscordEnv
 
 
 async def test_money_leaderboard_reads_net_worth(discord_env: DiscordEnv) -> None:

@@ -16,10 +16,10 @@ import pytest
 from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
 from models.levels import UserXP
 from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.localdiscord import FakeMember, FakeMessage
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import giveaways as service
 from pegasus.services.directory import ensure_member
-from tests.discord_local import FakeMember, FakeMessage
-from tests.discord_local.env import DiscordEnv
 
 # The scheduler runs only when a test calls run_due(), so timers fire exactly when the test says.
 pytestmark = pytest.mark.discord_env(

@@ -11,8 +11,8 @@ import pytest
 
 from models.giveaways import Giveaway, GiveawayStatus
 from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import giveaways as service
-from tests.discord_local.env import DiscordEnv
 from tests.e2e.test_giveaways import (
     announcements,
     enter,

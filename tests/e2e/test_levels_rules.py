@@ -14,8 +14,8 @@ import pytest
 
 from models.guilds import Member
 from models.levels import UserXP, VoiceSession
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import blacklist
-from tests.discord_local.env import DiscordEnv
 from tests.e2e.test_levels import buffer, configure, counters, flush, use_clock, xp_of
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))

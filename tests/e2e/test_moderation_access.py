@@ -10,8 +10,8 @@ from discord import app_commands
 
 from models.moderation import MemberWarning, ModCase, WarningAutomation
 from models.security import AuditLog, Blacklist
-from tests.discord_local import CommandUnavailable
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import CommandUnavailable
+from pegasus.localdiscord.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 

@@ -10,8 +10,8 @@ import pytest
 from models.moderation import CaseType, ModCase
 from models.scheduling import ScheduledAction
 from models.security import SecurityLog
-from tests.discord_local import CommandUnavailable, Permissions
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import CommandUnavailable, Permissions
+from pegasus.localdiscord.env import DiscordEnv
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))

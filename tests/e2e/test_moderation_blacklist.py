@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from models.security import AuditLog, Blacklist, BlacklistEntityType
+from pegasus.localdiscord import CommandUnavailable
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import blacklist
-from tests.discord_local import CommandUnavailable
-from tests.discord_local.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 

@@ -6,8 +6,8 @@ import pytest
 
 from models.moderation import ModCase, ModerationSettings
 from models.security import AuditLog
-from tests.discord_local import Overwrite, Permissions
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import Overwrite, Permissions
+from pegasus.localdiscord.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 
@@ -83,7 +83,7 @@ async def test_case_lookups_that_find_nothing(discord_env: DiscordEnv) -> None:
 
 
 async def test_case_commands_need_moderators(discord_env: DiscordEnv) -> None:
-    from tests.discord_local import CommandUnavailable
+    from pegasus.localdiscord import CommandUnavailable
 
     env = discord_env
     for command, options in [

@@ -16,9 +16,9 @@ import pytest
 from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit
 from models.scheduling import ScheduledAction
 from models.security import AuditLog
+from pegasus.localdiscord import FakeMember
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import moderation
-from tests.discord_local import FakeMember
-from tests.discord_local.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 

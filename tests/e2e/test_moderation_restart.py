@@ -11,8 +11,8 @@ import pytest
 from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit, WarningEditKind
 from models.scheduling import ActionStatus, ScheduledAction
 from pegasus.db import close_db, init_db
-from tests.discord_local import BotProcessFactory
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import BotProcessFactory
+from pegasus.localdiscord.env import DiscordEnv
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))

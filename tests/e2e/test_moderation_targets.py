@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from models.moderation import CaseType, MemberWarning, ModCase
-from tests.discord_local import FakeMember
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import FakeMember
+from pegasus.localdiscord.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 

@@ -8,8 +8,8 @@ import pytest
 
 from models.moderation import CaseType, MemberWarning, ModCase, WarningAutomation
 from models.security import AuditLog
-from tests.discord_local import File
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord import File
+from pegasus.localdiscord.env import DiscordEnv
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))

@@ -23,10 +23,10 @@ from models.levels import XpReward
 from models.moderation import WarningAutomation
 from models.security import RoleDelegation, SecurityLog
 from models.tickets import TicketPanel
+from pegasus.localdiscord import Permissions
+from pegasus.localdiscord.env import DiscordEnv
+from pegasus.localdiscord.state import FakeMember, FakeRole
 from pegasus.services import levels
-from tests.discord_local import Permissions
-from tests.discord_local.env import DiscordEnv
-from tests.discord_local.state import FakeMember, FakeRole
 from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(

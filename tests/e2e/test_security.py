@@ -17,10 +17,10 @@ from models.security import (
     Severity,
 )
 from pegasus.errors import PermissionDenied
+from pegasus.localdiscord import CommandUnavailable
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import security as service
 from pegasus.services.security import CommandRateLimiter
-from tests.discord_local import CommandUnavailable
-from tests.discord_local.env import DiscordEnv
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.community", "cogs.security"))
 

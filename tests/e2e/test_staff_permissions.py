@@ -18,9 +18,9 @@ from tortoise import Tortoise
 from models.economy import EconomyBalance, EconomyTransaction, TransactionType
 from models.moderation import MemberWarning
 from pegasus.bot import EXTENSIONS
-from tests.discord_local import CommandUnavailable, File, Permissions
-from tests.discord_local.env import DiscordEnv
-from tests.discord_local.state import FakeMember, FakeMessage
+from pegasus.localdiscord import CommandUnavailable, File, Permissions
+from pegasus.localdiscord.env import DiscordEnv
+from pegasus.localdiscord.state import FakeMember, FakeMessage
 
 pytestmark = pytest.mark.discord_env(extensions=EXTENSIONS)
 

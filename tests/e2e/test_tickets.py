@@ -12,9 +12,9 @@ import pytest
 
 from models.scheduling import ActionStatus, ScheduledAction
 from models.tickets import Ticket, TicketMessage, TicketStatus
+from pegasus.localdiscord import ActionRefused, CommandUnavailable, FakeChannel, FakeMember, Reply
+from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import tickets as service
-from tests.discord_local import ActionRefused, CommandUnavailable, FakeChannel, FakeMember, Reply
-from tests.discord_local.env import DiscordEnv
 
 PANEL_ID = re.compile(r"TP-[0-9A-Z]+")
 

@@ -14,7 +14,7 @@ import pytest
 
 from models.economy import EconomyBalance
 from models.moderation import MemberWarning
-from tests.discord_local.env import DiscordEnv
+from pegasus.localdiscord.env import DiscordEnv
 from tests.properties.snapshots import changed_tables, snapshot
 
 FEATURES = (

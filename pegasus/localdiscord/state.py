@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tests.discord_local.permissions import (
+from pegasus.localdiscord.permissions import (
     FLAGS,
     Overwrite,
     Permissions,
@@ -24,8 +24,8 @@ from tests.discord_local.permissions import (
 )
 
 if TYPE_CHECKING:
-    from tests.discord_local.interactions import Reply
-    from tests.discord_local.server import LocalDiscord
+    from pegasus.localdiscord.interactions import Reply
+    from pegasus.localdiscord.server import LocalDiscord
 
 DISCORD_EPOCH_MS = 1420070400000
 
@@ -419,7 +419,7 @@ class FakeMember:
         """DMs the bot sent to this member."""
         return self.guild.server.dms(self)
 
-    # actions (implemented in tests.discord_local.actions) -----------------------------------
+    # actions (implemented in pegasus.localdiscord.actions) -----------------------------------
     @property
     def _actions(self) -> Any:
         return self.guild.server.actions

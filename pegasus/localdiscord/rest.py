@@ -13,8 +13,8 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tests.discord_local import payloads
-from tests.discord_local.interactions import (
+from pegasus.localdiscord import payloads
+from pegasus.localdiscord.interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     AUTOCOMPLETE_RESULT,
@@ -28,9 +28,9 @@ from tests.discord_local.interactions import (
     Modal,
     PendingInteraction,
 )
-from tests.discord_local.permissions import FLAGS, Overwrite, Permissions
-from tests.discord_local.server import Call, DiscordError
-from tests.discord_local.state import (
+from pegasus.localdiscord.permissions import FLAGS, Overwrite, Permissions
+from pegasus.localdiscord.server import Call, DiscordError
+from pegasus.localdiscord.state import (
     CATEGORY,
     TEXT,
     VOICE,
@@ -47,7 +47,7 @@ from tests.discord_local.state import (
 )
 
 if TYPE_CHECKING:
-    from tests.discord_local.server import LocalDiscord
+    from pegasus.localdiscord.server import LocalDiscord
 
 EPHEMERAL, LOADING = 64, 128
 IS_COMPONENTS_V2 = 1 << 15
@@ -575,7 +575,7 @@ class Rest:
                 "NUMBER_TYPE_MAX",
                 "int value should be less than or equal to 604800.",
             )
-        from tests.discord_local.state import Ban
+        from pegasus.localdiscord.state import Ban
 
         guild.bans[user.id] = Ban(user, call.reason)
         if member is not None:
@@ -611,7 +611,7 @@ class Rest:
         guild = self.guild(call)
         self.require(guild, "ban_members", "manage_guild")
         banned, failed = [], []
-        from tests.discord_local.state import Ban
+        from pegasus.localdiscord.state import Ban
 
         for raw in (call.json or {}).get("user_ids", []):
             user = self.s.users.get(int(raw))
@@ -1370,7 +1370,7 @@ def _validate_component(c: dict[str, Any], path: str) -> None:
 
 
 def _check_custom_ids(components: list[dict[str, Any]]) -> None:
-    from tests.discord_local.state import walk_components
+    from pegasus.localdiscord.state import walk_components
 
     seen: set[str] = set()
     for component in walk_components(components):

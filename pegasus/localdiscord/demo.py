@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.discord_local.permissions import Permissions
-from tests.discord_local.server import LocalDiscord
-from tests.discord_local.state import CATEGORY, VOICE, FakeGuild
+from pegasus.localdiscord.permissions import Permissions
+from pegasus.localdiscord.server import LocalDiscord
+from pegasus.localdiscord.state import CATEGORY, VOICE, FakeGuild
 
 EVERYONE_PERMISSIONS = Permissions.of(
     "view_channel",

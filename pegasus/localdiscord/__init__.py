@@ -3,18 +3,18 @@
 See README.md in this folder for the user-level API.
 """
 
-from tests.discord_local.actions import (
+from pegasus.localdiscord.actions import (
     ActionRefused,
     CommandUnavailable,
     InvalidOptions,
     LocalDiscordRefusal,
 )
-from tests.discord_local.demo import build_demo_guild
-from tests.discord_local.env import BotProcess, BotProcessFactory, DiscordEnv
-from tests.discord_local.interactions import Modal, ModalField, Reply
-from tests.discord_local.permissions import Overwrite, Permissions
-from tests.discord_local.server import DiscordError, LocalDiscord, RecordedRequest
-from tests.discord_local.state import (
+from pegasus.localdiscord.demo import build_demo_guild
+from pegasus.localdiscord.env import BotProcess, BotProcessFactory, DiscordEnv
+from pegasus.localdiscord.interactions import Modal, ModalField, Reply
+from pegasus.localdiscord.permissions import Overwrite, Permissions
+from pegasus.localdiscord.server import DiscordError, LocalDiscord, RecordedRequest
+from pegasus.localdiscord.state import (
     SUPPRESS_JOIN_NOTIFICATIONS,
     SUPPRESS_PREMIUM_SUBSCRIPTIONS,
     Attachment,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.discord_local.state import (
+from pegasus.localdiscord.state import (
     CATEGORY,
     DM,
     VOICE,

@@ -19,8 +19,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from tests.discord_local.server import LocalDiscord
-from tests.discord_local.state import FakeChannel, FakeGuild, FakeMember, FakeUser
+from pegasus.localdiscord.server import LocalDiscord
+from pegasus.localdiscord.state import FakeChannel, FakeGuild, FakeMember, FakeUser
 
 ROOT = Path(__file__).resolve().parents[2]
 #: a bot owner as tests name them: a member's name, a member or user, or an id

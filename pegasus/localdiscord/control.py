@@ -1,6 +1,6 @@
 """Driving a local Discord that runs in another process (benchmarks, DISCORD.md P14).
 
-`python -m tests.discord_local serve` prints one JSON line with `api_base`, `gateway_url`,
+`python -m pegasus.localdiscord serve` prints one JSON line with `api_base`, `gateway_url`,
 `token` and `control_url`, then serves until killed. Control routes (JSON):
 
 * `POST {control_url}/broadcast {"channel": "general", "count": N, "content": "hi {i}"}` pushes N
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from tests.discord_local.server import LocalDiscord
+    from pegasus.localdiscord.server import LocalDiscord
 
 
 def _json(data: object) -> web.Response:

@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from pegasus.ui.dynamic import PegasusButton
 
-PROBE_EXTENSIONS = ("cogs.core", "tests.discord_local.probe_cog")
+PROBE_EXTENSIONS = ("cogs.core", "tests.probe_cog")
 FRUITS = ("apple", "apricot", "banana", "blueberry", "cherry")
 
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.discord_local import payloads
-from tests.discord_local.gateway import Events, Gateway
-from tests.discord_local.state import (
+from pegasus.localdiscord import payloads
+from pegasus.localdiscord.gateway import Events, Gateway
+from pegasus.localdiscord.state import (
     DM,
     Attachment,
     FakeChannel,
@@ -30,8 +30,8 @@ from tests.discord_local.state import (
 )
 
 if TYPE_CHECKING:
-    from tests.discord_local.actions import Actions
-    from tests.discord_local.interactions import PendingInteraction
+    from pegasus.localdiscord.actions import Actions
+    from pegasus.localdiscord.interactions import PendingInteraction
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class LocalDiscord:
         self._error_waiters: list[asyncio.Future[None]] = []
         self._actions: Actions | None = None
         self.rest: Any = None
-        from tests.discord_local import rest
+        from pegasus.localdiscord import rest
 
         rest.register(self)
 
@@ -243,7 +243,7 @@ class LocalDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
         if self.control:
-            from tests.discord_local.control import add_control_routes
+            from pegasus.localdiscord.control import add_control_routes
 
             add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -271,7 +271,7 @@ class LocalDiscord:
     @property
     def actions(self) -> Actions:
         if self._actions is None:
-            from tests.discord_local.actions import Actions
+            from pegasus.localdiscord.actions import Actions
 
             self._actions = Actions(self)
         return self._actions

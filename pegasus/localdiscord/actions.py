@@ -12,8 +12,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tests.discord_local import payloads
-from tests.discord_local.interactions import (
+from pegasus.localdiscord import payloads
+from pegasus.localdiscord.interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     DEFERRED_CHANNEL_MESSAGE,
@@ -23,8 +23,8 @@ from tests.discord_local.interactions import (
     PendingInteraction,
     Reply,
 )
-from tests.discord_local.permissions import FLAGS
-from tests.discord_local.state import (
+from pegasus.localdiscord.permissions import FLAGS
+from pegasus.localdiscord.state import (
     VOICE,
     FakeChannel,
     FakeMember,
@@ -38,7 +38,7 @@ from tests.discord_local.state import (
 )
 
 if TYPE_CHECKING:
-    from tests.discord_local.server import LocalDiscord
+    from pegasus.localdiscord.server import LocalDiscord
 
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = (
     3,
@@ -115,7 +115,7 @@ class Actions:
         if message.author.id != member.id:
             raise ActionRefused(f"{member.name} cannot edit a message by {message.author.name}")
         message.content = content
-        from tests.discord_local.state import now
+        from pegasus.localdiscord.state import now
 
         message.edited_at = now()
         self.s.events.message_update(message)

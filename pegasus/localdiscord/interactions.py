@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tests.discord_local.state import (
+from pegasus.localdiscord.state import (
     Attachment,
     FakeChannel,
     FakeGuild,
@@ -17,7 +17,7 @@ from tests.discord_local.state import (
 )
 
 if TYPE_CHECKING:
-    from tests.discord_local.server import LocalDiscord
+    from pegasus.localdiscord.server import LocalDiscord
 
 # Interaction types and callback types, as Discord numbers them.
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5

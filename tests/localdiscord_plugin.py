@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.discord_local.demo import build_demo_guild
-from tests.discord_local.env import BotProcessFactory, DiscordEnv, EndpointPatch, ErrorLog
-from tests.discord_local.server import LocalDiscord
+from pegasus.localdiscord.demo import build_demo_guild
+from pegasus.localdiscord.env import BotProcessFactory, DiscordEnv, EndpointPatch, ErrorLog
+from pegasus.localdiscord.server import LocalDiscord
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,7 +69,7 @@ def _check_clean(request: pytest.FixtureRequest, server: LocalDiscord, errors: l
         routes = "\n".join(f"  {r!r}" for r in server.unknown_routes)
         problems.append(
             "the bot called routes the local Discord does not know (add them to "
-            f"tests/discord_local/rest.py):\n{routes}"
+            f"pegasus/localdiscord/rest.py):\n{routes}"
         )
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 
 if TYPE_CHECKING:
-    from tests.discord_local.state import FakeChannel, FakeGuild, FakeMember
+    from pegasus.localdiscord.state import FakeChannel, FakeGuild, FakeMember
 
 FLAGS: dict[str, int] = dict(discord.Permissions.VALID_FLAGS)
 ALL = discord.Permissions.all().value

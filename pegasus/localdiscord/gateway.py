@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from tests.discord_local import payloads
-from tests.discord_local.state import FakeChannel, FakeGuild, FakeMember, FakeMessage, FakeRole
+from pegasus.localdiscord import payloads
+from pegasus.localdiscord.state import FakeChannel, FakeGuild, FakeMember, FakeMessage, FakeRole
 
 if TYPE_CHECKING:
-    from tests.discord_local.server import LocalDiscord
+    from pegasus.localdiscord.server import LocalDiscord
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`python -m tests.discord_local serve [--port P] [--members N]`: a local Discord in its own
+"""`python -m pegasus.localdiscord serve [--port P] [--members N]`: a local Discord in its own
 process, for benchmarks where the server must not share the bot's CPU (see control.py)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import argparse
 import asyncio
 import json
 
-from tests.discord_local.demo import build_demo_guild
-from tests.discord_local.server import LocalDiscord
+from pegasus.localdiscord.demo import build_demo_guild
+from pegasus.localdiscord.server import LocalDiscord
 
 
 async def serve(port: int, members: int) -> None:
@@ -33,7 +33,7 @@ async def serve(port: int, members: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.discord_local")
+    parser = argparse.ArgumentParser(prog="python -m pegasus.localdiscord")
     sub = parser.add_subparsers(dest="command", required=True)
     serve_parser = sub.add_parser("serve", help="Serve the demo guild until killed.")
     serve_parser.add_argument("--port", type=int, default=0)
