@@ -115,7 +115,8 @@ class Setting:
         return value
 
     def show(self, value: Any) -> str:
-        """A value as people read it."""
+        """A value as people read it, in plain text (channels and roles as ids: Discord's
+        mentions are the adapters' to render, see `pegasus.ui.settings`)."""
         if value is None:
             return "not set"
         if self.kind is Kind.BOOL:
@@ -126,10 +127,6 @@ class Setting:
             return f"{value:,}%"
         if self.kind is Kind.INT:
             return f"{value:,}"
-        if self.kind is Kind.CHANNEL:
-            return f"<#{value}>"
-        if self.kind is Kind.ROLE:
-            return f"<@&{value}>"
         if self.kind is Kind.COLOUR:
             return f"#{value:06X}"
         return str(value)
