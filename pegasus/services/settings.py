@@ -12,6 +12,7 @@ in `internal`, so a test can check that every column is one or the other.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +29,7 @@ from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.durations import format_duration
 
 __all__ = [
+    "ComputedChanges",
     "FeatureSettings",
     "Kind",
     "Setting",
@@ -234,11 +236,17 @@ async def settings_row(
     return await model.filter(guild_id=guild_id).using_db(using_db).get()
 
 
+Changes = Mapping[str, Any]
+# Changes computed from the current values, read on the locked row: for read-modify-write
+# settings such as a list of ids, so that two changes at once never lose one of them.
+ComputedChanges = Callable[[Mapping[str, Any]], Changes]
+
+
 async def apply_changes(
     spec: FeatureSettings,
     guild_id: int,
     actor_id: int | None,
-    changes: Mapping[str, Any],
+    changes: Changes | ComputedChanges,
     *,
     source: AuditSource = AuditSource.DISCORD,
     action: str | None = None,
@@ -246,18 +254,21 @@ async def apply_changes(
     """Validate `changes`, store them in one transaction and audit what changed.
 
     The row is locked while the rules between settings are checked on the merged values, so two
-    changes at once never combine into a state neither was checked for. Returns every setting's
-    value as stored afterwards. Nothing is stored if any value or rule is refused.
+    changes at once never combine into a state neither was checked for. `changes` may be a
+    function of the current values (called on the locked row; it may refuse with a
+    PegasusError). Returns every setting's value as stored afterwards. Nothing is stored if any
+    value or rule is refused.
     """
-    if not changes:
-        raise ValidationError("Give at least one setting to change.")
-    wanted = spec.validate(changes)
+    wanted = None if callable(changes) else _checked(spec, changes)
     await directory.ensure_guild(guild_id)
     await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
         await settings_row(spec.model, guild_id, using_db=conn)
         row = await spec.model.filter(guild_id=guild_id).using_db(conn).select_for_update().get()
         current = {name: getattr(row, name) for name in spec.by_name}
+        if wanted is None:
+            assert callable(changes)
+            wanted = _checked(spec, changes(copy.deepcopy(current)))
         spec.check_rules(current | wanted)
         changed = {name: value for name, value in wanted.items() if current[name] != value}
         if changed:
@@ -274,3 +285,9 @@ async def apply_changes(
                 using_db=conn,
             )
         return current | changed
+
+
+def _checked(spec: FeatureSettings, changes: Changes) -> dict[str, Any]:
+    if not changes:
+        raise ValidationError("Give at least one setting to change.")
+    return spec.validate(changes)
