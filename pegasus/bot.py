@@ -7,6 +7,7 @@ import contextvars
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from enum import Enum, IntEnum
 from typing import Any
 
 import discord
@@ -25,7 +26,27 @@ from pegasus.ui.deadline import AnswerDeadline
 
 log = logging.getLogger(__name__)
 
-MessageHook = Callable[[discord.Message], Awaitable[None]]
+
+class MessagePhase(IntEnum):
+    """When a message hook runs, whatever order the extensions were loaded in.
+
+    Security decides first, since it may remove the message; levels next, so spam that Security
+    removed earns nothing; then the other features (transcripts, ...).
+    """
+
+    SECURITY = 0
+    LEVELS = 10
+    FEATURES = 20
+
+
+class MessageVerdict(Enum):
+    """What a hook may answer: REMOVED (the message is gone) stops the hooks of later phases."""
+
+    REMOVED = "removed"
+
+
+MessageHook = Callable[[discord.Message], Awaitable[MessageVerdict | None]]
+
 
 # Loaded in this order by setup_hook; a failure stops start-up (no half-started bot).
 EXTENSIONS: tuple[str, ...] = (
@@ -109,7 +130,8 @@ class Pegasus(commands.AutoShardedBot):
         self._db_open = False
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
-        self.message_hooks: list[MessageHook] = []
+        self._message_hooks: list[tuple[MessagePhase, MessageHook]] = []
+        self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
         # First of the checks, so that a check waiting on the database is covered too.
         self.answer_deadline = AnswerDeadline()
         self.pegasus_tree.interaction_checks.insert(0, self.answer_deadline)
@@ -141,23 +163,29 @@ class Pegasus(commands.AutoShardedBot):
 
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
 
-    def add_message_hook(self, hook: MessageHook) -> None:
-        """Run `hook` for every message, in the one task that handles it.
+    def add_message_hook(
+        self, hook: MessageHook, phase: MessagePhase = MessagePhase.FEATURES
+    ) -> None:
+        """Run `hook` for every message, in the one task that handles it, in `phase`'s turn
+        (hooks of one phase in the order they were added).
 
         discord.py starts a task per `on_message` listener per message; on a busy gateway those
         tasks cost more than the features' own work, so features register hooks instead.
         """
-        self.message_hooks.append(hook)
+        self._message_hooks.append((phase, hook))
+        # A stable sort: within a phase, hooks keep the order they were added in.
+        self._message_hooks.sort(key=lambda entry: entry[0])
+        self.message_hooks = tuple(hook for _phase, hook in self._message_hooks)
 
     def remove_message_hook(self, hook: MessageHook) -> None:
-        if hook in self.message_hooks:
-            self.message_hooks.remove(hook)
+        self._message_hooks = [entry for entry in self._message_hooks if entry[1] != hook]
+        self.message_hooks = tuple(hook for _phase, hook in self._message_hooks)
 
     async def on_message(self, message: discord.Message) -> None:
         # Replaces commands.Bot.on_message: Pegasus has slash commands only, no prefix to parse.
         for hook in self.message_hooks:
             try:
-                await hook(message)
+                verdict = await hook(message)
             except Exception as error:
                 if is_database_unreachable(error):
                     health.report(error)  # an outage, logged once: not an error per message
@@ -165,6 +193,9 @@ class Pegasus(commands.AutoShardedBot):
                     log.exception(
                         "Message hook %s failed on message %s", hook.__qualname__, message.id
                     )
+                continue
+            if verdict is MessageVerdict.REMOVED:
+                return
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """Event listeners that fail because the database is unreachable are an outage (one
