@@ -16,7 +16,7 @@ from discord.utils import utcnow
 
 from models.security import ApiKey, IncidentStatus, SecurityIncident
 from pegasus.bot import Pegasus
-from pegasus.errors import CooldownActive, PegasusError, ValidationError
+from pegasus.errors import CooldownActive, ValidationError
 from pegasus.outage import DatabaseUnavailable, within
 from pegasus.services import community
 from pegasus.services import security as service
@@ -561,15 +561,8 @@ class Security(commands.Cog):
     @apikey.command(name="revoke", description="Revoke an API key at once (cannot be undone).")
     @app_commands.describe(key="The key's prefix as /apikey list shows it (pgs_…) or its id")
     async def apikey_revoke(self, interaction: discord.Interaction, key: str) -> None:
-        answer = await confirm(
-            interaction,
-            f"Revoke the API key `{key.strip()}`? Programs using it stop working at once; "
-            "this cannot be undone.",
-            confirm_label="Revoke key",
-        )
-        if answer is None:
-            return
-        try:
+
+        async def revoke(answer: discord.Interaction) -> None:
             revoked = await service.revoke_api_key(
                 key,
                 actor_id=interaction.user.id,
@@ -577,13 +570,18 @@ class Security(commands.Cog):
                 is_bot_owner=self.is_bot_owner(interaction.user),
                 is_guild_admin=self.is_guild_admin(interaction),
             )
-        except PegasusError as refusal:  # answer the button, not only the command
-            await answer.response.edit_message(content=str(refusal), view=None)
-            return
-        await answer.response.edit_message(
-            content=f"Revoked the key `{revoked.key_prefix}…` "
-            f"(**{discord.utils.escape_markdown(revoked.name)}**).",
-            view=None,
+            await answer.response.edit_message(
+                content=f"Revoked the key `{revoked.key_prefix}…` "
+                f"(**{discord.utils.escape_markdown(revoked.name)}**).",
+                view=None,
+            )
+
+        await confirm(
+            interaction,
+            f"Revoke the API key `{key.strip()}`? Programs using it stop working at once; "
+            "this cannot be undone.",
+            revoke,
+            confirm_label="Revoke key",
         )
 
 

@@ -19,6 +19,8 @@ from tortoise import Tortoise
 from models import MODEL_MODULES
 from pegasus.config import DEFAULT_DATABASE_URL, SQLITE_PREFIX
 
+# The folder that holds the `pegasus` package: the checkout, or site-packages for an installed
+# copy, where the migrations are installed beside it. Never the current directory.
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_LOCATION = str(ROOT / "migrations")
 APP = "models"

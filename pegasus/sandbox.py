@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SANDBOX_URL = "sqlite://data/sandbox.sqlite3"
 WIDTH = 96
 
@@ -122,7 +121,7 @@ def describe_options(options: dict[str, Any]) -> str:
 
 
 async def run_step(env: Any, step: Step, shown: set[int]) -> None:
-    from pegasus.localdiscord import LocalDiscordRefusal
+    from pegasus.localdiscord import LocalDiscordRefusal, NoAnswer
 
     member = env.member(step.who)
     root = step.command.split()[0]
@@ -134,7 +133,7 @@ async def run_step(env: Any, step: Step, shown: set[int]) -> None:
     except LocalDiscordRefusal as refusal:
         say(f"(Discord would not send this: {refusal})", 2)
         return
-    except AssertionError as failure:  # no answer: the bot logged why, and main() reports it
+    except NoAnswer as failure:  # part of the scene; an error the bot logged fails the run
         say(f"(no answer: {str(failure).splitlines()[0]})", 2)
         return
     await env.settle()
@@ -154,8 +153,6 @@ async def run_step(env: Any, step: Step, shown: set[int]) -> None:
 
 
 async def play(database_url: str) -> int:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     from pegasus.db import apply_migrations
     from pegasus.localdiscord import LocalDiscord, build_demo_guild
     from pegasus.localdiscord.env import DiscordEnv, EndpointPatch, ErrorLog

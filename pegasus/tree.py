@@ -78,6 +78,11 @@ async def send_ephemeral(interaction: discord.Interaction, content: str) -> None
 
 async def report_interaction_error(interaction: discord.Interaction, error: Exception) -> None:
     """Show an expected error as is; log an unexpected one with a reference the user sees."""
+    await send_ephemeral(interaction, error_message(interaction, error))
+
+
+def error_message(interaction: discord.Interaction, error: Exception) -> str:
+    """What the member reads about `error`; an unexpected one is logged with that reference."""
     if is_database_unreachable(error):
         health.report(error)  # one WARNING per outage, not one ERROR per command
     message = describe_error(error)
@@ -95,7 +100,7 @@ async def report_interaction_error(interaction: discord.Interaction, error: Exce
             f"Something went wrong on my side. Reference `{reference}`: give it to the "
             "server staff or the bot owner."
         )
-    await send_ephemeral(interaction, message)
+    return message
 
 
 def _interaction_name(interaction: discord.Interaction) -> str:
@@ -174,7 +179,8 @@ class PegasusTree(app_commands.CommandTree):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Checks that refuse by raising PegasusError: blacklist, maintenance, ... They run for
-        # slash commands here and for persistent buttons in pegasus.ui.dynamic.
+        # slash commands here, and for buttons, views and modals through
+        # passes_interaction_checks.
         self.interaction_checks: list[InteractionCheck] = []
 
     async def run_interaction_checks(self, interaction: discord.Interaction) -> bool:
@@ -199,3 +205,12 @@ class PegasusTree(app_commands.CommandTree):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         await report_interaction_error(interaction, error)
+
+
+async def passes_interaction_checks(interaction: discord.Interaction) -> bool:
+    """Run the tree's checks (blacklist, rate limit, ...) for a button, view or modal.
+
+    A refusal has been answered when this returns False.
+    """
+    tree = interaction.client.tree
+    return not isinstance(tree, PegasusTree) or await tree.run_interaction_checks(interaction)

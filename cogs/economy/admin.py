@@ -9,7 +9,6 @@ from discord.ext import commands
 
 from models.economy import ShopItemType
 from pegasus.bot import Pegasus
-from pegasus.errors import PegasusError
 from pegasus.services import economy, shop
 from pegasus.services.durations import parse_duration
 from pegasus.ui.roles import remember_role_setup, require_can_delegate
@@ -90,27 +89,25 @@ class EconomyAdmin(
     async def reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         guild_id = guild_id_of(interaction)
         refuse_bots(member)
-        answer = await confirm(
-            interaction,
-            f"Reset {member.mention}'s economy account? Their wallet goes back to the starting "
-            "balance, the bank is emptied, and their items, streaks, cooldowns and game stats "
-            "are deleted. The ledger keeps the history.",
-            confirm_label="Reset",
-        )
-        if answer is None:
-            return
-        try:
+
+        async def reset(answer: discord.Interaction) -> None:
             result = await economy.reset_account(
                 guild_id, interaction.user.id, member.id,
                 idempotency_key=request_key(interaction),
             )
-        except PegasusError as refusal:
-            await answer.response.edit_message(content=str(refusal), view=None)
-            return
-        await answer.response.edit_message(
-            content=f"Reset {member.mention}: wallet {result.currency.format(result.wallet)}, "
-            f"bank {result.currency.format(0)}.",
-            view=None,
+            await answer.response.edit_message(
+                content=f"Reset {member.mention}: wallet {result.currency.format(result.wallet)}, "
+                f"bank {result.currency.format(0)}.",
+                view=None,
+            )
+
+        await confirm(
+            interaction,
+            f"Reset {member.mention}'s economy account? Their wallet goes back to the starting "
+            "balance, the bank is emptied, and their items, streaks, cooldowns and game stats "
+            "are deleted. The ledger keeps the history.",
+            reset,
+            confirm_label="Reset",
         )
 
     @app_commands.command(name="reverse", description="Undo a transaction from the ledger.")
@@ -120,29 +117,26 @@ class EconomyAdmin(
         original = await economy.find_transaction(guild_id, transaction)
         settings = await economy.get_settings(guild_id)
         c = economy.currency_of(settings)
-        answer = await confirm(
+
+        async def reverse(answer: discord.Interaction) -> None:
+            result = await economy.reverse_transaction(
+                guild_id, interaction.user.id, original.id.hex,
+                idempotency_key=request_key(interaction),
+            )
+            await answer.response.edit_message(
+                content=f"Reversed {len(result.original_ids)} ledger row(s): "
+                + ", ".join(f"`{i.hex[:8]}`" for i in result.original_ids) + ".",
+                view=None,
+            )
+
+        await confirm(
             interaction,
             f"Reverse `{original.id.hex[:8]}` ({render.TYPE_LABELS.get(original.type)}: "
             f"{original.description}; wallet {render.signed(c, original.amount)}, bank "
             f"{render.signed(c, original.bank_amount)})? A transfer, robbery or fine is "
             "reversed on both sides.",
+            reverse,
             confirm_label="Reverse",
-        )
-        if answer is None:
-            return
-        try:
-            result = await economy.reverse_transaction(
-                guild_id, interaction.user.id, original.id.hex,
-                idempotency_key=request_key(interaction),
-            )
-        except PegasusError as refusal:
-            # The refusal answers the button that was clicked, where the staff member looks.
-            await answer.response.edit_message(content=str(refusal), view=None)
-            return
-        await answer.response.edit_message(
-            content=f"Reversed {len(result.original_ids)} ledger row(s): "
-            + ", ".join(f"`{i.hex[:8]}`" for i in result.original_ids) + ".",
-            view=None,
         )
 
     @app_commands.command(name="settings", description="Show the economy settings.")
@@ -353,22 +347,20 @@ class ShopAdmin(
     async def remove(self, interaction: discord.Interaction, item: str) -> None:
         guild_id = guild_id_of(interaction)
         found = await shop.find_item(guild_id, item)
-        answer = await confirm(
+
+        async def remove(answer: discord.Interaction) -> None:
+            removed = await shop.remove_item(guild_id, found.name)
+            await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
+                                               view=None)
+
+        await confirm(
             interaction,
             f"Remove **{found.name}** from the shop? Members who hold it lose it; nothing is "
             "refunded. To stop selling it but let people keep it, use `/shop-admin edit "
             "enabled:False` instead.",
+            remove,
             confirm_label="Remove",
         )
-        if answer is None:
-            return
-        try:
-            removed = await shop.remove_item(guild_id, found.name)
-        except PegasusError as refusal:
-            await answer.response.edit_message(content=str(refusal), view=None)
-            return
-        await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
-                                           view=None)
 
 
 def _member(interaction: discord.Interaction) -> discord.Member:

@@ -19,7 +19,7 @@ from discord.ext import commands
 from models.giveaways import Giveaway, GiveawayStatus
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
-from pegasus.errors import ConflictError, PegasusError, ValidationError
+from pegasus.errors import ConflictError, ValidationError
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
 from pegasus.ui.checks import require_bot_can_post
@@ -438,29 +438,28 @@ class Giveaways(
             # Let the service say why (not started, already ended, cancelled).
             await self._end(interaction, giveaway)
             return
-        answer = await confirm(
+
+        async def end_now(answer: discord.Interaction) -> None:
+            await self._end(answer, giveaway, edit=True)
+
+        await confirm(
             interaction,
             f"End giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** now and draw "
             f"{plural(giveaway.winner_count, 'winner')}?",
+            end_now,
             confirm_label="End giveaway",
         )
-        if answer is not None:
-            await self._end(answer, giveaway, edit=True)
 
     async def _end(
         self, interaction: discord.Interaction, giveaway: Giveaway, *, edit: bool = False
     ) -> None:
-        try:
-            ended = await service.end_now(
-                giveaway.guild_id,  # type: ignore[attr-defined]
-                giveaway.giveaway_id,
-                now=discord.utils.utcnow(),
-                present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
-                by=interaction.user.id,
-            )
-        except PegasusError as refusal:
-            await self._answer(interaction, str(refusal), edit=edit)
-            return
+        ended = await service.end_now(
+            giveaway.guild_id,  # type: ignore[attr-defined]
+            giveaway.giveaway_id,
+            now=discord.utils.utcnow(),
+            present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
+            by=interaction.user.id,
+        )
         winners = user_mentions(ended.winners) or "nobody (no valid entries)"
         await self._answer(
             interaction, f"Giveaway `{ended.giveaway_id}` has ended. Winners: {winners}.", edit=edit
@@ -538,25 +537,23 @@ class Giveaways(
                 if giveaway.status is GiveawayStatus.ENDED
                 else f"Giveaway `{giveaway.giveaway_id}` was already cancelled."
             )
-        answer = await confirm(
-            interaction,
-            f"Cancel giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}**? Nobody will "
-            "win, and this cannot be undone.",
-            confirm_label="Cancel giveaway",
-        )
-        if answer is None:
-            return
-        try:
+
+        async def cancel(answer: discord.Interaction) -> None:
             cancelled = await service.cancel_giveaway(
                 guild_id, giveaway.giveaway_id, now=discord.utils.utcnow(), by=answer.user.id
             )
-        except PegasusError as refusal:
-            await answer.response.edit_message(content=str(refusal), view=None)
-            return
-        await answer.response.edit_message(
-            content=f"Giveaway `{cancelled.giveaway_id}` was cancelled.", view=None
+            await answer.response.edit_message(
+                content=f"Giveaway `{cancelled.giveaway_id}` was cancelled.", view=None
+            )
+            await self.refresh_message(cancelled.id)
+
+        await confirm(
+            interaction,
+            f"Cancel giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}**? Nobody will "
+            "win, and this cannot be undone.",
+            cancel,
+            confirm_label="Cancel giveaway",
         )
-        await self.refresh_message(cancelled.id)
 
     @app_commands.command(name="list", description="List this server's giveaways, newest first.")
     @app_commands.describe(status="Only giveaways with this status")

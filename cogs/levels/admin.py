@@ -165,16 +165,18 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     async def xp_reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         if member.bot:
             raise ValidationError("Bots do not have XP.")
-        answer = await confirm(
+
+        async def reset(answer: discord.Interaction) -> None:
+            change = await self._change_xp(interaction, member, XpOperation.RESET)
+            await answer.response.edit_message(
+                content=None, embed=self._xp_embed(member, change, "Reset"), view=None
+            )
+
+        await confirm(
             interaction,
             f"Reset **all** XP of {member.mention} to 0? Their level and reward roles go too.",
+            reset,
             confirm_label="Reset XP",
-        )
-        if answer is None:
-            return
-        change = await self._change_xp(interaction, member, XpOperation.RESET)
-        await answer.response.edit_message(
-            content=None, embed=self._xp_embed(member, change, "Reset"), view=None
         )
 
     # ------------------------------------------------------------------------------ /levels

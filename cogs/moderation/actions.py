@@ -245,19 +245,21 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         if not isinstance(channel, discord.TextChannel):
             raise PermissionDenied("Purge works in text channels only.")
         whose = f" from {member.mention}" if member else ""
-        decided = await confirm(
+
+        async def purge(decided: discord.Interaction) -> None:
+            await decided.response.defer()
+            deleted, case = await self.enforcer.purge(
+                channel, moderator=interaction.user, count=count, member=member
+            )
+            await decided.edit_original_response(
+                content=f"Deleted {plural(deleted, 'message')}{whose} (case #{case.case_number}).",
+                view=None,
+            )
+
+        await confirm(
             interaction,
             f"Delete the last {plural(count, 'message')}{whose} in "
             f"{channel.mention}? This cannot be undone.",
+            purge,
             confirm_label="Delete",
-        )
-        if decided is None:
-            return
-        await decided.response.defer()
-        deleted, case = await self.enforcer.purge(
-            channel, moderator=interaction.user, count=count, member=member
-        )
-        await decided.edit_original_response(
-            content=f"Deleted {plural(deleted, 'message')}{whose} (case #{case.case_number}).",
-            view=None,
         )

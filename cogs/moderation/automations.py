@@ -155,18 +155,21 @@ class Automations(commands.Cog, name="Warning automations"):
     async def remove(self, interaction: discord.Interaction, automation_id: str) -> None:
         assert interaction.guild_id is not None
         rule = await automations.get_automation(interaction.guild_id, automation_id)
-        decided = await confirm(
+        guild_id = interaction.guild_id
+
+        async def remove(decided: discord.Interaction) -> None:
+            await automations.remove_automation(
+                guild_id, rule.automation_id, actor_id=interaction.user.id, now=utcnow()
+            )
+            await decided.response.edit_message(
+                content=f"Automation `{rule.automation_id}` **{rule.name}** deleted.", view=None
+            )
+
+        await confirm(
             interaction,
             f"Delete automation `{rule.automation_id}` **{rule.name}**? This cannot be undone.",
+            remove,
             confirm_label="Delete",
-        )
-        if decided is None:
-            return
-        await automations.remove_automation(
-            interaction.guild_id, rule.automation_id, actor_id=interaction.user.id, now=utcnow()
-        )
-        await decided.response.edit_message(
-            content=f"Automation `{rule.automation_id}` **{rule.name}** deleted.", view=None
         )
 
     @automation.command(name="toggle", description="Switch an automation on or off.")

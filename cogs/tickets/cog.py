@@ -272,16 +272,18 @@ class Tickets(commands.Cog):
             )
         if ticket.status is TicketStatus.CLOSED:
             raise ConflictError(f"Ticket {render.number(ticket)} is already closed.")
-        answer = await confirm(
+
+        async def close(answer: discord.Interaction) -> None:
+            await answer.response.edit_message(content="Closing the ticket…", view=None)
+            await self.close_ticket(self._guild(interaction), ticket.id, actor, reason=reason)
+
+        await confirm(
             interaction,
             f"Close ticket {render.number(ticket)}? The transcript is saved and sent to the "
             "opener, then this channel is deleted.",
+            close,
             confirm_label="Close ticket",
         )
-        if answer is None:
-            return
-        await answer.response.edit_message(content="Closing the ticket…", view=None)
-        await self.close_ticket(self._guild(interaction), ticket.id, actor, reason=reason)
 
     async def close_ticket(
         self,
@@ -759,23 +761,25 @@ class Tickets(commands.Cog):
     async def panel_delete(self, interaction: discord.Interaction, panel: str) -> None:
         guild = self._guild(interaction)
         found = await service.get_panel(guild.id, panel)
-        answer = await confirm(
+
+        async def delete(answer: discord.Interaction) -> None:
+            deleted = await service.delete_panel(guild.id, found.panel_id)
+            channel = guild.get_channel(deleted.channel_id) if deleted.channel_id else None
+            if isinstance(channel, discord.TextChannel) and deleted.message_id:
+                try:
+                    await channel.get_partial_message(deleted.message_id).delete()
+                except discord.HTTPException:
+                    log.info("The posted panel %s was already gone", deleted.panel_id)
+            await answer.response.edit_message(
+                content=f"Panel `{deleted.panel_id}` deleted.", view=None
+            )
+
+        await confirm(
             interaction,
             f"Delete panel `{found.panel_id}` (**{found.title}**)? Its buttons stop working; "
             "existing tickets stay.",
+            delete,
             confirm_label="Delete panel",
-        )
-        if answer is None:
-            return
-        deleted = await service.delete_panel(guild.id, found.panel_id)
-        channel = guild.get_channel(deleted.channel_id) if deleted.channel_id else None
-        if isinstance(channel, discord.TextChannel) and deleted.message_id:
-            try:
-                await channel.get_partial_message(deleted.message_id).delete()
-            except discord.HTTPException:
-                log.info("The posted panel %s was already gone", deleted.panel_id)
-        await answer.response.edit_message(
-            content=f"Panel `{deleted.panel_id}` deleted.", view=None
         )
 
     @panel_group.command(

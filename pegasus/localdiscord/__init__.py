@@ -13,7 +13,7 @@ from pegasus.localdiscord.demo import build_demo_guild
 from pegasus.localdiscord.env import BotProcess, BotProcessFactory, DiscordEnv
 from pegasus.localdiscord.interactions import Modal, ModalField, Reply
 from pegasus.localdiscord.permissions import Overwrite, Permissions
-from pegasus.localdiscord.server import DiscordError, LocalDiscord, RecordedRequest
+from pegasus.localdiscord.server import DiscordError, LocalDiscord, NoAnswer, RecordedRequest
 from pegasus.localdiscord.state import (
     SUPPRESS_JOIN_NOTIFICATIONS,
     SUPPRESS_PREMIUM_SUBSCRIPTIONS,
@@ -51,6 +51,7 @@ __all__ = [
     "LocalDiscordRefusal",
     "Modal",
     "ModalField",
+    "NoAnswer",
     "Overwrite",
     "Permissions",
     "RecordedRequest",

@@ -49,6 +49,13 @@ class DiscordError(Exception):
         self.status, self.code, self.message, self.errors = status, code, message, errors
 
 
+class NoAnswer(AssertionError):
+    """What a person waited for did not come: the bot logged an error, or nothing came in time.
+
+    An AssertionError, so a test that waits fails with the report; the sandbox shows it instead.
+    """
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -462,11 +469,11 @@ class LocalDiscord:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
         if error in done:
-            raise AssertionError(
+            raise NoAnswer(
                 f"waiting for {what}, the bot logged an error:\n{self._bot_errors[-1]}\n"
                 f"{self.describe_since(started)}"
             )
-        raise AssertionError(
+        raise NoAnswer(
             f"waiting for {what}: nothing within {timeout}s.\n{self.describe_since(started)}"
         )
 

@@ -12,14 +12,13 @@ from typing import Any
 
 import discord
 
-from pegasus.tree import PegasusTree, report_interaction_error
+from pegasus.tree import passes_interaction_checks, report_interaction_error
 
 
 def _guard(callback: Any) -> Any:
     @functools.wraps(callback)
     async def guarded(self: Any, interaction: discord.Interaction) -> None:
-        tree = interaction.client.tree
-        if isinstance(tree, PegasusTree) and not await tree.run_interaction_checks(interaction):
+        if not await passes_interaction_checks(interaction):
             return
         try:
             await callback(self, interaction)

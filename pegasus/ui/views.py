@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 
-from pegasus.tree import report_interaction_error, send_ephemeral
+from pegasus.tree import (
+    error_message,
+    passes_interaction_checks,
+    report_interaction_error,
+    send_ephemeral,
+)
+
+__all__ = ["ConfirmAction", "ConfirmView", "PegasusView", "answer_on_button", "confirm"]
+
+log = logging.getLogger(__name__)
+
+# What a confirmed prompt does, given the click to answer (usually with `edit_message`).
+ConfirmAction = Callable[[discord.Interaction], Awaitable[object]]
 
 
 class PegasusView(discord.ui.View):
-    """A View that reports callback errors like slash commands do, and can be owner-only."""
+    """A View that runs the tree's checks (blacklist, rate limit) before its buttons, reports
+    callback errors like slash commands do, and can be owner-only."""
 
     def __init__(self, *, owner_id: int | None = None, timeout: float | None = 180) -> None:
         super().__init__(timeout=timeout)
@@ -20,7 +35,7 @@ class PegasusView(discord.ui.View):
         if self.owner_id is not None and interaction.user.id != self.owner_id:
             await send_ephemeral(interaction, "These buttons belong to someone else.")
             return False
-        return True
+        return await passes_interaction_checks(interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
@@ -56,17 +71,36 @@ class ConfirmView(PegasusView):
         self.stop()
 
 
+async def answer_on_button(button: discord.Interaction, error: Exception) -> None:
+    """Answer a clicked button with `error`: in place of the prompt it belongs to, or
+    privately after it when the button was already answered."""
+    message = error_message(button, error)
+    try:
+        if not button.response.is_done():
+            await button.response.edit_message(content=message, embed=None, view=None)
+        elif button.response.type is discord.InteractionResponseType.deferred_message_update:
+            # Deferred, so the prompt still shows its question: the refusal takes its place.
+            await button.edit_original_response(content=message, embed=None, view=None)
+        else:
+            await button.followup.send(message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("Could not deliver an error message for interaction %s", button.id)
+
+
 async def confirm(
     interaction: discord.Interaction,
     prompt: str,
+    action: ConfirmAction,
     *,
     confirm_label: str = "Confirm",
     timeout: float = 60,
-) -> discord.Interaction | None:
-    """Ask the invoker to confirm; returns the button interaction to answer, or None if not.
+) -> bool:
+    """Ask the invoker to confirm, then run `action` with the click; True when it ran through.
 
-    The caller answers the returned interaction (e.g. `response.edit_message`). On cancel or
-    timeout the prompt is edited to say nothing was changed.
+    `action` answers the click (`response.edit_message(..., view=None)` replaces the prompt).
+    A refusal it raises, or any other error, answers that same click: the member reads it where
+    they clicked, never "This interaction failed" with a stray message under the command. On
+    cancel or timeout the prompt is edited to say nothing was changed.
     """
     view = ConfirmView(owner_id=interaction.user.id, confirm_label=confirm_label, timeout=timeout)
     if interaction.response.is_done():
@@ -74,8 +108,13 @@ async def confirm(
     else:
         await interaction.response.send_message(prompt, view=view, ephemeral=True)
     await view.wait()
-    if view.value:
-        return view.interaction
+    if view.value and view.interaction is not None:
+        try:
+            await action(view.interaction)
+        except Exception as error:
+            await answer_on_button(view.interaction, error)
+            return False
+        return True
     if view.interaction is not None:
         await view.interaction.response.edit_message(
             content="Cancelled: nothing was changed.", view=None
@@ -84,4 +123,4 @@ async def confirm(
         await interaction.edit_original_response(
             content="Timed out: nothing was changed.", view=None
         )
-    return None
+    return False
