@@ -52,6 +52,7 @@ class Kind(StrEnum):
     ROLE = "role"  # a role id, or None
     COLOUR = "colour"  # 0xRRGGBB, or None
     IDS = "ids"  # a list of channel or role ids
+    NAMES = "names"  # a list of names, each one of `choices`
 
 
 _ID_KINDS = (Kind.CHANNEL, Kind.ROLE)
@@ -70,6 +71,7 @@ class Setting:
     maximum: int | None = None
     max_length: int | None = None  # TEXT
     nullable: bool = False  # None is a value ("not set", "cleared")
+    choices: tuple[str, ...] | None = None  # TEXT and NAMES: the values accepted
 
     def check(self, value: Any) -> Any:
         """The value as stored, or a ValidationError naming the setting and what it accepts."""
@@ -87,6 +89,10 @@ class Setting:
             if not isinstance(value, list | tuple) or not all(_is_id(item) for item in value):
                 raise ValidationError(f"The {self.label} must be a list of ids.")
             return [int(item) for item in value]
+        if self.kind is Kind.NAMES:
+            if not isinstance(value, list | tuple) or not all(map(self._is_choice, value)):
+                raise ValidationError(f"The {self.label} must be a list of {self._accepted()}.")
+            return [str(item) for item in value]
         if self.kind in _ID_KINDS:
             if not _is_id(value):
                 raise ValidationError(f"The {self.label} must be a {self.kind.value} id.")
@@ -105,7 +111,18 @@ class Setting:
             raise ValidationError(
                 f"The {self.label} can be at most {self.max_length:,} characters."
             )
-        return text
+        if not self._is_choice(text):
+            raise ValidationError(f"The {self.label} must be {self._accepted()}.")
+        return str(text)
+
+    def _is_choice(self, value: Any) -> bool:
+        return isinstance(value, str) and (self.choices is None or value in self.choices)
+
+    def _accepted(self) -> str:
+        if self.choices is None:
+            return "names"
+        *first, last = self.choices
+        return f"{', '.join(first)} or {last}" if first else last
 
     def _check_number(self, value: Any) -> int:
         low = self.minimum if self.minimum is not None else -(2**63)
@@ -131,6 +148,8 @@ class Setting:
             return f"{value:,}"
         if self.kind is Kind.COLOUR:
             return f"#{value:06X}"
+        if self.kind is Kind.NAMES:
+            return ", ".join(value) or "none"
         return str(value)
 
     def schema(self) -> dict[str, Any]:
@@ -145,6 +164,8 @@ class Setting:
         for key in ("minimum", "maximum", "max_length"):
             if getattr(self, key) is not None:
                 described[key] = getattr(self, key)
+        if self.choices is not None:
+            described["choices"] = list(self.choices)
         return described
 
 

@@ -101,3 +101,16 @@ def test_the_declaration_gives_help_bounds_and_a_schema() -> None:
                      "help": "Its name", "nullable": False, "max_length": 32}
     with pytest.raises(KeyError):
         SPEC.validate({"no_such_setting": 1})
+
+
+def test_choices_limit_text_and_lists_of_names() -> None:
+    mode = Setting("mode", Kind.TEXT, "reward mode", "How", choices=("stack", "replace"))
+    events = Setting("events", Kind.NAMES, "logged events", "What", choices=("join", "leave"))
+    assert mode.check(" stack ") == "stack"
+    assert events.check(("leave", "join")) == ["leave", "join"]
+    with pytest.raises(ValidationError, match="The reward mode must be stack or replace"):
+        mode.check("swap")
+    with pytest.raises(ValidationError, match="The logged events must be a list of join or leave"):
+        events.check(["join", "ban"])
+    assert events.show(["join", "leave"]) == "join, leave" and events.show([]) == "none"
+    assert events.schema()["choices"] == ["join", "leave"]
