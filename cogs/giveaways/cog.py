@@ -23,6 +23,7 @@ from pegasus.errors import ConflictError, ValidationError
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
 from pegasus.ui.checks import require_bot_can_post
+from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.format import plural, timestamp, user_mentions
 from pegasus.ui.views import confirm
@@ -65,9 +66,7 @@ class EnterButton(PegasusButton, template=r"pegasus:giveaway:enter:(?P<id>[0-9]+
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog(Giveaways.__cog_name__)  # type: ignore[attr-defined]
-        if not isinstance(cog, Giveaways):
-            raise ConflictError("Giveaways are switched off right now; try again later.")
+        cog = running_cog(interaction.client, Giveaways)
         await cog.handle_enter(interaction, self.giveaway_pk)
 
 

@@ -6,8 +6,8 @@ import re
 
 import discord
 
-from pegasus.errors import ConflictError
 from pegasus.services.levels import LeaderboardCategory
+from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
 
 CATEGORIES = "|".join(c.value for c in LeaderboardCategory)
@@ -48,9 +48,7 @@ class LeaderboardPageButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         from .cog import Levels
 
-        cog = interaction.client.get_cog(Levels.__cog_name__)  # type: ignore[attr-defined]
-        if not isinstance(cog, Levels):
-            raise ConflictError("Levels are switched off right now; try again later.")
+        cog = running_cog(interaction.client, Levels)
         await cog.show_leaderboard(interaction, self.category, self.page, edit=True)
 
 

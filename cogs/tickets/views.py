@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from pegasus.errors import ConflictError
 from pegasus.services import tickets as service
-from pegasus.tree import report_interaction_error
+from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.modals import PegasusModal
 
 if TYPE_CHECKING:
     from .cog import Tickets
@@ -32,10 +32,7 @@ STYLES = {
 def tickets_cog(interaction: discord.Interaction) -> Tickets:
     from .cog import Tickets
 
-    cog = interaction.client.get_cog(Tickets.__cog_name__)  # type: ignore[attr-defined]
-    if not isinstance(cog, Tickets):
-        raise ConflictError("Tickets are switched off right now; try again later.")
-    return cog
+    return running_cog(interaction.client, Tickets)
 
 
 class OpenTicketButton(
@@ -178,13 +175,6 @@ def rating_view(ticket_id: str) -> discord.ui.View:
     for stars in range(1, 6):
         view.add_item(RateButton(ticket_id, stars))
     return view
-
-
-class PegasusModal(discord.ui.Modal):
-    """A modal whose errors reach the member like a command's do."""
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
-        await report_interaction_error(interaction, error)
 
 
 class ReasonModal(PegasusModal):
