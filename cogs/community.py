@@ -26,7 +26,7 @@ from pegasus.services.community import (
     LogEvent,
     MemberFacts,
 )
-from pegasus.ui.checks import require_bot_can_post
+from pegasus.ui.checks import MANAGE_SERVER, require_bot_can_post
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, amount, clip, timestamp
 from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
@@ -42,7 +42,6 @@ COLOUR_INFO = BLURPLE
 TEMPLATE_HELP = "{user} mention, {username} name, {server}, {member_count}"
 CLEAR_HELP = "type none to remove"
 
-MANAGE_SERVER = discord.Permissions(manage_guild=True)
 
 
 # ------------------------------------------------------------------------------------------------

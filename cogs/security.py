@@ -29,6 +29,7 @@ from pegasus.services.security import (
     SpamDetector,
     SpamVerdict,
 )
+from pegasus.ui.checks import MANAGE_SERVER
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, RED, clip, timestamp, user_mentions
 from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
 from pegasus.ui.roles import pingable_roles, remember_role_setup
@@ -52,7 +53,6 @@ SPAM_NOTICE_INTERVAL = 30.0
 MAX_KEY_LIFETIME = 2 * 365 * 86400
 SHOWN_RAIDERS = 25
 
-MANAGE_SERVER = discord.Permissions(manage_guild=True)
 STATUS_ICONS = {
     IncidentStatus.OPEN: "🔴",
     IncidentStatus.INVESTIGATING: "🟠",

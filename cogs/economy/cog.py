@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections.abc import Callable
 
 import discord
 from discord import app_commands
@@ -22,6 +21,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
 from pegasus.services import economy, gambling, shop
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.pager import NEXT, page_button, pager
 from pegasus.ui.roles import vet_grants
 
 from . import render
@@ -172,29 +172,10 @@ class StandButton(BlackjackButton, template=r"pegasus:economy:bj-stand:(?P<id>[0
 # they keep working after a restart
 # --------------------------------------------------------------------------------------------
 
-PREVIOUS, NEXT = "◀ Previous", "Next ▶"
-
-
-def _page_button(custom_id: str, label: str, disabled: bool) -> discord.ui.Button:
-    return discord.ui.Button(label=label, style=discord.ButtonStyle.secondary,
-                             custom_id=custom_id, disabled=disabled)
-
-
-def pager(
-    make: Callable[[int, str, bool], discord.ui.Item[discord.ui.View]], page: int, pages: int
-) -> discord.ui.View | None:
-    """Previous and next buttons, or none when everything fits on one page."""
-    if pages <= 1:
-        return None
-    view = discord.ui.View(timeout=None)
-    view.add_item(make(page - 1, PREVIOUS, page <= 1))
-    view.add_item(make(page + 1, NEXT, page >= pages))
-    return view
-
 
 class ShopPageButton(PegasusButton, template=r"pegasus:economy:shop-page:(?P<page>[0-9]{1,7})"):
     def __init__(self, page: int, label: str = NEXT, disabled: bool = False) -> None:
-        super().__init__(_page_button(f"pegasus:economy:shop-page:{page}", label, disabled))
+        super().__init__(page_button(f"pegasus:economy:shop-page:{page}", label, disabled))
         self.page = page
 
     @classmethod
@@ -220,7 +201,7 @@ class LedgerPageButton(
 ):
     def __init__(self, user_id: int, page: int, label: str = NEXT, disabled: bool = False) -> None:
         super().__init__(
-            _page_button(f"pegasus:economy:tx-page:{user_id}:{page}", label, disabled)
+            page_button(f"pegasus:economy:tx-page:{user_id}:{page}", label, disabled)
         )
         self.user_id = user_id
         self.page = page

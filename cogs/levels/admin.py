@@ -20,6 +20,7 @@ from pegasus.services import levels as service
 from pegasus.services.durations import parse_duration
 from pegasus.services.ids import parse_snowflake
 from pegasus.services.levels import ChannelKind, XpChange, XpOperation
+from pegasus.ui.checks import MANAGE_SERVER
 from pegasus.ui.roles import remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
 
@@ -28,7 +29,6 @@ from .cog import Levels
 
 log = logging.getLogger(__name__)
 
-MANAGE_GUILD = discord.Permissions(manage_guild=True)
 KIND_CHOICES = [
     app_commands.Choice(name="Normal", value=ChannelKind.NORMAL.value),
     app_commands.Choice(name="Ignored (no XP, messages not counted)", value="ignored"),
@@ -64,13 +64,13 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         name="xp",
         description="Give, take, set or reset a member's XP.",
         guild_only=True,
-        default_permissions=MANAGE_GUILD,
+        default_permissions=MANAGE_SERVER,
     )
     levels = app_commands.Group(
         name="levels",
         description="Set up XP, level-up messages, reward roles and multipliers.",
         guild_only=True,
-        default_permissions=MANAGE_GUILD,
+        default_permissions=MANAGE_SERVER,
     )
 
     def __init__(self, bot: Pegasus, levels: Levels) -> None:

@@ -9,6 +9,7 @@ import discord
 from pegasus.services.levels import LeaderboardCategory
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.pager import page_button, page_buttons
 
 CATEGORIES = "|".join(c.value for c in LeaderboardCategory)
 
@@ -23,12 +24,7 @@ class LeaderboardPageButton(
         self, category: LeaderboardCategory, page: int, *, label: str, disabled: bool = False
     ) -> None:
         super().__init__(
-            discord.ui.Button(
-                style=discord.ButtonStyle.secondary,
-                label=label,
-                disabled=disabled,
-                custom_id=f"pegasus:levels:board:{category.value}:{page}",
-            )
+            page_button(f"pegasus:levels:board:{category.value}:{page}", label, disabled)
         )
         self.category = category
         self.page = page
@@ -53,12 +49,11 @@ class LeaderboardPageButton(
 
 
 def leaderboard_view(category: LeaderboardCategory, page: int, pages: int) -> discord.ui.View:
-    """◀ and ▶ buttons; both are shown (disabled at the ends) so the layout never jumps."""
-    view = discord.ui.View(timeout=None)
-    view.add_item(
-        LeaderboardPageButton(category, max(page - 1, 0), label="◀ Previous", disabled=page <= 1)
+    """◀ and ▶ buttons, on a board of one page too (so the layout never jumps)."""
+    return page_buttons(
+        lambda shown, label, disabled: LeaderboardPageButton(
+            category, shown, label=label, disabled=disabled
+        ),
+        page,
+        pages,
     )
-    view.add_item(
-        LeaderboardPageButton(category, page + 1, label="Next ▶", disabled=page >= pages)
-    )
-    return view

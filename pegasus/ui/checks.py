@@ -12,7 +12,10 @@ import discord
 
 from pegasus.errors import PermissionDenied, ValidationError
 
-__all__ = ["and_join", "require_bot_can_give", "require_bot_can_post"]
+__all__ = ["MANAGE_SERVER", "and_join", "require_bot_can_give", "require_bot_can_post"]
+
+# Who may set a feature up: the default permission of every settings command.
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
 
 
 def and_join(items: Sequence[str]) -> str:
