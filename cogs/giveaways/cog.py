@@ -9,22 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from models.giveaways import Giveaway, GiveawayStatus
+from models.giveaways import GiveawayStatus
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, ValidationError
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
+from pegasus.services.giveaways import GiveawayInfo
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.flows import run_flow
 from pegasus.ui.format import plural, timestamp, user_mentions
 from pegasus.ui.views import confirm
 
@@ -70,7 +73,7 @@ class EnterButton(PegasusButton, template=r"pegasus:giveaway:enter:(?P<id>[0-9]+
         await cog.handle_enter(interaction, self.giveaway_pk)
 
 
-def giveaway_view(giveaway: Giveaway) -> discord.ui.View | None:
+def giveaway_view(giveaway: GiveawayInfo) -> discord.ui.View | None:
     """The Enter button while entries are (or will be) open; nothing once it is over."""
     if giveaway.status not in (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE):
         return None
@@ -151,7 +154,7 @@ class Giveaways(
         await service.end_due(
             giveaway_pk,
             now=discord.utils.utcnow(),
-            present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
+            present_member_ids=self.present_members(giveaway.guild_id),
         )
         # Whoever ended it, an end not yet announced is announced here; a failure raises so the
         # scheduler retries. While another claim on the announcement is unconfirmed, the timer
@@ -203,15 +206,22 @@ class Giveaways(
         raises, and the scheduler retries it with back-off; a command (`retry_later`) schedules
         a retry of the end timer instead, since nothing else would repeat it.
         """
-        claimed_at = discord.utils.utcnow()
-        if not await service.claim_announcement(giveaway_pk, now=claimed_at):
+        announcing = await run_flow(
+            reserve=lambda: self._claim_announcement(giveaway_pk),
+            act=lambda _claimed_at: self._announce_end(giveaway_pk),
+            confirm=lambda _claimed_at, giveaway: self._confirm_announcement(giveaway_pk, giveaway),
+            # Posting failed (or the task died): give the claim back for the next attempt.
+            undo=lambda claimed_at, _error: service.release_announcement(
+                giveaway_pk, claimed_at=claimed_at
+            ),
+            undo_on=(BaseException,),
+        )
+        if not announcing.reserved:
             return False
-        try:
-            giveaway = await self._announce_end(giveaway_pk)
-        except discord.HTTPException as error:
-            await service.release_announcement(giveaway_pk, claimed_at=claimed_at)
-            if not retry_later:
-                raise
+        error = announcing.error
+        if error is not None:
+            if not retry_later or not isinstance(error, discord.HTTPException):
+                raise error
             log.warning(
                 "Announcing giveaway %s failed (%s); retrying in %ss",
                 giveaway_pk,
@@ -222,15 +232,24 @@ class Giveaways(
                 giveaway_pk, now=discord.utils.utcnow(), due_in_seconds=ANNOUNCEMENT_RETRY_SECONDS
             )
             return False
-        except BaseException:
-            await service.release_announcement(giveaway_pk, claimed_at=claimed_at)
-            raise
-        await service.confirm_announcement(giveaway_pk, now=discord.utils.utcnow())
+        giveaway = announcing.confirmed
         if giveaway is not None:
             await self._tell_winners(giveaway, giveaway.winners)
         return True
 
-    async def _announce_end(self, giveaway_pk: int) -> Giveaway | None:
+    @staticmethod
+    async def _claim_announcement(giveaway_pk: int) -> datetime | None:
+        claimed_at = discord.utils.utcnow()
+        return claimed_at if await service.claim_announcement(giveaway_pk, now=claimed_at) else None
+
+    @staticmethod
+    async def _confirm_announcement(
+        giveaway_pk: int, giveaway: GiveawayInfo | None
+    ) -> GiveawayInfo | None:
+        await service.confirm_announcement(giveaway_pk, now=discord.utils.utcnow())
+        return giveaway
+
+    async def _announce_end(self, giveaway_pk: int) -> GiveawayInfo | None:
         """Show the result on the giveaway message and post the winners; the giveaway, or None
         if it was deleted. Raises discord.HTTPException when posting failed and may succeed
         later."""
@@ -251,7 +270,7 @@ class Giveaways(
         return giveaway
 
     async def _post_announcement(
-        self, giveaway: Giveaway, winners: list[int], *, reroll: bool
+        self, giveaway: GiveawayInfo, winners: Sequence[int], *, reroll: bool
     ) -> bool:
         """Mention the winners in the giveaway's channel; False if the channel is gone.
 
@@ -265,8 +284,8 @@ class Giveaways(
         )
         return True
 
-    async def _tell_winners(self, giveaway: Giveaway, winners: list[int]) -> None:
-        guild = self.bot.get_guild(giveaway.guild_id)  # type: ignore[attr-defined]
+    async def _tell_winners(self, giveaway: GiveawayInfo, winners: Sequence[int]) -> None:
+        guild = self.bot.get_guild(giveaway.guild_id)
         if guild is None:
             return
         jump_url = None
@@ -379,15 +398,19 @@ class Giveaways(
             bonus=self._bonus(bonus_role, bonus_entries, booster_bonus),
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
-        giveaway = await service.create_giveaway(draft, now=discord.utils.utcnow())
-        try:
-            message = await target.send(
+        posting = await run_flow(
+            reserve=lambda: service.create_giveaway(draft, now=discord.utils.utcnow()),
+            act=lambda giveaway: target.send(
                 embed=render.giveaway_embed(giveaway), view=giveaway_view(giveaway)
-            )
-        except discord.HTTPException:
-            await service.delete_unposted(giveaway.id)
-            raise
-        await service.attach_message(giveaway.id, message.id)
+            ),
+            confirm=self._attach_message,
+            # Discord refused the post: the giveaway and its timers are removed.
+            undo=lambda giveaway, _error: service.delete_unposted(giveaway.id),
+            undo_on=(discord.HTTPException,),
+        )
+        message = posting.unwrap()
+        giveaway = posting.reserved
+        assert giveaway is not None
         opens = (
             f"Entries open {timestamp(giveaway.starts_at)} and close"
             if giveaway.status is GiveawayStatus.SCHEDULED
@@ -398,6 +421,11 @@ class Giveaways(
             f"{target.mention}: {message.jump_url}\n{opens} {timestamp(giveaway.ends_at)}.",
             ephemeral=True,
         )
+
+    @staticmethod
+    async def _attach_message(giveaway: GiveawayInfo, message: discord.Message) -> discord.Message:
+        await service.attach_message(giveaway.id, message.id)
+        return message
 
     @staticmethod
     def _requirements(
@@ -450,13 +478,13 @@ class Giveaways(
         )
 
     async def _end(
-        self, interaction: discord.Interaction, giveaway: Giveaway, *, edit: bool = False
+        self, interaction: discord.Interaction, giveaway: GiveawayInfo, *, edit: bool = False
     ) -> None:
         ended = await service.end_now(
-            giveaway.guild_id,  # type: ignore[attr-defined]
+            giveaway.guild_id,
             giveaway.giveaway_id,
             now=discord.utils.utcnow(),
-            present_member_ids=self.present_members(giveaway.guild_id),  # type: ignore[attr-defined]
+            present_member_ids=self.present_members(giveaway.guild_id),
             by=interaction.user.id,
         )
         winners = user_mentions(ended.winners) or "nobody (no valid entries)"
@@ -510,7 +538,7 @@ class Giveaways(
         # Winners hear of it by DM even where the bot cannot post (best effort).
         await self._tell_winners(giveaway, winners)
 
-    async def _announce_reroll(self, giveaway: Giveaway, winners: list[int]) -> str | None:
+    async def _announce_reroll(self, giveaway: GiveawayInfo, winners: Sequence[int]) -> str | None:
         """Show the new winners on the giveaway message and post them; what went wrong, if
         anything, in words for staff."""
         try:

@@ -7,8 +7,14 @@ from collections.abc import Sequence
 
 import discord
 
-from models.giveaways import Giveaway, GiveawayStatus
-from pegasus.services.giveaways import BonusEntries, Entry, Requirements, Verification
+from models.giveaways import GiveawayStatus
+from pegasus.services.giveaways import (
+    BonusEntries,
+    Entry,
+    GiveawayInfo,
+    Requirements,
+    Verification,
+)
 from pegasus.ui.format import (
     BLUE,
     EMERALD,
@@ -55,7 +61,7 @@ def bonus_lines(bonus: BonusEntries) -> list[str]:
     return lines
 
 
-def giveaway_embed(giveaway: Giveaway) -> discord.Embed:
+def giveaway_embed(giveaway: GiveawayInfo) -> discord.Embed:
     """The embed of the giveaway message, for every status."""
     status = giveaway.status
     colour = {
@@ -72,13 +78,13 @@ def giveaway_embed(giveaway: Giveaway) -> discord.Embed:
     embed = discord.Embed(title=clip(title, 256), description=_description(giveaway), colour=colour)
     embed.add_field(name="Winners", value=_winners_value(giveaway), inline=True)
     embed.add_field(name="Entries", value=f"{giveaway.entry_count:,}", inline=True)
-    host_id = giveaway.host_id  # type: ignore[attr-defined]
+    host_id = giveaway.host_id
     if host_id:
         embed.add_field(name="Hosted by", value=f"<@{host_id}>", inline=True)
-    requirements = requirement_lines(Requirements.from_json(giveaway.requirements))
+    requirements = requirement_lines(giveaway.requirements)
     if requirements:
         embed.add_field(name="Requirements", value="\n".join(requirements), inline=False)
-    bonus = bonus_lines(BonusEntries.from_json(giveaway.bonus_entries))
+    bonus = bonus_lines(giveaway.bonus_entries)
     if bonus:
         embed.add_field(name="Bonus entries", value="\n".join(bonus), inline=False)
     embed.add_field(name="Fair draw", value=_fairness_value(giveaway), inline=False)
@@ -87,7 +93,7 @@ def giveaway_embed(giveaway: Giveaway) -> discord.Embed:
     return embed
 
 
-def _description(giveaway: Giveaway) -> str:
+def _description(giveaway: GiveawayInfo) -> str:
     parts = [giveaway.description] if giveaway.description else []
     status = giveaway.status
     if status is GiveawayStatus.SCHEDULED:
@@ -107,7 +113,7 @@ def _description(giveaway: Giveaway) -> str:
     return "\n\n".join(parts)
 
 
-def _winners_value(giveaway: Giveaway) -> str:
+def _winners_value(giveaway: GiveawayInfo) -> str:
     if giveaway.status is not GiveawayStatus.ENDED:
         return f"{giveaway.winner_count:,}"
     if not giveaway.winners:
@@ -115,7 +121,7 @@ def _winners_value(giveaway: Giveaway) -> str:
     return clip(user_mentions(giveaway.winners), 1024)
 
 
-def _fairness_value(giveaway: Giveaway) -> str:
+def _fairness_value(giveaway: GiveawayInfo) -> str:
     if giveaway.status is GiveawayStatus.ENDED:
         return (
             f"Seed `{giveaway.seed}`\nSHA-256 `{giveaway.seed_hash}`\n"
@@ -127,7 +133,7 @@ def _fairness_value(giveaway: Giveaway) -> str:
     )
 
 
-def announcement(giveaway: Giveaway, winners: Sequence[int], *, reroll: bool = False) -> str:
+def announcement(giveaway: GiveawayInfo, winners: Sequence[int], *, reroll: bool = False) -> str:
     """The public message naming the winners (these mentions ping)."""
     prize = f"**{giveaway.prize}**"
     if not winners:
@@ -143,7 +149,7 @@ def announcement(giveaway: Giveaway, winners: Sequence[int], *, reroll: bool = F
     )
 
 
-def winner_dm(giveaway: Giveaway, guild_name: str, jump_url: str | None) -> str:
+def winner_dm(giveaway: GiveawayInfo, guild_name: str, jump_url: str | None) -> str:
     where = f" ({jump_url})" if jump_url else ""
     return (
         f"🎉 You won **{giveaway.prize}** in the giveaway `{giveaway.giveaway_id}` on "
@@ -151,7 +157,7 @@ def winner_dm(giveaway: Giveaway, guild_name: str, jump_url: str | None) -> str:
     )
 
 
-def list_embed(giveaways: Sequence[Giveaway], status: GiveawayStatus | None) -> discord.Embed:
+def list_embed(giveaways: Sequence[GiveawayInfo], status: GiveawayStatus | None) -> discord.Embed:
     title = "Giveaways" if status is None else f"{status.value.capitalize()} giveaways"
     embed = discord.Embed(title=title, colour=COLOUR_ACTIVE)
     if not giveaways:
@@ -162,7 +168,7 @@ def list_embed(giveaways: Sequence[Giveaway], status: GiveawayStatus | None) -> 
     return embed
 
 
-def _list_line(giveaway: Giveaway) -> str:
+def _list_line(giveaway: GiveawayInfo) -> str:
     status = giveaway.status
     when = {
         GiveawayStatus.SCHEDULED: f"starts {timestamp(giveaway.starts_at)}",
@@ -176,7 +182,7 @@ def _list_line(giveaway: Giveaway) -> str:
     )
 
 
-def entries_embed(giveaway: Giveaway, entries: Sequence[Entry]) -> discord.Embed:
+def entries_embed(giveaway: GiveawayInfo, entries: Sequence[Entry]) -> discord.Embed:
     total = sum(weight for _, weight in entries)
     embed = discord.Embed(
         title=f"Entries of {giveaway.giveaway_id}: {clip(giveaway.prize, 200)}",
@@ -198,7 +204,7 @@ def entries_embed(giveaway: Giveaway, entries: Sequence[Entry]) -> discord.Embed
     return embed
 
 
-def entries_file(giveaway: Giveaway, entries: Sequence[Entry]) -> discord.File:
+def entries_file(giveaway: GiveawayInfo, entries: Sequence[Entry]) -> discord.File:
     """The draw's entry list, byte for byte what `entries_digest` hashes."""
     text = "".join(f"{user_id}:{weight}\n" for user_id, weight in entries)
     return discord.File(

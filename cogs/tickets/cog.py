@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from models.scheduling import ScheduledAction
-from models.tickets import Ticket, TicketStatus
+from models.tickets import TicketStatus
 from pegasus.bot import Pegasus
 from pegasus.errors import (
     ConflictError,
@@ -30,8 +30,9 @@ from pegasus.errors import (
     ValidationError,
 )
 from pegasus.services import tickets as service
-from pegasus.services.tickets import Actor, AutoCloseVerdict
+from pegasus.services.tickets import SETTINGS, Actor, AutoCloseVerdict, TicketInfo
 from pegasus.ui.checks import require_bot_can_post
+from pegasus.ui.flows import run_flow
 from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.roles import pingable_roles, remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
@@ -48,6 +49,7 @@ from .views import (
 
 log = logging.getLogger(__name__)
 
+AUTO_CLOSE_HOURS = SETTINGS.bounds("auto_close_hours")
 PANEL_DESCRIPTION = "The panel's id, e.g. TP-7K2QX (see /ticket-panel list)"
 STYLE_CHOICES = [
     app_commands.Choice(name=style.value.capitalize(), value=style.value)
@@ -105,7 +107,7 @@ class Tickets(commands.Cog):
     # Who is acting
 
     @staticmethod
-    def actor(member: discord.abc.User, ticket: Ticket | None) -> Actor:
+    def actor(member: discord.abc.User, ticket: TicketInfo | None) -> Actor:
         """Staff: a support role of the ticket, or Manage Channels. Admin: Administrator or
         Manage Server (they may unclaim for others, and write in frozen tickets)."""
         if not isinstance(member, discord.Member):
@@ -124,7 +126,7 @@ class Tickets(commands.Cog):
             raise ValidationError("This works only inside a server.")
         return interaction.guild
 
-    async def _ticket_here(self, interaction: discord.Interaction) -> Ticket:
+    async def _ticket_here(self, interaction: discord.Interaction) -> TicketInfo:
         guild = self._guild(interaction)
         return await service.ticket_in_channel(guild.id, interaction.channel_id or 0)
 
@@ -132,7 +134,7 @@ class Tickets(commands.Cog):
     # Channel permissions
 
     def overwrites(
-        self, guild: discord.Guild, ticket: Ticket
+        self, guild: discord.Guild, ticket: TicketInfo
     ) -> dict[discord.Role | discord.Member | discord.Object, discord.PermissionOverwrite]:
         """@everyone cannot see the channel; the opener, added members, support roles and the
         bot can. Locked: only staff write. Frozen: only admins (who bypass overwrites) write."""
@@ -157,7 +159,7 @@ class Tickets(commands.Cog):
     async def _apply_state(
         self,
         channel: discord.abc.GuildChannel,
-        ticket: Ticket,
+        ticket: TicketInfo,
         revert: Callable[[], Awaitable[Any]],
     ) -> None:
         """Make the channel's overwrites match the ticket; if Discord refuses, undo the change in
@@ -168,7 +170,7 @@ class Tickets(commands.Cog):
             await revert()
             raise
 
-    def _text_channel(self, guild: discord.Guild, ticket: Ticket) -> discord.TextChannel | None:
+    def _text_channel(self, guild: discord.Guild, ticket: TicketInfo) -> discord.TextChannel | None:
         channel = guild.get_channel(ticket.channel_id) if ticket.channel_id else None
         return channel if isinstance(channel, discord.TextChannel) else None
 
@@ -196,23 +198,26 @@ class Tickets(commands.Cog):
     ) -> None:
         guild = self._guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        opened = await service.open_ticket(
-            guild.id,
-            panel_id,
-            index,
-            interaction.user.id,
-            reason=reason,
-            user_name=interaction.user.name,
-            now=now(),
-            label=label,
+        opening = await run_flow(
+            reserve=lambda: service.open_ticket(
+                guild.id,
+                panel_id,
+                index,
+                interaction.user.id,
+                reason=reason,
+                user_name=interaction.user.name,
+                now=now(),
+                label=label,
+            ),
+            act=lambda opened: self._create_channel(guild, opened),
+            confirm=self._attach_channel,
+            # Discord refused the channel: the ticket is forgotten (its number stays unused).
+            undo=lambda opened, _error: service.abandon_ticket(opened.ticket.id),
+            undo_on=(discord.HTTPException,),
         )
-        ticket = opened.ticket
-        try:
-            channel = await self._create_channel(guild, opened)
-        except discord.HTTPException:
-            await service.abandon_ticket(ticket.id)
-            raise
-        ticket = await service.attach_channel(ticket.id, channel.id, now=now())
+        ticket, channel = opening.unwrap()
+        opened = opening.reserved
+        assert opened is not None
         self.open_channels[channel.id] = ticket.id
         # Only roles anyone may mention, or whose configurer could mention them, are pinged.
         pinged = await pingable_roles(guild, opened.support_role_ids)
@@ -230,6 +235,12 @@ class Tickets(commands.Cog):
         await interaction.followup.send(
             f"Your ticket {render.number(ticket)} is open: {channel.mention}", ephemeral=True
         )
+
+    @staticmethod
+    async def _attach_channel(
+        opened: service.OpenedTicket, channel: discord.TextChannel
+    ) -> tuple[TicketInfo, discord.TextChannel]:
+        return await service.attach_channel(opened.ticket.id, channel.id, now=now()), channel
 
     async def _create_channel(
         self, guild: discord.Guild, opened: service.OpenedTicket
@@ -254,7 +265,7 @@ class Tickets(commands.Cog):
         ticket = await service.get_ticket(ticket_id)
         await self._close_with_confirmation(interaction, ticket, reason=None)
 
-    async def _claim(self, interaction: discord.Interaction, ticket: Ticket) -> None:
+    async def _claim(self, interaction: discord.Interaction, ticket: TicketInfo) -> None:
         actor = self.actor(interaction.user, ticket)
         await service.claim(ticket.id, actor, now=now())
         await interaction.response.send_message(
@@ -263,15 +274,11 @@ class Tickets(commands.Cog):
         )
 
     async def _close_with_confirmation(
-        self, interaction: discord.Interaction, ticket: Ticket, *, reason: str | None
+        self, interaction: discord.Interaction, ticket: TicketInfo, *, reason: str | None
     ) -> None:
         actor = self.actor(interaction.user, ticket)
-        if not actor.staff and actor.user_id != ticket.user_id:
-            raise PermissionDenied(
-                "Only the member who opened this ticket or its staff can close it."
-            )
-        if ticket.status is TicketStatus.CLOSED:
-            raise ConflictError(f"Ticket {render.number(ticket)} is already closed.")
+        # The service's close rule, asked before the prompt so nobody confirms for nothing.
+        service.require_can_close(ticket, actor)
 
         async def close(answer: discord.Interaction) -> None:
             await answer.response.edit_message(content="Closing the ticket…", view=None)
@@ -301,19 +308,16 @@ class Tickets(commands.Cog):
         `channel_gone`: the channel was deleted by hand; there is nothing left to keep open, so
         the ticket stays closed even if posting the transcript fails (its messages are stored).
         """
-        ticket = await service.close(ticket_id, actor, reason=reason, now=now())
+        closing = await run_flow(
+            reserve=lambda: self._mark_closed(ticket_id, actor, reason),
+            act=lambda ticket: self._write_transcript(guild, ticket),
+            undo=lambda ticket, error: self._transcript_failed(guild, ticket, error, channel_gone),
+        )
+        if not closing.ok:
+            return channel_gone
+        ticket, transcript = closing.reserved, closing.confirmed
+        assert ticket is not None and transcript is not None
         channel = None if channel_gone else self._text_channel(guild, ticket)
-        if ticket.channel_id is not None:
-            self.open_channels.pop(ticket.channel_id, None)
-        try:
-            transcript = await self._transcript(guild, ticket)
-            await self._post_to_log(guild, ticket, transcript)
-        except Exception as error:
-            if channel_gone:
-                log.warning("Transcript of ticket %s not posted", ticket.id, exc_info=error)
-                return True
-            await self._keep_open_after_failure(ticket, channel, error)
-            return False
         await self._dm_opener(guild, ticket, transcript)
         if channel is not None:
             try:
@@ -326,7 +330,32 @@ class Tickets(commands.Cog):
                 )
         return True
 
-    async def _transcript(self, guild: discord.Guild, ticket: Ticket) -> service.TranscriptFile:
+    async def _mark_closed(
+        self, ticket_id: UUID, actor: Actor | None, reason: str | None
+    ) -> TicketInfo:
+        ticket = await service.close(ticket_id, actor, reason=reason, now=now())
+        if ticket.channel_id is not None:
+            self.open_channels.pop(ticket.channel_id, None)
+        return ticket
+
+    async def _write_transcript(
+        self, guild: discord.Guild, ticket: TicketInfo
+    ) -> service.TranscriptFile:
+        transcript = await self._transcript(guild, ticket)
+        await self._post_to_log(guild, ticket, transcript)
+        return transcript
+
+    async def _transcript_failed(
+        self, guild: discord.Guild, ticket: TicketInfo, error: BaseException, channel_gone: bool
+    ) -> None:
+        """The undo of a close: open again, unless the channel is gone (nothing to keep open;
+        the stored messages are the record)."""
+        if channel_gone:
+            log.warning("Transcript of ticket %s not posted", ticket.id, exc_info=error)
+            return
+        await self._keep_open_after_failure(ticket, self._text_channel(guild, ticket), error)
+
+    async def _transcript(self, guild: discord.Guild, ticket: TicketInfo) -> service.TranscriptFile:
         return await service.build_transcript(
             ticket, guild_name=guild.name, name_of=self._namer(guild), now=now()
         )
@@ -351,7 +380,7 @@ class Tickets(commands.Cog):
         ) else None
 
     async def _post_to_log(
-        self, guild: discord.Guild, ticket: Ticket, transcript: service.TranscriptFile
+        self, guild: discord.Guild, ticket: TicketInfo, transcript: service.TranscriptFile
     ) -> None:
         configured, channel = await self._log_channel(guild.id)
         if configured is None:
@@ -365,7 +394,7 @@ class Tickets(commands.Cog):
         )
 
     async def _keep_open_after_failure(
-        self, ticket: Ticket, channel: discord.TextChannel | None, error: Exception
+        self, ticket: TicketInfo, channel: discord.TextChannel | None, error: BaseException
     ) -> None:
         expected = isinstance(error, discord.HTTPException | PegasusError)
         # Discord refusing is an operator's problem (told below); anything else is a bug.
@@ -387,7 +416,7 @@ class Tickets(commands.Cog):
             )
 
     async def _dm_opener(
-        self, guild: discord.Guild, ticket: Ticket, transcript: service.TranscriptFile
+        self, guild: discord.Guild, ticket: TicketInfo, transcript: service.TranscriptFile
     ) -> None:
         try:
             user = guild.get_member(ticket.user_id) or await self.bot.fetch_user(ticket.user_id)
@@ -432,7 +461,7 @@ class Tickets(commands.Cog):
                 f"ticket {render.number(ticket)}:\n> {ticket.rating_comment}",
             )
 
-    async def _log(self, ticket: Ticket, text: str) -> None:
+    async def _log(self, ticket: TicketInfo, text: str) -> None:
         """A line in the guild's transcript channel, if it has one (best effort)."""
         _, channel = await self._log_channel(ticket.guild_id)
         if channel is None:
@@ -786,15 +815,16 @@ class Tickets(commands.Cog):
         name="settings", description="Where transcripts go, and auto-close for quiet tickets."
     )
     @app_commands.describe(
-        log_channel="The channel that receives every closed ticket's transcript",
-        auto_close_hours="Close tickets after this many hours without messages (0 = never)",
+        log_channel=SETTINGS["log_channel_id"].help,
+        **SETTINGS.help_for("auto_close_hours"),
         clear_log_channel="Stop posting transcripts to a channel",
     )
     async def panel_settings(
         self,
         interaction: discord.Interaction,
         log_channel: discord.TextChannel | None = None,
-        auto_close_hours: app_commands.Range[int, 0, service.MAX_AUTO_CLOSE_HOURS] | None = None,
+        auto_close_hours: app_commands.Range[int, AUTO_CLOSE_HOURS[0], AUTO_CLOSE_HOURS[1]]
+        | None = None,
         clear_log_channel: bool = False,
     ) -> None:
         guild = self._guild(interaction)
@@ -802,6 +832,7 @@ class Tickets(commands.Cog):
             require_bot_can_post(log_channel, what="transcripts", files=True)
         settings = await service.configure(
             guild.id,
+            actor_id=interaction.user.id,
             log_channel_id=log_channel.id if log_channel else None,
             clear_log_channel=clear_log_channel,
             auto_close_hours=auto_close_hours,
@@ -845,8 +876,8 @@ class Tickets(commands.Cog):
     async def _state_change(
         self,
         interaction: discord.Interaction,
-        change: Callable[..., Awaitable[Ticket]],
-        undo: Callable[..., Awaitable[Ticket]],
+        change: Callable[..., Awaitable[TicketInfo]],
+        undo: Callable[..., Awaitable[TicketInfo]],
         announcement: str,
     ) -> None:
         ticket = await self._ticket_here(interaction)
@@ -961,26 +992,15 @@ class Tickets(commands.Cog):
         ticket = await service.ticket_by_number(guild.id, number)
         actor = self.actor(interaction.user, ticket)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        reopened = await service.reopen(ticket.id, actor, now=now())
-        channel = self._text_channel(guild, reopened)
-        if channel is None:
-            try:
-                opener = guild.get_member(reopened.user_id)
-                name = await service.reopened_channel_name(
-                    reopened, opener.name if opener else str(reopened.user_id)
-                )
-                channel = await guild.create_text_channel(
-                    name,
-                    overwrites=self.overwrites(guild, reopened),
-                    topic=f"Ticket {render.number(reopened)} (reopened)",
-                    reason=f"Ticket {render.number(reopened)} reopened by {interaction.user}",
-                )
-            except discord.HTTPException:
-                await service.close(reopened.id, None, reason=ticket.close_reason, now=now())
-                raise
-            reopened = await service.attach_channel(reopened.id, channel.id, now=now())
-        else:
-            await channel.edit(overwrites=self.overwrites(guild, reopened))
+        reopening = await run_flow(
+            reserve=lambda: service.reopen(ticket.id, actor, now=now()),
+            act=lambda reopened: self._reopened_channel(guild, reopened, interaction.user),
+            confirm=self._attach_reopened,
+            # Discord refused the channel: the ticket is closed again, as it was.
+            undo=lambda _reopened, _error: service.undo_reopen(ticket.id, ticket, now=now()),
+            undo_on=(discord.HTTPException,),
+        )
+        reopened, channel = reopening.unwrap()
         self.open_channels[channel.id] = reopened.id
         await channel.send(
             f"<@{reopened.user_id}> ticket {render.number(reopened)} was reopened by "
@@ -991,6 +1011,33 @@ class Tickets(commands.Cog):
         await interaction.followup.send(
             f"Ticket {render.number(reopened)} is open again: {channel.mention}", ephemeral=True
         )
+
+    async def _reopened_channel(
+        self, guild: discord.Guild, reopened: TicketInfo, by: discord.abc.User
+    ) -> discord.TextChannel:
+        """The reopened ticket's channel: the old one if it is still there, else a new one."""
+        channel = self._text_channel(guild, reopened)
+        if channel is not None:
+            await channel.edit(overwrites=self.overwrites(guild, reopened))
+            return channel
+        opener = guild.get_member(reopened.user_id)
+        name = await service.reopened_channel_name(
+            reopened, opener.name if opener else str(reopened.user_id)
+        )
+        return await guild.create_text_channel(
+            name,
+            overwrites=self.overwrites(guild, reopened),
+            topic=f"Ticket {render.number(reopened)} (reopened)",
+            reason=f"Ticket {render.number(reopened)} reopened by {by}",
+        )
+
+    @staticmethod
+    async def _attach_reopened(
+        reopened: TicketInfo, channel: discord.TextChannel
+    ) -> tuple[TicketInfo, discord.TextChannel]:
+        if reopened.channel_id == channel.id:
+            return reopened, channel
+        return await service.attach_channel(reopened.id, channel.id, now=now()), channel
 
     @ticket_group.command(name="transcript", description="Get a ticket's transcript as a file.")
     @app_commands.describe(number="A ticket's number (default: the ticket you are in)")
@@ -1063,7 +1110,7 @@ def message_record(message: discord.Message) -> service.MessageRecord:
     )
 
 
-def _failure_reason(error: Exception) -> str:
+def _failure_reason(error: BaseException) -> str:
     if isinstance(error, discord.Forbidden):
         return "I may not post in the transcript channel"
     if isinstance(error, PegasusError):

@@ -1,16 +1,16 @@
-"""What tickets look like in Discord: embeds and short messages, built from stored rows."""
+"""What tickets look like in Discord: embeds and short messages, built from service values."""
 
 from __future__ import annotations
 
 import discord
 
-from models.tickets import Ticket, TicketPanel
 from pegasus.services import tickets as service
 from pegasus.services.durations import format_duration
+from pegasus.services.tickets import PanelInfo, TicketInfo
 from pegasus.ui.format import BLURPLE, GREEN, RED, plural, timestamp
 
 
-def number(ticket: Ticket) -> str:
+def number(ticket: TicketInfo) -> str:
     return f"#{ticket.number:04d}"
 
 
@@ -18,7 +18,7 @@ def stars(rating: int) -> str:
     return "★" * rating + "☆" * (5 - rating)
 
 
-def panel_embed(panel: TicketPanel) -> discord.Embed:
+def panel_embed(panel: PanelInfo) -> discord.Embed:
     embed = discord.Embed(
         title=panel.title, description=panel.description, colour=panel.color or BLURPLE
     )
@@ -28,7 +28,7 @@ def panel_embed(panel: TicketPanel) -> discord.Embed:
     return embed
 
 
-def panel_summary(panel: TicketPanel) -> str:
+def panel_summary(panel: PanelInfo) -> str:
     buttons = service.panel_buttons(panel)
     labels = ", ".join(f"**{b.label}**" for b in buttons) or "no buttons yet"
     where = f" · sent in <#{panel.channel_id}>" if panel.channel_id else " · not sent yet"
@@ -40,10 +40,10 @@ def panel_summary(panel: TicketPanel) -> str:
     )
 
 
-def welcome_embed(ticket: Ticket, opened: service.OpenedTicket) -> discord.Embed:
+def welcome_embed(ticket: TicketInfo, opened: service.OpenedTicket) -> discord.Embed:
     embed = discord.Embed(
         title=f"Ticket {number(ticket)} · {opened.label}",
-        description=opened.welcome_message,
+        description=opened.welcome_message.replace("{user}", f"<@{ticket.user_id}>"),
         colour=BLURPLE,
     )
     embed.add_field(name="Opened by", value=f"<@{ticket.user_id}>", inline=True)
@@ -53,7 +53,7 @@ def welcome_embed(ticket: Ticket, opened: service.OpenedTicket) -> discord.Embed
     return embed
 
 
-def closed_embed(ticket: Ticket, *, message_count: int) -> discord.Embed:
+def closed_embed(ticket: TicketInfo, *, message_count: int) -> discord.Embed:
     """The summary posted with the transcript in the log channel and sent to the opener."""
     embed = discord.Embed(title=f"Ticket {number(ticket)} closed", colour=RED)
     embed.add_field(name="Opened by", value=f"<@{ticket.user_id}>", inline=True)
@@ -71,7 +71,7 @@ def closed_embed(ticket: Ticket, *, message_count: int) -> discord.Embed:
     return embed
 
 
-def rating_prompt(guild_name: str, ticket: Ticket) -> str:
+def rating_prompt(guild_name: str, ticket: TicketInfo) -> str:
     return (
         f"Your ticket {number(ticket)} in **{guild_name}** was closed. The transcript is "
         "attached. How did we do? Pick a rating from 1 to 5 stars; you can add a comment next."

@@ -11,6 +11,7 @@ import discord
 import pytest
 
 from models.scheduling import ActionStatus, ScheduledAction
+from models.security import AuditLog
 from models.tickets import Ticket, TicketMessage, TicketStatus
 from pegasus.localdiscord import ActionRefused, CommandUnavailable, FakeChannel, FakeMember, Reply
 from pegasus.localdiscord.env import DiscordEnv
@@ -227,6 +228,53 @@ async def test_reopen_gives_a_closed_ticket_a_new_channel(discord_env: DiscordEn
     said = await env.alice.say(channel, "still broken")
     await env.settle()
     assert await TicketMessage.filter(message_id=said.id, ticket_id=ticket.id).exists()
+
+
+async def test_a_reopen_discord_refuses_leaves_the_ticket_closed_as_it_was(
+    discord_env: DiscordEnv,
+) -> None:
+    """Undoing a reopen restores who closed the ticket, when and why, not an automatic close."""
+    env = discord_env
+    await make_panel(env)
+    await env.owner.slash("ticket-panel settings", auto_close_hours=5)
+    await open_ticket(env, env.alice)
+    await close_with(env, env.alice, env.guild.channel("ticket-0001"))
+    before = await ticket_number(1)
+    env.server.faults.fail(
+        "POST", f"/guilds/{env.guild.id}/channels", status=403, code=50013,
+        message="Missing Permissions",
+    )
+
+    refused = await env.mod.slash("ticket reopen", number=1)
+    await env.settle()
+
+    after = await ticket_number(1)
+    assert after.status is TicketStatus.CLOSED
+    assert (after.closed_by_id, after.closed_at, after.close_reason, after.reopened_at) == (
+        env.alice.id, before.closed_at, before.close_reason, None
+    )
+    # The timer the reopen started is stopped with it.
+    assert not await ScheduledAction.filter(
+        kind=service.AUTOCLOSE_KIND, status=ActionStatus.PENDING
+    ).exists()
+    assert refused.ephemeral and env.guild.find_channel("ticket-0001") is None
+    reopened = await env.mod.slash("ticket reopen", number=1)
+    assert env.guild.channel("ticket-0001").mention in (reopened.content or "")
+
+
+async def test_a_settings_change_is_audited_with_before_and_after(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env, log_channel=False)
+
+    answer = await env.owner.slash(
+        "ticket-panel settings", log_channel=env.channel("logs"), auto_close_hours=12
+    )
+
+    assert answer.ephemeral and "12 hours" in answer.text
+    [entry] = await AuditLog.filter(action="tickets.settings")
+    assert entry.actor_id == env.owner.id  # type: ignore[attr-defined]
+    assert entry.before == {"log_channel_id": None, "auto_close_hours": None}
+    assert entry.after == {"log_channel_id": env.channel("logs").id, "auto_close_hours": 12}
 
 
 # ------------------------------------------------------------------------------ refusals

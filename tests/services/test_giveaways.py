@@ -69,7 +69,10 @@ async def test_create_commits_a_seed_and_schedules_the_end() -> None:
     giveaway = await new_giveaway()
     assert giveaway.status is GiveawayStatus.ACTIVE
     assert giveaway.giveaway_id.startswith("G-") and len(giveaway.giveaway_id) == 7
-    assert giveaway.seed_hash == hashlib.sha256(giveaway.seed.encode()).hexdigest()
+    # Only the commitment leaves the service while it runs; the seed is stored, secret.
+    assert giveaway.seed is None
+    seed = (await Giveaway.get(id=giveaway.id)).seed
+    assert giveaway.seed_hash == hashlib.sha256(seed.encode()).hexdigest()
     assert giveaway.ends_at == NOW + timedelta(hours=1)
     timers = await ScheduledAction.filter(dedupe_key=giveaway.giveaway_id).order_by("kind")
     assert [(t.kind, t.due_at, t.payload) for t in timers] == [
@@ -218,15 +221,16 @@ async def test_end_draws_from_the_seed_and_reveals_it() -> None:
     ended = await svc.end_giveaway(giveaway.id, now=NOW + timedelta(minutes=5))
     assert ended is not None and ended.status is GiveawayStatus.ENDED
     entries = [(u, 1) for u in range(20, 30)]
-    assert ended.winners == svc.draw_winners(giveaway.seed, 0, entries, 3)
+    assert ended.seed is not None  # revealed now that it has ended
+    assert list(ended.winners) == svc.draw_winners(ended.seed, 0, entries, 3)
     assert ended.entries_digest == svc.entries_digest(entries)
     assert ended.ended_at == NOW + timedelta(minutes=5)
-    assert ended.draws == [
+    assert [draw.to_json() for draw in ended.draws] == [
         {
             "round": 0,
             "count": 3,
             "excluded": [],
-            "winners": ended.winners,
+            "winners": list(ended.winners),
             "at": (NOW + timedelta(minutes=5)).isoformat(),
             "by": None,
         }
@@ -291,7 +295,7 @@ async def test_end_refusals() -> None:
 async def test_the_end_timer_opens_a_giveaway_whose_start_timer_has_not_run() -> None:
     giveaway = await new_giveaway(starts_in_seconds=60)
     ended = await svc.end_due(giveaway.id, now=giveaway.ends_at)
-    assert ended is not None and ended.status is GiveawayStatus.ENDED and ended.winners == []
+    assert ended is not None and ended.status is GiveawayStatus.ENDED and ended.winners == ()
 
 
 async def test_no_entry_slips_in_while_ending() -> None:
@@ -319,7 +323,7 @@ async def test_entrants_who_left_are_not_drawn() -> None:
     present = set(range(20, 25))
     ended = await svc.end_giveaway(giveaway.id, now=NOW, present_member_ids=present)
     assert ended is not None and sorted(ended.winners) == list(range(20, 25))
-    assert ended.draws[0]["excluded"] == list(range(25, 30))
+    assert ended.draws[0].excluded == tuple(range(25, 30))
     assert (await svc.verify(GUILD, giveaway.giveaway_id)).ok
 
 
@@ -360,7 +364,9 @@ async def test_reroll_never_repeats_winners_or_picks_members_who_left() -> None:
         assert not set(record.winners) & gone, "a member who left was drawn"
         assert seen <= set(record.excluded)
         seen.update(record.winners)
-        assert updated.winners == [*ended.winners, *sorted(seen - first, key=updated.winners.index)]
+        assert updated.winners == (
+            *ended.winners, *sorted(seen - first, key=updated.winners.index)
+        )
     # 10 entrants - 3 gone - 7 winners: nobody left.
     with pytest.raises(ConflictError, match="Nobody is left to draw"):
         await svc.reroll(GUILD, giveaway.giveaway_id, count=1, now=NOW, present_member_ids=present)
@@ -505,4 +511,4 @@ async def test_a_manual_end_keeps_the_end_timer_as_an_announcement_backstop() ->
     assert await svc.end_due(giveaway.id, now=timer.due_at) is None
     assert await svc.claim_announcement(giveaway.id, now=timer.due_at)
     stored = await Giveaway.get(id=giveaway.id)
-    assert stored.winners == ended.winners and len(stored.draws) == 1
+    assert tuple(stored.winners) == ended.winners and len(stored.draws) == 1

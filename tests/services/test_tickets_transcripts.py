@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pegasus.services.transcripts import (
+from pegasus.services.tickets import (
     Transcript,
     TranscriptMessage,
     render_transcript,

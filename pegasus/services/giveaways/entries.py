@@ -1,0 +1,181 @@
+"""Entering and leaving a giveaway: requirements, bonus entries, and members who leave.
+
+Entering and leaving lock the giveaway row first (an UPDATE that also checks that it is still
+open), so no entry slips in after the winners were drawn, on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
+from models.levels import UserXP
+from pegasus.errors import ConflictError, NotFoundError
+from pegasus.services.directory import ensure_user
+
+from .results import Entrant, EntryResult, GiveawayInfo, RequirementNotMet
+
+
+async def toggle_entry(giveaway_pk: int, entrant: Entrant, *, now: datetime) -> EntryResult:
+    """Enter the giveaway, or leave it if already entered.
+
+    Entering checks every requirement (RequirementNotMet names the first that fails) and fixes
+    the member's weight from their bonus entries.
+    """
+    async with in_transaction() as conn:
+        # Locks the row and checks, in one statement, that entries are still open; the end's
+        # status UPDATE waits for this transaction (and vice versa), so no entry is ever added
+        # after the winners were drawn.
+        open_now = (
+            await Giveaway.filter(id=giveaway_pk, status=GiveawayStatus.ACTIVE, ends_at__gt=now)
+            .using_db(conn)
+            .update(updated_at=now)
+        )
+        if not open_now:
+            await _raise_not_open(giveaway_pk, conn)
+        left = (
+            await GiveawayEntry.filter(giveaway_id=giveaway_pk, user_id=entrant.user_id)
+            .using_db(conn)
+            .delete()
+        )
+        if left:
+            await (
+                Giveaway.filter(id=giveaway_pk)
+                .using_db(conn)
+                .update(entry_count=F("entry_count") - 1)
+            )
+            return EntryResult(False, 0, await _entry_count(giveaway_pk, conn))
+        giveaway = GiveawayInfo.from_row(await Giveaway.get(id=giveaway_pk).using_db(conn))
+        await check_requirements(giveaway, entrant, now=now, using_db=conn)
+        weight = giveaway.bonus_entries.weight_for(entrant.role_ids, entrant.is_booster)
+        await ensure_user(entrant.user_id, using_db=conn)
+        await GiveawayEntry.create(
+            giveaway_id=giveaway_pk, user_id=entrant.user_id, entries=weight, using_db=conn
+        )
+        await (
+            Giveaway.filter(id=giveaway_pk).using_db(conn).update(entry_count=F("entry_count") + 1)
+        )
+        return EntryResult(True, weight, await _entry_count(giveaway_pk, conn))
+
+
+async def _entry_count(giveaway_pk: int, conn: BaseDBAsyncClient) -> int:
+    counts = (
+        await Giveaway.filter(id=giveaway_pk).using_db(conn).values_list("entry_count", flat=True)
+    )
+    return int(counts[0]) if counts else 0
+
+
+async def _raise_not_open(giveaway_pk: int, conn: BaseDBAsyncClient) -> None:
+    giveaway = await Giveaway.get_or_none(id=giveaway_pk).using_db(conn)
+    if giveaway is None:
+        raise NotFoundError("This giveaway no longer exists.")
+    if giveaway.status is GiveawayStatus.SCHEDULED:
+        raise ConflictError(
+            f"This giveaway has not started yet: entries open <t:{_ts(giveaway.starts_at)}:R>."
+        )
+    if giveaway.status is GiveawayStatus.CANCELLED:
+        raise ConflictError("This giveaway was cancelled.")
+    raise ConflictError("This giveaway has ended; entries are closed.")
+
+
+async def withdraw_member(guild_id: int, user_id: int, *, now: datetime) -> list[int]:
+    """Take a member who left the server out of the running giveaways there.
+
+    Returns the giveaways (primary keys) whose entry count changed. Ended giveaways keep their
+    entries: they are part of the record the draw is verified against.
+    """
+    entered = await GiveawayEntry.filter(
+        user_id=user_id, giveaway__guild_id=guild_id, giveaway__status=GiveawayStatus.ACTIVE
+    ).values_list("giveaway_id", flat=True)
+    changed = []
+    for giveaway_pk in entered:
+        async with in_transaction() as conn:
+            locked = await (
+                Giveaway.filter(id=giveaway_pk, status=GiveawayStatus.ACTIVE)
+                .using_db(conn)
+                .update(updated_at=now)
+            )
+            if not locked:
+                continue
+            removed = await (
+                GiveawayEntry.filter(giveaway_id=giveaway_pk, user_id=user_id)
+                .using_db(conn)
+                .delete()
+            )
+            if removed:
+                await (
+                    Giveaway.filter(id=giveaway_pk)
+                    .using_db(conn)
+                    .update(entry_count=F("entry_count") - removed)
+                )
+                changed.append(int(giveaway_pk))
+    return changed
+
+
+async def check_requirements(
+    giveaway: GiveawayInfo,
+    entrant: Entrant,
+    *,
+    now: datetime,
+    using_db: BaseDBAsyncClient | None = None,
+) -> None:
+    """Raise RequirementNotMet naming the first requirement the member does not meet."""
+    req = giveaway.requirements
+    missing = [role_id for role_id in req.role_ids if role_id not in entrant.role_ids]
+    if missing:
+        roles = ", ".join(f"<@&{role_id}>" for role_id in missing)
+        raise RequirementNotMet(f"You need the role {roles} to enter this giveaway.")
+    if req.min_account_age_days:
+        ready = _ready_at(entrant.account_created_at, req.min_account_age_days)
+        if ready is None or ready > now:
+            raise RequirementNotMet(
+                f"Your Discord account must be at least {_days(req.min_account_age_days)} old "
+                f"to enter this giveaway{_when(ready, 'it will be')}."
+            )
+    if req.min_server_age_days:
+        ready = _ready_at(entrant.joined_at, req.min_server_age_days)
+        if ready is None or ready > now:
+            raise RequirementNotMet(
+                f"You must have been in this server for at least "
+                f"{_days(req.min_server_age_days)} to enter this giveaway"
+                f"{_when(ready, 'you will have')}."
+            )
+    if req.min_level:
+        level = await member_level(giveaway.guild_id, entrant.user_id, using_db=using_db)
+        if level < req.min_level:
+            raise RequirementNotMet(
+                f"You need level {req.min_level:,} to enter this giveaway; you are level {level:,}."
+            )
+
+
+def _ready_at(since: datetime | None, days: int) -> datetime | None:
+    # Unknown dates (Discord did not say) count as not old enough: refuse rather than let through.
+    return None if since is None else since + timedelta(days=days)
+
+
+def _days(days: int) -> str:
+    return f"{days:,} day" + ("" if days == 1 else "s")
+
+
+def _when(ready: datetime | None, phrase: str) -> str:
+    return "" if ready is None else f" ({phrase} <t:{_ts(ready)}:R>)"
+
+
+async def member_level(
+    guild_id: int, user_id: int, *, using_db: BaseDBAsyncClient | None = None
+) -> int:
+    """The member's level from `user_xp` (0 if they have no XP yet)."""
+    levels = await (
+        UserXP.filter(guild_id=guild_id, user_id=user_id)
+        .using_db(using_db)
+        .values_list("level", flat=True)
+    )
+    return int(levels[0]) if levels else 0
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
