@@ -24,7 +24,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pegasus.errors import ValidationError
-from pegasus.services.rankcard import RankCard, prepare_background, render_rank_card
+from pegasus.services.levels import RankCard, prepare_background, render_rank_card
 from tests.image_hosts import grey_png
 
 

@@ -52,6 +52,7 @@ def member_facts(member: discord.Member) -> MemberFacts:
     guild = member.guild
     return MemberFacts(
         user_id=member.id,
+        mention=member.mention,
         username=escape_markdown(member.display_name),
         server=escape_markdown(guild.name),
         member_count=guild.member_count or len(guild.members),
@@ -146,22 +147,19 @@ class Community(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
 
-    async def cog_load(self) -> None:
-        service.config_cache.clear()  # this bot's database may not be the one the copy came from
-
     # --------------------------------------------------------------------------------------------
     # Listeners
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        config = await service.get_config(member.guild.id)
+        config = await self.bot.guild_configs.get(member.guild.id)
         await self.greet(member, config, GreetingKind.WELCOME)
         await self.give_autoroles(member, config)
         await post_log(member.guild, config, LogEvent.MEMBER_JOIN, self.join_embed(member))
 
     @commands.Cog.listener()
     async def on_member_remove(self, member: discord.Member) -> None:
-        config = await service.get_config(member.guild.id)
+        config = await self.bot.guild_configs.get(member.guild.id)
         await self.greet(member, config, GreetingKind.GOODBYE)
         await post_log(member.guild, config, LogEvent.MEMBER_LEAVE, self.leave_embed(member))
 
@@ -169,7 +167,7 @@ class Community(commands.Cog):
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if before.roles == after.roles:
             return
-        config = await service.get_config(after.guild.id)
+        config = await self.bot.guild_configs.get(after.guild.id)
         if config.logs(LogEvent.ROLE_CHANGE) is None:
             return
         added = [role for role in after.roles if role not in before.roles]
@@ -191,7 +189,7 @@ class Community(commands.Cog):
         guild = self.bot.get_guild(payload.guild_id)
         if guild is None:
             return
-        config = await service.get_config(guild.id)
+        config = await self.bot.guild_configs.get(guild.id)
         log_channel = config.logs(LogEvent.MESSAGE_DELETE)
         if log_channel is None or payload.channel_id == log_channel:
             return  # not logged, or a message of the log itself (would loop on cleanups)
@@ -222,7 +220,7 @@ class Community(commands.Cog):
         guild = self.bot.get_guild(payload.guild_id)
         if guild is None:
             return
-        config = await service.get_config(guild.id)
+        config = await self.bot.guild_configs.get(guild.id)
         if config.logs(LogEvent.MESSAGE_EDIT) is None:
             return
         embed = discord.Embed(
@@ -316,7 +314,7 @@ class Community(commands.Cog):
         **options: str | bool | None,
     ) -> None:
         assert interaction.guild is not None
-        current = (await service.get_config(interaction.guild.id)).greeting(kind)
+        current = (await self.bot.guild_configs.get(interaction.guild.id)).greeting(kind)
         embeds = options.get("embed_enabled")
         require_bot_can_post(
             channel,
@@ -328,6 +326,7 @@ class Community(commands.Cog):
             interaction.user.id,
             kind,
             channel_id=channel.id,
+            cache=self.bot.guild_configs,
             **options,  # type: ignore[arg-type]
         )
         embed = describe_greeting(kind, config.greeting(kind))
@@ -340,14 +339,14 @@ class Community(commands.Cog):
 
     async def show_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
         assert interaction.guild is not None
-        config = await service.get_config(interaction.guild.id)
+        config = await self.bot.guild_configs.get(interaction.guild.id)
         await interaction.response.send_message(
             embed=describe_greeting(kind, config.greeting(kind)), ephemeral=True
         )
 
     async def test_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
         assert interaction.guild is not None and isinstance(interaction.user, discord.Member)
-        settings = (await service.get_config(interaction.guild.id)).greeting(kind)
+        settings = (await self.bot.guild_configs.get(interaction.guild.id)).greeting(kind)
         if settings.channel_id is None:
             raise NotFoundError(f"Set {kind.value} messages up first with `/{kind.value} set`.")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -367,7 +366,9 @@ class Community(commands.Cog):
 
     async def disable_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
         assert interaction.guild is not None
-        await service.disable_greeting(interaction.guild.id, interaction.user.id, kind)
+        await service.disable_greeting(
+            interaction.guild.id, interaction.user.id, kind, cache=self.bot.guild_configs
+        )
         await interaction.response.send_message(
             f"{kind.value.capitalize()} messages are off. Your message and channel are kept: "
             f"`/{kind.value} set` turns them back on.",
@@ -487,7 +488,9 @@ class Community(commands.Cog):
     async def autorole_add(self, interaction: discord.Interaction, role: discord.Role) -> None:
         assert interaction.guild is not None and isinstance(interaction.user, discord.Member)
         check_autorole(role, interaction.user)
-        config = await service.add_autorole(interaction.guild.id, interaction.user.id, role.id)
+        config = await service.add_autorole(
+            interaction.guild.id, interaction.user.id, role.id, cache=self.bot.guild_configs
+        )
         await remember_role_setup(role, interaction.user)
         await interaction.response.send_message(
             f"New members now get {role.mention}. Autoroles: "
@@ -500,7 +503,9 @@ class Community(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def autorole_remove(self, interaction: discord.Interaction, role: discord.Role) -> None:
         assert interaction.guild is not None
-        config = await service.remove_autorole(interaction.guild.id, interaction.user.id, role.id)
+        config = await service.remove_autorole(
+            interaction.guild.id, interaction.user.id, role.id, cache=self.bot.guild_configs
+        )
         remaining = role_list(config.autoroles, interaction.guild)
         await interaction.response.send_message(
             f"New members no longer get {role.mention}. Autoroles: {remaining}.", ephemeral=True
@@ -511,7 +516,7 @@ class Community(commands.Cog):
     async def autorole_list(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
         guild = interaction.guild
-        config = await service.get_config(guild.id)
+        config = await self.bot.guild_configs.get(guild.id)
         embed = discord.Embed(title="Autoroles", colour=COLOUR_INFO)
         embed.description = (
             f"Given to every new member: {role_list(config.autoroles, guild)}."
@@ -551,7 +556,11 @@ class Community(commands.Cog):
         chosen = service.parse_log_events(events)
         require_bot_can_post(channel, embeds=True, what="the log")
         await service.set_logging(
-            interaction.guild.id, interaction.user.id, channel_id=channel.id, events=chosen
+            interaction.guild.id,
+            interaction.user.id,
+            channel_id=channel.id,
+            events=chosen,
+            cache=self.bot.guild_configs,
         )
         listed = ", ".join(LOG_EVENT_LABELS[event] for event in chosen)
         await interaction.response.send_message(
@@ -562,7 +571,7 @@ class Community(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def logging_show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
-        config = await service.get_config(interaction.guild.id)
+        config = await self.bot.guild_configs.get(interaction.guild.id)
         channel = f"<#{config.logging_channel_id}>" if config.logging_channel_id else "not set"
         state = "On" if config.logging_enabled else "Off"
         embed = discord.Embed(
@@ -581,7 +590,9 @@ class Community(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def logging_disable(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
-        await service.disable_logging(interaction.guild.id, interaction.user.id)
+        await service.disable_logging(
+            interaction.guild.id, interaction.user.id, cache=self.bot.guild_configs
+        )
         await interaction.response.send_message(
             "The server log is off. Security alerts still go to its channel.", ephemeral=True
         )

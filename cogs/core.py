@@ -12,28 +12,13 @@ from discord.ext import commands
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
 from pegasus.services import directory
-from pegasus.services.directory import MemberInfo, UserInfo
 from pegasus.ui.format import BLURPLE, clip
+from pegasus.ui.users import member_info, user_info
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = BLURPLE
 AnyCommand = app_commands.Command | app_commands.Group
-
-
-def user_info(user: discord.abc.User) -> UserInfo:
-    return UserInfo(
-        id=user.id,
-        username=user.name,
-        global_name=user.global_name,
-        discriminator=user.discriminator,
-        avatar=user.avatar.key if user.avatar else None,
-        is_bot=user.bot,
-    )
-
-
-def member_info(member: discord.Member) -> MemberInfo:
-    return MemberInfo(user=user_info(member), nickname=member.nick, joined_at=member.joined_at)
 
 
 def feature_of(command: AnyCommand | app_commands.ContextMenu) -> str:

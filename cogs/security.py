@@ -15,10 +15,9 @@ from discord.ext import commands
 from discord.utils import utcnow
 
 from models.security import ApiKey, IncidentStatus, SecurityIncident
-from pegasus.bot import Pegasus
+from pegasus.bot import MessagePhase, MessageVerdict, Pegasus
 from pegasus.errors import CooldownActive, ValidationError
 from pegasus.outage import DatabaseUnavailable, within
-from pegasus.services import community
 from pegasus.services import security as service
 from pegasus.services.community import GuildConfig, LogEvent
 from pegasus.services.durations import format_duration, parse_duration
@@ -149,11 +148,11 @@ class Security(commands.Cog):
         self._spam_notices: dict[tuple[int, int], float] = {}
 
     async def cog_load(self) -> None:
-        community.config_cache.clear()  # this bot's database may not be the one the copy came from
+        self.bot.guild_configs.clear()  # this bot's database may not be the one the copy came from
         for user_id, until in await service.active_blocks(utcnow()):
             self.limiter.block(user_id, until)
         self.bot.pegasus_tree.interaction_checks.append(self.limit_command_rate)
-        self.bot.add_message_hook(self.on_message)
+        self.bot.add_message_hook(self.on_message, MessagePhase.SECURITY)
 
     async def cog_unload(self) -> None:
         self.bot.remove_message_hook(self.on_message)
@@ -197,7 +196,7 @@ class Security(commands.Cog):
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        config = await community.get_config(member.guild.id)
+        config = await self.bot.guild_configs.get(member.guild.id)
         report = await service.handle_join(
             member.guild.id, member.id, utcnow(), config.security, detector=self.raids
         )
@@ -249,23 +248,26 @@ class Security(commands.Cog):
     # --------------------------------------------------------------------------------------------
     # Anti-spam
 
-    async def on_message(self, message: discord.Message) -> None:
-        """A message hook (see Pegasus.add_message_hook)."""
+    async def on_message(self, message: discord.Message) -> MessageVerdict | None:
+        """A message hook (see Pegasus.add_message_hook), run before the other features': a
+        message removed as spam reaches none of them (so it earns no XP)."""
         if message.guild is None or message.author.bot or message.webhook_id is not None:
-            return
-        config = await community.get_config(message.guild.id)  # memory, unless stale
+            return None
+        config = await self.bot.guild_configs.get(message.guild.id)  # memory, unless stale
         if not config.security.spam_protection_on:
-            return
+            return None
         author = message.author
         if isinstance(author, discord.Member) and (
             author.guild_permissions.manage_messages or author.guild_permissions.administrator
         ):
-            return  # staff may ping and repeat themselves
+            return None  # staff may ping and repeat themselves
         verdict = self.spam.check(
             message.guild.id, author.id, message.content, message.created_at, config.security
         )
-        if verdict is not None:
-            await self.stop_spam(message, config, verdict)
+        if verdict is None:
+            return None
+        await self.stop_spam(message, config, verdict)
+        return MessageVerdict.REMOVED
 
     async def stop_spam(
         self, message: discord.Message, config: GuildConfig, verdict: SpamVerdict
@@ -323,7 +325,7 @@ class Security(commands.Cog):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def security_settings(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
-        config = await community.get_config(interaction.guild.id)
+        config = await self.bot.guild_configs.get(interaction.guild.id)
         await interaction.response.send_message(
             embed=self.settings_embed(interaction.guild, config), ephemeral=True
         )

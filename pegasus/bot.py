@@ -21,6 +21,7 @@ from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
 from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
+from pegasus.services.community import ConfigCache
 from pegasus.tree import PegasusTree
 from pegasus.ui.deadline import AnswerDeadline
 
@@ -130,6 +131,9 @@ class Pegasus(commands.AutoShardedBot):
         self._db_open = False
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
+        # This bot's copy of each guild's `guild_settings` row, which listeners read (greetings,
+        # the server log, anti-raid and anti-spam); a command that changes it forgets the copy.
+        self.guild_configs = ConfigCache()
         self._message_hooks: list[tuple[MessagePhase, MessageHook]] = []
         self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
         # First of the checks, so that a check waiting on the database is covered too.

@@ -1,7 +1,8 @@
 """Server staff commands of the levels feature: `/xp ...` and `/levels ...` (Manage Server).
 
-The rules live in pegasus.services.levels; settings changes invalidate the cached configuration
-of the buffer that the `Levels` cog owns, so they apply to the next message.
+The rules and the declared settings live in pegasus.services.levels; settings changes invalidate
+the cached configuration of the buffer that the `Levels` cog owns, so they apply to the next
+message.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pegasus.errors import NotFoundError, ValidationError, shown_input
 from pegasus.services import levels as service
 from pegasus.services.durations import parse_duration
 from pegasus.services.ids import parse_snowflake
-from pegasus.services.levels import ChannelKind, XpChange, XpOperation
+from pegasus.services.levels import RULES, SETTINGS, ChannelKind, XpChange, XpOperation
 from pegasus.ui.checks import MANAGE_SERVER
 from pegasus.ui.roles import remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
@@ -45,6 +46,30 @@ KIND_WORDS = {
     ChannelKind.NO_XP: "a no-XP channel: messages are counted, no XP is given",
     ChannelKind.DOUBLE_XP: "a double-XP channel",
 }
+# /levels set's options and the settings they change (their help comes from the declaration).
+SET_OPTIONS = {
+    "enabled": "xp_enabled",
+    "xp_min": "xp_min",
+    "xp_max": "xp_max",
+    "cooldown": "xp_cooldown_seconds",
+    "voice_xp": "xp_per_voice_minute",
+    "rate": "xp_rate",
+    "announce": "xp_announce_level_up",
+    "channel": "xp_level_up_channel_id",
+    "message": "xp_level_up_message",
+    "booster_role": "xp_booster_role_id",
+    "booster_multiplier": "xp_booster_multiplier",
+    "voice_min_members": "voice_min_members",
+    "voice_count_muted": "voice_count_muted",
+    "voice_count_deafened": "voice_count_deafened",
+    "rewards": "rewards_enabled",
+}
+
+
+def setting_help(name: str) -> str:
+    return (SETTINGS if name in SETTINGS else RULES)[name].help
+
+
 _MENTION = re.compile(r"^<(@&|#)(\d{15,20})>$")
 _PREFIXED = re.compile(r"^(role|channel):(\d{15,20})$")
 
@@ -197,42 +222,30 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
 
     @levels.command(name="set", description="Change XP settings; options left empty stay.")
     @app_commands.describe(
-        enabled="Whether members earn XP at all",
-        xp_min="Least XP a message gives",
-        xp_max="Most XP a message gives",
-        cooldown="How long before a member's next message gives XP, e.g. 60s or 2m",
-        voice_xp="XP per minute in voice",
-        rate="Server-wide XP rate in percent (100 = normal, 200 = double)",
-        announce="Whether level-ups are announced",
-        channel="Announce level-ups in this channel",
+        **{option: setting_help(name) for option, name in SET_OPTIONS.items()},
         announce_where_spoken="Announce in the channel where the member spoke instead",
-        message="Level-up message; use {user}, {level} and {server}",
-        booster_role="Extra role that counts as a server booster for XP",
         no_booster_role="Stop counting an extra role as booster (real boosters still count)",
-        booster_multiplier="XP multiplier for boosters in percent (150 = 1.5x)",
-        voice_min_members="Members needed in a voice channel before minutes count",
-        voice_count_muted="Whether muted members earn voice minutes",
-        voice_count_deafened="Whether deafened members earn voice minutes",
-        rewards="Whether reward roles are given",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def levels_set(
         self,
         interaction: discord.Interaction,
         enabled: bool | None = None,
-        xp_min: app_commands.Range[int, 0, 10_000] | None = None,
-        xp_max: app_commands.Range[int, 0, 10_000] | None = None,
+        xp_min: app_commands.Range[int, *SETTINGS.bounds("xp_min")] | None = None,
+        xp_max: app_commands.Range[int, *SETTINGS.bounds("xp_max")] | None = None,
         cooldown: app_commands.Range[str, 1, 32] | None = None,
-        voice_xp: app_commands.Range[int, 0, 10_000] | None = None,
-        rate: app_commands.Range[int, 0, 1_000] | None = None,
+        voice_xp: app_commands.Range[int, *SETTINGS.bounds("xp_per_voice_minute")] | None = None,
+        rate: app_commands.Range[int, *SETTINGS.bounds("xp_rate")] | None = None,
         announce: bool | None = None,
         channel: discord.TextChannel | None = None,
         announce_where_spoken: bool | None = None,
-        message: app_commands.Range[str, 1, 1_000] | None = None,
+        message: app_commands.Range[str, 1, service.MAX_TEMPLATE_LENGTH] | None = None,
         booster_role: discord.Role | None = None,
         no_booster_role: bool | None = None,
-        booster_multiplier: app_commands.Range[int, 0, 1_000] | None = None,
-        voice_min_members: app_commands.Range[int, 1, 99] | None = None,
+        booster_multiplier: app_commands.Range[int, *SETTINGS.bounds("xp_booster_multiplier")]
+        | None = None,
+        voice_min_members: app_commands.Range[int, *RULES.bounds("voice_min_members")]
+        | None = None,
         voice_count_muted: bool | None = None,
         voice_count_deafened: bool | None = None,
         rewards: bool | None = None,
@@ -245,12 +258,13 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             )
         if booster_role is not None and no_booster_role:
             raise ValidationError("Choose either booster_role or no_booster_role, not both.")
+        low, high = SETTINGS.bounds("xp_cooldown_seconds")
         changes = {
             "xp_enabled": enabled,
             "xp_min": xp_min,
             "xp_max": xp_max,
             "xp_cooldown_seconds": (
-                parse_duration(cooldown, minimum=0, maximum=86_400) if cooldown else None
+                parse_duration(cooldown, minimum=low, maximum=high) if cooldown else None
             ),
             "xp_per_voice_minute": voice_xp,
             "xp_rate": rate,
@@ -262,21 +276,16 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             "voice_min_members": voice_min_members,
             "voice_count_muted": voice_count_muted,
             "voice_count_deafened": voice_count_deafened,
+            "rewards_enabled": rewards,
         }
         changes = {name: value for name, value in changes.items() if value is not None}
         if announce_where_spoken:
             changes["xp_level_up_channel_id"] = None
         if no_booster_role:
             changes["xp_booster_role_id"] = None
-        if rewards is None and not changes:
+        if not changes:
             raise ValidationError("Nothing to change: give at least one option.")
-        if rewards is not None:
-            await service.set_rewards_enabled(guild.id, rewards)
-        config = (
-            await service.update_settings(guild.id, **changes)
-            if changes
-            else await service.load_config(guild.id)
-        )
+        config = await service.update_settings(guild.id, actor_id=interaction.user.id, **changes)
         await self._invalidate(guild.id)
         embed = render.settings_embed(guild.name, config)
         embed.title = f"Level settings updated · {guild.name}"
@@ -355,7 +364,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
-        await service.set_reward_mode(guild.id, RewardMode(mode.value))
+        await service.set_reward_mode(
+            guild.id, RewardMode(mode.value), actor_id=interaction.user.id
+        )
         await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"Reward mode is now **{mode.value}**: {mode.name.split(': ', 1)[1]}.",
@@ -487,7 +498,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         chosen = ChannelKind(kind.value)
-        await service.set_channel_kind(guild.id, channel.id, chosen)
+        await service.set_channel_kind(
+            guild.id, channel.id, chosen, actor_id=interaction.user.id
+        )
         await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"{channel.mention} is now {KIND_WORDS[chosen]}.", ephemeral=True
@@ -499,7 +512,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     async def ignore_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
         guild = interaction.guild
         assert guild is not None
-        ignored = await service.toggle_ignored_role(guild.id, role.id)
+        ignored = await service.toggle_ignored_role(
+            guild.id, role.id, actor_id=interaction.user.id
+        )
         await self._invalidate(guild.id)
         text = (
             f"Members with {role.mention} no longer earn XP."

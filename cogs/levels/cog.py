@@ -1,7 +1,7 @@
 """XP, levels and activity on Discord: listeners, level-ups, reward roles and the commands.
 
-The rules live in pegasus.services.levels and the buffer in pegasus.activity; this module turns
-messages, voice states and interactions into plain values and shows the results.
+The rules and the buffer live in pegasus.services.levels; this module turns messages, voice
+states and interactions into plain values and shows the results.
 """
 
 from __future__ import annotations
@@ -19,22 +19,26 @@ from discord import app_commands
 from discord.ext import commands
 from PIL import Image
 
-from cogs.core import user_info
-from pegasus.activity import Activity, LevelChange, VoiceStateInfo
-from pegasus.bot import Pegasus
+from pegasus.bot import MessagePhase, Pegasus
 from pegasus.errors import ValidationError
 from pegasus.services import blacklist
 from pegasus.services import economy as economy_service
 from pegasus.services import levels as service
 from pegasus.services.levels import (
+    Activity,
     ActivityContext,
+    BackgroundCache,
+    ImageFetcher,
     LeaderboardCategory,
     LevelCaches,
+    LevelChange,
     LevelConfig,
+    RankCard,
+    VoiceStateInfo,
+    render_rank_card,
 )
-from pegasus.services.rankcard import BackgroundCache, RankCard, render_rank_card
-from pegasus.services.remote_images import ImageFetcher
 from pegasus.ui.roles import vet_grants
+from pegasus.ui.users import user_info
 
 from . import render
 from .views import LeaderboardPageButton, leaderboard_view
@@ -123,7 +127,7 @@ class Levels(commands.Cog):
         # cog_unload below flushes the buffer.
         self.bot.activity_buffer = self.activity  # type: ignore[attr-defined]
         self.bot.add_dynamic_items(LeaderboardPageButton)
-        self.bot.add_message_hook(self.on_message)
+        self.bot.add_message_hook(self.on_message, MessagePhase.LEVELS)
         self.activity.start()
         if self.bot.is_ready():  # reloaded while connected: take stock of voice now
             for guild in self.bot.guilds:

@@ -56,8 +56,10 @@ async def post_log(
 
 
 async def post_alert(guild: discord.Guild, embed: discord.Embed) -> discord.Message | None:
-    """Post a security alert in the server log's channel, whichever events the log reports."""
-    config = await community.get_config(guild.id)
+    """Post a security alert in the server log's channel, whichever events the log reports.
+
+    Alerts are rare, so the channel is read from the database: always the current one."""
+    config = await community.load_config(guild.id)
     channel = sendable_text_channel(guild, config.logging_channel_id)
     if channel is None:
         log.warning("Alert in guild %s with no log channel to post it: %s", guild.id, embed.title)

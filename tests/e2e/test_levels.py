@@ -20,13 +20,11 @@ from models.economy import ShopItemType
 from models.guilds import Member, User
 from models.levels import UserXP, VoiceSession
 from models.security import BlacklistEntityType
-from pegasus.activity import Activity
 from pegasus.localdiscord import SUPPRESS_PREMIUM_SUBSCRIPTIONS, CommandUnavailable, FakeMember
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import blacklist, shop
 from pegasus.services import levels as service
-from pegasus.services.rankcard import BackgroundCache
-from pegasus.services.remote_images import ImageFetcher
+from pegasus.services.levels import Activity, BackgroundCache, ImageFetcher
 from tests.image_hosts import Answer, ImageHost, ScriptedResolver, client_tls, grey_png, png
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))

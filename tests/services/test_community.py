@@ -23,13 +23,15 @@ GUILD = 222_222_222_222_222_222
 ADMIN = 900_000_000_000_000_010
 CHANNEL = 700_000_000_000_000_001
 ROLE = 600_000_000_000_000_001
-FACTS = MemberFacts(user_id=42, username="alice", server="Pegasus Test", member_count=12_345)
+FACTS = MemberFacts(
+    user_id=42, mention="<@42>", username="alice", server="Pegasus Test", member_count=12_345
+)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    # The module-level cache outlives a test's database.
-    community.config_cache.clear()
+@pytest.fixture
+def configs() -> ConfigCache:
+    """The copy of the configuration a running bot would own and hand in."""
+    return ConfigCache()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -133,8 +135,8 @@ def test_log_events_are_parsed() -> None:
 # Settings in the database
 
 
-async def test_defaults_without_a_row(db: str) -> None:
-    config = await community.get_config(GUILD)
+async def test_defaults_without_a_row(db: str, configs: ConfigCache) -> None:
+    config = await configs.get(GUILD)
     assert not config.welcome.enabled
     assert config.welcome.message == DEFAULT_WELCOME_MESSAGE
     assert config.autoroles == ()
@@ -143,8 +145,10 @@ async def test_defaults_without_a_row(db: str) -> None:
     assert await GuildSettings.filter(guild_id=GUILD).count() == 0  # reading wrote nothing
 
 
-async def test_set_welcome_is_stored_audited_and_seen_at_once(db: str) -> None:
-    await community.get_config(GUILD)  # cached before the change
+async def test_set_welcome_is_stored_audited_and_seen_at_once(
+    db: str, configs: ConfigCache
+) -> None:
+    await configs.get(GUILD)  # cached before the change
     config = await community.set_greeting(
         GUILD,
         ADMIN,
@@ -156,6 +160,7 @@ async def test_set_welcome_is_stored_audited_and_seen_at_once(db: str) -> None:
         embed_title="Hi",
         dm_enabled=True,
         dm_message="Read the rules, {username}",
+        cache=configs,
     )
     assert config.welcome == GreetingConfig(
         enabled=True,
@@ -167,7 +172,7 @@ async def test_set_welcome_is_stored_audited_and_seen_at_once(db: str) -> None:
         dm_enabled=True,
         dm_message="Read the rules, {username}",
     )
-    assert (await community.get_config(GUILD)).welcome.channel_id == CHANNEL
+    assert (await configs.get(GUILD)).welcome.channel_id == CHANNEL
     row = await GuildSettings.get(guild_id=GUILD)
     assert row.welcome_message == "Hello {user}"
     audit = await AuditLog.get(action="welcome.set")
@@ -194,6 +199,30 @@ async def test_optional_values_can_be_cleared_and_others_are_kept(db: str) -> No
     assert second is not None and second.after == {"goodbye_embed_title": None}
 
 
+async def test_a_link_must_be_secure_as_the_refusal_says(db: str) -> None:
+    with pytest.raises(ValidationError, match="must be a link starting with https://"):
+        await community.set_greeting(
+            GUILD, ADMIN, GreetingKind.WELCOME, channel_id=CHANNEL, embed_image="http://x.io/a.png"
+        )
+    assert await AuditLog.all().count() == 0
+
+
+async def test_refusals_name_no_discord_markup(db: str) -> None:
+    await community.add_autorole(GUILD, ADMIN, ROLE)
+    with pytest.raises(ConflictError) as taken:
+        await community.add_autorole(GUILD, ADMIN, ROLE)
+    with pytest.raises(NotFoundError) as missing:
+        await community.remove_autorole(GUILD, ADMIN, ROLE + 1)
+    assert "<@" not in str(taken.value) and "<@" not in str(missing.value)
+
+
+async def test_a_change_forgets_the_cached_copy_it_is_given(db: str, configs: ConfigCache) -> None:
+    assert (await configs.get(GUILD)).autoroles == ()
+    await community.add_autorole(GUILD, ADMIN, ROLE, cache=configs)
+    assert configs.peek(GUILD) is None
+    assert (await configs.get(GUILD)).autoroles == (ROLE,)
+
+
 async def test_goodbye_cannot_be_private(db: str) -> None:
     with pytest.raises(ValidationError, match="can't be sent privately"):
         await community.set_greeting(
@@ -206,7 +235,7 @@ async def test_bad_values_change_nothing(db: str) -> None:
         await community.set_greeting(
             GUILD, ADMIN, GreetingKind.WELCOME, channel_id=CHANNEL, embed_image="ftp://x"
         )
-    assert not (await community.get_config(GUILD)).welcome.enabled
+    assert not (await community.load_config(GUILD)).welcome.enabled
     assert await AuditLog.all().count() == 0
 
 
@@ -278,8 +307,7 @@ async def test_logging_settings(db: str) -> None:
 async def test_unknown_stored_events_are_ignored(db: str) -> None:
     await community.set_logging(GUILD, ADMIN, channel_id=CHANNEL, events=[LogEvent.MEMBER_JOIN])
     await GuildSettings.filter(guild_id=GUILD).update(logging_events=["member_join", "gone"])
-    community.config_cache.clear()
-    assert (await community.get_config(GUILD)).logging_events == {LogEvent.MEMBER_JOIN}
+    assert (await community.load_config(GUILD)).logging_events == {LogEvent.MEMBER_JOIN}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from models.economy import EconomyShopItem, EconomyUserItem, ShopItemType
 from models.guilds import GuildSettings, Member, User
 from models.levels import MultiplierTarget, RewardMode, UserXP, XpMultiplier, XpSettings
 from pegasus.errors import NotFoundError, ValidationError
+from models.security import AuditLog
 from pegasus.services import directory
 from pegasus.services import levels as lv
+from pegasus.services.cache import TtlCache
 from pegasus.services.levels import (
     ActivityContext,
     ChannelKind,
@@ -257,12 +259,45 @@ async def test_update_settings_validates_and_stores(db: str) -> None:
 
     with pytest.raises(ValidationError, match="above the maximum"):
         await lv.update_settings(GUILD, xp_min=11)
-    with pytest.raises(ValidationError, match="between 0 and 1,000"):
+    with pytest.raises(ValidationError, match="The rate must be between 0% and 1,000%"):
         await lv.update_settings(GUILD, xp_rate=5000)
     with pytest.raises(ValidationError, match="Nothing to change"):
         await lv.update_settings(GUILD)
     cleared = await lv.update_settings(GUILD, xp_level_up_channel_id=None)
     assert cleared.level_up_channel_id is None and cleared.xp_min == 5
+
+
+async def test_every_settings_change_is_audited_with_before_and_after(db: str) -> None:
+    await directory.ensure_user(ALICE)
+    await lv.update_settings(GUILD, actor_id=ALICE, xp_min=5, xp_rate=150, voice_count_muted=True)
+    entries = await AuditLog.filter(guild_id=GUILD).order_by("created_at")
+    assert [(e.target_type, e.before, e.after) for e in entries] == [
+        ("guild_settings", {"xp_min": 15, "xp_rate": 100}, {"xp_min": 5, "xp_rate": 150}),
+        ("xp_settings", {"voice_count_muted": False}, {"voice_count_muted": True}),
+    ]
+    assert all(e.actor_id == ALICE and e.action == "levels.settings" for e in entries)
+
+    await lv.set_channel_kind(GUILD, GENERAL, ChannelKind.DOUBLE_XP, actor_id=ALICE)
+    await lv.toggle_ignored_role(GUILD, ROLE_A, actor_id=ALICE)
+    await lv.set_reward_mode(GUILD, RewardMode.REPLACE, actor_id=ALICE)
+    await lv.set_rewards_enabled(GUILD, False, actor_id=ALICE)
+    later = await AuditLog.filter(guild_id=GUILD).order_by("created_at").offset(2)
+    assert [(e.action, e.before, e.after) for e in later] == [
+        ("levels.channel", {"double_xp_channels": []}, {"double_xp_channels": [GENERAL]}),
+        ("levels.ignore_role", {"ignored_roles": []}, {"ignored_roles": [ROLE_A]}),
+        ("levels.settings", {"reward_mode": "stack"}, {"reward_mode": "replace"}),
+        ("levels.settings", {"rewards_enabled": True}, {"rewards_enabled": False}),
+    ]
+
+
+async def test_a_refused_settings_change_stores_nothing_in_either_table(db: str) -> None:
+    with pytest.raises(ValidationError, match="minimum members in voice must be between 1 and 99"):
+        await lv.update_settings(GUILD, xp_min=1, voice_min_members=0)
+    with pytest.raises(ValidationError, match="above the maximum"):
+        await lv.update_settings(GUILD, xp_min=30, voice_min_members=3)
+    config = await lv.load_config(GUILD)
+    assert (config.xp_min, config.voice_min_members) == (15, 2)
+    assert not await AuditLog.exists()
 
 
 async def test_channel_kinds_are_exclusive(db: str) -> None:
@@ -504,7 +539,7 @@ async def test_ttl_cache_loads_once_and_expires() -> None:
         await asyncio.sleep(0)
         return key * 10
 
-    cache: lv.TtlCache[int, int] = lv.TtlCache(loader, 5.0, clock=lambda: now[0])
+    cache: TtlCache[int, int] = TtlCache(loader, 5.0, clock=lambda: now[0])
     assert cache.peek(1) is None
     results = await asyncio.gather(*(cache.get(1) for _ in range(10)))
     assert results == [10] * 10 and loads == [1]

@@ -12,10 +12,18 @@ import pytest
 
 from models.guilds import Member
 from models.levels import UserXP, VoiceSession
-from pegasus.activity import Activity, LevelChange, VoiceRules, VoiceStateInfo, VoiceTracker
 from pegasus.services import levels as lv
 from pegasus.services.directory import UserInfo
-from pegasus.services.levels import ActivityContext, ChannelKind, LevelCaches
+from pegasus.services.levels import (
+    Activity,
+    ActivityContext,
+    ChannelKind,
+    LevelCaches,
+    LevelChange,
+    VoiceRules,
+    VoiceStateInfo,
+    VoiceTracker,
+)
 
 GUILD = 111_111_111_111_111_111
 ALICE = 800_000_000_000_000_001

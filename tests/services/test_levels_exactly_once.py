@@ -19,9 +19,8 @@ from tortoise.transactions import in_transaction
 
 from models.guilds import Member
 from models.levels import UserXP
-from pegasus.activity import Activity
 from pegasus.services import levels as lv
-from pegasus.services.levels import ActivityContext, LevelCaches
+from pegasus.services.levels import Activity, ActivityContext, LevelCaches
 
 GUILD = 111_111_111_111_111_111
 ALICE = 800_000_000_000_000_001

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from pegasus.errors import ValidationError
-from pegasus.services.rankcard import (
+from pegasus.services.levels import (
     HEIGHT,
     WIDTH,
     BackgroundCache,

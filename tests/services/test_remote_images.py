@@ -16,7 +16,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from pegasus.errors import ValidationError
-from pegasus.services.remote_images import (
+from pegasus.services.levels import (
     AddressPolicy,
     ImageFetcher,
     check_host,

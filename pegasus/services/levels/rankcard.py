@@ -1,4 +1,5 @@
-"""Rank cards: a PNG with the avatar, name, level, XP progress, rank and activity.
+"""Rank cards: a PNG with the avatar, name, level, XP progress, rank and activity, and the
+colours and background each member chooses for theirs.
 
 Pure Pillow on plain values (no Discord): the adapter fetches the avatar and background image
 bytes (or passes None, which gives a placeholder) and runs `render_rank_card` in a thread, since
@@ -15,16 +16,43 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
+from urllib.parse import urlparse
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from pegasus.errors import ValidationError
+from models.guilds import User
+from pegasus.errors import ValidationError, shown_input
+from pegasus.services import directory
+
+__all__ = [
+    "COLOUR_FORMS",
+    "DEFAULT_ACCENT",
+    "DEFAULT_BACKGROUND",
+    "HEIGHT",
+    "MAX_DECODED_PIXELS",
+    "MAX_SOURCE_PIXELS",
+    "NAMED_COLOURS",
+    "WIDTH",
+    "BackgroundCache",
+    "RankCard",
+    "background_colour",
+    "compact_number",
+    "format_colour",
+    "parse_background",
+    "parse_colour",
+    "prepare_background",
+    "render_rank_card",
+    "reset_rank_card",
+    "set_rank_card",
+]
 
 WIDTH, HEIGHT = 934, 282
 PADDING = 24
@@ -376,3 +404,96 @@ def _draw_name_and_progress(
         draw.rounded_rectangle(
             (left, top, left + filled, top + BAR_HEIGHT), radius=BAR_HEIGHT // 2, fill=_rgb(accent)
         )
+
+
+# --------------------------------------------------------------------------- a member's style
+
+
+_HEX_COLOUR = re.compile(r"^#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+NAMED_COLOURS = {
+    "black": 0x000000,
+    "white": 0xFFFFFF,
+    "red": 0xED4245,
+    "green": 0x57F287,
+    "blue": 0x3498DB,
+    "blurple": 0x5865F2,
+    "yellow": 0xFEE75C,
+    "orange": 0xE67E22,
+    "purple": 0x9B59B6,
+    "pink": 0xEB459E,
+    "grey": 0x95A5A6,
+    "gray": 0x95A5A6,
+    "teal": 0x1ABC9C,
+    "navy": 0x1F2A44,
+}
+COLOUR_FORMS = "a colour like #5865F2, 5865F2, #fff or a name such as blue, green or purple"
+
+
+def parse_colour(text: str) -> int:
+    """`#5865F2`, `5865f2`, `#fff` or a colour name → 0xRRGGBB; ValidationError otherwise."""
+    cleaned = text.strip().lower()
+    if cleaned in NAMED_COLOURS:
+        return NAMED_COLOURS[cleaned]
+    if not _HEX_COLOUR.match(cleaned):
+        raise ValidationError(f"{shown_input(text)} is not a colour: use {COLOUR_FORMS}.")
+    digits = cleaned.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(d * 2 for d in digits)
+    return int(digits, 16)
+
+
+def format_colour(value: int) -> str:
+    return f"#{value:06X}"
+
+
+def parse_background(text: str) -> str:
+    """A background is a colour (stored as #RRGGBB) or an https:// image URL."""
+    cleaned = text.strip()
+    if cleaned.lower().startswith("http://"):
+        raise ValidationError("Image links must be secure: use an https:// link.")
+    if cleaned.lower().startswith("https://"):
+        try:
+            hostname = urlparse(cleaned).hostname
+        except ValueError:  # such as an unclosed IPv6 bracket: `https://[`
+            hostname = None
+        if not hostname or len(cleaned) > 1024 or any(ch.isspace() for ch in cleaned):
+            raise ValidationError("That image URL is not valid: use a full https:// link.")
+        return cleaned
+    try:
+        return format_colour(parse_colour(cleaned))
+    except ValidationError:
+        raise ValidationError(
+            f"{shown_input(text)} is neither a colour nor an image URL: use {COLOUR_FORMS}, "
+            "or an https:// link to an image."
+        ) from None
+
+
+def background_colour(background: str | None) -> int | None:
+    """The colour of a stored background, or None when it is an image URL or unset."""
+    if background and background.startswith("#"):
+        return parse_colour(background)
+    return None
+
+
+async def set_rank_card(
+    user_id: int, *, background: str | None = None, accent: str | None = None
+) -> tuple[str | None, int | None]:
+    """Store the member's rank card colours (only the given ones); returns the stored pair."""
+    if background is None and accent is None:
+        raise ValidationError("Give a background, an accent colour or both.")
+    changes: dict[str, Any] = {}
+    if background is not None:
+        changes["rank_card_background"] = parse_background(background)
+    if accent is not None:
+        changes["rank_card_accent"] = parse_colour(accent)
+    await directory.ensure_user(user_id)
+    await User.filter(id=user_id).update(**changes)
+    stored = await User.filter(id=user_id).values_list(
+        "rank_card_background", "rank_card_accent"
+    )
+    return stored[0]
+
+
+async def reset_rank_card(user_id: int) -> None:
+    await User.filter(id=user_id).update(rank_card_background=None, rank_card_accent=None)
+

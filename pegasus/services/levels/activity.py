@@ -1,7 +1,7 @@
 """The write-behind buffer for XP, message counts and voice minutes.
 
 Listeners touch memory only: `Activity.record_message` decides eligibility, cooldown and XP from
-the cached guild state (`pegasus.services.levels.LevelCaches`) and adds to a buffer keyed by
+the cached guild state (`LevelCaches`) and adds to a buffer keyed by
 (guild, user). The voice tracker counts qualifying seconds per member in memory. Every second
 the flusher writes the buffer in ONE transaction as a few multi-row upserts that increment
 (`INSERT ... ON CONFLICT DO UPDATE SET xp = user_xp.xp + EXCLUDED.xp ... RETURNING`), keeps
@@ -33,17 +33,27 @@ from pegasus.errors import DatabaseUnavailable
 from pegasus.outage import health, is_database_unreachable, within
 from pegasus.services import directory
 from pegasus.services.directory import UserInfo
-from pegasus.services.levels import (
-    ActivityContext,
-    GuildLevelState,
-    LevelCaches,
-    LevelConfig,
-    counts_message,
-    earns_xp,
-    level_for_xp,
-    message_xp,
-    voice_xp,
-)
+
+from .config import GuildLevelState, LevelCaches, LevelConfig
+from .rules import ActivityContext, counts_message, earns_xp, level_for_xp, message_xp, voice_xp
+
+__all__ = [
+    "FLUSH_INTERVAL",
+    "MAX_DEFERRED_PER_GUILD",
+    "MAX_DEFERRED_TOTAL",
+    "VOICE_INTERVAL",
+    "Activity",
+    "Batch",
+    "DeferredMessage",
+    "LevelChange",
+    "Pending",
+    "SessionWrite",
+    "VoiceCredit",
+    "VoiceRules",
+    "VoiceStateInfo",
+    "VoiceTracker",
+    "write_batch",
+]
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,95 @@
+"""Community: welcome and goodbye messages, autoroles and the server log.
+
+Owns its columns of `guild_settings` (welcome, goodbye, logging, autorole) and reads the whole row
+(security's columns too) as the cached `GuildConfig` that listeners use. Its modules:
+
+- `config`: the configuration as listeners read it, and the `ConfigCache` the running bot owns;
+- `settings`: the declared settings; every change is validated and audited with before and after;
+- `greetings`: welcome and goodbye templates, what is posted, their settings;
+- `autoroles`: roles given on join;
+- `server_log`: which events the server log reports, and where.
+"""
+
+from __future__ import annotations
+
+from .autoroles import (
+    add_autorole,
+    remove_autorole,
+)
+from .config import (
+    CONFIG_COLUMNS,
+    DEFAULT_TTL_SECONDS,
+    LOG_EVENT_LABELS,
+    ConfigCache,
+    GreetingConfig,
+    GreetingKind,
+    GuildConfig,
+    LogEvent,
+    SecurityConfig,
+    config_from_row,
+    load_config,
+)
+from .greetings import (
+    DISCORD_MESSAGE_LIMIT,
+    PLACEHOLDERS,
+    EmbedSpec,
+    Greeting,
+    MemberFacts,
+    build_greeting,
+    disable_greeting,
+    parse_color,
+    render_template,
+    set_greeting,
+    validate_template,
+    validate_url,
+)
+from .server_log import (
+    disable_logging,
+    parse_log_events,
+    set_logging,
+)
+from .settings import (
+    MAX_AUTOROLES,
+    MAX_MESSAGE_LENGTH,
+    MAX_TITLE_LENGTH,
+    MAX_URL_LENGTH,
+    SETTINGS,
+    change_settings,
+)
+
+__all__ = [
+    "CONFIG_COLUMNS",
+    "DEFAULT_TTL_SECONDS",
+    "DISCORD_MESSAGE_LIMIT",
+    "LOG_EVENT_LABELS",
+    "MAX_AUTOROLES",
+    "MAX_MESSAGE_LENGTH",
+    "MAX_TITLE_LENGTH",
+    "MAX_URL_LENGTH",
+    "PLACEHOLDERS",
+    "SETTINGS",
+    "ConfigCache",
+    "EmbedSpec",
+    "Greeting",
+    "GreetingConfig",
+    "GreetingKind",
+    "GuildConfig",
+    "LogEvent",
+    "MemberFacts",
+    "SecurityConfig",
+    "add_autorole",
+    "build_greeting",
+    "change_settings",
+    "config_from_row",
+    "disable_greeting",
+    "disable_logging",
+    "load_config",
+    "parse_color",
+    "parse_log_events",
+    "remove_autorole",
+    "render_template",
+    "set_greeting",
+    "set_logging",
+    "validate_template",
+    "validate_url",
+]

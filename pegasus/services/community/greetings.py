@@ -1,0 +1,231 @@
+"""Welcome and goodbye messages: their templates, what is posted and sent, and their settings.
+
+Templates accept `{user}` (a mention, as the adapter writes it), `{username}` (the name, no ping),
+`{server}` and `{member_count}` (with thousands separators).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pegasus.errors import ConflictError, ValidationError, shown_input
+
+from .config import ConfigCache, GreetingConfig, GreetingKind, GuildConfig
+from .settings import MAX_MESSAGE_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, change_settings
+
+__all__ = [
+    "DISCORD_MESSAGE_LIMIT",
+    "PLACEHOLDERS",
+    "EmbedSpec",
+    "Greeting",
+    "MemberFacts",
+    "build_greeting",
+    "disable_greeting",
+    "parse_color",
+    "render_template",
+    "set_greeting",
+    "validate_template",
+    "validate_url",
+]
+
+PLACEHOLDERS = ("user", "username", "server", "member_count")
+DISCORD_MESSAGE_LIMIT = 2000
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_HEX_COLOR = re.compile(r"^(?:#|0x)?([0-9a-f]{6})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    """What templates can say about a member and their server (names already escaped)."""
+
+    user_id: int
+    mention: str  # how the adapter mentions the member (`{user}`), e.g. `<@id>` on Discord
+    username: str
+    server: str
+    member_count: int
+
+
+# The longest member a template must fit: Discord's longest snowflake, display name (32) and
+# server name (100), and a billion members.
+_LONGEST_FACTS = MemberFacts(
+    user_id=2**63 - 1,
+    mention="m" * len(f"<@{2**63 - 1}>"),
+    username="n" * 32,
+    server="s" * 100,
+    member_count=10**9,
+)
+
+
+def validate_template(text: str, *, what: str = "message", limit: int = MAX_MESSAGE_LENGTH) -> str:
+    """The template, stripped; raises ValidationError for unknown placeholders or bad length."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise ValidationError(f"The {what} can't be empty.")
+    if len(cleaned) > limit:
+        raise ValidationError(f"The {what} can be at most {limit:,} characters long.")
+    unknown = sorted({name for name in _PLACEHOLDER.findall(cleaned) if name not in PLACEHOLDERS})
+    if unknown:
+        # On one line and short: a placeholder can hold line breaks and most of the text.
+        shown = ", ".join("{" + " ".join(name.split())[:30] + "}" for name in unknown[:5])
+        accepted = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        raise ValidationError(f"Unknown placeholder {shown} in the {what}. Use {accepted}.")
+    longest = len(render_template(cleaned, _LONGEST_FACTS, clip=False))
+    if longest > DISCORD_MESSAGE_LIMIT:
+        # Checked now: Discord would refuse the filled-in message and the greeting be lost.
+        raise ValidationError(
+            f"With long names filled in, the {what} could reach {longest:,} characters, over "
+            f"Discord's {DISCORD_MESSAGE_LIMIT:,}: use fewer placeholders or shorter text."
+        )
+    return cleaned
+
+
+def render_template(template: str, facts: MemberFacts, *, clip: bool = True) -> str:
+    """Fill `{user}`, `{username}`, `{server}` and `{member_count}`; other braces stay as typed.
+
+    The result is clipped to Discord's 2,000 characters (escaped names can be longer than the
+    lengths `validate_template` assumes), so the message is still delivered.
+    """
+    values = {
+        "user": facts.mention,
+        "username": facts.username,
+        "server": facts.server,
+        "member_count": f"{facts.member_count:,}",
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        return values.get(match.group(1), match.group(0))
+
+    filled = _PLACEHOLDER.sub(fill, template)
+    if clip and len(filled) > DISCORD_MESSAGE_LIMIT:
+        filled = filled[: DISCORD_MESSAGE_LIMIT - 1] + "…"
+    return filled
+
+
+def parse_color(text: str) -> int:
+    """`#5865F2`, `5865f2` or `0x5865F2` → 0x5865F2."""
+    match = _HEX_COLOR.match((text or "").strip())
+    if not match:
+        raise ValidationError(
+            f"{shown_input(text)} is not a colour. Use a hex code such as #5865F2."
+        )
+    return int(match.group(1), 16)
+
+
+def validate_url(text: str, *, what: str) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned.lower().startswith("https://") or any(ch.isspace() for ch in cleaned):
+        raise ValidationError(f"The {what} must be a link starting with https://.")
+    if len(cleaned) > MAX_URL_LENGTH:
+        raise ValidationError(f"The {what} link can be at most {MAX_URL_LENGTH:,} characters.")
+    return cleaned
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedSpec:
+    description: str
+    title: str | None = None
+    color: int | None = None
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Greeting:
+    """What to post in the channel, and what to send the member directly (welcome only)."""
+
+    content: str | None
+    embed: EmbedSpec | None
+    dm: str | None = None
+
+
+def build_greeting(kind: GreetingKind, settings: GreetingConfig, facts: MemberFacts) -> Greeting:
+    """The message for `facts`' member. In embed mode a welcome still pings the newcomer in the
+    message text (mentions inside embeds do not notify); a goodbye pings nobody."""
+    text = render_template(settings.message, facts)
+    dm = None
+    if kind is GreetingKind.WELCOME and settings.dm_enabled:
+        dm = render_template(settings.dm_message or settings.message, facts)
+    if not settings.embed_enabled:
+        return Greeting(content=text, embed=None, dm=dm)
+    embed = EmbedSpec(
+        description=text,
+        title=render_template(settings.embed_title, facts)[:256] if settings.embed_title else None,
+        color=settings.embed_color,
+        image_url=settings.embed_image,
+        thumbnail_url=settings.embed_thumbnail,
+    )
+    content = facts.mention if kind is GreetingKind.WELCOME else None
+    return Greeting(content=content, embed=embed, dm=dm)
+
+
+async def set_greeting(
+    guild_id: int,
+    actor_id: int,
+    kind: GreetingKind,
+    *,
+    channel_id: int,
+    message: str | None = None,
+    embed_enabled: bool | None = None,
+    embed_color: str | None = None,
+    embed_title: str | None = None,
+    embed_image: str | None = None,
+    embed_thumbnail: str | None = None,
+    dm_enabled: bool | None = None,
+    dm_message: str | None = None,
+    cache: ConfigCache | None = None,
+) -> GuildConfig:
+    """Turn welcome or goodbye messages on in `channel_id`; options left as None keep their value.
+
+    Text options accept `none` (or `-`) to clear an optional value (title, image, thumbnail,
+    colour, direct message text).
+    """
+    if kind is GreetingKind.GOODBYE and (dm_enabled or dm_message):
+        raise ValidationError("Goodbye messages can't be sent privately: the member has left.")
+    prefix = kind.value
+    changes: dict[str, Any] = {f"{prefix}_enabled": True, f"{prefix}_channel_id": channel_id}
+    if message is not None:
+        changes[f"{prefix}_message"] = validate_template(message)
+    if embed_enabled is not None:
+        changes[f"{prefix}_embed_enabled"] = embed_enabled
+    optional = {
+        "embed_color": (embed_color, lambda text: parse_color(text)),
+        "embed_title": (
+            embed_title,
+            lambda text: validate_template(text, what="title", limit=MAX_TITLE_LENGTH),
+        ),
+        "embed_image": (embed_image, lambda text: validate_url(text, what="image")),
+        "embed_thumbnail": (embed_thumbnail, lambda text: validate_url(text, what="thumbnail")),
+    }
+    if kind is GreetingKind.WELCOME:
+        optional["dm_message"] = (dm_message, lambda text: validate_template(text, what="DM"))
+        if dm_enabled is not None:
+            changes["welcome_dm_enabled"] = dm_enabled
+    for name, (value, parse) in optional.items():
+        if value is None:
+            continue
+        changes[f"{prefix}_{name}"] = None if _is_clear(value) else parse(value)
+    return await change_settings(guild_id, actor_id, f"{prefix}.set", changes, cache=cache)
+
+
+def _is_clear(value: str) -> bool:
+    return value.strip().lower() in {"none", "-", "off", "clear"}
+
+
+async def disable_greeting(
+    guild_id: int, actor_id: int, kind: GreetingKind, *, cache: ConfigCache | None = None
+) -> GuildConfig:
+    """Stop welcome or goodbye messages; the rest of the setup is kept for next time."""
+    switch = f"{kind.value}_enabled"
+
+    def switch_off(current: Mapping[str, Any]) -> dict[str, Any]:
+        if not current[switch]:
+            raise ConflictError(f"{kind.value.capitalize()} messages are already off.")
+        return {switch: False}
+
+    return await change_settings(
+        guild_id, actor_id, f"{kind.value}.disable", switch_off, cache=cache
+    )

@@ -1,0 +1,343 @@
+"""The rules of XP: the level curve, XP per message and per voice minute with its multipliers,
+reward roles and level-up messages; the reward and multiplier tables.
+
+Everything but the two tables is pure: plain values in, plain values out, so the hot path (see
+`activity`) computes XP in memory.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
+from pegasus.errors import NotFoundError, ValidationError
+
+from .config import ChannelKind, GuildLevelState, LevelConfig, Reward, ensure_level_rows
+
+__all__ = [
+    "DISCORD_MESSAGE_LIMIT",
+    "DOUBLE_XP_PERCENT",
+    "MAX_LEVEL",
+    "MAX_MULTIPLIER_PERCENT",
+    "MAX_TEMPLATE_LENGTH",
+    "MAX_XP",
+    "TEMPLATE_FIELDS",
+    "ActivityContext",
+    "LevelProgress",
+    "RewardPlan",
+    "add_reward",
+    "apply_percents",
+    "counts_message",
+    "earns_xp",
+    "level_for_xp",
+    "level_progress",
+    "list_rewards",
+    "message_xp",
+    "multiplier_percents",
+    "remove_multiplier",
+    "remove_reward",
+    "render_level_up",
+    "reward_message",
+    "reward_plan",
+    "set_multiplier",
+    "total_xp_for_level",
+    "validate_template",
+    "voice_xp",
+    "xp_to_next_level",
+]
+
+MAX_XP = 10**12  # far beyond any real server; keeps the level search and the columns bounded
+MAX_LEVEL = 10_000
+MAX_MULTIPLIER_PERCENT = 1000
+MAX_TEMPLATE_LENGTH = 1000
+TEMPLATE_FIELDS = ("user", "level", "server")
+DOUBLE_XP_PERCENT = 200
+
+
+# --------------------------------------------------------------------------- the curve
+
+
+def xp_to_next_level(level: int) -> int:
+    """XP needed to go from `level` to `level + 1` (MEE6's curve: 5·l² + 50·l + 100)."""
+    return 5 * level * level + 50 * level + 100
+
+
+def total_xp_for_level(level: int) -> int:
+    """Total XP at which `level` is reached (the sum of the steps below it), in closed form."""
+    n = level
+    return (5 * (n - 1) * n * (2 * n - 1)) // 6 + 25 * n * (n - 1) + 100 * n
+
+
+def level_for_xp(xp: int) -> int:
+    """The level a member with `xp` total XP has (the largest l with total_xp_for_level(l) ≤ xp)."""
+    if xp < 100:
+        return 0
+    # total_xp_for_level grows like 5/3·l³, so the cube root lands next to the answer.
+    guess = min(int((3 * xp / 5) ** (1 / 3)), MAX_LEVEL)
+    while guess > 0 and total_xp_for_level(guess) > xp:
+        guess -= 1
+    while guess < MAX_LEVEL and total_xp_for_level(guess + 1) <= xp:
+        guess += 1
+    return guess
+
+
+@dataclass(frozen=True, slots=True)
+class LevelProgress:
+    level: int
+    xp: int  # total
+    into_level: int  # XP earned since the level was reached
+    needed: int  # XP between this level and the next
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.needed <= 0 else min(self.into_level / self.needed, 1.0)
+
+
+def level_progress(xp: int) -> LevelProgress:
+    level = level_for_xp(xp)
+    return LevelProgress(
+        level=level,
+        xp=xp,
+        into_level=xp - total_xp_for_level(level),
+        needed=xp_to_next_level(level),
+    )
+
+
+# --------------------------------------------------------------------------- XP computation
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityContext:
+    """Where, who and when: the channel (then its parent and category), the member's roles,
+    whether they boost the server or are blacklisted, and the time (epoch seconds)."""
+
+    user_id: int
+    channel_ids: tuple[int, ...]
+    role_ids: frozenset[int] = frozenset()
+    is_booster: bool = False
+    blacklisted: bool = False
+    now: float = 0.0
+
+
+def multiplier_percents(state: GuildLevelState, ctx: ActivityContext) -> list[int]:
+    """Every multiplier that applies, as percentages (100 = 1x)."""
+    config = state.config
+    percents = [config.rate]
+    for channel_id in ctx.channel_ids:
+        if channel_id in config.channel_multipliers:
+            percents.append(config.channel_multipliers[channel_id])
+            break
+    roles = config.role_multipliers
+    role_percents = [roles[r] for r in ctx.role_ids if r in roles]
+    if role_percents:
+        percents.append(max(role_percents))
+    booster = ctx.is_booster or (
+        config.booster_role_id is not None and config.booster_role_id in ctx.role_ids
+    )
+    if booster:
+        percents.append(config.booster_multiplier)
+    if config.channel_kind(ctx.channel_ids) is ChannelKind.DOUBLE_XP:
+        percents.append(DOUBLE_XP_PERCENT)
+    boost = state.boosts.get(ctx.user_id)
+    if boost is not None and boost.expires_at > ctx.now:
+        percents.append(boost.percent)
+    return percents
+
+
+def apply_percents(base: int, percents: Iterable[int]) -> int:
+    """`base` times every percentage, rounded half up, in exact integer arithmetic."""
+    numerator, denominator = base, 1
+    for percent in percents:
+        numerator *= percent
+        denominator *= 100
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def earns_xp(state: GuildLevelState, ctx: ActivityContext) -> bool:
+    """XP is off, the channel gives none, the member has an ignored role or is blacklisted."""
+    config = state.config
+    if not config.enabled:
+        return False
+    if config.channel_kind(ctx.channel_ids) in (ChannelKind.IGNORED, ChannelKind.NO_XP):
+        return False
+    return not ctx.blacklisted and config.ignored_roles.isdisjoint(ctx.role_ids)
+
+
+def counts_message(config: LevelConfig, channel_ids: tuple[int, ...]) -> bool:
+    """Messages are counted everywhere but in ignored channels."""
+    return config.channel_kind(channel_ids) is not ChannelKind.IGNORED
+
+
+def message_xp(state: GuildLevelState, ctx: ActivityContext, rng: random.Random) -> int:
+    """XP for one message that is off cooldown and earns XP: a draw in [xp_min, xp_max], scaled."""
+    config = state.config
+    base = rng.randint(config.xp_min, max(config.xp_min, config.xp_max))
+    return apply_percents(base, multiplier_percents(state, ctx))
+
+
+def voice_xp(state: GuildLevelState, ctx: ActivityContext, minutes: int) -> int:
+    if minutes <= 0 or not earns_xp(state, ctx):
+        return 0
+    return apply_percents(
+        state.config.xp_per_voice_minute * minutes, multiplier_percents(state, ctx)
+    )
+
+
+# --------------------------------------------------------------------------- rewards
+
+
+@dataclass(frozen=True, slots=True)
+class RewardPlan:
+    """Reward roles a member should and should not have at a level."""
+
+    keep: frozenset[int]
+    remove: frozenset[int]
+
+
+def reward_plan(config: LevelConfig, level: int) -> RewardPlan:
+    """The reward roles for `level`, from the whole reward table (so missed rewards catch up).
+
+    A stacking reward is kept once reached; a replacing one only while no higher reward level has
+    been reached. Rewards above the level are removed (XP taken away takes them back).
+    """
+    if not config.rewards_enabled or not config.rewards:
+        return RewardPlan(frozenset(), frozenset())
+    reached = [r for r in config.rewards if r.level <= level]
+    top_level = max((r.level for r in reached), default=None)
+    keep = {
+        r.role_id
+        for r in reached
+        if r.level == top_level or (r.mode or config.reward_mode) is RewardMode.STACK
+    }
+    every_role = {r.role_id for r in config.rewards}
+    return RewardPlan(frozenset(keep), frozenset(every_role - keep))
+
+
+def reward_message(config: LevelConfig, old_level: int, new_level: int) -> str | None:
+    """The custom text of the highest reward crossed between the two levels, if any."""
+    crossed = [
+        r for r in config.rewards if old_level < r.level <= new_level and r.message
+    ]
+    return max(crossed, key=lambda r: r.level).message if crossed else None
+
+
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+DISCORD_MESSAGE_LIMIT = 2000
+# As long as the longest user mention an adapter can fill in for {user}.
+_LONGEST_USER = "u" * len(f"<@{2**63 - 1}>")
+
+
+def validate_template(template: str) -> str:
+    template = template.strip()
+    if not template:
+        raise ValidationError("The level-up message cannot be empty.")
+    if len(template) > MAX_TEMPLATE_LENGTH:
+        raise ValidationError(
+            f"The level-up message can be at most {MAX_TEMPLATE_LENGTH:,} characters."
+        )
+    unknown = sorted({f for f in _TEMPLATE_FIELD.findall(template) if f not in TEMPLATE_FIELDS})
+    if unknown:
+        raise ValidationError(
+            # One short line: a placeholder can hold line breaks and most of the text.
+            f"Unknown placeholder {{{' '.join(unknown[0].split())[:30]}}}: use {{user}}, "
+            "{level} and {server}."
+        )
+    longest = len(render_level_up(template, user=_LONGEST_USER, level=10**9, server="s" * 100))
+    if longest > DISCORD_MESSAGE_LIMIT:
+        # Checked now: Discord would refuse the filled-in message and the level-up be lost.
+        raise ValidationError(
+            f"With long names filled in, the level-up message could reach {longest:,} "
+            f"characters, over Discord's {DISCORD_MESSAGE_LIMIT:,}: use fewer placeholders."
+        )
+    return template
+
+
+def render_level_up(template: str, *, user: str, level: int, server: str) -> str:
+    """Fill `{user}`, `{level}` and `{server}`; anything else is left as written."""
+    values = {"user": user, "level": f"{level:,}", "server": server}
+    filled = _TEMPLATE_FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+    # Clipped rather than refused by Discord, so the announcement is still delivered.
+    return filled if len(filled) <= DISCORD_MESSAGE_LIMIT else filled[:1999] + "…"
+
+
+# --------------------------------------------------------------------------- the tables
+
+
+async def add_reward(
+    guild_id: int,
+    level: int,
+    role_id: int,
+    *,
+    message: str | None = None,
+    mode: RewardMode | None = None,
+) -> Reward:
+    if not 1 <= level <= MAX_LEVEL:
+        raise ValidationError(f"The level must be between 1 and {MAX_LEVEL:,}.")
+    if message is not None:
+        message = validate_template(message)
+    async with in_transaction() as conn:
+        await ensure_level_rows(guild_id, using_db=conn)
+        if await XpReward.filter(guild_id=guild_id, level=level, role_id=role_id).using_db(
+            conn
+        ).exists():
+            raise ValidationError(f"That role is already the reward for level {level:,}.")
+        await XpReward.create(
+            guild_id=guild_id,
+            level=level,
+            role_id=role_id,
+            message=message,
+            mode=mode,
+            using_db=conn,
+        )
+    return Reward(level, role_id, mode, message)
+
+
+async def remove_reward(guild_id: int, level: int, role_id: int) -> None:
+    deleted = await XpReward.filter(guild_id=guild_id, level=level, role_id=role_id).delete()
+    if not deleted:
+        raise NotFoundError(f"That role is not a reward for level {level:,}.")
+
+
+async def list_rewards(guild_id: int) -> list[Reward]:
+    rows = await XpReward.filter(guild_id=guild_id).order_by("level", "role_id")
+    return [Reward.from_row(r) for r in rows]
+
+
+async def set_multiplier(
+    guild_id: int, target_type: MultiplierTarget, target_id: int, percent: int
+) -> int:
+    if not 0 <= percent <= MAX_MULTIPLIER_PERCENT:
+        raise ValidationError(
+            f"The multiplier must be between 0% and {MAX_MULTIPLIER_PERCENT:,}% (100% = normal)."
+        )
+    async with in_transaction() as conn:
+        await ensure_level_rows(guild_id, using_db=conn)
+        await XpMultiplier.bulk_create(
+            [
+                XpMultiplier(
+                    guild_id=guild_id,
+                    target_type=target_type,
+                    target_id=target_id,
+                    multiplier=percent,
+                )
+            ],
+            on_conflict=["guild_id", "target_type", "target_id"],
+            update_fields=["multiplier"],
+            using_db=conn,
+        )
+    return percent
+
+
+async def remove_multiplier(
+    guild_id: int, target_type: MultiplierTarget, target_id: int
+) -> None:
+    deleted = await XpMultiplier.filter(
+        guild_id=guild_id, target_type=target_type, target_id=target_id
+    ).delete()
+    if not deleted:
+        raise NotFoundError(f"That {target_type.value} has no XP multiplier.")
