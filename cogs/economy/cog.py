@@ -21,6 +21,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
 from pegasus.services import economy, gambling, shop
 from pegasus.ui.dynamic import PegasusButton
+from pegasus.ui.flows import run_flow
 from pegasus.ui.pager import NEXT, page_button, pager
 from pegasus.ui.roles import vet_grants
 
@@ -544,30 +545,44 @@ class Economy(commands.Cog):
         self, guild_id: int, member: discord.Member, role: discord.Role,
         result: shop.TradeResult,
     ) -> str:
-        """Give the bought role; if Discord refuses, refund the purchase. Says which happened."""
+        """Give the bought role; if Discord refuses, refund the purchase. Says which happened.
+
+        The paid purchase is the reservation, giving the role the act, the refund the undo."""
         c = result.currency
-        try:
+
+        async def bought() -> shop.TradeResult:
+            return result  # paid already, in the purchase's transaction
+
+        async def give(_bought: shop.TradeResult) -> None:
             await member.add_roles(role, reason=f"Bought {result.item_name} in the shop")
-        except discord.HTTPException as error:
-            why = role_refusal(error)
-        else:
-            return (f"🛍️ You bought **{result.item_name}** for {c.format(result.total)}. "
-                    f"You now have the {role.mention} role.")
-        log.warning("Could not give role %s bought by %s: %s", role.id, member.id, why)
-        assert result.transaction_id is not None
-        try:
-            refund = await shop.refund_purchase(
-                guild_id, result.transaction_id, reason=f"the role could not be given ({why})"
-            )
-        except PegasusError as refusal:
-            # Money was taken and the role not given: staff must act, so say it loudly.
-            log.error("Refund of purchase %s failed: %s", result.transaction_id, refusal)
-            return (f"⚠️ I could not give you {role.mention} ({why}) and could not refund "
-                    f"**{result.item_name}** automatically: {refusal} Ask the staff to reverse "
-                    f"purchase `{result.transaction_id.hex[:8]}` with /economy reverse.")
-        return (f"↩️ I could not give you {role.mention}: {why}. Your purchase of "
-                f"**{result.item_name}** was refunded: {c.format(refund.amount)} is back in your "
-                f"wallet (now {c.format(refund.wallet)}). Tell the staff so they can fix the role.")
+
+        async def refund(_bought: shop.TradeResult, error: BaseException) -> str:
+            why = role_refusal(error) if isinstance(error, discord.HTTPException) else str(error)
+            log.warning("Could not give role %s bought by %s: %s", role.id, member.id, why)
+            assert result.transaction_id is not None
+            try:
+                refunded = await shop.refund_purchase(
+                    guild_id, result.transaction_id, reason=f"the role could not be given ({why})"
+                )
+            except PegasusError as refusal:
+                # Money was taken and the role not given: staff must act, so say it loudly.
+                log.error("Refund of purchase %s failed: %s", result.transaction_id, refusal)
+                return (f"⚠️ I could not give you {role.mention} ({why}) and could not refund "
+                        f"**{result.item_name}** automatically: {refusal} Ask the staff to "
+                        f"reverse purchase `{result.transaction_id.hex[:8]}` with "
+                        "/economy reverse.")
+            return (f"↩️ I could not give you {role.mention}: {why}. Your purchase of "
+                    f"**{result.item_name}** was refunded: {c.format(refunded.amount)} is back "
+                    f"in your wallet (now {c.format(refunded.wallet)}). Tell the staff so they "
+                    "can fix the role.")
+
+        granting = await run_flow(
+            reserve=bought, act=give, undo=refund, undo_on=(discord.HTTPException,)
+        )
+        if granting.undone is not None:
+            return granting.undone
+        return (f"🛍️ You bought **{result.item_name}** for {c.format(result.total)}. "
+                f"You now have the {role.mention} role.")
 
     @app_commands.command(name="sell", description="Sell items back to the shop.")
     @app_commands.describe(item="The item's name", quantity="How many (default 1)")
