@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from models.economy import ShopItemType
 from pegasus.bot import Pegasus
-from pegasus.services import economy, shop
+from pegasus.services import economy
 from pegasus.services.durations import parse_duration
 from pegasus.ui.roles import remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
@@ -17,8 +19,10 @@ from pegasus.ui.views import confirm
 from . import render
 from .cog import any_item_autocomplete, check_role_manageable, guild_id_of, refuse_bots, request_key
 
-MONEY = app_commands.Range[int, 0, 2**53 - 1]  # what a Discord integer option can carry
-PERCENT = app_commands.Range[int, 0, 100]
+SETTINGS = economy.SETTINGS
+DISCORD_INT_MAX = 2**53 - 1  # the largest integer a Discord option can carry
+# Duration settings are typed as text ("1h30m"): option name → setting.
+_DURATIONS = {"work_cooldown": "work_cooldown_seconds", "rob_cooldown": "rob_cooldown_seconds"}
 TYPE_CHOICES = [
     app_commands.Choice(name="Role: grants a role", value="role"),
     app_commands.Choice(name="Item: kept or sold", value="item"),
@@ -29,6 +33,12 @@ BOOST_CHOICES = [
     app_commands.Choice(name="XP boost", value="xp"),
     app_commands.Choice(name="Rob protection", value="rob_protection"),
 ]
+
+
+def _range(name: str) -> Any:
+    """The option type of a number setting, bounded as its declaration says."""
+    low, high = SETTINGS.bounds(name)
+    return app_commands.Range[int, low, min(high, DISCORD_INT_MAX)]
 
 
 def _seconds(text: str | None, *, allow_zero: bool = True) -> int | None:
@@ -132,7 +142,7 @@ class EconomyAdmin(
         await confirm(
             interaction,
             f"Reverse `{original.id.hex[:8]}` ({render.TYPE_LABELS.get(original.type)}: "
-            f"{original.description}; wallet {render.signed(c, original.amount)}, bank "
+            f"{render.describe(original)}; wallet {render.signed(c, original.amount)}, bank "
             f"{render.signed(c, original.bank_amount)})? A transfer, robbery or fine is "
             "reversed on both sides.",
             reverse,
@@ -148,46 +158,30 @@ class EconomyAdmin(
 
     @app_commands.command(name="set", description="Change economy settings (only those given).")
     @app_commands.describe(
-        currency_name="Name of the currency, e.g. coins",
-        currency_symbol="Symbol or emoji shown before amounts",
-        starting_balance="Wallet of a new account",
-        daily_amount="Base /daily reward",
-        daily_streak_bonus="Extra per consecutive day of /daily",
-        daily_streak_max_days="Streak days that add a bonus, at most",
-        work_min="Lowest /work pay",
-        work_max="Highest /work pay",
-        work_cooldown="Time between two /work, e.g. 1h or 30m",
-        rob_enabled="Whether /rob is allowed",
-        rob_success_percent="Chance that a robbery succeeds (%)",
-        rob_cooldown="Time between two /rob, e.g. 2h",
-        rob_min_victim_wallet="Wallet a victim needs to be robbed",
-        rob_max_steal_percent="Largest share of the victim's wallet stolen (%)",
-        rob_fine_percent="Share of the robber's wallet paid to the victim on failure (%)",
-        min_bet="Smallest bet in games",
-        max_bet="Largest bet in games",
-        sell_percent="What selling back pays, % of the price",
+        **SETTINGS.help_for(*(n for n in SETTINGS.by_name if n not in _DURATIONS.values())),
+        **{option: SETTINGS[name].help for option, name in _DURATIONS.items()},
     )
     async def set_(
         self,
         interaction: discord.Interaction,
         currency_name: str | None = None,
         currency_symbol: str | None = None,
-        starting_balance: MONEY | None = None,
-        daily_amount: MONEY | None = None,
-        daily_streak_bonus: MONEY | None = None,
-        daily_streak_max_days: app_commands.Range[int, 0, 365] | None = None,
-        work_min: MONEY | None = None,
-        work_max: MONEY | None = None,
+        starting_balance: _range("starting_balance") | None = None,
+        daily_amount: _range("daily_amount") | None = None,
+        daily_streak_bonus: _range("daily_streak_bonus") | None = None,
+        daily_streak_max_days: _range("daily_streak_max_days") | None = None,
+        work_min: _range("work_min") | None = None,
+        work_max: _range("work_max") | None = None,
         work_cooldown: str | None = None,
         rob_enabled: bool | None = None,
-        rob_success_percent: PERCENT | None = None,
+        rob_success_percent: _range("rob_success_percent") | None = None,
         rob_cooldown: str | None = None,
-        rob_min_victim_wallet: MONEY | None = None,
-        rob_max_steal_percent: app_commands.Range[int, 1, 100] | None = None,
-        rob_fine_percent: PERCENT | None = None,
-        min_bet: app_commands.Range[int, 1, 2**53 - 1] | None = None,
-        max_bet: app_commands.Range[int, 1, 2**53 - 1] | None = None,
-        sell_percent: PERCENT | None = None,
+        rob_min_victim_wallet: _range("rob_min_victim_wallet") | None = None,
+        rob_max_steal_percent: _range("rob_max_steal_percent") | None = None,
+        rob_fine_percent: _range("rob_fine_percent") | None = None,
+        min_bet: _range("min_bet") | None = None,
+        max_bet: _range("max_bet") | None = None,
+        sell_percent: _range("sell_percent") | None = None,
     ) -> None:
         changes = {
             "currency_name": currency_name, "currency_symbol": currency_symbol,
@@ -202,8 +196,10 @@ class EconomyAdmin(
             "min_bet": min_bet, "max_bet": max_bet, "sell_percent": sell_percent,
         }
         changed = {k: v for k, v in changes.items() if v is not None}
-        settings = await economy.update_settings(guild_id_of(interaction), **changed)
-        names = ", ".join(economy.SETTING_LABELS[k] for k in changed)
+        settings = await economy.update_settings(
+            guild_id_of(interaction), actor_id=interaction.user.id, **changed
+        )
+        names = ", ".join(SETTINGS[k].label for k in changed)
         await interaction.response.send_message(
             f"Updated: {names}.", embed=render.settings_embed(settings), ephemeral=True
         )
@@ -247,7 +243,7 @@ class ShopAdmin(
         stock: app_commands.Range[int, 0, 2**53 - 1] | None = None,
         max_per_user: app_commands.Range[int, 1, 1_000_000] | None = None,
         boost_kind: str | None = None,
-        multiplier: app_commands.Range[int, 101, shop.MAX_XP_MULTIPLIER] | None = None,
+        multiplier: app_commands.Range[int, 101, economy.MAX_XP_MULTIPLIER] | None = None,
         duration: str | None = None,
         message: app_commands.Range[str, 1, 500] | None = None,
         cooldown: str | None = None,
@@ -259,12 +255,12 @@ class ShopAdmin(
         delegated = role if item_type == ShopItemType.ROLE else None
         if delegated is not None:
             _require_can_sell(interaction, delegated)
-        effect = shop.build_effect(
+        effect = economy.build_effect(
             item_type, role_id=role.id if role else None, boost_kind=boost_kind,
             multiplier=multiplier,
             duration_seconds=parse_duration(duration) if duration else None, message=message,
         )
-        item = await shop.add_item(
+        item = await economy.add_item(
             guild_id, name=name, price=price, item_type=item_type, description=description,
             effect=effect, stock=stock, max_per_user=max_per_user,
             cooldown_seconds=_seconds(cooldown) or 0,
@@ -312,7 +308,7 @@ class ShopAdmin(
         cooldown: str | None = None,
         role: discord.Role | None = None,
         boost_kind: str | None = None,
-        multiplier: app_commands.Range[int, 101, shop.MAX_XP_MULTIPLIER] | None = None,
+        multiplier: app_commands.Range[int, 101, economy.MAX_XP_MULTIPLIER] | None = None,
         duration: str | None = None,
         message: app_commands.Range[str, 1, 500] | None = None,
         required_role: discord.Role | None = None,
@@ -325,7 +321,7 @@ class ShopAdmin(
         required_role_ids = (
             [required_role.id] if required_role is not None else [] if open_to_all else None
         )
-        edited = await shop.edit_item(
+        edited = await economy.edit_item(
             guild_id, item, name=name, price=price, description=description, stock=stock,
             max_per_user=max_per_user, enabled=enabled, cooldown_seconds=_seconds(cooldown),
             role_id=role.id if role is not None else None, boost_kind=boost_kind,
@@ -346,10 +342,10 @@ class ShopAdmin(
     @app_commands.autocomplete(item=any_item_autocomplete)
     async def remove(self, interaction: discord.Interaction, item: str) -> None:
         guild_id = guild_id_of(interaction)
-        found = await shop.find_item(guild_id, item)
+        found = await economy.find_item(guild_id, item)
 
         async def remove(answer: discord.Interaction) -> None:
-            removed = await shop.remove_item(guild_id, found.name)
+            removed = await economy.remove_item(guild_id, found.name)
             await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
                                                view=None)
 

@@ -1,6 +1,6 @@
 """Members' economy commands, the blackjack buttons and the economy's timers.
 
-Every rule lives in pegasus.services.economy / gambling / shop: this module reads the interaction,
+Every rule lives in pegasus.services.economy: this module reads the interaction,
 calls one service function with the interaction id as the idempotency key (a re-delivered
 interaction moves money once) and shows the result.
 """
@@ -19,7 +19,7 @@ from models.economy import ShopItemType
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
-from pegasus.services import economy, gambling, shop
+from pegasus.services import economy
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.flows import run_flow
 from pegasus.ui.pager import NEXT, page_button, pager
@@ -69,7 +69,7 @@ async def item_autocomplete(
 ) -> list[app_commands.Choice[str]]:
     if interaction.guild_id is None:
         return []
-    names = await shop.item_names(interaction.guild_id, current)
+    names = await economy.item_names(interaction.guild_id, current)
     return [app_commands.Choice(name=n, value=n) for n in names]
 
 
@@ -79,7 +79,7 @@ async def held_item_autocomplete(
     """What the member can sell or use: the items they hold."""
     if interaction.guild_id is None:
         return []
-    names = await shop.held_item_names(interaction.guild_id, interaction.user.id, current)
+    names = await economy.held_item_names(interaction.guild_id, interaction.user.id, current)
     return [app_commands.Choice(name=n, value=n) for n in names]
 
 
@@ -89,7 +89,7 @@ async def any_item_autocomplete(
     """Staff see items that are not for sale too (to edit them back on sale, or remove them)."""
     if interaction.guild_id is None:
         return []
-    names = await shop.item_names(interaction.guild_id, current, include_disabled=True)
+    names = await economy.item_names(interaction.guild_id, current, include_disabled=True)
     return [app_commands.Choice(name=n, value=n) for n in names]
 
 
@@ -141,9 +141,9 @@ class BlackjackButton(PegasusButton, template=r"pegasus:economy:bj-base:(?P<id>[
 
     async def callback(self, interaction: discord.Interaction) -> None:
         if self.action == "hit":
-            view = await gambling.blackjack_hit(self.game_id, interaction.user.id)
+            view = await economy.blackjack_hit(self.game_id, interaction.user.id)
         else:
-            view = await gambling.blackjack_stand(self.game_id, interaction.user.id)
+            view = await economy.blackjack_stand(self.game_id, interaction.user.id)
         await interaction.response.edit_message(
             embed=render.blackjack_embed(name_of(interaction.user), view),
             view=blackjack_view(view),
@@ -186,14 +186,14 @@ class ShopPageButton(PegasusButton, template=r"pegasus:economy:shop-page:(?P<pag
         return cls(int(match["page"]), item.label or NEXT)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        listing = await shop.list_shop(guild_id_of(interaction), max(1, self.page))
+        listing = await economy.list_shop(guild_id_of(interaction), max(1, self.page))
         await interaction.response.edit_message(
             embed=render.shop_embed(guild_name_of(interaction), listing),
             view=shop_pager(listing),
         )
 
 
-def shop_pager(listing: shop.ShopPage) -> discord.ui.View | None:
+def shop_pager(listing: economy.ShopPage) -> discord.ui.View | None:
     return pager(ShopPageButton, listing.page, listing.pages)
 
 
@@ -250,7 +250,7 @@ def guild_name_of(interaction: discord.Interaction) -> str:
 DYNAMIC_ITEMS = (HitButton, StandButton, ShopPageButton, LedgerPageButton)
 
 
-def blackjack_view(view: gambling.BlackjackView) -> discord.ui.View | None:
+def blackjack_view(view: economy.BlackjackView) -> discord.ui.View | None:
     if not view.active:
         return None
     buttons = discord.ui.View(timeout=None)
@@ -272,23 +272,23 @@ class Economy(commands.Cog):
         self.bot = bot
 
     async def cog_load(self) -> None:
-        self.bot.scheduler.register(shop.ITEM_EXPIRE_KIND, self._on_item_expired)
-        self.bot.scheduler.register(gambling.BLACKJACK_TIMEOUT_KIND, self._on_blackjack_timeout)
+        self.bot.scheduler.register(economy.ITEM_EXPIRE_KIND, self._on_item_expired)
+        self.bot.scheduler.register(economy.BLACKJACK_TIMEOUT_KIND, self._on_blackjack_timeout)
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def cog_unload(self) -> None:
-        self.bot.scheduler.unregister(shop.ITEM_EXPIRE_KIND)
-        self.bot.scheduler.unregister(gambling.BLACKJACK_TIMEOUT_KIND)
+        self.bot.scheduler.unregister(economy.ITEM_EXPIRE_KIND)
+        self.bot.scheduler.unregister(economy.BLACKJACK_TIMEOUT_KIND)
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     async def _on_item_expired(self, action: ScheduledAction) -> None:
-        expired = await shop.expire_item(int(action.payload["user_item_id"]))
+        expired = await economy.expire_item(int(action.payload["user_item_id"]))
         if expired is not None:
             log.info("Effect of %s ended for %s in %s", expired.item_name, expired.user_id,
                      expired.guild_id)
 
     async def _on_blackjack_timeout(self, action: ScheduledAction) -> None:
-        ended = await gambling.expire_blackjack(int(action.payload["game_id"]))
+        ended = await economy.expire_blackjack(int(action.payload["game_id"]))
         if ended is None or ended.channel_id is None or ended.message_id is None:
             return
         channel = self.bot.get_channel(ended.channel_id)
@@ -412,7 +412,7 @@ class Economy(commands.Cog):
     # ---------------------------------------------------------------------------- games
 
     async def _send_game(
-        self, interaction: discord.Interaction, result: gambling.GameResult
+        self, interaction: discord.Interaction, result: economy.GameResult
     ) -> None:
         await interaction.response.send_message(
             embed=render.game_embed(name_of(interaction.user), result)
@@ -423,7 +423,7 @@ class Economy(commands.Cog):
     @app_commands.choices(side=[app_commands.Choice(name="Heads", value="heads"),
                                 app_commands.Choice(name="Tails", value="tails")])
     async def coinflip(self, interaction: discord.Interaction, bet: str, side: str) -> None:
-        result = await gambling.coinflip(
+        result = await economy.coinflip(
             guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), side,
             rng=rng(), idempotency_key=request_key(interaction),
         )
@@ -432,7 +432,7 @@ class Economy(commands.Cog):
     @app_commands.command(name="dice", description="Roll two dice against the house.")
     @app_commands.describe(bet=BET_HELP)
     async def dice(self, interaction: discord.Interaction, bet: str) -> None:
-        result = await gambling.dice(
+        result = await economy.dice(
             guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), rng=rng(),
             idempotency_key=request_key(interaction),
         )
@@ -441,7 +441,7 @@ class Economy(commands.Cog):
     @app_commands.command(name="slots", description="Spin three reels: pairs and triples pay.")
     @app_commands.describe(bet=BET_HELP)
     async def slots(self, interaction: discord.Interaction, bet: str) -> None:
-        result = await gambling.slots(
+        result = await economy.slots(
             guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), rng=rng(),
             idempotency_key=request_key(interaction),
         )
@@ -453,7 +453,7 @@ class Economy(commands.Cog):
         space="0-36 (pays 36x), red, black, odd, even, low, high (2x) or 1st, 2nd, 3rd (3x)",
     )
     async def roulette(self, interaction: discord.Interaction, bet: str, space: str) -> None:
-        result = await gambling.roulette(
+        result = await economy.roulette(
             guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), space,
             rng=rng(), idempotency_key=request_key(interaction),
         )
@@ -462,7 +462,7 @@ class Economy(commands.Cog):
     @app_commands.command(name="blackjack", description="Play a hand of blackjack with buttons.")
     @app_commands.describe(bet=BET_HELP)
     async def blackjack(self, interaction: discord.Interaction, bet: str) -> None:
-        view = await gambling.start_blackjack(
+        view = await economy.start_blackjack(
             guild_id_of(interaction), interaction.user.id, economy.parse_amount(bet), rng=rng(),
             now=discord.utils.utcnow(), idempotency_key=request_key(interaction),
         )
@@ -475,7 +475,7 @@ class Economy(commands.Cog):
         message = sent.resource if isinstance(sent.resource, discord.Message) else None
         if message is None:
             message = await interaction.original_response()
-        await gambling.attach_blackjack_message(view.game_id, message.channel.id, message.id)
+        await economy.attach_blackjack_message(view.game_id, message.channel.id, message.id)
 
     @app_commands.command(name="gamblestats", description="Show games played, won and profit.")
     @app_commands.describe(member="Whose stats to show (default: yours)")
@@ -484,7 +484,7 @@ class Economy(commands.Cog):
     ) -> None:
         target = member or interaction.user
         refuse_bots(target, "Bots don't gamble: they have no games to show.")
-        stats, currency = await gambling.gambling_stats(guild_id_of(interaction), target.id)
+        stats, currency = await economy.gambling_stats(guild_id_of(interaction), target.id)
         await interaction.response.send_message(
             embed=render.stats_embed(name_of(target), stats, currency)
         )
@@ -496,7 +496,7 @@ class Economy(commands.Cog):
     async def shop_list(
         self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 1000] = 1
     ) -> None:
-        listing = await shop.list_shop(guild_id_of(interaction), page)
+        listing = await economy.list_shop(guild_id_of(interaction), page)
         await interaction.response.send_message(
             embed=render.shop_embed(guild_name_of(interaction), listing),
             **view_kwargs(shop_pager(listing)),
@@ -507,12 +507,12 @@ class Economy(commands.Cog):
     @app_commands.autocomplete(item=item_autocomplete)
     async def buy(
         self, interaction: discord.Interaction, item: str,
-        quantity: app_commands.Range[int, 1, shop.MAX_QUANTITY] = 1,
+        quantity: app_commands.Range[int, 1, economy.MAX_QUANTITY] = 1,
     ) -> None:
         guild_id = guild_id_of(interaction)
         member = interaction.user
         assert isinstance(member, discord.Member)
-        wanted = await shop.find_item(guild_id, item)
+        wanted = await economy.find_item(guild_id, item)
         role = None
         if wanted.type == ShopItemType.ROLE and interaction.guild is not None:
             # Check before taking the money that the role can actually be given.
@@ -522,7 +522,7 @@ class Economy(commands.Cog):
                     f"**{wanted.name}** can't be bought now: I may no longer give {role.mention}. "
                     "The server staff have been told; nothing was charged."
                 )
-        result = await shop.buy(
+        result = await economy.buy(
             guild_id, member.id, item, quantity, member_role_ids=[r.id for r in member.roles],
             now=discord.utils.utcnow(), idempotency_key=request_key(interaction),
         )
@@ -543,25 +543,25 @@ class Economy(commands.Cog):
 
     async def _grant_bought_role(
         self, guild_id: int, member: discord.Member, role: discord.Role,
-        result: shop.TradeResult,
+        result: economy.TradeResult,
     ) -> str:
         """Give the bought role; if Discord refuses, refund the purchase. Says which happened.
 
         The paid purchase is the reservation, giving the role the act, the refund the undo."""
         c = result.currency
 
-        async def bought() -> shop.TradeResult:
+        async def bought() -> economy.TradeResult:
             return result  # paid already, in the purchase's transaction
 
-        async def give(_bought: shop.TradeResult) -> None:
+        async def give(_bought: economy.TradeResult) -> None:
             await member.add_roles(role, reason=f"Bought {result.item_name} in the shop")
 
-        async def refund(_bought: shop.TradeResult, error: BaseException) -> str:
+        async def refund(_bought: economy.TradeResult, error: BaseException) -> str:
             why = role_refusal(error) if isinstance(error, discord.HTTPException) else str(error)
             log.warning("Could not give role %s bought by %s: %s", role.id, member.id, why)
             assert result.transaction_id is not None
             try:
-                refunded = await shop.refund_purchase(
+                refunded = await economy.refund_purchase(
                     guild_id, result.transaction_id, reason=f"the role could not be given ({why})"
                 )
             except PegasusError as refusal:
@@ -589,9 +589,9 @@ class Economy(commands.Cog):
     @app_commands.autocomplete(item=held_item_autocomplete)
     async def sell(
         self, interaction: discord.Interaction, item: str,
-        quantity: app_commands.Range[int, 1, shop.MAX_QUANTITY] = 1,
+        quantity: app_commands.Range[int, 1, economy.MAX_QUANTITY] = 1,
     ) -> None:
-        result = await shop.sell(
+        result = await economy.sell(
             guild_id_of(interaction), interaction.user.id, item, quantity,
             idempotency_key=request_key(interaction),
         )
@@ -615,7 +615,7 @@ class Economy(commands.Cog):
     @app_commands.describe(item="The item's name")
     @app_commands.autocomplete(item=held_item_autocomplete)
     async def use(self, interaction: discord.Interaction, item: str) -> None:
-        result = await shop.use_item(
+        result = await economy.use_item(
             guild_id_of(interaction), interaction.user.id, item, now=discord.utils.utcnow(),
             idempotency_key=request_key(interaction),
         )
@@ -637,7 +637,7 @@ class Economy(commands.Cog):
     ) -> None:
         target = member or interaction.user
         refuse_bots(target, "Bots have no inventory.")
-        held = await shop.inventory(guild_id_of(interaction), target.id,
+        held = await economy.inventory(guild_id_of(interaction), target.id,
                                     now=discord.utils.utcnow())
         await interaction.response.send_message(
             embed=render.inventory_embed(name_of(target), held)

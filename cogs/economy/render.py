@@ -6,8 +6,8 @@ from datetime import datetime
 
 import discord
 
-from models.economy import BlackjackStatus, EconomySettings, ShopItemType, TransactionType
-from pegasus.services import economy, gambling, shop
+from models.economy import BlackjackStatus, ShopItemType, TransactionType
+from pegasus.services import economy
 from pegasus.services.durations import format_duration
 from pegasus.services.economy import Currency
 
@@ -53,7 +53,7 @@ def balance_embed(name: str, view: economy.BalanceView) -> discord.Embed:
     return embed
 
 
-def game_embed(name: str, result: gambling.GameResult) -> discord.Embed:
+def game_embed(name: str, result: economy.GameResult) -> discord.Embed:
     c = result.currency
     colour = WIN if result.won else NEUTRAL if result.push else LOSS
     embed = discord.Embed(title=GAME_TITLES[result.game.value], colour=colour)
@@ -73,7 +73,7 @@ def outcome_line(name: str, bet: int, payout: int, c: Currency) -> str:
     return f"**{name} lost {c.format(bet)}**."
 
 
-def game_detail(result: gambling.GameResult) -> str:
+def game_detail(result: economy.GameResult) -> str:
     d = result.detail
     game = result.game.value
     if game == "coinflip":
@@ -88,7 +88,7 @@ def game_detail(result: gambling.GameResult) -> str:
     return ""
 
 
-def blackjack_embed(name: str, view: gambling.BlackjackView) -> discord.Embed:
+def blackjack_embed(name: str, view: economy.BlackjackView) -> discord.Embed:
     c = view.currency
     if view.active:
         colour, status = COLOUR, "Hit to draw a card, Stand to let the dealer play."
@@ -111,7 +111,7 @@ def blackjack_embed(name: str, view: gambling.BlackjackView) -> discord.Embed:
     return embed
 
 
-def stats_embed(name: str, stats: list[gambling.GameStats], c: Currency) -> discord.Embed:
+def stats_embed(name: str, stats: list[economy.GameStats], c: Currency) -> discord.Embed:
     embed = discord.Embed(title=f"{name}'s games", colour=COLOUR)
     if not stats:
         embed.description = (
@@ -134,7 +134,7 @@ def stats_embed(name: str, stats: list[gambling.GameStats], c: Currency) -> disc
     return embed
 
 
-def item_line(item, c: Currency) -> str:  # type: ignore[no-untyped-def]
+def item_line(item: economy.ShopItem, c: Currency) -> str:
     parts = [f"**{item.name}** — {c.format(item.price)}"]
     extras = [item.type.value]
     if item.stock is not None:
@@ -161,7 +161,7 @@ def item_line(item, c: Currency) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(parts)
 
 
-def effect_text(effect: dict) -> str:
+def effect_text(effect: dict[str, object]) -> str:
     seconds = int(effect.get("duration_seconds") or 0)
     length = f" for {format_duration(seconds)}" if seconds else ""
     if effect.get("kind") == "xp":
@@ -171,7 +171,7 @@ def effect_text(effect: dict) -> str:
     return ""
 
 
-def shop_embed(guild_name: str, page: shop.ShopPage) -> discord.Embed:
+def shop_embed(guild_name: str, page: economy.ShopPage) -> discord.Embed:
     embed = discord.Embed(title=f"🛒 {guild_name} shop", colour=COLOUR)
     if not page.items:
         embed.description = "The shop is empty. Staff can add items with /shop-admin add."
@@ -181,7 +181,7 @@ def shop_embed(guild_name: str, page: shop.ShopPage) -> discord.Embed:
     return embed
 
 
-def inventory_embed(name: str, inventory: shop.Inventory) -> discord.Embed:
+def inventory_embed(name: str, inventory: economy.Inventory) -> discord.Embed:
     c = inventory.currency
     embed = discord.Embed(title=f"🎒 {name}'s inventory", colour=COLOUR)
     if inventory.lines:
@@ -201,6 +201,47 @@ def inventory_embed(name: str, inventory: shop.Inventory) -> discord.Embed:
     return embed
 
 
+def when_of(entry: economy.LedgerEntry) -> str:
+    return when(entry.created_at) if entry.created_at is not None else "just now"
+
+
+def _mention(user_id: int | None, fallback: str) -> str:
+    return f"<@{user_id}>" if user_id else fallback
+
+
+def describe(entry: economy.LedgerEntry) -> str:
+    """What a ledger row was, with the members it involves as mentions.
+
+    The ledger stores who (the member, `related_user_id`, the staff member's `actor_id`) and
+    what; the sentence is written here. Rows written before that carry their markup in the
+    description and are shown as they are.
+    """
+    if "<@" in entry.description:
+        return entry.description
+    other = _mention(entry.related_user_id, "another member")
+    staff = _mention(entry.actor_id, "staff")
+    gained = entry.amount > 0
+    if entry.type == TransactionType.TRANSFER:
+        return f"Received from {other}" if gained else f"Paid to {other}"
+    if entry.type == TransactionType.ROB:
+        return f"Robbed {other}" if gained else f"Robbed by {other}"
+    if entry.type == TransactionType.FINE:
+        return (f"Fine paid by {other} for a failed robbery" if gained
+                else f"Fined for trying to rob {other}")
+    if entry.type == TransactionType.ADMIN:
+        reason = str(entry.metadata.get("reason") or "").strip()
+        verb = "Given by" if gained else "Taken by"
+        return f"{verb} {staff}" + (f": {reason}" if reason else "")
+    if entry.type == TransactionType.RESET:
+        return f"Account reset by {staff}"
+    if entry.type == TransactionType.REVERSAL and entry.actor_id is not None:
+        if "item_id" in entry.metadata:  # a refunded purchase: its reason is in the text
+            return entry.description.replace("reversed by staff", f"reversed by {staff}")
+        if entry.related_transaction_id is not None:
+            return f"Reversal of {entry.related_transaction_id.hex[:8]} by {staff}"
+    return entry.description
+
+
 def transactions_embed(name: str, page: economy.LedgerPage) -> discord.Embed:
     c = page.currency
     embed = discord.Embed(title=f"📒 {name}'s transactions", colour=COLOUR)
@@ -214,8 +255,8 @@ def transactions_embed(name: str, page: economy.LedgerPage) -> discord.Embed:
         if row.bank_amount:
             change.append(f"bank {signed(c, row.bank_amount)}")
         lines.append(
-            f"`{row.id.hex[:8]}` {when(row.created_at)} **{TYPE_LABELS.get(row.type, row.type)}**"
-            f" · {', '.join(change) or 'no change'}\n{row.description}"
+            f"`{row.id.hex[:8]}` {when_of(row)} **{TYPE_LABELS.get(row.type, row.type)}**"
+            f" · {', '.join(change) or 'no change'}\n{describe(row)}"
         )
     if lines:
         embed.description = "\n".join(lines)
@@ -223,8 +264,8 @@ def transactions_embed(name: str, page: economy.LedgerPage) -> discord.Embed:
     return embed
 
 
-def settings_embed(settings: EconomySettings) -> discord.Embed:
-    c = economy.currency_of(settings)
+def settings_embed(settings: economy.EconomyConfig) -> discord.Embed:
+    c = settings.currency
     embed = discord.Embed(title="Economy settings", colour=COLOUR)
     embed.add_field(name="Currency", value=f"{settings.currency_symbol} {settings.currency_name}")
     embed.add_field(name="Starting balance", value=c.format(settings.starting_balance))

@@ -19,9 +19,10 @@ from models.economy import (
     TransactionType,
 )
 from models.scheduling import ActionStatus, ScheduledAction
+from models.security import AuditLog
 from pegasus.localdiscord import CommandUnavailable
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.services import economy, gambling, shop
+from pegasus.services import economy
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy"))
 
@@ -259,7 +260,7 @@ async def test_an_abandoned_blackjack_hand_settles_on_its_timer(discord_env: Dis
     env = discord_env
     await give(env, env.alice, 1000)
     reply, game = await _active_blackjack(env, env.alice)
-    await ScheduledAction.filter(kind=gambling.BLACKJACK_TIMEOUT_KIND).update(
+    await ScheduledAction.filter(kind=economy.BLACKJACK_TIMEOUT_KIND).update(
         due_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     assert await env.bot.scheduler.run_due() == 1
@@ -318,7 +319,7 @@ async def test_buy_sell_and_inventory(discord_env: DiscordEnv) -> None:
     sold = await env.alice.slash("sell", item="Trophy")
     assert "sold **1 x Trophy** for 🪙 20" in (sold.content or "")
     assert await wallet(env, env.alice) == (40, 0)
-    assert (await shop.find_item(env.guild.id, "Trophy")).stock == 1
+    assert (await economy.find_item(env.guild.id, "Trophy")).stock == 1
     other = await env.bob.slash("inventory", member=env.alice)
     assert "Trophy** x1" in other.text
     missing = await env.bob.slash("sell", item="Trophy")
@@ -361,19 +362,19 @@ async def test_use_a_boost_and_its_expiry(discord_env: DiscordEnv) -> None:
     await env.alice.slash("buy", item="Double XP")
     used = await env.alice.slash("use", item="Double XP")
     assert "is active: XP x2" in (used.content or "") and "<t:" in (used.content or "")
-    assert await shop.active_xp_multiplier(env.guild.id, env.alice.id, datetime.now(UTC)) == 200
+    assert await economy.active_xp_multiplier(env.guild.id, env.alice.id, datetime.now(UTC)) == 200
     inventory = await env.alice.slash("inventory")
     assert "Active effects" in inventory.text and "Double XP" in inventory.text
     nothing = await env.alice.slash("use", item="Double XP")
     assert nothing.ephemeral and "don't have any" in (nothing.content or "")
-    await ScheduledAction.filter(kind=shop.ITEM_EXPIRE_KIND).update(
+    await ScheduledAction.filter(kind=economy.ITEM_EXPIRE_KIND).update(
         due_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     assert await env.bot.scheduler.run_due() == 1
     row = await EconomyUserItem.get(guild_id=env.guild.id, user_id=env.alice.id, active=False,
                                     slot__startswith="use:")
     assert row.metadata["kind"] == "xp"
-    action = await ScheduledAction.get(kind=shop.ITEM_EXPIRE_KIND)
+    action = await ScheduledAction.get(kind=economy.ITEM_EXPIRE_KIND)
     assert action.status == ActionStatus.DONE
 
 
@@ -483,7 +484,7 @@ async def _assert_refunded(env: DiscordEnv, member: Any, reply: Any, why: str) -
     refund = await EconomyTransaction.get(user_id=member.id, type=TransactionType.REVERSAL)
     assert refund.related_transaction_id == purchase.id  # type: ignore[attr-defined]
     assert refund.amount == -purchase.amount == 50
-    assert (await shop.find_item(env.guild.id, "VIP pass")).stock == 3
+    assert (await economy.find_item(env.guild.id, "VIP pass")).stock == 3
     assert not await EconomyUserItem.filter(user_id=member.id, quantity__gt=0).exists()
     row = await EconomyBalance.get(guild_id=env.guild.id, user_id=member.id)
     assert row.total_spent == 0
@@ -530,8 +531,8 @@ def _buttons(reply: Any) -> dict[str, dict]:
 
 async def test_shop_page_buttons_survive_a_restart(discord_env: DiscordEnv) -> None:
     env = discord_env
-    for n in range(shop.ITEMS_PER_PAGE + 2):  # two pages
-        await shop.add_item(env.guild.id, name=f"Gem {n}", price=1_000 + n)
+    for n in range(economy.ITEMS_PER_PAGE + 2):  # two pages
+        await economy.add_item(env.guild.id, name=f"Gem {n}", price=1_000 + n)
     first = await env.alice.slash("shop")
     assert "Page 1 of 2" in first.text and "Gem 0" in first.text and "🪙 1,000" in first.text
     buttons = _buttons(first)
@@ -632,7 +633,7 @@ async def test_bots_are_refused_and_get_no_account(discord_env: DiscordEnv) -> N
 async def test_item_autocomplete_offers_what_each_command_can_take(discord_env: DiscordEnv) -> None:
     env = discord_env
     for name in ("Cookie", "Candle", "Cake"):
-        await shop.add_item(env.guild.id, name=name, price=10)
+        await economy.add_item(env.guild.id, name=name, price=10)
     await env.alice.slash("buy", item="Cookie")
     await env.alice.slash("buy", item="Candle")
     await env.owner.slash("shop-admin edit", item="Cookie", enabled=False)
@@ -688,7 +689,7 @@ async def test_staff_edit_an_items_effect_role_and_requirements(discord_env: Dis
     assert env.mod.has_role("Gold") and not env.mod.has_role("Silver")
     public = await env.owner.slash("shop-admin edit", item="Rank", open_to_all=True)
     assert "needs" not in (public.content or "")
-    assert (await shop.find_item(env.guild.id, "Rank")).requirements == {}
+    assert (await economy.find_item(env.guild.id, "Rank")).requirements == {}
 
 
 async def test_rob_protection_and_robbing_turned_off(discord_env: DiscordEnv) -> None:
@@ -711,3 +712,41 @@ async def test_rob_protection_and_robbing_turned_off(discord_env: DiscordEnv) ->
     off = await env.mod.slash("rob", member=env.carol)
     assert off.ephemeral and "turned off" in (off.content or "")
     await books_balance(env)
+
+
+# -------------------------------------------------------------------------------- audit, ledger
+
+
+async def test_a_settings_command_is_audited_with_before_and_after(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    changed = await env.owner.slash("economy set", currency_symbol="💎", work_cooldown="2h",
+                                    max_bet=5000)
+    assert changed.ephemeral and "currency symbol, work cooldown, maximum bet" in (
+        changed.content or ""
+    )
+    [entry] = await AuditLog.filter(guild_id=env.guild.id, action="economy.settings")
+    assert entry.actor_id == env.owner.id  # type: ignore[attr-defined]
+    assert entry.before == {"currency_symbol": "🪙", "work_cooldown_seconds": 3600,
+                            "max_bet": 100_000}
+    assert entry.after == {"currency_symbol": "💎", "work_cooldown_seconds": 7200,
+                           "max_bet": 5000}
+    refused = await env.owner.slash("economy set", min_bet=6000)
+    assert refused.ephemeral and "minimum bet" in (refused.content or "")
+    assert await AuditLog.filter(action="economy.settings").count() == 1
+
+
+async def test_the_ledger_names_members_by_id_and_the_bot_shows_mentions(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.alice.slash("pay", member=env.bob, amount="40")
+    await env.owner.slash("economy give", member=env.bob, amount="5", reason="quiz")
+    rows = await EconomyTransaction.filter(guild_id=env.guild.id)
+    assert rows and not [r.description for r in rows if "<@" in r.description]
+    mine = await env.alice.slash("transactions")
+    assert f"Paid to <@{env.bob.id}>" in mine.text
+    theirs = await env.bob.slash("transactions")
+    assert f"Received from <@{env.alice.id}>" in theirs.text
+    assert f"Given by <@{env.owner.id}>: quiz" in theirs.text

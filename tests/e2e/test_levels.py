@@ -22,7 +22,7 @@ from models.levels import UserXP, VoiceSession
 from models.security import BlacklistEntityType
 from pegasus.localdiscord import SUPPRESS_PREMIUM_SUBSCRIPTIONS, CommandUnavailable, FakeMember
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.services import blacklist, shop
+from pegasus.services import blacklist, economy
 from pegasus.services import levels as service
 from pegasus.services.levels import Activity, BackgroundCache, ImageFetcher
 from tests.image_hosts import Answer, ImageHost, ScriptedResolver, client_tls, grey_png, png
@@ -165,14 +165,14 @@ async def test_blacklisted_members_and_boosts(discord_env: DiscordEnv) -> None:
         reason="spam",
         now=now,
     )
-    effect = shop.build_effect(
+    effect = economy.build_effect(
         ShopItemType.BOOST, boost_kind="xp", multiplier=250, duration_seconds=3600
     )
-    await shop.add_item(
+    await economy.add_item(
         env.guild.id, name="XP Potion", price=10, item_type=ShopItemType.BOOST, effect=effect
     )
-    await shop.buy(env.guild.id, env.alice.id, "XP Potion", now=now)
-    await shop.use_item(env.guild.id, env.alice.id, "XP Potion", now=now)
+    await economy.buy(env.guild.id, env.alice.id, "XP Potion", now=now)
+    await economy.use_item(env.guild.id, env.alice.id, "XP Potion", now=now)
     buffer(env).caches.invalidate(env.guild.id)  # boosts are otherwise re-read within 30 s
 
     await env.alice.say("general", "boosted")

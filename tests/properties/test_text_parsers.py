@@ -19,7 +19,6 @@ from pegasus.errors import NotFoundError, PegasusError, ValidationError
 from pegasus.services import (
     community,
     economy,
-    gambling,
     ids,
     levels,
     moderation,
@@ -168,7 +167,7 @@ def test_integer_amounts_are_in_range_or_refused(value: int) -> None:
 @example("²")
 @example("0" * 5000 + "7")
 def test_roulette_space_is_a_known_space_or_refused(text: str) -> None:
-    result = outcome(gambling.parse_roulette_space, text)
+    result = outcome(economy.parse_roulette_space, text)
     if isinstance(result, PegasusError):
         return
     assert result in {str(n) for n in range(37)} | {
@@ -184,13 +183,13 @@ def test_roulette_space_is_a_known_space_or_refused(text: str) -> None:
     }
     # Whatever was accepted can be settled for every number the wheel shows.
     for number in range(37):
-        gambling.roulette_wins(result, number)
+        economy.roulette_wins(result, number)
 
 
 @FAST
 @given(st.integers(min_value=0, max_value=36))
 def test_roulette_numbers_round_trip(number: int) -> None:
-    assert gambling.parse_roulette_space(f" {number} ") == str(number)
+    assert economy.parse_roulette_space(f" {number} ") == str(number)
 
 
 # ------------------------------------------------------------------------------- templates

@@ -508,13 +508,11 @@ async def test_reversals_move_the_lifetime_totals_back(db: str) -> None:
     )
     assert worked.amount == 120 and await totals(ALICE) == (0, 0, 0)
     # A won game: the stake counted as gambled, the profit as earned; both go back.
-    from pegasus.services import gambling
-
     class Heads(random.Random):
         def choice(self, seq):  # type: ignore[no-untyped-def, override]
             return "heads"
 
-    await gambling.coinflip(GUILD, ALICE, 50, "heads", rng=Heads())
+    await economy.coinflip(GUILD, ALICE, 50, "heads", rng=Heads())
     assert await totals(ALICE) == (50, 0, 50)
     game = await EconomyTransaction.get(user_id=ALICE, type=TransactionType.GAMBLE)
     await economy.reverse_transaction(GUILD, STAFF, game.id.hex)
@@ -540,3 +538,73 @@ async def test_rows_without_recorded_totals_are_reversed_by_their_type(db: str) 
     await economy.reverse_transaction(GUILD, STAFF, row.id.hex)
     assert (await EconomyBalance.get(guild_id=GUILD, user_id=ALICE)).total_earned == 0
     await assert_books_balance()
+
+
+# -------------------------------------------------------------------------------- plain results
+
+
+MARKUP = ("<@", "<#", "<t:")
+
+
+async def test_the_ledger_stores_who_and_what_never_discord_markup(db: str) -> None:
+    """An HTTP client reads the same ledger: members are ids, not mentions."""
+    await _rich_victim()
+    paid = await economy.pay(GUILD, ALICE, BOB, 30)
+    await economy.rob(GUILD, ALICE, BOB, now=NOW, rng=FixedRng(0, 20))
+    await economy.rob(GUILD, CAROL, BOB, now=NOW, rng=FixedRng(99, 20))
+    await economy.admin_adjust(GUILD, STAFF, CAROL, 50, take=True, reason="spam")
+    await economy.reverse_transaction(GUILD, STAFF, paid.transaction_id.hex)
+    await economy.reset_account(GUILD, STAFF, CAROL)
+    rows = await EconomyTransaction.filter(guild_id=GUILD)
+    assert {row.type for row in rows} >= {
+        TransactionType.TRANSFER, TransactionType.ROB, TransactionType.FINE,
+        TransactionType.ADMIN, TransactionType.REVERSAL, TransactionType.RESET,
+    }
+    for row in rows:
+        assert not any(mark in row.description for mark in MARKUP), row.description
+    sent = await EconomyTransaction.get(id=paid.transaction_id)
+    assert sent.related_user_id == BOB and sent.description == "Paid to another member"  # type: ignore[attr-defined]
+    taken = await EconomyTransaction.get(type=TransactionType.ADMIN, user_id=CAROL)
+    assert taken.metadata["actor_id"] == STAFF and taken.description == "Taken by staff: spam"
+    reset = await EconomyTransaction.get(type=TransactionType.RESET)
+    assert reset.metadata["actor_id"] == STAFF
+
+
+async def test_public_functions_return_plain_values_not_database_rows(db: str) -> None:
+    from tortoise.models import Model
+
+    item = await economy.add_item(GUILD, name="Cookie", price=20)
+    paid = await economy.pay(GUILD, ALICE, BOB, 5)
+    results = [
+        item,
+        await economy.find_item(GUILD, "cookie"),
+        await economy.edit_item(GUILD, "Cookie", price=25),
+        *(await economy.list_shop(GUILD)).items,
+        await economy.get_settings(GUILD),
+        await economy.update_settings(GUILD, actor_id=STAFF, work_max=300),
+        await economy.find_transaction(GUILD, paid.transaction_id.hex[:8]),
+        *(await economy.list_transactions(GUILD, ALICE)).rows,
+    ]
+    assert not [r for r in results if isinstance(r, Model)]
+    entry = await economy.find_transaction(GUILD, paid.transaction_id.hex)
+    assert (entry.user_id, entry.related_user_id, entry.amount) == (ALICE, BOB, -5)
+    assert item.price == 20 and (await economy.find_item(GUILD, "cookie")).price == 25
+
+
+def test_every_public_function_is_annotated_with_a_plain_result() -> None:
+    import inspect
+    import typing
+
+    from tortoise.models import Model
+
+    for name in economy.__all__:
+        value = getattr(economy, name)
+        if not inspect.isfunction(value):
+            continue
+        hints = typing.get_type_hints(value)
+        assert "return" in hints, f"{name} has no return annotation"
+        shown = repr(hints["return"])
+        models = [m.__name__ for m in Model.__subclasses__()]
+        assert not any(f"models.{m}" in shown or f".{m}'" in shown for m in models), (
+            f"{name} returns a database row: {shown}"
+        )

@@ -26,7 +26,7 @@ from models.economy import (
     TransactionType,
 )
 from pegasus.errors import ConflictError, PegasusError
-from pegasus.services import economy, gambling, shop
+from pegasus.services import economy
 from pegasus.services.economy import ALL
 from tests.conftest import test_dialect
 from tests.services.test_economy import GUILD, NOW, STAFF, assert_books_balance, wallet_of
@@ -57,13 +57,13 @@ def _operation(i: int, rng: random.Random) -> Callable[[], Awaitable[object]]:
     if kind == "daily":
         return lambda: economy.claim_daily(GUILD, a, now=NOW)
     if kind == "buy":
-        return lambda: shop.buy(GUILD, a, "Golden Egg" if i % 2 else "Crown", now=NOW)
+        return lambda: economy.buy(GUILD, a, "Golden Egg" if i % 2 else "Crown", now=NOW)
     if kind == "sell":
-        return lambda: shop.sell(GUILD, a, "Golden Egg")
+        return lambda: economy.sell(GUILD, a, "Golden Egg")
     if kind == "coinflip":
-        return lambda: gambling.coinflip(GUILD, a, min(amount, 100) + 10, "heads", rng=own)
+        return lambda: economy.coinflip(GUILD, a, min(amount, 100) + 10, "heads", rng=own)
     if kind == "slots":
-        return lambda: gambling.slots(GUILD, a, min(amount, 100) + 10, rng=own)
+        return lambda: economy.slots(GUILD, a, min(amount, 100) + 10, rng=own)
     if kind == "deposit":
         return lambda: economy.deposit(GUILD, a, amount if i % 5 else ALL)
     if kind == "withdraw":
@@ -76,9 +76,9 @@ def _operation(i: int, rng: random.Random) -> Callable[[], Awaitable[object]]:
         return lambda: economy.rob(GUILD, a, b, now=NOW, rng=own)
     if kind == "blackjack":
         async def blackjack() -> object:
-            view = await gambling.start_blackjack(GUILD, a, 20, rng=own, now=NOW)
+            view = await economy.start_blackjack(GUILD, a, 20, rng=own, now=NOW)
             if view.active:
-                return await gambling.blackjack_stand(view.game_id, a)
+                return await economy.blackjack_stand(view.game_id, a)
             return view
         return blackjack
     # The same interaction delivered twice: at most one of the two may pay. (The other is refused
@@ -101,8 +101,8 @@ def _operation(i: int, rng: random.Random) -> Callable[[], Awaitable[object]]:
 async def test_500_concurrent_operations_keep_the_books(db: str) -> None:
     for user_id in MEMBERS:
         await economy.admin_adjust(GUILD, STAFF, user_id, 2_000, take=False)
-    await shop.add_item(GUILD, name="Golden Egg", price=150, stock=STOCK)
-    await shop.add_item(GUILD, name="Crown", price=100, stock=LAST_STOCK)
+    await economy.add_item(GUILD, name="Golden Egg", price=150, stock=STOCK)
+    await economy.add_item(GUILD, name="Crown", price=100, stock=LAST_STOCK)
     rng = random.Random(20260302)
     operations = [_operation(i, rng) for i in range(OPERATIONS)]
 
@@ -183,10 +183,10 @@ async def test_rob_protection_activated_during_a_robbery_blocks_it(db: str) -> N
     """The protection is committed after the robbery started but before it could lock the
     victim: the robbery must see it, whatever it read before its own transaction."""
     await economy.admin_adjust(GUILD, STAFF, BOB, 1_000, take=False)
-    await shop.add_item(GUILD, name="Guard Dog", price=200, item_type=ShopItemType.BOOST,
-                        effect=shop.build_effect(ShopItemType.BOOST, boost_kind="rob_protection",
+    await economy.add_item(GUILD, name="Guard Dog", price=200, item_type=ShopItemType.BOOST,
+                        effect=economy.build_effect(ShopItemType.BOOST, boost_kind="rob_protection",
                                                  duration_seconds=86400))
-    await shop.buy(GUILD, BOB, "Guard Dog", now=NOW)
+    await economy.buy(GUILD, BOB, "Guard Dog", now=NOW)
     await economy.get_balance(GUILD, ALICE)
     rng = SignallingRng()
     locked, go = asyncio.Event(), asyncio.Event()
@@ -203,7 +203,7 @@ async def test_rob_protection_activated_during_a_robbery_blocks_it(db: str) -> N
             ).select_for_update().get()
             locked.set()
             await go.wait()
-            await shop.use_item(GUILD, BOB, "Guard Dog", now=NOW)
+            await economy.use_item(GUILD, BOB, "Guard Dog", now=NOW)
 
     protector = asyncio.create_task(protect())
     if postgres:

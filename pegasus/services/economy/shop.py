@@ -40,23 +40,61 @@ from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import directory
 from pegasus.services.durations import format_duration
-from pegasus.services.economy import (
-    MAX_BALANCE,
+from pegasus.services.ids import searchable
+
+from .amounts import MAX_BALANCE, Currency, validate_amount
+from .ledger import (
     AlreadyProcessed,
-    Currency,
-    _locked_balance,
+    LedgerEntry,
     atomic,
     claim_cooldown,
     clamp_lifetime_stats,
-    currency_of,
     ensure_accounts,
-    get_settings,
+    locked_balance,
     move,
     recorded_stats,
     reversal_key_of,
-    validate_amount,
 )
-from pegasus.services.ids import searchable
+from .settings import get_settings
+
+__all__ = [
+    "EFFECT_PARTS",
+    "ITEMS_PER_PAGE",
+    "ITEM_EXPIRE_KIND",
+    "MAX_BOOST_SECONDS",
+    "MAX_QUANTITY",
+    "MAX_XP_MULTIPLIER",
+    "REQUIREMENT_PARTS",
+    "ActiveEffect",
+    "ExpiredItem",
+    "Inventory",
+    "InventoryLine",
+    "RefundResult",
+    "ShopItem",
+    "ShopItemType",
+    "ShopPage",
+    "TradeResult",
+    "UseResult",
+    "active_effects",
+    "active_xp_boosts",
+    "active_xp_multiplier",
+    "add_item",
+    "build_effect",
+    "buy",
+    "edit_item",
+    "expire_item",
+    "find_item",
+    "held_item_names",
+    "inventory",
+    "item_names",
+    "list_shop",
+    "member_level",
+    "refund_purchase",
+    "remove_item",
+    "sell",
+    "sell_price",
+    "use_item",
+]
 
 ITEM_EXPIRE_KIND = "economy.item_expire"
 STACK = "stack"
@@ -64,6 +102,36 @@ ITEMS_PER_PAGE = 6
 MAX_QUANTITY = 1000
 MAX_BOOST_SECONDS = 30 * 86400
 MAX_XP_MULTIPLIER = 1000  # percent
+
+
+@dataclass(frozen=True, slots=True)
+class ShopItem:
+    """Something a guild sells. `stock` None = unlimited; requirements: {role_ids, min_level}."""
+
+    id: int
+    guild_id: int
+    name: str
+    description: str
+    price: int
+    type: ShopItemType
+    # role: {"role_id": int}; boost: {"kind": "xp" | "rob_protection", "multiplier": percent,
+    # "duration_seconds": n}; custom: {"message": str}.
+    effect: dict[str, Any]
+    stock: int | None
+    requirements: dict[str, Any]
+    cooldown_seconds: int
+    max_per_user: int | None
+    enabled: bool
+
+    @classmethod
+    def from_row(cls, row: EconomyShopItem) -> ShopItem:
+        return cls(
+            id=row.id, guild_id=row.guild_id,  # type: ignore[attr-defined]
+            name=row.name, description=row.description, price=row.price,
+            type=ShopItemType(row.type), effect=dict(row.effect or {}), stock=row.stock,
+            requirements=dict(row.requirements or {}), cooldown_seconds=row.cooldown_seconds,
+            max_per_user=row.max_per_user, enabled=row.enabled,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +201,7 @@ async def add_item(
     cooldown_seconds: int = 0,
     required_role_ids: Iterable[int] = (),
     min_level: int | None = None,
-) -> EconomyShopItem:
+) -> ShopItem:
     name = _check_name(name)
     validate_amount(price, what="The price")
     _check_optional_count(stock, "stock")
@@ -147,7 +215,7 @@ async def add_item(
     if await EconomyShopItem.filter(guild_id=guild_id, name__iexact=name).exists():
         raise ConflictError(f"The shop already has an item called **{name}**.")
     try:
-        return await EconomyShopItem.create(
+        created = await EconomyShopItem.create(
             guild_id=guild_id, name=name, price=price, type=item_type,
             description=(description or "").strip()[:500], effect=effect or {}, stock=stock,
             max_per_user=max_per_user, cooldown_seconds=cooldown_seconds,
@@ -155,6 +223,7 @@ async def add_item(
         )
     except IntegrityError:
         raise ConflictError(f"The shop already has an item called **{name}**.") from None
+    return ShopItem.from_row(created)
 
 
 def _requirements(role_ids: Iterable[int], min_level: int | None) -> dict[str, Any]:
@@ -170,12 +239,12 @@ def _requirements(role_ids: Iterable[int], min_level: int | None) -> dict[str, A
     return requirements
 
 
-async def find_item(guild_id: int, name: str) -> EconomyShopItem:
+async def find_item(guild_id: int, name: str) -> ShopItem:
     one_line = " ".join(searchable(name).split())
     item = await EconomyShopItem.get_or_none(guild_id=guild_id, name__iexact=one_line)
     if item is None:
         raise NotFoundError(f"There is no item called **{one_line[:64]}** in the shop.")
-    return item
+    return ShopItem.from_row(item)
 
 
 # Parts of an item's effect and requirements that staff may change one at a time.
@@ -183,7 +252,7 @@ EFFECT_PARTS = ("role_id", "boost_kind", "multiplier", "duration_seconds", "mess
 REQUIREMENT_PARTS = ("required_role_ids", "min_level")
 
 
-def _edited_effect(item: EconomyShopItem, parts: dict[str, Any]) -> dict[str, Any]:
+def _edited_effect(item: ShopItem, parts: dict[str, Any]) -> dict[str, Any]:
     """The item's effect with some parts changed, validated as a whole for the item's type."""
     current = item.effect or {}
     merged: dict[str, Any] = {
@@ -208,14 +277,14 @@ def _edited_effect(item: EconomyShopItem, parts: dict[str, Any]) -> dict[str, An
     return build_effect(item.type, **merged)
 
 
-def _edited_requirements(item: EconomyShopItem, parts: dict[str, Any]) -> dict[str, Any]:
+def _edited_requirements(item: ShopItem, parts: dict[str, Any]) -> dict[str, Any]:
     current = item.requirements or {}
     role_ids = parts.get("required_role_ids", current.get("role_ids") or [])
     min_level = parts.get("min_level", current.get("min_level"))
     return _requirements(role_ids, min_level)
 
 
-async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> EconomyShopItem:
+async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopItem:
     """Change some fields of an item; None leaves a field as it is. `stock=-1` and
     `max_per_user=-1` mean unlimited. Parts of the effect (EFFECT_PARTS) and requirements
     (REQUIREMENT_PARTS: `required_role_ids=[]` and `min_level=0` remove them) can be changed
@@ -261,7 +330,7 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> Economy
     ):
         raise ConflictError(f"The shop already has an item called **{updates['name']}**.")
     await EconomyShopItem.filter(id=item.id).update(**updates)
-    return await EconomyShopItem.get(id=item.id)
+    return ShopItem.from_row(await EconomyShopItem.get(id=item.id))
 
 
 async def remove_item(guild_id: int, name: str) -> str:
@@ -273,7 +342,7 @@ async def remove_item(guild_id: int, name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ShopPage:
-    items: list[EconomyShopItem]
+    items: list[ShopItem]
     page: int
     pages: int
     currency: Currency
@@ -293,7 +362,7 @@ async def list_shop(
         raise ValidationError("Pages start at 1.")
     page = min(page, pages)
     items = await query.order_by("price", "name").offset((page - 1) * per_page).limit(per_page)
-    return ShopPage(items, page, pages, currency_of(settings))
+    return ShopPage([ShopItem.from_row(i) for i in items], page, pages, settings.currency)
 
 
 async def item_names(
@@ -352,7 +421,7 @@ async def member_level(guild_id: int, user_id: int) -> int:
 
 
 async def _check_requirements(
-    item: EconomyShopItem, guild_id: int, user_id: int, member_role_ids: Iterable[int]
+    item: ShopItem, guild_id: int, user_id: int, member_role_ids: Iterable[int]
 ) -> None:
     needed_roles = set(item.requirements.get("role_ids") or [])
     missing = needed_roles - set(member_role_ids)
@@ -376,7 +445,7 @@ async def buy(
 ) -> TradeResult:
     _check_quantity(quantity)
     settings = await ensure_accounts(guild_id, [user_id])
-    currency = currency_of(settings)
+    currency = settings.currency
     item = await find_item(guild_id, item_name)
     if not item.enabled:
         raise ConflictError(f"**{item.name}** is not for sale right now.")
@@ -434,10 +503,11 @@ async def refund_purchase(
     at most once (the reversal's idempotency key is derived from it); ConflictError when it
     already was, or when the member no longer holds what was bought (sold or used since).
     """
-    purchase = await EconomyTransaction.get_or_none(id=purchase_id, guild_id=guild_id)
-    if purchase is None or purchase.type != TransactionType.SHOP_BUY:
+    row = await EconomyTransaction.get_or_none(id=purchase_id, guild_id=guild_id)
+    if row is None or row.type != TransactionType.SHOP_BUY:
         raise NotFoundError("There is no such purchase in this server.")
-    user_id: int = purchase.user_id  # type: ignore[attr-defined]
+    purchase = LedgerEntry.from_row(row)
+    user_id = purchase.user_id
     item_id = int(purchase.metadata.get("item_id") or 0)
     quantity = int(purchase.metadata.get("quantity") or 0)
     name = str(purchase.metadata.get("item") or "item")
@@ -445,7 +515,7 @@ async def refund_purchase(
     # the money is left to give back.
     item = await EconomyShopItem.get_or_none(id=item_id, guild_id=guild_id)
     settings = await get_settings(guild_id)
-    currency = currency_of(settings)
+    currency = settings.currency
     key = reversal_key_of(purchase.id)
     if actor_id is not None:
         await directory.ensure_user(actor_id)
@@ -485,7 +555,7 @@ async def refund_purchase(
         ) from None
 
 
-async def _take_stock(conn: BaseDBAsyncClient, item: EconomyShopItem, quantity: int) -> None:
+async def _take_stock(conn: BaseDBAsyncClient, item: ShopItem, quantity: int) -> None:
     # Unlimited items match the first branch; limited ones only while enough are left.
     taken = await EconomyShopItem.filter(id=item.id, enabled=True).filter(
         Q(stock__isnull=True) | Q(stock__gte=quantity)
@@ -503,7 +573,7 @@ async def _take_stock(conn: BaseDBAsyncClient, item: EconomyShopItem, quantity: 
 
 
 async def _add_to_stack(
-    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: EconomyShopItem, quantity: int
+    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: ShopItem, quantity: int
 ) -> int:
     """Add to the member's stack, refusing to pass `max_per_user`; returns the new quantity."""
     limit = item.max_per_user
@@ -524,7 +594,7 @@ async def _add_to_stack(
 
 
 async def _take_from_stack(
-    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: EconomyShopItem, quantity: int,
+    conn: BaseDBAsyncClient, guild_id: int, user_id: int, item: ShopItem, quantity: int,
     *, refunding: bool = False,
 ) -> int:
     rows = EconomyUserItem.filter(guild_id=guild_id, user_id=user_id, item_id=item.id, slot=STACK)
@@ -545,8 +615,9 @@ async def _take_from_stack(
     return (await rows.using_db(conn).values_list("quantity", flat=True))[0]
 
 
-def sell_price(item: EconomyShopItem, percent: int) -> int:
-    return item.price * percent // 100
+def sell_price(price: int, percent: int) -> int:
+    """What selling one item of `price` back pays at the guild's sell-back `percent`."""
+    return price * percent // 100
 
 
 async def sell(
@@ -560,9 +631,9 @@ async def sell(
     """Sell items back for the guild's sell-back share of their price; limited stock refills."""
     _check_quantity(quantity)
     settings = await ensure_accounts(guild_id, [user_id])
-    currency = currency_of(settings)
+    currency = settings.currency
     item = await find_item(guild_id, item_name)
-    total = sell_price(item, settings.sell_percent) * quantity
+    total = sell_price(item.price, settings.sell_percent) * quantity
 
     async def run(conn: BaseDBAsyncClient) -> TradeResult:
         await move(
@@ -627,7 +698,7 @@ async def use_item(
     async def run(conn: BaseDBAsyncClient) -> UseResult:
         # The member's balance row first, as a robbery locks it: a robbery in progress finishes
         # before a protection starts, and one that comes later sees the protection.
-        await _locked_balance(conn, guild_id, user_id)
+        await locked_balance(conn, guild_id, user_id)
         left = await _take_from_stack(conn, guild_id, user_id, item, 1)
         used = await EconomyUserItem.create(
             guild_id=guild_id, user_id=user_id, item_id=item.id, slot=slot, quantity=1,
@@ -667,10 +738,25 @@ async def expire_item(user_item_id: int) -> ExpiredItem | None:
                        str(row.metadata.get("item", "")), row.metadata.get("kind"))
 
 
-async def active_effects(guild_id: int, user_id: int, now: datetime) -> list[EconomyUserItem]:
-    return await EconomyUserItem.filter(
+@dataclass(frozen=True, slots=True)
+class ActiveEffect:
+    """A used boost that is still running."""
+
+    item_name: str
+    effect: dict[str, Any]
+    expires_at: datetime
+
+
+async def active_effects(guild_id: int, user_id: int, now: datetime) -> list[ActiveEffect]:
+    """The member's running effects, the first to end first."""
+    rows = await EconomyUserItem.filter(
         guild_id=guild_id, user_id=user_id, active=True, expires_at__gt=now
     ).order_by("expires_at")
+    return [
+        ActiveEffect(str(row.metadata.get("item", "")), dict(row.metadata), row.expires_at)
+        for row in rows
+        if row.expires_at is not None
+    ]
 
 
 def _xp_percent(metadata: Any) -> int:
@@ -727,13 +813,12 @@ async def inventory(guild_id: int, user_id: int, *, now: datetime) -> Inventory:
     ).prefetch_related("item")
     lines = sorted(
         (InventoryLine(s.item.name, s.item.type, s.quantity,
-                       sell_price(s.item, settings.sell_percent)) for s in stacks),
+                       sell_price(s.item.price, settings.sell_percent)) for s in stacks),
         key=lambda line: line.item_name.lower(),
     )
     effects = [
-        (str(row.metadata.get("item", "")), dict(row.metadata), row.expires_at)
-        for row in await active_effects(guild_id, user_id, now)
-        if row.expires_at is not None
+        (effect.item_name, effect.effect, effect.expires_at)
+        for effect in await active_effects(guild_id, user_id, now)
     ]
-    return Inventory(lines, effects, currency_of(settings))
+    return Inventory(lines, effects, settings.currency)
 

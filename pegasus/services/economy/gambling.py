@@ -23,7 +23,6 @@ from models.economy import (
     BlackjackStatus,
     EconomyBlackjackGame,
     EconomyGamblingStats,
-    EconomySettings,
     Game,
     TransactionType,
 )
@@ -36,17 +35,53 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
-from pegasus.services.economy import (
-    ALL,
-    AlreadyProcessed,
-    Amount,
-    Currency,
-    _locked_balance,
-    atomic,
-    currency_of,
-    ensure_accounts,
-    move,
-)
+
+from .amounts import ALL, Amount, Currency
+from .ledger import AlreadyProcessed, atomic, ensure_accounts, locked_balance, move
+from .settings import EconomyConfig
+
+__all__ = [
+    "BLACKJACK_TIMEOUT",
+    "BLACKJACK_TIMEOUT_KIND",
+    "COIN_SIDES",
+    "RED_NUMBERS",
+    "ROULETTE_SPACES",
+    "SLOT_PAIR",
+    "SLOT_SYMBOLS",
+    "SLOT_TRIPLES",
+    "BlackjackStatus",
+    "BlackjackView",
+    "Game",
+    "GameResult",
+    "GameStats",
+    "Outcome",
+    "attach_blackjack_message",
+    "blackjack_hit",
+    "blackjack_stand",
+    "check_bet",
+    "coinflip",
+    "coinflip_outcome",
+    "dealer_plays",
+    "dice",
+    "dice_outcome",
+    "expire_blackjack",
+    "gambling_stats",
+    "get_blackjack",
+    "hand_value",
+    "is_blackjack",
+    "judge",
+    "new_deck",
+    "parse_roulette_space",
+    "play",
+    "record_game",
+    "roulette",
+    "roulette_colour",
+    "roulette_outcome",
+    "roulette_wins",
+    "slots",
+    "slots_outcome",
+    "start_blackjack",
+]
 
 BLACKJACK_TIMEOUT = timedelta(minutes=10)
 BLACKJACK_TIMEOUT_KIND = "economy.blackjack_timeout"
@@ -186,8 +221,8 @@ class GameResult:
         return self.payout == self.bet
 
 
-def check_bet(settings: EconomySettings, bet: int) -> None:
-    currency = currency_of(settings)
+def check_bet(settings: EconomyConfig, bet: int) -> None:
+    currency = settings.currency
     if bet < settings.min_bet or bet > settings.max_bet:
         raise ValidationError(
             f"Bets here are between {currency.format(settings.min_bet)} and "
@@ -243,14 +278,14 @@ async def play(
 ) -> GameResult:
     """Settle a one-shot game whose `outcome` was already drawn."""
     settings = await ensure_accounts(guild_id, [user_id])
-    currency = currency_of(settings)
+    currency = settings.currency
     if bet != ALL:
         check_bet(settings, bet)
 
     async def run(conn: BaseDBAsyncClient) -> GameResult:
         stake = bet
         if stake == ALL:
-            stake = (await _locked_balance(conn, guild_id, user_id)).wallet
+            stake = (await locked_balance(conn, guild_id, user_id)).wallet
             if stake <= 0:
                 raise InsufficientFunds("Your wallet is empty.")
             check_bet(settings, stake)
@@ -264,7 +299,7 @@ async def play(
             short_message=f"You don't have {currency.format(stake)} in your wallet to bet.",
         )
         await record_game(conn, guild_id, user_id, game, stake, payout)
-        wallet = (await _locked_balance(conn, guild_id, user_id)).wallet
+        wallet = (await locked_balance(conn, guild_id, user_id)).wallet
         return GameResult(game, stake, payout, outcome.detail, wallet, currency)
 
     return await atomic(run, idempotency_key=idempotency_key)
@@ -401,7 +436,7 @@ async def start_blackjack(
 ) -> BlackjackView:
     """Deal a hand and hold the bet. A natural 21 settles at once."""
     settings = await ensure_accounts(guild_id, [user_id])
-    currency = currency_of(settings)
+    currency = settings.currency
     if bet != ALL:
         check_bet(settings, bet)
     deck = new_deck(rng)
@@ -410,7 +445,7 @@ async def start_blackjack(
     async def run(conn: BaseDBAsyncClient) -> BlackjackView:
         stake = bet
         if stake == ALL:
-            stake = (await _locked_balance(conn, guild_id, user_id)).wallet
+            stake = (await locked_balance(conn, guild_id, user_id)).wallet
             check_bet(settings, stake)
         await move(
             conn, guild_id=guild_id, user_id=user_id, type=TransactionType.GAMBLE,
@@ -488,7 +523,7 @@ async def blackjack_hit(game_id: int, user_id: int) -> BlackjackView:
     """Draw a card. Over 21 loses; exactly 21 stands automatically."""
     game = await _load_game(game_id, user_id)
     settings = await ensure_accounts(game.guild_id, [user_id])  # type: ignore[attr-defined]
-    currency = currency_of(settings)
+    currency = settings.currency
     player = [*game.player_hand, game.deck[0]]
     deck = game.deck[1:]
 
@@ -513,7 +548,7 @@ async def blackjack_stand(game_id: int, user_id: int | None) -> BlackjackView:
     """The player stops; the dealer plays and the game settles. `user_id` None: the timeout."""
     game = await _load_game(game_id, user_id)
     settings = await ensure_accounts(game.guild_id, [game.user_id])  # type: ignore[attr-defined]
-    currency = currency_of(settings)
+    currency = settings.currency
     dealer, deck = dealer_plays(game.dealer_hand, game.deck)
     status, payout = judge(game.player_hand, dealer, game.bet)
 
@@ -557,7 +592,7 @@ async def get_blackjack(game_id: int) -> BlackjackView:
     if game is None:
         raise NotFoundError("That blackjack game no longer exists.")
     settings = await ensure_accounts(game.guild_id, [game.user_id])  # type: ignore[attr-defined]
-    return _view(game, currency_of(settings))
+    return _view(game, settings.currency)
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,4 +626,4 @@ async def gambling_stats(guild_id: int, user_id: int) -> tuple[list[GameStats], 
                   r.biggest_win, r.biggest_loss, r.current_streak, r.best_streak)
         for game in Game if (r := by_game.get(game)) is not None
     ]
-    return stats, currency_of(settings)
+    return stats, settings.currency
