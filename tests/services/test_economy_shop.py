@@ -234,8 +234,9 @@ async def test_requirements_roles_and_level(db: str) -> None:
     await _fund(ALICE)
     await economy.add_item(GUILD, name="VIP Lounge", price=10, required_role_ids=[REGULAR_ROLE],
                         min_level=5)
-    with pytest.raises(PermissionDenied, match=f"<@&{REGULAR_ROLE}>"):
+    with pytest.raises(economy.MissingRoles, match="only for members with") as refused:
         await economy.buy(GUILD, ALICE, "VIP Lounge", now=NOW)
+    assert refused.value.role_ids == (REGULAR_ROLE,)
     with pytest.raises(PermissionDenied, match="level 5"):
         await economy.buy(GUILD, ALICE, "VIP Lounge", member_role_ids=[REGULAR_ROLE], now=NOW)
     await UserXP.create(guild_id=GUILD, user_id=ALICE, xp=5000, level=5)
@@ -247,7 +248,7 @@ async def test_purchase_cooldown(db: str) -> None:
     await _fund(ALICE)
     await economy.add_item(GUILD, name="Lottery Ticket", price=10, cooldown_seconds=3600)
     await economy.buy(GUILD, ALICE, "Lottery Ticket", now=NOW)
-    with pytest.raises(CooldownActive, match="again <t:"):
+    with pytest.raises(CooldownActive, match="again in 30m"):
         await economy.buy(GUILD, ALICE, "Lottery Ticket", now=NOW + timedelta(minutes=30))
     await economy.buy(GUILD, ALICE, "Lottery Ticket", now=NOW + timedelta(hours=1))
     assert await _held(ALICE, "Lottery Ticket") == 2

@@ -14,6 +14,7 @@ from tortoise.expressions import F
 
 from models.economy import EconomyBalance, EconomyUserItem, TransactionType
 from pegasus.errors import ConflictError, CooldownActive, PermissionDenied, ValidationError
+from pegasus.services.durations import format_duration
 
 from .amounts import Currency
 from .ledger import (
@@ -94,9 +95,9 @@ async def claim_daily(
                 last_daily_day=today, daily_streak=1
             )
             if not restarted:
+                left = format_duration(max(1, int((tomorrow - now).total_seconds())))
                 raise CooldownActive(
-                    f"You already claimed today's daily. The next one is ready "
-                    f"<t:{int(tomorrow.timestamp())}:R>.",
+                    f"You already claimed today's daily. The next one is ready in {left}.",
                     retry_at=tomorrow.timestamp(),
                 )
         streak = (await base.values_list("daily_streak", flat=True))[0]
@@ -158,7 +159,7 @@ async def work(
         )
         next_at = await claim_cooldown(
             conn, guild_id, user_id, "work", now=now, seconds=settings.work_cooldown_seconds,
-            message="You're tired. You can work again {when}.",
+            message="You're tired. You can work again in {left}.",
         )
         return WorkResult(amount, job, next_at, currency)
 
@@ -239,12 +240,13 @@ async def rob(
         # same row (use_item), so a protection committed before this point is seen, and one
         # activated later waits until this robbery is over.
         if await _has_active_effect(guild_id, victim_id, "rob_protection", now, conn):
-            raise ConflictError(f"<@{victim_id}> is protected from robbers right now.")
+            raise ConflictError("That member is protected from robbers right now.")
         victim_wallet = rows[victim_id].wallet
         if victim_wallet < settings.rob_min_victim_wallet:
             raise ValidationError(
-                f"<@{victim_id}> has less than {currency.format(settings.rob_min_victim_wallet)} "
-                "in their wallet: not worth the risk."
+                "That member has less than "
+                f"{currency.format(settings.rob_min_victim_wallet)} in their wallet: "
+                "not worth the risk."
             )
         if success:
             amount = max(1, victim_wallet * share // 100)
@@ -270,7 +272,7 @@ async def rob(
             await link_halves(conn, halves[0].id, halves[1].id)
         next_at = await claim_cooldown(
             conn, guild_id, robber_id, "rob", now=now, seconds=settings.rob_cooldown_seconds,
-            message="Lie low for a while: you can rob again {when}.",
+            message="Lie low for a while: you can rob again in {left}.",
         )
         return RobResult(success, amount, next_at, currency)
 

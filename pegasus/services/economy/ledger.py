@@ -351,22 +351,22 @@ async def _explain_refusal(
 ) -> None:
     row = await EconomyBalance.get_or_none(guild_id=guild_id, user_id=user_id).using_db(conn)
     if row is None:
-        raise NotFoundError(f"<@{user_id}> has no account here yet.")
+        raise NotFoundError("That member has no account here yet.")
     if needed_wallet and row.wallet < needed_wallet:
         raise InsufficientFunds(
             short_message
-            or f"<@{user_id}> has only {currency.format(row.wallet)} in their wallet "
+            or f"The wallet holds only {currency.format(row.wallet)} "
             f"(needed {currency.format(needed_wallet)})."
         )
     if bank_delta < 0 and row.bank < -bank_delta:
         raise InsufficientFunds(
             short_message
-            or f"<@{user_id}> has only {currency.format(row.bank)} in the bank "
+            or f"The bank holds only {currency.format(row.bank)} "
             f"(needed {currency.format(-bank_delta)})."
         )
     if net > 0:
         raise ValidationError(
-            f"That would take <@{user_id}> over the limit of {currency.format(MAX_BALANCE)}."
+            f"That would take a balance over the limit of {currency.format(MAX_BALANCE)}."
         )
     raise ConflictError("The balance changed at the same moment; please try again.")
 
@@ -443,6 +443,9 @@ async def claim_cooldown(
 ) -> datetime:
     """Take the member's `command` cooldown or raise CooldownActive; returns the next time.
 
+    `message` says when the command is ready again with `{left}` (a duration such as `59m`);
+    the error's `retry_at` carries the moment itself.
+
     A conditional UPDATE (`next_available <= now`) lets exactly one of several concurrent
     requests through; inside the caller's transaction, a failed payment releases it again.
     """
@@ -458,8 +461,7 @@ async def claim_cooldown(
     if existing is not None:
         ready = existing.next_available
         raise CooldownActive(
-            message.format(when=f"<t:{int(ready.timestamp())}:R>",
-                           left=format_duration(max(1, int((ready - now).total_seconds())))),
+            message.format(left=format_duration(max(1, int((ready - now).total_seconds())))),
             retry_at=ready.timestamp(),
         )
     # First use: a concurrent first use makes this INSERT fail and atomic() retries the request,

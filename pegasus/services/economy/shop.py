@@ -69,6 +69,7 @@ __all__ = [
     "ExpiredItem",
     "Inventory",
     "InventoryLine",
+    "MissingRoles",
     "RefundResult",
     "ShopItem",
     "ShopItemType",
@@ -102,6 +103,17 @@ ITEMS_PER_PAGE = 6
 MAX_QUANTITY = 1000
 MAX_BOOST_SECONDS = 30 * 86400
 MAX_XP_MULTIPLIER = 1000  # percent
+
+
+class MissingRoles(PermissionDenied):
+    """An item is only for members with roles the buyer lacks (`role_ids`, for adapters that
+    name them)."""
+
+    def __init__(self, item_name: str, role_ids: list[int]) -> None:
+        super().__init__(
+            f"**{item_name}** is only for members with the roles it requires (see /shop)."
+        )
+        self.role_ids = tuple(role_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,8 +438,7 @@ async def _check_requirements(
     needed_roles = set(item.requirements.get("role_ids") or [])
     missing = needed_roles - set(member_role_ids)
     if missing:
-        shown = ", ".join(f"<@&{role_id}>" for role_id in sorted(missing))
-        raise PermissionDenied(f"**{item.name}** is only for members with {shown}.")
+        raise MissingRoles(item.name, sorted(missing))
     min_level = int(item.requirements.get("min_level") or 0)
     if min_level and await member_level(guild_id, user_id) < min_level:
         raise PermissionDenied(f"**{item.name}** needs level {min_level:,} or more.")
@@ -471,7 +482,7 @@ async def buy(
             await claim_cooldown(
                 conn, guild_id, user_id, f"shop:{item.id}", now=now,
                 seconds=item.cooldown_seconds,
-                message=f"You can buy **{item.name}** again {{when}}.",
+                message=f"You can buy **{item.name}** again in {{left}}.",
             )
         await _take_stock(conn, item, quantity)
         held = await _add_to_stack(conn, guild_id, user_id, item, quantity)
@@ -605,7 +616,7 @@ async def _take_from_stack(
         have = held[0] if held else 0
         if refunding:
             raise ConflictError(
-                f"<@{user_id}> no longer holds the {quantity:,} x **{item.name}** bought "
+                f"The member no longer holds the {quantity:,} x **{item.name}** bought "
                 f"(they have {have:,}): the purchase can't be undone."
             )
         raise ConflictError(
