@@ -67,13 +67,14 @@ def test_good_template_is_stripped() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("#5865F2", 0x5865F2), ("5865f2", 0x5865F2), ("0xFF0000", 0xFF0000)]
+    ("text", "value"),
+    [("#5865F2", 0x5865F2), ("5865f2", 0x5865F2), ("0xFF0000", 0xFF0000), ("red", 0xED4245)],
 )
 def test_colours(text: str, value: int) -> None:
     assert community.parse_color(text) == value
 
 
-@pytest.mark.parametrize("text", ["red", "#12345", "#1234567", ""])
+@pytest.mark.parametrize("text", ["bleu", "#12345", "#1234567", ""])
 def test_bad_colours(text: str) -> None:
     with pytest.raises(ValidationError, match="not a colour"):
         community.parse_color(text)

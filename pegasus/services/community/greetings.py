@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pegasus.errors import ConflictError, ValidationError, shown_input
+from pegasus.errors import ConflictError, ValidationError
+from pegasus.services.colours import parse_colour
 
 from .config import ConfigCache, GreetingConfig, GreetingKind, GuildConfig
 from .settings import MAX_MESSAGE_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, change_settings
@@ -35,7 +36,6 @@ PLACEHOLDERS = ("user", "username", "server", "member_count")
 DISCORD_MESSAGE_LIMIT = 2000
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_HEX_COLOR = re.compile(r"^(?:#|0x)?([0-9a-f]{6})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +106,8 @@ def render_template(template: str, facts: MemberFacts, *, clip: bool = True) -> 
 
 
 def parse_color(text: str) -> int:
-    """`#5865F2`, `5865f2` or `0x5865F2` → 0x5865F2."""
-    match = _HEX_COLOR.match((text or "").strip())
-    if not match:
-        raise ValidationError(
-            f"{shown_input(text)} is not a colour. Use a hex code such as #5865F2."
-        )
-    return int(match.group(1), 16)
+    """An embed colour, in the one grammar of colours (pegasus.services.colours)."""
+    return parse_colour(text)
 
 
 def validate_url(text: str, *, what: str) -> str:

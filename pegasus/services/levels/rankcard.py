@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
@@ -31,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from models.guilds import User
 from pegasus.errors import ValidationError, shown_input
 from pegasus.services import directory
+from pegasus.services.colours import COLOUR_FORMS, NAMED_COLOURS, format_colour, parse_colour
 
 __all__ = [
     "COLOUR_FORMS",
@@ -407,43 +407,6 @@ def _draw_name_and_progress(
 
 
 # --------------------------------------------------------------------------- a member's style
-
-
-_HEX_COLOUR = re.compile(r"^#?(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-NAMED_COLOURS = {
-    "black": 0x000000,
-    "white": 0xFFFFFF,
-    "red": 0xED4245,
-    "green": 0x57F287,
-    "blue": 0x3498DB,
-    "blurple": 0x5865F2,
-    "yellow": 0xFEE75C,
-    "orange": 0xE67E22,
-    "purple": 0x9B59B6,
-    "pink": 0xEB459E,
-    "grey": 0x95A5A6,
-    "gray": 0x95A5A6,
-    "teal": 0x1ABC9C,
-    "navy": 0x1F2A44,
-}
-COLOUR_FORMS = "a colour like #5865F2, 5865F2, #fff or a name such as blue, green or purple"
-
-
-def parse_colour(text: str) -> int:
-    """`#5865F2`, `5865f2`, `#fff` or a colour name → 0xRRGGBB; ValidationError otherwise."""
-    cleaned = text.strip().lower()
-    if cleaned in NAMED_COLOURS:
-        return NAMED_COLOURS[cleaned]
-    if not _HEX_COLOUR.match(cleaned):
-        raise ValidationError(f"{shown_input(text)} is not a colour: use {COLOUR_FORMS}.")
-    digits = cleaned.lstrip("#")
-    if len(digits) == 3:
-        digits = "".join(d * 2 for d in digits)
-    return int(digits, 16)
-
-
-def format_colour(value: int) -> str:
-    return f"#{value:06X}"
 
 
 def parse_background(text: str) -> str:

@@ -15,6 +15,7 @@ from models.ids import new_public_id
 from models.tickets import TicketPanel
 from pegasus.errors import ConflictError, ValidationError, shown_input
 from pegasus.services import ids
+from pegasus.services.colours import parse_optional_colour
 from pegasus.services.directory import ensure_guild
 
 from .results import DEFAULT_NAME_FORMAT, ButtonStyle, PanelButton, PanelInfo
@@ -26,7 +27,6 @@ MAX_CHANNEL_NAME = 100
 NAME_PLACEHOLDERS = ("number", "user")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _CHANNEL_UNSAFE = re.compile(r"[^\w-]+")
-_HEX_COLOR = re.compile(r"^#?([0-9a-fA-F]{6})$")
 _CUSTOM_EMOJI = re.compile(r"^<a?:\w{2,32}:\d{15,21}>$")
 
 
@@ -38,15 +38,9 @@ def panel_buttons(panel: PanelInfo | TicketPanel) -> list[PanelButton]:
 
 
 def parse_color(text: str | None) -> int | None:
-    """`#5865F2` or `5865f2` → 0x5865F2; None or empty → None."""
-    if text is None or not text.strip():
-        return None
-    match = _HEX_COLOR.match(text.strip())
-    if match is None:
-        raise ValidationError(
-            f"{shown_input(text)} is not a colour: use a hex code such as #5865F2."
-        )
-    return int(match.group(1), 16)
+    """A panel's colour, in the one grammar of colours (pegasus.services.colours); None or
+    nothing typed → None."""
+    return parse_optional_colour(text)
 
 
 def validate_emoji(text: str | None) -> str | None:
