@@ -6,13 +6,68 @@ escapes a command is unexpected: it is logged with a reference id and the user i
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Someone or something a refusal names: Discord shows a mention, other clients plain text."""
+
+    kind: Literal["user", "role", "channel", "time"]
+    value: int  # a Discord id, or a Unix time for "time"
+
+    def for_discord(self) -> str:
+        if self.kind == "time":
+            return f"<t:{self.value}:R>"
+        prefix = {"user": "@", "role": "@&", "channel": "#"}[self.kind]
+        return f"<{prefix}{self.value}>"
+
+    def plain(self) -> str:
+        if self.kind == "time":
+            return datetime.fromtimestamp(self.value, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"{self.kind} {self.value}"
+
+
+def user_ref(user_id: int) -> Ref:
+    return Ref("user", user_id)
+
+
+def role_ref(role_id: int) -> Ref:
+    return Ref("role", role_id)
+
+
+def channel_ref(channel_id: int) -> Ref:
+    return Ref("channel", channel_id)
+
+
+def time_ref(moment: datetime) -> Ref:
+    return Ref("time", int(moment.timestamp()))
+
 
 class PegasusError(Exception):
-    """Base of every error that carries its own user-facing message."""
+    """Base of every error that carries its own user-facing message.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    A message may name members, roles, channels or moments as `{placeholders}` given as `Ref`s:
+    services write no Discord markup, so `str(error)` (what Discord shows) renders mentions and
+    `error.plain()` (for the REST API) plain words.
+    """
+
+    def __init__(self, message: str, **refs: Ref) -> None:
+        self.template = message
+        self.refs = refs
+        self.message = self._render(Ref.for_discord)
+        super().__init__(self.message)
+
+    def _render(self, show: Callable[[Ref], str]) -> str:
+        if not self.refs:
+            return self.template
+        return self.template.format_map({name: show(ref) for name, ref in self.refs.items()})
+
+    def plain(self) -> str:
+        return self._render(Ref.plain)
 
     def __str__(self) -> str:
         return self.message
