@@ -27,7 +27,8 @@ async def test_spam_that_security_removes_earns_no_xp(discord_env: DiscordEnv) -
     await buffer.flush()
     assert spam.deleted
     assert await UserXP.get_or_none(guild_id=env.guild.id, user_id=env.alice.id) is None
-    assert await Member.filter(guild_id=env.guild.id, user_id=env.alice.id, messages__gt=0).count() == 0
+    counted = Member.filter(guild_id=env.guild.id, user_id=env.alice.id, messages__gt=0)
+    assert not await counted.exists()
 
     # The removed message started no cooldown: the next message alice says earns XP at once.
     fine = await env.alice.say("general", "sorry, hello everyone")

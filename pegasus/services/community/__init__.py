@@ -31,6 +31,7 @@ from .config import (
 )
 from .greetings import (
     DISCORD_MESSAGE_LIMIT,
+    MENTION_LENGTH,
     PLACEHOLDERS,
     EmbedSpec,
     Greeting,
@@ -66,6 +67,7 @@ __all__ = [
     "MAX_MESSAGE_LENGTH",
     "MAX_TITLE_LENGTH",
     "MAX_URL_LENGTH",
+    "MENTION_LENGTH",
     "PLACEHOLDERS",
     "SETTINGS",
     "ConfigCache",

@@ -19,6 +19,7 @@ from .settings import MAX_MESSAGE_LENGTH, MAX_TITLE_LENGTH, MAX_URL_LENGTH, chan
 
 __all__ = [
     "DISCORD_MESSAGE_LIMIT",
+    "MENTION_LENGTH",
     "PLACEHOLDERS",
     "EmbedSpec",
     "Greeting",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 PLACEHOLDERS = ("user", "username", "server", "member_count")
+# The longest mention an adapter writes for {user}: Discord's, two characters, the largest
+# snowflake, one character.
+MENTION_LENGTH = 3 + len(str(2**63 - 1))
 DISCORD_MESSAGE_LIMIT = 2000
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -53,7 +57,7 @@ class MemberFacts:
 # server name (100), and a billion members.
 _LONGEST_FACTS = MemberFacts(
     user_id=2**63 - 1,
-    mention="m" * len(f"<@{2**63 - 1}>"),
+    mention="m" * MENTION_LENGTH,
     username="n" * 32,
     server="s" * 100,
     member_count=10**9,

@@ -228,8 +228,9 @@ def reward_message(config: LevelConfig, old_level: int, new_level: int) -> str |
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 DISCORD_MESSAGE_LIMIT = 2000
-# As long as the longest user mention an adapter can fill in for {user}.
-_LONGEST_USER = "u" * len(f"<@{2**63 - 1}>")
+# As long as the longest user mention an adapter fills in for {user} (Discord's: two characters,
+# the largest snowflake, one character).
+_LONGEST_USER = "u" * (3 + len(str(2**63 - 1)))
 
 
 def validate_template(template: str) -> str:
