@@ -7,6 +7,7 @@ and shows the results: alerts in the log channel, refusals, incident and key emb
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import discord
@@ -14,7 +15,6 @@ from discord import app_commands
 from discord.ext import commands
 from discord.utils import utcnow
 
-from models.security import ApiKey, IncidentStatus, SecurityIncident
 from pegasus.bot import MessagePhase, MessageVerdict, Pegasus
 from pegasus.errors import CooldownActive, ValidationError
 from pegasus.outage import DatabaseUnavailable, within
@@ -23,11 +23,17 @@ from pegasus.services.community import GuildConfig, LogEvent
 from pegasus.services.durations import format_duration, parse_duration
 from pegasus.services.security import (
     COMMANDS_ENDPOINT,
+    ApiKeyRecord,
     CommandRateLimiter,
+    Incident,
+    IncidentStatus,
     RaidReport,
+    RateDecision,
+    SecurityConfig,
     SpamDetector,
     SpamVerdict,
 )
+from pegasus.services.security import SETTINGS as SECURITY
 from pegasus.ui.checks import MANAGE_SERVER
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, RED, clip, timestamp, user_mentions
 from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
@@ -65,22 +71,37 @@ def on_off(value: bool) -> str:
     return "on" if value else "off"
 
 
-def status_label(incident: SecurityIncident) -> str:
-    status = IncidentStatus(incident.status)
+def status_label(incident: Incident) -> str:
+    status = incident.status
     return f"{STATUS_ICONS[status]} {status.value.replace('_', ' ')}"
 
 
-def mentions(user_ids: list[int], limit: int = SHOWN_RAIDERS) -> str:
-    shown = user_mentions(user_ids[:limit], separator=" ")
+def rate_refusal(decision: RateDecision) -> str:
+    """What a person sending commands too fast reads."""
+    if decision.blocked_until is not None:
+        return (
+            "You are sending commands too fast, again: commands are blocked for you until "
+            f"{timestamp(decision.blocked_until)}."
+        )
+    seconds = max(1, round(decision.retry_after))
+    return f"Slow down! You are sending commands too fast. Try again in {seconds}s."
+
+
+def describe_scopes(scopes: Iterable[str]) -> str:
+    return ", ".join(f"`{scope}`" for scope in scopes) or "none"
+
+
+def mentions(user_ids: Sequence[int], limit: int = SHOWN_RAIDERS) -> str:
+    shown = user_mentions(list(user_ids[:limit]), separator=" ")
     more = len(user_ids) - limit
     return shown + (f" and {more:,} more" if more > 0 else "")
 
 
-def incident_embed(incident: SecurityIncident) -> discord.Embed:
+def incident_embed(incident: Incident) -> discord.Embed:
     embed = discord.Embed(
         title=f"Incident {incident.incident_id}: {incident.type}",
         description=incident.description or None,
-        colour=COLOUR_ALERT if incident.status in service.OPEN_STATUSES else COLOUR_OK,
+        colour=COLOUR_ALERT if incident.is_open else COLOUR_OK,
     )
     embed.add_field(name="Status", value=status_label(incident))
     embed.add_field(name="Severity", value=str(incident.severity).capitalize())
@@ -92,7 +113,7 @@ def incident_embed(incident: SecurityIncident) -> discord.Embed:
             inline=False,
         )
     if incident.resolved_at is not None:
-        by = incident.resolved_by_id  # type: ignore[attr-defined]
+        by = incident.resolved_by_id
         embed.add_field(
             name="Closed",
             value=f"{timestamp(incident.resolved_at)}" + (f" by <@{by}>" if by else ""),
@@ -110,8 +131,8 @@ def incident_embed(incident: SecurityIncident) -> discord.Embed:
     return embed
 
 
-def key_line(key: ApiKey) -> str:
-    scope = f"server `{key.guild_id}`" if key.guild_id else "bot-wide"  # type: ignore[attr-defined]
+def key_line(key: ApiKeyRecord) -> str:
+    scope = f"server `{key.guild_id}`" if key.guild_id else "bot-wide"
     state = "active" if key.active else "revoked"
     if key.active and key.expires_at is not None:
         state = f"expires {timestamp(key.expires_at)}"
@@ -122,7 +143,7 @@ def key_line(key: ApiKey) -> str:
     )
     return (
         f"`{key.key_prefix}…` **{discord.utils.escape_markdown(key.name)}** · {scope} · {state}"
-        f"\n{service.describe_scopes(key.scopes)} · {used} · owner <@{key.owner_id}>"  # type: ignore[attr-defined]
+        f"\n{describe_scopes(key.scopes)} · {used} · owner <@{key.owner_id}>"
     )
 
 
@@ -189,7 +210,9 @@ class Security(commands.Cog):
                 await within(record, RECORD_VIOLATION_WAIT)
             except DatabaseUnavailable:
                 pass  # the refusal is decided in memory and stands; only its record is lost
-        raise CooldownActive(decision.refusal(), retry_at=now.timestamp() + decision.retry_after)
+        raise CooldownActive(
+            rate_refusal(decision), retry_at=now.timestamp() + decision.retry_after
+        )
 
     # --------------------------------------------------------------------------------------------
     # Anti-raid
@@ -327,12 +350,13 @@ class Security(commands.Cog):
         assert interaction.guild is not None
         config = await self.bot.guild_configs.get(interaction.guild.id)
         await interaction.response.send_message(
-            embed=self.settings_embed(interaction.guild, config), ephemeral=True
+            embed=self.settings_embed(interaction.guild, config.security, config), ephemeral=True
         )
 
     @staticmethod
-    def settings_embed(guild: discord.Guild, config: GuildConfig) -> discord.Embed:
-        settings = config.security
+    def settings_embed(
+        guild: discord.Guild, settings: SecurityConfig, config: GuildConfig
+    ) -> discord.Embed:
         embed = discord.Embed(
             title="Security",
             description=f"Security is **{on_off(settings.enabled)}**.",
@@ -358,15 +382,12 @@ class Security(commands.Cog):
 
     @security_group.command(name="set", description="Change the anti-raid and anti-spam settings.")
     @app_commands.describe(
-        enabled="Master switch for anti-raid and anti-spam",
-        anti_raid="Watch for many members joining at once",
-        raid_joins="A raid is more than this many joins… (2-100)",
-        raid_seconds="…within this many seconds (2-300)",
-        anti_spam="Remove mass mentions and repeated messages",
-        max_mentions="Most mentions allowed in one message (1-50)",
-        max_duplicates="The same message this many times in a row is spam (2-20)",
-        alert_role="Role pinged when a raid is detected",
+        enabled=SECURITY["security_enabled"].help,
+        anti_raid=SECURITY["anti_raid_enabled"].help,
+        anti_spam=SECURITY["anti_spam_enabled"].help,
+        alert_role=SECURITY["security_alert_role_id"].help,
         clear_alert_role="Ping nobody on raids",
+        **SECURITY.help_for("raid_joins", "raid_seconds", "max_mentions", "max_duplicates"),
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def security_set(
@@ -374,11 +395,12 @@ class Security(commands.Cog):
         interaction: discord.Interaction,
         enabled: bool | None = None,
         anti_raid: bool | None = None,
-        raid_joins: app_commands.Range[int, 2, 100] | None = None,
-        raid_seconds: app_commands.Range[int, 2, 300] | None = None,
+        raid_joins: app_commands.Range[int, *SECURITY.bounds("raid_joins")] | None = None,
+        raid_seconds: app_commands.Range[int, *SECURITY.bounds("raid_seconds")] | None = None,
         anti_spam: bool | None = None,
-        max_mentions: app_commands.Range[int, 1, 50] | None = None,
-        max_duplicates: app_commands.Range[int, 2, 20] | None = None,
+        max_mentions: app_commands.Range[int, *SECURITY.bounds("max_mentions")] | None = None,
+        max_duplicates: app_commands.Range[int, *SECURITY.bounds("max_duplicates")]
+        | None = None,
         alert_role: discord.Role | None = None,
         clear_alert_role: bool = False,
     ) -> None:
@@ -390,7 +412,7 @@ class Security(commands.Cog):
             role_change["alert_role_id"] = alert_role.id
         elif clear_alert_role:
             role_change["alert_role_id"] = None
-        config = await service.update_security_settings(
+        settings = await service.update_security_settings(
             interaction.guild.id,
             interaction.user.id,
             enabled=enabled,
@@ -406,9 +428,11 @@ class Security(commands.Cog):
             # Pinged on raids only if mentionable or if this member could mention it.
             assert isinstance(interaction.user, discord.Member)
             await remember_role_setup(alert_role, interaction.user)
+        self.bot.guild_configs.invalidate(interaction.guild.id)  # the hot paths' copy
+        config = await self.bot.guild_configs.get(interaction.guild.id)
         await interaction.response.send_message(
             "Security settings saved.",
-            embed=self.settings_embed(interaction.guild, config),
+            embed=self.settings_embed(interaction.guild, settings, config),
             ephemeral=True,
         )
 
@@ -537,7 +561,7 @@ class Security(commands.Cog):
         await interaction.response.send_message(
             f"🔑 API key **{discord.utils.escape_markdown(key.name)}** created. Copy it now: "
             f"it will not be shown again.\n```\n{created.secret}\n```"
-            f"Scopes: {service.describe_scopes(key.scopes)}. {expiry}\n"
+            f"Scopes: {describe_scopes(key.scopes)}. {expiry}\n"
             f"It appears as `{key.key_prefix}…` in `/apikey list`.",
             ephemeral=True,
         )

@@ -22,6 +22,7 @@ from pegasus.errors import ConfigError
 from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
 from pegasus.services.community import ConfigCache
+from pegasus.services.moderation import BlacklistCache
 from pegasus.tree import PegasusTree
 from pegasus.ui.deadline import AnswerDeadline
 
@@ -131,6 +132,9 @@ class Pegasus(commands.AutoShardedBot):
         self._db_open = False
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
+        # This bot's copy of the blacklist: the check before every command and the hot paths
+        # (XP) read it; a copy of its own, so another bot in the process never lends it one.
+        self.blacklist = BlacklistCache()
         # This bot's copy of each guild's `guild_settings` row, which listeners read (greetings,
         # the server log, anti-raid and anti-spam); a command that changes it forgets the copy.
         self.guild_configs = ConfigCache()

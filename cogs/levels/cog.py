@@ -21,7 +21,6 @@ from PIL import Image
 
 from pegasus.bot import MessagePhase, Pegasus
 from pegasus.errors import ValidationError
-from pegasus.services import blacklist
 from pegasus.services import economy as economy_service
 from pegasus.services import levels as service
 from pegasus.services.levels import (
@@ -112,7 +111,7 @@ class Levels(commands.Cog):
             LevelCaches(),
             on_level_changes=self.handle_level_changes,
             voice_context=self.voice_context,
-            before_flush=blacklist.cache.ensure_fresh,
+            before_flush=bot.blacklist.ensure_fresh,
         )
         self._reconciles: set[asyncio.Task[None]] = set()
         self.background_fetcher = ImageFetcher(
@@ -176,7 +175,7 @@ class Levels(commands.Cog):
         """Roles, booster and blacklist of a member: only built when XP may be given."""
         guild = getattr(member, "guild", None)
         role_ids = frozenset(getattr(member, "_roles", ()))  # ids, without sorting Role objects
-        hit = blacklist.check_cached(
+        hit = self.bot.blacklist.match(
             now=datetime.now(UTC),
             guild_id=guild.id if guild else None,
             user_id=member.id,

@@ -11,10 +11,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.moderation.support import PAST_TENSE, Enforcer, check_target
-from models.moderation import CaseType, ModCase
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied
 from pegasus.services.durations import format_duration, parse_duration
+from pegasus.services.moderation import Case
 from pegasus.ui.format import BLURPLE, plural, timestamp
 from pegasus.ui.views import confirm
 
@@ -32,11 +32,10 @@ def parse_optional_duration(text: str | None) -> int | None:
 
 
 def action_summary(
-    case: ModCase, target: discord.abc.User, *, notified: bool | None = None
+    case: Case, target: discord.abc.User, *, notified: bool | None = None
 ) -> discord.Embed:
     """The public confirmation of an action, in the channel where it was taken."""
-    kind = CaseType(case.type)
-    text = f"{target.mention} was {PAST_TENSE[kind]}"
+    text = f"{target.mention} was {PAST_TENSE[case.type]}"
     if case.duration_seconds:
         text += f" for {format_duration(case.duration_seconds)}"
         if case.expires_at:
@@ -66,7 +65,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         self,
         interaction: discord.Interaction,
         target: discord.Member | discord.User,
-        action: Callable[..., Awaitable[ModCase]],
+        action: Callable[..., Awaitable[Case]],
         **options: Any,
     ) -> None:
         """Take `action` on `target` as the invoker and post the public summary of the case.

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, check_bot_outranks, utcnow
-from models.moderation import AutomationActionType, MemberWarning, WarningAutomation
+from cogs.moderation.support import Enforcer, check_bot_outranks, describe_action, utcnow
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
-from pegasus.services import automations
+from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
+from pegasus.services.moderation import Automation, AutomationActionType
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import PURPLE, clip, plural
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
@@ -39,15 +41,15 @@ ACTION_CHOICES = [
 ]
 
 
-def automation_summary(automation: WarningAutomation) -> str:
-    actions = ", ".join(automations.describe_action(a) for a in automation.actions)
+def automation_summary(automation: Automation) -> str:
+    actions = ", ".join(describe_action(a) for a in automation.actions)
     state = "on" if automation.enabled else "off"
     notify = (
         f" · notifies <#{automation.notify_channel_id}>" if automation.notify_channel_id else ""
     )
     fired = f" · fired {automation.trigger_count:,}×" if automation.trigger_count else ""
     return (
-        f"When {automations.describe_trigger(automation)}: {actions} · **{state}**{notify}{fired}"
+        f"When {moderation.describe_trigger(automation)}: {actions} · **{state}**{notify}{fired}"
     )
 
 
@@ -100,13 +102,13 @@ class Automations(commands.Cog, name="Warning automations"):
             require_can_delegate(role, interaction.user)
         if notify_channel is not None:
             require_bot_can_post(notify_channel, what="the rule's reports", embeds=True)
-        built = automations.build_action(
+        built = moderation.build_action(
             action.value,
             duration_seconds=parse_duration(duration) if duration else None,
             role_id=role.id if role else None,
             message=message,
         )
-        created = await automations.add_automation(
+        created = await moderation.add_automation(
             guild.id,
             name=name,
             trigger_type=trigger.value,
@@ -136,7 +138,7 @@ class Automations(commands.Cog, name="Warning automations"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def list_(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        rules = await automations.list_automations(interaction.guild_id)
+        rules = await moderation.list_automations(interaction.guild_id)
         embed = discord.Embed(title="Warning automations", colour=AUTOMATION_COLOUR)
         for rule in rules:
             embed.add_field(
@@ -154,11 +156,11 @@ class Automations(commands.Cog, name="Warning automations"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def remove(self, interaction: discord.Interaction, automation_id: str) -> None:
         assert interaction.guild_id is not None
-        rule = await automations.get_automation(interaction.guild_id, automation_id)
+        rule = await moderation.get_automation(interaction.guild_id, automation_id)
         guild_id = interaction.guild_id
 
         async def remove(decided: discord.Interaction) -> None:
-            await automations.remove_automation(
+            await moderation.remove_automation(
                 guild_id, rule.automation_id, actor_id=interaction.user.id, now=utcnow()
             )
             await decided.response.edit_message(
@@ -178,7 +180,7 @@ class Automations(commands.Cog, name="Warning automations"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def toggle(self, interaction: discord.Interaction, automation_id: str) -> None:
         assert interaction.guild_id is not None
-        rule = await automations.toggle_automation(
+        rule = await moderation.toggle_automation(
             interaction.guild_id, automation_id, actor_id=interaction.user.id, now=utcnow()
         )
         await interaction.response.send_message(
@@ -195,8 +197,8 @@ class Automations(commands.Cog, name="Warning automations"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def simulate(self, interaction: discord.Interaction, automation_id: str) -> None:
         assert interaction.guild_id is not None
-        rule = await automations.get_automation(interaction.guild_id, automation_id)
-        result = await automations.simulate(interaction.guild_id, rule.automation_id)
+        rule = await moderation.get_automation(interaction.guild_id, automation_id)
+        result = await moderation.simulate(interaction.guild_id, rule.automation_id)
         members = plural(result.members_hit, "member")
         await interaction.response.send_message(
             f"Over the {result.warnings_considered:,} stored warnings of "
@@ -212,7 +214,7 @@ class Automations(commands.Cog, name="Warning automations"):
         """Carry out a fired automation's actions; failures are reported, never retried,
         so an action that worked is not repeated."""
         payload = action.payload
-        rule = await WarningAutomation.get_or_none(id=payload["automation_id"])
+        rule = await moderation.find_automation(payload["automation_id"])
         # The scheduler starts before the gateway is ready; until READY every guild looks
         # missing, and the rule would be dropped as if the bot had left the server.
         await asyncio.wait_for(self.bot.wait_until_ready(), timeout=READY_WAIT_SECONDS)
@@ -225,12 +227,12 @@ class Automations(commands.Cog, name="Warning automations"):
                 member = await guild.fetch_member(payload["user_id"])
             except discord.NotFound:
                 member = None
-        warning = await MemberWarning.get_or_none(id=payload.get("warning_id"))
-        reason = f"Automation “{rule.name}”: {automations.describe_trigger(rule)} reached"
+        warn_id = await moderation.warning_public_id(payload.get("warning_id"))
+        reason = f"Automation “{rule.name}”: {moderation.describe_trigger(rule)} reached"
         metadata = {
             "automation_id": rule.automation_id,
             "automation_name": rule.name,
-            "warn_id": warning.warn_id if warning else None,
+            "warn_id": warn_id,
         }
         outcomes = []
         for step in rule.actions:
@@ -241,12 +243,12 @@ class Automations(commands.Cog, name="Warning automations"):
         self,
         guild: discord.Guild,
         member: discord.Member | None,
-        step: dict,
+        step: Mapping[str, Any],
         reason: str,
         metadata: dict,
     ) -> str:
         kind = AutomationActionType(step["type"])
-        described = automations.describe_action(step)
+        described = describe_action(step)
         if member is None:
             return f"{described}: skipped, the member is not in the server"
         try:
@@ -268,7 +270,7 @@ class Automations(commands.Cog, name="Warning automations"):
         guild: discord.Guild,
         member: discord.Member,
         kind: AutomationActionType,
-        step: dict,
+        step: Mapping[str, Any],
         reason: str,
         metadata: dict,
     ) -> int | None:
@@ -316,7 +318,7 @@ class Automations(commands.Cog, name="Warning automations"):
     async def _notify(
         self,
         guild: discord.Guild,
-        rule: WarningAutomation,
+        rule: Automation,
         user_id: int,
         value: int | None,
         outcomes: list[str],
@@ -326,7 +328,7 @@ class Automations(commands.Cog, name="Warning automations"):
             return
         embed = discord.Embed(
             title=f"Automation fired: {rule.name}",
-            description=f"<@{user_id}> reached {automations.describe_trigger(rule)}"
+            description=f"<@{user_id}> reached {moderation.describe_trigger(rule)}"
             + (f" (now {value:,})" if value is not None else "")
             + ".",
             colour=AUTOMATION_COLOUR,

@@ -10,7 +10,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.moderation.support import utcnow
-from models.security import BlacklistEntityType
 from pegasus.bot import Pegasus
 from pegasus.errors import (
     Blacklisted,
@@ -19,9 +18,10 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
-from pegasus.services import blacklist
+from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
 from pegasus.services.ids import check_snowflake
+from pegasus.services.moderation import BlacklistEntityType, BlacklistHit
 from pegasus.ui.format import DESCRIPTION_LIMIT, MIDNIGHT, clip, timestamp
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,25 @@ def parse_target_id(text: str) -> int:
     return check_snowflake(int(match.group(1) or match.group(2)), shown=text)
 
 
+def blacklist_refusal(hit: BlacklistHit) -> str:
+    """The sentence a blocked person reads."""
+    if hit.entity_type is Kind.CHANNEL:
+        text = "Commands are disabled in this channel (it is blacklisted)"
+    else:
+        subject = {
+            Kind.USER: "You are blacklisted",
+            Kind.ROLE: "One of your roles is blacklisted",
+            Kind.GUILD: "This server is blacklisted",
+        }[hit.entity_type]
+        where = "from using this bot" if hit.bot_wide else "from using this bot in this server"
+        text = f"{subject} {where}"
+    if hit.reason:
+        text += f": {hit.reason}"
+    if hit.expires_at is not None:
+        text += f" (until {timestamp(hit.expires_at, 'f')})"
+    return text + "."
+
+
 def describe_target(kind: Kind, entity_id: int) -> str:
     return {
         Kind.USER: f"<@{entity_id}>",
@@ -71,7 +90,6 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         self.bot = bot
 
     async def cog_load(self) -> None:
-        blacklist.cache.reset()  # this bot's database may not be the one the copy came from
         self.bot.pegasus_tree.interaction_checks.append(self.refuse_blacklisted)
 
     async def cog_unload(self) -> None:
@@ -94,7 +112,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         if isinstance(channel, discord.Thread):
             channel_id = channel.parent_id  # a thread follows its channel
         # Fails open when the database is down or slow (see check_fail_open).
-        hit = await blacklist.check_fail_open(
+        hit = await self.bot.blacklist.check_fail_open(
             now=utcnow(),
             guild_id=interaction.guild_id,
             user_id=user.id,
@@ -107,7 +125,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         # them; bot-wide entries apply to everyone but the bot's owners.
         if not hit.bot_wide and member is not None and _is_admin(member):
             return
-        raise Blacklisted(hit.refusal())
+        raise Blacklisted(blacklist_refusal(hit))
 
     # -- leaving blacklisted servers ----------------------------------------------------------
 
@@ -121,7 +139,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         await self.leave_if_blacklisted(guild)
 
     async def leave_if_blacklisted(self, guild: discord.Guild) -> bool:
-        hit = await blacklist.is_guild_blacklisted(guild.id, now=utcnow())
+        hit = await self.bot.blacklist.is_guild_blacklisted(guild.id, now=utcnow())
         if hit is None:
             return False
         log.info("Leaving blacklisted guild %s (%s): %s", guild.id, guild.name, hit.reason)
@@ -161,7 +179,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         entity_id = parse_target_id(target)
         self._check_target(interaction, guild, entity, entity_id, wide)
         seconds = parse_duration(duration) if duration else None
-        entry = await blacklist.add_entry(
+        entry = await moderation.add_entry(
             entity,
             entity_id,
             guild_id=None if wide else guild.id,
@@ -170,6 +188,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             now=utcnow(),
             duration_seconds=seconds,
             actor_is_owner=self.is_owner(interaction.user),
+            cache=self.bot.blacklist,
         )
         until = f" until {timestamp(entry.expires_at)}" if entry.expires_at else ""
         scope = "everywhere" if wide else "in this server"
@@ -235,13 +254,14 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         entity = Kind(kind.value)
         wide = bot_wide or entity is Kind.GUILD
         entity_id = parse_target_id(target)
-        await blacklist.remove_entry(
+        await moderation.remove_entry(
             entity,
             entity_id,
             guild_id=None if wide else guild.id,
             actor_id=interaction.user.id,
             now=utcnow(),
             actor_is_owner=self.is_owner(interaction.user),
+            cache=self.bot.blacklist,
         )
         await interaction.response.send_message(
             f"{describe_target(entity, entity_id)} is no longer blacklisted"
@@ -257,13 +277,13 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         assert interaction.guild_id is not None
         if bot_wide and not self.is_owner(interaction.user):
             raise PermissionDenied("Only the bot's owners see bot-wide blacklist entries.")
-        entries = await blacklist.list_entries(
+        entries = await moderation.list_entries(
             interaction.guild_id, now=utcnow(), include_bot_wide=bot_wide
         )
         lines = []
         for entry in entries[:MAX_LISTED]:
-            kind = Kind(entry.entity_type)
-            scope = " · bot-wide" if entry.guild_id is None else ""  # type: ignore[attr-defined]
+            kind = entry.entity_type
+            scope = " · bot-wide" if entry.guild_id is None else ""
             until = f" · until {timestamp(entry.expires_at)}" if entry.expires_at else ""
             lines.append(
                 f"**{kind.capitalize()}** {describe_target(kind, entry.entity_id)}{scope}{until}"

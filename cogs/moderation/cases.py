@@ -9,7 +9,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs.moderation.support import Enforcer, case_embed, check_record_change, utcnow
-from models.moderation import CaseType
 from pegasus.bot import Pegasus
 from pegasus.errors import ValidationError
 from pegasus.services import moderation
@@ -66,7 +65,7 @@ class Cases(commands.Cog, name="Moderation cases"):
             if item.active:
                 line += " · **running**"
             embed.add_field(
-                name=f"#{item.case_number} · {CaseType(item.type).capitalize()}",
+                name=f"#{item.case_number} · {item.type.capitalize()}",
                 value=f"{clip(line, 200)}\n{timestamp(item.created_at)}",
                 inline=False,
             )
@@ -93,8 +92,8 @@ class Cases(commands.Cog, name="Moderation cases"):
             interaction,
             verb="change the reason of",
             record="a case",
-            subject_id=existing.user_id,  # type: ignore[attr-defined]
-            issuer_id=existing.moderator_id,  # type: ignore[attr-defined]
+            subject_id=existing.user_id,
+            issuer_id=existing.moderator_id,
         )
         case, old = await moderation.amend_reason(
             guild.id, case_number, reason, editor_id=interaction.user.id, now=utcnow()
@@ -106,7 +105,7 @@ class Cases(commands.Cog, name="Moderation cases"):
         await self.enforcer.refresh_modlog(guild, case)
 
     @app_commands.command(name="modlog", description="Set the channel where cases are posted.")
-    @app_commands.describe(channel="The modlog channel; leave empty to stop posting cases")
+    @app_commands.describe(channel=moderation.SETTINGS["modlog_channel_id"].help)
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.checks.has_permissions(manage_guild=True)
@@ -118,7 +117,7 @@ class Cases(commands.Cog, name="Moderation cases"):
         if channel is not None:
             require_bot_can_post(channel, embeds=True)
         await moderation.set_modlog_channel(
-            guild.id, channel.id if channel else None, actor_id=interaction.user.id, now=utcnow()
+            guild.id, channel.id if channel else None, actor_id=interaction.user.id
         )
         text = (
             f"Cases will be posted in {channel.mention}."

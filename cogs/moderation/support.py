@@ -15,11 +15,11 @@ from typing import Any
 
 import discord
 
-from models.moderation import CaseType, ModCase
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
+from pegasus.services.moderation import AutomationActionType, Case, CaseType
 from pegasus.ui.format import (
     DARK_RED,
     EMERALD,
@@ -172,16 +172,31 @@ def check_bot_outranks(guild: discord.Guild, target: discord.Member, verb: str) 
         )
 
 
-def case_embed(case: ModCase) -> discord.Embed:
+def describe_action(action: Mapping[str, Any]) -> str:
+    """An automation's action as staff read it: `timeout for 1h`, `ban`, `give role @Role`,
+    `DM: ...`."""
+    kind = AutomationActionType(action["type"])
+    duration = action.get("duration_seconds")
+    if kind is AutomationActionType.ROLE:
+        return f"give role <@&{action['role_id']}>"
+    if kind is AutomationActionType.MESSAGE:
+        text = action["message"]
+        return f"DM: “{text[:60]}{'…' if len(text) > 60 else ''}”"
+    if duration:
+        return f"{kind} for {format_duration(int(duration))}"
+    return str(kind)
+
+
+def case_embed(case: Case) -> discord.Embed:
     """The case as posted to the modlog and shown by /case."""
-    kind = CaseType(case.type)
+    kind = case.type
     embed = discord.Embed(
         title=f"Case #{case.case_number} · {kind.capitalize()}",
         colour=CASE_COLOURS[kind],
         timestamp=case.created_at,
     )
-    user_id = case.user_id  # type: ignore[attr-defined]
-    moderator_id = case.moderator_id  # type: ignore[attr-defined]
+    user_id = case.user_id
+    moderator_id = case.moderator_id
     if user_id is not None:
         embed.add_field(name="Member", value=f"<@{user_id}> (`{user_id}`)", inline=True)
     automatic = case.metadata.get("automatic") or case.metadata.get("automation_id")
@@ -216,7 +231,7 @@ def case_embed(case: ModCase) -> discord.Embed:
     if case.proof:
         embed.add_field(name="Proof", value=clip("\n".join(case.proof)), inline=False)
     if case.reason_edited_at is not None:
-        editor = case.reason_edited_by_id  # type: ignore[attr-defined]
+        editor = case.reason_edited_by_id
         by = f"by <@{editor}> " if editor else ""
         embed.add_field(
             name="Reason edited", value=f"{by}{timestamp(case.reason_edited_at)}", inline=False
@@ -237,7 +252,7 @@ class Enforcer:
 
     # -- modlog ------------------------------------------------------------------------------
 
-    async def post_case(self, guild: discord.Guild, case: ModCase) -> discord.Message | None:
+    async def post_case(self, guild: discord.Guild, case: Case) -> discord.Message | None:
         """Post the case to the guild's modlog channel, if one is set and usable."""
         settings = await moderation.get_settings(guild.id)
         channel = guild.get_channel(settings.modlog_channel_id or 0)
@@ -251,7 +266,7 @@ class Enforcer:
         await moderation.set_modlog_message(case.id, message.id)
         return message
 
-    async def refresh_modlog(self, guild: discord.Guild, case: ModCase) -> None:
+    async def refresh_modlog(self, guild: discord.Guild, case: Case) -> None:
         """Edit the case's modlog post after an amendment (best effort)."""
         settings = await moderation.get_settings(guild.id)
         channel = guild.get_channel(settings.modlog_channel_id or 0)
@@ -308,7 +323,7 @@ class Enforcer:
         proof: Sequence[str] = (),
         channel_id: int | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> ModCase:
+    ) -> Case:
         """Store the case and post it to the modlog; no `moderator` means the bot acted alone
         (a timer or an automation)."""
         case = await moderation.record_action(
@@ -338,7 +353,7 @@ class Enforcer:
         duration_seconds: int | None = None,
         delete_message_seconds: int = 0,
         metadata: Mapping[str, Any] | None = None,
-    ) -> ModCase:
+    ) -> Case:
         moderation.clean_reason(reason)  # refuse a bad reason before anything happens
         if isinstance(user, discord.Member):
             await self.notify(user, guild, "banned", reason, duration_seconds=duration_seconds)
@@ -364,7 +379,7 @@ class Enforcer:
         *,
         moderator: discord.abc.User,
         reason: str | None,
-    ) -> ModCase:
+    ) -> Case:
         moderation.clean_reason(reason)
         try:
             await guild.unban(user, reason=audit_reason(moderator, reason))
@@ -379,7 +394,7 @@ class Enforcer:
         moderator: discord.abc.User | None,
         reason: str | None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> ModCase:
+    ) -> Case:
         moderation.clean_reason(reason)
         await self.notify(member, member.guild, "kicked", reason)
         await member.kick(reason=audit_reason(moderator, reason))
@@ -400,7 +415,7 @@ class Enforcer:
         reason: str | None,
         duration_seconds: int,
         metadata: Mapping[str, Any] | None = None,
-    ) -> ModCase:
+    ) -> Case:
         if duration_seconds > moderation.MAX_TIMEOUT_SECONDS:
             raise ValidationError(
                 "Discord allows timeouts of at most 28 days; use /mute for longer ones."
@@ -424,7 +439,7 @@ class Enforcer:
 
     async def untimeout(
         self, member: discord.Member, *, moderator: discord.abc.User, reason: str | None
-    ) -> ModCase:
+    ) -> Case:
         moderation.clean_reason(reason)
         if not member.is_timed_out():
             raise ValidationError(f"{member.mention} is not timed out.")
@@ -439,7 +454,7 @@ class Enforcer:
         reason: str | None,
         duration_seconds: int | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> ModCase:
+    ) -> Case:
         moderation.clean_reason(reason)
         await self.give_mute_role(member, reason=audit_reason(moderator, reason))
         await self.notify(member, member.guild, "muted", reason, duration_seconds=duration_seconds)
@@ -455,7 +470,7 @@ class Enforcer:
 
     async def unmute(
         self, member: discord.Member, *, moderator: discord.abc.User, reason: str | None
-    ) -> ModCase:
+    ) -> Case:
         moderation.clean_reason(reason)
         running = await moderation.active_case(member.guild.id, member.id, CaseType.MUTE)
         role = await self.existing_mute_role(member.guild)
@@ -472,7 +487,7 @@ class Enforcer:
         moderator: discord.abc.User,
         count: int,
         member: discord.abc.User | None,
-    ) -> tuple[int, ModCase]:
+    ) -> tuple[int, Case]:
         """Delete the `count` newest messages (of `member`, when given) younger than 14 days."""
         cutoff = utcnow() - timedelta(days=14) + timedelta(minutes=1)
         chosen: list[discord.Message] = []

@@ -17,12 +17,11 @@ from discord.ext import commands
 
 from cogs.moderation.automations import Automations
 from cogs.moderation.support import Enforcer, utcnow
-from models.moderation import CaseType
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied
-from pegasus.services import audit, moderation, warnings
-from pegasus.services.automations import KIND_AUTOMATION
+from pegasus.services import audit, moderation
+from pegasus.services.moderation import CaseType
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +36,8 @@ class Timers(commands.Cog, name="Moderation timers"):
             moderation.KIND_UNBAN: self.end_ban,
             moderation.KIND_UNMUTE: self.end_mute,
             moderation.KIND_TIMEOUT_END: self.end_timeout,
-            warnings.KIND_WARNING_EXPIRE: self.expire_warning,
-            KIND_AUTOMATION: automations_cog.run_fired,
+            moderation.KIND_WARNING_EXPIRE: self.expire_warning,
+            moderation.KIND_AUTOMATION: automations_cog.run_fired,
         }
 
     async def cog_load(self) -> None:
@@ -59,7 +58,8 @@ class Timers(commands.Cog, name="Moderation timers"):
         if not found.still_running or found.case is None:
             return
         case = found.case
-        user = discord.Object(case.user_id)  # type: ignore[attr-defined]
+        assert case.user_id is not None  # a ban is always of someone
+        user = discord.Object(case.user_id)
         guild = await self._guild(action.guild_id)
         if guild is not None:
             try:
@@ -88,7 +88,8 @@ class Timers(commands.Cog, name="Moderation timers"):
         if not found.still_running or found.case is None:
             return
         case = found.case
-        user_id: int = case.user_id  # type: ignore[attr-defined]
+        user_id = case.user_id
+        assert user_id is not None  # a mute is always of someone
         guild = await self._guild(action.guild_id)
         member = guild.get_member(user_id) if guild else None
         role = await self.enforcer.existing_mute_role(guild) if guild else None
@@ -117,7 +118,7 @@ class Timers(commands.Cog, name="Moderation timers"):
         await moderation.close_timed_case(action.payload["case_id"])
 
     async def expire_warning(self, action: ScheduledAction) -> None:
-        await warnings.expire_warning(action.payload["warning_id"], now=utcnow())
+        await moderation.expire_warning(action.payload["warning_id"], now=utcnow())
 
     @property
     def bot_id(self) -> int:

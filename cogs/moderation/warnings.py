@@ -8,18 +8,24 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, check_record_change, check_target, utcnow
-from models.moderation import MemberWarning, WarningEdit, WarningEditKind
+from cogs.moderation.support import (
+    Enforcer,
+    check_record_change,
+    check_target,
+    describe_action,
+    utcnow,
+)
 from pegasus.bot import Pegasus
-from pegasus.services import automations, warnings
+from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
+from pegasus.services.moderation import IssuedWarning, WarningChange, WarningEditKind, WarningRecord
 from pegasus.ui.format import DESCRIPTION_LIMIT, GOLD, clip, timestamp
 
 WARNING_COLOUR = GOLD
 MAX_LISTED = 15
 
 
-def warning_line(warning: MemberWarning, now: datetime) -> str:
+def warning_line(warning: WarningRecord, now: datetime) -> str:
     state = ""
     if warning.removed_at is not None:
         state = " · removed"
@@ -29,7 +35,7 @@ def warning_line(warning: MemberWarning, now: datetime) -> str:
         state = f" · expires {timestamp(warning.expires_at)}"
     return (
         f"`{warning.warn_id}` · level {warning.level} · **{warning.title}**{state}\n"
-        f"by <@{warning.moderator_id}> {timestamp(warning.created_at)}"  # type: ignore[attr-defined]
+        f"by <@{warning.moderator_id}> {timestamp(warning.created_at)}"
     )
 
 
@@ -76,7 +82,7 @@ class Warnings(commands.Cog, name="Warnings"):
         check_target(interaction, member, "warn", bot_must_outrank=False)
         expires_in = parse_duration(expires) if expires else None
         evidence = [item for item in (proof.url if proof else None, proof_url) if item]
-        issued = await warnings.issue_warning(
+        issued = await moderation.issue_warning(
             guild_id=guild.id,
             user_id=member.id,
             moderator_id=interaction.user.id,
@@ -101,7 +107,7 @@ class Warnings(commands.Cog, name="Warnings"):
         )
 
     @staticmethod
-    def _issued_embed(member: discord.Member, issued: warnings.IssuedWarning) -> discord.Embed:
+    def _issued_embed(member: discord.Member, issued: IssuedWarning) -> discord.Embed:
         warning = issued.warning
         embed = discord.Embed(
             description=f"{member.mention} was warned: **{warning.title}**",
@@ -112,10 +118,10 @@ class Warnings(commands.Cog, name="Warnings"):
         if warning.expires_at:
             embed.add_field(name="Expires", value=timestamp(warning.expires_at), inline=True)
         for firing in issued.fired:
-            actions = ", ".join(automations.describe_action(a) for a in firing.automation.actions)
+            actions = ", ".join(describe_action(a) for a in firing.automation.actions)
             embed.add_field(
                 name=f"Automation: {firing.automation.name}",
-                value=f"{automations.describe_trigger(firing.automation)} reached → {actions}",
+                value=f"{moderation.describe_trigger(firing.automation)} reached → {actions}",
                 inline=False,
             )
         embed.set_footer(text=f"Case #{issued.case.case_number}")
@@ -129,8 +135,8 @@ class Warnings(commands.Cog, name="Warnings"):
     async def list_warnings(self, interaction: discord.Interaction, member: discord.User) -> None:
         assert interaction.guild_id is not None
         now = utcnow()
-        found = await warnings.list_warnings(interaction.guild_id, member.id, now=now)
-        counting = [w for w in found if w.active and (not w.expires_at or w.expires_at > now)]
+        found = await moderation.list_warnings(interaction.guild_id, member.id, now=now)
+        counting = [w for w in found if w.counts_at(now)]
         embed = discord.Embed(
             title=f"Warnings of {member.display_name}",
             colour=WARNING_COLOUR,
@@ -165,7 +171,7 @@ class Warnings(commands.Cog, name="Warnings"):
     ) -> None:
         assert interaction.guild_id is not None
         await self._check_may_change(interaction, warn_id, "edit")
-        warning, edit = await warnings.edit_warning(
+        warning, edit = await moderation.edit_warning(
             interaction.guild_id,
             warn_id,
             editor_id=interaction.user.id,
@@ -195,7 +201,7 @@ class Warnings(commands.Cog, name="Warnings"):
     ) -> None:
         assert interaction.guild_id is not None
         await self._check_may_change(interaction, warn_id, "remove")
-        warning = await warnings.remove_warning(
+        warning = await moderation.remove_warning(
             interaction.guild_id,
             warn_id,
             remover_id=interaction.user.id,
@@ -203,7 +209,7 @@ class Warnings(commands.Cog, name="Warnings"):
             reason=reason,
         )
         await interaction.response.send_message(
-            f"Warning `{warning.warn_id}` of <@{warning.user_id}> removed; "  # type: ignore[attr-defined]
+            f"Warning `{warning.warn_id}` of <@{warning.user_id}> removed; "
             "it no longer counts and stays in the record.",
             ephemeral=True,
         )
@@ -212,13 +218,13 @@ class Warnings(commands.Cog, name="Warnings"):
     async def _check_may_change(interaction: discord.Interaction, warn_id: str, verb: str) -> None:
         """The rules of /warn hold for changing a warning, and its moderator's rank is respected."""
         assert interaction.guild_id is not None
-        warning = await warnings.get_warning(interaction.guild_id, warn_id)
+        warning = await moderation.get_warning(interaction.guild_id, warn_id)
         check_record_change(
             interaction,
             verb=verb,
             record="a warning",
-            subject_id=warning.user_id,  # type: ignore[attr-defined]
-            issuer_id=warning.moderator_id,  # type: ignore[attr-defined]
+            subject_id=warning.user_id,
+            issuer_id=warning.moderator_id,
         )
 
     @warning.command(name="history", description="Show a warning and every change made to it.")
@@ -226,20 +232,20 @@ class Warnings(commands.Cog, name="Warnings"):
     @app_commands.checks.has_permissions(moderate_members=True)
     async def history(self, interaction: discord.Interaction, warn_id: str) -> None:
         assert interaction.guild_id is not None
-        warning, edits = await warnings.warning_history(interaction.guild_id, warn_id)
+        warning, edits = await moderation.warning_history(interaction.guild_id, warn_id)
         embed = discord.Embed(
             title=f"Warning {warning.warn_id}",
             colour=WARNING_COLOUR,
             description=warning_line(warning, utcnow()),
         )
-        embed.add_field(name="Member", value=f"<@{warning.user_id}>", inline=True)  # type: ignore[attr-defined]
+        embed.add_field(name="Member", value=f"<@{warning.user_id}>", inline=True)
         if warning.description:
             embed.add_field(name="Description", value=clip(warning.description), inline=False)
         if warning.proof:
             embed.add_field(name="Proof", value=clip("\n".join(warning.proof)), inline=False)
         for edit in edits[-20:]:
             embed.add_field(
-                name=f"{WarningEditKind(edit.kind).capitalize()} {timestamp(edit.created_at)}",
+                name=f"{edit.kind.capitalize()} {timestamp(edit.created_at)}",
                 value=_describe_edit(edit),
                 inline=False,
             )
@@ -248,7 +254,7 @@ class Warnings(commands.Cog, name="Warnings"):
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-def _describe_edit(edit: WarningEdit) -> str:
+def _describe_edit(edit: WarningChange) -> str:
     who = f"<@{edit.editor_id}>" if edit.editor_id else "automatically"
     if edit.kind == WarningEditKind.EDIT:
         changes = "; ".join(

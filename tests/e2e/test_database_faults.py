@@ -29,7 +29,6 @@ from pegasus.errors import DATABASE_UNAVAILABLE
 from pegasus.localdiscord import LocalDiscord
 from pegasus.localdiscord.env import DiscordEnv, ErrorLog
 from pegasus.outage import health
-from pegasus.services import blacklist
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.levels", "cogs.economy", "cogs.moderation")
@@ -214,7 +213,6 @@ async def bot_behind_fault(
         logging.getLogger(name).addHandler(errors)
         logging.getLogger(name).addHandler(records)
     env = DiscordEnv(local_discord, bot_url, extensions=_extensions(request), errors=errors)
-    blacklist.cache.reset()
     try:
         await env.start_bot()
         records.records.clear()  # start-up lines are not the outage's
@@ -227,7 +225,6 @@ async def bot_behind_fault(
             logging.getLogger(name).removeHandler(errors)
             logging.getLogger(name).removeHandler(records)
         outage_logger.setLevel(level)
-        blacklist.cache.reset()
     rendered = [ErrorLog.render(r) for r in errors.records]
     assert not rendered, "the bot logged errors:\n" + "\n".join(rendered)
 
@@ -276,7 +273,7 @@ async def test_hanging_database_every_interaction_is_answered_in_time(
         env = outage.env
         await env.alice.slash("ping")  # a connection in the pool, as in a bot that ran a while
         await outage.hang()
-        blacklist.cache.invalidate()  # the check before every command must ask the database
+        env.bot.blacklist.invalidate()  # the check before every command must ask the database
         # The local Discord refuses a first response after 3 s, as Discord does.
         started = time.monotonic()
         reply = await env.alice.slash("ping")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +21,7 @@ from models.levels import UserXP, VoiceSession
 from models.security import BlacklistEntityType
 from pegasus.localdiscord import SUPPRESS_PREMIUM_SUBSCRIPTIONS, CommandUnavailable, FakeMember
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.services import blacklist, economy
+from pegasus.services import economy, moderation
 from pegasus.services import levels as service
 from pegasus.services.levels import Activity, BackgroundCache, ImageFetcher
 from tests.image_hosts import Answer, ImageHost, ScriptedResolver, client_tls, grey_png, png
@@ -41,14 +40,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-async def fresh_blacklist() -> AsyncIterator[None]:
-    # The blacklist copy is per process; each test starts from its own database.
-    blacklist.cache.reset()
-    yield
-    blacklist.cache.reset()
 
 
 def buffer(env: DiscordEnv) -> Activity:
@@ -157,13 +148,14 @@ async def test_blacklisted_members_and_boosts(discord_env: DiscordEnv) -> None:
     use_clock(env)
     await configure(env, xp_min=20, xp_max=20, cooldown="0s")
     now = datetime.now(UTC)
-    await blacklist.add_entry(
+    await moderation.add_entry(
         BlacklistEntityType.USER,
         env.bob.id,
         guild_id=env.guild.id,
         actor_id=env.owner.id,
         reason="spam",
         now=now,
+        cache=env.bot.blacklist,
     )
     effect = economy.build_effect(
         ShopItemType.BOOST, boost_kind="xp", multiplier=250, duration_seconds=3600

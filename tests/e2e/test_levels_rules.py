@@ -8,26 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from models.guilds import Member
 from models.levels import UserXP, VoiceSession
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.services import blacklist
 from tests.e2e.test_levels import buffer, configure, counters, flush, use_clock, xp_of
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))
 
 LEVEL_TABLES = ("user_xp", "members", "voice_sessions", "xp_", "users", "guild")
-
-
-@pytest.fixture(autouse=True)
-async def fresh_blacklist() -> AsyncIterator[None]:
-    blacklist.cache.reset()
-    yield
-    blacklist.cache.reset()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from models.security import AuditLog, Blacklist, BlacklistEntityType
 from pegasus.localdiscord import CommandUnavailable
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.services import blacklist
+from pegasus.services import moderation
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 
@@ -76,7 +76,7 @@ async def test_a_long_blacklist_is_listed_within_discords_embed_limits(
 ) -> None:
     env = discord_env
     for number in range(20):
-        await blacklist.add_entry(
+        await moderation.add_entry(
             BlacklistEntityType.USER,
             900_000_000_000_000_000 + number,
             guild_id=env.guild.id,
@@ -145,7 +145,7 @@ async def test_bot_owners_manage_bot_wide_entries(discord_env: DiscordEnv) -> No
     await Blacklist.create(
         entity_type=BlacklistEntityType.USER, entity_id=env.owner.id, guild_id=None, scope_id=0
     )
-    blacklist.cache.invalidate()
+    env.bot.blacklist.invalidate()
     assert (await env.owner.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
 
 
@@ -184,7 +184,7 @@ async def test_commands_are_refused_in_a_blacklisted_server_the_bot_could_not_le
 
 async def test_a_blacklisted_server_is_left_at_start_up(discord_env: DiscordEnv) -> None:
     env = discord_env
-    await blacklist.add_entry(
+    await moderation.add_entry(
         BlacklistEntityType.GUILD,
         env.guild.id,
         guild_id=None,

@@ -19,6 +19,7 @@ from models.security import AuditLog
 from pegasus.localdiscord import FakeMember
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import moderation
+from pegasus.services.moderation import Case
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.moderation"))
 
@@ -45,7 +46,7 @@ async def warn(by: FakeMember, member: FakeMember, title: str, level: int = 1) -
     return warn_id, case_number
 
 
-async def automatic_kick(env: DiscordEnv, member: FakeMember) -> ModCase:
+async def automatic_kick(env: DiscordEnv, member: FakeMember) -> Case:
     """A case the bot recorded on its own, as an automation does."""
     return await moderation.record_action(
         guild_id=env.guild.id,

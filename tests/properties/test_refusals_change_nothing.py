@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 from models.ids import ALPHABET
 from pegasus.errors import NotFoundError, PegasusError
 from pegasus.services import (
-    automations,
-    blacklist,
     community,
     economy,
     giveaways,
@@ -24,7 +22,6 @@ from pegasus.services import (
     moderation,
     security,
     tickets,
-    warnings,
 )
 from pegasus.services.audit import ensure_rows
 from pegasus.services.durations import parse_duration
@@ -130,7 +127,7 @@ async def test_warnings_are_issued_or_change_nothing(db: str) -> None:
         title: str, level: int, description: str | None, proof: list[str], expires: int | None
     ) -> None:
         result = run.refused_or_done(
-            lambda: warnings.issue_warning(
+            lambda: moderation.issue_warning(
                 guild_id=GUILD,
                 user_id=BOB,
                 moderator_id=MOD,
@@ -144,7 +141,7 @@ async def test_warnings_are_issued_or_change_nothing(db: str) -> None:
             )
         )
         if not isinstance(result, PegasusError):
-            assert warnings.MIN_LEVEL <= result.warning.level <= warnings.MAX_LEVEL
+            assert moderation.MIN_LEVEL <= result.warning.level <= moderation.MAX_LEVEL
 
     await run_in_thread(check)
 
@@ -275,9 +272,9 @@ async def test_automations_are_added_or_change_nothing(db: str) -> None:
     @DB
     @given(
         name=texts,
-        trigger=st.one_of(st.sampled_from(list(automations.TriggerType)), texts),
+        trigger=st.one_of(st.sampled_from(list(moderation.TriggerType)), texts),
         value=ints,
-        action=st.one_of(st.sampled_from(list(automations.AutomationActionType)), texts),
+        action=st.one_of(st.sampled_from(list(moderation.AutomationActionType)), texts),
         duration=st.one_of(st.none(), ints),
         message=st.one_of(st.none(), texts),
         window=st.one_of(st.none(), ints),
@@ -310,10 +307,10 @@ async def test_automations_are_added_or_change_nothing(db: str) -> None:
         window: int | None,
     ) -> None:
         async def act() -> object:
-            built = automations.build_action(
+            built = moderation.build_action(
                 action, duration_seconds=duration, role_id=GUILD + 9, message=message
             )
-            return await automations.add_automation(
+            return await moderation.add_automation(
                 GUILD,
                 name=name,
                 trigger_type=trigger,
@@ -433,11 +430,11 @@ typed_ids = st.one_of(
 )
 
 ID_LOOKUPS: dict[str, Callable[[str], Awaitable[object]]] = {
-    "warning history": lambda typed: warnings.warning_history(GUILD, typed),
-    "warning edit": lambda typed: warnings.edit_warning(
+    "warning history": lambda typed: moderation.warning_history(GUILD, typed),
+    "warning edit": lambda typed: moderation.edit_warning(
         GUILD, typed, editor_id=MOD, now=NOW, title="Rude"
     ),
-    "warning remove": lambda typed: warnings.remove_warning(
+    "warning remove": lambda typed: moderation.remove_warning(
         GUILD, typed, remover_id=MOD, now=NOW, reason="sorted"
     ),
     "giveaway end": lambda typed: giveaways.end_now(GUILD, typed, now=NOW, by=MOD),
@@ -451,13 +448,13 @@ ID_LOOKUPS: dict[str, Callable[[str], Awaitable[object]]] = {
         GUILD, typed, 0, ALICE, reason=None, user_name="alice", now=NOW
     ),
     "ticket check": lambda typed: tickets.check_can_open(GUILD, typed, 0, ALICE),
-    "automation remove": lambda typed: automations.remove_automation(
+    "automation remove": lambda typed: moderation.remove_automation(
         GUILD, typed, actor_id=MOD, now=NOW
     ),
-    "automation toggle": lambda typed: automations.toggle_automation(
+    "automation toggle": lambda typed: moderation.toggle_automation(
         GUILD, typed, actor_id=MOD, now=NOW
     ),
-    "automation simulate": lambda typed: automations.simulate(GUILD, typed),
+    "automation simulate": lambda typed: moderation.simulate(GUILD, typed),
     "incident": lambda typed: security.get_incident(GUILD, typed),
     "incident note": lambda typed: security.add_incident_note(GUILD, typed, MOD, "seen", NOW),
     "shop item": lambda typed: economy.find_item(GUILD, typed),
@@ -487,7 +484,7 @@ async def test_lookups_by_typed_id_find_or_change_nothing(db: str) -> None:
         "SecurityIncident",
     )
     # One real row of each kind, so wrong ids are looked for among real ones.
-    await warnings.issue_warning(
+    await moderation.issue_warning(
         guild_id=GUILD, user_id=BOB, moderator_id=MOD, title="Spam", now=NOW, rng=random.Random(1)
     )
     panel = await tickets.create_panel(
@@ -552,19 +549,19 @@ async def test_blacklist_entries_for_any_number_are_kept_or_change_nothing(db: s
     @DB
     @given(
         st.sampled_from(["add", "remove"]),
-        st.sampled_from(list(blacklist.GUILD_KINDS)),
+        st.sampled_from(list(moderation.GUILD_KINDS)),
         st.one_of(ints, st.integers(-(2**70), 2**70)),
     )
-    @example("add", blacklist.BlacklistEntityType.USER, 2**64)
-    @example("remove", blacklist.BlacklistEntityType.ROLE, 2**63)
-    @example("add", blacklist.BlacklistEntityType.CHANNEL, 0)
-    def check(operation: str, kind: blacklist.BlacklistEntityType, entity_id: int) -> None:
+    @example("add", moderation.BlacklistEntityType.USER, 2**64)
+    @example("remove", moderation.BlacklistEntityType.ROLE, 2**63)
+    @example("add", moderation.BlacklistEntityType.CHANNEL, 0)
+    def check(operation: str, kind: moderation.BlacklistEntityType, entity_id: int) -> None:
         async def act() -> object:
             if operation == "add":
-                return await blacklist.add_entry(
+                return await moderation.add_entry(
                     kind, entity_id, guild_id=GUILD, actor_id=MOD, reason="spam", now=NOW
                 )
-            return await blacklist.remove_entry(
+            return await moderation.remove_entry(
                 kind, entity_id, guild_id=GUILD, actor_id=MOD, now=NOW
             )
 

@@ -24,7 +24,6 @@ from pegasus.services import (
     moderation,
     security,
     tickets,
-    warnings,
 )
 from pegasus.services.durations import MAX_SECONDS, format_duration, parse_duration
 
@@ -545,6 +544,6 @@ def test_ticket_panel_colour_parses_or_refuses(text: str | None) -> None:
 @example(["not a link\nsecond line"])
 @example(["https://ok.example/a.png", "y" * 5000])
 def test_warning_proof_is_links_or_refused(proof: list[str]) -> None:
-    result = outcome(warnings._clean_proof, proof)
+    result = outcome(moderation.clean_proof, proof)
     if isinstance(result, list):
         assert all(item.startswith(("https://", "http://")) for item in result)

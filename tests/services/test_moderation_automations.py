@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cogs.moderation.support import describe_action
 from models.moderation import WarningAutomation
 from models.scheduling import ScheduledAction
 from models.security import AuditLog
 from pegasus.errors import ConflictError, NotFoundError, ValidationError
-from pegasus.services import automations, warnings
-from pegasus.services.automations import AutomationActionType as Act
-from pegasus.services.automations import TriggerType
+from pegasus.services import moderation
+from pegasus.services.moderation import Automation, TriggerType
+from pegasus.services.moderation import AutomationActionType as Act
 
 GUILD = 111_111_111_111_111_111
 MOD = 900_000_000_000_000_001
@@ -30,8 +31,8 @@ async def add_rule(
     window_days: int | None = None,
     actions: list[dict] | None = None,
     enabled: bool = True,
-) -> WarningAutomation:
-    return await automations.add_automation(
+) -> Automation:
+    return await moderation.add_automation(
         GUILD,
         name=f"{trigger} {value}",
         trigger_type=trigger,
@@ -46,7 +47,7 @@ async def add_rule(
 
 
 async def warn(user_id: int = ALICE, *, at: datetime = NOW, level: int = 1, **kwargs):
-    return await warnings.issue_warning(
+    return await moderation.issue_warning(
         guild_id=GUILD, user_id=user_id, moderator_id=MOD, title="t", now=at, level=level, **kwargs
     )
 
@@ -64,14 +65,14 @@ async def warn(user_id: int = ALICE, *, at: datetime = NOW, level: int = 1, **kw
 )
 def test_action_validation(kind: Act, kwargs: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        automations.build_action(kind, **kwargs)
+        moderation.build_action(kind, **kwargs)
 
 
 def test_actions_are_described() -> None:
-    assert automations.describe_action(automations.build_action(Act.BAN)) == "ban"
-    assert automations.describe_action(TIMEOUT_1H) == "timeout for 1h"
-    role = automations.build_action(Act.ROLE, role_id=5)
-    assert automations.describe_action(role) == "give role <@&5>"
+    assert describe_action(moderation.build_action(Act.BAN)) == "ban"
+    assert describe_action(TIMEOUT_1H) == "timeout for 1h"
+    role = moderation.build_action(Act.ROLE, role_id=5)
+    assert describe_action(role) == "give role <@&5>"
 
 
 async def test_rule_validation(db: str) -> None:
@@ -80,7 +81,7 @@ async def test_rule_validation(db: str) -> None:
     with pytest.raises(ValidationError, match="window"):
         await add_rule(window_days=0)
     with pytest.raises(ValidationError, match="at least one action"):
-        await automations.add_automation(
+        await moderation.add_automation(
             GUILD,
             name="x",
             trigger_type="warn_count",
@@ -93,7 +94,7 @@ async def test_rule_validation(db: str) -> None:
 
 
 async def test_new_rules_are_off_unless_enabled_and_audited(db: str) -> None:
-    rule = await automations.add_automation(
+    rule = await moderation.add_automation(
         GUILD,
         name="three strikes",
         trigger_type="warn_count",
@@ -118,7 +119,7 @@ async def test_fires_once_when_crossing_the_threshold(db: str) -> None:
     firing = results[2].fired[0]
     assert firing.automation.id == rule.id and firing.value == 3 and firing.user_id == ALICE
     action = await ScheduledAction.get(id=firing.action_id)
-    assert action.kind == automations.KIND_AUTOMATION
+    assert action.kind == moderation.KIND_AUTOMATION
     assert action.due_at == NOW + timedelta(minutes=2)
     assert action.payload == {
         "automation_id": rule.id,
@@ -135,7 +136,7 @@ async def test_fires_again_after_falling_below_and_crossing_again(db: str) -> No
     await warn()
     second = await warn(at=NOW + timedelta(minutes=1))
     assert second.fired
-    await warnings.remove_warning(GUILD, second.warning.warn_id, remover_id=MOD, now=NOW)
+    await moderation.remove_warning(GUILD, second.warning.warn_id, remover_id=MOD, now=NOW)
 
     again = await warn(at=NOW + timedelta(minutes=2))
 
@@ -177,7 +178,7 @@ async def test_concurrent_warnings_fire_a_rule_exactly_once(db: str) -> None:
     results = await asyncio.gather(*(warn(at=NOW) for _ in range(8)))
 
     assert sum(len(r.fired) for r in results) == 1
-    assert await ScheduledAction.filter(kind=automations.KIND_AUTOMATION).count() == 1
+    assert await ScheduledAction.filter(kind=moderation.KIND_AUTOMATION).count() == 1
 
 
 async def test_simulate_replays_stored_warnings(db: str) -> None:
@@ -187,12 +188,12 @@ async def test_simulate_replays_stored_warnings(db: str) -> None:
     for day in (0, 10, 20):
         await warn(BOB, at=NOW + timedelta(days=day))
     removed = await warn(BOB, at=NOW + timedelta(days=21))
-    await warnings.remove_warning(GUILD, removed.warning.warn_id, remover_id=MOD, now=NOW)
+    await moderation.remove_warning(GUILD, removed.warning.warn_id, remover_id=MOD, now=NOW)
     weekly = await add_rule(value=3, window_days=7, enabled=False)
     ever = await add_rule(value=3, enabled=False)
 
-    weekly_sim = await automations.simulate(GUILD, weekly.automation_id)
-    ever_sim = await automations.simulate(GUILD, ever.automation_id)
+    weekly_sim = await moderation.simulate(GUILD, weekly.automation_id)
+    ever_sim = await moderation.simulate(GUILD, ever.automation_id)
 
     assert (weekly_sim.members_hit, weekly_sim.firings) == (1, 1)
     assert (ever_sim.members_hit, ever_sim.firings) == (2, 2)
@@ -202,12 +203,12 @@ async def test_simulate_replays_stored_warnings(db: str) -> None:
 async def test_toggle_and_remove_are_audited(db: str) -> None:
     rule = await add_rule(enabled=False)
 
-    toggled = await automations.toggle_automation(GUILD, rule.automation_id, actor_id=MOD, now=NOW)
+    toggled = await moderation.toggle_automation(GUILD, rule.automation_id, actor_id=MOD, now=NOW)
     assert toggled.enabled
     assert (await WarningAutomation.get(id=rule.id)).enabled
-    back = await automations.toggle_automation(GUILD, rule.automation_id, actor_id=MOD, now=NOW)
+    back = await moderation.toggle_automation(GUILD, rule.automation_id, actor_id=MOD, now=NOW)
     assert not back.enabled
-    removed = await automations.remove_automation(
+    removed = await moderation.remove_automation(
         GUILD, rule.automation_id.lower(), actor_id=MOD, now=NOW
     )
     assert removed.id == rule.id
@@ -222,11 +223,11 @@ async def test_toggle_and_remove_are_audited(db: str) -> None:
     last = await AuditLog.get(action="automation.remove")
     assert last.after is None and last.before["automation_id"] == rule.automation_id
     with pytest.raises(NotFoundError):
-        await automations.remove_automation(GUILD, rule.automation_id, actor_id=MOD, now=NOW)
+        await moderation.remove_automation(GUILD, rule.automation_id, actor_id=MOD, now=NOW)
 
 
 async def test_limit_per_guild(db: str) -> None:
-    for _ in range(automations.MAX_AUTOMATIONS_PER_GUILD):
+    for _ in range(moderation.MAX_AUTOMATIONS_PER_GUILD):
         await add_rule()
     with pytest.raises(ConflictError, match="at most 25"):
         await add_rule()

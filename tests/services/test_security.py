@@ -8,9 +8,10 @@ from random import Random
 
 import pytest
 
+from models.guilds import GuildSettings
 from models.security import AuditLog, IncidentStatus, SecurityIncident, SecurityLog, Severity
 from pegasus.errors import ValidationError
-from pegasus.services import community, security
+from pegasus.services import security
 from pegasus.services.security import RaidDetector, SecurityConfig, SpamDetector, SpamKind
 
 GUILD = 333_333_333_333_333_333
@@ -18,11 +19,6 @@ ADMIN = 900_000_000_000_000_020
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RAID = SecurityConfig(enabled=True, anti_raid_enabled=True, raid_joins=10, raid_seconds=10)
 SPAM = SecurityConfig(enabled=True, anti_spam_enabled=True, max_mentions=5, max_duplicates=3)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    community.config_cache.clear()
 
 
 def at(seconds: float) -> datetime:
@@ -35,9 +31,11 @@ def at(seconds: float) -> datetime:
 
 async def test_turning_a_protection_on_turns_security_on(db: str) -> None:
     config = await security.update_security_settings(GUILD, ADMIN, anti_raid=True, raid_joins=5)
-    assert config.security.raid_protection_on
-    assert config.security.raid_joins == 5
-    assert not config.security.spam_protection_on
+    assert config.raid_protection_on
+    assert config.raid_joins == 5
+    assert not config.spam_protection_on
+    stored = await GuildSettings.get(guild_id=GUILD)
+    assert (stored.raid_joins, stored.anti_raid_enabled, stored.security_enabled) == (5, True, True)
     audit = await AuditLog.get(action="security.set")
     assert audit.before == {"raid_joins": 10, "anti_raid_enabled": False, "security_enabled": False}
     assert audit.after == {"raid_joins": 5, "anti_raid_enabled": True, "security_enabled": True}
@@ -46,10 +44,10 @@ async def test_turning_a_protection_on_turns_security_on(db: str) -> None:
 async def test_master_switch_and_alert_role(db: str) -> None:
     await security.update_security_settings(GUILD, ADMIN, anti_spam=True, alert_role_id=77)
     config = await security.update_security_settings(GUILD, ADMIN, enabled=False)
-    assert config.security.anti_spam_enabled and not config.security.spam_protection_on
-    assert config.security.alert_role_id == 77
+    assert config.anti_spam_enabled and not config.spam_protection_on
+    assert config.alert_role_id == 77
     config = await security.update_security_settings(GUILD, ADMIN, alert_role_id=None)
-    assert config.security.alert_role_id is None
+    assert config.alert_role_id is None
 
 
 @pytest.mark.parametrize(
@@ -159,6 +157,7 @@ async def test_one_incident_per_raid(db: str) -> None:
     assert incident.severity is Severity.HIGH
     assert incident.status is IncidentStatus.OPEN
     assert incident.affected_users == list(range(1, 16))
+    assert isinstance(opened.incident_pk, int)
     assert incident.guild_id == GUILD  # type: ignore[attr-defined]
     assert "11 members joined within 10 seconds" in incident.description
     log = await SecurityLog.get()

@@ -68,6 +68,8 @@ async def test_the_secret_is_shown_once_and_only_its_hash_is_stored(db: str) -> 
     assert key.scopes == ["economy:read", "levels:read"]
     assert key.guild_id == GUILD  # type: ignore[attr-defined]
     assert key.owner_id == ADMIN  # type: ignore[attr-defined]
+    assert (created.key.guild_id, created.key.owner_id) == (GUILD, ADMIN)
+    assert created.key.scopes == ("economy:read", "levels:read")
     # The secret appears in no stored column, nor in the audit trail.
     stored = await ApiKey.filter(id=key.id).values()
     assert secret not in repr(stored)
@@ -82,9 +84,9 @@ async def test_who_may_create_keys(db: str) -> None:
     with pytest.raises(PermissionDenied, match="Administrator"):
         await make_key(ALICE, is_guild_admin=False)
     bot_wide = await make_key(OWNER, guild_id=None, is_bot_owner=True, is_guild_admin=False)
-    assert bot_wide.key.guild_id is None  # type: ignore[attr-defined]
+    assert bot_wide.key.guild_id is None
     elsewhere = await make_key(OWNER, guild_id=OTHER_GUILD, is_bot_owner=True, is_guild_admin=False)
-    assert elsewhere.key.guild_id == OTHER_GUILD  # type: ignore[attr-defined]
+    assert elsewhere.key.guild_id == OTHER_GUILD
 
 
 async def test_names_and_scopes_are_checked(db: str) -> None:

@@ -48,7 +48,7 @@ async def test_a_note_starts_the_investigation(db: str) -> None:
     await incident("I-NNNNN")
     noted = await security.add_incident_note(GUILD, "I-NNNNN", MOD, "  Looking at it  ", NOW)
     assert noted.status is IncidentStatus.INVESTIGATING
-    assert noted.notes == [{"by": MOD, "at": NOW.isoformat(), "text": "Looking at it"}]
+    assert noted.notes == ({"by": MOD, "at": NOW.isoformat(), "text": "Looking at it"},)
     later = NOW + timedelta(minutes=5)
     noted = await security.add_incident_note(GUILD, "I-NNNNN", MOD2, "Bots, all of them", later)
     assert [note["by"] for note in noted.notes] == [MOD, MOD2]
@@ -84,7 +84,7 @@ async def test_resolve(db: str) -> None:
     await incident("I-RRRRR", actions=[{"type": "detected"}])
     resolved = await security.resolve_incident(GUILD, "I-RRRRR", MOD, NOW)
     assert resolved.status is IncidentStatus.RESOLVED
-    assert resolved.resolved_by_id == MOD  # type: ignore[attr-defined]
+    assert resolved.resolved_by_id == MOD
     assert resolved.resolved_at == NOW
     assert [action["type"] for action in resolved.actions] == ["detected", "resolved"]
     with pytest.raises(ConflictError, match="already closed \\(resolved\\)"):

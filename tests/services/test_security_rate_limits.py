@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from cogs.security import rate_refusal
 from models.security import ApiKey, RateLimitViolation
 from pegasus.errors import CooldownActive
 from pegasus.services import security
@@ -29,7 +30,7 @@ def test_the_limit_and_the_wait() -> None:
     assert not refused.allowed
     assert refused.record  # the first refusal of a burst is a violation
     assert refused.retry_after == 6  # the oldest of the 8 leaves the window at 10 s
-    assert "Slow down" in refused.refusal() and "6s" in refused.refusal()
+    assert "Slow down" in rate_refusal(refused) and "6s" in rate_refusal(refused)
     assert limiter.hit(BOB, at(4)).allowed  # people are counted apart
 
 
@@ -64,7 +65,7 @@ def test_repeated_violations_block() -> None:
     assert strikes[0].blocked_until is None and strikes[1].blocked_until is None
     blocked = strikes[2]
     assert blocked.record and blocked.blocked_until == at(41 + 300)
-    assert "blocked for you until <t:" in blocked.refusal()
+    assert "blocked for you until <t:" in rate_refusal(blocked)
     # While blocked, nothing goes through, and nothing new is recorded.
     during = limiter.hit(ALICE, at(200))
     assert not during.allowed and not during.record and during.blocked_until == at(341)
@@ -108,7 +109,7 @@ async def test_violations_are_upserted_and_counted(db: str) -> None:
     assert second.id == first.id
     assert second.violations == 2
     assert second.blocked and second.blocked_until == at(305)
-    assert second.guild_id == GUILD  # type: ignore[attr-defined]
+    assert second.guild_id == GUILD
     assert await security.active_blocks(at(10)) == [(ALICE, at(305))]
     assert await security.active_blocks(at(306)) == []
     third = await security.record_rate_limit_violation(
@@ -175,7 +176,7 @@ async def test_api_keys_over_their_rate_are_refused_and_recorded(db: str) -> Non
 def test_a_violation_is_about_one_subject() -> None:
     for user_id, key_id in ((None, None), (ALICE, uuid.uuid4())):
         try:
-            security._subject(user_id, key_id)
+            security.violation_subject(user_id, key_id)
         except ValueError:
             continue
         raise AssertionError("a violation without exactly one subject was accepted")

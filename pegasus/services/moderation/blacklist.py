@@ -1,15 +1,15 @@
 """The blacklist: users, roles and channels blocked in one guild, users and guilds blocked bot-wide.
 
 Checks run on hot paths (every command, every message that could earn XP), so they read an
-in-memory copy of the active entries instead of the database:
+in-memory copy of the active entries, a `BlacklistCache` that the running bot owns:
 
-* `check(...)` refreshes the copy when it is older than its time-to-live (one query per TTL,
-  30 seconds by default), then answers from memory;
-* `check_cached(...)` never touches the database (for code that must not await); before the first
+* `cache.check(...)` refreshes the copy when it is older than its time-to-live (one query per
+  TTL, 30 seconds by default), then answers from memory;
+* `cache.match(...)` never touches the database (for code that must not await); before the first
   load it answers "not blacklisted".
 
-Changes made through this module refresh the copy at once; changes made by another process are
-seen within the TTL.
+Changes made through `add_entry` and `remove_entry` refresh the copy handed to them at once;
+changes made by another process are seen within the TTL.
 """
 
 from __future__ import annotations
@@ -31,15 +31,13 @@ from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.ids import check_snowflake
 
 __all__ = [
+    "BOT_WIDE_KINDS",
+    "GUILD_KINDS",
     "BlacklistCache",
     "BlacklistEntityType",
+    "BlacklistEntry",
     "BlacklistHit",
     "add_entry",
-    "cache",
-    "check",
-    "check_cached",
-    "check_fail_open",
-    "is_guild_blacklisted",
     "list_entries",
     "remove_entry",
 ]
@@ -54,7 +52,7 @@ GUILD_KINDS = (BlacklistEntityType.USER, BlacklistEntityType.ROLE, BlacklistEnti
 BOT_WIDE_KINDS = (BlacklistEntityType.USER, BlacklistEntityType.GUILD)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlacklistHit:
     """An active entry that matched."""
 
@@ -71,31 +69,44 @@ class BlacklistHit:
     def bot_wide(self) -> bool:
         return self.guild_id is None
 
-    def refusal(self) -> str:
-        """The sentence a blocked person reads."""
-        where = "from using this bot" if self.bot_wide else "from using this bot in this server"
-        subject = {
-            BlacklistEntityType.USER: "You are blacklisted",
-            BlacklistEntityType.ROLE: "One of your roles is blacklisted",
-            BlacklistEntityType.CHANNEL: "This channel is blacklisted",
-            BlacklistEntityType.GUILD: "This server is blacklisted",
-        }[self.entity_type]
-        if self.entity_type is BlacklistEntityType.CHANNEL:
-            text = "Commands are disabled in this channel (it is blacklisted)"
-        else:
-            text = f"{subject} {where}"
-        if self.reason:
-            text += f": {self.reason}"
-        if self.expires_at is not None:
-            text += f" (until <t:{int(self.expires_at.timestamp())}:f>)"
-        return text + "."
+
+@dataclass(frozen=True, slots=True)
+class BlacklistEntry:
+    """A blacklist entry as stored (`blacklist`), live or not."""
+
+    id: int
+    entity_type: BlacklistEntityType
+    entity_id: int
+    guild_id: int | None  # None: bot-wide
+    reason: str | None
+    added_by_id: int | None
+    active: bool
+    expires_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Blacklist) -> BlacklistEntry:
+        return cls(
+            id=row.id,
+            entity_type=BlacklistEntityType(row.entity_type),
+            entity_id=row.entity_id,
+            guild_id=row.guild_id,  # type: ignore[attr-defined]
+            reason=row.reason,
+            added_by_id=row.added_by_id,  # type: ignore[attr-defined]
+            active=row.active,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+        )
 
 
 _Key = tuple[BlacklistEntityType, int, int]  # (kind, entity id, scope id: guild id or 0)
 
 
 class BlacklistCache:
-    """The active entries, in memory, reloaded when older than `ttl_seconds`."""
+    """The active entries, in memory, reloaded when older than `ttl_seconds`.
+
+    One per running bot (`Pegasus.blacklist`): its command check and its hot paths share it.
+    """
 
     def __init__(
         self,
@@ -113,7 +124,7 @@ class BlacklistCache:
         return self._loaded_at is not None
 
     def invalidate(self) -> None:
-        """Mark the copy stale: `ensure_fresh` reloads it; `check_cached` keeps using it."""
+        """Mark the copy stale: `ensure_fresh` reloads it; `match` keeps using it."""
         self._loaded_at = None
 
     def reset(self) -> None:
@@ -190,67 +201,49 @@ class BlacklistCache:
                 return hit
         return None
 
+    async def check(
+        self,
+        *,
+        now: datetime,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        role_ids: Iterable[int] = (),
+    ) -> BlacklistHit | None:
+        """The entry blocking this guild, user, channel or role, if any (refreshed by TTL)."""
+        await self.ensure_fresh()
+        return self.match(
+            now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
+        )
 
-cache = BlacklistCache()
+    async def check_fail_open(
+        self,
+        *,
+        now: datetime,
+        guild_id: int | None = None,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        role_ids: Iterable[int] = (),
+        wait: float = CHECK_DATABASE_WAIT,
+    ) -> BlacklistHit | None:
+        """`check` for the check before every command and button: when the copy is stale and
+        the database is down or does not answer within `wait` seconds, it answers from the copy
+        loaded last. It FAILS OPEN by choice: entries already known keep refusing, and nobody is
+        locked out of the whole bot because the database cannot be read right now (the command
+        itself then says that the database is not reachable, if it needs it)."""
+        if not health.down:  # during a known outage, no wait at all
+            try:
+                await within(self.ensure_fresh(), wait)
+            except DatabaseUnavailable:
+                pass
+        return self.match(
+            now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
+        )
 
-
-async def check(
-    *,
-    now: datetime,
-    guild_id: int | None = None,
-    user_id: int | None = None,
-    channel_id: int | None = None,
-    role_ids: Iterable[int] = (),
-) -> BlacklistHit | None:
-    """The entry blocking this guild, user, channel or role, if any (memory, refreshed by TTL)."""
-    await cache.ensure_fresh()
-    return cache.match(
-        now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
-    )
-
-
-async def check_fail_open(
-    *,
-    now: datetime,
-    guild_id: int | None = None,
-    user_id: int | None = None,
-    channel_id: int | None = None,
-    role_ids: Iterable[int] = (),
-    wait: float = CHECK_DATABASE_WAIT,
-) -> BlacklistHit | None:
-    """`check` for the check before every command and button: when the copy is stale and the
-    database is down or does not answer within `wait` seconds, it answers from the copy loaded
-    last. It FAILS OPEN by choice: entries already known keep refusing, and nobody is locked out
-    of the whole bot because the database cannot be read right now (the command itself then
-    says that the database is not reachable, if it needs it)."""
-    if not health.down:  # during a known outage, no wait at all
-        try:
-            await within(cache.ensure_fresh(), wait)
-        except DatabaseUnavailable:
-            pass
-    return cache.match(
-        now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
-    )
-
-
-def check_cached(
-    *,
-    now: datetime,
-    guild_id: int | None = None,
-    user_id: int | None = None,
-    channel_id: int | None = None,
-    role_ids: Iterable[int] = (),
-) -> BlacklistHit | None:
-    """Like `check` but never awaits: answers from the copy as it is (None before any load)."""
-    return cache.match(
-        now=now, guild_id=guild_id, user_id=user_id, channel_id=channel_id, role_ids=role_ids
-    )
-
-
-async def is_guild_blacklisted(guild_id: int, *, now: datetime) -> BlacklistHit | None:
-    """The bot-wide entry for this guild, read from the database (start-up and guild join)."""
-    await cache.refresh()
-    return cache.lookup(BlacklistEntityType.GUILD, guild_id, None, now)
+    async def is_guild_blacklisted(self, guild_id: int, *, now: datetime) -> BlacklistHit | None:
+        """The bot-wide entry for this guild, read from the database (start-up and guild join)."""
+        await self.refresh()
+        return self.lookup(BlacklistEntityType.GUILD, guild_id, None, now)
 
 
 def _validate_scope(kind: BlacklistEntityType, guild_id: int | None, actor_is_owner: bool) -> None:
@@ -292,10 +285,12 @@ async def add_entry(
     now: datetime,
     duration_seconds: int | None = None,
     actor_is_owner: bool = False,
-) -> Blacklist:
+    cache: BlacklistCache | None = None,
+) -> BlacklistEntry:
     """Blacklist `entity_id` in `guild_id` (None = bot-wide) and record it in the audit log.
 
     An old inactive or expired entry for the same target is reused; a live one is a conflict.
+    `cache`, when given, sees the change at once.
     """
     kind = BlacklistEntityType(kind)
     _check_entity_id(kind, entity_id)
@@ -359,9 +354,11 @@ async def add_entry(
         # Someone added the same entry at the same moment; theirs stands.
         raise ConflictError(f"That {kind} is already blacklisted.") from None
     finally:
-        cache.invalidate()
-    await cache.ensure_fresh()
-    return entry
+        if cache is not None:
+            cache.invalidate()
+    if cache is not None:
+        await cache.ensure_fresh()
+    return BlacklistEntry.from_row(entry)
 
 
 async def remove_entry(
@@ -372,8 +369,10 @@ async def remove_entry(
     actor_id: int,
     now: datetime,
     actor_is_owner: bool = False,
-) -> Blacklist:
-    """Lift a live entry (kept, made inactive) and record it in the audit log."""
+    cache: BlacklistCache | None = None,
+) -> BlacklistEntry:
+    """Lift a live entry (kept, made inactive) and record it in the audit log; `cache`, when
+    given, sees the change at once."""
     kind = BlacklistEntityType(kind)
     _check_entity_id(kind, entity_id)
     _validate_scope(kind, guild_id, actor_is_owner)
@@ -411,17 +410,20 @@ async def remove_entry(
                 using_db=conn,
             )
     finally:
-        cache.invalidate()
-    await cache.ensure_fresh()
-    return entry
+        if cache is not None:
+            cache.invalidate()
+    if cache is not None:
+        await cache.ensure_fresh()
+    return BlacklistEntry.from_row(entry)
 
 
 async def list_entries(
     guild_id: int | None, *, now: datetime, include_bot_wide: bool = False
-) -> list[Blacklist]:
+) -> list[BlacklistEntry]:
     """Live entries of a guild (and bot-wide ones when asked), newest first."""
     scopes = Q(guild_id=guild_id) if guild_id is not None else Q(guild_id=None)
     if include_bot_wide and guild_id is not None:
         scopes |= Q(guild_id=None)
     live = Q(expires_at=None) | Q(expires_at__gt=now)
-    return await Blacklist.filter(scopes, live, active=True).order_by("-created_at", "-id")
+    rows = await Blacklist.filter(scopes, live, active=True).order_by("-created_at", "-id")
+    return [BlacklistEntry.from_row(row) for row in rows]

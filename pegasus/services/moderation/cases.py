@@ -1,4 +1,4 @@
-"""Moderation cases: numbering, recording, timed punishments and their end, amendments, settings.
+"""Moderation cases: numbering, recording, timed punishments and their end, amendments.
 
 The cog performs the Discord side of an action (ban, kick, role change) and then records it here;
 the record is one transaction holding the case, the timer that will end it (if timed) and the
@@ -28,27 +28,30 @@ from pegasus import scheduler
 from pegasus.errors import NotFoundError, ValidationError
 from pegasus.services import ids
 from pegasus.services.audit import Severity, ensure_rows, record_audit, record_security_event
+from pegasus.services.settings import settings_row
 
 __all__ = [
+    "CASES_PER_PAGE",
     "KIND_TIMEOUT_END",
     "KIND_UNBAN",
     "KIND_UNMUTE",
+    "MAX_REASON_LENGTH",
     "MAX_TIMEOUT_SECONDS",
+    "Case",
     "CaseType",
+    "TimedEnd",
     "active_case",
     "amend_reason",
+    "clean_reason",
     "close_timed_case",
     "create_case",
     "end_timed_case",
     "get_case",
-    "get_settings",
     "inspect_timed_case",
     "list_cases",
     "prepare_case",
     "record_action",
-    "set_modlog_channel",
     "set_modlog_message",
-    "set_mute_role",
 ]
 
 # Scheduled action kinds handled by the moderation cog.
@@ -83,6 +86,51 @@ SEVERITY = {
     CaseType.UNBAN: Severity.MEDIUM,
     CaseType.PURGE: Severity.MEDIUM,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One moderation case as stored (`mod_cases`)."""
+
+    id: int
+    guild_id: int
+    case_number: int
+    type: CaseType
+    user_id: int | None  # None only for an action on no one in particular (a purge)
+    moderator_id: int | None
+    reason: str | None
+    duration_seconds: int | None
+    expires_at: datetime | None
+    active: bool  # a ban, mute or timeout still running
+    proof: tuple[str, ...]
+    reason_edited_by_id: int | None
+    reason_edited_at: datetime | None
+    channel_id: int | None
+    modlog_message_id: int | None
+    metadata: Mapping[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ModCase) -> Case:
+        return cls(
+            id=row.id,
+            guild_id=row.guild_id,  # type: ignore[attr-defined]
+            case_number=row.case_number,
+            type=CaseType(row.type),
+            user_id=row.user_id,  # type: ignore[attr-defined]
+            moderator_id=row.moderator_id,  # type: ignore[attr-defined]
+            reason=row.reason,
+            duration_seconds=row.duration_seconds,
+            expires_at=row.expires_at,
+            active=row.active,
+            proof=tuple(row.proof or ()),
+            reason_edited_by_id=row.reason_edited_by_id,  # type: ignore[attr-defined]
+            reason_edited_at=row.reason_edited_at,
+            channel_id=row.channel_id,
+            modlog_message_id=row.modlog_message_id,
+            metadata=dict(row.metadata or {}),
+            created_at=row.created_at,
+        )
 
 
 def timer_key(case_id: int) -> str:
@@ -122,9 +170,7 @@ async def next_case_number(guild_id: int, conn: BaseDBAsyncClient) -> int:
 async def prepare_case(guild_id: int, user_ids: Iterable[int | None] = ()) -> None:
     """The guild, user and settings rows a case refers to, created outside the transaction."""
     await ensure_rows(guild_id, user_ids)
-    await ModerationSettings.bulk_create(
-        [ModerationSettings(guild_id=guild_id)], ignore_conflicts=True
-    )
+    await settings_row(ModerationSettings, guild_id)
 
 
 async def create_case(
@@ -140,7 +186,7 @@ async def create_case(
     proof: Sequence[str] = (),
     channel_id: int | None = None,
     metadata: Mapping[str, Any] | None = None,
-) -> ModCase:
+) -> Case:
     """Write one case with the next number, plus its security log entry, inside `conn`.
 
     For other services (warnings) that write a case together with their own rows. Call it first
@@ -148,7 +194,7 @@ async def create_case(
     user rows must exist (`prepare_case`).
     """
     number = await next_case_number(guild_id, conn)
-    return await _insert_case(
+    row = await _insert_case(
         guild_id=guild_id,
         number=number,
         case_type=CaseType(case_type),
@@ -162,6 +208,7 @@ async def create_case(
         metadata=metadata or {},
         conn=conn,
     )
+    return Case.from_row(row)
 
 
 async def _deactivate_running(
@@ -195,7 +242,7 @@ async def record_action(
     proof: Sequence[str] = (),
     channel_id: int | None = None,
     metadata: Mapping[str, Any] | None = None,
-) -> ModCase:
+) -> Case:
     """Record a moderation action the cog has just performed on Discord; returns its case.
 
     - A ban, mute or timeout replaces the user's running one of the same kind (its timer is
@@ -242,7 +289,7 @@ async def record_action(
                 dedupe_key=timer_key(case.id),
                 using_db=conn,
             )
-    return case
+    return Case.from_row(case)
 
 
 def _validate_duration(case_type: CaseType, duration_seconds: int | None) -> None:
@@ -312,7 +359,7 @@ async def _insert_case(
 
 async def active_case(
     guild_id: int, user_id: int, case_type: CaseType, *, now: datetime | None = None
-) -> ModCase | None:
+) -> Case | None:
     """The user's running punishment of `case_type` (newest first), if any.
 
     With `now`, a punishment whose time is up but whose timer has not run yet does not count.
@@ -320,16 +367,17 @@ async def active_case(
     query = ModCase.filter(guild_id=guild_id, user_id=user_id, type=case_type, active=True)
     if now is not None:
         query = query.filter(Q(expires_at=None) | Q(expires_at__gt=now))
-    return await query.order_by("-case_number").first()
+    row = await query.order_by("-case_number").first()
+    return Case.from_row(row) if row is not None else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimedEnd:
     """What a timer found when it came to end case `case`."""
 
-    case: ModCase | None  # the timed case, None if it no longer exists
+    case: Case | None  # the timed case, None if it no longer exists
     still_running: bool  # False: lifted by hand or replaced; the timer must do nothing
-    newer: ModCase | None  # a newer running punishment of the same kind, if any
+    newer: Case | None  # a newer running punishment of the same kind, if any
 
 
 async def inspect_timed_case(case_id: int) -> TimedEnd:
@@ -350,12 +398,16 @@ async def inspect_timed_case(case_id: int) -> TimedEnd:
             .order_by("-case_number")
             .first()
         )
-    return TimedEnd(case, case.active and newer is None, newer)
+    return TimedEnd(
+        Case.from_row(case),
+        case.active and newer is None,
+        Case.from_row(newer) if newer is not None else None,
+    )
 
 
 async def _complete_timed_case(
     case_id: int, *, now: datetime, actor_id: int | None, note: str | None = None
-) -> ModCase | None:
+) -> Case | None:
     """End a running timed case and record the lifting case (unban, unmute, untimeout).
 
     Conditional on the case still being active, so a repeat (a retried timer, a second process)
@@ -386,7 +438,7 @@ async def _complete_timed_case(
             metadata={"expired_case": case.case_number, "automatic": True},
             conn=conn,
         )
-    return lifted
+    return Case.from_row(lifted)
 
 
 class _NothingToEnd(Exception):
@@ -395,7 +447,7 @@ class _NothingToEnd(Exception):
 
 async def end_timed_case(
     case_id: int, *, now: datetime, actor_id: int | None, note: str | None = None
-) -> ModCase | None:
+) -> Case | None:
     """`_complete_timed_case` that answers None instead of raising when nothing was running."""
     try:
         return await _complete_timed_case(case_id, now=now, actor_id=actor_id, note=note)
@@ -409,30 +461,30 @@ async def close_timed_case(case_id: int) -> bool:
     return bool(await ModCase.filter(id=case_id, active=True).update(active=False))
 
 
-async def get_case(guild_id: int, case_number: int) -> ModCase:
+async def get_case(guild_id: int, case_number: int) -> Case:
     case = await ModCase.get_or_none(
         guild_id=guild_id, case_number=ids.CASE_NUMBER.check(case_number)
     )
     if case is None:
         raise ids.CASE_NUMBER.not_found(case_number)
-    return case
+    return Case.from_row(case)
 
 
 async def list_cases(
     guild_id: int, user_id: int, *, page: int = 1, per_page: int = CASES_PER_PAGE
-) -> tuple[list[ModCase], int]:
+) -> tuple[list[Case], int]:
     """One page (1-based) of the user's cases, newest first, and the total count."""
     if page < 1:
         raise ValidationError("Pages start at 1.")
     query = ModCase.filter(guild_id=guild_id, user_id=user_id)
     total = await query.count()
     cases = await query.order_by("-case_number").offset((page - 1) * per_page).limit(per_page)
-    return list(cases), total
+    return [Case.from_row(case) for case in cases], total
 
 
 async def amend_reason(
     guild_id: int, case_number: int, reason: str, *, editor_id: int, now: datetime
-) -> tuple[ModCase, str | None]:
+) -> tuple[Case, str | None]:
     """Replace a case's reason (who and when are kept); returns the case and the old reason."""
     new_reason = clean_reason(reason)
     if new_reason is None:
@@ -465,56 +517,8 @@ async def amend_reason(
         )
     case.reason, case.reason_edited_at = new_reason, now
     case.reason_edited_by_id = editor_id  # type: ignore[attr-defined]
-    return case, old_reason
+    return Case.from_row(case), old_reason
 
 
 async def set_modlog_message(case_id: int, message_id: int) -> None:
     await ModCase.filter(id=case_id).update(modlog_message_id=message_id)
-
-
-async def get_settings(guild_id: int) -> ModerationSettings:
-    settings = await ModerationSettings.get_or_none(guild_id=guild_id)
-    if settings is None:
-        await prepare_case(guild_id)
-        settings = await ModerationSettings.get(guild_id=guild_id)
-    return settings
-
-
-async def set_modlog_channel(
-    guild_id: int, channel_id: int | None, *, actor_id: int, now: datetime
-) -> ModerationSettings:
-    """Set (or clear, with None) the channel cases are posted in; recorded in the audit log."""
-    return await _set_setting(guild_id, "modlog_channel_id", channel_id, actor_id, "modlog.set")
-
-
-async def set_mute_role(
-    guild_id: int, role_id: int | None, *, actor_id: int | None
-) -> ModerationSettings:
-    return await _set_setting(guild_id, "mute_role_id", role_id, actor_id, "muterole.set")
-
-
-async def _set_setting(
-    guild_id: int, column: str, value: int | None, actor_id: int | None, action: str
-) -> ModerationSettings:
-    await prepare_case(guild_id, [actor_id])
-    async with in_transaction() as conn:
-        settings = (
-            await ModerationSettings.filter(guild_id=guild_id)
-            .using_db(conn)
-            .select_for_update()
-            .get()
-        )
-        before = getattr(settings, column)
-        await ModerationSettings.filter(id=settings.id).using_db(conn).update(**{column: value})
-        await record_audit(
-            guild_id=guild_id,
-            actor_id=actor_id,
-            action=action,
-            target_type="settings",
-            target_id=guild_id,
-            before={column: before},
-            after={column: value},
-            using_db=conn,
-        )
-    setattr(settings, column, value)
-    return settings

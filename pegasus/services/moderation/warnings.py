@@ -8,8 +8,8 @@ at the same moment cannot both believe they were the one that crossed a threshol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from random import Random
 from typing import Any
@@ -19,15 +19,22 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.ids import new_public_id
-from models.moderation import CaseType, MemberWarning, ModCase, WarningEdit, WarningEditKind
+from models.moderation import CaseType, MemberWarning, WarningEdit, WarningEditKind
 from pegasus import scheduler
 from pegasus.errors import ConflictError, ValidationError, shown_input
-from pegasus.services import automations, ids
-from pegasus.services.moderation import create_case, prepare_case
+from pegasus.services import ids
+from pegasus.services.moderation.automations import Firing, evaluate_after_warning
+from pegasus.services.moderation.cases import Case, create_case, prepare_case
 
 __all__ = [
     "KIND_WARNING_EXPIRE",
+    "MAX_LEVEL",
+    "MIN_LEVEL",
     "IssuedWarning",
+    "WarningChange",
+    "WarningEditKind",
+    "WarningRecord",
+    "clean_proof",
     "edit_warning",
     "expire_warning",
     "get_warning",
@@ -35,6 +42,7 @@ __all__ = [
     "list_warnings",
     "remove_warning",
     "warning_history",
+    "warning_public_id",
 ]
 
 KIND_WARNING_EXPIRE = "moderation.warning_expire"
@@ -46,13 +54,91 @@ EDITABLE = ("title", "description", "level")
 _ID_ATTEMPTS = 5
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class WarningRecord:
+    """A warning as stored (`warnings`), with its public id (`W-7K2QX`)."""
+
+    id: int
+    warn_id: str
+    guild_id: int
+    user_id: int
+    moderator_id: int | None
+    case_id: int | None
+    title: str
+    description: str | None
+    level: int
+    proof: tuple[str, ...]
+    active: bool  # False once removed or expired
+    expires_at: datetime | None
+    removed_at: datetime | None
+    removed_by_id: int | None
+    removed_reason: str | None
+    edited_at: datetime | None
+    edited_by_id: int | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: MemberWarning) -> WarningRecord:
+        return cls(
+            id=row.id,
+            warn_id=row.warn_id,
+            guild_id=row.guild_id,  # type: ignore[attr-defined]
+            user_id=row.user_id,  # type: ignore[attr-defined]
+            moderator_id=row.moderator_id,  # type: ignore[attr-defined]
+            case_id=row.case_id,  # type: ignore[attr-defined]
+            title=row.title,
+            description=row.description,
+            level=row.level,
+            proof=tuple(row.proof or ()),
+            active=row.active,
+            expires_at=row.expires_at,
+            removed_at=row.removed_at,
+            removed_by_id=row.removed_by_id,  # type: ignore[attr-defined]
+            removed_reason=row.removed_reason,
+            edited_at=row.edited_at,
+            edited_by_id=row.edited_by_id,  # type: ignore[attr-defined]
+            created_at=row.created_at,
+        )
+
+    def counts_at(self, now: datetime) -> bool:
+        """Whether the warning counts now: active and not past its expiry."""
+        return self.active and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True, slots=True)
+class WarningChange:
+    """One change to a warning (edit, removal, expiry) with the values before and after."""
+
+    id: int
+    warning_id: int
+    editor_id: int | None  # None: the expiry timer
+    kind: WarningEditKind
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: WarningEdit) -> WarningChange:
+        return cls(
+            id=row.id,
+            warning_id=row.warning_id,  # type: ignore[attr-defined]
+            editor_id=row.editor_id,  # type: ignore[attr-defined]
+            kind=WarningEditKind(row.kind),
+            before=dict(row.before or {}),
+            after=dict(row.after or {}),
+            reason=row.reason,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedWarning:
     """A new warning, its case, and the automations it set off (already scheduled to run)."""
 
-    warning: MemberWarning
-    case: ModCase
-    fired: list[automations.Firing] = field(default_factory=list)
+    warning: WarningRecord
+    case: Case
+    fired: tuple[Firing, ...] = ()
 
 
 def _clean_title(title: str | None) -> str:
@@ -79,7 +165,8 @@ def _clean_level(level: int) -> int:
     return level
 
 
-def _clean_proof(proof: Sequence[str]) -> list[str]:
+def clean_proof(proof: Sequence[str]) -> list[str]:
+    """The links given as proof, trimmed; a refusal for anything that is not a link."""
     cleaned = [item.strip() for item in proof if item and item.strip()]
     if len(cleaned) > MAX_PROOF_ITEMS:
         raise ValidationError(f"At most {MAX_PROOF_ITEMS} pieces of proof per warning.")
@@ -112,7 +199,7 @@ async def issue_warning(
     title = _clean_title(title)
     description = _clean_description(description)
     level = _clean_level(level)
-    proof_list = _clean_proof(proof)
+    proof_list = clean_proof(proof)
     if expires_in_seconds is not None and expires_in_seconds <= 0:
         raise ValidationError("A warning's expiry must be in the future.")
     await prepare_case(guild_id, [user_id, moderator_id])
@@ -187,25 +274,43 @@ async def _issue(
                 dedupe_key=expiry_key(warning.id),
                 using_db=conn,
             )
-        fired = await automations.evaluate_after_warning(warning, now=now, conn=conn)
-    return IssuedWarning(warning, case, fired)
+        fired = await evaluate_after_warning(
+            guild_id=guild_id,
+            user_id=user_id,
+            warning_id=warning.id,
+            level=level,
+            now=now,
+            conn=conn,
+        )
+    return IssuedWarning(WarningRecord.from_row(warning), case, tuple(fired))
 
 
-async def get_warning(guild_id: int, warn_id: str) -> MemberWarning:
+async def _get_row(guild_id: int, warn_id: str) -> MemberWarning:
     warning = await MemberWarning.get_or_none(guild_id=guild_id, warn_id=ids.WARNING.parse(warn_id))
     if warning is None:
         raise ids.WARNING.not_found(warn_id)
     return warning
 
 
+async def get_warning(guild_id: int, warn_id: str) -> WarningRecord:
+    return WarningRecord.from_row(await _get_row(guild_id, warn_id))
+
+
+async def warning_public_id(warning_pk: int | None) -> str | None:
+    """The public id (`W-7K2QX`) of the warning stored as `warning_pk`; None if it is gone."""
+    if warning_pk is None:
+        return None
+    return await MemberWarning.filter(id=warning_pk).first().values_list("warn_id", flat=True)
+
+
 async def list_warnings(
     guild_id: int, user_id: int, *, now: datetime, include_inactive: bool = True
-) -> list[MemberWarning]:
+) -> list[WarningRecord]:
     """The member's warnings, newest first. Inactive ones (removed, expired) only when asked."""
     query = MemberWarning.filter(guild_id=guild_id, user_id=user_id)
     if not include_inactive:
         query = query.filter(counting_filter(now))
-    return list(await query.order_by("-created_at", "-id"))
+    return [WarningRecord.from_row(row) for row in await query.order_by("-created_at", "-id")]
 
 
 def counting_filter(now: datetime) -> Q:
@@ -226,7 +331,7 @@ async def edit_warning(
     title: str | None = None,
     description: str | None = None,
     level: int | None = None,
-) -> tuple[MemberWarning, WarningEdit]:
+) -> tuple[WarningRecord, WarningChange]:
     """Change a warning's title, description or level; the edit is kept with before and after."""
     changes: dict[str, Any] = {}
     if title is not None:
@@ -266,7 +371,7 @@ async def edit_warning(
         setattr(warning, key, value)
     warning.edited_at = now
     warning.edited_by_id = editor_id  # type: ignore[attr-defined]
-    return warning, edit
+    return WarningRecord.from_row(warning), WarningChange.from_row(edit)
 
 
 async def _locked_warning(guild_id: int, warn_id: str, conn: Any) -> MemberWarning:
@@ -283,7 +388,7 @@ async def _locked_warning(guild_id: int, warn_id: str, conn: Any) -> MemberWarni
 
 async def remove_warning(
     guild_id: int, warn_id: str, *, remover_id: int, now: datetime, reason: str | None = None
-) -> MemberWarning:
+) -> WarningRecord:
     """Make a warning inactive for good (kept, with who removed it and why)."""
     reason = (reason or "").strip() or None
     await prepare_case(guild_id, [remover_id])
@@ -309,7 +414,7 @@ async def remove_warning(
         await scheduler.cancel(KIND_WARNING_EXPIRE, expiry_key(warning.id), using_db=conn)
     warning.active, warning.removed_at, warning.removed_reason = False, now, reason
     warning.removed_by_id = remover_id  # type: ignore[attr-defined]
-    return warning
+    return WarningRecord.from_row(warning)
 
 
 async def expire_warning(warning_id: int, *, now: datetime) -> bool:
@@ -333,8 +438,10 @@ async def expire_warning(warning_id: int, *, now: datetime) -> bool:
     return bool(expired)
 
 
-async def warning_history(guild_id: int, warn_id: str) -> tuple[MemberWarning, list[WarningEdit]]:
+async def warning_history(
+    guild_id: int, warn_id: str
+) -> tuple[WarningRecord, list[WarningChange]]:
     """A warning and every change made to it, oldest first."""
     warning = await get_warning(guild_id, warn_id)
     edits = await WarningEdit.filter(warning_id=warning.id).order_by("created_at", "id")
-    return warning, list(edits)
+    return warning, [WarningChange.from_row(edit) for edit in edits]

@@ -13,8 +13,8 @@ exactly once even if the bot stops right after the warning.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from random import Random
@@ -31,19 +31,20 @@ from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
 from pegasus.services import ids
 from pegasus.services.audit import ensure_rows, record_audit
-from pegasus.services.durations import format_duration
 
 __all__ = [
     "KIND_AUTOMATION",
+    "MAX_AUTOMATIONS_PER_GUILD",
+    "Automation",
     "AutomationActionType",
     "Firing",
     "Simulation",
     "TriggerType",
     "add_automation",
     "build_action",
-    "describe_action",
     "describe_trigger",
     "evaluate_after_warning",
+    "find_automation",
     "get_automation",
     "list_automations",
     "remove_automation",
@@ -61,17 +62,59 @@ MAX_TIMEOUT_SECONDS = 28 * 86400
 _ID_ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Automation:
+    """A rule (`warning_automations`): when a member's warnings cross `trigger_value`, run
+    `actions` once. Each action is `{type, duration_seconds?, role_id?, message?}`."""
+
+    id: int
+    automation_id: str  # the public id, `A-7K2QX`
+    guild_id: int
+    name: str
+    description: str | None
+    trigger_type: TriggerType
+    trigger_value: int
+    window_days: int | None  # None: all time
+    actions: tuple[Mapping[str, Any], ...]
+    enabled: bool
+    notify_channel_id: int | None
+    created_by_id: int | None
+    last_triggered_at: datetime | None
+    trigger_count: int
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: WarningAutomation) -> Automation:
+        return cls(
+            id=row.id,
+            automation_id=row.automation_id,
+            guild_id=row.guild_id,  # type: ignore[attr-defined]
+            name=row.name,
+            description=row.description,
+            trigger_type=TriggerType(row.trigger_type),
+            trigger_value=row.trigger_value,
+            window_days=row.window_days,
+            actions=tuple(dict(action) for action in row.actions or ()),
+            enabled=row.enabled,
+            notify_channel_id=row.notify_channel_id,
+            created_by_id=row.created_by_id,  # type: ignore[attr-defined]
+            last_triggered_at=row.last_triggered_at,
+            trigger_count=row.trigger_count,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Firing:
     """An automation that a warning set off; its actions are scheduled as `action_id`."""
 
-    automation: WarningAutomation
+    automation: Automation
     user_id: int
     value: int  # the member's count or level total after the warning
     action_id: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Simulation:
     """What a rule would have done over the stored warnings."""
 
@@ -133,21 +176,8 @@ def build_action(
     return action
 
 
-def describe_action(action: dict[str, Any]) -> str:
-    """`timeout for 1h`, `ban`, `give role <@&1>`, `DM: ...`."""
-    kind = AutomationActionType(action["type"])
-    duration = action.get("duration_seconds")
-    if kind is AutomationActionType.ROLE:
-        return f"give role <@&{action['role_id']}>"
-    if kind is AutomationActionType.MESSAGE:
-        text = action["message"]
-        return f"DM: “{text[:60]}{'…' if len(text) > 60 else ''}”"
-    if duration:
-        return f"{kind} for {format_duration(int(duration))}"
-    return str(kind)
-
-
-def describe_trigger(automation: WarningAutomation) -> str:
+def describe_trigger(automation: Automation) -> str:
+    """`3 warnings within 7 days`, `10 warning levels` (plain text: it is stored in reasons)."""
     what = "warnings" if automation.trigger_type is TriggerType.WARN_COUNT else "warning levels"
     window = (
         f" within {automation.window_days} day{'s' if automation.window_days != 1 else ''}"
@@ -173,14 +203,14 @@ def _validate_rule(
     return name
 
 
-def _state(automation: WarningAutomation) -> dict[str, Any]:
+def _state(automation: WarningAutomation | Automation) -> dict[str, Any]:
     return {
         "automation_id": automation.automation_id,
         "name": automation.name,
         "trigger_type": str(automation.trigger_type),
         "trigger_value": automation.trigger_value,
         "window_days": automation.window_days,
-        "actions": automation.actions,
+        "actions": [dict(action) for action in automation.actions],
         "enabled": automation.enabled,
         "notify_channel_id": automation.notify_channel_id,
     }
@@ -200,7 +230,7 @@ async def add_automation(
     description: str | None = None,
     enabled: bool = False,
     rng: Random | None = None,
-) -> WarningAutomation:
+) -> Automation:
     """Create a rule (switched off unless `enabled`, so it can be simulated first)."""
     trigger = _choice(TriggerType, trigger_type, "trigger")
     name = _validate_rule(name, trigger, trigger_value, window_days)
@@ -242,29 +272,36 @@ async def add_automation(
                     after=_state(automation),
                     using_db=conn,
                 )
-            return automation
+            return Automation.from_row(automation)
         except IntegrityError:
             if attempt == _ID_ATTEMPTS - 1:  # public id collisions only; draw again
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def get_automation(guild_id: int, automation_id: str) -> WarningAutomation:
+async def get_automation(guild_id: int, automation_id: str) -> Automation:
     automation = await WarningAutomation.get_or_none(
         guild_id=guild_id, automation_id=ids.AUTOMATION.parse(automation_id)
     )
     if automation is None:
         raise ids.AUTOMATION.not_found(automation_id)
-    return automation
+    return Automation.from_row(automation)
 
 
-async def list_automations(guild_id: int) -> list[WarningAutomation]:
-    return list(await WarningAutomation.filter(guild_id=guild_id).order_by("created_at", "id"))
+async def find_automation(automation_pk: int) -> Automation | None:
+    """The rule stored as `automation_pk` (a fired rule's timer), None if it was deleted."""
+    row = await WarningAutomation.get_or_none(id=automation_pk)
+    return Automation.from_row(row) if row is not None else None
+
+
+async def list_automations(guild_id: int) -> list[Automation]:
+    rows = await WarningAutomation.filter(guild_id=guild_id).order_by("created_at", "id")
+    return [Automation.from_row(row) for row in rows]
 
 
 async def remove_automation(
     guild_id: int, automation_id: str, *, actor_id: int, now: datetime
-) -> WarningAutomation:
+) -> Automation:
     automation = await get_automation(guild_id, automation_id)
     await ensure_rows(guild_id, [actor_id])
     async with in_transaction() as conn:
@@ -286,7 +323,7 @@ async def remove_automation(
 
 async def toggle_automation(
     guild_id: int, automation_id: str, *, actor_id: int, now: datetime
-) -> WarningAutomation:
+) -> Automation:
     """Switch a rule on or off (a conditional update, so two toggles at once flip it twice)."""
     automation = await get_automation(guild_id, automation_id)
     await ensure_rows(guild_id, [actor_id])
@@ -306,7 +343,7 @@ async def toggle_automation(
             .using_db(conn)
             .update(enabled=not current, updated_at=now)
         )
-        automation.enabled = not current
+        automation = replace(automation, enabled=not current)
         await record_audit(
             guild_id=guild_id,
             actor_id=actor_id,
@@ -330,11 +367,16 @@ def _value(trigger: TriggerType, levels: Iterable[int]) -> int:
 
 
 async def evaluate_after_warning(
-    warning: MemberWarning, *, now: datetime, conn: BaseDBAsyncClient
+    *,
+    guild_id: int,
+    user_id: int,
+    warning_id: int,
+    level: int,
+    now: datetime,
+    conn: BaseDBAsyncClient,
 ) -> list[Firing]:
-    """Find the enabled rules this new warning crosses and schedule their actions (in `conn`)."""
-    guild_id: int = warning.guild_id  # type: ignore[attr-defined]
-    user_id: int = warning.user_id  # type: ignore[attr-defined]
+    """Find the enabled rules a new warning (`warning_id`, of `level`) crosses and schedule
+    their actions, inside the warning's transaction `conn`."""
     rules = await WarningAutomation.filter(guild_id=guild_id, enabled=True).using_db(conn)
     if not rules:
         return []
@@ -349,7 +391,7 @@ async def evaluate_after_warning(
         since = now - timedelta(days=rule.window_days) if rule.window_days else None
         levels = [w["level"] for w in counting if since is None or w["created_at"] > since]
         after = _value(rule.trigger_type, levels)
-        before = after - _contribution(rule.trigger_type, warning.level)
+        before = after - _contribution(rule.trigger_type, level)
         if not before < rule.trigger_value <= after:
             continue
         await (
@@ -363,14 +405,14 @@ async def evaluate_after_warning(
             {
                 "automation_id": rule.id,
                 "user_id": user_id,
-                "warning_id": warning.id,
+                "warning_id": warning_id,
                 "value": after,
             },
             guild_id=guild_id,
-            dedupe_key=f"automation:{rule.id}:warning:{warning.id}",
+            dedupe_key=f"automation:{rule.id}:warning:{warning_id}",
             using_db=conn,
         )
-        fired.append(Firing(rule, user_id, after, action_id))
+        fired.append(Firing(Automation.from_row(rule), user_id, after, action_id))
     return fired
 
 
@@ -400,7 +442,7 @@ async def simulate(guild_id: int, automation_id: str) -> Simulation:
 
 
 def _crossings(
-    rule: WarningAutomation, history: list[dict[str, Any]], window: timedelta | None
+    rule: Automation, history: list[dict[str, Any]], window: timedelta | None
 ) -> int:
     crossings = 0
     for index, current in enumerate(history):

@@ -1,0 +1,357 @@
+"""API keys for the REST API: created with a secret shown once, stored hashed, verified,
+listed, revoked, and held to a rate per minute.
+
+`create_api_key` returns the secret once and stores only its SHA-256; `verify_api_key(secret,
+now)` is the entry point of the REST API: it checks the key and counts the use in one
+conditional UPDATE. `ApiKeyRateLimiter` is in memory, owned by the running API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from random import Random
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models.security import ApiKey
+from pegasus.errors import (
+    ConflictError,
+    CooldownActive,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+    shown_input,
+)
+from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.security.ratelimits import SlidingWindow, record_rate_limit_violation
+
+__all__ = [
+    "API_SCOPES",
+    "MAX_ACTIVE_KEYS_PER_OWNER",
+    "ApiKeyRateLimiter",
+    "ApiKeyRecord",
+    "CreatedApiKey",
+    "create_api_key",
+    "enforce_api_rate_limit",
+    "hash_secret",
+    "list_api_keys",
+    "parse_scopes",
+    "revoke_api_key",
+    "verify_api_key",
+]
+
+_ID_ATTEMPTS = 5
+
+API_SCOPES: dict[str, str] = {
+    "guild:read": "read server settings",
+    "guild:write": "change server settings",
+    "members:read": "read members and their stats",
+    "economy:read": "read balances, the shop and transactions",
+    "economy:write": "change balances and the shop",
+    "levels:read": "read XP and leaderboards",
+    "levels:write": "change XP and level rewards",
+    "moderation:read": "read cases and warnings",
+    "moderation:write": "warn, mute, kick and ban",
+    "tickets:read": "read tickets and transcripts",
+    "giveaways:read": "read giveaways and winners",
+}
+KEY_PREFIX = "pgs_"
+SHOWN_PREFIX_LENGTH = 12  # "pgs_" and 8 random characters: enough to tell keys apart
+SECRET_LENGTH = 40
+MAX_ACTIVE_KEYS_PER_OWNER = 25
+MAX_KEY_NAME_LENGTH = 64
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+def hash_secret(secret: str) -> str:
+    """The hex SHA-256 stored for a secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_scopes(text: str) -> list[str]:
+    """Scopes separated by commas or spaces; `read` means every read scope, `all` every scope."""
+    names = [part for part in re.split(r"[\s,;]+", (text or "").strip().lower()) if part]
+    if not names:
+        raise ValidationError("Give at least one scope, e.g. `economy:read levels:read`.")
+    chosen: list[str] = []
+    for name in names:
+        if name == "all":
+            expanded = list(API_SCOPES)
+        elif name == "read":
+            expanded = [scope for scope in API_SCOPES if scope.endswith(":read")]
+        elif name in API_SCOPES:
+            expanded = [name]
+        else:
+            raise ValidationError(
+                f"{shown_input(name)} is not a scope. Use read, all, or: {', '.join(API_SCOPES)}."
+            )
+        chosen.extend(scope for scope in expanded if scope not in chosen)
+    return chosen
+
+
+def _new_secret(rng: Random | None) -> str:
+    choose = rng.choice if rng is not None else secrets.choice
+    return KEY_PREFIX + "".join(choose(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored (`api_keys`): never its secret, only the prefix people see."""
+
+    id: uuid.UUID
+    name: str
+    owner_id: int
+    guild_id: int | None  # None: bot-wide
+    key_prefix: str
+    scopes: tuple[str, ...]
+    rate_limit: int  # requests per minute
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    usage_count: int
+    active: bool
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: ApiKey) -> ApiKeyRecord:
+        return cls(
+            id=row.id,
+            name=row.name,
+            owner_id=row.owner_id,  # type: ignore[attr-defined]
+            guild_id=row.guild_id,  # type: ignore[attr-defined]
+            key_prefix=row.key_prefix,
+            scopes=tuple(row.scopes or ()),
+            rate_limit=row.rate_limit,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+            usage_count=row.usage_count,
+            active=row.active,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedApiKey:
+    key: ApiKeyRecord
+    secret: str  # shown once; only its hash is stored
+
+
+async def create_api_key(
+    *,
+    owner_id: int,
+    name: str,
+    scopes: Sequence[str],
+    guild_id: int | None,
+    now: datetime,
+    is_bot_owner: bool,
+    is_guild_admin: bool,
+    expires_in_seconds: int | None = None,
+    rate_limit: int = 60,
+    rng: Random | None = None,
+) -> CreatedApiKey:
+    """Create a key. Bot owners may create bot-wide keys (`guild_id` None) and keys of any
+    guild; a guild's admins may create keys of their guild only.
+
+    `rng` is for reproducible tests only: without it the secret comes from `secrets`.
+    """
+    if guild_id is None and not is_bot_owner:
+        raise PermissionDenied("Only the bot's owners can create bot-wide API keys.")
+    if guild_id is not None and not (is_bot_owner or is_guild_admin):
+        raise PermissionDenied("You need the Administrator permission to create API keys here.")
+    cleaned_name = (name or "").strip()
+    if not cleaned_name or len(cleaned_name) > MAX_KEY_NAME_LENGTH:
+        raise ValidationError(f"The key's name must be 1 to {MAX_KEY_NAME_LENGTH} characters.")
+    unknown = [scope for scope in scopes if scope not in API_SCOPES]
+    if unknown or not scopes:
+        raise ValidationError(f"Unknown or missing scopes: {', '.join(unknown) or 'none given'}.")
+    if not 1 <= rate_limit <= 10_000:
+        raise ValidationError("The rate limit must be between 1 and 10,000 requests a minute.")
+    expires_at = None if expires_in_seconds is None else now + timedelta(seconds=expires_in_seconds)
+    active = (
+        await ApiKey.filter(owner_id=owner_id, active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count()
+    )
+    if active >= MAX_ACTIVE_KEYS_PER_OWNER:
+        raise ConflictError(
+            f"You have {active} active keys, the most allowed; revoke one with /apikey revoke."
+        )
+    await ensure_rows(guild_id, [owner_id])
+    for attempt in range(_ID_ATTEMPTS):
+        secret = _new_secret(rng)
+        try:
+            async with in_transaction() as conn:
+                key = await ApiKey.create(
+                    name=cleaned_name,
+                    owner_id=owner_id,
+                    guild_id=guild_id,
+                    key_prefix=secret[:SHOWN_PREFIX_LENGTH],
+                    key_hash=hash_secret(secret),
+                    scopes=list(scopes),
+                    rate_limit=rate_limit,
+                    expires_at=expires_at,
+                    active=True,
+                    using_db=conn,
+                )
+                await record_audit(
+                    guild_id=guild_id,
+                    actor_id=owner_id,
+                    action="api_key.create",
+                    target_type="api_key",
+                    target_id=str(key.id),
+                    before=None,
+                    after={
+                        "name": cleaned_name,
+                        "prefix": key.key_prefix,
+                        "scopes": list(scopes),
+                        "expires_at": expires_at,
+                        "rate_limit": rate_limit,
+                    },
+                    using_db=conn,
+                )
+            return CreatedApiKey(key=ApiKeyRecord.from_row(key), secret=secret)
+        except IntegrityError:
+            if attempt == _ID_ATTEMPTS - 1:  # a hash collision means a broken random source
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def list_api_keys(
+    *, viewer_id: int, guild_id: int | None, is_bot_owner: bool, is_guild_admin: bool
+) -> list[ApiKeyRecord]:
+    """Keys the viewer may see: their own, this guild's (admins), bot-wide ones (bot owners)."""
+    visible = Q(owner_id=viewer_id)
+    if guild_id is not None and (is_guild_admin or is_bot_owner):
+        visible |= Q(guild_id=guild_id)
+    if is_bot_owner:
+        visible |= Q(guild_id__isnull=True)
+    rows = await ApiKey.filter(visible).order_by("-created_at", "key_prefix")
+    return [ApiKeyRecord.from_row(row) for row in rows]
+
+
+async def _find_key(reference: str) -> ApiKey:
+    text = (reference or "").strip()
+    try:
+        key = await ApiKey.get_or_none(id=uuid.UUID(text))
+    except ValueError:
+        matches = await ApiKey.filter(key_prefix=text).limit(2)
+        if len(matches) > 1:
+            raise ValidationError(
+                f"Several keys start with `{text}`: give the key's full id instead."
+            ) from None
+        key = matches[0] if matches else None
+    if key is None:
+        raise NotFoundError(f"There is no API key `{text}`.")
+    return key
+
+
+async def revoke_api_key(
+    reference: str,
+    *,
+    actor_id: int,
+    guild_id: int | None,
+    is_bot_owner: bool,
+    is_guild_admin: bool,
+) -> ApiKeyRecord:
+    """Revoke a key given by id or shown prefix (its owner, a bot owner, or its guild's admin)."""
+    key = await _find_key(reference)
+    allowed = (
+        is_bot_owner
+        or key.owner_id == actor_id  # type: ignore[attr-defined]
+        or (is_guild_admin and guild_id is not None and key.guild_id == guild_id)  # type: ignore[attr-defined]
+    )
+    if not allowed:
+        raise NotFoundError(f"There is no API key `{reference.strip()}`.")  # do not reveal it
+    await ensure_rows(None, [actor_id])
+    async with in_transaction() as conn:
+        revoked = await ApiKey.filter(id=key.id, active=True).using_db(conn).update(active=False)
+        if not revoked:
+            raise ConflictError(f"The key `{key.key_prefix}` is already revoked.")
+        await record_audit(
+            guild_id=key.guild_id,  # type: ignore[attr-defined]
+            actor_id=actor_id,
+            action="api_key.revoke",
+            target_type="api_key",
+            target_id=str(key.id),
+            before={"active": True},
+            after={"active": False},
+            using_db=conn,
+        )
+    return ApiKeyRecord.from_row(await ApiKey.get(id=key.id))
+
+
+async def verify_api_key(secret: str, now: datetime) -> ApiKeyRecord:
+    """The REST API's entry point: the key of `secret`, or PermissionDenied.
+
+    The key must be active and not expired. Checking and counting the use (`usage_count`,
+    `last_used_at`) is one conditional UPDATE, so concurrent requests each count once and a key
+    revoked at the same moment is never used afterwards.
+    """
+    if not secret or not secret.startswith(KEY_PREFIX):
+        raise PermissionDenied("Invalid API key.")
+    digest = hash_secret(secret)
+    counted = (
+        await ApiKey.filter(key_hash=digest, active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(usage_count=F("usage_count") + 1, last_used_at=now)
+    )
+    if not counted:
+        raise PermissionDenied("Invalid, revoked or expired API key.")
+    return ApiKeyRecord.from_row(await ApiKey.get(key_hash=digest))
+
+
+class ApiKeyRateLimiter:
+    """Requests per minute per key (`api_keys.rate_limit`), in memory."""
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._windows: dict[str, SlidingWindow] = {}
+
+    def retry_after(self, key: ApiKeyRecord, now: datetime) -> float:
+        """0 when the request may go ahead (and is counted), else seconds to wait."""
+        moment = now.timestamp()
+        window = self._windows.setdefault(str(key.id), SlidingWindow())
+        window.prune(moment, self.WINDOW_SECONDS)
+        if len(window) < key.rate_limit:
+            window.times.append(moment)
+            return 0.0
+        return window.times[0] + self.WINDOW_SECONDS - moment
+
+
+
+async def enforce_api_rate_limit(
+    key: ApiKeyRecord,
+    endpoint: str,
+    now: datetime,
+    *,
+    limiter: ApiKeyRateLimiter,
+    ip_hash: str | None = None,
+) -> None:
+    """Raise CooldownActive (and record the violation) when `key` is over its rate limit.
+
+    `limiter` is the running API's, which it keeps for as long as it serves requests.
+    """
+    wait = limiter.retry_after(key, now)
+    if wait <= 0:
+        return
+    await record_rate_limit_violation(
+        endpoint=endpoint,
+        now=now,
+        api_key_id=key.id,
+        guild_id=key.guild_id,
+        ip_hash=ip_hash,
+        metadata={"rate_limit": key.rate_limit},
+    )
+    raise CooldownActive(
+        f"Rate limit of {key.rate_limit} requests a minute reached; retry in {wait:.0f}s.",
+        retry_at=now.timestamp() + wait,
+    )
