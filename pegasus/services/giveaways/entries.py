@@ -14,7 +14,7 @@ from tortoise.transactions import in_transaction
 
 from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
 from models.levels import UserXP
-from pegasus.errors import ConflictError, NotFoundError
+from pegasus.errors import ConflictError, NotFoundError, Ref, role_ref, time_ref
 from pegasus.services.directory import ensure_user
 
 from .results import Entrant, EntryResult, GiveawayInfo, RequirementNotMet
@@ -75,7 +75,8 @@ async def _raise_not_open(giveaway_pk: int, conn: BaseDBAsyncClient) -> None:
         raise NotFoundError("This giveaway no longer exists.")
     if giveaway.status is GiveawayStatus.SCHEDULED:
         raise ConflictError(
-            f"This giveaway has not started yet: entries open <t:{_ts(giveaway.starts_at)}:R>."
+            "This giveaway has not started yet: entries open {opens}.",
+            opens=time_ref(giveaway.starts_at),
         )
     if giveaway.status is GiveawayStatus.CANCELLED:
         raise ConflictError("This giveaway was cancelled.")
@@ -127,14 +128,16 @@ async def check_requirements(
     req = giveaway.requirements
     missing = [role_id for role_id in req.role_ids if role_id not in entrant.role_ids]
     if missing:
-        roles = ", ".join(f"<@&{role_id}>" for role_id in missing)
-        raise RequirementNotMet(f"You need the role {roles} to enter this giveaway.")
+        refs = {f"role{index}": role_ref(role_id) for index, role_id in enumerate(missing)}
+        roles = ", ".join(f"{{{name}}}" for name in refs)
+        raise RequirementNotMet(f"You need the role {roles} to enter this giveaway.", **refs)
     if req.min_account_age_days:
         ready = _ready_at(entrant.account_created_at, req.min_account_age_days)
         if ready is None or ready > now:
             raise RequirementNotMet(
                 f"Your Discord account must be at least {_days(req.min_account_age_days)} old "
-                f"to enter this giveaway{_when(ready, 'it will be')}."
+                f"to enter this giveaway{_when(ready, 'it will be')}.",
+                **_ready_ref(ready),
             )
     if req.min_server_age_days:
         ready = _ready_at(entrant.joined_at, req.min_server_age_days)
@@ -142,7 +145,8 @@ async def check_requirements(
             raise RequirementNotMet(
                 f"You must have been in this server for at least "
                 f"{_days(req.min_server_age_days)} to enter this giveaway"
-                f"{_when(ready, 'you will have')}."
+                f"{_when(ready, 'you will have')}.",
+                **_ready_ref(ready),
             )
     if req.min_level:
         level = await member_level(giveaway.guild_id, entrant.user_id, using_db=using_db)
@@ -162,7 +166,11 @@ def _days(days: int) -> str:
 
 
 def _when(ready: datetime | None, phrase: str) -> str:
-    return "" if ready is None else f" ({phrase} <t:{_ts(ready)}:R>)"
+    return "" if ready is None else f" ({phrase} {{ready}})"
+
+
+def _ready_ref(ready: datetime | None) -> dict[str, Ref]:
+    return {} if ready is None else {"ready": time_ref(ready)}
 
 
 async def member_level(
@@ -175,7 +183,3 @@ async def member_level(
         .values_list("level", flat=True)
     )
     return int(levels[0]) if levels else 0
-
-
-def _ts(moment: datetime) -> int:
-    return int(moment.timestamp())

@@ -25,7 +25,14 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.tickets import Ticket, TicketMessage, TicketPanel, TicketSettings, TicketStatus
-from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+    channel_ref,
+    user_ref,
+)
 from pegasus.scheduler import cancel, schedule
 from pegasus.services import ids
 from pegasus.services.directory import ensure_member, ensure_user
@@ -192,11 +199,13 @@ async def _check_limit(panel: TicketPanel, user_id: int, conn: BaseDBAsyncClient
         .values_list("channel_id", flat=True)
     )
     if len(open_channels) >= panel.max_tickets_per_user:
-        where = ", ".join(f"<#{c}>" for c in open_channels if c)
+        refs = {f"channel{i}": channel_ref(c) for i, c in enumerate(open_channels) if c}
+        where = ", ".join(f"{{{name}}}" for name in refs)
         raise ConflictError(
             f"You already have {len(open_channels)} open ticket(s) from this panel, the most "
             f"allowed is {panel.max_tickets_per_user}."
-            + (f" Continue in {where}, or close it first." if where else "")
+            + (f" Continue in {where}, or close it first." if where else ""),
+            **refs,
         )
 
 
@@ -331,7 +340,9 @@ async def claim(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> Ticket
         if claimer == actor.user_id:
             raise ConflictError("You have already claimed this ticket.")
         if claimer is not None:
-            raise ConflictError(f"This ticket is already claimed by <@{claimer}>.")
+            raise ConflictError(
+                "This ticket is already claimed by {claimer}.", claimer=user_ref(claimer)
+            )
         return {"claimed_by_id": actor.user_id, "claimed_at": now}
 
     return await _change(ticket_id, decide, now=now, users=[actor.user_id])
@@ -345,7 +356,8 @@ async def unclaim(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> Tick
             raise ConflictError("Nobody has claimed this ticket.")
         if claimer != actor.user_id and not actor.is_admin:
             raise PermissionDenied(
-                f"Only <@{claimer}>, who claimed this ticket, or an admin can unclaim it."
+                "Only {claimer}, who claimed this ticket, or an admin can unclaim it.",
+                claimer=user_ref(claimer),
             )
         return {"claimed_by_id": None, "claimed_at": None}
 
@@ -409,7 +421,7 @@ async def add_participant(
         if member_id == ticket.user_id:
             raise ConflictError("That member opened this ticket: they are in it already.")
         if member_id in ticket.participant_ids:
-            raise ConflictError(f"<@{member_id}> is already in this ticket.")
+            raise ConflictError("{member} is already in this ticket.", member=user_ref(member_id))
         return {"participant_ids": [*ticket.participant_ids, member_id]}
 
     return await _change(ticket_id, decide, now=now)
@@ -424,7 +436,9 @@ async def remove_participant(
         if member_id == ticket.user_id:
             raise ConflictError("The member who opened the ticket cannot be removed from it.")
         if member_id not in ticket.participant_ids:
-            raise ConflictError(f"<@{member_id}> was not added to this ticket.")
+            raise ConflictError(
+                "{member} was not added to this ticket.", member=user_ref(member_id)
+            )
         return {"participant_ids": [m for m in ticket.participant_ids if m != member_id]}
 
     return await _change(ticket_id, decide, now=now)
