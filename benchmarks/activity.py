@@ -282,7 +282,8 @@ async def pegasus_rate(
     arrivals = Arrivals(bot)
     task = await connect(bot, server.token)
     try:
-        activity = bot.activity_buffer  # type: ignore[attr-defined]
+        activity = bot.activity_buffer
+        assert activity is not None, "the levels extension is not loaded"
         # Warm-up: guild settings cached, every member seen once and stored.
         await timed_broadcast(server, arrivals, min(2_000, messages))
         await activity.flush()

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from enum import Enum, IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import yarl
@@ -25,6 +25,9 @@ from pegasus.services.community import ConfigCache
 from pegasus.services.moderation import BlacklistCache
 from pegasus.tree import PegasusTree
 from pegasus.ui.deadline import AnswerDeadline
+
+if TYPE_CHECKING:
+    from pegasus.services.levels import Activity
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,9 @@ class Pegasus(commands.AutoShardedBot):
         # This bot's copy of each guild's `guild_settings` row, which listeners read (greetings,
         # the server log, anti-raid and anti-spam); a command that changes it forgets the copy.
         self.guild_configs = ConfigCache()
+        # The levels feature's write-behind buffer while its cog is loaded (not `activity`: that
+        # is discord.py's presence).
+        self.activity_buffer: Activity | None = None
         self._message_hooks: list[tuple[MessagePhase, MessageHook]] = []
         self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
         # First of the checks, so that a check waiting on the database is covered too.

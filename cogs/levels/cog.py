@@ -54,9 +54,9 @@ CATEGORY_CHOICES = [
     app_commands.Choice(name="Voice minutes", value="voice"),
     app_commands.Choice(name="Money (net worth)", value="money"),
 ]
-def channel_ids_of(channel: object) -> tuple[int, ...]:
+def channel_ids_of(channel: discord.abc.Snowflake) -> tuple[int, ...]:
     """The channel, then its parent (threads) and category: settings apply from the nearest."""
-    ids = [channel.id]  # type: ignore[attr-defined]
+    ids = [channel.id]
     parent_id = getattr(channel, "parent_id", None)
     if parent_id is not None:
         ids.append(parent_id)
@@ -122,9 +122,8 @@ class Levels(commands.Cog):
     # ------------------------------------------------------------------------------ lifecycle
 
     async def cog_load(self) -> None:
-        # Not `bot.activity`: that is discord.py's presence. Pegasus.close() unloads the cogs, and
-        # cog_unload below flushes the buffer.
-        self.bot.activity_buffer = self.activity  # type: ignore[attr-defined]
+        # Pegasus.close() unloads the cogs, and cog_unload below flushes the buffer.
+        self.bot.activity_buffer = self.activity
         self.bot.add_dynamic_items(LeaderboardPageButton)
         self.bot.add_message_hook(self.on_message, MessagePhase.LEVELS)
         self.activity.start()
@@ -138,8 +137,8 @@ class Levels(commands.Cog):
         for task in list(self._reconciles):
             task.cancel()
         await self.activity.stop()  # a clean stop loses nothing
-        if getattr(self.bot, "activity_buffer", None) is self.activity:
-            del self.bot.activity_buffer  # type: ignore[attr-defined]
+        if self.bot.activity_buffer is self.activity:
+            self.bot.activity_buffer = None
 
     # ------------------------------------------------------------------------------ messages
 
