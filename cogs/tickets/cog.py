@@ -32,6 +32,7 @@ from pegasus.errors import (
 from pegasus.services import tickets as service
 from pegasus.services.tickets import SETTINGS, Actor, AutoCloseVerdict, TicketInfo
 from pegasus.ui.checks import require_bot_can_post
+from pegasus.ui.converters import Colour
 from pegasus.ui.flows import run_flow
 from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.roles import pingable_roles, remember_role_setup, require_can_delegate
@@ -570,7 +571,7 @@ class Tickets(commands.Cog):
         support_role="The staff role that sees and handles these tickets",
         category="The category new ticket channels go in",
         max_per_user="How many open tickets one member may have from this panel (default 1)",
-        color="The embed colour as a hex code, e.g. #5865F2",
+        color="The embed colour: #5865F2, 5865F2 or a name such as blue",
     )
     async def panel_create(
         self,
@@ -580,7 +581,7 @@ class Tickets(commands.Cog):
         support_role: discord.Role | None = None,
         category: discord.CategoryChannel | None = None,
         max_per_user: app_commands.Range[int, 1, service.MAX_TICKETS_PER_USER] = 1,
-        color: str | None = None,
+        color: Colour | None = None,
     ) -> None:
         guild = self._guild(interaction)
         self._require_can_delegate(interaction, support_role)
@@ -591,7 +592,7 @@ class Tickets(commands.Cog):
             support_role_ids=[support_role.id] if support_role else [],
             category_id=category.id if category else None,
             max_tickets_per_user=max_per_user,
-            color=service.parse_color(color),
+            color=color,
         )
         await self._remember_support_role(interaction, support_role)
         await interaction.response.send_message(
@@ -682,7 +683,7 @@ class Tickets(commands.Cog):
         panel=PANEL_DESCRIPTION,
         title="A new title",
         description="A new text above the buttons",
-        color="A new embed colour as a hex code, e.g. #5865F2",
+        color="A new embed colour: #5865F2, 5865F2 or a name such as blue",
         support_role="The staff role for buttons without their own",
         category="The category for buttons without their own",
         max_per_user="How many open tickets one member may have from this panel",
@@ -696,7 +697,7 @@ class Tickets(commands.Cog):
         panel: str,
         title: app_commands.Range[str, 1, 256] | None = None,
         description: app_commands.Range[str, 1, 4000] | None = None,
-        color: str | None = None,
+        color: Colour | None = None,
         support_role: discord.Role | None = None,
         category: discord.CategoryChannel | None = None,
         max_per_user: app_commands.Range[int, 1, service.MAX_TICKETS_PER_USER] | None = None,
@@ -710,7 +711,7 @@ class Tickets(commands.Cog):
             panel,
             title=title,
             description=description,
-            color=service.parse_color(color),
+            color=color,
             support_role_ids=[support_role.id] if support_role else None,
             category_id=category.id if category else None,
             max_tickets_per_user=max_per_user,
