@@ -1,12 +1,14 @@
-"""The bot object without a gateway: sharding ownership and endpoint settings."""
+"""The bot object without a gateway: sharding ownership, endpoint settings, message hooks."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from pegasus.bot import Pegasus, apply_endpoints, shard_of
+from pegasus.bot import MessagePhase, MessageVerdict, Pegasus, apply_endpoints, shard_of
 from pegasus.config import Settings
 
 # Snowflakes whose shard (id >> 22) % 4 is known.
@@ -48,3 +50,27 @@ def test_endpoints_are_applied_to_rest_and_gateway() -> None:
         assert yarl.URL("ws://127.0.0.1:1/gateway") == DiscordWebSocket.DEFAULT_GATEWAY
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = original
+
+
+async def test_message_hooks_run_by_phase_and_a_removed_message_goes_no_further() -> None:
+    seen: list[str] = []
+
+    def hook(name: str, verdict: MessageVerdict | None = None):  # type: ignore[no-untyped-def]
+        async def run(message: object) -> MessageVerdict | None:
+            seen.append(name)
+            return verdict if getattr(message, "spam", False) else None
+
+        return run
+
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        # Added in extension order, which is not the order they must run in.
+        bot.add_message_hook(hook("tickets"))
+        bot.add_message_hook(hook("levels"), MessagePhase.LEVELS)
+        bot.add_message_hook(hook("giveaways"))
+        bot.add_message_hook(hook("security", MessageVerdict.REMOVED), MessagePhase.SECURITY)
+
+        await bot.on_message(SimpleNamespace(spam=False, id=1))  # type: ignore[arg-type]
+        assert seen == ["security", "levels", "tickets", "giveaways"]
+        seen.clear()
+        await bot.on_message(SimpleNamespace(spam=True, id=2))  # type: ignore[arg-type]
+        assert seen == ["security"]
