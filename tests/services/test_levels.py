@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from models.economy import EconomyShopItem, EconomyUserItem, ShopItemType
 from models.guilds import GuildSettings, Member, User
 from models.levels import MultiplierTarget, RewardMode, UserXP, XpMultiplier, XpSettings
-from pegasus.errors import NotFoundError, ValidationError
 from models.security import AuditLog
+from pegasus.errors import NotFoundError, ValidationError
 from pegasus.services import directory
 from pegasus.services import levels as lv
 from pegasus.services.cache import TtlCache
