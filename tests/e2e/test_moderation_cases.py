@@ -95,3 +95,20 @@ async def test_case_commands_need_moderators(discord_env: DiscordEnv) -> None:
             await env.alice.slash(command, **options)
     with pytest.raises(CommandUnavailable):
         await env.mod.slash("modlog", channel=env.channel("logs"))  # needs Manage Server
+
+
+async def test_a_modlog_change_is_audited_once_with_before_and_after(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    logs = env.channel("logs")
+
+    await env.owner.slash("modlog", channel=logs)
+    again = await env.owner.slash("modlog", channel=logs)  # the same channel: nothing changes
+
+    assert again.ephemeral and logs.mention in (again.content or "")
+    [entry] = await AuditLog.filter(action="modlog.set")
+    assert entry.before == {"modlog_channel_id": None}
+    assert entry.after == {"modlog_channel_id": logs.id}
+    assert entry.actor_id == env.owner.id  # type: ignore[attr-defined]
+    assert entry.target_type == "moderation_settings"

@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from discord import app_commands
 
 from models.security import (
     ApiKey,
+    AuditLog,
     IncidentStatus,
     RateLimitViolation,
     SecurityIncident,
@@ -20,6 +22,7 @@ from pegasus.errors import PermissionDenied
 from pegasus.localdiscord import CommandUnavailable
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import security as service
+from pegasus.services.security import SETTINGS as SECURITY
 from pegasus.services.security import CommandRateLimiter
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.community", "cogs.security"))
@@ -248,3 +251,44 @@ async def test_revoking_someone_elses_key_is_refused(env: DiscordEnv) -> None:
     done = await env.alice.click(prompt, label="Revoke key")
     assert "There is no API key" in (done.content or ""), done.text
     assert (await ApiKey.get(id=key.id)).active
+
+
+async def test_a_settings_change_is_audited_and_the_options_come_from_the_declaration(
+    env: DiscordEnv,
+) -> None:
+    reply = await env.owner.slash("security set", anti_spam=True, max_mentions=4)
+
+    assert reply.ephemeral and "Security settings saved" in (reply.content or ""), reply.text
+    [entry] = await AuditLog.filter(action="security.set")
+    assert entry.before == {
+        "anti_spam_enabled": False,
+        "max_mentions": 5,
+        "security_enabled": False,
+    }
+    assert entry.after == {"anti_spam_enabled": True, "max_mentions": 4, "security_enabled": True}
+    assert entry.actor_id == env.owner.id  # type: ignore[attr-defined]
+    # The hot path's copy was forgotten: the new limit applies to the next message at once.
+    await env.alice.say("general", " ".join(f"<@{env.bob.id}>" for _ in range(5)))
+    await env.settle()
+    assert await SecurityLog.filter(action="security.spam_mentions").count() == 1
+
+    group = env.bot.tree.get_command("security")
+    assert isinstance(group, app_commands.Group)
+    command = group.get_command("set")
+    assert isinstance(command, app_commands.Command)
+    columns = {
+        "enabled": "security_enabled",
+        "anti_raid": "anti_raid_enabled",
+        "anti_spam": "anti_spam_enabled",
+        "alert_role": "security_alert_role_id",
+    }
+    declared = 0
+    for parameter in command.parameters:
+        column = columns.get(parameter.name, parameter.name)
+        if column not in SECURITY:
+            continue
+        declared += 1
+        assert parameter.description == SECURITY[column].help
+        if SECURITY[column].minimum is not None:
+            assert (parameter.min_value, parameter.max_value) == SECURITY.bounds(column)
+    assert declared == len(SECURITY.settings)
