@@ -19,6 +19,7 @@ from pegasus.bot import Pegasus
 from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
 from pegasus.services.moderation import IssuedWarning, WarningChange, WarningEditKind, WarningRecord
+from pegasus.ui.converters import HttpsLinkConverter
 from pegasus.ui.format import DESCRIPTION_LIMIT, GOLD, clip, timestamp
 
 WARNING_COLOUR = GOLD
@@ -37,6 +38,9 @@ def warning_line(warning: WarningRecord, now: datetime) -> str:
         f"`{warning.warn_id}` · level {warning.level} · **{warning.title}**{state}\n"
         f"by <@{warning.moderator_id}> {timestamp(warning.created_at)}"
     )
+
+
+ProofLink = app_commands.Transform[str, HttpsLinkConverter(what="proof link")]
 
 
 class Warnings(commands.Cog, name="Warnings"):
@@ -60,7 +64,7 @@ class Warnings(commands.Cog, name="Warnings"):
         description="More detail",
         level="How serious, from 1 (minor) to 5 (severe)",
         proof="A screenshot or file as evidence",
-        proof_url="A link to evidence",
+        proof_url="A link to evidence (https://…)",
         expires="Let the warning lapse after, e.g. 30d; leave empty to keep it",
     )
     @app_commands.guild_only()
@@ -74,7 +78,7 @@ class Warnings(commands.Cog, name="Warnings"):
         description: app_commands.Range[str, 1, 2000] | None = None,
         level: app_commands.Range[int, 1, 5] = 1,
         proof: discord.Attachment | None = None,
-        proof_url: str | None = None,
+        proof_url: ProofLink | None = None,
         expires: str | None = None,
     ) -> None:
         guild = interaction.guild

@@ -171,9 +171,11 @@ def clean_proof(proof: Sequence[str]) -> list[str]:
     if len(cleaned) > MAX_PROOF_ITEMS:
         raise ValidationError(f"At most {MAX_PROOF_ITEMS} pieces of proof per warning.")
     for item in cleaned:
+        # http:// too: a file's link comes from Discord as given (the local Discord serves
+        # plain http); what a moderator types is https only (pegasus.services.links).
         if not item.startswith(("https://", "http://")):
             raise ValidationError(
-                f"Proof must be a link (https://...), not {shown_input(item, limit=50)}."
+                f"Proof must be a link (http:// or https://), not {shown_input(item, limit=50)}."
             )
     return cleaned
 
