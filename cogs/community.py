@@ -44,6 +44,33 @@ CLEAR_HELP = "type none to remove"
 
 
 
+# /welcome set and /goodbye set: option → the setting it changes (the help comes from the
+# declaration); options that `none` clears say so.
+GREETING_OPTIONS = {
+    "channel": "channel_id",
+    "message": "message",
+    "embed": "embed_enabled",
+    "color": "embed_color",
+    "title": "embed_title",
+    "image": "embed_image",
+    "thumbnail": "embed_thumbnail",
+    "dm": "dm_enabled",
+    "dm_message": "dm_message",
+}
+CLEARABLE_OPTIONS = {"color", "title", "image", "thumbnail", "dm_message"}
+
+
+def greeting_help(kind: GreetingKind) -> dict[str, str]:
+    described = {}
+    for option, suffix in GREETING_OPTIONS.items():
+        name = f"{kind.value}_{suffix}"
+        if name not in service.SETTINGS:
+            continue  # goodbyes have no direct message
+        text = service.SETTINGS[name].help
+        described[option] = f"{text} ({CLEAR_HELP})" if option in CLEARABLE_OPTIONS else text
+    return described
+
+
 # ------------------------------------------------------------------------------------------------
 # Helpers shared with the security cog
 
@@ -376,17 +403,7 @@ class Community(commands.Cog):
         )
 
     @welcome.command(name="set", description="Turn welcome messages on and choose what they say.")
-    @app_commands.describe(
-        channel="Where to welcome newcomers",
-        message=f"The message ({TEMPLATE_HELP})",
-        embed="Show the message in an embed (the newcomer is still pinged)",
-        color="Embed colour as a hex code, e.g. #5865F2 (type none to remove)",
-        title=f"Embed title; placeholders work ({CLEAR_HELP})",
-        image=f"Embed image link, https://… ({CLEAR_HELP})",
-        thumbnail=f"Embed thumbnail link, https://… ({CLEAR_HELP})",
-        dm="Also send newcomers a direct message",
-        dm_message=f"The direct message; the channel message if empty ({CLEAR_HELP})",
-    )
+    @app_commands.describe(**greeting_help(GreetingKind.WELCOME))
     @app_commands.checks.has_permissions(manage_guild=True)
     async def welcome_set(
         self,
@@ -431,15 +448,7 @@ class Community(commands.Cog):
         await self.disable_greeting(interaction, GreetingKind.WELCOME)
 
     @goodbye.command(name="set", description="Turn goodbye messages on and choose what they say.")
-    @app_commands.describe(
-        channel="Where to say goodbye",
-        message=f"The message ({TEMPLATE_HELP})",
-        embed="Show the message in an embed",
-        color="Embed colour as a hex code, e.g. #E67E22 (type none to remove)",
-        title=f"Embed title; placeholders work ({CLEAR_HELP})",
-        image=f"Embed image link, https://… ({CLEAR_HELP})",
-        thumbnail=f"Embed thumbnail link, https://… ({CLEAR_HELP})",
-    )
+    @app_commands.describe(**greeting_help(GreetingKind.GOODBYE))
     @app_commands.checks.has_permissions(manage_guild=True)
     async def goodbye_set(
         self,

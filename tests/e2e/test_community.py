@@ -256,3 +256,14 @@ async def test_the_bots_own_messages_and_the_log_channel_are_not_logged(env: Dis
 @pytest.fixture
 def env(discord_env: DiscordEnv) -> DiscordEnv:
     return discord_env
+
+
+def test_greeting_options_take_their_help_from_the_declared_settings() -> None:
+    from cogs.community import Community
+    from pegasus.services.community import SETTINGS
+
+    options = {p.name: p.description for p in Community.welcome_set.parameters}
+    assert options["message"] == SETTINGS["welcome_message"].help
+    assert options["color"].startswith(SETTINGS["welcome_embed_color"].help)
+    goodbye = {p.name: p.description for p in Community.goodbye_set.parameters}
+    assert goodbye["channel"] == SETTINGS["goodbye_channel_id"].help and "dm" not in goodbye

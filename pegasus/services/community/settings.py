@@ -50,7 +50,7 @@ def _greeting(kind: GreetingKind) -> tuple[Setting, ...]:
         Setting(f"{word}_embed_enabled", Kind.BOOL, f"{word} embed",
                 "Show the message in an embed"),
         Setting(f"{word}_embed_color", Kind.COLOUR, f"{word} embed colour",
-                "Embed colour as a hex code, e.g. #5865F2", nullable=True),
+                "Embed colour, e.g. #5865F2 or blue", nullable=True),
         Setting(f"{word}_embed_title", Kind.TEXT, f"{word} embed title",
                 "Embed title; placeholders work", max_length=MAX_TITLE_LENGTH, nullable=True),
         Setting(f"{word}_embed_image", Kind.TEXT, f"{word} embed image",
