@@ -430,12 +430,6 @@ def public_callables(surface: dict[str, object]) -> dict[str, Callable[..., obje
     return found
 
 
-# Strict: once these return plain results, the marker must go.
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit.record_audit, audit.record_security_event and settings.settings_row "
-    "still return model rows",
-)
 def test_public_service_functions_return_no_orm_objects() -> None:
     """Cogs, the API and the dashboard get frozen dataclasses, builtins or None, never a row."""
     offenders = []

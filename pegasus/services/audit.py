@@ -55,13 +55,13 @@ async def record_audit(
     after: Mapping[str, Any] | None = None,
     source: AuditSource = AuditSource.DISCORD,
     using_db: BaseDBAsyncClient | None = None,
-) -> AuditLog:
+) -> None:
     """Record a configuration change (e.g. `automation.add`, `blacklist.remove`, `modlog.set`).
 
     `before` is None for something created, `after` None for something deleted. The guild and
     actor rows must exist (`ensure_rows`).
     """
-    return await AuditLog.create(
+    await AuditLog.create(
         guild_id=guild_id,
         actor_id=actor_id,
         source=source,
@@ -83,12 +83,12 @@ async def record_security_event(
     description: str = "",
     metadata: Mapping[str, Any] | None = None,
     using_db: BaseDBAsyncClient | None = None,
-) -> SecurityLog:
+) -> None:
     """Record a moderation or security event (`moderation.ban`, `moderation.warn`, ...).
 
     `user_id` is the person the event is about; the actor goes in `metadata`.
     """
-    return await SecurityLog.create(
+    await SecurityLog.create(
         guild_id=guild_id,
         user_id=user_id,
         action=action,

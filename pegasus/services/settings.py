@@ -35,8 +35,8 @@ __all__ = [
     "Setting",
     "apply_changes",
     "declared",
+    "ensure_settings_row",
     "register",
-    "settings_row",
 ]
 
 
@@ -245,16 +245,15 @@ def declared() -> dict[str, FeatureSettings]:
     return dict(_REGISTRY)
 
 
-async def settings_row(
+async def ensure_settings_row(
     model: type[Model], guild_id: int, *, using_db: BaseDBAsyncClient | None = None
-) -> Model:
-    """The guild's row of `model`, created with the defaults if it is missing.
+) -> None:
+    """Create the guild's row of `model` with the defaults if it is missing.
 
-    Insert-or-ignore, then read: safe when several tasks or processes meet a new guild at once.
+    Insert-or-ignore: safe when several tasks or processes meet a new guild at once.
     """
     await directory.ensure_guild(guild_id, using_db=using_db)
     await model.bulk_create([model(guild_id=guild_id)], ignore_conflicts=True, using_db=using_db)
-    return await model.filter(guild_id=guild_id).using_db(using_db).get()
 
 
 Changes = Mapping[str, Any]
@@ -284,7 +283,7 @@ async def apply_changes(
     await directory.ensure_guild(guild_id)
     await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
-        await settings_row(spec.model, guild_id, using_db=conn)
+        await ensure_settings_row(spec.model, guild_id, using_db=conn)
         row = await spec.model.filter(guild_id=guild_id).using_db(conn).select_for_update().get()
         current = {name: getattr(row, name) for name in spec.by_name}
         if wanted is None:

@@ -205,7 +205,11 @@ def test_greeting_template_is_checked_or_refused(text: str, limit: int) -> None:
 
 
 longest_facts = community.MemberFacts(
-    user_id=2**63 - 1, username="n" * 32, server="s" * 100, member_count=10**9
+    user_id=2**63 - 1,
+    mention=f"<@{2**63 - 1}>",  # how Discord mentions the longest id
+    username="n" * 32,
+    server="s" * 100,
+    member_count=10**9,
 )
 placeholder_heavy = st.lists(
     st.sampled_from(["{user}", "{username}", "{server}", "{member_count}", "hi ", "{", "}"]),

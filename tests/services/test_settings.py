@@ -9,7 +9,13 @@ import pytest
 from models.economy import EconomySettings
 from models.security import AuditLog, AuditSource
 from pegasus.errors import ValidationError
-from pegasus.services.settings import FeatureSettings, Kind, Setting, apply_changes, settings_row
+from pegasus.services.settings import (
+    FeatureSettings,
+    Kind,
+    Setting,
+    apply_changes,
+    ensure_settings_row,
+)
 
 GUILD = 900_000_000_000_000_077
 STAFF = 100_000_000_000_000_077
@@ -46,15 +52,16 @@ pytestmark = pytest.mark.usefixtures("db")
 async def test_a_refused_value_changes_nothing_and_says_why(
     changes: dict[str, object], refusal: str
 ) -> None:
-    before = await settings_row(EconomySettings, GUILD)
+    await ensure_settings_row(EconomySettings, GUILD)
+    before = await EconomySettings.get(guild_id=GUILD)
     with pytest.raises(ValidationError) as refused:
         await apply_changes(SPEC, GUILD, STAFF, changes)
     assert str(refused.value) == refusal
     after = await EconomySettings.get(guild_id=GUILD)
     assert (after.work_min, after.work_max, after.currency_name) == (
-        before.work_min,  # type: ignore[attr-defined]
-        before.work_max,  # type: ignore[attr-defined]
-        before.currency_name,  # type: ignore[attr-defined]
+        before.work_min,
+        before.work_max,
+        before.currency_name,
     )
     assert not await AuditLog.exists()
 

@@ -18,8 +18,8 @@ from pegasus.services.settings import (
     Kind,
     Setting,
     apply_changes,
+    ensure_settings_row,
     register,
-    settings_row,
 )
 
 from .amounts import MAX_BALANCE, Currency
@@ -126,8 +126,9 @@ async def get_settings(guild_id: int) -> EconomyConfig:
     """The guild's economy settings, created with defaults on first use."""
     row = await EconomySettings.get_or_none(guild_id=guild_id)
     if row is None:
-        row = await settings_row(EconomySettings, guild_id)
-    return EconomyConfig.from_row(row)  # type: ignore[arg-type]
+        await ensure_settings_row(EconomySettings, guild_id)
+        row = await EconomySettings.get(guild_id=guild_id)
+    return EconomyConfig.from_row(row)
 
 
 async def update_settings(

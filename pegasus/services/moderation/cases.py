@@ -28,7 +28,7 @@ from pegasus import scheduler
 from pegasus.errors import NotFoundError, ValidationError
 from pegasus.services import ids
 from pegasus.services.audit import Severity, ensure_rows, record_audit, record_security_event
-from pegasus.services.settings import settings_row
+from pegasus.services.settings import ensure_settings_row
 
 __all__ = [
     "CASES_PER_PAGE",
@@ -170,7 +170,7 @@ async def next_case_number(guild_id: int, conn: BaseDBAsyncClient) -> int:
 async def prepare_case(guild_id: int, user_ids: Iterable[int | None] = ()) -> None:
     """The guild, user and settings rows a case refers to, created outside the transaction."""
     await ensure_rows(guild_id, user_ids)
-    await settings_row(ModerationSettings, guild_id)
+    await ensure_settings_row(ModerationSettings, guild_id)
 
 
 async def create_case(

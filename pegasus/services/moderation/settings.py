@@ -14,8 +14,8 @@ from pegasus.services.settings import (
     Kind,
     Setting,
     apply_changes,
+    ensure_settings_row,
     register,
-    settings_row,
 )
 
 __all__ = [
@@ -69,8 +69,8 @@ async def get_settings(guild_id: int) -> ModerationConfig:
     )
     if rows:
         return ModerationConfig(guild_id, rows[0]["modlog_channel_id"], rows[0]["mute_role_id"])
-    row = await settings_row(ModerationSettings, guild_id)
-    return ModerationConfig(guild_id, row.modlog_channel_id, row.mute_role_id)  # type: ignore[attr-defined]
+    await ensure_settings_row(ModerationSettings, guild_id)
+    return ModerationConfig(guild_id, None, None)  # a new row holds the defaults
 
 
 async def _change(

@@ -15,8 +15,8 @@ from pegasus.services.settings import (
     Kind,
     Setting,
     apply_changes,
+    ensure_settings_row,
     register,
-    settings_row,
 )
 
 from .results import TicketSettingsInfo
@@ -54,8 +54,8 @@ async def get_settings(
     guild_id: int, *, using_db: BaseDBAsyncClient | None = None
 ) -> TicketSettingsInfo:
     """The guild's ticket settings, created with defaults on first use."""
-    row = await settings_row(TicketSettings, guild_id, using_db=using_db)
-    assert isinstance(row, TicketSettings)
+    await ensure_settings_row(TicketSettings, guild_id, using_db=using_db)
+    row = await TicketSettings.filter(guild_id=guild_id).using_db(using_db).get()
     return TicketSettingsInfo.from_row(row)
 
 
