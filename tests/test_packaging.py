@@ -39,7 +39,7 @@ def install_copy(tmp_path: Path) -> Path:
     result = subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-            "--disable-pip-version-check", "--target", str(target), ".",
+            "--no-build-isolation", "--disable-pip-version-check", "--target", str(target), ".",
         ],
         cwd=source,
         capture_output=True,
