@@ -33,6 +33,8 @@ class ScheduledAction(Model):
     dedupe_key = fields.CharField(max_length=128, null=True)
     attempts = fields.IntField(default=0)
     last_error = fields.TextField(null=True)
+    # What a queued job (an action asked for over the API) produced, for its job URL to report.
+    result: dict | None = fields.JSONField(null=True)
     locked_by = fields.CharField(max_length=64, null=True)
     locked_until = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
