@@ -251,3 +251,26 @@ class RoleDelegation(Model):
     class Meta:
         table = "role_delegations"
         unique_together = (("guild", "role_id"),)
+
+
+class IdempotentRequest(Model):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed to its retries.
+
+    Keyed by the API key and the client's idempotency key, so two clients never share answers.
+    `status` is null while the first request is still running; `fingerprint` is a hash of the
+    method, path and body, so the same idempotency key with another request is refused.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    api_key: fields.ForeignKeyRelation[ApiKey] = fields.ForeignKeyField(
+        "models.ApiKey", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    key = fields.CharField(max_length=255)
+    fingerprint = fields.CharField(max_length=64)
+    status = fields.IntField(null=True)
+    response: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotent_requests"
+        unique_together = (("api_key", "key"),)
