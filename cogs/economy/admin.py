@@ -261,7 +261,8 @@ class ShopAdmin(
             duration_seconds=parse_duration(duration) if duration else None, message=message,
         )
         item = await economy.add_item(
-            guild_id, name=name, price=price, item_type=item_type, description=description,
+            guild_id, actor_id=interaction.user.id, name=name, price=price, item_type=item_type,
+            description=description,
             effect=effect, stock=stock, max_per_user=max_per_user,
             cooldown_seconds=_seconds(cooldown) or 0,
             required_role_ids=[required_role.id] if required_role else [], min_level=min_level,
@@ -322,7 +323,8 @@ class ShopAdmin(
             [required_role.id] if required_role is not None else [] if open_to_all else None
         )
         edited = await economy.edit_item(
-            guild_id, item, name=name, price=price, description=description, stock=stock,
+            guild_id, item, actor_id=interaction.user.id, name=name, price=price,
+            description=description, stock=stock,
             max_per_user=max_per_user, enabled=enabled, cooldown_seconds=_seconds(cooldown),
             role_id=role.id if role is not None else None, boost_kind=boost_kind,
             multiplier=multiplier,
@@ -345,7 +347,9 @@ class ShopAdmin(
         found = await economy.find_item(guild_id, item)
 
         async def remove(answer: discord.Interaction) -> None:
-            removed = await economy.remove_item(guild_id, found.name)
+            removed = await economy.remove_item(
+                guild_id, found.name, actor_id=interaction.user.id
+            )
             await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
                                                view=None)
 

@@ -317,6 +317,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             role.id,
             message=message,
             mode=RewardMode(mode.value) if mode else None,
+            actor_id=interaction.user.id,
         )
         await remember_role_setup(role, interaction.user)
         await self._invalidate(guild.id)
@@ -337,7 +338,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
-        await service.remove_reward(guild.id, level, role.id)
+        await service.remove_reward(guild.id, level, role.id, actor_id=interaction.user.id)
         await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"{role.mention} is no longer the reward for level **{level:,}**. Members keep it "
@@ -444,7 +445,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         kind, target_id, mention = self._resolve_target(guild, target)
-        await service.set_multiplier(guild.id, kind, target_id, percent)
+        await service.set_multiplier(
+            guild.id, kind, target_id, percent, actor_id=interaction.user.id
+        )
         await self._invalidate(guild.id)
         where = "with" if kind is MultiplierTarget.ROLE else "in"
         await interaction.response.send_message(
@@ -468,7 +471,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         kind, target_id, mention = self._resolve_target(guild, target)
-        await service.remove_multiplier(guild.id, kind, target_id)
+        await service.remove_multiplier(guild.id, kind, target_id, actor_id=interaction.user.id)
         await self._invalidate(guild.id)
         await interaction.response.send_message(
             f"{mention} no longer changes XP.", ephemeral=True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -37,6 +37,7 @@ from pegasus.ui.flows import run_flow
 from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.roles import pingable_roles, remember_role_setup, require_can_delegate
 from pegasus.ui.views import confirm
+from pegasus.web.jobs import JobKind, job_executor
 
 from . import render
 from .views import (
@@ -96,12 +97,16 @@ class Tickets(commands.Cog):
     async def cog_load(self) -> None:
         self.open_channels = await service.open_ticket_channels()
         self.bot.scheduler.register(service.AUTOCLOSE_KIND, self._on_autoclose_due)
+        self.bot.scheduler.register(
+            JobKind.TICKET_PANEL_SEND, job_executor(self._run_panel_send_job)
+        )
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.bot.add_message_hook(self.on_message)
 
     async def cog_unload(self) -> None:
         self.bot.remove_message_hook(self.on_message)
         self.bot.scheduler.unregister(service.AUTOCLOSE_KIND)
+        self.bot.scheduler.unregister(JobKind.TICKET_PANEL_SEND)
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     # ----------------------------------------------------------------------------------------
@@ -587,6 +592,7 @@ class Tickets(commands.Cog):
         self._require_can_delegate(interaction, support_role)
         panel = await service.create_panel(
             guild.id,
+            actor_id=interaction.user.id,
             title=title,
             description=description,
             support_role_ids=[support_role.id] if support_role else [],
@@ -632,6 +638,7 @@ class Tickets(commands.Cog):
         updated = await service.add_button(
             guild.id,
             panel,
+            actor_id=interaction.user.id,
             label=label,
             style=service.ButtonStyle(style),
             emoji=emoji,
@@ -668,15 +675,43 @@ class Tickets(commands.Cog):
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
             raise ValidationError("Pick a text channel to post the panel in.")
-        require_bot_can_post(target, embeds=True)
-        message = await target.send(
-            embed=render.panel_embed(found), view=panel_view(found.panel_id, buttons)
-        )
-        await service.record_panel_message(guild.id, found.panel_id, target.id, message.id)
+        message = await self._post_panel(guild, found, target)
         await interaction.response.send_message(
             f"Panel `{found.panel_id}` posted in {target.mention}: {message.jump_url}",
             ephemeral=True,
         )
+
+    async def _post_panel(
+        self, guild: discord.Guild, panel: Any, target: discord.TextChannel
+    ) -> discord.Message:
+        """Post `panel` in `target` and remember where, so edits refresh it."""
+        require_bot_can_post(target, embeds=True)
+        message = await target.send(
+            embed=render.panel_embed(panel),
+            view=panel_view(panel.panel_id, service.panel_buttons(panel)),
+        )
+        await service.record_panel_message(guild.id, panel.panel_id, target.id, message.id)
+        return message
+
+    async def _run_panel_send_job(
+        self, guild_id: int, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The queued `/ticket-panel send` of the REST API."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            raise NotFoundError("I am not in that server.")
+        found = await service.get_panel(guild_id, str(payload["panel_id"]))
+        if not service.panel_buttons(found):
+            raise ValidationError(f"Panel `{found.panel_id}` has no buttons yet: add one first.")
+        target = guild.get_channel(int(payload["channel_id"]))
+        if not isinstance(target, discord.TextChannel):
+            raise ValidationError("Pick a text channel of this server to post the panel in.")
+        message = await self._post_panel(guild, found, target)
+        return {
+            "panel_id": found.panel_id,
+            "channel_id": str(target.id),
+            "message_id": str(message.id),
+        }
 
     @panel_group.command(name="edit", description="Change a panel; the posted panel follows.")
     @app_commands.describe(
@@ -709,6 +744,7 @@ class Tickets(commands.Cog):
         updated = await service.edit_panel(
             guild.id,
             panel,
+            actor_id=interaction.user.id,
             title=title,
             description=description,
             color=color,
@@ -793,7 +829,9 @@ class Tickets(commands.Cog):
         found = await service.get_panel(guild.id, panel)
 
         async def delete(answer: discord.Interaction) -> None:
-            deleted = await service.delete_panel(guild.id, found.panel_id)
+            deleted = await service.delete_panel(
+                guild.id, found.panel_id, actor_id=interaction.user.id
+            )
             channel = guild.get_channel(deleted.channel_id) if deleted.channel_id else None
             if isinstance(channel, discord.TextChannel) and deleted.message_id:
                 try:

@@ -4,11 +4,20 @@ Both tables point at `guilds` and `users`, and a guild or a person may act befor
 stored a row for them, so `ensure_rows` creates the missing ones first through
 `pegasus.services.directory`: `INSERT ... ON CONFLICT DO NOTHING`, safe when several tasks or
 processes meet the same new id.
+
+Every row also says where the change came from (`ActorContext`: Discord or the API, and for the API
+a keyed hash of the client's address and its user agent). An adapter that serves a request sets
+the context once with `acting_from(...)`; every audit row written while it handles the request
+carries it, however deep in a service the row is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -17,12 +26,46 @@ from models.security import AuditLog, AuditSource, SecurityLog, Severity
 from pegasus.services import directory
 
 __all__ = [
+    "ActorContext",
     "AuditSource",
     "Severity",
+    "acting_from",
+    "current_context",
     "ensure_rows",
     "record_audit",
+    "record_change",
     "record_security_event",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorContext:
+    """Who changes something and from where, as audit rows record it."""
+
+    actor_id: int | None = None
+    source: AuditSource = AuditSource.DISCORD
+    ip_hash: str | None = None  # HMAC-SHA256 of the client address; never the address itself
+    user_agent: str | None = None
+
+
+_CONTEXT: ContextVar[ActorContext | None] = ContextVar("pegasus_actor_context", default=None)
+USER_AGENT_MAX_LENGTH = 512  # audit_logs.user_agent, security_logs.user_agent
+
+
+@contextmanager
+def acting_from(context: ActorContext) -> Iterator[ActorContext]:
+    """Record `context` on every audit row written inside the block (in this task and the
+    tasks it creates)."""
+    token = _CONTEXT.set(context)
+    try:
+        yield context
+    finally:
+        _CONTEXT.reset(token)
+
+
+def current_context() -> ActorContext | None:
+    """The context set by `acting_from` around the current code, if any."""
+    return _CONTEXT.get()
 
 
 async def ensure_rows(
@@ -54,13 +97,20 @@ async def record_audit(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     source: AuditSource = AuditSource.DISCORD,
+    context: ActorContext | None = None,
     using_db: BaseDBAsyncClient | None = None,
 ) -> None:
     """Record a configuration change (e.g. `automation.add`, `blacklist.remove`, `modlog.set`).
 
     `before` is None for something created, `after` None for something deleted. The guild and
-    actor rows must exist (`ensure_rows`).
+    actor rows must exist (`ensure_rows`). `context` (default: the one `acting_from` set, if
+    any) gives the source, client address hash and user agent, and the actor when `actor_id`
+    is None.
     """
+    context = context or current_context()
+    if context is not None:
+        actor_id = actor_id if actor_id is not None else context.actor_id
+        source = context.source
     await AuditLog.create(
         guild_id=guild_id,
         actor_id=actor_id,
@@ -70,8 +120,16 @@ async def record_audit(
         target_id=None if target_id is None else str(target_id),
         before=_jsonable(before),
         after=_jsonable(after),
+        ip_hash=context.ip_hash if context else None,
+        user_agent=_user_agent(context),
         using_db=using_db,
     )
+
+
+def _user_agent(context: ActorContext | None) -> str | None:
+    if context is None or context.user_agent is None:
+        return None
+    return context.user_agent[:USER_AGENT_MAX_LENGTH]
 
 
 async def record_security_event(
@@ -82,21 +140,69 @@ async def record_security_event(
     severity: Severity,
     description: str = "",
     metadata: Mapping[str, Any] | None = None,
+    context: ActorContext | None = None,
     using_db: BaseDBAsyncClient | None = None,
 ) -> None:
     """Record a moderation or security event (`moderation.ban`, `moderation.warn`, ...).
 
-    `user_id` is the person the event is about; the actor goes in `metadata`.
+    `user_id` is the person the event is about; the actor goes in `metadata`. A `context` (by
+    default the one `acting_from` set) adds its source and client address hash to `metadata`
+    and its user agent to the row.
     """
+    context = context or current_context()
+    details = _jsonable(metadata) or {}
+    if context is not None and context.source is not AuditSource.DISCORD:
+        details.setdefault("source", context.source.value)
+        if context.ip_hash is not None:
+            details.setdefault("ip_hash", context.ip_hash)
     await SecurityLog.create(
         guild_id=guild_id,
         user_id=user_id,
         action=action,
         severity=severity,
         description=description,
-        metadata=_jsonable(metadata) or {},
+        metadata=details,
+        user_agent=_user_agent(context),
         using_db=using_db,
     )
+
+
+async def record_change(
+    guild_id: int,
+    actor_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: int | str,
+    before: object | None,
+    after: object | None,
+    *,
+    source: AuditSource = AuditSource.DISCORD,
+    using_db: BaseDBAsyncClient | None = None,
+) -> None:
+    """Record a change of a guild's configuration collections (rewards, shop items, panels).
+
+    `before` and `after` are the thing as it was and as it is (a dataclass or a mapping), None
+    when it is created or deleted. The actor's row must exist (`ensure_rows`).
+    """
+    await record_audit(
+        guild_id=guild_id,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=_as_mapping(before),
+        after=_as_mapping(after),
+        source=source,
+        using_db=using_db,
+    )
+
+
+def _as_mapping(value: object | None) -> Mapping[str, Any] | None:
+    if value is None or isinstance(value, Mapping):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"not a record of a change: {value!r}")
 
 
 def _jsonable(value: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ from models.economy import (
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import directory
+from pegasus.services.audit import ensure_rows, record_change
 from pegasus.services.durations import format_duration
 from pegasus.services.ids import searchable
 
@@ -213,6 +214,7 @@ async def add_item(
     cooldown_seconds: int = 0,
     required_role_ids: Iterable[int] = (),
     min_level: int | None = None,
+    actor_id: int | None = None,
 ) -> ShopItem:
     name = _check_name(name)
     validate_amount(price, what="The price")
@@ -235,7 +237,21 @@ async def add_item(
         )
     except IntegrityError:
         raise ConflictError(f"The shop already has an item called **{name}**.") from None
-    return ShopItem.from_row(created)
+    item = ShopItem.from_row(created)
+    await _audit(guild_id, actor_id, "shop.item.add", item.id, None, item)
+    return item
+
+
+async def _audit(
+    guild_id: int,
+    actor_id: int | None,
+    action: str,
+    item_id: int,
+    before: ShopItem | None,
+    after: ShopItem | None,
+) -> None:
+    await ensure_rows(None, [actor_id])
+    await record_change(guild_id, actor_id, action, "economy_shop_items", item_id, before, after)
 
 
 def _requirements(role_ids: Iterable[int], min_level: int | None) -> dict[str, Any]:
@@ -300,7 +316,8 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopIte
     """Change some fields of an item; None leaves a field as it is. `stock=-1` and
     `max_per_user=-1` mean unlimited. Parts of the effect (EFFECT_PARTS) and requirements
     (REQUIREMENT_PARTS: `required_role_ids=[]` and `min_level=0` remove them) can be changed
-    one at a time; the result is validated for the item's type."""
+    one at a time; the result is validated for the item's type. `actor_id` is who changes it."""
+    actor_id = changes.pop("actor_id", None)
     item = await find_item(guild_id, item_name)
     updates: dict[str, Any] = {}
     effect_parts = {k: changes.pop(k) for k in EFFECT_PARTS if changes.get(k) is not None}
@@ -342,13 +359,16 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopIte
     ):
         raise ConflictError(f"The shop already has an item called **{updates['name']}**.")
     await EconomyShopItem.filter(id=item.id).update(**updates)
-    return ShopItem.from_row(await EconomyShopItem.get(id=item.id))
+    edited = ShopItem.from_row(await EconomyShopItem.get(id=item.id))
+    await _audit(guild_id, actor_id, "shop.item.edit", item.id, item, edited)
+    return edited
 
 
-async def remove_item(guild_id: int, name: str) -> str:
+async def remove_item(guild_id: int, name: str, *, actor_id: int | None = None) -> str:
     """Delete an item; members' copies of it go with it (the cog asks for confirmation)."""
     item = await find_item(guild_id, name)
     await EconomyShopItem.filter(id=item.id).delete()
+    await _audit(guild_id, actor_id, "shop.item.remove", item.id, item, None)
     return item.name
 
 

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
 from pegasus.errors import NotFoundError, ValidationError
+from pegasus.services.audit import ensure_rows, record_change
 
 from .config import ChannelKind, GuildLevelState, LevelConfig, Reward, ensure_level_rows
 
@@ -276,11 +277,13 @@ async def add_reward(
     *,
     message: str | None = None,
     mode: RewardMode | None = None,
+    actor_id: int | None = None,
 ) -> Reward:
     if not 1 <= level <= MAX_LEVEL:
         raise ValidationError(f"The level must be between 1 and {MAX_LEVEL:,}.")
     if message is not None:
         message = validate_template(message)
+    await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
         await ensure_level_rows(guild_id, using_db=conn)
         if await XpReward.filter(guild_id=guild_id, level=level, role_id=role_id).using_db(
@@ -295,13 +298,29 @@ async def add_reward(
             mode=mode,
             using_db=conn,
         )
-    return Reward(level, role_id, mode, message)
+        reward = Reward(level, role_id, mode, message)
+        await record_change(
+            guild_id, actor_id, "levels.reward.add", "xp_rewards", f"{level}:{role_id}",
+            None, reward, using_db=conn,
+        )
+    return reward
 
 
-async def remove_reward(guild_id: int, level: int, role_id: int) -> None:
-    deleted = await XpReward.filter(guild_id=guild_id, level=level, role_id=role_id).delete()
-    if not deleted:
-        raise NotFoundError(f"That role is not a reward for level {level:,}.")
+async def remove_reward(
+    guild_id: int, level: int, role_id: int, *, actor_id: int | None = None
+) -> None:
+    await ensure_rows(None, [actor_id])
+    async with in_transaction() as conn:
+        rows = await XpReward.filter(guild_id=guild_id, level=level, role_id=role_id).using_db(
+            conn
+        )
+        if not rows:
+            raise NotFoundError(f"That role is not a reward for level {level:,}.")
+        await XpReward.filter(id=rows[0].id).using_db(conn).delete()
+        await record_change(
+            guild_id, actor_id, "levels.reward.remove", "xp_rewards", f"{level}:{role_id}",
+            Reward.from_row(rows[0]), None, using_db=conn,
+        )
 
 
 async def list_rewards(guild_id: int) -> list[Reward]:
@@ -310,14 +329,23 @@ async def list_rewards(guild_id: int) -> list[Reward]:
 
 
 async def set_multiplier(
-    guild_id: int, target_type: MultiplierTarget, target_id: int, percent: int
+    guild_id: int,
+    target_type: MultiplierTarget,
+    target_id: int,
+    percent: int,
+    *,
+    actor_id: int | None = None,
 ) -> int:
     if not 0 <= percent <= MAX_MULTIPLIER_PERCENT:
         raise ValidationError(
             f"The multiplier must be between 0% and {MAX_MULTIPLIER_PERCENT:,}% (100% = normal)."
         )
+    await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
         await ensure_level_rows(guild_id, using_db=conn)
+        before = await XpMultiplier.filter(
+            guild_id=guild_id, target_type=target_type, target_id=target_id
+        ).using_db(conn).values_list("multiplier", flat=True)
         await XpMultiplier.bulk_create(
             [
                 XpMultiplier(
@@ -331,14 +359,33 @@ async def set_multiplier(
             update_fields=["multiplier"],
             using_db=conn,
         )
+        if list(before) != [percent]:
+            await record_change(
+                guild_id, actor_id, "levels.multiplier.set", "xp_multipliers",
+                f"{target_type.value}:{target_id}",
+                {"percent": before[0]} if before else None, {"percent": percent},
+                using_db=conn,
+            )
     return percent
 
 
 async def remove_multiplier(
-    guild_id: int, target_type: MultiplierTarget, target_id: int
+    guild_id: int,
+    target_type: MultiplierTarget,
+    target_id: int,
+    *,
+    actor_id: int | None = None,
 ) -> None:
-    deleted = await XpMultiplier.filter(
-        guild_id=guild_id, target_type=target_type, target_id=target_id
-    ).delete()
-    if not deleted:
-        raise NotFoundError(f"That {target_type.value} has no XP multiplier.")
+    await ensure_rows(None, [actor_id])
+    async with in_transaction() as conn:
+        query = XpMultiplier.filter(
+            guild_id=guild_id, target_type=target_type, target_id=target_id
+        ).using_db(conn)
+        before = await query.values_list("multiplier", flat=True)
+        if not before:
+            raise NotFoundError(f"That {target_type.value} has no XP multiplier.")
+        await query.delete()
+        await record_change(
+            guild_id, actor_id, "levels.multiplier.remove", "xp_multipliers",
+            f"{target_type.value}:{target_id}", {"percent": before[0]}, None, using_db=conn,
+        )

@@ -15,6 +15,7 @@ from models.ids import new_public_id
 from models.tickets import TicketPanel
 from pegasus.errors import ConflictError, ValidationError, shown_input
 from pegasus.services import ids
+from pegasus.services.audit import ensure_rows, record_change
 from pegasus.services.colours import parse_optional_colour
 from pegasus.services.directory import ensure_guild
 
@@ -110,11 +111,13 @@ async def create_panel(
     max_tickets_per_user: int = 1,
     color: int | None = None,
     rng: Random | None = None,
+    actor_id: int | None = None,
 ) -> PanelInfo:
     """A new panel without buttons yet; returns it with its public id (e.g. `TP-7K2QX`)."""
     _validate_panel_text(title, description)
     _validate_max_per_user(max_tickets_per_user)
     await ensure_guild(guild_id)
+    await ensure_rows(None, [actor_id])
     for _attempt in range(5):
         try:
             row = await TicketPanel.create(
@@ -129,7 +132,9 @@ async def create_panel(
             )
         except IntegrityError:
             continue  # the drawn id is taken (rare): draw again
-        return PanelInfo.from_row(row)
+        created = PanelInfo.from_row(row)
+        await _audit(guild_id, actor_id, "tickets.panel.create", None, created)
+        return created
     raise ConflictError("Could not find a free panel id; please try again.")
 
 
@@ -157,8 +162,10 @@ async def add_button(
     support_role_ids: Sequence[int] = (),
     name_format: str = DEFAULT_NAME_FORMAT,
     welcome_message: str | None = None,
+    actor_id: int | None = None,
 ) -> PanelInfo:
     """Add a ticket type (a button) to a panel; at most five per panel."""
+    await ensure_rows(None, [actor_id])
     label = label.strip()
     if not 1 <= len(label) <= 80:
         raise ValidationError("A button label must be 1 to 80 characters long.")
@@ -177,9 +184,12 @@ async def add_button(
         panel = await lock_panel(guild_id, panel_id, conn)
         if len(panel.buttons) >= MAX_BUTTONS:
             raise ConflictError(f"Panel `{panel.panel_id}` already has {MAX_BUTTONS} buttons.")
+        before = PanelInfo.from_row(panel)
         panel.buttons = [*panel.buttons, button.to_json()]
         await TicketPanel.filter(id=panel.id).using_db(conn).update(buttons=panel.buttons)
-    return PanelInfo.from_row(panel)
+        after = PanelInfo.from_row(panel)
+        await _audit(guild_id, actor_id, "tickets.panel.button", before, after, using_db=conn)
+    return after
 
 
 async def edit_panel(
@@ -194,13 +204,16 @@ async def edit_panel(
     max_tickets_per_user: int | None = None,
     is_active: bool | None = None,
     remove_button: int | None = None,
+    actor_id: int | None = None,
 ) -> PanelInfo:
     """Change what was given; `remove_button` is the 1-based position of a button to remove."""
     _validate_panel_text(title, description)
     if max_tickets_per_user is not None:
         _validate_max_per_user(max_tickets_per_user)
+    await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
         panel = await lock_panel(guild_id, panel_id, conn)
+        before = PanelInfo.from_row(panel)
         changes: dict[str, Any] = {
             name: value
             for name, value in (
@@ -226,7 +239,9 @@ async def edit_panel(
         await TicketPanel.filter(id=panel.id).using_db(conn).update(**changes)
         for name, value in changes.items():
             setattr(panel, name, value)
-    return PanelInfo.from_row(panel)
+        after = PanelInfo.from_row(panel)
+        await _audit(guild_id, actor_id, "tickets.panel.edit", before, after, using_db=conn)
+    return after
 
 
 async def record_panel_message(
@@ -240,11 +255,32 @@ async def record_panel_message(
         )
 
 
-async def delete_panel(guild_id: int, panel_id: str) -> PanelInfo:
+async def delete_panel(
+    guild_id: int, panel_id: str, *, actor_id: int | None = None
+) -> PanelInfo:
     """Delete a panel; its tickets stay (their panel becomes empty). Returns the deleted panel."""
     panel = await get_panel(guild_id, panel_id)
+    await ensure_rows(None, [actor_id])
     await TicketPanel.filter(id=panel.pk).delete()
+    await _audit(guild_id, actor_id, "tickets.panel.delete", panel, None)
     return panel
+
+
+async def _audit(
+    guild_id: int,
+    actor_id: int | None,
+    action: str,
+    before: PanelInfo | None,
+    after: PanelInfo | None,
+    *,
+    using_db: BaseDBAsyncClient | None = None,
+) -> None:
+    panel = after or before
+    assert panel is not None
+    await record_change(
+        guild_id, actor_id, action, "ticket_panels", panel.panel_id, before, after,
+        using_db=using_db,
+    )
 
 
 async def lock_panel(guild_id: int, panel_id: str, conn: BaseDBAsyncClient) -> TicketPanel:
