@@ -8,7 +8,8 @@ and posts the results.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -16,7 +17,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown
 
 from pegasus.bot import Pegasus
-from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
+from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, channel_ref
 from pegasus.services import community as service
 from pegasus.services.community import (
     LOG_EVENT_LABELS,
@@ -30,6 +31,7 @@ from pegasus.ui.checks import MANAGE_SERVER, require_bot_can_post
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, amount, clip, timestamp
 from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
+from pegasus.web.jobs import JobKind, job_executor
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +175,33 @@ class Community(commands.Cog):
 
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.scheduler.register(JobKind.GREETING_TEST, job_executor(self._run_test_job))
+
+    async def cog_unload(self) -> None:
+        self.bot.scheduler.unregister(JobKind.GREETING_TEST)
+
+    async def _run_test_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The queued greeting test of the REST API: what `/welcome test` does."""
+        kind = GreetingKind(payload["greeting"])
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            raise NotFoundError("I am not in that server.")
+        member = guild.get_member(int(payload["member_id"]))
+        if member is None:
+            raise NotFoundError("That member is not in this server.")
+        settings = (await self.bot.guild_configs.get(guild_id)).greeting(kind)
+        if settings.channel_id is None:
+            raise NotFoundError(f"Set {kind.value} messages up first.")
+        channel = await self.send_greeting(member, settings, kind)
+        if channel is None:
+            raise ValidationError(
+                "I couldn't post in {channel}: check that it still exists and that I may "
+                "send messages and embeds there.",
+                channel=channel_ref(settings.channel_id),
+            )
+        return {"channel_id": str(channel.id), "member_id": str(member.id)}
 
     # --------------------------------------------------------------------------------------------
     # Listeners

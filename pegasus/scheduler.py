@@ -7,6 +7,10 @@ marks the row done. Two processes, a restart or a crash therefore never skip an 
 run one twice while it is leased. A handler that raises is retried with exponential back-off;
 a claim whose process died is taken back when its lease runs out, so handlers must tolerate a
 repeat after a crash (for example an unban that finds no ban).
+
+A handler may return a JSON-able result, kept on the row (a queued job reports it). A handler
+that raises `ActionRefused` fails at once, with its message as the reason: a refusal (the
+giveaway has already ended) does not get better by retrying.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ from pegasus.outage import health, is_database_unreachable
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[ScheduledAction], Awaitable[None]]
+Handler = Callable[[ScheduledAction], Awaitable[Any]]
 Clock = Callable[[], datetime]
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 BATCH = 50
 STOP_GRACE_SECONDS = 30.0
+
+
+class ActionRefused(Exception):
+    """An action that cannot be carried out, for a reason a person can read (str() of it)."""
 
 
 def utcnow() -> datetime:
@@ -203,19 +211,35 @@ class Scheduler:
         action = await ScheduledAction.get(id=action_id)
         handler = self._handlers[action.kind]
         try:
-            await handler(action)
+            result = await handler(action)
         except asyncio.CancelledError:
             await self._release(action)
             raise
+        except ActionRefused as refusal:
+            await self._record_refusal(action, refusal)
+            return 0
         except Exception as exc:
             await self._record_failure(action, exc)
             return 0
-        await self._finish(action)
+        await self._finish(action, result)
         return 1
 
-    async def _finish(self, action: ScheduledAction) -> None:
+    async def _finish(self, action: ScheduledAction, result: Any = None) -> None:
         await ScheduledAction.filter(id=action.id, locked_by=self.worker_id).update(
-            status=ActionStatus.DONE, finished_at=self._clock(), locked_until=None
+            status=ActionStatus.DONE,
+            finished_at=self._clock(),
+            locked_until=None,
+            **({} if result is None else {"result": result}),
+        )
+
+    async def _record_refusal(self, action: ScheduledAction, refusal: ActionRefused) -> None:
+        log.info("Scheduled action %s refused: %s", action, refusal)
+        await ScheduledAction.filter(id=action.id, locked_by=self.worker_id).update(
+            status=ActionStatus.FAILED,
+            last_error=str(refusal)[:2000],
+            locked_by=None,
+            locked_until=None,
+            finished_at=self._clock(),
         )
 
     async def _release(self, action: ScheduledAction) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.flows import run_flow
 from pegasus.ui.format import plural, timestamp, user_mentions
 from pegasus.ui.views import confirm
+from pegasus.web.jobs import JobKind, job_executor
 
 from . import render
 from .throttle import CoalescingThrottle
@@ -126,11 +127,15 @@ class Giveaways(
     async def cog_load(self) -> None:
         self.bot.scheduler.register(service.START_KIND, self._on_start_due)
         self.bot.scheduler.register(service.END_KIND, self._on_end_due)
+        self.bot.scheduler.register(JobKind.GIVEAWAY_END, job_executor(self._run_end_job))
+        self.bot.scheduler.register(JobKind.GIVEAWAY_REROLL, job_executor(self._run_reroll_job))
         self.bot.add_dynamic_items(EnterButton)
 
     async def cog_unload(self) -> None:
         self.bot.scheduler.unregister(service.START_KIND)
         self.bot.scheduler.unregister(service.END_KIND)
+        self.bot.scheduler.unregister(JobKind.GIVEAWAY_END)
+        self.bot.scheduler.unregister(JobKind.GIVEAWAY_REROLL)
         self.bot.remove_dynamic_items(EnterButton)
         # Show the last entry counts rather than drop them; the gateway may already be closed.
         try:
@@ -161,6 +166,41 @@ class Giveaways(
         # comes back when its lease runs out, in case that claim's process died.
         if not await self.finish(giveaway_pk):
             await service.follow_up_announcement(giveaway_pk, now=discord.utils.utcnow())
+
+    # ----------------------------------------------------------------------------------------
+    # Jobs queued by the REST API: the same flows as /giveaway end and /giveaway reroll
+
+    async def _run_end_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
+        ended = await service.end_now(
+            guild_id,
+            str(payload["giveaway_id"]),
+            now=discord.utils.utcnow(),
+            present_member_ids=self.present_members(guild_id),
+            by=payload.get("actor_id"),
+        )
+        await self.finish(ended.id, retry_later=True)
+        return {"giveaway_id": ended.giveaway_id, "winners": [str(w) for w in ended.winners]}
+
+    async def _run_reroll_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
+        giveaway, record = await service.reroll(
+            guild_id,
+            str(payload["giveaway_id"]),
+            count=int(payload["count"]),
+            now=discord.utils.utcnow(),
+            present_member_ids=self.present_members(guild_id),
+            by=payload.get("actor_id"),
+        )
+        winners = list(record.winners)
+        problem = await self._announce_reroll(giveaway, winners)
+        if problem is not None:
+            log.warning("Announcing reroll of %s failed: %s", giveaway.giveaway_id, problem)
+        await self._tell_winners(giveaway, winners)
+        return {
+            "giveaway_id": giveaway.giveaway_id,
+            "winners": [str(winner) for winner in winners],
+            "announced": problem is None,
+            "problem": problem,
+        }
 
     def present_members(self, guild_id: int) -> Collection[int] | None:
         """Ids of the server's members, or None when the member list is not complete."""
