@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import pytest
+from tortoise.transactions import in_transaction
 
 from models.guilds import Member
 from models.levels import UserXP, VoiceSession
+from pegasus.db import dialect_of
 from pegasus.services import levels as lv
 from pegasus.services.directory import UserInfo
 from pegasus.services.levels import (
+    CONFIG_TTL_SECONDS,
     Activity,
     ActivityContext,
     ChannelKind,
@@ -29,6 +33,8 @@ GUILD = 111_111_111_111_111_111
 ALICE = 800_000_000_000_000_001
 BOB = 800_000_000_000_000_002
 CAROL = 800_000_000_000_000_003
+DAVE = 800_000_000_000_000_004
+ERIN = 800_000_000_000_000_005
 GENERAL = 600_000_000_000_000_001
 QUIET = 600_000_000_000_000_002
 LOUNGE = 700_000_000_000_000_001
@@ -132,6 +138,53 @@ async def test_settings_apply_after_invalidation(db: str, clock: Clock) -> None:
     activity.caches.invalidate(GUILD)
     clock.advance(120)
     assert await activity.record_message(GUILD, said(ALICE, clock)) == 0
+
+
+@contextlib.asynccontextmanager
+async def settings_reads_held(db_url: str) -> AsyncIterator[None]:
+    """Reads of the guild settings wait until the block ends, as behind another writer: on
+    PostgreSQL a transaction holds the table's lock, on SQLite one holds the connection."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with in_transaction() as conn:
+            if dialect_of(db_url) == "postgres":
+                await conn.execute_script("LOCK TABLE guild_settings IN ACCESS EXCLUSIVE MODE")
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await holder
+
+
+async def test_expired_settings_are_served_while_one_reload_runs(
+    db: str, clock: Clock, statements: list[str]
+) -> None:
+    ttl_clock = Clock()
+    activity = Activity(LevelCaches(clock=ttl_clock), clock=clock, rng=random.Random(3))
+    assert 15 <= await activity.record_message(GUILD, said(ALICE, clock)) <= 25
+    await lv.update_settings(GUILD, xp_min=1, xp_max=2)  # as another process would
+    ttl_clock.advance(CONFIG_TTL_SECONDS + 1)  # both the settings and the boosts expired
+    statements.clear()
+    async with settings_reads_held(db):
+        async with asyncio.timeout(0.5):  # nothing waits for the reload
+            earned = [
+                await activity.record_message(GUILD, said(user_id, clock))
+                for user_id in (BOB, CAROL, DAVE)
+            ]
+        assert all(15 <= xp <= 25 for xp in earned), earned  # counted with the old settings
+        assert activity.caches.reloading(GUILD)
+    await activity.caches.wait_reloads()
+    reads = [s for s in statements if 'FROM "guild_settings"' in s]
+    assert len(reads) == 1, reads  # one reload for all the messages that met the expiry
+    assert 1 <= await activity.record_message(GUILD, said(ERIN, clock)) <= 2  # the new ones
+    await activity.flush()
+    assert [(await stored(u))[3] for u in (ALICE, BOB, CAROL, DAVE, ERIN)] == [1] * 5
 
 
 async def test_names_of_new_users_are_stored(db: str, clock: Clock) -> None:

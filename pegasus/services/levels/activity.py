@@ -513,14 +513,15 @@ class Activity:
     # -- the database unreachable: settings unknown
 
     def peek_state(self, guild_id: int) -> GuildLevelState | None:
-        """The cached settings, unless messages of the guild wait to be counted first (they are
-        older, and cooldowns must see them in order)."""
-        return None if guild_id in self._deferred else self.caches.peek(guild_id)
+        """The cached settings (the last ones loaded while a reload runs: expiry never makes a
+        message wait), unless messages of the guild wait to be counted first (they are older,
+        and cooldowns must see them in order)."""
+        return None if guild_id in self._deferred else self.caches.current(guild_id)
 
     async def guild_state(self, guild_id: int) -> GuildLevelState | None:
         """The guild's settings, loaded if need be with a bounded wait; None while the database
         is unreachable. Once they are known, the guild's deferred messages are counted."""
-        state = self.caches.peek(guild_id)
+        state = self.caches.current(guild_id)
         if state is None:
             if health.down:
                 return None  # known outage: do not make every message wait for it
@@ -832,6 +833,7 @@ class Activity:
         await self.stop_flusher()
         await self.flush()
         await self.drain(timeout=10)
+        await self.caches.stop_reloads()
 
     async def stop_flusher(self) -> None:
         """Stop the periodic flush; what is buffered stays until `flush()` or `stop()`."""

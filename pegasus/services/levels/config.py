@@ -7,6 +7,9 @@ the guild's entry, so changes apply at once in the process that owns the guild.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -17,6 +20,8 @@ from typing import Any
 from models.economy import EconomyUserItem
 from models.guilds import DEFAULT_LEVEL_UP_MESSAGE, GuildSettings
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward, XpSettings
+from pegasus.errors import DatabaseUnavailable
+from pegasus.outage import health, within
 from pegasus.services import directory
 from pegasus.services.cache import TtlCache
 
@@ -34,8 +39,15 @@ __all__ = [
     "load_xp_boosts",
 ]
 
+log = logging.getLogger(__name__)
+
 CONFIG_TTL_SECONDS = 300.0
 BOOST_TTL_SECONDS = 30.0
+# A background reload of expired settings gives up after this long (a hanging database), and
+# is not tried again for a guild until this long after a failure: messages meanwhile are
+# counted with the settings last loaded.
+RELOAD_TIMEOUT_SECONDS = 10.0
+RELOAD_RETRY_SECONDS = 5.0
 
 
 class ChannelKind(StrEnum):
@@ -205,6 +217,10 @@ class LevelCaches:
     Commands that change the settings call `invalidate(guild_id)`, so changes apply at once in the
     process that owns the guild; the TTLs bound how long a change made elsewhere takes. The
     blacklist has its own cache, which the moderation feature keeps.
+
+    Expiry never makes a message wait: `current` serves the settings last loaded while one
+    reload per guild runs in the background (a boost never outlives its own expiry, however old
+    the copy). Only a guild never loaded, or invalidated by a change, has to be loaded first.
     """
 
     def __init__(
@@ -221,7 +237,12 @@ class LevelCaches:
             lambda guild_id: load_xp_boosts(guild_id, wall_clock()), boost_ttl, clock
         )
         # Both parts together, valid until the first of them expires: one lookup per message.
+        # An expired entry stays, to be served while its reload runs; `invalidate` removes it.
         self._states: dict[int, tuple[float, GuildLevelState]] = {}
+        self._reloads: dict[int, asyncio.Task[None]] = {}
+        self._retry_at: dict[int, float] = {}
+        self.reload_timeout = RELOAD_TIMEOUT_SECONDS
+        self.reload_retry = RELOAD_RETRY_SECONDS
 
     def peek(self, guild_id: int) -> GuildLevelState | None:
         entry = self._states.get(guild_id)
@@ -234,6 +255,70 @@ class LevelCaches:
         state = GuildLevelState(config[1], boosts[1])
         self._states[guild_id] = (min(config[0], boosts[0]), state)
         return state
+
+    def current(self, guild_id: int) -> GuildLevelState | None:
+        """The settings to count a message with, without waiting: the fresh ones or, once they
+        have expired, the last ones loaded while a reload runs in the background. None when the
+        guild was never loaded or has been invalidated since."""
+        state = self.peek(guild_id)
+        if state is not None:
+            return state
+        entry = self._states.get(guild_id)
+        if entry is None:
+            return None
+        self._reload_in_background(guild_id)
+        return entry[1]
+
+    def reloading(self, guild_id: int) -> bool:
+        """Whether a background reload of the guild's settings is under way."""
+        task = self._reloads.get(guild_id)
+        return task is not None and not task.done()
+
+    async def wait_reloads(self) -> None:
+        """Until the background reloads under way have finished (tests, shutdown)."""
+        tasks = [task for task in self._reloads.values() if not task.done()]
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def stop_reloads(self) -> None:
+        """Cancel the background reloads (shutdown: before the database closes)."""
+        tasks, self._reloads = list(self._reloads.values()), {}
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+
+    def _reload_in_background(self, guild_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        task = self._reloads.get(guild_id)
+        # A reload left behind by another event loop (a test that ended mid-load) is not waited on.
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        if health.down or self._clock() < self._retry_at.get(guild_id, 0.0):
+            return  # the outage's probe notices when it is back; until then, the last settings
+        task = loop.create_task(self._reload(guild_id), name=f"pegasus-level-settings-{guild_id}")
+        self._reloads[guild_id] = task
+        task.add_done_callback(lambda done: self._forget_reload(guild_id, done))
+
+    def _forget_reload(self, guild_id: int, done: asyncio.Task[None]) -> None:
+        if self._reloads.get(guild_id) is done:
+            del self._reloads[guild_id]
+
+    async def _reload(self, guild_id: int) -> None:
+        try:
+            await within(self.get(guild_id), self.reload_timeout)
+        except DatabaseUnavailable:  # `within` reported the outage: one WARNING for all of it
+            self._retry_at[guild_id] = self._clock() + self.reload_retry
+        except Exception:
+            self._retry_at[guild_id] = self._clock() + self.reload_retry
+            log.warning(
+                "Reloading the level settings of guild %s failed; the last ones stay in use",
+                guild_id,
+                exc_info=True,
+            )
+        else:
+            self._retry_at.pop(guild_id, None)
 
     async def get(self, guild_id: int) -> GuildLevelState:
         state = self.peek(guild_id)
@@ -248,8 +333,10 @@ class LevelCaches:
             cache.invalidate(guild_id)
         if guild_id is None:
             self._states.clear()
+            self._retry_at.clear()
         else:
             self._states.pop(guild_id, None)
+            self._retry_at.pop(guild_id, None)
 
 
 
