@@ -150,3 +150,50 @@ class VoiceSession(Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in voice {self.channel_id}"  # type: ignore[attr-defined]
+
+
+class XpHistogram(Model):
+    """How many members of a guild have XP in each bucket, kept in step with `user_xp` by every
+    write to it (the activity flush and XP by hand), in the same transaction.
+
+    A rank is then the sum of the buckets above a member's plus a count inside their own bucket,
+    and a leaderboard page starts from the bucket holding its first position. Buckets are exact
+    XP values below 1,024 and then 512 to each doubling (see pegasus.services.levels.histogram).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
+        "models.Guild", related_name="xp_histogram", on_delete=fields.CASCADE
+    )
+    bucket = fields.IntField()
+    members = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "xp_histogram"
+        unique_together = (("guild", "bucket"),)
+
+    def __str__(self) -> str:
+        return f"{self.members} in XP bucket {self.bucket}"
+
+
+class XpTieBlock(Model):
+    """Members sharing one low XP value, counted per block of user ids (by account age).
+
+    Thousands of members may share a low XP value; their order is by user id, so a rank among
+    them is a sum of the blocks before the member's plus a count inside one block.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
+        "models.Guild", related_name="xp_tie_blocks", on_delete=fields.CASCADE
+    )
+    xp = fields.IntField()
+    block = fields.IntField()
+    members = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "xp_tie_blocks"
+        unique_together = (("guild", "xp", "block"),)
+
+    def __str__(self) -> str:
+        return f"{self.members} with {self.xp} XP in user block {self.block}"
