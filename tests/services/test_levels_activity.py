@@ -233,10 +233,45 @@ async def test_a_warm_flush_of_2500_members_is_a_handful_of_statements(
     statements.clear()
     await activity.flush()
     upserts = [s for s in statements if s.startswith("INSERT")]
-    assert len(upserts) == 6  # 3 chunks of at most 1,000 rows, for user_xp and for members
-    assert len(statements) <= 7  # plus at most one batched level update
+    # For user_xp and for members: on SQLite 3 chunks of at most 1,000 rows, on PostgreSQL one
+    # statement of arrays.
+    assert len(upserts) == (2 if dialect_of(db) == "postgres" else 6)
+    assert len(statements) <= len(upserts) + 1  # plus at most one batched level update
     assert await UserXP.filter(guild_id=GUILD).count() == 2500
     assert sum(await Member.filter(guild_id=GUILD).values_list("messages", flat=True)) == 5000
+
+
+async def test_flushes_of_any_size_reuse_their_statements_and_store_exact_values(
+    db: str, clock: Clock, statements: list[str]
+) -> None:
+    await lv.update_settings(GUILD, xp_min=10, xp_max=10, xp_cooldown_seconds=0)
+    activity = make_activity(clock)
+    expected: dict[int, int] = {}  # user → messages (and XP / 10)
+    sent: list[list[str]] = []  # the user_xp upserts of each flush
+    for size in (1234, 7, 1234, 1000, 7):
+        users = [900_000 + (size * 7 + i) % 2000 for i in range(size)]  # overlapping sets
+        for user_id in users:
+            await activity.record_message(GUILD, said(user_id, clock))
+            expected[user_id] = expected.get(user_id, 0) + 1
+        statements.clear()
+        await activity.flush()
+        sent.append([s for s in statements if s.startswith("INSERT INTO user_xp")])
+        rows = await UserXP.filter(guild_id=GUILD).values_list("user_id", "xp")
+        assert dict(rows) == {u: 10 * n for u, n in expected.items()}
+        members = await Member.filter(guild_id=GUILD).values_list("user_id", "messages", "xp")
+        assert {u: (m, xp) for u, m, xp in members} == {
+            u: (n, 10 * n) for u, n in expected.items()
+        }
+    texts = [text for flush in sent for text in flush]
+    if dialect_of(db) == "postgres":
+        # One text whatever the number of rows: prepared once per connection.
+        assert [len(flush) for flush in sent] == [1] * 5
+        assert len(set(texts)) == 1
+    else:
+        assert [len(flush) for flush in sent] == [2, 1, 2, 1, 1]  # chunks of 1,000 rows
+        assert len(set(texts)) == 3  # 1,000, 234 and 7 rows
+    # Each text was built once and then reused, not built again for every flush.
+    assert len({id(text) for text in texts}) == len(set(texts))
 
 
 async def test_a_failed_flush_is_kept_and_retried(db: str, clock: Clock) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -875,17 +876,45 @@ class Activity:
 # --------------------------------------------------------------------------- SQL
 
 
-def _placeholders(dialect: str, rows: int, columns: int) -> str:
-    """`(?, ?), (?, ?)` on SQLite, `($1, $2), ($3, $4)` on PostgreSQL."""
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """A multi-row `INSERT ... ON CONFLICT` whose text is built once and then reused.
+
+    PostgreSQL receives one array a column (`SELECT * FROM unnest($1::bigint[], ...)`): one
+    text whatever the number of rows, which asyncpg prepares once per connection and encodes
+    in C. SQLite receives `VALUES (?, ...), ...` in chunks of at most ROWS_PER_STATEMENT rows;
+    the text of each row count is built once, so sqlite3's statement cache finds it as well.
+    """
+
+    head: str  # INSERT INTO table (columns)
+    tail: str  # ON CONFLICT ...
+    pg_types: tuple[str, ...]  # one a column, in order
+
+    def sql(self, dialect: str, rows: int) -> str:
+        # PostgreSQL's text does not depend on the number of rows: one entry for all of them.
+        return _statement(self, dialect, 0 if dialect == "postgres" else rows)
+
+    def chunks(
+        self, dialect: str, rows: Sequence[Sequence[Any]]
+    ) -> Iterable[tuple[str, list[Any]]]:
+        """(statement, parameters) to send for `rows`, each a tuple of the columns' values."""
+        if not rows:
+            return
+        if dialect == "postgres":
+            yield self.sql(dialect, len(rows)), [list(column) for column in zip(*rows, strict=True)]
+            return
+        for chunk in _chunks(rows):
+            yield self.sql(dialect, len(chunk)), [value for row in chunk for value in row]
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(upsert: Upsert, dialect: str, rows: int) -> str:
+    columns = len(upsert.pg_types)
     if dialect == "postgres":
-        groups = (
-            "(" + ", ".join(f"${r * columns + c + 1}" for c in range(columns)) + ")"
-            for r in range(rows)
-        )
-    else:
-        row = "(" + ", ".join("?" * columns) + ")"
-        groups = (row for _ in range(rows))
-    return ", ".join(groups)
+        arrays = ", ".join(f"${i + 1}::{kind}[]" for i, kind in enumerate(upsert.pg_types))
+        return f"{upsert.head} SELECT * FROM unnest({arrays}) {upsert.tail}"
+    row = "(" + ", ".join("?" * columns) + ")"
+    return f"{upsert.head} VALUES {', '.join([row] * rows)} {upsert.tail}"
 
 
 def _param(dialect: str, index: int) -> str:
@@ -897,31 +926,35 @@ def _chunks(items: Sequence[Any], size: int = ROWS_PER_STATEMENT) -> Iterable[Se
         yield items[start : start + size]
 
 
-USER_XP_UPSERT = (
+USER_XP_UPSERT = Upsert(
     "INSERT INTO user_xp (guild_id, user_id, xp, level, last_message_xp_at, last_voice_at, "
-    "created_at, updated_at) VALUES {values} "
+    "created_at, updated_at)",
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET "
     "xp = user_xp.xp + EXCLUDED.xp, "
     "last_message_xp_at = COALESCE(EXCLUDED.last_message_xp_at, user_xp.last_message_xp_at), "
     "last_voice_at = COALESCE(EXCLUDED.last_voice_at, user_xp.last_voice_at), "
     "updated_at = EXCLUDED.updated_at "
-    "RETURNING guild_id, user_id, xp, level"
+    "RETURNING guild_id, user_id, xp, level",
+    ("bigint", "bigint", "bigint", "int", "timestamptz", "timestamptz", "timestamptz",
+     "timestamptz"),
 )
-MEMBERS_UPSERT = (
+MEMBERS_UPSERT = Upsert(
     "INSERT INTO members (guild_id, user_id, xp, level, messages, voice_minutes, "
-    "created_at, updated_at) VALUES {values} "
+    "created_at, updated_at)",
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET "
     "xp = EXCLUDED.xp, level = EXCLUDED.level, "
     "messages = members.messages + EXCLUDED.messages, "
     "voice_minutes = members.voice_minutes + EXCLUDED.voice_minutes, "
-    "updated_at = EXCLUDED.updated_at"
+    "updated_at = EXCLUDED.updated_at",
+    ("bigint", "bigint", "bigint", "int", "bigint", "bigint", "timestamptz", "timestamptz"),
 )
-SESSIONS_UPSERT = (
+SESSIONS_UPSERT = Upsert(
     "INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, last_credited_at, "
-    "created_at, updated_at) VALUES {values} "
+    "created_at, updated_at)",
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET "
     "channel_id = EXCLUDED.channel_id, started_at = EXCLUDED.started_at, "
-    "last_credited_at = EXCLUDED.last_credited_at, updated_at = EXCLUDED.updated_at"
+    "last_credited_at = EXCLUDED.last_credited_at, updated_at = EXCLUDED.updated_at",
+    ("bigint", "bigint", "bigint", "timestamptz", "timestamptz", "timestamptz", "timestamptz"),
 )
 
 
@@ -985,22 +1018,21 @@ async def _upsert_user_xp(
     conn: BaseDBAsyncClient, entries: list[tuple[Key, Pending]], now: datetime
 ) -> dict[Key, tuple[int, int]]:
     """Increment user_xp; returns (guild, user) → (xp after the increment, level before it)."""
-    dialect = conn.capabilities.dialect
+    rows = [
+        (
+            guild_id,
+            user_id,
+            entry.xp,
+            0,
+            _utc(entry.last_message_xp_at) if entry.last_message_xp_at else None,
+            _utc(entry.last_voice_at) if entry.last_voice_at else None,
+            now,
+            now,
+        )
+        for (guild_id, user_id), entry in entries
+    ]
     stored: dict[Key, tuple[int, int]] = {}
-    for chunk in _chunks(entries):
-        values: list[Any] = []
-        for (guild_id, user_id), entry in chunk:
-            values += [
-                guild_id,
-                user_id,
-                entry.xp,
-                0,
-                _utc(entry.last_message_xp_at) if entry.last_message_xp_at else None,
-                _utc(entry.last_voice_at) if entry.last_voice_at else None,
-                now,
-                now,
-            ]
-        sql = USER_XP_UPSERT.format(values=_placeholders(dialect, len(chunk), 8))
+    for sql, values in USER_XP_UPSERT.chunks(conn.capabilities.dialect, rows):
         for row in await conn.execute_query_dict(sql, values):
             stored[(row["guild_id"], row["user_id"])] = (row["xp"], row["level"])
     return stored
@@ -1035,13 +1067,11 @@ async def _upsert_members(
     stored: dict[Key, tuple[int, int]],
     now: datetime,
 ) -> None:
-    dialect = conn.capabilities.dialect
-    for chunk in _chunks(entries):
-        values: list[Any] = []
-        for key, entry in chunk:
-            xp = stored[key][0]
-            values += [*key, xp, level_for_xp(xp), entry.messages, entry.voice_minutes, now, now]
-        sql = MEMBERS_UPSERT.format(values=_placeholders(dialect, len(chunk), 8))
+    rows = []
+    for key, entry in entries:
+        xp = stored[key][0]
+        rows.append((*key, xp, level_for_xp(xp), entry.messages, entry.voice_minutes, now, now))
+    for sql, values in MEMBERS_UPSERT.chunks(conn.capabilities.dialect, rows):
         await conn.execute_query(sql, values)
 
 
@@ -1057,17 +1087,17 @@ async def _write_sessions(
             f"AND user_id = {_param(dialect, 2)}"
         )
         await conn.execute_many(sql, deleted)
-    for chunk in _chunks(kept):
-        values: list[Any] = []
-        for (guild_id, user_id), write in chunk:
-            values += [
-                guild_id,
-                user_id,
-                write.channel_id,
-                _utc(write.started_at),
-                _utc(write.last_credited_at),
-                now,
-                now,
-            ]
-        sql = SESSIONS_UPSERT.format(values=_placeholders(dialect, len(chunk), 7))
+    rows = [
+        (
+            guild_id,
+            user_id,
+            write.channel_id,
+            _utc(write.started_at),
+            _utc(write.last_credited_at),
+            now,
+            now,
+        )
+        for (guild_id, user_id), write in kept
+    ]
+    for sql, values in SESSIONS_UPSERT.chunks(dialect, rows):
         await conn.execute_query(sql, values)
