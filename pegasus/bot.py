@@ -16,6 +16,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from pegasus import notify
 from pegasus.config import DEFAULT_GATEWAY_URL, Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
@@ -135,6 +136,8 @@ class Pegasus(commands.AutoShardedBot):
         self._db_open = False
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
+        self._change_listener: notify.ChangeListener | None = None
+        self._unsubscribe_changes: Callable[[], None] = lambda: None
         # This bot's copy of the blacklist: the check before every command and the hot paths
         # (XP) read it; a copy of its own, so another bot in the process never lends it one.
         self.blacklist = BlacklistCache()
@@ -236,10 +239,33 @@ class Pegasus(commands.AutoShardedBot):
                 f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
             )
         self._strip_nul_from_interactions()
+        self._listen_for_changes()
         for name in self.extension_names:
             await self.load_extension(name)
         await self._sync_commands()
         self.scheduler.start()
+
+    def _listen_for_changes(self) -> None:
+        """Drop the copies a change made elsewhere (the REST API, another process) made stale."""
+        self._unsubscribe_changes = notify.subscribe(self.forget_changed)
+        self._change_listener = notify.ChangeListener.for_database(
+            self.settings.database_url, self.settings.database_ssl
+        )
+        if self._change_listener is not None:
+            self._change_listener.start()
+
+    async def forget_changed(self, change: notify.Change) -> None:
+        """Forget what `change` made stale; the next read loads the new values."""
+        everything = change.topic is notify.Topic.EVERYTHING
+        if everything or change.topic is notify.Topic.BLACKLIST:
+            self.blacklist.invalidate()
+        if everything or change.topic is notify.Topic.SETTINGS:
+            self.guild_configs.invalidate(change.guild_id)
+            buffer = self.activity_buffer
+            if buffer is not None and change.guild_id is not None:
+                await buffer.settings_changed(change.guild_id)
+            elif buffer is not None:
+                buffer.caches.invalidate()
 
     def _strip_nul_from_interactions(self) -> None:
         """Drop NUL characters from everything a person sends in an interaction (options,
@@ -272,6 +298,9 @@ class Pegasus(commands.AutoShardedBot):
 
     async def _shutdown(self) -> None:
         await self.scheduler.stop()
+        self._unsubscribe_changes()
+        if self._change_listener is not None:
+            await self._change_listener.stop()
         for name in reversed(list(self.extensions)):
             try:
                 await self.unload_extension(name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tortoise.transactions import in_transaction
 
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
+from pegasus import notify
 from pegasus.errors import NotFoundError, ValidationError
 from pegasus.services.audit import ensure_rows, record_change
 
@@ -303,6 +304,7 @@ async def add_reward(
             guild_id, actor_id, "levels.reward.add", "xp_rewards", f"{level}:{role_id}",
             None, reward, using_db=conn,
         )
+    await notify.announce(notify.Topic.SETTINGS, guild_id, "levels")
     return reward
 
 
@@ -321,6 +323,7 @@ async def remove_reward(
             guild_id, actor_id, "levels.reward.remove", "xp_rewards", f"{level}:{role_id}",
             Reward.from_row(rows[0]), None, using_db=conn,
         )
+    await notify.announce(notify.Topic.SETTINGS, guild_id, "levels")
 
 
 async def list_rewards(guild_id: int) -> list[Reward]:
@@ -366,6 +369,7 @@ async def set_multiplier(
                 {"percent": before[0]} if before else None, {"percent": percent},
                 using_db=conn,
             )
+    await notify.announce(notify.Topic.SETTINGS, guild_id, "levels")
     return percent
 
 
@@ -389,3 +393,4 @@ async def remove_multiplier(
             guild_id, actor_id, "levels.multiplier.remove", "xp_multipliers",
             f"{target_type.value}:{target_id}", {"percent": before[0]}, None, using_db=conn,
         )
+    await notify.announce(notify.Topic.SETTINGS, guild_id, "levels")

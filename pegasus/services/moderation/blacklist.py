@@ -25,6 +25,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.security import BOT_WIDE_SCOPE, Blacklist, BlacklistEntityType
+from pegasus import notify
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from pegasus.outage import DatabaseUnavailable, health, within
 from pegasus.services.audit import ensure_rows, record_audit
@@ -356,6 +357,7 @@ async def add_entry(
     finally:
         if cache is not None:
             cache.invalidate()
+    await notify.announce(notify.Topic.BLACKLIST, guild_id, "moderation")
     if cache is not None:
         await cache.ensure_fresh()
     return BlacklistEntry.from_row(entry)
@@ -412,6 +414,7 @@ async def remove_entry(
     finally:
         if cache is not None:
             cache.invalidate()
+    await notify.announce(notify.Topic.BLACKLIST, guild_id, "moderation")
     if cache is not None:
         await cache.ensure_fresh()
     return BlacklistEntry.from_row(entry)

@@ -1,0 +1,188 @@
+"""Changes announced to every process, so none keeps using a copy that a change made stale.
+
+Bots keep guild settings, level settings and the blacklist in memory. A change made through the
+services (a slash command, the REST API in the bot's process or standalone) is announced here:
+in this process at once, and on PostgreSQL with NOTIFY on `CHANNEL`, which every process
+listens to with a `ChangeListener` (LISTEN on a connection of its own). Each process then drops
+what it cached of that guild, and the next read loads the new values: a change reaches every
+process within a second instead of when its cache expires. On SQLite (one process) the
+in-process announcement is all there is.
+
+An announcement that cannot be sent is logged, not raised: the change itself is committed, and
+the caches' expiry still bounds how long another process may miss it. A listener whose
+connection drops reconnects and, since it may have missed announcements meanwhile, tells its
+subscribers that everything changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tortoise import connections
+
+from pegasus.outage import health, is_database_unreachable
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "pegasus_changes"
+RECONNECT_SECONDS = 1.0
+
+
+class Topic(StrEnum):
+    SETTINGS = "settings"  # a feature's guild settings, level rewards and multipliers
+    BLACKLIST = "blacklist"
+    EVERYTHING = "everything"  # announcements may have been missed: drop every copy
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What changed: a topic, the guild (None: every guild or bot-wide) and the feature."""
+
+    topic: Topic
+    guild_id: int | None = None
+    feature: str = ""
+
+    def encode(self) -> str:
+        return f"{self.topic.value}:{self.guild_id or ''}:{self.feature}"
+
+    @classmethod
+    def decode(cls, text: str) -> Change | None:
+        """The change a NOTIFY payload carries; None for one this version does not know."""
+        topic, _, rest = text.partition(":")
+        guild, _, feature = rest.partition(":")
+        try:
+            return cls(Topic(topic), int(guild) if guild else None, feature)
+        except ValueError:
+            return None
+
+
+Subscriber = Callable[[Change], Awaitable[None]]
+
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(subscriber: Subscriber) -> Callable[[], None]:
+    """Call `subscriber` for every change announced or heard; returns the unsubscribe."""
+    _subscribers.append(subscriber)
+
+    def unsubscribe() -> None:
+        with contextlib.suppress(ValueError):
+            _subscribers.remove(subscriber)
+
+    return unsubscribe
+
+
+async def deliver(change: Change) -> None:
+    """Tell this process's subscribers; one that fails is logged, the others still hear it."""
+    for subscriber in tuple(_subscribers):
+        try:
+            await subscriber(change)
+        except Exception as error:
+            if is_database_unreachable(error):
+                health.report(error)  # the outage is logged once; the caches expire anyway
+            else:
+                log.exception("A subscriber failed to handle the change %s", change)
+
+
+async def announce(topic: Topic, guild_id: int | None = None, feature: str = "") -> None:
+    """Announce a committed change to this process and, on PostgreSQL, to every other one."""
+    change = Change(topic, guild_id, feature)
+    await deliver(change)
+    try:
+        connection = connections.get("default")
+        if connection.capabilities.dialect == "postgres":
+            await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, change.encode()])
+    except Exception as error:
+        log.warning("Could not announce %s to the other processes: %s", change, error)
+
+
+class ChangeListener:
+    """LISTEN on `CHANNEL` over a PostgreSQL connection of its own and deliver what it hears.
+
+    Start it in the task that initialised the database (subscribers may query). Notifications
+    are queued by the connection's callback and delivered by the listener's task, one at a time.
+    """
+
+    def __init__(self, credentials: Mapping[str, Any]) -> None:
+        keys = ("host", "port", "user", "password", "database", "ssl", "timeout")
+        self._connect_args = {key: credentials[key] for key in keys if key in credentials}
+        self._connect_args["server_settings"] = {"application_name": "pegasus-listener"}
+        # None: the connection was lost.
+        self._queue: asyncio.Queue[Change | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._connection: Any = None
+        self.listening = asyncio.Event()
+
+    @classmethod
+    def for_database(cls, url: str, ssl: str | None = None) -> ChangeListener | None:
+        """A listener for the database at `url`; None for SQLite (one process, nothing to hear)."""
+        from pegasus.db import dialect_of, tortoise_config
+
+        if dialect_of(url) == "sqlite":
+            return None
+        return cls(tortoise_config(url, ssl)["connections"]["default"]["credentials"])
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="pegasus-change-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._disconnect()
+
+    async def _run(self) -> None:
+        first = True
+        while True:
+            try:
+                await self._connect()
+            except Exception as error:
+                log.warning("Cannot listen for changes (%s); retrying", error)
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            if not first:
+                # Announcements made while we were not listening are lost: forget everything.
+                await deliver(Change(Topic.EVERYTHING))
+            first = False
+            await self._deliver_until_disconnected()
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        self._connection = await asyncpg.connect(**self._connect_args)
+        self._connection.add_termination_listener(self._on_termination)
+        await self._connection.add_listener(CHANNEL, self._on_notification)
+        self.listening.set()
+
+    async def _deliver_until_disconnected(self) -> None:
+        while True:
+            change = await self._queue.get()
+            if change is None:
+                self.listening.clear()
+                await self._disconnect()
+                await asyncio.sleep(RECONNECT_SECONDS)
+                return
+            await deliver(change)
+
+    def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        change = Change.decode(payload)
+        if change is not None:
+            self._queue.put_nowait(change)
+
+    def _on_termination(self, _connection: Any) -> None:
+        self._queue.put_nowait(None)
+
+    async def _disconnect(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed():
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
