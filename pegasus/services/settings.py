@@ -23,6 +23,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.security import AuditSource
+from pegasus import notify
 from pegasus.errors import ValidationError
 from pegasus.services import directory
 from pegasus.services.audit import ensure_rows, record_audit
@@ -304,7 +305,11 @@ async def apply_changes(
                 source=source,
                 using_db=conn,
             )
-        return current | changed
+        stored = current | changed
+    if changed:
+        # After the commit, so that every process that drops its copy reloads the new values.
+        await notify.announce(notify.Topic.SETTINGS, guild_id, spec.feature)
+    return stored
 
 
 def _checked(spec: FeatureSettings, changes: Changes) -> dict[str, Any]:
