@@ -104,6 +104,12 @@ class GuildSettings(Model):
     max_mentions = fields.IntField(default=5)
     max_duplicates = fields.IntField(default=3)
 
+    # Retention, in days (0 = kept): messages of tickets closed longer ago, security logs and
+    # audit logs older than this are deleted by the periodic retention sweep.
+    retention_ticket_days = fields.IntField(default=0)
+    retention_security_log_days = fields.IntField(default=90)
+    retention_audit_log_days = fields.IntField(default=365)
+
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
