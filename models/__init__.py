@@ -9,4 +9,5 @@ MODEL_MODULES: list[str] = [
     "models.giveaways",
     "models.security",
     "models.scheduling",
+    "models.attachments",
 ]
