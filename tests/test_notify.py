@@ -1,0 +1,124 @@
+"""A change made outside the bot's own commands (the REST API, another process) is used at once:
+the change is announced and the bot drops its copy, instead of waiting for the copy to expire."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from pegasus import notify
+from pegasus.localdiscord import BotProcessFactory, DiscordEnv, LocalDiscord
+from pegasus.services import community
+from pegasus.services.levels import set_multiplier
+from pegasus.services.moderation import BlacklistEntityType, add_entry
+from tests.e2e.waiting import eventually
+
+pytestmark = pytest.mark.discord_env(
+    extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.levels")
+)
+
+POSTGRES_ONLY = pytest.mark.skipif(
+    os.environ.get("PEGASUS_TEST_DB") != "postgres", reason="LISTEN/NOTIFY is PostgreSQL's"
+)
+
+
+def test_a_change_survives_its_notify_payload() -> None:
+    for change in (
+        notify.Change(notify.Topic.SETTINGS, 1234567890123, "levels"),
+        notify.Change(notify.Topic.BLACKLIST),
+    ):
+        assert notify.Change.decode(change.encode()) == change
+    assert notify.Change.decode("unknown:1:x") is None
+
+
+async def test_a_settings_change_made_outside_the_bot_is_used_at_once(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    general, announcements = env.channel("general"), env.channel("announcements")
+    await env.owner.slash("welcome set", channel=general, message="Hi {user}!")
+    assert (await env.bot.guild_configs.get(env.guild.id)).welcome.channel_id == general.id
+
+    # As the REST API does: the service alone, with no bot cache at hand.
+    await community.change_settings(
+        env.guild.id, env.owner.id, "welcome.set", {"welcome_channel_id": announcements.id}
+    )
+    dave = await env.guild.add_member("dave")
+    await env.settle()
+
+    assert any(dave.mention in message.text for message in announcements.bot_messages)
+    assert not any(dave.mention in message.text for message in general.bot_messages)
+
+
+async def test_a_blacklist_entry_added_outside_the_bot_refuses_at_once(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    assert (await env.alice.slash("ping")).content.startswith("Pong!")  # the copy is loaded
+
+    await add_entry(
+        BlacklistEntityType.USER,
+        env.alice.id,
+        guild_id=env.guild.id,
+        actor_id=env.owner.id,
+        reason="spam",
+        now=datetime.now(UTC),
+    )
+
+    refused = await env.alice.slash("ping")
+    assert "blacklisted" in (refused.content or ""), refused.content
+
+
+async def test_a_multiplier_set_outside_the_bot_drops_the_level_settings(
+    discord_env: DiscordEnv,
+) -> None:
+    from models.levels import MultiplierTarget
+
+    env = discord_env
+    buffer = env.bot.activity_buffer
+    assert buffer is not None
+    await buffer.caches.get(env.guild.id)
+    assert buffer.caches.peek(env.guild.id) is not None
+
+    await set_multiplier(
+        env.guild.id, MultiplierTarget.CHANNEL, env.channel("general").id, 200,
+        actor_id=env.owner.id,
+    )
+
+    # Without the announcement, the copy loaded above would serve for minutes.
+    state = await buffer.caches.get(env.guild.id)
+    assert state.config.channel_multipliers == {env.channel("general").id: 200}
+
+
+@POSTGRES_ONLY
+async def test_a_change_made_in_another_process_is_used_within_a_second(
+    bot_process: BotProcessFactory, local_discord: LocalDiscord, db: str
+) -> None:
+    process = await bot_process.start({"WEB_ENABLED": "false"})
+    await process.wait_ready(timeout=60)
+    alice = local_discord.guild.member("alice")
+    owner = local_discord.guild.member("owner")
+    assert (await alice.slash("ping", timeout=15)).content.startswith("Pong!")
+
+    # This test's process is "another process": it writes through the services, as the
+    # standalone web process does, and the bot process hears of it by NOTIFY.
+    await add_entry(
+        BlacklistEntityType.USER,
+        alice.id,
+        guild_id=local_discord.guild.id,
+        actor_id=owner.id,
+        reason="spam",
+        now=datetime.now(UTC),
+    )
+    started = asyncio.get_running_loop().time()
+
+    async def refused() -> bool:
+        reply = await alice.slash("ping", timeout=15)
+        return "blacklisted" in (reply.content or "")
+
+    await eventually(refused, "the bot process refuses alice", timeout=1.0)
+    assert asyncio.get_running_loop().time() - started < 1.0
+    assert await process.terminate(timeout=30) == 0, process.output
