@@ -1,7 +1,7 @@
 """Operator commands.
 
-`python -m pegasus db upgrade|downgrade|history|check|makemigrations|backup|drop` and
-`python -m pegasus sandbox`.
+`python -m pegasus db upgrade|downgrade|history|check|makemigrations|backup|drop`,
+`python -m pegasus apikey create|list|revoke` and `python -m pegasus sandbox`.
 
 Each command reads DATABASE_URL (and DATABASE_SSL) like the bot does, so it acts on the same
 database the bot would use.
@@ -16,9 +16,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from dotenv import load_dotenv
@@ -28,6 +29,7 @@ from pegasus.db import APP, MIGRATIONS_LOCATION, dialect_of, tortoise_config
 from pegasus.errors import PegasusError
 
 Prompt = Callable[[str], str]
+T = TypeVar("T")
 
 
 class CommandFailed(PegasusError):
@@ -149,10 +151,128 @@ def confirm_drop(url: str, *, assume_yes: bool, prompt: Prompt = input) -> bool:
     return prompt(f"Type the database name ({name}) to confirm: ").strip() == name
 
 
+def _owner_id(given: int | None) -> int:
+    """The operator's Discord id: --owner, or the first of OWNER_IDS."""
+    if given is not None:
+        return given
+    first = (os.environ.get("OWNER_IDS") or "").split(",")[0].strip()
+    if not first.isdigit():
+        raise CommandFailed(
+            "Say whose key it is with --owner <Discord user id> (or set OWNER_IDS)."
+        )
+    return int(first)
+
+
+async def _with_database(url: str, work: Callable[[], Awaitable[T]]) -> T:
+    from pegasus.db import close_db, init_db
+
+    await init_db(url)
+    try:
+        return await work()
+    finally:
+        await close_db()
+
+
+def run_apikey_command(args: argparse.Namespace) -> int:
+    """Operators create, list and revoke API keys, bot-wide or of one guild."""
+    from pegasus.services import security
+    from pegasus.services.durations import parse_duration
+
+    url = database_url()
+    now = datetime.now(UTC)
+    if args.command == "create":
+        scopes = security.parse_scopes(args.scopes)
+        expires = parse_duration(args.expires) if args.expires else None
+        created = asyncio.run(
+            _with_database(
+                url,
+                lambda: security.create_api_key(
+                    owner_id=_owner_id(args.owner),
+                    name=args.name,
+                    scopes=scopes,
+                    guild_id=args.guild,
+                    now=now,
+                    is_bot_owner=True,
+                    is_guild_admin=True,
+                    expires_in_seconds=expires,
+                    rate_limit=args.rate_limit,
+                ),
+            )
+        )
+        print(f"Created API key {created.key.key_prefix} ({created.key.id}): {created.key.name}")
+        print(f"  {'guild ' + str(created.key.guild_id) if created.key.guild_id else 'bot-wide'}")
+        print(f"  scopes: {' '.join(created.key.scopes)}")
+        expiry = created.key.expires_at
+        print(f"  expires: {expiry.strftime('%Y-%m-%d %H:%M UTC') if expiry else 'never'}")
+        print("The key, shown this once (only its hash is stored; keep it secret):")
+        print(created.secret)
+    elif args.command == "list":
+        keys = asyncio.run(
+            _with_database(
+                url,
+                lambda: security.list_api_keys(
+                    viewer_id=args.owner or 0,
+                    guild_id=args.guild,
+                    is_bot_owner=True,
+                    is_guild_admin=True,
+                ),
+            )
+        )
+        if not keys:
+            print("No API keys.")
+        for key in keys:
+            state = "active" if key.active else "revoked"
+            if key.active and key.expires_at is not None and key.expires_at <= now:
+                state = "expired"
+            scope = f"guild {key.guild_id}" if key.guild_id else "bot-wide"
+            print(
+                f"{key.key_prefix}  {key.id}  {state:7}  {scope:24}  owner {key.owner_id}  "
+                f"{key.name!r}  {' '.join(key.scopes)}"
+            )
+    elif args.command == "revoke":
+        revoked = asyncio.run(
+            _with_database(
+                url,
+                lambda: security.revoke_api_key(
+                    args.key,
+                    actor_id=_owner_id(args.owner),
+                    guild_id=None,
+                    is_bot_owner=True,
+                    is_guild_admin=False,
+                ),
+            )
+        )
+        print(f"Revoked API key {revoked.key_prefix} ({revoked.id}).")
+    return 0
+
+
+def _add_apikey_parser(sub: Any) -> None:
+    keys = sub.add_parser("apikey", help="Create, list and revoke REST API keys (operators).")
+    key_sub = keys.add_subparsers(dest="command", required=True)
+    create = key_sub.add_parser("create", help="Create a key; its secret is shown once.")
+    create.add_argument("--name", required=True, help="What the key is for.")
+    create.add_argument(
+        "--scopes", required=True, help="e.g. 'levels:read economy:write', 'read' or 'all'."
+    )
+    create.add_argument("--guild", type=int, help="The guild's id (default: a bot-wide key).")
+    create.add_argument("--expires", help="Lifetime, e.g. 30d or 12h (default: never).")
+    create.add_argument("--rate-limit", type=int, default=60, help="Requests a minute.")
+    create.add_argument("--owner", type=int, help="Whose key (default: first of OWNER_IDS).")
+    listing = key_sub.add_parser(
+        "list", help="List bot-wide keys, and those of --guild and --owner."
+    )
+    listing.add_argument("--guild", type=int, help="Also this guild's keys.")
+    listing.add_argument("--owner", type=int, help="Also this person's keys.")
+    revoke = key_sub.add_parser("revoke", help="Revoke a key by its id or shown prefix.")
+    revoke.add_argument("key", help="The key's id or its prefix (pgs_...).")
+    revoke.add_argument("--owner", type=int, help="Who revokes it (default: first of OWNER_IDS).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pegasus", description=__doc__)
     sub = parser.add_subparsers(dest="group", required=True)
     sub.add_parser("sandbox", help="Run the bot against a local Discord with a scripted demo.")
+    _add_apikey_parser(sub)
     db = sub.add_parser("db", help="Database operations (reads DATABASE_URL).")
     db_sub = db.add_subparsers(dest="command", required=True)
     db_sub.add_parser("upgrade", help="Apply every migration not yet applied.")
@@ -231,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pegasus import sandbox
 
             return sandbox.main()
+        if args.group == "apikey":
+            return run_apikey_command(args)
         return run_db_command(args)
     except PegasusError as error:
         print(f"Error: {error}", file=sys.stderr)
