@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -21,6 +22,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
 SQLITE_PREFIX = "sqlite://"
 POSTGRES_SCHEMES = ("postgres", "postgresql", "asyncpg")
+DEFAULT_GUILD_DATA_RETENTION_DAYS = 30
+MAX_GUILD_DATA_RETENTION_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     log_level: str = "INFO"
     owner_ids: frozenset[int] = frozenset()
+    # How long a guild's data is kept after the bot leaves it (GUILD_DATA_RETENTION_DAYS).
+    guild_data_retention: timedelta = timedelta(days=DEFAULT_GUILD_DATA_RETENTION_DAYS)
 
     @classmethod
     def from_env(
@@ -68,6 +73,7 @@ class Settings:
             shard_ids=shard_ids,
             log_level=_parse_log_level(env),
             owner_ids=_parse_owner_ids(env),
+            guild_data_retention=_parse_guild_data_retention(env),
         )
 
 
@@ -200,6 +206,18 @@ def _parse_log_level(env: Mapping[str, str]) -> str:
     if value not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}; got {value!r}.")
     return value
+
+
+def _parse_guild_data_retention(env: Mapping[str, str]) -> timedelta:
+    raw = (env.get("GUILD_DATA_RETENTION_DAYS") or "").strip()
+    if not raw:
+        return timedelta(days=DEFAULT_GUILD_DATA_RETENTION_DAYS)
+    if not raw.isdigit() or int(raw) > MAX_GUILD_DATA_RETENTION_DAYS:
+        raise ConfigError(
+            "GUILD_DATA_RETENTION_DAYS must be a whole number of days from 0 (delete as soon "
+            f"as the bot leaves) to {MAX_GUILD_DATA_RETENTION_DAYS}; got {raw!r}."
+        )
+    return timedelta(days=int(raw))
 
 
 def _parse_owner_ids(env: Mapping[str, str]) -> frozenset[int]:
