@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -30,12 +30,14 @@ from tortoise.transactions import in_transaction
 
 from models.guilds import User
 from models.levels import VoiceSession
+from pegasus import metrics
 from pegasus.errors import DatabaseUnavailable
 from pegasus.outage import health, is_database_unreachable, within
 from pegasus.services import directory
 from pegasus.services.directory import UserInfo
 
 from .config import GuildLevelState, LevelCaches, LevelConfig
+from .histogram import after_increments, write_histogram
 from .rules import ActivityContext, counts_message, earns_xp, level_for_xp, message_xp, voice_xp
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "LevelChange",
     "Pending",
     "SessionWrite",
+    "Unwritten",
     "VoiceCredit",
     "VoiceRules",
     "VoiceStateInfo",
@@ -130,9 +133,36 @@ class Batch:
     entries: dict[Key, Pending] = field(default_factory=dict)
     sessions: dict[Key, SessionWrite | None] = field(default_factory=dict)
     new_users: dict[int, UserInfo] = field(default_factory=dict)
+    # Set while (and once) the batch is written: the `updated_at` its user_xp rows get, so a
+    # reader can tell whether the row it read already holds this batch.
+    written_at: datetime | None = None
+    merged: bool = False  # its entries moved into a batch put back after a failed write
 
     def __bool__(self) -> bool:
         return bool(self.entries or self.sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class Unwritten:
+    """A member's counts that were in memory when it was taken: the buffer and the batch
+    being written. `beyond(stored_at)` is what a stored user_xp row last written at
+    `stored_at` (None: no row) does not hold yet, so stored + beyond counts everything once."""
+
+    key: Key
+    batches: tuple[Batch, ...]
+
+    def beyond(self, stored_at: datetime | None) -> Pending:
+        total = Pending()
+        for batch in self.batches:
+            if batch.merged:
+                continue
+            written = batch.written_at
+            if written is not None and stored_at is not None and stored_at >= written:
+                continue  # the row read was written by this batch or later
+            entry = batch.entries.get(self.key)
+            if entry is not None:
+                total.merge(entry)
+        return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +507,8 @@ class Activity:
         self.voice = VoiceTracker()
         self.lock = asyncio.Lock()  # one writer at a time: the flusher or an XP command
         self._batch = Batch()
+        self._writing: Batch | None = None  # the batch a flush is writing now
+        self._last_stamp: datetime | None = None
         self._cooldowns: dict[Key, float] = {}
         self._known_users: set[int] = set()
         self._known_guilds: set[int] = set()
@@ -493,6 +525,7 @@ class Activity:
         self.settings_wait = SETTINGS_WAIT
         self.flushes = 0  # statistics for benchmarks and logs
         self.rows_written = 0
+        self.settings_waits = 0  # times the hot path waited for a guild's settings to load
 
     # -- listeners (memory only once the guild's state is cached)
 
@@ -526,6 +559,7 @@ class Activity:
         if state is None:
             if health.down:
                 return None  # known outage: do not make every message wait for it
+            self.settings_waits += 1
             try:
                 state = await within(self.caches.get(guild_id), self.settings_wait)
             except DatabaseUnavailable:
@@ -755,7 +789,9 @@ class Activity:
             if collect_voice:
                 await self.collect_voice()
                 self._last_voice_collect = self.clock()
+            started = time.perf_counter()
             changes = await self._flush_locked()
+            metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
         await self._dispatch(changes)
         return changes
 
@@ -764,10 +800,12 @@ class Activity:
         if not batch:
             self._batch.new_users.update(batch.new_users)
             return []
+        batch.written_at = self._stamp()
+        self._writing = batch
         try:
             changes = await write_batch(
                 batch,
-                now=_utc(self.clock()),
+                now=batch.written_at,
                 known_guilds=self._known_guilds,
                 known_users=self._known_users,
             )
@@ -777,14 +815,32 @@ class Activity:
             self._known_users.clear()
             self._known_guilds.clear()
             raise
+        finally:
+            self._writing = None
         self._remember(batch)
         self.flushes += 1
         self.rows_written += len(batch.entries)
         return changes
 
+    def _stamp(self) -> datetime:
+        """Now, and later than every earlier flush (see Batch.written_at)."""
+        stamp = _utc(self.clock())
+        if self._last_stamp is not None and stamp <= self._last_stamp:
+            stamp = self._last_stamp + timedelta(microseconds=1)
+        self._last_stamp = stamp
+        return stamp
+
+    def unwritten(self, guild_id: int, user_id: int) -> Unwritten:
+        """The member's counts not stored yet, as of now: a read of the stored row that follows
+        adds `beyond(row's updated_at)` of this, and waits for no flush."""
+        batches = (self._batch,) if self._writing is None else (self._batch, self._writing)
+        return Unwritten((guild_id, user_id), batches)
+
     def _restore(self, batch: Batch) -> None:
         newer = self._batch
         self._batch = batch
+        batch.written_at = None
+        newer.merged = True
         for key, entry in newer.entries.items():
             if key in batch.entries:
                 batch.entries[key].merge(entry)
@@ -980,6 +1036,7 @@ async def write_batch(
             stored = await _upsert_user_xp(conn, entries, now)
             changes = await _apply_levels(conn, entries, stored)
             await _upsert_members(conn, entries, stored, now)
+            await write_histogram(conn, after_increments(((k, e.xp) for k, e in entries), stored))
         if sessions:
             await _write_sessions(conn, sessions, now)
     return changes

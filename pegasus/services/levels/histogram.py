@@ -15,7 +15,7 @@ again per block of user ids (`xp_tie_blocks`), since they are ordered by user id
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "BUCKETS_PER_DOUBLING",
     "EXACT_BELOW",
     "HistogramDelta",
+    "after_increments",
     "block_of",
     "block_start",
     "bucket_bounds",
@@ -190,3 +191,16 @@ async def rebuild_histogram(guild_ids: Iterable[int] | None = None) -> None:
             await conn.execute_script("LOCK TABLE user_xp IN SHARE MODE")
         for statement in statements:
             await conn.execute_script(statement)
+
+
+def after_increments(
+    increments: Iterable[tuple[tuple[int, int], int]],
+    stored: Mapping[tuple[int, int], tuple[int, ...]],
+) -> HistogramDelta:
+    """The moves made by adding `increment` to the XP of (guild, user), given each member's
+    XP after it (`stored[key][0]`, as the increment's RETURNING gave it)."""
+    delta = HistogramDelta()
+    for (guild_id, user_id), increment in increments:
+        after = stored[(guild_id, user_id)][0]
+        delta.move(guild_id, user_id, after - increment, after)
+    return delta

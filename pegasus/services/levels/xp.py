@@ -13,6 +13,7 @@ from models.levels import UserXP
 from pegasus.errors import ValidationError
 from pegasus.services import directory
 
+from .histogram import HistogramDelta, write_histogram
 from .rules import MAX_XP, level_for_xp
 
 __all__ = ["MAX_ADJUST", "XpChange", "XpOperation", "adjust_xp", "stored_level"]
@@ -44,7 +45,7 @@ async def adjust_xp(
 
     The user_xp row is locked first (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions
     are serialised), so a concurrent flush or command never loses an update; like the flush, it
-    touches user_xp before members, so the two never wait on each other in a circle.
+    touches user_xp before members and the XP histogram, so none wait on each other in a circle.
     """
     if operation is XpOperation.RESET:
         amount = 0
@@ -78,6 +79,9 @@ async def adjust_xp(
         await Member.filter(guild_id=guild_id, user_id=user_id).using_db(conn).update(
             xp=new_xp, level=new_level, updated_at=now
         )
+        moved = HistogramDelta()
+        moved.move(guild_id, user_id, row.xp, new_xp)
+        await write_histogram(conn, moved)
     return XpChange(guild_id, user_id, row.xp, new_xp, row.level, new_level)
 
 
