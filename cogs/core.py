@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -11,9 +13,10 @@ from discord.ext import commands
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
+from pegasus.outage import health, is_database_unreachable
 from pegasus.services import directory
 from pegasus.ui.format import BLURPLE, clip
-from pegasus.ui.users import member_info, user_info
+from pegasus.ui.users import member_info, member_infos_from_payload, user_info
 
 log = logging.getLogger(__name__)
 
@@ -30,34 +33,62 @@ def feature_of(command: AnyCommand | app_commands.ContextMenu) -> str:
     return "Other"
 
 
+# The gateway events whose members the directory stores, read before discord.py builds objects.
+MEMBER_PAYLOAD_EVENTS = ("GUILD_CREATE", "GUILD_MEMBERS_CHUNK")
+
+
 class Core(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
+        self.directory = directory.DirectorySync(on_error=self._directory_write_failed)
+        self._parsers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
-    async def _store_guild(self, guild: discord.Guild) -> None:
-        await directory.mark_guild_joined(guild.id)
-        await directory.upsert_members(guild.id, [member_info(m) for m in guild.members])
+    async def cog_load(self) -> None:
+        # Members come in GUILD_CREATE (small guilds) and in GUILD_MEMBERS_CHUNK (large guilds,
+        # after GUILD_CREATE, and whenever chunks are asked for): both are stored as they
+        # arrive, from the payload, a batch at a time in the background.
+        parsers = self.bot._connection.parsers
+        for event in MEMBER_PAYLOAD_EVENTS:
+            self._parsers[event] = parsers[event]
+        parsers["GUILD_CREATE"] = self._parse_guild_create
+        parsers["GUILD_MEMBERS_CHUNK"] = self._parse_members_chunk
 
-    @commands.Cog.listener()
-    async def on_guild_available(self, guild: discord.Guild) -> None:
-        await self._store_guild(guild)
+    async def cog_unload(self) -> None:
+        self.bot._connection.parsers.update(self._parsers)
+        await self.directory.drained()  # a clean stop stores everything already received
 
-    @commands.Cog.listener()
-    async def on_guild_join(self, guild: discord.Guild) -> None:
-        await self._store_guild(guild)
+    def _parse_guild_create(self, data: dict[str, Any]) -> None:
+        self._parsers["GUILD_CREATE"](data)
+        if data.get("unavailable") is True:
+            return  # an outage: the guild and its members come with the next GUILD_CREATE
+        members = member_infos_from_payload(data.get("members") or ())
+        self.directory.guild_available(int(data["id"]), members)
+
+    def _parse_members_chunk(self, data: dict[str, Any]) -> None:
+        self._parsers["GUILD_MEMBERS_CHUNK"](data)
+        guild_id = int(data["guild_id"])
+        if self.bot.get_guild(guild_id) is None:
+            return  # discord.py ignores chunks of guilds it does not know; so do we
+        self.directory.members_seen(guild_id, member_infos_from_payload(data.get("members") or ()))
+
+    def _directory_write_failed(self, error: BaseException) -> None:
+        if is_database_unreachable(error):
+            health.report(error)  # an outage, logged once
+        else:
+            log.error("Storing guild members failed", exc_info=error)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        await directory.mark_guild_left(guild.id)
+        self.directory.guild_left(guild.id, now=discord.utils.utcnow())
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
-        await directory.upsert_members(member.guild.id, [member_info(member)])
+        self.directory.members_seen(member.guild.id, [member_info(member)])
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         if before.nick != after.nick:
-            await directory.upsert_members(after.guild.id, [member_info(after)])
+            self.directory.members_seen(after.guild.id, [member_info(after)])
 
     @commands.Cog.listener()
     async def on_user_update(self, before: discord.User, after: discord.User) -> None:
@@ -66,7 +97,7 @@ class Core(commands.Cog):
             after.global_name,
             after.avatar,
         ):
-            await directory.upsert_users_now([user_info(after)])
+            self.directory.users_seen([user_info(after)])
 
     @app_commands.command(name="ping", description="Check that Pegasus is awake.")
     async def ping(self, interaction: discord.Interaction) -> None:

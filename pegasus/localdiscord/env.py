@@ -29,6 +29,7 @@ WATCHED_LOGGERS = ("discord", "pegasus", "cogs")
 # Tasks discord.py creates to run the bot's handlers for one event, command or component.
 BOT_TASK_PREFIXES = (
     "discord.py: ",
+    "pegasus: ",  # the bot's own background work that ends when done (e.g. the directory sync)
     "CommandTree-invoker",
     "discord-ui-view-dispatch",
     "discord-ui-dynamic-item",
@@ -441,6 +442,9 @@ class BotProcessFactory:
                 "DISCORD_GATEWAY_URL": self.server.gateway_url,
                 "SYNC_COMMANDS": "global",
                 "LOG_LEVEL": "INFO",
+                # Several bot processes at once would compete for one port; a test that wants
+                # the web server passes WEB_ENABLED=true (and WEB_PORT=0 for any free port).
+                "WEB_ENABLED": "false",
                 "PYTHONUNBUFFERED": "1",
             }
         )

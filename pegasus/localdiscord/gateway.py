@@ -132,6 +132,7 @@ class Gateway:
         self.received: list[dict[str, Any]] = []  # every non-heartbeat frame from the bot
         self._connected = asyncio.Event()
         self._heartbeat_waiters: list[asyncio.Future[None]] = []
+        self._chunk_senders: set[asyncio.Task[None]] = set()
         self.on_connected: list[Callable[[Session], None]] = []
 
     # state ---------------------------------------------------------------------------------
@@ -391,19 +392,31 @@ class Gateway:
             members = [m for m in members if m.name.lower().startswith(query)]
         if data.get("limit"):
             members = members[: int(data["limit"])]
-        # Discord answers in chunks of at most 1000 members.
-        pages = [members[i : i + 1000] for i in range(0, len(members), 1000)] or [[]]
-        for index, page in enumerate(pages):
-            chunk: dict[str, Any] = {
-                "guild_id": str(guild.id),
-                "members": [payloads.member(m) for m in page],
-                "chunk_index": index,
-                "chunk_count": len(pages),
-                "not_found": [],
-            }
-            if data.get("nonce"):
-                chunk["nonce"] = data["nonce"]
-            self._dispatch_to(conn.session, "GUILD_MEMBERS_CHUNK", chunk)
+        task = asyncio.get_running_loop().create_task(
+            self._send_member_chunks(conn.session, guild, members, data.get("nonce"))
+        )
+        self._chunk_senders.add(task)
+        task.add_done_callback(self._chunk_senders.discard)
+
+    async def _send_member_chunks(
+        self, session: Session, guild: FakeGuild, members: list[FakeMember], nonce: str | None
+    ) -> None:
+        """Discord answers in chunks of at most 1000 members, one event after the other (a
+        chunk is built when it is sent, so a huge guild does not stall the server)."""
+        with self.server.serving():
+            pages = [members[i : i + 1000] for i in range(0, len(members), 1000)] or [[]]
+            for index, page in enumerate(pages):
+                chunk: dict[str, Any] = {
+                    "guild_id": str(guild.id),
+                    "members": [payloads.member(m) for m in page],
+                    "chunk_index": index,
+                    "chunk_count": len(pages),
+                    "not_found": [],
+                }
+                if nonce:
+                    chunk["nonce"] = nonce
+                self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
+                await asyncio.sleep(0)
 
 
 def _strip_content(session: Session, event: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -493,6 +493,19 @@ class LocalDiscord:
             text += self._bot_errors[-1][-3000:]
         return text
 
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Work the server is still doing for the bot (a request, member chunks being sent):
+        `requests_idle`, and so `settle`, wait for it."""
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight:
+                self._idle.set()
+
     async def requests_idle(self, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
             while self.in_flight:
@@ -648,14 +661,8 @@ class LocalDiscord:
             reason,
         )
         self.requests.append(record)
-        self.in_flight += 1
-        self._idle.clear()
-        try:
+        with self.serving():
             response = await self._respond(request, route, params, record)
-        finally:
-            self.in_flight -= 1
-            if not self.in_flight:
-                self._idle.set()
         self.notify("request", record)
         return response
 

@@ -1,25 +1,25 @@
 """Guilds, users and members as the bot sees them, written in batches.
 
 Feature services call `ensure_member` (or `ensure_guild`/`ensure_user`) before writing rows that
-reference them; the gateway adapters call `upsert_guild_snapshot` with everything a GUILD_CREATE
-carries, which costs a few statements per thousand members rather than one per member.
+reference them. The gateway adapters hand what GUILD_CREATE, member chunks and member events
+carry to a `DirectorySync`, which writes it in the background in multi-row statements, batched
+across guilds, and only the rows that changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
-from dataclasses import dataclass
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from itertools import islice
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from models.guilds import Guild, GuildSettings, Member, User
-
-BATCH_SIZE = 500
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +37,6 @@ class MemberInfo:
     user: UserInfo
     nickname: str | None = None
     joined_at: datetime | None = None
-
-
-def _chunks(items: Sequence[T], size: int = BATCH_SIZE) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def ensure_guild(guild_id: int, *, using_db: BaseDBAsyncClient | None = None) -> None:
@@ -67,47 +62,6 @@ async def ensure_member(
     )
 
 
-async def upsert_users(users: Sequence[UserInfo], *, using_db: BaseDBAsyncClient) -> None:
-    rows = [
-        User(
-            id=u.id,
-            username=u.username[:64],
-            global_name=(u.global_name or None) and u.global_name[:64],
-            discriminator=u.discriminator[:4] or "0",
-            avatar=u.avatar,
-            is_bot=u.is_bot,
-        )
-        for u in {u.id: u for u in users}.values()
-    ]
-    for chunk in _chunks(rows):
-        await User.bulk_create(
-            list(chunk),
-            on_conflict=["id"],
-            update_fields=["username", "global_name", "discriminator", "avatar", "is_bot"],
-            using_db=using_db,
-        )
-
-
-async def upsert_members(
-    guild_id: int, members: Sequence[MemberInfo], *, using_db: BaseDBAsyncClient | None = None
-) -> None:
-    """Upsert users and memberships of one guild in batches, inside one transaction."""
-    async with in_transaction() if using_db is None else nullcontext(using_db) as conn:
-        await ensure_guild(guild_id, using_db=conn)
-        await upsert_users([m.user for m in members], using_db=conn)
-        rows = [
-            Member(guild_id=guild_id, user_id=m.user.id, nickname=m.nickname, joined_at=m.joined_at)
-            for m in {m.user.id: m for m in members}.values()
-        ]
-        for chunk in _chunks(rows):
-            await Member.bulk_create(
-                list(chunk),
-                on_conflict=["guild_id", "user_id"],
-                update_fields=["nickname", "joined_at"],
-                using_db=conn,
-            )
-
-
 async def mark_guild_joined(guild_id: int) -> None:
     await ensure_guild(guild_id)
     await Guild.filter(id=guild_id).update(left_at=None)
@@ -118,6 +72,392 @@ async def mark_guild_left(guild_id: int, *, now: datetime | None = None) -> None
     await Guild.filter(id=guild_id).update(left_at=now or datetime.now(UTC))
 
 
-async def upsert_users_now(users: Sequence[UserInfo]) -> None:
-    async with in_transaction() as conn:
-        await upsert_users(users, using_db=conn)
+async def upsert_members(guild_id: int, members: Iterable[MemberInfo]) -> None:
+    """Store the guild and these members now (what changed), as the gateway sync does."""
+    sync = DirectorySync()
+    sync.guild_available(guild_id, members)
+    await sync.drained()
+
+
+# -- the gateway sync ----------------------------------------------------------------------------
+
+SYNC_BATCH_SIZE = 1_000  # members per batch: 9 parameters each stays far below SQLite's limit
+SYNC_TASK_NAME = "pegasus: directory sync"
+
+_USER_COLUMNS = ("username", "global_name", "discriminator", "avatar", "is_bot")
+_UserRow = tuple[str, str | None, str, str | None, bool]
+_MemberRow = tuple[str | None, datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _GuildState:
+    guild_id: int
+    left_at: datetime | None  # None: the bot is there
+
+
+@dataclass(frozen=True, slots=True)
+class _Members:
+    guild_id: int
+    members: Iterator[MemberInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class _Users:
+    users: Iterator[UserInfo]
+
+
+_Work = _GuildState | _Members | _Users
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one transaction writes: the latest state of each guild, user and member in it."""
+
+    guilds: dict[int, datetime | None] = field(default_factory=dict)
+    users: dict[int, UserInfo] = field(default_factory=dict)
+    members: dict[tuple[int, int], MemberInfo] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.guilds or self.users or self.members)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncTotals:
+    """Rows the sync has written since it was created (inserted or changed, never unchanged)."""
+
+    batches: int
+    users_written: int
+    members_written: int
+    guilds_written: int
+
+
+class DirectorySync:
+    """Stores what the gateway reports about guilds, users and members, in the background.
+
+    Submitting is cheap and never waits: the members of a GUILD_CREATE or of a member chunk are
+    handed over as a lazy iterable and converted a batch at a time, so a guild of 100,000
+    members never holds the event loop for long. A batch gathers work across guilds (a thousand
+    small guilds are a few dozen batches), compares it with what is stored and writes, in one
+    transaction of multi-row statements, only the rows that are new or changed: the second
+    start of an unchanged world writes nothing. Work is written in the order it was submitted.
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = SYNC_BATCH_SIZE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.batch_size = batch_size
+        self._clock = clock
+        self._on_error = on_error
+        self._queue: deque[_Work] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._batches = 0
+        self._written = {"users": 0, "members": 0, "guilds": 0}
+
+    # -- submitting ----------------------------------------------------------------------------
+    def guild_available(self, guild_id: int, members: Iterable[MemberInfo] = ()) -> None:
+        """The bot is in `guild_id` (again): its row says so, and `members` are stored."""
+        self._submit(_GuildState(guild_id, None))
+        self.members_seen(guild_id, members)
+
+    def guild_left(self, guild_id: int, *, now: datetime) -> None:
+        """Soft delete: the data is kept for a grace period after the bot leaves."""
+        self._submit(_GuildState(guild_id, now))
+
+    def members_seen(self, guild_id: int, members: Iterable[MemberInfo]) -> None:
+        self._submit(_Members(guild_id, iter(members)))
+
+    def users_seen(self, users: Iterable[UserInfo]) -> None:
+        self._submit(_Users(iter(users)))
+
+    def _submit(self, work: _Work) -> None:
+        self._queue.append(work)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain(), name=SYNC_TASK_NAME)
+
+    # -- waiting -------------------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        return not self._queue and (self._task is None or self._task.done())
+
+    async def drained(self) -> None:
+        """Until everything submitted so far (and meanwhile) is stored or has failed."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    @property
+    def totals(self) -> SyncTotals:
+        return SyncTotals(
+            self._batches, self._written["users"], self._written["members"], self._written["guilds"]
+        )
+
+    # -- the drain -----------------------------------------------------------------------------
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = self._take_batch()
+            if not batch:
+                continue
+            try:
+                await self._write(batch)
+            except Exception as error:
+                # The next GUILD_CREATE (new session or restart) submits the same facts again.
+                if self._on_error is None:
+                    raise
+                self._on_error(error)
+            # Let commands and events run between batches, even when the writes did not wait.
+            await asyncio.sleep(0)
+
+    def _take_batch(self) -> _Batch:
+        """Up to `batch_size` members and users from the head of the queue, in order."""
+        batch = _Batch()
+        size = 0
+        while self._queue and size < self.batch_size:
+            work = self._queue[0]
+            if isinstance(work, _GuildState):
+                batch.guilds[work.guild_id] = work.left_at
+                self._queue.popleft()
+                continue
+            room = self.batch_size - size
+            taken = 0
+            if isinstance(work, _Members):
+                for info in islice(work.members, room):
+                    batch.members[(work.guild_id, info.user.id)] = info
+                    batch.users[info.user.id] = info.user
+                    taken += 1
+            else:
+                for user in islice(work.users, room):
+                    batch.users[user.id] = user
+                    taken += 1
+            size += taken
+            if taken < room:  # this source is used up
+                self._queue.popleft()
+        return batch
+
+    async def _write(self, batch: _Batch) -> None:
+        now = self._clock()
+        conn = connections.get("default")
+        dialect = conn.capabilities.dialect
+        guild_ids = set(batch.guilds) | {guild_id for guild_id, _user in batch.members}
+        users = await _changed_users(conn, dialect, batch.users)
+        members = await _changed_members(conn, dialect, batch.members)
+        async with in_transaction() as tx:
+            guilds = await _store_guilds(tx, guild_ids, batch.guilds)
+            await _upsert_user_rows(tx, dialect, users, now)
+            await _upsert_member_rows(tx, dialect, members, now)
+        self._batches += 1
+        self._written["guilds"] += guilds
+        self._written["users"] += len(users)
+        self._written["members"] += len(members)
+
+
+def _user_row(user: UserInfo) -> _UserRow:
+    """A user as the `users` columns hold it."""
+    global_name = (user.global_name or None) and user.global_name[:64]
+    discriminator = user.discriminator[:4] or "0"
+    return (user.username[:64], global_name, discriminator, user.avatar, user.is_bot)
+
+
+def _instant(value: datetime | str | None) -> datetime | None:
+    """A stored or given moment, comparable whatever the database returned it as."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _member_row(member: MemberInfo) -> _MemberRow:
+    nickname = member.nickname[:64] if member.nickname else None
+    return (nickname, _instant(member.joined_at))
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+async def _changed_users(
+    conn: BaseDBAsyncClient, dialect: str, users: dict[int, UserInfo]
+) -> list[tuple[int, _UserRow]]:
+    if not users:
+        return []
+    columns = ", ".join(f'"{c}"' for c in ("id", *_USER_COLUMNS))
+    ids = list(users)
+    if dialect == "postgres":
+        sql = f'SELECT {columns} FROM "users" WHERE "id" = ANY($1::bigint[])'
+        rows = await conn.execute_query_dict(sql, [ids])
+    else:
+        sql = f'SELECT {columns} FROM "users" WHERE "id" IN ({_placeholders(len(ids))})'
+        rows = await conn.execute_query_dict(sql, ids)
+    stored = {
+        row["id"]: (
+            row["username"],
+            row["global_name"],
+            row["discriminator"],
+            row["avatar"],
+            bool(row["is_bot"]),
+        )
+        for row in rows
+    }
+    wanted = ((user_id, _user_row(user)) for user_id, user in users.items())
+    return [(user_id, row) for user_id, row in wanted if stored.get(user_id) != row]
+
+
+async def _changed_members(
+    conn: BaseDBAsyncClient, dialect: str, members: dict[tuple[int, int], MemberInfo]
+) -> list[tuple[int, int, _MemberRow]]:
+    if not members:
+        return []
+    guild_ids = list({guild_id for guild_id, _user in members})
+    user_ids = list({user_id for _guild, user_id in members})
+    columns = '"guild_id", "user_id", "nickname", "joined_at"'
+    if dialect == "postgres":
+        sql = (
+            f'SELECT {columns} FROM "members" '
+            'WHERE "guild_id" = ANY($1::bigint[]) AND "user_id" = ANY($2::bigint[])'
+        )
+        rows = await conn.execute_query_dict(sql, [guild_ids, user_ids])
+    else:
+        sql = (
+            f'SELECT {columns} FROM "members" WHERE "guild_id" IN ({_placeholders(len(guild_ids))})'
+            f' AND "user_id" IN ({_placeholders(len(user_ids))})'
+        )
+        rows = await conn.execute_query_dict(sql, [*guild_ids, *user_ids])
+    stored = {
+        (row["guild_id"], row["user_id"]): (row["nickname"], _instant(row["joined_at"]))
+        for row in rows
+    }
+    wanted = ((key, _member_row(member)) for key, member in members.items())
+    return [(key[0], key[1], row) for key, row in wanted if stored.get(key) != row]
+
+
+async def _store_guilds(
+    conn: BaseDBAsyncClient, guild_ids: set[int], states: dict[int, datetime | None]
+) -> int:
+    """Create the guilds (and settings) not stored yet and record joins and leaves that
+    changed something; returns the number of guild rows written."""
+    if not guild_ids:
+        return 0
+    ids = list(guild_ids)
+    stored = dict(await Guild.filter(id__in=ids).using_db(conn).values_list("id", "left_at"))
+    missing = [guild_id for guild_id in ids if guild_id not in stored]
+    if missing:
+        await Guild.bulk_create(
+            [Guild(id=guild_id, left_at=states.get(guild_id)) for guild_id in missing],
+            ignore_conflicts=True,
+            using_db=conn,
+        )
+    settings = GuildSettings.filter(guild_id__in=ids).using_db(conn)
+    with_settings = set(await settings.values_list("guild_id", flat=True))
+    if len(with_settings) < len(ids):
+        await GuildSettings.bulk_create(
+            [GuildSettings(guild_id=guild_id) for guild_id in ids if guild_id not in with_settings],
+            ignore_conflicts=True,
+            using_db=conn,
+        )
+    back = [g for g, left_at in states.items() if left_at is None and stored.get(g) is not None]
+    if back:
+        await Guild.filter(id__in=back).using_db(conn).update(left_at=None)
+    for guild_id, left_at in states.items():
+        if left_at is not None and guild_id in stored and stored[guild_id] is None:
+            await Guild.filter(id=guild_id).using_db(conn).update(left_at=left_at)
+            back.append(guild_id)
+    return len(missing) + len(back)
+
+
+_PG_USERS_UPSERT = """
+INSERT INTO "users" ("id", "username", "global_name", "discriminator", "avatar", "is_bot",
+                     "created_at", "updated_at")
+SELECT u.*, $7::timestamptz, $7::timestamptz
+FROM unnest($1::bigint[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::bool[])
+     AS u
+ON CONFLICT ("id") DO UPDATE SET "username" = EXCLUDED."username",
+    "global_name" = EXCLUDED."global_name", "discriminator" = EXCLUDED."discriminator",
+    "avatar" = EXCLUDED."avatar", "is_bot" = EXCLUDED."is_bot", "updated_at" = EXCLUDED."updated_at"
+"""
+
+_SQLITE_USERS_UPSERT = """
+INSERT INTO "users" ("id", "username", "global_name", "discriminator", "avatar", "is_bot",
+                     "created_at", "updated_at")
+VALUES {values}
+ON CONFLICT ("id") DO UPDATE SET "username" = excluded."username",
+    "global_name" = excluded."global_name", "discriminator" = excluded."discriminator",
+    "avatar" = excluded."avatar", "is_bot" = excluded."is_bot", "updated_at" = excluded."updated_at"
+"""
+
+# A membership created here starts with no activity; an existing one keeps its counters.
+_PG_MEMBERS_UPSERT = """
+INSERT INTO "members" ("guild_id", "user_id", "nickname", "joined_at", "xp", "level", "messages",
+                       "voice_minutes", "created_at", "updated_at")
+SELECT m.*, 0, 0, 0, 0, $5::timestamptz, $5::timestamptz
+FROM unnest($1::bigint[], $2::bigint[], $3::varchar[], $4::timestamptz[]) AS m
+ON CONFLICT ("guild_id", "user_id") DO UPDATE SET "nickname" = EXCLUDED."nickname",
+    "joined_at" = EXCLUDED."joined_at", "updated_at" = EXCLUDED."updated_at"
+"""
+
+_SQLITE_MEMBERS_UPSERT = """
+INSERT INTO "members" ("guild_id", "user_id", "nickname", "joined_at", "xp", "level", "messages",
+                       "voice_minutes", "created_at", "updated_at")
+VALUES {values}
+ON CONFLICT ("guild_id", "user_id") DO UPDATE SET "nickname" = excluded."nickname",
+    "joined_at" = excluded."joined_at", "updated_at" = excluded."updated_at"
+"""
+
+
+def _sqlite_values(rows: int, columns: int) -> str:
+    row = f"({_placeholders(columns)})"
+    return ", ".join([row] * rows)
+
+
+async def _upsert_user_rows(
+    conn: BaseDBAsyncClient, dialect: str, users: list[tuple[int, _UserRow]], now: datetime
+) -> None:
+    if not users:
+        return
+    if dialect == "postgres":
+        columns = [list(values) for values in zip(*(row for _id, row in users), strict=True)]
+        await conn.execute_query(_PG_USERS_UPSERT, [[i for i, _row in users], *columns, now])
+        return
+    stamp = now.isoformat(" ")
+    values = [v for user_id, row in users for v in (user_id, *row, stamp, stamp)]
+    sql = _SQLITE_USERS_UPSERT.format(values=_sqlite_values(len(users), 8))
+    await conn.execute_query(sql, values)
+
+
+async def _upsert_member_rows(
+    conn: BaseDBAsyncClient,
+    dialect: str,
+    members: list[tuple[int, int, _MemberRow]],
+    now: datetime,
+) -> None:
+    if not members:
+        return
+    if dialect == "postgres":
+        guild_ids, user_ids, rows = zip(*members, strict=True)
+        nicknames = [nickname for nickname, _joined in rows]
+        joined = [joined_at for _nickname, joined_at in rows]
+        await conn.execute_query(
+            _PG_MEMBERS_UPSERT, [list(guild_ids), list(user_ids), nicknames, joined, now]
+        )
+        return
+    stamp = now.isoformat(" ")
+    values = [
+        v
+        for guild_id, user_id, (nickname, joined_at) in members
+        for v in (
+            guild_id,
+            user_id,
+            nickname,
+            joined_at.isoformat(" ") if joined_at else None,
+            0,
+            0,
+            0,
+            0,
+            stamp,
+            stamp,
+        )
+    ]
+    sql = _SQLITE_MEMBERS_UPSERT.format(values=_sqlite_values(len(members), 10))
+    await conn.execute_query(sql, values)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
 import discord
 
 from pegasus.services.directory import MemberInfo, UserInfo
 
-__all__ = ["member_info", "user_info"]
+__all__ = [
+    "member_info",
+    "member_infos_from_payload",
+    "user_info",
+    "user_info_from_payload",
+]
 
 
 def user_info(user: discord.abc.User) -> UserInfo:
@@ -22,3 +30,30 @@ def user_info(user: discord.abc.User) -> UserInfo:
 
 def member_info(member: discord.Member) -> MemberInfo:
     return MemberInfo(user=user_info(member), nickname=member.nick, joined_at=member.joined_at)
+
+
+def user_info_from_payload(data: Mapping[str, Any]) -> UserInfo:
+    """A user object as the gateway sends it (no discord.py objects built)."""
+    return UserInfo(
+        id=int(data["id"]),
+        username=data.get("username") or "",
+        global_name=data.get("global_name"),
+        discriminator=data.get("discriminator") or "0",
+        avatar=data.get("avatar"),
+        is_bot=bool(data.get("bot", False)),
+    )
+
+
+def member_infos_from_payload(members: Iterable[Mapping[str, Any]]) -> Iterator[MemberInfo]:
+    """The members of a GUILD_CREATE or GUILD_MEMBERS_CHUNK, converted one at a time as they
+    are read, so that a chunk of a huge guild is never converted in one go."""
+    for data in members:
+        user = data.get("user")
+        if user is None:
+            continue
+        joined_at = data.get("joined_at")
+        yield MemberInfo(
+            user=user_info_from_payload(user),
+            nickname=data.get("nick"),
+            joined_at=discord.utils.parse_time(joined_at) if joined_at else None,
+        )

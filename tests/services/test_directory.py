@@ -38,8 +38,8 @@ async def test_snapshot_of_a_large_guild_is_written_in_batches(
 
     assert await Member.filter(guild_id=GUILD).count() == 1_200
     assert await User.all().count() == 1_200
-    # guild + settings, then users and memberships in chunks of 500: 2 + 3 + 3 statements.
-    assert len(statements) == 8
+    # guild + settings, then users and memberships in batches of 1,000: 2 + 2 + 2 statements.
+    assert len(statements) == 6
 
 
 async def test_upsert_updates_in_place(db: None) -> None:
