@@ -6,6 +6,7 @@ so an operator never has to read a traceback to start the bot.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ SQLITE_PREFIX = "sqlite://"
 POSTGRES_SCHEMES = ("postgres", "postgresql", "asyncpg")
 DEFAULT_GUILD_DATA_RETENTION_DAYS = 30
 MAX_GUILD_DATA_RETENTION_DAYS = 3650
+DEFAULT_WEB_HOST = "127.0.0.1"
+DEFAULT_WEB_PORT = 8080
+DEFAULT_WEB_IP_RATE_LIMIT = 300  # requests a minute from one client address
+MIN_WEB_SECRET_LENGTH = 32
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,14 @@ class Settings:
     owner_ids: frozenset[int] = frozenset()
     # How long a guild's data is kept after the bot leaves it (GUILD_DATA_RETENTION_DAYS).
     guild_data_retention: timedelta = timedelta(days=DEFAULT_GUILD_DATA_RETENTION_DAYS)
+    # The web server (REST API): off unless asked for when settings are built in code; on by
+    # default for `from_env`, i.e. for operators.
+    web_enabled: bool = False
+    web_host: str = DEFAULT_WEB_HOST
+    web_port: int = DEFAULT_WEB_PORT
+    web_secret: str | None = None  # None on SQLite: generated once and kept beside the database
+    web_trusted_proxies: tuple[IpNetwork, ...] = ()
+    web_ip_rate_limit: int = DEFAULT_WEB_IP_RATE_LIMIT
 
     @classmethod
     def from_env(
@@ -62,9 +76,11 @@ class Settings:
             env = os.environ
         shard_count = _parse_optional_int(env, "SHARD_COUNT", minimum=1)
         shard_ids = _parse_shard_ids(env, shard_count)
+        database_url = parse_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        web_enabled = _parse_bool(env, "WEB_ENABLED", default=True)
         return cls(
             discord_token=_parse_token(env),
-            database_url=parse_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            database_url=database_url,
             database_ssl=_parse_ssl(env),
             discord_api_base=_parse_http_url(env, "DISCORD_API_BASE", DEFAULT_API_BASE),
             discord_gateway_url=_parse_ws_url(env),
@@ -74,6 +90,13 @@ class Settings:
             log_level=_parse_log_level(env),
             owner_ids=_parse_owner_ids(env),
             guild_data_retention=_parse_guild_data_retention(env),
+            web_enabled=web_enabled,
+            web_host=_parse_web_host(env),
+            web_port=_parse_port(env),
+            web_secret=parse_web_secret(env, database_url, required=web_enabled),
+            web_trusted_proxies=_parse_trusted_proxies(env),
+            web_ip_rate_limit=_parse_optional_int(env, "WEB_IP_RATE_LIMIT", minimum=1)
+            or DEFAULT_WEB_IP_RATE_LIMIT,
         )
 
 
@@ -230,3 +253,81 @@ def _parse_owner_ids(env: Mapping[str, str]) -> frozenset[int]:
             f"OWNER_IDS must be comma-separated Discord user ids; got {raw!r}."
         )
     return frozenset(int(p) for p in parts)
+
+
+def _parse_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "yes", "on", "1"):
+        return True
+    if raw in ("false", "no", "off", "0"):
+        return False
+    raise ConfigError(f"{name} must be true or false; got {raw!r}.")
+
+
+def _parse_web_host(env: Mapping[str, str]) -> str:
+    value = (env.get("WEB_HOST") or DEFAULT_WEB_HOST).strip()
+    if any(ch.isspace() or ch in "/:" for ch in value) and not _is_ip(value):
+        raise ConfigError(
+            f"WEB_HOST must be an address or host name such as 127.0.0.1 or 0.0.0.0; got {value!r}."
+        )
+    return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_port(env: Mapping[str, str]) -> int:
+    raw = (env.get("WEB_PORT") or str(DEFAULT_WEB_PORT)).strip()
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(
+            f"WEB_PORT must be a port number from 1 to 65535 (0: any free port); got {raw!r}."
+        )
+    return int(raw)
+
+
+def parse_web_secret(env: Mapping[str, str], database_url: str, *, required: bool) -> str | None:
+    """WEB_SECRET, which keys the hashes of client addresses in the audit log.
+
+    Every process of a PostgreSQL deployment must hash alike, so there it must be given; on
+    SQLite (one machine) it may be left out and is generated once beside the database.
+    """
+    value = (env.get("WEB_SECRET") or "").strip()
+    if not value:
+        if required and not database_url.startswith(SQLITE_PREFIX):
+            raise ConfigError(
+                "WEB_SECRET is not set: the web server on PostgreSQL needs a secret shared by "
+                "every process; generate one with `python -c \"import secrets; "
+                "print(secrets.token_hex(32))\"` and put it in .env, or set WEB_ENABLED=false."
+            )
+        return None
+    if len(value) < MIN_WEB_SECRET_LENGTH or any(ch.isspace() for ch in value):
+        raise ConfigError(
+            f"WEB_SECRET must be at least {MIN_WEB_SECRET_LENGTH} characters without spaces; "
+            "generate one with `python -c \"import secrets; print(secrets.token_hex(32))\"`."
+        )
+    return value
+
+
+def _parse_trusted_proxies(env: Mapping[str, str]) -> tuple[IpNetwork, ...]:
+    raw = (env.get("WEB_TRUSTED_PROXIES") or "").strip()
+    if not raw:
+        return ()
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(
+                "WEB_TRUSTED_PROXIES must be comma-separated addresses or networks such as "
+                f"127.0.0.1,10.0.0.0/8; {part!r} is neither."
+            ) from None
+    return tuple(networks)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
 
+from pegasus import metrics
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.outage import DATABASE_UNAVAILABLE, health, is_database_unreachable
 from pegasus.ui.checks import and_join
@@ -204,7 +206,31 @@ class PegasusTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
+        expected = describe_error(error) is not None
+        interaction.extras[OUTCOME] = "refused" if expected else "error"
         await report_interaction_error(interaction, error)
+
+    async def _call(self, interaction: discord.Interaction) -> None:
+        started = time.perf_counter()
+        try:
+            await super()._call(interaction)
+        finally:
+            if interaction.type is discord.InteractionType.application_command:
+                count_command(interaction, time.perf_counter() - started)
+
+
+OUTCOME = "pegasus_outcome"  # interaction.extras: how a command ended, for the metrics
+
+
+def count_command(interaction: discord.Interaction, seconds: float) -> None:
+    """Count a finished slash command by name and outcome: ok, refused (a check or a
+    PegasusError said why) or error (unexpected)."""
+    command = interaction.command
+    name = command.qualified_name if command is not None else _interaction_name(interaction)
+    failed = interaction.command_failed
+    outcome = interaction.extras.get(OUTCOME, "refused") if failed else "ok"
+    metrics.COMMANDS.labels(name.lstrip("/"), outcome).inc()
+    metrics.INTERACTION_SECONDS.observe(seconds)
 
 
 async def passes_interaction_checks(interaction: discord.Interaction) -> bool:

@@ -13,6 +13,8 @@ in `internal`, so a test can check that every column is one or the other.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,9 +26,9 @@ from tortoise.transactions import in_transaction
 
 from models.security import AuditSource
 from pegasus import notify
-from pegasus.errors import ValidationError
+from pegasus.errors import ConflictError, ValidationError
 from pegasus.services import directory
-from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.audit import ActorContext, ensure_rows, record_audit
 from pegasus.services.durations import format_duration
 
 __all__ = [
@@ -34,10 +36,13 @@ __all__ = [
     "FeatureSettings",
     "Kind",
     "Setting",
+    "StaleSettings",
     "apply_changes",
     "declared",
     "ensure_settings_row",
+    "read_settings",
     "register",
+    "settings_version",
 ]
 
 
@@ -257,6 +262,24 @@ async def ensure_settings_row(
     await model.bulk_create([model(guild_id=guild_id)], ignore_conflicts=True, using_db=using_db)
 
 
+class StaleSettings(ConflictError):
+    """The settings changed since the version the caller last read."""
+
+
+def settings_version(values: Mapping[str, Any]) -> str:
+    """A short fingerprint of settings values: equal values, equal version (an HTTP ETag)."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+async def read_settings(spec: FeatureSettings, guild_id: int) -> dict[str, Any]:
+    """Every setting's value for the guild (the defaults when nothing is stored yet)."""
+    row = await spec.model.get_or_none(guild_id=guild_id)
+    if row is None:
+        row = spec.model(guild_id=guild_id)  # the defaults, without storing anything
+    return {name: getattr(row, name) for name in spec.by_name}
+
+
 Changes = Mapping[str, Any]
 # Changes computed from the current values, read on the locked row: for read-modify-write
 # settings such as a list of ids, so that two changes at once never lose one of them.
@@ -271,6 +294,8 @@ async def apply_changes(
     *,
     source: AuditSource = AuditSource.DISCORD,
     action: str | None = None,
+    context: ActorContext | None = None,
+    expected_version: str | None = None,
 ) -> dict[str, Any]:
     """Validate `changes`, store them in one transaction and audit what changed.
 
@@ -279,6 +304,11 @@ async def apply_changes(
     function of the current values (called on the locked row; it may refuse with a
     PegasusError). Returns every setting's value as stored afterwards. Nothing is stored if any
     value or rule is refused.
+
+    `context` (Discord or the API, the client's address hash and user agent) goes on the audit
+    row. With `expected_version` (a `settings_version` the caller read), the change is refused
+    with StaleSettings when the settings have changed since: two people editing at once never
+    overwrite each other unknowingly.
     """
     wanted = None if callable(changes) else _checked(spec, changes)
     await directory.ensure_guild(guild_id)
@@ -287,6 +317,11 @@ async def apply_changes(
         await ensure_settings_row(spec.model, guild_id, using_db=conn)
         row = await spec.model.filter(guild_id=guild_id).using_db(conn).select_for_update().get()
         current = {name: getattr(row, name) for name in spec.by_name}
+        if expected_version is not None and settings_version(current) != expected_version:
+            raise StaleSettings(
+                f"The {spec.feature} settings were changed by someone else since you read "
+                "them; read them again and retry."
+            )
         if wanted is None:
             assert callable(changes)
             wanted = _checked(spec, changes(copy.deepcopy(current)))
@@ -303,6 +338,7 @@ async def apply_changes(
                 before={name: current[name] for name in changed},
                 after=changed,
                 source=source,
+                context=context,
                 using_db=conn,
             )
         stored = current | changed

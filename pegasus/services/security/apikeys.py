@@ -2,8 +2,10 @@
 listed, revoked, and held to a rate per minute.
 
 `create_api_key` returns the secret once and stores only its SHA-256; `verify_api_key(secret,
-now)` is the entry point of the REST API: it checks the key and counts the use in one
-conditional UPDATE. `ApiKeyRateLimiter` is in memory, owned by the running API.
+now)` is the entry point of the REST API. Given a `KeyUsage` (the running API's), it only reads
+the key and counts the use in memory, written behind in batches (`KeyUsage.flush`), so a request
+costs no write; without one it counts the use in one conditional UPDATE. `ApiKeyRateLimiter` is
+in memory, owned by the running API.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from random import Random
+from typing import Literal
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
@@ -40,6 +43,8 @@ __all__ = [
     "ApiKeyRateLimiter",
     "ApiKeyRecord",
     "CreatedApiKey",
+    "InvalidApiKey",
+    "KeyUsage",
     "create_api_key",
     "enforce_api_rate_limit",
     "hash_secret",
@@ -62,7 +67,13 @@ API_SCOPES: dict[str, str] = {
     "moderation:read": "read cases and warnings",
     "moderation:write": "warn, mute, kick and ban",
     "tickets:read": "read tickets and transcripts",
+    "tickets:write": "change ticket settings and panels",
     "giveaways:read": "read giveaways and winners",
+    "giveaways:write": "create, end and reroll giveaways",
+    "community:read": "read welcome, goodbye, logging and autorole settings",
+    "community:write": "change welcome, goodbye, logging and autorole settings",
+    "security:read": "read security settings, incidents and logs",
+    "security:write": "change security settings and handle incidents",
 }
 KEY_PREFIX = "pgs_"
 SHOWN_PREFIX_LENGTH = 12  # "pgs_" and 8 random characters: enough to tell keys apart
@@ -288,24 +299,106 @@ async def revoke_api_key(
     return ApiKeyRecord.from_row(await ApiKey.get(id=key.id))
 
 
-async def verify_api_key(secret: str, now: datetime) -> ApiKeyRecord:
-    """The REST API's entry point: the key of `secret`, or PermissionDenied.
+_UNKNOWN_KEY = (
+    "Invalid API key: check that it was copied whole, or create one with /apikey create."
+)
 
-    The key must be active and not expired. Checking and counting the use (`usage_count`,
-    `last_used_at`) is one conditional UPDATE, so concurrent requests each count once and a key
-    revoked at the same moment is never used afterwards.
+
+class InvalidApiKey(PermissionDenied):
+    """A secret that opens nothing: unknown, revoked or expired. `key` is the key it belongs to,
+    when there is one (for the security log)."""
+
+    def __init__(
+        self,
+        message: str,
+        reason: Literal["unknown", "revoked", "expired"],
+        key: ApiKeyRecord | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.key = key
+
+
+class KeyUsage:
+    """Uses of keys counted in memory and written behind, a few statements per flush."""
+
+    def __init__(self) -> None:
+        self._pending: dict[uuid.UUID, tuple[int, datetime]] = {}
+
+    def count(self, key_id: uuid.UUID, now: datetime) -> None:
+        uses, last = self._pending.get(key_id, (0, now))
+        self._pending[key_id] = (uses + 1, max(last, now))
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> int:
+        """Write the counted uses (one UPDATE per key, one transaction); returns how many keys.
+
+        What cannot be written stays counted for the next flush.
+        """
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            async with in_transaction() as conn:
+                for key_id in sorted(pending):  # a fixed order: no deadlock with another flush
+                    uses, last = pending[key_id]
+                    await ApiKey.filter(id=key_id).using_db(conn).update(
+                        usage_count=F("usage_count") + uses, last_used_at=last
+                    )
+        except BaseException:
+            for key_id, (uses, last) in pending.items():
+                newer, newest = self._pending.get(key_id, (0, last))
+                self._pending[key_id] = (uses + newer, max(last, newest))
+            raise
+        return len(pending)
+
+
+async def verify_api_key(
+    secret: str, now: datetime, *, usage: KeyUsage | None = None
+) -> ApiKeyRecord:
+    """The REST API's entry point: the key of `secret`, or InvalidApiKey (a PermissionDenied).
+
+    The key must be active and not expired. Without `usage`, checking and counting the use
+    (`usage_count`, `last_used_at`) is one conditional UPDATE, so concurrent requests each count
+    once and a key revoked at the same moment is never used afterwards. With `usage`, the key is
+    only read and the use counted in memory, to be written behind by `usage.flush()`.
     """
     if not secret or not secret.startswith(KEY_PREFIX):
-        raise PermissionDenied("Invalid API key.")
+        raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
     digest = hash_secret(secret)
+    if usage is not None:
+        row = await ApiKey.get_or_none(key_hash=digest)
+        if row is None:
+            raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+        record = ApiKeyRecord.from_row(row)
+        _refuse_unusable(record, now)
+        usage.count(record.id, now)
+        return record
     counted = (
         await ApiKey.filter(key_hash=digest, active=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .update(usage_count=F("usage_count") + 1, last_used_at=now)
     )
     if not counted:
-        raise PermissionDenied("Invalid, revoked or expired API key.")
+        row = await ApiKey.get_or_none(key_hash=digest)
+        if row is None:
+            raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+        _refuse_unusable(ApiKeyRecord.from_row(row), now)
+        raise InvalidApiKey("Invalid, revoked or expired API key.", "revoked")  # a race
     return ApiKeyRecord.from_row(await ApiKey.get(key_hash=digest))
+
+
+def _refuse_unusable(key: ApiKeyRecord, now: datetime) -> None:
+    if not key.active:
+        raise InvalidApiKey(
+            f"The API key {key.key_prefix} was revoked; create a new one.", "revoked", key
+        )
+    if key.expires_at is not None and key.expires_at <= now:
+        raise InvalidApiKey(
+            f"The API key {key.key_prefix} expired; create a new one.", "expired", key
+        )
 
 
 class ApiKeyRateLimiter:

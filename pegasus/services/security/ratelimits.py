@@ -164,7 +164,7 @@ class Violation:
     """The violations of one endpoint by one user or API key (`rate_limit_violations`)."""
 
     id: int
-    subject: str  # "user:<id>" or "api_key:<id>"
+    subject: str  # "user:<id>", "api_key:<id>" or "ip:<hash prefix>"
     user_id: int | None
     api_key_id: uuid.UUID | None
     guild_id: int | None
@@ -192,10 +192,22 @@ class Violation:
         )
 
 
-def violation_subject(user_id: int | None, api_key_id: uuid.UUID | str | None) -> str:
-    if (user_id is None) == (api_key_id is None):
-        raise ValueError("a violation is about exactly one user or one API key")
-    return f"user:{user_id}" if user_id is not None else f"api_key:{api_key_id}"
+IP_SUBJECT_HASH_LENGTH = 32  # of the client address's hash, in the 64-character subject
+
+
+def violation_subject(
+    user_id: int | None, api_key_id: uuid.UUID | str | None, ip_hash: str | None = None
+) -> str:
+    """The subject of a violation: one user, one API key, or else one client address."""
+    if user_id is not None and api_key_id is not None:
+        raise ValueError("a violation is about one user or one API key, not both")
+    if user_id is not None:
+        return f"user:{user_id}"
+    if api_key_id is not None:
+        return f"api_key:{api_key_id}"
+    if ip_hash:
+        return f"ip:{ip_hash[:IP_SUBJECT_HASH_LENGTH]}"
+    raise ValueError("a violation is about a user, an API key or a client address")
 
 
 async def record_rate_limit_violation(
@@ -208,13 +220,15 @@ async def record_rate_limit_violation(
     blocked_until: datetime | None = None,
     ip_hash: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    count: int = 1,
 ) -> Violation:
-    """Count one violation of `endpoint` by a user or an API key (upsert + F() counter).
+    """Count `count` violations of `endpoint` by a user, an API key or (with neither) the client
+    address of `ip_hash` (upsert + F() counter).
 
     `blocked_until` marks the subject blocked until then; a violation without it clears an
     earlier (expired) block. Safe when several tasks or processes record at once.
     """
-    subject = violation_subject(user_id, api_key_id)
+    subject = violation_subject(user_id, api_key_id, ip_hash)
     if guild_id is not None:
         await ensure_rows(guild_id)
     details = {**(metadata or {}), "last_violation_at": now.isoformat()}
@@ -234,7 +248,7 @@ async def record_rate_limit_violation(
             using_db=conn,
         )
         changes: dict[str, Any] = {
-            "violations": F("violations") + 1,
+            "violations": F("violations") + count,
             "blocked": blocked_until is not None,
             "metadata": details,
             "updated_at": now,

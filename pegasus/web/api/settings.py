@@ -1,0 +1,277 @@
+"""Each feature's settings over HTTP, derived from its declaration (`pegasus.services.settings`).
+
+For every declared feature: `GET /guilds/{guild_id}/settings/<feature>` (the values, their
+declarations, and the version as `ETag`) and `PATCH` of the same path (some settings; validated
+by the declaration with the same sentence as the slash command, stored with `apply_changes`,
+audited with before and after). With `If-Match: <ETag>` the change is made only if nobody
+changed the settings since (412 otherwise). Also `GET /settings`: every declaration, for forms.
+
+Scopes: `<feature>:read` and `<feature>:write` (the part of the feature's name before a dot,
+e.g. `levels` for `levels.rules`), or `guild:read`/`guild:write` for a feature without scopes
+of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pegasus.services
+from pegasus.errors import ValidationError, shown_input
+from pegasus.services.security.apikeys import API_SCOPES
+from pegasus.services.settings import (
+    FeatureSettings,
+    Kind,
+    Setting,
+    apply_changes,
+    declared,
+    read_settings,
+    settings_version,
+)
+from pegasus.web.problems import ApiProblem
+from pegasus.web.routes import Call, Reply, Route, Routes
+from pegasus.web.schema import Schema
+
+__all__ = ["ROLES_GIVEN", "routes", "scope_of"]
+
+routes = Routes("settings", "Each feature's settings, as declared once for commands and API.")
+
+# Settings naming roles the bot gives on someone's behalf: whoever sets one up must be able to
+# give the role themselves, which only Discord can tell. Until an endpoint of the feature checks
+# that, these are changed in Discord only.
+ROLES_GIVEN: dict[str, frozenset[str]] = {
+    "moderation": frozenset({"mute_role_id"}),
+    "community": frozenset({"autorole_role_ids"}),
+}
+
+
+def _load_every_feature() -> None:
+    """Import each feature package, so that every settings declaration is registered."""
+    for info in pkgutil.iter_modules(pegasus.services.__path__):
+        if info.ispkg:
+            importlib.import_module(f"pegasus.services.{info.name}")
+
+
+def scope_of(feature: str, access: str) -> str:
+    scope = f"{feature.split('.')[0]}:{access}"
+    return scope if scope in API_SCOPES else f"guild:{access}"
+
+
+def value_schema(setting: Setting) -> dict[str, Any]:
+    """The JSON Schema of one setting's value, from its declaration."""
+    schema: dict[str, Any]
+    if setting.kind is Kind.BOOL:
+        schema = {"type": "boolean"}
+    elif setting.kind is Kind.TEXT:
+        schema = {"type": "string", "minLength": 1}
+        if setting.max_length is not None:
+            schema["maxLength"] = setting.max_length
+        if setting.choices is not None:
+            schema["enum"] = list(setting.choices)
+    elif setting.kind in (Kind.CHANNEL, Kind.ROLE):
+        schema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    elif setting.kind is Kind.COLOUR:
+        schema = {"type": "integer", "minimum": 0, "maximum": 0xFFFFFF}
+    elif setting.kind is Kind.IDS:
+        schema = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+    elif setting.kind is Kind.NAMES:
+        item: dict[str, Any] = {"type": "string"}
+        if setting.choices is not None:
+            item["enum"] = list(setting.choices)
+        schema = {"type": "array", "items": item}
+    else:
+        schema = {"type": "integer"}
+        if setting.minimum is not None:
+            schema["minimum"] = setting.minimum
+        if setting.maximum is not None:
+            schema["maximum"] = setting.maximum
+    if setting.nullable:
+        schema["type"] = [schema["type"], "null"]
+    schema["description"] = f"{setting.label}: {setting.help}"
+    return schema
+
+
+def _component(feature: str) -> str:
+    return "".join(part.capitalize() for part in feature.replace("_", ".").split(".")) + "Settings"
+
+
+def values_schema(spec: FeatureSettings, *, partial: bool) -> dict[str, Any]:
+    properties = {setting.name: value_schema(setting) for setting in spec.settings}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if partial:
+        schema["minProperties"] = 1
+    else:
+        schema["required"] = list(properties)
+    return schema
+
+
+@dataclass(frozen=True)
+class SettingDeclaration:
+    """One setting as declared: what it holds, its bounds and the words about it."""
+
+    name: str
+    kind: str
+    label: str
+    help: str
+    nullable: bool
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None
+    choices: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class FeatureDeclaration:
+    feature: str
+    read_scope: str
+    write_scope: str
+    settings: list[SettingDeclaration] = field(default_factory=list)
+
+
+def _declaration(spec: FeatureSettings) -> FeatureDeclaration:
+    return FeatureDeclaration(
+        feature=spec.feature,
+        read_scope=scope_of(spec.feature, "read"),
+        write_scope=scope_of(spec.feature, "write"),
+        settings=[
+            SettingDeclaration(
+                name=s.name,
+                kind=s.kind.value,
+                label=s.label,
+                help=s.help,
+                nullable=s.nullable,
+                minimum=s.minimum,
+                maximum=s.maximum,
+                max_length=s.max_length,
+                choices=list(s.choices) if s.choices is not None else None,
+            )
+            for s in spec.settings
+        ],
+    )
+
+
+def _document_schema(spec: FeatureSettings) -> Schema:
+    return Schema(
+        {
+            "type": "object",
+            "properties": {
+                "feature": {"const": spec.feature},
+                "version": {"type": "string", "description": "The ETag of these values."},
+                "values": values_schema(spec, partial=False),
+            },
+            "required": ["feature", "version", "values"],
+        },
+        f"{_component(spec.feature)}Document",
+    )
+
+
+def _answer(spec: FeatureSettings, values: Mapping[str, Any]) -> Reply:
+    version = settings_version(values)
+    return Reply(
+        {"feature": spec.feature, "version": version, "values": dict(values)},
+        headers={"ETag": f'"{version}"'},
+    )
+
+
+def _expected_version(if_match: str | None) -> str | None:
+    """The version named by If-Match (`*` or none: any)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.split(",")[0].strip()
+    tag = tag.removeprefix("W/")
+    return tag.strip('"')
+
+
+def _changes(spec: FeatureSettings, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationError("The body must be a JSON object of settings and their new values.")
+    unknown = [name for name in body if name not in spec]
+    if unknown:
+        raise ValidationError(
+            f"{shown_input(unknown[0])} is not a {spec.feature} setting; the settings are "
+            f"{', '.join(spec.by_name)}."
+        )
+    for name in body:
+        if name in ROLES_GIVEN.get(spec.feature, ()):
+            raise ApiProblem(
+                403,
+                f"The {spec[name].label} is a role the bot gives on someone's behalf: set it in "
+                "Discord, where your own roles can be checked.",
+            )
+    return dict(body)
+
+
+def _declare(spec: FeatureSettings, documents: Schema) -> None:
+    path = f"/guilds/{{guild_id}}/settings/{spec.feature}"
+    name = spec.feature.replace(".", "_")
+
+    async def read(call: Call) -> Reply:
+        return _answer(spec, await read_settings(spec, call.guild_id))
+
+    async def change(call: Call) -> Reply:
+        values = await apply_changes(
+            spec,
+            call.guild_id,
+            call.actor_id,
+            _changes(spec, call.body),
+            action=f"{spec.feature}.settings",
+            context=call.context,
+            expected_version=_expected_version(call.if_match),
+        )
+        return _answer(spec, values)
+
+    routes.add(
+        Route(
+            method="GET",
+            path=path,
+            handler=read,
+            summary=f"Read the {spec.feature} settings",
+            description="The values (defaults until changed) and their version, also sent "
+            "as `ETag`.",
+            scope=scope_of(spec.feature, "read"),
+            tag=routes.tag,
+            response=documents,
+            name=f"get_{name}_settings",
+        )
+    )
+    routes.add(
+        Route(
+            method="PATCH",
+            path=path,
+            handler=change,
+            summary=f"Change the {spec.feature} settings",
+            description="Give only the settings to change. Each value is checked as the slash "
+            "command checks it; nothing is stored if one is refused. Send the `ETag` you read "
+            "as `If-Match` to be refused (412) if someone changed them since. Audited with "
+            "before and after.",
+            scope=scope_of(spec.feature, "write"),
+            tag=routes.tag,
+            body=Schema(values_schema(spec, partial=True), f"{_component(spec.feature)}Change"),
+            response=documents,
+            name=f"change_{name}_settings",
+        )
+    )
+
+
+@routes.get(
+    "/settings",
+    scope=None,
+    summary="List every feature's settings declarations",
+    response=list[FeatureDeclaration],
+)
+async def list_declarations(call: Call) -> list[FeatureDeclaration]:
+    """Names, kinds, bounds and help of every setting, and the scopes to read and change
+    them: what a form needs."""
+    return [_declaration(spec) for _feature, spec in sorted(declared().items())]
+
+
+_load_every_feature()
+for _feature, _spec in sorted(declared().items()):
+    _declare(_spec, _document_schema(_spec))
