@@ -16,7 +16,7 @@ from discord.ext import commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from pegasus import notify
+from pegasus import metrics, notify
 from pegasus.config import DEFAULT_GATEWAY_URL, Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
@@ -29,6 +29,7 @@ from pegasus.ui.deadline import AnswerDeadline
 
 if TYPE_CHECKING:
     from pegasus.services.levels import Activity
+    from pegasus.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ class Pegasus(commands.AutoShardedBot):
         # The levels feature's write-behind buffer while its cog is loaded (not `activity`: that
         # is discord.py's presence).
         self.activity_buffer: Activity | None = None
+        # The REST API, served by this process unless WEB_ENABLED=false.
+        self.web: WebServer | None = None
         self._message_hooks: list[tuple[MessagePhase, MessageHook]] = []
         self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
         # First of the checks, so that a check waiting on the database is covered too.
@@ -212,7 +215,8 @@ class Pegasus(commands.AutoShardedBot):
                     )
                 continue
             if verdict is MessageVerdict.REMOVED:
-                return
+                break
+        metrics.MESSAGES.inc()
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         """Event listeners that fail because the database is unreachable are an outage (one
@@ -244,6 +248,19 @@ class Pegasus(commands.AutoShardedBot):
             await self.load_extension(name)
         await self._sync_commands()
         self.scheduler.start()
+        await self._start_web()
+
+    async def _start_web(self) -> None:
+        """Serve the REST API from here, in the task that opened the database (its handlers
+        query it), unless WEB_ENABLED=false."""
+        if not self.settings.web_enabled:
+            return
+        from pegasus.web import WebServer, create_app, web_config
+
+        app = create_app(web_config(self.settings), bot=self)
+        server = WebServer(app, self.settings.web_host, self.settings.web_port)
+        await server.start()
+        self.web = server
 
     def _listen_for_changes(self) -> None:
         """Drop the copies a change made elsewhere (the REST API, another process) made stale."""
@@ -297,6 +314,8 @@ class Pegasus(commands.AutoShardedBot):
         await asyncio.shield(self._shutdown_task)
 
     async def _shutdown(self) -> None:
+        if self.web is not None:  # first: its requests use the database and the caches
+            await self.web.stop()
         await self.scheduler.stop()
         self._unsubscribe_changes()
         if self._change_listener is not None:
