@@ -131,8 +131,12 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        for guild in list(self.bot.guilds):
-            await self.leave_if_blacklisted(guild)
+        guilds = list(self.bot.guilds)
+        hits = await self.bot.blacklist.blacklisted_guilds([g.id for g in guilds], now=utcnow())
+        for guild in guilds:
+            hit = hits.get(guild.id)
+            if hit is not None:
+                await self.leave_blacklisted(guild, hit)
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
@@ -142,6 +146,9 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         hit = await self.bot.blacklist.is_guild_blacklisted(guild.id, now=utcnow())
         if hit is None:
             return False
+        return await self.leave_blacklisted(guild, hit)
+
+    async def leave_blacklisted(self, guild: discord.Guild, hit: BlacklistHit) -> bool:
         log.info("Leaving blacklisted guild %s (%s): %s", guild.id, guild.name, hit.reason)
         try:
             await guild.leave()

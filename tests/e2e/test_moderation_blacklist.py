@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -245,3 +246,34 @@ async def test_only_bot_owners_lift_bot_wide_entries(discord_env: DiscordEnv) ->
     assert (await env.alice.slash("ping")).content.startswith("Pong")  # type: ignore[union-attr]
     removal = await AuditLog.get(action="blacklist.remove")
     assert removal.before is not None and removal.after is not None
+
+
+async def test_start_up_reads_the_blacklist_once_however_many_guilds(
+    discord_env: DiscordEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = discord_env
+    others = [env.server.create_guild(f"Guild {n}", owner="owner") for n in range(5)]
+    scam = others[2]
+    await moderation.add_entry(
+        BlacklistEntityType.GUILD,
+        scam.id,
+        guild_id=None,
+        actor_id=env.owner.id,
+        reason="scam",
+        now=datetime.now(UTC),
+        actor_is_owner=True,
+    )
+
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        await env.restart_bot()
+        await env.settle()
+
+    reads = [
+        r
+        for r in caplog.records
+        if r.name == "tortoise.db_client"
+        and 'FROM "blacklist"' in r.getMessage().replace("`", '"')
+    ]
+    assert len(reads) == 1
+    assert scam.bot_left and env.bot.get_guild(scam.id) is None
+    assert not any(g.bot_left for g in [env.guild, *others] if g is not scam)
