@@ -65,6 +65,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.giveaways",
     "cogs.community",
     "cogs.security",
+    "cogs.privacy",
 )
 
 

@@ -1,0 +1,93 @@
+"""What levels stores about a member: XP, activity counts, voice time and the rank card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from models.guilds import Member, User
+from models.levels import UserXP, VoiceSession
+from pegasus.services.privacy import PrivacyDeclaration, register
+
+from .histogram import HistogramDelta, write_histogram
+
+
+async def export_levels(guild_id: int, user_id: int) -> dict[str, Any]:
+    membership = await Member.filter(guild_id=guild_id, user_id=user_id).values(
+        "nickname", "joined_at", "xp", "level", "messages", "voice_minutes", "created_at"
+    )
+    xp = await UserXP.filter(guild_id=guild_id, user_id=user_id).values(
+        "xp", "level", "last_message_xp_at", "last_voice_at", "created_at"
+    )
+    voice = await VoiceSession.filter(guild_id=guild_id, user_id=user_id).values(
+        "channel_id", "started_at", "last_credited_at"
+    )
+    card = await User.filter(id=user_id).values("rank_card_background", "rank_card_accent")
+    return {
+        "membership_and_activity": membership[0] if membership else None,
+        "xp": xp[0] if xp else None,
+        "voice_session_in_progress": voice[0] if voice else None,
+        "rank_card": card[0] if card else None,
+    }
+
+
+async def erase_levels(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> dict[str, int]:
+    card = await (
+        User.filter(id=user_id)
+        .exclude(rank_card_background__isnull=True, rank_card_accent__isnull=True)
+        .using_db(conn)
+        .update(rank_card_background=None, rank_card_accent=None)
+    )
+    return {
+        "XP rows": await _erase_xp(guild_id, user_id, conn),
+        "activity rows": await (
+            Member.filter(guild_id=guild_id, user_id=user_id).using_db(conn).delete()
+        ),
+        "voice sessions": await (
+            VoiceSession.filter(guild_id=guild_id, user_id=user_id).using_db(conn).delete()
+        ),
+        "rank card": card,
+    }
+
+
+async def _erase_xp(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> int:
+    """Delete the member's XP row and take them out of the XP histogram, which counts every
+    ranked member (the same transaction, so ranks stay exact)."""
+    stored = await (
+        UserXP.filter(guild_id=guild_id, user_id=user_id)
+        .using_db(conn)
+        .select_for_update()
+        .values_list("xp", flat=True)
+    )
+    if not stored:
+        return 0
+    deleted = await UserXP.filter(guild_id=guild_id, user_id=user_id).using_db(conn).delete()
+    moved = HistogramDelta()
+    moved.move(guild_id, user_id, int(stored[0]), 0)
+    if moved:
+        await write_histogram(conn, moved)
+    return deleted
+
+
+DECLARATION = register(
+    PrivacyDeclaration(
+        feature="levels",
+        explanation=(
+            "Your XP and level, how many messages and voice minutes counted, your nickname and "
+            "join date as last seen, a voice session in progress, and your rank card's colours."
+        ),
+        covers=(
+            (Member, ("user",)),
+            (UserXP, ("user",)),
+            (VoiceSession, ("user",)),
+            (User, ("rank_card_background", "rank_card_accent")),
+        ),
+        export=export_levels,
+        erase=erase_levels,
+        erased=(
+            "your XP, level, message count and voice minutes",
+            "your rank card's background and colour",
+        ),
+    )
+)
