@@ -936,41 +936,66 @@ class Activity:
 class Upsert:
     """A multi-row `INSERT ... ON CONFLICT` whose text is built once and then reused.
 
-    PostgreSQL receives one array a column (`SELECT * FROM unnest($1::bigint[], ...)`): one
-    text whatever the number of rows, which asyncpg prepares once per connection and encodes
-    in C. SQLite receives `VALUES (?, ...), ...` in chunks of at most ROWS_PER_STATEMENT rows;
-    the text of each row count is built once, so sqlite3's statement cache finds it as well.
+    PostgreSQL receives one array a column (`... FROM unnest($1::bigint[], ...)`): one text
+    whatever the number of rows, which asyncpg prepares once per connection. Timestamps travel
+    as epoch seconds and `now` as one value, since encoding datetime objects one by one is most
+    of what a flush costs the event loop. SQLite receives `VALUES (?, ...), ...` in chunks of at
+    most ROWS_PER_STATEMENT rows; the text of each row count is built once, so sqlite3's
+    statement cache finds it as well. Every row gets created_at = updated_at = `now`.
     """
 
-    head: str  # INSERT INTO table (columns)
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (name, PostgreSQL type), in the rows' order
     tail: str  # ON CONFLICT ...
-    pg_types: tuple[str, ...]  # one a column, in order
 
     def sql(self, dialect: str, rows: int) -> str:
         # PostgreSQL's text does not depend on the number of rows: one entry for all of them.
         return _statement(self, dialect, 0 if dialect == "postgres" else rows)
 
     def chunks(
-        self, dialect: str, rows: Sequence[Sequence[Any]]
+        self, dialect: str, rows: Sequence[Sequence[Any]], now: datetime
     ) -> Iterable[tuple[str, list[Any]]]:
-        """(statement, parameters) to send for `rows`, each a tuple of the columns' values."""
+        """(statement, parameters) to send for `rows`: tuples of the columns' values, with
+        timestamps as epoch seconds (or None)."""
         if not rows:
             return
         if dialect == "postgres":
-            yield self.sql(dialect, len(rows)), [list(column) for column in zip(*rows, strict=True)]
+            arrays: list[Any] = [list(column) for column in zip(*rows, strict=True)]
+            yield self.sql(dialect, len(rows)), [*arrays, now]
             return
+        stamps = [i for i, (_name, kind) in enumerate(self.columns) if kind == "timestamptz"]
         for chunk in _chunks(rows):
-            yield self.sql(dialect, len(chunk)), [value for row in chunk for value in row]
+            values: list[Any] = []
+            for row in chunk:
+                if stamps:
+                    row = list(row)
+                    for i in stamps:
+                        row[i] = None if row[i] is None else _utc(row[i])
+                values += row
+                values += (now, now)
+            yield self.sql(dialect, len(chunk)), values
 
 
 @functools.lru_cache(maxsize=256)
 def _statement(upsert: Upsert, dialect: str, rows: int) -> str:
-    columns = len(upsert.pg_types)
+    names = [name for name, _kind in upsert.columns]
+    head = f"INSERT INTO {upsert.table} ({', '.join(names)}, created_at, updated_at)"
     if dialect == "postgres":
-        arrays = ", ".join(f"${i + 1}::{kind}[]" for i, kind in enumerate(upsert.pg_types))
-        return f"{upsert.head} SELECT * FROM unnest({arrays}) {upsert.tail}"
-    row = "(" + ", ".join("?" * columns) + ")"
-    return f"{upsert.head} VALUES {', '.join([row] * rows)} {upsert.tail}"
+        arrays, picks = [], []
+        for i, (name, kind) in enumerate(upsert.columns, start=1):
+            if kind == "timestamptz":
+                arrays.append(f"${i}::float8[]")
+                picks.append(f"to_timestamp(r.{name})")
+            else:
+                arrays.append(f"${i}::{kind}[]")
+                picks.append(f"r.{name}")
+        now = f"${len(upsert.columns) + 1}::timestamptz"
+        return (
+            f"{head} SELECT {', '.join(picks)}, {now}, {now} "
+            f"FROM unnest({', '.join(arrays)}) AS r({', '.join(names)}) {upsert.tail}"
+        )
+    row = "(" + ", ".join("?" * (len(names) + 2)) + ")"
+    return f"{head} VALUES {', '.join([row] * rows)} {upsert.tail}"
 
 
 def _param(dialect: str, index: int) -> str:
@@ -983,34 +1008,50 @@ def _chunks(items: Sequence[Any], size: int = ROWS_PER_STATEMENT) -> Iterable[Se
 
 
 USER_XP_UPSERT = Upsert(
-    "INSERT INTO user_xp (guild_id, user_id, xp, level, last_message_xp_at, last_voice_at, "
-    "created_at, updated_at)",
+    "user_xp",
+    (
+        ("guild_id", "bigint"),
+        ("user_id", "bigint"),
+        ("xp", "bigint"),
+        ("level", "int"),
+        ("last_message_xp_at", "timestamptz"),
+        ("last_voice_at", "timestamptz"),
+    ),
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET "
     "xp = user_xp.xp + EXCLUDED.xp, "
     "last_message_xp_at = COALESCE(EXCLUDED.last_message_xp_at, user_xp.last_message_xp_at), "
     "last_voice_at = COALESCE(EXCLUDED.last_voice_at, user_xp.last_voice_at), "
     "updated_at = EXCLUDED.updated_at "
     "RETURNING guild_id, user_id, xp, level",
-    ("bigint", "bigint", "bigint", "int", "timestamptz", "timestamptz", "timestamptz",
-     "timestamptz"),
 )
 MEMBERS_UPSERT = Upsert(
-    "INSERT INTO members (guild_id, user_id, xp, level, messages, voice_minutes, "
-    "created_at, updated_at)",
+    "members",
+    (
+        ("guild_id", "bigint"),
+        ("user_id", "bigint"),
+        ("xp", "bigint"),
+        ("level", "int"),
+        ("messages", "bigint"),
+        ("voice_minutes", "bigint"),
+    ),
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET "
     "xp = EXCLUDED.xp, level = EXCLUDED.level, "
     "messages = members.messages + EXCLUDED.messages, "
     "voice_minutes = members.voice_minutes + EXCLUDED.voice_minutes, "
     "updated_at = EXCLUDED.updated_at",
-    ("bigint", "bigint", "bigint", "int", "bigint", "bigint", "timestamptz", "timestamptz"),
 )
 SESSIONS_UPSERT = Upsert(
-    "INSERT INTO voice_sessions (guild_id, user_id, channel_id, started_at, last_credited_at, "
-    "created_at, updated_at)",
+    "voice_sessions",
+    (
+        ("guild_id", "bigint"),
+        ("user_id", "bigint"),
+        ("channel_id", "bigint"),
+        ("started_at", "timestamptz"),
+        ("last_credited_at", "timestamptz"),
+    ),
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET "
     "channel_id = EXCLUDED.channel_id, started_at = EXCLUDED.started_at, "
     "last_credited_at = EXCLUDED.last_credited_at, updated_at = EXCLUDED.updated_at",
-    ("bigint", "bigint", "bigint", "timestamptz", "timestamptz", "timestamptz", "timestamptz"),
 )
 
 
@@ -1076,20 +1117,11 @@ async def _upsert_user_xp(
 ) -> dict[Key, tuple[int, int]]:
     """Increment user_xp; returns (guild, user) → (xp after the increment, level before it)."""
     rows = [
-        (
-            guild_id,
-            user_id,
-            entry.xp,
-            0,
-            _utc(entry.last_message_xp_at) if entry.last_message_xp_at else None,
-            _utc(entry.last_voice_at) if entry.last_voice_at else None,
-            now,
-            now,
-        )
+        (guild_id, user_id, entry.xp, 0, entry.last_message_xp_at, entry.last_voice_at)
         for (guild_id, user_id), entry in entries
     ]
     stored: dict[Key, tuple[int, int]] = {}
-    for sql, values in USER_XP_UPSERT.chunks(conn.capabilities.dialect, rows):
+    for sql, values in USER_XP_UPSERT.chunks(conn.capabilities.dialect, rows, now):
         for row in await conn.execute_query_dict(sql, values):
             stored[(row["guild_id"], row["user_id"])] = (row["xp"], row["level"])
     return stored
@@ -1127,8 +1159,8 @@ async def _upsert_members(
     rows = []
     for key, entry in entries:
         xp = stored[key][0]
-        rows.append((*key, xp, level_for_xp(xp), entry.messages, entry.voice_minutes, now, now))
-    for sql, values in MEMBERS_UPSERT.chunks(conn.capabilities.dialect, rows):
+        rows.append((*key, xp, level_for_xp(xp), entry.messages, entry.voice_minutes))
+    for sql, values in MEMBERS_UPSERT.chunks(conn.capabilities.dialect, rows, now):
         await conn.execute_query(sql, values)
 
 
@@ -1145,16 +1177,8 @@ async def _write_sessions(
         )
         await conn.execute_many(sql, deleted)
     rows = [
-        (
-            guild_id,
-            user_id,
-            write.channel_id,
-            _utc(write.started_at),
-            _utc(write.last_credited_at),
-            now,
-            now,
-        )
+        (guild_id, user_id, write.channel_id, write.started_at, write.last_credited_at)
         for (guild_id, user_id), write in kept
     ]
-    for sql, values in SESSIONS_UPSERT.chunks(dialect, rows):
+    for sql, values in SESSIONS_UPSERT.chunks(dialect, rows, now):
         await conn.execute_query(sql, values)
