@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 AVATAR_TIMEOUT = 3.0  # seconds; a card with a placeholder beats a late card
 BACKGROUND_TIMEOUT = 5.0
 MAX_BACKGROUND_BYTES = 8 * 1024 * 1024
+DEFER_AFTER = 1.0  # seconds a leaderboard may take before its answer is deferred
+MAX_PAGE = 999_999  # the page buttons' custom ids hold six digits
 
 CATEGORY_CHOICES = [
     app_commands.Choice(name="XP and levels", value="xp"),
@@ -118,6 +120,7 @@ class Levels(commands.Cog):
             timeout=BACKGROUND_TIMEOUT, max_bytes=MAX_BACKGROUND_BYTES
         )
         self.backgrounds = BackgroundCache()
+        self.defer_after = DEFER_AFTER
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -364,8 +367,9 @@ class Levels(commands.Cog):
         if target.bot:
             raise ValidationError("Bots do not earn XP, so they have no rank card.")
         await interaction.response.defer(thinking=True)
-        await self.activity.flush()  # show what was just earned
-        info = await service.member_rank(guild.id, target.id)
+        # What was just earned and not flushed yet is added from memory: no flush, no wait.
+        unwritten = self.activity.unwritten(guild.id, target.id)
+        info = await service.member_rank(guild.id, target.id, unwritten)
         avatar, (background, refusal) = await asyncio.gather(
             self._avatar_bytes(target), self._prepared_background(info.background)
         )
@@ -475,7 +479,7 @@ class Levels(commands.Cog):
         self,
         interaction: discord.Interaction,
         category: app_commands.Choice[str] | None = None,
-        page: app_commands.Range[int, 1, 100_000] = 1,
+        page: app_commands.Range[int, 1, MAX_PAGE] = 1,
     ) -> None:
         chosen = LeaderboardCategory(category.value if category else "xp")
         await self.show_leaderboard(interaction, chosen, page, edit=False)
@@ -491,8 +495,30 @@ class Levels(commands.Cog):
         guild = interaction.guild
         if guild is None:
             raise ValidationError("Leaderboards exist only in servers.")
-        if category is not LeaderboardCategory.MONEY:
-            await self.activity.flush()
+        # The stored values, flushed every second: the board waits for no flush. A board the
+        # database has not given within `defer_after` (a busy database, or the boards that
+        # still count their rows) is shown through a deferred answer, within Discord's window.
+        reading = asyncio.ensure_future(self._leaderboard(guild, category, page))
+        done, _ = await asyncio.wait({reading}, timeout=self.defer_after)
+        if not done:
+            await interaction.response.defer(thinking=not edit)
+        embed, view = await reading
+        if edit and interaction.response.is_done():
+            await interaction.edit_original_response(embed=embed, view=view)
+        elif edit:
+            await interaction.response.edit_message(embed=embed, view=view)
+        elif interaction.response.is_done():
+            await interaction.followup.send(
+                embed=embed, view=view, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.response.send_message(
+                embed=embed, view=view, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+    async def _leaderboard(
+        self, guild: discord.Guild, category: LeaderboardCategory, page: int
+    ) -> tuple[discord.Embed, discord.ui.View]:
         board = await service.leaderboard_page(guild.id, category, page)
         money = None
         if category is LeaderboardCategory.MONEY:
@@ -501,10 +527,4 @@ class Levels(commands.Cog):
         embed = render.leaderboard_embed(
             guild.name, board, **({"money": money} if money else {})
         )
-        view = leaderboard_view(category, board.page, board.pages)
-        if edit:
-            await interaction.response.edit_message(embed=embed, view=view)
-        else:
-            await interaction.response.send_message(
-                embed=embed, view=view, allowed_mentions=discord.AllowedMentions.none()
-            )
+        return embed, leaderboard_view(category, board.page, board.pages)

@@ -490,6 +490,7 @@ async def test_leaderboard_categories(discord_env: DiscordEnv) -> None:
     await env.bob.join_voice("Lounge")
     await env.settle()
     clock.advance(60)
+    await flush(env)  # boards show what is stored (written every second)
     messages = await env.carol.slash("leaderboard", category="messages")
     lines = messages.text.splitlines()
     assert any(env.alice.mention in line and "2 messages" in line for line in lines)
