@@ -22,6 +22,7 @@ from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
 from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
+from pegasus.services.attachments import AttachmentKeeper
 from pegasus.services.community import ConfigCache
 from pegasus.services.moderation import BlacklistCache
 from pegasus.tree import PegasusTree
@@ -153,6 +154,9 @@ class Pegasus(commands.AutoShardedBot):
         self.web: WebServer | None = None
         self._message_hooks: list[tuple[MessagePhase, MessageHook]] = []
         self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
+        # Copies attachments kept as evidence (tickets, proof) into the attachment store; it
+        # downloads from Discord's file server only (tests hand it the local Discord's).
+        self.attachment_keeper = AttachmentKeeper()
         # First of the checks, so that a check waiting on the database is covered too.
         self.answer_deadline = AnswerDeadline()
         self.pegasus_tree.interaction_checks.insert(0, self.answer_deadline)
