@@ -1,7 +1,8 @@
 """Operator commands.
 
 `python -m pegasus db upgrade|downgrade|history|check|makemigrations|backup|drop`,
-`python -m pegasus apikey create|list|revoke` and `python -m pegasus sandbox`.
+`python -m pegasus apikey create|list|revoke`, `python -m pegasus data export-user|delete-user`
+and `python -m pegasus sandbox`.
 
 Each command reads DATABASE_URL (and DATABASE_SSL) like the bot does, so it acts on the same
 database the bot would use.
@@ -24,6 +25,7 @@ from urllib.parse import urlparse
 
 from dotenv import load_dotenv
 
+from pegasus import cli_data
 from pegasus.config import DEFAULT_DATABASE_URL, SQLITE_PREFIX, parse_database_url
 from pegasus.db import APP, MIGRATIONS_LOCATION, dialect_of, tortoise_config
 from pegasus.errors import PegasusError
@@ -246,6 +248,29 @@ def run_apikey_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_data_command(args: argparse.Namespace, *, prompt: Prompt = input) -> int:
+    """A member's data for operators (pegasus.cli_data): export or erase it."""
+    url = database_url()
+    if args.command == "export-user":
+        summary = asyncio.run(
+            _with_database(url, lambda: cli_data.export_user(args.user, args.guild, args.output))
+        )
+        print(summary)
+        return 0
+    if args.command == "delete-user":
+        done, summary = asyncio.run(
+            _with_database(
+                url,
+                lambda: cli_data.delete_user(
+                    args.user, args.guild, assume_yes=args.yes, prompt=prompt
+                ),
+            )
+        )
+        print(summary)
+        return 0 if done else 1
+    raise CommandFailed(f"There is no `data {args.command}` command.")
+
+
 def _add_apikey_parser(sub: Any) -> None:
     keys = sub.add_parser("apikey", help="Create, list and revoke REST API keys (operators).")
     key_sub = keys.add_subparsers(dest="command", required=True)
@@ -273,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", required=True)
     sub.add_parser("sandbox", help="Run the bot against a local Discord with a scripted demo.")
     _add_apikey_parser(sub)
+    cli_data.add_data_parser(sub)
     db = sub.add_parser("db", help="Database operations (reads DATABASE_URL).")
     db_sub = db.add_subparsers(dest="command", required=True)
     db_sub.add_parser("upgrade", help="Apply every migration not yet applied.")
@@ -353,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sandbox.main()
         if args.group == "apikey":
             return run_apikey_command(args)
+        if args.group == "data":
+            return run_data_command(args)
         return run_db_command(args)
     except PegasusError as error:
         print(f"Error: {error}", file=sys.stderr)
