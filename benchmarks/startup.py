@@ -1,0 +1,269 @@
+"""Start-up with many guilds and with one huge guild, against a bare discord.py client.
+
+    python benchmarks/startup.py                  # 1,000 guilds x 50 members; 1 guild x 100,000
+    python benchmarks/startup.py --smoke          # small counts (CI): it must run, that is all
+    python benchmarks/startup.py --db postgres    # one dialect (default: sqlite and postgres)
+
+Per database dialect (each in its own process: Tortoise cannot switch dialects) and per world
+(the local Discord in a child process, so that it does not share this process's CPU):
+
+1. A bare discord.py client with Pegasus's intents connects: seconds until `on_ready`, and the
+   longest the event loop was held meanwhile.
+2. Pegasus, unchanged, every extension, on a fresh migrated database (first start), then again
+   on the same database (second start). For each: seconds until `on_ready`, seconds until the
+   directory (guilds, users, members) is stored, the ratio of the latter to the bare client's
+   ready (target <= 1.3 for 1,000 x 50), the rows the sync wrote (target on the second start:
+   under 1% of the rows), and the longest the loop was held between `on_ready` and the end of
+   the sync: what a slash command arriving then would wait (target < 100 ms).
+
+`guild_ready_timeout` is discord.py's default (2 s) for both clients. Figures vary from run to
+run, a lot when other processes load the machine: compare the ratios, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import discord  # noqa: E402
+
+from benchmarks.activity import fresh_database, pg_unreachable, point_discord_py_at  # noqa: E402
+
+WORLDS = {
+    "many": {"guilds": 1_000, "guild_members": 50, "members": 0},
+    "big": {"guilds": 0, "guild_members": 0, "members": 100_000},
+}
+SMOKE_WORLDS = {
+    "many": {"guilds": 50, "guild_members": 20, "members": 0},
+    "big": {"guilds": 0, "guild_members": 0, "members": 3_000},
+}
+READY_TIMEOUT = 600.0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    api_base: str
+    gateway_url: str
+    token: str
+    control_url: str
+
+    @classmethod
+    def start(cls, guilds: int, guild_members: int, members: int) -> Server:
+        command = [sys.executable, "-m", "pegasus.localdiscord", "serve", "--members", str(members)]
+        command += ["--guilds", str(guilds), "--guild-members", str(guild_members)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the local Discord did not start")
+        return cls(process, **json.loads(line))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class LoopWatch:
+    """The longest time the event loop went without running this watcher, from `mark()` on."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def mark(self) -> None:
+        self.longest = 0.0
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            self.longest = max(self.longest, now - last - 0.001)
+            last = now
+
+    def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+        return self.longest
+
+
+@dataclass
+class Start:
+    ready_s: float
+    stored_s: float
+    longest_stall_ms: float
+    users_written: int = 0
+    members_written: int = 0
+    guilds_written: int = 0
+    batches: int = 0
+
+
+async def until_ready(client: discord.Client, token: str) -> tuple[asyncio.Task[None], float]:
+    started = time.perf_counter()
+    await client.login(token)
+    task = asyncio.create_task(client.connect())
+    ready = asyncio.create_task(client.wait_until_ready())
+    done, _ = await asyncio.wait(
+        {ready, task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+    )
+    if ready not in done:
+        task.result()
+        raise RuntimeError("not ready in time")
+    return task, time.perf_counter() - started
+
+
+async def bare_start(server: Server) -> Start:
+    from pegasus.bot import build_intents
+
+    client = discord.Client(intents=build_intents())
+    watch = LoopWatch()
+    watch.mark()
+    task, ready = await until_ready(client, server.token)
+    await client.close()
+    with contextlib.suppress(Exception):
+        await task
+    return Start(ready_s=ready, stored_s=ready, longest_stall_ms=watch.stop() * 1000)
+
+
+async def pegasus_start(server: Server, db_url: str) -> Start:
+    from pegasus.bot import Pegasus
+    from pegasus.config import Settings, SyncMode
+
+    settings = Settings(
+        discord_token=server.token,
+        database_url=db_url,
+        discord_api_base=server.api_base,
+        discord_gateway_url=server.gateway_url,
+        sync_commands=SyncMode("off"),
+    )
+    bot = Pegasus(settings)
+    watch = LoopWatch()
+    started = time.perf_counter()
+    bot.add_listener(_mark_at_ready(watch), "on_ready")
+    task, ready = await until_ready(bot, server.token)
+    core = bot.get_cog("Core")
+    await core.directory.drained()  # type: ignore[union-attr]
+    stored = time.perf_counter() - started
+    totals = core.directory.totals  # type: ignore[union-attr]
+    result = Start(
+        ready_s=ready,
+        stored_s=stored,
+        longest_stall_ms=watch.stop() * 1000,
+        users_written=totals.users_written,
+        members_written=totals.members_written,
+        guilds_written=totals.guilds_written,
+        batches=totals.batches,
+    )
+    await bot.close()
+    with contextlib.suppress(Exception):
+        await task
+    return result
+
+
+def _mark_at_ready(watch: LoopWatch):  # type: ignore[no-untyped-def]
+    async def on_ready() -> None:
+        watch.mark()
+
+    return on_ready
+
+
+async def run_world(dialect: str, name: str, smoke: bool) -> dict[str, object]:
+    """One world on one dialect (its own process: Tortoise is opened once per process)."""
+    figures: dict[str, object] = {"dialect": dialect}
+    world = (SMOKE_WORLDS if smoke else WORLDS)[name]
+    if world:
+        async with fresh_database(dialect) as url:
+            server = Server.start(**world)
+            try:
+                point_discord_py_at(server)  # type: ignore[arg-type]
+                bare = await bare_start(server)
+                first = await pegasus_start(server, url)
+                second = await pegasus_start(server, url)
+            finally:
+                server.stop()
+        rows = (world["guilds"] * world["guild_members"] + world["members"]) * 2
+        figures[name] = {
+            "world": world,
+            "rows": rows,
+            "bare": asdict(bare),
+            "first": asdict(first),
+            "second": asdict(second),
+        }
+    return figures
+
+
+def report(figures: dict[str, object]) -> str:
+    lines = [f"== {figures['dialect']}"]
+    for name in WORLDS:
+        data = figures.get(name)
+        if not isinstance(data, dict):
+            continue
+        bare = data["bare"]
+        lines.append(f"-- {name}: {data['world']}")
+        lines.append(f"   bare discord.py: ready {bare['ready_s']:.2f} s")
+        for start in ("first", "second"):
+            s = data[start]
+            written = s["users_written"] + s["members_written"]
+            lines.append(
+                f"   Pegasus {start} start: ready {s['ready_s']:.2f} s,"
+                f" stored {s['stored_s']:.2f} s"
+                f" = {s['stored_s'] / bare['ready_s']:.2f}x bare; rows written {written:,}"
+                f" of {data['rows']:,} ({written / max(data['rows'], 1):.2%}) in"
+                f" {s['batches']} batches; longest loop stall after ready"
+                f" {s['longest_stall_ms']:.0f} ms"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), action="append")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--world", choices=tuple(WORLDS), action="append")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    dialects = args.db or ["sqlite", "postgres"]
+    worlds = args.world or list(WORLDS)
+    if args.child:
+        figures = asyncio.run(run_world(dialects[0], worlds[0], args.smoke))
+        print(json.dumps(figures), flush=True)
+        return 0
+    for dialect in dialects:
+        if dialect == "postgres":
+            why = asyncio.run(pg_unreachable())
+            if why:
+                print(f"== postgres skipped: {why}")
+                continue
+        figures: dict[str, object] = {"dialect": dialect}
+        for world in worlds:
+            command = [sys.executable, __file__, "--child", "--db", dialect, "--world", world]
+            command += ["--smoke"] if args.smoke else []
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+            if done.returncode != 0:
+                print(f"== {dialect} {world} failed:\n{done.stderr[-3000:]}")
+                return 1
+            figures.update(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(report(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
