@@ -66,6 +66,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.giveaways",
     "cogs.community",
     "cogs.security",
+    "cogs.retention",
     "cogs.privacy",
 )
 

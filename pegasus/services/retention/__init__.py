@@ -13,6 +13,7 @@ from .guilds import (
     UNSCOPED_TABLES,
     LeftGuildOutcome,
     PurgeSummary,
+    Reconciled,
     guild_back,
     guild_data_counts,
     guild_data_tables,
@@ -20,7 +21,7 @@ from .guilds import (
     guild_left_at,
     purge_guild,
     purge_left_guild,
-    record_guilds_gone,
+    reconcile_guilds,
 )
 from .settings import (
     MAX_RETENTION_DAYS,
@@ -47,6 +48,7 @@ __all__ = [
     "UNSCOPED_TABLES",
     "LeftGuildOutcome",
     "PurgeSummary",
+    "Reconciled",
     "RetentionSettings",
     "SweepSummary",
     "ensure_sweep_scheduled",
@@ -57,7 +59,7 @@ __all__ = [
     "guild_left_at",
     "purge_guild",
     "purge_left_guild",
-    "record_guilds_gone",
+    "reconcile_guilds",
     "retention_settings",
     "schedule_next_sweep",
     "sweep",

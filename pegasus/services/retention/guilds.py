@@ -27,7 +27,8 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models.guilds import Guild
-from models.scheduling import ScheduledAction
+from models.scheduling import ActionStatus, ScheduledAction
+from pegasus import notify
 from pegasus.scheduler import cancel, schedule
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "UNSCOPED_TABLES",
     "LeftGuildOutcome",
     "PurgeSummary",
+    "Reconciled",
     "guild_back",
     "guild_data_counts",
     "guild_data_tables",
@@ -42,7 +44,7 @@ __all__ = [
     "guild_left_at",
     "purge_guild",
     "purge_left_guild",
-    "record_guilds_gone",
+    "reconcile_guilds",
 ]
 
 PURGE_KIND = "retention.purge_guild"
@@ -159,6 +161,8 @@ async def purge_guild(guild_id: int, *, keep_action_id: int | None = None) -> Pu
                 rows = rows.exclude(id=keep_action_id)
             counts[model._meta.db_table] = await rows.using_db(conn).delete()
         await Guild.filter(id=guild_id).using_db(conn).delete()
+    # Processes keeping the guild's settings in memory drop them (a later event starts afresh).
+    await notify.announce(notify.Topic.SETTINGS, guild_id)
     return PurgeSummary(guild_id, tuple((t, n) for t, n in sorted(counts.items()) if n))
 
 
@@ -200,36 +204,53 @@ async def purge_left_guild(
     grace: timedelta,
     action_id: int | None = None,
 ) -> tuple[LeftGuildOutcome, PurgeSummary | None]:
-    """Run a due deletion of a left guild's data, unless the bot is back or it is not due.
+    """Run a due deletion of a left guild's data, unless the bot is back.
 
     `bot_is_there` is the gateway's word (the process owning the guild's shard, once ready).
-    A guild whose leaving was never recorded (the write was lost) is recorded as left now.
+    A guild whose leaving was never recorded (that write was lost) is recorded as left now and
+    gets a full `grace` from now.
     """
     if bot_is_there:
         return LeftGuildOutcome.KEPT, None
     if not await Guild.filter(id=guild_id).exists():
         return LeftGuildOutcome.PURGED, PurgeSummary(guild_id, ())
-    left_at = await guild_left_at(guild_id)
-    if left_at is None or left_at + grace > now:
-        start = left_at or now
-        await guild_left(guild_id, now=start, grace=grace)
+    if await guild_left_at(guild_id) is None:
+        await guild_left(guild_id, now=now, grace=grace)
         return LeftGuildOutcome.POSTPONED, None
     return LeftGuildOutcome.PURGED, await purge_guild(guild_id, keep_action_id=action_id)
 
 
-async def record_guilds_gone(
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What `reconcile_guilds` changed: guilds back before their data went, guilds gone."""
+
+    back: tuple[int, ...]
+    gone: tuple[int, ...]
+
+
+async def reconcile_guilds(
     present: Iterable[int],
     *,
     owned: Callable[[int], bool],
     now: datetime,
     grace: timedelta,
-) -> list[int]:
-    """Guilds stored as joined that the gateway no longer lists (the bot was removed while it
-    was offline): each is recorded as left now and its deletion scheduled. Only guilds `owned`
-    by this process (its shards) are considered. Returns their ids."""
+) -> Reconciled:
+    """Match the stored guilds to the gateway's list when the bot (re)connects.
+
+    A pending deletion of a guild the gateway lists is cancelled (the bot was added back while
+    it was offline); a guild stored as joined that it does not list (the bot was removed while
+    offline) is recorded as left now, with its deletion scheduled. Only guilds `owned` by this
+    process (its shards) are considered.
+    """
     here = set(present)
+    pending = await ScheduledAction.filter(
+        kind=PURGE_KIND, status=ActionStatus.PENDING
+    ).values_list("guild_id", flat=True)
+    back = sorted({g for g in pending if g in here and owned(g)})
+    for guild_id in back:
+        await guild_back(guild_id)
     stored = await Guild.filter(left_at=None).values_list("id", flat=True)
     gone = sorted(g for g in stored if g not in here and owned(g))
     for guild_id in gone:
         await guild_left(guild_id, now=now, grace=grace)
-    return gone
+    return Reconciled(tuple(back), tuple(gone))
