@@ -146,12 +146,11 @@ register(
         covers=((User, ("id", "username", "global_name", "avatar", "preferred_locale")),),
         export=_export_profile,
         erase=_erase_profile,
-        erased=("your language preference",),
+        erased=("your language preference (the same in every server)",),
         kept=(
             Kept(
                 "your Discord name and avatar as last seen",
-                "the records the server keeps name you by them, and Discord shows them anyway; "
-                "they are refreshed whenever Pegasus sees you",
+                "kept records are shown with them; they are refreshed whenever Pegasus sees you",
                 ("users",),
             ),
         ),

@@ -88,9 +88,8 @@ DECLARATION = register(
         erased=("your entries in running giveaways",),
         kept=(
             Kept(
-                "your entries and wins in ended giveaways, and the giveaways you hosted",
-                "anyone can recompute an ended draw from its entries, which is what makes it "
-                "fair; a giveaway's host is part of its record",
+                "your entries and wins in ended giveaways, and giveaways you hosted",
+                "anyone must be able to check an ended draw against its entries",
                 ("giveaway_entries", "giveaways"),
                 partly=True,
             ),

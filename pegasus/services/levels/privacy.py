@@ -87,7 +87,7 @@ DECLARATION = register(
         erase=erase_levels,
         erased=(
             "your XP, level, message count and voice minutes",
-            "your rank card's background and colour",
+            "your rank card's background and colour (the same in every server)",
         ),
     )
 )

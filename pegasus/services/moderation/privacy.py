@@ -65,8 +65,8 @@ DECLARATION = register(
         export=export_moderation,
         kept=(
             Kept(
-                "moderation cases and warnings (about you, or handled by you)",
-                "they are the server's record of its moderation",
+                "moderation cases and warnings, about you or handled by you",
+                "the server's record of its moderation",
                 ("mod_cases", "warnings", "warning_edits", "warning_automations"),
             ),
         ),

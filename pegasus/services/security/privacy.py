@@ -91,18 +91,18 @@ DECLARATION = register(
         kept=(
             Kept(
                 "security events, blacklist entries, rate-limit strikes and incidents",
-                "they protect the server, and erasing them would lift a block (the server's "
-                "retention setting still deletes old security logs)",
+                "they protect the server (erasing them would lift a block), until the server's "
+                "retention deletes old ones",
                 ("security_logs", "blacklist", "rate_limit_violations", "security_incidents"),
             ),
             Kept(
-                "the audit trail of configuration changes, including this erasure",
-                "it is the server's record of who changed what; it never holds erased content",
+                "the audit trail, this erasure included",
+                "the server's record of who changed what; it holds no erased content",
                 ("audit_logs",),
             ),
             Kept(
-                "your API keys and the roles you set up for Pegasus to give",
-                "they belong to the server's configuration; revoke a key with /apikey revoke",
+                "your API keys and roles you set up for Pegasus to give",
+                "server configuration; revoke a key with /apikey revoke",
                 ("api_keys", "role_delegations"),
             ),
         ),

@@ -68,9 +68,9 @@ DECLARATION = register(
         export=export_tickets,
         kept=(
             Kept(
-                "the tickets you opened and the messages written in tickets",
-                "a ticket's conversation is the server's record of it, staff replies included "
-                "(the server's retention setting still deletes old ticket messages)",
+                "tickets you opened and messages written in tickets",
+                "the server's record of each conversation, until the server's retention "
+                "deletes old ones",
                 ("tickets", "ticket_messages"),
             ),
         ),
