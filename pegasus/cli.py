@@ -1,8 +1,8 @@
 """Operator commands.
 
 `python -m pegasus db upgrade|downgrade|history|check|makemigrations|backup|drop`,
-`python -m pegasus apikey create|list|revoke`, `python -m pegasus data export-user|delete-user`
-and `python -m pegasus sandbox`.
+`python -m pegasus apikey create|list|revoke`,
+`python -m pegasus data export-user|delete-user|purge-guild` and `python -m pegasus sandbox`.
 
 Each command reads DATABASE_URL (and DATABASE_SSL) like the bot does, so it acts on the same
 database the bot would use.
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from dotenv import load_dotenv
 
-from pegasus import cli_data
+from pegasus import cli_data, cli_guilds
 from pegasus.config import DEFAULT_DATABASE_URL, SQLITE_PREFIX, parse_database_url
 from pegasus.db import APP, MIGRATIONS_LOCATION, dialect_of, tortoise_config
 from pegasus.errors import PegasusError
@@ -268,6 +268,8 @@ def run_data_command(args: argparse.Namespace, *, prompt: Prompt = input) -> int
         )
         print(summary)
         return 0 if done else 1
+    if args.command == "purge-guild":
+        return asyncio.run(_with_database(url, lambda: cli_guilds.purge_guild(args, prompt=prompt)))
     raise CommandFailed(f"There is no `data {args.command}` command.")
 
 
@@ -298,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="group", required=True)
     sub.add_parser("sandbox", help="Run the bot against a local Discord with a scripted demo.")
     _add_apikey_parser(sub)
-    cli_data.add_data_parser(sub)
+    cli_guilds.add_purge_guild_parser(cli_data.add_data_parser(sub))
     db = sub.add_parser("db", help="Database operations (reads DATABASE_URL).")
     db_sub = db.add_subparsers(dest="command", required=True)
     db_sub.add_parser("upgrade", help="Apply every migration not yet applied.")
