@@ -19,6 +19,7 @@ from pegasus.services import directory
 from pegasus.services.security import CreatedApiKey, create_api_key
 from pegasus.web import WebConfig, WebServer, create_app
 from pegasus.web.app import WebState
+from pegasus.web.routes import Route
 
 GUILD = 711_111_111_111_111_111
 OTHER_GUILD = 722_222_222_222_222_222
@@ -84,8 +85,10 @@ class Api:
             return response.status, body, response.headers
 
 
-async def start_api(config: WebConfig) -> tuple[WebServer, aiohttp.ClientSession]:
-    server = WebServer(create_app(config), "127.0.0.1", 0)
+async def start_api(
+    config: WebConfig, routes: Iterable[Route] | None = None
+) -> tuple[WebServer, aiohttp.ClientSession]:
+    server = WebServer(create_app(config, routes=routes), "127.0.0.1", 0)
     await server.start()
     return server, aiohttp.ClientSession(base_url=server.url)
 
