@@ -299,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pegasus", description=__doc__)
     sub = parser.add_subparsers(dest="group", required=True)
     sub.add_parser("sandbox", help="Run the bot against a local Discord with a scripted demo.")
+    sub.add_parser("web", help="Serve the REST API without a gateway (reads .env like the bot).")
     _add_apikey_parser(sub)
     cli_guilds.add_purge_guild_parser(cli_data.add_data_parser(sub))
     db = sub.add_parser("db", help="Database operations (reads DATABASE_URL).")
@@ -375,6 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(override=False)
     args = build_parser().parse_args(argv)
     try:
+        if args.group == "web":
+            from pegasus.web import standalone
+
+            return standalone.main()
         if args.group == "sandbox":
             from pegasus import sandbox
 
