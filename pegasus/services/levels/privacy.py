@@ -33,6 +33,20 @@ async def export_levels(guild_id: int, user_id: int) -> dict[str, Any]:
 
 
 async def erase_levels(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> dict[str, int]:
+    # user_xp, then members, then the histogram: the order the activity flush writes them in,
+    # so the two never wait on each other in a circle.
+    mine = {"guild_id": guild_id, "user_id": user_id}
+    xp = await (
+        UserXP.filter(**mine).using_db(conn).select_for_update().values_list("xp", flat=True)
+    )
+    xp_rows = await UserXP.filter(**mine).using_db(conn).delete()
+    activity_rows = await Member.filter(**mine).using_db(conn).delete()
+    if xp:
+        # The histogram counts every ranked member: take them out in the same transaction.
+        moved = HistogramDelta()
+        moved.move(guild_id, user_id, int(xp[0]), 0)
+        if moved:
+            await write_histogram(conn, moved)
     card = await (
         User.filter(id=user_id)
         .exclude(rank_card_background__isnull=True, rank_card_accent__isnull=True)
@@ -40,34 +54,11 @@ async def erase_levels(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> 
         .update(rank_card_background=None, rank_card_accent=None)
     )
     return {
-        "XP rows": await _erase_xp(guild_id, user_id, conn),
-        "activity rows": await (
-            Member.filter(guild_id=guild_id, user_id=user_id).using_db(conn).delete()
-        ),
-        "voice sessions": await (
-            VoiceSession.filter(guild_id=guild_id, user_id=user_id).using_db(conn).delete()
-        ),
+        "XP rows": xp_rows,
+        "activity rows": activity_rows,
+        "voice sessions": await VoiceSession.filter(**mine).using_db(conn).delete(),
         "rank card": card,
     }
-
-
-async def _erase_xp(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> int:
-    """Delete the member's XP row and take them out of the XP histogram, which counts every
-    ranked member (the same transaction, so ranks stay exact)."""
-    stored = await (
-        UserXP.filter(guild_id=guild_id, user_id=user_id)
-        .using_db(conn)
-        .select_for_update()
-        .values_list("xp", flat=True)
-    )
-    if not stored:
-        return 0
-    deleted = await UserXP.filter(guild_id=guild_id, user_id=user_id).using_db(conn).delete()
-    moved = HistogramDelta()
-    moved.move(guild_id, user_id, int(stored[0]), 0)
-    if moved:
-        await write_histogram(conn, moved)
-    return deleted
 
 
 DECLARATION = register(
