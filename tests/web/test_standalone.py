@@ -1,0 +1,77 @@
+"""`python -m pegasus web`: the API without a gateway, as an operator starts it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from pegasus.db import close_db, init_db
+from pegasus.services import directory
+from pegasus.services.security import create_api_key
+from tests.web.conftest import GUILD, OWNER, SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVING = re.compile(r"Pegasus API: (http://\S+)/api/v1")
+
+
+async def test_the_standalone_server_answers_and_stops_cleanly(db_url: str) -> None:
+    await init_db(db_url)
+    try:
+        await directory.ensure_guild(GUILD)
+        created = await create_api_key(
+            owner_id=OWNER, name="ops", scopes=["economy:read"], guild_id=GUILD,
+            now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
+        )
+    finally:
+        await close_db()
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": "unused-by-the-web-server",
+        "DATABASE_URL": db_url,
+        "WEB_PORT": "0",
+        "WEB_SECRET": SECRET.decode(),
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pegasus", "web", cwd=str(ROOT), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(30):
+            while not (match := SERVING.search("\n".join(lines))):
+                line = await process.stdout.readline()
+                assert line, "\n".join(lines)
+                lines.append(line.decode().rstrip())
+        async with aiohttp.ClientSession(base_url=match.group(1)) as session:
+            async with session.get("/readyz") as response:
+                assert response.status == 200
+                assert await response.json() == {"status": "ready", "checks": {"database": "ok"}}
+            async with session.get(
+                f"/api/v1/guilds/{GUILD}/settings/economy",
+                headers={"Authorization": f"Bearer {created.secret}"},
+            ) as response:
+                assert response.status == 200
+                assert (await response.json())["values"]["daily_amount"] == 250
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    await init_db(db_url)
+    try:
+        from models.security import ApiKey
+
+        assert (await ApiKey.get(id=created.key.id)).usage_count == 1  # written at shutdown
+    finally:
+        await close_db()
