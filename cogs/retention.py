@@ -61,6 +61,11 @@ class Retention(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
 
+    @property
+    def grace(self) -> timedelta:
+        """How long a left server's data is kept (GUILD_DATA_RETENTION_DAYS)."""
+        return timedelta(days=self.bot.settings.guild_data_retention_days)
+
     async def cog_load(self) -> None:
         self.bot.scheduler.register(retention.PURGE_KIND, self._on_purge_due)
         self.bot.scheduler.register(retention.SWEEP_KIND, self._on_sweep_due)
@@ -76,7 +81,7 @@ class Retention(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         due = await retention.guild_left(
-            guild.id, now=utcnow(), grace=self.bot.settings.guild_data_retention
+            guild.id, now=utcnow(), grace=self.grace
         )
         log.info("Left guild %s: its data will be deleted at %s", guild.id, due.isoformat())
         self.bot.scheduler.wake()  # a grace of 0 days deletes at once
@@ -93,7 +98,7 @@ class Retention(commands.Cog):
             [guild.id for guild in self.bot.guilds],
             owned=self.bot.owns_guild,
             now=utcnow(),
-            grace=self.bot.settings.guild_data_retention,
+            grace=self.grace,
         )
         if changed.back or changed.gone:
             log.info(
@@ -110,7 +115,7 @@ class Retention(commands.Cog):
             guild_id,
             bot_is_there=self.bot.get_guild(guild_id) is not None,
             now=utcnow(),
-            grace=self.bot.settings.guild_data_retention,
+            grace=self.grace,
             action_id=action.id,
         )
         rows = summary.rows if summary is not None else 0
@@ -141,7 +146,7 @@ class Retention(commands.Cog):
     # /retention
 
     def settings_embed(self, settings: RetentionSettings) -> discord.Embed:
-        grace = self.bot.settings.guild_data_retention
+        grace = self.grace
         embed = discord.Embed(title="Retention", colour=BLURPLE)
         embed.add_field(
             name="Closed tickets' messages and transcripts",

@@ -147,11 +147,9 @@ def test_env_example_values_are_valid_settings() -> None:
 
 
 def test_guild_data_retention_days() -> None:
-    from datetime import timedelta
-
-    assert settings().guild_data_retention == timedelta(days=30)
-    assert settings(GUILD_DATA_RETENTION_DAYS="7").guild_data_retention == timedelta(days=7)
-    assert settings(GUILD_DATA_RETENTION_DAYS="0").guild_data_retention == timedelta(0)
+    assert settings().guild_data_retention_days == 30
+    assert settings(GUILD_DATA_RETENTION_DAYS="7").guild_data_retention_days == 7
+    assert settings(GUILD_DATA_RETENTION_DAYS="0").guild_data_retention_days == 0
     for bad in ("-1", "1.5", "a week", "3651"):
         with pytest.raises(ConfigError, match=r"^GUILD_DATA_RETENTION_DAYS must be"):
             settings(GUILD_DATA_RETENTION_DAYS=bad)

@@ -31,7 +31,8 @@ GRACE = timedelta(seconds=2)
 
 
 def shorten_grace(env: DiscordEnv) -> None:
-    env.bot.settings = dataclasses.replace(env.bot.settings, guild_data_retention=GRACE)
+    days = GRACE / timedelta(days=1)
+    env.bot.settings = dataclasses.replace(env.bot.settings, guild_data_retention_days=days)
 
 
 async def store_some_data(env: DiscordEnv) -> dict[str, int]:
