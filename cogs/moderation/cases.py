@@ -11,9 +11,10 @@ from discord.ext import commands
 from cogs.moderation.support import Enforcer, case_embed, check_record_change, utcnow
 from pegasus.bot import Pegasus
 from pegasus.errors import ValidationError
-from pegasus.services import moderation
+from pegasus.services import attachments, moderation
 from pegasus.services.durations import format_duration
 from pegasus.ui.checks import require_bot_can_post
+from pegasus.ui.evidence import show_with_kept_proof
 from pegasus.ui.format import BLURPLE, clip, page_of, plural, timestamp
 
 
@@ -34,7 +35,8 @@ class Cases(commands.Cog, name="Moderation cases"):
     ) -> None:
         assert interaction.guild_id is not None
         found = await moderation.get_case(interaction.guild_id, number)
-        await interaction.response.send_message(embed=case_embed(found), ephemeral=True)
+        kept = await attachments.files_of_case(interaction.guild_id, found.id)
+        await show_with_kept_proof(interaction, case_embed(found), found.proof, kept)
 
     @app_commands.command(name="cases", description="List a member's moderation cases.")
     @app_commands.describe(member="Whose cases to list", page="Which page (10 cases per page)")

@@ -16,10 +16,12 @@ from cogs.moderation.support import (
     utcnow,
 )
 from pegasus.bot import Pegasus
-from pegasus.services import moderation
+from pegasus.services import attachments, moderation
+from pegasus.services.attachments import EvidenceOwner
 from pegasus.services.durations import parse_duration
 from pegasus.services.moderation import IssuedWarning, WarningChange, WarningEditKind, WarningRecord
 from pegasus.ui.converters import HttpsLinkConverter
+from pegasus.ui.evidence import proof_sources, show_with_kept_proof
 from pegasus.ui.format import DESCRIPTION_LIMIT, GOLD, clip, timestamp
 
 WARNING_COLOUR = GOLD
@@ -109,6 +111,30 @@ class Warnings(commands.Cog, name="Warnings"):
             extra=f"Warning `{issued.warning.warn_id}`, level {level}"
             + (f"\n{description}" if description else ""),
         )
+        await self._keep_proof(interaction, issued, proof, proof_url)
+
+    async def _keep_proof(
+        self,
+        interaction: discord.Interaction,
+        issued: IssuedWarning,
+        proof: discord.Attachment | None,
+        proof_url: str | None,
+    ) -> None:
+        """Copy the proof into the attachment store, since Discord's links expire; the
+        moderator is told privately about a file that could not be kept."""
+        keeper = self.bot.attachment_keeper
+        sources = proof_sources(keeper, proof, proof_url)
+        if not sources:
+            return
+        warning, case = issued.warning, issued.case
+        owners = [EvidenceOwner(warning_id=warning.id), EvidenceOwner(case_id=case.id)]
+        kept = await keeper.keep(warning.guild_id, sources, owners)
+        notes = [file.note for file in kept if file.note]
+        if notes:
+            await interaction.followup.send(
+                "\n".join(f"⚠️ {discord.utils.escape_markdown(note)}" for note in notes),
+                ephemeral=True,
+            )
 
     @staticmethod
     def _issued_embed(member: discord.Member, issued: IssuedWarning) -> discord.Embed:
@@ -255,7 +281,8 @@ class Warnings(commands.Cog, name="Warnings"):
             )
         if not edits:
             embed.add_field(name="History", value="Never changed.", inline=False)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        kept = await attachments.files_of_warning(interaction.guild_id, warning.id)
+        await show_with_kept_proof(interaction, embed, warning.proof, kept)
 
 
 def _describe_edit(edit: WarningChange) -> str:

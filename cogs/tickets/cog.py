@@ -30,9 +30,11 @@ from pegasus.errors import (
     ValidationError,
 )
 from pegasus.services import tickets as service
+from pegasus.services.attachments import EvidenceOwner
 from pegasus.services.tickets import SETTINGS, Actor, AutoCloseVerdict, TicketInfo
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.converters import Colour
+from pegasus.ui.evidence import attachment_source
 from pegasus.ui.flows import run_flow
 from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.roles import pingable_roles, remember_role_setup, require_can_delegate
@@ -517,6 +519,28 @@ class Tickets(commands.Cog):
         ticket_id = self.open_channels.get(message.channel.id)
         if ticket_id is not None:
             await service.record_message(ticket_id, message_record(message))
+            if message.attachments and message.guild is not None:
+                await self._keep_attachments(message.guild, message)
+
+    async def _keep_attachments(self, guild: discord.Guild, message: discord.Message) -> None:
+        """Copy the message's files into the attachment store, since Discord's links expire; a
+        file that could not be kept is said in the ticket, so nobody counts on it."""
+        kept = await self.bot.attachment_keeper.keep(
+            guild.id,
+            [attachment_source(attachment) for attachment in message.attachments],
+            [EvidenceOwner(ticket_message_id=message.id)],
+        )
+        notes = [file.note for file in kept if file.note]
+        if not notes:
+            return
+        try:
+            await message.channel.send(
+                "\n".join(f"⚠️ {discord.utils.escape_markdown(note)}" for note in notes),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException:
+            # The note is on the record too: the transcript shows it beside the file's name.
+            log.info("Could not tell ticket channel %s a file was not kept", message.channel.id)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:

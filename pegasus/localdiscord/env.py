@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import signal
@@ -13,7 +14,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import CoroutineType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -21,6 +22,9 @@ from discord.http import Route
 
 from pegasus.localdiscord.server import LocalDiscord
 from pegasus.localdiscord.state import FakeChannel, FakeGuild, FakeMember, FakeUser
+
+if TYPE_CHECKING:
+    from pegasus.services.attachments import AttachmentKeeper
 
 ROOT = Path(__file__).resolve().parents[2]
 #: a bot owner as tests name them: a member's name, a member or user, or an id
@@ -86,6 +90,16 @@ class EndpointPatch:
     def point_to(api_base: str, gateway_url: str) -> None:
         Route.BASE = api_base
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def local_attachment_keeper(server: LocalDiscord) -> AttachmentKeeper:
+    """An attachment keeper that copies the local Discord's attachments as the bot copies
+    Discord's: from the server's own origin and loopback address only, nothing else local."""
+    from pegasus.services.attachments import AttachmentFetcher, AttachmentKeeper
+
+    address = ipaddress.ip_address(server.host)
+    fetcher = AttachmentFetcher(origins=(server.base_url,), allowed=lambda a: a == address)
+    return AttachmentKeeper(fetcher=fetcher)
 
 
 class DiscordEnv:
@@ -191,6 +205,7 @@ class DiscordEnv:
         if self.extensions is not None:
             options["extensions"] = self.extensions
         bot = Pegasus(self.settings(), **options)
+        bot.attachment_keeper = local_attachment_keeper(self.server)
         bot.add_listener(self._on_socket_event, "on_socket_event_type")
         self.bot = bot
         try:

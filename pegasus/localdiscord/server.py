@@ -553,6 +553,13 @@ class LocalDiscord:
             stored.append(att)
         return stored
 
+    def expire_attachment(self, attachment: Attachment | int) -> None:
+        """The attachment's link stops working, as Discord's signed links do after about a day
+        (and once its message is deleted): the local CDN answers 404 from now on. The message
+        still lists it."""
+        att_id = attachment if isinstance(attachment, int) else attachment.id
+        self.attachments.pop(att_id, None)
+
     def add_message(self, msg: FakeMessage) -> FakeMessage:
         msg.channel.all_messages.append(msg)
         self.messages[msg.id] = msg

@@ -54,9 +54,11 @@ FILENAME_LIMIT = 255
 
 
 def megabytes(size: int) -> str:
-    """`size` bytes for people: ``8 MB``, ``1.5 MB``, ``0.2 MB``."""
+    """`size` bytes for people: ``8 MB``, ``1.5 MB``, and below a megabyte ``300 KB``."""
+    if size < MEGABYTE:
+        return f"{max(1, round(size / 1024))} KB"
     value = size / MEGABYTE
-    return f"{value:.0f} MB" if value == int(value) else f"{max(value, 0.1):.1f} MB"
+    return f"{value:.0f} MB" if value == int(value) else f"{value:.1f} MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +151,8 @@ async def _owner_columns(owner: EvidenceOwner, conn: BaseDBAsyncClient) -> dict[
         row_id = await (
             TicketMessage.filter(message_id=owner.ticket_message_id)
             .using_db(conn)
-            .values_list("id", flat=True)
             .first()
+            .values_list("id", flat=True)
         )
         return None if row_id is None else {"ticket_message_id": int(row_id)}  # type: ignore[call-overload]
     if owner.case_id is not None:
@@ -174,7 +176,8 @@ async def kept_sources(guild_id: int, owner: EvidenceOwner) -> set[str]:
 
 
 async def _lock_guild(guild_id: int, conn: BaseDBAsyncClient) -> None:
-    await Guild.filter(id=guild_id).select_for_update().using_db(conn).values_list("id")
+    # A values query drops FOR UPDATE, so the row itself is fetched.
+    await Guild.filter(id=guild_id).select_for_update().using_db(conn).first()
 
 
 async def _guild_total(guild_id: int, conn: BaseDBAsyncClient) -> tuple[int, int]:
@@ -262,8 +265,8 @@ async def record_copy(
         blob_id = await (
             AttachmentBlob.filter(guild_id=guild_id, sha256=digest)
             .using_db(conn)
-            .values_list("id", flat=True)
             .first()
+            .values_list("id", flat=True)
         )
         note = None
         if blob_id is None:

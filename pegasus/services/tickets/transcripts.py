@@ -4,20 +4,33 @@ Everything people wrote is escaped (a message saying `<script>` shows those char
 only made from http(s) addresses, and the styles are inline, so the file can be mailed, archived or
 opened from a DM without fetching anything. The page is built from the stored messages
 (`build_transcript`), so it is the same whether the channel still exists or not.
+
+Attachments come from the attachment store, not from Discord's links (which expire): their bytes
+are written into the page (images shown, other files as downloads), up to a budget that keeps the
+page within what Discord lets the bot upload; a file beyond it, or one the store could not keep,
+is named with the reason.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from pegasus.services.attachments import KeptFile, files_of_ticket, megabytes, read_files
 
 from .messages import ticket_messages
 from .results import Actor, TicketInfo
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 SAFE_SCHEMES = ("https://", "http://")
+# Files written into a page: base64 makes them a third larger, and the page itself must stay
+# under the 10 MB Discord lets a bot upload in any server.
+DEFAULT_FILE_BUDGET = 6 * 1024 * 1024
+# Shown inline; any other type (SVG, HTML...) is only offered as a download, never rendered.
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 STYLE = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;background:#f6f7f9;
@@ -38,8 +51,23 @@ white-space:pre-wrap}
 .deleted .content{color:#8c959f;text-decoration:line-through}
 .note{font-size:.8em;color:#8c959f}
 .history{font-size:.85em;color:#59636e;margin:4px 0 0 12px}
+.file{margin-top:6px}
+.file img{display:block;max-width:100%;max-height:480px;margin-top:4px;border-radius:4px}
 footer{margin-top:20px;font-size:.8em;color:#8c959f}
 """
+
+
+@dataclass(frozen=True)
+class AttachedCopy:
+    """A message's attachment as the attachment store has it: `data` when the page includes the
+    file; `note` when the store has no copy, and why."""
+
+    source_url: str
+    filename: str
+    content_type: str | None = None
+    size: int | None = None
+    data: bytes | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,7 @@ class TranscriptMessage:
     edit_history: Sequence[dict[str, str]] = ()  # {"content", "at"}: the text before each edit
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
+    copies: Sequence[AttachedCopy] = ()  # the store's copies of `attachments`, by source URL
 
 
 @dataclass(frozen=True)
@@ -68,6 +97,7 @@ class Transcript:
     closed_at: datetime | None = None
     close_reason: str | None = None
     messages: Sequence[TranscriptMessage] = field(default_factory=tuple)
+    file_budget: int = DEFAULT_FILE_BUDGET  # named when a kept file was left out for it
 
 
 def transcript_filename(number: int) -> str:
@@ -88,7 +118,8 @@ def render_transcript(transcript: Transcript, *, generated_at: datetime) -> str:
     ]
     if not transcript.messages:
         parts.append('<p class="note">No messages were written in this ticket.</p>')
-    parts.extend(_render_message(message) for message in transcript.messages)
+    budget = transcript.file_budget
+    parts.extend(_render_message(message, budget) for message in transcript.messages)
     parts.append("</section>")
     parts.append(f"<footer>Transcript generated {_esc(_when(generated_at))}.</footer>")
     parts.append("</main></body></html>")
@@ -112,7 +143,7 @@ def _render_meta(transcript: Transcript) -> str:
     return f'<table class="meta">{cells}</table>'
 
 
-def _render_message(message: TranscriptMessage) -> str:
+def _render_message(message: TranscriptMessage, file_budget: int) -> str:
     badge = '<span class="bot">BOT</span>' if message.author_is_bot else ""
     notes = []
     if message.edited_at is not None:
@@ -128,7 +159,11 @@ def _render_message(message: TranscriptMessage) -> str:
     if message.content:
         body.append(f'<div class="content">{_esc(message.content)}</div>')
     body.extend(_render_embed(embed) for embed in message.embeds)
-    body.extend(_render_attachment(attachment) for attachment in message.attachments)
+    copies = {copy.source_url: copy for copy in message.copies}
+    body.extend(
+        _render_attachment(attachment, copies.get(attachment.get("url") or ""), file_budget)
+        for attachment in message.attachments
+    )
     if message.edit_history:
         earlier = "".join(
             f"<li>{_esc(entry.get('content', ''))}</li>" for entry in message.edit_history
@@ -145,14 +180,44 @@ def _render_embed(embed: dict[str, str]) -> str:
     return f'<div class="embed">{heading}{_esc(description)}</div>'
 
 
-def _render_attachment(attachment: dict[str, str]) -> str:
+def _render_attachment(
+    attachment: dict[str, str], copy: AttachedCopy | None, file_budget: int
+) -> str:
     name = attachment.get("name") or "attachment"
     url = attachment.get("url") or ""
+    if copy is not None and copy.data is not None:
+        return _render_included_file(name, copy, copy.data)
     if url.startswith(SAFE_SCHEMES):
         link = f'<a href="{_esc(url)}" rel="noopener noreferrer">{_esc(name)}</a>'
     else:
         link = _esc(name)
-    return f'<div class="note">Attachment: {link}</div>'
+    if copy is None:
+        return f'<div class="note">Attachment: {link}</div>'
+    if copy.note:
+        return f'<div class="note">Attachment: {link} ({_esc(copy.note)})</div>'
+    size = f"{megabytes(copy.size)}, " if copy.size else ""
+    why = (
+        f"{size}kept by Pegasus; not included here, as a transcript includes at most "
+        f"{megabytes(file_budget)} of files"
+    )
+    return f'<div class="note">Attachment: {link} ({_esc(why)})</div>'
+
+
+def _render_included_file(name: str, copy: AttachedCopy, data: bytes) -> str:
+    size = f" ({megabytes(len(data))})"
+    encoded = base64.b64encode(data).decode("ascii")
+    if copy.content_type in INLINE_IMAGE_TYPES:
+        source = f"data:{copy.content_type};base64,{encoded}"
+        return (
+            f'<div class="file note">Attachment: <a download="{_esc(name)}" href="{source}">'
+            f'{_esc(name)}</a>{size}<img src="{source}" alt="{_esc(name)}"></div>'
+        )
+    # Offered as bytes to save, whatever type it claims, so the page never renders it.
+    source = f"data:application/octet-stream;base64,{encoded}"
+    return (
+        f'<div class="file note">Attachment: <a download="{_esc(name)}" href="{source}">'
+        f"{_esc(name)}</a>{size}</div>"
+    )
 
 
 def _when(moment: datetime) -> str:
@@ -183,9 +248,15 @@ async def build_transcript(
     guild_name: str,
     name_of: Callable[[int], str],
     now: datetime,
+    file_budget: int = DEFAULT_FILE_BUDGET,
 ) -> TranscriptFile:
-    """The HTML transcript of `ticket` from its stored messages; `name_of` names user ids."""
+    """The HTML transcript of `ticket` from its stored messages; `name_of` names user ids.
+
+    The kept copies of the attachments are written into the page, in the order of the
+    messages, as long as their bytes together stay within `file_budget`.
+    """
     messages = await ticket_messages(ticket.id)
+    copies = await _attached_copies(ticket, file_budget)
     claimed_by = ticket.claimed_by_id
     closed_by = ticket.closed_by_id
     transcript = Transcript(
@@ -212,12 +283,50 @@ async def build_transcript(
                 edit_history=m.edit_history,
                 edited_at=m.edited_at,
                 deleted_at=m.deleted_at,
+                copies=copies.get(m.message_id, ()),
             )
             for m in messages
         ],
+        file_budget=file_budget,
     )
     return TranscriptFile(
         html=render_transcript(transcript, generated_at=now),
         filename=transcript_filename(ticket.number),
         message_count=len(messages),
+    )
+
+
+async def _attached_copies(
+    ticket: TicketInfo, file_budget: int
+) -> dict[int, tuple[AttachedCopy, ...]]:
+    """The store's copies of the ticket's attachments by message id, with the bytes of those
+    that fit in `file_budget` (taken in the order they were kept, which is the messages'; a file
+    shown twice is written twice, so it counts twice)."""
+    kept = await files_of_ticket(ticket.id)
+    included: list[bool] = []
+    spent = 0
+    for file in kept:
+        fits = file.sha256 is not None and spent + (file.size or 0) <= file_budget
+        spent += (file.size or 0) if fits else 0
+        included.append(fits)
+    digests = {
+        file.sha256 for file, fits in zip(kept, included, strict=True) if file.sha256 and fits
+    }
+    data = await read_files(ticket.guild_id, digests)
+    by_message: dict[int, list[AttachedCopy]] = {}
+    for file, fits in zip(kept, included, strict=True):
+        if file.message_id is not None:
+            copy = _copy_of(file, data.get(file.sha256 or "") if fits else None)
+            by_message.setdefault(file.message_id, []).append(copy)
+    return {message_id: tuple(found) for message_id, found in by_message.items()}
+
+
+def _copy_of(file: KeptFile, data: bytes | None) -> AttachedCopy:
+    return AttachedCopy(
+        source_url=file.source_url,
+        filename=file.filename,
+        content_type=file.content_type,
+        size=file.size,
+        data=data,
+        note=file.note,
     )
