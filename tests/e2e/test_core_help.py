@@ -11,6 +11,7 @@ FEATURES = {
     "Giveaways",
     "Levels",
     "Moderation",
+    "Privacy",
     "Security",
     "Tickets",
 }
@@ -31,5 +32,6 @@ async def test_help_lists_every_command_under_its_feature(discord_env: DiscordEn
         "Moderation": ("`/warning`", "`/automation`", "`/blacklist`", "`/ban`", "`/case`"),
         "Giveaways": ("`/giveaway`",),
         "Tickets": ("`/ticket`", "`/ticket-panel`"),
+        "Privacy": ("`/privacy`",),
     }.items():
         assert set(commands) <= set(fields[feature].split()), (feature, fields[feature])
