@@ -12,6 +12,7 @@ FEATURES = {
     "Levels",
     "Moderation",
     "Privacy",
+    "Retention",
     "Security",
     "Tickets",
 }
