@@ -17,9 +17,11 @@ from models.guilds import Member, User
 from models.levels import UserXP, XpHistogram
 from models.moderation import MemberWarning
 from models.security import AuditLog
+from models.tickets import Ticket, TicketMessage
 from pegasus.localdiscord import FakeMember
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services.privacy import declarations
+from tests.e2e.test_tickets import make_panel, open_ticket
 
 pytestmark = pytest.mark.discord_env(
     extensions=(
@@ -245,3 +247,32 @@ async def test_cancelled_delete_changes_nothing(discord_env: DiscordEnv) -> None
     assert "nothing was changed" in (cancelled.content or cancelled.text)
     assert await EconomyBalance.filter(user_id=env.alice.id).count() == 1
     assert not await AuditLog.filter(action="privacy.erase").exists()
+
+
+@pytest.mark.discord_env(extensions=("cogs.core", "cogs.tickets", "cogs.privacy"))
+async def test_tickets_are_exported_and_kept(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    await make_panel(env)
+    await open_ticket(env, env.alice, reason="My order never arrived")
+    ticket = await Ticket.get(user_id=env.alice.id)
+    channel = env.channel(ticket.channel_id)  # type: ignore[arg-type]
+    await env.alice.say(channel, "It was order 1234")
+    await env.mod.say(channel, "Looking into it")
+    await env.settle()
+
+    await env.alice.slash("privacy export")
+    tickets = exported(env.server.dms(env.alice)[-1].attachments)["features"]["tickets"]["data"]
+    [opened] = tickets["tickets_you_opened"]
+    assert (opened["number"], opened["reason"]) == (ticket.number, "My order never arrived")
+    stored = await TicketMessage.filter(author_id=env.alice.id).values_list("content", flat=True)
+    assert [m["content"] for m in tickets["your_messages_in_tickets"]] == stored
+    assert "It was order 1234" in stored and "Looking into it" not in stored
+
+    prompt = await env.alice.slash("privacy delete")
+    done = await env.alice.click(prompt, label="Delete my data")
+    await env.settle()
+
+    text = done.message.content if done.message else done.content
+    assert "tickets you opened" in text
+    assert await Ticket.filter(user_id=env.alice.id).count() == 1
+    assert await TicketMessage.filter(author_id=env.alice.id).count() == len(stored)
