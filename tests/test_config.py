@@ -39,6 +39,12 @@ def test_all_values_parsed() -> None:
         SHARD_IDS="3, 1",
         LOG_LEVEL="debug",
         OWNER_IDS="1,2",
+        WEB_ENABLED="false",
+        WEB_HOST="0.0.0.0",
+        WEB_PORT="9090",
+        WEB_SECRET="s" * 40,
+        WEB_TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8",
+        WEB_IP_RATE_LIMIT="50",
     )
     assert s.database_ssl == "require"
     assert s.discord_api_base == "http://127.0.0.1:9000/api/v10"
@@ -46,6 +52,19 @@ def test_all_values_parsed() -> None:
     assert s.shard_count == 4 and s.shard_ids == (1, 3)
     assert s.log_level == "DEBUG"
     assert s.owner_ids == frozenset({1, 2})
+    assert (s.web_enabled, s.web_host, s.web_port, s.web_secret) == (False, "0.0.0.0", 9090, "s" * 40)
+    assert [str(net) for net in s.web_trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8"]
+    assert s.web_ip_rate_limit == 50
+
+
+def test_the_web_server_is_on_by_default_and_needs_a_secret_on_postgres() -> None:
+    s = settings()
+    assert (s.web_enabled, s.web_host, s.web_port) == (True, "127.0.0.1", 8080)
+    assert s.web_secret is None  # on SQLite: generated beside the database when first served
+    with pytest.raises(ConfigError, match=r"^WEB_SECRET is not set"):
+        settings(DATABASE_URL="postgres://u:p@db.example:5432/pegasus")
+    off = settings(DATABASE_URL="postgres://u:p@db.example:5432/pegasus", WEB_ENABLED="false")
+    assert not off.web_enabled
 
 
 @pytest.mark.parametrize(
@@ -67,6 +86,12 @@ def test_all_values_parsed() -> None:
         ({"SHARD_COUNT": "2", "SHARD_IDS": "a"}, "SHARD_IDS"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"OWNER_IDS": "me"}, "OWNER_IDS"),
+        ({"WEB_ENABLED": "maybe"}, "WEB_ENABLED"),
+        ({"WEB_PORT": "70000"}, "WEB_PORT"),
+        ({"WEB_HOST": "http://x"}, "WEB_HOST"),
+        ({"WEB_SECRET": "short"}, "WEB_SECRET"),
+        ({"WEB_TRUSTED_PROXIES": "proxy.example"}, "WEB_TRUSTED_PROXIES"),
+        ({"WEB_IP_RATE_LIMIT": "0"}, "WEB_IP_RATE_LIMIT"),
     ],
 )
 def test_bad_value_names_the_variable(env: dict[str, str], variable: str) -> None:
