@@ -55,6 +55,12 @@ class MessageVerdict(Enum):
 
 MessageHook = Callable[[discord.Message], Awaitable[MessageVerdict | None]]
 
+# Events discord.py dispatches for every gateway event (so for every message) that no feature
+# handles: each dispatch nobody handles still costs a lookup that raises and catches an
+# AttributeError, the largest part of what a message costs beyond parsing it. Skipped unless
+# something listens.
+SKIPPED_UNLESS_HANDLED = frozenset({"socket_event_type"})
+
 
 # Loaded in this order by setup_hook; a failure stops start-up (no half-started bot).
 EXTENSIONS: tuple[str, ...] = (
@@ -206,6 +212,20 @@ class Pegasus(commands.AutoShardedBot):
     def remove_message_hook(self, hook: MessageHook) -> None:
         self._message_hooks = [entry for entry in self._message_hooks if entry[1] != hook]
         self.message_hooks = tuple(hook for _phase, hook in self._message_hooks)
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        if event_name in SKIPPED_UNLESS_HANDLED and not self.handles(event_name):
+            return
+        super().dispatch(event_name, *args, **kwargs)
+
+    def handles(self, event_name: str) -> bool:
+        """Whether a listener, a `wait_for` or a method of the bot waits for `event_name`."""
+        method = "on_" + event_name
+        return bool(
+            self._listeners.get(event_name)
+            or self.extra_events.get(method)
+            or getattr(self, method, None)
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         # Replaces commands.Bot.on_message: Pegasus has slash commands only, no prefix to parse.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import yarl
@@ -74,3 +78,51 @@ async def test_message_hooks_run_by_phase_and_a_removed_message_goes_no_further(
         seen.clear()
         await bot.on_message(SimpleNamespace(spam=True, id=2))  # type: ignore[arg-type]
         assert seen == ["security"]
+
+
+@contextlib.contextmanager
+def dispatched_events() -> Iterator[list[str]]:
+    """The events discord.py dispatches meanwhile (it logs each one at DEBUG)."""
+    events: list[str] = []
+
+    class Events(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.msg == "Dispatching event %s" and record.args:
+                events.append(str(record.args[0]))
+
+    logger = logging.getLogger("discord.client")
+    handler = Events(logging.DEBUG)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield events
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+async def test_the_event_sent_for_every_gateway_event_is_dispatched_only_when_handled() -> None:
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        # What discord.py's gateway does for every event it reads, a message included.
+        with dispatched_events() as events:
+            bot.dispatch("socket_event_type", "MESSAGE_CREATE")
+            bot.dispatch("message_edit", None, None)
+        assert events == ["message_edit"]  # nobody handles socket_event_type: not dispatched
+
+        seen: list[str] = []
+
+        async def on_socket_event_type(event_type: str) -> None:
+            seen.append(event_type)
+
+        bot.add_listener(on_socket_event_type)
+        with dispatched_events() as events:
+            bot.dispatch("socket_event_type", "MESSAGE_CREATE")
+        await asyncio.sleep(0)  # the listener runs in a task of its own
+        assert events == ["socket_event_type"]
+        assert seen == ["MESSAGE_CREATE"]
+        bot.remove_listener(on_socket_event_type)
+        waiting = asyncio.ensure_future(bot.wait_for("socket_event_type"))
+        await asyncio.sleep(0)
+        bot.dispatch("socket_event_type", "GUILD_CREATE")
+        assert await asyncio.wait_for(waiting, 1) == "GUILD_CREATE"  # wait_for sees it too
