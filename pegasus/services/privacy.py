@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from models.guilds import Member, User
+from models.guilds import User
 from models.security import AuditLog
 from pegasus.errors import CooldownActive, PegasusError, time_ref
 from pegasus.services.audit import ensure_rows, record_audit
@@ -315,20 +316,42 @@ async def erase_member(
 
 
 async def guilds_of_user(user_id: int) -> list[int]:
-    """Every server where a declared table has a row naming the user (for operators)."""
-    guild_ids: set[int] = set(
-        await Member.filter(user_id=user_id).values_list("guild_id", flat=True)
-    )
+    """Every server where a declared column names the user (for operators)."""
+    guild_ids: set[int] = set()
     for declaration in declarations().values():
         for model, columns in declaration.covers:
-            if "guild" not in model._meta.fk_fields:
+            guild = _guild_path(model)
+            if guild is None:
                 continue
             for column in columns:
-                name = column.removesuffix("_id") if column.endswith("_id") else column
-                if name not in model._meta.fk_fields:
+                match = _id_filter(model, column)
+                if match is None:
                     continue
-                found = await model.filter(**{f"{name}_id": user_id}).values_list(
-                    "guild_id", flat=True
-                )
+                found = await model.filter(**{match: user_id}).values_list(guild, flat=True)
                 guild_ids.update(g for g in found if g is not None)
     return sorted(guild_ids)
+
+
+def _guild_path(model: type[Model]) -> str | None:
+    """How to reach a row's guild id: its own `guild`, or that of the row it belongs to."""
+    meta = model._meta
+    if "guild" in meta.fk_fields:
+        return "guild_id"
+    for name in sorted(meta.fk_fields):
+        parent = meta.fields_map[name].related_model
+        if parent is not None and "guild" in parent._meta.fk_fields:
+            return f"{name}__guild_id"
+    return None
+
+
+def _id_filter(model: type[Model], column: str) -> str | None:
+    """The filter for "this column is the user's id", or None for columns that hold more than
+    an id (lists, text), which no portable query can match."""
+    meta = model._meta
+    name = column.removesuffix("_id")
+    if name in meta.fk_fields:
+        return f"{name}_id"
+    field = meta.fields_map.get(column)
+    if field is not None and isinstance(field, fields.BigIntField):
+        return column
+    return None

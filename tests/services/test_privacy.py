@@ -9,6 +9,7 @@ import pytest
 
 from models.economy import EconomyTransaction
 from models.giveaways import Giveaway, GiveawayEntry
+from models.guilds import Member
 from models.security import AuditLog
 from pegasus.services import economy, giveaways, privacy
 from pegasus.services.directory import ensure_member
@@ -96,3 +97,12 @@ async def test_one_export_a_day_for_each_member(db: str) -> None:
     # An operator's export is neither limited nor counted.
     await privacy.export_member(GUILD, ALICE, now=now, requested_by_member=False)
     assert await AuditLog.filter(action=privacy.EXPORT_ACTION).count() == 4
+
+
+async def test_an_operator_finds_every_server_that_names_the_user(db: str) -> None:
+    await giveaway("Nitro")  # an entry names its giveaway, not the server
+    await economy.get_balance(OTHER_GUILD, ALICE)
+    await Member.filter(user_id=ALICE).delete()
+
+    assert await privacy.guilds_of_user(ALICE) == [GUILD, OTHER_GUILD]
+    assert await privacy.guilds_of_user(3_000_000_000_000_000_003) == []
