@@ -8,14 +8,13 @@ validating parameters and body, the JSON answer, errors as problem+json, the aud
 the operation in `/api/v1/openapi.json` and `/api/docs`.
 
     from dataclasses import dataclass
-    from pegasus.web.routes import Call, Param, Routes, Page
-    from pegasus.services import economy
+    from pegasus.services.economy.staff import AdminResult, admin_adjust
+    from pegasus.web.routes import Call, Param, Routes
 
     routes = Routes("economy", "Balances, transactions and the shop.")
 
     @dataclass(frozen=True)
     class GiveBody:
-        user_id: int
         amount: int
         reason: str | None = None
 
@@ -25,14 +24,18 @@ the operation in `/api/v1/openapi.json` and `/api/docs`.
         summary="Give money to a member",
         params=[Param("user_id", int, "The member's Discord id", location="path")],
         body=GiveBody,
-        response=economy.Transfer,       # a frozen dataclass of the service
+        response=AdminResult,            # a frozen dataclass of the service
         status=201,
         idempotent=True,                 # accepts Idempotency-Key (creates something, moves money)
     )
-    async def give(call: Call) -> economy.Transfer:
+    async def give(call: Call) -> AdminResult:
         body: GiveBody = call.body
-        return await economy.give(call.guild_id, call.actor_id, call.param("user_id"),
-                                  body.amount, now=call.now)
+        return await admin_adjust(call.guild_id, call.actor_id, call.param("user_id"),
+                                  body.amount, take=False, reason=body.reason)
+
+    A list: `@routes.get(..., response=Thing, paginated=True)` and
+    `return await keyset_page(call, Model.filter(guild_id=call.guild_id),
+    order=("-created_at", "-id"), item=Thing.from_row)` (`pegasus.web.pagination`).
 
 What the declaration means:
 

@@ -39,12 +39,13 @@ __all__ = ["ROLES_GIVEN", "routes", "scope_of"]
 
 routes = Routes("settings", "Each feature's settings, as declared once for commands and API.")
 
-# Settings naming roles the bot gives on someone's behalf: whoever sets one up must be able to
-# give the role themselves, which only Discord can tell. Until an endpoint of the feature checks
-# that, these are changed in Discord only.
+# Settings naming roles the bot gives or pings on someone's behalf: whoever sets one up must be
+# able to give the role themselves (pegasus.services.role_delegations), which only Discord can
+# tell. Until an endpoint of the feature checks that, these are changed in Discord only.
 ROLES_GIVEN: dict[str, frozenset[str]] = {
     "moderation": frozenset({"mute_role_id"}),
     "community": frozenset({"autorole_role_ids"}),
+    "security": frozenset({"security_alert_role_id"}),
 }
 
 
@@ -202,8 +203,8 @@ def _changes(spec: FeatureSettings, body: Any) -> dict[str, Any]:
         if name in ROLES_GIVEN.get(spec.feature, ()):
             raise ApiProblem(
                 403,
-                f"The {spec[name].label} is a role the bot gives on someone's behalf: set it in "
-                "Discord, where your own roles can be checked.",
+                f"The {spec[name].label} names a role the bot gives or pings on someone's "
+                "behalf: set it in Discord, where your own roles can be checked.",
             )
     return dict(body)
 
