@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 WRITE_BEHIND_SECONDS = 1.0  # key usage and rate-limit violations are written this often
+SWEEP_SECONDS = 3600.0  # old idempotent answers are deleted this often
 SECRET_FILE_NAME = "web_secret"
 STATE: web.AppKey[WebState] = web.AppKey("pegasus_web_state")
 NO_GUILD_ANSWER = "No server with id {guild_id} can be reached with this key."
@@ -122,6 +123,7 @@ class WebState:
     ip_limiter: Limiter = field(default_factory=Limiter)
     key_limiter: Limiter = field(default_factory=Limiter)
     openapi: dict[str, Any] = field(default_factory=dict)
+    last_sweep: float = 0.0
 
     def ip_hash(self, address: str) -> str:
         """HMAC-SHA256 of a client address under the server secret: never the address."""
@@ -158,6 +160,9 @@ class WebState:
         now = time.time()
         self.ip_limiter.sweep(now)
         self.key_limiter.sweep(now)
+        if now - self.last_sweep >= SWEEP_SECONDS:
+            self.last_sweep = now
+            await idempotency.forget_old(self.clock())
 
 
 class Endpoint:

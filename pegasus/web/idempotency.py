@@ -5,7 +5,8 @@ answer; a retry with the same key and the same request gets that answer again (w
 `Idempotent-Replayed: true`) and changes nothing. The same key with another request (method,
 path or body) is refused, and so is a retry while the first is still running. An answer that
 is not a success is not kept: the request changed nothing, so a retry may run it again.
-A placeholder older than `ABANDONED_AFTER` (its process died) may be taken over.
+A placeholder older than `ABANDONED_AFTER` (its process died) may be taken over. Answers are
+kept for `KEPT_FOR` (24 hours), then forgotten (`forget_old`): retry within a day.
 """
 
 from __future__ import annotations
@@ -20,10 +21,20 @@ from tortoise.exceptions import IntegrityError
 from models.security import IdempotentRequest
 from pegasus.web.problems import ApiProblem
 
-__all__ = ["MAX_KEY_LENGTH", "Replay", "abandon", "begin", "fingerprint", "finish"]
+__all__ = [
+    "KEPT_FOR",
+    "MAX_KEY_LENGTH",
+    "Replay",
+    "abandon",
+    "begin",
+    "fingerprint",
+    "finish",
+    "forget_old",
+]
 
 MAX_KEY_LENGTH = 255
 ABANDONED_AFTER = timedelta(minutes=5)
+KEPT_FOR = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +107,8 @@ async def finish(
 
 async def abandon(api_key_id: Any, key: str) -> None:
     await IdempotentRequest.filter(api_key_id=api_key_id, key=key, status__isnull=True).delete()
+
+
+async def forget_old(now: datetime) -> int:
+    """Delete answers older than `KEPT_FOR`; returns how many."""
+    return await IdempotentRequest.filter(created_at__lt=now - KEPT_FOR).delete()

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from models.economy import EconomyBalance, EconomyTransaction
+from models.security import IdempotentRequest
 from pegasus.services import directory
 from pegasus.services.economy.staff import AdminResult, admin_adjust
-from pegasus.web import WebConfig
+from pegasus.web import WebConfig, idempotency
 from pegasus.web.api import all_routes
 from pegasus.web.routes import Call, Param, Routes
 from tests.web.conftest import GUILD, SECRET, Api, start_api
@@ -127,3 +129,15 @@ async def test_keys_do_not_share_answers(api: Api) -> None:
     b = await api.call("POST", GIVE, key=second, json={"amount": 3}, headers=headers)
     assert a[0] == b[0] == 201 and "Idempotent-Replayed" not in b[2]
     assert await EconomyTransaction.filter(guild_id=GUILD, user_id=MEMBER, amount=3).count() == 2
+
+
+async def test_answers_are_forgotten_after_a_day(api: Api) -> None:
+    key = await api.key()
+    headers = {"Idempotency-Key": "old"}
+    assert (await api.call("POST", GIVE, key=key, json={"amount": 4}, headers=headers))[0] == 201
+    await api.state.write_behind()  # the first round sweeps
+    assert await IdempotentRequest.all().count() == 1  # a fresh answer is kept
+    later = datetime.now(UTC) + idempotency.KEPT_FOR + timedelta(minutes=1)
+    assert await idempotency.forget_old(later) == 1
+    again = await api.call("POST", GIVE, key=key, json={"amount": 4}, headers=headers)
+    assert again[0] == 201 and "Idempotent-Replayed" not in again[2]
