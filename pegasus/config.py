@@ -24,6 +24,11 @@ SQLITE_PREFIX = "sqlite://"
 POSTGRES_SCHEMES = ("postgres", "postgresql", "asyncpg")
 DEFAULT_GUILD_DATA_RETENTION_DAYS = 30
 MAX_GUILD_DATA_RETENTION_DAYS = 3650
+# The attachment store: megabytes kept of one file, and of one server's files together.
+DEFAULT_ATTACHMENT_FILE_LIMIT_MB = 8
+DEFAULT_ATTACHMENT_GUILD_LIMIT_MB = 256
+MAX_ATTACHMENT_FILE_LIMIT_MB = 500  # Discord's largest upload
+MAX_ATTACHMENT_GUILD_LIMIT_MB = 1_000_000
 DEFAULT_WEB_HOST = "127.0.0.1"
 DEFAULT_WEB_PORT = 8080
 DEFAULT_WEB_IP_RATE_LIMIT = 300  # requests a minute from one client address
@@ -54,6 +59,8 @@ class Settings:
     # Days a guild's data is kept after the bot leaves it: whole days from the environment; a
     # fraction of a day is for tests that cannot wait that long.
     guild_data_retention_days: float = DEFAULT_GUILD_DATA_RETENTION_DAYS
+    attachment_file_limit_mb: int = DEFAULT_ATTACHMENT_FILE_LIMIT_MB
+    attachment_guild_limit_mb: int = DEFAULT_ATTACHMENT_GUILD_LIMIT_MB
     # The web server (REST API): off unless asked for when settings are built in code; on by
     # default for `from_env`, i.e. for operators.
     web_enabled: bool = False
@@ -90,6 +97,18 @@ class Settings:
             log_level=_parse_log_level(env),
             owner_ids=_parse_owner_ids(env),
             guild_data_retention_days=_parse_guild_data_retention_days(env),
+            attachment_file_limit_mb=_parse_megabytes(
+                env,
+                "ATTACHMENT_FILE_LIMIT_MB",
+                DEFAULT_ATTACHMENT_FILE_LIMIT_MB,
+                MAX_ATTACHMENT_FILE_LIMIT_MB,
+            ),
+            attachment_guild_limit_mb=_parse_megabytes(
+                env,
+                "ATTACHMENT_GUILD_LIMIT_MB",
+                DEFAULT_ATTACHMENT_GUILD_LIMIT_MB,
+                MAX_ATTACHMENT_GUILD_LIMIT_MB,
+            ),
             web_enabled=web_enabled,
             web_host=_parse_web_host(env),
             web_port=_parse_port(env),
@@ -239,6 +258,17 @@ def _parse_guild_data_retention_days(env: Mapping[str, str]) -> int:
         raise ConfigError(
             "GUILD_DATA_RETENTION_DAYS must be a whole number of days from 0 (delete as soon "
             f"as the bot leaves) to {MAX_GUILD_DATA_RETENTION_DAYS}; got {raw!r}."
+        )
+    return int(raw)
+
+
+def _parse_megabytes(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ConfigError(
+            f"{name} must be a whole number of megabytes from 1 to {maximum:,}; got {raw!r}."
         )
     return int(raw)
 

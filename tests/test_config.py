@@ -179,3 +179,22 @@ def test_guild_data_retention_days() -> None:
     for bad in ("-1", "1.5", "a week", "3651"):
         with pytest.raises(ConfigError, match=r"^GUILD_DATA_RETENTION_DAYS must be"):
             settings(GUILD_DATA_RETENTION_DAYS=bad)
+
+
+def test_attachment_store_limits() -> None:
+    assert (settings().attachment_file_limit_mb, settings().attachment_guild_limit_mb) == (8, 256)
+    chosen = settings(ATTACHMENT_FILE_LIMIT_MB="25", ATTACHMENT_GUILD_LIMIT_MB="2048")
+    assert (chosen.attachment_file_limit_mb, chosen.attachment_guild_limit_mb) == (25, 2048)
+    for name in ("ATTACHMENT_FILE_LIMIT_MB", "ATTACHMENT_GUILD_LIMIT_MB"):
+        for bad in ("0", "-1", "1.5", "8MB", "99999999"):
+            with pytest.raises(ConfigError, match=rf"^{name} must be a whole number of megabytes"):
+                settings(**{name: bad})
+
+
+async def test_the_bot_keeps_attachments_within_the_configured_limits() -> None:
+    from pegasus.bot import Pegasus
+
+    chosen = Settings(discord_token="x", attachment_file_limit_mb=3, attachment_guild_limit_mb=40)
+    async with Pegasus(chosen) as bot:
+        limits = bot.attachment_keeper.limits
+    assert (limits.max_file_bytes, limits.max_guild_bytes) == (3 * 1024 * 1024, 40 * 1024 * 1024)
