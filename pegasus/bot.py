@@ -22,7 +22,7 @@ from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
 from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
-from pegasus.services.attachments import AttachmentKeeper
+from pegasus.services.attachments import AttachmentKeeper, AttachmentLimits
 from pegasus.services.community import ConfigCache
 from pegasus.services.moderation import BlacklistCache
 from pegasus.tree import PegasusTree
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from pegasus.web import WebServer
 
 log = logging.getLogger(__name__)
+
+MEGABYTE = 1024 * 1024
 
 
 class MessagePhase(IntEnum):
@@ -163,7 +165,12 @@ class Pegasus(commands.AutoShardedBot):
         self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
         # Copies attachments kept as evidence (tickets, proof) into the attachment store; it
         # downloads from Discord's file server only (tests hand it the local Discord's).
-        self.attachment_keeper = AttachmentKeeper()
+        self.attachment_keeper = AttachmentKeeper(
+            limits=AttachmentLimits(
+                max_file_bytes=settings.attachment_file_limit_mb * MEGABYTE,
+                max_guild_bytes=settings.attachment_guild_limit_mb * MEGABYTE,
+            )
+        )
         # First of the checks, so that a check waiting on the database is covered too.
         self.answer_deadline = AnswerDeadline()
         self.pegasus_tree.interaction_checks.insert(0, self.answer_deadline)
