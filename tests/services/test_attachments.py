@@ -3,6 +3,7 @@ and limits on the real database, and how transcripts carry the kept files."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from datetime import UTC, datetime
 
@@ -162,6 +163,32 @@ async def test_drop_unreferenced_removes_copies_of_deleted_records(db: str) -> N
     await ModCase.filter(id=case_id).delete()
     assert await drop_unreferenced() == 1
     assert await AttachmentBlob.all().count() == 0
+
+
+async def test_concurrent_copies_keep_one_file_and_the_guild_limit(db: str) -> None:
+    """Files kept at the same moment: the same bytes are stored once, and the guild's total
+    never goes over its limit (each copy takes the guild's lock)."""
+    limits = AttachmentLimits(max_file_bytes=4096, max_guild_bytes=5000)
+    records = [await warned(f"W{i}") for i in range(8)]
+    contents = [b"s" * 2000] * 4 + [bytes([i]) * 2000 for i in range(4)]
+    results = await asyncio.gather(
+        *(
+            record_copy(
+                GUILD,
+                AttachmentSource(f"https://cdn.discordapp.com/a/{i}/f.bin", "f.bin"),
+                data,
+                owners(*record),
+                limits,
+            )
+            for i, (data, record) in enumerate(zip(contents, records, strict=True))
+        )
+    )
+    blobs = await AttachmentBlob.all()
+    assert len({b.sha256 for b in blobs}) == len(blobs)
+    assert sum(b.size for b in blobs) <= limits.max_guild_bytes and len(blobs) == 2
+    kept = {r.sha256 for r in results if r.kept}
+    assert kept == {b.sha256 for b in blobs}
+    assert sum(not r.kept for r in results) >= 3
 
 
 # ------------------------------------------------------------------------------ transcripts
