@@ -101,6 +101,8 @@ class Privacy(commands.Cog):
                 guild_id, user_id, actor_id=user_id, now=discord.utils.utcnow()
             )
             await click.edit_original_response(content=erasure_reply(report), view=None)
+            # Features showing counts of members (a giveaway's entries) update what they posted.
+            self.bot.dispatch("member_data_erased", guild_id, user_id)
 
         await confirm(
             interaction, erasure_prompt(service.erasure_plan()), erase,

@@ -360,6 +360,14 @@ class Giveaways(
         self.entry_count_refresher.touch(giveaway_pk)
 
     @commands.Cog.listener()
+    async def on_member_data_erased(self, guild_id: int, _user_id: int) -> None:
+        """The member's entries in running giveaways went with their data (/privacy delete):
+        the posted messages show the new counts."""
+        running = await service.list_giveaways(guild_id, GiveawayStatus.ACTIVE, limit=100)
+        for giveaway in running:
+            self.entry_count_refresher.touch(giveaway.id)
+
+    @commands.Cog.listener()
     async def on_member_remove(self, member: discord.Member) -> None:
         changed = await service.withdraw_member(
             member.guild.id, member.id, now=discord.utils.utcnow()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from pegasus.localdiscord import FakeMember
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services.privacy import declarations
 from tests.e2e.test_tickets import make_panel, open_ticket
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(
     extensions=(
@@ -190,6 +192,7 @@ async def test_delete_erases_what_goes_keeps_the_records_and_the_books_balance(
         guild_id=env.guild.id, user_id=env.bob.id, related_user_id=env.alice.id, amount=40
     )
     money_before = await bob_money(env.guild.id, env.bob)
+    await eventually(shows_entries(env, made["giveaway"], 2), "the message shows 2 entries", 15)
 
     prompt = await env.alice.slash("privacy delete")
     assert prompt.ephemeral
@@ -211,6 +214,7 @@ async def test_delete_erases_what_goes_keeps_the_records_and_the_books_balance(
     giveaway = await Giveaway.get(giveaway_id=made["giveaway"])
     assert await GiveawayEntry.filter(giveaway_id=giveaway.id).count() == 1
     assert giveaway.entry_count == 1
+    await eventually(shows_entries(env, made["giveaway"], 1), "the message shows 1 entry", 15)
     # The records stay.
     assert await MemberWarning.filter(warn_id=made["warning"], user_id=env.alice.id).exists()
     # Every remaining balance equals its ledger; bob's half of her payment keeps its amount.
@@ -230,6 +234,16 @@ async def test_delete_erases_what_goes_keeps_the_records_and_the_books_balance(
     assert audit.actor_id == env.alice.id  # type: ignore[attr-defined]
     assert audit.after and audit.after["removed"]["economy: balances"] == 1
     assert "hello" not in json.dumps(audit.after)
+
+
+def shows_entries(env: DiscordEnv, giveaway_id: str, count: int) -> Callable[[], Awaitable[bool]]:
+    posted = next(m for m in env.channel("general").bot_messages if giveaway_id in m.text)
+
+    async def check() -> bool:
+        [entries] = [f for f in posted.embed["fields"] if f["name"] == "Entries"]
+        return entries["value"] == str(count)
+
+    return check
 
 
 async def bob_money(guild_id: int, bob: FakeMember) -> tuple[int, int]:
