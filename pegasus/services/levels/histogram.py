@@ -22,6 +22,8 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from models.levels import XpHistogram, XpTieBlock
+
 __all__ = [
     "BLOCK_SHIFT",
     "BUCKETS_PER_DOUBLING",
@@ -117,14 +119,16 @@ class HistogramDelta:
         return any(self.buckets.values()) or any(self.ties.values())
 
 
+HISTOGRAM = XpHistogram._meta.db_table
+TIE_BLOCKS = XpTieBlock._meta.db_table
 BUCKETS_UPSERT = (
-    "INSERT INTO xp_histogram (guild_id, bucket, members) VALUES {values} "
-    "ON CONFLICT (guild_id, bucket) DO UPDATE SET members = xp_histogram.members + "
+    f"INSERT INTO {HISTOGRAM} (guild_id, bucket, members) VALUES {{values}} "
+    f"ON CONFLICT (guild_id, bucket) DO UPDATE SET members = {HISTOGRAM}.members + "
     "EXCLUDED.members"
 )
 TIES_UPSERT = (
-    "INSERT INTO xp_tie_blocks (guild_id, xp, block, members) VALUES {values} "
-    "ON CONFLICT (guild_id, xp, block) DO UPDATE SET members = xp_tie_blocks.members + "
+    f"INSERT INTO {TIE_BLOCKS} (guild_id, xp, block, members) VALUES {{values}} "
+    f"ON CONFLICT (guild_id, xp, block) DO UPDATE SET members = {TIE_BLOCKS}.members + "
     "EXCLUDED.members"
 )
 
@@ -169,12 +173,12 @@ def rebuild_sql(guild_ids: Iterable[int] | None = None) -> list[str]:
         where = f" AND guild_id IN ({ids})"
     scope = f"WHERE 1 = 1{where}"
     return [
-        f"DELETE FROM xp_histogram {scope}",
-        f"DELETE FROM xp_tie_blocks {scope}",
-        "INSERT INTO xp_histogram (guild_id, bucket, members) "
+        f"DELETE FROM {HISTOGRAM} {scope}",
+        f"DELETE FROM {TIE_BLOCKS} {scope}",
+        f"INSERT INTO {HISTOGRAM} (guild_id, bucket, members) "
         f"SELECT guild_id, {bucket_sql('xp')}, COUNT(*) FROM user_xp "
         f"WHERE xp > 0{where} GROUP BY guild_id, {bucket_sql('xp')}",
-        "INSERT INTO xp_tie_blocks (guild_id, xp, block, members) "
+        f"INSERT INTO {TIE_BLOCKS} (guild_id, xp, block, members) "
         f"SELECT guild_id, xp, user_id >> {BLOCK_SHIFT}, COUNT(*) FROM user_xp "
         f"WHERE xp > 0 AND xp < {EXACT_BELOW}{where} "
         f"GROUP BY guild_id, xp, user_id >> {BLOCK_SHIFT}",
