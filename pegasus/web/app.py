@@ -370,7 +370,10 @@ async def errors_and_metrics(
     except web.HTTPException as error:
         if not request.path.startswith(API_PREFIX) or error.status < 400:
             raise
-        response = problem_response(error.status, _http_detail(error), instance=request.path)
+        allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+        response = problem_response(
+            error.status, _http_detail(error), instance=request.path, headers=allow
+        )
     except asyncio.CancelledError:
         raise
     except Exception as error:

@@ -219,6 +219,8 @@ def _load_scalar(tp: Any, value: Any, where: str) -> Any:
         return value
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
+    if tp is int and isinstance(value, float) and value.is_integer():
+        return int(value)  # JSON Schema counts 5.0 as an integer
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if tp is str and isinstance(value, str):

@@ -51,8 +51,9 @@ async def test_unknown_endpoints_and_methods_are_problems(api: Api) -> None:
     status, body, headers = await api.call("GET", "/api/v1/nowhere")
     assert status == 404 and headers["Content-Type"].startswith("application/problem+json")
     assert body["detail"] == "There is no such endpoint; the endpoints are listed at /api/docs."
-    status, body, _ = await api.call("DELETE", f"/api/v1/guilds/{GUILD}/settings/economy")
+    status, body, headers = await api.call("DELETE", f"/api/v1/guilds/{GUILD}/settings/economy")
     assert status == 405 and "GET" in body["detail"] and "PATCH" in body["detail"]
+    assert set(headers["Allow"].split(",")) == {"GET", "PATCH"}  # RFC 9110
 
 
 broken = Routes("broken")

@@ -127,3 +127,23 @@ async def test_a_malformed_body_is_400(api: Api) -> None:
         assert response.status == 400
         assert response.content_type == "application/problem+json"
         assert "not valid JSON" in (await response.json(content_type=None))["detail"]
+
+
+async def test_whole_numbers_written_with_a_decimal_point_are_whole_numbers(api: Api) -> None:
+    """JSON Schema counts 300.0 as an integer, so the API does; 300.5 is refused."""
+    key = await api.key()
+    status, body, _ = await api.call("PATCH", ECONOMY_URL, key=key, json={"daily_amount": 300.0})
+    assert status == 200 and body["values"]["daily_amount"] == 300
+    status, body, _ = await api.call("PATCH", ECONOMY_URL, key=key, json={"daily_amount": 300.5})
+    assert status == 422 and body["detail"] == _refusal("daily_amount", 300.5)
+
+
+async def test_text_longer_than_documented_is_refused_even_with_spaces(api: Api) -> None:
+    key = await api.key()
+    limit = ECONOMY["currency_name"].max_length
+    assert limit is not None
+    padded = "gems" + " " * limit
+    status, body, _ = await api.call(
+        "PATCH", ECONOMY_URL, key=key, json={"currency_name": padded}
+    )
+    assert status == 422 and body["detail"] == _refusal("currency_name", "x" * (limit + 1))

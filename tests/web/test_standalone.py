@@ -14,33 +14,39 @@ import aiohttp
 
 from pegasus.db import close_db, init_db
 from pegasus.services import directory
-from pegasus.services.security import create_api_key
+from pegasus.services.security import CreatedApiKey, create_api_key
 from tests.web.conftest import GUILD, OWNER, SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = re.compile(r"Pegasus API: (http://\S+)/api/v1")
 
 
-async def test_the_standalone_server_answers_and_stops_cleanly(db_url: str) -> None:
+async def make_key(db_url: str, scopes: list[str], rate_limit: int = 60) -> CreatedApiKey:
+    """A key of GUILD, made through the service before the server opens the database."""
     await init_db(db_url)
     try:
         await directory.ensure_guild(GUILD)
-        created = await create_api_key(
-            owner_id=OWNER, name="ops", scopes=["economy:read"], guild_id=GUILD,
-            now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
+        return await create_api_key(
+            owner_id=OWNER, name="ops", scopes=scopes, guild_id=GUILD, now=datetime.now(UTC),
+            is_bot_owner=False, is_guild_admin=True, rate_limit=rate_limit,
         )
     finally:
         await close_db()
-    env = {
+
+
+async def start_web(db_url: str, **env: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`python -m pegasus web` on a free port; the process and its base URL."""
+    environment = {
         **os.environ,
         "DISCORD_TOKEN": "unused-by-the-web-server",
         "DATABASE_URL": db_url,
         "WEB_PORT": "0",
         "WEB_SECRET": SECRET.decode(),
         "PYTHONUNBUFFERED": "1",
+        **env,
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pegasus", "web", cwd=str(ROOT), env=env,
+        sys.executable, "-m", "pegasus", "web", cwd=str(ROOT), env=environment,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
@@ -51,7 +57,18 @@ async def test_the_standalone_server_answers_and_stops_cleanly(db_url: str) -> N
                 line = await process.stdout.readline()
                 assert line, "\n".join(lines)
                 lines.append(line.decode().rstrip())
-        async with aiohttp.ClientSession(base_url=match.group(1)) as session:
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    return process, match.group(1)
+
+
+async def test_the_standalone_server_answers_and_stops_cleanly(db_url: str) -> None:
+    created = await make_key(db_url, ["economy:read"])
+    process, url = await start_web(db_url)
+    try:
+        async with aiohttp.ClientSession(base_url=url) as session:
             async with session.get("/readyz") as response:
                 assert response.status == 200
                 assert await response.json() == {"status": "ready", "checks": {"database": "ok"}}

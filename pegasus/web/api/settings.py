@@ -77,7 +77,7 @@ def value_schema(setting: Setting) -> dict[str, Any]:
     elif setting.kind is Kind.COLOUR:
         schema = {"type": "integer", "minimum": 0, "maximum": 0xFFFFFF}
     elif setting.kind is Kind.IDS:
-        schema = {"type": "array", "items": {"type": "integer", "minimum": 1}}
+        schema = {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
     elif setting.kind is Kind.NAMES:
         item: dict[str, Any] = {"type": "string"}
         if setting.choices is not None:
@@ -206,7 +206,29 @@ def _changes(spec: FeatureSettings, body: Any) -> dict[str, Any]:
                 f"The {spec[name].label} names a role the bot gives or pings on someone's "
                 "behalf: set it in Discord, where your own roles can be checked.",
             )
-    return dict(body)
+    for name, value in body.items():
+        _check_documented_length(spec[name], value)
+    return {name: _integral(value) for name, value in body.items()}
+
+
+def _check_documented_length(setting: Setting, value: Any) -> None:
+    """Text longer than the documented maxLength is refused even if trimming would shorten it
+    (the command trims first): the API keeps to its document. The refusal is the declaration's
+    own, asked with a text that is too long whichever way it is counted."""
+    limit = setting.max_length
+    text = value if setting.kind is Kind.TEXT and isinstance(value, str) else ""
+    if limit is not None and len(text) > limit:
+        setting.check("x" * (limit + 1))
+
+
+def _integral(value: Any) -> Any:
+    """JSON does not tell 5 from 5.0 and JSON Schema counts both as integers: a whole float is
+    read as the whole number it is (the declaration then checks it like any other)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
 
 
 def _declare(spec: FeatureSettings, documents: Schema) -> None:
