@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from models.economy import EconomySettings
 from pegasus.localdiscord.env import BotProcessFactory, DiscordEnv
@@ -16,7 +17,7 @@ from pegasus.web import WebConfig, WebServer, create_app
 from tests.e2e.waiting import eventually
 from tests.web.conftest import SECRET
 
-pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy"))
+pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy", "cogs.levels"))
 
 LISTENING = re.compile(r"Web server listening on (http://\S+)")
 
@@ -43,6 +44,47 @@ async def test_the_bot_process_serves_the_api(bot_process: BotProcessFactory) ->
         async with session.get("/metrics") as response:
             assert "pegasus_api_requests_total" in await response.text()
     assert await process.terminate() == 0
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with aiohttp.ClientSession(base_url=url) as session, session.get("/metrics") as answer:
+        return samples(await answer.text())
+
+
+async def test_metrics_count_messages_flushes_and_commands(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    server = WebServer(create_app(WebConfig(secret=SECRET), bot=env.bot), "127.0.0.1", 0)
+    await server.start()
+    try:
+        before = await scrape(server.url)
+        await env.alice.say("general", "hello there")
+        await env.alice.say("general", "and again")
+        await env.settle()
+        said = await scrape(server.url)
+        await env.alice.slash("balance")
+        await env.settle()
+        assert env.bot.activity_buffer is not None
+        await env.bot.activity_buffer.flush()
+        after = await scrape(server.url)
+    finally:
+        await server.stop()
+
+    def grew(name: str, labels: tuple[tuple[str, str], ...] = ()) -> float:
+        return after.get((name, labels), 0.0) - before.get((name, labels), 0.0)
+
+    messages = ("pegasus_messages_processed_total", ())
+    assert said.get(messages, 0.0) - before.get(messages, 0.0) == 2
+    assert grew("pegasus_activity_flush_seconds_count") >= 1
+    assert grew("pegasus_commands_total", (("command", "balance"), ("outcome", "ok"))) == 1
+    assert grew("pegasus_interaction_seconds_count") >= 1
 
 
 async def test_a_setting_is_refused_with_the_slash_commands_sentence(
