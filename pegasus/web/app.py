@@ -39,6 +39,7 @@ from pegasus.errors import ConfigError, ValidationError
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services.audit import ActorContext, acting_from, record_security_event
 from pegasus.services.security.apikeys import (
+    ApiKeyRecord,
     InvalidApiKey,
     KeyUsage,
     verify_api_key,
@@ -233,7 +234,7 @@ class Endpoint:
 
     async def _authenticate(
         self, request: web.Request, state: WebState, now: datetime, context: ActorContext
-    ) -> Any:
+    ) -> ApiKeyRecord:
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
         challenge = {"WWW-Authenticate": 'Bearer realm="pegasus"'}
@@ -269,7 +270,7 @@ class Endpoint:
                 },
             )
 
-    async def _guild(self, request: web.Request, key: Any) -> int:
+    async def _guild(self, request: web.Request, key: ApiKeyRecord) -> int:
         if not self.route.guild_scoped:
             return 0
         raw = request.match_info["guild_id"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -96,8 +98,6 @@ def problem_response(
 
 
 def _title(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -115,8 +115,6 @@ def from_exception(error: BaseException, request: web.Request) -> web.Response:
         status = status_of(error)
         headers: dict[str, str] = {}
         if isinstance(error, CooldownActive) and error.retry_at is not None:
-            import time
-
             headers["Retry-After"] = str(max(1, math.ceil(error.retry_at - time.time())))
         return problem_response(status, error.plain(), instance=instance, headers=headers)
     if is_database_unreachable(error):
