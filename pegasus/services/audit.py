@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -28,6 +28,7 @@ from pegasus.services import directory
 __all__ = [
     "ActorContext",
     "AuditSource",
+    "AuditTrail",
     "Severity",
     "acting_from",
     "current_context",
@@ -48,24 +49,34 @@ class ActorContext:
     user_agent: str | None = None
 
 
-_CONTEXT: ContextVar[ActorContext | None] = ContextVar("pegasus_actor_context", default=None)
+@dataclass
+class AuditTrail:
+    """The context of an `acting_from` block and the audit actions written inside it."""
+
+    context: ActorContext
+    actions: list[str] = field(default_factory=list)
+
+
+_TRAIL: ContextVar[AuditTrail | None] = ContextVar("pegasus_audit_trail", default=None)
 USER_AGENT_MAX_LENGTH = 512  # audit_logs.user_agent, security_logs.user_agent
 
 
 @contextmanager
-def acting_from(context: ActorContext) -> Iterator[ActorContext]:
+def acting_from(context: ActorContext) -> Iterator[AuditTrail]:
     """Record `context` on every audit row written inside the block (in this task and the
-    tasks it creates)."""
-    token = _CONTEXT.set(context)
+    tasks it creates); the trail it yields lists the actions audited meanwhile."""
+    trail = AuditTrail(context)
+    token = _TRAIL.set(trail)
     try:
-        yield context
+        yield trail
     finally:
-        _CONTEXT.reset(token)
+        _TRAIL.reset(token)
 
 
 def current_context() -> ActorContext | None:
     """The context set by `acting_from` around the current code, if any."""
-    return _CONTEXT.get()
+    trail = _TRAIL.get()
+    return trail.context if trail is not None else None
 
 
 async def ensure_rows(
@@ -107,10 +118,13 @@ async def record_audit(
     any) gives the source, client address hash and user agent, and the actor when `actor_id`
     is None.
     """
+    trail = _TRAIL.get()
     context = context or current_context()
     if context is not None:
         actor_id = actor_id if actor_id is not None else context.actor_id
         source = context.source
+    if trail is not None:
+        trail.actions.append(action)
     await AuditLog.create(
         guild_id=guild_id,
         actor_id=actor_id,

@@ -37,7 +37,12 @@ from pegasus import metrics
 from pegasus.config import SQLITE_PREFIX, IpNetwork, Settings
 from pegasus.errors import ConfigError, ValidationError
 from pegasus.outage import health, is_database_unreachable
-from pegasus.services.audit import ActorContext, acting_from, record_security_event
+from pegasus.services.audit import (
+    ActorContext,
+    acting_from,
+    record_audit,
+    record_security_event,
+)
 from pegasus.services.security.apikeys import (
     ApiKeyRecord,
     InvalidApiKey,
@@ -322,8 +327,10 @@ class Endpoint:
                 headers = {**replay.headers, "Idempotent-Replayed": "true"}
                 return _json_response(replay.body, replay.status, headers)
         try:
-            with acting_from(call.context):
+            with acting_from(call.context) as trail:
                 result = await route.handler(call)
+                if route.writes and route.audit_fallback and not trail.actions:
+                    await _audit_call(call, raw_body)
         except BaseException:
             if idem_key is not None:
                 await idempotency.abandon(call.key.id, idem_key)
@@ -337,6 +344,24 @@ class Endpoint:
         if idem_key is not None:
             await idempotency.finish(call.key.id, idem_key, status, body, headers)
         return _json_response(body, status, headers)
+
+
+async def _audit_call(call: Call, raw_body: bytes) -> None:
+    """The audit row of a write whose service recorded none: who called what, with what."""
+    try:
+        sent = json.loads(raw_body) if raw_body else None
+    except ValueError:
+        sent = None
+    await record_audit(
+        guild_id=call.guild_id or None,
+        actor_id=call.actor_id,
+        action=f"api.{call.route.operation_id}"[:64],
+        target_type="api",
+        target_id=call.request.path[-64:],
+        before=None,
+        after={"method": call.route.method, "path": call.request.path, "body": sent},
+        context=call.context,
+    )
 
 
 def _handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -46,7 +46,10 @@ What the declaration means:
   without it gets 403. Write routes (anything but GET) are audited: every audit row written
   while the handler runs carries source `api`, the key's owner as actor, the client's address
   hash and user agent (`call.context`; `pegasus.services.audit.acting_from`). Pass
-  `actor_id=call.actor_id` to the service as a cog would pass the member's id.
+  `actor_id=call.actor_id` to the service as a cog would pass the member's id. A write whose
+  service audits nothing gets one row `api.<operation id>` with the request body as `after`;
+  a route whose service audits every real change itself (and nothing for a change that changes
+  nothing) says `audit_fallback=False`.
 * `params` are query (default) or path parameters: `Param(name, int | str | bool, help,
   required=..., default=..., minimum=..., maximum=...)`; the handler reads `call.param(name)`.
   `paginated=True` adds `cursor` and `limit` and the handler returns `Page(items, next_cursor)`
@@ -193,6 +196,7 @@ class Route:
     idempotent: bool = False
     paginated: bool = False
     name: str = ""
+    audit_fallback: bool = True
 
     @property
     def guild_scoped(self) -> bool:
@@ -261,6 +265,7 @@ class Routes:
         idempotent: bool = False,
         paginated: bool = False,
         name: str = "",
+        audit_fallback: bool = True,
     ) -> Callable[[Handler], Handler]:
         def declare(handler: Handler) -> Handler:
             self.add(
@@ -279,6 +284,7 @@ class Routes:
                     idempotent=idempotent,
                     paginated=paginated,
                     name=name,
+                    audit_fallback=audit_fallback,
                 )
             )
             return handler

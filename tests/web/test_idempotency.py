@@ -6,6 +6,8 @@ The route is declared here, the way a feature declares one, and calls the econom
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.economy import EconomyBalance, EconomyTransaction
-from models.security import IdempotentRequest
+from models.security import AuditLog, AuditSource, IdempotentRequest
 from pegasus.services import directory
 from pegasus.services.economy.staff import AdminResult, admin_adjust
 from pegasus.web import WebConfig, idempotency
 from pegasus.web.api import all_routes
 from pegasus.web.routes import Call, Param, Routes
-from tests.web.conftest import GUILD, SECRET, Api, start_api
+from tests.web.conftest import GUILD, OWNER, SECRET, Api, start_api
 
 MEMBER = 744_444_444_444_444_444
 routes = Routes("economy-test")
@@ -141,3 +143,28 @@ async def test_answers_are_forgotten_after_a_day(api: Api) -> None:
     assert await idempotency.forget_old(later) == 1
     again = await api.call("POST", GIVE, key=key, json={"amount": 4}, headers=headers)
     assert again[0] == 201 and "Idempotent-Replayed" not in again[2]
+
+
+async def test_a_write_whose_service_audits_nothing_is_audited_once(api: Api) -> None:
+    """admin_adjust records the ledger, not the audit log: the API records the call itself,
+    and a replay records nothing more."""
+    key = await api.key()
+    headers = {"Idempotency-Key": "audited", "User-Agent": "ops-script/2"}
+    for _ in range(2):
+        status, _, _ = await api.call("POST", GIVE, key=key, json={"amount": 9}, headers=headers)
+        assert status == 201
+    [row] = await AuditLog.filter(action="api.give")
+    assert row.source is AuditSource.API
+    assert row.actor_id == OWNER and row.guild_id == GUILD  # type: ignore[attr-defined]
+    assert row.after == {"method": "POST", "path": GIVE, "body": {"amount": 9}}
+    assert row.ip_hash == hmac.new(SECRET, b"127.0.0.1", hashlib.sha256).hexdigest()
+    assert row.user_agent == "ops-script/2"
+
+
+async def test_a_settings_change_that_changes_nothing_is_not_audited(api: Api) -> None:
+    key = await api.key()
+    url = f"/api/v1/guilds/{GUILD}/settings/economy"
+    _, read, _ = await api.call("GET", url, key=key)
+    status, _, _ = await api.call("PATCH", url, key=key, json={"daily_amount": 250})
+    assert status == 200 and read["values"]["daily_amount"] == 250
+    assert await AuditLog.exclude(action="api_key.create").count() == 0

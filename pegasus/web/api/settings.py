@@ -279,6 +279,7 @@ def _declare(spec: FeatureSettings, documents: Schema) -> None:
             body=Schema(values_schema(spec, partial=True), f"{_component(spec.feature)}Change"),
             response=documents,
             name=f"change_{name}_settings",
+            audit_fallback=False,  # apply_changes audits every change with before and after
         )
     )
 
