@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +95,43 @@ def build_intents() -> discord.Intents:
     intents.message_content = True  # ticket transcripts store what was said
     intents.voice_states = True
     return intents
+
+
+class Resumed:
+    """The rest of a coroutine that was started outside any task and is now suspended on
+    `pending`: awaiting this waits for `pending`, then runs the coroutine to its end."""
+
+    __slots__ = ("_coro", "_pending")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
+        self._coro = coro
+        self._pending = pending
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, pending = self._coro, self._pending
+        while True:
+            try:
+                value = yield pending
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as error:  # thrown in by the task: cancellation
+                try:
+                    pending = coro.throw(error)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    pending = coro.send(value)
+                except StopIteration as stop:
+                    return stop.value
+
+
+def _raise(error: BaseException) -> Callable[..., Awaitable[None]]:
+    async def again(*_args: Any) -> None:
+        raise error
+
+    return again
 
 
 def apply_endpoints(settings: Settings) -> None:
@@ -224,6 +261,43 @@ class Pegasus(commands.AutoShardedBot):
         if event_name in SKIPPED_UNLESS_HANDLED and not self.handles(event_name):
             return
         super().dispatch(event_name, *args, **kwargs)
+
+    def _schedule_event(  # type: ignore[override]
+        self,
+        coro: Callable[..., Coroutine[Any, Any, Any]],
+        event_name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> asyncio.Task[None] | None:
+        # discord.py starts a task for every event handler. The message hooks of a message
+        # usually finish without waiting for anything (memory only), so they run at once, in
+        # the order messages arrive; a task takes over only if one of them has to wait.
+        if event_name == "on_message" and getattr(coro, "__self__", None) is self:
+            return self._run_message_hooks_now(*args)
+        return super()._schedule_event(coro, event_name, *args, **kwargs)
+
+    def _run_message_hooks_now(self, message: discord.Message) -> asyncio.Task[None] | None:
+        running = self.on_message(message)
+        # A context of its own, as a task would have, kept by the task that may take over: a
+        # context variable set before the first wait (a transaction) is reset in the same one.
+        context = contextvars.copy_context()
+        try:
+            pending = context.run(running.send, None)
+        except StopIteration:
+            return None  # done, without a task
+        except Exception as error:  # on_message keeps hooks' errors; this reaches on_error
+            rest: Callable[..., Awaitable[None]] = _raise(error)
+        else:
+            resumed = Resumed(running, pending)
+
+            async def rest(*_args: Any) -> None:
+                await resumed
+
+        return self.loop.create_task(
+            self._run_event(rest, "on_message", message),
+            name="discord.py: on_message",
+            context=context,
+        )
 
     def handles(self, event_name: str) -> bool:
         """Whether a listener, a `wait_for` or a method of the bot waits for `event_name`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -126,3 +127,87 @@ async def test_the_event_sent_for_every_gateway_event_is_dispatched_only_when_ha
         await asyncio.sleep(0)
         bot.dispatch("socket_event_type", "GUILD_CREATE")
         assert await asyncio.wait_for(waiting, 1) == "GUILD_CREATE"  # wait_for sees it too
+
+
+def handler_tasks() -> list[asyncio.Task[object]]:
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name() == "discord.py: on_message" and not task.done()
+    ]
+
+
+async def test_message_hooks_that_need_not_wait_run_at_once_without_a_task() -> None:
+    seen: list[int] = []
+
+    async def count(message: SimpleNamespace) -> None:
+        seen.append(message.id)
+
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        bot.add_message_hook(count, MessagePhase.LEVELS)
+        bot.add_message_hook(count)
+        for message_id in (1, 2, 3):
+            bot.dispatch("message", SimpleNamespace(id=message_id))
+        # Handled during the dispatch itself, in the order the messages came.
+        assert seen == [1, 1, 2, 2, 3, 3]
+        assert handler_tasks() == []
+
+
+async def test_a_hook_that_waits_goes_on_in_a_task_and_later_hooks_wait_for_it() -> None:
+    seen: list[str] = []
+    release = asyncio.Event()
+
+    async def first(message: SimpleNamespace) -> MessageVerdict | None:
+        seen.append(f"first {message.id}")
+        if message.id == 1:
+            await release.wait()
+            seen.append("first 1 released")
+        return MessageVerdict.REMOVED if getattr(message, "spam", False) else None
+
+    async def second(message: SimpleNamespace) -> None:
+        seen.append(f"second {message.id}")
+
+    async def failing(message: SimpleNamespace) -> None:
+        raise RuntimeError("a bug in a hook")
+
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        bot.add_message_hook(first, MessagePhase.SECURITY)
+        bot.add_message_hook(failing, MessagePhase.LEVELS)
+        bot.add_message_hook(second)
+        bot.dispatch("message", SimpleNamespace(id=1, spam=True))
+        bot.dispatch("message", SimpleNamespace(id=2))
+        assert seen == ["first 1", "first 2", "second 2"]  # the second message did not wait
+        (task,) = handler_tasks()
+        release.set()
+        await task
+        # The first message went on after the wait, and its verdict stopped the later hooks.
+        assert seen == ["first 1", "first 2", "second 2", "first 1 released"]
+
+        release.clear()
+        bot.dispatch("message", SimpleNamespace(id=1))
+        (task,) = handler_tasks()
+        task.cancel()  # shutdown cancels handlers that run late: the hook sees it
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert seen[-1] == "first 1"
+        assert handler_tasks() == []
+
+
+async def test_a_hook_that_waits_keeps_its_context_across_the_wait() -> None:
+    # A database transaction sets a context variable before its first wait and resets it after:
+    # the reset must happen in the context the value was set in.
+    current: contextvars.ContextVar[str] = contextvars.ContextVar("current", default="none")
+    seen: list[str] = []
+
+    async def in_a_transaction(message: SimpleNamespace) -> None:
+        token = current.set(f"message {message.id}")
+        await asyncio.sleep(0)
+        seen.append(current.get())
+        current.reset(token)
+
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        bot.add_message_hook(in_a_transaction)
+        bot.dispatch("message", SimpleNamespace(id=7))
+        await asyncio.gather(*handler_tasks())
+        assert seen == ["message 7"]
+        assert current.get() == "none"  # the dispatcher's own context was not touched
