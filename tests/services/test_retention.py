@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from models.attachments import AttachmentBlob
 from models.guilds import Guild
 from models.scheduling import ActionStatus, ScheduledAction
 from models.security import AuditLog, SecurityLog
@@ -15,6 +16,12 @@ from models.tickets import Ticket, TicketMessage, TicketStatus
 from pegasus.errors import ValidationError
 from pegasus.scheduler import schedule
 from pegasus.services import directory, retention
+from pegasus.services.attachments import (
+    AttachmentLimits,
+    AttachmentSource,
+    EvidenceOwner,
+    record_copy,
+)
 from pegasus.services.retention import UNSCOPED_TABLES, guild_data_tables
 from tests.models.instances import InstanceBuilder
 from tests.services.guild_rows import fill_guild, rows_per_table
@@ -133,9 +140,22 @@ async def test_the_sweep_deletes_exactly_the_records_older_than_their_guild_keep
         for g in (GUILD, OTHER)
     }
 
+    # A file kept from one of the messages that go: its copy goes with its last reference.
+    [old_message] = await TicketMessage.filter(ticket_id=tickets[GUILD][0]).limit(1)
+    await record_copy(
+        GUILD,
+        AttachmentSource("https://cdn.discordapp.com/a/1/shot.png", "shot.png"),
+        b"evidence",
+        [EvidenceOwner(ticket_message_id=old_message.message_id)],
+        AttachmentLimits(max_file_bytes=1024, max_guild_bytes=4096),
+    )
+
     swept = await retention.sweep(NOW)
 
-    assert swept == retention.SweepSummary(ticket_messages=2, security_logs=1, audit_logs=1)
+    assert swept == retention.SweepSummary(
+        ticket_messages=2, security_logs=1, audit_logs=1, kept_files=1
+    )
+    assert not await AttachmentBlob.exists()
     assert set(await SecurityLog.all().values_list("id", flat=True)) == {
         security[GUILD][1], *security[OTHER]
     }

@@ -22,6 +22,7 @@ from models.scheduling import ActionStatus, ScheduledAction
 from models.security import AuditLog, SecurityLog
 from models.tickets import Ticket, TicketMessage, TicketStatus
 from pegasus.scheduler import schedule
+from pegasus.services import attachments
 
 __all__ = [
     "SWEEP_INTERVAL",
@@ -42,10 +43,11 @@ class SweepSummary:
     ticket_messages: int
     security_logs: int
     audit_logs: int
+    kept_files: int = 0  # copies of attachments no record uses once the messages went
 
     @property
     def rows(self) -> int:
-        return self.ticket_messages + self.security_logs + self.audit_logs
+        return self.ticket_messages + self.security_logs + self.audit_logs + self.kept_files
 
 
 async def _day_values(column: str) -> list[int]:
@@ -66,7 +68,12 @@ OldRows = Callable[[Subquery, datetime], QuerySet]  # (guilds, cutoff) → the r
 async def _delete_older(column: str, now: datetime, rows: OldRows) -> int:
     deleted = 0
     for days in await _day_values(column):
-        deleted += await rows(_guilds_keeping(column, days), now - timedelta(days=days)).delete()
+        old = rows(_guilds_keeping(column, days), now - timedelta(days=days))
+        # Counted first: SQLite's count of a DELETE includes rows its foreign keys cascade to.
+        found = await old.count()
+        if found:
+            await old.delete()
+        deleted += found
     return deleted
 
 
@@ -86,16 +93,17 @@ def _old_ticket_messages(guilds: Subquery, cutoff: datetime) -> QuerySet:
 
 async def sweep(now: datetime) -> SweepSummary:
     """Delete every record older than its guild keeps it; returns how many went, by kind."""
+    ticket_messages = await _delete_older("retention_ticket_days", now, _old_ticket_messages)
     return SweepSummary(
-        ticket_messages=await _delete_older(
-            "retention_ticket_days", now, _old_ticket_messages
-        ),
+        ticket_messages=ticket_messages,
         security_logs=await _delete_older(
             "retention_security_log_days", now, _old_log_rows(SecurityLog)
         ),
         audit_logs=await _delete_older(
             "retention_audit_log_days", now, _old_log_rows(AuditLog)
         ),
+        # The messages' kept files lost their last reference: their bytes go too.
+        kept_files=await attachments.drop_unreferenced() if ticket_messages else 0,
     )
 
 
