@@ -52,7 +52,7 @@ from pegasus.services.security.apikeys import (
 from pegasus.web import idempotency
 from pegasus.web.limits import Limiter, Violations
 from pegasus.web.problems import ApiProblem, from_exception, problem_response
-from pegasus.web.routes import Call, Reply, Route
+from pegasus.web.routes import JSON, Call, Reply, Route
 from pegasus.web.schema import dump, load
 
 if TYPE_CHECKING:
@@ -340,6 +340,10 @@ class Endpoint:
             status = result.status or status
             headers.update(result.headers)
             result = result.value
+        if route.media_type != JSON:
+            return web.Response(
+                status=status, text=result, content_type=route.media_type, headers=headers
+            )
         body = dump(result)
         if idem_key is not None:
             await idempotency.finish(call.key.id, idem_key, status, body, headers)

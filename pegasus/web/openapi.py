@@ -146,7 +146,7 @@ def _responses(route: Route, components: dict[str, dict[str, Any]]) -> dict[str,
     if route.paginated and response is not None:
         success["content"] = {"application/json": {"schema": _page_schema(response, components)}}
     elif response is not None:
-        success["content"] = {"application/json": {"schema": schema_of(response, components)}}
+        success["content"] = {route.media_type: {"schema": schema_of(response, components)}}
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     responses: dict[str, Any] = {str(route.status): success}
     for status, text in _ERRORS.items():

@@ -61,6 +61,8 @@ What the declaration means:
   403 PermissionDenied, 409 ConflictError, 412 StaleSettings, 429 CooldownActive).
 * A handler returns the response value, or `Reply(value, status=..., headers=...)` to choose
   the status (e.g. 202 for a queued job) or add headers.
+* `media_type` other than JSON (`text/plain`, `text/html`): the handler returns the text itself,
+  sent and documented as that type (a file to save, such as a giveaway's entry list).
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 Handler = Callable[["Call"], Awaitable[Any]]
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 MAX_PAGE_SIZE = 100
+JSON = "application/json"
 DEFAULT_PAGE_SIZE = 50
 
 
@@ -197,6 +200,7 @@ class Route:
     paginated: bool = False
     name: str = ""
     audit_fallback: bool = True
+    media_type: str = JSON
 
     @property
     def guild_scoped(self) -> bool:
@@ -232,6 +236,8 @@ class Route:
             raise ValueError(f"{self.method} {self.path}: only POSTs take an Idempotency-Key")
         if not self.path.startswith("/"):
             raise ValueError(f"{self.path}: paths start with /")
+        if self.media_type != JSON and (self.paginated or self.response not in (None, str)):
+            raise ValueError(f"{self.method} {self.path}: a {self.media_type} answer is text")
 
 
 class Routes:
@@ -266,6 +272,7 @@ class Routes:
         paginated: bool = False,
         name: str = "",
         audit_fallback: bool = True,
+        media_type: str = JSON,
     ) -> Callable[[Handler], Handler]:
         def declare(handler: Handler) -> Handler:
             self.add(
@@ -285,6 +292,7 @@ class Routes:
                     paginated=paginated,
                     name=name,
                     audit_fallback=audit_fallback,
+                    media_type=media_type,
                 )
             )
             return handler
