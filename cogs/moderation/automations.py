@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, check_bot_outranks, describe_action, utcnow
+from cogs.moderation.support import Enforcer, describe_action, utcnow
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
@@ -20,6 +20,7 @@ from pegasus.services.durations import parse_duration
 from pegasus.services.moderation import Automation, AutomationActionType
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.format import PURPLE, clip, plural
+from pegasus.ui.hierarchy import check_bot_outranks
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
 from pegasus.ui.views import confirm
 

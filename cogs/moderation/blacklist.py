@@ -13,7 +13,6 @@ from cogs.moderation.support import utcnow
 from pegasus.bot import Pegasus
 from pegasus.errors import (
     Blacklisted,
-    NotFoundError,
     PermissionDenied,
     ValidationError,
     shown_input,
@@ -23,6 +22,7 @@ from pegasus.services.durations import parse_duration
 from pegasus.services.ids import check_snowflake
 from pegasus.services.moderation import BlacklistEntityType, BlacklistHit
 from pegasus.ui.format import DESCRIPTION_LIMIT, MIDNIGHT, clip, timestamp
+from pegasus.ui.hierarchy import check_blacklist_target, is_server_admin
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             return
         # A server's own entries never lock out its owner and admins, who must be able to undo
         # them; bot-wide entries apply to everyone but the bot's owners.
-        if not hit.bot_wide and member is not None and _is_admin(member):
+        if not hit.bot_wide and member is not None and is_server_admin(member):
             return
         raise Blacklisted(blacklist_refusal(hit))
 
@@ -184,7 +184,14 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
         entity = Kind(kind.value)
         wide = bot_wide or entity is Kind.GUILD
         entity_id = parse_target_id(target)
-        self._check_target(interaction, guild, entity, entity_id, wide)
+        check_blacklist_target(
+            guild,
+            interaction.user.id,
+            entity,
+            entity_id,
+            wide=wide,
+            owner_ids=self.bot.settings.owner_ids,
+        )
         seconds = parse_duration(duration) if duration else None
         entry = await moderation.add_entry(
             entity,
@@ -208,38 +215,6 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             other = self.bot.get_guild(entity_id)
             if other is not None:
                 await self.leave_if_blacklisted(other)
-
-    def _check_target(
-        self,
-        interaction: discord.Interaction,
-        guild: discord.Guild,
-        kind: Kind,
-        entity_id: int,
-        wide: bool,
-    ) -> None:
-        if wide and not self.is_owner(interaction.user):
-            raise PermissionDenied("Only the bot's owners manage bot-wide blacklist entries.")
-        if kind is Kind.USER:
-            if entity_id in (interaction.user.id, guild.me.id):
-                raise ValidationError("That would lock out yourself or me; pick someone else.")
-            if entity_id in self.bot.settings.owner_ids:
-                raise PermissionDenied("The bot's owners can't be blacklisted.")
-            member = guild.get_member(entity_id)
-            if not wide and member is not None and _is_admin(member):
-                raise PermissionDenied(
-                    "The server owner and admins can't be blacklisted in their own server."
-                )
-        elif kind is Kind.ROLE:
-            role = guild.get_role(entity_id)
-            if role is None:
-                raise NotFoundError("There is no such role in this server.")
-            if role.is_default():
-                raise ValidationError("Blacklisting @everyone would block everybody.")
-        elif kind is Kind.CHANNEL:
-            if guild.get_channel(entity_id) is None:
-                raise NotFoundError("There is no such channel in this server.")
-        elif entity_id == guild.id and not wide:
-            raise ValidationError("Servers are blacklisted bot-wide only.")
 
     @group.command(name="remove", description="Lift a blacklist entry.")
     @app_commands.describe(
@@ -306,6 +281,3 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             embed.set_footer(text=f"Showing {MAX_LISTED} of {len(entries):,} entries")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-
-def _is_admin(member: discord.Member) -> bool:
-    return member.id == member.guild.owner_id or member.guild_permissions.administrator

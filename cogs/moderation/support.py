@@ -20,6 +20,7 @@ from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
 from pegasus.services.moderation import AutomationActionType, Case, CaseType
+from pegasus.ui import hierarchy
 from pegasus.ui.format import (
     DARK_RED,
     EMERALD,
@@ -80,6 +81,14 @@ def audit_reason(actor: discord.abc.User | None, reason: str | None) -> str:
     return f"{who}: {reason or 'no reason given'}"[:512]
 
 
+def _moderator(interaction: discord.Interaction) -> tuple[discord.Guild, discord.Member]:
+    guild = interaction.guild
+    moderator = interaction.user
+    if guild is None or not isinstance(moderator, discord.Member):
+        raise PermissionDenied("This works only in a server.")
+    return guild, moderator
+
+
 def check_target(
     interaction: discord.Interaction,
     target: discord.Member | discord.User,
@@ -87,28 +96,9 @@ def check_target(
     *,
     bot_must_outrank: bool = True,
 ) -> None:
-    """Refuse actions on oneself, the bot, the owner, or anyone not below both of us.
-
-    `verb` completes "You can't ... <target>" (ban, kick, warn, mute, time out).
-    """
-    guild = interaction.guild
-    moderator = interaction.user
-    if guild is None or not isinstance(moderator, discord.Member):
-        raise PermissionDenied("This works only in a server.")
-    if target.id == moderator.id:
-        raise PermissionDenied(f"You can't {verb} yourself.")
-    if target.id == guild.me.id:
-        raise PermissionDenied(f"I can't {verb} myself.")
-    if not isinstance(target, discord.Member):
-        return  # not in the server: there is no hierarchy to respect
-    if target.id == guild.owner_id:
-        raise PermissionDenied(f"You can't {verb} the server owner.")
-    if moderator.id != guild.owner_id and target.top_role >= moderator.top_role:
-        raise PermissionDenied(
-            f"You can't {verb} {target.mention}: their highest role is not below yours."
-        )
-    if bot_must_outrank:
-        check_bot_outranks(guild, target, verb)
+    """`pegasus.ui.hierarchy.check_target` for the member running the command."""
+    guild, moderator = _moderator(interaction)
+    hierarchy.check_target(guild, moderator, target, verb, bot_must_outrank=bot_must_outrank)
 
 
 def check_record_change(
@@ -119,57 +109,11 @@ def check_record_change(
     subject_id: int | None,
     issuer_id: int | None,
 ) -> None:
-    """Refuse changing a warning or a case that the moderator could not have recorded now.
-
-    Its member is held to the rules of `/warn` (see `check_target`): nobody changes a record
-    about themselves, and a member still in the server must be below the moderator. Another
-    moderator's record also needs Manage Server or a highest role above theirs, so a warning
-    cannot be softened or raised behind a superior's back. The bot's own records (timers,
-    automations) belong to no one above the moderator. `verb` and `record` read as "You can't
-    <verb> <record> about yourself", e.g. "remove" and "a warning".
-    """
-    guild = interaction.guild
-    moderator = interaction.user
-    if guild is None or not isinstance(moderator, discord.Member):
-        raise PermissionDenied("This works only in a server.")
-    if subject_id == moderator.id:
-        raise PermissionDenied(f"You can't {verb} {record} about yourself.")
-    subject = guild.get_member(subject_id) if subject_id is not None else None
-    if subject is not None:
-        check_target(interaction, subject, f"{verb} {record} about", bot_must_outrank=False)
-    if issuer_id not in (None, moderator.id, guild.me.id):
-        check_outranks_issuer(guild, moderator, issuer_id, f"{verb} {record}")
-
-
-def check_outranks_issuer(
-    guild: discord.Guild, moderator: discord.Member, issuer_id: int, action: str
-) -> None:
-    """Refuse changing another moderator's record unless `moderator` is the owner, has Manage
-    Server or ranks above them. `action` reads as "You can't <action> by ...", e.g. "edit a
-    warning".
-    """
-    if moderator.id == guild.owner_id or moderator.guild_permissions.manage_guild:
-        return
-    issuer = guild.get_member(issuer_id)
-    if issuer is None:
-        return  # they left the server: there is no hierarchy to respect
-    if issuer.id == guild.owner_id:
-        raise PermissionDenied(f"You can't {action} by the server owner without Manage Server.")
-    if issuer.top_role >= moderator.top_role:
-        raise PermissionDenied(
-            f"You can't {action} by {issuer.mention} without Manage Server: "
-            "their highest role is not below yours."
-        )
-
-
-def check_bot_outranks(guild: discord.Guild, target: discord.Member, verb: str) -> None:
-    if target.id == guild.owner_id:
-        raise PermissionDenied(f"I can't {verb} the server owner.")
-    if target.top_role >= guild.me.top_role:
-        raise PermissionDenied(
-            f"I can't {verb} {target.mention}: their highest role is not below mine. "
-            "Move my role above theirs in Server Settings → Roles."
-        )
+    """`pegasus.ui.hierarchy.check_record_change` for the member running the command."""
+    guild, moderator = _moderator(interaction)
+    hierarchy.check_record_change(
+        guild, moderator, verb=verb, record=record, subject_id=subject_id, issuer_id=issuer_id
+    )
 
 
 def describe_action(action: Mapping[str, Any]) -> str:
