@@ -20,7 +20,7 @@ from discord.ext import commands
 from models.giveaways import GiveawayStatus
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
-from pegasus.errors import ConflictError, ValidationError
+from pegasus.errors import PegasusError, ValidationError
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
 from pegasus.services.giveaways import GiveawayInfo
@@ -127,6 +127,7 @@ class Giveaways(
     async def cog_load(self) -> None:
         self.bot.scheduler.register(service.START_KIND, self._on_start_due)
         self.bot.scheduler.register(service.END_KIND, self._on_end_due)
+        self.bot.scheduler.register(JobKind.GIVEAWAY_POST, job_executor(self._run_post_job))
         self.bot.scheduler.register(JobKind.GIVEAWAY_END, job_executor(self._run_end_job))
         self.bot.scheduler.register(JobKind.GIVEAWAY_REROLL, job_executor(self._run_reroll_job))
         self.bot.add_dynamic_items(EnterButton)
@@ -134,6 +135,7 @@ class Giveaways(
     async def cog_unload(self) -> None:
         self.bot.scheduler.unregister(service.START_KIND)
         self.bot.scheduler.unregister(service.END_KIND)
+        self.bot.scheduler.unregister(JobKind.GIVEAWAY_POST)
         self.bot.scheduler.unregister(JobKind.GIVEAWAY_END)
         self.bot.scheduler.unregister(JobKind.GIVEAWAY_REROLL)
         self.bot.remove_dynamic_items(EnterButton)
@@ -169,6 +171,38 @@ class Giveaways(
 
     # ----------------------------------------------------------------------------------------
     # Jobs queued by the REST API: the same flows as /giveaway end and /giveaway reroll
+
+    async def _run_post_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Post a giveaway created over the API; if it cannot be posted, it is removed with its
+        timers (as `/giveaway start` does when Discord refuses) and the job says why."""
+        giveaway = await service.get_giveaway(guild_id, str(payload["giveaway_id"]))
+        if giveaway.message_id is None:
+            try:
+                message = await self._post_giveaway(giveaway)
+            except PegasusError:
+                await service.delete_unposted(giveaway.id)
+                raise
+            await service.attach_message(giveaway.id, message.id)
+            giveaway = await service.get_giveaway(guild_id, giveaway.giveaway_id)
+        return {
+            "giveaway_id": giveaway.giveaway_id,
+            "channel_id": str(giveaway.channel_id),
+            "message_id": str(giveaway.message_id),
+        }
+
+    async def _post_giveaway(self, giveaway: GiveawayInfo) -> discord.Message:
+        target = self._channel(giveaway.channel_id)
+        if not isinstance(target, discord.TextChannel) or target.guild.id != giveaway.guild_id:
+            raise ValidationError("Pick a text channel to post the giveaway in.")
+        require_bot_can_post(target, embeds=True)
+        try:
+            return await target.send(
+                embed=render.giveaway_embed(giveaway), view=giveaway_view(giveaway)
+            )
+        except discord.HTTPException as error:
+            raise ValidationError(
+                f"Discord refused the giveaway message: {error.text or error.status}."
+            ) from error
 
     async def _run_end_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
         ended = await service.end_now(
@@ -606,12 +640,7 @@ class Giveaways(
     async def cancel(self, interaction: discord.Interaction, id: str) -> None:
         guild_id = self._guild_id(interaction)
         giveaway = await service.get_giveaway(guild_id, id)
-        if giveaway.status not in (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE):
-            raise ConflictError(
-                f"Giveaway `{giveaway.giveaway_id}` has already ended."
-                if giveaway.status is GiveawayStatus.ENDED
-                else f"Giveaway `{giveaway.giveaway_id}` was already cancelled."
-            )
+        service.check_can_cancel(giveaway)
 
         async def cancel(answer: discord.Interaction) -> None:
             cancelled = await service.cancel_giveaway(

@@ -20,9 +20,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from models.giveaways import GiveawayStatus
 from models.scheduling import ActionStatus, ScheduledAction
-from pegasus.errors import ConflictError, NotFoundError, PegasusError, ValidationError
+from pegasus.errors import NotFoundError, PegasusError, ValidationError
 from pegasus.scheduler import ActionRefused, schedule
 from pegasus.services import giveaways, tickets
 
@@ -32,6 +31,7 @@ __all__ = [
     "JobState",
     "enqueue",
     "enqueue_giveaway_end",
+    "enqueue_giveaway_post",
     "enqueue_giveaway_reroll",
     "enqueue_greeting_test",
     "enqueue_ticket_panel_send",
@@ -47,6 +47,7 @@ class JobKind(StrEnum):
     """The queued actions, as `scheduled_actions.kind`."""
 
     TICKET_PANEL_SEND = "job.ticket_panel.send"
+    GIVEAWAY_POST = "job.giveaway.post"
     GIVEAWAY_END = "job.giveaway.end"
     GIVEAWAY_REROLL = "job.giveaway.reroll"
     GREETING_TEST = "job.greeting.test"
@@ -164,13 +165,23 @@ async def enqueue_ticket_panel_send(
     )
 
 
+async def enqueue_giveaway_post(
+    guild_id: int, giveaway_id: str, *, actor_id: int | None, now: datetime
+) -> Job:
+    """Post the message of a giveaway created over the API, with its Enter button. If Discord
+    refuses (the channel is gone, or the bot may not post there), the giveaway and its timers
+    are removed, as `/giveaway start` does, and the job fails with the reason."""
+    giveaway = await giveaways.get_giveaway(guild_id, giveaway_id)
+    payload = {"giveaway_id": giveaway.giveaway_id}
+    return await enqueue(JobKind.GIVEAWAY_POST, guild_id, payload, actor_id=actor_id, now=now)
+
+
 async def enqueue_giveaway_end(
     guild_id: int, giveaway_id: str, *, actor_id: int | None, now: datetime
 ) -> Job:
     """End giveaway `giveaway_id` now, draw and announce its winners."""
     giveaway = await giveaways.get_giveaway(guild_id, giveaway_id)
-    if giveaway.status is not GiveawayStatus.ACTIVE:
-        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` is not running.")
+    giveaways.check_can_end(giveaway)
     payload = {"giveaway_id": giveaway.giveaway_id}
     return await enqueue(JobKind.GIVEAWAY_END, guild_id, payload, actor_id=actor_id, now=now)
 
@@ -182,8 +193,7 @@ async def enqueue_giveaway_reroll(
     if not 1 <= count <= giveaways.MAX_WINNERS:
         raise ValidationError(f"You can reroll between 1 and {giveaways.MAX_WINNERS} winners.")
     giveaway = await giveaways.get_giveaway(guild_id, giveaway_id)
-    if giveaway.status is not GiveawayStatus.ENDED:
-        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` has not ended; end it first.")
+    giveaways.check_can_reroll(giveaway)
     payload = {"giveaway_id": giveaway.giveaway_id, "count": count}
     return await enqueue(JobKind.GIVEAWAY_REROLL, guild_id, payload, actor_id=actor_id, now=now)
 

@@ -408,7 +408,7 @@ async def test_cancel_stops_timers_and_entries() -> None:
         "status", flat=True
     )
     assert sorted(statuses) == [ActionStatus.CANCELLED, ActionStatus.CANCELLED]
-    with pytest.raises(ConflictError, match="was cancelled"):
+    with pytest.raises(ConflictError, match="was already cancelled"):
         await svc.cancel_giveaway(GUILD, giveaway.giveaway_id, now=NOW)
     with pytest.raises(ConflictError, match="was cancelled"):
         await svc.toggle_entry(giveaway.id, person(10), now=NOW)

@@ -75,6 +75,11 @@ def _validate_draft(draft: GiveawayDraft) -> None:
         )
     _validate_requirements(draft.requirements)
     _validate_bonus(draft.bonus)
+    # The @everyone role has the server's id: a requirement or bonus everyone meets.
+    if draft.guild_id in draft.requirements.role_ids:
+        raise ValidationError("Everyone has @everyone; pick another required role.")
+    if any(role_id == draft.guild_id for role_id, _ in draft.bonus.roles):
+        raise ValidationError("Everyone has @everyone; pick another bonus role.")
 
 
 def _validate_requirements(req: Requirements) -> None:
@@ -245,6 +250,37 @@ async def end_giveaway(
         return await giveaway_by_pk(giveaway_pk, using_db=conn)
 
 
+def check_can_end(giveaway: GiveawayInfo) -> None:
+    """Refuse ending a giveaway that is not running, saying why (asked before queueing)."""
+    if giveaway.status is GiveawayStatus.SCHEDULED:
+        raise ConflictError(
+            f"Giveaway `{giveaway.giveaway_id}` has not started yet; cancel it instead."
+        )
+    if giveaway.status is not GiveawayStatus.ACTIVE:
+        raise ConflictError(_already_finished(giveaway))
+
+
+def check_can_reroll(giveaway: GiveawayInfo) -> None:
+    """Refuse rerolling a giveaway that has not ended, saying why (asked before queueing)."""
+    if giveaway.status is GiveawayStatus.CANCELLED:
+        raise ConflictError(
+            f"Giveaway `{giveaway.giveaway_id}` was cancelled; there is nothing to reroll."
+        )
+    if giveaway.status is not GiveawayStatus.ENDED:
+        raise ConflictError(
+            f"Giveaway `{giveaway.giveaway_id}` has not ended; only ended giveaways can be "
+            "rerolled."
+        )
+
+
+def check_can_cancel(giveaway: GiveawayInfo) -> None:
+    """Refuse cancelling a giveaway that is over, saying why (asked before confirming)."""
+    if giveaway.status is GiveawayStatus.ENDED:
+        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` has already ended.")
+    if giveaway.status is GiveawayStatus.CANCELLED:
+        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` was already cancelled.")
+
+
 async def end_now(
     guild_id: int,
     public_id: str,
@@ -256,9 +292,7 @@ async def end_now(
     """`/giveaway end`: end it now; a clear refusal if it is not running."""
     giveaway = await get_giveaway(guild_id, public_id)
     if giveaway.status is GiveawayStatus.SCHEDULED:
-        raise ConflictError(
-            f"Giveaway `{giveaway.giveaway_id}` has not started yet; cancel it instead."
-        )
+        check_can_end(giveaway)
     ended = await end_giveaway(
         giveaway.id,
         now=now,
@@ -314,12 +348,8 @@ async def reroll(
             .update(updated_at=now)
         )
         if not locked:
-            raise ConflictError(
-                f"Giveaway `{giveaway.giveaway_id}` has not ended; only ended giveaways can be "
-                "rerolled."
-                if giveaway.status is not GiveawayStatus.CANCELLED
-                else f"Giveaway `{giveaway.giveaway_id}` was cancelled; there is nothing to reroll."
-            )
+            check_can_reroll(await giveaway_by_pk(giveaway.id, using_db=conn) or giveaway)
+            raise AssertionError("an ended giveaway is always locked")
         row = await Giveaway.get(id=giveaway.id).using_db(conn)
         entries = await sorted_entries(row.id, using_db=conn)
         previous = {int(u) for u in row.winners}
@@ -347,6 +377,7 @@ async def cancel_giveaway(
 ) -> GiveawayInfo:
     """Stop a scheduled or running giveaway without drawing; its timers are cancelled."""
     giveaway = await get_giveaway(guild_id, public_id)
+    check_can_cancel(giveaway)
     async with in_transaction() as conn:
         if by is not None:
             await ensure_user(by, using_db=conn)

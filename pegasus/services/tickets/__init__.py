@@ -97,6 +97,7 @@ from .transcripts import (
     build_transcript,
     can_read_transcript,
     render_transcript,
+    stored_transcript,
     transcript_filename,
 )
 
@@ -169,6 +170,7 @@ __all__ = [
     "reopened_channel_name",
     "require_can_close",
     "stats",
+    "stored_transcript",
     "support_role_ids",
     "ticket_by_number",
     "ticket_in_channel",

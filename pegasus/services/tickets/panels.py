@@ -25,6 +25,7 @@ PANEL_ID_PREFIX = "TP"
 MAX_BUTTONS = 5
 MAX_TICKETS_PER_USER = 25
 MAX_CHANNEL_NAME = 100
+MAX_NAME_FORMAT = 90  # room for the four-digit number and a short name within MAX_CHANNEL_NAME
 NAME_PLACEHOLDERS = ("number", "user")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _CHANNEL_UNSAFE = re.compile(r"[^\w-]+")
@@ -65,6 +66,10 @@ def validate_emoji(text: str | None) -> str | None:
 def validate_name_format(name_format: str) -> str:
     """A channel name template using only {number} and {user}."""
     cleaned = name_format.strip()
+    if len(cleaned) > MAX_NAME_FORMAT:
+        raise ValidationError(
+            f"The channel name format can be at most {MAX_NAME_FORMAT} characters long."
+        )
     unknown = [p for p in _PLACEHOLDER.findall(cleaned) if p not in NAME_PLACEHOLDERS]
     if unknown or cleaned.count("{") != cleaned.count("}"):
         raise ValidationError(

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from models.guilds import Member, User
 from pegasus.services.attachments import KeptFile, files_of_ticket, megabytes, read_files
 
 from .messages import ticket_messages
@@ -330,3 +331,38 @@ def _copy_of(file: KeptFile, data: bytes | None) -> AttachedCopy:
         data=data,
         note=file.note,
     )
+
+
+async def stored_transcript(
+    ticket: TicketInfo, *, guild_name: str, now: datetime
+) -> TranscriptFile:
+    """`build_transcript` with people named as the bot last saw them (their nickname in the
+    server, else their name): for adapters without Discord's member list, such as the API."""
+    names = await stored_names(
+        ticket.guild_id, [ticket.user_id, ticket.claimed_by_id, ticket.closed_by_id]
+    )
+    return await build_transcript(
+        ticket,
+        guild_name=guild_name,
+        name_of=lambda user_id: names.get(user_id, f"User {user_id}"),
+        now=now,
+    )
+
+
+async def stored_names(guild_id: int, user_ids: Sequence[int | None]) -> dict[int, str]:
+    """`Nickname (name)` or `name` of each known user, from the stored directory."""
+    wanted = {user_id for user_id in user_ids if user_id}
+    users = await User.filter(id__in=wanted).values_list("id", "global_name", "username")
+    nicknames = dict(
+        await Member.filter(guild_id=guild_id, user_id__in=wanted, nickname__not_isnull=True)
+        .values_list("user_id", "nickname")
+    )
+    names: dict[int, str] = {}
+    for user_id, global_name, username in users:
+        name = global_name or username
+        nickname = nicknames.get(user_id)
+        if nickname and name:
+            names[user_id] = f"{nickname} ({name})"
+        elif nickname or name:
+            names[user_id] = nickname or name
+    return names
