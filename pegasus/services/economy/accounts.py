@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.economy import EconomyBalance, EconomyTransaction, TransactionType
-from pegasus.errors import ConflictError, InsufficientFunds, NotFoundError, ValidationError
+from pegasus.errors import (
+    ConflictError,
+    InsufficientFunds,
+    NotFoundError,
+    ValidationError,
+    user_ref,
+)
 from pegasus.services import directory
 
 from .amounts import ALL, Amount, Currency
@@ -31,12 +37,14 @@ from .shop import refund_purchase
 
 __all__ = [
     "TRANSACTIONS_PER_PAGE",
+    "AccountSummary",
     "BalanceView",
     "BankResult",
     "LedgerPage",
     "PayResult",
     "ReversalResult",
     "deposit",
+    "find_balance",
     "find_transaction",
     "get_balance",
     "list_transactions",
@@ -60,9 +68,48 @@ class BalanceView:
     currency: Currency
 
 
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """One member's account as a list of balances shows it."""
+
+    user_id: int
+    wallet: int
+    bank: int
+    net_worth: int
+    daily_streak: int
+
+    @classmethod
+    def from_row(cls, row: EconomyBalance) -> AccountSummary:
+        return cls(
+            user_id=row.user_id,  # type: ignore[attr-defined]
+            wallet=row.wallet,
+            bank=row.bank,
+            net_worth=row.net_worth,
+            daily_streak=row.daily_streak,
+        )
+
+
 async def get_balance(guild_id: int, user_id: int) -> BalanceView:
+    """The member's balance, opening their account (with the starting balance) if needed."""
     settings = await ensure_accounts(guild_id, [user_id])
     row = await EconomyBalance.get(guild_id=guild_id, user_id=user_id)
+    return await _view(row, settings.currency)
+
+
+async def find_balance(guild_id: int, user_id: int) -> BalanceView:
+    """The member's balance if they have an account; reading it never opens one."""
+    row = await EconomyBalance.get_or_none(guild_id=guild_id, user_id=user_id)
+    if row is None:
+        raise NotFoundError(
+            "{member} has no economy account in this server yet.", member=user_ref(user_id)
+        )
+    settings = await get_settings(guild_id)
+    return await _view(row, settings.currency)
+
+
+async def _view(row: EconomyBalance, currency: Currency) -> BalanceView:
+    user_id: int = row.user_id  # type: ignore[attr-defined]
+    guild_id: int = row.guild_id  # type: ignore[attr-defined]
     above = await EconomyBalance.filter(guild_id=guild_id, net_worth__gt=row.net_worth).count()
     return BalanceView(
         user_id=user_id,
@@ -71,7 +118,7 @@ async def get_balance(guild_id: int, user_id: int) -> BalanceView:
         net_worth=row.net_worth,
         rank=above + 1,
         daily_streak=row.daily_streak,
-        currency=settings.currency,
+        currency=currency,
     )
 
 

@@ -86,6 +86,7 @@ __all__ = [
     "edit_item",
     "expire_item",
     "find_item",
+    "get_item",
     "held_item_names",
     "inventory",
     "item_names",
@@ -272,6 +273,14 @@ async def find_item(guild_id: int, name: str) -> ShopItem:
     item = await EconomyShopItem.get_or_none(guild_id=guild_id, name__iexact=one_line)
     if item is None:
         raise NotFoundError(f"There is no item called **{one_line[:64]}** in the shop.")
+    return ShopItem.from_row(item)
+
+
+async def get_item(guild_id: int, item_id: int) -> ShopItem:
+    """An item of the guild's shop by its id (adapters that keep ids rather than names)."""
+    item = await EconomyShopItem.get_or_none(id=item_id, guild_id=guild_id)
+    if item is None:
+        raise NotFoundError(f"There is no item with id {item_id} in the shop.")
     return ShopItem.from_row(item)
 
 

@@ -19,7 +19,8 @@ from models.economy import (
     EconomyUserItem,
     TransactionType,
 )
-from pegasus.errors import ConflictError
+from models.guilds import User
+from pegasus.errors import ConflictError, ValidationError
 from pegasus.services import directory
 
 from .amounts import Currency, validate_amount
@@ -50,6 +51,7 @@ async def admin_adjust(
     """Give (create) or take (destroy) money in a member's wallet, recorded with the staff
     member and the reason."""
     validate_amount(amount)
+    await _refuse_known_bot(user_id)
     settings = await ensure_accounts(guild_id, [user_id])
     currency = settings.currency
     reason = (reason or "").strip()
@@ -70,6 +72,13 @@ async def admin_adjust(
 
     await directory.ensure_user(actor_id)
     return await atomic(run, idempotency_key=idempotency_key)
+
+
+async def _refuse_known_bot(user_id: int) -> None:
+    """Bots take no part in the economy. A command sees the member; an adapter that has only an
+    id relies on what the bot has recorded about that user."""
+    if await User.exists(id=user_id, is_bot=True):
+        raise ValidationError("Bots have no wallet.")
 
 
 async def reset_account(
