@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.economy import EconomyBalance
@@ -33,6 +34,7 @@ __all__ = [
     "LeaderboardEntry",
     "LeaderboardPage",
     "RankInfo",
+    "leaderboard_after",
     "leaderboard_page",
     "member_rank",
     "top_xp",
@@ -110,6 +112,81 @@ async def leaderboard_page(
         for index, row in enumerate(rows)
     )
     return LeaderboardPage(category, page, pages, total, entries)
+
+
+async def leaderboard_after(
+    guild_id: int,
+    category: LeaderboardCategory,
+    after: tuple[int, int] | None,
+    count: int,
+) -> list[LeaderboardEntry]:
+    """Up to `count` members in board order after the member with (value, user id) `after`, or
+    from the top: a keyset walk for clients that page with a cursor. Positions are exact: the
+    first one is counted in the same snapshot (by the histogram on the XP board)."""
+    if category is LeaderboardCategory.XP:
+        return await _xp_after(guild_id, after, count)
+    model, column = _BOARDS[category]
+    ranked = model.filter(guild_id=guild_id, **{f"{column}__gt": 0})
+    async with _Snapshot() as conn:
+        query = ranked.using_db(conn)
+        if after is not None:
+            query = query.filter(_below(column, *after))
+        rows = (
+            await query.order_by(f"-{column}", "user_id")
+            .limit(count)
+            .values("user_id", column, "user__username", "user__global_name")
+        )
+        ahead = 0
+        if rows:
+            first = rows[0]
+            ahead = await ranked.using_db(conn).filter(
+                _above(column, first[column], first["user_id"])
+            ).count()
+    return [
+        LeaderboardEntry(
+            position=ahead + index + 1,
+            user_id=row["user_id"],
+            value=row[column],
+            level=None,
+            name=_display_name(row["user__username"], row["user__global_name"], row["user_id"]),
+        )
+        for index, row in enumerate(rows)
+    ]
+
+
+def _below(column: str, value: int, user_id: int) -> Q:
+    """Rows after (value, user id) in board order: less of it, or as much and a higher id."""
+    return Q(**{f"{column}__lt": value}) | Q(**{column: value, "user_id__gt": user_id})
+
+
+def _above(column: str, value: int, user_id: int) -> Q:
+    return Q(**{f"{column}__gt": value}) | Q(**{column: value, "user_id__lt": user_id})
+
+
+async def _xp_after(
+    guild_id: int, after: tuple[int, int] | None, count: int
+) -> list[LeaderboardEntry]:
+    async with _Snapshot() as conn:
+        sql = _Sql(conn)
+        if after is None:
+            start = await _member_at(sql, guild_id, 0)
+        else:
+            xp, user_id = after
+            # Members without XP are not ranked, and nobody follows the largest id in a tie.
+            start = (xp, user_id + 1) if xp > 0 and user_id < 2**63 - 1 else None
+        rows = await _walk_down(sql, guild_id, start, count) if start else []
+        ahead = await _members_ahead(sql, guild_id, rows[0][1], rows[0][0]) if rows else 0
+        names = await _names([row[1] for row in rows], using_db=conn)
+    return [
+        LeaderboardEntry(
+            position=ahead + index + 1,
+            user_id=user_id,
+            value=xp,
+            level=level,
+            name=names.get(user_id) or _display_name(None, None, user_id),
+        )
+        for index, (xp, user_id, level) in enumerate(rows)
+    ]
 
 
 async def top_xp(guild_id: int, limit: int = PAGE_SIZE) -> list[tuple[int, int, int]]:

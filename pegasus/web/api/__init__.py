@@ -18,6 +18,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "pegasus.web.api.system",
     "pegasus.web.api.settings",
     "pegasus.web.api.jobs",
+    "pegasus.web.api.levels",
     "pegasus.web.api.economy",
     "pegasus.web.api.guilds",
     "pegasus.web.api.moderation",
