@@ -17,7 +17,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown
 
 from pegasus.bot import Pegasus
-from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, channel_ref
+from pegasus.errors import NotFoundError, ValidationError, channel_ref
 from pegasus.services import community as service
 from pegasus.services.community import (
     LOG_EVENT_LABELS,
@@ -30,7 +30,7 @@ from pegasus.services.community import (
 from pegasus.ui.checks import MANAGE_SERVER, require_bot_can_post
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, PURPLE, RED, amount, clip, timestamp
 from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
-from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
+from pegasus.ui.roles import configurer, remember_role_setup, role_facts, vet_grants
 from pegasus.web.jobs import JobKind, job_executor
 
 log = logging.getLogger(__name__)
@@ -638,16 +638,13 @@ class Community(commands.Cog):
 
 def check_autorole(role: discord.Role, invoker: discord.Member) -> None:
     """Refuse roles the bot cannot give, or the invoker could not give themselves."""
-    if role.is_default():
-        raise ValidationError("@everyone can't be an autorole: every member has it already.")
-    if not role.guild.me.guild_permissions.manage_roles:
-        raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
-    require_can_delegate(role, invoker)
-    if role.permissions.administrator:
-        raise PermissionDenied(
-            f"{role.mention} has the Administrator permission: giving it to everyone who joins "
-            "is not allowed."
-        )
+    me = role.guild.me
+    service.require_can_be_autorole(
+        role_facts(role),
+        bot_can_manage_roles=me.guild_permissions.manage_roles,
+        bot_top_role=role_facts(me.top_role),
+        invoker=configurer(invoker),
+    )
 
 
 async def setup(bot: Pegasus) -> None:

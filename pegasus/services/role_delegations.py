@@ -1,21 +1,117 @@
 """Who vouched for each role the bot gives on someone's behalf, and skipped grants on record.
 
 A role the bot gives later (level reward, shop item, automation step, autorole, mute role) or pings
-(ticket support role, security alert role) is set up by a person; the Discord-side rule that this
-person could give the role themselves lives in `pegasus.ui.roles`. This module stores who that
-person was, so that the rule can be checked again, against them as they are now, when the role is
-given, and records each grant that the check refused.
+(ticket support role, security alert role) is set up by a person, who must be able to give the
+role themselves. That rule is `require_can_delegate`, on plain facts about the role, the bot's
+top role and the person: the slash commands (`pegasus.ui.roles`, from discord.py's cache) and the
+REST API (`pegasus.web.roles`, from the cache or Discord's REST API) both ask it. This module also
+stores who that person was, so that the rule can be checked again, against them as they are now,
+when the role is given, and records each grant that the check refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from models.security import RoleDelegation
+from pegasus.errors import PermissionDenied, ValidationError, role_ref
 from pegasus.services import audit
 
-__all__ = ["Delegation", "delegations", "record_refused_grant", "record_role_setup"]
+__all__ = [
+    "ADMINISTRATOR",
+    "ELEVATED_PERMISSIONS",
+    "Configurer",
+    "Delegation",
+    "RoleFacts",
+    "delegations",
+    "elevated_permissions",
+    "record_refused_grant",
+    "record_role_setup",
+    "require_can_delegate",
+]
+
+ADMINISTRATOR = 1 << 3
+# Permissions (Discord's bits) that give power over other members, the server's structure or
+# everyone's attention, with the names people know them by, in the order refusals list them.
+ELEVATED_PERMISSIONS: dict[int, str] = {
+    ADMINISTRATOR: "Administrator",
+    1 << 5: "Manage Server",
+    1 << 28: "Manage Roles",
+    1 << 4: "Manage Channels",
+    1 << 29: "Manage Webhooks",
+    1 << 2: "Ban Members",
+    1 << 1: "Kick Members",
+    1 << 40: "Timeout Members",
+    1 << 13: "Manage Messages",
+    1 << 17: "Mention Everyone",
+}
+
+
+def elevated_permissions(permissions: int) -> list[str]:
+    """The names of the elevated permissions in a permissions value, in a fixed order."""
+    return [label for bit, label in ELEVATED_PERMISSIONS.items() if permissions & bit]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleFacts:
+    """What the rule needs of a role: where it stands, what it allows, who may hand it out."""
+
+    id: int
+    position: int
+    permissions: int
+    managed: bool = False  # an integration's (a bot's own role, a booster role)
+    is_default: bool = False  # @everyone
+
+    def rank(self) -> tuple[int, int, int]:
+        """Discord's hierarchy as a sort key: @everyone lowest, then by position, and between
+        equal positions the older role (smaller id) higher."""
+        if self.is_default:
+            return (0, 0, 0)
+        return (1, self.position, -self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Configurer:
+    """The person setting a role up, as they are in the server now."""
+
+    is_owner: bool
+    is_administrator: bool
+    top_role: RoleFacts
+
+
+def _and_join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def require_can_delegate(role: RoleFacts, bot_top_role: RoleFacts, invoker: Configurer) -> None:
+    """Refuse to set `role` up to be given later unless the bot can give it and `invoker` could
+    give it themselves: below their top role (unless they own the server), and a role with an
+    elevated permission only from the owner or an Administrator."""
+    named = {"role": role_ref(role.id)}
+    if role.is_default or role.managed:
+        raise ValidationError("{role} cannot be given by a bot; choose another role.", **named)
+    if role.rank() >= bot_top_role.rank():
+        raise PermissionDenied(
+            "{role} is above my highest role, so I could not give it. Move my role above it in "
+            "Server Settings → Roles, or choose a lower role.",
+            **named,
+        )
+    if invoker.is_owner:
+        return
+    if role.rank() >= invoker.top_role.rank():
+        raise PermissionDenied(
+            "{role} is not below your highest role, so you can't have me give it.", **named
+        )
+    elevated = elevated_permissions(role.permissions)
+    if elevated and not invoker.is_administrator:
+        raise PermissionDenied(
+            f"{{role}} has {_and_join(elevated)}: only the server owner or a member with "
+            "Administrator can have me give it.",
+            **named,
+        )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ somebody else. So nobody gets more power through Pegasus than they already have:
 
 - when set up (`require_can_delegate`): the role is not @everyone, not managed, below the bot's
   top role, below the invoker's top role unless the invoker owns the server, and a role with an
-  elevated permission may be set up only by the owner or a member with Administrator;
+  elevated permission may be set up only by the owner or a member with Administrator (the rule
+  is `pegasus.services.role_delegations.require_can_delegate`, which the REST API asks too);
 - when given (`vet_grants`): the same rule again, against whoever set the role up as they are
   now. A role that has gained an elevated permission since it was set up (whoever set it up), or
   has risen above that person, is not given; the skip is a security_logs row and a post in the
@@ -26,64 +27,63 @@ from collections.abc import Sequence
 
 import discord
 
-from pegasus.errors import PermissionDenied
 from pegasus.services import role_delegations
-from pegasus.services.role_delegations import Delegation
-from pegasus.ui.checks import and_join, require_bot_can_give
+from pegasus.services.role_delegations import (
+    ELEVATED_PERMISSIONS,
+    Configurer,
+    Delegation,
+    RoleFacts,
+)
+from pegasus.ui.checks import and_join
 from pegasus.ui.format import RED
 from pegasus.ui.logpost import post_alert
 
 __all__ = [
     "ELEVATED_PERMISSIONS",
+    "configurer",
     "elevated_permissions",
     "grant_refusal",
     "pingable_roles",
     "remember_role_setup",
     "require_can_delegate",
+    "role_facts",
     "vet_grants",
 ]
 
 log = logging.getLogger(__name__)
 
-# Permissions that give power over other members, the server's structure or everyone's attention.
-ELEVATED_PERMISSIONS: dict[str, str] = {
-    "administrator": "Administrator",
-    "manage_guild": "Manage Server",
-    "manage_roles": "Manage Roles",
-    "manage_channels": "Manage Channels",
-    "manage_webhooks": "Manage Webhooks",
-    "ban_members": "Ban Members",
-    "kick_members": "Kick Members",
-    "moderate_members": "Timeout Members",
-    "manage_messages": "Manage Messages",
-    "mention_everyone": "Mention Everyone",
-}
-
-
 def elevated_permissions(permissions: discord.Permissions) -> list[str]:
     """The names of the elevated permissions in `permissions`, in a fixed order."""
-    return [label for name, label in ELEVATED_PERMISSIONS.items() if getattr(permissions, name)]
+    return role_delegations.elevated_permissions(permissions.value)
 
 
 def _is_owner(member: discord.Member) -> bool:
     return member.id == member.guild.owner_id
 
 
+def role_facts(role: discord.Role) -> RoleFacts:
+    return RoleFacts(
+        id=role.id,
+        position=role.position,
+        permissions=role.permissions.value,
+        managed=role.managed,
+        is_default=role.is_default(),
+    )
+
+
+def configurer(member: discord.Member) -> Configurer:
+    return Configurer(
+        is_owner=_is_owner(member),
+        is_administrator=member.guild_permissions.administrator,
+        top_role=role_facts(member.top_role),
+    )
+
+
 def require_can_delegate(role: discord.Role, invoker: discord.Member) -> None:
     """Refuse to set `role` up to be given later unless `invoker` could give it themselves."""
-    require_bot_can_give(role)
-    if _is_owner(invoker):
-        return
-    if role >= invoker.top_role:
-        raise PermissionDenied(
-            f"{role.mention} is not below your highest role, so you can't have me give it."
-        )
-    elevated = elevated_permissions(role.permissions)
-    if elevated and not invoker.guild_permissions.administrator:
-        raise PermissionDenied(
-            f"{role.mention} has {and_join(elevated)}: only the server owner or a member with "
-            "Administrator can have me give it."
-        )
+    role_delegations.require_can_delegate(
+        role_facts(role), role_facts(role.guild.me.top_role), configurer(invoker)
+    )
 
 
 async def remember_role_setup(role: discord.Role, invoker: discord.Member) -> None:

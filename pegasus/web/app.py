@@ -50,6 +50,7 @@ from pegasus.services.security.apikeys import (
     verify_api_key,
 )
 from pegasus.web import idempotency
+from pegasus.web.discord_names import BotNames, NameSource
 from pegasus.web.limits import Limiter, Violations
 from pegasus.web.problems import ApiProblem, from_exception, problem_response
 from pegasus.web.routes import JSON, Call, Reply, Route
@@ -123,6 +124,9 @@ class WebState:
     config: WebConfig
     bot: Pegasus | None = None
     clock: Callable[[], datetime] = utcnow
+    # What Discord says of a guild (names, roles): the bot's cache, or its REST API standalone;
+    # None where neither can be asked.
+    names: NameSource | None = None
     routes: tuple[Route, ...] = ()
     key_usage: KeyUsage = field(default_factory=KeyUsage)
     violations: Violations = field(default_factory=Violations)
@@ -496,13 +500,17 @@ def create_app(
     bot: Pegasus | None = None,
     clock: Callable[[], datetime] = utcnow,
     routes: Iterable[Route] | None = None,
+    names: NameSource | None = None,
 ) -> web.Application:
-    """The web application. `bot`: the running bot, in-process (None: standalone)."""
+    """The web application. `bot`: the running bot, in-process (None: standalone). `names`:
+    where to ask Discord about guilds (default: the bot's cache)."""
     from pegasus.web import api, docs, openapi
 
     declared = tuple(api.all_routes() if routes is None else routes)
     app = web.Application(middlewares=[errors_and_metrics])
-    state = WebState(config=config, bot=bot, clock=clock, routes=declared)
+    if names is None and bot is not None:
+        names = BotNames(bot)
+    state = WebState(config=config, bot=bot, clock=clock, routes=declared, names=names)
     state.openapi = openapi.document(declared)
     app[STATE] = state
     for route in declared:

@@ -2,7 +2,11 @@
 
 For deployments with several shard processes: one (or more) of these serves the API beside the
 bot processes, on the same database. Actions that need Discord are queued for the process that
-owns the guild's shard (`pegasus.web.jobs`). Stops cleanly on SIGINT or SIGTERM.
+owns the guild's shard (`pegasus.web.jobs`). What the API needs to know of a guild from Discord
+(channel and role names, the role hierarchy) it asks Discord's REST API with the bot token
+(`RestNames`, kept briefly). On PostgreSQL it listens for the changes other processes announce
+(`pegasus.notify`), as the bots do, so that whatever it keeps in memory follows them. Stops
+cleanly on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import sys
 from pegasus.config import Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
+from pegasus.notify import ChangeListener
 from pegasus.outage import health
 from pegasus.runner import describe_start_failure, setup_logging
 from pegasus.web.app import WebServer, create_app, web_config
+from pegasus.web.discord_names import RestNames
 
 __all__ = ["main", "serve"]
 
@@ -42,13 +48,21 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 f"DATABASE_URL: the database lacks {len(pending)} migration(s) "
                 f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
             )
-        server = WebServer(create_app(web_config(settings)), settings.web_host, settings.web_port)
+        names = RestNames(settings.discord_api_base, settings.discord_token)
+        listener = ChangeListener.for_database(settings.database_url, settings.database_ssl)
+        app = create_app(web_config(settings), names=names)
+        server = WebServer(app, settings.web_host, settings.web_port)
         await server.start()
+        if listener is not None:
+            listener.start()
         print(f"Pegasus API: {server.url}/api/v1 (reference: {server.url}/api/docs)", flush=True)
         try:
             await stop.wait()
         finally:
+            if listener is not None:
+                await listener.stop()
             await server.stop()
+            await names.close()
             await health.stop()
     finally:
         await close_db()

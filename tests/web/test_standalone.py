@@ -39,6 +39,8 @@ async def start_web(db_url: str, **env: str) -> tuple[asyncio.subprocess.Process
     environment = {
         **os.environ,
         "DISCORD_TOKEN": "unused-by-the-web-server",
+        # Nothing listens there: the server's questions to Discord fail at once, offline.
+        "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10",
         "DATABASE_URL": db_url,
         "WEB_PORT": "0",
         "WEB_SECRET": SECRET.decode(),

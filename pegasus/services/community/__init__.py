@@ -15,6 +15,7 @@ from __future__ import annotations
 from .autoroles import (
     add_autorole,
     remove_autorole,
+    require_can_be_autorole,
 )
 from .config import (
     CONFIG_COLUMNS,
@@ -90,6 +91,7 @@ __all__ = [
     "parse_log_events",
     "remove_autorole",
     "render_template",
+    "require_can_be_autorole",
     "set_greeting",
     "set_logging",
     "validate_template",

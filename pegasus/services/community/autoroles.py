@@ -1,17 +1,41 @@
-"""Autoroles: roles given to every member who joins (checks of the roles themselves are
-Discord's side: the adapter's)."""
+"""Autoroles: roles given to every member who joins, and the rule on which roles may be one
+(`require_can_be_autorole`, on plain facts that each adapter reads from Discord)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from pegasus.errors import ConflictError, NotFoundError
+from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError, role_ref
+from pegasus.services.role_delegations import (
+    ADMINISTRATOR,
+    Configurer,
+    RoleFacts,
+    require_can_delegate,
+)
 
 from .config import ConfigCache, GuildConfig
 from .settings import change_settings
 
-__all__ = ["add_autorole", "remove_autorole"]
+__all__ = ["add_autorole", "remove_autorole", "require_can_be_autorole"]
+
+
+def require_can_be_autorole(
+    role: RoleFacts, *, bot_can_manage_roles: bool, bot_top_role: RoleFacts, invoker: Configurer
+) -> None:
+    """Refuse a role the bot could not give on join, `invoker` could not give themselves, or
+    that would make everyone who joins an Administrator."""
+    if role.is_default:
+        raise ValidationError("@everyone can't be an autorole: every member has it already.")
+    if not bot_can_manage_roles:
+        raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
+    require_can_delegate(role, bot_top_role, invoker)
+    if role.permissions & ADMINISTRATOR:
+        raise PermissionDenied(
+            "{role} has the Administrator permission: giving it to everyone who joins is not "
+            "allowed.",
+            role=role_ref(role.id),
+        )
 
 
 async def add_autorole(

@@ -21,6 +21,7 @@ from typing import Any
 
 import pegasus.services
 from pegasus.errors import ValidationError, shown_input
+from pegasus.services.role_delegations import RoleFacts
 from pegasus.services.security.apikeys import API_SCOPES
 from pegasus.services.settings import (
     FeatureSettings,
@@ -31,21 +32,31 @@ from pegasus.services.settings import (
     read_settings,
     settings_version,
 )
-from pegasus.web.problems import ApiProblem
+from pegasus.web.roles import (
+    RoleCheck,
+    remember_role_setup,
+    require_can_be_autorole_over_api,
+    require_can_delegate,
+    require_known_role,
+)
 from pegasus.web.routes import Call, Reply, Route, Routes
 from pegasus.web.schema import Schema
 
-__all__ = ["ROLES_GIVEN", "routes", "scope_of"]
+__all__ = ["ROLES_GIVEN", "ROLE_CHECKS", "routes", "scope_of"]
 
 routes = Routes("settings", "Each feature's settings, as declared once for commands and API.")
 
-# Settings naming roles the bot gives or pings on someone's behalf: whoever sets one up must be
-# able to give the role themselves (pegasus.services.role_delegations), which only Discord can
-# tell. Until an endpoint of the feature checks that, these are changed in Discord only.
+# Settings naming roles the bot gives or pings on someone's behalf, and the check each role newly
+# set gets for the key's owner (pegasus.web.roles): the rule of the slash command that sets it.
+# A role that passes is recorded as set up by the key's owner, so the bot checks it again, against
+# them as they are then, when it gives or pings it.
+ROLE_CHECKS: dict[str, dict[str, RoleCheck]] = {
+    "moderation": {"mute_role_id": require_can_delegate},
+    "community": {"autorole_role_ids": require_can_be_autorole_over_api},
+    "security": {"security_alert_role_id": require_known_role},
+}
 ROLES_GIVEN: dict[str, frozenset[str]] = {
-    "moderation": frozenset({"mute_role_id"}),
-    "community": frozenset({"autorole_role_ids"}),
-    "security": frozenset({"security_alert_role_id"}),
+    feature: frozenset(checks) for feature, checks in ROLE_CHECKS.items()
 }
 
 
@@ -199,16 +210,34 @@ def _changes(spec: FeatureSettings, body: Any) -> dict[str, Any]:
             f"{shown_input(unknown[0])} is not a {spec.feature} setting; the settings are "
             f"{', '.join(spec.by_name)}."
         )
-    for name in body:
-        if name in ROLES_GIVEN.get(spec.feature, ()):
-            raise ApiProblem(
-                403,
-                f"The {spec[name].label} names a role the bot gives or pings on someone's "
-                "behalf: set it in Discord, where your own roles can be checked.",
-            )
     for name, value in body.items():
         _check_documented_length(spec[name], value)
     return {name: _integral(value) for name, value in body.items()}
+
+
+async def _vet_new_roles(
+    call: Call, spec: FeatureSettings, changes: Mapping[str, Any]
+) -> list[RoleFacts]:
+    """Check each role a change newly names in a setting of ROLE_CHECKS (a role already set is
+    not checked again: editing the rest of a list needs no say over every role in it)."""
+    checks = ROLE_CHECKS.get(spec.feature, {})
+    if not any(name in checks for name in changes):
+        return []
+    current = await read_settings(spec, call.guild_id)
+    vetted: list[RoleFacts] = []
+    for name, value in changes.items():
+        if name not in checks:
+            continue
+        spec[name].check(value)  # a malformed value gets the declaration's sentence first
+        for role_id in _new_ids(value, current[name]):
+            vetted.append(await checks[name](call, role_id))
+    return vetted
+
+
+def _new_ids(value: Any, current: Any) -> list[int]:
+    wanted = value if isinstance(value, list) else [value]
+    held = current if isinstance(current, list) else [current]
+    return [role_id for role_id in wanted if role_id is not None and role_id not in held]
 
 
 def _check_documented_length(setting: Setting, value: Any) -> None:
@@ -239,15 +268,19 @@ def _declare(spec: FeatureSettings, documents: Schema) -> None:
         return _answer(spec, await read_settings(spec, call.guild_id))
 
     async def change(call: Call) -> Reply:
+        changes = _changes(spec, call.body)
+        vetted = await _vet_new_roles(call, spec, changes)
         values = await apply_changes(
             spec,
             call.guild_id,
             call.actor_id,
-            _changes(spec, call.body),
+            changes,
             action=f"{spec.feature}.settings",
             context=call.context,
             expected_version=_expected_version(call.if_match),
         )
+        for role in vetted:
+            await remember_role_setup(call, role)
         return _answer(spec, values)
 
     routes.add(
