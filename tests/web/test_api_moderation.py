@@ -98,7 +98,7 @@ async def test_a_case_reason_needs_the_bot_to_check_roles_and_changes_nothing_he
     status_long, too_long, _ = await api.call(
         "PATCH", f"{BASE}/cases/{number}", key=key, json={"reason": "x" * 1001}
     )
-    status_missing, missing, _ = await api.call(
+    status_missing, _, _ = await api.call(
         "PATCH", f"{BASE}/cases/{number + 1}", key=key, json={"reason": "x"}
     )
 
