@@ -20,6 +20,8 @@ ROUTE_MODULES: tuple[str, ...] = (
     "pegasus.web.api.jobs",
     "pegasus.web.api.levels",
     "pegasus.web.api.economy",
+    "pegasus.web.api.tickets",
+    "pegasus.web.api.giveaways",
     "pegasus.web.api.guilds",
     "pegasus.web.api.moderation",
     "pegasus.web.api.security",
