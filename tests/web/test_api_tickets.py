@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from models.scheduling import ScheduledAction
-from models.security import AuditLog, AuditSource
+from models.security import AuditLog, AuditSource, RoleDelegation
 from models.tickets import TicketPanel
 from pegasus.localdiscord import DiscordEnv
 from pegasus.services import tickets as svc
@@ -19,9 +19,12 @@ from pegasus.services.directory import MemberInfo, UserInfo, upsert_members
 from pegasus.services.security import API_SCOPES, create_api_key
 from pegasus.services.tickets import Actor
 from pegasus.web import WebConfig, WebServer, create_app
-from pegasus.web.api.tickets import SUPPORT_ROLES_IN_DISCORD
+from pegasus.web.discord_names import RestNames
 from pegasus.web.jobs import JobKind
+from pegasus.web.roles import UNREADABLE
+from tests.e2e.test_role_delegation import cast_of
 from tests.web.conftest import GUILD, OWNER, SECRET, Api
+from tests.web.test_api_roles import as_plain
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.tickets"), scheduler_poll_interval=0.05
@@ -112,20 +115,20 @@ REFUSED_CREATIONS = [
         422,
         "The number of open tickets per member must be from 1 to 25.",
     ),
-    ({"support_role_ids": [755_555_555_555_555_555]}, 403, SUPPORT_ROLES_IN_DISCORD),
+    ({"color": "blurple-ish"}, 422, None),
 ]
 
 
 @pytest.mark.parametrize(("body", "status", "detail"), REFUSED_CREATIONS)
 async def test_a_refused_panel_is_refused_like_the_command_and_stores_nothing(
-    api: Api, body: dict[str, object], status: int, detail: str
+    api: Api, body: dict[str, object], status: int, detail: str | None
 ) -> None:
     key = await api.key()
     audits = await AuditLog.all().count()
     answer, problem, _ = await api.call(
         "POST", PANELS, key=key, json={"title": "Support", "description": "Ask us", **body}
     )
-    assert (answer, problem["detail"]) == (status, detail)
+    assert answer == status and problem["detail"] == (detail or problem["detail"]), problem
     assert not await TicketPanel.exists()
     assert await AuditLog.all().count() == audits
 
@@ -136,16 +139,14 @@ async def test_refused_changes_say_why_and_change_nothing(api: Api) -> None:
     url = f"{PANELS}/{panel['panel_id']}"
     refusals = [
         ("PATCH", url, {}, 422, "Nothing to change: give at least one option."),
-        ("PATCH", url, {"support_role_ids": [755_555_555_555_555_555]}, 403,
-         SUPPORT_ROLES_IN_DISCORD),
+        ("PATCH", url, {"support_role_ids": [755_555_555_555_555_555]}, 409, UNREADABLE),
         ("PATCH", url, {"remove_button": 1}, 422,
          f"Panel `{panel['panel_id']}` has 0 button(s): give a position from 1 to 0."),
         ("PATCH", url, {"color": "not a colour at all"}, 422, None),
         ("POST", f"{url}/buttons", {"label": "Help", "name_format": "ticket-{id}"}, 422,
          "The channel name format may only use {number} and {user}, e.g. `ticket-{number}`."),
         ("POST", f"{url}/buttons", {"label": "Help", "emoji": "hello"}, 422, None),
-        ("POST", f"{url}/buttons", {"label": "Help", "support_role_ids": [1]}, 403,
-         SUPPORT_ROLES_IN_DISCORD),
+        ("POST", f"{url}/buttons", {"label": "Help", "support_role_ids": [1]}, 409, UNREADABLE),
         ("POST", f"{url}/send", {"channel_id": 766_666_666_666_666_666}, 422,
          f"Panel `{panel['panel_id']}` has no buttons yet: add one first."),
     ]
@@ -307,3 +308,57 @@ async def test_the_bot_posts_a_panel_sent_over_the_api(discord_env: DiscordEnv) 
     assert job["result"]["message_id"] == str(posted[0].id)
     stored = await TicketPanel.get(panel_id=panel["panel_id"])
     assert (stored.channel_id, stored.message_id) == (channel.id, posted[0].id)
+
+
+@pytest.mark.parametrize("source", ["bot cache", "Discord REST API"])
+async def test_support_roles_follow_the_commands_role_rule(
+    discord_env: DiscordEnv, source: str
+) -> None:
+    """A support role the command refuses, the API refuses with its sentence and stores
+    nothing; one the key's owner could give is stored and recorded as delegated by them."""
+    env = discord_env
+    cast = await cast_of(env)
+    rest = RestNames(env.server.api_base, env.server.token)
+    app = (
+        create_app(WebConfig(secret=SECRET), bot=env.bot)
+        if source == "bot cache"
+        else create_app(WebConfig(secret=SECRET), names=rest)
+    )
+    server = WebServer(app, "127.0.0.1", 0)
+    await server.start()
+    created = await create_api_key(
+        owner_id=cast.manager.id, name="panels", scopes=list(API_SCOPES),
+        guild_id=env.guild.id, now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
+    )
+    base = f"/api/v1/guilds/{env.guild.id}/ticket-panels"
+    answers = []
+    try:
+        async with aiohttp.ClientSession(
+            base_url=server.url, headers={"Authorization": f"Bearer {created.secret}"}
+        ) as http:
+            for role in (cast.admin, cast.moderator):
+                said = await cast.manager.slash(
+                    "ticket-panel create", title="Support", description="Ask", support_role=role
+                )
+                async with http.post(
+                    base, json={"title": "Support", "description": "Ask",
+                                "support_role_ids": [role.id]},
+                ) as answer:
+                    answers.append((answer.status, await answer.json(), as_plain(said.text)))
+            assert not await TicketPanel.exists()
+            assert not await RoleDelegation.filter(guild_id=env.guild.id).exists()
+            async with http.post(
+                base, json={"title": "Support", "description": "Ask",
+                            "support_role_ids": [cast.regular.id]},
+            ) as answer:
+                accepted = (answer.status, await answer.json())
+    finally:
+        await server.stop()
+        await rest.close()
+    for status, problem, said in answers:
+        assert status in (403, 422) and problem["detail"] == said, (problem, said)
+    status, panel = accepted
+    assert status == 201, panel
+    assert panel["support_role_ids"] == [cast.regular.id]
+    delegation = await RoleDelegation.get(guild_id=env.guild.id, role_id=cast.regular.id)
+    assert delegation.configured_by_id == cast.manager.id  # type: ignore[attr-defined]

@@ -4,9 +4,10 @@ transcripts.
 The same service functions as `/ticket-panel` and `/ticket transcript`, so the same refusals;
 the services audit every panel change with before and after (source `api`, the key's owner).
 Posting a panel needs Discord: it is queued for the bot process that owns the server (202 with
-the job's URL). A panel's support roles see and handle its tickets, so whoever sets one must be
-able to give it themselves, which only Discord can tell: they are set in Discord, and a request
-naming any is refused (403) before anything changes.
+the job's URL). A panel's support roles see and handle its tickets on the bot's behalf, so each
+is checked for the key's owner under the rule of `/ticket-panel` (`pegasus.web.roles`): the bot
+must be able to give it and the owner could give it themselves; every role is checked before
+anything changes, and recorded as delegated by the owner once the change is stored.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from models.tickets import Ticket, TicketPanel, TicketStatus
 from pegasus.errors import ValidationError
 from pegasus.services import tickets as service
 from pegasus.services.ids import check_snowflake
+from pegasus.services.role_delegations import RoleFacts
 from pegasus.services.tickets import ButtonStyle, PanelInfo, StoredMessage, TicketInfo
 from pegasus.web import jobs
 from pegasus.web.api.jobs import JobInfo
 from pegasus.web.pagination import keyset_page
-from pegasus.web.problems import ApiProblem
+from pegasus.web.roles import remember_role_setup, require_can_delegate
 from pegasus.web.routes import Call, Page, Param, Reply, Routes
 
 __all__ = ["as_typed", "queued", "routes"]
@@ -41,10 +43,6 @@ NUMBER = Param(
     "number", int, "The ticket's number in the server.", location="path", required=True,
     minimum=1, maximum=MAX_TICKET_NUMBER,
 )
-SUPPORT_ROLES_IN_DISCORD = (
-    "Support roles see and handle tickets on the bot's behalf: set them in Discord with "
-    "/ticket-panel, where your own roles can be checked."
-)
 
 
 def as_typed(text: str | None) -> str | None:
@@ -53,9 +51,18 @@ def as_typed(text: str | None) -> str | None:
     return None if text is None else text.replace("\x00", "")
 
 
-def _refuse_support_roles(role_ids: list[int] | None) -> None:
-    if role_ids:
-        raise ApiProblem(403, SUPPORT_ROLES_IN_DISCORD)
+async def _check_support_roles(call: Call, role_ids: list[int] | None) -> list[RoleFacts]:
+    """Each support role under the slash command's rule for the key's owner, before any
+    change."""
+    return [
+        await require_can_delegate(call, check_snowflake(role_id, what="a role id"))
+        for role_id in dict.fromkeys(role_ids or ())
+    ]
+
+
+async def _remember(call: Call, roles: list[RoleFacts]) -> None:
+    for role in roles:
+        await remember_role_setup(call, role)
 
 
 def _category(category_id: int | None) -> int | None:
@@ -84,7 +91,8 @@ class PanelBody:
     )
     support_role_ids: list[int] = field(
         default_factory=list,
-        metadata={"description": "Set in Discord only (/ticket-panel create): must be empty."},
+        metadata={"description": "Staff roles that see and handle these tickets: roles the "
+                  "key's owner could give."},
     )
 
 
@@ -102,7 +110,9 @@ class PanelChange:
         default=None, metadata={"description": "The position (1-5) of a button to remove."}
     )
     support_role_ids: list[int] | None = field(
-        default=None, metadata={"description": "Set in Discord only (/ticket-panel edit)."}
+        default=None,
+        metadata={"description": "Replaces the staff roles of buttons without their own: "
+                  "roles the key's owner could give."},
     )
 
 
@@ -123,7 +133,8 @@ class ButtonBody:
     )
     support_role_ids: list[int] = field(
         default_factory=list,
-        metadata={"description": "Set in Discord only (/ticket-panel button): must be empty."},
+        metadata={"description": "Staff roles of this type (default: the panel's): roles "
+                  "the key's owner could give."},
     )
 
 
@@ -154,16 +165,20 @@ async def list_ticket_panels(call: Call) -> Page[PanelInfo]:
 async def create_ticket_panel(call: Call) -> PanelInfo:
     """A panel without buttons yet; its support roles are set in Discord."""
     body: PanelBody = call.body
-    _refuse_support_roles(body.support_role_ids)
-    return await service.create_panel(
+    color = service.parse_color(as_typed(body.color))
+    roles = await _check_support_roles(call, body.support_role_ids)
+    panel = await service.create_panel(
         call.guild_id,
         actor_id=call.actor_id,
         title=as_typed(body.title) or "",
         description=as_typed(body.description) or "",
+        support_role_ids=[role.id for role in roles],
         category_id=_category(body.category_id),
         max_tickets_per_user=body.max_tickets_per_user,
-        color=service.parse_color(as_typed(body.color)),
+        color=color,
     )
+    await _remember(call, roles)
+    return panel
 
 
 @routes.get(PANEL, scope="tickets:read", summary="Read a ticket panel", params=[PANEL_ID],
@@ -185,19 +200,23 @@ async def change_ticket_panel(call: Call) -> PanelInfo:
     """A posted panel shows the change the next time it is sent or its buttons are added to in
     Discord."""
     body: PanelChange = call.body
-    _refuse_support_roles(body.support_role_ids)
-    return await service.edit_panel(
+    color = service.parse_color(as_typed(body.color))
+    roles = await _check_support_roles(call, body.support_role_ids)
+    panel = await service.edit_panel(
         call.guild_id,
         call.param("panel_id"),
         actor_id=call.actor_id,
         title=as_typed(body.title),
         description=as_typed(body.description),
-        color=service.parse_color(as_typed(body.color)),
+        color=color,
+        support_role_ids=None if body.support_role_ids is None else [r.id for r in roles],
         category_id=_category(body.category_id),
         max_tickets_per_user=body.max_tickets_per_user,
         is_active=body.is_active,
         remove_button=body.remove_button,
     )
+    await _remember(call, roles)
+    return panel
 
 
 @routes.delete(PANEL, scope="tickets:write", summary="Delete a ticket panel", params=[PANEL_ID],
@@ -223,8 +242,8 @@ async def delete_ticket_panel(call: Call) -> PanelInfo:
 async def add_ticket_panel_button(call: Call) -> PanelInfo:
     """At most five buttons a panel; each opens one type of ticket."""
     body: ButtonBody = call.body
-    _refuse_support_roles(body.support_role_ids)
-    return await service.add_button(
+    roles = await _check_support_roles(call, body.support_role_ids)
+    panel = await service.add_button(
         call.guild_id,
         call.param("panel_id"),
         actor_id=call.actor_id,
@@ -232,9 +251,12 @@ async def add_ticket_panel_button(call: Call) -> PanelInfo:
         style=body.style,
         emoji=as_typed(body.emoji),
         category_id=_category(body.category_id),
+        support_role_ids=[role.id for role in roles],
         name_format=as_typed(body.name_format) or "",
         welcome_message=as_typed(body.welcome_message),
     )
+    await _remember(call, roles)
+    return panel
 
 
 @routes.post(
