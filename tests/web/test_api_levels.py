@@ -3,22 +3,34 @@ as the slash commands: the same answers, the same refusals, audited as the key's
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+import aiohttp
+import pytest
 
 from models.economy import EconomyBalance
 from models.guilds import Member, User
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
-from models.security import AuditLog, AuditSource
+from models.security import AuditLog, AuditSource, RoleDelegation
+from pegasus.localdiscord import DiscordEnv
 from pegasus.services import levels
 from pegasus.services.levels import LeaderboardCategory, XpOperation
-from tests.web.conftest import GUILD, OWNER, Api
+from pegasus.services.security import API_SCOPES, create_api_key
+from pegasus.web import WebConfig, WebServer, create_app
+from pegasus.web.discord_names import RestNames
+from tests.e2e.test_role_delegation import cast_of
+from tests.web.conftest import GUILD, OWNER, SECRET, Api
 
 LEVELS = f"/api/v1/guilds/{GUILD}/levels"
 ROLE = 744_444_444_444_444_401
 OTHER_ROLE = 744_444_444_444_444_402
 CHANNEL = 755_555_555_555_555_501
 MEMBER = 766_666_666_666_666_600  # the members of the boards are MEMBER + 1, + 2, ...
+SOURCES = ("bot cache", "Discord REST API")
 
 
 async def walk(api: Api, key: str, url: str, limit: int) -> list[dict[str, Any]]:
@@ -57,21 +69,6 @@ async def test_rewards_are_listed_by_level_a_page_at_a_time(api: Api) -> None:
     ]
     assert items[-1]["message"] == "{user} is level {level}!" and items[-1]["mode"] == "replace"
     assert items[0] == {"level": 5, "role_id": ROLE, "mode": None, "message": None}
-
-
-async def test_adding_a_reward_role_is_refused_and_stores_nothing(api: Api) -> None:
-    key = await api.key()
-    status, body, _ = await api.call(
-        "POST", f"{LEVELS}/rewards", key=key, json={"level": 5, "role_id": ROLE}
-    )
-    assert status == 403, body
-    assert body["detail"] == (
-        "The level reward is a role the bot gives on someone's behalf: set it in Discord, "
-        "where your own roles can be checked."
-    )
-    assert await XpReward.filter(guild_id=GUILD).count() == 0
-    assert await AuditLog.filter(action__startswith="levels.").count() == 0
-    assert await AuditLog.filter(action__startswith="api.").count() == 0
 
 
 async def test_a_reward_is_removed_and_audited_as_the_keys_owner(api: Api) -> None:
@@ -270,3 +267,99 @@ async def test_a_members_rank_is_the_rank_command_reads(api: Api) -> None:
         "GET", f"/api/v1/guilds/{GUILD}/members/{MEMBER}/rank", key=key
     )
     assert status == 200 and body["rank"] is None and body["progress"]["xp"] == 0
+
+
+# --------------------------------------------------------------------------- in the bot's process
+
+
+@asynccontextmanager
+async def served_by(
+    env: DiscordEnv, owner_id: int | None = None, source: str = "bot cache"
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The API beside the bot, asking Discord through the bot's cache (in its process) or
+    Discord's REST API (as standalone), with a key of `owner_id` (the server's owner) for the
+    env's server with every scope."""
+    created = await create_api_key(
+        owner_id=owner_id or env.owner.id, name="levels", scopes=list(API_SCOPES),
+        guild_id=env.guild.id, now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
+    )
+    rest = RestNames(env.server.api_base, env.server.token)
+    if source == "bot cache":
+        app = create_app(WebConfig(secret=SECRET), bot=env.bot)
+    else:
+        app = create_app(WebConfig(secret=SECRET), names=rest)
+    server = WebServer(app, "127.0.0.1", 0)
+    await server.start()
+    try:
+        headers = {"Authorization": f"Bearer {created.secret}"}
+        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as session:
+            yield session
+    finally:
+        await server.stop()
+        await rest.close()
+
+
+def as_plain(discord_text: str) -> str:
+    """A refusal as Discord shows it, with role mentions written as the API writes them."""
+    return re.sub(r"<@&(\d+)>", r"role \1", discord_text)
+
+
+@pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))
+@pytest.mark.parametrize("source", SOURCES)
+async def test_a_reward_role_is_checked_for_the_keys_owner_like_the_command(
+    discord_env: DiscordEnv, source: str
+) -> None:
+    env = discord_env
+    cast = await cast_of(env)
+    url = f"/api/v1/guilds/{env.guild.id}/levels/rewards"
+    async with served_by(env, cast.manager.id, source) as session:
+        for role in (cast.moderator, cast.admin, env.guild.default_role):
+            said = await cast.manager.slash("levels reward-add", level=5, role=role)
+            async with session.post(url, json={"level": 5, "role_id": role.id}) as response:
+                problem = await response.json(content_type=None)
+                assert response.status in (403, 422), (role.name, problem)
+            assert problem["detail"] == as_plain(said.text), role.name
+        assert await XpReward.filter(guild_id=env.guild.id).count() == 0
+        assert await RoleDelegation.filter(guild_id=env.guild.id).count() == 0
+        assert await AuditLog.filter(source=AuditSource.API).count() == 0
+
+        sent = {"level": 5, "role_id": cast.regular.id, "message": "{user} is a regular now"}
+        async with session.post(url, json=sent) as response:
+            assert response.status == 201, await response.text()
+            assert await response.json() == {**sent, "mode": None}
+    assert (await levels.load_config(env.guild.id)).rewards == (
+        levels.Reward(5, cast.regular.id, None, "{user} is a regular now"),
+    )
+    delegation = await RoleDelegation.get(guild_id=env.guild.id, role_id=cast.regular.id)
+    assert delegation.configured_by_id == cast.manager.id  # type: ignore[attr-defined]
+    audit = await AuditLog.get(action="levels.reward.add")
+    assert audit.source is AuditSource.API
+    assert audit.actor_id == cast.manager.id  # type: ignore[attr-defined]
+
+
+@pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))
+async def test_the_rank_in_the_bots_process_counts_what_is_not_written_yet(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    reply = await env.owner.slash("levels set", xp_min=100, xp_max=100)
+    assert "updated" in reply.text, reply.text
+    now = datetime.now(UTC)
+    await levels.adjust_xp(env.guild.id, env.alice.id, XpOperation.SET, 500, now=now)
+    await levels.adjust_xp(env.guild.id, env.bob.id, XpOperation.SET, 520, now=now)
+    assert env.bot.activity_buffer is not None
+    await env.bot.activity_buffer.stop_flusher()  # nothing is written behind the test's back
+    await env.alice.say("general", "a hundred XP, not stored yet")
+    await env.settle()
+    async with served_by(env) as session:
+        url = f"/api/v1/guilds/{env.guild.id}/members/{env.alice.id}/rank"
+        async with session.get(url) as response:
+            assert response.status == 200
+            rank = await response.json()
+        async with session.get(f"/api/v1/guilds/{env.guild.id}/leaderboards/xp") as response:
+            board = await response.json()
+    assert rank["progress"]["xp"] == 600 and rank["rank"] == 1
+    assert rank["messages"] == 1
+    # The board shows what is stored, as /leaderboard does: Bob first until the buffer is written.
+    assert [item["user_id"] for item in board["items"]][:2] == [env.bob.id, env.alice.id]
+    await env.bot.activity_buffer.flush()

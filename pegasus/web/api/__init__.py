@@ -19,6 +19,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "pegasus.web.api.settings",
     "pegasus.web.api.jobs",
     "pegasus.web.api.levels",
+    "pegasus.web.api.community",
     "pegasus.web.api.economy",
     "pegasus.web.api.tickets",
     "pegasus.web.api.giveaways",

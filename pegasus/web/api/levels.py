@@ -16,7 +16,7 @@ from pegasus.services import levels as service
 from pegasus.services.ids import check_snowflake
 from pegasus.services.levels import LeaderboardCategory, LeaderboardEntry, RankInfo, Reward
 from pegasus.web.pagination import BAD_CURSOR, decode_cursor, encode_cursor, keyset_page
-from pegasus.web.problems import ApiProblem
+from pegasus.web.roles import remember_role_setup, require_can_delegate
 from pegasus.web.routes import Call, Page, Param, Route, Routes
 
 __all__ = ["routes"]
@@ -36,16 +36,6 @@ def _without_nul(text: str | None) -> str | None:
     """Text as the slash command receives it: Discord's payloads never carry NUL characters
     (PostgreSQL refuses them), so they are dropped here too."""
     return None if text is None else text.replace("\x00", "")
-
-
-def refuse_role_given(what: str) -> None:
-    """Roles the bot gives on someone's behalf are set up only where the person's own roles can
-    be checked against them (pegasus.services.role_delegations): in Discord."""
-    raise ApiProblem(
-        403,
-        f"The {what} is a role the bot gives on someone's behalf: set it in Discord, where "
-        "your own roles can be checked.",
-    )
 
 
 # --------------------------------------------------------------------------- rewards
@@ -86,18 +76,21 @@ async def list_rewards(call: Call) -> Page[Reward]:
 )
 async def add_reward(call: Call) -> Reward:
     """Members reaching `level` get the role; members already past it get it at their next
-    level-up. Refused like `/levels reward-add`."""
+    level-up. Refused like `/levels reward-add`: the key's owner must be able to give the role
+    themselves (below their highest role unless they own the server; a role with an elevated
+    permission only from the owner or an Administrator), and the bot must be able to give it."""
     body: RewardBody = call.body
-    role_id = check_snowflake(body.role_id, what="a role id")
-    refuse_role_given("level reward")
-    return await service.add_reward(
+    role = await require_can_delegate(call, check_snowflake(body.role_id, what="a role id"))
+    reward = await service.add_reward(
         call.guild_id,
         body.level,
-        role_id,
+        role.id,
         message=_without_nul(body.message),
         mode=body.mode,
         actor_id=call.actor_id,
     )
+    await remember_role_setup(call, role)
+    return reward
 
 
 @routes.delete(
