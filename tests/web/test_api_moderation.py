@@ -9,8 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from models.moderation import CaseType, MemberWarning, ModCase, WarningAutomation, WarningEdit
-from models.security import AuditLog, AuditSource, Blacklist, BlacklistEntityType
+from models.security import (
+    AuditLog,
+    AuditSource,
+    Blacklist,
+    BlacklistEntityType,
+    RoleDelegation,
+)
 from pegasus.services import moderation
+from pegasus.services.durations import MAX_SECONDS, format_duration
+from pegasus.web.roles import UNREADABLE
 from tests.web.conftest import GUILD, OTHER_GUILD, OWNER, Api
 
 BASE = f"/api/v1/guilds/{GUILD}"
@@ -232,9 +240,13 @@ async def test_automation_refusals_are_the_commands_and_create_nothing(api: Api)
     refusals = {
         "role": (
             {**AUTOMATION, "actions": [{"type": "role"}]},
-            403,
-            "A role step gives a role on your behalf: set it up with /automation add in "
-            "Discord, where your own roles can be checked.",
+            422,
+            "A role automation needs the role to give.",
+        ),
+        "unreadable role": (
+            {**AUTOMATION, "actions": [{"type": "role", "role_id": 777_777_777_777_777_777}]},
+            409,
+            UNREADABLE,
         ),
         "value": (
             {**AUTOMATION, "trigger_value": 101},
@@ -252,6 +264,11 @@ async def test_automation_refusals_are_the_commands_and_create_nothing(api: Api)
             "A kick has no duration.",
         ),
         "none": ({**AUTOMATION, "actions": []}, 422, "An automation needs at least one action."),
+        "long": (
+            {**AUTOMATION, "actions": [{"type": "ban", "duration_seconds": 10**12}]},
+            422,
+            f"The duration can be at most {format_duration(MAX_SECONDS)}.",
+        ),
         "channel": (
             {**AUTOMATION, "notify_channel_id": 755_555_555_555_555_555},
             403,
@@ -265,6 +282,7 @@ async def test_automation_refusals_are_the_commands_and_create_nothing(api: Api)
         assert (status, refused["detail"]) == (expected_status, sentence), case
     assert await WarningAutomation.all().count() == 0
     assert await AuditLog.filter(source=AuditSource.API).count() == 0
+    assert not await RoleDelegation.all().exists()
 
 
 async def test_the_blacklist_is_listed_and_lifted_but_added_to_only_by_the_bot(api: Api) -> None:

@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 
 from models.moderation import CaseType, MemberWarning, ModCase, WarningAutomation
-from models.security import AuditLog, AuditSource, Blacklist
+from models.security import AuditLog, AuditSource, Blacklist, RoleDelegation
 from pegasus.localdiscord import FakeMember
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import moderation
+from pegasus.services.durations import MAX_SECONDS, format_duration
 from pegasus.services.security import API_SCOPES, create_api_key
 from pegasus.web import WebConfig, WebServer, create_app
 from tests.web.conftest import SECRET
@@ -165,6 +166,8 @@ async def test_the_blacklist_spares_whom_the_command_spares_and_the_bot_sees_it_
          "Blacklisting @everyone would block everybody."),
         ({"kind": "channel", "entity_id": 123_456_789}, 404,
          "There is no such channel in this server."),
+        ({"kind": "user", "entity_id": env.alice.id, "duration_seconds": 10**12}, 422,
+         f"The duration can be at most {format_duration(MAX_SECONDS)}."),
     ]
     for body, expected, sentence in refusals:
         status, refused = await bot_api.call(
@@ -212,3 +215,31 @@ async def test_an_automation_reports_where_the_bot_can_post(bot_api: BotApi) -> 
     assert created["notify_channel_id"] == general
     status, overview = await bot_api.call(env.owner, "GET", "")
     assert status == 200 and overview["member_count"] == len(env.guild.members)
+
+
+async def test_a_role_step_gives_only_a_role_the_key_owner_could_give(bot_api: BotApi) -> None:
+    env = bot_api.env
+    helper = await env.guild.create_role("Helper", position=1)
+    moderator = env.guild.role("Moderator").position
+    above = await env.guild.create_role("Trusted", position=moderator + 1)
+    await env.settle()
+    assert helper.position < moderator < above.position < env.bot_member.top_role.position
+    rule = {
+        "name": "Helpers", "trigger_type": "warn_count", "trigger_value": 2,
+        "actions": [{"type": "role", "role_id": above.id}],
+    }
+
+    status, refused = await bot_api.call(env.mod, "POST", "/automations", json=rule)
+    assert status == 403
+    assert refused["detail"] == (
+        f"role {above.id} is not below your highest role, so you can't have me give it."
+    )
+    assert not await WarningAutomation.all().exists()
+    assert not await RoleDelegation.all().exists()
+
+    given = {**rule, "actions": [{"type": "role", "role_id": helper.id}]}
+    status, created = await bot_api.call(env.mod, "POST", "/automations", json=given)
+    assert status == 201, created
+    assert created["actions"] == [{"type": "role", "role_id": helper.id}]
+    delegation = await RoleDelegation.get(guild_id=env.guild.id, role_id=helper.id)
+    assert delegation.configured_by_id == env.mod.id  # type: ignore[attr-defined]

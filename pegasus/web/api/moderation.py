@@ -18,6 +18,7 @@ from models.moderation import MemberWarning, ModCase, WarningAutomation
 from models.security import Blacklist
 from pegasus.errors import PermissionDenied, ValidationError, shown_input
 from pegasus.services import moderation
+from pegasus.services.durations import parse_duration
 from pegasus.services.ids import check_snowflake
 from pegasus.services.moderation import (
     Automation,
@@ -31,9 +32,11 @@ from pegasus.services.moderation import (
     WarningRecord,
 )
 from pegasus.services.moderation.warnings import counting_filter
+from pegasus.services.role_delegations import RoleFacts
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.hierarchy import check_blacklist_target, check_record_change
 from pegasus.web.pagination import keyset_page
+from pegasus.web.roles import remember_role_setup, require_can_delegate
 from pegasus.web.routes import Call, Page, Param, Routes
 
 __all__ = ["routes"]
@@ -306,10 +309,12 @@ async def get_automation(call: Call) -> Automation:
 
 @dataclass(frozen=True)
 class AutomationStep:
-    """One thing the rule does: timeout (with a duration), mute, kick, ban or message."""
+    """One thing the rule does: timeout (with a duration), mute, kick, ban (each with an optional
+    duration), give a role (`role_id`) or send a message."""
 
     type: AutomationActionType
     duration_seconds: int | None = None
+    role_id: int | None = None
     message: str | None = None
 
 
@@ -327,18 +332,32 @@ class NewAutomation:
     enabled: bool = False
 
 
-def _steps(steps: list[AutomationStep]) -> list[dict[str, Any]]:
-    if any(step.type is AutomationActionType.ROLE for step in steps):
-        raise PermissionDenied(
-            "A role step gives a role on your behalf: set it up with /automation add in "
-            "Discord, where your own roles can be checked."
-        )
-    return [
+def _seconds(value: int | None) -> int | None:
+    """A duration in seconds, held to the bounds (and sentences) of a typed duration."""
+    return None if value is None else parse_duration(str(value))
+
+
+async def _steps(
+    call: Call, steps: list[AutomationStep]
+) -> tuple[list[dict[str, Any]], list[RoleFacts]]:
+    """The rule's actions, checked as `/automation add` checks them, and the roles it gives:
+    each one the key's owner could give themselves (the one rule for roles given on someone's
+    behalf)."""
+    actions = [
         moderation.build_action(
-            step.type, duration_seconds=step.duration_seconds, message=step.message
+            step.type,
+            duration_seconds=_seconds(step.duration_seconds),
+            role_id=step.role_id,
+            message=step.message,
         )
         for step in steps
     ]
+    roles = []
+    for action in actions:
+        if "role_id" in action:
+            check_snowflake(action["role_id"], what="a role id")
+            roles.append(await require_can_delegate(call, action["role_id"]))
+    return actions, roles
 
 
 def _check_notify_channel(call: Call, channel_id: int | None) -> None:
@@ -365,12 +384,12 @@ def _check_notify_channel(call: Call, channel_id: int | None) -> None:
     audit_fallback=False,  # add_automation audits the rule it created
 )
 async def create_automation(call: Call) -> Automation:
-    """Role steps are set up in Discord only, where the roles of whoever sets them up can be
-    checked."""
+    """As `/automation add`: a role step gives a role the key's owner could give themselves,
+    and they are recorded as who set it up."""
     body: NewAutomation = call.body
-    actions = _steps(body.actions)
+    actions, roles = await _steps(call, body.actions)
     _check_notify_channel(call, body.notify_channel_id)
-    return await moderation.add_automation(
+    created = await moderation.add_automation(
         call.guild_id,
         name=body.name,
         trigger_type=body.trigger_type,
@@ -383,6 +402,9 @@ async def create_automation(call: Call) -> Automation:
         actor_id=call.actor_id,
         now=call.now,
     )
+    for role in roles:
+        await remember_role_setup(call, role)
+    return created
 
 
 @routes.post(
@@ -493,8 +515,7 @@ async def add_to_blacklist(call: Call) -> BlacklistEntry:
         raise ValidationError(
             "A server blacklists users, roles and channels; servers are blacklisted bot-wide."
         )
-    if body.duration_seconds is not None and body.duration_seconds <= 0:
-        raise ValidationError("The duration must be positive.")
+    seconds = _seconds(body.duration_seconds)
     guild = _cached_guild(call, "the server's members, roles and channels", "/blacklist add")
     check_blacklist_target(
         guild, call.actor_id, kind, body.entity_id, wide=False, owner_ids=_owner_ids(call)
@@ -507,7 +528,7 @@ async def add_to_blacklist(call: Call) -> BlacklistEntry:
         actor_id=call.actor_id,
         reason=body.reason,
         now=call.now,
-        duration_seconds=body.duration_seconds,
+        duration_seconds=seconds,
         cache=bot.blacklist if bot is not None else None,
     )
 
