@@ -17,6 +17,7 @@ __all__ = ["ROUTE_MODULES", "all_routes"]
 ROUTE_MODULES: tuple[str, ...] = (
     "pegasus.web.api.system",
     "pegasus.web.api.settings",
+    "pegasus.web.api.configuration",
     "pegasus.web.api.jobs",
     "pegasus.web.api.levels",
     "pegasus.web.api.community",
