@@ -141,6 +141,11 @@ async def test_automation_lifecycle_and_firing(discord_env: DiscordEnv) -> None:
     case = await ModCase.get(user_id=env.alice.id, type=CaseType.TIMEOUT)
     assert case.metadata["automation_id"] == automation_id
     assert case.moderator_id == env.bot_member.id  # type: ignore[attr-defined]
+    # The notice follows the case from the scheduler's task, which settle() does not wait for.
+    async def noticed() -> bool:
+        return any("Automation fired" in m.text for m in logs.bot_messages)
+
+    await eventually(noticed, "the automation's notice")
     [notice] = [m for m in logs.bot_messages if "Automation fired" in m.text]
     assert "Two strikes" in notice.text and env.alice.mention in notice.text
     assert "done (case #" in notice.text
