@@ -115,6 +115,9 @@ async def test_a_members_transactions_newest_first_page_by_page(api: Api) -> Non
         "GET", f"{BASE}/transactions/{seen[0]['id'][:8]}", key=key
     )
     assert status == 200 and one == seen[0]
+    status, body, _ = await api.call("GET", f"{BASE}/balances/{CAROL}/transactions", key=key)
+    assert status == 404
+    assert body["detail"] == f"user {CAROL} has no economy account in this server yet."
 
 
 # ------------------------------------------------------------------------------ give / take

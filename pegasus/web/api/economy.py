@@ -108,7 +108,8 @@ async def get_member_balance(call: Call) -> BalanceView:
 )
 async def list_member_transactions(call: Call) -> Page[LedgerEntry]:
     """The member's ledger rows: each has the wallet and bank deltas of one change, so their
-    sums are the member's wallet and bank."""
+    sums are the member's wallet and bank. A member without an account is not found."""
+    await economy.find_balance(call.guild_id, call.param("user_id"))
     return await keyset_page(
         call,
         EconomyTransaction.filter(guild_id=call.guild_id, user_id=call.param("user_id")),
