@@ -106,6 +106,13 @@ class Cases(commands.Cog, name="Moderation cases"):
         )
         await self.enforcer.refresh_modlog(guild, case)
 
+    @commands.Cog.listener()
+    async def on_case_reason_changed(self, case: moderation.Case) -> None:
+        """A reason changed elsewhere (the REST API): the modlog post shows the new one too."""
+        guild = self.bot.get_guild(case.guild_id)
+        if guild is not None:
+            await self.enforcer.refresh_modlog(guild, case)
+
     @app_commands.command(name="modlog", description="Set the channel where cases are posted.")
     @app_commands.describe(channel=moderation.SETTINGS["modlog_channel_id"].help)
     @app_commands.guild_only()

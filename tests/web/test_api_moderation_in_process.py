@@ -99,7 +99,6 @@ async def test_a_case_reason_follows_the_hierarchy_of_reason(bot_api: BotApi) ->
     about_mod = await case_by(env, env.owner, env.mod, "Too harsh")
     by_owner = await case_by(env, env.owner, env.alice, "Spam")
     about_senior = await case_by(env, env.owner, senior, "Late")
-    by_mod = await case_by(env, env.mod, env.alice, "Rude")
     command = await env.mod.slash("reason", case_number=about_senior, reason="x")
 
     refusals = {
@@ -119,14 +118,23 @@ async def test_a_case_reason_follows_the_hierarchy_of_reason(bot_api: BotApi) ->
     assert sorted(reasons) == ["Late", "Spam", "Too harsh"]
     assert not await AuditLog.filter(action="case.reason").exists()
 
+    await env.owner.slash("modlog", channel=env.channel("logs"))
+    posted = await env.mod.slash("kick", member=env.bob, reason="Rude")
+    assert "kicked" in (posted.content or posted.text), posted.text
+    by_mod = await ModCase.filter(guild_id=env.guild.id).order_by("-case_number").first()
+    assert by_mod is not None and by_mod.modlog_message_id is not None
+
     status, changed = await bot_api.call(
-        env.mod, "PATCH", f"/cases/{by_mod}", json={"reason": "Very rude"}
+        env.mod, "PATCH", f"/cases/{by_mod.case_number}", json={"reason": "Very rude"}
     )
     assert status == 200, changed
     assert (changed["reason"], changed["reason_edited_by_id"]) == ("Very rude", env.mod.id)
     audit = await AuditLog.get(action="case.reason")
     assert audit.source is AuditSource.API and audit.actor_id == env.mod.id  # type: ignore[attr-defined]
     assert (audit.before, audit.after) == ({"reason": "Rude"}, {"reason": "Very rude"})
+    await env.settle()
+    post = next(m for m in env.channel("logs").bot_messages if m.id == by_mod.modlog_message_id)
+    assert "Very rude" in post.text and post.edits
 
 
 async def test_a_warning_is_removed_only_by_whom_the_command_allows(bot_api: BotApi) -> None:

@@ -185,6 +185,9 @@ async def change_case_reason(call: Call) -> Case:
     case, _old = await moderation.amend_reason(
         call.guild_id, existing.case_number, body.reason, editor_id=call.actor_id, now=call.now
     )
+    bot = call.web.bot
+    if bot is not None:
+        bot.dispatch("case_reason_changed", case)  # the moderation cog updates the modlog post
     return case
 
 
