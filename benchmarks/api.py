@@ -50,7 +50,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -67,6 +67,7 @@ from benchmarks.activity import (  # noqa: E402
     Arrivals,
     LocalDiscordProcess,
     Rates,
+    StatementCounter,
     connect,
     fresh_database,
     median_rate,
@@ -75,24 +76,24 @@ from benchmarks.activity import (  # noqa: E402
     timed_broadcast,
 )
 
-FULL = {
-    "rows": 1_000_000,
-    "clients": 64,
-    "seconds": 10,
-    "runs": 3,
-    "messages": 100_000,
-    "members": 1_000,
-    "web_rate": 200,
-}
-SMOKE = {
-    "rows": 20_000,
-    "clients": 8,
-    "seconds": 1,
-    "runs": 1,
-    "messages": 2_000,
-    "members": 100,
-    "web_rate": 200,
-}
+
+@dataclass(frozen=True)
+class Sizes:
+    rows: int  # user_xp rows in the guild whose board is read
+    clients: int  # clients sending back to back, one key and one connection each
+    seconds: float  # measured, a phase
+    runs: int
+    messages: int  # message events a bot run
+    members: int  # members who speak
+    web_rate: int  # requests/s the bot's web server is sent meanwhile
+
+
+FULL = Sizes(
+    rows=1_000_000, clients=64, seconds=10.0, runs=3, messages=100_000, members=1_000, web_rate=200
+)
+SMOKE = Sizes(
+    rows=5_000, clients=8, seconds=0.5, runs=1, messages=2_000, members=100, web_rate=200
+)
 WARM_UP_SECONDS = 2.0
 SMOKE_WARM_UP_SECONDS = 0.3
 SECRET = "benchmark-secret-of-the-web-server-0123456789"
@@ -422,38 +423,36 @@ class ApiFigures:
     bare: list[dict[str, Any]] = field(default_factory=list)  # Phase as a dict, 2 per run
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
     rank: list[dict[str, Any]] = field(default_factory=list)
+    statements: dict[str, float] = field(default_factory=dict)  # per request, by route
 
 
-async def measure_api(dialect: str, sizes: dict[str, int], smoke: bool) -> ApiFigures:
+async def measure_api(dialect: str, sizes: Sizes, smoke: bool) -> ApiFigures:
     from pegasus.db import close_db, init_db
 
     warm_up = SMOKE_WARM_UP_SECONDS if smoke else WARM_UP_SECONDS
-    seconds = float(sizes["seconds"])
-    figures = ApiFigures(
-        dialect, sizes["rows"], sizes["clients"], seconds, sizes["runs"], (0.0, 0.0)
-    )
+    figures = ApiFigures(dialect, sizes.rows, sizes.clients, sizes.seconds, sizes.runs, (0, 0))
     async with fresh_database(dialect) as url:
         await init_db(url)
         try:
-            guild_id, members = await seeded_guild(dialect, sizes["rows"], url)
-            keys = await create_keys(guild_id, sizes["clients"])
+            guild_id, members = await seeded_guild(dialect, sizes.rows, url)
+            keys = await create_keys(guild_id, sizes.clients)
         finally:
             await close_db()
+
+        def board(rng: random.Random) -> str:
+            return board_path(guild_id, rng.choice(members))
+
+        def rank(rng: random.Random) -> str:
+            return rank_path(guild_id, rng.choice(members)[0])
+
+        def constant(_rng: random.Random) -> str:
+            return CONSTANT_PATH
+
         bare = ServerProcess.start("serve-bare")
         pegasus = ServerProcess.start("serve-pegasus", url)
         try:
             load_before = os.getloadavg()[0]
-
-            def board(rng: random.Random) -> str:
-                return board_path(guild_id, rng.choice(members))
-
-            def rank(rng: random.Random) -> str:
-                return rank_path(guild_id, rng.choice(members)[0])
-
-            def constant(_rng: random.Random) -> str:
-                return CONSTANT_PATH
-
-            for _ in range(sizes["runs"]):
+            for _ in range(sizes.runs):
                 # The bare handler before and after: load from elsewhere weighs on both sides.
                 for target, phases, server, paths in (
                     ("bare", figures.bare, bare, constant),
@@ -461,13 +460,48 @@ async def measure_api(dialect: str, sizes: dict[str, int], smoke: bool) -> ApiFi
                     ("rank", figures.rank, pegasus, rank),
                     ("bare", figures.bare, bare, constant),
                 ):
-                    phase = await back_to_back(target, server, paths, keys, seconds, warm_up)
+                    phase = await back_to_back(
+                        target, server, paths, keys, sizes.seconds, warm_up
+                    )
                     phases.append(asdict(phase))
             figures.load_average = (load_before, os.getloadavg()[0])
         finally:
             bare.stop()
             pegasus.stop()
+        await init_db(url)
+        try:
+            figures.statements = {
+                "leaderboard": await statements_per_request(board, keys[0]),
+                "rank": await statements_per_request(rank, keys[0]),
+            }
+        finally:
+            await close_db()
     return figures
+
+
+async def statements_per_request(
+    paths: Callable[[random.Random], str], key: str, requests: int = 50
+) -> float:
+    """Database statements a request sends, as Tortoise's client logs them (BEGIN and COMMIT
+    are not among them): the application served in this process, one request at a time."""
+    from pegasus.web import WebConfig, WebServer, create_app
+
+    config = WebConfig(secret=SECRET.encode(), ip_rate_limit=IP_RATE_LIMIT)
+    server = WebServer(create_app(config), "127.0.0.1", 0)
+    await server.start()
+    rng = random.Random(11)
+    tally = Tally()
+    try:
+        async with aiohttp.ClientSession(server.url) as session:
+            await request(session, paths(rng), key, tally)  # caches filled
+            with StatementCounter().counting() as counter:
+                for _ in range(requests):
+                    await request(session, paths(rng), key, tally)
+    finally:
+        await server.stop()
+    if tally.statuses:
+        raise RuntimeError(f"the application answered {tally.statuses}")
+    return counter.count / requests
 
 
 # --------------------------------------------------------------------------- part "bot"
@@ -595,23 +629,23 @@ async def bot_rate(
         return rate, seen
 
 
-async def measure_bot(dialect: str, sizes: dict[str, int]) -> BotFigures:
-    server = LocalDiscordProcess.start(sizes["members"])
+async def measure_bot(dialect: str, sizes: Sizes) -> BotFigures:
+    server = LocalDiscordProcess.start(sizes.members)
     figures = BotFigures(
-        dialect, sizes["messages"], sizes["members"], sizes["web_rate"], (os.getloadavg()[0], 0.0)
+        dialect, sizes.messages, sizes.members, sizes.web_rate, (os.getloadavg()[0], 0.0)
     )
     keys: list[str] = []
     try:
         async with fresh_database(dialect) as url:
-            for run in range(sizes["runs"]):
+            for run in range(sizes.runs):
                 # Alternating order: a drift of the machine's load weighs on both alike.
-                order = (None, sizes["web_rate"]) if run % 2 == 0 else (sizes["web_rate"], None)
+                order = (None, sizes.web_rate) if run % 2 == 0 else (sizes.web_rate, None)
                 results = {}
                 for web_rate in order:
                     results[web_rate] = await bot_rate(
-                        server, url, sizes["messages"], web_rate, keys
+                        server, url, sizes.messages, web_rate, keys
                     )
-                (alone, _), (with_web, seen) = results[None], results[sizes["web_rate"]]
+                (alone, _), (with_web, seen) = results[None], results[sizes.web_rate]
                 figures.runs.append(
                     asdict(BotRun(alone.wall, with_web.wall, alone.cpu, with_web.cpu, seen))
                 )
@@ -637,7 +671,7 @@ def report_api(f: ApiFigures, smoke: bool) -> str:
     ]
     lines = [
         f"== {f.dialect}: REST API, {f.rows:,} user_xp rows in one guild, {f.clients} clients "
-        f"back to back, {f.runs} run(s) of {f.seconds:.0f} s a phase (1-minute load average "
+        f"back to back, {f.runs} run(s) of {f.seconds:g} s a phase (1-minute load average "
         f"{f.load_average[0]:.1f} before, {f.load_average[1]:.1f} after)",
         "                                 req/s  ratio  p50 ms   p99 ms   req per server "
         "CPU-s (ratio)   client CPU share",
@@ -652,6 +686,10 @@ def report_api(f: ApiFigures, smoke: bool) -> str:
     lines.append(
         f"  (medians of the runs; targets: ratio >= {TARGET_RATIO:.2f}, p99 < "
         f"{TARGET_P99_MS:.0f} ms on PostgreSQL)"
+    )
+    lines.append(
+        "  database statements per request (without BEGIN/COMMIT): "
+        + ", ".join(f"{name} {count:.1f}" for name, count in f.statements.items())
     )
     if refused := refused_api(f):
         lines.append(f"  NOT 200, not counted above (the figures are not valid): {refused}")
@@ -727,18 +765,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="small counts, for CI")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--part", choices=("api", "bot", "both"), default="both")
-    for name in FULL:
-        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=None)
+    for size in fields(Sizes):
+        kind = type(getattr(FULL, size.name))
+        parser.add_argument(f"--{size.name.replace('_', '-')}", type=kind, default=None)
     return parser.parse_args(argv)
 
 
-def sizes_of(args: argparse.Namespace) -> dict[str, int]:
-    sizes = dict(SMOKE if args.smoke else FULL)
-    for name in sizes:
-        value = getattr(args, name, None)
-        if value is not None:
-            sizes[name] = value
-    return sizes
+def sizes_of(args: argparse.Namespace) -> Sizes:
+    base = SMOKE if args.smoke else FULL
+    given = {f.name: getattr(args, f.name) for f in fields(Sizes)}
+    return replace(base, **{name: value for name, value in given.items() if value is not None})
 
 
 def run_child(part: str, dialect: str, argv: list[str]) -> dict[str, Any] | str:
@@ -773,7 +809,7 @@ def main(argv: list[str]) -> int:
     if args.command == "run-bot":
         print(json.dumps(asdict(asyncio.run(measure_bot(args.db, sizes)))))
         return 0
-    forwarded = [f"--{name.replace('_', '-')}={value}" for name, value in sizes.items()]
+    forwarded = [f"--{name.replace('_', '-')}={value}" for name, value in asdict(sizes).items()]
     if args.smoke:
         forwarded.append("--smoke")
     parts = ("api", "bot") if args.part == "both" else (args.part,)
