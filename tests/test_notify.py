@@ -7,14 +7,17 @@ import asyncio
 import os
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
 
 from pegasus import notify
-from pegasus.localdiscord import BotProcessFactory, DiscordEnv, LocalDiscord
-from pegasus.services import community
+from pegasus.localdiscord import BotProcessFactory, DiscordEnv, FakeChannel, LocalDiscord
+from pegasus.services import community, directory
 from pegasus.services.levels import set_multiplier
 from pegasus.services.moderation import BlacklistEntityType, add_entry
+from pegasus.services.security import create_api_key
 from tests.e2e.waiting import eventually
+from tests.web.test_standalone import start_web
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.levels")
@@ -122,3 +125,53 @@ async def test_a_change_made_in_another_process_is_used_within_a_second(
     await eventually(refused, "the bot process refuses alice", timeout=1.0)
     assert asyncio.get_running_loop().time() - started < 1.0
     assert await process.terminate(timeout=30) == 0, process.output
+
+
+@POSTGRES_ONLY
+async def test_a_setting_changed_through_the_web_process_is_used_by_a_bot_within_a_second(
+    bot_process: BotProcessFactory, local_discord: LocalDiscord, db: str
+) -> None:
+    guild = local_discord.guild
+    general, announcements = guild.channel("general"), guild.channel("announcements")
+    await directory.ensure_guild(guild.id)
+    created = await create_api_key(
+        owner_id=guild.member("owner").id, name="dashboard", scopes=["community:write"],
+        guild_id=guild.id, now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
+    )
+    web, url = await start_web(
+        db, DISCORD_API_BASE=local_discord.api_base, DISCORD_TOKEN=local_discord.token
+    )
+    session = aiohttp.ClientSession(
+        base_url=url, headers={"Authorization": f"Bearer {created.secret}"}
+    )
+    welcome = f"/api/v1/guilds/{guild.id}/community/welcome"
+
+    async def welcomed(name: str, channel: FakeChannel) -> bool:
+        return any(name in message.text for message in channel.bot_messages)
+
+    try:
+        async with session.put(
+            welcome, json={"channel_id": general.id, "message": "Hi {username}!"}
+        ) as response:
+            assert response.status == 200, await response.text()
+        process = await bot_process.start({"WEB_ENABLED": "false"})
+        await process.wait_ready(timeout=60)
+        await guild.add_member("dave")
+        await eventually(lambda: welcomed("Hi dave", general), "dave is welcomed in #general")
+
+        async with session.put(welcome, json={"channel_id": announcements.id}) as response:
+            assert response.status == 200, await response.text()
+        started = asyncio.get_running_loop().time()
+        await guild.add_member("erin")
+
+        await eventually(
+            lambda: welcomed("Hi erin", announcements), "erin is welcomed in #announcements",
+            timeout=1.0,
+        )
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert not await welcomed("Hi erin", general)
+        assert await process.terminate(timeout=30) == 0, process.output
+    finally:
+        await session.close()
+        web.terminate()
+        await web.wait()
