@@ -24,6 +24,7 @@ from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
 from pegasus.services.attachments import AttachmentKeeper, AttachmentLimits
 from pegasus.services.community import ConfigCache
+from pegasus.services.ids import without_nul
 from pegasus.services.moderation import BlacklistCache
 from pegasus.tree import PegasusTree
 from pegasus.ui.deadline import AnswerDeadline
@@ -141,17 +142,6 @@ def apply_endpoints(settings: Settings) -> None:
 
 def shard_of(guild_id: int, shard_count: int) -> int:
     return (guild_id >> 22) % shard_count
-
-
-def without_nul(value: Any) -> Any:
-    """`value` (a gateway payload) with every NUL character removed from its strings."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {key: without_nul(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [without_nul(item) for item in value]
-    return value
 
 
 class Pegasus(commands.AutoShardedBot):

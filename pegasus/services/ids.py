@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from models.ids import PUBLIC_ID_MAX_LENGTH, normalize_public_id
 from pegasus.errors import NotFoundError, ValidationError, shown_input
@@ -30,6 +31,7 @@ __all__ = [
     "check_snowflake",
     "parse_snowflake",
     "searchable",
+    "without_nul",
 ]
 
 # Every stored public id has this shape (see models.ids); anything else matches no row.
@@ -109,6 +111,19 @@ def searchable(text: str) -> str:
     """Typed text a query can carry, for a search by name: PostgreSQL refuses text holding a NUL
     character, and no stored name can hold one."""
     return text.replace("\x00", "")
+
+
+def without_nul(value: Any) -> Any:
+    """`value` (decoded JSON: a gateway payload, a request body) with every NUL character
+    removed from its strings: PostgreSQL refuses NUL in text, so one typed into a title or a
+    reason would otherwise fail the write."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
 
 
 def parse_snowflake(text: str, *, what: str = "a Discord id") -> int:

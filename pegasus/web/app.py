@@ -43,6 +43,7 @@ from pegasus.services.audit import (
     record_audit,
     record_security_event,
 )
+from pegasus.services.ids import without_nul
 from pegasus.services.security.apikeys import (
     ApiKeyRecord,
     InvalidApiKey,
@@ -303,14 +304,15 @@ class Endpoint:
                     raise ValidationError(f"The {param.name} parameter is required.")
                 values[param.name] = param.default
             else:
-                values[param.name] = param.parse(raw)
+                values[param.name] = param.parse(without_nul(raw))
         return values
 
     def _body(self, raw: bytes) -> Any:
         if self.route.body is None:
             return None
         try:
-            data = json.loads(raw or b"null")
+            # Without NUL characters, as the bot reads interactions: PostgreSQL refuses them.
+            data = without_nul(json.loads(raw or b"null"))
         except (ValueError, UnicodeDecodeError) as error:
             raise ApiProblem(400, f"The body is not valid JSON ({error}).") from None
         if data is None:

@@ -149,3 +149,13 @@ async def test_text_longer_than_documented_is_refused_even_with_spaces(api: Api)
         "PATCH", ECONOMY_URL, key=key, json={"currency_name": padded}
     )
     assert status == 422 and body["detail"] == _refusal("currency_name", "x" * (limit + 1))
+
+
+async def test_nul_characters_in_a_body_are_dropped_not_a_failed_write(api: Api) -> None:
+    """PostgreSQL refuses NUL in text; the API reads bodies as the bot reads interactions."""
+    key = await api.key(["economy:read", "economy:write"])
+    status, after, _ = await api.call(
+        "PATCH", ECONOMY_URL, key=key, json={"currency_name": "Ge\x00ms"}
+    )
+    assert status == 200, after
+    assert (await EconomySettings.get(guild_id=GUILD)).currency_name == "Gems"
