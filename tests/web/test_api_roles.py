@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from models.guilds import GuildSettings
+from models.levels import XpReward
 from models.moderation import ModerationSettings
 from models.security import AuditLog, AuditSource, RoleDelegation
 from pegasus.localdiscord import Permissions
@@ -27,7 +28,7 @@ from tests.e2e.test_role_delegation import Cast, cast_of
 from tests.web.conftest import SECRET
 
 pytestmark = pytest.mark.discord_env(
-    extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.security")
+    extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.security", "cogs.levels")
 )
 
 SOURCES = ("bot cache", "Discord REST API")
@@ -47,6 +48,14 @@ class RolesApi:
             now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True, rate_limit=1000,
         )
         return created.secret
+
+    async def import_document(self, key: str, document: dict[str, Any]) -> tuple[int, Any]:
+        async with self.session.post(
+            f"/api/v1/guilds/{self.env.guild.id}/settings/import",
+            json=document,
+            headers={"Authorization": f"Bearer {key}"},
+        ) as response:
+            return response.status, await response.json(content_type=None)
 
     async def patch(self, key: str, feature: str, values: dict[str, Any]) -> tuple[int, Any]:
         async with self.session.patch(
@@ -179,3 +188,27 @@ async def test_unknown_roles_and_strangers_are_refused(roles_api: RolesApi) -> N
     assert problem["detail"] == "role 12345 is not a role of this server."
     stored = ModerationSettings.filter(guild_id=env.guild.id, mute_role_id__not_isnull=True)
     assert not await stored.exists()
+
+
+async def test_an_import_checks_the_roles_it_has_the_bot_give(roles_api: RolesApi) -> None:
+    env = roles_api.env
+    cast = await cast_of(env)
+    key = await roles_api.key_of(cast.manager)
+
+    said = await cast.manager.slash("levels reward-add", level=5, role=cast.admin)
+    status, problem = await roles_api.import_document(
+        key, {"level_rewards": [{"level": 5, "role_id": cast.admin.id}]}
+    )
+    assert status == 403, problem
+    assert problem["detail"] == as_plain(said.text)
+    assert not await XpReward.filter(guild_id=env.guild.id).exists()
+
+    status, answer = await roles_api.import_document(
+        key, {"level_rewards": [{"level": 5, "role_id": cast.regular.id}]}
+    )
+    assert status == 200, answer
+    assert answer["level_rewards"] == [
+        {"level": 5, "role_id": cast.regular.id, "message": None, "mode": None}
+    ]
+    delegation = await RoleDelegation.get(guild_id=env.guild.id, role_id=cast.regular.id)
+    assert delegation.configured_by_id == cast.manager.id  # type: ignore[attr-defined]
