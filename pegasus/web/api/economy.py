@@ -4,6 +4,9 @@ Every handler calls the service function the `/economy` and `/shop-admin` comman
 request is refused with the command's own sentence and changes nothing when refused. Money
 moves only through those functions: each wallet and bank keeps equal to its ledger.
 
+A role item's role is checked for the key's owner by the rule `/shop-admin` applies (one the
+bot can give and they could give themselves, `pegasus.web.roles`) and recorded as set up by them.
+
 A POST that moves money or creates an item takes `Idempotency-Key`; the web layer replays the
 first answer to a retry. Give and take also write the key into the ledger row (per API key), so
 even a retry that outlives the stored answer pays nothing twice.
@@ -28,7 +31,7 @@ from pegasus.services.economy import (
     ShopItemType,
 )
 from pegasus.web.pagination import keyset_page
-from pegasus.web.problems import ApiProblem
+from pegasus.web.roles import remember_role_setup, require_can_delegate
 from pegasus.web.routes import Call, Page, Param, Reply, Routes
 
 __all__ = ["routes"]
@@ -40,6 +43,10 @@ WRITE = "economy:write"
 ID_MAX = 2**63 - 1
 TEXT_LIMIT = 500  # an item's description and a custom item's message, as the command allows
 REASON_LIMIT = 200  # what a ledger row's description keeps
+ROLE_HELP = (
+    "Role items: the role it grants, one the bot can give and the key's owner could give "
+    "themselves (as /shop-admin checks it)."
+)
 
 USER_ID = Param(
     "user_id", int, "The member's Discord id.", location="path", required=True, minimum=1,
@@ -52,10 +59,6 @@ ITEM_ID = Param(
 TRANSACTION_ID = Param(
     "transaction_id", str, "The transaction's id, or at least its first 8 characters.",
     location="path", required=True,
-)
-ROLE_ITEMS_IN_DISCORD = (
-    "A role item names a role the bot gives on someone's behalf: set it up in Discord, where "
-    "your own roles can be checked."
 )
 
 
@@ -222,9 +225,7 @@ class NewItem:
     price: int = field(metadata=_described("What it costs, a whole number above zero."))
     type: ShopItemType = ShopItemType.ITEM
     description: str = field(default="", metadata=_described("Shown in the shop, up to 500."))
-    role_id: int | None = field(
-        default=None, metadata=_described("Role items: set up in Discord, refused here.")
-    )
+    role_id: int | None = field(default=None, metadata=_described(ROLE_HELP))
     stock: int | None = field(default=None, metadata=_described("How many can be sold in all."))
     max_per_user: int | None = field(
         default=None, metadata=_described("How many one member may hold.")
@@ -261,9 +262,7 @@ class ItemChange:
     max_per_user: int | None = field(default=None, metadata=_described("-1: unlimited."))
     enabled: bool | None = field(default=None, metadata=_described("Whether it is for sale."))
     cooldown_seconds: int | None = None
-    role_id: int | None = field(
-        default=None, metadata=_described("Role items: set up in Discord, refused here.")
-    )
+    role_id: int | None = field(default=None, metadata=_described(ROLE_HELP))
     boost_kind: str | None = None
     multiplier: int | None = None
     duration_seconds: int | None = None
@@ -272,13 +271,6 @@ class ItemChange:
         default=None, metadata=_described("Replaces the roles required; [] removes them.")
     )
     min_level: int | None = field(default=None, metadata=_described("0: any level."))
-
-
-def _refuse_role_setup(item_type: ShopItemType | None, role_id: int | None) -> None:
-    """A role the bot gives must be one the person setting it up could give themselves, which
-    only Discord can tell: role items are set up in Discord."""
-    if item_type == ShopItemType.ROLE or role_id is not None:
-        raise ApiProblem(403, ROLE_ITEMS_IN_DISCORD)
 
 
 def _check_texts(description: str | None, message: str | None) -> None:
@@ -332,21 +324,27 @@ async def get_shop_item(call: Call) -> ShopItem:
     idempotent=True,
 )
 async def create_shop_item(call: Call) -> ShopItem:
-    """Checked as /shop-admin add checks it; audited with the new item."""
+    """Checked as /shop-admin add checks it (a role item's role too, for the key's owner);
+    audited with the new item."""
     body: NewItem = call.body
-    _refuse_role_setup(body.type, body.role_id)
     _check_texts(body.description, body.message)
     _check_role_ids(body.required_role_ids)
+    # As /shop-admin add: the role is checked before anything else about the item.
+    delegated = body.role_id if body.type == ShopItemType.ROLE else None
+    role = await require_can_delegate(call, delegated) if delegated is not None else None
     effect = economy.build_effect(
         body.type, role_id=body.role_id, boost_kind=body.boost_kind, multiplier=body.multiplier,
         duration_seconds=body.duration_seconds, message=body.message,
     )
-    return await economy.add_item(
+    item = await economy.add_item(
         call.guild_id, actor_id=call.actor_id, name=body.name, price=body.price,
         item_type=body.type, description=body.description, effect=effect, stock=body.stock,
         max_per_user=body.max_per_user, cooldown_seconds=body.cooldown_seconds,
         required_role_ids=body.required_role_ids, min_level=body.min_level,
     )
+    if role is not None:
+        await remember_role_setup(call, role)
+    return item
 
 
 @routes.patch(
@@ -358,16 +356,20 @@ async def create_shop_item(call: Call) -> ShopItem:
     response=ShopItem,
 )
 async def edit_shop_item(call: Call) -> ShopItem:
-    """Checked as /shop-admin edit checks it; audited with before and after."""
+    """Checked as /shop-admin edit checks it (a new role too, for the key's owner); audited
+    with before and after."""
     body: ItemChange = call.body
     item = await economy.get_item(call.guild_id, call.param("item_id"))
-    _refuse_role_setup(None, body.role_id)
     _check_texts(body.description, body.message)
     _check_role_ids(body.required_role_ids)
+    role = await require_can_delegate(call, body.role_id) if body.role_id is not None else None
     changes: dict[str, Any] = {
         name: getattr(body, name) for name in ItemChange.__dataclass_fields__
     }
-    return await economy.edit_item(call.guild_id, item.name, actor_id=call.actor_id, **changes)
+    edited = await economy.edit_item(call.guild_id, item.name, actor_id=call.actor_id, **changes)
+    if role is not None:
+        await remember_role_setup(call, role)
+    return edited
 
 
 @routes.delete(
