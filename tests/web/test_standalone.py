@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from pegasus.db import close_db, init_db
 from pegasus.services import directory
 from pegasus.services.security import CreatedApiKey, create_api_key
+from tests.e2e.waiting import eventually
 from tests.web.conftest import GUILD, OWNER, SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,3 +96,28 @@ async def test_the_standalone_server_answers_and_stops_cleanly(db_url: str) -> N
         assert (await ApiKey.get(id=created.key.id)).usage_count == 1  # written at shutdown
     finally:
         await close_db()
+
+
+@pytest.mark.skipif(
+    os.environ.get("PEGASUS_TEST_DB") != "postgres", reason="LISTEN/NOTIFY is PostgreSQL's"
+)
+async def test_the_standalone_server_listens_for_announced_changes(db_url: str) -> None:
+    from tortoise import connections
+
+    process, _url = await start_web(db_url)
+    await init_db(db_url)
+    try:
+        database = connections.get("default")
+
+        async def listening() -> bool:
+            rows = await database.execute_query_dict(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'pegasus-listener'"
+            )
+            return [row["query"] for row in rows] == ['LISTEN "pegasus_changes"']
+
+        await eventually(listening, "the web process LISTENs on the changes channel")
+    finally:
+        await close_db()
+        process.terminate()
+        await process.wait()
