@@ -20,7 +20,7 @@ from pegasus.services.giveaways import GiveawayInfo
 from pegasus.services.ids import check_snowflake
 from pegasus.web import jobs
 from pegasus.web.api.jobs import JobInfo
-from pegasus.web.api.tickets import as_typed, queued
+from pegasus.web.api.tickets import queued
 from pegasus.web.pagination import keyset_page
 from pegasus.web.routes import Call, Page, Param, Reply, Routes
 
@@ -88,10 +88,10 @@ def _draft(call: Call, body: GiveawayBody) -> service.GiveawayDraft:
         guild_id=call.guild_id,
         channel_id=check_snowflake(body.channel_id, what="a channel id"),
         host_id=call.actor_id,
-        prize=as_typed(body.prize) or "",
+        prize=body.prize,
         winner_count=body.winners,
         duration_seconds=body.duration_seconds,
-        description=as_typed(body.description),
+        description=body.description,
         starts_in_seconds=body.starts_in_seconds,
         requirements=service.Requirements(
             role_ids=(check_snowflake(required, what="a role id"),) if required else (),

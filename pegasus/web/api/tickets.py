@@ -26,7 +26,7 @@ from pegasus.web.pagination import keyset_page
 from pegasus.web.roles import remember_role_setup, require_can_delegate
 from pegasus.web.routes import Call, Page, Param, Reply, Routes
 
-__all__ = ["as_typed", "queued", "routes"]
+__all__ = ["queued", "routes"]
 
 routes = Routes("tickets", "Ticket panels and their buttons, tickets and transcripts.")
 
@@ -43,12 +43,6 @@ NUMBER = Param(
     "number", int, "The ticket's number in the server.", location="path", required=True,
     minimum=1, maximum=MAX_TICKET_NUMBER,
 )
-
-
-def as_typed(text: str | None) -> str | None:
-    """Text as the slash command receives it: Discord's payloads never carry NUL characters
-    (PostgreSQL refuses them), so they are dropped here too."""
-    return None if text is None else text.replace("\x00", "")
 
 
 async def _check_support_roles(call: Call, role_ids: list[int] | None) -> list[RoleFacts]:
@@ -165,13 +159,13 @@ async def list_ticket_panels(call: Call) -> Page[PanelInfo]:
 async def create_ticket_panel(call: Call) -> PanelInfo:
     """A panel without buttons yet; its support roles are set in Discord."""
     body: PanelBody = call.body
-    color = service.parse_color(as_typed(body.color))
+    color = service.parse_color(body.color)
     roles = await _check_support_roles(call, body.support_role_ids)
     panel = await service.create_panel(
         call.guild_id,
         actor_id=call.actor_id,
-        title=as_typed(body.title) or "",
-        description=as_typed(body.description) or "",
+        title=body.title,
+        description=body.description,
         support_role_ids=[role.id for role in roles],
         category_id=_category(body.category_id),
         max_tickets_per_user=body.max_tickets_per_user,
@@ -200,14 +194,14 @@ async def change_ticket_panel(call: Call) -> PanelInfo:
     """A posted panel shows the change the next time it is sent or its buttons are added to in
     Discord."""
     body: PanelChange = call.body
-    color = service.parse_color(as_typed(body.color))
+    color = service.parse_color(body.color)
     roles = await _check_support_roles(call, body.support_role_ids)
     panel = await service.edit_panel(
         call.guild_id,
         call.param("panel_id"),
         actor_id=call.actor_id,
-        title=as_typed(body.title),
-        description=as_typed(body.description),
+        title=body.title,
+        description=body.description,
         color=color,
         support_role_ids=None if body.support_role_ids is None else [r.id for r in roles],
         category_id=_category(body.category_id),
@@ -247,13 +241,13 @@ async def add_ticket_panel_button(call: Call) -> PanelInfo:
         call.guild_id,
         call.param("panel_id"),
         actor_id=call.actor_id,
-        label=as_typed(body.label) or "",
+        label=body.label,
         style=body.style,
-        emoji=as_typed(body.emoji),
+        emoji=body.emoji,
         category_id=_category(body.category_id),
         support_role_ids=[role.id for role in roles],
-        name_format=as_typed(body.name_format) or "",
-        welcome_message=as_typed(body.welcome_message),
+        name_format=body.name_format,
+        welcome_message=body.welcome_message,
     )
     await _remember(call, roles)
     return panel
