@@ -2,7 +2,7 @@
 
 Every handler calls the service function the `/economy` and `/shop-admin` commands call, so a
 request is refused with the command's own sentence and changes nothing when refused. Money
-moves only through those functions: each wallet and bank keeps equal to its ledger.
+moves only through those functions: each wallet and bank stays equal to its ledger.
 
 A role item's role is checked for the key's owner by the rule `/shop-admin` applies (one the
 bot can give and they could give themselves, `pegasus.web.roles`) and recorded as set up by them.
