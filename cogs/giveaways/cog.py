@@ -128,6 +128,9 @@ class Giveaways(
         self.bot.scheduler.register(service.START_KIND, self._on_start_due)
         self.bot.scheduler.register(service.END_KIND, self._on_end_due)
         self.bot.scheduler.register(JobKind.GIVEAWAY_POST, job_executor(self._run_post_job))
+        self.bot.scheduler.register(
+            JobKind.GIVEAWAY_REFRESH, job_executor(self._run_refresh_job)
+        )
         self.bot.scheduler.register(JobKind.GIVEAWAY_END, job_executor(self._run_end_job))
         self.bot.scheduler.register(JobKind.GIVEAWAY_REROLL, job_executor(self._run_reroll_job))
         self.bot.add_dynamic_items(EnterButton)
@@ -136,6 +139,7 @@ class Giveaways(
         self.bot.scheduler.unregister(service.START_KIND)
         self.bot.scheduler.unregister(service.END_KIND)
         self.bot.scheduler.unregister(JobKind.GIVEAWAY_POST)
+        self.bot.scheduler.unregister(JobKind.GIVEAWAY_REFRESH)
         self.bot.scheduler.unregister(JobKind.GIVEAWAY_END)
         self.bot.scheduler.unregister(JobKind.GIVEAWAY_REROLL)
         self.bot.remove_dynamic_items(EnterButton)
@@ -203,6 +207,14 @@ class Giveaways(
             raise ValidationError(
                 f"Discord refused the giveaway message: {error.text or error.status}."
             ) from error
+
+    async def _run_refresh_job(
+        self, guild_id: int, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A giveaway changed over the REST API (cancelled): its message shows it."""
+        giveaway = await service.get_giveaway(guild_id, str(payload["giveaway_id"]))
+        await self.refresh_message(giveaway.id)
+        return {"giveaway_id": giveaway.giveaway_id, "status": giveaway.status.value}
 
     async def _run_end_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
         ended = await service.end_now(

@@ -102,6 +102,9 @@ class Tickets(commands.Cog):
         self.bot.scheduler.register(
             JobKind.TICKET_PANEL_SEND, job_executor(self._run_panel_send_job)
         )
+        self.bot.scheduler.register(
+            JobKind.TICKET_PANEL_REFRESH, job_executor(self._run_panel_refresh_job)
+        )
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
         self.bot.add_message_hook(self.on_message)
 
@@ -109,6 +112,7 @@ class Tickets(commands.Cog):
         self.bot.remove_message_hook(self.on_message)
         self.bot.scheduler.unregister(service.AUTOCLOSE_KIND)
         self.bot.scheduler.unregister(JobKind.TICKET_PANEL_SEND)
+        self.bot.scheduler.unregister(JobKind.TICKET_PANEL_REFRESH)
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     # ----------------------------------------------------------------------------------------
@@ -737,6 +741,37 @@ class Tickets(commands.Cog):
             "message_id": str(message.id),
         }
 
+    async def _run_panel_refresh_job(
+        self, guild_id: int, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A panel changed or deleted over the REST API: its posted copy follows, as it does
+        after /ticket-panel edit, button and delete."""
+        guild = self.bot.get_guild(guild_id)
+        if guild is None:
+            raise NotFoundError("I am not in that server.")
+        if payload.get("deleted"):
+            removed = await self._delete_posted_panel(
+                guild, int(payload["channel_id"]), int(payload["message_id"])
+            )
+            return {"panel_id": payload["panel_id"], "removed": removed}
+        panel = await service.get_panel(guild_id, str(payload["panel_id"]))
+        refreshed = await self._refresh_panel_message(guild, panel)
+        return {"panel_id": panel.panel_id, "refreshed": refreshed}
+
+    @staticmethod
+    async def _delete_posted_panel(
+        guild: discord.Guild, channel_id: int, message_id: int
+    ) -> bool:
+        channel = guild.get_channel(channel_id)
+        if not isinstance(channel, discord.TextChannel):
+            return False
+        try:
+            await channel.get_partial_message(message_id).delete()
+        except discord.HTTPException:
+            log.info("The posted panel in %s was already gone", channel_id)
+            return False
+        return True
+
     @panel_group.command(name="edit", description="Change a panel; the posted panel follows.")
     @app_commands.describe(
         panel=PANEL_DESCRIPTION,
@@ -856,12 +891,8 @@ class Tickets(commands.Cog):
             deleted = await service.delete_panel(
                 guild.id, found.panel_id, actor_id=interaction.user.id
             )
-            channel = guild.get_channel(deleted.channel_id) if deleted.channel_id else None
-            if isinstance(channel, discord.TextChannel) and deleted.message_id:
-                try:
-                    await channel.get_partial_message(deleted.message_id).delete()
-                except discord.HTTPException:
-                    log.info("The posted panel %s was already gone", deleted.panel_id)
+            if deleted.channel_id and deleted.message_id:
+                await self._delete_posted_panel(guild, deleted.channel_id, deleted.message_id)
             await answer.response.edit_message(
                 content=f"Panel `{deleted.panel_id}` deleted.", view=None
             )

@@ -32,8 +32,10 @@ __all__ = [
     "enqueue",
     "enqueue_giveaway_end",
     "enqueue_giveaway_post",
+    "enqueue_giveaway_refresh",
     "enqueue_giveaway_reroll",
     "enqueue_greeting_test",
+    "enqueue_ticket_panel_refresh",
     "enqueue_ticket_panel_send",
     "get_job",
     "job_executor",
@@ -47,7 +49,9 @@ class JobKind(StrEnum):
     """The queued actions, as `scheduled_actions.kind`."""
 
     TICKET_PANEL_SEND = "job.ticket_panel.send"
+    TICKET_PANEL_REFRESH = "job.ticket_panel.refresh"
     GIVEAWAY_POST = "job.giveaway.post"
+    GIVEAWAY_REFRESH = "job.giveaway.refresh"
     GIVEAWAY_END = "job.giveaway.end"
     GIVEAWAY_REROLL = "job.giveaway.reroll"
     GREETING_TEST = "job.greeting.test"
@@ -165,6 +169,25 @@ async def enqueue_ticket_panel_send(
     )
 
 
+async def enqueue_ticket_panel_refresh(
+    guild_id: int, panel: tickets.PanelInfo, *, deleted: bool, actor_id: int | None, now: datetime
+) -> Job | None:
+    """Make the posted copy of `panel` show a change made without Discord, or remove it when
+    the panel was deleted, as `/ticket-panel edit`, `button` and `delete` do; None when the
+    panel was never posted."""
+    if panel.channel_id is None or panel.message_id is None:
+        return None
+    payload = {
+        "panel_id": panel.panel_id,
+        "channel_id": panel.channel_id,
+        "message_id": panel.message_id,
+        "deleted": deleted,
+    }
+    return await enqueue(
+        JobKind.TICKET_PANEL_REFRESH, guild_id, payload, actor_id=actor_id, now=now
+    )
+
+
 async def enqueue_giveaway_post(
     guild_id: int, giveaway_id: str, *, actor_id: int | None, now: datetime
 ) -> Job:
@@ -174,6 +197,18 @@ async def enqueue_giveaway_post(
     giveaway = await giveaways.get_giveaway(guild_id, giveaway_id)
     payload = {"giveaway_id": giveaway.giveaway_id}
     return await enqueue(JobKind.GIVEAWAY_POST, guild_id, payload, actor_id=actor_id, now=now)
+
+
+async def enqueue_giveaway_refresh(
+    guild_id: int, giveaway_id: str, *, actor_id: int | None, now: datetime
+) -> Job | None:
+    """Make a posted giveaway's message show what was changed without Discord (a cancel over
+    the API takes its Enter button away); None when it has no message."""
+    giveaway = await giveaways.get_giveaway(guild_id, giveaway_id)
+    if giveaway.message_id is None:
+        return None
+    payload = {"giveaway_id": giveaway.giveaway_id}
+    return await enqueue(JobKind.GIVEAWAY_REFRESH, guild_id, payload, actor_id=actor_id, now=now)
 
 
 async def enqueue_giveaway_end(

@@ -21,6 +21,7 @@ from pegasus.services import giveaways as svc
 from pegasus.services.security import API_SCOPES, create_api_key
 from pegasus.web import WebConfig, WebServer, create_app
 from pegasus.web.jobs import JobKind
+from tests.e2e.waiting import eventually
 from tests.web.conftest import GUILD, OWNER, SECRET, Api
 
 pytestmark = pytest.mark.discord_env(
@@ -293,12 +294,24 @@ async def test_the_bot_posts_a_giveaway_created_over_the_api(discord_env: Discor
             async with http.post(base, json={**BODY, "channel_id": voice.id}) as answer:
                 refused = await answer.json()
             failed = await follow(http, refused["job"])
+            await env.settle()
+            buttons = [m.buttons[0]["label"] for m in channel.bot_messages if m.buttons]
+            assert buttons == ["Enter"]
+            async with http.post(
+                f"{base}/{posted['giveaway']['giveaway_id']}/cancel"
+            ) as answer:
+                assert answer.status == 200
+
+            async def enter_button_gone() -> bool:
+                return not [m for m in channel.bot_messages if m.buttons]
+
+            await eventually(enter_button_gone, "the cancelled giveaway has no Enter button")
     finally:
         await server.stop()
     await env.settle()
     assert done["status"] == "done", done
-    messages = [m for m in channel.bot_messages if m.buttons]
-    assert len(messages) == 1 and messages[0].buttons[0]["label"] == "Enter"
+    messages = [m for m in channel.bot_messages if m.embed]
+    assert len(messages) == 1
     row = await Giveaway.get(giveaway_id=posted["giveaway"]["giveaway_id"])
     assert row.message_id == messages[0].id
     assert done["result"] == {

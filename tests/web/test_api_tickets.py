@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from models.scheduling import ScheduledAction
+from models.scheduling import ActionStatus, ScheduledAction
 from models.security import AuditLog, AuditSource, RoleDelegation
 from models.tickets import TicketPanel
 from pegasus.localdiscord import DiscordEnv
@@ -23,6 +23,7 @@ from pegasus.web.discord_names import RestNames
 from pegasus.web.jobs import JobKind
 from pegasus.web.roles import UNREADABLE
 from tests.e2e.test_role_delegation import cast_of
+from tests.e2e.waiting import eventually
 from tests.web.conftest import GUILD, OWNER, SECRET, Api
 from tests.web.test_api_roles import as_plain
 
@@ -299,15 +300,41 @@ async def test_the_bot_posts_a_panel_sent_over_the_api(discord_env: DiscordEnv) 
                 if job["status"] != "pending":
                     break
                 await asyncio.sleep(0.05)
+            await env.settle()
+            assert job["status"] == "done", job
+            posted = [message for message in channel.bot_messages if message.buttons]
+            assert len(posted) == 1 and posted[0].buttons[0]["label"] == "Help"
+            assert job["result"]["message_id"] == str(posted[0].id)
+            stored = await TicketPanel.get(panel_id=panel["panel_id"])
+            assert (stored.channel_id, stored.message_id) == (channel.id, posted[0].id)
+
+            # Changed over the API, the posted copy follows; deleted, it goes.
+            url = f"{base}/{panel['panel_id']}"
+            async with http.patch(url, json={"title": "Help desk"}) as r:
+                assert r.status == 200
+            async with http.post(f"{url}/buttons", json={"label": "Billing"}) as r:
+                assert r.status == 201
+
+            async def shows_the_change() -> bool:
+                message = posted[0]
+                labels = [button["label"] for button in message.buttons]
+                title = (message.embed or {}).get("title")
+                return title == "Help desk" and labels == ["Help", "Billing"]
+
+            await eventually(shows_the_change, "the posted panel shows the change")
+            async with http.delete(url) as r:
+                assert r.status == 200
+
+            async def gone() -> bool:
+                return not [m for m in channel.bot_messages if m.buttons]
+
+            await eventually(gone, "the posted panel is removed")
     finally:
         await server.stop()
-    await env.settle()
-    assert job["status"] == "done", job
-    posted = [message for message in channel.bot_messages if message.buttons]
-    assert len(posted) == 1 and posted[0].buttons[0]["label"] == "Help"
-    assert job["result"]["message_id"] == str(posted[0].id)
-    stored = await TicketPanel.get(panel_id=panel["panel_id"])
-    assert (stored.channel_id, stored.message_id) == (channel.id, posted[0].id)
+    refreshes = await ScheduledAction.filter(kind=JobKind.TICKET_PANEL_REFRESH).values_list(
+        "status", flat=True
+    )
+    assert refreshes == [ActionStatus.DONE] * 3
 
 
 @pytest.mark.parametrize("source", ["bot cache", "Discord REST API"])

@@ -201,10 +201,15 @@ async def reroll_giveaway(call: Call) -> Reply:
              summary="Cancel a giveaway without drawing", params=[GIVEAWAY_ID],
              response=GiveawayInfo)
 async def cancel_giveaway(call: Call) -> GiveawayInfo:
-    """Nobody wins; its timers are cancelled."""
-    return await service.cancel_giveaway(
+    """Nobody wins; its timers are cancelled, and the bot takes the Enter button off its
+    message (a queued job)."""
+    cancelled = await service.cancel_giveaway(
         call.guild_id, call.param("giveaway_id"), now=call.now, by=call.actor_id
     )
+    await jobs.enqueue_giveaway_refresh(
+        call.guild_id, cancelled.giveaway_id, actor_id=call.actor_id, now=call.now
+    )
+    return cancelled
 
 
 @routes.get(

@@ -191,8 +191,7 @@ async def get_ticket_panel(call: Call) -> PanelInfo:
     audit_fallback=False,  # edit_panel audits the change with before and after
 )
 async def change_ticket_panel(call: Call) -> PanelInfo:
-    """A posted panel shows the change the next time it is sent or its buttons are added to in
-    Discord."""
+    """A posted copy of the panel is updated by the bot (a queued job)."""
     body: PanelChange = call.body
     color = service.parse_color(body.color)
     roles = await _check_support_roles(call, body.support_role_ids)
@@ -210,16 +209,20 @@ async def change_ticket_panel(call: Call) -> PanelInfo:
         remove_button=body.remove_button,
     )
     await _remember(call, roles)
+    await _refresh_posted(call, panel)
     return panel
 
 
 @routes.delete(PANEL, scope="tickets:write", summary="Delete a ticket panel", params=[PANEL_ID],
                response=PanelInfo, audit_fallback=False)
 async def delete_ticket_panel(call: Call) -> PanelInfo:
-    """The deleted panel. Its tickets stay; a posted copy's buttons no longer open tickets."""
-    return await service.delete_panel(
+    """The deleted panel. Its tickets stay; a posted copy is removed by the bot (a queued
+    job)."""
+    panel = await service.delete_panel(
         call.guild_id, call.param("panel_id"), actor_id=call.actor_id
     )
+    await _refresh_posted(call, panel, deleted=True)
+    return panel
 
 
 @routes.post(
@@ -234,7 +237,8 @@ async def delete_ticket_panel(call: Call) -> PanelInfo:
     audit_fallback=False,  # add_button audits the change with before and after
 )
 async def add_ticket_panel_button(call: Call) -> PanelInfo:
-    """At most five buttons a panel; each opens one type of ticket."""
+    """At most five buttons a panel; each opens one type of ticket. A posted copy of the panel
+    is updated by the bot (a queued job)."""
     body: ButtonBody = call.body
     roles = await _check_support_roles(call, body.support_role_ids)
     panel = await service.add_button(
@@ -250,7 +254,14 @@ async def add_ticket_panel_button(call: Call) -> PanelInfo:
         welcome_message=body.welcome_message,
     )
     await _remember(call, roles)
+    await _refresh_posted(call, panel)
     return panel
+
+
+async def _refresh_posted(call: Call, panel: PanelInfo, *, deleted: bool = False) -> None:
+    await jobs.enqueue_ticket_panel_refresh(
+        call.guild_id, panel, deleted=deleted, actor_id=call.actor_id, now=call.now
+    )
 
 
 @routes.post(
