@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import discord
 
-from pegasus.errors import PermissionDenied, ValidationError
+from pegasus.errors import PermissionDenied, ValidationError, channel_ref, role_ref
 
 __all__ = ["MANAGE_SERVER", "and_join", "require_bot_can_give", "require_bot_can_post"]
 
@@ -44,16 +44,20 @@ def require_bot_can_post(
     if missing:
         posting = f"post {what}" if what else "post"
         raise PermissionDenied(
-            f"I can't {posting} in {channel.mention}: I need {and_join(missing)} there."
+            f"I can't {posting} in {{channel}}: I need {and_join(missing)} there.",
+            channel=channel_ref(channel.id),
         )
 
 
 def require_bot_can_give(role: discord.Role) -> None:
     """Refuse a role the bot could not give: @everyone, an integration's, or one not below mine."""
     if role.is_default() or role.managed:
-        raise ValidationError(f"{role.mention} cannot be given by a bot; choose another role.")
+        raise ValidationError(
+            "{role} cannot be given by a bot; choose another role.", role=role_ref(role.id)
+        )
     if role >= role.guild.me.top_role:
         raise PermissionDenied(
-            f"{role.mention} is above my highest role, so I could not give it. Move my "
-            "role above it in Server Settings → Roles, or choose a lower role."
+            "{role} is above my highest role, so I could not give it. Move my "
+            "role above it in Server Settings → Roles, or choose a lower role.",
+            role=role_ref(role.id),
         )
