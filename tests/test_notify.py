@@ -4,7 +4,6 @@ the change is announced and the bot drops its copy, instead of waiting for the c
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime
 
 import aiohttp
@@ -23,9 +22,7 @@ pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.levels")
 )
 
-POSTGRES_ONLY = pytest.mark.skipif(
-    os.environ.get("PEGASUS_TEST_DB") != "postgres", reason="LISTEN/NOTIFY is PostgreSQL's"
-)
+POSTGRES_ONLY = pytest.mark.postgres_only  # LISTEN/NOTIFY is PostgreSQL's
 
 
 def test_a_change_survives_its_notify_payload() -> None:

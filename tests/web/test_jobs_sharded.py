@@ -5,7 +5,6 @@ out exactly once, by the process that owns the guild's shard, and their URLs say
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -23,10 +22,8 @@ from pegasus.services import directory
 from pegasus.services.security import create_api_key
 from tests.web.test_standalone import start_web
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("PEGASUS_TEST_DB") != "postgres",
-    reason="several processes share one database on PostgreSQL only",
-)
+# Several processes share one database on PostgreSQL only.
+pytestmark = pytest.mark.postgres_only
 
 SHARDS = 2
 JOBS_PER_GUILD = 3

@@ -98,9 +98,7 @@ async def test_the_standalone_server_answers_and_stops_cleanly(db_url: str) -> N
         await close_db()
 
 
-@pytest.mark.skipif(
-    os.environ.get("PEGASUS_TEST_DB") != "postgres", reason="LISTEN/NOTIFY is PostgreSQL's"
-)
+@pytest.mark.postgres_only  # LISTEN/NOTIFY is PostgreSQL's
 async def test_the_standalone_server_listens_for_announced_changes(db_url: str) -> None:
     from tortoise import connections
 
