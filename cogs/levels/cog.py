@@ -27,6 +27,7 @@ from pegasus.services.levels import (
     Activity,
     ActivityContext,
     BackgroundCache,
+    GuildVoice,
     ImageFetcher,
     LeaderboardCategory,
     LevelCaches,
@@ -49,6 +50,8 @@ BACKGROUND_TIMEOUT = 5.0
 MAX_BACKGROUND_BYTES = 8 * 1024 * 1024
 DEFER_AFTER = 1.0  # seconds a leaderboard may take before its answer is deferred
 MAX_PAGE = 999_999  # the page buttons' custom ids hold six digits
+# Guilds becoming available within this time share one read of their voice sessions.
+RECONCILE_GATHER_SECONDS = 0.05
 
 CATEGORY_CHOICES = [
     app_commands.Choice(name="XP and levels", value="xp"),
@@ -86,6 +89,13 @@ def voice_state_info(member: discord.Member, state: discord.VoiceState) -> Voice
     )
 
 
+def guild_voice(guild: discord.Guild) -> GuildVoice:
+    """Who is in voice in a guild now, with their names for rows not yet stored."""
+    states = guild_voice_states(guild)
+    users = tuple(user_info(m) for s in states if (m := guild.get_member(s.user_id)))
+    return GuildVoice(guild.id, tuple(states), afk_channel_id(guild), users)
+
+
 def guild_voice_states(guild: discord.Guild) -> list[VoiceStateInfo]:
     """The humans in voice in a guild, as Discord last reported them."""
     states = []
@@ -116,6 +126,8 @@ class Levels(commands.Cog):
             before_flush=bot.blacklist.ensure_fresh,
         )
         self._reconciles: set[asyncio.Task[None]] = set()
+        self._to_reconcile: set[int] = set()
+        self._next_reconcile: asyncio.Future[None] | None = None
         self.background_fetcher = ImageFetcher(
             timeout=BACKGROUND_TIMEOUT, max_bytes=MAX_BACKGROUND_BYTES
         )
@@ -131,8 +143,7 @@ class Levels(commands.Cog):
         self.bot.add_message_hook(self.on_message, MessagePhase.LEVELS)
         self.activity.start()
         if self.bot.is_ready():  # reloaded while connected: take stock of voice now
-            for guild in self.bot.guilds:
-                self._reconcile_later(guild)
+            self._reconcile_soon(self.bot.guilds)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(LeaderboardPageButton)
@@ -221,11 +232,11 @@ class Levels(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_available(self, guild: discord.Guild) -> None:
         # Start-up and every new session (READY): Discord sends who is in voice right now.
-        await self.reconcile(guild)
+        await self._reconcile_soon([guild])
 
     @commands.Cog.listener()
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        await self.reconcile(guild)
+        await self._reconcile_soon([guild])
 
     @commands.Cog.listener()
     async def on_guild_update(self, before: discord.Guild, after: discord.Guild) -> None:
@@ -241,21 +252,39 @@ class Levels(commands.Cog):
 
     @commands.Cog.listener()
     async def on_shard_resumed(self, shard_id: int) -> None:
-        for guild in self.bot.guilds:
-            if guild.shard_id == shard_id:
-                await self.reconcile(guild)
+        await self._reconcile_soon(g for g in self.bot.guilds if g.shard_id == shard_id)
 
     async def reconcile(self, guild: discord.Guild) -> None:
-        states = guild_voice_states(guild)
-        users = [user_info(m) for s in states if (m := guild.get_member(s.user_id))]
-        await self.activity.reconcile_voice(
-            guild.id, states, afk_channel_id=afk_channel_id(guild), users=users
-        )
+        await self.activity.reconcile_voice_of_guilds([guild_voice(guild)])
 
-    def _reconcile_later(self, guild: discord.Guild) -> None:
-        task = asyncio.create_task(self.reconcile(guild))
-        self._reconciles.add(task)
-        task.add_done_callback(self._reconciles.discard)
+    def _reconcile_soon(self, guilds: Iterable[discord.Guild]) -> asyncio.Future[None]:
+        """Reconcile these guilds soon, together with every guild that becomes available
+        meanwhile: at start-up a thousand guilds cost a few reads of the stored sessions, not
+        one read each. Await the result to know they are done."""
+        self._to_reconcile.update(guild.id for guild in guilds)
+        if self._next_reconcile is None:
+            done = self._next_reconcile = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._reconcile_gathered(done))
+            self._reconciles.add(task)
+            task.add_done_callback(self._reconciles.discard)
+        return asyncio.shield(self._next_reconcile)
+
+    async def _reconcile_gathered(self, done: asyncio.Future[None]) -> None:
+        try:
+            await asyncio.sleep(RECONCILE_GATHER_SECONDS)
+            # Guilds arriving from here on start the next batch.
+            guild_ids, self._to_reconcile = self._to_reconcile, set()
+            self._next_reconcile = None
+            guilds = [g for i in guild_ids if (g := self.bot.get_guild(i)) is not None]
+            await self.activity.reconcile_voice_of_guilds([guild_voice(g) for g in guilds])
+        except Exception:
+            # Voice in these guilds is taken stock of again at their next session.
+            log.exception("Voice reconciliation failed")
+        finally:
+            if self._next_reconcile is done:  # cancelled while gathering
+                self._next_reconcile = None
+            if not done.done():
+                done.set_result(None)
 
     # ------------------------------------------------------------------------------ level-ups
 

@@ -22,6 +22,7 @@ from pegasus.services.levels import (
     Activity,
     ActivityContext,
     ChannelKind,
+    GuildVoice,
     LevelCaches,
     LevelChange,
     VoiceRules,
@@ -451,6 +452,35 @@ async def test_a_crash_never_credits_the_time_the_bot_was_down(db: str, clock: C
     assert (await stored(ALICE))[4] == 2  # one minute before the crash, one after
     assert (await stored(BOB))[4] == 1
     assert (await stored(CAROL))[4] == 1  # counted from the start-up, not from her join
+
+
+async def test_reconciling_a_thousand_guilds_at_start_up_reads_their_sessions_once(
+    db: str, clock: Clock, statements: list[str]
+) -> None:
+    guilds = [GUILD + i for i in range(1000)]
+    before = make_activity(clock)
+    for guild_id in (guilds[0], guilds[-1]):
+        await before.record_voice(
+            guild_id, ALICE, VoiceStateInfo(ALICE, LOUNGE), afk_channel_id=AFK
+        )
+    await before.flush()
+    del before  # the process stops without leaving voice
+
+    clock.advance(3600)
+    after = make_activity(clock)
+    # Alice is still in voice in the last guild and left the first one while the bot was down.
+    present = (VoiceStateInfo(ALICE, LOUNGE),)
+    voice = [GuildVoice(g, present if g == guilds[-1] else (), AFK) for g in guilds]
+    statements.clear()
+    await after.reconcile_voice_of_guilds(voice)
+    reads = [s for s in statements if "voice_sessions" in s and s.startswith("SELECT")]
+    assert len(reads) == 2  # 900 guilds a statement, not one statement per guild
+    await after.flush()
+    rows = await VoiceSession.all().values_list("guild_id", "user_id", "started_at")
+    assert [(g, u) for g, u, _ in rows] == [(guilds[-1], ALICE)]
+    assert rows[0][2].timestamp() == pytest.approx(START)  # the same session goes on
+    assert after.voice.members(guilds[-1]) == {ALICE: LOUNGE}
+    assert after.voice.members(guilds[0]) == {}
 
 
 async def test_flushes_and_manual_changes_race_without_losing_xp(db: str, clock: Clock) -> None:

@@ -209,6 +209,16 @@ class VoiceStateInfo:
     deafened: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class GuildVoice:
+    """Who is in voice in one guild, as Discord reports it at start-up or on reconnect."""
+
+    guild_id: int
+    states: tuple[VoiceStateInfo, ...]
+    afk_channel_id: int | None
+    users: tuple[UserInfo, ...] = ()
+
+
 @dataclass(slots=True)
 class _InVoice:
     channel_id: int
@@ -687,30 +697,41 @@ class Activity:
         """Match stored sessions and memory with the voice states Discord reports (start-up,
         reconnect): members who left meanwhile are closed without crediting the unseen time,
         members present are counted from now."""
+        await self.reconcile_voice_of_guilds(
+            [GuildVoice(guild_id, tuple(states), afk_channel_id, tuple(users))]
+        )
+
+    async def reconcile_voice_of_guilds(self, guilds: Sequence[GuildVoice]) -> None:
+        """`reconcile_voice` for many guilds at once (start-up, a resumed shard): their stored
+        sessions are read in a few statements rather than one per guild."""
         async with self.lock:
-            stored = await VoiceSession.filter(guild_id=guild_id).values_list(
-                "user_id", "channel_id", "started_at"
-            )
-            if not states and not stored and not self.voice.members(guild_id):
-                self.voice.resume(guild_id)
-                return  # nobody in voice, before or now: the usual case at start-up
-            guild = await self.caches.get(guild_id)
-            rules = VoiceRules.from_config(guild.config, afk_channel_id)
-            started = {uid: (channel, at.timestamp()) for uid, channel, at in stored}
-            writes = self.voice.reconcile(
-                guild_id, states, now=self.clock(), rules=rules, started=started
-            )
-            for user_id, write in writes.items():
-                self._batch.sessions[(guild_id, user_id)] = write
-            for info in users:
-                if self.needs_user(info.id):
-                    self._batch.new_users[info.id] = info
+            stored = await _stored_sessions([g.guild_id for g in guilds])
+            for voice in guilds:
+                await self._reconcile_locked(voice, stored.get(voice.guild_id, {}))
+
+    async def _reconcile_locked(
+        self, voice: GuildVoice, started: dict[int, tuple[int, float]]
+    ) -> None:
+        guild_id = voice.guild_id
+        if not voice.states and not started and not self.voice.members(guild_id):
+            self.voice.resume(guild_id)
+            return  # nobody in voice, before or now: the usual case at start-up
+        guild = await self.caches.get(guild_id)
+        rules = VoiceRules.from_config(guild.config, voice.afk_channel_id)
+        writes = self.voice.reconcile(
+            guild_id, voice.states, now=self.clock(), rules=rules, started=started
+        )
+        for user_id, write in writes.items():
+            self._batch.sessions[(guild_id, user_id)] = write
+        for info in voice.users:
+            if self.needs_user(info.id):
+                self._batch.new_users[info.id] = info
         closed = sum(1 for write in writes.values() if write is None)
         log.log(
             logging.INFO if closed else logging.DEBUG,
             "Voice reconciled in guild %s: %d in voice, %d session(s) closed",
             guild_id,
-            len(states),
+            len(voice.states),
             closed,
         )
 
@@ -1053,6 +1074,23 @@ SESSIONS_UPSERT = Upsert(
     "channel_id = EXCLUDED.channel_id, started_at = EXCLUDED.started_at, "
     "last_credited_at = EXCLUDED.last_credited_at, updated_at = EXCLUDED.updated_at",
 )
+
+
+# Guild ids per statement: well under SQLite's limit of bound variables.
+SESSIONS_READ_CHUNK = 900
+
+
+async def _stored_sessions(guild_ids: Sequence[int]) -> dict[int, dict[int, tuple[int, float]]]:
+    """Open voice sessions of these guilds: guild -> user -> (channel, started at)."""
+    found: dict[int, dict[int, tuple[int, float]]] = {}
+    for start in range(0, len(guild_ids), SESSIONS_READ_CHUNK):
+        chunk = guild_ids[start : start + SESSIONS_READ_CHUNK]
+        rows = await VoiceSession.filter(guild_id__in=chunk).values_list(
+            "guild_id", "user_id", "channel_id", "started_at"
+        )
+        for guild_id, user_id, channel_id, started_at in rows:
+            found.setdefault(guild_id, {})[user_id] = (channel_id, started_at.timestamp())
+    return found
 
 
 async def write_batch(
