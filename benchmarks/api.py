@@ -102,6 +102,7 @@ IP_RATE_LIMIT = 1_000_000_000  # every client is 127.0.0.1: the per-address limi
 KEY_RATE_LIMIT = 10_000  # requests a minute: the most a key may allow
 KEY_OWNERS = 40_000_000_000_000_000  # first synthetic owner id
 SAMPLED_MEMBERS = 2_000
+PACED_IN_FLIGHT = 64  # the paced clients' requests waiting for an answer, at most
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 TARGET_BOT_RATIO = 0.95
@@ -566,8 +567,7 @@ async def running_bot(
 
 
 async def web_load_paths(guild_id: int) -> list[str]:
-    """Leaderboard pages (after each member, and the top) and ranks of the guild's members:
-    half each."""
+    """The top of the XP board, the page after each of (up to) 500 members, and their ranks."""
     from models.levels import UserXP
 
     members = await UserXP.filter(guild_id=guild_id).limit(500).values_list("user_id", "xp")
@@ -577,9 +577,9 @@ async def web_load_paths(guild_id: int) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def paced_load(base: str, keys: list[str], paths: list[str], rate: int) -> AsyncIterator[
-    dict[str, Any]
-]:
+async def paced_load(
+    base: str, keys: list[str], paths: list[str], rate: int
+) -> AsyncIterator[dict[str, Any]]:
     """A child process sending `rate` requests/s to `base`; yields a dict filled, on exit,
     with what it saw."""
     process = subprocess.Popen(
@@ -590,8 +590,9 @@ async def paced_load(base: str, keys: list[str], paths: list[str], rate: int) ->
         cwd=ROOT,
     )
     assert process.stdin is not None and process.stdout is not None
-    concurrency = 64
-    spec = {"base": base, "keys": keys, "paths": paths, "rate": rate, "concurrency": concurrency}
+    spec = {
+        "base": base, "keys": keys, "paths": paths, "rate": rate, "concurrency": PACED_IN_FLIGHT
+    }
     process.stdin.write(json.dumps(spec) + "\n")
     process.stdin.close()
     ready = await asyncio.to_thread(process.stdout.readline)
