@@ -13,7 +13,6 @@ from discord.ext import commands
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
-from pegasus.longlived import LongLivedHeap
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services import directory
 from pegasus.ui.format import BLURPLE, clip
@@ -43,7 +42,6 @@ class Core(commands.Cog):
         self.bot = bot
         self.directory = directory.DirectorySync(on_error=self._directory_write_failed)
         self._parsers: dict[str, Callable[[dict[str, Any]], None]] = {}
-        self.heap = LongLivedHeap()
 
     async def cog_load(self) -> None:
         # Members come in GUILD_CREATE (small guilds) and in GUILD_MEMBERS_CHUNK (large guilds,
@@ -57,12 +55,10 @@ class Core(commands.Cog):
 
     async def cog_unload(self) -> None:
         self.bot._connection.parsers.update(self._parsers)
-        self.heap.release()
         await self.directory.drained()  # a clean stop stores everything already received
 
     def _parse_guild_create(self, data: dict[str, Any]) -> None:
         self._parsers["GUILD_CREATE"](data)
-        self.heap.freeze()
         if data.get("unavailable") is True:
             return  # an outage: the guild and its members come with the next GUILD_CREATE
         members = member_infos_from_payload(data.get("members") or ())
@@ -70,7 +66,6 @@ class Core(commands.Cog):
 
     def _parse_members_chunk(self, data: dict[str, Any]) -> None:
         self._parsers["GUILD_MEMBERS_CHUNK"](data)
-        self.heap.freeze()
         guild_id = int(data["guild_id"])
         if self.bot.get_guild(guild_id) is None:
             return  # discord.py ignores chunks of guilds it does not know; so do we
@@ -85,7 +80,6 @@ class Core(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         self.directory.guild_left(guild.id, now=discord.utils.utcnow())
-        self.heap.release()  # the guild's cached objects refer to each other: let them go
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:

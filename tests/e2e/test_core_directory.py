@@ -4,7 +4,6 @@ in the background and only what changed, and again when a member's nickname chan
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import logging
 
@@ -182,23 +181,3 @@ async def test_a_nickname_change_is_stored(discord_env: DiscordEnv) -> None:
     await env.guild.set_nick(env.alice, None)
     await env.settle()
     assert (await Member.get(guild_id=env.guild.id, user_id=env.alice.id)).nickname is None
-
-
-def frozen(obj: object) -> bool:
-    """Out of every garbage collection's reach (gc.freeze): in no generation's list."""
-    return gc.is_tracked(obj) and not any(o is obj for o in gc.get_objects())
-
-
-async def test_the_guild_cache_is_kept_out_of_full_garbage_collections(
-    discord_env: DiscordEnv,
-) -> None:
-    # A full collection walks every object; with a big guild's members cached that held the
-    # loop for hundreds of milliseconds, again and again while the guild started.
-    env = discord_env
-    member = env.bot.get_guild(env.guild.id).get_member(env.alice.id)
-    assert frozen(member)
-
-    env.server.bot_leaves(env.guild)
-    await env.settle()
-    # The guild's objects refer to each other: once it is left, the collector must see them.
-    assert not frozen(member)
