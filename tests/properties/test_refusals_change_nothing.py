@@ -567,6 +567,6 @@ async def test_blacklist_entries_for_any_number_are_kept_or_change_nothing(db: s
 
         result = run.refused_or_done(act)
         if not isinstance(result, PegasusError):
-            assert 1 <= entity_id <= ids.MAX_SNOWFLAKE
+            assert 0 < entity_id <= ids.MAX_SNOWFLAKE
 
     await run_in_thread(check)

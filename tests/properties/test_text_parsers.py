@@ -120,7 +120,8 @@ def test_an_accepted_amount_has_one_reading(text: str) -> None:
     number = re.sub(r" ?[kmb]$", "", text.strip().lower())
     whole, _, fraction = number.partition(".")
     groups = re.split(r"[,_ ]", whole)
-    assert 1 <= len(groups[0]) <= (3 if len(groups) > 1 else len(groups[0]))
+    assert groups[0], "no digits before a separator"
+    assert len(groups) == 1 or len(groups[0]) <= 3, "a first group longer than three"
     assert all(len(group) == 3 for group in groups[1:]), "separators not between threes"
     assert len({sep for sep in whole if not sep.isdigit()}) <= 1, "two kinds of separators"
     if fraction:
@@ -425,7 +426,7 @@ def test_a_typed_discord_id_is_in_range_or_refused(text: str) -> None:
     if isinstance(result, PegasusError):
         assert isinstance(result, ValidationError) and is_one_sentence(str(result))
         return
-    assert 1 <= result <= ids.MAX_SNOWFLAKE
+    assert 0 < result <= ids.MAX_SNOWFLAKE
     assert result == int(text.strip())
 
 
@@ -458,7 +459,7 @@ def test_a_blacklist_target_is_a_discord_id_or_refused(text: str) -> None:
     if isinstance(result, PegasusError):
         assert is_one_sentence(str(result)), str(result)
         return
-    assert 1 <= result <= ids.MAX_SNOWFLAKE
+    assert 0 < result <= ids.MAX_SNOWFLAKE
 
 
 @FAST
