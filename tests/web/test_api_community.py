@@ -4,7 +4,6 @@ greeting queued for the bot."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,12 +19,11 @@ from pegasus.localdiscord import DiscordEnv
 from pegasus.services import community
 from pegasus.services.community import GreetingKind, LogEvent
 from pegasus.services.security import API_SCOPES, create_api_key
-from pegasus.web import WebConfig, WebServer, create_app
-from pegasus.web.discord_names import RestNames
 from pegasus.web.jobs import JobKind
 from tests.e2e.test_role_delegation import cast_of
 from tests.e2e.waiting import eventually
-from tests.web.conftest import GUILD, OWNER, SECRET, Api
+from tests.web.beside_bot import SOURCES, api_beside_bot, as_plain
+from tests.web.conftest import GUILD, OWNER, Api
 
 COMMUNITY = f"/api/v1/guilds/{GUILD}/community"
 CHANNEL = 755_555_555_555_555_501
@@ -197,39 +195,22 @@ async def test_autoroles_are_listed_and_removed_like_the_commands(api: Api) -> N
 # --------------------------------------------------------------------------- in the bot's process
 
 
-SOURCES = ("bot cache", "Discord REST API")
-
-
 @asynccontextmanager
 async def served_by(
     env: DiscordEnv, owner_id: int | None = None, source: str = "bot cache"
 ) -> AsyncIterator[aiohttp.ClientSession]:
-    """The API beside the bot, asking Discord through the bot's cache (in its process) or
-    Discord's REST API (as standalone), with a key of `owner_id` (the server's owner) for the
-    env's server with every scope."""
+    """The API beside the bot (see tests.web.beside_bot) with a key of `owner_id` (the server's
+    owner) for the env's server with every scope."""
     created = await create_api_key(
         owner_id=owner_id or env.owner.id, name="community", scopes=list(API_SCOPES),
         guild_id=env.guild.id, now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
     )
-    rest = RestNames(env.server.api_base, env.server.token)
-    if source == "bot cache":
-        app = create_app(WebConfig(secret=SECRET), bot=env.bot)
-    else:
-        app = create_app(WebConfig(secret=SECRET), names=rest)
-    server = WebServer(app, "127.0.0.1", 0)
-    await server.start()
-    try:
-        headers = {"Authorization": f"Bearer {created.secret}"}
-        async with aiohttp.ClientSession(base_url=server.url, headers=headers) as session:
-            yield session
-    finally:
-        await server.stop()
-        await rest.close()
-
-
-def as_plain(discord_text: str) -> str:
-    """A refusal as Discord shows it, with role mentions written as the API writes them."""
-    return re.sub(r"<@&(\d+)>", r"role \1", discord_text)
+    headers = {"Authorization": f"Bearer {created.secret}"}
+    async with (
+        api_beside_bot(env, source) as url,
+        aiohttp.ClientSession(base_url=url, headers=headers) as session,
+    ):
+        yield session
 
 
 @pytest.mark.discord_env(extensions=("cogs.core", "cogs.community"))

@@ -4,7 +4,6 @@ cache (in-process) or from Discord's REST API (standalone)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,15 +16,10 @@ from models.security import AuditLog, AuditSource, RoleDelegation
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.services import directory
 from pegasus.services.security import API_SCOPES, create_api_key
-from pegasus.web import WebConfig, WebServer, create_app
-from pegasus.web.discord_names import RestNames
 from tests.e2e.test_role_delegation import cast_of
-from tests.web.conftest import SECRET
+from tests.web.beside_bot import SOURCES, api_beside_bot, as_plain
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy"))
-
-SOURCES = ("bot cache", "Discord REST API")
-
 
 class ShopApi:
     def __init__(self, env: DiscordEnv, url: str) -> None:
@@ -53,25 +47,12 @@ async def shop_api(
 ) -> AsyncIterator[ShopApi]:
     env = discord_env
     await directory.ensure_guild(env.guild.id)
-    rest = RestNames(env.server.api_base, env.server.token)
-    if request.param == "bot cache":
-        app = create_app(WebConfig(secret=SECRET), bot=env.bot)
-    else:
-        app = create_app(WebConfig(secret=SECRET), names=rest)
-    server = WebServer(app, "127.0.0.1", 0)
-    await server.start()
-    api = ShopApi(env, server.url)
-    try:
-        yield api
-    finally:
-        await api.session.close()
-        await server.stop()
-        await rest.close()
-
-
-def as_plain(discord_text: str) -> str:
-    """A refusal as Discord shows it, with role mentions written as the API writes them."""
-    return re.sub(r"<@&(\d+)>", r"role \1", discord_text)
+    async with api_beside_bot(env, request.param) as url:
+        api = ShopApi(env, url)
+        try:
+            yield api
+        finally:
+            await api.session.close()
 
 
 async def test_a_role_item_the_command_refuses_the_api_refuses_with_its_sentence(

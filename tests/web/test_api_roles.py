@@ -5,7 +5,6 @@ REST API (standalone). A role that passes is recorded as delegated by the key's 
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,16 +21,13 @@ from pegasus.localdiscord.env import DiscordEnv
 from pegasus.localdiscord.state import FakeMember, FakeRole
 from pegasus.services import directory
 from pegasus.services.security import API_SCOPES, create_api_key
-from pegasus.web import WebConfig, WebServer, create_app
-from pegasus.web.discord_names import RestNames
 from tests.e2e.test_role_delegation import Cast, cast_of
-from tests.web.conftest import SECRET
+from tests.web.beside_bot import SOURCES, api_beside_bot, as_plain
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.security", "cogs.levels")
 )
 
-SOURCES = ("bot cache", "Discord REST API")
 
 
 class RolesApi:
@@ -72,25 +68,12 @@ async def roles_api(
 ) -> AsyncIterator[RolesApi]:
     env = discord_env
     await directory.ensure_guild(env.guild.id)
-    rest = RestNames(env.server.api_base, env.server.token)
-    if request.param == "bot cache":
-        app = create_app(WebConfig(secret=SECRET), bot=env.bot)
-    else:
-        app = create_app(WebConfig(secret=SECRET), names=rest)
-    server = WebServer(app, "127.0.0.1", 0)
-    await server.start()
-    api = RolesApi(env, server.url)
-    try:
-        yield api
-    finally:
-        await api.session.close()
-        await server.stop()
-        await rest.close()
-
-
-def as_plain(discord_text: str) -> str:
-    """A refusal as Discord shows it, with role mentions written as the API writes them."""
-    return re.sub(r"<@&(\d+)>", r"role \1", discord_text)
+    async with api_beside_bot(env, request.param) as url:
+        api = RolesApi(env, url)
+        try:
+            yield api
+        finally:
+            await api.session.close()
 
 
 async def autoroles(env: DiscordEnv) -> list[int]:

@@ -19,13 +19,12 @@ from pegasus.services.directory import MemberInfo, UserInfo, upsert_members
 from pegasus.services.security import API_SCOPES, create_api_key
 from pegasus.services.tickets import Actor
 from pegasus.web import WebConfig, WebServer, create_app
-from pegasus.web.discord_names import RestNames
 from pegasus.web.jobs import JobKind
 from pegasus.web.roles import UNREADABLE
 from tests.e2e.test_role_delegation import cast_of
 from tests.e2e.waiting import eventually
+from tests.web.beside_bot import SOURCES, api_beside_bot, as_plain
 from tests.web.conftest import GUILD, OWNER, SECRET, Api
-from tests.web.test_api_roles import as_plain
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.tickets"), scheduler_poll_interval=0.05
@@ -337,7 +336,7 @@ async def test_the_bot_posts_a_panel_sent_over_the_api(discord_env: DiscordEnv) 
     assert refreshes == [ActionStatus.DONE] * 3
 
 
-@pytest.mark.parametrize("source", ["bot cache", "Discord REST API"])
+@pytest.mark.parametrize("source", SOURCES)
 async def test_support_roles_follow_the_commands_role_rule(
     discord_env: DiscordEnv, source: str
 ) -> None:
@@ -345,43 +344,33 @@ async def test_support_roles_follow_the_commands_role_rule(
     nothing; one the key's owner could give is stored and recorded as delegated by them."""
     env = discord_env
     cast = await cast_of(env)
-    rest = RestNames(env.server.api_base, env.server.token)
-    app = (
-        create_app(WebConfig(secret=SECRET), bot=env.bot)
-        if source == "bot cache"
-        else create_app(WebConfig(secret=SECRET), names=rest)
-    )
-    server = WebServer(app, "127.0.0.1", 0)
-    await server.start()
     created = await create_api_key(
         owner_id=cast.manager.id, name="panels", scopes=list(API_SCOPES),
         guild_id=env.guild.id, now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
     )
     base = f"/api/v1/guilds/{env.guild.id}/ticket-panels"
     answers = []
-    try:
-        async with aiohttp.ClientSession(
-            base_url=server.url, headers={"Authorization": f"Bearer {created.secret}"}
-        ) as http:
-            for role in (cast.admin, cast.moderator):
-                said = await cast.manager.slash(
-                    "ticket-panel create", title="Support", description="Ask", support_role=role
-                )
-                async with http.post(
-                    base, json={"title": "Support", "description": "Ask",
-                                "support_role_ids": [role.id]},
-                ) as answer:
-                    answers.append((answer.status, await answer.json(), as_plain(said.text)))
-            assert not await TicketPanel.exists()
-            assert not await RoleDelegation.filter(guild_id=env.guild.id).exists()
+    headers = {"Authorization": f"Bearer {created.secret}"}
+    async with (
+        api_beside_bot(env, source) as url,
+        aiohttp.ClientSession(base_url=url, headers=headers) as http,
+    ):
+        for role in (cast.admin, cast.moderator):
+            said = await cast.manager.slash(
+                "ticket-panel create", title="Support", description="Ask", support_role=role
+            )
             async with http.post(
                 base, json={"title": "Support", "description": "Ask",
-                            "support_role_ids": [cast.regular.id]},
+                            "support_role_ids": [role.id]},
             ) as answer:
-                accepted = (answer.status, await answer.json())
-    finally:
-        await server.stop()
-        await rest.close()
+                answers.append((answer.status, await answer.json(), as_plain(said.text)))
+        assert not await TicketPanel.exists()
+        assert not await RoleDelegation.filter(guild_id=env.guild.id).exists()
+        async with http.post(
+            base, json={"title": "Support", "description": "Ask",
+                        "support_role_ids": [cast.regular.id]},
+        ) as answer:
+            accepted = (answer.status, await answer.json())
     for status, problem, said in answers:
         assert status in (403, 422) and problem["detail"] == said, (problem, said)
     status, panel = accepted
