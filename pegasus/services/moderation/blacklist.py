@@ -367,9 +367,7 @@ async def add_entry(
     finally:
         if cache is not None:
             cache.invalidate()
-    await notify.announce(notify.Topic.BLACKLIST, guild_id, "moderation")
-    if cache is not None:
-        await cache.ensure_fresh()
+    await _announce_change(guild_id, cache)
     return BlacklistEntry.from_row(entry)
 
 
@@ -424,10 +422,15 @@ async def remove_entry(
     finally:
         if cache is not None:
             cache.invalidate()
+    await _announce_change(guild_id, cache)
+    return BlacklistEntry.from_row(entry)
+
+
+async def _announce_change(guild_id: int | None, cache: BlacklistCache | None) -> None:
+    """Tell every process the blacklist changed, and reload this process's copy now."""
     await notify.announce(notify.Topic.BLACKLIST, guild_id, "moderation")
     if cache is not None:
         await cache.ensure_fresh()
-    return BlacklistEntry.from_row(entry)
 
 
 async def list_entries(
