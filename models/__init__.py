@@ -10,4 +10,5 @@ MODEL_MODULES: list[str] = [
     "models.security",
     "models.scheduling",
     "models.attachments",
+    "models.rolemenus",
 ]
