@@ -42,8 +42,8 @@ CREATE INDEX IF NOT EXISTS "idx_role_menus_guild_i_08a00b" ON "role_menus" ("gui
 ) /* One role offered by a menu; `exclusive_group` names a group (one role of it at a time). */;
 """,
         "downgrade": """
-DROP TABLE IF EXISTS "role_menus";
-        DROP TABLE IF EXISTS "role_menu_options";
+DROP TABLE IF EXISTS "role_menu_options";
+        DROP TABLE IF EXISTS "role_menus";
 """,
     },
     "postgres": {
@@ -82,8 +82,8 @@ COMMENT ON TABLE "role_menus" IS 'One menu of a guild, and where it was last sen
 COMMENT ON TABLE "role_menu_options" IS 'One role offered by a menu; `exclusive_group` names a group (one role of it at a time).';
 """,
         "downgrade": """
-DROP TABLE IF EXISTS "role_menus";
-        DROP TABLE IF EXISTS "role_menu_options";
+DROP TABLE IF EXISTS "role_menu_options";
+        DROP TABLE IF EXISTS "role_menus";
 """,
     },
 }
