@@ -76,6 +76,13 @@ class GuildSettings(Model):
     logging_enabled = fields.BooleanField(default=False)
     logging_channel_id = fields.BigIntField(null=True)
     logging_events: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    # Each log category's own channel; null = the log channel above. (The moderation
+    # category's channel is the modlog: `moderation_settings.modlog_channel_id`.)
+    log_messages_channel_id = fields.BigIntField(null=True)
+    log_members_channel_id = fields.BigIntField(null=True)
+    log_automod_channel_id = fields.BigIntField(null=True)
+    log_voice_channel_id = fields.BigIntField(null=True)
+    log_server_channel_id = fields.BigIntField(null=True)
 
     # XP: rates and multipliers are percentages (100 = 1x).
     xp_enabled = fields.BooleanField(default=True)
