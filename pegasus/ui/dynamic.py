@@ -1,8 +1,8 @@
 """A base for persistent buttons whose errors and checks behave like slash commands'.
 
 discord.py only logs exceptions raised by a DynamicItem's callback, so the member would see
-"This interaction failed". Subclasses of `PegasusButton` get the tree's interaction checks
-(blacklist and the like) and the tree's error reporting around their `callback`.
+"This interaction failed". Subclasses of `PegasusButton` and `PegasusSelect` get the tree's
+interaction checks (blacklist and the like) and the tree's error reporting around `callback`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,25 @@ def _guard(callback: Any) -> Any:
     return guarded
 
 
+def _guard_subclass(cls: type) -> None:
+    callback = cls.__dict__.get("callback")
+    if callback is not None and not getattr(callback, "__pegasus_guarded__", False):
+        cls.callback = _guard(callback)  # type: ignore[attr-defined]
+
+
 class PegasusButton(discord.ui.DynamicItem[discord.ui.Button], template=r"pegasus:base:(?P<x>.+)"):
     """Subclass with `template=r"pegasus:<feature>:<action>:(?P<id>...)"` and define callback."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        callback = cls.__dict__.get("callback")
-        if callback is not None and not getattr(callback, "__pegasus_guarded__", False):
-            cls.callback = _guard(callback)  # type: ignore[method-assign]
+        _guard_subclass(cls)
+
+
+class PegasusSelect(
+    discord.ui.DynamicItem[discord.ui.Select], template=r"pegasus:base-select:(?P<x>.+)"
+):
+    """`PegasusButton` for a select menu: the same checks and error reporting around callback."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _guard_subclass(cls)
