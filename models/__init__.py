@@ -11,4 +11,5 @@ MODEL_MODULES: list[str] = [
     "models.scheduling",
     "models.attachments",
     "models.rolemenus",
+    "models.automod",
 ]
