@@ -244,3 +244,24 @@ class WarningAutomation(Model):
 
     def __str__(self) -> str:
         return f"Automation {self.automation_id} ({self.name})"
+
+
+class CaseAuditEntry(Model):
+    """The Discord audit log entry a case was read from: a ban, unban, kick or timeout taken in
+    Discord's own menus. The unique entry id makes one case per entry at most, whatever replays."""
+
+    id = fields.BigIntField(primary_key=True)
+    entry_id = fields.BigIntField(unique=True)  # Discord's id of the audit log entry
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
+        "models.Guild", related_name="case_audit_entries", on_delete=fields.CASCADE
+    )
+    case: fields.OneToOneRelation[ModCase] = fields.OneToOneField(
+        "models.ModCase", related_name="audit_entry", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "mod_case_audit_entries"
+
+    def __str__(self) -> str:
+        return f"Audit log entry {self.entry_id} of case {self.case_id}"  # type: ignore[attr-defined]
