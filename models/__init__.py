@@ -11,5 +11,6 @@ MODEL_MODULES: list[str] = [
     "models.scheduling",
     "models.attachments",
     "models.rolemenus",
+    "models.raids",
     "models.automod",
 ]
