@@ -19,11 +19,14 @@ from discord.utils import escape_markdown
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, ValidationError, channel_ref
 from pegasus.services import community as service
+from pegasus.services import moderation
 from pegasus.services.community import (
+    LOG_CATEGORY_LABELS,
     LOG_EVENT_LABELS,
     GreetingConfig,
     GreetingKind,
     GuildConfig,
+    LogCategory,
     LogEvent,
     MemberFacts,
 )
@@ -43,6 +46,9 @@ COLOUR_ROLES = PURPLE
 COLOUR_INFO = BLURPLE
 TEMPLATE_HELP = "{user} mention, {username} name, {server}, {member_count}"
 CLEAR_HELP = "type none to remove"
+LOG_CATEGORY_CHOICES = [
+    app_commands.Choice(name=category.value, value=category.value) for category in LogCategory
+]
 
 
 
@@ -168,7 +174,7 @@ class Community(commands.Cog):
     )
     server_log = app_commands.Group(
         name="logging",
-        description="The server log: deleted and edited messages, joins, leaves, role changes.",
+        description="The server log: messages, members, moderation, automod, voice, server.",
         guild_only=True,
         default_permissions=MANAGE_SERVER,
     )
@@ -247,7 +253,7 @@ class Community(commands.Cog):
             return
         config = await self.bot.guild_configs.get(guild.id)
         log_channel = config.logs(LogEvent.MESSAGE_DELETE)
-        if log_channel is None or payload.channel_id == log_channel:
+        if log_channel is None or payload.channel_id in config.log_channel_ids:
             return  # not logged, or a message of the log itself (would loop on cleanups)
         message = payload.cached_message
         if message is not None and message.author.bot:
@@ -577,11 +583,12 @@ class Community(commands.Cog):
     # --------------------------------------------------------------------------------------------
     # /logging
 
-    @server_log.command(name="set", description="Choose the log channel and what it reports.")
+    @server_log.command(
+        name="set", description="Choose the log channel (every category) and what it reports."
+    )
     @app_commands.describe(
         channel="Where to post the log (security alerts go there too)",
-        events="all, or some of: message_delete, message_edit, member_join, member_leave, "
-        "role_change, automod",
+        events="all, or names of events, e.g. message_delete, member_join, voice_join",
     )
     @app_commands.checks.has_permissions(manage_guild=True)
     async def logging_set(
@@ -605,23 +612,80 @@ class Community(commands.Cog):
             f"The server log is on in {channel.mention}: {listed}.", ephemeral=True
         )
 
-    @server_log.command(name="show", description="Show the log channel and what it reports.")
+    @server_log.command(name="channel", description="Choose the channel of one log category.")
+    @app_commands.describe(
+        category="messages, members, moderation (the modlog), automod, voice or server",
+        channel="Where this category is posted",
+    )
+    @app_commands.choices(category=LOG_CATEGORY_CHOICES)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def logging_channel(
+        self,
+        interaction: discord.Interaction,
+        category: app_commands.Choice[str],
+        channel: discord.TextChannel,
+    ) -> None:
+        assert interaction.guild is not None
+        chosen = LogCategory(category.value)
+        require_bot_can_post(channel, embeds=True, what="the log")
+        if chosen is LogCategory.MODERATION:
+            await moderation.set_modlog_channel(
+                interaction.guild.id, channel.id, actor_id=interaction.user.id
+            )
+        else:
+            await service.set_log_category(
+                interaction.guild.id,
+                interaction.user.id,
+                chosen,
+                channel_id=channel.id,
+                cache=self.bot.guild_configs,
+            )
+        await interaction.response.send_message(
+            f"The {LOG_CATEGORY_LABELS[chosen]} log is posted in {channel.mention}.",
+            ephemeral=True,
+        )
+
+    @server_log.command(name="off", description="Stop logging one category.")
+    @app_commands.describe(category="The category to stop logging")
+    @app_commands.choices(category=LOG_CATEGORY_CHOICES)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def logging_off(
+        self, interaction: discord.Interaction, category: app_commands.Choice[str]
+    ) -> None:
+        assert interaction.guild is not None
+        chosen = LogCategory(category.value)
+        if chosen is LogCategory.MODERATION:
+            await moderation.set_modlog_channel(
+                interaction.guild.id, None, actor_id=interaction.user.id
+            )
+        else:
+            await service.stop_log_category(
+                interaction.guild.id, interaction.user.id, chosen, cache=self.bot.guild_configs
+            )
+        await interaction.response.send_message(
+            f"The {LOG_CATEGORY_LABELS[chosen]} log is off.", ephemeral=True
+        )
+
+    @server_log.command(name="show", description="Show where each log category is posted.")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def logging_show(self, interaction: discord.Interaction) -> None:
         assert interaction.guild is not None
         config = await self.bot.guild_configs.get(interaction.guild.id)
+        modlog = (await moderation.get_settings(interaction.guild.id)).modlog_channel_id
         channel = f"<#{config.logging_channel_id}>" if config.logging_channel_id else "not set"
         state = "On" if config.logging_enabled else "Off"
         embed = discord.Embed(
-            title="Server log", description=f"**{state}** · channel {channel}", colour=COLOUR_INFO
+            title="Server log",
+            description=f"**{state}** · log channel {channel} (categories without a channel "
+            "of their own, and security alerts)",
+            colour=COLOUR_INFO,
         )
-        embed.add_field(
-            name="Reported",
-            value="\n".join(
-                f"{'✅' if event in config.logging_events else '▫️'} {LOG_EVENT_LABELS[event]}"
-                for event in LogEvent
-            ),
-        )
+        for category in LogCategory:
+            embed.add_field(
+                name=LOG_CATEGORY_LABELS[category],
+                value=describe_category(config, category, modlog),
+                inline=False,
+            )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @server_log.command(name="disable", description="Stop the server log (alerts still go there).")
@@ -634,6 +698,21 @@ class Community(commands.Cog):
         await interaction.response.send_message(
             "The server log is off. Security alerts still go to its channel.", ephemeral=True
         )
+
+
+def describe_category(config: GuildConfig, category: LogCategory, modlog_id: int | None) -> str:
+    """Where a category posts and which of its events it reports, for `/logging show`."""
+    if category is LogCategory.MODERATION:
+        return f"Cases in <#{modlog_id}>" if modlog_id else "Off (no modlog channel)"
+    events = service.category_events(category)
+    if not config.logs_category(category):
+        return "Off"
+    channel = config.category_channel(category)
+    where = f"<#{channel}>" if channel else "⚠️ no channel"
+    reported = ", ".join(
+        LOG_EVENT_LABELS[event] for event in events if event in config.logging_events
+    )
+    return f"In {where}: {reported}"
 
 
 def check_autorole(role: discord.Role, invoker: discord.Member) -> None:

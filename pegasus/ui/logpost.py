@@ -1,5 +1,9 @@
 """Posting to a server's channels from listeners and timers: the server log and its alerts.
 
+Each event goes to its category's channel (`GuildConfig.logs`): the category's own channel, or the
+log channel when it has none. Security alerts go to the log channel, or to the automod category's
+channel when there is no log channel.
+
 A server's misconfiguration (a deleted channel, a missing permission) must not stop the listener
 or timer that posts, so a refused post is a warning in the bot's log, never an exception.
 """
@@ -48,7 +52,7 @@ async def post_to_channel(
 async def post_log(
     guild: discord.Guild, config: GuildConfig, event: LogEvent, embed: discord.Embed
 ) -> None:
-    """Post `embed` in the server log if `event` is logged there."""
+    """Post `embed` in the channel of `event`'s category, if `event` is logged."""
     channel = sendable_text_channel(guild, config.logs(event))
     if channel is not None:
         embed.timestamp = embed.timestamp or utcnow()
@@ -56,11 +60,12 @@ async def post_log(
 
 
 async def post_alert(guild: discord.Guild, embed: discord.Embed) -> discord.Message | None:
-    """Post a security alert in the server log's channel, whichever events the log reports.
+    """Post a security alert in the log channel (else the automod category's channel),
+    whichever events the log reports.
 
     Alerts are rare, so the channel is read from the database: always the current one."""
     config = await community.load_config(guild.id)
-    channel = sendable_text_channel(guild, config.logging_channel_id)
+    channel = sendable_text_channel(guild, config.alerts_channel_id)
     if channel is None:
         log.warning("Alert in guild %s with no log channel to post it: %s", guild.id, embed.title)
         return None

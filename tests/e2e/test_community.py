@@ -234,7 +234,9 @@ async def test_only_chosen_events_are_logged(env: DiscordEnv) -> None:
     await env.settle()
     assert log_titles(env) == ["Member joined"]
     shown = await env.owner.slash("logging show")
-    assert "✅ members joining" in shown.text and "▫️ deleted messages" in shown.text
+    logs = env.channel("logs").mention
+    assert f"In {logs}: members joining, members leaving" in shown.text
+    assert "messages (edits, deletions, bulk deletions): Off" in shown.text
 
     await env.owner.slash("logging disable")
     await env.guild.add_member("judy")

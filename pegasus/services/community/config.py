@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -23,11 +23,14 @@ from pegasus.services.cache import TtlCache
 __all__ = [
     "CONFIG_COLUMNS",
     "DEFAULT_TTL_SECONDS",
+    "LOG_CATEGORY_COLUMNS",
+    "LOG_CATEGORY_LABELS",
     "LOG_EVENT_LABELS",
     "ConfigCache",
     "GreetingConfig",
     "GreetingKind",
     "GuildConfig",
+    "LogCategory",
     "LogEvent",
     "SecurityConfig",
     "config_from_row",
@@ -42,24 +45,94 @@ class GreetingKind(StrEnum):
     GOODBYE = "goodbye"
 
 
+class LogCategory(StrEnum):
+    """The server log's categories: each may have a channel of its own.
+
+    The moderation category's channel is the modlog (`moderation_settings.modlog_channel_id`),
+    where cases are posted; the others are columns of `guild_settings`.
+    """
+
+    MESSAGES = "messages"
+    MEMBERS = "members"
+    MODERATION = "moderation"
+    AUTOMOD = "automod"
+    VOICE = "voice"
+    SERVER = "server"
+
+
 class LogEvent(StrEnum):
     """What the server log can report; `logging_events` stores these values."""
 
     MESSAGE_DELETE = "message_delete"
     MESSAGE_EDIT = "message_edit"
+    MESSAGE_BULK_DELETE = "message_bulk_delete"
     MEMBER_JOIN = "member_join"
     MEMBER_LEAVE = "member_leave"
-    ROLE_CHANGE = "role_change"
-    AUTOMOD = "automod"  # messages removed by anti-spam
+    ROLE_CHANGE = "role_change"  # roles given to or taken from a member
+    NICKNAME_CHANGE = "nickname_change"
+    AUTOMOD = "automod"  # messages removed by anti-spam and automod
+    VOICE_JOIN = "voice_join"
+    VOICE_MOVE = "voice_move"
+    VOICE_LEAVE = "voice_leave"
+    CHANNEL_CHANGE = "channel_change"  # channels created, changed or deleted
+    SERVER_ROLE_CHANGE = "server_role_change"  # roles created, changed or deleted
+    SETTINGS_CHANGE = "settings_change"  # Pegasus settings changed
 
+    @property
+    def category(self) -> LogCategory:
+        return _EVENT_CATEGORIES[self]
+
+
+_EVENT_CATEGORIES = {
+    LogEvent.MESSAGE_DELETE: LogCategory.MESSAGES,
+    LogEvent.MESSAGE_EDIT: LogCategory.MESSAGES,
+    LogEvent.MESSAGE_BULK_DELETE: LogCategory.MESSAGES,
+    LogEvent.MEMBER_JOIN: LogCategory.MEMBERS,
+    LogEvent.MEMBER_LEAVE: LogCategory.MEMBERS,
+    LogEvent.ROLE_CHANGE: LogCategory.MEMBERS,
+    LogEvent.NICKNAME_CHANGE: LogCategory.MEMBERS,
+    LogEvent.AUTOMOD: LogCategory.AUTOMOD,
+    LogEvent.VOICE_JOIN: LogCategory.VOICE,
+    LogEvent.VOICE_MOVE: LogCategory.VOICE,
+    LogEvent.VOICE_LEAVE: LogCategory.VOICE,
+    LogEvent.CHANNEL_CHANGE: LogCategory.SERVER,
+    LogEvent.SERVER_ROLE_CHANGE: LogCategory.SERVER,
+    LogEvent.SETTINGS_CHANGE: LogCategory.SERVER,
+}
 
 LOG_EVENT_LABELS = {
     LogEvent.MESSAGE_DELETE: "deleted messages",
     LogEvent.MESSAGE_EDIT: "edited messages",
+    LogEvent.MESSAGE_BULK_DELETE: "messages deleted in bulk",
     LogEvent.MEMBER_JOIN: "members joining",
     LogEvent.MEMBER_LEAVE: "members leaving",
     LogEvent.ROLE_CHANGE: "roles given or taken",
-    LogEvent.AUTOMOD: "messages removed by anti-spam",
+    LogEvent.NICKNAME_CHANGE: "nickname changes",
+    LogEvent.AUTOMOD: "messages removed by anti-spam and automod",
+    LogEvent.VOICE_JOIN: "voice joins",
+    LogEvent.VOICE_MOVE: "voice moves",
+    LogEvent.VOICE_LEAVE: "voice leaves",
+    LogEvent.CHANNEL_CHANGE: "channels created, changed or deleted",
+    LogEvent.SERVER_ROLE_CHANGE: "roles created, changed or deleted",
+    LogEvent.SETTINGS_CHANGE: "Pegasus settings changes",
+}
+
+LOG_CATEGORY_LABELS = {
+    LogCategory.MESSAGES: "messages (edits, deletions, bulk deletions)",
+    LogCategory.MEMBERS: "members (joins, leaves, nicknames, roles)",
+    LogCategory.MODERATION: "moderation (cases, in the modlog)",
+    LogCategory.AUTOMOD: "automod (messages removed)",
+    LogCategory.VOICE: "voice (joins, moves, leaves)",
+    LogCategory.SERVER: "server (channels, roles, Pegasus settings)",
+}
+
+# The `guild_settings` column holding each category's own channel (moderation's is the modlog).
+LOG_CATEGORY_COLUMNS = {
+    LogCategory.MESSAGES: "log_messages_channel_id",
+    LogCategory.MEMBERS: "log_members_channel_id",
+    LogCategory.AUTOMOD: "log_automod_channel_id",
+    LogCategory.VOICE: "log_voice_channel_id",
+    LogCategory.SERVER: "log_server_channel_id",
 }
 
 
@@ -109,6 +182,8 @@ class GuildConfig:
     logging_enabled: bool = False
     logging_channel_id: int | None = None
     logging_events: frozenset[LogEvent] = frozenset()
+    # Each category's own channel; a category without one posts in `logging_channel_id`.
+    category_channels: Mapping[LogCategory, int] = field(default_factory=dict)
     autorole_enabled: bool = False
     autorole_role_ids: tuple[int, ...] = ()
     security: SecurityConfig = SecurityConfig()
@@ -118,9 +193,29 @@ class GuildConfig:
 
     def logs(self, event: LogEvent) -> int | None:
         """The channel to report `event` in, or None when it is not logged."""
-        if self.logging_enabled and self.logging_channel_id and event in self.logging_events:
-            return self.logging_channel_id
-        return None
+        if not self.logging_enabled or event not in self.logging_events:
+            return None
+        return self.category_channel(event.category)
+
+    def category_channel(self, category: LogCategory) -> int | None:
+        """Where `category` posts: its own channel, else the log channel (None for the
+        moderation category, whose channel is the modlog, read with the moderation settings)."""
+        return self.category_channels.get(category) or self.logging_channel_id
+
+    def logs_category(self, category: LogCategory) -> bool:
+        """Whether any event of `category` is reported."""
+        return self.logging_enabled and any(e.category is category for e in self.logging_events)
+
+    @property
+    def log_channel_ids(self) -> frozenset[int]:
+        """Every channel the log posts in (their own messages are not logged: no loops)."""
+        channels = {*self.category_channels.values(), self.logging_channel_id}
+        return frozenset(channel for channel in channels if channel)
+
+    @property
+    def alerts_channel_id(self) -> int | None:
+        """Where security alerts go: the log channel, else the automod category's channel."""
+        return self.logging_channel_id or self.category_channels.get(LogCategory.AUTOMOD)
 
     @property
     def autoroles(self) -> tuple[int, ...]:
@@ -155,6 +250,7 @@ CONFIG_COLUMNS: tuple[str, ...] = (
     "logging_enabled",
     "logging_channel_id",
     "logging_events",
+    *LOG_CATEGORY_COLUMNS.values(),
     "autorole_enabled",
     "autorole_role_ids",
     *_SECURITY_COLUMNS.values(),
@@ -187,6 +283,11 @@ def config_from_row(guild_id: int, row: Mapping[str, Any]) -> GuildConfig:
         logging_enabled=row["logging_enabled"],
         logging_channel_id=row["logging_channel_id"],
         logging_events=frozenset(_known_events(row["logging_events"] or [])),
+        category_channels={
+            category: row[column]
+            for category, column in LOG_CATEGORY_COLUMNS.items()
+            if row[column]
+        },
         autorole_enabled=row["autorole_enabled"],
         autorole_role_ids=tuple(int(role_id) for role_id in row["autorole_role_ids"] or []),
         security=SecurityConfig(

@@ -1,4 +1,9 @@
-"""The server log: which events it reports, and where (how each event looks is the adapter's)."""
+"""The server log: which events it reports, and where (how each event looks is the adapter's).
+
+Events fall in categories (`LogCategory`); each category posts in a channel of its own, or in the
+log channel when it has none. The moderation category's channel is the modlog, which the
+moderation settings hold: `pegasus.services.moderation.set_modlog_channel` sets it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,22 @@ from typing import Any
 
 from pegasus.errors import ConflictError, ValidationError, shown_input
 
-from .config import ConfigCache, GuildConfig, LogEvent
+from .config import LOG_CATEGORY_COLUMNS, ConfigCache, GuildConfig, LogCategory, LogEvent
 from .settings import change_settings
 
-__all__ = ["disable_logging", "parse_log_events", "set_logging"]
+__all__ = [
+    "category_events",
+    "disable_logging",
+    "parse_log_events",
+    "set_log_category",
+    "set_logging",
+    "stop_log_category",
+]
+
+
+def category_events(category: LogCategory) -> list[LogEvent]:
+    """The events a category reports, in declaration order."""
+    return [event for event in LogEvent if event.category is category]
 
 
 def parse_log_events(text: str | None) -> list[LogEvent]:
@@ -60,3 +77,45 @@ async def disable_logging(
         return {"logging_enabled": False}
 
     return await change_settings(guild_id, actor_id, "logging.disable", switch_off, cache=cache)
+
+
+def _column(category: LogCategory) -> str:
+    if category not in LOG_CATEGORY_COLUMNS:
+        raise ValidationError("The moderation log is the modlog: set it with `/modlog`.")
+    return LOG_CATEGORY_COLUMNS[category]
+
+
+async def set_log_category(
+    guild_id: int,
+    actor_id: int,
+    category: LogCategory,
+    *,
+    channel_id: int,
+    cache: ConfigCache | None = None,
+) -> GuildConfig:
+    """Post `category` in `channel_id`, reporting every event of the category (the log is
+    switched on if it was off)."""
+    column = _column(category)
+
+    def route(current: Mapping[str, Any]) -> dict[str, Any]:
+        events = list(current["logging_events"] or [])
+        events += [e.value for e in category_events(category) if e.value not in events]
+        return {"logging_enabled": True, "logging_events": events, column: channel_id}
+
+    return await change_settings(guild_id, actor_id, "logging.category", route, cache=cache)
+
+
+async def stop_log_category(
+    guild_id: int, actor_id: int, category: LogCategory, *, cache: ConfigCache | None = None
+) -> GuildConfig:
+    """Stop reporting `category`: its events are no longer logged and its channel is forgotten."""
+    column = _column(category)
+    stopped = {event.value for event in category_events(category)}
+
+    def stop(current: Mapping[str, Any]) -> dict[str, Any]:
+        events = list(current["logging_events"] or [])
+        if not stopped & set(events) and current[column] is None:
+            raise ConflictError(f"The {category.value} log is already off.")
+        return {"logging_events": [e for e in events if e not in stopped], column: None}
+
+    return await change_settings(guild_id, actor_id, "logging.category", stop, cache=cache)

@@ -20,7 +20,14 @@ from pegasus.services.settings import (
     register,
 )
 
-from .config import ConfigCache, GreetingKind, GuildConfig, LogEvent, load_config
+from .config import (
+    LOG_CATEGORY_COLUMNS,
+    ConfigCache,
+    GreetingKind,
+    GuildConfig,
+    LogEvent,
+    load_config,
+)
 
 __all__ = [
     "MAX_AUTOROLES",
@@ -81,6 +88,12 @@ SETTINGS = register(FeatureSettings(
                 "Where the log is posted (security alerts go there too)", nullable=True),
         Setting("logging_events", Kind.NAMES, "logged events", "What the server log reports",
                 choices=tuple(event.value for event in LogEvent)),
+        *(
+            Setting(column, Kind.CHANNEL, f"{category.value} log channel",
+                    f"Where the {category.value} log is posted (the log channel if not set)",
+                    nullable=True)
+            for category, column in LOG_CATEGORY_COLUMNS.items()
+        ),
         Setting("autorole_enabled", Kind.BOOL, "autoroles", "Whether roles are given on join"),
         Setting("autorole_role_ids", Kind.IDS, "autoroles",
                 "Roles given to every member who joins"),

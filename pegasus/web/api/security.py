@@ -7,25 +7,28 @@ newest first, filtered by who, what, whom and when, a page at a time.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
-
-from tortoise.queryset import QuerySet
+from typing import TypeVar
 
 from models.security import (
-    AuditLog,
     AuditSource,
     IncidentStatus,
     SecurityIncident,
-    SecurityLog,
     Severity,
 )
 from pegasus.errors import ValidationError, shown_input
 from pegasus.services import security
+from pegasus.services.log_readers import (
+    NEWEST_FIRST,
+    AuditEntry,
+    AuditFilter,
+    SecurityEvent,
+    SecurityFilter,
+    audit_entries,
+    security_events,
+)
 from pegasus.services.security import Incident
 from pegasus.web.pagination import keyset_page
 from pegasus.web.routes import Call, Page, Param, Routes
@@ -38,7 +41,6 @@ INCIDENT_ID = Param("incident_id", str, "The incident's id, e.g. I-7K2QX.", loca
 SINCE = Param("since", str, "Only entries at or after this moment (ISO 8601 with a time zone).")
 UNTIL = Param("until", str, "Only entries before this moment (ISO 8601 with a time zone).")
 ACTION_HELP = "Only this action, e.g. `{one}`; end it with `.*` for a family, e.g. `{family}`."
-NEWEST_FIRST = ("-created_at", "-id")
 
 E = TypeVar("E", bound=StrEnum)
 M = TypeVar("M")
@@ -68,23 +70,6 @@ def _moment(call: Call, name: str) -> datetime | None:
             f"2025-01-31T18:00:00Z, not {shown_input(text)}."
         )
     return moment
-
-
-def _filtered(call: Call, query: QuerySet[M]) -> QuerySet[M]:
-    """The filters both logs share: the action (or a family of them) and the time span."""
-    action: str | None = call.param("action")
-    if action is not None:
-        action = action.strip()
-        if action.endswith(".*"):
-            query = query.filter(action__startswith=action[:-1])
-        else:
-            query = query.filter(action=action)
-    since, until = _moment(call, "since"), _moment(call, "until")
-    if since is not None:
-        query = query.filter(created_at__gte=since)
-    if until is not None:
-        query = query.filter(created_at__lt=until)
-    return query
 
 
 # -- incidents --------------------------------------------------------------------------------
@@ -184,39 +169,6 @@ async def resolve_incident(call: Call) -> Incident:
 # -- the logs ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    """A change: who made it, from where, to what, with the state before and after."""
-
-    id: uuid.UUID
-    action: str
-    actor_id: int | None
-    source: AuditSource
-    target_type: str | None
-    target_id: str | None
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
-    ip_hash: str | None  # a keyed hash of the client's address (API only), never the address
-    user_agent: str | None
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: AuditLog) -> AuditEntry:
-        return cls(
-            id=row.id,
-            action=row.action,
-            actor_id=row.actor_id,  # type: ignore[attr-defined]
-            source=AuditSource(row.source),
-            target_type=row.target_type,
-            target_id=row.target_id,
-            before=row.before,
-            after=row.after,
-            ip_hash=row.ip_hash,
-            user_agent=row.user_agent,
-            created_at=row.created_at,
-        )
-
-
 @routes.get(
     "/guilds/{guild_id}/audit-log",
     scope="security:read",
@@ -235,43 +187,17 @@ class AuditEntry:
 )
 async def read_audit_log(call: Call) -> Page[AuditEntry]:
     """Every configuration change of the server, newest first."""
-    query = _filtered(call, AuditLog.filter(guild_id=call.guild_id))
-    if call.param("actor_id") is not None:
-        query = query.filter(actor_id=call.param("actor_id"))
-    for name in ("target_type", "target_id"):
-        if call.param(name) is not None:
-            query = query.filter(**{name: call.param(name).strip()})
-    source = _choice(AuditSource, call.param("source"), "a source")
-    if source is not None:
-        query = query.filter(source=source)
+    wanted = AuditFilter(
+        actor_id=call.param("actor_id"),
+        action=call.param("action"),
+        target_type=call.param("target_type"),
+        target_id=call.param("target_id"),
+        source=_choice(AuditSource, call.param("source"), "a source"),
+        since=_moment(call, "since"),
+        until=_moment(call, "until"),
+    )
+    query = audit_entries(call.guild_id, wanted)
     return await keyset_page(call, query, order=NEWEST_FIRST, item=AuditEntry.from_row)
-
-
-@dataclass(frozen=True)
-class SecurityEvent:
-    """Something that happened to a member or the server: a case, a raid, spam, a refused key."""
-
-    id: uuid.UUID
-    action: str
-    user_id: int | None  # whom it is about; who acted is in `metadata`
-    severity: Severity
-    description: str
-    metadata: Mapping[str, Any]
-    user_agent: str | None
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: SecurityLog) -> SecurityEvent:
-        return cls(
-            id=row.id,
-            action=row.action,
-            user_id=row.user_id,  # type: ignore[attr-defined]
-            severity=Severity(row.severity),
-            description=row.description,
-            metadata=dict(row.metadata or {}),
-            user_agent=row.user_agent,
-            created_at=row.created_at,
-        )
 
 
 @routes.get(
@@ -290,10 +216,12 @@ class SecurityEvent:
 )
 async def read_security_log(call: Call) -> Page[SecurityEvent]:
     """The server's security events, newest first."""
-    query = _filtered(call, SecurityLog.filter(guild_id=call.guild_id))
-    if call.param("user_id") is not None:
-        query = query.filter(user_id=call.param("user_id"))
-    severity = _choice(Severity, call.param("severity"), "a severity")
-    if severity is not None:
-        query = query.filter(severity=severity)
+    wanted = SecurityFilter(
+        user_id=call.param("user_id"),
+        action=call.param("action"),
+        severity=_choice(Severity, call.param("severity"), "a severity"),
+        since=_moment(call, "since"),
+        until=_moment(call, "until"),
+    )
+    query = security_events(call.guild_id, wanted)
     return await keyset_page(call, query, order=NEWEST_FIRST, item=SecurityEvent.from_row)

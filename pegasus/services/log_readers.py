@@ -1,0 +1,252 @@
+"""Reading the audit log (who changed what) and the security log (what happened to members).
+
+One reader for every adapter: the REST API pages through the filtered queries with its keyset
+pagination, `/audit` and `/security log` in Discord read numbered pages. Entries come newest
+first; filters are plain values (ids, names, moments), so both adapters filter alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from models.security import AuditLog, AuditSource, SecurityLog, Severity
+from pegasus.errors import ValidationError
+from pegasus.services.settings import declared
+
+__all__ = [
+    "NEWEST_FIRST",
+    "AuditEntry",
+    "AuditFilter",
+    "LogPage",
+    "SecurityEvent",
+    "SecurityFilter",
+    "audit_entries",
+    "audit_features",
+    "read_audit_page",
+    "read_security_page",
+    "recorded_security_actions",
+    "security_events",
+    "settings_changes_since",
+    "settings_tables",
+]
+
+NEWEST_FIRST = ("-created_at", "-id")
+MAX_PAGE = 100_000
+E = TypeVar("E")
+M = TypeVar("M", AuditLog, SecurityLog)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A change: who made it, from where, to what, with the state before and after."""
+
+    id: uuid.UUID
+    action: str
+    actor_id: int | None
+    source: AuditSource
+    target_type: str | None
+    target_id: str | None
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    ip_hash: str | None  # a keyed hash of the client's address (API only), never the address
+    user_agent: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: AuditLog) -> AuditEntry:
+        return cls(
+            id=row.id,
+            action=row.action,
+            actor_id=row.actor_id,  # type: ignore[attr-defined]
+            source=AuditSource(row.source),
+            target_type=row.target_type,
+            target_id=row.target_id,
+            before=row.before,
+            after=row.after,
+            ip_hash=row.ip_hash,
+            user_agent=row.user_agent,
+            created_at=row.created_at,
+        )
+
+    @property
+    def feature(self) -> str:
+        """The feature the change belongs to: the settings' feature, else the action's prefix."""
+        return settings_tables().get(self.target_type or "", self.action.partition(".")[0])
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    """Something that happened to a member or the server: a case, a raid, spam, a refused key."""
+
+    id: uuid.UUID
+    action: str
+    user_id: int | None  # whom it is about; who acted is in `metadata`
+    severity: Severity
+    description: str
+    metadata: Mapping[str, Any]
+    user_agent: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: SecurityLog) -> SecurityEvent:
+        return cls(
+            id=row.id,
+            action=row.action,
+            user_id=row.user_id,  # type: ignore[attr-defined]
+            severity=Severity(row.severity),
+            description=row.description,
+            metadata=dict(row.metadata or {}),
+            user_agent=row.user_agent,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    actor_id: int | None = None
+    action: str | None = None  # one action, or a family: `automation.*`
+    feature: str | None = None  # a feature's settings and the actions named after it
+    target_type: str | None = None
+    target_id: str | None = None
+    source: AuditSource | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityFilter:
+    user_id: int | None = None
+    action: str | None = None  # one action, or a family: `moderation.*`
+    severity: Severity | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage(Generic[E]):
+    """One numbered page (from 1) of entries, newest first."""
+
+    entries: tuple[E, ...]
+    page: int
+    pages: int
+    total: int
+
+
+def settings_tables() -> dict[str, str]:
+    """Each declared settings table → its feature."""
+    return {spec.model._meta.db_table: feature for feature, spec in declared().items()}
+
+
+def _common(query: QuerySet[M], action: str | None, since: datetime | None,
+            until: datetime | None) -> QuerySet[M]:
+    if action is not None and action.strip():
+        action = action.strip()
+        if action.endswith(".*"):
+            query = query.filter(action__startswith=action[:-1])
+        else:
+            query = query.filter(action=action)
+    if since is not None:
+        query = query.filter(created_at__gte=since)
+    if until is not None:
+        query = query.filter(created_at__lt=until)
+    return query
+
+
+def audit_entries(guild_id: int, wanted: AuditFilter = AuditFilter()) -> QuerySet[AuditLog]:
+    """The guild's audit rows that `wanted` lets through (unordered)."""
+    query = _common(AuditLog.filter(guild_id=guild_id), wanted.action, wanted.since, wanted.until)
+    if wanted.actor_id is not None:
+        query = query.filter(actor_id=wanted.actor_id)
+    if wanted.target_type:
+        query = query.filter(target_type=wanted.target_type.strip())
+    if wanted.target_id:
+        query = query.filter(target_id=wanted.target_id.strip())
+    if wanted.source is not None:
+        query = query.filter(source=wanted.source)
+    if wanted.feature:
+        feature = wanted.feature.strip().lower()
+        tables = [table for table, name in settings_tables().items() if name == feature]
+        query = query.filter(_feature_clause(feature, tables))
+    return query
+
+
+def _feature_clause(feature: str, tables: list[str]) -> Q:
+    clause = Q(action__startswith=f"{feature}.")
+    if tables:
+        clause |= Q(target_type__in=tables)
+    return clause
+
+
+def security_events(
+    guild_id: int, wanted: SecurityFilter = SecurityFilter()
+) -> QuerySet[SecurityLog]:
+    """The guild's security rows that `wanted` lets through (unordered)."""
+    query = _common(
+        SecurityLog.filter(guild_id=guild_id), wanted.action, wanted.since, wanted.until
+    )
+    if wanted.user_id is not None:
+        query = query.filter(user_id=wanted.user_id)
+    if wanted.severity is not None:
+        query = query.filter(severity=wanted.severity)
+    return query
+
+
+async def _page(query: QuerySet[M], page: int, per_page: int) -> tuple[list[M], int, int, int]:
+    if not 1 <= page <= MAX_PAGE:
+        raise ValidationError(f"Pages are numbered from 1 to {MAX_PAGE:,}.")
+    total = await query.count()
+    pages = max(1, -(-total // per_page))
+    shown = min(page, pages)
+    rows = await query.order_by(*NEWEST_FIRST).offset((shown - 1) * per_page).limit(per_page)
+    return rows, shown, pages, total
+
+
+async def read_audit_page(
+    guild_id: int, wanted: AuditFilter, *, page: int = 1, per_page: int = 5
+) -> LogPage[AuditEntry]:
+    """Page `page` of the audit log (the last page if there are fewer)."""
+    rows, shown, pages, total = await _page(audit_entries(guild_id, wanted), page, per_page)
+    return LogPage(tuple(AuditEntry.from_row(row) for row in rows), shown, pages, total)
+
+
+async def read_security_page(
+    guild_id: int, wanted: SecurityFilter, *, page: int = 1, per_page: int = 8
+) -> LogPage[SecurityEvent]:
+    """Page `page` of the security log (the last page if there are fewer)."""
+    rows, shown, pages, total = await _page(security_events(guild_id, wanted), page, per_page)
+    return LogPage(tuple(SecurityEvent.from_row(row) for row in rows), shown, pages, total)
+
+
+async def audit_features(guild_id: int, *, limit: int = 25) -> list[str]:
+    """The features the guild's audit log names, for suggestions: declared settings first."""
+    actions = await AuditLog.filter(guild_id=guild_id).distinct().values_list("action", flat=True)
+    named = {str(action).partition(".")[0] for action in actions}
+    features = sorted(set(declared())) + sorted(named - set(declared()))
+    return features[:limit]
+
+
+async def recorded_security_actions(guild_id: int) -> list[str]:
+    """The actions the guild's security log holds, sorted."""
+    actions = await SecurityLog.filter(guild_id=guild_id).distinct().values_list(
+        "action", flat=True
+    )
+    return sorted({str(action) for action in actions})
+
+
+async def settings_changes_since(guild_id: int, since: datetime) -> list[AuditEntry]:
+    """Changes of declared settings at or after `since`, oldest first (for the server log)."""
+    rows = await (
+        AuditLog.filter(
+            guild_id=guild_id, created_at__gte=since, target_type__in=list(settings_tables())
+        )
+        .order_by("created_at", "id")
+        .limit(50)
+    )
+    return [AuditEntry.from_row(row) for row in rows]
