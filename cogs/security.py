@@ -19,6 +19,7 @@ from pegasus.bot import MessagePhase, MessageVerdict, Pegasus
 from pegasus.errors import CooldownActive, ValidationError
 from pegasus.outage import DatabaseUnavailable, within
 from pegasus.services import security as service
+from pegasus.services.audit import Severity
 from pegasus.services.community import GuildConfig, LogEvent
 from pegasus.services.durations import format_duration, parse_duration
 from pegasus.services.security import (
@@ -37,6 +38,7 @@ from pegasus.services.security import SETTINGS as SECURITY
 from pegasus.ui.checks import MANAGE_SERVER
 from pegasus.ui.format import BLURPLE, GREEN, ORANGE, RED, clip, timestamp, user_mentions
 from pegasus.ui.logpost import post_log, post_to_channel, sendable_text_channel
+from pegasus.ui.logreaders import security_action_choices, show_security_log
 from pegasus.ui.roles import pingable_roles, remember_role_setup
 from pegasus.ui.views import confirm
 
@@ -435,6 +437,32 @@ class Security(commands.Cog):
             embed=self.settings_embed(interaction.guild, settings, config),
             ephemeral=True,
         )
+
+    @security_group.command(name="log", description="Read the security log, newest first.")
+    @app_commands.describe(
+        member="Only events about this member",
+        severity="Only events of this severity",
+        event="Only this event, e.g. moderation.ban, or a family: moderation.*",
+        page="The page to show",
+    )
+    @app_commands.checks.has_permissions(manage_guild=True)
+    async def security_log(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User | None = None,
+        severity: Severity | None = None,
+        event: app_commands.Range[str, 1, 40] | None = None,
+        page: app_commands.Range[int, 1, 100_000] = 1,
+    ) -> None:
+        await show_security_log(
+            interaction, page, member.id if member else None, severity, event
+        )
+
+    @security_log.autocomplete("event")
+    async def _security_log_events(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await security_action_choices(interaction.guild_id or 0, current)
 
     @security_group.command(name="incidents", description="List this server's security incidents.")
     @app_commands.describe(open_only="Only incidents still open or under investigation")

@@ -74,6 +74,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.giveaways",
     "cogs.community",
     "cogs.security",
+    "cogs.logs",
     "cogs.retention",
     "cogs.privacy",
 )
