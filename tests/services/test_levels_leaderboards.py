@@ -30,6 +30,7 @@ from pegasus.services.levels.histogram import (
     EXACT_BELOW,
     block_of,
     bucket_bounds,
+    bucket_bounds_sql,
     bucket_of,
     bucket_sql,
     rebuild_histogram,
@@ -75,6 +76,24 @@ async def test_the_sql_buckets_are_the_python_buckets(db: str) -> None:
             [xp],
         )
         assert rows[0]["b"] == bucket_of(xp), xp
+
+
+async def test_the_sql_bucket_bounds_are_the_python_bounds(db: str) -> None:
+    from tortoise import Tortoise
+
+    conn = Tortoise.get_connection("default")
+    last = bucket_of(2**63 - 1)
+    buckets = [EXACT_BELOW, EXACT_BELOW + 1, EXACT_BELOW + 511, EXACT_BELOW + 512, last - 1, last]
+    buckets += random.Random(6).sample(range(EXACT_BELOW, last), 200)
+    placeholder = "$1" if conn.capabilities.dialect == "postgres" else "?"
+    lowest, highest = bucket_bounds_sql("b")
+    for bucket in buckets:
+        rows = await conn.execute_query_dict(
+            f"SELECT {lowest} AS lowest, {highest} AS highest "
+            f"FROM (SELECT CAST({placeholder} AS INTEGER) AS b) t",
+            [bucket],
+        )
+        assert (rows[0]["lowest"], rows[0]["highest"]) == bucket_bounds(bucket), bucket
 
 
 # --------------------------------------------------------------------------- exactness
@@ -136,6 +155,40 @@ async def assert_board_is_the_full_sort(guild_id: int, rng: random.Random) -> No
             continue
         ahead = sum(1 for x, u in order if x > xp or (x == xp and u < user_id))
         assert await lv.xp_position(guild_id, user_id, xp) == ahead + 1
+    # A member placed with less XP than their row holds (the row written since it was read):
+    # their own row is not counted ahead of them.
+    for xp, user_id in rng.sample(order, min(20, len(order))):
+        lower = rng.randint(1, xp)
+        ahead = sum(
+            1 for x, u in order if u != user_id and (x > lower or (x == lower and u < user_id))
+        )
+        assert await lv.xp_position(guild_id, user_id, lower) == ahead + 1
+    await assert_cursor_walk_is_the_full_sort(guild_id, order, rng)
+
+
+async def assert_cursor_walk_is_the_full_sort(
+    guild_id: int, order: list[tuple[int, int]], rng: random.Random
+) -> None:
+    """Pages by cursor (as the REST API reads them), of random sizes, from the top and from
+    positions that are nobody's, give the sort with exact positions."""
+    walked: list[tuple[int, int, int]] = []
+    after: tuple[int, int] | None = None
+    while len(walked) < min(len(order), 150):
+        size = rng.randint(1, 25)
+        entries = await lv.leaderboard_after(guild_id, LeaderboardCategory.XP, after, size)
+        assert entries, after
+        walked += [(e.position, e.value, e.user_id) for e in entries]
+        after = (entries[-1].value, entries[-1].user_id)
+    expected = [(n, x, u) for n, (x, u) in enumerate(order, 1)]
+    assert walked == expected[: len(walked)]
+    for _ in range(10):
+        xp, user_id = rng.choice(order)
+        xp, user_id = (xp, user_id + 1) if rng.random() < 0.5 else (xp + 1, user_id)
+        entries = await lv.leaderboard_after(guild_id, LeaderboardCategory.XP, (xp, user_id), 7)
+        following = [
+            (n, x, u) for n, (x, u) in enumerate(order, 1) if x < xp or (x == xp and u > user_id)
+        ]
+        assert [(e.position, e.value, e.user_id) for e in entries] == following[:7]
 
 
 async def test_pages_and_ranks_equal_a_full_sort_while_members_move(db: str) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "block_of",
     "block_start",
     "bucket_bounds",
+    "bucket_bounds_sql",
     "bucket_of",
     "bucket_sql",
     "rebuild_histogram",
@@ -90,6 +91,16 @@ def bucket_sql(column: str) -> str:
         else:
             cases.append(f"WHEN {column} < {1 << (top + 1)} THEN {value}")
     return f"(CASE {' '.join(cases)} END)"
+
+
+def bucket_bounds_sql(bucket: str) -> tuple[str, str]:
+    """`bucket_bounds` in SQL on an integer column holding a bucket from EXACT_BELOW on: the
+    lowest XP, and the highest as the lowest plus the slice's width less one (2 ** 63 is no
+    64-bit value, so the end of the last bucket is not computed as the next one's start)."""
+    top = f"(({bucket} - {EXACT_BELOW}) / {BUCKETS_PER_DOUBLING} + {EXACT_BITS - SLICE_BITS})"
+    slice_ = f"(({bucket} - {EXACT_BELOW}) % {BUCKETS_PER_DOUBLING})"
+    lowest = f"(CAST({BUCKETS_PER_DOUBLING} + {slice_} AS BIGINT) << {top})"
+    return lowest, f"({lowest} + ((CAST(1 AS BIGINT) << {top}) - 1))"
 
 
 @dataclass(slots=True)

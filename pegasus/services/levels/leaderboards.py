@@ -10,22 +10,31 @@ histogram and the rows are read in one snapshot, so they agree while flushes com
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.economy import EconomyBalance
-from models.guilds import Member, User
+from models.guilds import Member
 from models.levels import UserXP
 
 from .activity import Unwritten
-from .histogram import EXACT_BELOW, block_of, block_start, bucket_bounds, bucket_of
+from .histogram import (
+    BLOCK_SHIFT,
+    EXACT_BELOW,
+    block_of,
+    block_start,
+    bucket_bounds,
+    bucket_bounds_sql,
+    bucket_of,
+)
 from .rules import LevelProgress, level_progress
 
 __all__ = [
@@ -166,27 +175,18 @@ def _above(column: str, value: int, user_id: int) -> Q:
 async def _xp_after(
     guild_id: int, after: tuple[int, int] | None, count: int
 ) -> list[LeaderboardEntry]:
-    async with _Snapshot() as conn:
-        sql = _Sql(conn)
-        if after is None:
-            start = await _member_at(sql, guild_id, 0)
-        else:
-            xp, user_id = after
-            # Members without XP are not ranked, and nobody follows the largest id in a tie.
-            start = (xp, user_id + 1) if xp > 0 and user_id < 2**63 - 1 else None
-        rows = await _walk_down(sql, guild_id, start, count) if start else []
-        ahead = await _members_ahead(sql, guild_id, rows[0][1], rows[0][0]) if rows else 0
-        names = await _names([row[1] for row in rows], using_db=conn)
-    return [
-        LeaderboardEntry(
-            position=ahead + index + 1,
-            user_id=user_id,
-            value=xp,
-            level=level,
-            name=names.get(user_id) or _display_name(None, None, user_id),
-        )
-        for index, (xp, user_id, level) in enumerate(rows)
-    ]
+    sql = _Sql()
+    if after is None:
+        rows = await sql.rows(PAGE_SQL, {"guild": guild_id, "page": 1, "count": count})
+        return [_entry(int(row["n"]), row) for row in rows if row["user_id"] is not None]
+    xp, user_id = after
+    if xp <= 0 or user_id >= 2**63 - 1:
+        return []  # members without XP are not ranked; nobody follows the largest id
+    # Those ahead of the first member returned are those at or before `after`: ahead of the
+    # next id with the same XP.
+    params = _ahead_params(guild_id, user_id + 1, xp)
+    rows = await sql.rows(AFTER_SQL, {**params, "count": count, "self": NOBODY, "at": user_id})
+    return [_entry(int(row["ahead"]) + int(row["n"]), row) for row in rows]
 
 
 async def top_xp(guild_id: int, limit: int = PAGE_SIZE) -> list[tuple[int, int, int]]:
@@ -201,33 +201,8 @@ async def top_xp(guild_id: int, limit: int = PAGE_SIZE) -> list[tuple[int, int, 
 
 async def xp_position(guild_id: int, user_id: int, xp: int) -> int:
     """1-based position on the XP leaderboard of a member with `xp` (same order as the board;
-    the member's own stored row may hold less, it is never counted as ahead)."""
-    async with _Snapshot() as conn:
-        return await _members_ahead(_Sql(conn), guild_id, user_id, xp) + 1
-
-
-# --------------------------------------------------------------------------- the XP board
-
-
-class _Sql:
-    """Statements on one connection, with `?` written for either dialect's placeholders."""
-
-    def __init__(self, conn: BaseDBAsyncClient) -> None:
-        self.conn = conn
-        self.postgres = conn.capabilities.dialect == "postgres"
-
-    def _text(self, sql: str) -> str:
-        if not self.postgres:
-            return sql
-        parts = sql.split("?")
-        return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], start=1)) + parts[-1]
-
-    async def rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        return await self.conn.execute_query_dict(self._text(sql), list(params))
-
-    async def one(self, sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
-        rows = await self.rows(sql, params)
-        return rows[0] if rows else None
+    the member's own stored row is never counted as ahead, whatever it holds)."""
+    return await _members_ahead(_Sql(), guild_id, user_id, xp) + 1
 
 
 class _Snapshot:
@@ -244,141 +219,217 @@ class _Snapshot:
         await self._transaction.__aexit__(*exc)
 
 
-async def _members_ahead(sql: _Sql, guild_id: int, user_id: int, xp: int) -> int:
-    """Ranked members before (user_id, xp): the buckets above, then inside the bucket."""
-    bucket = bucket_of(xp)
-    if xp < EXACT_BELOW:  # a bucket of one XP value: ties in user-id blocks, then one block
-        block = block_of(user_id)
-        row = await sql.one(
-            "SELECT (SELECT COALESCE(SUM(members), 0) FROM xp_histogram "
-            "WHERE guild_id = ? AND bucket > ?) AS above, "
-            "(SELECT COALESCE(SUM(members), 0) FROM xp_tie_blocks "
-            "WHERE guild_id = ? AND xp = ? AND block < ?) AS blocks, "
-            "(SELECT COUNT(*) FROM user_xp "
-            "WHERE guild_id = ? AND xp = ? AND user_id >= ? AND user_id < ?) AS inside",
-            [guild_id, bucket, guild_id, xp, block, guild_id, xp, block_start(block), user_id],
-        )
-        assert row is not None
-        return int(row["above"]) + int(row["blocks"]) + int(row["inside"])
-    highest = bucket_bounds(bucket)[1]
-    row = await sql.one(
-        "SELECT (SELECT COALESCE(SUM(members), 0) FROM xp_histogram "
-        "WHERE guild_id = ? AND bucket > ?) AS above, "
-        "(SELECT COUNT(*) FROM user_xp WHERE guild_id = ? AND xp > ? AND xp <= ?) AS higher, "
-        "(SELECT COUNT(*) FROM user_xp WHERE guild_id = ? AND xp = ? AND user_id < ?) AS ties",
-        [guild_id, bucket, guild_id, xp, highest, guild_id, xp, user_id],
+# --------------------------------------------------------------------------- the XP board
+#
+# A page and a rank are each ONE statement (a rank card two: the stored row, then the rank of
+# the XP shown): no transaction, since one statement reads one snapshot on both databases, and
+# one round trip. Statements are written with :names; `_Sql` turns them into each dialect's
+# placeholders, the same text every call, so PostgreSQL plans each once per connection.
+
+BOARD_ORDER = "xp DESC, user_id"
+
+
+def _next_sql(xp: str, user_id: str) -> tuple[str, str]:
+    """(xp, user id) of the ranked member after (xp, user id) in board order, as two scalar
+    expressions, NULL after the last one: the next id with the same XP, else the lowest id of
+    the next lower XP. Each is one probe of the (guild_id, xp, user_id) index, so a tie of any
+    size is never read whole."""
+    same = f"FROM user_xp WHERE guild_id = :guild AND xp = {xp} AND user_id > {user_id}"
+    lower = f"(SELECT MAX(xp) FROM user_xp WHERE guild_id = :guild AND xp < {xp} AND xp > 0)"
+    next_xp = f"COALESCE((SELECT MIN(xp) {same}), {lower})"
+    next_user = (
+        f"COALESCE((SELECT MIN(user_id) {same}), "
+        f"(SELECT MIN(user_id) FROM user_xp WHERE guild_id = :guild AND xp = {lower}))"
     )
+    return next_xp, next_user
+
+
+def _walk_sql(first: str) -> str:
+    """CTEs that walk `:count` members down the board from the member `first` selects
+    (n = 1; an n = 0 row is a position to start after and is not returned), then the rows
+    with level and names."""
+    next_xp, next_user = _next_sql("w.xp", "w.user_id")
+    return (
+        f"walk(n, xp, user_id) AS ({first} UNION ALL "
+        f"SELECT w.n + 1, {next_xp}, {next_user} FROM walk AS w "
+        "WHERE w.n < :count AND w.xp IS NOT NULL), "
+        "found AS (SELECT w.n, w.xp, w.user_id, x.level, u.username, u.global_name "
+        "FROM walk AS w JOIN user_xp AS x ON x.guild_id = :guild AND x.user_id = w.user_id "
+        "LEFT JOIN users AS u ON u.id = w.user_id WHERE w.n > 0 AND w.xp IS NOT NULL)"
+    )
+
+
+def _page_sql() -> str:
+    """One page: the total from the histogram clamps the page; the bucket (and tie block)
+    holding its first position is found by running sums; the member at that position by an
+    offset inside them; the rest by the walk. One row with the total when the page is empty."""
+    pages = f"CASE WHEN total = 0 THEN 1 ELSE (total + {PAGE_SIZE - 1}) / {PAGE_SIZE} END"
+    lowest, highest = bucket_bounds_sql("b.bucket")
+    return (
+        "WITH RECURSIVE "
+        "counted AS (SELECT CAST(COALESCE(SUM(members), 0) AS BIGINT) AS total "
+        "FROM xp_histogram WHERE guild_id = :guild), "
+        "asked AS (SELECT CAST(:page AS BIGINT) AS page), "
+        "paged AS (SELECT total, CASE WHEN a.page < 1 THEN 1 "
+        f"WHEN a.page > {pages} THEN {pages} ELSE a.page END AS page FROM counted, asked AS a), "
+        f"params AS (SELECT total, page, (page - 1) * {PAGE_SIZE} AS skip FROM paged), "
+        "bucket AS (SELECT h.bucket, CAST(h.running - h.members AS BIGINT) AS before FROM "
+        "(SELECT bucket, members, SUM(members) OVER (ORDER BY bucket DESC ROWS UNBOUNDED "
+        "PRECEDING) AS running FROM xp_histogram WHERE guild_id = :guild) AS h "
+        "WHERE h.running > (SELECT skip FROM params) ORDER BY h.bucket DESC LIMIT 1), "
+        "block AS (SELECT t.block, CAST(t.running - t.members AS BIGINT) AS before FROM "
+        "(SELECT block, members, SUM(members) OVER (ORDER BY block ROWS UNBOUNDED PRECEDING) "
+        "AS running FROM xp_tie_blocks WHERE guild_id = :guild "
+        "AND xp = (SELECT bucket FROM bucket)) AS t "
+        "WHERE t.running > (SELECT skip FROM params) - (SELECT before FROM bucket) "
+        "ORDER BY t.block LIMIT 1), "
+        # Inside a bucket of one XP value: the tie block, then an offset among its ids.
+        "in_tie AS (SELECT xp, user_id FROM user_xp WHERE guild_id = :guild "
+        f"AND xp = (SELECT bucket FROM bucket WHERE bucket < {EXACT_BELOW}) "
+        f"AND user_id >= (SELECT block FROM block) * {1 << BLOCK_SHIFT} "
+        "ORDER BY user_id LIMIT 1 OFFSET (SELECT COALESCE((SELECT skip FROM params) "
+        "- (SELECT before FROM bucket) - (SELECT before FROM block), 0))), "
+        # Inside a bucket of several XP values: an offset among its few members.
+        "in_range AS (SELECT x.xp, x.user_id FROM user_xp AS x, bucket AS b "
+        f"WHERE b.bucket >= {EXACT_BELOW} AND x.guild_id = :guild "
+        f"AND x.xp >= {lowest} AND x.xp <= {highest} ORDER BY x.xp DESC, x.user_id "
+        "LIMIT 1 OFFSET (SELECT COALESCE((SELECT skip FROM params) "
+        "- (SELECT before FROM bucket), 0))), "
+        + _walk_sql(
+            "SELECT 1, xp, user_id FROM in_tie UNION ALL SELECT 1, xp, user_id FROM in_range"
+        )
+        + " SELECT p.total, p.page, f.n, f.xp, f.user_id, f.level, f.username, f.global_name "
+        "FROM params AS p LEFT JOIN found AS f ON 1 = 1 ORDER BY f.n"
+    )
+
+
+def _after_sql() -> str:
+    """`:count` members after the position (:xp, :at) in board order, each row with the
+    members ahead of the first (`_ahead_sql` for the position after it)."""
+    return (
+        "WITH RECURSIVE "
+        + _walk_sql("SELECT 0, CAST(:xp AS BIGINT), CAST(:at AS BIGINT)")
+        + f" SELECT ({_ahead_expr()}) AS ahead, n, xp, user_id, level, username, global_name "
+        "FROM found ORDER BY n"
+    )
+
+
+def _ahead_expr() -> str:
+    """Ranked members ahead of (:xp, :user), :bucket being the bucket of :xp and :highest its
+    highest XP: the buckets above, then inside the bucket: for an exact bucket the tie blocks
+    of lower ids and a count inside the member's block, else the higher XP in the bucket and
+    the ties of lower id. The row of :self is never ahead: when it holds more than :xp
+    (written after the XP shown was read) it is counted above, and taken off again."""
+    return (
+        "(SELECT COALESCE(SUM(members), 0) FROM xp_histogram "
+        "WHERE guild_id = :guild AND bucket > :bucket) "
+        "+ (SELECT COALESCE(SUM(members), 0) FROM xp_tie_blocks "
+        "WHERE guild_id = :guild AND xp = :xp AND block < :block) "
+        "+ (SELECT COUNT(*) FROM user_xp WHERE guild_id = :guild "
+        "AND xp > :xp AND xp <= :highest) "
+        "+ (SELECT COUNT(*) FROM user_xp WHERE guild_id = :guild AND xp = :xp "
+        "AND user_id >= :from_user AND user_id < :user) "
+        "- (SELECT COUNT(*) FROM user_xp WHERE guild_id = :guild AND user_id = :self "
+        "AND xp > :xp)"
+    )
+
+
+def _ahead_params(guild_id: int, user_id: int, xp: int) -> dict[str, int]:
+    bucket = bucket_of(xp)
+    exact = xp < EXACT_BELOW
+    block = block_of(user_id) if exact else 0
+    return {
+        "guild": guild_id,
+        "bucket": bucket,
+        "xp": xp,
+        # An exact bucket holds one XP value: blocks of lower ids count the ties before the
+        # member's block. Otherwise no tie block matches (block < 0) and all ties are counted.
+        "block": block if exact else -1,
+        "highest": bucket_bounds(bucket)[1],
+        "from_user": block_start(block) if exact else -(2**63),
+        "user": user_id,
+        "self": user_id,
+    }
+
+
+PAGE_SQL = _page_sql()
+AFTER_SQL = _after_sql()
+AHEAD_SQL = f"SELECT {_ahead_expr()} AS ahead"
+NOBODY = -1  # no member has this id: nobody's row is taken off the members ahead
+STORED_SQL = (
+    "SELECT x.xp, x.updated_at, m.messages, m.voice_minutes, "
+    "u.rank_card_background AS background, u.rank_card_accent AS accent "
+    "FROM (SELECT 1 AS one) AS base "
+    "LEFT JOIN user_xp AS x ON x.guild_id = :guild AND x.user_id = :user "
+    "LEFT JOIN members AS m ON m.guild_id = :guild AND m.user_id = :user "
+    "LEFT JOIN users AS u ON u.id = :user"
+)
+
+
+class _Sql:
+    """Statements with :named parameters, run on the default connection outside any
+    transaction, with each dialect's placeholders (PostgreSQL: one $n per name)."""
+
+    _texts: dict[tuple[str, bool], tuple[str, tuple[str, ...]]] = {}
+
+    def __init__(self, conn: BaseDBAsyncClient | None = None) -> None:
+        self.conn = conn or connections.get("default")
+        self.postgres = self.conn.capabilities.dialect == "postgres"
+
+    def _text(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        key = (sql, self.postgres)
+        if key not in self._texts:
+            names: list[str] = []
+
+            def placeholder(match: re.Match[str]) -> str:
+                name = match.group(1)
+                if not self.postgres:
+                    names.append(name)
+                    return "?"
+                if name not in names:
+                    names.append(name)
+                return f"${names.index(name) + 1}"
+
+            text = re.sub(r"(?<![:\w]):([a-z_]+)", placeholder, sql)
+            self._texts[key] = (text, tuple(names))
+        return self._texts[key]
+
+    async def rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        text, names = self._text(sql)
+        return await self.conn.execute_query_dict(text, [params[name] for name in names])
+
+    async def one(self, sql: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        rows = await self.rows(sql, params)
+        return rows[0] if rows else None
+
+
+async def _members_ahead(sql: _Sql, guild_id: int, user_id: int, xp: int) -> int:
+    row = await sql.one(AHEAD_SQL, _ahead_params(guild_id, user_id, xp))
     assert row is not None
-    return int(row["above"]) + int(row["higher"]) + int(row["ties"])
+    return int(row["ahead"])
+
+
+def _entry(position: int, row: dict[str, Any]) -> LeaderboardEntry:
+    user_id = int(row["user_id"])
+    return LeaderboardEntry(
+        position=position,
+        user_id=user_id,
+        value=int(row["xp"]),
+        level=row["level"],
+        name=_display_name(row["username"], row["global_name"], user_id),
+    )
 
 
 async def _xp_page(guild_id: int, page: int) -> LeaderboardPage:
-    async with _Snapshot() as conn:
-        sql = _Sql(conn)
-        total_row = await sql.one(
-            "SELECT COALESCE(SUM(members), 0) AS total FROM xp_histogram WHERE guild_id = ?",
-            [guild_id],
-        )
-        total = int(total_row["total"]) if total_row else 0
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        page = min(max(page, 1), pages)
-        skip = (page - 1) * PAGE_SIZE
-        start = await _member_at(sql, guild_id, skip) if total else None
-        rows = await _walk_down(sql, guild_id, start, PAGE_SIZE) if start else []
-        names = await _names([row[1] for row in rows], using_db=conn)
+    asked = min(max(page, 1), 2**40)  # clamped again to the pages that exist, in the statement
+    rows = await _Sql().rows(PAGE_SQL, {"guild": guild_id, "page": asked, "count": PAGE_SIZE})
+    total, page = int(rows[0]["total"]), int(rows[0]["page"])
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    skip = (page - 1) * PAGE_SIZE
     entries = tuple(
-        LeaderboardEntry(
-            position=skip + index + 1,
-            user_id=user_id,
-            value=xp,
-            level=level,
-            name=names.get(user_id) or _display_name(None, None, user_id),
-        )
-        for index, (xp, user_id, level) in enumerate(rows)
+        _entry(skip + int(row["n"]), row) for row in rows if row["user_id"] is not None
     )
     return LeaderboardPage(LeaderboardCategory.XP, page, pages, total, entries)
-
-
-async def _member_at(sql: _Sql, guild_id: int, skip: int) -> tuple[int, int] | None:
-    """(xp, user id) of the ranked member with `skip` members before them."""
-    found = await sql.one(
-        "SELECT bucket, running - members AS before FROM (SELECT bucket, members, "
-        "SUM(members) OVER (ORDER BY bucket DESC) AS running FROM xp_histogram "
-        "WHERE guild_id = ?) AS h WHERE running > ? ORDER BY bucket DESC LIMIT 1",
-        [guild_id, skip],
-    )
-    if found is None:
-        return None
-    bucket, inside = found["bucket"], skip - int(found["before"])
-    if bucket < EXACT_BELOW:
-        block = await sql.one(
-            "SELECT block, running - members AS before FROM (SELECT block, members, "
-            "SUM(members) OVER (ORDER BY block) AS running FROM xp_tie_blocks "
-            "WHERE guild_id = ? AND xp = ?) AS t WHERE running > ? ORDER BY block LIMIT 1",
-            [guild_id, bucket, inside],
-        )
-        if block is None:
-            return None
-        row = await sql.one(
-            "SELECT xp, user_id FROM user_xp WHERE guild_id = ? AND xp = ? AND user_id >= ? "
-            "ORDER BY user_id LIMIT 1 OFFSET ?",
-            [guild_id, bucket, block_start(block["block"]), inside - int(block["before"])],
-        )
-    else:
-        lowest, highest = bucket_bounds(bucket)
-        row = await sql.one(
-            "SELECT xp, user_id FROM user_xp WHERE guild_id = ? AND xp >= ? AND xp <= ? "
-            "ORDER BY xp DESC, user_id LIMIT 1 OFFSET ?",
-            [guild_id, lowest, highest, inside],
-        )
-    return (row["xp"], row["user_id"]) if row else None
-
-
-async def _walk_down(
-    sql: _Sql, guild_id: int, start: tuple[int, int], count: int
-) -> list[tuple[int, int, int]]:
-    """`count` ranked members from `start` on, in board order: (xp, user id, level).
-
-    The index is (guild_id, xp, user_id): read backwards it gives whole groups of equal XP in
-    the order of the board except within the group, which is re-sorted; the last group read
-    may be cut short, so it is read forwards on its own. A large tie is never read whole."""
-    xp, user_id = start
-    rows = await sql.rows(
-        "SELECT xp, user_id, level FROM user_xp WHERE guild_id = ? AND xp = ? AND user_id >= ? "
-        "ORDER BY user_id LIMIT ?",
-        [guild_id, xp, user_id, count],
-    )
-    found = [(r["xp"], r["user_id"], r["level"]) for r in rows]
-    while len(found) < count:
-        below = await sql.rows(
-            "SELECT xp, user_id, level FROM user_xp WHERE guild_id = ? AND xp < ? AND xp > 0 "
-            "ORDER BY xp DESC, user_id DESC LIMIT ?",
-            [guild_id, xp, count - len(found)],
-        )
-        if not below:
-            break
-        xp = below[-1]["xp"]
-        whole = sorted(
-            ((r["xp"], r["user_id"], r["level"]) for r in below if r["xp"] > xp),
-            key=lambda r: (-r[0], r[1]),
-        )
-        found += whole
-        rest = await sql.rows(
-            "SELECT xp, user_id, level FROM user_xp WHERE guild_id = ? AND xp = ? "
-            "ORDER BY user_id LIMIT ?",
-            [guild_id, xp, count - len(found)],
-        )
-        found += [(r["xp"], r["user_id"], r["level"]) for r in rest]
-    return found[:count]
-
-
-async def _names(user_ids: list[int], *, using_db: BaseDBAsyncClient) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    rows = await User.filter(id__in=user_ids).using_db(using_db).values_list(
-        "id", "username", "global_name"
-    )
-    return {uid: _display_name(username, global_name, uid) for uid, username, global_name in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,28 +451,17 @@ async def member_rank(
 
     `unwritten`, taken from the activity buffer before the call, adds what the member earned
     and the flush has not stored yet: the answer is exact without waiting for a flush."""
-    async with _Snapshot() as conn:
-        sql = _Sql(conn)
-        stored = await sql.one(
-            "SELECT x.xp, x.updated_at, m.messages, m.voice_minutes FROM user_xp AS x "
-            "LEFT JOIN members AS m ON m.guild_id = x.guild_id AND m.user_id = x.user_id "
-            "WHERE x.guild_id = ? AND x.user_id = ?",
-            [guild_id, user_id],
-        )
-        if stored is None:  # no XP row: counters may exist without one (set by hand)
-            stored = await sql.one(
-                "SELECT 0 AS xp, NULL AS updated_at, messages, voice_minutes FROM members "
-                "WHERE guild_id = ? AND user_id = ?",
-                [guild_id, user_id],
-            )
-        xp, messages, voice_minutes, stored_at = _stored_counts(stored)
-        if unwritten is not None:
-            extra = unwritten.beyond(stored_at)
-            xp, messages = xp + extra.xp, messages + extra.messages
-            voice_minutes += extra.voice_minutes
-        rank = await _members_ahead(sql, guild_id, user_id, xp) + 1 if xp > 0 else None
-    style = await User.filter(id=user_id).values_list("rank_card_background", "rank_card_accent")
-    background, accent = style[0] if style else (None, None)
+    sql = _Sql()
+    stored = await sql.one(STORED_SQL, {"guild": guild_id, "user": user_id})
+    xp, messages, voice_minutes, stored_at = _stored_counts(stored)
+    if unwritten is not None:
+        extra = unwritten.beyond(stored_at)
+        xp, messages = xp + extra.xp, messages + extra.messages
+        voice_minutes += extra.voice_minutes
+    # A second statement: it ranks the XP shown, stored and unwritten, and the member's own
+    # row is never counted ahead, so a flush committed in between changes nothing.
+    rank = await _members_ahead(sql, guild_id, user_id, xp) + 1 if xp > 0 else None
+    background, accent = (stored["background"], stored["accent"]) if stored else (None, None)
     return RankInfo(
         guild_id=guild_id,
         user_id=user_id,
