@@ -73,6 +73,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.tickets",
     "cogs.giveaways",
     "cogs.community",
+    "cogs.rolemenus",
     "cogs.security",
     "cogs.logs",
     "cogs.retention",

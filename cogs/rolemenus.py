@@ -1,0 +1,542 @@
+"""Role menus: `/rolemenu` for staff, and the persistent buttons or select menu members click.
+
+The rules live in pegasus.services.rolemenus (what a click changes) and the role rules
+(pegasus.ui.roles: which roles may be offered, and given when clicked); this module turns
+Discord objects into plain values, calls them and shows the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from models.rolemenus import RoleMenuStyle
+from pegasus.bot import Pegasus
+from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, role_ref
+from pegasus.services import rolemenus as service
+from pegasus.services.rolemenus import MenuInfo, RoleChange
+from pegasus.ui.checks import and_join, require_bot_can_post
+from pegasus.ui.cogs import running_cog
+from pegasus.ui.dynamic import PegasusButton, PegasusSelect
+from pegasus.ui.format import BLURPLE, clip, plural
+from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
+from pegasus.ui.views import confirm
+
+log = logging.getLogger(__name__)
+
+MANAGE_ROLES = discord.Permissions(manage_roles=True)
+MENU_HELP = "The menu's id, shown by /rolemenu list (e.g. RM-7K2QX)"
+STYLE_CHOICES = [
+    app_commands.Choice(name="Buttons (one per role)", value=RoleMenuStyle.BUTTONS.value),
+    app_commands.Choice(name="Select menu", value=RoleMenuStyle.SELECT.value),
+]
+NO_PINGS = discord.AllowedMentions.none()
+SELECT_PLACEHOLDER = "Choose your roles"
+KEY = r"[0-9]{1,19}"
+ROLE = r"[0-9]{1,20}"
+
+
+class RoleMenuButton(
+    PegasusButton, template=rf"pegasus:rolemenu:toggle:(?P<menu>{KEY}):(?P<role>{ROLE})"
+):
+    """One role of a menu: a click takes the role or gives it back. Works across restarts."""
+
+    def __init__(self, key: int, role_id: int, item: discord.ui.Button | None = None) -> None:
+        super().__init__(
+            item
+            or discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"pegasus:rolemenu:toggle:{key}:{role_id}",
+            )
+        )
+        self.key = key
+        self.role_id = role_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> RoleMenuButton:
+        return cls(int(match["menu"]), int(match["role"]), item)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = running_cog(interaction.client, RoleMenus, feature="Role menus")
+        await cog.handle_toggle(interaction, self.key, self.role_id)
+
+
+class RoleMenuSelect(PegasusSelect, template=rf"pegasus:rolemenu:choose:(?P<menu>{KEY})"):
+    """A menu's select: the chosen roles become the member's roles of the menu."""
+
+    def __init__(self, key: int, item: discord.ui.Select | None = None) -> None:
+        super().__init__(
+            item
+            or discord.ui.Select(
+                custom_id=f"pegasus:rolemenu:choose:{key}",
+                placeholder=SELECT_PLACEHOLDER,
+                min_values=0,
+            )
+        )
+        self.key = key
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str], /
+    ) -> RoleMenuSelect:
+        return cls(int(match["menu"]), item)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = running_cog(interaction.client, RoleMenus, feature="Role menus")
+        values = (interaction.data or {}).get("values") or []
+        await cog.handle_choice(interaction, self.key, [str(value) for value in values])
+
+
+DYNAMIC_ITEMS = (RoleMenuButton, RoleMenuSelect)
+
+
+# ------------------------------------------------------------------------------ rendering
+
+
+def menu_embed(menu: MenuInfo) -> discord.Embed:
+    lines = []
+    for option in menu.options:
+        emoji = f"{option.emoji} " if option.emoji else ""
+        about = f" · {option.description}" if option.description else ""
+        lines.append(f"{emoji}<@&{option.role_id}>{about}")
+    parts = [menu.description] if menu.description else []
+    if lines:
+        parts.append("\n".join(lines))
+    rules = []
+    if menu.max_roles:
+        rules.append(f"You can have at most {plural(menu.max_roles, 'role')} from this menu.")
+    groups = sorted({o.group for o in menu.options if o.group})
+    if groups:
+        rules.append(f"One role at a time of each group: {', '.join(groups)}.")
+    if menu.required_role_id:
+        rules.append(f"Only for members with <@&{menu.required_role_id}>.")
+    if menu.style is RoleMenuStyle.SELECT:
+        rules.append("What you choose replaces your roles from this menu.")
+    else:
+        rules.append("Click a role to take it; click it again to give it back.")
+    parts.append("\n".join(rules))
+    embed = discord.Embed(
+        title=menu.title, description=clip("\n\n".join(parts), 4096), colour=BLURPLE
+    )
+    embed.set_footer(text=f"Role menu {menu.menu_id}")
+    return embed
+
+
+def menu_view(menu: MenuInfo) -> discord.ui.View | None:
+    """The buttons (five to a row) or the select; nothing while the menu offers no role."""
+    if not menu.options:
+        return None
+    view = discord.ui.View(timeout=None)
+    if menu.style is RoleMenuStyle.SELECT:
+        select = RoleMenuSelect(menu.key)
+        for option in menu.options:
+            select.item.add_option(
+                label=option.label,
+                value=str(option.role_id),
+                description=option.description,
+                emoji=option.emoji,
+            )
+        count = len(menu.options)
+        select.item.max_values = min(menu.max_roles or count, count)
+        view.add_item(select)
+        return view
+    for option in menu.options:
+        button = RoleMenuButton(menu.key, option.role_id)
+        button.item.label = option.label
+        button.item.emoji = option.emoji
+        view.add_item(button)
+    return view
+
+
+def change_reply(change: RoleChange) -> str:
+    added = [f"<@&{role_id}>" for role_id in sorted(change.add)]
+    removed = [f"<@&{role_id}>" for role_id in sorted(change.remove)]
+    said = []
+    if added:
+        said.append(f"You now have {and_join(added)}.")
+    if removed:
+        said.append(f"{and_join(removed)} {'was' if len(removed) == 1 else 'were'} taken back.")
+    return " ".join(said) or "Nothing changed: you already have what you chose."
+
+
+def menu_summary(menu: MenuInfo) -> str:
+    where = (
+        f"sent in <#{menu.channel_id}>"
+        if menu.channel_id
+        else "not sent yet"
+    )
+    return (
+        f"`{menu.menu_id}` **{discord.utils.escape_markdown(menu.title)}** · {menu.style.value} · "
+        f"{plural(len(menu.options), 'role')} · {where}"
+    )
+
+
+# ------------------------------------------------------------------------------ the cog
+
+
+def require_bot_can_manage_roles(guild: discord.Guild) -> None:
+    if not guild.me.guild_permissions.manage_roles:
+        raise PermissionDenied("I need the Manage Roles permission to give roles from a menu.")
+
+
+def invoker_of(interaction: discord.Interaction) -> tuple[discord.Guild, discord.Member]:
+    guild, member = interaction.guild, interaction.user
+    assert guild is not None and isinstance(member, discord.Member)
+    return guild, member
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_roles=True)
+class RoleMenus(
+    commands.GroupCog,
+    name="Role menus",
+    group_name="rolemenu",
+    group_description="Messages with buttons or a select menu from which members take roles.",
+):
+    def __init__(self, bot: Pegasus) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+
+    # -------------------------------------------------------------------------- members' clicks
+
+    async def handle_toggle(self, interaction: discord.Interaction, key: int, role_id: int) -> None:
+        guild, member = invoker_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        menu = await service.get_menu_by_key(guild.id, key)
+        change = service.toggle(menu.rules, frozenset(r.id for r in member.roles), role_id)
+        await self.apply(interaction, member, menu, change)
+
+    async def handle_choice(
+        self, interaction: discord.Interaction, key: int, values: Sequence[str]
+    ) -> None:
+        guild, member = invoker_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        menu = await service.get_menu_by_key(guild.id, key)
+        if not all(value.isdigit() for value in values):
+            raise service.NotOffered()
+        chosen = frozenset(int(value) for value in values)
+        change = service.choose(menu.rules, frozenset(r.id for r in member.roles), chosen)
+        await self.apply(interaction, member, menu, change)
+
+    async def apply(
+        self,
+        interaction: discord.Interaction,
+        member: discord.Member,
+        menu: MenuInfo,
+        change: RoleChange,
+    ) -> None:
+        """Make `change`, all of it or nothing: a role the role rules refuse changes nothing."""
+        guild = member.guild
+        require_bot_can_manage_roles(guild)
+        adding = [self._existing_role(guild, role_id) for role_id in sorted(change.add)]
+        removing = [
+            role for role in map(guild.get_role, sorted(change.remove)) if role is not None
+        ]
+        for role in removing:
+            if not role.is_assignable():
+                raise PermissionDenied(
+                    "{role} is not below my highest role, so I can't take it back; ask the staff.",
+                    role=role_ref(role.id),
+                )
+        allowed = await vet_grants(member, adding, purpose=f"role menu {menu.menu_id}")
+        refused = [role for role in adding if role not in allowed]
+        if refused:
+            raise PermissionDenied(
+                f"I can't give you {and_join([r.mention for r in refused])}: the staff have been "
+                "told why. Nothing was changed."
+            )
+        reason = f"Role menu {menu.menu_id}"
+        if removing:
+            await member.remove_roles(*removing, reason=reason)
+        if adding:
+            await member.add_roles(*adding, reason=reason)
+        await interaction.followup.send(
+            change_reply(change), ephemeral=True, allowed_mentions=NO_PINGS
+        )
+
+    @staticmethod
+    def _existing_role(guild: discord.Guild, role_id: int) -> discord.Role:
+        role = guild.get_role(role_id)
+        if role is None:
+            raise NotFoundError("That role no longer exists; ask the staff to update this menu.")
+        return role
+
+    # -------------------------------------------------------------------------- the sent message
+
+    async def refresh(self, guild: discord.Guild, menu: MenuInfo) -> str:
+        """Update the sent message to show `menu`; what happened, as a sentence for staff."""
+        if menu.channel_id is None or menu.message_id is None:
+            return ""
+        channel = guild.get_channel(menu.channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+            await service.forget_message(guild.id, menu.key, menu.message_id)
+            return " Its channel is gone: send it again with `/rolemenu send`."
+        message = channel.get_partial_message(menu.message_id)
+        try:
+            await message.edit(embed=menu_embed(menu), view=menu_view(menu))
+        except discord.NotFound:
+            await service.forget_message(guild.id, menu.key, menu.message_id)
+            return " Its message was deleted: send it again with `/rolemenu send`."
+        except discord.HTTPException as error:
+            log.warning("Role menu %s not refreshed in guild %s: %s", menu.menu_id, guild.id, error)
+            reason = error.text or error
+            return f" I could not update the sent menu in {channel.mention} ({reason})."
+        return f" The menu in {channel.mention} is updated."
+
+    # -------------------------------------------------------------------------- /rolemenu
+
+    async def menu_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild is None:
+            return []
+        wanted = current.strip().casefold()
+        return [
+            app_commands.Choice(
+                name=clip(f"{menu.menu_id} · {menu.title}", 100), value=menu.menu_id
+            )
+            for menu in await service.list_menus(interaction.guild.id)
+            if wanted in f"{menu.menu_id} {menu.title}".casefold()
+        ][:25]
+
+    @app_commands.command(name="create", description="Create a role menu (then add roles to it).")
+    @app_commands.describe(
+        title="The menu's title",
+        description="Text shown above the roles",
+        style="Buttons (one per role) or a select menu",
+        max_roles=f"The most roles a member may take from it (0 = no limit, at most "
+        f"{service.MAX_OPTIONS})",
+        required_role="Only members with this role may use the menu",
+    )
+    @app_commands.choices(style=STYLE_CHOICES)
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        title: app_commands.Range[str, 1, service.MAX_TITLE],
+        description: app_commands.Range[str, 1, service.MAX_DESCRIPTION] | None = None,
+        style: str = RoleMenuStyle.BUTTONS.value,
+        max_roles: app_commands.Range[int, 0, service.MAX_OPTIONS] = 0,
+        required_role: discord.Role | None = None,
+    ) -> None:
+        guild, member = invoker_of(interaction)
+        if required_role is not None and required_role.is_default():
+            raise ValidationError("Everyone has @everyone: leave the required role out instead.")
+        menu = await service.create_menu(
+            guild.id,
+            member.id,
+            title=title,
+            description=description or "",
+            style=RoleMenuStyle(style),
+            max_roles=max_roles,
+            required_role_id=required_role.id if required_role else None,
+        )
+        await interaction.response.send_message(
+            f"Role menu `{menu.menu_id}` created. Add roles with `/rolemenu add menu:"
+            f"{menu.menu_id}`, then post it with `/rolemenu send`.",
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="add", description="Offer a role in a role menu.")
+    @app_commands.describe(
+        menu=MENU_HELP,
+        role="The role members can take",
+        label="The text on its button or in the list (default: the role's name)",
+        emoji="An emoji shown with it",
+        description="A short explanation (shown in a select menu's list)",
+        group="An exclusive group: a member holds one role of a group at a time",
+    )
+    @app_commands.autocomplete(menu=menu_autocomplete)
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        menu: str,
+        role: discord.Role,
+        label: app_commands.Range[str, 1, service.MAX_LABEL] | None = None,
+        emoji: str | None = None,
+        description: app_commands.Range[str, 1, service.MAX_OPTION_DESCRIPTION] | None = None,
+        group: app_commands.Range[str, 1, service.MAX_GROUP] | None = None,
+    ) -> None:
+        guild, member = invoker_of(interaction)
+        require_bot_can_manage_roles(guild)
+        require_can_delegate(role, member)
+        changed = await service.add_option(
+            guild.id,
+            menu,
+            member.id,
+            role_id=role.id,
+            label=label or role.name[: service.MAX_LABEL],
+            emoji=emoji,
+            description=description,
+            group=group,
+        )
+        await remember_role_setup(role, member)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        refreshed = await self.refresh(guild, changed)
+        await interaction.followup.send(
+            f"Menu `{changed.menu_id}` now offers {role.mention} "
+            f"({len(changed.options)}/{service.MAX_OPTIONS}).{refreshed}",
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    @app_commands.command(name="remove", description="Stop offering a role in a role menu.")
+    @app_commands.describe(menu=MENU_HELP, role="The role to take out of the menu")
+    @app_commands.autocomplete(menu=menu_autocomplete)
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def remove(self, interaction: discord.Interaction, menu: str, role: discord.Role) -> None:
+        guild, member = invoker_of(interaction)
+        changed = await service.remove_option(guild.id, menu, member.id, role_id=role.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        refreshed = await self.refresh(guild, changed)
+        await interaction.followup.send(
+            f"Menu `{changed.menu_id}` no longer offers {role.mention}; members who have it "
+            f"keep it.{refreshed}",
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+    @app_commands.command(name="send", description="Post a role menu in a channel.")
+    @app_commands.describe(menu=MENU_HELP, channel="Where to post it (default: this channel)")
+    @app_commands.autocomplete(menu=menu_autocomplete)
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def send(
+        self,
+        interaction: discord.Interaction,
+        menu: str,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        guild, _member = invoker_of(interaction)
+        found = await service.get_menu(guild.id, menu)
+        target = channel or interaction.channel
+        if not isinstance(target, discord.TextChannel):
+            raise ValidationError("Choose a text channel to post the menu in.")
+        if not found.options:
+            raise ValidationError(
+                f"Menu `{found.menu_id}` offers no role yet: add one with `/rolemenu add`."
+            )
+        require_bot_can_manage_roles(guild)
+        require_bot_can_post(target, embeds=True, what="the role menu")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        message = await target.send(
+            embed=menu_embed(found), view=menu_view(found), allowed_mentions=NO_PINGS
+        )
+        await service.record_sent(guild.id, found.key, target.id, message.id)
+        earlier = (
+            f" The copy sent earlier in <#{found.channel_id}> still works but is no longer "
+            "updated."
+            if found.message_id is not None and found.message_id != message.id
+            else ""
+        )
+        await interaction.followup.send(
+            f"Menu `{found.menu_id}` posted in {target.mention}.{earlier}", ephemeral=True
+        )
+
+    @app_commands.command(name="edit", description="Change a role menu; a sent one is updated.")
+    @app_commands.describe(
+        menu=MENU_HELP,
+        title="A new title",
+        description="New text shown above the roles",
+        style="Buttons (one per role) or a select menu",
+        max_roles="The most roles a member may take from it (0 = no limit)",
+        required_role="Only members with this role may use the menu",
+        clear_required_role="Let every member use the menu again",
+    )
+    @app_commands.choices(style=STYLE_CHOICES)
+    @app_commands.autocomplete(menu=menu_autocomplete)
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        menu: str,
+        title: app_commands.Range[str, 1, service.MAX_TITLE] | None = None,
+        description: app_commands.Range[str, 1, service.MAX_DESCRIPTION] | None = None,
+        style: str | None = None,
+        max_roles: app_commands.Range[int, 0, service.MAX_OPTIONS] | None = None,
+        required_role: discord.Role | None = None,
+        clear_required_role: bool = False,
+    ) -> None:
+        guild, member = invoker_of(interaction)
+        if required_role is not None and required_role.is_default():
+            raise ValidationError("Everyone has @everyone: clear the required role instead.")
+        changed = await service.edit_menu(
+            guild.id,
+            menu,
+            member.id,
+            title=title,
+            description=description,
+            style=RoleMenuStyle(style) if style else None,
+            max_roles=max_roles,
+            required_role_id=required_role.id if required_role else None,
+            clear_required_role=clear_required_role,
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        refreshed = await self.refresh(guild, changed)
+        await interaction.followup.send(
+            f"Menu `{changed.menu_id}` changed.{refreshed}", ephemeral=True
+        )
+
+    @app_commands.command(name="list", description="Show this server's role menus.")
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def list_(self, interaction: discord.Interaction) -> None:
+        guild, _member = invoker_of(interaction)
+        menus = await service.list_menus(guild.id)
+        embed = discord.Embed(title="Role menus", colour=BLURPLE)
+        embed.description = (
+            clip("\n".join(menu_summary(menu) for menu in menus), 4096)
+            if menus
+            else "None yet: create one with `/rolemenu create`."
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="delete", description="Delete a role menu and its sent message.")
+    @app_commands.describe(menu=MENU_HELP)
+    @app_commands.autocomplete(menu=menu_autocomplete)
+    @app_commands.checks.has_permissions(manage_roles=True)
+    async def delete(self, interaction: discord.Interaction, menu: str) -> None:
+        guild, member = invoker_of(interaction)
+        found = await service.get_menu(guild.id, menu)
+
+        async def remove_menu(answer: discord.Interaction) -> None:
+            deleted = await service.delete_menu(guild.id, found.menu_id, member.id)
+            await self._delete_sent(guild, deleted)
+            await answer.response.edit_message(
+                content=f"Role menu `{deleted.menu_id}` deleted; members keep the roles they "
+                "took.",
+                view=None,
+            )
+
+        await confirm(
+            interaction,
+            f"Delete role menu `{found.menu_id}` (**{found.title}**) and its sent message?",
+            remove_menu,
+            confirm_label="Delete menu",
+        )
+
+    @staticmethod
+    async def _delete_sent(guild: discord.Guild, menu: MenuInfo) -> None:
+        channel = guild.get_channel(menu.channel_id) if menu.channel_id else None
+        if menu.message_id is None or not isinstance(channel, discord.abc.Messageable):
+            return
+        try:
+            await channel.get_partial_message(menu.message_id).delete()  # type: ignore[attr-defined]
+        except discord.HTTPException as error:
+            log.info("Sent role menu %s not deleted: %s", menu.menu_id, error)
+
+
+async def setup(bot: Pegasus) -> None:
+    await bot.add_cog(RoleMenus(bot))
