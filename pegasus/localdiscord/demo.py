@@ -31,6 +31,7 @@ BOT_PERMISSIONS = Permissions.of(
     "kick_members",
     "ban_members",
     "moderate_members",
+    "view_audit_log",
     "manage_messages",
     "view_channel",
     "send_messages",

@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pegasus.localdiscord import payloads
+from pegasus.localdiscord import auditlog, payloads
 from pegasus.localdiscord.interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
@@ -98,6 +98,16 @@ def route(method: str, template: str, *, auth: bool = True):
 
 
 class Rest:
+    # Routes a person may call with their own token (`LocalDiscord.token_for`), as Discord's own
+    # client does from a member's menu; their permissions, not the bot's, are checked there.
+    PERSON_ROUTES = frozenset(
+        {
+            "/guilds/{guild_id}/bans/{user_id}",
+            "/guilds/{guild_id}/members/{user_id}",
+            "/guilds/{guild_id}/audit-logs",
+        }
+    )
+
     def __init__(self, server: LocalDiscord) -> None:
         self.s = server
 
@@ -153,9 +163,24 @@ class Rest:
     def me(self, guild: FakeGuild) -> FakeMember:
         return guild.members_by_id[self.s.bot_user.id]
 
-    # permission checks (the bot is the actor) ----------------------------------------------
-    def require(self, guild: FakeGuild, *names: str, channel: FakeChannel | None = None) -> None:
-        me = self.me(guild)
+    def actor(self, call: Call, guild: FakeGuild) -> FakeMember:
+        """Who makes this call: the bot, or a person calling with their own token."""
+        if call.actor is None or call.actor.id == self.s.bot_user.id:
+            return self.me(guild)
+        member = guild.members_by_id.get(call.actor.id)
+        if member is None:
+            raise missing_access()
+        return member
+
+    # permission checks (the bot is the actor unless `actor` says otherwise) ----------------
+    def require(
+        self,
+        guild: FakeGuild,
+        *names: str,
+        channel: FakeChannel | None = None,
+        actor: FakeMember | None = None,
+    ) -> None:
+        me = actor or self.me(guild)
         if channel is not None and channel.guild is not None:
             perms = channel.permissions_for(me)
             if not perms.view_channel:
@@ -165,16 +190,20 @@ class Rest:
         if any(not perms.has(n) for n in names):
             raise missing_permissions()
 
-    def require_above(self, guild: FakeGuild, target: FakeMember) -> None:
+    def require_above(
+        self, guild: FakeGuild, target: FakeMember, actor: FakeMember | None = None
+    ) -> None:
         """Discord's hierarchy rule: the target's top role must be below the bot's."""
-        me = self.me(guild)
+        me = actor or self.me(guild)
         if target.id == guild.owner_id:
             raise missing_permissions()
         if me.id != guild.owner_id and target.top_role.position >= me.top_role.position:
             raise missing_permissions()
 
-    def require_role_below(self, guild: FakeGuild, role: FakeRole) -> None:
-        me = self.me(guild)
+    def require_role_below(
+        self, guild: FakeGuild, role: FakeRole, actor: FakeMember | None = None
+    ) -> None:
+        me = actor or self.me(guild)
         if role.managed or role.is_default:
             raise missing_permissions()
         if me.id != guild.owner_id and role.position >= me.top_role.position:
@@ -465,36 +494,39 @@ class Rest:
     async def edit_member(self, call: Call) -> Any:
         guild = self.guild(call)
         member = self.member(guild, call.params["user_id"])
+        actor = self.actor(call, guild)
         body = call.json or {}
-        is_me = member.id == self.s.bot_user.id
+        is_me = member.id == actor.id
         if "roles" in body:
-            self.require(guild, "manage_roles")
+            self.require(guild, "manage_roles", actor=actor)
             wanted = {int(r) for r in body["roles"] or []}
             current = set(member.role_ids)
             for role_id in wanted ^ current:
-                self.require_role_below(guild, self.role(guild, str(role_id)))
+                self.require_role_below(guild, self.role(guild, str(role_id)), actor)
         if "nick" in body:
-            self.require(guild, "change_nickname" if is_me else "manage_nicknames")
+            self.require(guild, "change_nickname" if is_me else "manage_nicknames", actor=actor)
             if not is_me:
-                self.require_above(guild, member)
+                self.require_above(guild, member, actor)
         if "communication_disabled_until" in body:
-            self._check_timeout(guild, member, body["communication_disabled_until"])
+            self._check_timeout(guild, member, body["communication_disabled_until"], actor)
         if "mute" in body:
-            self.require(guild, "mute_members")
+            self.require(guild, "mute_members", actor=actor)
         if "deaf" in body:
-            self.require(guild, "deafen_members")
+            self.require(guild, "deafen_members", actor=actor)
         if "channel_id" in body:
-            self.require(guild, "move_members")
+            self.require(guild, "move_members", actor=actor)
             if member.voice is None:
                 raise DiscordError(400, 40032, "Target user is not connected to voice.")
         # Everything was allowed: apply.
+        nick = (body["nick"] or None) if "nick" in body else member.nick
+        until = member.timed_out_until
+        if "communication_disabled_until" in body:
+            raw = body["communication_disabled_until"]
+            until = datetime.fromisoformat(raw) if raw else None
+        changes = auditlog.member_changes(member, nick=nick, timed_out_until=until)
         if "roles" in body:
             member.role_ids = [int(r) for r in body["roles"] or []]
-        if "nick" in body:
-            member.nick = body["nick"] or None
-        if "communication_disabled_until" in body:
-            until = body["communication_disabled_until"]
-            member.timed_out_until = datetime.fromisoformat(until) if until else None
+        member.nick, member.timed_out_until = nick, until
         voice_changed = False
         if member.voice is not None:
             if "mute" in body:
@@ -513,11 +545,17 @@ class Rest:
         self.s.events.member_update(member)
         if voice_changed:
             self.s.events.voice_state(member)
+        if changes:
+            self.s.audit_log.record(
+                guild, actor, auditlog.MEMBER_UPDATE, member.id, call.reason, changes
+            )
         return payloads.member(member)
 
-    def _check_timeout(self, guild: FakeGuild, member: FakeMember, until: str | None) -> None:
-        self.require(guild, "moderate_members")
-        self.require_above(guild, member)
+    def _check_timeout(
+        self, guild: FakeGuild, member: FakeMember, until: str | None, actor: FakeMember
+    ) -> None:
+        self.require(guild, "moderate_members", actor=actor)
+        self.require_above(guild, member, actor)
         if member.permissions.administrator:
             raise missing_permissions()  # Discord cannot time out administrators
         if until:
@@ -532,11 +570,13 @@ class Rest:
     @route("DELETE", "/guilds/{guild_id}/members/{user_id}")
     async def kick(self, call: Call) -> Any:
         guild = self.guild(call)
-        self.require(guild, "kick_members")
+        actor = self.actor(call, guild)
+        self.require(guild, "kick_members", actor=actor)
         member = self.member(guild, call.params["user_id"])
-        self.require_above(guild, member)
+        self.require_above(guild, member, actor)
         guild.kicked.append(member.user)
         self.s.remove_member(guild, member)
+        self.s.audit_log.record(guild, actor, auditlog.MEMBER_KICK, member.id, call.reason)
         return None
 
     @route("GET", "/guilds/{guild_id}/bans")
@@ -548,7 +588,7 @@ class Rest:
     @route("GET", "/guilds/{guild_id}/bans/{user_id}")
     async def get_ban(self, call: Call) -> Any:
         guild = self.guild(call)
-        self.require(guild, "ban_members")
+        self.require(guild, "ban_members", actor=self.actor(call, guild))
         ban = guild.bans.get(int(call.params["user_id"]))
         if ban is None:
             raise DiscordError(404, 10026, "Unknown Ban")
@@ -557,11 +597,12 @@ class Rest:
     @route("PUT", "/guilds/{guild_id}/bans/{user_id}")
     async def ban(self, call: Call) -> Any:
         guild = self.guild(call)
-        self.require(guild, "ban_members")
+        actor = self.actor(call, guild)
+        self.require(guild, "ban_members", actor=actor)
         user = self.user(call.params["user_id"])
         member = guild.members_by_id.get(user.id)
         if member is not None:
-            self.require_above(guild, member)
+            self.require_above(guild, member, actor)
         elif user.id == guild.owner_id:
             raise missing_permissions()
         seconds = int(
@@ -583,6 +624,7 @@ class Rest:
         self.s.events.ban_add(guild, user)
         if seconds:
             self._purge_user_messages(guild, user, seconds)
+        self.s.audit_log.record(guild, actor, auditlog.MEMBER_BAN_ADD, user.id, call.reason)
         return None
 
     def _purge_user_messages(self, guild: FakeGuild, user: FakeUser, seconds: int) -> None:
@@ -599,11 +641,13 @@ class Rest:
     @route("DELETE", "/guilds/{guild_id}/bans/{user_id}")
     async def unban(self, call: Call) -> Any:
         guild = self.guild(call)
-        self.require(guild, "ban_members")
+        actor = self.actor(call, guild)
+        self.require(guild, "ban_members", actor=actor)
         ban = guild.bans.pop(int(call.params["user_id"]), None)
         if ban is None:
             raise DiscordError(404, 10026, "Unknown Ban")
         self.s.events.ban_remove(guild, ban.user)
+        self.s.audit_log.record(guild, actor, auditlog.MEMBER_BAN_REMOVE, ban.user.id, call.reason)
         return None
 
     @route("POST", "/guilds/{guild_id}/bulk-ban")
@@ -628,15 +672,29 @@ class Rest:
             if member is not None:
                 self.s.remove_member(guild, member)
             self.s.events.ban_add(guild, user)
+            self.s.audit_log.record(
+                guild, self.me(guild), auditlog.MEMBER_BAN_ADD, user.id, call.reason
+            )
             banned.append(str(raw))
         return {"banned_users": banned, "failed_users": failed}
 
     @route("GET", "/guilds/{guild_id}/audit-logs")
     async def audit_logs(self, call: Call) -> Any:
-        self.require(self.guild(call), "view_audit_log")
+        guild = self.guild(call)
+        self.require(guild, "view_audit_log", actor=self.actor(call, guild))
+        q = call.query
+        entries = self.s.audit_log.page(
+            guild,
+            user_id=_int_or_none(q.get("user_id")),
+            action_type=_int_or_none(q.get("action_type")),
+            before=_int_or_none(q.get("before")),
+            after=_int_or_none(q.get("after")),
+            limit=_int_or_none(q.get("limit")) or auditlog.DEFAULT_PAGE,
+        )
+        named = {i for e in entries for i in (e.user_id, e.target_id) if i is not None}
         return {
-            "audit_log_entries": [],
-            "users": [],
+            "audit_log_entries": [e.payload() for e in entries],
+            "users": [payloads.user(self.s.users[i]) for i in sorted(named) if i in self.s.users],
             "webhooks": [],
             "integrations": [],
             "threads": [],

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from pegasus.localdiscord import payloads
+from pegasus.localdiscord.auditlog import AuditLog
 from pegasus.localdiscord.gateway import Events, Gateway
 from pegasus.localdiscord.state import (
     DM,
@@ -173,6 +174,8 @@ class Call:
     query: dict[str, str]
     reason: str | None
     record: RecordedRequest
+    # Who calls: the bot, or a person with their own token (`token_for`); None without auth.
+    actor: FakeUser | None = None
 
 
 class LocalDiscord:
@@ -208,6 +211,10 @@ class LocalDiscord:
         self.guild_commands_by_id: dict[int, dict[str, dict[str, Any]]] = {}
         self.sync_count = 0
         self.requests: list[RecordedRequest] = []
+        #: requests made by people with their own token (`token_for`), not by the bot
+        self.person_requests: list[RecordedRequest] = []
+        self._user_tokens: dict[str, FakeUser] = {}
+        self.audit_log = AuditLog(self)
         self.unknown_routes: list[RecordedRequest] = []
         self.in_flight = 0
         self.faults = Faults()
@@ -627,6 +634,22 @@ class LocalDiscord:
         return channel
 
     # the REST entry point ------------------------------------------------------------------
+    def token_for(self, user: FakeUser) -> str:
+        """A token with which `user` calls REST as themselves (as Discord's own client does
+        for a moderator); the bot's own is `token`."""
+        for token, owner in self._user_tokens.items():
+            if owner.id == user.id:
+                return token
+        token = f"user.{user.id}.{snowflake()}"
+        self._user_tokens[token] = user
+        return token
+
+    def authenticate(self, header: str | None) -> FakeUser | None:
+        """Who an `Authorization` header names: the bot, a person with a token, or nobody."""
+        if header == f"Bot {self.token}":
+            return self.bot_user
+        return self._user_tokens.get((header or "").removeprefix("Bot "))
+
     def route(
         self, method: str, template: str, *, auth: bool = True
     ) -> Callable[[Handler], Handler]:
@@ -658,6 +681,7 @@ class LocalDiscord:
 
             reason = unquote(reason)
         route, params = self._match(request.method, path)
+        actor = self.authenticate(request.headers.get("Authorization"))
         record = RecordedRequest(
             request.method,
             path,
@@ -667,9 +691,10 @@ class LocalDiscord:
             files,
             reason,
         )
-        self.requests.append(record)
+        by_person = actor is not None and actor.id != self.bot_user.id
+        (self.person_requests if by_person else self.requests).append(record)
         with self.serving():
-            response = await self._respond(request, route, params, record)
+            response = await self._respond(request, route, params, record, actor)
         self.notify("request", record)
         return response
 
@@ -679,18 +704,27 @@ class LocalDiscord:
         route: RouteDef | None,
         params: dict[str, str],
         record: RecordedRequest,
+        actor: FakeUser | None,
     ) -> web.StreamResponse:
+        by_person = actor is not None and actor.id != self.bot_user.id
         if route is None:
-            self.unknown_routes.append(record)
+            if not by_person:
+                self.unknown_routes.append(record)
             return self._json(record, 404, {"message": "404: Not Found", "code": 0})
-        if route.auth and request.headers.get("Authorization") != f"Bot {self.token}":
+        if route.auth and actor is None:
             return self._json(record, 401, {"message": "401: Unauthorized", "code": 0})
-        fault = self.faults.take(record.method, route.template, record.path)
+        if by_person and route.template not in self.rest.PERSON_ROUTES:
+            # People act only where the local Discord checks their own permissions.
+            return self._json(record, 403, payloads.error(50001, "Missing Access", None))
+        # Faults are injected into the bot's requests only.
+        fault = None if by_person else self.faults.take(record.method, route.template, record.path)
         if fault is not None:
             record.fault = True
             self.faults.hits.append(record)
             return self._json(record, fault.status, fault.body, fault.headers)
-        call = Call(request, params, record.json, record.files, record.query, record.reason, record)
+        call = Call(
+            request, params, record.json, record.files, record.query, record.reason, record, actor
+        )
         try:
             result = await route.handler(call)
         except DiscordError as exc:

@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pegasus.localdiscord.permissions import (
@@ -547,6 +547,37 @@ class FakeMember:
 
     async def leave(self) -> None:
         await self.guild.remove_member(self)
+
+    # moderation from Discord's own menus: REST calls with this person's token, checked against
+    # their permissions and written to the audit log (pegasus.localdiscord.auditlog)
+    @property
+    def _as_person(self) -> Any:
+        from pegasus.localdiscord.auditlog import PersonClient
+
+        return PersonClient(self.guild.server, self)
+
+    async def ban(
+        self,
+        target: FakeMember | FakeUser,
+        *,
+        reason: str | None = None,
+        delete_message_seconds: int = 0,
+    ) -> None:
+        await self._as_person.ban(
+            self.guild, target, reason=reason, delete_message_seconds=delete_message_seconds
+        )
+
+    async def unban(self, target: FakeMember | FakeUser, *, reason: str | None = None) -> None:
+        await self._as_person.unban(self.guild, target, reason=reason)
+
+    async def kick(self, target: FakeMember, *, reason: str | None = None) -> None:
+        await self._as_person.kick(self.guild, target, reason=reason)
+
+    async def timeout(
+        self, target: FakeMember, duration: timedelta | None, *, reason: str | None = None
+    ) -> None:
+        """Time `target` out for `duration` from now; None ends their timeout."""
+        await self._as_person.timeout(self.guild, target, duration, reason=reason)
 
 
 class FakeGuild:
