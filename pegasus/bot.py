@@ -41,11 +41,13 @@ MEGABYTE = 1024 * 1024
 class MessagePhase(IntEnum):
     """When a message hook runs, whatever order the extensions were loaded in.
 
-    Security decides first, since it may remove the message; levels next, so spam that Security
-    removed earns nothing; then the other features (transcripts, ...).
+    Security decides first, since it may remove the message; automod next (it may remove it
+    too); levels then, so spam or a filtered message that was removed earns nothing; then the
+    other features (transcripts, ...).
     """
 
     SECURITY = 0
+    AUTOMOD = 5
     LEVELS = 10
     FEATURES = 20
 
@@ -75,6 +77,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.community",
     "cogs.rolemenus",
     "cogs.security",
+    "cogs.automod",
     "cogs.logs",
     "cogs.retention",
     "cogs.privacy",
