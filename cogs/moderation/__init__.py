@@ -6,6 +6,7 @@ from cogs.moderation.actions import ModerationActions
 from cogs.moderation.automations import Automations
 from cogs.moderation.blacklist import BlacklistCog
 from cogs.moderation.cases import Cases
+from cogs.moderation.outside import OutsideActions
 from cogs.moderation.support import Enforcer
 from cogs.moderation.timers import Timers
 from cogs.moderation.warnings import Warnings
@@ -21,3 +22,4 @@ async def setup(bot: Pegasus) -> None:
     await bot.add_cog(Warnings(bot, enforcer))
     await bot.add_cog(automations)
     await bot.add_cog(Timers(bot, enforcer, automations))
+    await bot.add_cog(OutsideActions(bot, enforcer))

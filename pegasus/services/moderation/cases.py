@@ -23,7 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from models.moderation import CaseType, ModCase, ModerationSettings
+from models.moderation import CaseAuditEntry, CaseType, ModCase, ModerationSettings
 from pegasus import scheduler
 from pegasus.errors import NotFoundError, ValidationError
 from pegasus.services import ids
@@ -242,12 +242,15 @@ async def record_action(
     proof: Sequence[str] = (),
     channel_id: int | None = None,
     metadata: Mapping[str, Any] | None = None,
+    audit_entry_id: int | None = None,
 ) -> Case:
     """Record a moderation action the cog has just performed on Discord; returns its case.
 
     - A ban, mute or timeout replaces the user's running one of the same kind (its timer is
       cancelled) and, when timed, schedules its own end in the same transaction.
     - An unban, unmute or untimeout ends the running punishment it lifts.
+    - `audit_entry_id`: the Discord audit log entry the action was read from; a second case
+      from the same entry raises IntegrityError and the whole transaction is rolled back.
     """
     case_type = CaseType(case_type)
     reason = clean_reason(reason)
@@ -280,6 +283,10 @@ async def record_action(
             metadata=meta,
             conn=conn,
         )
+        if audit_entry_id is not None:
+            await CaseAuditEntry.create(
+                entry_id=audit_entry_id, guild_id=guild_id, case_id=case.id, using_db=conn
+            )
         if case.expires_at is not None and case_type in TIMER_KINDS:
             await scheduler.schedule(
                 TIMER_KINDS[case_type],

@@ -1,0 +1,90 @@
+"""Bans, unbans, kicks and timeouts taken in Discord's own menus become cases, from the audit log.
+
+Discord sends each new audit log entry (`on_audit_log_entry_create`) to a bot with the
+GUILD_MODERATION intent and the View Audit Log permission. Pegasus' own actions appear there too,
+with the bot as the actor: they are cases already, so they are left out here; everyone else's
+(people, and other bots) are recorded and posted to the modlog like any other case.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands
+
+from cogs.moderation.support import Enforcer
+from pegasus.bot import Pegasus
+from pegasus.services.moderation import CaseType
+from pegasus.services.moderation.outside import (
+    OutsideAction,
+    record_outside_action,
+    timeout_change,
+)
+
+log = logging.getLogger(__name__)
+
+MENU_ACTIONS = {
+    discord.AuditLogAction.ban: CaseType.BAN,
+    discord.AuditLogAction.unban: CaseType.UNBAN,
+    discord.AuditLogAction.kick: CaseType.KICK,
+}
+
+
+def target_id(entry: discord.AuditLogEntry) -> int | None:
+    target = entry.target
+    return target.id if target is not None else None  # type: ignore[union-attr]
+
+
+def read_type(entry: discord.AuditLogEntry) -> tuple[CaseType, int | None] | None:
+    """The case an entry makes (with a timeout's duration), or None for other entries."""
+    if entry.action in MENU_ACTIONS:
+        return MENU_ACTIONS[entry.action], None
+    if entry.action is discord.AuditLogAction.member_update:
+        after = dict(entry.after)
+        if "timed_out_until" in after:
+            return timeout_change(after["timed_out_until"], entry.created_at)
+    return None
+
+
+class OutsideActions(commands.Cog, name="Actions outside Pegasus"):
+    """Moderation done in Discord itself, recorded as cases."""
+
+    def __init__(self, bot: Pegasus, enforcer: Enforcer) -> None:
+        self.bot = bot
+        self.enforcer = enforcer
+
+    def read(self, entry: discord.AuditLogEntry) -> OutsideAction | None:
+        """The entry as an action to record, or None: not about moderation, or Pegasus' own."""
+        assert self.bot.user is not None
+        # Compared by id: the actor may be missing from the cache, Pegasus never is.
+        if entry.user_id == self.bot.user.id:
+            return None
+        read = read_type(entry)
+        user_id = target_id(entry)
+        if read is None or user_id is None:
+            return None
+        case_type, duration = read
+        actor = entry.user
+        return OutsideAction(
+            guild_id=entry.guild.id,
+            entry_id=entry.id,
+            case_type=case_type,
+            user_id=user_id,
+            moderator_id=entry.user_id,
+            reason=entry.reason,
+            at=entry.created_at,
+            duration_seconds=duration,
+            moderator_is_bot=bool(actor is not None and actor.bot),
+        )
+
+    @commands.Cog.listener()
+    async def on_audit_log_entry_create(self, entry: discord.AuditLogEntry) -> None:
+        action = self.read(entry)
+        if action is None:
+            return
+        case = await record_outside_action(action)
+        if case is None:
+            log.debug("Audit log entry %s was recorded before", entry.id)
+            return
+        await self.enforcer.post_case(entry.guild, case)
