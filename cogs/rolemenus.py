@@ -7,9 +7,12 @@ Discord objects into plain values, calls them and shows the result.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import discord
 from discord import app_commands
@@ -19,7 +22,7 @@ from models.rolemenus import RoleMenuStyle
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, role_ref
 from pegasus.services import rolemenus as service
-from pegasus.services.rolemenus import MenuInfo, RoleChange
+from pegasus.services.rolemenus import MenuInfo, MenuRules, RoleChange
 from pegasus.ui.checks import and_join, require_bot_can_post
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton, PegasusSelect
@@ -38,6 +41,8 @@ STYLE_CHOICES = [
 NO_PINGS = discord.AllowedMentions.none()
 SELECT_PLACEHOLDER = "Choose your roles"
 KEY = r"[0-9]{1,19}"
+# What a click or a choice changes, given the menu's rules and the roles the member holds.
+Decide = Callable[[MenuRules, frozenset[int]], RoleChange]
 ROLE = r"[0-9]{1,20}"
 
 
@@ -202,6 +207,9 @@ class RoleMenus(
 ):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
+        self._member_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -213,23 +221,42 @@ class RoleMenus(
     # -------------------------------------------------------------------------- members' clicks
 
     async def handle_toggle(self, interaction: discord.Interaction, key: int, role_id: int) -> None:
-        guild, member = invoker_of(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        menu = await service.get_menu_by_key(guild.id, key)
-        change = service.toggle(menu.rules, frozenset(r.id for r in member.roles), role_id)
-        await self.apply(interaction, member, menu, change)
+        await self._handle(
+            interaction, key, lambda rules, held: service.toggle(rules, held, role_id)
+        )
 
     async def handle_choice(
         self, interaction: discord.Interaction, key: int, values: Sequence[str]
     ) -> None:
-        guild, member = invoker_of(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        menu = await service.get_menu_by_key(guild.id, key)
         if not all(value.isdigit() for value in values):
             raise service.NotOffered()
         chosen = frozenset(int(value) for value in values)
-        change = service.choose(menu.rules, frozenset(r.id for r in member.roles), chosen)
-        await self.apply(interaction, member, menu, change)
+        await self._handle(
+            interaction, key, lambda rules, held: service.choose(rules, held, chosen)
+        )
+
+    async def _handle(self, interaction: discord.Interaction, key: int, decide: Decide) -> None:
+        guild, clicker = invoker_of(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        menu = await service.get_menu_by_key(guild.id, key)
+        async with self._one_change_at_a_time(clicker) as member:
+            change = decide(menu.rules, frozenset(role.id for role in member.roles))
+            await self.apply(interaction, member, menu, change)
+
+    @contextlib.asynccontextmanager
+    async def _one_change_at_a_time(self, member: discord.Member) -> AsyncIterator[discord.Member]:
+        """The member as Discord has them now, while no other click of theirs is handled.
+
+        Two quick clicks both carry the roles from before either was handled, and the cache
+        learns of a change only when Discord's event arrives; so clicks of one member wait for
+        each other and each reads the member's roles from Discord.
+        """
+        key = (member.guild.id, member.id)
+        lock = self._member_locks.get(key)
+        if lock is None:
+            lock = self._member_locks[key] = asyncio.Lock()
+        async with lock:
+            yield await member.guild.fetch_member(member.id)
 
     async def apply(
         self,

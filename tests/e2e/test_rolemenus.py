@@ -6,6 +6,7 @@ bot gives and takes roles through the local Discord, and the roles members hold 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
@@ -160,6 +161,32 @@ async def test_the_required_role_is_needed(discord_env: DiscordEnv, cast: Cast) 
     await env.settle()
     await click(env, env.carol, message, "News")
     assert env.carol.has_role(cast.news)
+
+
+async def test_quick_clicks_keep_the_group_and_the_cap(discord_env: DiscordEnv, cast: Cast) -> None:
+    """Clicks sent at once all carry the roles from before any was handled; the rules still
+    hold when they are done."""
+    env = discord_env
+    colours = await create(cast.manager, title="Colours")
+    for role in (cast.red, cast.blue):
+        await offer(cast.manager, colours, role, group="colour")
+    capped = await create(cast.manager, title="Capped", max_roles=1)
+    for role in (cast.news, cast.events):
+        await offer(cast.manager, capped, role)
+    colour_menu = await send(env, cast.manager, colours)
+    capped_menu = await send(env, cast.manager, capped)
+
+    replies = await asyncio.gather(
+        env.alice.click(colour_menu, label="Red"),
+        env.alice.click(colour_menu, label="Blue"),
+        env.alice.click(capped_menu, label="News"),
+        env.alice.click(capped_menu, label="Events"),
+    )
+    await env.settle()
+    assert all(reply.ephemeral for reply in replies)
+    assert [env.alice.has_role(cast.red), env.alice.has_role(cast.blue)].count(True) == 1
+    assert [env.alice.has_role(cast.news), env.alice.has_role(cast.events)].count(True) == 1
+    assert sum("at most 1 role" in reply.text for reply in replies) == 1
 
 
 # --------------------------------------------------------------------------- the role rules
