@@ -174,6 +174,7 @@ class Security(commands.Cog):
         self.bot.guild_configs.clear()  # this bot's database may not be the one the copy came from
         for user_id, until in await service.active_blocks(utcnow()):
             self.limiter.block(user_id, until)
+        await service.resume_raids(self.raids, utcnow(), self.bot.owns_guild)
         self.bot.pegasus_tree.interaction_checks.append(self.limit_command_rate)
         self.bot.add_message_hook(self.on_message, MessagePhase.SECURITY)
 
@@ -227,6 +228,8 @@ class Security(commands.Cog):
         )
         if report is not None and report.created:
             await self.alert_raid(member.guild, config, report)
+        # The raid response (cogs.raids) acts on the wave, or gates a join while a raid lasts.
+        self.bot.dispatch("raid_join_checked", member, report)
 
     async def alert_raid(
         self, guild: discord.Guild, config: GuildConfig, report: RaidReport

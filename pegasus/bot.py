@@ -78,6 +78,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.rolemenus",
     "cogs.security",
     "cogs.automod",
+    "cogs.raids",
     "cogs.logs",
     "cogs.retention",
     "cogs.privacy",

@@ -90,6 +90,8 @@ SETTINGS_TABLES = (
     "guild_settings",
     "moderation_settings",
     "ticket_settings",
+    "raid_settings",
+    "verification_settings",
 )
 # Discord's markup for a user or role mention, a channel and a timestamp.
 MARKUP = ("<@", "<#", "<t:")

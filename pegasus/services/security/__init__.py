@@ -37,7 +37,7 @@ from pegasus.services.security.incidents import (
     record_incident_action,
     resolve_incident,
 )
-from pegasus.services.security.raids import RaidDetector, RaidReport, handle_join
+from pegasus.services.security.raids import RaidDetector, RaidReport, handle_join, resume_raids
 from pegasus.services.security.ratelimits import (
     COMMANDS_ENDPOINT,
     CommandRateLimiter,
@@ -101,6 +101,7 @@ __all__ = [
     "record_rate_limit_violation",
     "record_spam",
     "resolve_incident",
+    "resume_raids",
     "revoke_api_key",
     "security_config",
     "update_security_settings",

@@ -5,15 +5,18 @@
 (severity high) and writes a `security_logs` entry; members who join while the raid goes on are
 appended to the same incident. A raid is over once `raid_seconds` pass without a join. No query
 runs for a normal join. One process owns a guild (its shard), so the window is exact.
+
+The raid's recent joins and last join are kept on the incident (`metadata`), so a restart in the
+middle of a raid resumes it (`resume_raids`): joins after the restart go to the same incident.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from random import Random
 
 from tortoise.exceptions import IntegrityError
@@ -25,10 +28,13 @@ from pegasus.services.audit import ensure_rows, record_security_event
 from pegasus.services.community import SecurityConfig
 from pegasus.services.security.incidents import OPEN_STATUSES
 
-__all__ = ["RaidDetector", "RaidReport", "handle_join"]
+__all__ = ["RAID_INCIDENT", "RaidDetector", "RaidReport", "handle_join", "resume_raids"]
 
 RAID_INCIDENT = "raid"
 MAX_TRACKED_JOINS = 10_000  # per guild: bounds memory during a very large raid
+# Recent joins kept on the incident for a restart: more than the largest join limit (100).
+STORED_JOINS = 200
+RESUME_LOOKBACK = timedelta(days=1)
 _ID_ATTEMPTS = 5
 
 
@@ -37,6 +43,7 @@ class _ActiveRaid:
     started_at: float
     last_join_at: float
     pending: list[int]  # members not yet written to the incident
+    window_start: float = 0.0  # the first join counted in the raid
     incident_pk: int | None = None
     incident_id: str | None = None
 
@@ -79,11 +86,44 @@ class RaidDetector:
             if recent <= joins:
                 return None
             members = list(dict.fromkeys(member for _at, member in state.joins))
-            raid = state.raid = _ActiveRaid(started_at=moment, last_join_at=moment, pending=members)
+            raid = state.raid = _ActiveRaid(
+                started_at=moment,
+                last_join_at=moment,
+                pending=members,
+                window_start=cutoff,  # the detected window: `seconds` before the raid began
+            )
             return raid
         raid.pending.append(user_id)
         raid.last_join_at = moment
         return raid
+
+    def recent_joins(self, guild_id: int) -> list[tuple[float, int]]:
+        """The joins in the current window, oldest first (at most `STORED_JOINS`)."""
+        state = self._guilds.get(guild_id)
+        return list(state.joins)[-STORED_JOINS:] if state else []
+
+    def resume(
+        self,
+        guild_id: int,
+        *,
+        incident_pk: int,
+        incident_id: str,
+        joins: Sequence[tuple[float, int]],
+        started_at: float,
+        window_start: float,
+        last_join_at: float,
+    ) -> None:
+        """Take up a raid that was going on before a restart, with its recent joins."""
+        state = self._guilds.setdefault(guild_id, _GuildJoins())
+        state.joins = deque(sorted((float(at), int(user)) for at, user in joins))
+        state.raid = _ActiveRaid(
+            started_at=started_at,
+            last_join_at=last_join_at,
+            pending=[],
+            window_start=window_start,
+            incident_pk=incident_pk,
+            incident_id=incident_id,
+        )
 
     def lock(self, guild_id: int) -> asyncio.Lock:
         return self._guilds.setdefault(guild_id, _GuildJoins()).lock
@@ -110,6 +150,7 @@ class RaidReport:
     created: bool
     added_user_ids: tuple[int, ...]
     total_users: int
+    window_start: datetime  # members who joined before it are not part of the raid
 
 
 async def handle_join(
@@ -137,21 +178,86 @@ async def handle_join(
         users, raid.pending = raid.pending, []
         if not users:
             return None  # written by the join that held the lock
+        window = _Window(
+            recent=detector.recent_joins(guild_id),
+            started_at=raid.started_at,
+            start=raid.window_start,
+        )
         incident: SecurityIncident | None = None
         created = False
+        if raid.incident_pk is None:
+            # A raid that went on before a restart the detector did not know of yet.
+            raid.incident_pk = await _resumable_incident(guild_id, now, config.raid_seconds)
         if raid.incident_pk is not None:
-            incident = await _append_raid_members(raid.incident_pk, users, now)
+            incident = await _append_raid_members(raid.incident_pk, users, now, window)
         if incident is None:  # a new raid, or the incident was closed while the raid went on
-            incident = await _open_raid_incident(guild_id, users, now, config, rng=rng)
-            raid.incident_pk, raid.incident_id = incident.pk, incident.incident_id
+            incident = await _open_raid_incident(guild_id, users, now, config, window, rng=rng)
             created = True
+        raid.incident_pk, raid.incident_id = incident.pk, incident.incident_id
+        window_start = datetime.fromtimestamp(
+            float(incident.metadata.get("window_start", raid.window_start)), UTC
+        )
         return RaidReport(
             incident_pk=incident.pk,
             incident_id=incident.incident_id,
             created=created,
             added_user_ids=tuple(users),
             total_users=len(incident.affected_users),
+            window_start=window_start,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    recent: list[tuple[float, int]]
+    started_at: float
+    start: float
+
+    def stored(self) -> list[list[float | int]]:
+        return [[at, user] for at, user in self.recent]
+
+
+async def _resumable_incident(guild_id: int, now: datetime, seconds: int) -> int | None:
+    """An open raid incident of the guild whose last join is within the window: the raid it
+    records is still going on."""
+    rows = await SecurityIncident.filter(
+        guild_id=guild_id, type=RAID_INCIDENT, status__in=OPEN_STATUSES
+    ).order_by("-id").limit(5)
+    for row in rows:
+        last = (row.metadata or {}).get("last_join_at")
+        if last is not None and (now - datetime.fromisoformat(last)).total_seconds() <= seconds:
+            return row.pk
+    return None
+
+
+async def resume_raids(
+    detector: RaidDetector, now: datetime, owns_guild: Callable[[int], bool]
+) -> int:
+    """Take up the raids that were going on when the bot stopped (open raid incidents whose
+    last join is within their window); returns how many."""
+    rows = await SecurityIncident.filter(
+        type=RAID_INCIDENT, status__in=OPEN_STATUSES, updated_at__gte=now - RESUME_LOOKBACK
+    )
+    resumed = 0
+    for row in rows:
+        guild_id = row.guild_id  # type: ignore[attr-defined]
+        meta = row.metadata or {}
+        if guild_id is None or not owns_guild(guild_id) or "last_join_at" not in meta:
+            continue
+        last = datetime.fromisoformat(meta["last_join_at"])
+        if (now - last).total_seconds() > int(meta.get("raid_seconds", 0)):
+            continue
+        detector.resume(
+            guild_id,
+            incident_pk=row.pk,
+            incident_id=row.incident_id,
+            joins=[(at, user) for at, user in meta.get("recent_joins", [])],
+            started_at=float(meta.get("started_at", last.timestamp())),
+            window_start=float(meta.get("window_start", last.timestamp())),
+            last_join_at=last.timestamp(),
+        )
+        resumed += 1
+    return resumed
 
 
 async def _open_raid_incident(
@@ -159,6 +265,7 @@ async def _open_raid_incident(
     users: Sequence[int],
     now: datetime,
     config: SecurityConfig,
+    window: _Window,
     *,
     rng: Random | None,
 ) -> SecurityIncident:
@@ -185,6 +292,9 @@ async def _open_raid_incident(
                         "raid_seconds": config.raid_seconds,
                         "first_join_at": now.isoformat(),
                         "last_join_at": now.isoformat(),
+                        "started_at": window.started_at,
+                        "window_start": window.start,
+                        "recent_joins": window.stored(),
                     },
                     using_db=conn,
                 )
@@ -206,7 +316,7 @@ async def _open_raid_incident(
 
 
 async def _append_raid_members(
-    incident_pk: int, users: Sequence[int], now: datetime
+    incident_pk: int, users: Sequence[int], now: datetime, window: _Window
 ) -> SecurityIncident | None:
     """Add members to an open raid incident; None when it has been closed meanwhile."""
     async with in_transaction() as conn:
@@ -220,11 +330,16 @@ async def _append_raid_members(
             return None
         known = set(incident.affected_users)
         affected = [*incident.affected_users, *(u for u in dict.fromkeys(users) if u not in known)]
-        metadata = {**incident.metadata, "last_join_at": now.isoformat()}
+        metadata = {
+            **incident.metadata,
+            "last_join_at": now.isoformat(),
+            "recent_joins": window.stored(),
+        }
         await (
             SecurityIncident.filter(pk=incident_pk)
             .using_db(conn)
             .update(affected_users=affected, metadata=metadata)
         )
         incident.affected_users = affected
+        incident.metadata = metadata
         return incident
