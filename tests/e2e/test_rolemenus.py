@@ -379,7 +379,12 @@ async def test_a_member_without_manage_roles_cannot_set_up_menus(
     discord_env: DiscordEnv, cast: Cast
 ) -> None:
     env = discord_env
+    menu = await create(cast.manager, title="Staff only")
     await env.guild.set_command_permissions(None, {env.guild.default_role: True})
     refused = await env.alice.slash("rolemenu create", title="Mine")
     assert refused.ephemeral and "Manage Roles" in refused.text, refused.text
-    assert not await RoleMenu.exists()
+    assert await RoleMenu.all().values_list("menu_id", flat=True) == [menu]
+    staff_sees = await cast.manager.autocomplete("rolemenu send", "menu", "")
+    alice_sees = await env.alice.autocomplete("rolemenu send", "menu", "")
+    assert [choice["value"] for choice in staff_sees] == [menu]
+    assert alice_sees == []

@@ -36,6 +36,7 @@ DISCORD_NAMES = {
     "manage_guild": "Manage Server",
     "manage_channels": "Manage Channels",
     "manage_roles": "Manage Roles",
+    "manage_permissions": "Manage Roles",  # discord.py's alias of the same bit
     "manage_messages": "Manage Messages",
     "kick_members": "Kick Members",
     "ban_members": "Ban Members",
@@ -127,7 +128,7 @@ def expected_refusal(command: StaffCommand, held: Permissions) -> str:
         missing = sorted(n for n in Permissions(command.required).names if not held.has(n))
     unknown = [n for n in missing if n not in DISCORD_NAMES]
     assert not unknown, f"add Discord's name for {unknown} to DISCORD_NAMES"
-    names = [DISCORD_NAMES[n] for n in missing]
+    names = list(dict.fromkeys(DISCORD_NAMES[n] for n in missing))  # aliases name one bit
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     noun = "permission" if len(names) == 1 else "permissions"
     return f"You need the {listed} {noun} to use {command.shown}."
