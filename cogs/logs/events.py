@@ -232,7 +232,9 @@ class ServerLogEvents(commands.Cog):
         guild = self.bot.get_guild(change.guild_id)
         if guild is None:
             return  # another process runs this guild's shard
-        task = asyncio.create_task(self.post_settings_changes(guild))
+        task = asyncio.create_task(
+            self.post_settings_changes(guild), name=f"pegasus: settings log of {guild.id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
