@@ -13,6 +13,7 @@ FEATURES = {
     "Moderation",
     "Privacy",
     "Retention",
+    "Rolemenus",
     "Security",
     "Tickets",
 }
