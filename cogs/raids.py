@@ -815,7 +815,7 @@ class RaidResponse(commands.Cog):
         verified_role=VERIFICATION["verified_role_id"].help,
         unverified_role=VERIFICATION["unverified_role_id"].help,
         min_account_age=VERIFICATION["verification_min_account_days"].help,
-        timeout="Kick members not verified this long after joining, e.g. 1h (off: never)",
+        kick_after="Kick members not verified this long after joining, e.g. 1h (off: never)",
         clear_verified_role="Give no role on verifying",
         clear_unverified_role="Give no role on joining",
     )
@@ -830,7 +830,7 @@ class RaidResponse(commands.Cog):
             int, *VERIFICATION.bounds("verification_min_account_days")
         ]
         | None = None,
-        timeout: app_commands.Range[str, 1, 20] | None = None,
+        kick_after: app_commands.Range[str, 1, 20] | None = None,
         clear_verified_role: bool = False,
         clear_unverified_role: bool = False,
     ) -> None:
@@ -848,8 +848,8 @@ class RaidResponse(commands.Cog):
             if wanted
         )
         timeout_seconds = None
-        if timeout is not None:
-            cleaned = timeout.strip().lower()
+        if kick_after is not None:
+            cleaned = kick_after.strip().lower()
             timeout_seconds = (
                 0
                 if cleaned in ("off", "0", "never")
