@@ -234,12 +234,18 @@ def _next_sql(xp: str, user_id: str) -> tuple[str, str]:
     expressions, NULL after the last one: the next id with the same XP, else the lowest id of
     the next lower XP. Each is one probe of the (guild_id, xp, user_id) index, so a tie of any
     size is never read whole."""
-    same = f"FROM user_xp WHERE guild_id = :guild AND xp = {xp} AND user_id > {user_id}"
-    lower = f"(SELECT MAX(xp) FROM user_xp WHERE guild_id = :guild AND xp < {xp} AND xp > 0)"
-    next_xp = f"COALESCE((SELECT MIN(xp) {same}), {lower})"
+    same = (
+        f"(SELECT user_id FROM user_xp WHERE guild_id = :guild AND xp = {xp} "
+        f"AND user_id > {user_id} ORDER BY user_id LIMIT 1)"
+    )
+    lower = (
+        f"(SELECT xp FROM user_xp WHERE guild_id = :guild AND xp < {xp} AND xp > 0 "
+        "ORDER BY xp DESC LIMIT 1)"
+    )
+    next_xp = f"CASE WHEN {same} IS NOT NULL THEN {xp} ELSE {lower} END"
     next_user = (
-        f"COALESCE((SELECT MIN(user_id) {same}), "
-        f"(SELECT MIN(user_id) FROM user_xp WHERE guild_id = :guild AND xp = {lower}))"
+        f"COALESCE({same}, (SELECT user_id FROM user_xp WHERE guild_id = :guild "
+        f"AND xp = {lower} ORDER BY user_id LIMIT 1))"
     )
     return next_xp, next_user
 
@@ -276,13 +282,16 @@ def _page_sql() -> str:
         "bucket AS (SELECT h.bucket, CAST(h.running - h.members AS BIGINT) AS before FROM "
         "(SELECT bucket, members, SUM(members) OVER (ORDER BY bucket DESC ROWS UNBOUNDED "
         "PRECEDING) AS running FROM xp_histogram WHERE guild_id = :guild) AS h "
-        "WHERE h.running > (SELECT skip FROM params) ORDER BY h.bucket DESC LIMIT 1), "
+        # The one bucket holding the position (no ORDER BY: the scan stops at it).
+        "WHERE h.running > (SELECT skip FROM params) "
+        "AND h.running - h.members <= (SELECT skip FROM params) LIMIT 1), "
         "block AS (SELECT t.block, CAST(t.running - t.members AS BIGINT) AS before FROM "
         "(SELECT block, members, SUM(members) OVER (ORDER BY block ROWS UNBOUNDED PRECEDING) "
         "AS running FROM xp_tie_blocks WHERE guild_id = :guild "
         "AND xp = (SELECT bucket FROM bucket)) AS t "
         "WHERE t.running > (SELECT skip FROM params) - (SELECT before FROM bucket) "
-        "ORDER BY t.block LIMIT 1), "
+        "AND t.running - t.members <= (SELECT skip FROM params) - (SELECT before FROM bucket) "
+        "LIMIT 1), "
         # Inside a bucket of one XP value: the tie block, then an offset among its ids.
         "in_tie AS (SELECT xp, user_id FROM user_xp WHERE guild_id = :guild "
         f"AND xp = (SELECT bucket FROM bucket WHERE bucket < {EXACT_BELOW}) "
@@ -290,10 +299,11 @@ def _page_sql() -> str:
         "ORDER BY user_id LIMIT 1 OFFSET (SELECT COALESCE((SELECT skip FROM params) "
         "- (SELECT before FROM bucket) - (SELECT before FROM block), 0))), "
         # Inside a bucket of several XP values: an offset among its few members.
-        "in_range AS (SELECT x.xp, x.user_id FROM user_xp AS x, bucket AS b "
-        f"WHERE b.bucket >= {EXACT_BELOW} AND x.guild_id = :guild "
-        f"AND x.xp >= {lowest} AND x.xp <= {highest} ORDER BY x.xp DESC, x.user_id "
-        "LIMIT 1 OFFSET (SELECT COALESCE((SELECT skip FROM params) "
+        f"bounds AS (SELECT {lowest} AS lowest, {highest} AS highest FROM bucket AS b "
+        f"WHERE b.bucket >= {EXACT_BELOW}), "
+        "in_range AS (SELECT xp, user_id FROM user_xp WHERE guild_id = :guild "
+        "AND xp >= (SELECT lowest FROM bounds) AND xp <= (SELECT highest FROM bounds) "
+        f"ORDER BY {BOARD_ORDER} LIMIT 1 OFFSET (SELECT COALESCE((SELECT skip FROM params) "
         "- (SELECT before FROM bucket), 0))), "
         + _walk_sql(
             "SELECT 1, xp, user_id FROM in_tie UNION ALL SELECT 1, xp, user_id FROM in_range"
