@@ -11,17 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 from discord.utils import utcnow
 
-from cogs.moderation.support import Enforcer
 from pegasus import notify
 from pegasus.bot import MessagePhase, MessageVerdict, Pegasus
-from pegasus.errors import NotFoundError, PegasusError, ValidationError, shown_input
+from pegasus.errors import (
+    ConflictError,
+    NotFoundError,
+    PegasusError,
+    ValidationError,
+    shown_input,
+)
 from pegasus.services import automod, moderation
 from pegasus.services.automod import (
     ACTION_FORMS,
@@ -66,6 +71,59 @@ VERBS = {
     ActionType.KICK: "kick",
     ActionType.BAN: "ban",
 }
+
+
+# The moderation extension's cog whose Enforcer performs and records actions.
+MODERATION_COG = "Moderation actions"
+
+
+class Enforcer(Protocol):
+    """What automod uses of moderation's Enforcer (cogs.moderation), found on its running cog so
+    that punishments are performed, recorded and posted exactly as a moderator's are."""
+
+    @property
+    def bot_id(self) -> int: ...
+
+    async def post_case(self, guild: discord.Guild, case: Any) -> Any: ...
+
+    async def notify(
+        self,
+        user: discord.abc.User,
+        guild: discord.Guild,
+        action: str,
+        reason: str | None,
+        *,
+        extra: str | None = None,
+    ) -> bool: ...
+
+    async def timeout(
+        self,
+        member: discord.Member,
+        *,
+        moderator: None,
+        reason: str | None,
+        duration_seconds: int,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any: ...
+
+    async def kick(
+        self,
+        member: discord.Member,
+        *,
+        moderator: None,
+        reason: str | None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any: ...
+
+    async def ban(
+        self,
+        guild: discord.Guild,
+        user: discord.Member,
+        *,
+        moderator: None,
+        reason: str | None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any: ...
 
 
 def parse_ids(text: str | None, *, prefix: str) -> list[int]:
@@ -169,7 +227,6 @@ class Automod(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
         self.rules = RuleCache()
-        self.enforcer = Enforcer(bot)
         self._unsubscribe: Callable[[], None] = lambda: None
 
     async def cog_load(self) -> None:
@@ -180,6 +237,13 @@ class Automod(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_message_hook(self.on_message)
         self._unsubscribe()
+
+    @property
+    def enforcer(self) -> Enforcer:
+        enforcer = getattr(self.bot.get_cog(MODERATION_COG), "enforcer", None)
+        if enforcer is None:
+            raise ConflictError("moderation is not loaded, so automod can only delete and log")
+        return enforcer  # type: ignore[no-any-return]
 
     # --------------------------------------------------------------------------------------------
     # The message hook
@@ -292,14 +356,19 @@ class Automod(commands.Cog):
                 outcome.done.append(action.describe().replace("timeout", "timed out"))
             elif kind is ActionType.KICK:
                 case = await self.enforcer.kick(
-                    member, moderator=None, reason=reason,
+                    member,
+                    moderator=None,
+                    reason=reason,
                     metadata={"automod_rule": firing.rule.rule_id},
                 )
                 outcome.removed, outcome.case_id = True, case.id
                 outcome.done.append("kicked")
             elif kind is ActionType.BAN:
                 case = await self.enforcer.ban(
-                    member.guild, member, moderator=None, reason=reason,
+                    member.guild,
+                    member,
+                    moderator=None,
+                    reason=reason,
                     metadata={"automod_rule": firing.rule.rule_id},
                 )
                 outcome.removed = outcome.banned = True
@@ -347,10 +416,9 @@ class Automod(commands.Cog):
             user_id=member.id,
             moderator_id=self.enforcer.bot_id,
             title=title,
-            description=(
-                f"{firing.reason} in <#{message.channel.id}>: "
-                f"{excerpt(message.content)}"
-            )[:2000],
+            description=(f"{firing.reason} in <#{message.channel.id}>: {excerpt(message.content)}")[
+                :2000
+            ],
             level=action.level or 1,
             now=utcnow(),
         )
@@ -384,7 +452,8 @@ class Automod(commands.Cog):
             colour=RED if outcome.removed else ORANGE,
         )
         embed.add_field(
-            name="Message", value=clip(excerpt(message.content) or "(no text)"),
+            name="Message",
+            value=clip(excerpt(message.content) or "(no text)"),
             inline=False,
         )
         embed.add_field(name="Done", value=clip(", ".join(outcome.done) or "nothing"))
@@ -582,9 +651,7 @@ class Automod(commands.Cog):
                 f"{f.reason} → {f.rule.describe_actions()}"
                 for f in fired
             ]
-            text = (
-                f"{len(fired)} rule(s) would fire (nothing was done):\n" + "\n".join(lines)
-            )
+            text = f"{len(fired)} rule(s) would fire (nothing was done):\n" + "\n".join(lines)
         await interaction.response.send_message(clip(text, 2000), ephemeral=True)
 
 

@@ -523,14 +523,15 @@ def docstrings(tree: ast.AST) -> set[int]:
 
 
 def regex_patterns(tree: ast.AST) -> set[int]:
-    """Patterns given to `re` functions: reading Discord's markup is not producing it."""
+    """Patterns given to `re` (or `re2`) functions: reading Discord's markup is not producing
+    it."""
     found = set()
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "re"
+            and node.func.value.id in ("re", "re2")
             and node.args
         ):
             found.update(id(n) for n in ast.walk(node.args[0]))

@@ -316,7 +316,10 @@ async def test_edit_list_remove_are_audited_and_apply_at_once(env: DiscordEnv) -
     assert not await AutomodRule.exists()
     actions = await AuditLog.filter(target_type="automod_rule").order_by("created_at")
     assert [a.action for a in actions] == [
-        "automod.add", "automod.edit", "automod.edit", "automod.remove"
+        "automod.add",
+        "automod.edit",
+        "automod.edit",
+        "automod.remove",
     ]
     assert len(await AutomodHit.all()) == 2  # hits stay after their rule is gone
 

@@ -26,9 +26,7 @@ from pegasus.services.automod.rules import (
 __all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts"]
 
 # Our own patterns, run by RE2 like the guilds' ones.
-INVITE = re2.compile(
-    r"(?i)(?:discord(?:app)?\.com/invite|discord\.gg)/([a-z0-9-]+)", re2_options()
-)
+INVITE = re2.compile(r"(?i)(?:discord(?:app)?\.com/invite|discord\.gg)/([a-z0-9-]+)", re2_options())
 LINK_HOST = re2.compile(r"(?i)(?:https?://|\bwww\.)([^\s/?#<>|\\]+)", re2_options())
 CUSTOM_EMOJI = re2.compile(r"<a?:[A-Za-z0-9_~]{2,32}:[0-9]{15,21}>", re2_options())
 UNICODE_EMOJI = re2.compile(

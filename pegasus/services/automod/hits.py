@@ -64,8 +64,8 @@ async def record_hit(
         if escalation is None:
             return Hit(row.id, False)
         mine = AutomodHit.filter(rule_id=rule.id, user_id=user_id).using_db(conn)
-        last = await mine.filter(escalated=True).order_by("-id").first().values_list(
-            "id", flat=True
+        last = (
+            await mine.filter(escalated=True).order_by("-id").first().values_list("id", flat=True)
         )
         counted = mine.filter(created_at__gte=now - timedelta(seconds=escalation.window_seconds))
         if last is not None:

@@ -16,8 +16,12 @@ from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 
 async def export_automod(guild_id: int, user_id: int) -> dict[str, Any]:
-    hits = await AutomodHit.filter(guild_id=guild_id, user_id=user_id).order_by("id").values(
-        "rule_name", "channel_id", "message_id", "excerpt", "reason", "actions", "created_at"
+    hits = (
+        await AutomodHit.filter(guild_id=guild_id, user_id=user_id)
+        .order_by("id")
+        .values(
+            "rule_name", "channel_id", "message_id", "excerpt", "reason", "actions", "created_at"
+        )
     )
     rules = await AutomodRule.filter(guild_id=guild_id, created_by_id=user_id).values_list(
         "rule_id", flat=True

@@ -133,8 +133,7 @@ class Escalation:
 
     def describe(self) -> str:
         return (
-            f"{self.hits} hits in {format_duration(self.window_seconds)} → "
-            f"{self.action.describe()}"
+            f"{self.hits} hits in {format_duration(self.window_seconds)} → {self.action.describe()}"
         )
 
 

@@ -1,0 +1,276 @@
+"""Automod without Discord: normalization of evasions (with properties), each rule kind, the
+parsing of actions and escalation, the store (refusals store nothing, changes are audited and
+reach the cache), hits and escalation counted from stored rows."""
+
+from __future__ import annotations
+
+import string
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.automod import AutomodHit, AutomodRule
+from models.security import AuditLog
+from pegasus import notify
+from pegasus.errors import NotFoundError, ValidationError
+from pegasus.services import automod
+from pegasus.services.automod import (
+    Action,
+    ActionType,
+    FileFacts,
+    GuildRules,
+    MessageFacts,
+    Rule,
+    RuleCache,
+    RuleKind,
+    normalize,
+    normalize_phrase,
+    parse_actions,
+    parse_escalation,
+)
+from pegasus.services.automod.rules import build_params
+
+GUILD = 111_111_111_111_111_111
+MOD = 900_000_000_000_000_001
+ALICE = 800_000_000_000_000_001
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+DELETE = (Action(ActionType.DELETE),)
+
+
+def rule(kind: RuleKind, rule_id: int = 1, **params: object) -> Rule:
+    return Rule(
+        id=rule_id,
+        rule_id=f"AM-{rule_id}",
+        guild_id=GUILD,
+        name=f"{kind.value} {rule_id}",
+        kind=kind,
+        params=build_params(kind, **params),  # type: ignore[arg-type]
+        exempt_roles=frozenset(),
+        exempt_channels=frozenset(),
+        actions=DELETE,
+        escalation=None,
+        enabled=True,
+        created_by_id=MOD,
+        created_at=NOW,
+    )
+
+
+def fires(one: Rule, content: str = "", **facts: object) -> bool:
+    return bool(GuildRules([one]).evaluate(MessageFacts(content, now=NOW, **facts)))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------ normalization
+
+WORD = st.text(alphabet=string.ascii_lowercase, min_size=2, max_size=12)
+ACCENTS = {"a": "áàâä", "e": "éèêë", "i": "íìîï", "o": "óòôö", "u": "úùûü", "c": "ç", "n": "ñ"}
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
+LEET = {"o": "0", "i": "1", "e": "3", "a": "4", "s": "5", "t": "7"}
+
+
+@given(word=WORD, data=st.data())
+@settings(max_examples=200, deadline=None)
+def test_every_evasion_of_a_word_normalizes_to_it(word: str, data: st.DataObject) -> None:
+    wanted = normalize(word).words[0]
+    evaded = []
+    for index, char in enumerate(word):
+        choice = data.draw(st.sampled_from(["plain", "accent", "repeat", "leet", "upper"]))
+        if choice == "accent" and char in ACCENTS:
+            char = data.draw(st.sampled_from(ACCENTS[char]))
+        elif choice == "repeat":
+            char = char * data.draw(st.integers(2, 5))
+        elif choice == "leet" and char in LEET and index > 0:
+            char = LEET[char]
+        elif choice == "upper":
+            char = char.upper()
+        evaded.append(char)
+        if index < len(word) - 1 and data.draw(st.booleans()):
+            evaded.append(data.draw(st.sampled_from(INVISIBLE)))
+    text = "".join(evaded)
+    assert normalize(text).has_word(wanted), (word, text)
+
+
+@given(text=st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_normalizing_is_idempotent_and_never_fails(text: str) -> None:
+    once = normalize(text)
+    again = normalize(once.padded)
+    assert again.padded == once.padded
+
+
+def test_fewer_repeated_letters_are_a_different_word() -> None:
+    assert not normalize("as I said").has_word(normalize("ass").words[0])
+    assert normalize("asssss").has_word(normalize("ass").words[0])
+    assert normalize_phrase("  Évil   PL4N ") == "evil plan"
+
+
+# ------------------------------------------------------------------------------ rule kinds
+
+
+def test_words_whole_and_substring() -> None:
+    whole = rule(RuleKind.WORDS, pattern="darn, dang it")
+    assert fires(whole, "well DARN!") and fires(whole, "d4ng   it all")
+    assert not fires(whole, "darned") and not fires(whole, "dang")
+    inside = rule(RuleKind.WORDS, pattern="darn", whole_word=False)
+    assert fires(inside, "darned") and not fires(inside, "dart")
+
+
+def test_regex_runs_in_linear_time() -> None:
+    backtracking = rule(RuleKind.REGEX, pattern="(a+)+$")
+    started = time.perf_counter()
+    assert not fires(backtracking, "a" * 50_000 + "b")
+    assert time.perf_counter() - started < 1
+    assert fires(backtracking, "aaaa")
+
+
+def test_one_set_holds_every_regex_of_a_guild() -> None:
+    rules = GuildRules(
+        [rule(RuleKind.REGEX, 1, pattern="cat"), rule(RuleKind.REGEX, 2, pattern="(?i)DOG")]
+    )
+    names = [f.rule.rule_id for f in rules.evaluate(MessageFacts("a dog and a cat"))]
+    assert names == ["AM-1", "AM-2"]
+
+
+def test_patterns_re2_refuses_are_refused_with_a_sentence() -> None:
+    for pattern in (r"(?<=a)b", r"(a)\1", "(unclosed"):
+        with pytest.raises(ValidationError, match="can't be used"):
+            build_params(RuleKind.REGEX, pattern=pattern)
+
+
+def test_invites_links_caps_emoji_mentions() -> None:
+    invites = rule(RuleKind.INVITES, allow="friends, https://discord.gg/Partner")
+    assert fires(invites, "join discord.com/invite/raid")
+    assert not fires(invites, "discord.gg/friends and discord.gg/Partner")
+    denied = rule(RuleKind.LINKS, deny="evil.com")
+    assert fires(denied, "https://a.b.EVIL.com/x") and not fires(denied, "https://devil.com")
+    only = rule(RuleKind.LINKS, allow="example.org")
+    assert fires(only, "www.other.net") and not fires(only, "https://docs.example.org/x")
+    caps = rule(RuleKind.CAPS, threshold=70)
+    assert fires(caps, "STOP SHOUTING AT ME") and not fires(caps, "OK LOL")
+    emoji = rule(RuleKind.EMOJI, threshold=2)
+    assert fires(emoji, "🎉 <a:party:123456789012345678> 🎉") and not fires(emoji, "🎉🎉")
+    mentions = rule(RuleKind.MENTIONS, threshold=2)
+    three = "<@123456789012345678> <@!223456789012345678> <@&323456789012345678>"
+    assert fires(mentions, three) and not fires(mentions, "<@123456789012345678> " * 5)
+
+
+def test_attachments_and_new_accounts() -> None:
+    files = rule(RuleKind.ATTACHMENTS, pattern=".exe, application/*")
+    assert fires(files, files=(FileFacts("SETUP.EXE"),))
+    assert fires(files, files=(FileFacts("x.bin", "application/octet-stream"),))
+    assert not fires(files, files=(FileFacts("cat.png", "image/png"),))
+    young = rule(RuleKind.NEW_ACCOUNT, min_account_age="7d")
+    assert fires(young, account_created_at=NOW - timedelta(days=6))
+    assert not fires(young, account_created_at=NOW - timedelta(days=8))
+
+
+def test_exemptions_by_role_and_channel() -> None:
+    base = rule(RuleKind.WORDS, pattern="darn")
+    exempt = replace(base, exempt_roles=frozenset({5}), exempt_channels=frozenset({7}))
+    assert not fires(exempt, "darn", role_ids=frozenset({5}))
+    assert not fires(exempt, "darn", channel_ids=(9, 7))  # a channel of an exempt category
+    assert fires(exempt, "darn", channel_ids=(9,), role_ids=frozenset({6}))
+    assert GuildRules([exempt]).evaluate(MessageFacts("darn", channel_ids=(7,)), exemptions=False)
+
+
+# ------------------------------------------------------------------------------ parsing
+
+
+def test_actions_and_escalation_parse_or_refuse() -> None:
+    assert parse_actions("delete, warn 2, timeout:1h") == (
+        Action(ActionType.DELETE),
+        Action(ActionType.WARN, level=2),
+        Action(ActionType.TIMEOUT, duration_seconds=3600),
+    )
+    escalation = parse_escalation("3 in 10m: timeout 1h")
+    assert escalation is not None and (escalation.hits, escalation.window_seconds) == (3, 600)
+    assert parse_escalation("none") is None
+    for bad in ("explode", "timeout", "timeout 30d", "warn 9", "delete, delete", ""):
+        with pytest.raises(ValidationError):
+            parse_actions(bad)
+    for bad in ("3 per 10m ban", "1 in 10m ban", "3 in 10m delete"):
+        with pytest.raises(ValidationError):
+            parse_escalation(bad)
+
+
+# ------------------------------------------------------------------------------ the store
+
+
+async def add(**options: object) -> Rule:
+    options.setdefault("actions", DELETE)
+    return await automod.add_rule(guild_id=GUILD, actor_id=MOD, **options)  # type: ignore[arg-type]
+
+
+async def test_a_refused_rule_stores_nothing(db: str) -> None:
+    with pytest.raises(ValidationError):
+        await add(name="bad", kind=RuleKind.REGEX, pattern=r"(?<=x)y")
+    with pytest.raises(ValidationError):
+        await add(name="empty", kind=RuleKind.WORDS, pattern=" , ")
+    assert not await AutomodRule.exists() and not await AuditLog.exists()
+
+
+async def test_changes_are_audited_and_reach_the_cache(db: str) -> None:
+    cache = RuleCache()
+    await cache.load_all()
+    assert cache.get(GUILD) is None
+    unsubscribe = notify.subscribe(cache.changed)
+    try:
+        added = await add(name="words", kind=RuleKind.WORDS, pattern="alpha")
+        compiled = cache.get(GUILD)
+        assert compiled is not None and compiled.evaluate(MessageFacts("ALPHA"))
+        await automod.edit_rule(guild_id=GUILD, rule_id=added.rule_id, actor_id=MOD, pattern="beta")
+        compiled = cache.get(GUILD)
+        assert compiled is not None and not compiled.evaluate(MessageFacts("alpha"))
+        with pytest.raises(ValidationError, match="Nothing to change"):
+            await automod.edit_rule(
+                guild_id=GUILD, rule_id=added.rule_id, actor_id=MOD, pattern="beta"
+            )
+        pattern = await add(name="regex", kind=RuleKind.REGEX, pattern="x+")
+        with pytest.raises(ValidationError, match="can't be used"):
+            await automod.edit_rule(
+                guild_id=GUILD, rule_id=pattern.rule_id, actor_id=MOD, pattern="(?=x)"
+            )
+        assert (await automod.get_rule(GUILD, pattern.rule_id)).params == {"pattern": "x+"}
+        await automod.remove_rule(guild_id=GUILD, rule_id=pattern.rule_id, actor_id=MOD)
+        await automod.remove_rule(guild_id=GUILD, rule_id=added.rule_id, actor_id=MOD)
+        assert cache.get(GUILD) is None
+    finally:
+        unsubscribe()
+    with pytest.raises(NotFoundError):
+        await automod.get_rule(GUILD, added.rule_id)
+    actions = await AuditLog.filter(target_id=added.rule_id).order_by("created_at")
+    assert [a.action for a in actions] == ["automod.add", "automod.edit", "automod.remove"]
+
+
+async def test_escalation_counts_hits_in_the_window_and_starts_again_after_it(
+    db: str,
+) -> None:
+    stored = await add(
+        name="flood",
+        kind=RuleKind.WORDS,
+        pattern="spam",
+        escalation=parse_escalation("2 in 10m: ban"),
+    )
+
+    async def hit(at: datetime) -> bool:
+        recorded = await automod.record_hit(
+            guild_id=GUILD,
+            rule=stored,
+            user_id=ALICE,
+            channel_id=1,
+            message_id=None,
+            content="spam",
+            reason="a filtered word",
+            now=at,
+        )
+        return recorded.escalated
+
+    minute = timedelta(minutes=1)
+    assert [await hit(NOW), await hit(NOW + 20 * minute)] == [False, False]  # apart: no
+    assert await hit(NOW + 21 * minute)  # two within ten minutes
+    assert not await hit(NOW + 22 * minute)  # counting starts again after an escalation
+    assert await hit(NOW + 23 * minute)
+    assert await AutomodHit.filter(escalated=True).count() == 2
