@@ -440,9 +440,14 @@ class RaidResponse(commands.Cog):
             )
         return slowed
 
-    async def restore_slowmodes(self, guild: discord.Guild) -> list[discord.TextChannel]:
+    async def restore_slowmodes(
+        self, guild: discord.Guild, only: discord.TextChannel | None = None
+    ) -> list[discord.TextChannel]:
+        """Put back the slowmodes a raid raised (in `only`, or everywhere)."""
         restored = []
         for remembered in await service.remembered_slowmodes(guild.id):
+            if only is not None and remembered.channel_id != only.id:
+                continue
             channel = guild.get_channel(remembered.channel_id)
             if isinstance(channel, discord.TextChannel):
                 await channel.edit(slowmode_delay=remembered.previous_seconds, reason="Unlock")
@@ -539,7 +544,7 @@ class RaidResponse(commands.Cog):
                     unlocked.append(target)
             except (discord.HTTPException, PermissionDenied) as error:
                 log.warning("Could not unlock channel %s: %s", target.id, error)
-        slowed = await self.restore_slowmodes(guild) if server else []
+        slowed = await self.restore_slowmodes(guild, None if server else targets[0])
         if unlocked:
             await service.record_lock_change(
                 guild.id,

@@ -53,6 +53,7 @@ EPHEMERAL, LOADING = 64, 128
 IS_COMPONENTS_V2 = 1 << 15
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
 MAX_TIMEOUT = timedelta(days=28)
+MAX_SLOWMODE = 21600  # seconds: a channel's rate_limit_per_user is 0-21600
 
 
 # errors ------------------------------------------------------------------------------------
@@ -791,6 +792,13 @@ class Rest:
                     k: Overwrite(v.id, v.type, v.allow, v.deny)
                     for k, v in channel.category.overwrites.items()
                 }
+        slowmode = body.get("rate_limit_per_user")
+        if slowmode is not None and not 0 <= int(slowmode) <= MAX_SLOWMODE:
+            raise form_error(
+                "rate_limit_per_user",
+                "NUMBER_TYPE_MAX" if int(slowmode) > MAX_SLOWMODE else "NUMBER_TYPE_MIN",
+                f"int value should be between 0 and {MAX_SLOWMODE}.",
+            )
         for key in ("position", "rate_limit_per_user", "nsfw", "bitrate", "user_limit"):
             if key in body and body[key] is not None:
                 setattr(channel, key, body[key])

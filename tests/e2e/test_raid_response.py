@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import discord
 import pytest
 
 from models.raids import ChannelLock, ChannelSlowmode
@@ -274,3 +275,12 @@ async def test_a_raid_going_on_across_a_restart_stays_one_incident(env: DiscordE
     # The members who joined after the restart belong to the raid: kicked too.
     assert {u.id for u in env.guild.kicked} == {m.id for m in [*first, *after]}
     assert len([m for m in env.channel("logs").bot_messages if "Raid detected" in m.text]) == 1
+
+
+async def test_discord_refuses_a_slowmode_over_six_hours(env: DiscordEnv) -> None:
+    general = env.bot.get_channel(env.channel("general").id)
+    with pytest.raises(discord.HTTPException) as refused:
+        await general.edit(slowmode_delay=21601)
+    assert refused.value.status == 400 and refused.value.code == 50035
+    await general.edit(slowmode_delay=21600)
+    assert env.channel("general").rate_limit_per_user == 21600
