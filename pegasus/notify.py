@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -37,6 +37,10 @@ RECONNECT_SECONDS = 1.0
 class Topic(StrEnum):
     SETTINGS = "settings"  # a feature's guild settings, level rewards and multipliers
     BLACKLIST = "blacklist"
+    API_KEYS = "api_keys"  # a key revoked or changed: the REST API reads it again
+    # A guild's XP, activity counts or rank cards changed (None: rank cards, every guild):
+    # answers of leaderboards and ranks kept by the REST API are dropped.
+    XP = "xp"
     EVERYTHING = "everything"  # announcements may have been missed: drop every copy
 
 
@@ -100,6 +104,31 @@ async def announce(topic: Topic, guild_id: int | None = None, feature: str = "")
             await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, change.encode()])
     except Exception as error:
         log.warning("Could not announce %s to the other processes: %s", change, error)
+
+
+MAX_NOTICES_A_STATEMENT = 200  # more guilds than this are announced as "every guild"
+
+
+async def announce_guilds(topic: Topic, guild_ids: Collection[int]) -> None:
+    """Announce the same change of several guilds, to the other processes in one statement;
+    beyond MAX_NOTICES_A_STATEMENT guilds, one change of every guild is announced instead."""
+    if not guild_ids:
+        return
+    if len(guild_ids) > MAX_NOTICES_A_STATEMENT:
+        await announce(topic)
+        return
+    changes = [Change(topic, guild_id) for guild_id in sorted(guild_ids)]
+    for change in changes:
+        await deliver(change)
+    try:
+        connection = connections.get("default")
+        if connection.capabilities.dialect == "postgres":
+            await connection.execute_query(
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                [CHANNEL, [change.encode() for change in changes]],
+            )
+    except Exception as error:
+        log.warning("Could not announce %s to the other processes: %s", topic, error)
 
 
 class ChangeListener:

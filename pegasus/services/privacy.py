@@ -29,6 +29,7 @@ from tortoise.transactions import in_transaction
 
 from models.guilds import User
 from models.security import AuditLog
+from pegasus import notify
 from pegasus.errors import CooldownActive, PegasusError, time_ref
 from pegasus.services.audit import ensure_rows, record_audit
 
@@ -310,6 +311,9 @@ async def erase_member(
             },
             using_db=conn,
         )
+    # Leaderboards and ranks kept in memory by the REST API no longer show the member (nor,
+    # in any guild, a rank card erased with them).
+    await notify.announce(notify.Topic.XP)
     return ErasureReport(
         guild_id, user_id, tuple(removed), tuple(k for d in found.values() for k in d.kept)
     )

@@ -33,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from models.guilds import Guild
 from models.scheduling import ActionStatus, ScheduledAction
 from models.security import AuditSource, Severity
-from pegasus import metrics
+from pegasus import metrics, notify
 from pegasus.config import SQLITE_PREFIX, IpNetwork, Settings
 from pegasus.errors import ConfigError, ValidationError
 from pegasus.outage import health, is_database_unreachable
@@ -45,16 +45,17 @@ from pegasus.services.audit import (
 )
 from pegasus.services.ids import without_nul
 from pegasus.services.security.apikeys import (
+    ApiKeyCache,
     ApiKeyRecord,
     InvalidApiKey,
     KeyUsage,
-    verify_api_key,
 )
 from pegasus.web import idempotency
+from pegasus.web.answers import AnswerCache, KnownGuilds
 from pegasus.web.discord_names import BotNames, NameSource
 from pegasus.web.limits import Limiter, Violations
 from pegasus.web.problems import ApiProblem, from_exception, problem_response
-from pegasus.web.routes import JSON, Call, Reply, Route
+from pegasus.web.routes import JSON, Call, Encoded, Reply, Route
 from pegasus.web.schema import dump, load
 
 if TYPE_CHECKING:
@@ -130,6 +131,11 @@ class WebState:
     names: NameSource | None = None
     routes: tuple[Route, ...] = ()
     key_usage: KeyUsage = field(default_factory=KeyUsage)
+    # Kept in memory, following the change notices (pegasus.web.answers): no key or guild
+    # read, and no leaderboard or rank computed again, on most requests.
+    keys: ApiKeyCache = field(default_factory=ApiKeyCache)
+    guilds: KnownGuilds = field(default_factory=KnownGuilds)
+    answers: AnswerCache = field(default_factory=AnswerCache)
     violations: Violations = field(default_factory=Violations)
     ip_limiter: Limiter = field(default_factory=Limiter)
     key_limiter: Limiter = field(default_factory=Limiter)
@@ -144,7 +150,7 @@ class WebState:
         """The client's address: the peer's, or from X-Forwarded-For when the peer is a
         trusted proxy (the right-most address that is not one)."""
         peer = request.remote or ""
-        if not self._trusted(peer):
+        if not self.config.trusted_proxies or not self._trusted(peer):
             return peer
         forwarded = [
             part.strip()
@@ -164,10 +170,17 @@ class WebState:
             return False
         return any(ip in network for network in self.config.trusted_proxies)
 
+    async def forget_changed(self, change: notify.Change) -> None:
+        """Drop what a change announced here or by another process made stale."""
+        await self.keys.forget(change)
+        await self.guilds.forget(change)
+        await self.answers.forget(change)
+
     async def write_behind(self) -> None:
         """Write key usage and rate-limit violations counted since the last time."""
         await self.key_usage.flush()
         await self.violations.flush()
+        await self.keys.refresh()  # a key revoked elsewhere is refused from now on
         now = time.time()
         self.ip_limiter.sweep(now)
         self.key_limiter.sweep(now)
@@ -256,7 +269,7 @@ class Endpoint:
                 headers=challenge,
             )
         try:
-            return await verify_api_key(secret.strip(), now, usage=state.key_usage)
+            return await state.keys.verify(secret.strip(), now, usage=state.key_usage)
         except InvalidApiKey as refusal:
             await self._log_refused_key(request, refusal, context)
             raise ApiProblem(401, refusal.plain(), headers=challenge) from None
@@ -290,7 +303,7 @@ class Endpoint:
         guild_id = int(raw)
         if key.guild_id is not None and key.guild_id != guild_id:
             raise ApiProblem(404, answer)
-        if not await Guild.exists(id=guild_id):
+        if not await request.app[STATE].guilds.exists(guild_id, _guild_stored):
             raise ApiProblem(404, answer)
         return guild_id
 
@@ -346,6 +359,11 @@ class Endpoint:
             status = result.status or status
             headers.update(result.headers)
             result = result.value
+        if isinstance(result, Encoded):
+            return web.Response(
+                status=status, body=result.body, headers=headers, content_type=JSON,
+                charset="utf-8",
+            )
         if route.media_type != JSON:
             return web.Response(
                 status=status, text=result, content_type=route.media_type, headers=headers
@@ -354,6 +372,10 @@ class Endpoint:
         if idem_key is not None:
             await idempotency.finish(call.key.id, idem_key, status, body, headers)
         return _json_response(body, status, headers)
+
+
+async def _guild_stored(guild_id: int) -> bool:
+    return await Guild.exists(id=guild_id)
 
 
 async def _audit_call(call: Call, raw_body: bytes) -> None:
@@ -522,8 +544,15 @@ def create_app(
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get(f"{API_PREFIX}/openapi.json", openapi.serve)
     docs.add_routes(app)
+    app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)
     return app
+
+
+async def _follow_changes(app: web.Application) -> Any:
+    unsubscribe = notify.subscribe(app[STATE].forget_changed)
+    yield
+    unsubscribe()
 
 
 async def _write_behind(app: web.Application) -> Any:

@@ -84,6 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Call",
+    "Encoded",
     "Page",
     "Param",
     "Reply",
@@ -170,6 +171,13 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A JSON answer encoded once and sent as it is (an answer kept for later requests)."""
+
+    body: bytes
 
 
 @dataclass

@@ -14,6 +14,7 @@ Types understood: int, float, str, bool, None, datetime, date, UUID, StrEnum/Enu
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 import uuid
@@ -25,7 +26,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pegasus.errors import ValidationError, shown_input
 
-__all__ = ["Schema", "dump", "load", "schema_of"]
+__all__ = ["Schema", "dump", "encode", "load", "schema_of"]
 
 Components = dict[str, dict[str, Any]]
 
@@ -134,6 +135,11 @@ def dump(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [dump(item) for item in value]
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def encode(value: Any) -> bytes:
+    """`value` as the JSON text the API sends (`dump`, compact)."""
+    return json.dumps(dump(value), separators=(",", ":")).encode()
 
 
 def load(tp: Any, value: Any, where: str = "the body") -> Any:

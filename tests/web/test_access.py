@@ -49,6 +49,8 @@ async def test_no_key_is_401(api: Api, route: Route) -> None:
     assert headers["WWW-Authenticate"].startswith("Bearer")
 
 
+# Three refused keys on every route from one address: more than the default 300 a minute.
+@pytest.mark.web_config(ip_rate_limit=10_000)
 async def test_bad_revoked_and_expired_keys_are_401_and_logged(api: Api) -> None:
     """Each kind of unusable key, on every route, is refused and leaves a security_logs row."""
     revoked = await api.key()

@@ -30,7 +30,7 @@ from tortoise.transactions import in_transaction
 
 from models.guilds import User
 from models.levels import VoiceSession
-from pegasus import metrics
+from pegasus import metrics, notify
 from pegasus.errors import DatabaseUnavailable
 from pegasus.outage import health, is_database_unreachable, within
 from pegasus.services import directory
@@ -1118,6 +1118,8 @@ async def write_batch(
             await write_histogram(conn, after_increments(((k, e.xp) for k, e in entries), stored))
         if sessions:
             await _write_sessions(conn, sessions, now)
+    # After the commit: leaderboards and ranks kept by the REST API are read again.
+    await notify.announce_guilds(notify.Topic.XP, {guild_id for guild_id, _ in batch.entries})
     return changes
 
 

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from models.guilds import User
+from pegasus import notify
 from pegasus.errors import ValidationError, shown_input
 from pegasus.services import directory
 from pegasus.services.colours import COLOUR_FORMS, NAMED_COLOURS, format_colour, parse_colour
@@ -454,9 +455,17 @@ async def set_rank_card(
     stored = await User.filter(id=user_id).values_list(
         "rank_card_background", "rank_card_accent"
     )
+    await _announce_card_change()
     return stored[0]
 
 
 async def reset_rank_card(user_id: int) -> None:
     await User.filter(id=user_id).update(rank_card_background=None, rank_card_accent=None)
+    await _announce_card_change()
+
+
+async def _announce_card_change() -> None:
+    """Ranks kept by the REST API show the card's colours: a card is the member's in every
+    guild, so every guild's kept ranks are dropped."""
+    await notify.announce(notify.Topic.XP)
 

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from models.guilds import Member
 from models.levels import UserXP
+from pegasus import notify
 from pegasus.errors import ValidationError
 from pegasus.services import directory
 
@@ -82,6 +83,7 @@ async def adjust_xp(
         moved = HistogramDelta()
         moved.move(guild_id, user_id, row.xp, new_xp)
         await write_histogram(conn, moved)
+    await notify.announce(notify.Topic.XP, guild_id)  # kept leaderboards and ranks are stale
     return XpChange(guild_id, user_id, row.xp, new_xp, row.level, new_level)
 
 

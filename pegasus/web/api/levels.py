@@ -8,16 +8,20 @@ notice the services send.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
 from pegasus.errors import ValidationError
 from pegasus.services import levels as service
 from pegasus.services.ids import check_snowflake
 from pegasus.services.levels import LeaderboardCategory, LeaderboardEntry, RankInfo, Reward
+from pegasus.services.levels.activity import Pending
 from pegasus.web.pagination import BAD_CURSOR, decode_cursor, encode_cursor, keyset_page
 from pegasus.web.roles import remember_role_setup, require_can_delegate
-from pegasus.web.routes import Call, Page, Param, Route, Routes
+from pegasus.web.routes import Call, Encoded, Page, Param, Route, Routes
+from pegasus.web.schema import encode
 
 __all__ = ["routes"]
 
@@ -228,16 +232,33 @@ def _board_position(cursor: str | None) -> tuple[int, int] | None:
     return value, user_id
 
 
+# Boards whose every change sends the guild's XP notice (the activity flush writes them): their
+# pages are kept by the process's AnswerCache. Balances change without one.
+KEPT_BOARDS = frozenset(
+    {LeaderboardCategory.XP, LeaderboardCategory.MESSAGES, LeaderboardCategory.VOICE}
+)
+
+
 def _declare_board(category: LeaderboardCategory) -> None:
-    async def read_board(call: Call) -> Page[LeaderboardEntry]:
-        limit: int = call.param("limit")
-        entries = await service.leaderboard_after(
-            call.guild_id, category, _board_position(call.param("cursor")), limit + 1
-        )
+    async def read_page(
+        guild_id: int, after: tuple[int, int] | None, limit: int
+    ) -> Page[LeaderboardEntry]:
+        entries = await service.leaderboard_after(guild_id, category, after, limit + 1)
         if len(entries) <= limit:
             return Page(entries)
         last = entries[limit - 1]
         return Page(entries[:limit], encode_cursor([last.value, last.user_id]))
+
+    async def read_board(call: Call) -> Page[LeaderboardEntry] | Encoded:
+        limit: int = call.param("limit")
+        after = _board_position(call.param("cursor"))
+        if category not in KEPT_BOARDS:
+            return await read_page(call.guild_id, after, limit)
+        return await call.web.answers.answer(
+            call.guild_id,
+            (category, after, limit),
+            lambda: encoded(read_page(call.guild_id, after, limit)),
+        )
 
     routes.add(
         Route(
@@ -265,7 +286,7 @@ def _declare_board(category: LeaderboardCategory) -> None:
     params=[_snowflake_param("user_id", "The member's Discord id")],
     response=RankInfo,
 )
-async def read_rank(call: Call) -> RankInfo:
+async def read_rank(call: Call) -> RankInfo | Encoded:
     """Level, progress, place on the XP leaderboard (null while the member has no XP),
     messages and voice minutes, and rank card style, as `/rank` shows them. In the bot's
     process it includes what the member earned since the last write (at most a second); a
@@ -273,7 +294,23 @@ async def read_rank(call: Call) -> RankInfo:
     user_id: int = call.param("user_id")
     buffer = call.web.bot.activity_buffer if call.web.bot is not None else None
     unwritten = buffer.unwritten(call.guild_id, user_id) if buffer is not None else None
-    return await service.member_rank(call.guild_id, user_id, unwritten)
+    if unwritten is not None and _holds_activity(unwritten.beyond(None)):
+        return await service.member_rank(call.guild_id, user_id, unwritten)
+    # Nothing in memory to add: the stored rank, kept until the guild's XP changes.
+    return await call.web.answers.answer(
+        call.guild_id,
+        ("rank", user_id),
+        lambda: encoded(service.member_rank(call.guild_id, user_id)),
+    )
+
+
+async def encoded(answer: Awaitable[Any]) -> Encoded:
+    """An answer as the JSON it is sent as: kept encoded, a request for it encodes nothing."""
+    return Encoded(encode(await answer))
+
+
+def _holds_activity(extra: Pending) -> bool:
+    return bool(extra.xp or extra.messages or extra.voice_minutes)
 
 
 def _declare_all() -> None:
