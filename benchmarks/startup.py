@@ -25,7 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
@@ -105,15 +108,54 @@ class LoopWatch:
         return self.longest
 
 
+class GcWatch:
+    """CPython's garbage collections while watching: generation, start, duration (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.collections: list[tuple[int, float, float]] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+        else:
+            self.collections.append((info["generation"], self._started, now - self._started))
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def full(self, since: float = 0.0) -> list[float]:
+        """Durations of the full collections that started after `since` (perf_counter)."""
+        return [took for gen, at, took in self.collections if gen == 2 and at >= since]
+
+    def longest(self, since: float = 0.0) -> float:
+        return max((took for _gen, at, took in self.collections if at >= since), default=0.0)
+
+
 @dataclass
 class Start:
     ready_s: float
     stored_s: float
     longest_stall_ms: float
+    cpu_s: float = 0.0
+    full_collections: int = 0
+    longest_full_collection_ms: float = 0.0
+    longest_collection_after_ready_ms: float = 0.0
     users_written: int = 0
     members_written: int = 0
     guilds_written: int = 0
     batches: int = 0
+
+    def collections(self, watch: GcWatch, ready_at: float) -> None:
+        full = watch.full()
+        self.full_collections = len(full)
+        self.longest_full_collection_ms = max(full, default=0.0) * 1000
+        self.longest_collection_after_ready_ms = watch.longest(ready_at) * 1000
 
 
 async def until_ready(client: discord.Client, token: str) -> tuple[asyncio.Task[None], float]:
@@ -136,11 +178,16 @@ async def bare_start(server: Server) -> Start:
     client = discord.Client(intents=build_intents())
     watch = LoopWatch()
     watch.mark()
-    task, ready = await until_ready(client, server.token)
+    cpu = time.process_time()
+    with GcWatch() as collections:
+        task, ready = await until_ready(client, server.token)
+        result = Start(ready_s=ready, stored_s=ready, longest_stall_ms=watch.stop() * 1000)
+        result.cpu_s = time.process_time() - cpu
+        result.collections(collections, time.perf_counter())
     await client.close()
     with contextlib.suppress(Exception):
         await task
-    return Start(ready_s=ready, stored_s=ready, longest_stall_ms=watch.stop() * 1000)
+    return result
 
 
 async def pegasus_start(server: Server, db_url: str) -> Start:
@@ -157,57 +204,78 @@ async def pegasus_start(server: Server, db_url: str) -> Start:
     bot = Pegasus(settings)
     watch = LoopWatch()
     started = time.perf_counter()
-    bot.add_listener(_mark_at_ready(watch), "on_ready")
-    task, ready = await until_ready(bot, server.token)
-    core = bot.get_cog("Core")
-    await core.directory.drained()  # type: ignore[union-attr]
-    stored = time.perf_counter() - started
-    totals = core.directory.totals  # type: ignore[union-attr]
-    result = Start(
-        ready_s=ready,
-        stored_s=stored,
-        longest_stall_ms=watch.stop() * 1000,
-        users_written=totals.users_written,
-        members_written=totals.members_written,
-        guilds_written=totals.guilds_written,
-        batches=totals.batches,
-    )
+    cpu = time.process_time()
+    ready_at: list[float] = []
+    bot.add_listener(_mark_at_ready(watch, ready_at), "on_ready")
+    with GcWatch() as collections:
+        task, ready = await until_ready(bot, server.token)
+        core = bot.get_cog("Core")
+        await core.directory.drained()  # type: ignore[union-attr]
+        stored = time.perf_counter() - started
+        totals = core.directory.totals  # type: ignore[union-attr]
+        result = Start(
+            ready_s=ready,
+            stored_s=stored,
+            longest_stall_ms=watch.stop() * 1000,
+            cpu_s=time.process_time() - cpu,
+            users_written=totals.users_written,
+            members_written=totals.members_written,
+            guilds_written=totals.guilds_written,
+            batches=totals.batches,
+        )
+        result.collections(collections, ready_at[0] if ready_at else started)
     await bot.close()
     with contextlib.suppress(Exception):
         await task
     return result
 
 
-def _mark_at_ready(watch: LoopWatch):  # type: ignore[no-untyped-def]
+def _mark_at_ready(watch: LoopWatch, ready_at: list[float]):  # type: ignore[no-untyped-def]
     async def on_ready() -> None:
+        ready_at.append(time.perf_counter())
         watch.mark()
 
     return on_ready
 
 
-async def run_world(dialect: str, name: str, smoke: bool) -> dict[str, object]:
-    """One world on one dialect (its own process: Tortoise is opened once per process)."""
+async def run_world(dialect: str, name: str, smoke: bool, pairs: int) -> dict[str, object]:
+    """One world on one dialect (its own process: Tortoise is opened once per process): `pairs`
+    times the bare client, then Pegasus's first and second start on a fresh database."""
     figures: dict[str, object] = {"dialect": dialect}
     world = (SMOKE_WORLDS if smoke else WORLDS)[name]
-    if world:
-        async with fresh_database(dialect) as url:
-            server = Server.start(**world)
-            try:
-                point_discord_py_at(server)  # type: ignore[arg-type]
-                bare = await bare_start(server)
+    runs: list[dict[str, object]] = []
+    server = Server.start(**world)
+    try:
+        point_discord_py_at(server)  # type: ignore[arg-type]
+        for _pair in range(pairs):
+            load = os.getloadavg()[0]
+            gc.collect()  # each start begins with the garbage of the last one collected
+            bare = await bare_start(server)
+            async with fresh_database(dialect) as url:
+                gc.collect()
                 first = await pegasus_start(server, url)
+                gc.collect()
                 second = await pegasus_start(server, url)
-            finally:
-                server.stop()
-        rows = (world["guilds"] * world["guild_members"] + world["members"]) * 2
-        figures[name] = {
-            "world": world,
-            "rows": rows,
-            "bare": asdict(bare),
-            "first": asdict(first),
-            "second": asdict(second),
-        }
+            runs.append(
+                {
+                    "load": load,
+                    "bare": asdict(bare),
+                    "first": asdict(first),
+                    "second": asdict(second),
+                }
+            )
+    finally:
+        server.stop()
+    rows = (world["guilds"] * world["guild_members"] + world["members"]) * 2
+    figures[name] = {"world": world, "rows": rows, "runs": runs}
     return figures
+
+
+def _spread(values: list[float], unit: str = "", digits: int = 2) -> str:
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}{unit}"
+    return f"{median:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def report(figures: dict[str, object]) -> str:
@@ -216,19 +284,36 @@ def report(figures: dict[str, object]) -> str:
         data = figures.get(name)
         if not isinstance(data, dict):
             continue
-        bare = data["bare"]
-        lines.append(f"-- {name}: {data['world']}")
-        lines.append(f"   bare discord.py: ready {bare['ready_s']:.2f} s")
-        for start in ("first", "second"):
-            s = data[start]
-            written = s["users_written"] + s["members_written"]
+        runs = data["runs"]
+        lines.append(f"-- {name}: {data['world']}, {len(runs)} pairs")
+        for number, run in enumerate(runs, 1):
+            bare = run["bare"]
             lines.append(
-                f"   Pegasus {start} start: ready {s['ready_s']:.2f} s,"
-                f" stored {s['stored_s']:.2f} s"
-                f" = {s['stored_s'] / bare['ready_s']:.2f}x bare; rows written {written:,}"
-                f" of {data['rows']:,} ({written / max(data['rows'], 1):.2%}) in"
-                f" {s['batches']} batches; longest loop stall after ready"
-                f" {s['longest_stall_ms']:.0f} ms"
+                f"   pair {number} (load average {run['load']:.1f}): bare discord.py ready"
+                f" {bare['ready_s']:.2f} s, CPU {bare['cpu_s']:.2f} s,"
+                f" {bare['full_collections']} full collections"
+            )
+            for start in ("first", "second"):
+                s = run[start]
+                written = s["users_written"] + s["members_written"]
+                lines.append(
+                    f"     Pegasus {start}: ready {s['ready_s']:.2f} s,"
+                    f" stored {s['stored_s']:.2f} s"
+                    f" = {s['stored_s'] / bare['ready_s']:.2f}x bare, CPU {s['cpu_s']:.2f} s"
+                    f" = {s['cpu_s'] / max(bare['cpu_s'], 1e-9):.2f}x; rows written {written:,}"
+                    f" of {data['rows']:,} ({written / max(data['rows'], 1):.2%}) in"
+                    f" {s['batches']} batches; longest loop stall after ready"
+                    f" {s['longest_stall_ms']:.0f} ms; {s['full_collections']} full"
+                    f" collections, longest {s['longest_full_collection_ms']:.0f} ms; longest"
+                    f" collection after ready {s['longest_collection_after_ready_ms']:.0f} ms"
+                )
+        for start in ("first", "second"):
+            ratios = [r[start]["stored_s"] / r["bare"]["ready_s"] for r in runs]
+            cpu = [r[start]["cpu_s"] / max(r["bare"]["cpu_s"], 1e-9) for r in runs]
+            stalls = [r[start]["longest_stall_ms"] for r in runs]
+            lines.append(
+                f"   {start} start, median (spread): stored/bare ready {_spread(ratios, 'x')},"
+                f" CPU/bare {_spread(cpu, 'x')}, longest stall {_spread(stalls, ' ms', 0)}"
             )
     return "\n".join(lines)
 
@@ -238,12 +323,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), action="append")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--world", choices=tuple(WORLDS), action="append")
+    parser.add_argument("--pairs", type=int, help="bare/Pegasus pairs per world (3; smoke: 1)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     dialects = args.db or ["sqlite", "postgres"]
     worlds = args.world or list(WORLDS)
+    pairs = args.pairs or (1 if args.smoke else 3)
     if args.child:
-        figures = asyncio.run(run_world(dialects[0], worlds[0], args.smoke))
+        figures = asyncio.run(run_world(dialects[0], worlds[0], args.smoke, pairs))
         print(json.dumps(figures), flush=True)
         return 0
     for dialect in dialects:
@@ -255,6 +342,7 @@ def main(argv: list[str]) -> int:
         figures: dict[str, object] = {"dialect": dialect}
         for world in worlds:
             command = [sys.executable, __file__, "--child", "--db", dialect, "--world", world]
+            command += ["--pairs", str(pairs)]
             command += ["--smoke"] if args.smoke else []
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
             if done.returncode != 0:
