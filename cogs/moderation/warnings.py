@@ -1,4 +1,4 @@
-"""/warn, /warnings and /warning edit|remove|history."""
+"""/warn, /warnings and /warning edit|remove|purge|history."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cogs.moderation.support import (
     utcnow,
 )
 from pegasus.bot import Pegasus
+from pegasus.errors import ConflictError, user_ref
 from pegasus.services import attachments, moderation
 from pegasus.services.attachments import EvidenceOwner
 from pegasus.services.durations import parse_duration
@@ -23,6 +24,7 @@ from pegasus.services.moderation import IssuedWarning, WarningChange, WarningEdi
 from pegasus.ui.converters import HttpsLinkConverter
 from pegasus.ui.evidence import proof_sources, show_with_kept_proof
 from pegasus.ui.format import DESCRIPTION_LIMIT, GOLD, clip, timestamp
+from pegasus.ui.views import confirm
 
 WARNING_COLOUR = GOLD
 MAX_LISTED = 15
@@ -242,6 +244,58 @@ class Warnings(commands.Cog, name="Warnings"):
             f"Warning `{warning.warn_id}` of <@{warning.user_id}> removed; "
             "it no longer counts and stays in the record.",
             ephemeral=True,
+        )
+
+    @warning.command(name="purge", description="Clear all of a member's active warnings.")
+    @app_commands.describe(
+        member="Whose active warnings to clear",
+        reason="Why they are cleared (kept in each warning's history)",
+    )
+    @app_commands.checks.has_permissions(moderate_members=True)
+    async def purge(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User,
+        reason: app_commands.Range[str, 1, 1000],
+    ) -> None:
+        assert interaction.guild_id is not None
+        now = utcnow()
+        found = await moderation.list_warnings(
+            interaction.guild_id, member.id, now=now, include_inactive=False
+        )
+        if not found:
+            raise ConflictError("{member} has no active warnings.", member=user_ref(member.id))
+        for issuer_id in sorted({warning.moderator_id for warning in found}, key=str):
+            check_record_change(
+                interaction,
+                verb="clear",
+                record="warnings",
+                subject_id=member.id,
+                issuer_id=issuer_id,
+            )
+
+        async def clear(click: discord.Interaction) -> None:
+            purged = await moderation.purge_warnings(
+                interaction.guild_id or 0,
+                member.id,
+                [warning.warn_id for warning in found],
+                remover_id=interaction.user.id,
+                now=utcnow(),
+                reason=reason,
+            )
+            await click.response.edit_message(
+                content=f"Cleared {len(purged.warn_ids):,} active warnings of {member.mention}: "
+                f"{', '.join(f'`{warn_id}`' for warn_id in purged.warn_ids)}. They no longer "
+                "count and stay in the record.",
+                view=None,
+            )
+
+        await confirm(
+            interaction,
+            f"Clear {len(found):,} active warnings of {member.mention}? They stop counting "
+            "for good (they stay in the record, with your reason).",
+            clear,
+            confirm_label="Clear",
         )
 
     @staticmethod

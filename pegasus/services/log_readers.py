@@ -29,6 +29,7 @@ __all__ = [
     "SecurityFilter",
     "audit_entries",
     "audit_features",
+    "feature_of",
     "read_audit_page",
     "read_security_page",
     "recorded_security_actions",
@@ -77,8 +78,14 @@ class AuditEntry:
 
     @property
     def feature(self) -> str:
-        """The feature the change belongs to: the settings' feature, else the action's prefix."""
-        return settings_tables().get(self.target_type or "", self.action.partition(".")[0])
+        """The feature the change belongs to: the feature declaring the settings it changed
+        (features may share a table), else the action's first word (`automation.add`)."""
+        keys = {*(self.before or {}), *(self.after or {})}
+        return feature_of(self.action, self.target_type, keys)
+
+    def concerns(self, feature: str) -> bool:
+        """Whether the change is the feature's, or its action is of that family."""
+        return self.feature == feature or self.action.startswith(f"{feature}.")
 
 
 @dataclass(frozen=True)
@@ -139,9 +146,21 @@ class LogPage(Generic[E]):
     total: int
 
 
-def settings_tables() -> dict[str, str]:
-    """Each declared settings table → its feature."""
-    return {spec.model._meta.db_table: feature for feature, spec in declared().items()}
+def settings_tables() -> dict[str, list[str]]:
+    """Each declared settings table → the features whose settings it holds."""
+    tables: dict[str, list[str]] = {}
+    for feature, spec in declared().items():
+        tables.setdefault(spec.model._meta.db_table, []).append(feature)
+    return tables
+
+
+def feature_of(action: str, target_type: str | None, keys: set[str]) -> str:
+    """The feature of an audited change (see `AuditEntry.feature`)."""
+    specs = [spec for spec in declared().values() if spec.model._meta.db_table == target_type]
+    for spec in specs:
+        if keys & set(spec.by_name):
+            return spec.feature
+    return action.partition(".")[0]
 
 
 def _common(query: QuerySet[M], action: str | None, since: datetime | None,
@@ -171,8 +190,9 @@ def audit_entries(guild_id: int, wanted: AuditFilter = AuditFilter()) -> QuerySe
     if wanted.source is not None:
         query = query.filter(source=wanted.source)
     if wanted.feature:
+        # Candidates only: a table several features share is told apart by `AuditEntry.concerns`.
         feature = wanted.feature.strip().lower()
-        tables = [table for table, name in settings_tables().items() if name == feature]
+        tables = [table for table, names in settings_tables().items() if feature in names]
         query = query.filter(_feature_clause(feature, tables))
     return query
 
@@ -212,8 +232,21 @@ async def read_audit_page(
     guild_id: int, wanted: AuditFilter, *, page: int = 1, per_page: int = 5
 ) -> LogPage[AuditEntry]:
     """Page `page` of the audit log (the last page if there are fewer)."""
-    rows, shown, pages, total = await _page(audit_entries(guild_id, wanted), page, per_page)
-    return LogPage(tuple(AuditEntry.from_row(row) for row in rows), shown, pages, total)
+    query = audit_entries(guild_id, wanted)
+    if not wanted.feature:
+        rows, shown, pages, total = await _page(query, page, per_page)
+        return LogPage(tuple(AuditEntry.from_row(row) for row in rows), shown, pages, total)
+    # Configuration changes are few (and retention bounds them): told apart in memory.
+    feature = wanted.feature.strip().lower()
+    entries = [
+        entry
+        for entry in map(AuditEntry.from_row, await query.order_by(*NEWEST_FIRST))
+        if entry.concerns(feature)
+    ]
+    pages = max(1, -(-len(entries) // per_page))
+    shown = min(max(page, 1), pages)
+    chosen = entries[(shown - 1) * per_page : shown * per_page]
+    return LogPage(tuple(chosen), shown, pages, len(entries))
 
 
 async def read_security_page(

@@ -23,6 +23,7 @@ from models.moderation import CaseType, MemberWarning, WarningEdit, WarningEditK
 from pegasus import scheduler
 from pegasus.errors import ConflictError, ValidationError, shown_input
 from pegasus.services import ids
+from pegasus.services.audit import Severity, record_audit, record_security_event
 from pegasus.services.moderation.automations import Firing, evaluate_after_warning
 from pegasus.services.moderation.cases import Case, create_case, prepare_case
 
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_LEVEL",
     "MIN_LEVEL",
     "IssuedWarning",
+    "PurgedWarnings",
     "WarningChange",
     "WarningEditKind",
     "WarningRecord",
@@ -40,6 +42,7 @@ __all__ = [
     "get_warning",
     "issue_warning",
     "list_warnings",
+    "purge_warnings",
     "remove_warning",
     "warning_history",
     "warning_public_id",
@@ -417,6 +420,86 @@ async def remove_warning(
     warning.active, warning.removed_at, warning.removed_reason = False, now, reason
     warning.removed_by_id = remover_id  # type: ignore[attr-defined]
     return WarningRecord.from_row(warning)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgedWarnings:
+    """The warnings a purge made inactive (public ids, oldest first), and why."""
+
+    user_id: int
+    warn_ids: tuple[str, ...]
+    reason: str
+
+
+async def purge_warnings(
+    guild_id: int,
+    user_id: int,
+    warn_ids: Sequence[str],
+    *,
+    remover_id: int,
+    now: datetime,
+    reason: str,
+) -> PurgedWarnings:
+    """Make the member's warnings `warn_ids` inactive for good, those still active: each keeps
+    who removed it and why in its history, and the purge is audited as `warning.purge`.
+
+    The caller names the warnings it checked the moderator may remove; one issued since is left
+    alone. Warnings of other members, and removed or expired ones, are never touched.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why the warnings are cleared.")
+    wanted = [ids.WARNING.parse(warn_id) for warn_id in warn_ids]
+    await prepare_case(guild_id, [remover_id, user_id])
+    async with in_transaction() as conn:
+        rows = (
+            await MemberWarning.filter(
+                guild_id=guild_id, user_id=user_id, warn_id__in=wanted, active=True
+            )
+            .using_db(conn)
+            .select_for_update()
+            .order_by("id")
+        )
+        if not rows:
+            raise ConflictError("That member has no active warnings to clear.")
+        await (
+            MemberWarning.filter(id__in=[row.id for row in rows], active=True)
+            .using_db(conn)
+            .update(active=False, removed_at=now, removed_by_id=remover_id, removed_reason=reason)
+        )
+        for row in rows:
+            await WarningEdit.create(
+                warning_id=row.id,
+                editor_id=remover_id,
+                kind=WarningEditKind.REMOVE,
+                before={"active": True},
+                after={"active": False},
+                reason=reason,
+                created_at=now,
+                using_db=conn,
+            )
+            await scheduler.cancel(KIND_WARNING_EXPIRE, expiry_key(row.id), using_db=conn)
+        purged = tuple(row.warn_id for row in rows)
+        await record_audit(
+            guild_id=guild_id,
+            actor_id=remover_id,
+            action="warning.purge",
+            target_type="member",
+            target_id=user_id,
+            before={"active_warnings": list(purged)},
+            after={"active_warnings": [], "reason": reason},
+            using_db=conn,
+        )
+        await record_security_event(
+            guild_id=guild_id,
+            user_id=user_id,
+            action="moderation.warnings_purged",
+            severity=Severity.LOW,
+            description=f"{len(purged)} warnings cleared: {reason}",
+            metadata={"moderator_id": remover_id, "warn_ids": list(purged)},
+            using_db=conn,
+        )
+    return PurgedWarnings(user_id, purged, reason)
 
 
 async def expire_warning(warning_id: int, *, now: datetime) -> bool:
