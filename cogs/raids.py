@@ -223,7 +223,7 @@ class RaidResponse(commands.Cog):
     async def respond(self, guild: discord.Guild, config: RaidConfig, report: RaidReport) -> None:
         done: list[str] = []
         if report.created and config.lockdown:
-            channels = self.lockdown_channels(guild, config.lockdown_channel_ids)
+            channels = await self.lockdown_channels(guild, config.lockdown_channel_ids)
             locked = await self.lock_channels(
                 channels, f"Raid {report.incident_id}", None, incident_pk=report.incident_pk
             )
@@ -237,7 +237,7 @@ class RaidResponse(commands.Cog):
         if report.created and config.slowmode_seconds > 0:
             ids = config.slowmode_channel_ids or config.lockdown_channel_ids
             slowed = await self.raise_slowmode(
-                self.lockdown_channels(guild, ids), config.slowmode_seconds, report
+                await self.lockdown_channels(guild, ids), config.slowmode_seconds, report
             )
             if slowed:
                 done.append(
@@ -330,7 +330,7 @@ class RaidResponse(commands.Cog):
     # --------------------------------------------------------------------------------------------
     # Locking, unlocking and slowmode
 
-    def lockdown_channels(
+    async def lockdown_channels(
         self, guild: discord.Guild, channel_ids: Sequence[int]
     ) -> list[discord.TextChannel]:
         """The chosen channels; with none chosen, every text channel @everyone may talk in,
@@ -338,8 +338,7 @@ class RaidResponse(commands.Cog):
         if channel_ids:
             found = [guild.get_channel(channel_id) for channel_id in channel_ids]
             return [c for c in found if isinstance(c, discord.TextChannel)]
-        config = self.bot.guild_configs.peek(guild.id)
-        log_channel = config.logging_channel_id if config is not None else None
+        log_channel = (await self.bot.guild_configs.get(guild.id)).logging_channel_id
         return [
             channel
             for channel in guild.text_channels
@@ -475,7 +474,7 @@ class RaidResponse(commands.Cog):
         assert guild is not None
         if server:
             config = await self.raid_configs.get(guild.id)
-            targets = self.lockdown_channels(guild, config.lockdown_channel_ids)
+            targets = await self.lockdown_channels(guild, config.lockdown_channel_ids)
         else:
             target = channel or interaction.channel
             if not isinstance(target, discord.TextChannel):

@@ -284,3 +284,21 @@ async def test_discord_refuses_a_slowmode_over_six_hours(env: DiscordEnv) -> Non
     assert refused.value.status == 400 and refused.value.code == 50035
     await general.edit(slowmode_delay=21600)
     assert env.channel("general").rate_limit_per_user == 21600
+
+
+async def test_a_server_lock_with_no_chosen_channel_spares_the_log_and_private_ones(
+    env: DiscordEnv,
+) -> None:
+    await env.owner.slash("logging set", channel=env.channel("logs"), events="member_leave")
+    hidden = Overwrite(env.guild.id, 0, 0, int(Permissions.of("view_channel")))
+    private = await env.guild.create_text_channel("staff-room", overwrites=[hidden])
+    await env.settle()
+    reply = await env.owner.slash("lock", server=True)
+    assert "Locked" in said(reply), said(reply)
+    for name in ("general", "announcements"):
+        assert everyone_denied(env, env.channel(name)) & LOCKED == LOCKED, name
+    assert env.guild.id not in env.channel("logs").overwrites
+    assert overwrites(private) == {env.guild.id: (0, 0, int(Permissions.of("view_channel")))}
+    await env.owner.slash("unlock", server=True)
+    for name in ("general", "announcements"):
+        assert env.channel(name).permissions_for(env.alice).send_messages, name
