@@ -16,6 +16,7 @@ comes (a row changed by hand) is outlived:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
@@ -84,6 +85,7 @@ class AnswerCache:
         self._every_guild = 0
         self._guilds: dict[int, int] = {}
         self._answers: dict[tuple[int, Hashable], tuple[float, tuple[int, int], Any]] = {}
+        self._running: dict[tuple[tuple[int, Hashable], tuple[int, int]], asyncio.Future[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -105,8 +107,33 @@ class AnswerCache:
                 return value  # type: ignore[no-any-return]
             del self._answers[key]
         self.misses += 1
+        # Requests asking the same while it is computed wait for that answer: a burst on a
+        # cold page costs one computation, not one each.
+        flight = (key, generation)
+        running = self._running.get(flight)
+        if running is not None:
+            try:
+                return await asyncio.shield(running)  # type: ignore[no-any-return]
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # this request was cancelled
+                return await compute()  # the one computing it was: ask on our own
+        running = asyncio.get_running_loop().create_future()
+        self._running[flight] = running
         started = self.clock()
-        value = await compute()
+        try:
+            value = await compute()
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                running.cancel()
+            else:
+                running.set_exception(error)
+                running.exception()  # retrieved: no warning when nobody else waited
+            raise
+        else:
+            running.set_result(value)
+        finally:
+            del self._running[flight]
         if self._generation(guild_id) == generation:  # no change announced meanwhile
             if len(self._answers) >= self.max_answers:
                 del self._answers[next(iter(self._answers))]  # the longest kept
