@@ -1,8 +1,10 @@
 """Reading the audit log (who changed what) and the security log (what happened to members).
 
-One reader for every adapter: the REST API pages through the filtered queries with its keyset
-pagination, `/audit` and `/security log` in Discord read numbered pages. Entries come newest
-first; filters are plain values (ids, names, moments), so both adapters filter alike.
+One reader for every adapter: `/audit` and `/security log` in Discord read numbered pages of
+frozen entries; the REST API's keyset pagination needs the query itself (as for the other lists
+it builds), so `audit_entries` and `security_events` give it the filtered query. They are left
+out of `__all__`: every other caller gets entries, never rows. Entries come newest first; filters
+are plain values (ids, names, moments), so both adapters filter alike.
 """
 
 from __future__ import annotations
@@ -27,13 +29,11 @@ __all__ = [
     "LogPage",
     "SecurityEvent",
     "SecurityFilter",
-    "audit_entries",
     "audit_features",
     "feature_of",
     "read_audit_page",
     "read_security_page",
     "recorded_security_actions",
-    "security_events",
     "settings_changes_since",
     "settings_tables",
 ]
