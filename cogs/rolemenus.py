@@ -218,6 +218,12 @@ class RoleMenus(
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        """A deleted role leaves the menus that offered or required it, and their messages."""
+        for menu in await service.forget_role(role.guild.id, role.id):
+            await self.refresh(role.guild, menu)
+
     # -------------------------------------------------------------------------- members' clicks
 
     async def handle_toggle(self, interaction: discord.Interaction, key: int, role_id: int) -> None:

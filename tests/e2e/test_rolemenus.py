@@ -347,6 +347,25 @@ async def test_editing_a_sent_menu_updates_its_message(discord_env: DiscordEnv, 
     assert env.alice.has_role(cast.news)
 
 
+async def test_a_role_deleted_in_discord_leaves_the_menus(
+    discord_env: DiscordEnv, cast: Cast
+) -> None:
+    env = discord_env
+    menu = await create(cast.manager, required_role=cast.verified)
+    await offer(cast.manager, menu, cast.red)
+    await offer(cast.manager, menu, cast.news)
+    message = await send(env, cast.manager, menu)
+    await env.guild.delete_role(cast.red)
+    await env.guild.delete_role(cast.verified)
+    await env.settle()
+    assert [b["label"] for b in message.buttons] == ["News"]
+    assert "Only for members with" not in message.text
+    row = await RoleMenu.get(menu_id=menu)
+    assert row.required_role_id is None
+    await click(env, env.alice, message, "News")  # nobody needs the deleted role any more
+    assert env.alice.has_role(cast.news)
+
+
 async def test_limits_and_deleting_a_menu(discord_env: DiscordEnv, cast: Cast) -> None:
     env = discord_env
     menu = await create(cast.manager)

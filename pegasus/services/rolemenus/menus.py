@@ -41,6 +41,7 @@ __all__ = [
     "delete_menu",
     "edit_menu",
     "forget_message",
+    "forget_role",
     "get_menu",
     "get_menu_by_key",
     "list_menus",
@@ -357,6 +358,32 @@ async def delete_menu(guild_id: int, menu_id: str, actor_id: int | None) -> Menu
         await RoleMenu.filter(id=row.id).using_db(conn).delete()
         await _audit(actor_id, "rolemenu.delete", before, None, using_db=conn)
     return before
+
+
+async def forget_role(guild_id: int, role_id: int) -> list[MenuInfo]:
+    """A role was deleted in Discord: no menu offers or requires it any more. Returns the menus
+    that changed, as they are now, to refresh their sent messages."""
+    offering = await RoleMenuOption.filter(menu__guild_id=guild_id, role_id=role_id).values_list(
+        "menu_id", flat=True
+    )
+    requiring = await RoleMenu.filter(guild_id=guild_id, required_role_id=role_id).values_list(
+        "id", flat=True
+    )
+    changed: list[MenuInfo] = []
+    for key in sorted({*offering, *requiring}):
+        async with in_transaction() as conn:
+            row = await RoleMenu.filter(id=key).select_for_update().using_db(conn).first()
+            if row is None:
+                continue  # deleted meanwhile
+            before = await _load(row, conn)
+            await RoleMenuOption.filter(menu_id=key, role_id=role_id).using_db(conn).delete()
+            if row.required_role_id == role_id:
+                row.required_role_id = None
+                await RoleMenu.filter(id=key).using_db(conn).update(required_role_id=None)
+            after = await _load(row, conn)
+            await _audit(None, "rolemenu.role_deleted", before, after, using_db=conn)
+        changed.append(after)
+    return changed
 
 
 async def record_sent(guild_id: int, key: int, channel_id: int, message_id: int) -> None:
