@@ -228,13 +228,13 @@ class Security(commands.Cog):
         )
         if report is not None and report.created:
             await self.alert_raid(member.guild, config, report)
-        # The raid response (cogs.raids) acts on the wave, or gates a join while a raid lasts.
+        # The raid response (cogs.raid_response) acts on the wave, or gates a join in a raid.
         self.bot.dispatch("raid_join_checked", member, report)
 
     async def alert_raid(
         self, guild: discord.Guild, config: GuildConfig, report: RaidReport
     ) -> None:
-        channel = sendable_text_channel(guild, config.logging_channel_id)
+        channel = sendable_text_channel(guild, config.alerts_channel_id)
         if channel is None:
             log.warning(
                 "Raid %s in guild %s: no log channel to alert", report.incident_id, guild.id
@@ -380,7 +380,7 @@ class Security(commands.Cog):
             inline=False,
         )
         role = f"<@&{settings.alert_role_id}>" if settings.alert_role_id else "nobody"
-        channel = sendable_text_channel(guild, config.logging_channel_id)
+        channel = sendable_text_channel(guild, config.alerts_channel_id)
         where = channel.mention if channel else "⚠️ no log channel: set one with `/logging set`"
         embed.add_field(name="Alerts", value=f"In {where}, pinging {role}.", inline=False)
         return embed

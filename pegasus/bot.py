@@ -78,7 +78,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.rolemenus",
     "cogs.security",
     "cogs.automod",
-    "cogs.raids",
+    "cogs.raid_response",
     "cogs.logs",
     "cogs.retention",
     "cogs.privacy",

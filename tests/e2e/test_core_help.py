@@ -12,6 +12,7 @@ FEATURES = {
     "Levels",
     "Moderation",
     "Privacy",
+    "Raid Response",
     "Retention",
     "Rolemenus",
     "Security",

@@ -20,7 +20,7 @@ from pegasus.localdiscord.state import FakeChannel, now
 from pegasus.services.security import CommandRateLimiter
 
 pytestmark = pytest.mark.discord_env(
-    extensions=("cogs.core", "cogs.community", "cogs.security", "cogs.raids")
+    extensions=("cogs.core", "cogs.community", "cogs.security", "cogs.raid_response")
 )
 
 LOCKED = Permissions.of("send_messages", "add_reactions")

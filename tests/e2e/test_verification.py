@@ -17,7 +17,7 @@ from pegasus.scheduler import utcnow
 from pegasus.services.raids import TIMEOUT_KIND
 
 pytestmark = pytest.mark.discord_env(
-    extensions=("cogs.core", "cogs.community", "cogs.security", "cogs.raids"),
+    extensions=("cogs.core", "cogs.community", "cogs.security", "cogs.raid_response"),
     scheduler_poll_interval=3600,  # timers run when the test says time has passed
 )
 
