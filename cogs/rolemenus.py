@@ -172,11 +172,7 @@ def change_reply(change: RoleChange) -> str:
 
 
 def menu_summary(menu: MenuInfo) -> str:
-    where = (
-        f"sent in <#{menu.channel_id}>"
-        if menu.channel_id
-        else "not sent yet"
-    )
+    where = f"sent in <#{menu.channel_id}>" if menu.channel_id else "not sent yet"
     return (
         f"`{menu.menu_id}` **{discord.utils.escape_markdown(menu.title)}** · {menu.style.value} · "
         f"{plural(len(menu.options), 'role')} · {where}"
