@@ -8,6 +8,7 @@ import pytest
 from models.guilds import GuildSettings
 from models.security import AuditLog
 from pegasus.localdiscord.env import DiscordEnv
+from pegasus.localdiscord.state import FakeMessage, snowflake
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.security", "cogs.logs")
@@ -194,6 +195,32 @@ async def test_old_single_channel_settings_post_every_enabled_category_there(
     await env.settle()
     assert titles(env, "member-log") == ["Member joined"]
     assert titles(env, "logs") == ["Message deleted", "Member joined"]
+
+
+async def test_messages_sent_before_the_bot_started_read_well(env: DiscordEnv) -> None:
+    await env.owner.slash("logging set", channel=env.channel("logs"))
+    general = env.channel("general")
+    # Sent while the bot was away: it never saw them, so it has no copy of their text.
+    for text in ("from yesterday", "also old"):
+        old = FakeMessage(snowflake(), general, env.carol.user, text)
+        general.all_messages.append(old)
+        env.server.messages[old.id] = old
+    await env.carol.say("general", "fresh words")
+    await env.settle()
+    start = len(env.channel("logs").bot_messages)
+
+    await env.carol.delete(general.messages[0])
+    prompt = await env.mod.slash("purge", count=2, member=env.carol)
+    await env.mod.click(prompt, label="Delete")
+    await env.settle()
+
+    deleted, bulk = env.channel("logs").bot_messages[start:][-2:]
+    assert deleted.embed["title"] == "Message deleted"
+    assert "sent before I started" in deleted.text and "from yesterday" not in deleted.text
+    assert bulk.embed["title"] == "Messages deleted in bulk"
+    assert "2 messages" in bulk.text and "fresh words" in bulk.text
+    assert "1 sent before I started: their text is not known" in bulk.text
+    assert "also old" not in bulk.text
 
 
 @pytest.fixture
