@@ -10,6 +10,7 @@ FEATURES = {
     "Economy",
     "Giveaways",
     "Levels",
+    "Logs",
     "Moderation",
     "Privacy",
     "Raid Response",
