@@ -83,6 +83,11 @@ async def test_each_category_posts_in_its_own_channel(env: DiscordEnv) -> None:
     role = await env.guild.create_role("Helpers")
     await env.settle()
     await env.guild.set_role_permissions(role, ["manage_messages"])
+    await env.settle()
+    await env.guild.delete_role(role)
+    await env.settle()
+    await env.guild.delete_channel(new_channel)
+    await env.settle()
     await env.owner.slash("welcome set", channel=env.channel("general"))
     # automod: anti-spam removes a message with too many mentions
     await env.owner.slash("security set", anti_spam=True, max_mentions=3)
@@ -109,7 +114,10 @@ async def test_each_category_posts_in_its_own_channel(env: DiscordEnv) -> None:
     lounge, gaming = env.channel("Lounge").mention, env.channel("Gaming").mention
     assert f"{lounge} → {gaming}" in posts(env, "voice-log")[before["voice-log"] + 1]
     server = new("server-log")
-    assert server[:4] == ["Channel created", "Channel changed", "Role created", "Role changed"]
+    assert server[:6] == [
+        "Channel created", "Channel changed", "Role created", "Role changed", "Role deleted",
+        "Channel deleted",
+    ]
     assert server.count("Settings changed") == 2  # the welcome channel, then anti-spam
     changed = posts(env, "server-log")[before["server-log"] + 1]
     assert "plans → big-plans" in changed
