@@ -302,3 +302,15 @@ async def test_a_server_lock_with_no_chosen_channel_spares_the_log_and_private_o
     await env.owner.slash("unlock", server=True)
     for name in ("general", "announcements"):
         assert env.channel(name).permissions_for(env.alice).send_messages, name
+
+
+async def test_a_lock_is_undone_exactly_after_a_restart(env: DiscordEnv) -> None:
+    channels = await make_channels(env)
+    await env.settle()
+    before = overwrites(channels["custom"])
+    await env.owner.slash("lock", channel=channels["custom"], reason="before the restart")
+    assert everyone_denied(env, channels["custom"]) & LOCKED == LOCKED
+    await env.restart_bot()
+    reply = await env.owner.slash("unlock", channel=channels["custom"])
+    assert "Unlocked" in said(reply), said(reply)
+    assert overwrites(channels["custom"]) == before
