@@ -4,10 +4,15 @@ Discord sends each new audit log entry (`on_audit_log_entry_create`) to a bot wi
 GUILD_MODERATION intent and the View Audit Log permission. Pegasus' own actions appear there too,
 with the bot as the actor: they are cases already, so they are left out here; everyone else's
 (people, and other bots) are recorded and posted to the modlog like any other case.
+
+discord.py runs each event's handler as its own task; a ban quickly followed by its unban must
+still be recorded in that order (the unban ends the ban's case), so a guild's entries are handled
+one at a time, in the order they arrived. One process owns a guild, so a lock in memory is enough.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -53,6 +58,7 @@ class OutsideActions(commands.Cog, name="Actions outside Pegasus"):
     def __init__(self, bot: Pegasus, enforcer: Enforcer) -> None:
         self.bot = bot
         self.enforcer = enforcer
+        self._guild_locks: dict[int, asyncio.Lock] = {}
 
     def read(self, entry: discord.AuditLogEntry) -> OutsideAction | None:
         """The entry as an action to record, or None: not about moderation, or Pegasus' own."""
@@ -83,8 +89,11 @@ class OutsideActions(commands.Cog, name="Actions outside Pegasus"):
         action = self.read(entry)
         if action is None:
             return
-        case = await record_outside_action(action)
-        if case is None:
-            log.debug("Audit log entry %s was recorded before", entry.id)
-            return
-        await self.enforcer.post_case(entry.guild, case)
+        # Taken before the first await: tasks start in the order their events arrived, and the
+        # lock serves its waiters first come, first served.
+        async with self._guild_locks.setdefault(entry.guild.id, asyncio.Lock()):
+            case = await record_outside_action(action)
+            if case is None:
+                log.debug("Audit log entry %s was recorded before", entry.id)
+                return
+            await self.enforcer.post_case(entry.guild, case)

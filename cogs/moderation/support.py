@@ -145,9 +145,11 @@ def case_embed(case: Case) -> discord.Embed:
         embed.add_field(name="Member", value=f"<@{user_id}> (`{user_id}`)", inline=True)
     automatic = case.metadata.get("automatic") or case.metadata.get("automation_id")
     moderator = f"<@{moderator_id}>" if moderator_id else "Unknown"
-    embed.add_field(
-        name="Moderator", value=moderator + (" (automatic)" if automatic else ""), inline=True
-    )
+    if automatic:
+        moderator += " (automatic)"
+    elif case.metadata.get("source") == "discord":
+        moderator += " (in Discord)"  # read from the audit log, not done through Pegasus
+    embed.add_field(name="Moderator", value=moderator, inline=True)
     if case.channel_id:
         embed.add_field(name="Channel", value=f"<#{case.channel_id}>", inline=True)
     if case.duration_seconds:

@@ -54,7 +54,8 @@ async def test_a_ban_in_discords_menu_becomes_one_case_with_its_moderator_and_re
     [post] = modlog_posts(env)
     assert post["title"] == "Case #1 · Ban"
     fields = {f["name"]: f["value"] for f in post["fields"]}
-    assert fields["Moderator"] == env.mod.mention and fields["Reason"] == "spam in DMs"
+    assert fields["Moderator"] == f"{env.mod.mention} (in Discord)"
+    assert fields["Reason"] == "spam in DMs"
     listed = await env.mod.slash("cases", member=env.bob)
     assert "#1 · Ban" in listed.text and "1 case" in listed.text
 
@@ -231,3 +232,20 @@ async def test_without_view_audit_log_nothing_arrives(discord_env: DiscordEnv) -
     assert env.guild.is_banned(env.bob)
     assert last_entry(env).action_type == MEMBER_BAN_ADD
     assert await ModCase.all().count() == 0
+
+
+async def test_quick_successive_entries_are_recorded_in_their_order(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    for round_ in range(4):  # each event's handler is a task of its own, all racing
+        await env.mod.ban(env.bob, reason=f"ban {round_}")
+        await env.owner.unban(env.bob, reason=f"unban {round_}")
+    await env.settle()
+
+    cases = await cases_of(env.bob.id)
+    assert [(c.type, c.reason) for c in cases] == [
+        (kind, f"{kind} {round_}") for round_ in range(4) for kind in (CaseType.BAN, CaseType.UNBAN)
+    ]
+    assert not any(c.active for c in cases)  # every ban was ended by the unban after it
+    assert [c.case_number for c in cases] == list(range(1, 9))
