@@ -10,6 +10,7 @@ import pytest
 
 from models.moderation import CaseAuditEntry, CaseType, ModCase
 from models.scheduling import ActionStatus, ScheduledAction
+from pegasus.bot import build_intents
 from pegasus.localdiscord import Permissions
 from pegasus.localdiscord.auditlog import MEMBER_BAN_ADD, AuditEntry
 from pegasus.localdiscord.env import DiscordEnv
@@ -249,3 +250,8 @@ async def test_quick_successive_entries_are_recorded_in_their_order(
     ]
     assert not any(c.active for c in cases)  # every ban was ended by the unban after it
     assert [c.case_number for c in cases] == list(range(1, 9))
+
+
+def test_the_bot_asks_for_the_moderation_intent() -> None:
+    # Discord sends audit log entries only with GUILD_MODERATION (and View Audit Log).
+    assert build_intents().moderation
