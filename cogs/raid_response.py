@@ -145,6 +145,8 @@ class VerifyButton(PegasusButton, template=r"pegasus:verify:press:(?P<guild>[0-9
         cog = interaction.client.get_cog("RaidResponse")  # type: ignore[attr-defined]
         if cog is None or not isinstance(interaction.user, discord.Member):
             raise ConflictError("Verification is not available right now; try again later.")
+        if interaction.user.guild.id != self.guild_id:
+            raise ConflictError("This Verify button belongs to another server.")
         await cog.verify(interaction, interaction.user)
 
 
