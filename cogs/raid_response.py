@@ -59,6 +59,7 @@ STAFF_PERMISSIONS = (
 CONFIG_TTL = 60.0
 BULK_BAN_LIMIT = 200
 VERIFY_LABEL = "Verify"
+ALERT_INTERVAL = 30.0  # seconds between two posts about one raid's response
 
 
 def is_staff(member: discord.Member) -> bool:
@@ -174,6 +175,7 @@ class RaidResponse(commands.Cog):
         )
         self._unsubscribe = lambda: None
         self._responding: dict[int, asyncio.Lock] = {}
+        self._alerted: dict[int, float] = {}  # incident → when its response was last posted
 
     async def cog_load(self) -> None:
         self._unsubscribe = notify.subscribe(self.forget_changed)
@@ -249,15 +251,27 @@ class RaidResponse(commands.Cog):
         removed = await self.act_on_wave(guild, config, report)
         if removed:
             done.append(removed)
-        if done:
+        if done and self._may_alert(report):
             embed = discord.Embed(
                 title="🛡️ Raid response",
-                description=f"For incident **{report.incident_id}**, I {and_join(done)}.",
+                description=clip(
+                    f"For incident **{report.incident_id}**, I {and_join(done)}.", 4000
+                ),
                 colour=RED,
             )
             if report.created and config.lockdown:
                 embed.set_footer(text="/unlock server:True restores every channel as it was")
             await post_alert(guild, embed)
+
+    def _may_alert(self, report: RaidReport) -> bool:
+        """The first response to a raid is posted; later ones at most every ALERT_INTERVAL, so
+        a long raid does not flood the log (the incident records every action)."""
+        moment = utcnow().timestamp()
+        last = self._alerted.get(report.incident_pk)
+        if not report.created and last is not None and moment - last < ALERT_INTERVAL:
+            return False
+        self._alerted[report.incident_pk] = moment
+        return True
 
     async def act_on_wave(
         self, guild: discord.Guild, config: RaidConfig, report: RaidReport

@@ -189,6 +189,8 @@ async def test_a_raid_wave_is_kicked_but_never_staff_or_older_members(env: Disco
     assert sorted(u for a in kicks for u in a["users"]) == sorted(kicked)
     alerts = [m.text for m in env.channel("logs").bot_messages]
     assert any("Raid response" in text and "kicked" in text for text in alerts), alerts
+    # Later joins of the same raid are acted on without a post each.
+    assert len([text for text in alerts if "Raid response" in text]) == 1
 
 
 async def test_a_raid_wave_can_be_banned(env: DiscordEnv) -> None:
