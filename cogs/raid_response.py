@@ -251,7 +251,8 @@ class RaidResponse(commands.Cog):
         removed = await self.act_on_wave(guild, config, report)
         if removed:
             done.append(removed)
-        if done and self._may_alert(report):
+        announce = self._may_alert(report) if done or report.created else False
+        if done and announce:
             embed = discord.Embed(
                 title="🛡️ Raid response",
                 description=clip(
@@ -264,11 +265,12 @@ class RaidResponse(commands.Cog):
             await post_alert(guild, embed)
 
     def _may_alert(self, report: RaidReport) -> bool:
-        """The first response to a raid is posted; later ones at most every ALERT_INTERVAL, so
-        a long raid does not flood the log (the incident records every action)."""
+        """The raid's first response is posted (with the report that opened the incident, which
+        may be handled after later joins'); later ones at most every ALERT_INTERVAL, so a long
+        raid does not flood the log (the incident records every action)."""
         moment = utcnow().timestamp()
         last = self._alerted.get(report.incident_pk)
-        if not report.created and last is not None and moment - last < ALERT_INTERVAL:
+        if not report.created and (last is None or moment - last < ALERT_INTERVAL):
             return False
         self._alerted[report.incident_pk] = moment
         return True
