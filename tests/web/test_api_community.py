@@ -16,8 +16,8 @@ from models.guilds import GuildSettings
 from models.scheduling import ScheduledAction
 from models.security import AuditLog, AuditSource, RoleDelegation
 from pegasus.localdiscord import DiscordEnv
-from pegasus.services import community
-from pegasus.services.community import GreetingKind, LogEvent
+from pegasus.services import community, moderation
+from pegasus.services.community import GreetingKind, LogCategory, LogEvent
 from pegasus.services.security import API_SCOPES, create_api_key
 from pegasus.web.jobs import JobKind
 from tests.e2e.test_role_delegation import cast_of
@@ -149,7 +149,10 @@ async def test_the_server_log_is_set_read_and_refused_like_the_command(api: Api)
     status, body, _ = await api.call("PUT", url, key=key, json={"channel_id": CHANNEL})
     assert status == 200, body
     assert body == {
-        "enabled": True, "channel_id": CHANNEL, "events": [event.value for event in LogEvent]
+        "enabled": True,
+        "channel_id": CHANNEL,
+        "events": [event.value for event in LogEvent],
+        "category_channels": {category.value: None for category in LogCategory},
     }
     status, body, _ = await api.call(
         "PUT", url, key=key, json={"channel_id": CHANNEL, "events": ["member_join", "automod"]}
@@ -169,6 +172,34 @@ async def test_the_server_log_is_set_read_and_refused_like_the_command(api: Api)
     assert (await stored()).logging_events == ["member_join", "automod"]
     audits = await audited("logging.set")
     assert len(audits) == 2 and all(row.source is AuditSource.API for row in audits)
+
+
+async def test_a_log_category_gets_its_own_channel_and_is_turned_off(api: Api) -> None:
+    key = await api.key(["community:read", "community:write"])
+    url = f"{COMMUNITY}/logging/categories"
+    status, body, _ = await api.call("PUT", f"{url}/voice", key=key, json={"channel_id": CHANNEL})
+    assert status == 200, body
+    assert body["category_channels"]["voice"] == CHANNEL and body["enabled"] is True
+    assert {"voice_join", "voice_move", "voice_leave"} <= set(body["events"])
+    status, body, _ = await api.call(
+        "PUT", f"{url}/moderation", key=key, json={"channel_id": CHANNEL}
+    )
+    assert status == 200 and body["category_channels"]["moderation"] == CHANNEL
+    assert (await moderation.get_settings(GUILD)).modlog_channel_id == CHANNEL
+
+    status, body, _ = await api.call("PUT", f"{url}/voice", key=key, json={"channel_id": None})
+    assert status == 200 and body["category_channels"]["voice"] is None
+    assert not {"voice_join", "voice_move", "voice_leave"} & set(body["events"])
+    status, read, _ = await api.call("GET", f"{COMMUNITY}/logging", key=key)
+    assert status == 200 and read == body
+
+    status, answer, _ = await api.call("PUT", f"{url}/voice", key=key, json={"channel_id": None})
+    assert status == 409 and answer["detail"] == "The voice log is already off."
+    status, answer, _ = await api.call("PUT", f"{url}/gossip", key=key, json={"channel_id": None})
+    assert status == 404 and "not a log category" in answer["detail"]
+    audits = await audited("logging.category")
+    assert len(audits) == 2 and all(row.source is AuditSource.API for row in audits)
+    assert len(await audited("modlog.set")) == 1
 
 
 # --------------------------------------------------------------------------- autoroles

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pegasus.errors import NotFoundError
+from pegasus.errors import NotFoundError, shown_input
 from pegasus.services import community as service
-from pegasus.services.community import GreetingConfig, GreetingKind, GuildConfig, LogEvent
+from pegasus.services import moderation
+from pegasus.services.community import (
+    GreetingConfig,
+    GreetingKind,
+    GuildConfig,
+    LogCategory,
+    LogEvent,
+)
 from pegasus.services.ids import check_snowflake
 from pegasus.web import jobs
 from pegasus.web.api.jobs import JobInfo
@@ -184,17 +191,28 @@ def _declare_greeting(kind: GreetingKind) -> None:
 
 @dataclass(frozen=True)
 class ServerLog:
-    """The server log: on or off, its channel (security alerts go there too) and what it
-    reports."""
+    """The server log: on or off, its channel (security alerts go there too), what it reports,
+    and each category's own channel (null: the category posts in `channel_id`; the moderation
+    category's channel is the modlog, where cases are posted)."""
 
     enabled: bool
     channel_id: int | None
     events: list[LogEvent]
+    category_channels: dict[str, int | None]
 
     @classmethod
-    def of(cls, config: GuildConfig) -> ServerLog:
+    def of(cls, config: GuildConfig, modlog_channel_id: int | None) -> ServerLog:
         reported = [event for event in LogEvent if event in config.logging_events]
-        return cls(config.logging_enabled, config.logging_channel_id, reported)
+        channels: dict[str, int | None] = {
+            category.value: config.category_channels.get(category) for category in LogCategory
+        }
+        channels[LogCategory.MODERATION.value] = modlog_channel_id
+        return cls(config.logging_enabled, config.logging_channel_id, reported, channels)
+
+
+async def _server_log(guild_id: int) -> ServerLog:
+    config = await service.load_config(guild_id)
+    return ServerLog.of(config, (await moderation.get_settings(guild_id)).modlog_channel_id)
 
 
 @dataclass(frozen=True)
@@ -213,7 +231,7 @@ class ServerLogBody:
 )
 async def read_server_log(call: Call) -> ServerLog:
     """What `/logging show` shows."""
-    return ServerLog.of(await service.load_config(call.guild_id))
+    return await _server_log(call.guild_id)
 
 
 @routes.put(
@@ -230,10 +248,60 @@ async def set_server_log(call: Call) -> ServerLog:
     body: ServerLogBody = call.body
     channel_id = check_snowflake(body.channel_id, what="a channel id")
     events = list(LogEvent) if body.events is None else body.events
-    config = await service.set_logging(
-        call.guild_id, call.actor_id, channel_id=channel_id, events=events
+    await service.set_logging(call.guild_id, call.actor_id, channel_id=channel_id, events=events)
+    return await _server_log(call.guild_id)
+
+
+@dataclass(frozen=True)
+class LogCategoryBody:
+    """What `/logging channel` takes (a channel), or `/logging off` (null)."""
+
+    channel_id: int | None
+
+
+@routes.put(
+    f"{COMMUNITY}/logging/categories/{{category}}",
+    scope="community:write",
+    summary="Choose one log category's channel, or turn the category off",
+    params=[
+        Param(
+            "category",
+            str,
+            "messages, members, moderation (the modlog), automod, voice or server.",
+            location="path",
+        )
+    ],
+    body=LogCategoryBody,
+    response=ServerLog,
+    audit_fallback=False,  # apply_changes audits every real change
+)
+async def set_log_category(call: Call) -> ServerLog:
+    """What `/logging channel` and `/logging off` do: the category posts in `channel_id` (all
+    its events reported), or with null it is off. The moderation category is the modlog."""
+    category = _category(call.param("category"))
+    body: LogCategoryBody = call.body
+    channel_id = (
+        None if body.channel_id is None else check_snowflake(body.channel_id, what="a channel id")
     )
-    return ServerLog.of(config)
+    if category is LogCategory.MODERATION:
+        await moderation.set_modlog_channel(call.guild_id, channel_id, actor_id=call.actor_id)
+    elif channel_id is None:
+        await service.stop_log_category(call.guild_id, call.actor_id, category)
+    else:
+        await service.set_log_category(
+            call.guild_id, call.actor_id, category, channel_id=channel_id
+        )
+    return await _server_log(call.guild_id)
+
+
+def _category(text: str) -> LogCategory:
+    try:
+        return LogCategory(text.strip().lower())
+    except ValueError:
+        accepted = ", ".join(category.value for category in LogCategory)
+        raise NotFoundError(
+            f"{shown_input(text)} is not a log category: use {accepted}."
+        ) from None
 
 
 # --------------------------------------------------------------------------- autoroles
