@@ -37,9 +37,14 @@ def action(case_type: CaseType, entry_id: int = 1, **kwargs: object) -> OutsideA
 
 
 def test_a_timeout_is_read_from_its_end() -> None:
-    # Discord's menu sets the end from its own clock: a fraction of a second off the entry.
+    # The end comes from the moderator's clock, a little off Discord's: the menu's lengths win.
     assert timeout_change(AT + timedelta(hours=1, milliseconds=400), AT) == (CaseType.TIMEOUT, 3600)
+    assert timeout_change(AT + timedelta(seconds=3566), AT) == (CaseType.TIMEOUT, 3600)
     assert timeout_change(AT + timedelta(seconds=59.6), AT) == (CaseType.TIMEOUT, 60)
+    assert timeout_change(AT + timedelta(days=7, seconds=-50), AT) == (CaseType.TIMEOUT, 604800)
+    # Other lengths (set by another bot, say) are kept, to the second.
+    assert timeout_change(AT + timedelta(seconds=3500), AT) == (CaseType.TIMEOUT, 3500)
+    assert timeout_change(AT + timedelta(seconds=57), AT) == (CaseType.TIMEOUT, 57)
     assert timeout_change(AT + timedelta(milliseconds=100), AT) == (CaseType.TIMEOUT, 1)
     assert timeout_change(AT + timedelta(days=30), AT) == (CaseType.TIMEOUT, MAX_TIMEOUT_SECONDS)
 

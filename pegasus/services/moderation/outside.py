@@ -23,6 +23,7 @@ from pegasus.services.moderation.cases import (
 )
 
 __all__ = [
+    "MENU_TIMEOUTS",
     "OUTSIDE_TYPES",
     "OutsideAction",
     "already_recorded",
@@ -30,6 +31,8 @@ __all__ = [
     "timeout_change",
 ]
 
+# The lengths Discord's "Time Out" menu offers: 60 s, 5 m, 10 m, 1 h, 1 d, 1 w.
+MENU_TIMEOUTS = (60, 300, 600, 3600, 86400, 604800)
 # What a moderator can do from Discord's menus that Pegasus records.
 OUTSIDE_TYPES = frozenset(
     {CaseType.BAN, CaseType.UNBAN, CaseType.KICK, CaseType.TIMEOUT, CaseType.UNTIMEOUT}
@@ -54,12 +57,16 @@ class OutsideAction:
 def timeout_change(until: datetime | None, at: datetime) -> tuple[CaseType, int | None]:
     """A change of a member's timeout end, read as a timeout for a duration or its removal.
 
-    Discord's menu offers fixed lengths (60 s ... 1 week); the entry's time and the end differ
-    by those up to a fraction of a second, so the duration is rounded to whole seconds.
+    The end comes from the moderator's own clock and the entry's time from Discord's, so they
+    differ from the length chosen by a little: a length within 1% (at most a minute) of one the
+    menu offers is that one; any other is rounded to whole seconds.
     """
     if until is None or until <= at:
         return CaseType.UNTIMEOUT, None
     seconds = round((until - at).total_seconds())
+    for offered in MENU_TIMEOUTS:
+        if abs(seconds - offered) <= min(60, max(1, offered // 100)):
+            return CaseType.TIMEOUT, offered
     return CaseType.TIMEOUT, min(max(seconds, 1), MAX_TIMEOUT_SECONDS)
 
 
