@@ -112,6 +112,11 @@ async def test_security_log_shows_events_filters_and_pages(env: DiscordEnv) -> N
     back = await env.owner.click(later, label="◀ Previous")
     assert page_of(back.text) == (1, 2, 10)
 
+    # The page buttons carry their page and filters: they work after a restart.
+    await env.restart_bot()
+    again = await env.owner.click(back, label="Next ▶")
+    assert page_of(again.text) == (2, 2, 10) and "Spam 0" in again.text
+
     about_bob = await env.owner.slash("security log", member=env.bob)
     assert page_of(about_bob.text) == (1, 1, 3)
     assert "Rude 2" in about_bob.text and "Spam" not in about_bob.text
@@ -162,6 +167,17 @@ async def test_warning_purge_clears_only_that_members_active_warnings(env: Disco
 
     again = await env.mod.slash("warning purge", member=env.alice, reason="again")
     assert again.ephemeral and "has no active warnings" in again.text
+
+
+async def test_a_warning_given_while_the_purge_waits_is_not_cleared(env: DiscordEnv) -> None:
+    listed = await warn(env.mod, env.alice, "Spam")
+    prompt = await env.mod.slash("warning purge", member=env.alice, reason="fresh start")
+    assert "Clear 1 active warnings" in (prompt.content or "")
+    later = await warn(env.owner, env.alice, "Spam while you were asking")
+    done = await env.mod.click(prompt, label="Clear")
+    assert f"Cleared 1 active warnings of {env.alice.mention}: `{listed}`" in (done.content or "")
+    assert not (await MemberWarning.get(warn_id=listed)).active
+    assert (await MemberWarning.get(warn_id=later)).active  # not what the moderator confirmed
 
 
 async def test_warning_purge_is_refused_for_someone_above_the_moderator(env: DiscordEnv) -> None:
