@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import contextvars
 import gc
 import json
 import os
@@ -146,6 +147,7 @@ class Start:
     full_collections: int = 0
     longest_full_collection_ms: float = 0.0
     longest_collection_after_ready_ms: float = 0.0
+    garbage_at_end: int = 0
     users_written: int = 0
     members_written: int = 0
     guilds_written: int = 0
@@ -184,15 +186,23 @@ async def bare_start(server: Server) -> Start:
         result = Start(ready_s=ready, stored_s=ready, longest_stall_ms=watch.stop() * 1000)
         result.cpu_s = time.process_time() - cpu
         result.collections(collections, time.perf_counter())
+    result.garbage_at_end = gc.collect()
     await client.close()
     with contextlib.suppress(Exception):
         await task
     return result
 
 
-async def pegasus_start(server: Server, db_url: str) -> Start:
+async def pegasus_start(server: Server, db_url: str, heap: bool = True) -> Start:
+    """Pegasus until its directory is stored; `heap=False`: without putting full collections
+    off and freezing the cache (pegasus/longlived.py), to compare."""
     from pegasus.bot import Pegasus
     from pegasus.config import Settings, SyncMode
+    from pegasus.longlived import LongLivedHeap
+
+    if not heap:
+        with _patched(LongLivedHeap, defer=lambda self: None):
+            return await pegasus_start(server, db_url)
 
     settings = Settings(
         discord_token=server.token,
@@ -224,10 +234,25 @@ async def pegasus_start(server: Server, db_url: str) -> Start:
             batches=totals.batches,
         )
         result.collections(collections, ready_at[0] if ready_at else started)
+    # Garbage a full collection finds now, frozen objects included: what freezing kept alive.
+    gc.unfreeze()
+    result.garbage_at_end = gc.collect()
     await bot.close()
     with contextlib.suppress(Exception):
         await task
     return result
+
+
+@contextlib.contextmanager
+def _patched(cls: type, **methods: object):  # type: ignore[no-untyped-def]
+    saved = {name: getattr(cls, name) for name in methods}
+    for name, method in methods.items():
+        setattr(cls, name, method)
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(cls, name, method)
 
 
 def _mark_at_ready(watch: LoopWatch, ready_at: list[float]):  # type: ignore[no-untyped-def]
@@ -238,34 +263,56 @@ def _mark_at_ready(watch: LoopWatch, ready_at: list[float]):  # type: ignore[no-
     return on_ready
 
 
-async def run_world(dialect: str, name: str, smoke: bool, pairs: int) -> dict[str, object]:
+def import_extensions() -> float:
+    """Imports Pegasus's extensions before any start, as discord.py is imported before the bare
+    client starts: otherwise the first start of the process alone would pay for them. Returns
+    the seconds taken (printed apart)."""
+    import importlib
+
+    from pegasus.bot import EXTENSIONS
+
+    started = time.perf_counter()
+    for name in EXTENSIONS:
+        importlib.import_module(name)
+    return time.perf_counter() - started
+
+
+async def run_world(
+    dialect: str, name: str, smoke: bool, pairs: int, compare_heap: bool = False
+) -> dict[str, object]:
     """One world on one dialect (its own process: Tortoise is opened once per process): `pairs`
-    times the bare client, then Pegasus's first and second start on a fresh database."""
+    times the bare client, then Pegasus's first and second start on a fresh database (and with
+    `compare_heap`, both again on another without deferring full collections)."""
     figures: dict[str, object] = {"dialect": dialect}
     world = (SMOKE_WORLDS if smoke else WORLDS)[name]
     runs: list[dict[str, object]] = []
-    server = Server.start(**world)
-    try:
-        point_discord_py_at(server)  # type: ignore[arg-type]
-        for _pair in range(pairs):
-            load = os.getloadavg()[0]
-            gc.collect()  # each start begins with the garbage of the last one collected
-            bare = await bare_start(server)
-            async with fresh_database(dialect) as url:
-                gc.collect()
-                first = await pegasus_start(server, url)
-                gc.collect()
-                second = await pegasus_start(server, url)
-            runs.append(
-                {
-                    "load": load,
-                    "bare": asdict(bare),
-                    "first": asdict(first),
-                    "second": asdict(second),
-                }
+    figures["imports_s"] = import_extensions()
+    async with contextlib.AsyncExitStack() as databases:
+        # Each migrated in a task of its own with a context of its own: Tortoise keeps its
+        # state in context variables, and aerich closes it when it is done.
+        urls = [
+            await asyncio.get_running_loop().create_task(
+                databases.enter_async_context(fresh_database(dialect)),
+                context=contextvars.Context(),
             )
-    finally:
-        server.stop()
+            for _ in range(pairs * (2 if compare_heap else 1))
+        ]
+        server = Server.start(**world)
+        try:
+            point_discord_py_at(server)  # type: ignore[arg-type]
+            for pair in range(pairs):
+                load = os.getloadavg()[0]
+                gc.collect()  # each start begins with the garbage of the last one collected
+                run: dict[str, object] = {"load": load, "bare": asdict(await bare_start(server))}
+                variants = [("", True)] + ([(" (heap off)", False)] if compare_heap else [])
+                for number, (label, heap) in enumerate(variants):
+                    url = urls[pair * len(variants) + number]
+                    for start in ("first", "second"):
+                        gc.collect()
+                        run[start + label] = asdict(await pegasus_start(server, url, heap))
+                runs.append(run)
+        finally:
+            server.stop()
     rows = (world["guilds"] * world["guild_members"] + world["members"]) * 2
     figures[name] = {"world": world, "rows": rows, "runs": runs}
     return figures
@@ -279,7 +326,10 @@ def _spread(values: list[float], unit: str = "", digits: int = 2) -> str:
 
 
 def report(figures: dict[str, object]) -> str:
-    lines = [f"== {figures['dialect']}"]
+    lines = [
+        f"== {figures['dialect']} (Pegasus's extensions imported before the starts, in"
+        f" {figures.get('imports_s', 0.0):.2f} s)"
+    ]
     for name in WORLDS:
         data = figures.get(name)
         if not isinstance(data, dict):
@@ -293,7 +343,7 @@ def report(figures: dict[str, object]) -> str:
                 f" {bare['ready_s']:.2f} s, CPU {bare['cpu_s']:.2f} s,"
                 f" {bare['full_collections']} full collections"
             )
-            for start in ("first", "second"):
+            for start in [key for key in run if key.startswith(("first", "second"))]:
                 s = run[start]
                 written = s["users_written"] + s["members_written"]
                 lines.append(
@@ -305,9 +355,11 @@ def report(figures: dict[str, object]) -> str:
                     f" {s['batches']} batches; longest loop stall after ready"
                     f" {s['longest_stall_ms']:.0f} ms; {s['full_collections']} full"
                     f" collections, longest {s['longest_full_collection_ms']:.0f} ms; longest"
-                    f" collection after ready {s['longest_collection_after_ready_ms']:.0f} ms"
+                    f" collection after ready {s['longest_collection_after_ready_ms']:.0f} ms;"
+                    f" garbage at the end {s['garbage_at_end']:,} objects"
+                    f" (bare: {bare['garbage_at_end']:,})"
                 )
-        for start in ("first", "second"):
+        for start in [key for key in runs[0] if key.startswith(("first", "second"))]:
             ratios = [r[start]["stored_s"] / r["bare"]["ready_s"] for r in runs]
             cpu = [r[start]["cpu_s"] / max(r["bare"]["cpu_s"], 1e-9) for r in runs]
             stalls = [r[start]["longest_stall_ms"] for r in runs]
@@ -324,13 +376,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--world", choices=tuple(WORLDS), action="append")
     parser.add_argument("--pairs", type=int, help="bare/Pegasus pairs per world (3; smoke: 1)")
+    parser.add_argument(
+        "--compare-heap",
+        action="store_true",
+        help="also start Pegasus without putting full collections off, in each pair",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     dialects = args.db or ["sqlite", "postgres"]
     worlds = args.world or list(WORLDS)
     pairs = args.pairs or (1 if args.smoke else 3)
     if args.child:
-        figures = asyncio.run(run_world(dialects[0], worlds[0], args.smoke, pairs))
+        figures = asyncio.run(
+            run_world(dialects[0], worlds[0], args.smoke, pairs, args.compare_heap)
+        )
         print(json.dumps(figures), flush=True)
         return 0
     for dialect in dialects:
@@ -342,7 +401,7 @@ def main(argv: list[str]) -> int:
         figures: dict[str, object] = {"dialect": dialect}
         for world in worlds:
             command = [sys.executable, __file__, "--child", "--db", dialect, "--world", world]
-            command += ["--pairs", str(pairs)]
+            command += ["--pairs", str(pairs)] + (["--compare-heap"] if args.compare_heap else [])
             command += ["--smoke"] if args.smoke else []
             done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
             if done.returncode != 0:

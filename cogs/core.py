@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
+from pegasus.longlived import LongLivedHeap
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services import directory
 from pegasus.ui.format import BLURPLE, clip
@@ -40,7 +41,10 @@ MEMBER_PAYLOAD_EVENTS = ("GUILD_CREATE", "GUILD_MEMBERS_CHUNK")
 class Core(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
-        self.directory = directory.DirectorySync(on_error=self._directory_write_failed)
+        self.heap = LongLivedHeap()
+        self.directory = directory.DirectorySync(
+            on_error=self._directory_write_failed, on_idle=self._directory_idle
+        )
         self._parsers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     async def cog_load(self) -> None:
@@ -48,6 +52,7 @@ class Core(commands.Cog):
         # after GUILD_CREATE, and whenever chunks are asked for): both are stored as they
         # arrive, from the payload, a batch at a time in the background.
         parsers = self.bot._connection.parsers
+        self.heap.defer()  # the guilds' members are about to be cached and stored
         for event in MEMBER_PAYLOAD_EVENTS:
             self._parsers[event] = parsers[event]
         parsers["GUILD_CREATE"] = self._parse_guild_create
@@ -56,8 +61,10 @@ class Core(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot._connection.parsers.update(self._parsers)
         await self.directory.drained()  # a clean stop stores everything already received
+        self.heap.close()
 
     def _parse_guild_create(self, data: dict[str, Any]) -> None:
+        self.heap.defer()
         self._parsers["GUILD_CREATE"](data)
         if data.get("unavailable") is True:
             return  # an outage: the guild and its members come with the next GUILD_CREATE
@@ -65,11 +72,22 @@ class Core(commands.Cog):
         self.directory.guild_available(int(data["id"]), members)
 
     def _parse_members_chunk(self, data: dict[str, Any]) -> None:
+        self.heap.defer()
         self._parsers["GUILD_MEMBERS_CHUNK"](data)
         guild_id = int(data["guild_id"])
         if self.bot.get_guild(guild_id) is None:
             return  # discord.py ignores chunks of guilds it does not know; so do we
         self.directory.members_seen(guild_id, member_infos_from_payload(data.get("members") or ()))
+
+    def _directory_idle(self) -> None:
+        # Before ready, more guilds and chunks are coming: the cache is not built yet.
+        if self.bot.is_ready():
+            self.heap.settle()
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        if self.directory.idle:
+            self.heap.settle()
 
     def _directory_write_failed(self, error: BaseException) -> None:
         if is_database_unreachable(error):
@@ -80,6 +98,7 @@ class Core(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         self.directory.guild_left(guild.id, now=discord.utils.utcnow())
+        self.heap.release()  # the guild's cached objects refer to each other: let them go
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:

@@ -148,10 +148,12 @@ class DirectorySync:
         batch_size: int = SYNC_BATCH_SIZE,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_error: Callable[[BaseException], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
         self.batch_size = batch_size
         self._clock = clock
         self._on_error = on_error
+        self._on_idle = on_idle
         self._queue: deque[_Work] = deque()
         self._task: asyncio.Task[None] | None = None
         self._batches = 0
@@ -209,6 +211,8 @@ class DirectorySync:
                 self._on_error(error)
             # Let commands and events run between batches, even when the writes did not wait.
             await asyncio.sleep(0)
+        if self._on_idle is not None:
+            self._on_idle()  # everything submitted is stored (or failed)
 
     def _take_batch(self) -> _Batch:
         """Up to `batch_size` members and users from the head of the queue, in order."""

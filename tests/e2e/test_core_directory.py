@@ -4,6 +4,7 @@ in the background and only what changed, and again when a member's nickname chan
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 
@@ -12,6 +13,7 @@ from tortoise import connections
 
 from models.guilds import Member, User
 from pegasus.localdiscord.env import DiscordEnv
+from pegasus.longlived import DEFERRED_FULL_THRESHOLD
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core",), members=300)
 
@@ -181,3 +183,37 @@ async def test_a_nickname_change_is_stored(discord_env: DiscordEnv) -> None:
     await env.guild.set_nick(env.alice, None)
     await env.settle()
     assert (await Member.get(guild_id=env.guild.id, user_id=env.alice.id)).nickname is None
+
+
+def frozen(obj: object) -> bool:
+    """Out of every garbage collection's reach (gc.freeze): in no generation's list."""
+    return gc.is_tracked(obj) and not any(o is obj for o in gc.get_objects())
+
+
+async def test_the_guild_cache_is_kept_out_of_full_garbage_collections(
+    discord_env: DiscordEnv,
+) -> None:
+    # A full collection walks every object; with a big guild's members cached that held the
+    # loop for hundreds of milliseconds, several times while the guild started. They are put
+    # off while guilds arrive and are stored, then the cache is frozen.
+    env = discord_env
+    await env.settle()
+    member = env.bot.get_guild(env.guild.id).get_member(env.alice.id)
+    assert frozen(member)
+    assert gc.get_threshold()[2] < DEFERRED_FULL_THRESHOLD  # full collections run again
+
+    # A guild arriving later: put off again until its members are stored, then frozen too.
+    later = env.server.create_guild("Later", owner="later-owner")
+    later.members_by_id.pop(env.server.bot_user.id)
+    later.bot_left = True
+    newcomer = later.new_member(env.server.create_user("newcomer"))
+    await later.add_bot()
+    await env.settle()
+    cached = env.bot.get_guild(later.id).get_member(newcomer.id)
+    assert frozen(cached)
+    assert gc.get_threshold()[2] < DEFERRED_FULL_THRESHOLD
+
+    env.server.bot_leaves(env.guild)
+    await env.settle()
+    # The guild's objects refer to each other: once it is left, the collector must see them.
+    assert not frozen(member)
