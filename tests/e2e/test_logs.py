@@ -9,6 +9,7 @@ from models.guilds import GuildSettings
 from models.security import AuditLog
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.localdiscord.state import FakeMessage, snowflake
+from tests.web.test_api_community import served_by
 
 pytestmark = pytest.mark.discord_env(
     extensions=("cogs.core", "cogs.community", "cogs.moderation", "cogs.security", "cogs.logs")
@@ -229,6 +230,22 @@ async def test_messages_sent_before_the_bot_started_read_well(env: DiscordEnv) -
     assert "2 messages" in bulk.text and "fresh words" in bulk.text
     assert "1 sent before I started: their text is not known" in bulk.text
     assert "also old" not in bulk.text
+
+
+async def test_a_settings_change_over_the_rest_api_is_logged_too(env: DiscordEnv) -> None:
+    await env.owner.slash("logging set", channel=env.channel("logs"))
+    await env.settle()
+    start = len(env.channel("logs").bot_messages)
+    url = f"/api/v1/guilds/{env.guild.id}/community/welcome"
+    async with served_by(env) as session, session.put(
+        url, json={"channel_id": env.channel("general").id, "message": "Hello {user}"}
+    ) as response:
+        assert response.status == 200, await response.text()
+    await env.settle()
+    [post] = env.channel("logs").bot_messages[start:]
+    assert post.embed["title"] == "Settings changed"
+    assert f"{env.owner.mention} changed the **community** settings over the REST API" in post.text
+    assert "`Hello {user}`" in post.text
 
 
 @pytest.fixture
