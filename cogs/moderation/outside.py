@@ -8,6 +8,10 @@ with the bot as the actor: they are cases already, so they are left out here; ev
 discord.py runs each event's handler as its own task; a ban quickly followed by its unban must
 still be recorded in that order (the unban ends the ban's case), so a guild's entries are handled
 one at a time, in the order they arrived. One process owns a guild, so a lock in memory is enough.
+
+Entries made while Pegasus was away come with no event (a new gateway session replays nothing):
+at READY, each guild where an earlier entry was recorded has its log read from that entry on.
+Guilds with none are not read: nothing tells what was missed there from what came before Pegasus.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from pegasus.bot import Pegasus
 from pegasus.services.moderation import CaseType
 from pegasus.services.moderation.outside import (
     OutsideAction,
+    newest_recorded_entries,
     record_outside_action,
     timeout_change,
 )
 
 log = logging.getLogger(__name__)
+
+CATCH_UP_LIMIT = 1000  # entries read per guild after an absence (Discord keeps 45 days)
 
 MENU_ACTIONS = {
     discord.AuditLogAction.ban: CaseType.BAN,
@@ -97,3 +104,22 @@ class OutsideActions(commands.Cog, name="Actions outside Pegasus"):
                 log.debug("Audit log entry %s was recorded before", entry.id)
                 return
             await self.enforcer.post_case(entry.guild, case)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        guilds = {guild.id: guild for guild in self.bot.guilds}
+        newest = await newest_recorded_entries(list(guilds))
+        for guild_id, entry_id in newest.items():
+            await self.catch_up(guilds[guild_id], entry_id)
+
+    async def catch_up(self, guild: discord.Guild, after_id: int) -> None:
+        """Record what was done in Discord's menus after entry `after_id`, oldest first."""
+        if not guild.me.guild_permissions.view_audit_log:
+            return
+        try:
+            async for entry in guild.audit_logs(
+                limit=CATCH_UP_LIMIT, after=discord.Object(after_id), oldest_first=True
+            ):
+                await self.on_audit_log_entry_create(entry)
+        except discord.HTTPException as error:
+            log.warning("Could not read the audit log of %s: %s", guild.id, error)

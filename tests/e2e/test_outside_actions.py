@@ -255,3 +255,51 @@ async def test_quick_successive_entries_are_recorded_in_their_order(
 def test_the_bot_asks_for_the_moderation_intent() -> None:
     # Discord sends audit log entries only with GUILD_MODERATION (and View Audit Log).
     assert build_intents().moderation
+
+
+async def test_actions_while_pegasus_was_away_are_recorded_when_it_returns(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await set_modlog(env)
+    await env.mod.ban(env.bob, reason="spam")
+    await env.settle()
+    await env.stop_bot()
+
+    await env.mod.kick(env.carol, reason="while you slept")
+    await env.mod.timeout(env.alice, timedelta(minutes=10), reason="also")
+    await env.owner.unban(env.bob)
+    await env.start_bot()
+    await env.settle()
+
+    assert [(c.type, c.reason) for c in await ModCase.all().order_by("case_number")] == [
+        (CaseType.BAN, "spam"),
+        (CaseType.KICK, "while you slept"),
+        (CaseType.TIMEOUT, "also"),
+        (CaseType.UNBAN, None),
+    ]
+    [timeout] = await cases_of(env.alice.id)
+    assert timeout.duration_seconds == 600
+    assert len(modlog_posts(env)) == 4
+    # Read again at the next start, nothing is recorded twice.
+    await env.restart_bot()
+    await env.settle()
+    assert await ModCase.all().count() == 4
+    assert len(modlog_posts(env)) == 4
+    reads = env.server.requests_to("GET", "/guilds/{guild_id}/audit-logs")
+    assert len(reads) == 2 and all(r.query.get("after") for r in reads)
+
+
+async def test_a_server_with_no_recorded_entry_is_not_read_at_start(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.mod.slash("ban", user=env.bob, reason="through Pegasus")
+    await env.stop_bot()
+    await env.mod.kick(env.carol)  # before Pegasus ever recorded an action taken in Discord
+
+    await env.start_bot()
+    await env.settle()
+
+    assert env.server.requests_to("GET", "/guilds/{guild_id}/audit-logs") == []
+    assert [c.type for c in await ModCase.all()] == [CaseType.BAN]

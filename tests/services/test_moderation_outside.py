@@ -12,6 +12,7 @@ from models.security import SecurityLog
 from pegasus.services.moderation import MAX_TIMEOUT_SECONDS
 from pegasus.services.moderation.outside import (
     OutsideAction,
+    newest_recorded_entries,
     record_outside_action,
     timeout_change,
 )
@@ -84,3 +85,12 @@ async def test_the_case_keeps_the_entry_time_and_the_source(db: str) -> None:
 async def test_only_menu_actions_are_taken(db: str) -> None:
     with pytest.raises(ValueError, match="warn"):
         await record_outside_action(action(CaseType.WARN))
+
+
+async def test_the_newest_recorded_entry_of_each_guild(db: str) -> None:
+    other = GUILD + 1
+    for entry_id, guild_id in ((5, GUILD), (9, GUILD), (7, other), (3, GUILD)):
+        await record_outside_action(action(CaseType.KICK, entry_id=entry_id, guild_id=guild_id))
+
+    assert await newest_recorded_entries([GUILD, other, GUILD + 2]) == {GUILD: 9, other: 7}
+    assert await newest_recorded_entries([]) == {}

@@ -9,10 +9,12 @@ is Pegasus itself are cases already; the caller leaves them out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Max
 
 from models.moderation import CaseAuditEntry, CaseType
 from pegasus.services.moderation.cases import (
@@ -27,12 +29,14 @@ __all__ = [
     "OUTSIDE_TYPES",
     "OutsideAction",
     "already_recorded",
+    "newest_recorded_entries",
     "record_outside_action",
     "timeout_change",
 ]
 
 # The lengths Discord's "Time Out" menu offers: 60 s, 5 m, 10 m, 1 h, 1 d, 1 w.
 MENU_TIMEOUTS = (60, 300, 600, 3600, 86400, 604800)
+IDS_PER_QUERY = 900  # below SQLite's 999 bound variables
 # What a moderator can do from Discord's menus that Pegasus records.
 OUTSIDE_TYPES = frozenset(
     {CaseType.BAN, CaseType.UNBAN, CaseType.KICK, CaseType.TIMEOUT, CaseType.UNTIMEOUT}
@@ -72,6 +76,21 @@ def timeout_change(until: datetime | None, at: datetime) -> tuple[CaseType, int 
 
 async def already_recorded(entry_id: int) -> bool:
     return await CaseAuditEntry.exists(entry_id=entry_id)
+
+
+async def newest_recorded_entries(guild_ids: Sequence[int]) -> dict[int, int]:
+    """Per guild, the id of the newest audit log entry recorded as a case (guilds without one
+    are left out): where reading the log again after an absence starts."""
+    newest: dict[int, int] = {}
+    for start in range(0, len(guild_ids), IDS_PER_QUERY):
+        rows = await (
+            CaseAuditEntry.filter(guild_id__in=list(guild_ids[start : start + IDS_PER_QUERY]))
+            .annotate(newest=Max("entry_id"))
+            .group_by("guild_id")
+            .values("guild_id", "newest")
+        )
+        newest.update({int(row["guild_id"]): int(row["newest"]) for row in rows})
+    return newest
 
 
 async def record_outside_action(action: OutsideAction) -> Case | None:
