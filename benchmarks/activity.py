@@ -3,6 +3,7 @@
     python benchmarks/activity.py                 # full: 400,000 messages x 3 runs, 1,000,000 rows
     python benchmarks/activity.py --smoke         # small counts (CI): it must run, that is all
     python benchmarks/activity.py --db sqlite     # one dialect (default: sqlite and postgres)
+    python benchmarks/activity.py --automod-rules 50   # also: the same bot with 50 automod rules
 
 What it does, per database dialect (each in its own process: Tortoise cannot switch dialects):
 
@@ -17,6 +18,12 @@ What it does, per database dialect (each in its own process: Tortoise cannot swi
    for its guild's settings, and the event loop's CPU time for flushing 1,000 members.
    Steps 2 and 3 are repeated `--runs` times (ceiling, Pegasus, ceiling again each time); the
    median ratio is reported with the spread of the runs.
+   With `--automod-rules N`, the same bot then receives the messages again with N automod rules
+   of mixed kinds in the guild (words, regular expressions, invites, links, caps, emoji,
+   mentions, attachments, new accounts; none fires on the messages sent), and once more after
+   they are removed: the rate with rules, the mean of the two rates without, and their ratio
+   (target >= 0.9). The messages are then plain sentences, or what `--automod-content` says
+   (`rich`: sentences with a link and an emoji, so that every kind of rule has work to do).
 4. Seeds `--rows` user_xp rows in `--guilds` guilds and prints the median time of "top 10" and
    "rank of member" (target ≤ 5 ms on PostgreSQL).
 
@@ -59,6 +66,13 @@ BENCH_CHANNEL = "general"
 RECEIVE_TIMEOUT = 600.0
 DEMO_PLAIN_MEMBERS = ("mod", "alice", "bob", "carol")
 BATCHES = 5  # the measured messages go in this many bursts; the median burst rate is reported
+# What members say in the automod comparison (`--automod-content` changes it): a sentence.
+AUTOMOD_CONTENT = "hey everyone, message {i} here: did you all see the game last night? so good"
+# A harder one, for every kind of rule to have something to read: a link and an emoji.
+AUTOMOD_RICH_CONTENT = (
+    "hey everyone, message {i} here: did you all see the game last night? "
+    "the highlights are on https://example.com/watch?v={i} 🎉"
+)
 
 FULL = {
     "messages": 400_000,
@@ -82,6 +96,7 @@ class LocalDiscordProcess:
     gateway_url: str
     token: str
     control_url: str
+    content: str | None = None  # what the members say (None: the local Discord's default)
 
     @classmethod
     def start(cls, members: int) -> LocalDiscordProcess:
@@ -102,11 +117,12 @@ class LocalDiscordProcess:
 
     async def broadcast(self, count: int) -> None:
         timeout = aiohttp.ClientTimeout(total=RECEIVE_TIMEOUT)
+        body: dict[str, Any] = {"channel": BENCH_CHANNEL, "count": count}
+        if self.content is not None:
+            body["content"] = self.content
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(
-                f"{self.control_url}/broadcast", json={"channel": BENCH_CHANNEL, "count": count}
-            ) as response,
+            session.post(f"{self.control_url}/broadcast", json=body) as response,
         ):
             response.raise_for_status()
 
@@ -273,6 +289,86 @@ class PipelineResult:
     flushes: int
     settings_waits: int  # messages that waited for their guild's settings to load
     flush_loop_ms: float  # event-loop thread CPU to flush FLUSH_PROBE_MEMBERS members
+    automod: AutomodComparison | None = None
+
+
+@dataclass
+class AutomodComparison:
+    rules: int
+    without: Rates  # the mean of the runs before the rules were added and after they went
+    with_rules: Rates
+    hits: int  # rules that fired on the messages sent: 0, or the comparison measures actions
+
+    @property
+    def ratio(self) -> float:
+        return self.with_rules.wall / self.without.wall
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.with_rules.cpu / self.without.cpu
+
+
+def automod_rule_specs(count: int) -> list[dict[str, Any]]:
+    """`count` rules of mixed kinds, as `pegasus.services.automod.add_rule` takes them; none of
+    them fires on AUTOMOD_CONTENT."""
+    kinds: list[dict[str, Any]] = [
+        {"kind": "words", "pattern": "scamword{n}, free nitro {n}, badword{n}x, slur{n}"},
+        {"kind": "regex", "pattern": r"(?i)free\s+n[i1]tro\s*{n}|steam\s*gift{n}"},
+        {"kind": "words", "pattern": "spoiler{n}", "whole_word": False},
+        {"kind": "invites", "allow": "friends{n}"},
+        {"kind": "links", "deny": "grabify{n}.link, evil{n}.com"},
+        {"kind": "regex", "pattern": r"(a+)+$|(?i)\bbuy\s+followers{n}\b"},
+        {"kind": "caps", "threshold": 80},
+        {"kind": "emoji", "threshold": 10},
+        {"kind": "mentions", "threshold": 5},
+        {"kind": "attachments", "pattern": "exe, scr, bat{n}"},
+        {"kind": "new_account", "min_account_age": "1s"},
+    ]
+    specs = []
+    for n in range(count):
+        spec = dict(kinds[n % len(kinds)])
+        for key in ("pattern", "allow", "deny"):
+            if key in spec:
+                spec[key] = spec[key].replace("{n}", str(n))
+        specs.append(spec)
+    return specs
+
+
+async def add_automod_rules(guild_id: int, count: int) -> None:
+    from pegasus.services import automod
+
+    for n, spec in enumerate(automod_rule_specs(count)):
+        await automod.add_rule(
+            guild_id=guild_id,
+            actor_id=guild_id,
+            name=f"bench {n}",
+            actions=automod.parse_actions("delete"),
+            **{**spec, "kind": automod.RuleKind(spec["kind"])},
+        )
+
+
+async def remove_automod_rules(guild_id: int) -> None:
+    from pegasus.services import automod
+
+    for rule in await automod.list_rules(guild_id):
+        await automod.remove_rule(guild_id=guild_id, rule_id=rule.rule_id, actor_id=guild_id)
+
+
+async def compare_automod(
+    server: LocalDiscordProcess, arrivals: Arrivals, guild_id: int, messages: int, rules: int,
+    without: Rates,
+) -> AutomodComparison:
+    """The rate with `rules` automod rules in the guild, against `without` and the rate once
+    they are removed again (load from elsewhere weighs on both sides alike)."""
+    from models.automod import AutomodHit
+
+    await add_automod_rules(guild_id, rules)
+    with_rules = await median_rate(server, arrivals, messages)
+    hits = await AutomodHit.filter(guild_id=guild_id).count()
+    await remove_automod_rules(guild_id)
+    after = await median_rate(server, arrivals, messages)
+    mean = Rates((without.wall + after.wall) / 2, (without.cpu + after.cpu) / 2)
+    return AutomodComparison(rules, mean, with_rules, hits)
 
 
 async def flush_loop_ms(activity: Any, guild_id: int, members: int) -> float:
@@ -297,6 +393,7 @@ async def pegasus_rate(
     db_url: str,
     messages: int,
     extensions: tuple[str, ...] | None = None,
+    automod_rules: int = 0,
 ) -> PipelineResult:
     """Events/s of Pegasus (every extension unless told), and the statements it sent meanwhile."""
     from pegasus.bot import EXTENSIONS, Pegasus
@@ -326,6 +423,11 @@ async def pegasus_rate(
         settings_waits = activity.settings_waits - waits_before
         flushes = activity.flushes - flushes_before
         guild_id = next(iter(bot.guilds)).id
+        automod = (
+            await compare_automod(server, arrivals, guild_id, messages, automod_rules, rate)
+            if automod_rules
+            else None
+        )
         return PipelineResult(
             rate=rate,
             statements=counter.count,
@@ -334,6 +436,7 @@ async def pegasus_rate(
             flushes=flushes,
             settings_waits=settings_waits,
             flush_loop_ms=await flush_loop_ms(activity, guild_id, FLUSH_PROBE_MEMBERS),
+            automod=automod,
         )
     finally:
         await bot.close()
@@ -503,14 +606,30 @@ class Figures:
     rank_ms: float
     leaderboard_page_ms: float
     extensions: list[str] = field(default_factory=list)  # empty: every extension
+    automod_rules: int = 0
+    automod_without_rate: float = 0.0  # medians of the runs
+    automod_with_rate: float = 0.0
+    automod_without_cpu_rate: float = 0.0
+    automod_with_cpu_rate: float = 0.0
+    automod_ratio: float = 0.0
+    automod_cpu_ratio: float = 0.0
+    automod_ratios: list[float] = field(default_factory=list)
+    automod_hits: int = 0
+    automod_content: str = ""
 
 
 async def run_dialect(
-    dialect: str, sizes: dict[str, int], extensions: tuple[str, ...] | None = None
+    dialect: str,
+    sizes: dict[str, int],
+    extensions: tuple[str, ...] | None = None,
+    automod_rules: int = 0,
+    automod_content: str = AUTOMOD_CONTENT,
 ) -> Figures:
     from pegasus.db import close_db, init_db
 
     server = LocalDiscordProcess.start(sizes["members"])
+    if automod_rules:
+        server.content = automod_content
     runs: list[tuple[Rates, PipelineResult]] = []
     load_before = os.getloadavg()[0]
     try:
@@ -520,7 +639,9 @@ async def run_dialect(
             # kept from run to run, as a bot's is from one start to the next.
             for _ in range(max(1, sizes["runs"])):
                 before = await bare_client_rate(server, sizes["messages"] // 2)
-                pipeline = await pegasus_rate(server, url, sizes["messages"], extensions)
+                pipeline = await pegasus_rate(
+                    server, url, sizes["messages"], extensions, automod_rules
+                )
                 after = await bare_client_rate(server, sizes["messages"] // 2)
                 ceiling = Rates((before.wall + after.wall) / 2, (before.cpu + after.cpu) / 2)
                 runs.append((ceiling, pipeline))
@@ -539,6 +660,7 @@ async def run_dialect(
     for _, pipeline in runs:
         for kind, count in pipeline.statement_kinds.items():
             kinds[kind] = kinds.get(kind, 0) + count
+    comparisons = [pipeline.automod for _, pipeline in runs if pipeline.automod is not None]
     return Figures(
         dialect=dialect,
         messages=sizes["messages"],
@@ -562,8 +684,25 @@ async def run_dialect(
         rows=sizes["rows"],
         guilds=sizes["guilds"],
         extensions=list(extensions or ()),
+        **automod_figures(comparisons),
         **queries,
     )
+
+
+def automod_figures(comparisons: list[AutomodComparison]) -> dict[str, Any]:
+    if not comparisons:
+        return {}
+    return {
+        "automod_rules": comparisons[0].rules,
+        "automod_without_rate": statistics.median(c.without.wall for c in comparisons),
+        "automod_with_rate": statistics.median(c.with_rules.wall for c in comparisons),
+        "automod_without_cpu_rate": statistics.median(c.without.cpu for c in comparisons),
+        "automod_with_cpu_rate": statistics.median(c.with_rules.cpu for c in comparisons),
+        "automod_ratio": statistics.median(c.ratio for c in comparisons),
+        "automod_cpu_ratio": statistics.median(c.cpu_ratio for c in comparisons),
+        "automod_ratios": [c.ratio for c in comparisons],
+        "automod_hits": sum(c.hits for c in comparisons),
+    }
 
 
 # --------------------------------------------------------------------------- reporting
@@ -603,6 +742,20 @@ def report(figures: Figures, smoke: bool) -> str:
         f"  rank of member (median):   {f.rank_ms:7.2f} ms   (target <= 5 ms on PostgreSQL)",
         f"  leaderboard page (median): {f.leaderboard_page_ms:7.2f} ms",
     ]
+    if f.automod_rules:
+        lines += [
+            f"== {f.dialect}: the same bot with {f.automod_rules} automod rules of mixed kinds "
+            f"(members say {f.automod_content!r})",
+            "                                           per second   per CPU-second   (medians)",
+            f"  without rules (before and after):        {f.automod_without_rate:>10,.0f}   "
+            f"{f.automod_without_cpu_rate:>10,.0f}  events",
+            f"  {'with ' + str(f.automod_rules) + ' rules:':<40} {f.automod_with_rate:>10,.0f}   "
+            f"{f.automod_with_cpu_rate:>10,.0f}  events",
+            f"  ratio, median of the runs:               {f.automod_ratio:>10.2f}   "
+            f"{f.automod_cpu_ratio:>10.2f}   (per second, per CPU-second; target >= 0.90)",
+            f"  each run:                                {runs_of(f.automod_ratios)}",
+            f"  rules that fired (should be 0):          {f.automod_hits:>10,}",
+        ]
     if smoke:
         lines.append("  (smoke mode: small counts; the figures mean nothing)")
     return "\n".join(lines)
@@ -624,6 +777,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         target.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
         for name in ("messages", "members", "rows", "guilds", "samples", "runs"):
             target.add_argument(f"--{name}", type=int, default=None)
+        target.add_argument(
+            "--automod-rules",
+            type=int,
+            default=0,
+            help="also measure the bot with this many automod rules of mixed kinds (e.g. 50)",
+        )
+        target.add_argument(
+            "--automod-content",
+            default=AUTOMOD_CONTENT,
+            help="what members say in the automod comparison ({i}: a number; `rich`: a "
+            "sentence with a link and an emoji)",
+        )
         target.add_argument(
             "--extensions",
             default=None,
@@ -660,12 +825,19 @@ def main(argv: list[str]) -> int:
     sizes = sizes_of(args)
     if args.command == "run":
         extensions = tuple(args.extensions.split(",")) if args.extensions else None
-        figures = asyncio.run(run_dialect(args.db, sizes, extensions))
+        content = AUTOMOD_RICH_CONTENT if args.automod_content == "rich" else args.automod_content
+        figures = asyncio.run(
+            run_dialect(args.db, sizes, extensions, args.automod_rules, content)
+        )
+        figures.automod_content = content if args.automod_rules else ""
         print(json.dumps(asdict(figures)))
         return 0
     forwarded = [f"--{name}={value}" for name, value in sizes.items()]
     if args.extensions:
         forwarded.append(f"--extensions={args.extensions}")
+    if args.automod_rules:
+        forwarded.append(f"--automod-rules={args.automod_rules}")
+        forwarded.append(f"--automod-content={args.automod_content}")
     dialects = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     failed = False
     for dialect in dialects:

@@ -186,6 +186,11 @@ def is_spared(member: discord.Member) -> bool:
     guild = member.guild
     if member.id == guild.owner_id:
         return True
+    if not member._roles:
+        # No role but @everyone (most members): the full computation below costs more than
+        # evaluating the rules, and this runs for every message of a guild with rules.
+        everyone = guild.default_role.permissions
+        return everyone.administrator or everyone.manage_guild
     permissions = member.guild_permissions
     if permissions.administrator or permissions.manage_guild:
         return True
@@ -199,6 +204,12 @@ def channel_ids(channel: discord.abc.MessageableChannel) -> tuple[int, ...]:
     if parent_id:
         ids.append(parent_id)
     return tuple(ids)
+
+
+def account_age(message_id: int, user_id: int) -> float:
+    """Seconds between the account's creation and the message, read from their snowflakes
+    (milliseconds since Discord's epoch in the top bits)."""
+    return ((message_id >> 22) - (user_id >> 22)) / 1000
 
 
 @dataclass
@@ -277,13 +288,15 @@ class Automod(commands.Cog):
             or is_spared(author)
         ):
             return None
+        # Only what some rule of the guild reads: this runs for every message of the guild.
         facts = MessageFacts(
-            content=message.content,
-            channel_ids=channel_ids(message.channel),
-            role_ids=frozenset(role.id for role in author.roles),
-            account_created_at=author.created_at,
-            files=tuple(FileFacts(a.filename, a.content_type) for a in message.attachments),
-            now=utcnow(),
+            message.content,
+            channel_ids(message.channel) if rules.needs_channels else (),
+            [role.id for role in author.roles] if rules.needs_roles else (),
+            account_age(message.id, author.id) if rules.needs_account_age else None,
+            tuple(FileFacts(a.filename, a.content_type) for a in message.attachments)
+            if rules.needs_files
+            else (),
         )
         fired = rules.evaluate(facts)
         if not fired:

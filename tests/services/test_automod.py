@@ -27,7 +27,7 @@ from pegasus.services.automod import (
     Rule,
     RuleCache,
     RuleKind,
-    normalize,
+    fold_text,
     normalize_phrase,
     parse_actions,
     parse_escalation,
@@ -60,7 +60,7 @@ def rule(kind: RuleKind, rule_id: int = 1, **params: object) -> Rule:
 
 
 def fires(one: Rule, content: str = "", **facts: object) -> bool:
-    return bool(GuildRules([one]).evaluate(MessageFacts(content, now=NOW, **facts)))  # type: ignore[arg-type]
+    return bool(GuildRules([one]).evaluate(MessageFacts(content, **facts)))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------ normalization
@@ -73,8 +73,7 @@ LEET = {"o": "0", "i": "1", "e": "3", "a": "4", "s": "5", "t": "7"}
 
 @given(word=WORD, data=st.data())
 @settings(max_examples=200, deadline=None)
-def test_every_evasion_of_a_word_normalizes_to_it(word: str, data: st.DataObject) -> None:
-    wanted = normalize(word).words[0]
+def test_every_evasion_of_a_filtered_word_is_caught(word: str, data: st.DataObject) -> None:
     evaded = []
     for index, char in enumerate(word):
         choice = data.draw(st.sampled_from(["plain", "accent", "repeat", "leet", "upper"]))
@@ -82,7 +81,7 @@ def test_every_evasion_of_a_word_normalizes_to_it(word: str, data: st.DataObject
             char = data.draw(st.sampled_from(ACCENTS[char]))
         elif choice == "repeat":
             char = char * data.draw(st.integers(2, 5))
-        elif choice == "leet" and char in LEET and index > 0:
+        elif choice == "leet" and char in LEET:
             char = LEET[char]
         elif choice == "upper":
             char = char.upper()
@@ -90,20 +89,23 @@ def test_every_evasion_of_a_word_normalizes_to_it(word: str, data: st.DataObject
         if index < len(word) - 1 and data.draw(st.booleans()):
             evaded.append(data.draw(st.sampled_from(INVISIBLE)))
     text = "".join(evaded)
-    assert normalize(text).has_word(wanted), (word, text)
+    filtered = rule(RuleKind.WORDS, pattern=word)
+    assert fires(filtered, f"well, {text}!"), (word, text)
+    glued = "y" if word[0] == "z" else "z"  # a letter the word does not start with
+    assert not fires(filtered, f"well, {glued}{text}"), (word, text)  # inside another word
 
 
 @given(text=st.text(max_size=200))
 @settings(max_examples=200, deadline=None)
-def test_normalizing_is_idempotent_and_never_fails(text: str) -> None:
-    once = normalize(text)
-    again = normalize(once.padded)
-    assert again.padded == once.padded
+def test_folding_any_text_is_stable_and_never_fails(text: str) -> None:
+    folded = fold_text(text)
+    assert fold_text(folded) == folded
+    GuildRules([rule(RuleKind.WORDS, pattern="darn, dang it")]).evaluate(MessageFacts(text))
 
 
 def test_fewer_repeated_letters_are_a_different_word() -> None:
-    assert not normalize("as I said").has_word(normalize("ass").words[0])
-    assert normalize("asssss").has_word(normalize("ass").words[0])
+    filtered = rule(RuleKind.WORDS, pattern="ass")
+    assert not fires(filtered, "as I said") and fires(filtered, "a$$sss")
     assert normalize_phrase("  Évil   PL4N ") == "evil plan"
 
 
@@ -163,8 +165,8 @@ def test_attachments_and_new_accounts() -> None:
     assert fires(files, files=(FileFacts("x.bin", "application/octet-stream"),))
     assert not fires(files, files=(FileFacts("cat.png", "image/png"),))
     young = rule(RuleKind.NEW_ACCOUNT, min_account_age="7d")
-    assert fires(young, account_created_at=NOW - timedelta(days=6))
-    assert not fires(young, account_created_at=NOW - timedelta(days=8))
+    assert fires(young, account_age_seconds=timedelta(days=6).total_seconds())
+    assert not fires(young, account_age_seconds=timedelta(days=8).total_seconds())
 
 
 def test_exemptions_by_role_and_channel() -> None:

@@ -1,17 +1,17 @@
 """Automod: per-guild filters on what members say, and what is done when one fires.
 
 `rules` holds the values and parses what staff type (kinds, actions, escalation; patterns
-checked by RE2), `normalize` folds the evasions of filtered words, `engine` decides in memory
-which rules a message sets off, `store` keeps the rules (audited, announced to every process)
-and the per-guild compiled copy, `hits` stores each hit and counts escalation from them.
-Nothing here talks to Discord: the cog performs the actions.
+checked by RE2), `normalize` turns filtered words into patterns that see through evasions,
+`engine` decides in memory which rules a message sets off, `store` keeps the rules (audited,
+announced to every process) and the per-guild compiled copy, `hits` stores each hit and counts
+escalation from them. Nothing here talks to Discord: the cog performs the actions.
 """
 
 from __future__ import annotations
 
 from pegasus.services.automod.engine import FileFacts, Firing, GuildRules, MessageFacts
 from pegasus.services.automod.hits import Hit, complete_hit, count_hits, record_hit
-from pegasus.services.automod.normalize import Normalized, normalize, normalize_phrase
+from pegasus.services.automod.normalize import fold_text, normalize_phrase, word_pattern
 from pegasus.services.automod.rules import (
     ACTION_FORMS,
     ESCALATION_FORM,
@@ -50,7 +50,6 @@ __all__ = [
     "GuildRules",
     "Hit",
     "MessageFacts",
-    "Normalized",
     "Rule",
     "RuleCache",
     "RuleKind",
@@ -59,12 +58,13 @@ __all__ = [
     "complete_hit",
     "count_hits",
     "edit_rule",
+    "fold_text",
     "get_rule",
     "list_rules",
-    "normalize",
     "normalize_phrase",
     "parse_actions",
     "parse_escalation",
     "record_hit",
     "remove_rule",
+    "word_pattern",
 ]

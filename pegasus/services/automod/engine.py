@@ -1,33 +1,31 @@
 """Which of a guild's rules a message sets off, decided in memory.
 
-A guild's enabled rules are compiled once into a `GuildRules`: its regular expressions into one
-RE2 set (one pass over the text, linear time whatever the patterns), its words into sets and
-phrases matched against the normalized text. Member text only ever meets RE2 and plain string
-operations, never Python's backtracking `re`.
+A guild's enabled rules are compiled once into a `GuildRules`, so that a message costs a few
+passes over its text whatever the number of rules: every regular expression of the guild in one
+RE2 set run over the text, every words rule in a second RE2 set run over the folded text (each
+word a pattern that reads leetspeak and repeated letters, see `normalize.word_pattern`), and the
+measures the other kinds need (links, capitals, emoji, mentions) taken once, and only when a
+cheap bound says a rule could fire. Member text only ever meets RE2 and plain string operations,
+never Python's backtracking `re`; RE2 runs in time linear in the text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import re2
 
-from pegasus.services.automod.normalize import Normalized, Word, fold_word, normalize
-from pegasus.services.automod.rules import (
-    CAPS_MIN_LETTERS,
-    Rule,
-    RuleKind,
-    re2_options,
-)
+from pegasus.services.automod.normalize import fold_text, needs_folding_pattern, word_pattern
+from pegasus.services.automod.rules import CAPS_MIN_LETTERS, Rule, RuleKind, re2_options
 
 __all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts"]
 
-# Our own patterns, run by RE2 like the guilds' ones.
-INVITE = re2.compile(r"(?i)(?:discord(?:app)?\.com/invite|discord\.gg)/([a-z0-9-]+)", re2_options())
-LINK_HOST = re2.compile(r"(?i)(?:https?://|\bwww\.)([^\s/?#<>|\\]+)", re2_options())
+# Our own patterns, run by RE2 like the guilds' ones (only when a cheap test says they may find
+# something).
+INVITE_PATTERN = r"(?i)(?:discord(?:app)?\.com/invite|discord\.gg)/([a-z0-9-]+)"
+INVITE = re2.compile(INVITE_PATTERN, re2_options())
 CUSTOM_EMOJI = re2.compile(r"<a?:[A-Za-z0-9_~]{2,32}:[0-9]{15,21}>", re2_options())
 UNICODE_EMOJI = re2.compile(
     r"[\x{1F000}-\x{1FAFF}\x{2600}-\x{27BF}\x{2B00}-\x{2BFF}]", re2_options()
@@ -35,6 +33,28 @@ UNICODE_EMOJI = re2.compile(
 USER_MENTION = re2.compile(r"<@!?([0-9]{15,21})>", re2_options())
 ROLE_MENTION = re2.compile(r"<@&([0-9]{15,21})>", re2_options())
 EVERYONE_MENTION = re2.compile(r"@(?:everyone|here)", re2_options())
+HOST_ENDS = (
+    " ",
+    "\n",
+    "\t",
+    "/",
+    "?",
+    "#",
+    "<",
+    ">",
+    "|",
+    "\\",
+    ")",
+    "]",
+    "'",
+    '"',
+    "*",
+    "`",
+    ",",
+    ";",
+)
+WWW_AFTER = " \n\t(<[*_`'\""  # what may stand right before a link written as `www.…`
+MAX_HOST_SCAN = 300
 EXCERPT_REASON_LIMIT = 60
 
 
@@ -44,16 +64,19 @@ class FileFacts:
     content_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageFacts:
-    """What the rules look at in a message: its text, where it was said, by whom."""
+class MessageFacts(NamedTuple):
+    """What the rules look at in a message: its text, where it was said, by whom.
+
+    Only the text is always read; the channels, role ids, account age and files only by rules
+    that need them (see `GuildRules.needs_channels` and friends), so a caller may leave them out
+    otherwise. (A named tuple: built for every message of a guild with rules, it must be cheap.)
+    """
 
     content: str
     channel_ids: tuple[int, ...] = ()  # the channel, then its category or parent channel
-    role_ids: frozenset[int] = frozenset()
-    account_created_at: datetime | None = None
+    role_ids: Collection[int] = ()
+    account_age_seconds: float | None = None
     files: tuple[FileFacts, ...] = ()
-    now: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +92,34 @@ def _clip(text: str) -> str:
     return text if len(text) <= EXCERPT_REASON_LIMIT else text[: EXCERPT_REASON_LIMIT - 1] + "…"
 
 
-def _hosts(content: str) -> list[str]:
-    hosts = []
-    for host in LINK_HOST.findall(content):
-        host = host.rsplit("@", 1)[-1].split(":", 1)[0].casefold().strip(".")
-        hosts.append(host.removeprefix("www."))
+def link_hosts(content: str) -> list[str]:
+    """The hosts of the links in `content` (`https://…`, `www.…`), lower-case, without `www.`."""
+    hosts: list[str] = []
+    start = content.find("://")
+    while start >= 0:
+        _add_host(hosts, content, start + 3)
+        start = content.find("://", start + 3)
+    if "www." in content or "WWW." in content:
+        lowered = content.casefold()
+        start = lowered.find("www.")
+        while start >= 0:
+            if start == 0 or lowered[start - 1] in WWW_AFTER:
+                _add_host(hosts, lowered, start)
+            start = lowered.find("www.", start + 4)
     return hosts
+
+
+def _add_host(hosts: list[str], content: str, start: int) -> None:
+    parts = content[start : start + MAX_HOST_SCAN].split(None, 1)
+    rest = parts[0] if parts else ""
+    for stop in HOST_ENDS:
+        if stop in rest:
+            rest = rest.split(stop, 1)[0]
+    host = rest.rsplit("@", 1)[-1].split(":", 1)[0].casefold().strip(".")
+    if host:
+        host = host.removeprefix("www.")
+        if host not in hosts:
+            hosts.append(host)
 
 
 def _on_domain(host: str, domains: Iterable[str]) -> bool:
@@ -90,6 +135,13 @@ def count_mentions(content: str) -> int:
     return len(users) + len(roles) + (1 if EVERYONE_MENTION.search(content) else 0)
 
 
+def _mentions_bound(content: str) -> int:
+    """At least as many as `count_mentions`, from counting alone."""
+    if "@" not in content:
+        return 0
+    return content.count("<@") + content.count("@everyone") + content.count("@here")
+
+
 def count_emoji(content: str) -> int:
     custom = len(CUSTOM_EMOJI.findall(content)) if "<" in content else 0
     if content.isascii():
@@ -97,8 +149,18 @@ def count_emoji(content: str) -> int:
     return custom + len(UNICODE_EMOJI.findall(content))
 
 
+def _emoji_bound(content: str) -> int:
+    """At least as many as `count_emoji`: every emoji is a non-ASCII character or `<:`/`<a:`."""
+    custom = content.count("<:") + content.count("<a:") if "<" in content else 0
+    if content.isascii():
+        return custom
+    return custom + len(content) - len(content.encode("ascii", "ignore"))
+
+
 def caps_percent(content: str) -> int | None:
     """The share of capitals among the letters, or None for too few letters to shout."""
+    if len(content) < CAPS_MIN_LETTERS:
+        return None
     letters = sum(map(str.isalpha, content))
     if letters < CAPS_MIN_LETTERS:
         return None
@@ -119,64 +181,97 @@ def _file_matches(file: FileFacts, types: Sequence[str]) -> str | None:
     return None
 
 
-class _WordMatcher:
-    """One words rule: whole words by set intersection (then their repeated letters checked),
-    phrases and substrings by `in`."""
+class _Scan:
+    """Patterns of several purposes in one RE2 set, so that a message is read once for all."""
 
-    __slots__ = ("keys", "phrases", "single", "substrings")
+    def __init__(self) -> None:
+        self._set: Any = re2.Set.SearchSet(re2_options())
+        self._purposes: list[tuple[str, Rule | None]] = []
 
-    def __init__(self, rule: Rule) -> None:
-        words: list[str] = list(rule.params.get("words", ()))
-        self.single: dict[str, list[tuple[str, Word]]] = {}
-        self.phrases: tuple[tuple[str, tuple[Word, ...]], ...] = ()
-        self.substrings: tuple[tuple[str, str], ...] = ()
-        if rule.params.get("whole_word", True):
-            for word in words:
-                if " " not in word:
-                    folded = fold_word(word)
-                    self.single.setdefault(folded[0], []).append((word, folded))
-            self.phrases = tuple(
-                (word, tuple(fold_word(part) for part in word.split()))
-                for word in words
-                if " " in word
-            )
-        else:
-            self.substrings = tuple(
-                (word, " ".join(fold_word(part)[0] for part in word.split())) for word in words
-            )
-        self.keys = frozenset(self.single)
+    def add(self, pattern: str, purpose: str, rule: Rule | None = None) -> None:
+        index = self._set.Add(pattern)
+        assert index == len(self._purposes)
+        self._purposes.append((purpose, rule))
 
-    def find(self, text: Normalized) -> str | None:
-        for key in self.keys & text.keys:
-            for word, folded in self.single[key]:
-                if text.has_word(folded):
-                    return word
-        for phrase, folded_phrase in self.phrases:
-            if text.has_phrase(folded_phrase):
-                return phrase
-        for word, collapsed in self.substrings:
-            if collapsed in text.padded:
-                return word
-        return None
+    def compile(self) -> _Scan | None:
+        if not self._purposes:
+            return None
+        self._set.Compile()
+        return self
+
+    def match(self, text: str) -> list[tuple[str, Rule | None]]:
+        found = self._set.Match(text.encode())
+        return [self._purposes[index] for index in found] if found else []
+
+
+def _threshold_min(rules: Sequence[Rule], key: str) -> int:
+    return min((int(rule.params[key]) for rule in rules), default=0)
+
+
+def _denied_link_pattern(domains: Iterable[str]) -> str:
+    """A link (`https://…`, `www.…`) whose host is one of `domains` or under one of them."""
+    alternatives = "|".join(re2.escape(domain) for domain in domains)
+    return (
+        r"(?i)(?:https?://|\bwww\.)(?:[^\s/?#<>@]*@)?(?:[^\s/?#<>]*\.)?"
+        rf"(?:{alternatives})(?:[^\pL\pN.\-]|$)"
+    )
 
 
 class GuildRules:
-    """A guild's enabled rules, compiled; `evaluate` says which a message sets off."""
+    """A guild's enabled rules, compiled; `evaluate` says which a message sets off.
+
+    One RE2 set reads the message's text for every pattern at once: the regular expressions,
+    the words (case-insensitive), invite links, links to denied domains, and the characters
+    that need folding. Only when these are present is the text folded (accents, look-alikes,
+    invisible characters) and read again by the words alone.
+    """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: tuple[Rule, ...] = tuple(rule for rule in rules if rule.enabled)
-        self._words = {
-            rule.id: _WordMatcher(rule) for rule in self.rules if rule.kind is RuleKind.WORDS
-        }
-        self._regex_set: Any = None
-        self._regex_index: dict[int, int] = {}  # position in the set → rule id
-        regex_rules = [rule for rule in self.rules if rule.kind is RuleKind.REGEX]
-        if regex_rules:
-            patterns = re2.Set.SearchSet(re2_options())
-            for rule in regex_rules:
-                self._regex_index[patterns.Add(rule.params["pattern"])] = rule.id
-            patterns.Compile()
-            self._regex_set = patterns
+        self._order = {rule.id: index for index, rule in enumerate(self.rules)}
+        by_kind: dict[RuleKind, list[Rule]] = {kind: [] for kind in RuleKind}
+        for rule in self.rules:
+            by_kind[rule.kind].append(rule)
+        scan = _Scan()
+        folded_words = _Scan()
+        for rule in by_kind[RuleKind.REGEX]:
+            scan.add(rule.params["pattern"], "regex", rule)
+        for rule in by_kind[RuleKind.WORDS]:
+            pattern = word_pattern(rule.params["words"], whole_word=_whole(rule))
+            scan.add("(?i)" + pattern, "words", rule)
+            folded_words.add(pattern, "words", rule)
+        if by_kind[RuleKind.WORDS]:
+            scan.add(needs_folding_pattern(), "fold")
+        self._invites = by_kind[RuleKind.INVITES]
+        if self._invites:
+            scan.add(INVITE_PATTERN, "invites")
+        self._links = by_kind[RuleKind.LINKS]
+        for rule in self._links:
+            if rule.params.get("deny"):
+                scan.add(_denied_link_pattern(rule.params["deny"]), "deny", rule)
+        # Each rule's allowed domains: a host is allowed when it or a domain it is under is.
+        self._allowing = [
+            (rule, frozenset(rule.params["allow"]))
+            for rule in self._links
+            if rule.params.get("allow")
+        ]
+        self._scan = scan.compile()
+        self._folded_words = folded_words.compile()
+        self._caps = by_kind[RuleKind.CAPS]
+        self._caps_min = _threshold_min(self._caps, "threshold")
+        self._emoji = by_kind[RuleKind.EMOJI]
+        self._emoji_min = _threshold_min(self._emoji, "threshold")
+        self._mentions = by_kind[RuleKind.MENTIONS]
+        self._mentions_min = _threshold_min(self._mentions, "threshold")
+        self._files = by_kind[RuleKind.ATTACHMENTS]
+        self._new_accounts = by_kind[RuleKind.NEW_ACCOUNT]
+        self._age_max = max(
+            (int(rule.params["min_age_seconds"]) for rule in self._new_accounts), default=0
+        )
+        self.needs_roles = any(rule.exempt_roles for rule in self.rules)
+        self.needs_channels = any(rule.exempt_channels for rule in self.rules)
+        self.needs_files = bool(self._files)
+        self.needs_account_age = bool(self._new_accounts)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -184,48 +279,76 @@ class GuildRules:
     def evaluate(self, facts: MessageFacts, *, exemptions: bool = True) -> list[Firing]:
         """The rules `facts` sets off, in the order the rules were made."""
         content = facts.content
-        normalized: Normalized | None = None
-        regex_hits: frozenset[int] | None = None
-        hosts: list[str] | None = None
         fired: list[Firing] = []
-        for rule in self.rules:
-            if exemptions and self._exempt(rule, facts):
-                continue
-            kind = rule.kind
-            reason: str | None = None
-            if kind is RuleKind.WORDS:
-                if normalized is None:
-                    normalized = normalize(content)
-                word = self._words[rule.id].find(normalized)
-                reason = f"a filtered word (`{_clip(word)}`)" if word else None
-            elif kind is RuleKind.REGEX:
-                if regex_hits is None:
-                    regex_hits = self._regex_matches(content)
-                reason = "matched the pattern" if rule.id in regex_hits else None
-            elif kind is RuleKind.INVITES:
-                reason = self._invites(rule, content)
-            elif kind is RuleKind.LINKS:
-                if hosts is None:
-                    hosts = _hosts(content) if ("://" in content or "www." in content) else []
-                reason = self._links(rule, hosts)
-            elif kind is RuleKind.CAPS:
-                percent = caps_percent(content)
-                limit = int(rule.params["threshold"])
-                shouting = percent is not None and percent >= limit
-                reason = f"{percent}% capitals" if shouting else None
-            elif kind is RuleKind.EMOJI:
-                count = count_emoji(content)
-                reason = f"{count} emoji" if count > int(rule.params["threshold"]) else None
-            elif kind is RuleKind.MENTIONS:
-                count = count_mentions(content)
-                reason = f"{count} mentions" if count > int(rule.params["threshold"]) else None
-            elif kind is RuleKind.ATTACHMENTS:
-                reason = self._files(rule, facts.files)
-            elif kind is RuleKind.NEW_ACCOUNT:
-                reason = self._new_account(rule, facts)
-            if reason is not None:
-                fired.append(Firing(rule, reason))
+        if self._scan is not None:
+            found = self._scan.match(content)
+            if found:
+                fired += self._scanned(content, found)
+        if self._allowing and ("://" in content or "www." in content.casefold()):
+            fired += self._not_allowed(link_hosts(content))
+        if self._caps and len(content) >= CAPS_MIN_LETTERS and not content.islower():
+            percent = caps_percent(content)
+            if percent is not None and percent >= self._caps_min:
+                fired += [
+                    Firing(rule, f"{percent}% capitals")
+                    for rule in self._caps
+                    if percent >= int(rule.params["threshold"])
+                ]
+        if self._emoji and _emoji_bound(content) > self._emoji_min:
+            count = count_emoji(content)
+            fired += [
+                Firing(rule, f"{count} emoji")
+                for rule in self._emoji
+                if count > int(rule.params["threshold"])
+            ]
+        if self._mentions and _mentions_bound(content) > self._mentions_min:
+            count = count_mentions(content)
+            fired += [
+                Firing(rule, f"{count} mentions")
+                for rule in self._mentions
+                if count > int(rule.params["threshold"])
+            ]
+        if self._files and facts.files:
+            fired += self._file_firings(facts.files)
+        age = facts.account_age_seconds
+        if self._new_accounts and age is not None and age < self._age_max:
+            fired += [
+                Firing(rule, "an account newer than the rule allows")
+                for rule in self._new_accounts
+                if age < int(rule.params["min_age_seconds"])
+            ]
+        if not fired:
+            return fired
+        if exemptions:
+            fired = [firing for firing in fired if not self._exempt(firing.rule, facts)]
+        fired.sort(key=lambda firing: self._order[firing.rule.id])
         return fired
+
+    def _scanned(self, content: str, found: list[tuple[str, Rule | None]]) -> list[Firing]:
+        """The firings of what the scan found: rules whose pattern matched, and the checks the
+        found invites, denied links and characters to fold call for."""
+        fired: dict[int, Firing] = {}
+        words: list[Rule] = [rule for purpose, rule in found if purpose == "words" and rule]
+        purposes = {purpose for purpose, _rule in found}
+        if "fold" in purposes and self._folded_words is not None:
+            folded = fold_text(content)
+            words += [rule for _purpose, rule in self._folded_words.match(folded) if rule]
+        else:
+            folded = content.casefold()
+        for rule in words:
+            fired.setdefault(rule.id, Firing(rule, self._word_reason(rule, folded)))
+        for purpose, rule in found:
+            if purpose == "regex" and rule is not None:
+                fired[rule.id] = Firing(rule, "matched the pattern")
+            elif purpose == "deny" and rule is not None:
+                host = next(
+                    (h for h in link_hosts(content) if _on_domain(h, rule.params["deny"])), ""
+                )
+                fired[rule.id] = Firing(rule, f"a link to a denied domain (`{_clip(host)}`)")
+        if "invites" in purposes:
+            for firing in self._invite_firings(content):
+                fired[firing.rule.id] = firing
+        return list(fired.values())
 
     @staticmethod
     def _exempt(rule: Rule, facts: MessageFacts) -> bool:
@@ -233,47 +356,46 @@ class GuildRules:
             return True
         return bool(rule.exempt_roles and not rule.exempt_roles.isdisjoint(facts.role_ids))
 
-    def _regex_matches(self, content: str) -> frozenset[int]:
-        if self._regex_set is None:
-            return frozenset()
-        found = self._regex_set.Match(content) or ()
-        return frozenset(self._regex_index[index] for index in found)
-
     @staticmethod
-    def _invites(rule: Rule, content: str) -> str | None:
-        if "disc" not in content.casefold():
-            return None
-        allowed = set(rule.params.get("allow", ()))
-        for code in INVITE.findall(content):
-            if code not in allowed:
-                return f"an invite (`{_clip(code)}`)"
-        return None
+    def _word_reason(rule: Rule, folded: str) -> str:
+        """Which of the rule's words was found (looked up only once the rule fired)."""
+        for word in rule.params["words"]:
+            if re2.search(word_pattern([word], whole_word=_whole(rule)), folded, re2_options()):
+                return f"a filtered word (`{_clip(word)}`)"
+        return "a filtered word"
 
-    @staticmethod
-    def _links(rule: Rule, hosts: list[str]) -> str | None:
-        denied = rule.params.get("deny", ())
-        allowed = rule.params.get("allow", ())
+    def _invite_firings(self, content: str) -> list[Firing]:
+        codes = INVITE.findall(content)
+        fired = []
+        for rule in self._invites:
+            allowed = set(rule.params.get("allow", ()))
+            foreign = [code for code in codes if code not in allowed]
+            if foreign:
+                fired.append(Firing(rule, f"an invite (`{_clip(foreign[0])}`)"))
+        return fired
+
+    def _not_allowed(self, hosts: list[str]) -> list[Firing]:
+        fired: dict[int, Firing] = {}
         for host in hosts:
-            if denied and _on_domain(host, denied):
-                return f"a link to a denied domain (`{_clip(host)}`)"
-            if allowed and not _on_domain(host, allowed):
-                return f"a link to a domain not allowed (`{_clip(host)}`)"
-        return None
+            parts = host.split(".")
+            under = [".".join(parts[i:]) for i in range(len(parts))]  # host and its parents
+            for rule, allowed in self._allowing:
+                if allowed.isdisjoint(under):
+                    reason = f"a link to a domain not allowed (`{_clip(host)}`)"
+                    fired.setdefault(rule.id, Firing(rule, reason))
+        return list(fired.values())
 
-    @staticmethod
-    def _files(rule: Rule, files: Sequence[FileFacts]) -> str | None:
-        types = rule.params.get("types", ())
-        for file in files:
-            kind = _file_matches(file, types)
-            if kind is not None:
-                return f"a file of a filtered type (`{_clip(file.filename)}`, {kind})"
-        return None
+    def _file_firings(self, files: Sequence[FileFacts]) -> list[Firing]:
+        fired = []
+        for rule in self._files:
+            for file in files:
+                kind = _file_matches(file, rule.params.get("types", ()))
+                if kind is not None:
+                    reason = f"a file of a filtered type (`{_clip(file.filename)}`, {kind})"
+                    fired.append(Firing(rule, reason))
+                    break
+        return fired
 
-    @staticmethod
-    def _new_account(rule: Rule, facts: MessageFacts) -> str | None:
-        if facts.account_created_at is None or facts.now is None:
-            return None
-        age = (facts.now - facts.account_created_at).total_seconds()
-        if age < int(rule.params["min_age_seconds"]):
-            return "an account newer than the rule allows"
-        return None
+
+def _whole(rule: Rule) -> bool:
+    return bool(rule.params.get("whole_word", True))

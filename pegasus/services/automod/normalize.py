@@ -1,20 +1,26 @@
-"""Text as automod compares it: the evasions people use to slip a word past a filter undone.
+"""Filtered words as RE2 patterns that see through the evasions people use to slip past them.
 
-`normalize` folds accents (NFKD, combining marks dropped), removes zero-width and other invisible
-characters, case-folds, and reads leetspeak inside words (`sh1t` → `shit`). Repeated letters are
-folded too, without making different words equal: each word is kept as its letters with runs
-collapsed (`baaaad` → `bad`) and the length of each run, and a filtered word matches a word of a
-message when their collapsed letters are equal and every run of the message's word is at least
-as long as the filtered word's (`baaaad` matches `bad`; `as` does not match `ass`). Everything
-here is linear in the text and uses no regular expression.
+A filtered word is stored folded (`normalize_phrase`: accents stripped by NFKD, case-folded,
+leetspeak read, `B4D` → `bad`). A message's text is folded by `fold_text`: accents and
+look-alike letters (`á`, `ａ`, `𝐚`) to their base letters by NFKD, combining marks and invisible
+characters (zero-width spaces and joiners, soft hyphens) removed, case-folded; ASCII text, and
+text whose only other characters are emoji, skips all but the case-fold. `word_pattern` turns
+the stored words into one RE2 pattern over that text, in which each letter also matches its
+leetspeak forms (`a`: `4`, `@`) and may be repeated: a run of k letters in the word needs at
+least k in the message, so `baaaad` is `bad` but `as` is not `ass`. A phrase's words may be
+apart by any non-letters; a whole word has no letter or digit right before or after it.
+
+So a message costs one fold and one pass of RE2 (linear in its length) for all the words of a
+guild; no Python regular expression ever reads member text.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 from itertools import groupby
 
-__all__ = ["Normalized", "Word", "fold_word", "normalize", "normalize_phrase"]
+__all__ = ["fold_text", "needs_folding_pattern", "normalize_phrase", "word_pattern"]
 
 # Characters that stand for letters inside a word.
 LEET = str.maketrans(
@@ -37,57 +43,12 @@ LEET = str.maketrans(
 # Punctuation around a word is punctuation, not leetspeak ("shit!" is not "shiti").
 EDGE_PUNCTUATION = ".,!?;:'\"()[]{}<>*_~`-"
 # Marks and invisible formatting characters: accents after NFKD, zero-width spaces and joiners,
-# soft hyphens, direction marks, variation selectors.
+# soft hyphens, direction marks.
 DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
-EXTRA_INVISIBLE = frozenset({"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"})
-
-# A word as compared: its letters with repeats collapsed, and the length of each run.
-Word = tuple[str, tuple[int, ...]]
-
-
-def fold_word(word: str) -> Word:
-    runs = [(char, len(tuple(run))) for char, run in groupby(word)]
-    return "".join(char for char, _ in runs), tuple(length for _, length in runs)
-
-
-class Normalized:
-    """A message's words in normalized form.
-
-    `keys` are the collapsed words (a set, for one intersection against a rule's words),
-    `words` the folded words in order, `padded` the collapsed words joined by single spaces
-    with a space at each end (so that a phrase is found as `" phrase " in padded`).
-    """
-
-    __slots__ = ("keys", "padded", "words")
-
-    def __init__(self, words: list[Word]) -> None:
-        self.words = words
-        self.keys = frozenset(key for key, _runs in words)
-        self.padded = " " + " ".join(key for key, _runs in words) + " "
-
-    def has_word(self, wanted: Word) -> bool:
-        key, runs = wanted
-        if key not in self.keys:
-            return False
-        return any(k == key and covers(r, runs) for k, r in self.words)
-
-    def has_phrase(self, wanted: tuple[Word, ...]) -> bool:
-        if " " + " ".join(key for key, _ in wanted) + " " not in self.padded:
-            return False
-        size = len(wanted)
-        for start in range(len(self.words) - size + 1):
-            window = self.words[start : start + size]
-            if all(
-                key == want_key and covers(runs, want_runs)
-                for (key, runs), (want_key, want_runs) in zip(window, wanted, strict=True)
-            ):
-                return True
-        return False
-
-
-def covers(runs: tuple[int, ...], wanted: tuple[int, ...]) -> bool:
-    """Whether a word with `runs` is the wanted word with letters repeated, not one with fewer."""
-    return all(have >= need for have, need in zip(runs, wanted, strict=True))
+# Hangul fillers and the combining grapheme joiner render as nothing too.
+EXTRA_INVISIBLE = "\u034f\u115f\u1160\u3164\uffa0"
+# Neither a letter nor a digit: what stands around a whole word and between a phrase's words.
+NOT_WORD = r"[^\pL\pN]"
 
 
 def _strip_marks(text: str) -> str:
@@ -100,24 +61,110 @@ def _strip_marks(text: str) -> str:
     )
 
 
-def _plain_words(text: str) -> list[str]:
-    if not text.isascii():
+ASCII = frozenset(map(chr, range(128)))
+# Non-ASCII characters seen, and whether they pass unchanged (no accent, not invisible, nothing
+# to decompose): most messages that are not ASCII hold only emoji, which need no work.
+_UNCHANGED: dict[str, bool] = {}
+_UNCHANGED_LIMIT = 20_000
+
+
+def _unchanged(char: str) -> bool:
+    known = _UNCHANGED.get(char)
+    if known is None:
+        known = (
+            unicodedata.category(char) not in DROPPED_CATEGORIES
+            and char not in EXTRA_INVISIBLE
+            and unicodedata.is_normalized("NFKD", char)
+        )
+        if len(_UNCHANGED) < _UNCHANGED_LIMIT:
+            _UNCHANGED[char] = known
+    return known
+
+
+def fold_text(text: str) -> str:
+    """A message's text as word patterns read it (see the module's docstring)."""
+    if not text.isascii() and not all(map(_unchanged, set(text).difference(ASCII))):
         text = _strip_marks(text)
-    words = []
-    for token in text.casefold().split():
-        core = token.strip(EDGE_PUNCTUATION)
-        if core:
-            words.append(core.translate(LEET))
-    return words
+    return text.casefold()
 
 
-def normalize(text: str) -> Normalized:
-    """The words of `text` with accents, invisible characters, case, leetspeak and repeated
-    letters folded away."""
-    return Normalized([fold_word(word) for word in _plain_words(text)])
+# Beyond the Basic Multilingual Plane, where letters that fold live: mathematical letters,
+# enclosed letters, tags and variation selectors (invisible).
+ASTRAL_FOLDING = ((0x1D400, 0x1D800), (0x1F100, 0x1F200), (0xE0000, 0xE0080), (0xE0100, 0xE01F0))
+
+
+def _folds(char: str) -> bool:
+    return (
+        unicodedata.category(char) in DROPPED_CATEGORIES
+        or char in EXTRA_INVISIBLE
+        or not unicodedata.is_normalized("NFKD", char)
+    )
+
+
+@cache
+def needs_folding_pattern() -> str:
+    """An RE2 character class of the characters `fold_text` changes besides their case
+    (accented and look-alike letters, marks, invisible characters); built once."""
+    codes = [code for code in range(0x80, 0x10000) if _folds(chr(code))]
+    for low, high in ASTRAL_FOLDING:
+        codes += [code for code in range(low, high) if _folds(chr(code))]
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    body = "".join(
+        f"\\x{{{low:x}}}" if low == high else f"\\x{{{low:x}}}-\\x{{{high:x}}}"
+        for low, high in ranges
+    )
+    return f"[{body}]"
 
 
 def normalize_phrase(phrase: str) -> str:
-    """A filter's word or phrase as stored: accents, case and leetspeak folded, its letters'
-    repeats kept (they say how many a message's word needs at least)."""
-    return " ".join(_plain_words(phrase))
+    """A filter's word or phrase as stored: accents, case and leetspeak folded, its words apart
+    by single spaces, its letters' repeats kept (a message's word needs at least as many)."""
+    if not phrase.isascii():
+        phrase = _strip_marks(phrase)
+    words = []
+    for token in phrase.casefold().split():
+        core = token.strip(EDGE_PUNCTUATION)
+        if core:
+            words.append(core.translate(LEET))
+    return " ".join(words)
+
+
+def _letter_class(char: str) -> str:
+    """The characters that stand for `char` in a folded message: itself and its leetspeak."""
+    symbols = "".join(chr(code) for code, letter in LEET.items() if letter == char)
+    if not symbols:
+        return _escape(char)
+    return "[" + "".join(_escape_in_class(form) for form in char + symbols) + "]"
+
+
+def _escape(char: str) -> str:
+    if char.isalnum() or not char.isascii():
+        return char
+    return "\\" + char  # RE2's syntax characters are all ASCII
+
+
+def _escape_in_class(char: str) -> str:
+    return "\\" + char if char in "\\]^-[" else char
+
+
+@cache
+def _part_pattern(part: str) -> str:
+    runs = []
+    for char, run in groupby(part):
+        count = len(tuple(run))
+        repeat = "+" if count == 1 else f"{{{count},}}"
+        runs.append(_letter_class(char) + repeat)
+    return "".join(runs)
+
+
+def word_pattern(words: list[str], *, whole_word: bool) -> str:
+    """An RE2 pattern finding any of `words` (as `normalize_phrase` stores them) in
+    `fold_text(message)`; see the module's docstring for what it sees through."""
+    bodies = [f"{NOT_WORD}+".join(_part_pattern(part) for part in word.split()) for word in words]
+    body = "(?:" + "|".join(bodies) + ")"
+    return f"(?:^|{NOT_WORD}){body}(?:{NOT_WORD}|$)" if whole_word else body
