@@ -52,7 +52,8 @@ class ServerLogEvents(commands.Cog):
 
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
-        self._since: dict[int, datetime] = {}
+        self._since: dict[int, datetime] = {}  # per guild: the newest change posted
+        self._locks: dict[int, asyncio.Lock] = {}
         self._posted: deque[str] = deque(maxlen=REMEMBERED_CHANGES)
         self._started = utcnow()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -239,23 +240,26 @@ class ServerLogEvents(commands.Cog):
         task.add_done_callback(self._tasks.discard)
 
     async def post_settings_changes(self, guild: discord.Guild) -> None:
-        try:
+        """Post the guild's settings changes not posted yet, oldest first: each is marked as
+        posted before its post is sent (so a change is posted once however many announcements
+        read it), and one guild's batches take turns (so its posts stay in order)."""
+        lock = self._locks.setdefault(guild.id, asyncio.Lock())
+        async with lock:
+            try:
+                await self._post_new_settings_changes(guild)
+            except Exception:
+                log.exception("Could not post the settings changes of guild %s", guild.id)
+
+    async def _post_new_settings_changes(self, guild: discord.Guild) -> None:
+        since = max(self._since.get(guild.id, self._started) - SETTINGS_OVERLAP, self._started)
+        for entry in await settings_changes_since(guild.id, since):
+            if str(entry.id) in self._posted:
+                continue
+            self._posted.append(str(entry.id))
+            self._since[guild.id] = max(self._since.get(guild.id, since), entry.created_at)
+            # Read after the change: the change that switches the log on is posted too.
             config = await self.bot.guild_configs.get(guild.id)
-            since = self._since.get(guild.id, self._started) - SETTINGS_OVERLAP
-            entries = [
-                entry
-                for entry in await settings_changes_since(guild.id, max(since, self._started))
-                if str(entry.id) not in self._posted
-            ]
-            for entry in entries:
-                self._posted.append(str(entry.id))
-                self._since[guild.id] = max(self._since.get(guild.id, entry.created_at),
-                                            entry.created_at)
-                # Read after the change: the change that switches the log on is posted too.
-                config = await self.bot.guild_configs.get(guild.id)
-                await post_log(guild, config, LogEvent.SETTINGS_CHANGE, settings_embed(entry))
-        except Exception:
-            log.exception("Could not post the settings changes of guild %s", guild.id)
+            await post_log(guild, config, LogEvent.SETTINGS_CHANGE, settings_embed(entry))
 
 
 def settings_embed(entry: AuditEntry) -> discord.Embed:

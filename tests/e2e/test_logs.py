@@ -3,12 +3,15 @@ a category turned off posts nothing, and the old single-channel settings keep wo
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from models.guilds import GuildSettings
 from models.security import AuditLog
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.localdiscord.state import FakeMessage, snowflake
+from pegasus.services import community
 from tests.web.test_api_community import served_by
 
 pytestmark = pytest.mark.discord_env(
@@ -246,6 +249,25 @@ async def test_a_settings_change_over_the_rest_api_is_logged_too(env: DiscordEnv
     assert post.embed["title"] == "Settings changed"
     assert f"{env.owner.mention} changed the **community** settings over the REST API" in post.text
     assert "`Hello {user}`" in post.text
+
+
+async def test_settings_changes_at_once_are_each_posted_once(env: DiscordEnv) -> None:
+    await env.owner.slash("logging set", channel=env.channel("logs"))
+    await env.settle()
+    start = len(env.channel("logs").bot_messages)
+    messages = [f"Welcome number {i}, {{user}}" for i in range(6)]
+    await asyncio.gather(*(
+        community.change_settings(
+            env.guild.id, env.owner.id, "welcome.set", {"welcome_message": message},
+            cache=env.bot.guild_configs,
+        )
+        for message in messages
+    ))
+    await env.settle()
+    posted = [m.text for m in env.channel("logs").bot_messages[start:]]
+    assert len(posted) == len(messages)
+    for message in messages:
+        assert sum(f"`{message}`" in text.split("→")[-1] for text in posted) == 1, message
 
 
 @pytest.fixture
