@@ -27,7 +27,7 @@ from pegasus.services.log_readers import (
     recorded_security_actions,
 )
 from pegasus.ui.dynamic import PegasusButton
-from pegasus.ui.format import BLURPLE, RED, clip, timestamp
+from pegasus.ui.format import BLURPLE, DESCRIPTION_LIMIT, RED, clip, timestamp
 from pegasus.ui.pager import page_button, page_buttons
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "audit_line",
     "clean_filter",
     "describe_value",
+    "log_embed",
     "member_line",
     "security_action_choices",
     "security_line",
@@ -114,17 +115,11 @@ async def show_audit(
         interaction.guild_id, wanted, page=page, per_page=AUDIT_PER_PAGE
     )
     filters = [f"by <@{member_id}>" if member_id else "", f"feature {feature}" if feature else ""]
-    described = " · ".join(part for part in filters if part)
-    embed = discord.Embed(
-        title="Audit log",
-        description="\n\n".join(audit_line(entry) for entry in shown.entries)
-        or "No changes recorded" + (f" ({described})." if described else "."),
-        colour=BLURPLE,
+    embed = log_embed(
+        "Audit log", BLURPLE, [audit_line(entry) for entry in shown.entries], filters,
+        empty="No changes recorded.",
     )
-    embed.set_footer(
-        text=f"Page {shown.page} of {shown.pages} · {shown.total:,} changes"
-        + (f" · {described.replace('<@', '').replace('>', '')}" if described else "")
-    )
+    embed.set_footer(text=f"Page {shown.page} of {shown.pages} · {shown.total:,} changes")
     view = page_buttons(
         lambda target, label, disabled: AuditPageButton(
             target, member_id or 0, feature, label=label, disabled=disabled
@@ -200,17 +195,11 @@ async def show_security_log(
         f"severity {severity.value}" if severity else "",
         f"event {action}" if action else "",
     ]
-    described = " · ".join(part for part in filters if part)
-    embed = discord.Embed(
-        title="Security log",
-        description="\n\n".join(security_line(event) for event in shown.entries)
-        or "No security events recorded" + (f" ({described})." if described else "."),
-        colour=RED,
+    embed = log_embed(
+        "Security log", RED, [security_line(event) for event in shown.entries], filters,
+        empty="No security events recorded.",
     )
-    embed.set_footer(
-        text=f"Page {shown.page} of {shown.pages} · {shown.total:,} events"
-        + (f" · {described.replace('<@', '').replace('>', '')}" if described else "")
-    )
+    embed.set_footer(text=f"Page {shown.page} of {shown.pages} · {shown.total:,} events")
     view = page_buttons(
         lambda target, label, disabled: SecurityPageButton(
             target, member_id or 0, severity, action, label=label, disabled=disabled
@@ -229,6 +218,18 @@ async def security_action_choices(
     names = sorted({*actions, *(f"{action.partition('.')[0]}.*" for action in actions)})
     typed = current.strip().lower()
     return [app_commands.Choice(name=n, value=n) for n in names if typed in n][:25]
+
+
+def log_embed(
+    title: str, colour: int, lines: list[str], filters: list[str], *, empty: str
+) -> discord.Embed:
+    """A page of a log: the filters in force, then the entries (within Discord's limit)."""
+    described = " · ".join(part for part in filters if part)
+    heading = f"Only {described}\n\n" if described else ""
+    body = "\n\n".join(lines) or empty
+    return discord.Embed(
+        title=title, description=clip(heading + body, DESCRIPTION_LIMIT), colour=colour
+    )
 
 
 async def _answer(

@@ -120,6 +120,7 @@ async def test_security_log_shows_events_filters_and_pages(env: DiscordEnv) -> N
     about_bob = await env.owner.slash("security log", member=env.bob)
     assert page_of(about_bob.text) == (1, 1, 3)
     assert "Rude 2" in about_bob.text and "Spam" not in about_bob.text
+    assert f"Only about {env.bob.mention}" in about_bob.text
     high = await env.owner.slash("security log", severity="high")
     assert page_of(high.text) == (1, 1, 1) and "moderation.kick" in high.text
     warns = await env.owner.slash("security log", event="moderation.warn")
