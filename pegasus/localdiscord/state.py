@@ -952,6 +952,25 @@ class FakeGuild:
         self.server.events.channel_create(channel)
         return channel
 
+    async def edit_channel(
+        self,
+        channel: FakeChannel | str,
+        *,
+        name: str | None = None,
+        topic: str | None = None,
+        slowmode: int | None = None,
+    ) -> FakeChannel:
+        """An admin changes a channel in Discord's settings (CHANNEL_UPDATE)."""
+        channel = self.resolve_channel(channel)
+        if name is not None:
+            channel.name = name
+        if topic is not None:
+            channel.topic = topic
+        if slowmode is not None:
+            channel.rate_limit_per_user = slowmode
+        self.server.events.channel_update(channel)
+        return channel
+
     async def delete_channel(self, channel: FakeChannel | str) -> None:
         channel = self.resolve_channel(channel)
         self.server.remove_channel(channel)

@@ -82,8 +82,7 @@ async def test_each_category_posts_in_its_own_channel(env: DiscordEnv) -> None:
     # server: a channel created and renamed, a role created and changed, a setting changed
     new_channel = await env.guild.create_text_channel("plans")
     await env.settle()
-    new_channel.name = "big-plans"
-    env.server.events.channel_update(new_channel)
+    await env.guild.edit_channel(new_channel, name="big-plans", slowmode=30)
     role = await env.guild.create_role("Helpers")
     await env.settle()
     await env.guild.set_role_permissions(role, ["manage_messages"])
@@ -124,7 +123,7 @@ async def test_each_category_posts_in_its_own_channel(env: DiscordEnv) -> None:
     ]
     assert server.count("Settings changed") == 2  # the welcome channel, then anti-spam
     changed = posts(env, "server-log")[before["server-log"] + 1]
-    assert "plans → big-plans" in changed
+    assert "plans → big-plans" in changed and "0s → 30s" in changed
     assert "manage_messages" in posts(env, "server-log")[before["server-log"] + 3]
     welcome = next(
         text for text in posts(env, "server-log")[before["server-log"]:]
