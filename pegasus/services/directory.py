@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -356,11 +357,8 @@ async def _store_guilds(
     settings = GuildSettings.filter(guild_id__in=ids).using_db(conn)
     with_settings = set(await settings.values_list("guild_id", flat=True))
     if len(with_settings) < len(ids):
-        await GuildSettings.bulk_create(
-            [GuildSettings(guild_id=guild_id) for guild_id in ids if guild_id not in with_settings],
-            ignore_conflicts=True,
-            using_db=conn,
-        )
+        without = [guild_id for guild_id in ids if guild_id not in with_settings]
+        await _insert_default_settings(conn, without)
     back = [g for g, left_at in states.items() if left_at is None and stored.get(g) is not None]
     if back:
         await Guild.filter(id__in=back).using_db(conn).update(left_at=None)
@@ -369,6 +367,45 @@ async def _store_guilds(
             await Guild.filter(id=guild_id).using_db(conn).update(left_at=left_at)
             back.append(guild_id)
     return len(missing) + len(back)
+
+
+SETTINGS_ROWS_PER_STATEMENT = 100
+
+
+def _default_settings_row() -> tuple[list[str], list[Any]]:
+    """The columns of a new `guild_settings` row and their values but the guild's, from one
+    model instance, converted as `bulk_create` converts them: a model per guild costs more than
+    writing it (the table has dozens of columns)."""
+    meta = GuildSettings._meta
+    template = GuildSettings(guild_id=0)
+    names = [
+        name
+        for name in meta.fields_db_projection
+        if not meta.fields_map[name].generated and name != "guild_id"
+    ]
+    values = [
+        meta.fields_map[name].to_db_value(getattr(template, name), template) for name in names
+    ]
+    return [meta.fields_db_projection[name] for name in names], values
+
+
+async def _insert_default_settings(conn: BaseDBAsyncClient, guild_ids: list[int]) -> None:
+    """Settings rows with the defaults for these guilds (existing rows are left alone), in
+    multi-row statements whose shared values are sent once."""
+    columns, shared = _default_settings_row()
+    mark = "$" if conn.capabilities.dialect == "postgres" else "?"
+    shared_marks = ", ".join(f"{mark}{number}" for number in range(1, len(shared) + 1))
+    names = ", ".join(f'"{column}"' for column in ("guild_id", *columns))
+    for start in range(0, len(guild_ids), SETTINGS_ROWS_PER_STATEMENT):
+        chunk = guild_ids[start : start + SETTINGS_ROWS_PER_STATEMENT]
+        rows = ", ".join(
+            f"({mark}{len(shared) + index}, {shared_marks})" for index in range(1, len(chunk) + 1)
+        )
+        await conn.execute_query(
+            f'INSERT INTO "{GuildSettings._meta.db_table}" ({names}) VALUES {rows} '
+            "ON CONFLICT DO NOTHING",
+            [*shared, *chunk],
+        )
 
 
 _PG_USERS_UPSERT = """

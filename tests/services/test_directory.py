@@ -70,3 +70,24 @@ async def test_leaving_a_guild_keeps_its_data(db: None) -> None:
     assert await Member.filter(guild_id=GUILD).count() == 2
     await directory.mark_guild_joined(GUILD)
     assert (await Guild.get(id=GUILD)).left_at is None
+
+
+async def test_settings_created_by_the_sync_hold_the_same_defaults_as_the_models(db: None) -> None:
+    """The sync writes settings rows of many guilds in multi-row statements, not as models."""
+    sync = directory.DirectorySync()
+    guild_ids = [GUILD + n for n in range(1, 251)]  # more than one statement's rows
+    for guild_id in guild_ids:
+        sync.guild_available(guild_id, members(2))
+    await sync.drained()
+    await GuildSettings.create(guild_id=(await Guild.create(id=GUILD)).id)
+
+    skip = {"id", "guild_id", "created_at", "updated_at"}
+    rows = await GuildSettings.all().order_by("guild_id").values()
+    by_model, *by_sync = ({k: v for k, v in row.items() if k not in skip} for row in rows)
+    assert len(by_sync) == len(guild_ids)
+    assert all(row == by_model for row in by_sync)
+    # A guild seen again keeps its settings as they are.
+    await GuildSettings.filter(guild_id=guild_ids[0]).update(xp_rate=250)
+    sync.guild_available(guild_ids[0], members(2))
+    await sync.drained()
+    assert (await GuildSettings.get(guild_id=guild_ids[0])).xp_rate == 250
