@@ -41,6 +41,7 @@ from pegasus.services.automod import (
     Rule,
     RuleCache,
 )
+from pegasus.services.automod.engine import invite_reason
 from pegasus.services.automod.hits import excerpt
 from pegasus.services.community import LogEvent
 from pegasus.ui import hierarchy
@@ -64,6 +65,7 @@ KindName = Literal[
 ]
 RULE_ID_HELP = "The rule's id, e.g. AM-7K2QX (see /automod list)"
 MAX_REASON = 1000
+INVITE_CACHE_SIZE = 1000
 MAX_TITLE = 256
 VERBS = {
     ActionType.WARN: "warn",
@@ -238,6 +240,8 @@ class Automod(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
         self.rules = RuleCache()
+        # Invite codes looked up → the server each opens (None: unknown or expired).
+        self._invite_guilds: dict[str, int | None] = {}
         self._unsubscribe: Callable[[], None] = lambda: None
 
     async def cog_load(self) -> None:
@@ -299,10 +303,46 @@ class Automod(commands.Cog):
             else (),
         )
         fired = rules.evaluate(facts)
+        if fired:
+            fired = await self.without_allowed_invites(author.guild.id, fired)
         if not fired:
             return None
         outcome = await self.enforce(message, author, fired)
         return MessageVerdict.REMOVED if outcome.deleted else None
+
+    async def invite_guild(self, code: str) -> int | None:
+        """The server an invite opens, asked of Discord once per code (None: no such invite)."""
+        if code in self._invite_guilds:
+            return self._invite_guilds[code]
+        try:
+            invite = await self.bot.fetch_invite(code, with_counts=False)
+        except discord.NotFound:
+            guild_id = None
+        except discord.HTTPException as error:
+            log.warning("Could not look up invite %s: %s", code, error)
+            return None  # not kept: asked again next time
+        else:
+            guild_id = invite.guild.id if invite.guild is not None else None
+        if len(self._invite_guilds) >= INVITE_CACHE_SIZE:
+            self._invite_guilds.pop(next(iter(self._invite_guilds)))
+        self._invite_guilds[code] = guild_id
+        return guild_id
+
+    async def without_allowed_invites(self, guild_id: int, fired: list[Firing]) -> list[Firing]:
+        """Drop what invites rules found when every invite opens this server or one the rule
+        allows by id (an invite allowed by its code never reached here)."""
+        kept = []
+        for firing in fired:
+            if firing.invites:
+                allowed = {guild_id, *firing.rule.params.get("allow_guilds", ())}
+                foreign = [
+                    code for code in firing.invites if await self.invite_guild(code) not in allowed
+                ]
+                if not foreign:
+                    continue
+                firing = Firing(firing.rule, invite_reason(foreign[0]), tuple(foreign))
+            kept.append(firing)
+        return kept
 
     async def enforce(
         self, message: discord.Message, member: discord.Member, fired: list[Firing]
@@ -486,7 +526,7 @@ class Automod(commands.Cog):
         actions=f"What to do, separated by commas: {ACTION_FORMS}",
         pattern="words: words or phrases, by commas; regex: the pattern; attachments: file "
         "types (exe, application/*)",
-        allow="invites: invite codes allowed; links: the only domains allowed (by commas)",
+        allow="invites: codes or server ids allowed; links: the only domains allowed (by commas)",
         deny="links: domains to refuse (by commas)",
         whole_word="words: match whole words only (default) or anywhere inside words",
         threshold="caps: percent of capitals; emoji, mentions: most allowed in one message",
@@ -656,6 +696,7 @@ class Automod(commands.Cog):
         assert guild is not None
         rules = GuildRules(await automod.list_rules(guild.id))
         fired = rules.evaluate(MessageFacts(content=message), exemptions=False)
+        fired = await self.without_allowed_invites(guild.id, fired)
         if not fired:
             text = f"No rule fires on this message ({len(rules)} enabled rule(s) checked)."
         else:

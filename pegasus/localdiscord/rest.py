@@ -221,6 +221,39 @@ class Rest:
             "locale": "en-US",
         }
 
+    @route("GET", "/invites/{invite_code}")
+    async def get_invite(self, call: Call) -> Any:
+        """An invite's guild and channel, for any guild (the bot need not be in it)."""
+        code = call.params["invite_code"]
+        for guild in self.s.guilds:
+            channel = guild.channels_by_id.get(guild.invites.get(code, 0))
+            if channel is None or channel.deleted:
+                continue
+            data: dict[str, Any] = {
+                "type": 0,
+                "code": code,
+                "expires_at": None,
+                "guild": {
+                    "id": str(guild.id),
+                    "name": guild.name,
+                    "icon": guild.icon,
+                    "splash": None,
+                    "banner": None,
+                    "description": guild.description,
+                    "features": [],
+                    "verification_level": 0,
+                    "vanity_url_code": None,
+                    "nsfw_level": 0,
+                    "premium_subscription_count": 0,
+                },
+                "channel": {"id": str(channel.id), "name": channel.name, "type": channel.type},
+            }
+            if call.query.get("with_counts", "").lower() in ("1", "true"):
+                data["approximate_member_count"] = len(guild.members)
+                data["approximate_presence_count"] = 0
+            return data
+        raise DiscordError(404, 10006, "Unknown Invite")
+
     @route("GET", "/users/{user_id}")
     async def get_user(self, call: Call) -> Any:
         return payloads.user(self.user(call.params["user_id"]))

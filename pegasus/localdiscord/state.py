@@ -606,6 +606,8 @@ class FakeGuild:
         #: Server Settings → Integrations: per command id (the application id: every command),
         #: which roles and members (the guild id: @everyone) may or may not use it
         self.command_permissions: dict[int, dict[int, bool]] = {}
+        #: invite codes to this guild → the channel each opens on (`create_invite`)
+        self.invites: dict[str, int] = {}
         self.roles_by_id[id] = FakeRole(self, id, "@everyone", Permissions.none(), 0)
 
     def __repr__(self) -> str:
@@ -647,6 +649,18 @@ class FakeGuild:
     @property
     def default_channel(self) -> FakeChannel:
         return self.text_channels[0]
+
+    def create_invite(
+        self, channel: FakeChannel | str | None = None, *, code: str | None = None
+    ) -> str:
+        """An invite to this guild, as made in its Invite People menu; returns its code, which
+        anyone can look up (GET /invites/{code}), in the guild or not."""
+        target = self.resolve_channel(channel) if channel is not None else None
+        if target is None:
+            target = self.default_channel if self.text_channels else None
+        code = code or f"inv{snowflake() % 10**8}"
+        self.invites[code] = target.id if target is not None else 0
+        return code
 
     @property
     def bot_member(self) -> FakeMember:

@@ -15,7 +15,7 @@ from models.levels import UserXP
 from models.moderation import CaseType, MemberWarning, ModCase
 from models.security import AuditLog
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.localdiscord.state import File, now
+from pegasus.localdiscord.state import FakeGuild, File, now
 
 pytestmark = pytest.mark.discord_env(
     extensions=(
@@ -115,6 +115,42 @@ async def test_regex_invites_links_caps_emoji_mentions_and_files(env: DiscordEnv
         assert len(await hits_of(rule)) == 1, rule.name
     assert "raid123" in (await hits_of(invites))[0].reason
     assert "evil.com" in (await hits_of(links))[0].reason
+
+
+def foreign_guild(env: DiscordEnv, name: str) -> FakeGuild:
+    """Another server, which the bot is not in, with a channel to invite to."""
+    guild = env.server.create_guild(name, owner=f"{name.lower()}-owner")
+    guild.members_by_id.pop(env.server.bot_user.id)
+    guild.bot_left = True
+    guild.new_channel("lobby")
+    return guild
+
+
+async def test_invites_to_this_server_or_an_allowed_one_pass(env: DiscordEnv) -> None:
+    partner = foreign_guild(env, "Partner")
+    other = foreign_guild(env, "Other")
+    rule = await add_rule(env, name="Invites", kind="invites", allow=f"{partner.id}, vip")
+    ours = env.guild.create_invite()
+    said = {
+        "ours": await env.bob.say("general", f"invite friends: discord.gg/{ours}"),
+        "partner": await env.bob.say(
+            "general", f"partners: https://discord.com/invite/{partner.create_invite()}"
+        ),
+        "by code": await env.bob.say("general", "discord.gg/vip"),
+        "other": await env.bob.say("general", f"free stuff discord.gg/{other.create_invite()}"),
+        "unknown": await env.bob.say("general", "discord.gg/nosuchinvite"),
+    }
+    await env.settle()
+    assert {name: m.deleted for name, m in said.items()} == {
+        "ours": False,
+        "partner": False,
+        "by code": False,
+        "other": True,
+        "unknown": True,
+    }
+    assert len(await hits_of(rule)) == 2
+    tested = await env.owner.slash("automod test", message=f"discord.gg/{ours} is ours")
+    assert "No rule fires" in tested.text
 
 
 async def test_a_catastrophic_pattern_is_answered_in_bounded_time(env: DiscordEnv) -> None:

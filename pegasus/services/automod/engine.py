@@ -20,7 +20,7 @@ import re2
 from pegasus.services.automod.normalize import fold_text, needs_folding_pattern, word_pattern
 from pegasus.services.automod.rules import CAPS_MIN_LETTERS, Rule, RuleKind, re2_options
 
-__all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts"]
+__all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts", "invite_reason"]
 
 # Our own patterns, run by RE2 like the guilds' ones (only when a cheap test says they may find
 # something).
@@ -81,10 +81,19 @@ class MessageFacts(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Firing:
-    """A rule that a message set off, and why, in words staff read."""
+    """A rule that a message set off, and why, in words staff read.
+
+    An invites rule also gives the codes it did not allow by code: an invite to a server the
+    rule allows (or to the guild itself) is told apart by the caller, which can look it up.
+    """
 
     rule: Rule
     reason: str
+    invites: tuple[str, ...] = ()
+
+
+def invite_reason(code: str) -> str:
+    return f"an invite (`{_clip(code)}`)"
 
 
 def _clip(text: str) -> str:
@@ -369,9 +378,9 @@ class GuildRules:
         fired = []
         for rule in self._invites:
             allowed = set(rule.params.get("allow", ()))
-            foreign = [code for code in codes if code not in allowed]
+            foreign = tuple(dict.fromkeys(code for code in codes if code not in allowed))
             if foreign:
-                fired.append(Firing(rule, f"an invite (`{_clip(foreign[0])}`)"))
+                fired.append(Firing(rule, invite_reason(foreign[0]), foreign))
         return fired
 
     def _not_allowed(self, hosts: list[str]) -> list[Firing]:

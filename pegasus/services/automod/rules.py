@@ -187,7 +187,7 @@ class Rule:
         if kind is RuleKind.REGEX:
             return f"pattern `{p.get('pattern', '')}`"
         if kind is RuleKind.INVITES:
-            allowed = p.get("allow", [])
+            allowed = [*p.get("allow", []), *(f"server {g}" for g in p.get("allow_guilds", []))]
             shown = f" (allowed: {', '.join(allowed)})" if allowed else ""
             return "invites to other servers" + shown
         if kind is RuleKind.LINKS:
@@ -376,8 +376,10 @@ def build_params(
         compile_pattern(pattern or "")
         return {"pattern": pattern}
     if kind is RuleKind.INVITES:
-        codes = [_invite_code(item) for item in parse_items(allow, what="invites", lower=False)]
-        return {"allow": codes}
+        items = parse_items(allow, what="invites", lower=False)
+        guilds = [int(item) for item in items if item.isdigit() and 15 <= len(item) <= 20]
+        codes = [_invite_code(item) for item in items if not item.isdigit()]
+        return {"allow": codes, "allow_guilds": guilds}
     if kind is RuleKind.LINKS:
         allowed = [_domain(item) for item in parse_items(allow, what="domains")]
         denied = [_domain(item) for item in parse_items(deny, what="domains")]

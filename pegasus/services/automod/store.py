@@ -236,7 +236,12 @@ def _merged(
     age = params.get("min_age_seconds")
     return {
         "pattern": pattern if pattern is not None else stored_pattern or None,
-        "allow": allow if allow is not None else ", ".join(params.get("allow", ())) or None,
+        "allow": (
+            allow
+            if allow is not None
+            else ", ".join(map(str, [*params.get("allow", ()), *params.get("allow_guilds", ())]))
+            or None
+        ),
         "deny": deny if deny is not None else ", ".join(params.get("deny", ())) or None,
         "whole_word": whole_word if whole_word is not None else params.get("whole_word"),
         "threshold": threshold if threshold is not None else params.get("threshold"),
