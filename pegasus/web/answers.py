@@ -10,8 +10,11 @@ comes (a row changed by hand) is outlived:
 * `AnswerCache`: a leaderboard page or a rank is kept until the guild's XP changes (the XP
   notice the activity flush sends after it commits, and the XP commands, erasures and rank
   card changes send after theirs) and at most ANSWER_SECONDS, the bound for what changes
-  without an XP notice (a member's stored name). A read that began before a notice is never
-  kept after it (generations), so no answer older than the last committed change survives.
+  without an XP notice: a member's name as stored (the boards show the name last stored, which
+  follows Discord only when the bot next sees the member) and rows changed by hand. A read that
+  began before a notice is never kept after it (generations), so no answer older than the last
+  committed change of XP survives. In a guild where members talk, the flush writes it every
+  second, so its answers live about a second; an idle guild's are read again once a minute.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from pegasus import notify
 __all__ = ["ANSWER_SECONDS", "GUILD_SECONDS", "AnswerCache", "KnownGuilds"]
 
 T = TypeVar("T")
-GUILD_SECONDS = 60.0
-ANSWER_SECONDS = 10.0
+GUILD_SECONDS = 10.0
+ANSWER_SECONDS = 60.0
 MAX_ANSWERS = 50_000
 MAX_GUILDS = 100_000
 
