@@ -176,6 +176,28 @@ class XpHistogram(Model):
         return f"{self.members} in XP bucket {self.bucket}"
 
 
+class XpHistogramBand(Model):
+    """The XP histogram summed per band of 64 consecutive buckets, kept in step with it.
+
+    A guild has thousands of buckets; a page deep in the board or the total would add them all.
+    With the bands it adds a few hundred bands and at most 64 buckets inside one.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
+        "models.Guild", related_name="xp_histogram_bands", on_delete=fields.CASCADE
+    )
+    band = fields.IntField()  # bucket >> 6
+    members = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "xp_histogram_bands"
+        unique_together = (("guild", "band"),)
+
+    def __str__(self) -> str:
+        return f"{self.members} in XP band {self.band}"
+
+
 class XpTieBlock(Model):
     """Members sharing one low XP value, counted per block of user ids (by account age).
 

@@ -6,6 +6,10 @@ as increments), so the histogram is exact at every commit. Ranks and leaderboard
 (see leaderboards.py): a rank is the sum of the buckets above the member plus a count inside the
 member's bucket, which holds few members.
 
+The buckets are also summed per band of `BUCKETS_PER_BAND` (`xp_histogram_bands`, written in
+the same statements' transaction), so that a total or a page deep in the board adds a few
+hundred bands and the buckets of one band, not thousands of buckets.
+
 Buckets are the exact XP values below `EXACT_BELOW`, then `BUCKETS_PER_DOUBLING` equal slices of
 each doubling, so a bucket spans at most 1/512 of its XP. Members with no XP are not ranked and
 not counted. Many members may share one low XP value (one message each): those are counted
@@ -22,9 +26,10 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models.levels import XpHistogram, XpTieBlock
+from models.levels import XpHistogram, XpHistogramBand, XpTieBlock
 
 __all__ = [
+    "BAND_SHIFT",
     "BLOCK_SHIFT",
     "BUCKETS_PER_DOUBLING",
     "EXACT_BELOW",
@@ -46,6 +51,8 @@ SLICE_BITS = 9
 BUCKETS_PER_DOUBLING = 1 << SLICE_BITS
 MAX_BIT = 62  # XP is a signed 64-bit integer
 BLOCK_SHIFT = 52
+BAND_SHIFT = 6
+BUCKETS_PER_BAND = 1 << BAND_SHIFT
 ROWS_PER_STATEMENT = 1000
 
 
@@ -108,6 +115,7 @@ class HistogramDelta:
     """Moves of members between buckets, summed, to be written in one go."""
 
     buckets: dict[tuple[int, int], int] = field(default_factory=dict)
+    bands: dict[tuple[int, int], int] = field(default_factory=dict)
     ties: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
     def move(self, guild_id: int, user_id: int, old_xp: int, new_xp: int) -> None:
@@ -120,8 +128,11 @@ class HistogramDelta:
             self._add(guild_id, user_id, new_xp, 1)
 
     def _add(self, guild_id: int, user_id: int, xp: int, change: int) -> None:
-        key = (guild_id, bucket_of(xp))
+        bucket = bucket_of(xp)
+        key = (guild_id, bucket)
         self.buckets[key] = self.buckets.get(key, 0) + change
+        band = (guild_id, bucket >> BAND_SHIFT)
+        self.bands[band] = self.bands.get(band, 0) + change
         if xp < EXACT_BELOW:
             tie = (guild_id, xp, block_of(user_id))
             self.ties[tie] = self.ties.get(tie, 0) + change
@@ -132,10 +143,15 @@ class HistogramDelta:
 
 HISTOGRAM = XpHistogram._meta.db_table
 TIE_BLOCKS = XpTieBlock._meta.db_table
+BANDS = XpHistogramBand._meta.db_table
 BUCKETS_UPSERT = (
     f"INSERT INTO {HISTOGRAM} (guild_id, bucket, members) VALUES {{values}} "
     f"ON CONFLICT (guild_id, bucket) DO UPDATE SET members = {HISTOGRAM}.members + "
     "EXCLUDED.members"
+)
+BANDS_UPSERT = (
+    f"INSERT INTO {BANDS} (guild_id, band, members) VALUES {{values}} "
+    f"ON CONFLICT (guild_id, band) DO UPDATE SET members = {BANDS}.members + EXCLUDED.members"
 )
 TIES_UPSERT = (
     f"INSERT INTO {TIE_BLOCKS} (guild_id, xp, block, members) VALUES {{values}} "
@@ -148,8 +164,10 @@ async def write_histogram(conn: BaseDBAsyncClient, delta: HistogramDelta) -> Non
     """Apply the moves inside the caller's transaction, rows in key order (so concurrent
     writers lock them in the same order). The guilds' rows must exist."""
     buckets = [(*key, change) for key, change in sorted(delta.buckets.items()) if change]
+    bands = [(*key, change) for key, change in sorted(delta.bands.items()) if change]
     ties = [(*key, change) for key, change in sorted(delta.ties.items()) if change]
     await _upsert(conn, BUCKETS_UPSERT, buckets)
+    await _upsert(conn, BANDS_UPSERT, bands)
     await _upsert(conn, TIES_UPSERT, ties)
 
 
@@ -185,15 +203,26 @@ def rebuild_sql(guild_ids: Iterable[int] | None = None) -> list[str]:
     scope = f"WHERE 1 = 1{where}"
     return [
         f"DELETE FROM {HISTOGRAM} {scope}",
+        f"DELETE FROM {BANDS} {scope}",
         f"DELETE FROM {TIE_BLOCKS} {scope}",
         f"INSERT INTO {HISTOGRAM} (guild_id, bucket, members) "
         f"SELECT guild_id, {bucket_sql('xp')}, COUNT(*) FROM user_xp "
         f"WHERE xp > 0{where} GROUP BY guild_id, {bucket_sql('xp')}",
+        bands_sql(where),
         f"INSERT INTO {TIE_BLOCKS} (guild_id, xp, block, members) "
         f"SELECT guild_id, xp, user_id >> {BLOCK_SHIFT}, COUNT(*) FROM user_xp "
         f"WHERE xp > 0 AND xp < {EXACT_BELOW}{where} "
         f"GROUP BY guild_id, xp, user_id >> {BLOCK_SHIFT}",
     ]
+
+
+def bands_sql(where: str = "") -> str:
+    """The bands summed from the buckets (`where`: " AND guild_id IN (...)" or nothing)."""
+    return (
+        f"INSERT INTO {BANDS} (guild_id, band, members) "
+        f"SELECT guild_id, bucket >> {BAND_SHIFT}, SUM(members) FROM {HISTOGRAM} "
+        f"WHERE members <> 0{where} GROUP BY guild_id, bucket >> {BAND_SHIFT}"
+    )
 
 
 async def rebuild_histogram(guild_ids: Iterable[int] | None = None) -> None:
