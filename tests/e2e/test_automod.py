@@ -66,10 +66,12 @@ async def test_word_evasions_are_caught(env: DiscordEnv) -> None:
     await env.settle()
     assert [message.deleted for message in caught] == [True] * len(evasions)
     assert [message.deleted for message in fine] == [False, False, False]
-    hits = await hits_of(rule)
-    assert [hit.actions for hit in hits] == [["deleted"]] * len(evasions)
-    assert hits[0].user_id == env.alice.id  # type: ignore[attr-defined]
-    assert hits[0].excerpt == "you are a bádwörd" and "badword" in hits[0].reason
+    hits = {hit.message_id: hit for hit in await hits_of(rule)}
+    assert sorted(hits) == sorted(message.id for message in caught)
+    assert all(hit.actions == ["deleted"] for hit in hits.values())
+    first = hits[caught[0].id]
+    assert first.user_id == env.alice.id  # type: ignore[attr-defined]
+    assert first.excerpt == "you are a bádwörd" and "badword" in first.reason
 
 
 async def test_substring_words_match_inside_words(env: DiscordEnv) -> None:

@@ -4,6 +4,7 @@ reach the cache), hits and escalation counted from stored rows."""
 
 from __future__ import annotations
 
+import asyncio
 import string
 import time
 from dataclasses import replace
@@ -276,3 +277,50 @@ async def test_escalation_counts_hits_in_the_window_and_starts_again_after_it(
     assert not await hit(NOW + 22 * minute)  # counting starts again after an escalation
     assert await hit(NOW + 23 * minute)
     assert await AutomodHit.filter(escalated=True).count() == 2
+
+
+async def test_hits_at_the_same_moment_escalate_exactly_once_per_count(db: str) -> None:
+    stored = await add(
+        name="flood",
+        kind=RuleKind.WORDS,
+        pattern="spam",
+        escalation=parse_escalation("3 in 10m: timeout 1h"),
+    )
+
+    async def hit(n: int) -> bool:
+        recorded = await automod.record_hit(
+            guild_id=GUILD,
+            rule=stored,
+            user_id=ALICE,
+            channel_id=1,
+            message_id=n,
+            content="spam",
+            reason="a filtered word",
+            now=NOW + timedelta(seconds=n),
+        )
+        return recorded.escalated
+
+    escalated = await asyncio.gather(*(hit(n) for n in range(9)))
+    assert sum(escalated) == 3  # the 3rd, 6th and 9th hit, whichever order they were stored in
+    rows = await AutomodHit.filter(rule_id=stored.id).order_by("id")
+    assert [row.escalated for row in rows] == [False, False, True] * 3
+
+
+async def test_a_hit_of_a_removed_rule_is_kept_without_escalating(db: str) -> None:
+    stored = await add(
+        name="gone", kind=RuleKind.WORDS, pattern="x", escalation=parse_escalation("2 in 1m: ban")
+    )
+    await automod.remove_rule(guild_id=GUILD, rule_id=stored.rule_id, actor_id=MOD)
+    for n in range(2):
+        recorded = await automod.record_hit(
+            guild_id=GUILD,
+            rule=stored,
+            user_id=ALICE,
+            channel_id=1,
+            message_id=n,
+            content="x",
+            reason="a filtered word",
+            now=NOW,
+        )
+        assert not recorded.escalated
+    assert await AutomodHit.filter(rule_id=None, rule_name="gone").count() == 2

@@ -337,13 +337,15 @@ class GuildRules:
         """The firings of what the scan found: rules whose pattern matched, and the checks the
         found invites, denied links and characters to fold call for."""
         fired: dict[int, Firing] = {}
-        words: list[Rule] = [rule for purpose, rule in found if purpose == "words" and rule]
         purposes = {purpose for purpose, _rule in found}
         if "fold" in purposes and self._folded_words is not None:
+            # Read again once folded, and only so: in the raw text an invisible character
+            # would split a word in two.
             folded = fold_text(content)
-            words += [rule for _purpose, rule in self._folded_words.match(folded) if rule]
+            words = [rule for _purpose, rule in self._folded_words.match(folded) if rule]
         else:
             folded = content.casefold()
+            words = [rule for purpose, rule in found if purpose == "words" and rule]
         for rule in words:
             fired.setdefault(rule.id, Firing(rule, self._word_reason(rule, folded)))
         for purpose, rule in found:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from models.automod import AutomodHit
+from models.automod import AutomodHit, AutomodRule
 from pegasus.services.audit import ensure_rows
 from pegasus.services.automod.rules import Rule
 
@@ -48,9 +48,12 @@ async def record_hit(
     """Store the hit and decide, from the stored hits, whether it sets off the escalation."""
     await ensure_rows(guild_id, [user_id])
     async with in_transaction() as conn:
+        # The rule's row, locked: hits of one rule are counted one at a time, so two messages
+        # at once cannot both (or neither) be the one that escalates. None: the rule is gone.
+        locked = await AutomodRule.filter(id=rule.id).select_for_update().using_db(conn).first()
         row = await AutomodHit.create(
             guild_id=guild_id,
-            rule_id=rule.id,
+            rule_id=rule.id if locked else None,
             rule_name=rule.name,
             user_id=user_id,
             channel_id=channel_id,
@@ -61,7 +64,7 @@ async def record_hit(
             using_db=conn,
         )
         escalation = rule.escalation
-        if escalation is None:
+        if escalation is None or not locked:
             return Hit(row.id, False)
         mine = AutomodHit.filter(rule_id=rule.id, user_id=user_id).using_db(conn)
         last = (
