@@ -4,6 +4,7 @@ warns, times out, kicks and bans; the tests look at the channels, the log and th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -14,8 +15,11 @@ from models.guilds import Member
 from models.levels import UserXP
 from models.moderation import CaseType, MemberWarning, ModCase
 from models.security import AuditLog
+from pegasus.localdiscord import BotProcessFactory, LocalDiscord
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.localdiscord.state import FakeGuild, File, now
+from pegasus.services import automod
+from tests.e2e.waiting import eventually
 
 pytestmark = pytest.mark.discord_env(
     extensions=(
@@ -367,3 +371,36 @@ async def test_automod_needs_manage_server(env: DiscordEnv) -> None:
 
     with pytest.raises(CommandUnavailable):
         await env.alice.slash("automod list")
+
+
+@pytest.mark.postgres_only  # LISTEN/NOTIFY is PostgreSQL's
+async def test_a_rule_added_in_another_process_applies_within_a_second(
+    bot_process: BotProcessFactory, local_discord: LocalDiscord, db: str
+) -> None:
+    process = await bot_process.start({"WEB_ENABLED": "false"})
+    await process.wait_ready(timeout=60)
+    guild = local_discord.guild
+    alice, owner = guild.member("alice"), guild.member("owner")
+    before = await alice.say("general", "a forbidden word")
+    # This test's process is "another process" (the web process, say): the service alone.
+    await automod.add_rule(
+        guild_id=guild.id,
+        actor_id=owner.id,
+        name="Elsewhere",
+        kind=automod.RuleKind.WORDS,
+        pattern="forbidden",
+        actions=automod.parse_actions("delete"),
+    )
+    started = asyncio.get_running_loop().time()
+
+    said = []
+
+    async def caught() -> bool:
+        said.append(await alice.say("general", "f0rbidden"))
+        await asyncio.sleep(0.1)  # the bot process's turn
+        return any(message.deleted for message in said)
+
+    await eventually(caught, "the bot process applies the new rule", timeout=1.0)
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert not before.deleted
+    assert await process.terminate(timeout=30) == 0, process.output
