@@ -270,6 +270,19 @@ async def test_exempt_roles_channels_and_staff(env: DiscordEnv) -> None:
     assert len(await hits_of(rule)) == 1
 
 
+async def test_members_above_the_bot_are_left_alone(env: DiscordEnv) -> None:
+    top = await env.guild.create_role("Top", position=10)  # above the bot's role
+    vip = await env.guild.add_member("vip", roles=[top])
+    await add_rule(env, name="Strict", kind="words", pattern="oops", actions="delete, ban")
+    await env.settle()
+    spared = await vip.say("general", "oops")
+    caught = await env.bob.say("general", "oops")
+    await env.settle()
+    assert not spared.deleted and vip.in_guild and not env.guild.is_banned(vip)
+    assert caught.deleted and env.guild.is_banned(env.bob)
+    assert await AutomodHit.filter(user_id=vip.id).count() == 0
+
+
 async def test_escalation_counts_stored_hits_across_a_restart(env: DiscordEnv) -> None:
     rule = await add_rule(
         env, name="Flood", kind="words", pattern="spam", escalation="3 in 10m: timeout 1h"
