@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.levels import UserXP, XpHistogram, XpTieBlock
+from models.levels import UserXP, XpHistogram, XpHistogramBand, XpTieBlock
 from pegasus.services import levels as lv
 from pegasus.services.levels import (
     PAGE_SIZE,
@@ -27,6 +27,7 @@ from pegasus.services.levels import (
     write_batch,
 )
 from pegasus.services.levels.histogram import (
+    BAND_SHIFT,
     EXACT_BELOW,
     block_of,
     bucket_bounds,
@@ -128,7 +129,10 @@ async def assert_histogram_is_a_recount(guild_id: int) -> None:
     ties = Counter((xp, block_of(u)) for xp, u in rows if xp < EXACT_BELOW)
     stored = await XpHistogram.filter(guild_id=guild_id).values_list("bucket", "members")
     stored_ties = await XpTieBlock.filter(guild_id=guild_id).values_list("xp", "block", "members")
+    bands = Counter(bucket_of(xp) >> BAND_SHIFT for xp, _ in rows)
+    stored_bands = await XpHistogramBand.filter(guild_id=guild_id).values_list("band", "members")
     assert {b: n for b, n in stored if n} == dict(buckets)
+    assert {b: n for b, n in stored_bands if n} == dict(bands)
     assert {(x, k): n for x, k, n in stored_ties if n} == dict(ties)
     assert all(n >= 0 for _, n in stored)
 

@@ -31,6 +31,7 @@ from models.levels import XpHistogram, XpHistogramBand, XpTieBlock
 __all__ = [
     "BAND_SHIFT",
     "BLOCK_SHIFT",
+    "BUCKETS_PER_BAND",
     "BUCKETS_PER_DOUBLING",
     "EXACT_BELOW",
     "HistogramDelta",

@@ -1,10 +1,11 @@
 """Leaderboards (XP, messages, voice minutes, money) and a member's rank and progress.
 
 The XP board and ranks read the XP histogram (histogram.py) instead of counting the guild: a
-rank is the sum of the buckets above the member plus a count inside the member's bucket (or
-tie block), and a page starts at the member found the same way, then walks down the
-(guild_id, xp, user_id) index. Both cost the same at any page and any size of guild. The
-histogram and the rows are read in one snapshot, so they agree while flushes commit.
+rank is the sum of the bands and buckets above the member plus a count inside the member's
+bucket (or tie block), and a page starts at the member found the same way, then walks down the
+(guild_id, xp, user_id) index. Both cost about the same at any page and any size of guild. A
+page is one statement and a rank one (a rank card two), so the histogram and the rows they
+read are of one snapshot and agree while flushes commit.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from models.levels import UserXP
 
 from .activity import Unwritten
 from .histogram import (
+    BAND_SHIFT,
     BLOCK_SHIFT,
+    BUCKETS_PER_BAND,
     EXACT_BELOW,
     block_of,
     block_start,
@@ -274,15 +277,23 @@ def _page_sql() -> str:
     return (
         "WITH RECURSIVE "
         "counted AS (SELECT CAST(COALESCE(SUM(members), 0) AS BIGINT) AS total "
-        "FROM xp_histogram WHERE guild_id = :guild), "
+        "FROM xp_histogram_bands WHERE guild_id = :guild), "
         "asked AS (SELECT CAST(:page AS BIGINT) AS page), "
         "paged AS (SELECT total, CASE WHEN a.page < 1 THEN 1 "
         f"WHEN a.page > {pages} THEN {pages} ELSE a.page END AS page FROM counted, asked AS a), "
         f"params AS (SELECT total, page, (page - 1) * {PAGE_SIZE} AS skip FROM paged), "
+        # The one band holding the position, then the one bucket in it (no ORDER BY: each
+        # scan stops where the running sum passes the position).
+        "band AS (SELECT h.band, CAST(h.running - h.members AS BIGINT) AS before FROM "
+        "(SELECT band, members, SUM(members) OVER (ORDER BY band DESC ROWS UNBOUNDED "
+        "PRECEDING) AS running FROM xp_histogram_bands WHERE guild_id = :guild) AS h "
+        "WHERE h.running > (SELECT skip FROM params) "
+        "AND h.running - h.members <= (SELECT skip FROM params) LIMIT 1), "
         "bucket AS (SELECT h.bucket, CAST(h.running - h.members AS BIGINT) AS before FROM "
-        "(SELECT bucket, members, SUM(members) OVER (ORDER BY bucket DESC ROWS UNBOUNDED "
-        "PRECEDING) AS running FROM xp_histogram WHERE guild_id = :guild) AS h "
-        # The one bucket holding the position (no ORDER BY: the scan stops at it).
+        "(SELECT bucket, members, (SELECT before FROM band) + SUM(members) OVER "
+        "(ORDER BY bucket DESC ROWS UNBOUNDED PRECEDING) AS running FROM xp_histogram "
+        f"WHERE guild_id = :guild AND bucket >= (SELECT band FROM band) * {BUCKETS_PER_BAND} "
+        f"AND bucket < ((SELECT band FROM band) + 1) * {BUCKETS_PER_BAND}) AS h "
         "WHERE h.running > (SELECT skip FROM params) "
         "AND h.running - h.members <= (SELECT skip FROM params) LIMIT 1), "
         "block AS (SELECT t.block, CAST(t.running - t.members AS BIGINT) AS before FROM "
@@ -325,14 +336,17 @@ def _after_sql() -> str:
 
 
 def _ahead_expr() -> str:
-    """Ranked members ahead of (:xp, :user), :bucket being the bucket of :xp and :highest its
-    highest XP: the buckets above, then inside the bucket: for an exact bucket the tie blocks
+    """Ranked members ahead of (:xp, :user), :bucket being the bucket of :xp, :band its band
+    (ending before bucket :band_end) and :highest its highest XP: the bands above, the buckets
+    above in its band, then inside the bucket: for an exact bucket the tie blocks
     of lower ids and a count inside the member's block, else the higher XP in the bucket and
     the ties of lower id. The row of :self is never ahead: when it holds more than :xp
     (written after the XP shown was read) it is counted above, and taken off again."""
     return (
-        "(SELECT COALESCE(SUM(members), 0) FROM xp_histogram "
-        "WHERE guild_id = :guild AND bucket > :bucket) "
+        "(SELECT COALESCE(SUM(members), 0) FROM xp_histogram_bands "
+        "WHERE guild_id = :guild AND band > :band) "
+        "+ (SELECT COALESCE(SUM(members), 0) FROM xp_histogram "
+        "WHERE guild_id = :guild AND bucket > :bucket AND bucket < :band_end) "
         "+ (SELECT COALESCE(SUM(members), 0) FROM xp_tie_blocks "
         "WHERE guild_id = :guild AND xp = :xp AND block < :block) "
         "+ (SELECT COUNT(*) FROM user_xp WHERE guild_id = :guild "
@@ -348,8 +362,11 @@ def _ahead_params(guild_id: int, user_id: int, xp: int) -> dict[str, int]:
     bucket = bucket_of(xp)
     exact = xp < EXACT_BELOW
     block = block_of(user_id) if exact else 0
+    band = bucket >> BAND_SHIFT
     return {
         "guild": guild_id,
+        "band": band,
+        "band_end": (band + 1) << BAND_SHIFT,
         "bucket": bucket,
         "xp": xp,
         # An exact bucket holds one XP value: blocks of lower ids count the ties before the
