@@ -8,7 +8,6 @@ action, and reports each hit in the server log.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ from pegasus.services.automod import (
 )
 from pegasus.services.automod.engine import invite_reason
 from pegasus.services.automod.hits import excerpt
-from pegasus.services.automod.normalize import needs_folding_pattern
 from pegasus.services.community import LogEvent
 from pegasus.ui import hierarchy
 from pegasus.ui.checks import MANAGE_SERVER
@@ -247,9 +245,6 @@ class Automod(commands.Cog):
         self._unsubscribe: Callable[[], None] = lambda: None
 
     async def cog_load(self) -> None:
-        # The character class of what needs folding takes a moment to build from Unicode's
-        # tables: built in a thread, not on the event loop, before any rule needs it.
-        await asyncio.to_thread(needs_folding_pattern)
         await self.rules.load_all()
         self._unsubscribe = notify.subscribe(self.rules.changed)
         self.bot.add_message_hook(self.on_message, MessagePhase.AUTOMOD)

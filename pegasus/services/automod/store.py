@@ -8,6 +8,7 @@ guild without rules costs one dictionary lookup.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from random import Random
 from typing import Any
@@ -21,6 +22,7 @@ from pegasus import notify
 from pegasus.errors import ValidationError
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.automod.engine import GuildRules
+from pegasus.services.automod.normalize import needs_folding_pattern
 from pegasus.services.automod.rules import (
     Action,
     Escalation,
@@ -271,6 +273,13 @@ async def remove_rule(*, guild_id: int, rule_id: str, actor_id: int) -> Rule:
     return rule
 
 
+async def _prepare(rows: Iterable[AutomodRule]) -> None:
+    """Build what compiling words rules needs from Unicode's tables (a moment's work, once per
+    process) in a thread, so the event loop does not wait for it."""
+    if any(row.kind == RuleKind.WORDS for row in rows):
+        await asyncio.to_thread(needs_folding_pattern)
+
+
 class RuleCache:
     """Each guild's compiled rules, for guilds that have enabled rules.
 
@@ -291,6 +300,7 @@ class RuleCache:
         if guild_ids is not None:
             query = query.filter(guild_id__in=list(guild_ids))
         rows = await query.order_by("id")
+        await _prepare(rows)
         by_guild: dict[int, list[Rule]] = {}
         for row in rows:
             rule = Rule.from_row(row)
@@ -300,6 +310,7 @@ class RuleCache:
 
     async def reload(self, guild_id: int) -> None:
         rows = await AutomodRule.filter(guild_id=guild_id, enabled=True).order_by("id")
+        await _prepare(rows)
         if rows:
             self._guilds[guild_id] = GuildRules(Rule.from_row(row) for row in rows)
         else:
