@@ -34,8 +34,9 @@ def feature_of(command: AnyCommand | app_commands.ContextMenu) -> str:
     return "Other"
 
 
-# The gateway events whose members the directory stores, read before discord.py builds objects.
-MEMBER_PAYLOAD_EVENTS = ("GUILD_CREATE", "GUILD_MEMBERS_CHUNK")
+# The gateway events whose members the directory stores, read before discord.py builds objects,
+# and READY, at which discord.py empties its cache when a new session begins.
+MEMBER_PAYLOAD_EVENTS = ("GUILD_CREATE", "GUILD_MEMBERS_CHUNK", "READY")
 
 
 class Core(commands.Cog):
@@ -57,11 +58,19 @@ class Core(commands.Cog):
             self._parsers[event] = parsers[event]
         parsers["GUILD_CREATE"] = self._parse_guild_create
         parsers["GUILD_MEMBERS_CHUNK"] = self._parse_members_chunk
+        parsers["READY"] = self._parse_ready
 
     async def cog_unload(self) -> None:
         self.bot._connection.parsers.update(self._parsers)
         await self.directory.drained()  # a clean stop stores everything already received
         self.heap.close()
+
+    def _parse_ready(self, data: dict[str, Any]) -> None:
+        # A new session: discord.py drops the cached guilds, which the collector must free.
+        if self.heap.frozen:
+            self.heap.release()
+        self.heap.defer()
+        self._parsers["READY"](data)
 
     def _parse_guild_create(self, data: dict[str, Any]) -> None:
         self.heap.defer()

@@ -9,7 +9,10 @@ So while guilds are arriving and their members are being stored, full collection
 (the young generations are still collected); once the directory sync is idle, the young
 generations are collected and everything alive is frozen (`gc.freeze`): later full collections
 walk only what was created since. A frozen object is never freed by the cyclic collector, so
-the heap is released (unfrozen) when a guild is left: its cached objects refer to each other.
+the heap is released (unfrozen) when cached objects are dropped: a guild left, or a new gateway
+session (discord.py empties its cache). Cached objects refer to each other, so once dropped
+only a full collection frees them: the next settle runs one before freezing, or it would keep
+a whole old cache alive. The first start of a process has no such garbage and runs none.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class LongLivedHeap:
 
     def __init__(self) -> None:
         self._thresholds: tuple[int, int, int] | None = None
+        self.frozen = False
+        self._dropped = False  # cached objects may have been dropped since the last settle
 
     @property
     def deferring(self) -> bool:
@@ -39,22 +44,27 @@ class LongLivedHeap:
             gc.set_threshold(young, middle, DEFERRED_FULL_THRESHOLD)
 
     def settle(self) -> None:
-        """What arrived is cached and stored: collect the young generations (cheap: what
-        was allocated recently), freeze everything alive, and collect fully as usual again."""
+        """What arrived is cached and stored: collect (fully if cached objects were dropped,
+        else the young generations: cheap, what was allocated recently), freeze everything
+        alive, and collect fully as usual again."""
         if self._thresholds is None:
             return
-        gc.collect(1)
+        gc.collect() if self._dropped else gc.collect(1)
         gc.freeze()
+        self.frozen, self._dropped = True, False
         gc.set_threshold(*self._thresholds)
         self._thresholds = None
 
     def release(self) -> None:
-        """Let the collector see every frozen object again (a guild left, the bot stopping)."""
+        """Cached objects were dropped (a guild left, a new session): let the collector see
+        every frozen object again, and collect fully at the next settle."""
         gc.unfreeze()
+        self.frozen, self._dropped = False, True
 
     def close(self) -> None:
         """The bot stops: thresholds as they were, nothing frozen."""
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
-        self.release()
+        gc.unfreeze()
+        self.frozen = False
