@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import ipaddress
 import json
@@ -69,6 +70,7 @@ API_PREFIX = "/api/v1"
 WRITE_BEHIND_SECONDS = 1.0  # key usage and rate-limit violations are written this often
 SWEEP_SECONDS = 3600.0  # old idempotent answers are deleted this often
 SECRET_FILE_NAME = "web_secret"
+MAX_KEPT_ADDRESSES = 10_000  # client addresses whose hash is kept
 STATE: web.AppKey[WebState] = web.AppKey("pegasus_web_state")
 NO_GUILD_ANSWER = "No server with id {guild_id} can be reached with this key."
 
@@ -141,10 +143,18 @@ class WebState:
     key_limiter: Limiter = field(default_factory=Limiter)
     openapi: dict[str, Any] = field(default_factory=dict)
     last_sweep: float = 0.0
+    _ip_hashes: dict[str, str] = field(default_factory=dict)
 
     def ip_hash(self, address: str) -> str:
-        """HMAC-SHA256 of a client address under the server secret: never the address."""
-        return hmac.new(self.config.secret, address.encode(), sha256).hexdigest()
+        """HMAC-SHA256 of a client address under the server secret: never the address.
+        Those of recent addresses are kept (a client sends many requests)."""
+        known = self._ip_hashes.get(address)
+        if known is None:
+            known = hmac.new(self.config.secret, address.encode(), sha256).hexdigest()
+            if len(self._ip_hashes) >= MAX_KEPT_ADDRESSES:
+                self._ip_hashes.clear()
+            self._ip_hashes[address] = known
+        return known
 
     def client_address(self, request: web.Request) -> str:
         """The client's address: the peer's, or from X-Forwarded-For when the peer is a
@@ -437,9 +447,19 @@ async def errors_and_metrics(
     except Exception as error:
         response = from_exception(error, request)
     if label.startswith(API_PREFIX) or label == "unmatched":
-        metrics.API_REQUESTS.labels(label, request.method, str(response.status)).inc()
-        metrics.API_SECONDS.labels(label).observe(time.perf_counter() - started)
+        counted, timed = _request_metrics(label, request.method, response.status)
+        counted.inc()
+        timed.observe(time.perf_counter() - started)
     return response
+
+
+@functools.lru_cache(maxsize=4096)
+def _request_metrics(label: str, method: str, status: int) -> tuple[Any, Any]:
+    """The counter and histogram children of a route, method and status, looked up once."""
+    return (
+        metrics.API_REQUESTS.labels(label, method, str(status)),
+        metrics.API_SECONDS.labels(label),
+    )
 
 
 def _http_detail(error: web.HTTPException) -> str:

@@ -240,9 +240,8 @@ KEPT_BOARDS = frozenset(
 
 
 def _declare_board(category: LeaderboardCategory) -> None:
-    async def read_page(
-        guild_id: int, after: tuple[int, int] | None, limit: int
-    ) -> Page[LeaderboardEntry]:
+    async def read_page(guild_id: int, cursor: str | None, limit: int) -> Page[LeaderboardEntry]:
+        after = _board_position(cursor)
         entries = await service.leaderboard_after(guild_id, category, after, limit + 1)
         if len(entries) <= limit:
             return Page(entries)
@@ -251,13 +250,14 @@ def _declare_board(category: LeaderboardCategory) -> None:
 
     async def read_board(call: Call) -> Page[LeaderboardEntry] | Encoded:
         limit: int = call.param("limit")
-        after = _board_position(call.param("cursor"))
+        cursor: str | None = call.param("cursor")
         if category not in KEPT_BOARDS:
-            return await read_page(call.guild_id, after, limit)
+            return await read_page(call.guild_id, cursor, limit)
+        # Kept by the cursor's text: a kept page decodes nothing; a cursor refused is not kept.
         return await call.web.answers.answer(
             call.guild_id,
-            (category, after, limit),
-            lambda: encoded(read_page(call.guild_id, after, limit)),
+            (category, cursor, limit),
+            lambda: encoded(read_page(call.guild_id, cursor, limit)),
         )
 
     routes.add(
