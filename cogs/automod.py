@@ -220,7 +220,6 @@ class Outcome:
 
     deleted: bool = False
     removed: bool = False  # kicked or banned: nothing more to do to them
-    banned: bool = False
     timed_out: bool = False
     done: list[str] = field(default_factory=list)  # for the rule being handled
     case_id: int | None = None
@@ -424,8 +423,7 @@ class Automod(commands.Cog):
                     reason=reason,
                     metadata={"automod_rule": firing.rule.rule_id},
                 )
-                outcome.removed = outcome.banned = True
-                outcome.case_id = case.id
+                outcome.removed, outcome.case_id = True, case.id
                 outcome.done.append("banned")
         except PegasusError as error:
             outcome.done.append(f"{kind.value} not done: {error.plain()}")
@@ -694,7 +692,7 @@ class Automod(commands.Cog):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
-        rules = GuildRules(await automod.list_rules(guild.id))
+        rules = await automod.compile_rules(await automod.list_rules(guild.id))
         fired = rules.evaluate(MessageFacts(content=message), exemptions=False)
         fired = await self.without_allowed_invites(guild.id, fired)
         if not fired:

@@ -5,6 +5,7 @@ reach the cache), hits and escalation counted from stored rows."""
 from __future__ import annotations
 
 import asyncio
+import random
 import string
 import time
 from dataclasses import replace
@@ -18,7 +19,7 @@ from models.automod import AutomodHit, AutomodRule
 from models.security import AuditLog
 from pegasus import notify
 from pegasus.errors import NotFoundError, ValidationError
-from pegasus.services import automod
+from pegasus.services import automod, directory
 from pegasus.services.automod import (
     Action,
     ActionType,
@@ -324,3 +325,27 @@ async def test_a_hit_of_a_removed_rule_is_kept_without_escalating(db: str) -> No
         )
         assert not recorded.escalated
     assert await AutomodHit.filter(rule_id=None, rule_name="gone").count() == 2
+
+
+async def test_a_rule_that_would_not_compile_with_the_others_is_refused(db: str) -> None:
+    rng = random.Random(1)
+
+    def long_words() -> str:  # 100 words of 100 letters that all have leetspeak forms
+        return ", ".join("".join(rng.choice("aeiostbgl") for _ in range(100)) for _ in range(100))
+
+    await directory.ensure_guild(GUILD)
+    for n in range(24):  # stored as they are, as a server that grew before this check would be
+        await AutomodRule.create(
+            rule_id=f"AM-BIG{n:02d}",
+            guild_id=GUILD,
+            name=f"big {n}",
+            kind=RuleKind.WORDS,
+            params=build_params(RuleKind.WORDS, pattern=long_words()),
+            actions=[{"type": "delete"}],
+        )
+    with pytest.raises(ValidationError, match="too large to check every message quickly"):
+        await add(name="one more", kind=RuleKind.WORDS, pattern=long_words())
+    assert await AutomodRule.filter(guild_id=GUILD).count() == 24
+    cache = RuleCache()
+    await cache.load_all()  # compiles: the 24 fit together
+    assert cache.get(GUILD) is not None

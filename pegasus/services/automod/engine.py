@@ -18,7 +18,13 @@ from typing import Any, NamedTuple
 import re2
 
 from pegasus.services.automod.normalize import fold_text, needs_folding_pattern, word_pattern
-from pegasus.services.automod.rules import CAPS_MIN_LETTERS, Rule, RuleKind, re2_options
+from pegasus.services.automod.rules import (
+    CAPS_MIN_LETTERS,
+    SET_MAX_MEMORY,
+    Rule,
+    RuleKind,
+    re2_options,
+)
 
 __all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts", "invite_reason"]
 
@@ -192,7 +198,7 @@ class _Scan:
     """Patterns of several purposes in one RE2 set, so that a message is read once for all."""
 
     def __init__(self) -> None:
-        self._set: Any = re2.Set.SearchSet(re2_options())
+        self._set: Any = re2.Set.SearchSet(re2_options(max_mem=SET_MAX_MEMORY))
         self._purposes: list[tuple[str, Rule | None]] = []
 
     def add(self, pattern: str, purpose: str, rule: Rule | None = None) -> None:

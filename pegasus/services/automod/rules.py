@@ -250,9 +250,17 @@ def compile_pattern(pattern: str) -> Any:
         ) from None
 
 
-def re2_options() -> Any:
+# The memory RE2 may use for one guild's set of patterns (its program and the cache of the
+# automaton it runs): room for the largest guilds' rules (100 rules of 100 words compile in
+# about 20 MB); a guild whose rules do not fit is refused a rule when it is added.
+SET_MAX_MEMORY = 64 << 20
+
+
+def re2_options(*, max_mem: int | None = None) -> Any:
     options = re2.Options()
     options.log_errors = False  # a refused pattern is answered, not logged
+    if max_mem is not None:
+        options.max_mem = max_mem
     return options
 
 

@@ -9,10 +9,13 @@ guild without rules costs one dictionary lookup.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from random import Random
 from typing import Any
 
+import re2
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -22,7 +25,6 @@ from pegasus import notify
 from pegasus.errors import ValidationError
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.automod.engine import GuildRules
-from pegasus.services.automod.normalize import needs_folding_pattern
 from pegasus.services.automod.rules import (
     Action,
     Escalation,
@@ -51,6 +53,8 @@ FEATURE = "automod"
 MAX_RULES_PER_GUILD = 100
 RULE = PublicIdKind("There is no automod rule {id} in this server.")
 _ID_ATTEMPTS = 5
+
+log = logging.getLogger(__name__)
 
 
 def _state(row: AutomodRule) -> dict[str, Any]:
@@ -102,6 +106,22 @@ async def add_rule(
     )
     if not actions:
         raise ValidationError("A rule needs at least one action.")
+    draft = Rule(
+        id=0,
+        rule_id="",
+        guild_id=guild_id,
+        name=name,
+        kind=kind,
+        params=params,
+        exempt_roles=frozenset(),
+        exempt_channels=frozenset(),
+        actions=tuple(actions),
+        escalation=escalation,
+        enabled=True,
+        created_by_id=actor_id,
+        created_at=datetime.now(UTC),
+    )
+    await _check_fits(guild_id, draft)
     await ensure_rows(guild_id, [actor_id])
     for attempt in range(_ID_ATTEMPTS):
         try:
@@ -204,6 +224,8 @@ async def edit_rule(
     after = _state(row)
     if after == before:
         raise ValidationError("Nothing to change: give at least one new value.")
+    if row.enabled:
+        await _check_fits(guild_id, Rule.from_row(row))
     await ensure_rows(guild_id, [actor_id])
     async with in_transaction() as conn:
         await row.save(using_db=conn)
@@ -273,11 +295,22 @@ async def remove_rule(*, guild_id: int, rule_id: str, actor_id: int) -> Rule:
     return rule
 
 
-async def _prepare(rows: Iterable[AutomodRule]) -> None:
-    """Build what compiling words rules needs from Unicode's tables (a moment's work, once per
-    process) in a thread, so the event loop does not wait for it."""
-    if any(row.kind == RuleKind.WORDS for row in rows):
-        await asyncio.to_thread(needs_folding_pattern)
+async def compile_rules(rules: list[Rule]) -> GuildRules:
+    """A guild's rules compiled, in a thread: the largest guilds' take a moment (a second for
+    100 rules of 100 words), which the event loop does not wait for."""
+    return await asyncio.to_thread(GuildRules, rules)
+
+
+async def _check_fits(guild_id: int, rule: Rule) -> None:
+    """Refuse a rule that would make the guild's rules too large to compile together."""
+    others = await AutomodRule.filter(guild_id=guild_id, enabled=True).exclude(id=rule.id)
+    try:
+        await compile_rules([*(Rule.from_row(row) for row in others), rule])
+    except re2.error:
+        raise ValidationError(
+            "This server's automod rules would grow too large to check every message quickly: "
+            "use fewer or shorter words and patterns, or remove a rule first."
+        ) from None
 
 
 class RuleCache:
@@ -295,26 +328,30 @@ class RuleCache:
     def get(self, guild_id: int) -> GuildRules | None:
         return self._guilds.get(guild_id)
 
-    async def load_all(self, guild_ids: Iterable[int] | None = None) -> None:
-        query = AutomodRule.filter(enabled=True)
-        if guild_ids is not None:
-            query = query.filter(guild_id__in=list(guild_ids))
-        rows = await query.order_by("id")
-        await _prepare(rows)
+    async def load_all(self) -> None:
+        rows = await AutomodRule.filter(enabled=True).order_by("id")
         by_guild: dict[int, list[Rule]] = {}
         for row in rows:
             rule = Rule.from_row(row)
             by_guild.setdefault(rule.guild_id, []).append(rule)
-        self._guilds = {guild_id: GuildRules(rules) for guild_id, rules in by_guild.items()}
+        compiled = {}
+        for guild_id, rules in by_guild.items():
+            try:
+                compiled[guild_id] = await compile_rules(rules)
+            except re2.error as error:
+                log.error("The automod rules of guild %s do not compile: %s", guild_id, error)
+        self._guilds = compiled
         self.loaded = True
 
     async def reload(self, guild_id: int) -> None:
         rows = await AutomodRule.filter(guild_id=guild_id, enabled=True).order_by("id")
-        await _prepare(rows)
-        if rows:
-            self._guilds[guild_id] = GuildRules(Rule.from_row(row) for row in rows)
-        else:
+        if not rows:
             self._guilds.pop(guild_id, None)
+            return
+        try:
+            self._guilds[guild_id] = await compile_rules([Rule.from_row(row) for row in rows])
+        except re2.error as error:  # the copy compiled before stays
+            log.error("The automod rules of guild %s do not compile: %s", guild_id, error)
 
     async def changed(self, change: notify.Change) -> None:
         """A `notify` subscriber: reload what an announced change made stale."""
