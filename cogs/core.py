@@ -17,7 +17,7 @@ from pegasus.longlived import LongLivedHeap
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services import directory
 from pegasus.ui.format import BLURPLE, clip
-from pegasus.ui.users import member_info, member_infos_from_payload, user_info
+from pegasus.ui.users import member_info, member_rows_from_payload, user_info
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,10 @@ class Core(commands.Cog):
         self._parsers["GUILD_CREATE"](data)
         if data.get("unavailable") is True:
             return  # an outage: the guild and its members come with the next GUILD_CREATE
-        members = member_infos_from_payload(data.get("members") or ())
-        self.directory.guild_available(int(data["id"]), members)
+        guild_id = int(data["id"])
+        self.directory.guild_available(guild_id)
+        rows = member_rows_from_payload(data.get("members") or ())
+        self.directory.member_rows_seen(guild_id, rows)
 
     def _parse_members_chunk(self, data: dict[str, Any]) -> None:
         self.heap.defer()
@@ -86,7 +88,8 @@ class Core(commands.Cog):
         guild_id = int(data["guild_id"])
         if self.bot.get_guild(guild_id) is None:
             return  # discord.py ignores chunks of guilds it does not know; so do we
-        self.directory.members_seen(guild_id, member_infos_from_payload(data.get("members") or ()))
+        rows = member_rows_from_payload(data.get("members") or ())
+        self.directory.member_rows_seen(guild_id, rows)
 
     def _directory_idle(self) -> None:
         # Before ready, more guilds and chunks are coming: the cache is not built yet.

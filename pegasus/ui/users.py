@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import discord
 
-from pegasus.services.directory import MemberInfo, UserInfo
+from pegasus.services.directory import MemberInfo, MemberRows, UserInfo, member_rows
 
 __all__ = [
     "member_info",
-    "member_infos_from_payload",
+    "member_rows_from_payload",
     "user_info",
     "user_info_from_payload",
 ]
@@ -44,16 +45,22 @@ def user_info_from_payload(data: Mapping[str, Any]) -> UserInfo:
     )
 
 
-def member_infos_from_payload(members: Iterable[Mapping[str, Any]]) -> Iterator[MemberInfo]:
-    """The members of a GUILD_CREATE or GUILD_MEMBERS_CHUNK, converted one at a time as they
-    are read, so that a chunk of a huge guild is never converted in one go."""
+def member_rows_from_payload(members: Iterable[Mapping[str, Any]]) -> Iterator[MemberRows]:
+    """The members of a GUILD_CREATE or GUILD_MEMBERS_CHUNK as the directory stores them,
+    converted one at a time as they are read, with no object per member in between: a start
+    converts every member of every guild."""
     for data in members:
         user = data.get("user")
         if user is None:
             continue
         joined_at = data.get("joined_at")
-        yield MemberInfo(
-            user=user_info_from_payload(user),
-            nickname=data.get("nick"),
-            joined_at=discord.utils.parse_time(joined_at) if joined_at else None,
+        yield member_rows(
+            int(user["id"]),
+            user.get("username") or "",
+            user.get("global_name"),
+            user.get("discriminator") or "0",
+            user.get("avatar"),
+            bool(user.get("bot", False)),
+            data.get("nick"),
+            datetime.fromisoformat(joined_at) if joined_at else None,
         )

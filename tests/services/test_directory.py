@@ -91,3 +91,78 @@ async def test_settings_created_by_the_sync_hold_the_same_defaults_as_the_models
     sync.guild_available(guild_ids[0], members(2))
     await sync.drained()
     assert (await GuildSettings.get(guild_id=guild_ids[0])).xp_rate == 250
+
+
+async def test_members_from_a_gateway_payload_are_stored_as_member_infos_are(db: None) -> None:
+    """GUILD_CREATE and member chunks are converted straight to rows: the same rows as a
+    MemberInfo gives (names cut to the columns, times in UTC), and unchanged ones not rewritten."""
+    from pegasus.ui.users import member_rows_from_payload
+
+    payload = [
+        {
+            "user": {
+                "id": "5001",
+                "username": "x" * 80,
+                "global_name": "G" * 70,
+                "avatar": "a1",
+                "discriminator": "1234",
+                "bot": True,
+            },
+            "nick": "n" * 70,
+            "joined_at": "2024-05-01T12:00:00.123000+02:00",
+        },
+        {"user": {"id": "5002", "username": "plain"}, "joined_at": None},
+        {"nick": "a member without a user object is skipped"},
+    ]
+    infos = [
+        MemberInfo(
+            user=UserInfo(
+                id=5001,
+                username="x" * 80,
+                global_name="G" * 70,
+                discriminator="1234",
+                avatar="a1",
+                is_bot=True,
+            ),
+            nickname="n" * 70,
+            joined_at=datetime(2024, 5, 1, 10, 0, 0, 123000, tzinfo=UTC),
+        ),
+        MemberInfo(user=UserInfo(id=5002, username="plain")),
+    ]
+    sync = directory.DirectorySync()
+    sync.guild_available(GUILD)
+    sync.member_rows_seen(GUILD, member_rows_from_payload(payload))
+    await sync.drained()
+    columns = (
+        "user_id",
+        "nickname",
+        "joined_at",
+        "user__username",
+        "user__global_name",
+        "user__discriminator",
+        "user__avatar",
+        "user__is_bot",
+    )
+    from_payload = await Member.filter(guild_id=GUILD).order_by("user_id").values_list(*columns)
+    assert [row[0] for row in from_payload] == [5001, 5002]
+    assert from_payload[0][1:] == (
+        "n" * 64,
+        infos[0].joined_at,
+        "x" * 64,
+        "G" * 64,
+        "1234",
+        "a1",
+        True,
+    )
+
+    # The same members as MemberInfo, stored in the same rows, are found unchanged.
+    before = sync.totals
+    sync.members_seen(GUILD, infos)
+    await sync.drained()
+    assert (sync.totals.users_written, sync.totals.members_written) == (
+        before.users_written,
+        before.members_written,
+    )
+    assert await Member.filter(guild_id=GUILD).order_by("user_id").values_list(*columns) == (
+        from_payload
+    )
