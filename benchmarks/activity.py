@@ -70,10 +70,10 @@ BATCHES = 5  # the measured messages go in this many bursts; the median burst ra
 # later (each time the guild's rules are compiled again): measured only once that is done.
 ANNOUNCEMENTS_HEARD = 3.0
 # What members say in the automod comparison (`--automod-content` changes it): a sentence.
-AUTOMOD_CONTENT = "hey everyone, message {i} here: did you all see the game last night? so good"
+AUTOMOD_CONTENT = "Hey everyone, message {i} here: did you all see the game last night? So good"
 # A harder one, for every kind of rule to have something to read: a link and an emoji.
 AUTOMOD_RICH_CONTENT = (
-    "hey everyone, message {i} here: did you all see the game last night? "
+    "Hey everyone, message {i} here: did you all see the game last night? "
     "the highlights are on https://example.com/watch?v={i} 🎉"
 )
 
