@@ -85,14 +85,20 @@ class AutomodHit(Model):
     # This hit set off the rule's escalation; hits before it no longer count towards the next.
     escalated = fields.BooleanField(default=False)
     case: fields.ForeignKeyNullableRelation[ModCase] = fields.ForeignKeyField(
-        "models.ModCase", related_name="automod_hits", on_delete=fields.SET_NULL, null=True
+        "models.ModCase",
+        related_name="automod_hits",
+        on_delete=fields.SET_NULL,
+        null=True,
+        db_index=True,
     )
     warning: fields.ForeignKeyNullableRelation[MemberWarning] = fields.ForeignKeyField(
         "models.MemberWarning",
         related_name="automod_hits",
         on_delete=fields.SET_NULL,
         null=True,
+        db_index=True,
     )
+    # When the message was said (or edited), as Discord tells it: escalation counts by it.
     created_at = fields.DatetimeField()
 
     class Meta:
