@@ -357,7 +357,7 @@ class Automod(commands.Cog):
                 message_id=message.id,
                 content=message.content,
                 reason=firing.reason,
-                now=utcnow(),
+                now=message.edited_at or message.created_at,
             )
             actions = list(rule.actions)
             if hit.escalated and rule.escalation is not None:

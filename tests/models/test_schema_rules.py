@@ -30,7 +30,7 @@ def _models() -> list[type[Model]]:
 
 
 # Timestamps that are facts from Discord rather than when our row was written.
-TIMESTAMPS_FROM_DISCORD = {("TicketMessage", "created_at")}
+TIMESTAMPS_FROM_DISCORD = {("TicketMessage", "created_at"), ("AutomodHit", "created_at")}
 
 # Every foreign key has an index (SCHEMA.md): no exceptions.
 KNOWN_UNINDEXED_FOREIGN_KEYS: dict[str, list[str]] = {}
