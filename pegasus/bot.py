@@ -75,7 +75,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.tickets",
     "cogs.giveaways",
     "cogs.community",
-    "cogs.rolemenus",
+    "cogs.role_menus",
     "cogs.security",
     "cogs.automod",
     "cogs.raid_response",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pegasus.localdiscord.env import DiscordEnv
 
 FEATURES = {
+    "Automod",
     "Community",
     "Core",
     "Economy",
@@ -15,7 +16,7 @@ FEATURES = {
     "Privacy",
     "Raid Response",
     "Retention",
-    "Rolemenus",
+    "Role Menus",
     "Security",
     "Tickets",
 }

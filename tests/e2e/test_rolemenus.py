@@ -19,7 +19,7 @@ from pegasus.localdiscord.interactions import Reply
 from pegasus.localdiscord.state import FakeMember, FakeMessage, FakeRole
 
 pytestmark = pytest.mark.discord_env(
-    extensions=("cogs.core", "cogs.community", "cogs.rolemenus")
+    extensions=("cogs.core", "cogs.community", "cogs.role_menus")
 )
 
 
