@@ -18,10 +18,12 @@ from discord import app_commands
 from discord.ext import commands
 from discord.utils import utcnow
 
+from models.moderation import CaseType
 from models.scheduling import ScheduledAction
 from pegasus import notify
 from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PermissionDenied, ValidationError, channel_ref
+from pegasus.services import moderation
 from pegasus.services import raids as service
 from pegasus.services.cache import TtlCache
 from pegasus.services.durations import format_duration, parse_duration
@@ -39,7 +41,7 @@ from pegasus.services.security import RaidReport, record_incident_action
 from pegasus.ui.checks import MANAGE_SERVER, and_join, require_bot_can_post
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.format import BLURPLE, GREEN, RED, clip, timestamp
-from pegasus.ui.logpost import post_alert
+from pegasus.ui.logpost import post_alert, post_to_channel, sendable_text_channel
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,11 @@ CONFIG_TTL = 60.0
 BULK_BAN_LIMIT = 200
 VERIFY_LABEL = "Verify"
 ALERT_INTERVAL = 30.0  # seconds between two posts about one raid's response
+# The moderation extension's cog, whose Enforcer posts cases to the modlog.
+MODERATION_COG = "Moderation actions"
+# A raid wave larger than this is one modlog post listing its cases, not a post per member.
+CASES_POSTED_ONE_BY_ONE = 10
+DESCRIPTION_LIMIT = 4096
 
 
 def is_staff(member: discord.Member) -> bool:
@@ -120,6 +127,25 @@ def parse_slowmode(text: str) -> int:
     if cleaned in ("off", "0", "0s", "none"):
         return 0
     return parse_duration(cleaned, maximum=MAX_SLOWMODE_SECONDS)
+
+
+async def post_case_summary(
+    guild: discord.Guild, cases: Sequence[moderation.Case], reason: str
+) -> None:
+    """One modlog post for a wave of cases: each case's number and member."""
+    settings = await moderation.get_settings(guild.id)
+    channel = sendable_text_channel(guild, settings.modlog_channel_id)
+    if channel is None:
+        return
+    kind = cases[0].type
+    lines = "\n".join(f"`#{case.case_number}` <@{case.user_id}>" for case in cases)
+    embed = discord.Embed(
+        title=f"{len(cases):,} cases · {kind.capitalize()}",
+        description=clip(f"**Reason:** {reason}\n{lines}", DESCRIPTION_LIMIT),
+        colour=RED,
+        timestamp=utcnow(),
+    )
+    await post_to_channel(channel, embed=embed)
 
 
 class VerifyButton(PegasusButton, template=r"pegasus:verify:press:(?P<guild>[0-9]+)"):
@@ -310,6 +336,34 @@ class RaidResponse(commands.Cog):
         await record_incident_action(report.incident_pk, {"type": verb, "users": removed}, utcnow())
         return f"{verb} {len(removed):,} member{'s' if len(removed) != 1 else ''}"
 
+    async def record_cases(
+        self, guild: discord.Guild, user_ids: Sequence[int], case_type: CaseType, reason: str
+    ) -> None:
+        """Members the bot removed on its own are cases like a moderator's, with Pegasus as the
+        moderator, so `/cases` and the modlog show every removal whoever made it. A large wave
+        is one modlog post naming its cases rather than a post per member."""
+        assert self.bot.user is not None
+        now = utcnow()
+        cases = [
+            await moderation.record_action(
+                guild_id=guild.id,
+                case_type=case_type,
+                user_id=user_id,
+                moderator_id=self.bot.user.id,
+                reason=reason,
+                now=now,
+            )
+            for user_id in user_ids
+        ]
+        enforcer = getattr(self.bot.get_cog(MODERATION_COG), "enforcer", None)
+        if enforcer is None or not cases:
+            return  # recorded; the moderation extension posts cases when it runs
+        if len(cases) <= CASES_POSTED_ONE_BY_ONE:
+            for case in cases:
+                await enforcer.post_case(guild, case)
+            return
+        await post_case_summary(guild, cases, reason)
+
     async def remove_members(
         self,
         guild: discord.Guild,
@@ -317,7 +371,20 @@ class RaidResponse(commands.Cog):
         action: RaidAction,
         reason: str,
     ) -> list[int]:
-        """Kick or ban `members`; the ids Discord accepted."""
+        """Kick or ban `members`, each removal a case; the ids Discord accepted."""
+        removed = await self.kick_or_ban(guild, members, action, reason)
+        case_type = CaseType.BAN if action is RaidAction.BAN else CaseType.KICK
+        await self.record_cases(guild, removed, case_type, reason)
+        return removed
+
+    async def kick_or_ban(
+        self,
+        guild: discord.Guild,
+        members: Sequence[discord.Member],
+        action: RaidAction,
+        reason: str,
+    ) -> list[int]:
+        """Kick or ban `members` on Discord; the ids Discord accepted."""
         # Discord's bulk ban also needs Manage Server; without it, one ban at a time.
         if action is RaidAction.BAN and guild.me.guild_permissions.manage_guild:
             removed: list[int] = []
@@ -801,6 +868,7 @@ class RaidResponse(commands.Cog):
         waited = int((utcnow() - member.joined_at).total_seconds()) if member.joined_at else 0
         await guild.kick(member, reason="Not verified in time")
         await service.record_timeout_kick(guild.id, member.id, waited)
+        await self.record_cases(guild, [member.id], CaseType.KICK, "Not verified in time")
 
     def verification_embed(self, guild: discord.Guild, config: VerificationConfig) -> discord.Embed:
         def role(role_id: int | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import discord
 import pytest
 
+from models.moderation import CaseType, ModCase
 from models.raids import ChannelLock, ChannelSlowmode
 from models.security import AuditLog, SecurityIncident, SecurityLog
 from pegasus.localdiscord import CommandUnavailable
@@ -69,9 +70,7 @@ async def make_channels(env: DiscordEnv) -> dict[str, FakeChannel]:
             "staffed",
             overwrites=[
                 Overwrite(moderator.id, 0, int(Permissions.of("send_messages")), 0),
-                Overwrite(
-                    env.guild.id, 0, int(Permissions.of("read_message_history")), 0
-                ),
+                Overwrite(env.guild.id, 0, int(Permissions.of("read_message_history")), 0),
             ],
         ),
     }
@@ -187,6 +186,11 @@ async def test_a_raid_wave_is_kicked_but_never_staff_or_older_members(env: Disco
     incident = await SecurityIncident.get()
     kicks = [a for a in incident.actions if a["type"] == "kicked"]
     assert sorted(u for a in kicks for u in a["users"]) == sorted(kicked)
+    # Each removal is a case like a moderator's, with Pegasus as the moderator.
+    cases = await ModCase.filter(guild_id=env.guild.id).order_by("case_number")
+    assert {case.user_id for case in cases} == kicked
+    assert {(case.type, case.moderator_id) for case in cases} == {(CaseType.KICK, env.bot.user.id)}
+    assert all("Joined in raid" in (case.reason or "") for case in cases)
     alerts = [m.text for m in env.channel("logs").bot_messages]
     assert any("Raid response" in text and "kicked" in text for text in alerts), alerts
     # Later joins of the same raid are acted on without a post each.
@@ -199,6 +203,43 @@ async def test_a_raid_wave_can_be_banned(env: DiscordEnv) -> None:
     await env.settle()
     assert set(env.guild.bans) == {m.id for m in raiders}
     assert env.mod.id not in env.guild.bans
+    cases = await ModCase.filter(guild_id=env.guild.id)
+    assert sorted(case.user_id for case in cases) == sorted(m.id for m in raiders)
+    assert {case.type for case in cases} == {CaseType.BAN}
+
+
+@pytest.mark.discord_env(
+    extensions=(
+        "cogs.core",
+        "cogs.community",
+        "cogs.moderation",
+        "cogs.security",
+        "cogs.raid_response",
+    )
+)
+async def test_a_large_wave_is_one_modlog_post_and_a_small_one_a_post_per_case(
+    env: DiscordEnv,
+) -> None:
+    modlog = await env.guild.create_text_channel("modlog")
+    await env.owner.slash("modlog", channel=modlog)
+    await turn_on_anti_raid(env, action="kick")
+    # The raid is seen at the 13th join: those 13 are one wave; the 14th is a wave of its own.
+    await env.owner.slash("security set", raid_joins=12)
+    raiders = [await env.guild.add_member(f"wave{n}") for n in range(14)]
+    await env.settle()
+    kicked = {user.id for user in env.guild.kicked}
+    assert kicked == {m.id for m in raiders}
+    cases = await ModCase.filter(guild_id=env.guild.id).order_by("case_number")
+    assert sorted(case.user_id for case in cases) == sorted(kicked)
+    posts = [m.embeds[0] for m in modlog.bot_messages if m.embeds]
+    summaries = [e for e in posts if "cases" in (e.get("title") or "")]
+    singles = [e for e in posts if (e.get("title") or "").startswith("Case #")]
+    assert len(summaries) == 1 and "Kick" in summaries[0]["title"]
+    summarised = {
+        n for case in cases if f"`#{(n := case.case_number)}`" in summaries[0]["description"]
+    }
+    assert len(summarised) == 13
+    assert len(singles) == 1
 
 
 async def test_the_account_age_gate_kicks_young_accounts_while_the_raid_lasts(

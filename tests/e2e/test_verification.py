@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from models.moderation import CaseType, ModCase
 from models.scheduling import ActionStatus, ScheduledAction
 from models.security import SecurityLog
 from pegasus.localdiscord.env import DiscordEnv
@@ -122,10 +123,17 @@ async def test_the_gate_works_across_a_restart_and_kicks_once(env: DiscordEnv) -
     assert env.guild.find_member("keen") is not None
     log = await SecurityLog.get(action="security.verification_timeout")
     assert log.user_id == idle.id  # type: ignore[attr-defined]
+    case = await ModCase.get(guild_id=env.guild.id)
+    assert (case.type, case.user_id, case.reason) == (
+        CaseType.KICK,
+        idle.id,
+        "Not verified in time",
+    )
 
     await env.restart_bot()
     assert await run_timers(env) == 0
     assert [user.id for user in env.guild.kicked] == [idle.id]
+    assert await ModCase.filter(guild_id=env.guild.id).count() == 1
 
 
 async def test_the_gate_needs_a_role_and_roles_the_invoker_could_give(env: DiscordEnv) -> None:
