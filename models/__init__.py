@@ -13,4 +13,5 @@ MODEL_MODULES: list[str] = [
     "models.rolemenus",
     "models.raids",
     "models.automod",
+    "models.web",
 ]
