@@ -188,11 +188,6 @@ def is_spared(member: discord.Member) -> bool:
     guild = member.guild
     if member.id == guild.owner_id:
         return True
-    if not member._roles:
-        # No role but @everyone (most members): the full computation below costs more than
-        # evaluating the rules, and this runs for every message of a guild with rules.
-        everyone = guild.default_role.permissions
-        return everyone.administrator or everyone.manage_guild
     permissions = member.guild_permissions
     if permissions.administrator or permissions.manage_guild:
         return True
@@ -284,12 +279,7 @@ class Automod(commands.Cog):
 
     async def check(self, message: discord.Message, rules: GuildRules) -> MessageVerdict | None:
         author = message.author
-        if (
-            author.bot
-            or message.webhook_id is not None
-            or not isinstance(author, discord.Member)
-            or is_spared(author)
-        ):
+        if author.bot or message.webhook_id is not None or not isinstance(author, discord.Member):
             return None
         # Only what some rule of the guild reads: this runs for every message of the guild.
         facts = MessageFacts(
@@ -302,8 +292,10 @@ class Automod(commands.Cog):
             else (),
         )
         fired = rules.evaluate(facts)
-        if fired:
-            fired = await self.without_allowed_invites(author.guild.id, fired)
+        # Who is spared is asked only once a rule fired: most messages set off none.
+        if not fired or is_spared(author):
+            return None
+        fired = await self.without_allowed_invites(author.guild.id, fired)
         if not fired:
             return None
         outcome = await self.enforce(message, author, fired)
