@@ -122,6 +122,38 @@ def require_can_lock(channel: discord.TextChannel) -> None:
         )
 
 
+def require_invoker_can_manage(
+    member: discord.Member, channels: Sequence[discord.TextChannel]
+) -> None:
+    """Refuse unless `member` has Manage Channels in each of `channels`.
+
+    Discord checks a slash command's permission in the channel it is typed in, so a member who
+    manages one channel could otherwise lock, unlock or slow down channels they can't manage.
+    """
+    refused = [c for c in channels if not c.permissions_for(member).manage_channels]
+    if refused:
+        raise PermissionDenied(
+            f"You need the Manage Channels permission in {mentions(refused)} to change "
+            f"{'it' if len(refused) == 1 else 'them'}."
+        )
+
+
+def manageable_by(
+    member: discord.Member, channels: Sequence[discord.TextChannel]
+) -> tuple[list[discord.TextChannel], list[discord.TextChannel]]:
+    """`channels` split into those `member` has Manage Channels in and the others."""
+    mine = [c for c in channels if c.permissions_for(member).manage_channels]
+    return mine, [c for c in channels if c not in mine]
+
+
+def require_server_wide_manage_channels(member: discord.Member) -> None:
+    if not member.guild_permissions.manage_channels:
+        raise PermissionDenied(
+            "Locking or unlocking the whole server needs the Manage Channels permission "
+            "server-wide (from a role), not only in this channel."
+        )
+
+
 def parse_slowmode(text: str) -> int:
     cleaned = text.strip().lower()
     if cleaned in ("off", "0", "0s", "none"):
@@ -525,15 +557,22 @@ class RaidResponse(commands.Cog):
         return slowed
 
     async def restore_slowmodes(
-        self, guild: discord.Guild, only: discord.TextChannel | None = None
+        self,
+        guild: discord.Guild,
+        *,
+        manageable: discord.Member,
+        only: discord.TextChannel | None = None,
     ) -> list[discord.TextChannel]:
-        """Put back the slowmodes a raid raised (in `only`, or everywhere)."""
+        """Put back the slowmodes a raid raised (in `only`, or everywhere) in the channels
+        `manageable` (who asked) can manage."""
         restored = []
         for remembered in await service.remembered_slowmodes(guild.id):
             if only is not None and remembered.channel_id != only.id:
                 continue
             channel = guild.get_channel(remembered.channel_id)
             if isinstance(channel, discord.TextChannel):
+                if not channel.permissions_for(manageable).manage_channels:
+                    continue
                 await channel.edit(slowmode_delay=remembered.previous_seconds, reason="Unlock")
                 restored.append(channel)
             await service.forget_slowmode(guild.id, remembered.channel_id)
@@ -555,17 +594,20 @@ class RaidResponse(commands.Cog):
         server: bool = False,
         reason: app_commands.Range[str, 1, 400] | None = None,
     ) -> None:
-        guild = interaction.guild
-        assert guild is not None
+        guild, member = interaction.guild, interaction.user
+        assert guild is not None and isinstance(member, discord.Member)
         if server:
+            require_server_wide_manage_channels(member)
             config = await self.raid_configs.get(guild.id)
             targets = await self.lockdown_channels(guild, config.lockdown_channel_ids)
+            targets, skipped = manageable_by(member, targets)
         else:
             target = channel or interaction.channel
             if not isinstance(target, discord.TextChannel):
                 raise ValidationError("Choose a text channel to lock.")
+            require_invoker_can_manage(member, [target])
             require_can_lock(target)
-            targets = [target]
+            targets, skipped = [target], []
         if not targets:
             raise ValidationError("There is no channel to lock: choose some with /raid channel.")
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -581,6 +623,8 @@ class RaidResponse(commands.Cog):
             )
         if failed:
             lines.append(f"I could not lock {mentions(failed)} (I need Manage Roles there).")
+        if skipped:
+            lines.append(f"I left {mentions(skipped)} alone: you can't manage them.")
         await interaction.followup.send("\n".join(lines), ephemeral=True)
 
     @app_commands.command(name="unlock", description="Restore a locked channel as it was.")
@@ -599,9 +643,11 @@ class RaidResponse(commands.Cog):
         server: bool = False,
         reason: app_commands.Range[str, 1, 400] | None = None,
     ) -> None:
-        guild = interaction.guild
-        assert guild is not None
+        guild, member = interaction.guild, interaction.user
+        assert guild is not None and isinstance(member, discord.Member)
+        skipped: list[discord.TextChannel] = []
         if server:
+            require_server_wide_manage_channels(member)
             remembered = await service.remembered_locks(guild.id)
             targets = []
             for lock in remembered:
@@ -610,10 +656,12 @@ class RaidResponse(commands.Cog):
                     targets.append(found)
                 else:  # deleted since: nothing left to restore
                     await service.forget_lock(guild.id, lock.channel_id)
+            targets, skipped = manageable_by(member, targets)
         else:
             target = channel or interaction.channel
             if not isinstance(target, discord.TextChannel):
                 raise ValidationError("Choose a text channel to unlock.")
+            require_invoker_can_manage(member, [target])
             if await service.remembered_lock(guild.id, target.id) is None:
                 raise ConflictError(
                     "{channel} is not locked by me, so there is nothing to restore.",
@@ -628,7 +676,9 @@ class RaidResponse(commands.Cog):
                     unlocked.append(target)
             except (discord.HTTPException, PermissionDenied) as error:
                 log.warning("Could not unlock channel %s: %s", target.id, error)
-        slowed = await self.restore_slowmodes(guild, None if server else targets[0])
+        slowed = await self.restore_slowmodes(
+            guild, manageable=member, only=None if server else targets[0]
+        )
         if unlocked:
             await service.record_lock_change(
                 guild.id,
@@ -647,6 +697,8 @@ class RaidResponse(commands.Cog):
         failed = [c for c in targets if c not in unlocked]
         if failed:
             lines.append(f"I could not unlock {mentions(failed)}; try again.")
+        if skipped:
+            lines.append(f"I left {mentions(skipped)} locked: you can't manage them.")
         await interaction.followup.send("\n".join(lines), ephemeral=True)
 
     @app_commands.command(name="slowmode", description="Set or turn off a channel's slowmode.")
@@ -670,6 +722,8 @@ class RaidResponse(commands.Cog):
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
             raise ValidationError("Choose a text channel.")
+        assert isinstance(interaction.user, discord.Member)
+        require_invoker_can_manage(interaction.user, [target])
         value = parse_slowmode(seconds)
         if not target.permissions_for(guild.me).manage_channels:
             raise PermissionDenied(

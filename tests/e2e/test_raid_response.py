@@ -357,3 +357,36 @@ async def test_a_lock_is_undone_exactly_after_a_restart(env: DiscordEnv) -> None
     reply = await env.owner.slash("unlock", channel=channels["custom"])
     assert "Unlocked" in said(reply), said(reply)
     assert overwrites(channels["custom"]) == before
+
+
+async def test_lock_unlock_and_slowmode_need_manage_channels_in_the_channel_changed(
+    env: DiscordEnv,
+) -> None:
+    """Discord checks a command's permission where it is typed: a member who manages only
+    their own channel must not lock, unlock or slow down another one from there."""
+    desk = await env.guild.create_text_channel(
+        "desk",
+        overwrites=[Overwrite(env.alice.id, 1, int(Permissions.of("manage_channels")), 0)],
+    )
+    general = env.channel("general")
+    before = overwrites(general)
+
+    lock = await env.alice.slash("lock", in_channel=desk, channel=general)
+    assert lock.ephemeral and "Manage Channels permission in" in said(lock)
+    slow = await env.alice.slash("slowmode", in_channel=desk, seconds="1h", channel=general)
+    assert slow.ephemeral and "Manage Channels permission in" in said(slow)
+    server = await env.alice.slash("lock", in_channel=desk, server=True)
+    assert server.ephemeral and "server-wide" in said(server)
+    assert overwrites(general) == before and general.rate_limit_per_user == 0
+    assert not await ChannelLock.exists()
+
+    await env.owner.slash("lock", in_channel=general)
+    unlock = await env.alice.slash("unlock", in_channel=desk, channel=general)
+    assert unlock.ephemeral and "Manage Channels permission in" in said(unlock)
+    unlock_all = await env.alice.slash("unlock", in_channel=desk, server=True)
+    assert "server-wide" in said(unlock_all)
+    assert not general.permissions_for(env.alice).send_messages
+    assert await ChannelLock.filter(channel_id=general.id).exists()
+
+    own = await env.alice.slash("lock", in_channel=desk)
+    assert "Locked" in said(own) and desk.mention in said(own)
