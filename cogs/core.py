@@ -110,7 +110,10 @@ class Core(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         self.directory.guild_left(guild.id, now=discord.utils.utcnow())
-        self.heap.release()  # the guild's cached objects refer to each other: let them go
+        # The guild's cached objects refer to each other: let the collector see them, and
+        # once the directory has stored the leave, collect fully once and freeze again.
+        self.heap.release()
+        self.heap.defer()
 
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
