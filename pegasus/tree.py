@@ -142,6 +142,23 @@ def command_mention(command: AnyCommand) -> str:
     return f"/{command.qualified_name}"
 
 
+# Manage Roles granted by a channel's overwrite is that channel's Manage Permissions, not the
+# power to give roles: a staff command behind Manage Roles needs it from a role.
+SERVER_WIDE_ONLY = discord.Permissions(manage_roles=True)
+
+
+def command_permissions(interaction: discord.Interaction) -> discord.Permissions:
+    """The member's permissions in this channel, less the bits only a role may grant that they
+    hold here through the channel's overwrites alone."""
+    held = interaction.permissions
+    member = interaction.user
+    if not isinstance(member, discord.Member) or held.administrator:
+        return held
+    server_wide = member.guild_permissions.value
+    only_here = held.value & SERVER_WIDE_ONLY.value & ~server_wide
+    return discord.Permissions(held.value & ~only_here)
+
+
 def require_command_permissions(interaction: discord.Interaction) -> None:
     """Refuse a staff command to a member without its default permissions in this channel.
 
@@ -155,7 +172,7 @@ def require_command_permissions(interaction: discord.Interaction) -> None:
     required = default_permissions_of(command)
     if required is None:
         return
-    missing = missing_permissions(required, interaction.permissions)
+    missing = missing_permissions(required, command_permissions(interaction))
     if missing:
         names = [PERMISSION_NAMES.get(n, n.replace("_", " ").title()) for n in missing]
         noun = "permission" if len(names) == 1 else "permissions"

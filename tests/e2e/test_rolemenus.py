@@ -16,6 +16,7 @@ from models.security import RoleDelegation, SecurityLog
 from pegasus.localdiscord import Permissions
 from pegasus.localdiscord.env import DiscordEnv
 from pegasus.localdiscord.interactions import Reply
+from pegasus.localdiscord.permissions import Overwrite
 from pegasus.localdiscord.state import FakeMember, FakeMessage, FakeRole
 
 pytestmark = pytest.mark.discord_env(
@@ -407,3 +408,21 @@ async def test_a_member_without_manage_roles_cannot_set_up_menus(
     alice_sees = await env.alice.autocomplete("rolemenu send", "menu", "")
     assert [choice["value"] for choice in staff_sees] == [menu]
     assert alice_sees == []
+
+
+async def test_manage_permissions_of_one_channel_is_not_manage_roles(
+    discord_env: DiscordEnv, cast: Cast
+) -> None:
+    """A channel's overwrite granting Manage Roles is that channel's Manage Permissions: Discord
+    shows the staff command there, and Pegasus still refuses it to a member without the role
+    permission, so they can't hand out roles from a menu."""
+    env = discord_env
+    desk = await env.guild.create_text_channel(
+        "desk",
+        overwrites=[Overwrite(env.alice.id, 1, int(Permissions.of("manage_roles")), 0)],
+    )
+    refused = await env.alice.slash("rolemenu create", title="Mine", in_channel=desk)
+    assert refused.ephemeral and "Manage Roles" in refused.text, refused.text
+    assert not await RoleMenu.exists()
+    allowed = await cast.manager.slash("rolemenu create", title="Staff", in_channel=desk)
+    assert "created" in allowed.text, allowed.text
