@@ -9,6 +9,7 @@ import itertools
 import logging
 import weakref
 
+import discord
 import pytest
 from tortoise import connections
 
@@ -223,3 +224,31 @@ async def test_the_guild_cache_is_kept_out_of_full_garbage_collections(
     assert left() is None
     assert frozen(cached)
     assert gc.get_threshold()[2] < DEFERRED_FULL_THRESHOLD
+
+
+async def test_a_new_session_frees_the_cache_it_replaces(discord_env: DiscordEnv) -> None:
+    # At the READY of a new session discord.py builds the guilds anew; frozen, the old ones
+    # would never be freed. The cache is released at READY and the settle collects fully.
+    env = discord_env
+    await env.settle()
+    old_guild = env.bot.get_guild(env.guild.id)
+    assert frozen(old_guild)
+    old_id = id(old_guild)
+    del old_guild
+
+    ready = asyncio.ensure_future(env.bot.wait_for("shard_ready", timeout=20))
+    await env.server.gateway.invalidate_session(resumable=False)
+    await ready  # discord.py waits 5 s before identifying again
+    await env.settle()
+    new_guild = env.bot.get_guild(env.guild.id)
+    assert frozen(new_guild)
+    assert gc.get_threshold()[2] < DEFERRED_FULL_THRESHOLD
+    gc.unfreeze()  # to look at every object, the frozen ones too
+    try:
+        still_there = [
+            o for o in gc.get_objects() if id(o) == old_id and isinstance(o, discord.Guild)
+        ]
+        # Gone (its address may be the new one's; guilds of one id are == each other).
+        assert all(o is new_guild for o in still_there)
+    finally:
+        gc.freeze()
