@@ -22,7 +22,13 @@ from models.moderation import CaseType
 from models.scheduling import ScheduledAction
 from pegasus import notify
 from pegasus.bot import Pegasus
-from pegasus.errors import ConflictError, PermissionDenied, ValidationError, channel_ref
+from pegasus.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+    channel_ref,
+)
 from pegasus.services import moderation
 from pegasus.services import raids as service
 from pegasus.services.cache import TtlCache
@@ -62,6 +68,7 @@ CONFIG_TTL = 60.0
 BULK_BAN_LIMIT = 200
 VERIFY_LABEL = "Verify"
 ALERT_INTERVAL = 30.0  # seconds between two posts about one raid's response
+GATE_ALERT_INTERVAL = 600.0  # seconds between two posts about a server's broken gate
 # The moderation extension's cog, whose Enforcer posts cases to the modlog.
 MODERATION_COG = "Moderation actions"
 # A raid wave larger than this is one modlog post listing its cases, not a post per member.
@@ -234,6 +241,7 @@ class RaidResponse(commands.Cog):
         self._unsubscribe = lambda: None
         self._responding: dict[int, asyncio.Lock] = {}
         self._alerted: dict[int, float] = {}  # incident → when its response was last posted
+        self._gate_alerted: dict[int, float] = {}  # guild → when its broken gate was posted
 
     async def cog_load(self) -> None:
         self._unsubscribe = notify.subscribe(self.forget_changed)
@@ -894,9 +902,13 @@ class RaidResponse(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         verified = guild.get_role(config.verified_role_id or 0)
         if config.verified_role_id is not None:
-            granted = await vet_grants(
-                member, [verified] if verified else [], purpose="verification"
-            )
+            if verified is None:
+                await self.alert_verified_role_gone(guild)
+                raise NotFoundError(
+                    "This server's verified role was deleted, so I can't verify you; the staff "
+                    "have been told. Try again later."
+                )
+            granted = await vet_grants(member, [verified], purpose="verification")
             if not granted:
                 raise PermissionDenied(
                     "I can't give you the verified role right now; the server's staff have been "
@@ -919,10 +931,33 @@ class RaidResponse(commands.Cog):
         config = await service.verification_config(guild.id)
         if not config.enabled or is_verified(member, config) or is_staff(member):
             return
+        if config.verified_role_id is not None and guild.get_role(config.verified_role_id) is None:
+            # Nobody can verify without the role: kicking would punish the server's mistake.
+            log.warning("Not kicking %s in %s: the verified role is gone", member.id, guild.id)
+            await self.alert_verified_role_gone(guild)
+            return
         waited = int((utcnow() - member.joined_at).total_seconds()) if member.joined_at else 0
         await guild.kick(member, reason="Not verified in time")
         await service.record_timeout_kick(guild.id, member.id, waited)
         await self.record_cases(guild, [member.id], CaseType.KICK, "Not verified in time")
+
+    async def alert_verified_role_gone(self, guild: discord.Guild) -> None:
+        """Tell the staff the gate can't be passed, at most once per GATE_ALERT_INTERVAL per server
+        (every press of Verify would otherwise post)."""
+        moment = utcnow().timestamp()
+        if moment - self._gate_alerted.get(guild.id, 0.0) < GATE_ALERT_INTERVAL:
+            return
+        self._gate_alerted[guild.id] = moment
+        embed = discord.Embed(
+            title="Verification gate broken",
+            description=(
+                "The verified role of the verification gate was deleted: members pressing "
+                "Verify are refused, and members not verified in time are no longer kicked. "
+                "Choose a role with `/verification set verified_role:`."
+            ),
+            colour=RED,
+        )
+        await post_alert(guild, embed)
 
     def verification_embed(self, guild: discord.Guild, config: VerificationConfig) -> discord.Embed:
         def role(role_id: int | None) -> str:

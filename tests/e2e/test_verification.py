@@ -144,3 +144,23 @@ async def test_the_gate_needs_a_role_and_roles_the_invoker_could_give(env: Disco
     high = await env.guild.create_role("Above the bot", position=50)
     above = await env.owner.slash("verification set", enabled=True, verified_role=high)
     assert above.ephemeral and "Verification settings saved" not in said(above)
+
+
+async def test_a_deleted_verified_role_is_told_and_kicks_nobody(env: DiscordEnv) -> None:
+    await env.owner.slash("logging set", channel=env.channel("logs"), events="member_leave")
+    panel = await set_up_gate(env, kick_after="10m")
+    waiting = await env.guild.add_member("waiting", created_at=now() - OLD)
+    await env.settle()
+    await env.guild.delete_role(env.guild.role("Verified"))
+    await env.settle()
+
+    for _ in range(3):
+        reply = await waiting.click(panel, label="Verify")
+        assert reply.ephemeral and "verified role was deleted" in said(reply), said(reply)
+    alerts = [m.text for m in env.channel("logs").bot_messages if "gate broken" in m.text]
+    assert len(alerts) == 1, alerts  # pressing again does not post again
+
+    await make_due(env, waiting.id)
+    assert await run_timers(env) == 1
+    assert env.guild.find_member(waiting.id) is not None and not env.guild.kicked
+    assert not await ModCase.filter(user_id=waiting.id, type=CaseType.KICK).exists()
