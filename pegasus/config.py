@@ -69,6 +69,12 @@ class Settings:
     web_secret: str | None = None  # None on SQLite: generated once and kept beside the database
     web_trusted_proxies: tuple[IpNetwork, ...] = ()
     web_ip_rate_limit: int = DEFAULT_WEB_IP_RATE_LIMIT
+    # The dashboard's "Log in with Discord": off without a client secret. The client id is the
+    # application's (the bot's) unless DISCORD_CLIENT_ID says otherwise; the redirect URI is
+    # <web_public_url>/dashboard/callback (default: the server's own address).
+    discord_client_id: int | None = None
+    discord_client_secret: str | None = None
+    web_public_url: str | None = None
 
     @classmethod
     def from_env(
@@ -116,6 +122,9 @@ class Settings:
             web_trusted_proxies=_parse_trusted_proxies(env),
             web_ip_rate_limit=_parse_optional_int(env, "WEB_IP_RATE_LIMIT", minimum=1)
             or DEFAULT_WEB_IP_RATE_LIMIT,
+            discord_client_id=_parse_optional_int(env, "DISCORD_CLIENT_ID", minimum=1),
+            discord_client_secret=_parse_client_secret(env),
+            web_public_url=_parse_public_url(env),
         )
 
 
@@ -361,3 +370,29 @@ def _parse_trusted_proxies(env: Mapping[str, str]) -> tuple[IpNetwork, ...]:
                 f"127.0.0.1,10.0.0.0/8; {part!r} is neither."
             ) from None
     return tuple(networks)
+
+
+def _parse_client_secret(env: Mapping[str, str]) -> str | None:
+    value = (env.get("DISCORD_CLIENT_SECRET") or "").strip()
+    if not value:
+        return None
+    if any(ch.isspace() for ch in value):
+        raise ConfigError(
+            "DISCORD_CLIENT_SECRET contains white space: paste it exactly as the Developer Portal "
+            "shows it (your application → OAuth2 → Client Secret)."
+        )
+    return value
+
+
+def _parse_public_url(env: Mapping[str, str]) -> str | None:
+    value = (env.get("WEB_PUBLIC_URL") or "").strip().rstrip("/")
+    if not value:
+        return None
+    parsed = urlparse(value)
+    extra = parsed.query or parsed.fragment
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or extra:
+        raise ConfigError(
+            "WEB_PUBLIC_URL must be the http(s) address people open the dashboard at, such as "
+            f"https://pegasus.example.org; got {value!r}."
+        )
+    return value

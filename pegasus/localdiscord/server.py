@@ -260,6 +260,9 @@ class LocalDiscord:
             from pegasus.localdiscord.control import add_control_routes
 
             add_control_routes(app, self)
+        from pegasus.localdiscord.oauth2 import add_oauth2_routes
+
+        add_oauth2_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()

@@ -13,6 +13,7 @@ a guild the bot does not know), the scope (403), the key's rate limit (429), par
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import hmac
@@ -53,6 +54,7 @@ from pegasus.services.security.apikeys import (
 )
 from pegasus.web import idempotency
 from pegasus.web.answers import AnswerCache, KnownGuilds
+from pegasus.web.dashboard import DashboardConfig
 from pegasus.web.discord_names import BotNames, NameSource
 from pegasus.web.limits import Limiter, Violations
 from pegasus.web.problems import ApiProblem, from_exception, problem_response
@@ -88,6 +90,7 @@ class WebConfig:
     port: int = 8080
     trusted_proxies: tuple[IpNetwork, ...] = ()
     ip_rate_limit: int = 300
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
 
 
 def web_config(settings: Settings) -> WebConfig:
@@ -97,7 +100,25 @@ def web_config(settings: Settings) -> WebConfig:
         port=settings.web_port,
         trusted_proxies=settings.web_trusted_proxies,
         ip_rate_limit=settings.web_ip_rate_limit,
+        dashboard=DashboardConfig(
+            api_base=settings.discord_api_base,
+            client_id=settings.discord_client_id,
+            token_client_id=client_id_of_token(settings.discord_token),
+            client_secret=settings.discord_client_secret,
+            public_url=settings.web_public_url,
+        ),
     )
+
+
+def client_id_of_token(token: str) -> int | None:
+    """The application id a bot token starts with (base64 of the bot's user id, which is the
+    application's id); None for a token of another shape."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=True).decode()
+    except ValueError:
+        return None
+    return int(decoded) if decoded.isdigit() and 0 < int(decoded) < 2**63 else None
 
 
 def resolve_secret(settings: Settings) -> bytes:
@@ -548,7 +569,7 @@ def create_app(
 ) -> web.Application:
     """The web application. `bot`: the running bot, in-process (None: standalone). `names`:
     where to ask Discord about guilds (default: the bot's cache)."""
-    from pegasus.web import api, docs, openapi
+    from pegasus.web import api, dashboard, docs, openapi
 
     declared = tuple(api.all_routes() if routes is None else routes)
     app = web.Application(middlewares=[errors_and_metrics])
@@ -564,6 +585,7 @@ def create_app(
     app.router.add_get("/metrics", metrics_page)
     app.router.add_get(f"{API_PREFIX}/openapi.json", openapi.serve)
     docs.add_routes(app)
+    dashboard.add_routes(app, config.dashboard)
     app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)
     return app

@@ -1,0 +1,364 @@
+"""The dashboard's pages and its login.
+
+Login is Discord's OAuth2 authorization code flow (scopes `identify guilds`). Before it, the
+browser gets a short-lived random cookie; the `state` sent to Discord is an HMAC of it under the
+server secret, so a callback is accepted only in the browser that started that login. After it,
+the session cookie (HttpOnly, SameSite=Lax, Secure behind https) names a `web_sessions` row.
+
+Who may manage a guild is read from Discord with the person's own token (`/users/@me/guilds`),
+again whenever the stored answer is older than `permissions_seconds`, on every guild page: a
+person who lost Manage Server loses the page within that time. A guild they cannot manage, or
+where Pegasus is not, is a 404, the same answer as for a guild that does not exist.
+
+Every POST carries the session's CSRF token in a form field; without it, 403 and nothing changes.
+Every page is sent with a Content-Security-Policy without script, and may not be framed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from models.guilds import Guild
+from pegasus.services.dashboard import (
+    DashboardSession,
+    end_session,
+    find_session,
+    start_session,
+    store_guilds,
+)
+from pegasus.web.dashboard.discord_oauth import DiscordOAuth, OAuthFailed
+
+__all__ = ["DASHBOARD_PREFIX", "DashboardConfig", "add_routes"]
+
+DASHBOARD_PREFIX = "/dashboard"
+SESSION_COOKIE = "pegasus_session"
+LOGIN_COOKIE = "pegasus_login"
+LOGIN_SECONDS = 600  # a login must come back from Discord within ten minutes
+HERE = Path(__file__).resolve().parent
+STATIC = HERE.parent / "static"
+# What the bot asks for when invited from the dashboard (the permissions its features use).
+INVITE_PERMISSIONS = 1_099_780_156_630
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' https://cdn.discordapp.com; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+# The feature pages that will live under a guild; listed, not linked, until they exist.
+FEATURES = (
+    "Levels",
+    "Economy",
+    "Moderation",
+    "Tickets",
+    "Giveaways",
+    "Community",
+    "Security",
+    "API keys",
+)
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """What "Log in with Discord" needs. Without `client_secret` the dashboard explains how to
+    set one and nothing else; the API is not affected."""
+
+    api_base: str = "https://discord.com/api/v10"
+    client_id: int | None = None  # DISCORD_CLIENT_ID; None: the application's
+    token_client_id: int | None = None  # the application id the bot token names
+    client_secret: str | None = None
+    public_url: str | None = None  # None: the address the request came to
+    permissions_seconds: float = 60.0
+
+    @property
+    def secure_cookies(self) -> bool:
+        return (self.public_url or "").startswith("https://")
+
+
+DASHBOARD: web.AppKey[DashboardConfig] = web.AppKey("pegasus_dashboard")
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def add_routes(app: web.Application, config: DashboardConfig) -> None:
+    app[DASHBOARD] = config
+    p = DASHBOARD_PREFIX
+    app.router.add_get(p, home)
+    app.router.add_get(f"{p}/login", login)
+    app.router.add_get(f"{p}/callback", callback)
+    app.router.add_post(f"{p}/logout", logout)
+    app.router.add_get(f"{p}/guilds", guild_list)
+    app.router.add_get(f"{p}/guilds/{{guild_id}}", guild_page)
+    app.router.add_get(f"{p}/static/dashboard.css", stylesheet)
+    app.on_response_prepare.append(_security_headers)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path == DASHBOARD_PREFIX or request.path.startswith(DASHBOARD_PREFIX + "/"):
+        response.headers.update(SECURITY_HEADERS)
+
+
+# rendering -------------------------------------------------------------------------------------
+def render(
+    template: str,
+    *,
+    status: int = 200,
+    session: DashboardSession | None = None,
+    **values: Any,
+) -> web.Response:
+    page = _templates.get_template(template).render(session=session, **values)
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
+def not_found(session: DashboardSession | None) -> web.Response:
+    return render(
+        "error.html",
+        status=404,
+        session=session,
+        title="Not found",
+        message="There is no server here that you can manage.",
+    )
+
+
+async def stylesheet(request: web.Request) -> web.Response:
+    return web.Response(
+        text=(STATIC / "dashboard.css").read_text(encoding="utf-8"),
+        content_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+# who is asking ------------------------------------------------------------------------------------
+def _now(request: web.Request) -> datetime:
+    from pegasus.web.app import STATE
+
+    return request.app[STATE].clock()
+
+
+def _secret(request: web.Request) -> bytes:
+    from pegasus.web.app import STATE
+
+    return request.app[STATE].config.secret
+
+
+async def current_session(request: web.Request) -> DashboardSession | None:
+    return await find_session(request.cookies.get(SESSION_COOKIE), _now(request))
+
+
+def _oauth(request: web.Request) -> DiscordOAuth | None:
+    """The OAuth client, or None while the dashboard has no client secret."""
+    config = request.app[DASHBOARD]
+    client_id = config.client_id or _application_id(request) or config.token_client_id
+    if not config.client_secret or client_id is None:
+        return None
+    base = config.public_url or f"{request.scheme}://{request.host}"
+    return DiscordOAuth(
+        config.api_base, client_id, config.client_secret, f"{base}{DASHBOARD_PREFIX}/callback"
+    )
+
+
+def _application_id(request: web.Request) -> int | None:
+    from pegasus.web.app import STATE
+
+    bot = request.app[STATE].bot
+    return None if bot is None else bot.application_id
+
+
+def _set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=DASHBOARD_PREFIX,
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[DASHBOARD].secure_cookies,
+    )
+
+
+def _state_for(request: web.Request, login_secret: str) -> str:
+    return hmac.new(
+        _secret(request), f"dashboard-login:{login_secret}".encode(), sha256
+    ).hexdigest()
+
+
+# pages ----------------------------------------------------------------------------------------
+async def home(request: web.Request) -> web.StreamResponse:
+    oauth = _oauth(request)
+    session = await current_session(request)
+    if session is not None and oauth is not None:
+        raise web.HTTPFound(f"{DASHBOARD_PREFIX}/guilds")
+    return render("home.html", configured=oauth is not None, session=None)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    oauth = _oauth(request)
+    if oauth is None:
+        raise web.HTTPFound(DASHBOARD_PREFIX)
+    login_secret = secrets.token_urlsafe(32)
+    response = web.HTTPFound(oauth.authorize_url(_state_for(request, login_secret)))
+    _set_cookie(request, response, LOGIN_COOKIE, login_secret, LOGIN_SECONDS)
+    raise response
+
+
+def _refused_login(message: str, status: int = 400) -> web.Response:
+    return render("error.html", status=status, title="Login failed", message=message)
+
+
+async def callback(request: web.Request) -> web.StreamResponse:
+    oauth = _oauth(request)
+    if oauth is None:
+        raise web.HTTPFound(DASHBOARD_PREFIX)
+    login_secret = request.cookies.get(LOGIN_COOKIE, "")
+    state = request.query.get("state", "")
+    if not login_secret or not hmac.compare_digest(state, _state_for(request, login_secret)):
+        return _refused_login(
+            "This login did not start in this browser (its state does not match), so it was "
+            "refused. Start again with Log in with Discord."
+        )
+    if "code" not in request.query:
+        return _refused_login("Discord did not authorize the login; you can try again.")
+    now = _now(request)
+    try:
+        grant = await oauth.exchange(request.query["code"])
+        me = await oauth.me(grant.access_token)
+        guilds = await oauth.guilds(grant.access_token)
+    except OAuthFailed as error:
+        return _refused_login(str(error), status=502)
+    secret, _ = await start_session(
+        user_id=int(me["id"]),
+        user_name=str(me.get("global_name") or me.get("username") or ""),
+        access_token=grant.access_token,
+        token_expires_at=now + timedelta(seconds=grant.expires_in or 604_800),
+        guilds=guilds,
+        now=now,
+    )
+    response = web.HTTPFound(f"{DASHBOARD_PREFIX}/guilds")
+    _set_cookie(request, response, SESSION_COOKIE, secret, int(timedelta(days=7).total_seconds()))
+    response.del_cookie(LOGIN_COOKIE, path=DASHBOARD_PREFIX)
+    raise response
+
+
+def needs_session(
+    page: Callable[[web.Request, DashboardSession], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A page for signed-in people; others go to the login page. POSTs must carry the CSRF
+    token of the session."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        session = await current_session(request)
+        if session is None or _oauth(request) is None:
+            if request.method == "POST":
+                return _forbidden(None)
+            raise web.HTTPFound(DASHBOARD_PREFIX)
+        if request.method == "POST":
+            form = await request.post()
+            sent = str(form.get("csrf_token", ""))
+            if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+                return _forbidden(session)
+        return await page(request, session)
+
+    handle.__name__ = page.__name__
+    return handle
+
+
+def _forbidden(session: DashboardSession | None) -> web.Response:
+    return render(
+        "error.html",
+        status=403,
+        session=session,
+        title="Refused",
+        message=(
+            "This form was not sent from a page of this dashboard (its security token is "
+            "missing or wrong), so nothing was changed. Reload the page and try again."
+        ),
+    )
+
+
+@needs_session
+async def logout(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    await end_session(session.id)
+    response = web.HTTPFound(DASHBOARD_PREFIX)
+    response.del_cookie(SESSION_COOKIE, path=DASHBOARD_PREFIX)
+    raise response
+
+
+async def _fresh(request: web.Request, session: DashboardSession) -> DashboardSession:
+    """The session with the guilds Discord lists now, if what is kept is older than allowed."""
+    now = _now(request)
+    age = (now - session.guilds_fetched_at).total_seconds()
+    if age < request.app[DASHBOARD].permissions_seconds:
+        return session
+    oauth = _oauth(request)
+    assert oauth is not None  # needs_session let the request in
+    try:
+        guilds = await oauth.guilds(session.access_token)
+    except OAuthFailed:
+        await end_session(session.id)  # the token no longer works: sign in again
+        raise web.HTTPFound(DASHBOARD_PREFIX) from None
+    return await store_guilds(session, guilds, now)
+
+
+async def _pegasus_in(request: web.Request, guild_ids: list[int]) -> set[int]:
+    """Which of these guilds Pegasus is in: the bot's cache in its process, else the database."""
+    from pegasus.web.app import STATE
+
+    bot = request.app[STATE].bot
+    if bot is not None:
+        return {guild_id for guild_id in guild_ids if bot.get_guild(guild_id) is not None}
+    present = await Guild.filter(id__in=guild_ids, left_at__isnull=True).values_list(
+        "id", flat=True
+    )
+    return set(present)
+
+
+@needs_session
+async def guild_list(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session = await _fresh(request, session)
+    oauth = _oauth(request)
+    assert oauth is not None
+    manageable = sorted(
+        (guild for guild in session.guilds if guild.manageable), key=lambda g: g.name.lower()
+    )
+    present = await _pegasus_in(request, [guild.id for guild in manageable])
+    rows = [
+        {
+            "guild": guild,
+            "present": guild.id in present,
+            "invite": oauth.invite_url(guild.id, INVITE_PERMISSIONS),
+        }
+        for guild in manageable
+    ]
+    return render("guilds.html", session=session, rows=rows)
+
+
+@needs_session
+async def guild_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    raw = request.match_info["guild_id"]
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        return not_found(session)
+    session = await _fresh(request, session)
+    guild = session.guild(int(raw))
+    if guild is None or not guild.manageable:
+        return not_found(session)
+    if guild.id not in await _pegasus_in(request, [guild.id]):
+        return not_found(session)
+    return render("guild.html", session=session, guild=guild, features=FEATURES)
