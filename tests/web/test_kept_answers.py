@@ -11,12 +11,14 @@ import aiohttp
 import pytest
 
 from models.security import ApiKey
+from pegasus import notify
 from pegasus.db import close_db, init_db
 from pegasus.services import directory, levels, security
 from pegasus.services.levels import XpOperation
 from pegasus.services.levels.activity import Batch, Pending, write_batch
 from pegasus.services.retention.guilds import purge_guild
 from pegasus.services.security.apikeys import hash_secret
+from pegasus.web.answers import AnswerCache
 from tests.e2e.waiting import eventually
 from tests.web.conftest import GUILD, OWNER, Api
 from tests.web.test_standalone import start_web
@@ -223,3 +225,43 @@ async def test_another_process_follows_xp_changes_and_revocations_within_a_secon
         await close_db()
         process.terminate()
         await process.wait()
+
+
+# --------------------------------------------------------------------------- the cache itself
+
+
+async def test_requests_for_an_answer_being_computed_wait_for_that_one_computation() -> None:
+    answers = AnswerCache()
+    release = asyncio.Event()
+    computed: list[int] = []
+
+    async def compute() -> int:
+        computed.append(1)
+        await release.wait()
+        return 42
+
+    waiting = [asyncio.create_task(answers.answer(GUILD, "page", compute)) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == [42] * 5
+    assert len(computed) == 1
+    assert await answers.answer(GUILD, "page", compute) == 42 and len(computed) == 1
+
+
+async def test_an_answer_computed_across_a_change_notice_is_not_kept() -> None:
+    answers = AnswerCache()
+    noticed = asyncio.Event()
+    values = iter([1, 2])
+
+    async def compute_while_xp_changes() -> int:
+        value = next(values)
+        if value == 1:
+            await answers.forget(notify.Change(notify.Topic.XP, GUILD))
+            noticed.set()
+        return value
+
+    assert await answers.answer(GUILD, "rank", compute_while_xp_changes) == 1
+    assert noticed.is_set()
+    # The first answer was read before the notice: the next request computes again.
+    assert await answers.answer(GUILD, "rank", compute_while_xp_changes) == 2
+    assert len(answers) == 1
