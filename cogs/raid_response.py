@@ -570,10 +570,10 @@ class RaidResponse(commands.Cog):
         *,
         manageable: discord.Member,
         only: discord.TextChannel | None = None,
-    ) -> list[discord.TextChannel]:
+    ) -> tuple[list[discord.TextChannel], list[discord.TextChannel]]:
         """Put back the slowmodes a raid raised (in `only`, or everywhere) in the channels
-        `manageable` (who asked) can manage."""
-        restored = []
+        `manageable` (who asked) can manage; the channels restored, and those Discord refused."""
+        restored, refused = [], []
         for remembered in await service.remembered_slowmodes(guild.id):
             if only is not None and remembered.channel_id != only.id:
                 continue
@@ -581,10 +581,18 @@ class RaidResponse(commands.Cog):
             if isinstance(channel, discord.TextChannel):
                 if not channel.permissions_for(manageable).manage_channels:
                     continue
-                await channel.edit(slowmode_delay=remembered.previous_seconds, reason="Unlock")
+                try:
+                    await channel.edit(
+                        slowmode_delay=remembered.previous_seconds, reason="Unlock"
+                    )
+                except discord.HTTPException as error:
+                    # Kept for the next /unlock; the channels unlocked so far stay recorded.
+                    log.warning("Could not restore slowmode in %s: %s", channel.id, error)
+                    refused.append(channel)
+                    continue
                 restored.append(channel)
             await service.forget_slowmode(guild.id, remembered.channel_id)
-        return restored
+        return restored, refused
 
     @app_commands.command(name="lock", description="Stop @everyone from talking in a channel.")
     @app_commands.describe(
@@ -684,7 +692,7 @@ class RaidResponse(commands.Cog):
                     unlocked.append(target)
             except (discord.HTTPException, PermissionDenied) as error:
                 log.warning("Could not unlock channel %s: %s", target.id, error)
-        slowed = await self.restore_slowmodes(
+        slowed, still_slow = await self.restore_slowmodes(
             guild, manageable=member, only=None if server else targets[0]
         )
         if unlocked:
@@ -702,6 +710,11 @@ class RaidResponse(commands.Cog):
         ]
         if slowed:
             lines.append(f"Slowmode is back to what it was in {mentions(slowed)}.")
+        if still_slow:
+            lines.append(
+                f"I could not put back the slowmode of {mentions(still_slow)} (I need Manage "
+                "Channels there); /unlock again once I have it."
+            )
         failed = [c for c in targets if c not in unlocked]
         if failed:
             lines.append(f"I could not unlock {mentions(failed)}; try again.")

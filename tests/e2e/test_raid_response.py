@@ -390,3 +390,30 @@ async def test_lock_unlock_and_slowmode_need_manage_channels_in_the_channel_chan
 
     own = await env.alice.slash("lock", in_channel=desk)
     assert "Locked" in said(own) and desk.mention in said(own)
+
+
+async def test_unlock_finishes_when_discord_refuses_one_channel(env: DiscordEnv) -> None:
+    """A channel the bot may no longer manage is reported; the others are unlocked, their
+    slowmode restored and the unlock recorded, and the refused one stays remembered."""
+    general, other = env.channel("general"), await env.guild.create_text_channel("other")
+    await turn_on_anti_raid(env, lockdown=True, slowmode="2m")
+    for channel in (general, other):
+        await env.owner.slash("raid channel", channel=channel, lockdown=True, slowmode=True)
+    for n in range(4):
+        await env.guild.add_member(f"locker{n}")
+    await env.settle()
+    assert general.rate_limit_per_user == other.rate_limit_per_user == 120
+
+    general.overwrites[env.bot.user.id] = Overwrite(
+        env.bot.user.id, 1, 0, int(Permissions.of("manage_channels"))
+    )
+    env.guild.server.events.channel_update(general)
+    await env.settle()
+    reply = await env.owner.slash("unlock", in_channel=other, server=True)
+    text = said(reply)
+    assert "Unlocked" in text and other.mention in text, text
+    assert f"could not put back the slowmode of {general.mention}" in text, text
+    assert other.rate_limit_per_user == 0 and general.rate_limit_per_user == 120
+    assert await AuditLog.filter(action="channel.unlock").count() == 1
+    assert await ChannelSlowmode.filter(channel_id=general.id).exists()
+    assert not await ChannelSlowmode.filter(channel_id=other.id).exists()
