@@ -324,8 +324,16 @@ def overwrite_changes(before: discord.abc.GuildChannel, after: discord.abc.Guild
             for (name, value), (_, was) in zip(iter(new), iter(old), strict=True)
             if value != was
         ]
-        lines.append(f"{target.mention}: {', '.join(changed)}")
+        lines.append(f"{_overwrite_target(target)}: {', '.join(changed)}")
     return "\n".join(lines) or "changed"
+
+
+def _overwrite_target(target: discord.Role | discord.Member | discord.Object) -> str:
+    """The role or member an overwrite is for; a member who left (or a role not cached yet) is a
+    bare id with its type, still shown as a mention."""
+    if isinstance(target, discord.Role | discord.Member):
+        return target.mention
+    return f"<@&{target.id}>" if target.type is discord.Role else f"<@{target.id}>"
 
 
 def _state(value: bool | None) -> str:

@@ -10,6 +10,7 @@ import pytest
 from models.guilds import GuildSettings
 from models.security import AuditLog
 from pegasus.localdiscord.env import DiscordEnv
+from pegasus.localdiscord.permissions import Overwrite, Permissions
 from pegasus.localdiscord.state import FakeMessage, snowflake
 from pegasus.services import community
 from tests.web.test_api_community import served_by
@@ -272,3 +273,21 @@ async def test_settings_changes_at_once_are_each_posted_once(env: DiscordEnv) ->
 @pytest.fixture
 def env(discord_env: DiscordEnv) -> DiscordEnv:
     return discord_env
+
+
+async def test_a_changed_overwrite_of_a_member_who_left_is_posted(env: DiscordEnv) -> None:
+    """Overwrites of members who left stay on channels; removing one is posted like any
+    other change, with the member's id as a mention."""
+    await give_every_category_a_channel(env)
+    left = snowflake()
+    room = await env.guild.create_text_channel(
+        "room", overwrites=[Overwrite(left, 1, int(Permissions.of("send_messages")), 0)]
+    )
+    await env.settle()
+    before = len(env.channel("server-log").bot_messages)
+    del room.overwrites[left]
+    env.guild.server.events.channel_update(room)
+    await env.settle()
+    changed = env.channel("server-log").bot_messages[before:]
+    assert [(m.embed or {}).get("title") for m in changed] == ["Channel changed"]
+    assert f"<@{left}>: send_messages inherited" in changed[0].text, changed[0].text
