@@ -45,6 +45,7 @@ from pegasus.services.audit import (
     record_audit,
     record_security_event,
 )
+from pegasus.services.dashboard import forget_expired as forget_expired_sessions
 from pegasus.services.ids import without_nul
 from pegasus.services.security.apikeys import (
     ApiKeyCache,
@@ -218,6 +219,7 @@ class WebState:
         if now - self.last_sweep >= SWEEP_SECONDS:
             self.last_sweep = now
             await idempotency.forget_old(self.clock())
+            await forget_expired_sessions(self.clock())
 
 
 class Endpoint:
