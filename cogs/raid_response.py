@@ -44,7 +44,12 @@ from pegasus.services.raids import (
     VerificationConfig,
 )
 from pegasus.services.security import RaidReport, record_incident_action
-from pegasus.ui.checks import MANAGE_SERVER, and_join, require_bot_can_post
+from pegasus.ui.checks import (
+    MANAGE_SERVER,
+    and_join,
+    require_bot_can_post,
+    require_member_can_see,
+)
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.format import BLURPLE, GREEN, RED, clip, timestamp
 from pegasus.ui.logpost import post_alert, post_to_channel, sendable_text_channel
@@ -1081,8 +1086,9 @@ class RaidResponse(commands.Cog):
         channel: discord.TextChannel,
         text: app_commands.Range[str, 1, 2000] | None = None,
     ) -> None:
-        guild = interaction.guild
-        assert guild is not None
+        guild, member = interaction.guild, interaction.user
+        assert guild is not None and isinstance(member, discord.Member)
+        require_member_can_see(channel, member)
         require_bot_can_post(channel, what="the Verify message", embeds=True)
         config = await service.verification_config(guild.id)
         embed = discord.Embed(

@@ -23,7 +23,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, role_ref
 from pegasus.services import rolemenus as service
 from pegasus.services.rolemenus import MenuInfo, MenuRules, RoleChange
-from pegasus.ui.checks import and_join, require_bot_can_post
+from pegasus.ui.checks import and_join, require_bot_can_post, require_member_can_see
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton, PegasusSelect
 from pegasus.ui.format import BLURPLE, clip, plural
@@ -449,7 +449,7 @@ class RoleMenus(
         menu: str,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        guild, _member = invoker_of(interaction)
+        guild, member = invoker_of(interaction)
         found = await service.get_menu(guild.id, menu)
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
@@ -459,6 +459,7 @@ class RoleMenus(
                 f"Menu `{found.menu_id}` offers no role yet: add one with `/rolemenu add`."
             )
         require_bot_can_manage_roles(guild)
+        require_member_can_see(target, member)
         require_bot_can_post(target, embeds=True, what="the role menu")
         await interaction.response.defer(ephemeral=True, thinking=True)
         message = await target.send(

@@ -12,7 +12,13 @@ import discord
 
 from pegasus.errors import PermissionDenied, ValidationError, channel_ref, role_ref
 
-__all__ = ["MANAGE_SERVER", "and_join", "require_bot_can_give", "require_bot_can_post"]
+__all__ = [
+    "MANAGE_SERVER",
+    "and_join",
+    "require_bot_can_give",
+    "require_bot_can_post",
+    "require_member_can_see",
+]
 
 # Who may set a feature up: the default permission of every settings command.
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
@@ -45,6 +51,18 @@ def require_bot_can_post(
         posting = f"post {what}" if what else "post"
         raise PermissionDenied(
             f"I can't {posting} in {{channel}}: I need {and_join(missing)} there.",
+            channel=channel_ref(channel.id),
+        )
+
+
+def require_member_can_see(channel: discord.abc.GuildChannel, member: discord.Member) -> None:
+    """Refuse to post on `member`'s behalf in a channel they can't see (a private one).
+
+    Seeing is enough: staff often post a panel in a channel closed to everyone's messages.
+    """
+    if not channel.permissions_for(member).view_channel:
+        raise PermissionDenied(
+            "You can't see {channel}, so I won't post there for you.",
             channel=channel_ref(channel.id),
         )
 

@@ -426,3 +426,23 @@ async def test_manage_permissions_of_one_channel_is_not_manage_roles(
     assert not await RoleMenu.exists()
     allowed = await cast.manager.slash("rolemenu create", title="Staff", in_channel=desk)
     assert "created" in allowed.text, allowed.text
+
+
+async def test_a_menu_is_not_sent_where_its_sender_cant_see(
+    discord_env: DiscordEnv, cast: Cast
+) -> None:
+    env = discord_env
+    hidden = await env.guild.create_text_channel(
+        "hidden",
+        overwrites=[
+            Overwrite(env.guild.id, 0, 0, int(Permissions.of("view_channel"))),
+            Overwrite(env.guild.role("Pegasus").id, 0, int(Permissions.of("view_channel")), 0),
+        ],
+    )
+    await env.settle()
+    menu = await create(cast.manager)
+    await offer(cast.manager, menu, cast.red)
+    refused = await cast.manager.slash("rolemenu send", menu=menu, channel=hidden)
+    assert refused.ephemeral and "You can't see" in refused.text, refused.text
+    assert hidden.bot_messages == []
+    assert (await RoleMenu.get(menu_id=menu)).message_id is None

@@ -13,6 +13,7 @@ from models.moderation import CaseType, ModCase
 from models.scheduling import ActionStatus, ScheduledAction
 from models.security import SecurityLog
 from pegasus.localdiscord.env import DiscordEnv
+from pegasus.localdiscord.permissions import Overwrite, Permissions
 from pegasus.localdiscord.state import FakeMember, FakeMessage, now
 from pegasus.scheduler import utcnow
 from pegasus.services.raids import TIMEOUT_KIND
@@ -164,3 +165,25 @@ async def test_a_deleted_verified_role_is_told_and_kicks_nobody(env: DiscordEnv)
     assert await run_timers(env) == 1
     assert env.guild.find_member(waiting.id) is not None and not env.guild.kicked
     assert not await ModCase.filter(user_id=waiting.id, type=CaseType.KICK).exists()
+
+
+async def test_the_verify_message_is_not_posted_where_its_poster_cant_see(
+    env: DiscordEnv,
+) -> None:
+    hidden = await env.guild.create_text_channel(
+        "hidden",
+        overwrites=[
+            Overwrite(env.guild.id, 0, 0, int(Permissions.of("view_channel"))),
+            Overwrite(env.guild.role("Pegasus").id, 0, int(Permissions.of("view_channel")), 0),
+        ],
+    )
+    manager = await env.guild.create_role(
+        "Manager", permissions=Permissions.of("manage_guild"), position=1
+    )
+    steward = await env.guild.add_member("steward", roles=[manager])
+    await env.settle()
+    refused = await steward.slash("verification post", channel=hidden)
+    assert refused.ephemeral and "You can't see" in said(refused), said(refused)
+    assert hidden.bot_messages == []
+    posted = await env.owner.slash("verification post", channel=hidden)
+    assert "Posted the Verify message" in said(posted), said(posted)
