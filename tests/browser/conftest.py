@@ -8,6 +8,7 @@ Screenshots go to tests/browser/artifacts/ (`Dashboard.shoot`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,12 @@ from pegasus.web import WebConfig, WebServer, create_app
 from pegasus.web.dashboard import DashboardConfig
 from tests.web.conftest import SECRET
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's package; PEGASUS_CHROMIUM names another build (and lets a test see the refusal).
+CHROMIUM = Path(os.environ.get("PEGASUS_CHROMIUM", "/usr/bin/chromium"))
+MISSING_CHROMIUM = (
+    "The browser tests need Chromium at {path}: install it with `apt-get install -y chromium` "
+    "and run them again."
+)
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WIDTHS = {"desktop": 1280, "phone": 375}
 
@@ -58,13 +64,15 @@ class Dashboard:
 
 
 @pytest.fixture
-async def dashboard(discord_env: DiscordEnv) -> AsyncIterator[Dashboard]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "The browser tests need Debian's Chromium at /usr/bin/chromium: run "
-            "`apt-get install -y chromium` and run them again.",
-            pytrace=False,
-        )
+def chromium() -> Path:
+    """The browser, or the test fails (never skips): CI without Chromium must not pass."""
+    if not CHROMIUM.is_file():
+        pytest.fail(MISSING_CHROMIUM.format(path=CHROMIUM), pytrace=False)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def dashboard(chromium: Path, discord_env: DiscordEnv) -> AsyncIterator[Dashboard]:
     local = discord_env.server
     config = WebConfig(
         secret=SECRET,
@@ -79,7 +87,7 @@ async def dashboard(discord_env: DiscordEnv) -> AsyncIterator[Dashboard]:
     oauth2_of(local).redirect_uris.add(f"{server.url}/dashboard/callback")
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM))
+            browser = await playwright.chromium.launch(executable_path=str(chromium))
             try:
                 yield Dashboard(discord_env, server, browser)
             finally:

@@ -3,6 +3,10 @@ through a real browser against the local Discord and the real bot."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from models.web import WebSession
@@ -146,3 +150,44 @@ async def test_logout_ends_the_session(dashboard: Dashboard) -> None:
     assert answer is not None
     assert page.url == dashboard.url  # sent to the login page
     await context.close()
+
+
+async def test_the_pages_fit_a_phone_and_work_from_the_keyboard(dashboard: Dashboard) -> None:
+    guild = dashboard.env.server.guild
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    for path in ("/guilds", f"/guilds/{guild.id}"):
+        await page.goto(dashboard.url + path)
+        await page.set_viewport_size({"width": 375, "height": 700})
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{path} scrolls sideways on a phone ({width} px)"
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.goto(f"{dashboard.url}/guilds")
+    manage = f"Manage {guild.name}"
+    for _ in range(10):  # the skip link, the logout button, then the guilds
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.getAttribute('aria-label')") == manage:
+            break
+    else:
+        raise AssertionError("the Manage link cannot be reached with the Tab key")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{dashboard.url}/guilds/{guild.id}")
+    await context.close()
+
+
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it() -> None:
+    env = {**os.environ, "PEGASUS_CHROMIUM": "/nonexistent/chromium"}
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            f"{__file__}::test_logout_ends_the_session",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout  # failed, not skipped
+    assert "apt-get install -y chromium" in result.stdout
+    assert "1 error" in result.stdout
