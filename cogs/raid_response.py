@@ -519,7 +519,10 @@ class RaidResponse(commands.Cog):
         try:
             await channel.set_permissions(
                 guild.default_role,
-                overwrite=as_discord(service.locked_overwrite(current)),
+                overwrite=as_discord(
+                    # Discord lets a bot allow or deny only what it holds in the server.
+                    service.locked_overwrite(current, guild.me.guild_permissions.value)
+                ),
                 reason=clip(f"Lock: {reason}" if reason else "Lock", 500),
             )
         except discord.HTTPException:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.discord_env(
 )
 
 LOCKED = Permissions.of("send_messages", "add_reactions")
+THREAD_BITS = ("send_messages_in_threads", "create_public_threads", "create_private_threads")
 
 
 @pytest.fixture
@@ -417,3 +418,23 @@ async def test_unlock_finishes_when_discord_refuses_one_channel(env: DiscordEnv)
     assert await AuditLog.filter(action="channel.unlock").count() == 1
     assert await ChannelSlowmode.filter(channel_id=general.id).exists()
     assert not await ChannelSlowmode.filter(channel_id=other.id).exists()
+
+
+async def test_a_lock_closes_the_channels_threads_too(env: DiscordEnv) -> None:
+    """In a thread, sending needs Send Messages in Threads: a lock denies it and creating
+    threads (as far as the bot holds them), and an unlock restores the overwrite exactly."""
+    threads = Permissions.of(*THREAD_BITS)
+    busy = await env.guild.create_text_channel(
+        "busy", overwrites=[Overwrite(env.guild.id, 0, int(threads), 0)]
+    )
+    bot_role = env.guild.role("Pegasus")
+    await env.guild.set_role_permissions(bot_role, int(bot_role.permissions) | int(threads))
+    await env.settle()
+    before = overwrites(busy)
+    assert all(getattr(busy.permissions_for(env.alice), bit) for bit in THREAD_BITS)
+    reply = await env.owner.slash("lock", channel=busy)
+    assert "Locked" in said(reply), said(reply)
+    for bit in THREAD_BITS:
+        assert not getattr(busy.permissions_for(env.alice), bit), bit
+    await env.owner.slash("unlock", channel=busy)
+    assert overwrites(busy) == before

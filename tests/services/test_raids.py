@@ -10,7 +10,7 @@ import pytest
 from models.security import SecurityIncident
 from pegasus.errors import ValidationError
 from pegasus.services import raids
-from pegasus.services.raids import LOCK_BITS, Joiner, Overwrite, RaidAction
+from pegasus.services.raids import LOCK_BITS, THREAD_LOCK_BITS, Joiner, Overwrite, RaidAction
 from pegasus.services.security import RaidDetector, SecurityConfig, handle_join, resume_raids
 
 GUILD = 444_444_444_444_444_444
@@ -43,10 +43,20 @@ def test_young_accounts() -> None:
 
 
 def test_a_lock_denies_sending_and_reacting_and_keeps_every_other_bit() -> None:
-    assert raids.locked_overwrite(None) == Overwrite(0, LOCK_BITS)
+    assert raids.locked_overwrite(None, 0) == Overwrite(0, LOCK_BITS)
     previous = Overwrite(allow=(1 << 11) | (1 << 14), deny=1 << 15)
-    locked = raids.locked_overwrite(previous)
+    locked = raids.locked_overwrite(previous, 0)
     assert locked == Overwrite(allow=1 << 14, deny=(1 << 15) | LOCK_BITS)
+
+
+def test_a_lock_closes_threads_as_far_as_the_bot_may() -> None:
+    """Sending in a thread needs Send Messages in Threads: a lock denies it, and creating
+    threads, unless the bot lacks the permission (Discord would refuse the whole overwrite)."""
+    everything = raids.locked_overwrite(Overwrite(allow=1 << 38, deny=0))
+    assert everything == Overwrite(allow=0, deny=LOCK_BITS | THREAD_LOCK_BITS)
+    no_private = THREAD_LOCK_BITS & ~(1 << 36)
+    partly = raids.locked_overwrite(None, no_private)
+    assert partly == Overwrite(0, LOCK_BITS | no_private)
 
 
 async def test_a_second_lock_keeps_the_first_remembered_overwrite(db: str) -> None:

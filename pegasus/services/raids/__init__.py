@@ -7,6 +7,7 @@ keeps the verification gate's timers.
 
 from .lockdown import (
     LOCK_BITS,
+    THREAD_LOCK_BITS,
     Overwrite,
     RememberedLock,
     RememberedSlowmode,
@@ -47,6 +48,7 @@ __all__ = [
     "LOCK_BITS",
     "MAX_SLOWMODE_SECONDS",
     "RAID",
+    "THREAD_LOCK_BITS",
     "TIMEOUT_KIND",
     "VERIFICATION",
     "ActiveRaid",

@@ -19,6 +19,7 @@ from pegasus.services.audit import ensure_rows, record_audit, record_security_ev
 
 __all__ = [
     "LOCK_BITS",
+    "THREAD_LOCK_BITS",
     "Overwrite",
     "RememberedLock",
     "RememberedSlowmode",
@@ -36,6 +37,12 @@ __all__ = [
 SEND_MESSAGES = 1 << 11
 ADD_REACTIONS = 1 << 6
 LOCK_BITS = SEND_MESSAGES | ADD_REACTIONS
+# In a thread, sending needs Send Messages in Threads, not Send Messages: a lock that left these
+# open would let a raid go on in the channel's threads, or in new ones.
+CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
+SEND_MESSAGES_IN_THREADS = 1 << 38
+THREAD_LOCK_BITS = CREATE_PUBLIC_THREADS | CREATE_PRIVATE_THREADS | SEND_MESSAGES_IN_THREADS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +68,17 @@ class RememberedSlowmode:
     raised_to: int
 
 
-def locked_overwrite(previous: Overwrite | None) -> Overwrite:
+def locked_overwrite(previous: Overwrite | None, bot_permissions: int = -1) -> Overwrite:
     """The @everyone overwrite of a locked channel: the previous one, with the lock's bits
-    denied (and no longer allowed); every other bit as it was."""
+    denied (and no longer allowed); every other bit as it was.
+
+    The threads' bits are denied as far as the bot holds them in the server
+    (`bot_permissions`): Discord refuses an overwrite denying a permission its author lacks,
+    and a lock of sending alone is better than none.
+    """
+    bits = LOCK_BITS | (THREAD_LOCK_BITS & bot_permissions)
     allow, deny = (previous.allow, previous.deny) if previous else (0, 0)
-    return Overwrite(allow=allow & ~LOCK_BITS, deny=deny | LOCK_BITS)
+    return Overwrite(allow=allow & ~bits, deny=deny | bits)
 
 
 def _lock(row: ChannelLock) -> RememberedLock:
