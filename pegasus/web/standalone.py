@@ -56,6 +56,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if listener is not None:
             listener.start()
         print(f"Pegasus API: {server.url}/api/v1 (reference: {server.url}/api/docs)", flush=True)
+        print(f"Pegasus dashboard: {settings.web_public_url or server.url}/dashboard", flush=True)
         try:
             await stop.wait()
         finally:
