@@ -13,8 +13,9 @@ from models.guilds import User
 class WebSession(Model):
     """A person signed in to the dashboard with Discord.
 
-    The cookie holds a random secret; only its SHA-256 is stored. The Discord access token is
-    what re-reads the person's guild permissions; it is never logged, exported or shown.
+    The cookie holds a random secret; only its SHA-256 is stored. The Discord access token, which
+    re-reads the person's guild permissions, is stored encrypted (AES-GCM under a key derived from
+    WEB_SECRET) and is never logged, exported or shown.
     `guilds` is the last answer of Discord's /users/@me/guilds (id, name, icon, owner,
     permissions), read again once `guilds_fetched_at` is older than a minute.
     """

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from models.web import WebSession
+from pegasus.localdiscord.oauth2 import oauth2_of
 from pegasus.localdiscord.permissions import Permissions
 from tests.browser.conftest import Dashboard
 
@@ -46,6 +47,9 @@ async def test_owner_logs_in_and_manages_the_guild(dashboard: Dashboard) -> None
     assert "pegasus_login" not in cookies  # the login's cookie goes once it is used
     sessions = await WebSession.all()
     assert [row.user_id for row in sessions] == [guild.owner.id]  # type: ignore[attr-defined]
+    (token,) = oauth2_of(dashboard.env.server).tokens  # the one Discord gave at this login
+    assert token not in sessions[0].access_token  # stored sealed
+    assert session_cookie["value"] not in sessions[0].id  # only the secret's hash is stored
     await context.close()
 
 

@@ -19,6 +19,7 @@ from pegasus.services.dashboard import (
     start_session,
 )
 from pegasus.web.app import client_id_of_token, web_config
+from pegasus.web.dashboard.sealing import seal, unseal
 from tests.web.conftest import GUILD, Api
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -99,7 +100,7 @@ async def test_sessions_end_at_logout_and_at_expiry(db: str) -> None:
     secret, session = await start_session(
         user_id=42,
         user_name="alice",
-        access_token="token-value",
+        sealed_token="token-value",
         token_expires_at=NOW + timedelta(days=7),
         guilds=[guild],
         now=NOW,
@@ -115,7 +116,7 @@ async def test_sessions_end_at_logout_and_at_expiry(db: str) -> None:
     secret, session = await start_session(
         user_id=42,
         user_name="alice",
-        access_token="t",
+        sealed_token="t",
         token_expires_at=NOW + timedelta(hours=1),  # a token that ends first ends the session
         guilds=[],
         now=NOW,
@@ -124,3 +125,15 @@ async def test_sessions_end_at_logout_and_at_expiry(db: str) -> None:
     assert await end_session(session.id) is True
     assert await find_session(secret, NOW) is None
     assert await WebSession.all().count() == 0
+
+
+def test_access_tokens_are_sealed_under_the_web_secret() -> None:
+    secret = b"a-web-secret-of-at-least-32-characters"
+    sealed = seal(secret, "discord-access-token")
+    assert "discord-access-token" not in sealed
+    assert sealed != seal(secret, "discord-access-token")  # a fresh nonce each time
+    assert unseal(secret, sealed) == "discord-access-token"
+    assert unseal(b"another-secret-of-at-least-32-characters", sealed) is None
+    tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
+    assert unseal(secret, tampered) is None
+    assert unseal(secret, "not base64 at all!") is None

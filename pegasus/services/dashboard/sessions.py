@@ -72,12 +72,12 @@ class DashboardSession:
     user_id: int
     user_name: str
     csrf_token: str
-    access_token: str
+    sealed_token: str  # the Discord access token, encrypted by the web layer
     guilds: tuple[DashboardGuild, ...]
     guilds_fetched_at: datetime
     expires_at: datetime
 
-    def __repr__(self) -> str:  # the access token and CSRF token stay out of logs
+    def __repr__(self) -> str:  # the tokens stay out of logs
         return f"<DashboardSession user={self.user_id} expires={self.expires_at.isoformat()}>"
 
     def guild(self, guild_id: int) -> DashboardGuild | None:
@@ -100,7 +100,7 @@ def _session(row: WebSession) -> DashboardSession:
         user_id=row.user_id,  # type: ignore[attr-defined]
         user_name=row.user_name,
         csrf_token=row.csrf_token,
-        access_token=row.access_token,
+        sealed_token=row.access_token,
         guilds=tuple(DashboardGuild.from_discord(item) for item in row.guilds or ()),
         guilds_fetched_at=row.guilds_fetched_at,
         expires_at=row.expires_at,
@@ -111,7 +111,7 @@ async def start_session(
     *,
     user_id: int,
     user_name: str,
-    access_token: str,
+    sealed_token: str,
     token_expires_at: datetime,
     guilds: Iterable[DashboardGuild],
     now: datetime,
@@ -124,7 +124,7 @@ async def start_session(
         id=_hash(secret),
         user_id=user_id,
         user_name=user_name[:64],
-        access_token=access_token,
+        access_token=sealed_token,
         token_expires_at=token_expires_at,
         guilds=[guild.stored() for guild in guilds],
         guilds_fetched_at=now,

@@ -37,6 +37,7 @@ from pegasus.services.dashboard import (
     store_guilds,
 )
 from pegasus.web.dashboard.discord_oauth import DiscordOAuth, OAuthFailed
+from pegasus.web.dashboard.sealing import seal, unseal
 
 __all__ = ["DASHBOARD_PREFIX", "DashboardConfig", "add_routes"]
 
@@ -246,7 +247,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
     secret, _ = await start_session(
         user_id=int(me["id"]),
         user_name=str(me.get("global_name") or me.get("username") or ""),
-        access_token=grant.access_token,
+        sealed_token=seal(_secret(request), grant.access_token),
         token_expires_at=now + timedelta(seconds=grant.expires_in or 604_800),
         guilds=guilds,
         now=now,
@@ -309,8 +310,11 @@ async def _fresh(request: web.Request, session: DashboardSession) -> DashboardSe
         return session
     oauth = _oauth(request)
     assert oauth is not None  # needs_session let the request in
+    token = unseal(_secret(request), session.sealed_token)
     try:
-        guilds = await oauth.guilds(session.access_token)
+        if token is None:  # sealed under another secret
+            raise OAuthFailed("This sign-in can no longer be read; log in again.")
+        guilds = await oauth.guilds(token)
     except OAuthFailed:
         await end_session(session.id)  # the token no longer works: sign in again
         raise web.HTTPFound(DASHBOARD_PREFIX) from None
