@@ -154,6 +154,7 @@ def test_invites_links_caps_emoji_mentions() -> None:
     assert fires(only, "www.other.net") and not fires(only, "https://docs.example.org/x")
     caps = rule(RuleKind.CAPS, threshold=70)
     assert fires(caps, "STOP SHOUTING AT ME") and not fires(caps, "OK LOL")
+    assert fires(caps, "ÉCOUTEZ TOUS ÇA 🎉🎉") and not fires(caps, "Hey there, nice one 🎉🎉")
     emoji = rule(RuleKind.EMOJI, threshold=2)
     assert fires(emoji, "🎉 <a:party:123456789012345678> 🎉") and not fires(emoji, "🎉🎉")
     mentions = rule(RuleKind.MENTIONS, threshold=2)

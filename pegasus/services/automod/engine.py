@@ -174,14 +174,30 @@ ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 ASCII_NOT_LETTERS = bytes(set(range(128)) - set(ASCII_UPPER) - set(range(ord("a"), ord("z") + 1)))
 
 
+def _ascii_letters(raw: bytes) -> tuple[int, int]:
+    """Letters and capitals among ASCII bytes, counted by deleting bytes (in C)."""
+    return len(raw.translate(None, ASCII_NOT_LETTERS)), len(raw) - len(
+        raw.translate(None, ASCII_UPPER)
+    )
+
+
+def _caps_bound(content: str) -> int:
+    """At least `caps_percent`: the ASCII letters counted exactly, every other character taken
+    for a capital letter (a message that is not ASCII is usually so for an emoji or two)."""
+    raw = content.encode("ascii", "ignore")
+    letters, upper = _ascii_letters(raw)
+    others = len(content) - len(raw)
+    if letters + others < CAPS_MIN_LETTERS:
+        return 0
+    return round(100 * (upper + others) / (letters + others))
+
+
 def caps_percent(content: str) -> int | None:
     """The share of capitals among the letters, or None for too few letters to shout."""
     if len(content) < CAPS_MIN_LETTERS:
         return None
-    if content.isascii():  # counted by deleting bytes, in C: most messages are ASCII
-        raw = content.encode()
-        letters = len(raw.translate(None, ASCII_NOT_LETTERS))
-        upper = len(raw) - len(raw.translate(None, ASCII_UPPER))
+    if content.isascii():  # most messages
+        letters, upper = _ascii_letters(content.encode())
     else:
         letters = sum(map(str.isalpha, content))
         upper = sum(map(str.isupper, content))
@@ -309,7 +325,12 @@ class GuildRules:
                 fired += self._scanned(content, found)
         if self._allowing and ("://" in content or "www." in content.casefold()):
             fired += self._not_allowed(link_hosts(content))
-        if self._caps and len(content) >= CAPS_MIN_LETTERS and not content.islower():
+        if (
+            self._caps
+            and len(content) >= CAPS_MIN_LETTERS
+            and not content.islower()
+            and (content.isascii() or _caps_bound(content) >= self._caps_min)
+        ):
             percent = caps_percent(content)
             if percent is not None and percent >= self._caps_min:
                 fired += [
