@@ -15,6 +15,7 @@ import pytest
 from models.guilds import GuildSettings
 from models.levels import XpReward
 from models.moderation import ModerationSettings
+from models.raids import VerificationSettings
 from models.security import AuditLog, AuditSource, RoleDelegation
 from pegasus.localdiscord import Permissions
 from pegasus.localdiscord.env import DiscordEnv
@@ -143,6 +144,30 @@ async def test_the_mute_role_needs_a_role_the_key_owner_could_give(roles_api: Ro
     assert status == 200, answer
     assert (await ModerationSettings.get(guild_id=env.guild.id)).mute_role_id == cast.regular.id
     assert await RoleDelegation.exists(guild_id=env.guild.id, role_id=cast.regular.id)
+
+
+async def test_the_verification_roles_need_roles_the_key_owner_could_give(
+    roles_api: RolesApi,
+) -> None:
+    """Members who verify get these roles: set over the API, they pass the rule of
+    /verification set, or any key holder could hand everyone a role above themselves."""
+    env = roles_api.env
+    cast = await cast_of(env)
+    key = await roles_api.key_of(cast.manager)
+    for name in ("verified_role_id", "unverified_role_id"):
+        status, problem = await roles_api.patch(
+            key, "security.verification", {name: cast.admin.id}
+        )
+        assert status == 403, (name, problem)
+        assert "is not below your highest role" in problem["detail"], problem
+    assert not await VerificationSettings.filter(verified_role_id=cast.admin.id).exists()
+
+    status, answer = await roles_api.patch(
+        key, "security.verification", {"verified_role_id": cast.regular.id}
+    )
+    assert status == 200, answer
+    delegation = await RoleDelegation.get(guild_id=env.guild.id, role_id=cast.regular.id)
+    assert delegation.configured_by_id == cast.manager.id  # type: ignore[attr-defined]
 
 
 async def test_the_security_alert_role_is_recorded_for_its_pings(roles_api: RolesApi) -> None:

@@ -54,6 +54,10 @@ ROLE_CHECKS: dict[str, dict[str, RoleCheck]] = {
     "moderation": {"mute_role_id": require_can_delegate},
     "community": {"autorole_role_ids": require_can_be_autorole_over_api},
     "security": {"security_alert_role_id": require_known_role},
+    "security.verification": {
+        "verified_role_id": require_can_delegate,
+        "unverified_role_id": require_can_delegate,
+    },
 }
 ROLES_GIVEN: dict[str, frozenset[str]] = {
     feature: frozenset(checks) for feature, checks in ROLE_CHECKS.items()
