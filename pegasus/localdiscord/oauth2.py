@@ -4,7 +4,8 @@ As Discord documents it: `GET /oauth2/authorize` (here a page to pick one of the
 instead of Discord's consent screen) redirects to `redirect_uri` with `code` and `state`
 unchanged; `POST /api/v10/oauth2/token` trades the code, checked with the client secret, for an
 access token; `GET /api/v10/users/@me` and `/users/@me/guilds` with `Authorization: Bearer
-<token>` answer as Discord does for the scopes `identify` and `guilds`. An unknown client id or a
+<token>` answer as Discord does for the scopes `identify` and `guilds`; `POST
+/api/v10/oauth2/token/revoke` ends a token. An unknown client id or a
 redirect URI that is not registered is refused with an error page, as Discord does, without
 redirecting.
 """
@@ -82,6 +83,7 @@ def add_oauth2_routes(app: web.Application, server: LocalDiscord) -> None:
     app.router.add_post("/oauth2/authorize", _authorize_decision(server))
     for prefix in ("/api", "/api/v{version:\\d+}"):
         app.router.add_post(f"{prefix}/oauth2/token", _token(server))
+        app.router.add_post(f"{prefix}/oauth2/token/revoke", _revoke(server))
         app.router.add_get(f"{prefix}/users/@me", _bearer_or_bot(server, _me))
         app.router.add_get(f"{prefix}/users/@me/guilds", _bearer_or_bot(server, _guilds))
 
@@ -213,6 +215,24 @@ def _token(server: LocalDiscord) -> Any:
                 "scope": " ".join(grant.scopes),
             }
         )
+
+    return handle
+
+
+def _revoke(server: LocalDiscord) -> Any:
+    """Token revocation (RFC 7009, as Discord serves it): the token stops working; an unknown
+    token is answered the same way."""
+
+    async def handle(request: web.Request) -> web.Response:
+        oauth2 = oauth2_of(server)
+        form = await request.post()
+        client_id, secret = _client(request, form)
+        if client_id != str(server.application_id) or not secrets.compare_digest(
+            secret, oauth2.client_secret
+        ):
+            return _oauth_error(401, "invalid_client")
+        oauth2.tokens.pop(str(form.get("token", "")), None)
+        return web.json_response({})
 
     return handle
 

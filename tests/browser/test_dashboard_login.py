@@ -146,8 +146,10 @@ async def test_logout_ends_the_session(dashboard: Dashboard) -> None:
     guild = dashboard.env.server.guild
     context, page = await dashboard.new_page()
     await dashboard.log_in(page, "owner")
+    assert len(oauth2_of(dashboard.env.server).tokens) == 1
     await page.get_by_role("button", name="Log out").click()
     await page.wait_for_url(dashboard.url)
+    assert oauth2_of(dashboard.env.server).tokens == {}  # revoked at Discord too
     assert await page.get_by_role("link", name="Log in with Discord").count() == 1
     assert await WebSession.all().count() == 0
     answer = await page.goto(f"{dashboard.url}/guilds/{guild.id}")

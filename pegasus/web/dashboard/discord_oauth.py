@@ -87,6 +87,16 @@ class DiscordOAuth:
             str(data.get("scope") or ""),
         )
 
+    async def revoke(self, access_token: str) -> None:
+        """Tell Discord the token is no longer needed (at logout)."""
+        form = {
+            "token": access_token,
+            "token_type_hint": "access_token",
+            "client_id": str(self.client_id),
+            "client_secret": self.client_secret,
+        }
+        await self._call("POST", "/oauth2/token/revoke", data=form)
+
     async def me(self, access_token: str) -> dict[str, Any]:
         data = await self._call("GET", "/users/@me", token=access_token)
         if not isinstance(data, dict) or "id" not in data:

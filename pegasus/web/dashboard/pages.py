@@ -16,6 +16,7 @@ Every page is sent with a Content-Security-Policy without script, and may not be
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -297,6 +298,10 @@ def _forbidden(session: DashboardSession | None) -> web.Response:
 @needs_session
 async def logout(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     await end_session(session.id)
+    oauth, token = _oauth(request), unseal(_secret(request), session.sealed_token)
+    if oauth is not None and token is not None:
+        with contextlib.suppress(OAuthFailed):  # signed out here whatever Discord answers
+            await oauth.revoke(token)
     response = web.HTTPFound(DASHBOARD_PREFIX)
     response.del_cookie(SESSION_COOKIE, path=DASHBOARD_PREFIX)
     raise response
