@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,6 @@ from pegasus import notify
 from pegasus.bot import Pegasus
 from pegasus.errors import (
     ConflictError,
-    NotFoundError,
     PermissionDenied,
     ValidationError,
     channel_ref,
@@ -190,6 +190,34 @@ async def post_case_summary(
         timestamp=utcnow(),
     )
     await post_to_channel(channel, embed=embed)
+
+
+@dataclass(frozen=True, slots=True)
+class GateFault:
+    for_member: str
+    for_staff: str
+
+
+def gate_fault(member: discord.Member, config: VerificationConfig) -> GateFault | None:
+    """Why `member` can't pass the gate as the server is set up now (nothing half-done: checked
+    before any role changes), or None."""
+    guild = member.guild
+    if config.verified_role_id is not None and guild.get_role(config.verified_role_id) is None:
+        return GateFault(
+            "This server's verified role was deleted, so I can't verify you; the staff have "
+            "been told. Try again later.",
+            "The verified role of the verification gate was deleted: choose one with "
+            "`/verification set verified_role:`.",
+        )
+    unverified = guild.get_role(config.unverified_role_id or 0)
+    if unverified is not None and unverified in member.roles and not unverified.is_assignable():
+        return GateFault(
+            "I can't take your unverified role away, so I can't verify you; the staff have been "
+            "told. Try again later.",
+            f"The unverified role {unverified.mention} is not below my highest role, so I can't "
+            "take it away: move my role above it.",
+        )
+    return None
 
 
 class VerifyButton(PegasusButton, template=r"pegasus:verify:press:(?P<guild>[0-9]+)"):
@@ -921,14 +949,12 @@ class RaidResponse(commands.Cog):
             return
         service.require_old_enough(member.created_at, utcnow(), config.min_account_days)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        fault = gate_fault(member, config)
+        if fault is not None:
+            await self.alert_gate_broken(guild, fault.for_staff)
+            raise ConflictError(fault.for_member)
         verified = guild.get_role(config.verified_role_id or 0)
-        if config.verified_role_id is not None:
-            if verified is None:
-                await self.alert_verified_role_gone(guild)
-                raise NotFoundError(
-                    "This server's verified role was deleted, so I can't verify you; the staff "
-                    "have been told. Try again later."
-                )
+        if verified is not None:
             granted = await vet_grants(member, [verified], purpose="verification")
             if not granted:
                 raise PermissionDenied(
@@ -952,17 +978,18 @@ class RaidResponse(commands.Cog):
         config = await service.verification_config(guild.id)
         if not config.enabled or is_verified(member, config) or is_staff(member):
             return
-        if config.verified_role_id is not None and guild.get_role(config.verified_role_id) is None:
-            # Nobody can verify without the role: kicking would punish the server's mistake.
-            log.warning("Not kicking %s in %s: the verified role is gone", member.id, guild.id)
-            await self.alert_verified_role_gone(guild)
+        fault = gate_fault(member, config)
+        if fault is not None:
+            # The member could not verify: kicking would punish the server's mistake.
+            log.warning("Not kicking %s in %s: %s", member.id, guild.id, fault.for_staff)
+            await self.alert_gate_broken(guild, fault.for_staff)
             return
         waited = int((utcnow() - member.joined_at).total_seconds()) if member.joined_at else 0
         await guild.kick(member, reason="Not verified in time")
         await service.record_timeout_kick(guild.id, member.id, waited)
         await self.record_cases(guild, [member.id], CaseType.KICK, "Not verified in time")
 
-    async def alert_verified_role_gone(self, guild: discord.Guild) -> None:
+    async def alert_gate_broken(self, guild: discord.Guild, why: str) -> None:
         """Tell the staff the gate can't be passed, at most once per GATE_ALERT_INTERVAL per server
         (every press of Verify would otherwise post)."""
         moment = utcnow().timestamp()
@@ -972,9 +999,8 @@ class RaidResponse(commands.Cog):
         embed = discord.Embed(
             title="Verification gate broken",
             description=(
-                "The verified role of the verification gate was deleted: members pressing "
-                "Verify are refused, and members not verified in time are no longer kicked. "
-                "Choose a role with `/verification set verified_role:`."
+                f"{why} Members pressing Verify are refused, and members not verified in time "
+                "are not kicked, until it is fixed."
             ),
             colour=RED,
         )

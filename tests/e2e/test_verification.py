@@ -187,3 +187,31 @@ async def test_the_verify_message_is_not_posted_where_its_poster_cant_see(
     assert hidden.bot_messages == []
     posted = await env.owner.slash("verification post", channel=hidden)
     assert "Posted the Verify message" in said(posted), said(posted)
+
+
+async def test_an_unverified_role_the_bot_cant_take_away_changes_nothing(
+    env: DiscordEnv,
+) -> None:
+    """Moved above the bot after members got it: pressing Verify gives no role (the member
+    would keep the unverified one and still be kicked), the staff are told once, and
+    nobody is kicked for what they could not do."""
+    await env.owner.slash("logging set", channel=env.channel("logs"), events="member_leave")
+    panel = await set_up_gate(env, kick_after="10m")
+    stuck = await env.guild.add_member("stuck", created_at=now() - OLD)
+    await env.settle()
+    assert "Unverified" in role_names(stuck)
+    unverified = env.guild.role("Unverified")
+    unverified.position = env.guild.role("Pegasus").position + 1
+    env.server.events.role_update(unverified)
+    await env.settle()
+
+    for _ in range(2):
+        reply = await stuck.click(panel, label="Verify")
+        assert reply.ephemeral and "can't take your unverified role" in said(reply), said(reply)
+    assert "Verified" not in role_names(stuck) and "Unverified" in role_names(stuck)
+    alerts = [m.text for m in env.channel("logs").bot_messages if "gate broken" in m.text]
+    assert len(alerts) == 1 and "move my role above it" in alerts[0], alerts
+
+    await make_due(env, stuck.id)
+    assert await run_timers(env) == 1
+    assert env.guild.find_member(stuck.id) is not None and not env.guild.kicked
