@@ -55,6 +55,11 @@ async def test_login_and_server_list_without_the_bot(local_discord: LocalDiscord
                 assert answer.status == 200
                 assert str(answer.url) == f"{web.url}/dashboard/guilds"
                 page = html.unescape(await answer.text())
+            async with http.get(f"{web.url}/dashboard/guilds/{guild.id}") as answer:
+                assert answer.status == 200
+            # Managed by this person, but Pegasus is not there: no page.
+            async with http.get(f"{web.url}/dashboard/guilds/{elsewhere.id}") as answer:
+                assert answer.status == 404
     finally:
         await web.stop()
     assert LINK.format(f"/dashboard/guilds/{guild.id}") in page

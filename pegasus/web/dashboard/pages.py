@@ -327,16 +327,17 @@ async def _fresh(request: web.Request, session: DashboardSession) -> DashboardSe
 
 
 async def _pegasus_in(request: web.Request, guild_ids: list[int]) -> set[int]:
-    """Which of these guilds Pegasus is in: the bot's cache in its process, else the database."""
+    """Which of these guilds Pegasus is in: the bot's cache in its process, and the database for
+    the others (guilds of other shards' processes, or every guild standalone)."""
     from pegasus.web.app import STATE
 
     bot = request.app[STATE].bot
-    if bot is not None:
-        return {guild_id for guild_id in guild_ids if bot.get_guild(guild_id) is not None}
-    present = await Guild.filter(id__in=guild_ids, left_at__isnull=True).values_list(
-        "id", flat=True
-    )
-    return set(present)
+    cached = set() if bot is None else {g for g in guild_ids if bot.get_guild(g) is not None}
+    rest = [guild_id for guild_id in guild_ids if guild_id not in cached]
+    if not rest:
+        return cached
+    stored = await Guild.filter(id__in=rest, left_at__isnull=True).values_list("id", flat=True)
+    return cached | set(stored)
 
 
 @needs_session
