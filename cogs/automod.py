@@ -288,7 +288,7 @@ class Automod(commands.Cog):
             [role.id for role in author.roles] if rules.needs_roles else (),
             account_age(message.id, author.id) if rules.needs_account_age else None,
             tuple(FileFacts(a.filename, a.content_type) for a in message.attachments)
-            if rules.needs_files
+            if rules.needs_files and message.attachments
             else (),
         )
         fired = rules.evaluate(facts)
