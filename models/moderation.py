@@ -253,7 +253,7 @@ class CaseAuditEntry(Model):
     id = fields.BigIntField(primary_key=True)
     entry_id = fields.BigIntField(unique=True)  # Discord's id of the audit log entry
     guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
-        "models.Guild", related_name="case_audit_entries", on_delete=fields.CASCADE
+        "models.Guild", related_name="case_audit_entries", on_delete=fields.CASCADE, db_index=True
     )
     case: fields.OneToOneRelation[ModCase] = fields.OneToOneField(
         "models.ModCase", related_name="audit_entry", on_delete=fields.CASCADE

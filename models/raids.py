@@ -71,7 +71,11 @@ class ChannelLock(Model):
     deny = fields.BigIntField(default=0)
     reason = fields.TextField(null=True)
     incident: fields.ForeignKeyNullableRelation[SecurityIncident] = fields.ForeignKeyField(
-        "models.SecurityIncident", related_name=False, null=True, on_delete=fields.SET_NULL
+        "models.SecurityIncident",
+        related_name=False,
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -91,7 +95,11 @@ class ChannelSlowmode(Model):
     previous_seconds = fields.IntField()
     raised_to = fields.IntField()
     incident: fields.ForeignKeyNullableRelation[SecurityIncident] = fields.ForeignKeyField(
-        "models.SecurityIncident", related_name=False, null=True, on_delete=fields.SET_NULL
+        "models.SecurityIncident",
+        related_name=False,
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
     )
     created_at = fields.DatetimeField(auto_now_add=True)
 
