@@ -42,6 +42,7 @@ class AppealStatus(StrEnum):
 class AuditSource(StrEnum):
     DISCORD = "discord"
     API = "api"
+    WEB = "web"  # the dashboard
 
 
 class IncidentStatus(StrEnum):
@@ -112,7 +113,7 @@ class Blacklist(Model):
 
 
 class AuditLog(Model):
-    """Who changed what, from Discord or the API, with the state before and after."""
+    """Who changed what, from Discord, the API or the dashboard, with the state before and after."""
 
     id = fields.UUIDField(primary_key=True)
     guild: fields.ForeignKeyNullableRelation[Guild] = fields.ForeignKeyField(

@@ -205,6 +205,14 @@ def _finish_generator(dialect: str, location: Path, process: subprocess.Popen) -
     )
 
 
+def _comments_do_nothing_on_sqlite() -> None:
+    """SQLite keeps no column comments, so a changed one (a new member of a CharEnumField
+    describes itself in it) is a statement that does nothing there; aerich refuses it instead."""
+    from aerich.ddl.sqlite import SqliteDDL
+
+    SqliteDDL.set_comment = lambda self, model, field_describe: "SELECT 1"  # type: ignore[method-assign]
+
+
 async def _generate_in_this_process(dialect: str, location: str, name: str) -> dict[str, str]:
     """Child-process side: let aerich write one migration for `dialect` into `location`."""
     from aerich import Command
@@ -213,6 +221,8 @@ async def _generate_in_this_process(dialect: str, location: str, name: str) -> d
 
     config = tortoise_config(DUMMY_URLS[dialect])
     folder = Path(location, APP)
+    if dialect == "sqlite":
+        _comments_do_nothing_on_sqlite()
     before = {p.name for p in version_files_in(folder)}
     command = Command(tortoise_config=config, app=APP, location=location)
     try:
