@@ -14,4 +14,5 @@ MODEL_MODULES: list[str] = [
     "models.raids",
     "models.automod",
     "models.web",
+    "models.stats",
 ]
