@@ -117,6 +117,9 @@ class GuildSettings(Model):
     retention_security_log_days = fields.IntField(default=90)
     retention_audit_log_days = fields.IntField(default=365)
 
+    # Web: the public leaderboard and giveaway pages (off: they answer 404).
+    public_pages_enabled = fields.BooleanField(default=False)
+
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
