@@ -18,6 +18,7 @@ change is stored:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
@@ -28,7 +29,11 @@ from pegasus.services.role_delegations import ADMINISTRATOR, Configurer, RoleFac
 from pegasus.web.discord_names import GuildRoles
 from pegasus.web.routes import Call
 
+if TYPE_CHECKING:
+    from pegasus.web.app import WebState
+
 __all__ = [
+    "Asking",
     "RoleCheck",
     "remember_role_setup",
     "require_can_be_autorole_over_api",
@@ -41,13 +46,25 @@ MANAGE_ROLES = 1 << 28
 RoleCheck = Callable[[Call, int], Awaitable[RoleFacts]]
 
 
+class Asking(Protocol):
+    """Who sets a role up, in which guild, from which web application: an API call (the key's
+    owner), or a dashboard request (the person signed in)."""
+
+    @property
+    def web(self) -> WebState: ...
+    @property
+    def guild_id(self) -> int: ...
+    @property
+    def actor_id(self) -> int: ...
+
+
 UNREADABLE = (
     "This server's roles can't be read from Discord right now, so a role can't be checked; "
     "set it in Discord, or retry once the bot is in the server."
 )
 
 
-async def _guild_roles(call: Call) -> GuildRoles:
+async def _guild_roles(call: Asking) -> GuildRoles:
     names = call.web.names
     try:
         roles = await names.guild_roles(call.guild_id) if names is not None else None
@@ -65,7 +82,7 @@ def _role(roles: GuildRoles, role_id: int) -> RoleFacts:
     return role
 
 
-async def _key_owner(call: Call, roles: GuildRoles) -> Configurer:
+async def _key_owner(call: Asking, roles: GuildRoles) -> Configurer:
     names = call.web.names
     assert names is not None  # _guild_roles answered
     try:
@@ -80,13 +97,13 @@ async def _key_owner(call: Call, roles: GuildRoles) -> Configurer:
     return roles.configurer(call.actor_id, held)
 
 
-async def require_known_role(call: Call, role_id: int) -> RoleFacts:
+async def require_known_role(call: Asking, role_id: int) -> RoleFacts:
     """A role of the server, to ping: whether it may be pinged is checked when it is (against
     whoever set it up), as for the slash command."""
     return _role(await _guild_roles(call), role_id)
 
 
-async def require_can_delegate(call: Call, role_id: int) -> RoleFacts:
+async def require_can_delegate(call: Asking, role_id: int) -> RoleFacts:
     """Refuse unless the bot can give the role and the key's owner could give it themselves."""
     roles = await _guild_roles(call)
     role = _role(roles, role_id)
@@ -94,7 +111,7 @@ async def require_can_delegate(call: Call, role_id: int) -> RoleFacts:
     return role
 
 
-async def require_can_be_autorole_over_api(call: Call, role_id: int) -> RoleFacts:
+async def require_can_be_autorole_over_api(call: Asking, role_id: int) -> RoleFacts:
     """The autorole rule of `/autorole add`, for the key's owner."""
     roles = await _guild_roles(call)
     role = _role(roles, role_id)
@@ -108,7 +125,7 @@ async def require_can_be_autorole_over_api(call: Call, role_id: int) -> RoleFact
     return role
 
 
-async def remember_role_setup(call: Call, role: RoleFacts) -> None:
+async def remember_role_setup(call: Asking, role: RoleFacts) -> None:
     """Record the key's owner as who set `role` up, after a check above let them."""
     await role_delegations.record_role_setup(
         call.guild_id, role.id, call.actor_id, role.permissions

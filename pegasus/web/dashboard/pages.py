@@ -30,7 +30,9 @@ import jinja2
 from aiohttp import web
 
 from models.guilds import Guild
+from pegasus.services.audit import ActorContext, AuditSource
 from pegasus.services.dashboard import (
+    DashboardGuild,
     DashboardSession,
     end_session,
     find_session,
@@ -40,7 +42,15 @@ from pegasus.services.dashboard import (
 from pegasus.web.dashboard.discord_oauth import DiscordOAuth, OAuthFailed
 from pegasus.web.dashboard.sealing import seal, unseal
 
-__all__ = ["DASHBOARD_PREFIX", "DashboardConfig", "add_routes"]
+__all__ = [
+    "DASHBOARD_PREFIX",
+    "DashboardConfig",
+    "add_routes",
+    "managed_guild",
+    "needs_session",
+    "person_context",
+    "render",
+]
 
 DASHBOARD_PREFIX = "/dashboard"
 SESSION_COOKIE = "pegasus_session"
@@ -136,6 +146,11 @@ def not_found(session: DashboardSession | None) -> web.Response:
         title="Not found",
         message="There is no server here that you can manage.",
     )
+
+
+def _not_found_error(session: DashboardSession | None) -> web.HTTPNotFound:
+    page = not_found(session)
+    return web.HTTPNotFound(text=page.text, content_type="text/html")
 
 
 async def stylesheet(request: web.Request) -> web.Response:
@@ -360,15 +375,38 @@ async def guild_list(request: web.Request, session: DashboardSession) -> web.Str
     return render("guilds.html", session=session, rows=rows)
 
 
-@needs_session
-async def guild_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+async def managed_guild(
+    request: web.Request, session: DashboardSession
+) -> tuple[DashboardSession, DashboardGuild]:
+    """The guild `{guild_id}` of the URL with the session as Discord says it is now, if the
+    person manages that guild and Pegasus is in it; otherwise the 404 page is raised. Every page
+    of a guild asks this first."""
     raw = request.match_info["guild_id"]
     if not raw.isdigit() or not 0 < int(raw) < 2**63:
-        return not_found(session)
+        raise _not_found_error(session)
     session = await _fresh(request, session)
     guild = session.guild(int(raw))
     if guild is None or not guild.manageable:
-        return not_found(session)
+        raise _not_found_error(session)
     if guild.id not in await _pegasus_in(request, [guild.id]):
-        return not_found(session)
+        raise _not_found_error(session)
+    return session, guild
+
+
+def person_context(request: web.Request, session: DashboardSession) -> ActorContext:
+    """Who changes something from the dashboard, as audit rows record it."""
+    from pegasus.web.app import STATE
+
+    state = request.app[STATE]
+    return ActorContext(
+        actor_id=session.user_id,
+        source=AuditSource.WEB,
+        ip_hash=state.ip_hash(state.client_address(request)),
+        user_agent=request.headers.get("User-Agent"),
+    )
+
+
+@needs_session
+async def guild_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
     return render("guild.html", session=session, guild=guild, features=FEATURES)
