@@ -15,7 +15,7 @@ from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
 from pegasus.longlived import LongLivedHeap
 from pegasus.outage import health, is_database_unreachable
-from pegasus.services import directory
+from pegasus.services import directory, stats
 from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.users import member_info, member_rows_from_payload, user_info
 
@@ -118,6 +118,21 @@ class Core(commands.Cog):
     @commands.Cog.listener()
     async def on_member_join(self, member: discord.Member) -> None:
         self.directory.members_seen(member.guild.id, [member_info(member)])
+        await self._count_member_event(member.guild.id, joined=True)
+
+    @commands.Cog.listener()
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        await self._count_member_event(payload.guild_id, joined=False)
+
+    async def _count_member_event(self, guild_id: int, *, joined: bool) -> None:
+        """The day's join or leave count of the dashboard's overview."""
+        record = stats.record_join if joined else stats.record_leave
+        try:
+            await record(guild_id, discord.utils.utcnow())
+        except Exception as error:
+            if not is_database_unreachable(error):
+                raise
+            health.report(error)  # a figure of the overview is lost; the outage is logged once
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:

@@ -33,7 +33,7 @@ from models.levels import VoiceSession
 from pegasus import metrics, notify
 from pegasus.errors import DatabaseUnavailable
 from pegasus.outage import health, is_database_unreachable, within
-from pegasus.services import directory
+from pegasus.services import directory, stats
 from pegasus.services.directory import UserInfo
 
 from .config import GuildLevelState, LevelCaches, LevelConfig
@@ -1112,6 +1112,7 @@ async def write_batch(
         await _ensure_parents(conn, guild_ids, user_ids, batch.new_users, known_guilds, known_users)
         changes: list[LevelChange] = []
         if entries:
+            await stats.record_flush(conn, _flushed(entries), now)
             stored = await _upsert_user_xp(conn, entries, now)
             changes = await _apply_levels(conn, entries, stored)
             await _upsert_members(conn, entries, stored, now)
@@ -1121,6 +1122,13 @@ async def write_batch(
     # After the commit: leaderboards and ranks kept by the REST API are read again.
     await notify.announce_guilds(notify.Topic.XP, {guild_id for guild_id, _ in batch.entries})
     return changes
+
+
+def _flushed(entries: list[tuple[Key, Pending]]) -> list[stats.FlushedActivity]:
+    return [
+        stats.FlushedActivity(guild_id, user_id, entry.messages, entry.xp)
+        for (guild_id, user_id), entry in entries
+    ]
 
 
 async def _ensure_parents(
