@@ -1,5 +1,11 @@
-"""The web dashboard's sign-ins: who is signed in, their guild permissions, CSRF tokens."""
+"""The web dashboard's sign-ins (who is signed in, their guild permissions, CSRF tokens) and
+the switch of the public pages."""
 
+from pegasus.services.dashboard.public import (
+    display_names,
+    public_pages_on,
+    set_public_pages,
+)
 from pegasus.services.dashboard.sessions import (
     MANAGE_GUILD,
     DashboardGuild,
@@ -17,9 +23,12 @@ __all__ = [
     "DashboardGuild",
     "DashboardSession",
     "can_manage",
+    "display_names",
     "end_session",
     "find_session",
     "forget_expired",
+    "public_pages_on",
+    "set_public_pages",
     "start_session",
     "store_guilds",
 ]

@@ -1,0 +1,229 @@
+"""Public pages: a server's XP and money leaderboards and each giveaway's verifiable draw.
+
+No login. A server's pages exist only while its `public_pages_enabled` setting is on (and
+Pegasus is there): otherwise every one of them is the same 404 as for a server that does not
+exist, so nothing tells whether a server or a giveaway is there. They show display names and
+what the draw's check needs (the entry file's user ids), nothing more.
+
+The giveaway page shows the server's own check of the draw and a button that recomputes it in
+the browser (`static/verify-draw.js`, Web Crypto): its Content-Security-Policy allows scripts
+from this server only, never inline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from models.giveaways import GiveawayStatus
+from pegasus.errors import PegasusError
+from pegasus.services.dashboard import display_names, public_pages_on
+from pegasus.services.giveaways import (
+    GiveawayInfo,
+    Verification,
+    list_entries,
+    verify_draws,
+)
+from pegasus.services.levels import LeaderboardCategory, LeaderboardPage, leaderboard_page
+from pegasus.web.dashboard.pages import STATIC, render
+
+__all__ = ["PUBLIC_PREFIX", "add_routes"]
+
+PUBLIC_PREFIX = "/public"
+SCRIPT = "verify-draw.js"
+BOARDS = {
+    "xp": (LeaderboardCategory.XP, "XP"),
+    "money": (LeaderboardCategory.MONEY, "Money"),
+}
+PUBLIC_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def add_routes(app: web.Application) -> None:
+    p = PUBLIC_PREFIX
+    app.router.add_get(f"{p}/guilds/{{guild_id}}/leaderboard", leaderboard)
+    app.router.add_get(f"{p}/guilds/{{guild_id}}/giveaways/{{giveaway_id}}", giveaway)
+    app.router.add_get(
+        f"{p}/guilds/{{guild_id}}/giveaways/{{giveaway_id}}/entries.txt", entries_file
+    )
+    app.router.add_get(f"{p}/static/{SCRIPT}", script)
+    app.on_response_prepare.append(_public_headers)
+
+
+async def _public_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(PUBLIC_PREFIX + "/"):
+        for name, value in PUBLIC_HEADERS.items():
+            response.headers.setdefault(name, value)
+
+
+def _not_found() -> web.Response:
+    return render(
+        "error.html", status=404, title="Not found", message="There is no public page here."
+    )
+
+
+def _too_many(retry_after: str) -> web.Response:
+    response = render(
+        "error.html",
+        status=429,
+        title="Too many requests",
+        message=f"Too many requests from your address; try again in {retry_after} seconds.",
+    )
+    response.headers["Retry-After"] = retry_after
+    return response
+
+
+def _limited(request: web.Request) -> web.Response | None:
+    """The same per-address limit as the API's, since these pages need no key."""
+    import time
+
+    from pegasus.web.app import STATE
+
+    state = request.app[STATE]
+    ip_hash = state.ip_hash(state.client_address(request))
+    limit = state.ip_limiter.hit(f"ip:{ip_hash}", state.config.ip_rate_limit, time.time())
+    return None if limit.allowed else _too_many(limit.headers()["Retry-After"])
+
+
+async def _public_guild(request: web.Request) -> int | None:
+    """The guild of the URL if its public pages are on; None for any other answer."""
+    raw = request.match_info["guild_id"]
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        return None
+    guild_id = int(raw)
+    return guild_id if await public_pages_on(guild_id) else None
+
+
+def _guild_name(request: web.Request, guild_id: int) -> str:
+    from pegasus.web.app import STATE
+
+    bot = request.app[STATE].bot
+    guild = None if bot is None else bot.get_guild(guild_id)
+    return guild.name if guild is not None else "This server"
+
+
+# leaderboards ----------------------------------------------------------------------------------
+async def leaderboard(request: web.Request) -> web.StreamResponse:
+    refused = _limited(request)
+    if refused is not None:
+        return refused
+    guild_id = await _public_guild(request)
+    if guild_id is None:
+        return _not_found()
+    board = request.query.get("board", "xp")
+    if board not in BOARDS:
+        board = "xp"
+    raw_page = request.query.get("page", "1")
+    asked = int(raw_page) if raw_page.isdigit() and len(raw_page) < 12 else 1
+    page: LeaderboardPage = await leaderboard_page(guild_id, BOARDS[board][0], asked)
+    return render(
+        "public_leaderboard.html",
+        guild_name=_guild_name(request, guild_id),
+        base=f"{PUBLIC_PREFIX}/guilds/{guild_id}/leaderboard",
+        board=board,
+        boards={key: label for key, (_, label) in BOARDS.items()},
+        page=page,
+    )
+
+
+# giveaways -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShownDraw:
+    """One draw as the page shows it, with what the browser's check needs."""
+
+    round: int
+    count: int
+    excluded: tuple[int, ...]
+    winners: tuple[tuple[int, str], ...]  # (user id, display name)
+    recomputed_ok: bool | None  # the server's check; None before the end
+
+
+async def _giveaway_of(request: web.Request) -> tuple[GiveawayInfo, list[tuple[int, int]]] | None:
+    guild_id = await _public_guild(request)
+    if guild_id is None:
+        return None
+    try:
+        return await list_entries(guild_id, request.match_info["giveaway_id"])
+    except PegasusError:  # no such giveaway, or an id of another shape: the same 404
+        return None
+
+
+async def giveaway(request: web.Request) -> web.StreamResponse:
+    refused = _limited(request)
+    if refused is not None:
+        return refused
+    found = await _giveaway_of(request)
+    if found is None:
+        return _not_found()
+    info, entries = found
+    verification: Verification | None = None
+    if info.status is GiveawayStatus.ENDED and info.seed is not None:
+        verification = verify_draws(info, entries)
+    names = await display_names(user_id for draw in info.draws for user_id in draw.winners)
+    checks = {check.record.round: check.ok for check in verification.draws} if verification else {}
+    draws = [
+        ShownDraw(
+            round=draw.round,
+            count=draw.count,
+            excluded=draw.excluded,
+            winners=tuple((user_id, names[user_id]) for user_id in draw.winners),
+            recomputed_ok=checks.get(draw.round),
+        )
+        for draw in info.draws
+    ]
+    base = f"{PUBLIC_PREFIX}/guilds/{info.guild_id}/giveaways/{info.giveaway_id}"
+    return render(
+        "public_giveaway.html",
+        guild_name=_guild_name(request, info.guild_id),
+        giveaway=info,
+        ended=info.status is GiveawayStatus.ENDED,
+        draws=draws,
+        verification=verification,
+        entries_url=f"{base}/entries.txt",
+        entrants=len(entries),
+        script_url=f"{PUBLIC_PREFIX}/static/{SCRIPT}",
+        when=_when,
+    )
+
+
+async def entries_file(request: web.Request) -> web.StreamResponse:
+    """Byte for byte the API's entries file (one `user id:weight` line per entrant, sorted by
+    user id): what the stored entry digest hashes."""
+    refused = _limited(request)
+    if refused is not None:
+        return refused
+    found = await _giveaway_of(request)
+    if found is None:
+        return _not_found()
+    info, entries = found
+    text = "".join(f"{user_id}:{weight}\n" for user_id, weight in entries)
+    disposition = f'inline; filename="{info.giveaway_id}-entries.txt"'
+    return web.Response(
+        text=text,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"Content-Disposition": disposition},
+    )
+
+
+async def script(request: web.Request) -> web.Response:
+    return web.Response(
+        text=(STATIC / SCRIPT).read_text(encoding="utf-8"),
+        content_type="text/javascript",
+        charset="utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")

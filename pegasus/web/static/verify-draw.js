@@ -1,0 +1,154 @@
+// Recomputes a giveaway's draw in the browser (Web Crypto SHA-256), from the revealed seed and
+// the entries file, as the README's "Giveaways: the verifiable draw" describes; the Python
+// implementation is pegasus/services/giveaways/draw.py. User ids are BigInt: snowflakes do not
+// fit in a JavaScript number.
+"use strict";
+
+(function () {
+  const box = document.getElementById("browser-check");
+  if (!box) {
+    return;
+  }
+  box.hidden = false;
+  const result = document.getElementById("browser-result");
+  if (!(window.crypto && window.crypto.subtle)) {
+    result.textContent = "This browser cannot compute SHA-256 here (Web Crypto needs a page " +
+      "served over https); use the entries file and the seed with another tool.";
+    document.getElementById("verify-button").disabled = true;
+    return;
+  }
+  const TWO_256 = 1n << 256n;
+  const encoder = new TextEncoder();
+
+  async function sha256Hex(text) {
+    const digest = await window.crypto.subtle.digest("SHA-256", encoder.encode(text));
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function uniformBelow(seed, round, pick, bound) {
+    const limit = TWO_256 - (TWO_256 % bound);
+    for (let counter = 0; ; counter += 1) {
+      const h = BigInt("0x" + (await sha256Hex(`${seed}:${round}:${pick}:${counter}`)));
+      if (h < limit) {
+        return h % bound;
+      }
+    }
+  }
+
+  async function drawWinners(seed, round, entries, count, excluded) {
+    const pool = entries.filter(([userId]) => !excluded.has(userId));
+    const winners = [];
+    for (let pick = 0; pick < count && pool.length > 0; pick += 1) {
+      const total = pool.reduce((sum, [, weight]) => sum + weight, 0n);
+      const x = await uniformBelow(seed, round, pick, total);
+      let running = 0n;
+      let index = 0;
+      while (index < pool.length) {
+        running += pool[index][1];
+        if (running > x) {
+          break;
+        }
+        index += 1;
+      }
+      winners.push(pool[index][0]);
+      pool.splice(index, 1);
+    }
+    return winners;
+  }
+
+  function parseEntries(text) {
+    const entries = [];
+    const lines = text.split("\n");
+    if (lines[lines.length - 1] === "") {
+      lines.pop();
+    }
+    lines.forEach((line, number) => {
+      const match = /^(\d{1,20}):(\d{1,9})$/.exec(line);
+      if (!match) {
+        throw new Error(`line ${number + 1} of the entries file is not "user id:weight"`);
+      }
+      entries.push([BigInt(match[1]), BigInt(match[2])]);
+    });
+    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return entries;
+  }
+
+  function ids(text) {
+    return text ? text.split(",").map((id) => BigInt(id)) : [];
+  }
+
+  function nameOf(userId) {
+    const shown = document.querySelector(`.public-winner[data-id="${userId}"]`);
+    return shown ? shown.textContent : `user ${userId}`;
+  }
+
+  function line(list, ok, text) {
+    const item = document.createElement("li");
+    item.textContent = `${ok ? "✔" : "✘"} ${text}`;
+    list.appendChild(item);
+    return item;
+  }
+
+  async function verify(text, source) {
+    result.textContent = "Computing…";
+    const seed = box.dataset.seed;
+    const list = document.createElement("ul");
+    list.className = "public-checks";
+    const seedOk = (await sha256Hex(seed)) === box.dataset.seedHash;
+    line(list, seedOk, `The seed's SHA-256 ${seedOk ? "is" : "is not"} the published hash.`);
+    const digestOk = (await sha256Hex(text)) === box.dataset.entriesDigest;
+    line(list, digestOk,
+      `The SHA-256 of ${source} ${digestOk ? "is" : "is not"} the digest stored at the end.`);
+    let allOk = seedOk && digestOk;
+    const entries = parseEntries(text);
+    for (const shown of document.querySelectorAll(".public-draws li")) {
+      const round = Number(shown.dataset.round);
+      const announced = ids(shown.dataset.winners);
+      const recomputed = await drawWinners(
+        seed, round, entries, Number(shown.dataset.count), new Set(ids(shown.dataset.excluded))
+      );
+      const same = recomputed.length === announced.length &&
+        recomputed.every((userId, i) => userId === announced[i]);
+      allOk = allOk && same;
+      const names = recomputed.map(nameOf).join(", ") || "nobody";
+      const item = line(list, same, `${round === 0 ? "The draw at the end" : `Reroll ${round}`}` +
+        ` recomputed here: ${names} (${same ? "the announced winners" : "NOT the announced winners"}).`);
+      item.className = "recomputed";
+      item.dataset.round = String(round);
+      item.dataset.ids = recomputed.join(",");
+    }
+    const verdict = document.createElement("p");
+    verdict.id = "browser-verdict";
+    verdict.dataset.outcome = allOk ? "match" : "mismatch";
+    verdict.textContent = allOk
+      ? "The draw checks out: your browser found the same winners from the same entries."
+      : "The draw does NOT check out with these entries: see which step differs below.";
+    result.replaceChildren(verdict, list);
+  }
+
+  function failed(error) {
+    const verdict = document.createElement("p");
+    verdict.id = "browser-verdict";
+    verdict.dataset.outcome = "mismatch";
+    verdict.textContent = `The draw could not be checked: ${error.message}.`;
+    result.replaceChildren(verdict);
+  }
+
+  document.getElementById("verify-button").addEventListener("click", () => {
+    fetch(box.dataset.entriesUrl, { credentials: "omit" })
+      .then((response) => {
+        if (!response.ok) {
+          throw new Error(`the entries file could not be downloaded (${response.status})`);
+        }
+        return response.text();
+      })
+      .then((text) => verify(text, "the entries file"))
+      .catch(failed);
+  });
+  document.getElementById("entries-upload").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    if (file) {
+      file.text().then((text) => verify(text, "your file")).catch(failed);
+    }
+  });
+})();
