@@ -572,6 +572,7 @@ def create_app(
     """The web application. `bot`: the running bot, in-process (None: standalone). `names`:
     where to ask Discord about guilds (default: the bot's cache)."""
     from pegasus.web import api, dashboard, docs, openapi
+    from pegasus.web.dashboard import public as public_pages
 
     declared = tuple(api.all_routes() if routes is None else routes)
     app = web.Application(middlewares=[errors_and_metrics])
@@ -588,6 +589,7 @@ def create_app(
     app.router.add_get(f"{API_PREFIX}/openapi.json", openapi.serve)
     docs.add_routes(app)
     dashboard.add_routes(app, config.dashboard)
+    public_pages.add_routes(app)
     app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)
     return app
