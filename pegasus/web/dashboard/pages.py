@@ -119,6 +119,9 @@ def add_routes(app: web.Application, config: DashboardConfig) -> None:
     app.router.add_get(f"{p}/guilds/{{guild_id}}", guild_page)
     app.router.add_get(f"{p}/static/dashboard.css", stylesheet)
     app.on_response_prepare.append(_security_headers)
+    from pegasus.web.dashboard import feature_settings  # it builds on this module
+
+    feature_settings.add_routes(app)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
