@@ -29,8 +29,11 @@ __all__ = [
     "LogPage",
     "SecurityEvent",
     "SecurityFilter",
+    "audit_actors",
     "audit_features",
     "feature_of",
+    "read_audit_after",
+    "read_audit_entry",
     "read_audit_page",
     "read_security_page",
     "recorded_security_actions",
@@ -249,6 +252,43 @@ async def read_audit_page(
     return LogPage(tuple(chosen), shown, pages, len(entries))
 
 
+async def read_audit_entry(guild_id: int, entry_id: uuid.UUID) -> AuditEntry | None:
+    """One change of the guild's audit log, or None if the guild has no such entry."""
+    row = await AuditLog.get_or_none(guild_id=guild_id, id=entry_id)
+    return None if row is None else AuditEntry.from_row(row)
+
+
+AuditCursor = tuple[datetime, uuid.UUID]  # (created_at, id) of the last entry a page showed
+
+
+async def read_audit_after(
+    guild_id: int, wanted: AuditFilter, *, after: AuditCursor | None = None, limit: int = 25
+) -> tuple[list[AuditEntry], AuditCursor | None]:
+    """Up to `limit` entries after `after` (newest first), and the cursor of the next page (None
+    on the last). Keyset, never OFFSET: a page stays right while entries are added."""
+    query = audit_entries(guild_id, wanted)
+    feature = (wanted.feature or "").strip().lower()
+    chosen: list[AuditEntry] = []
+    while True:
+        batch = query if after is None else query.filter(_before_cursor(after))
+        rows = await batch.order_by(*NEWEST_FIRST).limit(limit + 1)
+        for row in rows:
+            entry = AuditEntry.from_row(row)
+            after = (entry.created_at, entry.id)
+            if not feature or entry.concerns(feature):
+                chosen.append(entry)
+            if len(chosen) > limit:
+                last = chosen[limit - 1]
+                return chosen[:limit], (last.created_at, last.id)
+        if len(rows) <= limit:
+            return chosen, None
+
+
+def _before_cursor(cursor: AuditCursor) -> Q:
+    moment, entry_id = cursor
+    return Q(created_at__lt=moment) | Q(created_at=moment, id__lt=entry_id)
+
+
 async def read_security_page(
     guild_id: int, wanted: SecurityFilter, *, page: int = 1, per_page: int = 8
 ) -> LogPage[SecurityEvent]:
@@ -263,6 +303,16 @@ async def audit_features(guild_id: int, *, limit: int = 25) -> list[str]:
     named = {str(action).partition(".")[0] for action in actions}
     features = sorted(set(declared())) + sorted(named - set(declared()))
     return features[:limit]
+
+
+async def audit_actors(guild_id: int, *, limit: int = 50) -> list[int]:
+    """The people whose changes the guild's audit log holds, for choosing whose to show."""
+    ids = (
+        await AuditLog.filter(guild_id=guild_id, actor_id__isnull=False)
+        .distinct()
+        .values_list("actor_id", flat=True)
+    )
+    return sorted(int(actor_id) for actor_id in ids)[:limit]
 
 
 async def recorded_security_actions(guild_id: int) -> list[str]:

@@ -1,6 +1,7 @@
 """What the API and dashboard need to know of a guild from Discord: the names of its channels and
-roles (to validate and show settings), and its role hierarchy with the roles of the bot and of
-one member (for the rule on roles the bot gives on someone's behalf, `pegasus.web.roles`).
+roles (to validate and show settings) and of people (who changed a setting), and its role
+hierarchy with the roles of the bot and of one member (for the rule on roles the bot gives on
+someone's behalf, `pegasus.web.roles`).
 
 In the bot's process they come from its cache (`BotNames`); the standalone web process has no
 gateway and asks Discord's REST API with the bot token (`RestNames`), keeping each answer for a
@@ -106,6 +107,10 @@ class NameSource(Protocol):
         """The roles of a member (without @everyone), or None when they are not a member."""
         ...
 
+    async def user_name(self, user_id: int) -> str | None:
+        """The name a person is shown by (display name, else username), or None if unknown."""
+        ...
+
 
 class BotNames:
     """From the running bot's cache: current, and free."""
@@ -143,6 +148,10 @@ class BotNames:
         if member is None:
             return None
         return tuple(r.id for r in member.roles if not r.is_default())
+
+    async def user_name(self, user_id: int) -> str | None:
+        user = self._client.get_user(user_id)
+        return None if user is None else user.global_name or user.name
 
 
 class RestNames:
@@ -184,6 +193,9 @@ class RestNames:
             self._roles_ttl,
             lambda: self._member_role_ids(guild_id, user_id),
         )
+
+    async def user_name(self, user_id: int) -> str | None:
+        return await self._kept_or(("user", user_id), self._ttl, lambda: self._user_name(user_id))
 
     def forget(self, guild_id: int | None = None) -> None:
         if guild_id is None:
@@ -240,6 +252,12 @@ class RestNames:
             return None
         held = (int(role_id) for role_id in member.get("roles", []))
         return tuple(role_id for role_id in held if role_id != guild_id)
+
+    async def _user_name(self, user_id: int) -> str | None:
+        user = await self._get(f"/users/{user_id}")
+        if user is None:
+            return None
+        return str(user.get("global_name") or user.get("username") or "") or None
 
     async def _bot_user_id(self) -> int:
         if self._bot_id is None:

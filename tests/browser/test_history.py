@@ -1,0 +1,118 @@
+"""The settings history in a real browser: an older setting restored from it (and the restore in
+the history), a refused restore that changes nothing, and 404 for a member without Manage Server."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.moderation import ModerationSettings
+from models.security import AuditLog, AuditSource
+from pegasus.services.economy.settings import SETTINGS as ECONOMY
+from pegasus.services.moderation.settings import SETTINGS as MODERATION
+from pegasus.services.settings import apply_changes, read_settings
+from tests.browser.conftest import Dashboard
+
+pytestmark = pytest.mark.discord_env(extensions=("cogs.core",))
+
+
+async def test_an_older_setting_is_restored_from_the_history(dashboard: Dashboard) -> None:
+    guild = dashboard.env.server.guild
+    owner = guild.owner.id  # type: ignore[attr-defined]
+    first = (await read_settings(ECONOMY, guild.id))["daily_amount"]
+    await apply_changes(ECONOMY, guild.id, owner, {"daily_amount": first + 150})
+    await apply_changes(
+        ECONOMY, guild.id, owner, {"daily_amount": first + 400}, source=AuditSource.API
+    )
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    answer = await page.goto(f"{dashboard.url}/guilds/{guild.id}/history")
+    assert answer is not None and answer.status == 200
+    entries = page.locator("li.history-entry")
+    assert await entries.count() == 2
+    newest, oldest = entries.nth(0), entries.nth(1)
+    assert await newest.locator(".history-source").inner_text() == "API"
+    assert await oldest.locator(".history-source").inner_text() == "command"
+    assert await oldest.locator(".history-who").inner_text() == "owner"
+    diff = await oldest.locator("table.history-diff tbody").inner_text()
+    assert "daily amount" in diff
+    assert f"{first:,}" in diff and f"{first + 150:,}" in diff
+    assert await oldest.locator("time").get_attribute("datetime")
+    await dashboard.shoot(page, "history")
+
+    await oldest.get_by_role("button", name="Restore this version").first.click()
+    assert "/restore" in page.url
+    warning = await page.locator(".history-warning").inner_text()
+    assert "daily amount" in warning  # changed again since that entry
+    await dashboard.shoot(page, "history-restore")
+    await page.get_by_role("button", name="Restore these values").click()
+    await page.wait_for_url(f"{dashboard.url}/guilds/{guild.id}/history?restored=*")
+
+    assert (await read_settings(ECONOMY, guild.id))["daily_amount"] == first
+    restore = await AuditLog.filter(guild_id=guild.id).order_by("-created_at", "-id").first()
+    assert restore is not None
+    assert (restore.action, restore.source) == ("economy.restore", AuditSource.WEB)
+    assert restore.actor_id == owner  # type: ignore[attr-defined]
+    assert (restore.before, restore.after) == (
+        {"daily_amount": first + 400},
+        {"daily_amount": first},
+    )
+    assert restore.user_agent and restore.ip_hash
+    assert await entries.count() == 3
+    assert await entries.nth(0).locator(".history-source").inner_text() == "web"
+    assert "economy.restore" in await entries.nth(0).inner_text()
+    await context.close()
+
+
+async def test_a_restore_that_would_break_a_rule_is_refused_and_changes_nothing(
+    dashboard: Dashboard,
+) -> None:
+    env = dashboard.env
+    guild = env.server.guild
+    owner = guild.owner.id  # type: ignore[attr-defined]
+    gone = await guild.create_text_channel("old-modlog")
+    kept = await guild.create_text_channel("new-modlog")
+    await env.settle()
+    await apply_changes(MODERATION, guild.id, owner, {"modlog_channel_id": gone.id})
+    await apply_changes(MODERATION, guild.id, owner, {"modlog_channel_id": kept.id})
+    await guild.delete_channel(gone)
+    await env.settle()
+    audited = await AuditLog.filter(guild_id=guild.id).count()
+
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/history?feature=moderation")
+    newest = page.locator("li.history-entry").first
+    assert "#new-modlog" in await newest.inner_text()
+    await newest.get_by_role("button", name="Restore this version").click()
+    await page.get_by_role("button", name="Restore these values").click()
+    error = await page.locator("#restore-error").inner_text()
+    assert "no longer exists" in error and "modlog channel" in error
+    await dashboard.shoot(page, "history-refused")
+
+    row = await ModerationSettings.get(guild_id=guild.id)
+    assert row.modlog_channel_id == kept.id
+    assert await AuditLog.filter(guild_id=guild.id).count() == audited
+    await context.close()
+
+
+async def test_a_member_without_manage_server_gets_404(dashboard: Dashboard) -> None:
+    guild = dashboard.env.server.guild
+    owner = guild.owner.id  # type: ignore[attr-defined]
+    await apply_changes(ECONOMY, guild.id, owner, {"daily_amount": 777})
+    entry = await AuditLog.filter(guild_id=guild.id).first()
+    assert entry is not None
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "alice")
+    answer = await page.goto(f"{dashboard.url}/guilds/{guild.id}/history")
+    assert answer is not None and answer.status == 404
+    assert "daily amount" not in await page.content()
+    await page.goto(f"{dashboard.url}/guilds")
+    token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    refused = await page.request.post(
+        f"{dashboard.url}/guilds/{guild.id}/history/{entry.id}/restore",
+        form={"csrf_token": token, "confirm": "yes"},
+    )
+    assert refused.status == 404
+    assert (await read_settings(ECONOMY, guild.id))["daily_amount"] == 777
+    await context.close()
