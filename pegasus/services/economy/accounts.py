@@ -391,3 +391,20 @@ async def _partner_of(entry: LedgerEntry) -> LedgerEntry | None:
         if partner is not None and partner.related_transaction_id == entry.id:  # type: ignore[attr-defined]
             return LedgerEntry.from_row(partner)
     return None
+
+
+# What staff did to an account, or undid: the ledger rows a member page points out.
+FLAGGED_TYPES = (TransactionType.ADMIN, TransactionType.RESET, TransactionType.REVERSAL)
+
+
+async def flagged_transactions(
+    guild_id: int, user_id: int, *, limit: int = 50
+) -> list[LedgerEntry]:
+    """The member's ledger rows made or undone by staff (adjustments, resets, reversals),
+    newest first."""
+    rows = await (
+        EconomyTransaction.filter(guild_id=guild_id, user_id=user_id, type__in=FLAGGED_TYPES)
+        .order_by("-created_at", "-id")
+        .limit(limit)
+    )
+    return [LedgerEntry.from_row(row) for row in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
@@ -69,3 +71,17 @@ async def sorted_entries(
 async def list_entries(guild_id: int, public_id: str) -> tuple[GiveawayInfo, list[Entry]]:
     giveaway = await get_giveaway(guild_id, public_id)
     return giveaway, await sorted_entries(giveaway.id)
+
+
+async def member_entries(
+    guild_id: int, user_id: int, *, limit: int = 50
+) -> list[tuple[GiveawayInfo, int, datetime]]:
+    """The giveaways of this server the member entered, newest entry first: (giveaway, the
+    member's weight, when they entered). Whether they won is `user_id in giveaway.winners`."""
+    rows = await (
+        GiveawayEntry.filter(giveaway__guild_id=guild_id, user_id=user_id)
+        .select_related("giveaway")
+        .order_by("-joined_at", "-id")
+        .limit(limit)
+    )
+    return [(GiveawayInfo.from_row(row.giveaway), row.entries, row.joined_at) for row in rows]

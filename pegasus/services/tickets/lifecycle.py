@@ -609,3 +609,10 @@ async def check_autoclose(ticket_id: UUID | str, *, now: datetime) -> AutoCloseC
             )
         return AutoCloseCheck(AutoCloseVerdict.WAIT, due_at=due_at, hours=hours)
     return AutoCloseCheck(AutoCloseVerdict.CLOSE, hours=hours)
+
+
+async def member_tickets(guild_id: int, user_id: int, *, limit: int = 50) -> list[TicketInfo]:
+    """The tickets the member opened in this server, newest first."""
+    query = Ticket.filter(guild_id=guild_id, user_id=user_id)
+    rows = await query.order_by("-created_at").limit(limit)
+    return [TicketInfo.from_row(row) for row in rows]

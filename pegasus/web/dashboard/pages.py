@@ -40,6 +40,7 @@ from pegasus.services.dashboard import (
     store_guilds,
 )
 from pegasus.web.dashboard.discord_oauth import DiscordOAuth, OAuthFailed
+from pegasus.web.dashboard.overview import guild_overview
 from pegasus.web.dashboard.sealing import seal, unseal
 
 __all__ = [
@@ -119,9 +120,10 @@ def add_routes(app: web.Application, config: DashboardConfig) -> None:
     app.router.add_get(f"{p}/guilds/{{guild_id}}", guild_page)
     app.router.add_get(f"{p}/static/dashboard.css", stylesheet)
     app.on_response_prepare.append(_security_headers)
-    from pegasus.web.dashboard import feature_settings  # it builds on this module
+    from pegasus.web.dashboard import feature_settings, members  # they build on this module
 
     feature_settings.add_routes(app)
+    members.add_routes(app)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -412,4 +414,5 @@ def person_context(request: web.Request, session: DashboardSession) -> ActorCont
 @needs_session
 async def guild_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
-    return render("guild.html", session=session, guild=guild, features=FEATURES)
+    overview = await guild_overview(request, guild.id)
+    return render("guild.html", session=session, guild=guild, features=FEATURES, overview=overview)
