@@ -82,6 +82,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.logs",
     "cogs.retention",
     "cogs.privacy",
+    "cogs.public_pages",
 )
 
 

@@ -14,6 +14,7 @@ FEATURES = {
     "Logs",
     "Moderation",
     "Privacy",
+    "Public Pages",
     "Raid Response",
     "Retention",
     "Role Menus",
