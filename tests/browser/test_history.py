@@ -25,8 +25,9 @@ async def test_an_older_setting_is_restored_from_the_history(dashboard: Dashboar
     )
     context, page = await dashboard.new_page()
     await dashboard.log_in(page, "owner")
-    answer = await page.goto(f"{dashboard.url}/guilds/{guild.id}/history")
-    assert answer is not None and answer.status == 200
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}")
+    await page.get_by_role("link", name="Settings history").click()
+    assert page.url == f"{dashboard.url}/guilds/{guild.id}/history"
     entries = page.locator("li.history-entry")
     assert await entries.count() == 2
     newest, oldest = entries.nth(0), entries.nth(1)
@@ -38,6 +39,9 @@ async def test_an_older_setting_is_restored_from_the_history(dashboard: Dashboar
     assert f"{first:,}" in diff and f"{first + 150:,}" in diff
     assert await oldest.locator("time").get_attribute("datetime")
     await dashboard.shoot(page, "history")
+    await page.set_viewport_size({"width": 375, "height": 800})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375  # fits a phone
+    await page.set_viewport_size({"width": 1280, "height": 800})
 
     await oldest.get_by_role("button", name="Restore this version").first.click()
     assert "/restore" in page.url
@@ -91,6 +95,38 @@ async def test_a_restore_that_would_break_a_rule_is_refused_and_changes_nothing(
 
     row = await ModerationSettings.get(guild_id=guild.id)
     assert row.modlog_channel_id == kept.id
+    assert await AuditLog.filter(guild_id=guild.id).count() == audited
+    await context.close()
+
+
+async def test_a_role_now_above_the_person_is_refused_and_changes_nothing(
+    dashboard: Dashboard,
+) -> None:
+    env = dashboard.env
+    guild = env.server.guild
+    owner = guild.owner.id  # type: ignore[attr-defined]
+    manager = await guild.create_role(
+        "Server Manager", permissions=["manage_guild", "manage_roles"], position=1
+    )
+    senior = await guild.create_role("Senior", position=2)  # above the manager's role
+    await guild.add_role("alice", manager)
+    await env.settle()
+    await apply_changes(MODERATION, guild.id, owner, {"mute_role_id": senior.id})
+    await apply_changes(MODERATION, guild.id, owner, {"mute_role_id": None})
+    audited = await AuditLog.filter(guild_id=guild.id).count()
+
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "alice")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/history?feature=moderation")
+    newest = page.locator("li.history-entry").first
+    assert "@Senior" in await newest.inner_text()
+    await newest.get_by_role("button", name="Restore this version").click()
+    await page.get_by_role("button", name="Restore these values").click()
+    error = await page.locator("#restore-error").inner_text()
+    assert "not below your highest role" in error
+
+    row = await ModerationSettings.get(guild_id=guild.id)
+    assert row.mute_role_id is None
     assert await AuditLog.filter(guild_id=guild.id).count() == audited
     await context.close()
 
