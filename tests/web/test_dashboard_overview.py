@@ -65,7 +65,7 @@ async def page(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
 
 def table_row(text: str, chart: str, label: str) -> list[str]:
     """The figures of one row of a chart's table."""
-    section = text.split(f'class="chart chart-{chart}"', 1)[1].split("</figure>", 1)[0]
+    section = text.split(f'class="chart chart-{chart}', 1)[1].split("</figure>", 1)[0]
     row = re.search(rf'<th scope="row">{re.escape(label)}</th>(.*?)</tr>', section)
     assert row is not None, f"no row {label} in {chart}"
     return re.findall(r"<td>(.*?)</td>", row.group(1))

@@ -123,7 +123,7 @@ def _cases_chart(cases: tuple[tuple[str, int], ...]) -> Chart:
         Bar(
             x=0,
             y=round(index * slot + slot * 0.15, 2),
-            width=0.0 if peak == 0 else round(WIDTH * 0.75 * count / peak, 2),
+            width=0.0 if peak == 0 else round(WIDTH * 0.6 * count / peak, 2),
             height=round(slot * 0.7, 2),
             series=0,
             label=f"{kind}: {count}",
