@@ -40,3 +40,17 @@ async def test_the_cache_and_the_rest_api_name_the_same_channels_and_roles(
         assert await BotNames(env.bot).guild_names(env.guild.id + 1) is None
     finally:
         await rest.close()
+
+
+async def test_the_cache_and_the_rest_api_name_the_same_people(discord_env: DiscordEnv) -> None:
+    env = discord_env
+    rest = RestNames(env.server.api_base, env.server.token)
+    try:
+        alice = env.member("alice").user.id  # type: ignore[attr-defined]
+        from_cache = await BotNames(env.bot).user_name(alice)
+        assert from_cache is not None and "alice" in from_cache
+        assert await rest.user_name(alice) == from_cache
+        assert await rest.user_name(123) is None  # nobody Discord knows
+        assert await BotNames(env.bot).user_name(123) is None
+    finally:
+        await rest.close()

@@ -283,6 +283,7 @@ async def _render_history(
         next_cursor=encode_cursor(list(next_cursor)) if next_cursor else None,
         query={key: value for key, value in query.items() if value},
         restored=request.query.get("restored", ""),
+        unchanged=request.query.get("unchanged", ""),
         error=None,
         when=moment_words,
     )
@@ -309,6 +310,7 @@ def _history(
         next_cursor=next_cursor,
         query={},
         restored="",
+        unchanged="",
         error=error,
         when=moment_words,
     )
@@ -348,8 +350,9 @@ async def restore(request: web.Request, session: DashboardSession) -> web.Stream
             error = refusal.plain()
             current = await read_settings(spec, guild.id)
         else:
+            done = "unchanged" if all(current.get(k) == v for k, v in old.items()) else "restored"
             raise web.HTTPSeeOther(
-                f"{DASHBOARD_PREFIX}/guilds/{guild.id}/history?restored={entry.id}"
+                f"{DASHBOARD_PREFIX}/guilds/{guild.id}/history?{done}={entry.id}"
             )
     changed_since = [key for key in old if current.get(key) != (entry.after or {}).get(key)]
     rows = [
