@@ -194,6 +194,12 @@ def is_spared(member: discord.Member) -> bool:
     return member.top_role >= guild.me.top_role
 
 
+def role_ids(member: discord.Member) -> tuple[int, ...]:
+    """The member's role ids with @everyone's (the guild's id), read from the ids discord.py
+    keeps: `Member.roles` looks up and sorts every role on each call."""
+    return (*member._roles, member.guild.id)
+
+
 def channel_ids(channel: discord.abc.MessageableChannel) -> tuple[int, ...]:
     """The channel and where it sits (a thread's channel, a channel's category), for exemptions."""
     ids = [channel.id]
@@ -266,7 +272,9 @@ class Automod(commands.Cog):
         rules = self.rules.get(guild.id)
         if rules is None:
             return None
-        return await self.check(message, rules)
+        # Most messages set off no rule: they cost no coroutine beyond this one.
+        fired = self.firings(message, rules)
+        return await self.act(message, fired) if fired else None
 
     @commands.Cog.listener()
     async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
@@ -274,26 +282,34 @@ class Automod(commands.Cog):
         if after.guild is None or before.content == after.content:
             return
         rules = self.rules.get(after.guild.id)
-        if rules is not None:
-            await self.check(after, rules)
+        if rules is not None and (fired := self.firings(after, rules)):
+            await self.act(after, fired)
 
-    async def check(self, message: discord.Message, rules: GuildRules) -> MessageVerdict | None:
+    @staticmethod
+    def firings(message: discord.Message, rules: GuildRules) -> list[Firing]:
+        """The rules a member's message sets off (none for bots and webhooks), before anyone is
+        spared."""
         author = message.author
         if author.bot or message.webhook_id is not None or not isinstance(author, discord.Member):
-            return None
+            return []
         # Only what some rule of the guild reads: this runs for every message of the guild.
         facts = MessageFacts(
             message.content,
             channel_ids(message.channel) if rules.needs_channels else (),
-            [role.id for role in author.roles] if rules.needs_roles else (),
+            role_ids(author) if rules.needs_roles else (),
             account_age(message.id, author.id) if rules.needs_account_age else None,
             tuple(FileFacts(a.filename, a.content_type) for a in message.attachments)
             if rules.needs_files and message.attachments
             else (),
         )
-        fired = rules.evaluate(facts)
-        # Who is spared is asked only once a rule fired: most messages set off none.
-        if not fired or is_spared(author):
+        return rules.evaluate(facts)
+
+    async def act(self, message: discord.Message, fired: list[Firing]) -> MessageVerdict | None:
+        """Act on the rules a message set off, unless its author is spared (asked only now:
+        most messages set off none)."""
+        author = message.author
+        assert isinstance(author, discord.Member)  # `firings` finds none otherwise
+        if is_spared(author):
             return None
         fired = await self.without_allowed_invites(author.guild.id, fired)
         if not fired:

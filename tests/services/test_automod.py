@@ -34,6 +34,7 @@ from pegasus.services.automod import (
     parse_actions,
     parse_escalation,
 )
+from pegasus.services.automod.engine import caps_percent, count_emoji, count_mentions
 from pegasus.services.automod.rules import build_params
 
 GUILD = 111_111_111_111_111_111
@@ -160,6 +161,61 @@ def test_invites_links_caps_emoji_mentions() -> None:
     mentions = rule(RuleKind.MENTIONS, threshold=2)
     three = "<@123456789012345678> <@!223456789012345678> <@&323456789012345678>"
     assert fires(mentions, three) and not fires(mentions, "<@123456789012345678> " * 5)
+
+
+MEASURED_PIECES = (
+    *"aZ Q.!é🎉\u200b\n@<:",
+    "SHOUT ",
+    "ÉCOUTEZ",
+    *(f"<@{member}23456789012345678>" for member in range(1, 5)),
+    *(f"<@&{role}23456789012345678>" for role in range(1, 3)),
+    "@everyone",
+    "<:pog:123456789012345678>",
+    "<a:party:123456789012345678>",
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(MEASURED_PIECES) | st.characters(), max_size=40),
+    caps=st.integers(1, 100),
+    emoji=st.integers(1, 10),
+    mentions=st.integers(1, 6),
+)
+def test_the_scan_skips_no_message_a_caps_emoji_or_mentions_rule_would_catch(
+    pieces: list[str], caps: int, emoji: int, mentions: int
+) -> None:
+    """The scan measures capitals, emoji and mentions only in messages with enough of their
+    characters: it decides exactly as counting every message would."""
+    text = "".join(pieces)
+    rules = GuildRules(
+        [
+            rule(RuleKind.CAPS, 1, threshold=caps),
+            rule(RuleKind.EMOJI, 2, threshold=emoji),
+            rule(RuleKind.MENTIONS, 3, threshold=mentions),
+        ]
+    )
+    percent = caps_percent(text)
+    counted = {
+        1: percent is not None and percent >= caps,
+        2: count_emoji(text) > emoji,
+        3: count_mentions(text) > mentions,
+    }
+    fired = {firing.rule.id for firing in rules.evaluate(MessageFacts(text))}
+    assert fired == {rule_id for rule_id, fires_ in counted.items() if fires_}
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 5, 9, 15, 16, 17, 40, 95])
+def test_a_message_just_over_a_threshold_is_caught(threshold: int) -> None:
+    emoji = rule(RuleKind.EMOJI, threshold=threshold)
+    assert fires(emoji, "🎉" * (threshold + 1)) and not fires(emoji, "🎉" * threshold)
+    mentions = rule(RuleKind.MENTIONS, threshold=threshold)
+    members = [f"<@{ALICE + n}>" for n in range(threshold + 1)]
+    assert fires(mentions, " ".join(members)) and not fires(mentions, " ".join(members[1:]))
+    caps = rule(RuleKind.CAPS, threshold=threshold)
+    capitals = -(-threshold // 10)  # of ten letters: the fewest that reach the threshold
+    assert fires(caps, "A" * capitals + "a" * (10 - capitals))
+    assert not fires(caps, "A" * (capitals - 1) + "a" * (11 - capitals))
 
 
 def test_attachments_and_new_accounts() -> None:

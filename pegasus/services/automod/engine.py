@@ -11,6 +11,7 @@ never Python's backtracking `re`; RE2 runs in time linear in the text.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -150,11 +151,6 @@ def count_mentions(content: str) -> int:
     return len(users) + len(roles) + (1 if EVERYONE_MENTION.search(content) else 0)
 
 
-def _mentions_bound(content: str) -> int:
-    """At least as many as `count_mentions`, from counting alone."""
-    return content.count("@")  # each mention holds one
-
-
 def count_emoji(content: str) -> int:
     custom = len(CUSTOM_EMOJI.findall(content)) if "<" in content else 0
     if content.isascii():
@@ -243,6 +239,18 @@ class _Scan:
         return [self._purposes[index] for index in found] if found else []
 
 
+# Gates count up to this many characters at most: enough to pass over most messages, few
+# enough to keep the scan's automaton small (each count is a state of it, times the others').
+GATE_MAX_COUNT = 8
+
+
+def _at_least(atom: str, count: int) -> str:
+    """A pattern finding `count` occurrences of `atom` (at most GATE_MAX_COUNT are asked for:
+    finding fewer than needed is all a gate must tell)."""
+    count = max(1, min(count, GATE_MAX_COUNT))
+    return atom if count == 1 else f"(?s:{atom}(?:.*{atom}){{{count - 1}}})"
+
+
 def _threshold_min(rules: Sequence[Rule], key: str) -> int:
     return min((int(rule.params[key]) for rule in rules), default=0)
 
@@ -260,9 +268,11 @@ class GuildRules:
     """A guild's enabled rules, compiled; `evaluate` says which a message sets off.
 
     One RE2 set reads the message's text for every pattern at once: the regular expressions,
-    the words (case-insensitive), invite links, links to denied domains, and the characters
-    that need folding. Only when these are present is the text folded (accents, look-alikes,
-    invisible characters) and read again by the words alone.
+    the words (case-insensitive), invite links, links to denied domains, the characters
+    that need folding, any link when a rule allows only some domains, and enough capitals for
+    a caps rule to have a chance. Only when these are present is the text folded (accents,
+    look-alikes, invisible characters) and read again by the words alone, its links' hosts
+    read or its capitals counted: a plain sentence costs the one pass.
     """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
@@ -294,14 +304,18 @@ class GuildRules:
             for rule in self._links
             if rule.params.get("allow")
         ]
-        self._scan = scan.compile()
-        self._folded_words = folded_words.compile()
+        # Capitals are counted only when the scan found as many as a rule could need, and
+        # links only when it found one (see `_gates`).
         self._caps = by_kind[RuleKind.CAPS]
         self._caps_min = _threshold_min(self._caps, "threshold")
         self._emoji = by_kind[RuleKind.EMOJI]
         self._emoji_min = _threshold_min(self._emoji, "threshold")
         self._mentions = by_kind[RuleKind.MENTIONS]
         self._mentions_min = _threshold_min(self._mentions, "threshold")
+        for purpose, pattern in self._gates():
+            scan.add(pattern, purpose)
+        self._scan = scan.compile()
+        self._folded_words = folded_words.compile()
         self._files = by_kind[RuleKind.ATTACHMENTS]
         self._new_accounts = by_kind[RuleKind.NEW_ACCOUNT]
         self._age_max = max(
@@ -319,39 +333,18 @@ class GuildRules:
         """The rules `facts` sets off, in the order the rules were made."""
         content = facts.content
         fired: list[Firing] = []
-        if self._scan is not None:
-            found = self._scan.match(content)
-            if found:
-                fired += self._scanned(content, found)
-        if self._allowing and ("://" in content or "www." in content.casefold()):
-            fired += self._not_allowed(link_hosts(content))
-        if (
-            self._caps
-            and len(content) >= CAPS_MIN_LETTERS
-            and not content.islower()
-            and (content.isascii() or _caps_bound(content) >= self._caps_min)
-        ):
-            percent = caps_percent(content)
-            if percent is not None and percent >= self._caps_min:
-                fired += [
-                    Firing(rule, f"{percent}% capitals")
-                    for rule in self._caps
-                    if percent >= int(rule.params["threshold"])
-                ]
+        found = self._scan.match(content) if self._scan is not None else None
+        if found:
+            fired += self._scanned(content, found)
+            purposes = {purpose for purpose, _rule in found}
+            if "caps" in purposes:
+                fired += self._caps_firings(content)
+            if "links" in purposes:
+                fired += self._not_allowed(link_hosts(content))
         if self._emoji and _emoji_bound(content) > self._emoji_min:
-            count = count_emoji(content)
-            fired += [
-                Firing(rule, f"{count} emoji")
-                for rule in self._emoji
-                if count > int(rule.params["threshold"])
-            ]
-        if self._mentions and _mentions_bound(content) > self._mentions_min:
-            count = count_mentions(content)
-            fired += [
-                Firing(rule, f"{count} mentions")
-                for rule in self._mentions
-                if count > int(rule.params["threshold"])
-            ]
+            fired += self._emoji_firings(content)
+        if self._mentions and content.count("@") > self._mentions_min:  # one in each mention
+            fired += self._mention_firings(content)
         if self._files and facts.files:
             fired += self._file_firings(facts.files)
         age = facts.account_age_seconds
@@ -395,6 +388,57 @@ class GuildRules:
             for firing in self._invite_firings(content):
                 fired[firing.rule.id] = firing
         return list(fired.values())
+
+    def _gates(self) -> list[tuple[str, str]]:
+        """Patterns that find what a links rule with allowed domains reads (a link), and the
+        capitals a caps rule needs, at least as many as the lowest threshold calls for: a
+        message without them cannot set one off.
+
+        A message shouts only with 10 letters or more (CAPS_MIN_LETTERS), so `percent` of them
+        capitals needs that share of 10 (less half a percent: the share is rounded), counting
+        every character that is not ASCII as a capital, as `_caps_bound` does. (Emoji and
+        mentions have bounds as cheap in plain string counts; counters of their own in the scan
+        would multiply the states of its automaton.)
+        """
+        gates = []
+        if self._allowing:  # a link (`https://…`, `www.…`) whose host is not allowed
+            gates.append(("links", r"(?i)(?:://|www\.)"))
+        if self._caps:
+            needed = math.ceil((self._caps_min - 0.5) * CAPS_MIN_LETTERS / 100)
+            gates.append(("caps", _at_least(r"[A-Z\x{80}-\x{10FFFF}]", needed)))
+        return gates
+
+    def _caps_firings(self, content: str) -> list[Firing]:
+        if (
+            len(content) < CAPS_MIN_LETTERS
+            or content.islower()
+            or not (content.isascii() or _caps_bound(content) >= self._caps_min)
+        ):
+            return []
+        percent = caps_percent(content)
+        if percent is None or percent < self._caps_min:
+            return []
+        return [
+            Firing(rule, f"{percent}% capitals")
+            for rule in self._caps
+            if percent >= int(rule.params["threshold"])
+        ]
+
+    def _emoji_firings(self, content: str) -> list[Firing]:
+        count = count_emoji(content)
+        return [
+            Firing(rule, f"{count} emoji")
+            for rule in self._emoji
+            if count > int(rule.params["threshold"])
+        ]
+
+    def _mention_firings(self, content: str) -> list[Firing]:
+        count = count_mentions(content)
+        return [
+            Firing(rule, f"{count} mentions")
+            for rule in self._mentions
+            if count > int(rule.params["threshold"])
+        ]
 
     @staticmethod
     def _exempt(rule: Rule, facts: MessageFacts) -> bool:
