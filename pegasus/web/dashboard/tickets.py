@@ -11,21 +11,30 @@ job the API's send endpoint queues; the page shows its state when reloaded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from models.tickets import Ticket
-from pegasus.errors import PegasusError, Ref, ValidationError
+from pegasus.errors import PegasusError, ValidationError
 from pegasus.services import tickets as service
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
 from pegasus.services.role_delegations import RoleFacts
 from pegasus.services.tickets import ButtonStyle, PanelInfo, TicketInfo
 from pegasus.web import jobs
+from pegasus.web.dashboard.forms import (
+    Asking,
+    Form,
+    channel_choices,
+    guild_names,
+    id_choice,
+    number,
+    refusal_sentence,
+    role_choices,
+    text,
+    web_state,
+)
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
     managed_guild,
@@ -40,7 +49,6 @@ __all__ = ["add_routes"]
 
 TICKETS_SHOWN = 50
 POSTABLE = frozenset({0, 5})  # text and announcement channels: where a panel can be posted
-Form = MultiDictProxy[Any]
 
 
 def add_routes(app: web.Application) -> None:
@@ -57,47 +65,13 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(page + "/{number}/transcript", transcript)
 
 
-@dataclass(frozen=True)
-class Asking:
-    """The person signed in, setting roles up in a guild (what `pegasus.web.roles` asks)."""
-
-    web: Any
-    guild_id: int
-    actor_id: int
-
-
-def _web(request: web.Request) -> Any:
-    from pegasus.web.app import STATE
-
-    return request.app[STATE]
-
-
 def _page_url(guild_id: int) -> str:
     return f"{DASHBOARD_PREFIX}/guilds/{guild_id}/tickets"
 
 
 # what the page shows -------------------------------------------------------------------------
-async def _names(request: web.Request, guild_id: int) -> GuildNames | None:
-    names = _web(request).names
-    try:
-        return await names.guild_names(guild_id) if names is not None else None
-    except Exception:  # Discord unreachable: the page still shows what is stored
-        return None
-
-
-def _roles(names: GuildNames | None, guild_id: int) -> list[tuple[int, str]]:
-    """The roles to choose from (not @everyone, whose id is the guild's)."""
-    if names is None:
-        return []
-    found = [(role_id, name) for role_id, name in names.roles.items() if role_id != guild_id]
-    return sorted(found, key=lambda pair: pair[1].lower())
-
-
-def _channels(names: GuildNames | None, types: frozenset[int]) -> list[tuple[int, str]]:
-    if names is None:
-        return []
-    found = [(cid, name) for cid, (name, kind) in names.channels.items() if kind in types]
-    return sorted(found, key=lambda pair: pair[1].lower())
+def _categories(names: GuildNames | None) -> list[tuple[int, str]]:
+    return channel_choices(names, frozenset({CATEGORY}))
 
 
 async def _recent_tickets(guild_id: int) -> list[TicketInfo]:
@@ -127,7 +101,7 @@ async def _show(
     sent: Mapping[str, str] | None = None,
     notice: str | None = None,
 ) -> web.Response:
-    names = await _names(request, guild.id)
+    names = await guild_names(request, guild.id)
     return render(
         "tickets_page.html",
         status=status,
@@ -135,9 +109,9 @@ async def _show(
         guild=guild,
         panels=await service.list_panels(guild.id),
         tickets=await _recent_tickets(guild.id),
-        text_channels=_channels(names, POSTABLE),
-        categories=_channels(names, frozenset({CATEGORY})),
-        roles=_roles(names, guild.id),
+        text_channels=channel_choices(names, POSTABLE),
+        categories=_categories(names),
+        roles=role_choices(names, guild.id),
         channel_name=(lambda cid: names.channel_name(cid) if names and cid else None),
         styles=[style.value for style in ButtonStyle],
         job=await _job(request, guild.id),
@@ -157,32 +131,11 @@ async def tickets_page(request: web.Request, session: DashboardSession) -> web.S
 
 
 # reading the forms ---------------------------------------------------------------------------
-def _text(form: Form, name: str) -> str | None:
-    value = str(form.get(name, "")).strip()
-    return value or None
-
-
-def _number(form: Form, name: str, what: str) -> int | None:
-    value = _text(form, name)
-    if value is None:
-        return None
-    if not value.isdigit() or len(value) > 20:
-        raise ValidationError(f"{what} must be a whole number.")
-    return int(value)
-
-
-def _id_choice(form: Form, name: str, allowed: list[tuple[int, str]], what: str) -> int | None:
-    value = _number(form, name, what)
-    if value is not None and value not in {cid for cid, _ in allowed}:
-        raise ValidationError(f"Choose {what} of this server from the list.")
-    return value
-
-
 async def _checked_roles(
     request: web.Request, session: DashboardSession, guild_id: int, form: Form
 ) -> list[RoleFacts]:
     """The support roles chosen, each under the rule of `/ticket-panel` for the person."""
-    asking = Asking(_web(request), guild_id, session.user_id)
+    asking = Asking(web_state(request), guild_id, session.user_id)
     chosen: list[int] = []
     for raw in form.getall("support_role_ids", []):
         if not str(raw).isdigit():
@@ -193,7 +146,7 @@ async def _checked_roles(
 
 async def _remember(request: web.Request, session: DashboardSession, guild_id: int,
                     roles: list[RoleFacts]) -> None:
-    asking = Asking(_web(request), guild_id, session.user_id)
+    asking = Asking(web_state(request), guild_id, session.user_id)
     for role in roles:
         await remember_role_setup(asking, role)
 
@@ -214,7 +167,7 @@ def _back(guild_id: int, notice: str, job: jobs.Job | None = None) -> web.HTTPFo
 async def create_panel(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
     form = await request.post()
-    names = await _names(request, guild.id)
+    names = await guild_names(request, guild.id)
     try:
         roles = await _checked_roles(request, session, guild.id, form)
         with acting_from(person_context(request, session)):
@@ -224,12 +177,10 @@ async def create_panel(request: web.Request, session: DashboardSession) -> web.S
                 title=str(form.get("title", "")),
                 description=str(form.get("description", "")),
                 support_role_ids=[role.id for role in roles],
-                category_id=_id_choice(
-                    form, "category_id", _channels(names, frozenset({CATEGORY})), "a category"
-                ),
-                max_tickets_per_user=_number(form, "max_tickets_per_user", "Tickets per member")
+                category_id=id_choice(form, "category_id", _categories(names), "a category"),
+                max_tickets_per_user=number(form, "max_tickets_per_user", "Tickets per member")
                 or 1,
-                color=service.parse_color(_text(form, "color")),
+                color=service.parse_color(text(form, "color")),
             )
             await _remember(request, session, guild.id, roles)
     except PegasusError as refusal:
@@ -248,10 +199,10 @@ async def edit_panel(request: web.Request, session: DashboardSession) -> web.Str
                 guild.id,
                 panel_id,
                 actor_id=session.user_id,
-                title=_text(form, "title"),
-                description=_text(form, "description"),
-                color=service.parse_color(_text(form, "color")),
-                max_tickets_per_user=_number(form, "max_tickets_per_user", "Tickets per member"),
+                title=text(form, "title"),
+                description=text(form, "description"),
+                color=service.parse_color(text(form, "color")),
+                max_tickets_per_user=number(form, "max_tickets_per_user", "Tickets per member"),
                 is_active=form.get("is_active") == "on",
             )
             await _refresh_posted(request, session, panel)
@@ -265,7 +216,7 @@ async def add_button(request: web.Request, session: DashboardSession) -> web.Str
     session, guild = await managed_guild(request, session)
     form = await request.post()
     panel_id = _panel_id(request)
-    names = await _names(request, guild.id)
+    names = await guild_names(request, guild.id)
     try:
         style = str(form.get("style", ButtonStyle.PRIMARY.value))
         if style not in {member.value for member in ButtonStyle}:
@@ -278,13 +229,11 @@ async def add_button(request: web.Request, session: DashboardSession) -> web.Str
                 actor_id=session.user_id,
                 label=str(form.get("label", "")),
                 style=ButtonStyle(style),
-                emoji=_text(form, "emoji"),
-                category_id=_id_choice(
-                    form, "category_id", _channels(names, frozenset({CATEGORY})), "a category"
-                ),
+                emoji=text(form, "emoji"),
+                category_id=id_choice(form, "category_id", _categories(names), "a category"),
                 support_role_ids=[role.id for role in roles],
-                name_format=_text(form, "name_format") or service.DEFAULT_NAME_FORMAT,
-                welcome_message=_text(form, "welcome_message"),
+                name_format=text(form, "name_format") or service.DEFAULT_NAME_FORMAT,
+                welcome_message=text(form, "welcome_message"),
             )
             await _remember(request, session, guild.id, roles)
             await _refresh_posted(request, session, panel)
@@ -317,9 +266,9 @@ async def send_panel(request: web.Request, session: DashboardSession) -> web.Str
     session, guild = await managed_guild(request, session)
     form = await request.post()
     panel_id = _panel_id(request)
-    names = await _names(request, guild.id)
+    names = await guild_names(request, guild.id)
     try:
-        channel_id = _id_choice(form, "channel_id", _channels(names, POSTABLE), "a channel")
+        channel_id = id_choice(form, "channel_id", channel_choices(names, POSTABLE), "a channel")
         if channel_id is None:
             raise ValidationError("Choose the channel to post the panel in.")
         with acting_from(person_context(request, session)):
@@ -391,7 +340,7 @@ async def _refresh_posted(
 
 
 def _now(request: web.Request) -> datetime:
-    return _web(request).clock()
+    return web_state(request).clock()
 
 
 async def _refused(
@@ -409,22 +358,8 @@ async def _refused(
     sent = {"form": form_name}
     if form is not None:
         sent |= {str(key): str(value) for key, value in form.items() if key != "csrf_token"}
-    sentence = _sentence(refusal, await _names(request, guild.id))
+    sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
     return await _show(
         request, session, guild, status=status, errors={form_name: sentence}, sent=sent
     )
 
-
-def _sentence(refusal: PegasusError, names: GuildNames | None) -> str:
-    """The refusal in plain words, roles and channels by their names where they are known."""
-
-    def show(ref: Ref) -> str:
-        if names is not None and ref.kind == "role" and names.role_name(ref.value):
-            return f"@{names.role_name(ref.value)}"
-        if names is not None and ref.kind == "channel" and names.channel_name(ref.value):
-            return f"#{names.channel_name(ref.value)}"
-        return ref.plain()
-
-    if not refusal.refs:
-        return refusal.plain()
-    return refusal.template.format_map({name: show(ref) for name, ref in refusal.refs.items()})

@@ -1,0 +1,103 @@
+"""What the dashboard's pages of a guild's collections share: what Discord says the guild has
+(channels and roles to choose from), reading form fields, who sets roles up, and the sentence of
+a refusal with roles and channels by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from pegasus.errors import PegasusError, Ref, ValidationError
+from pegasus.web.discord_names import GuildNames
+
+__all__ = [
+    "Asking",
+    "Form",
+    "channel_choices",
+    "guild_names",
+    "id_choice",
+    "number",
+    "refusal_sentence",
+    "role_choices",
+    "text",
+    "web_state",
+]
+
+Form = MultiDictProxy[Any]
+
+
+@dataclass(frozen=True)
+class Asking:
+    """The person signed in, setting roles up in a guild (what `pegasus.web.roles` asks)."""
+
+    web: Any
+    guild_id: int
+    actor_id: int
+
+
+def web_state(request: web.Request) -> Any:
+    from pegasus.web.app import STATE
+
+    return request.app[STATE]
+
+
+async def guild_names(request: web.Request, guild_id: int) -> GuildNames | None:
+    names = web_state(request).names
+    try:
+        return await names.guild_names(guild_id) if names is not None else None
+    except Exception:  # Discord unreachable: the page still shows what is stored
+        return None
+
+
+def role_choices(names: GuildNames | None, guild_id: int) -> list[tuple[int, str]]:
+    """The roles to choose from (not @everyone, whose id is the guild's)."""
+    if names is None:
+        return []
+    found = [(role_id, name) for role_id, name in names.roles.items() if role_id != guild_id]
+    return sorted(found, key=lambda pair: pair[1].lower())
+
+
+def channel_choices(names: GuildNames | None, types: frozenset[int]) -> list[tuple[int, str]]:
+    if names is None:
+        return []
+    found = [(cid, name) for cid, (name, kind) in names.channels.items() if kind in types]
+    return sorted(found, key=lambda pair: pair[1].lower())
+
+
+def text(form: Form, name: str) -> str | None:
+    value = str(form.get(name, "")).strip()
+    return value or None
+
+
+def number(form: Form, name: str, what: str) -> int | None:
+    value = text(form, name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 20:
+        raise ValidationError(f"{what} must be a whole number.")
+    return int(value)
+
+
+def id_choice(form: Form, name: str, allowed: list[tuple[int, str]], what: str) -> int | None:
+    value = number(form, name, what)
+    if value is not None and value not in {cid for cid, _ in allowed}:
+        raise ValidationError(f"Choose {what} of this server from the list.")
+    return value
+
+
+def refusal_sentence(refusal: PegasusError, names: GuildNames | None) -> str:
+    """The refusal in plain words, roles and channels by their names where they are known."""
+
+    def show(ref: Ref) -> str:
+        if names is not None and ref.kind == "role" and names.role_name(ref.value):
+            return f"@{names.role_name(ref.value)}"
+        if names is not None and ref.kind == "channel" and names.channel_name(ref.value):
+            return f"#{names.channel_name(ref.value)}"
+        return ref.plain()
+
+    if not refusal.refs:
+        return refusal.plain()
+    return refusal.template.format_map({name: show(ref) for name, ref in refusal.refs.items()})
