@@ -298,7 +298,12 @@ def _add_apikey_parser(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pegasus", description=__doc__)
     sub = parser.add_subparsers(dest="group", required=True)
-    sub.add_parser("sandbox", help="Run the bot against a local Discord with a scripted demo.")
+    sandbox = sub.add_parser(
+        "sandbox", help="Run the bot and its dashboard against a local Discord with a demo."
+    )
+    sandbox.add_argument(
+        "--keep", action="store_true", help="Keep everything running after the demo, until Ctrl-C."
+    )
     sub.add_parser("web", help="Serve the REST API without a gateway (reads .env like the bot).")
     _add_apikey_parser(sub)
     cli_guilds.add_purge_guild_parser(cli_data.add_data_parser(sub))
@@ -383,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.group == "sandbox":
             from pegasus import sandbox
 
-            return sandbox.main()
+            return sandbox.main(keep=args.keep)
         if args.group == "apikey":
             return run_apikey_command(args)
         if args.group == "data":

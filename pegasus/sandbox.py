@@ -2,7 +2,10 @@
 
 Starts the local Discord (the Discord-compatible server the test suite uses) with a demo server,
 runs the real bot against it on a fresh SQLite database, plays a short scene (members chatting,
-joining voice, running commands) and prints what the bot answered.
+joining voice, running commands) and prints what the bot answered. The web dashboard runs beside
+it, logging in through the local Discord's OAuth2 page; its address is printed. With `--keep`
+everything stays up until Ctrl-C, so the dashboard and the demo server can be clicked through;
+without it the sandbox ends after the scene.
 
 The database is `SANDBOX_DATABASE_URL` (default `sqlite://data/sandbox.sqlite3`, recreated on
 every run); DATABASE_URL is deliberately ignored, so the sandbox never writes into a real
@@ -152,7 +155,38 @@ async def run_step(env: Any, step: Step, shown: set[int]) -> None:
         shown.add(followup.id)
 
 
-async def play(database_url: str) -> int:
+async def start_dashboard(env: Any) -> Any:
+    """The web application (dashboard, public pages, API) beside the bot, logging in through the
+    local Discord's OAuth2 page: a WebServer on 127.0.0.1 (SANDBOX_WEB_PORT, default any free
+    port)."""
+    import secrets
+
+    from pegasus.localdiscord.oauth2 import oauth2_of
+    from pegasus.web import WebConfig, WebServer, create_app
+    from pegasus.web.dashboard import DashboardConfig
+
+    oauth2 = oauth2_of(env.server)
+    config = WebConfig(
+        secret=secrets.token_bytes(32),
+        dashboard=DashboardConfig(api_base=env.server.api_base, client_secret=oauth2.client_secret),
+    )
+    port = int(os.environ.get("SANDBOX_WEB_PORT") or 0)
+    web = WebServer(create_app(config, bot=env.bot), "127.0.0.1", port)
+    await web.start()
+    oauth2.redirect_uris.add(f"{web.url}/dashboard/callback")
+    return web
+
+
+async def show_the_web(env: Any, web: Any) -> None:
+    from pegasus.services.dashboard import set_public_pages
+
+    guild = env.guild
+    await set_public_pages(guild.id, env.owner.id, True)
+    say(f"Dashboard: {web.url}/dashboard (log in as owner; the local Discord asks who you are)")
+    say(f"Public leaderboard: {web.url}/public/guilds/{guild.id}/leaderboard")
+
+
+async def play(database_url: str, keep: bool = False) -> int:
     from pegasus.db import apply_migrations
     from pegasus.localdiscord import LocalDiscord, build_demo_guild
     from pegasus.localdiscord.env import DiscordEnv, EndpointPatch, ErrorLog
@@ -164,6 +198,7 @@ async def play(database_url: str) -> int:
     with EndpointPatch():
         await server.start()
         env = DiscordEnv(server, database_url, errors=errors)
+        web = None
         try:
             await apply_migrations(database_url)
             say(
@@ -177,9 +212,17 @@ async def play(database_url: str) -> int:
             say(f"database: {database_url}")
             await env.start_bot()
             say(f"Pegasus is online and synced {len(server.global_commands)} commands.")
+            web = await start_dashboard(env)
+            await show_the_web(env, web)
             say()
             await play_scene(env)
+            if keep:
+                say()
+                say("Everything keeps running: open the dashboard above. Stop with Ctrl-C.")
+                await asyncio.Event().wait()  # until Ctrl-C cancels this task
         finally:
+            if web is not None:
+                await web.stop()
             await env.close()
             await server.stop()
             errors.remove()
@@ -235,7 +278,7 @@ async def play_scene(env: Any) -> None:
             show_message(message, f"in {where}:")
 
 
-def main() -> int:
+def main(keep: bool = False) -> int:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stdout, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -249,4 +292,8 @@ def main() -> int:
         path = Path(url.removeprefix("sqlite://").split("?", 1)[0])
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return asyncio.run(play(url))
+    try:
+        return asyncio.run(play(url, keep))
+    except KeyboardInterrupt:  # --keep ends here; everything was stopped on the way out
+        say("Stopped.")
+        return 0

@@ -64,6 +64,7 @@ async def test_sandbox_plays_its_scene_and_exits_zero(tmp_path: os.PathLike[str]
     assert "Pong!" in text
     assert "Traceback" not in text and " ERROR " not in text, text
     assert f"database: sqlite://{database}" in text
+    assert "Dashboard: http://127.0.0.1:" in text  # printed, and the sandbox still ended
     assert os.path.getsize(database) > 0
     # The scene ran commands that wrote to that database, and the bot answered each one.
     for command in ("/help", "/ping", "/daily", "/balance", "/warn"):
