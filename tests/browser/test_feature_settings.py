@@ -3,15 +3,19 @@ browser against the local Discord and the real bot."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
 from models.guilds import GuildSettings
+from models.moderation import ModerationSettings
 from models.security import AuditLog, AuditSource
 from pegasus.errors import ValidationError
+from pegasus.localdiscord.permissions import Permissions
 from pegasus.services import levels
 from pegasus.services.levels import Activity
+from pegasus.services.settings import Kind, Setting, declared
 from tests.browser.conftest import Dashboard
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.levels"))
@@ -147,4 +151,78 @@ async def test_a_member_without_manage_server_cannot_post(dashboard: Dashboard) 
     row = await GuildSettings.get_or_none(guild_id=guild.id)
     assert row is None or row.xp_level_up_message != "hijacked"
     assert await AuditLog.filter(guild_id=guild.id).count() == 0
+    await context.close()
+
+
+async def test_a_role_setting_follows_the_role_rule_of_its_command(dashboard: Dashboard) -> None:
+    guild = dashboard.env.server.guild
+    # Below the bot's role, and above her highest role: she can't have it given.
+    senior = await guild.create_role("Senior", position=1)
+    manager = await guild.create_role(
+        "Server Manager", permissions=Permissions.of("manage_guild"), position=1
+    )
+    await guild.add_role("alice", manager)
+    await dashboard.env.settle()
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "alice")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/settings/moderation")
+    await page.get_by_label("Mute role", exact=True).select_option(label="@Senior")
+    await page.get_by_role("button", name="Save moderation").click()
+    error = await page.locator("#moderation-mute_role_id-error").inner_text()
+    # The rule's sentence, the role by its name.
+    assert error == "@Senior is not below your highest role, so you can't have me give it."
+    row = await ModerationSettings.get_or_none(guild_id=guild.id)
+    assert row is None or row.mute_role_id != senior.id
+    assert await AuditLog.filter(guild_id=guild.id).count() == 0
+    await context.close()
+
+
+async def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(
+    dashboard: Dashboard,
+) -> None:
+    guild = dashboard.env.server.guild
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/settings/levels")
+    version = await page.locator("#levels input[name=version]").get_attribute("value")
+    response = await context.request.post(
+        f"{dashboard.url}/guilds/{guild.id}/settings/levels/levels",
+        form={"version": version or "", "xp_level_up_message": "forged", "xp_min": "1"},
+    )
+    assert response.status == 403
+    row = await GuildSettings.get_or_none(guild_id=guild.id)
+    assert row is None or row.xp_level_up_message != "forged"
+    assert await AuditLog.filter(guild_id=guild.id).count() == 0
+    await context.close()
+
+
+async def test_every_settings_page_is_generated_from_the_declarations(
+    dashboard: Dashboard,
+) -> None:
+    guild = dashboard.env.server.guild
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}")
+    for name in ("Levels", "Economy", "Moderation", "Tickets", "Community", "Security"):
+        assert await page.get_by_role("link", name=name, exact=True).count() == 1
+    by_page: dict[str, list[Setting]] = {}
+    for feature, spec in declared().items():
+        by_page.setdefault(feature.split(".")[0], []).extend(spec.settings)
+    for key, settings in sorted(by_page.items()):
+        answer = await page.goto(f"{dashboard.url}/guilds/{guild.id}/settings/{key}")
+        assert answer is not None and answer.status == 200, key
+        assert "script-src" not in answer.headers["content-security-policy"]
+        for setting in settings:  # every declared setting has its labelled input
+            wanted = setting.label[:1].upper() + setting.label[1:]
+            if setting.kind is Kind.NAMES:  # a group of boxes, one per name
+                found = page.get_by_role("group", name=wanted, exact=True)
+            else:
+                labelled = re.compile(f"^{re.escape(wanted)}( \\(.*\\)| on)?$")
+                found = page.get_by_label(labelled).and_(page.locator(f"[name={setting.name}]"))
+            assert await found.count() == 1, (key, setting.label)
+        await dashboard.shoot(page, f"settings-{key}")
+    # Channels are offered by name.
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/settings/levels")
+    options = await page.get_by_label("Level-up channel", exact=True).inner_text()
+    assert "#general" in options
     await context.close()

@@ -128,12 +128,20 @@ def _is_role_list(setting: Setting) -> bool:
     return "role" in setting.name
 
 
-def _field(setting: Setting, value: Any, names: GuildNames | None, error: str | None) -> Field:
+def _field(
+    spec: FeatureSettings,
+    setting: Setting,
+    value: Any,
+    names: GuildNames | None,
+    error: str | None,
+) -> Field:
     label = setting.label[:1].upper() + setting.label[1:]
     shown = Field(setting.name, label, setting.help, "text", error=error)
     kind = setting.kind
     if kind is Kind.BOOL:
         shown.control, shown.checked = "checkbox", bool(value)
+        if any(s.label == setting.label for s in spec.settings if s is not setting):
+            shown.label = f"{label} on"  # the switch of the setting of the same name
     elif kind in (Kind.INT, Kind.PERCENT, Kind.SECONDS):
         shown.control, shown.value = "number", "" if value is None else str(value)
         shown.minimum, shown.maximum = setting.minimum, setting.maximum
@@ -216,7 +224,9 @@ def _form(
         feature=spec.feature,
         title=SECTION_TITLES.get(spec.feature) or _page_title(spec.feature),
         version=version,
-        fields=[_field(s, values[s.name], names, errors.get(s.name)) for s in spec.settings],
+        fields=[
+            _field(spec, s, values[s.name], names, errors.get(s.name)) for s in spec.settings
+        ],
     )
 
 
@@ -277,7 +287,7 @@ class Asker:
 
 
 async def _vet_new_roles(
-    asker: Asker, spec: FeatureSettings, values: Mapping[str, Any]
+    asker: Asker, spec: FeatureSettings, values: Mapping[str, Any], names: GuildNames | None
 ) -> tuple[list[RoleFacts], dict[str, str]]:
     """The roles the form newly names in role settings, each checked by the rule of the command
     that sets it; a refusal is kept for its field (a role already set is not checked again)."""
@@ -294,9 +304,24 @@ async def _vet_new_roles(
             try:
                 vetted.append(await check(asker, role_id))  # type: ignore[arg-type]
             except PegasusError as refusal:
-                errors[name] = refusal.plain()
+                errors[name] = _sentence(refusal, names)
                 break
     return vetted, errors
+
+
+def _sentence(refusal: PegasusError, names: GuildNames | None) -> str:
+    """The service's refusal, with the roles and channels it names by their names if known."""
+    shown: dict[str, str] = {}
+    for key, ref in refusal.refs.items():
+        name = None
+        if names is not None and ref.kind == "role":
+            name = names.role_name(int(ref.value))
+            name = name and f"@{name}"
+        elif names is not None and ref.kind == "channel":
+            name = names.channel_name(int(ref.value))
+            name = name and f"#{name}"
+        shown[key] = name or ref.plain()
+    return refusal.template.format_map(shown) if shown else refusal.plain()
 
 
 # pages ----------------------------------------------------------------------------------------
@@ -387,7 +412,7 @@ async def change_settings(request: web.Request, session: DashboardSession) -> we
     asker = Asker(_web_state(request), guild.id, session.user_id)
     vetted: list[RoleFacts] = []
     if not errors:
-        vetted, errors = await _vet_new_roles(asker, spec, values)
+        vetted, errors = await _vet_new_roles(asker, spec, values, names)
     refusal: str | None = None
     status = 400
     if not errors:
@@ -404,7 +429,7 @@ async def change_settings(request: web.Request, session: DashboardSession) -> we
         except StaleSettings as stale:
             refusal, status = stale.plain(), 409
         except PegasusError as refused:  # a rule between settings: the form's, not a field's
-            refusal = refused.plain()
+            refusal = _sentence(refused, names)
         else:
             for role in vetted:
                 await remember_role_setup(asker, role)  # type: ignore[arg-type]
