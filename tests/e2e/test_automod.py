@@ -270,6 +270,35 @@ async def test_exempt_roles_channels_and_staff(env: DiscordEnv) -> None:
     assert len(await hits_of(rule)) == 1
 
 
+async def test_a_role_given_or_taken_changes_who_is_exempt_at_once(env: DiscordEnv) -> None:
+    trusted = await env.guild.create_role("Trusted", position=1)
+    rule = await add_rule(
+        env, name="Exempted", kind="words", pattern="darn", exempt_roles=trusted.mention
+    )
+    await env.settle()
+    before = await env.alice.say("general", "darn")
+    await env.settle()
+    await env.guild.add_role(env.alice, trusted)
+    await env.settle()  # the member update reaches the bot
+    while_trusted = await env.alice.say("general", "darn")
+    await env.guild.remove_role(env.alice, trusted)
+    await env.settle()
+    after = await env.alice.say("general", "darn")
+    await env.settle()
+    assert [before.deleted, while_trusted.deleted, after.deleted] == [True, False, True]
+    assert [hit.message_id for hit in await hits_of(rule)] == [before.id, after.id]
+
+
+async def test_a_rule_exempting_everyone_spares_every_member(env: DiscordEnv) -> None:
+    rule = await add_rule(
+        env, name="Nobody", kind="words", pattern="darn", exempt_roles=str(env.guild.id)
+    )
+    await env.settle()
+    said = await env.alice.say("general", "darn")
+    await env.settle()
+    assert not said.deleted and await hits_of(rule) == []
+
+
 async def test_members_above_the_bot_are_left_alone(env: DiscordEnv) -> None:
     top = await env.guild.create_role("Top", position=10)  # above the bot's role
     vip = await env.guild.add_member("vip", roles=[top])
