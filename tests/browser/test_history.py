@@ -152,3 +152,30 @@ async def test_a_member_without_manage_server_gets_404(dashboard: Dashboard) -> 
     assert refused.status == 404
     assert (await read_settings(ECONOMY, guild.id))["daily_amount"] == 777
     await context.close()
+
+
+async def test_older_changes_are_a_cursor_away_and_the_filters_choose(dashboard: Dashboard) -> None:
+    guild = dashboard.env.server.guild
+    owner = guild.owner.id  # type: ignore[attr-defined]
+    for amount in range(1, 28):
+        await apply_changes(ECONOMY, guild.id, owner, {"daily_amount": amount})
+    await apply_changes(MODERATION, guild.id, owner, {"modlog_channel_id": None})  # no change
+    await apply_changes(
+        MODERATION, guild.id, owner, {"modlog_channel_id": dashboard.env.channel("general").id}
+    )
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/history")
+    entries = page.locator("li.history-entry")
+    assert await entries.count() == 25
+    assert "#general" in await entries.first.inner_text()
+    await page.get_by_role("link", name="Older changes").click()
+    assert await entries.count() == 3  # 28 changes in all
+    assert await page.get_by_role("link", name="Older changes").count() == 0
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/history")
+    await page.get_by_label("Feature").select_option("moderation")
+    await page.get_by_label("Person").select_option(label="owner")
+    await page.get_by_role("button", name="Show").click()
+    assert await entries.count() == 1
+    assert "modlog channel" in await entries.first.inner_text()
+    await context.close()
