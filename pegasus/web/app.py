@@ -573,6 +573,7 @@ def create_app(
     where to ask Discord about guilds (default: the bot's cache)."""
     from pegasus.web import api, dashboard, docs, openapi
     from pegasus.web.dashboard import history as dashboard_history
+    from pegasus.web.dashboard import level_rewards as dashboard_level_rewards
     from pegasus.web.dashboard import public as public_pages
     from pegasus.web.dashboard import tickets as dashboard_tickets
 
@@ -593,6 +594,7 @@ def create_app(
     dashboard.add_routes(app, config.dashboard)
     public_pages.add_routes(app)
     dashboard_tickets.add_routes(app)
+    dashboard_level_rewards.add_routes(app)
     dashboard_history.add_routes(app)
     app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)
