@@ -128,6 +128,11 @@ async def test_the_seed_stays_secret_until_the_end(api: Api) -> None:
     secret = (await Giveaway.get(id=running.id)).seed
     assert secret not in body
     assert "verify-draw.js" not in body  # nothing to verify yet
+    assert "entries.txt" not in body
+    status, _, _ = await _get(
+        api, f"/public/guilds/{GUILD}/giveaways/{running.giveaway_id}/entries.txt"
+    )
+    assert status == 404  # who entered is published with the seed, at the end
 
 
 async def test_an_ended_giveaway_shows_its_draw_checked_and_the_apis_entries_file(

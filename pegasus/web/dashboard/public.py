@@ -3,7 +3,8 @@
 No login. A server's pages exist only while its `public_pages_enabled` setting is on (and
 Pegasus is there): otherwise every one of them is the same 404 as for a server that does not
 exist, so nothing tells whether a server or a giveaway is there. They show display names and
-what the draw's check needs (the entry file's user ids), nothing more.
+what the draw's check needs (the entries file's user ids, once the giveaway has ended), nothing
+more.
 
 The giveaway page shows the server's own check of the draw and a button that recomputes it in
 the browser (`static/verify-draw.js`, Web Crypto): its Content-Security-Policy allows scripts
@@ -203,8 +204,8 @@ async def entries_file(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     found = await _giveaway_of(request)
-    if found is None:
-        return _not_found()
+    if found is None or found[0].status is not GiveawayStatus.ENDED:
+        return _not_found()  # published with the seed: before, it would only show who entered
     info, entries = found
     text = "".join(f"{user_id}:{weight}\n" for user_id, weight in entries)
     disposition = f'inline; filename="{info.giveaway_id}-entries.txt"'
