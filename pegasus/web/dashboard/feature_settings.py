@@ -58,6 +58,7 @@ PAGE_TITLES = {
     "community": "Community",
     "security": "Security",
     "retention": "Data retention",
+    "web": "Public pages",
 }
 SECTION_TITLES = {
     "levels": "Levels and level-ups",
@@ -122,6 +123,12 @@ class Form:
     fields: list[Field]
     error: str | None = None
     saved: bool = False
+
+    @property
+    def save_label(self) -> str:
+        """"Save economy", "Save XP rules and rewards": the title inside a sentence."""
+        title = self.title
+        return title if title[:2].isupper() else title[:1].lower() + title[1:]
 
 
 def _is_role_list(setting: Setting) -> bool:
