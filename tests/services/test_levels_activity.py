@@ -236,9 +236,15 @@ async def test_a_warm_flush_of_2500_members_is_a_handful_of_statements(
     await activity.flush()
     upserts = [s for s in statements if s.startswith("INSERT")]
     # For user_xp and for members: on SQLite 3 chunks of at most 1,000 rows, on PostgreSQL one
-    # statement of arrays; then one each for the XP histogram and its tie blocks.
-    assert len(upserts) == (2 if dialect_of(db) == "postgres" else 6) + 2
-    assert len(statements) <= len(upserts) + 1  # plus at most one batched level update
+    # statement of arrays; then one each for the XP histogram and its tie blocks, and one for
+    # the guild's figures of the day.
+    assert len(upserts) == (2 if dialect_of(db) == "postgres" else 6) + 3
+    # Who was active earlier today is read once per 900 members (the day's active members).
+    reads = [s for s in statements if s.startswith("SELECT") and 'FROM "user_xp"' in s]
+    assert len(reads) == 3
+    # plus at most one batched level update, and PostgreSQL's notification of the change
+    notices = 1 if dialect_of(db) == "postgres" else 0
+    assert len(statements) <= len(upserts) + len(reads) + 1 + notices
     assert await UserXP.filter(guild_id=GUILD).count() == 2500
     assert sum(await Member.filter(guild_id=GUILD).values_list("messages", flat=True)) == 5000
 

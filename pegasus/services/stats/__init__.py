@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 PERIODS = (7, 30, 90)  # the ranges the overview offers, in days
+# Members per read of who was active earlier today: well under SQLite's limit of variables.
+READ_CHUNK = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +124,18 @@ async def record_flush(
         return
     talking = [entry for entry in members if entry.messages]
     seen_today: set[tuple[int, int]] = set()
-    if talking:
+    user_ids = sorted({entry.user_id for entry in talking})
+    for start in range(0, len(user_ids), READ_CHUNK):
         rows = await (
             UserXP.filter(
                 guild_id__in={entry.guild_id for entry in talking},
-                user_id__in={entry.user_id for entry in talking},
+                user_id__in=user_ids[start : start + READ_CHUNK],
                 last_message_xp_at__gte=_day_start(today),
             )
             .using_db(conn)
             .values_list("guild_id", "user_id")
         )
-        seen_today = {(guild_id, user_id) for guild_id, user_id in rows}
+        seen_today.update((guild_id, user_id) for guild_id, user_id in rows)
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for entry in members:
         total = totals[entry.guild_id]
