@@ -178,4 +178,26 @@ async def test_older_changes_are_a_cursor_away_and_the_filters_choose(dashboard:
     await page.get_by_role("button", name="Show").click()
     assert await entries.count() == 1
     assert "modlog channel" in await entries.first.inner_text()
+    answer = await page.goto(f"{dashboard.url}/guilds/{guild.id}/history?cursor=nope")
+    assert answer is not None and answer.status == 400
+    assert "start again" in await page.locator(".history-error").inner_text()
+    await context.close()
+
+
+async def test_a_restore_confirmed_after_someone_else_changed_the_settings_is_refused(
+    dashboard: Dashboard,
+) -> None:
+    guild = dashboard.env.server.guild
+    owner = guild.owner.id  # type: ignore[attr-defined]
+    await apply_changes(ECONOMY, guild.id, owner, {"daily_amount": 500})
+    context, page = await dashboard.new_page()
+    await dashboard.log_in(page, "owner")
+    await page.goto(f"{dashboard.url}/guilds/{guild.id}/history")
+    await page.get_by_role("button", name="Restore this version").first.click()
+    await apply_changes(ECONOMY, guild.id, owner, {"daily_amount": 900})  # meanwhile
+    await page.get_by_role("button", name="Restore these values").click()
+    error = await page.locator("#restore-error").inner_text()
+    assert "changed by someone else" in error
+    assert (await read_settings(ECONOMY, guild.id))["daily_amount"] == 900
+    assert not await AuditLog.filter(guild_id=guild.id, action="economy.restore").exists()
     await context.close()

@@ -238,7 +238,10 @@ async def history_page(request: web.Request, session: DashboardSession) -> web.S
     try:
         wanted = _wanted(request)
     except ValidationError as error:
-        return _history(request, session, guild, Wanted("", None, None), [], None, error.plain())
+        nothing = Wanted("", None, None)
+        return await _render_history(
+            request, session, guild, nothing, [], None, error=error.plain()
+        )
     filters = AuditFilter(actor_id=wanted.person, feature=wanted.feature or None)
     entries, next_cursor = await read_audit_after(
         guild.id, filters, after=wanted.cursor, limit=PER_PAGE
@@ -267,13 +270,14 @@ async def _render_history(
     wanted: Wanted,
     shown: list[ShownEntry],
     next_cursor: tuple[datetime, uuid.UUID] | None,
+    *,
+    error: str | None = None,
 ) -> web.Response:
-    actors = await audit_actors(guild.id)
-    names = _state(request).names
-    people = await _person_names(names, set(actors))
+    people = await _person_names(_state(request).names, set(await audit_actors(guild.id)))
     query = {"feature": wanted.feature, "person": str(wanted.person or "")}
     return render(
         "history_page.html",
+        status=400 if error else 200,
         session=session,
         guild=guild,
         entries=shown,
@@ -284,33 +288,6 @@ async def _render_history(
         query={key: value for key, value in query.items() if value},
         restored=request.query.get("restored", ""),
         unchanged=request.query.get("unchanged", ""),
-        error=None,
-        when=moment_words,
-    )
-
-
-def _history(
-    request: web.Request,
-    session: DashboardSession,
-    guild: DashboardGuild,
-    wanted: Wanted,
-    shown: list[ShownEntry],
-    next_cursor: None,
-    error: str,
-) -> web.Response:
-    return render(
-        "history_page.html",
-        status=400,
-        session=session,
-        guild=guild,
-        entries=shown,
-        features=[],
-        people=[],
-        wanted=wanted,
-        next_cursor=next_cursor,
-        query={},
-        restored="",
-        unchanged="",
         error=error,
         when=moment_words,
     )
