@@ -169,5 +169,44 @@ async def test_an_ended_giveaway_shows_its_draw_checked_and_the_apis_entries_fil
         (int(u), int(w)) for u, w in (line.split(":") for line in public_file.splitlines())
     ) == ended.entries_digest
 
+    status, body, _ = await _get(api, LEADERBOARD)
+    assert status == 200
+    assert f'href="/public/guilds/{GUILD}/giveaways/{ended.giveaway_id}"' in body
+
     status, script, _ = await _get(api, "/public/static/verify-draw.js")
     assert status == 200 and "crypto.subtle.digest" in script
+
+
+async def test_the_api_switches_the_pages_with_the_same_setting(api: Api) -> None:
+    await _members()
+    key = await api.key(["guild:read", "guild:write"])
+    url = f"/api/v1/guilds/{GUILD}/settings/web"
+    status, body, _ = await api.call("GET", url, key=key)
+    assert status == 200, body
+    assert body["values"] == {"public_pages_enabled": False}
+    status, body, _ = await api.call("PATCH", url, key=key, json={"public_pages_enabled": True})
+    assert status == 200, body
+    assert await public_pages_on(GUILD)
+    audit = await AuditLog.filter(guild_id=GUILD, action="web.settings").get()
+    assert audit.source == "api" and audit.actor_id == OWNER  # type: ignore[attr-defined]
+    status, _, _ = await _get(api, LEADERBOARD)
+    assert status == 200
+
+
+async def test_the_leaderboard_pages_by_ten_and_shows_no_ids(api: Api) -> None:
+    await set_public_pages(GUILD, OWNER, True)
+    nameless = [802_000_000_000_000_000 + n for n in range(12)]
+    for n, user_id in enumerate(nameless):
+        await adjust_xp(GUILD, user_id, XpOperation.ADD, 100 + n, now=NOW)
+    status, first, _ = await _get(api, LEADERBOARD)
+    assert status == 200
+    assert "page 1 of 2" in first and 'rel="next"' in first and 'rel="prev"' not in first
+    status, second, _ = await _get(api, LEADERBOARD + "?board=xp&page=2")
+    assert status == 200
+    assert "Page 2 of 2" in second and 'rel="prev"' in second and 'rel="next"' not in second
+    assert second.count('<td class="public-name">') == 2  # positions 11 and 12
+    assert "<td>11</td>" in second and "<td>12</td>" in second
+    assert "Unknown member" in second
+    assert not any(str(user_id) in first + second for user_id in nameless)
+    status, clamped, _ = await _get(api, LEADERBOARD + "?page=99999999999999")
+    assert status == 200 and "page 1 of 2" in clamped  # an unreadable page is the first

@@ -25,15 +25,22 @@ from pegasus.services.giveaways import (
     GiveawayInfo,
     Verification,
     list_entries,
+    list_giveaways,
     verify_draws,
 )
-from pegasus.services.levels import LeaderboardCategory, LeaderboardPage, leaderboard_page
+from pegasus.services.levels import (
+    LeaderboardCategory,
+    LeaderboardEntry,
+    LeaderboardPage,
+    leaderboard_page,
+)
 from pegasus.web.dashboard.pages import STATIC, render
 
 __all__ = ["PUBLIC_PREFIX", "add_routes"]
 
 PUBLIC_PREFIX = "/public"
 SCRIPT = "verify-draw.js"
+RECENT_GIVEAWAYS = 10  # ended giveaways linked from the leaderboard page
 BOARDS = {
     "xp": (LeaderboardCategory.XP, "XP"),
     "money": (LeaderboardCategory.MONEY, "Money"),
@@ -127,6 +134,7 @@ async def leaderboard(request: web.Request) -> web.StreamResponse:
     raw_page = request.query.get("page", "1")
     asked = int(raw_page) if raw_page.isdigit() and len(raw_page) < 12 else 1
     page: LeaderboardPage = await leaderboard_page(guild_id, BOARDS[board][0], asked)
+    ended = await list_giveaways(guild_id, GiveawayStatus.ENDED, limit=RECENT_GIVEAWAYS)
     return render(
         "public_leaderboard.html",
         guild_name=_guild_name(request, guild_id),
@@ -134,7 +142,18 @@ async def leaderboard(request: web.Request) -> web.StreamResponse:
         board=board,
         boards={key: label for key, (_, label) in BOARDS.items()},
         page=page,
+        rows=[(entry, _shown_name(entry)) for entry in page.entries],
+        giveaways=[
+            (info.prize, f"{PUBLIC_PREFIX}/guilds/{guild_id}/giveaways/{info.giveaway_id}",
+             _when(info.ended_at))
+            for info in ended
+        ],
     )
+
+
+def _shown_name(entry: LeaderboardEntry) -> str:
+    """The member's stored name; never the id the service falls back to for a nameless one."""
+    return "Unknown member" if entry.name == f"User {entry.user_id}" else entry.name
 
 
 # giveaways -------------------------------------------------------------------------------------
