@@ -572,6 +572,7 @@ def create_app(
     """The web application. `bot`: the running bot, in-process (None: standalone). `names`:
     where to ask Discord about guilds (default: the bot's cache)."""
     from pegasus.web import api, dashboard, docs, openapi
+    from pegasus.web.dashboard import economy_shop as dashboard_shop
     from pegasus.web.dashboard import history as dashboard_history
     from pegasus.web.dashboard import level_rewards as dashboard_level_rewards
     from pegasus.web.dashboard import public as public_pages
@@ -595,6 +596,7 @@ def create_app(
     public_pages.add_routes(app)
     dashboard_tickets.add_routes(app)
     dashboard_level_rewards.add_routes(app)
+    dashboard_shop.add_routes(app)
     dashboard_history.add_routes(app)
     app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)

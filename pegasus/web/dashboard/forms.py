@@ -99,5 +99,9 @@ def refusal_sentence(refusal: PegasusError, names: GuildNames | None) -> str:
         return ref.plain()
 
     if not refusal.refs:
-        return refusal.plain()
-    return refusal.template.format_map({name: show(ref) for name, ref in refusal.refs.items()})
+        sentence = refusal.plain()
+    else:
+        sentence = refusal.template.format_map(
+            {name: show(ref) for name, ref in refusal.refs.items()}
+        )
+    return sentence.replace("**", "")  # Discord's bold, which a page would show as is

@@ -1,0 +1,228 @@
+"""The dashboard's shop of a guild: its items, adding one, putting one on or off sale, and
+removing one after a confirmation.
+
+The services of `/shop-admin`, as the REST API calls them (`pegasus.web.api.economy`): the same
+refusals, shown next to the form that was sent; the services audit each change, here with the
+person signed in and source `web`. A role item's role passes the role rule of `/shop-admin add`
+for that person (`pegasus.web.roles`), checked before anything else about the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from models.economy import EconomyShopItem, ShopItemType
+from pegasus.errors import PegasusError, ValidationError
+from pegasus.services import economy
+from pegasus.services.audit import acting_from
+from pegasus.services.dashboard import DashboardGuild, DashboardSession
+from pegasus.services.economy import ShopItem
+from pegasus.web.dashboard.forms import (
+    Asking,
+    Form,
+    guild_names,
+    id_choice,
+    number,
+    refusal_sentence,
+    role_choices,
+    text,
+    web_state,
+)
+from pegasus.web.dashboard.pages import (
+    DASHBOARD_PREFIX,
+    managed_guild,
+    needs_session,
+    person_context,
+    render,
+)
+from pegasus.web.roles import remember_role_setup, require_can_delegate
+
+__all__ = ["add_routes"]
+
+BOOST_KINDS = ("xp", "rob_protection")
+
+
+def add_routes(app: web.Application) -> None:
+    page = f"{DASHBOARD_PREFIX}/guilds/{{guild_id}}/economy/shop"
+    item = page + "/items/{item_id}"
+    app.router.add_get(page, shop_page)
+    app.router.add_post(page + "/items", add_item)
+    app.router.add_post(item + "/sale", set_on_sale)
+    app.router.add_get(item + "/remove", confirm_remove)
+    app.router.add_post(item + "/remove", remove_item)
+
+
+def _page_url(guild_id: int) -> str:
+    return f"{DASHBOARD_PREFIX}/guilds/{guild_id}/economy/shop"
+
+
+async def _show(
+    request: web.Request,
+    session: DashboardSession,
+    guild: DashboardGuild,
+    *,
+    status: int = 200,
+    errors: Mapping[str, str] | None = None,
+    sent: Mapping[str, str] | None = None,
+) -> web.Response:
+    names = await guild_names(request, guild.id)
+    rows = await EconomyShopItem.filter(guild_id=guild.id).order_by("price", "id")
+    return render(
+        "economy_shop_page.html",
+        status=status,
+        session=session,
+        guild=guild,
+        items=[ShopItem.from_row(row) for row in rows],
+        roles=role_choices(names, guild.id),
+        role_name=lambda role_id: names.role_name(role_id) if names else None,
+        types=[kind.value for kind in ShopItemType],
+        boost_kinds=BOOST_KINDS,
+        errors=errors or {},
+        sent=sent or {},
+        notice=request.query.get("done"),
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
+    )
+
+
+@needs_session
+async def shop_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    return await _show(request, session, guild)
+
+
+def _back(guild_id: int, notice: str) -> web.HTTPFound:
+    return web.HTTPFound(f"{_page_url(guild_id)}?{urlencode({'done': notice})}")
+
+
+async def _refused(
+    request: web.Request,
+    session: DashboardSession,
+    guild: DashboardGuild,
+    form_name: str,
+    refusal: PegasusError,
+    form: Form | None,
+) -> web.Response:
+    sent = {"form": form_name}
+    if form is not None:
+        sent |= {str(key): str(value) for key, value in form.items() if key != "csrf_token"}
+    sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
+    return await _show(
+        request, session, guild, status=400, errors={form_name: sentence}, sent=sent
+    )
+
+
+def _minutes(form: Form, name: str, what: str) -> int | None:
+    minutes = number(form, name, what)
+    return None if minutes is None else minutes * 60
+
+
+def _required_roles(form: Form, roles: list[tuple[int, str]]) -> list[int]:
+    allowed = {role_id for role_id, _ in roles}
+    chosen = [str(raw) for raw in form.getall("required_role_ids", [])]
+    if any(not raw.isdigit() or int(raw) not in allowed for raw in chosen):
+        raise ValidationError("Choose roles of this server from the list.")
+    return [int(raw) for raw in dict.fromkeys(chosen)]
+
+
+async def _item(request: web.Request, guild_id: int) -> ShopItem:
+    raw = request.match_info["item_id"]
+    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+        raise ValidationError("There is no such item in the shop.")
+    return await economy.get_item(guild_id, int(raw))
+
+
+@needs_session
+async def add_item(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    form = await request.post()
+    names = await guild_names(request, guild.id)
+    roles = role_choices(names, guild.id)
+    try:
+        kind = text(form, "type") or ShopItemType.ITEM.value
+        if kind not in {member.value for member in ShopItemType}:
+            raise ValidationError("Choose the item's type from the list.")
+        item_type = ShopItemType(kind)
+        asking = Asking(web_state(request), guild.id, session.user_id)
+        role = None
+        if item_type is ShopItemType.ROLE:  # as /shop-admin add: the role is checked first
+            role_id = id_choice(form, "role_id", roles, "a role")
+            if role_id is None:
+                raise ValidationError("A role item needs the role it grants.")
+            role = await require_can_delegate(asking, role_id)
+        required = _required_roles(form, roles)
+        effect = economy.build_effect(
+            item_type,
+            role_id=None if role is None else role.id,
+            boost_kind=text(form, "boost_kind"),
+            multiplier=number(form, "multiplier", "The XP boost"),
+            duration_seconds=_minutes(form, "duration_minutes", "The duration"),
+            message=text(form, "message"),
+        )
+        price = number(form, "price", "The price")
+        if price is None:
+            raise ValidationError("Give the item's price.")
+        with acting_from(person_context(request, session)):
+            item = await economy.add_item(
+                guild.id,
+                actor_id=session.user_id,
+                name=str(form.get("name", "")),
+                price=price,
+                item_type=item_type,
+                description=text(form, "description") or "",
+                effect=effect,
+                stock=number(form, "stock", "The stock"),
+                max_per_user=number(form, "max_per_user", "The limit per member"),
+                cooldown_seconds=_minutes(form, "cooldown_minutes", "The cooldown") or 0,
+                required_role_ids=required,
+                min_level=number(form, "min_level", "The level"),
+            )
+        if role is not None:
+            await remember_role_setup(asking, role)
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "add", refusal, form)
+    raise _back(guild.id, f"{item.name} is in the shop.")
+
+
+@needs_session
+async def set_on_sale(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    form = await request.post()
+    try:
+        item = await _item(request, guild.id)
+        enabled = form.get("enabled") == "on"
+        with acting_from(person_context(request, session)):
+            item = await economy.edit_item(
+                guild.id, item.name, actor_id=session.user_id, enabled=enabled
+            )
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "items", refusal, None)
+    raise _back(guild.id, f"{item.name} is {'for sale' if item.enabled else 'no longer for sale'}.")
+
+
+@needs_session
+async def confirm_remove(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    try:
+        item = await _item(request, guild.id)
+    except PegasusError:
+        raise web.HTTPFound(_page_url(guild.id)) from None
+    return render(
+        "economy_shop_remove.html", session=session, guild=guild, item=item,
+        csrf=session.csrf_token, page_url=_page_url(guild.id),
+    )
+
+
+@needs_session
+async def remove_item(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    try:
+        item = await _item(request, guild.id)
+        with acting_from(person_context(request, session)):
+            name = await economy.remove_item(guild.id, item.name, actor_id=session.user_id)
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "items", refusal, None)
+    raise _back(guild.id, f"{name} was removed from the shop.")
