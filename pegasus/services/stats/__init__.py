@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
 
 from models.economy import EconomyBalance, EconomyTransaction
@@ -154,9 +155,12 @@ async def record_flush(
 
 async def _record_member_event(guild_id: int, now: datetime, *, joined: bool) -> None:
     conn = Tortoise.get_connection("default")
-    await directory.ensure_guild(guild_id)
-    day = now.astimezone(UTC).date()
-    await _add(conn, [(guild_id, day, 0, 0, int(joined), int(not joined), 0)])
+    row = (guild_id, now.astimezone(UTC).date(), 0, 0, int(joined), int(not joined), 0)
+    try:
+        await _add(conn, [row])
+    except IntegrityError:  # the guild's row is not stored yet (one statement in a raid)
+        await directory.ensure_guild(guild_id)
+        await _add(conn, [row])
 
 
 async def record_join(guild_id: int, now: datetime) -> None:
