@@ -81,6 +81,14 @@ async def test_the_public_giveaway_page_verifies_a_finished_draw_in_the_browser(
     assert refused == []  # the script ran under the page's policy, nothing was blocked
     await dashboard.shoot(page, "public-giveaway")
 
+    # A reroll shown as not excluding the earlier winners cannot check out.
+    await page.evaluate(
+        "document.querySelector('.public-draws li[data-round=\"1\"]').dataset.excluded = ''"
+    )
+    await page.get_by_role("button", name="Verify the draw").click()
+    await page.locator('#browser-verdict[data-outcome="mismatch"]').wait_for()
+    await page.goto(url)
+
     # Entries tampered with on the way (one weight raised): the browser says so.
     async def tampered(route: Route) -> None:
         response = await route.fetch()

@@ -101,13 +101,18 @@
       `The SHA-256 of ${source} ${digestOk ? "is" : "is not"} the digest stored at the end.`);
     let allOk = seedOk && digestOk;
     const entries = parseEntries(text);
+    const earlierWinners = [];
     for (const shown of document.querySelectorAll(".public-draws li")) {
       const round = Number(shown.dataset.round);
       const announced = ids(shown.dataset.winners);
+      const excluded = new Set(ids(shown.dataset.excluded));
       const recomputed = await drawWinners(
-        seed, round, entries, Number(shown.dataset.count), new Set(ids(shown.dataset.excluded))
+        seed, round, entries, Number(shown.dataset.count), excluded
       );
-      const same = recomputed.length === announced.length &&
+      // A reroll may never pick someone who already won.
+      const fresh = earlierWinners.every((userId) => excluded.has(userId));
+      earlierWinners.push(...announced);
+      const same = fresh && recomputed.length === announced.length &&
         recomputed.every((userId, i) => userId === announced[i]);
       allOk = allOk && same;
       const names = recomputed.map(nameOf).join(", ") || "nobody";
