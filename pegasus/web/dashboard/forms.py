@@ -5,13 +5,16 @@ a refusal with roles and channels by name."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from pegasus.errors import PegasusError, Ref, ValidationError
 from pegasus.web.discord_names import GuildNames
+
+if TYPE_CHECKING:
+    from pegasus.web.app import WebState
 
 __all__ = [
     "Asking",
@@ -33,12 +36,12 @@ Form = MultiDictProxy[Any]
 class Asking:
     """The person signed in, setting roles up in a guild (what `pegasus.web.roles` asks)."""
 
-    web: Any
+    web: WebState
     guild_id: int
     actor_id: int
 
 
-def web_state(request: web.Request) -> Any:
+def web_state(request: web.Request) -> WebState:
     from pegasus.web.app import STATE
 
     return request.app[STATE]
