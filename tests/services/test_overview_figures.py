@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
 from models.tickets import Ticket, TicketStatus
 from pegasus.services import directory, member_timeline, stats
 from pegasus.services.economy import accounts, staff
@@ -34,6 +35,22 @@ async def test_money_tickets_and_the_member_timeline(db: str) -> None:
             closed_at=now if closed else None,
             rating=5 if closed else None,
         )
+
+    for public_id, winners in (("G-AAAAA", [ALICE]), ("G-BBBBB", [BOB])):
+        giveaway = await Giveaway.create(
+            giveaway_id=public_id,
+            guild_id=GUILD,
+            channel_id=1,
+            prize=f"Prize {public_id}",
+            winner_count=1,
+            starts_at=opened,
+            ends_at=now,
+            status=GiveawayStatus.ENDED,
+            seed_hash="0" * 64,
+            seed="1" * 64,
+            winners=winners,
+        )
+        await GiveawayEntry.create(giveaway=giveaway, user_id=ALICE, entries=2)
 
     charts = await stats.guild_charts(GUILD, 7, now.date())
     today = charts.days[-1]
