@@ -53,6 +53,9 @@ async def test_items_are_added_refused_taken_off_sale_and_removed(
         )
         _, page = await person.page(location)
         assert "Double XP is in the shop." in page
+        # A notice is shown only from the dashboard's own redirect (signed), never from a link.
+        _, page = await person.page(f"{path}?done=Your+session+ended%3A+log+in+at+evil.example")
+        assert "evil.example" not in page
 
         status, page, _ = await person.post(f"{path}/items", {**boost, "duration_minutes": "60"})
         assert status == 400 and "The shop already has an item called Double XP." in page

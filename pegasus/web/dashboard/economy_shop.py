@@ -10,7 +10,6 @@ for that person (`pegasus.web.roles`), checked before anything else about the it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -25,6 +24,8 @@ from pegasus.web.dashboard.forms import (
     Form,
     guild_names,
     id_choice,
+    notice_redirect,
+    notice_shown,
     number,
     refusal_sentence,
     role_choices,
@@ -82,7 +83,7 @@ async def _show(
         boost_kinds=BOOST_KINDS,
         errors=errors or {},
         sent=sent or {},
-        notice=request.query.get("done"),
+        notice=notice_shown(request, session.csrf_token),
         csrf=session.csrf_token,
         page_url=_page_url(guild.id),
     )
@@ -94,8 +95,8 @@ async def shop_page(request: web.Request, session: DashboardSession) -> web.Stre
     return await _show(request, session, guild)
 
 
-def _back(guild_id: int, notice: str) -> web.HTTPFound:
-    return web.HTTPFound(f"{_page_url(guild_id)}?{urlencode({'done': notice})}")
+def _back(guild_id: int, session: DashboardSession, notice: str) -> web.HTTPFound:
+    return notice_redirect(_page_url(guild_id), session.csrf_token, notice)
 
 
 async def _refused(
@@ -184,7 +185,7 @@ async def add_item(request: web.Request, session: DashboardSession) -> web.Strea
             await remember_role_setup(asking, role)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "add", refusal, form)
-    raise _back(guild.id, f"{item.name} is in the shop.")
+    raise _back(guild.id, session, f"{item.name} is in the shop.")
 
 
 @needs_session
@@ -200,7 +201,8 @@ async def set_on_sale(request: web.Request, session: DashboardSession) -> web.St
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "items", refusal, None)
-    raise _back(guild.id, f"{item.name} is {'for sale' if item.enabled else 'no longer for sale'}.")
+    state = "for sale" if item.enabled else "no longer for sale"
+    raise _back(guild.id, session, f"{item.name} is {state}.")
 
 
 @needs_session
@@ -225,4 +227,4 @@ async def remove_item(request: web.Request, session: DashboardSession) -> web.St
             name = await economy.remove_item(guild.id, item.name, actor_id=session.user_id)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "items", refusal, None)
-    raise _back(guild.id, f"{name} was removed from the shop.")
+    raise _back(guild.id, session, f"{name} was removed from the shop.")

@@ -4,8 +4,11 @@ a refusal with roles and channels by name."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -22,6 +25,8 @@ __all__ = [
     "channel_choices",
     "guild_names",
     "id_choice",
+    "notice_redirect",
+    "notice_shown",
     "number",
     "refusal_sentence",
     "role_choices",
@@ -108,3 +113,20 @@ def refusal_sentence(refusal: PegasusError, names: GuildNames | None) -> str:
             {name: show(ref) for name, ref in refusal.refs.items()}
         )
     return sentence.replace("**", "")  # Discord's bold, which a page would show as is
+
+
+# What a change says once done travels in the redirect's query; it is signed with the session's
+# CSRF token, so a link made elsewhere can't put words of its own on a page of the dashboard.
+def _notice_signature(csrf_token: str, notice: str) -> str:
+    return hmac.new(csrf_token.encode(), notice.encode(), sha256).hexdigest()
+
+
+def notice_redirect(url: str, csrf_token: str, notice: str) -> web.HTTPFound:
+    query = {"done": notice, "sig": _notice_signature(csrf_token, notice)}
+    return web.HTTPFound(f"{url}?{urlencode(query)}")
+
+
+def notice_shown(request: web.Request, csrf_token: str) -> str | None:
+    notice, sent = request.query.get("done", ""), request.query.get("sig", "")
+    expected = _notice_signature(csrf_token, notice)
+    return notice if notice and hmac.compare_digest(sent, expected) else None

@@ -9,7 +9,6 @@ reward role passes the role rule of the command for that person (`pegasus.web.ro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -24,6 +23,8 @@ from pegasus.web.dashboard.forms import (
     channel_choices,
     guild_names,
     id_choice,
+    notice_redirect,
+    notice_shown,
     number,
     refusal_sentence,
     role_choices,
@@ -87,7 +88,7 @@ async def _show(
         max_percent=service.MAX_MULTIPLIER_PERCENT,
         errors=errors or {},
         sent=sent or {},
-        notice=request.query.get("done"),
+        notice=notice_shown(request, session.csrf_token),
         csrf=session.csrf_token,
         page_url=_page_url(guild.id),
     )
@@ -99,8 +100,8 @@ async def rewards_page(request: web.Request, session: DashboardSession) -> web.S
     return await _show(request, session, guild)
 
 
-def _back(guild_id: int, notice: str) -> web.HTTPFound:
-    return web.HTTPFound(f"{_page_url(guild_id)}?{urlencode({'done': notice})}")
+def _back(guild_id: int, session: DashboardSession, notice: str) -> web.HTTPFound:
+    return notice_redirect(_page_url(guild_id), session.csrf_token, notice)
 
 
 async def _refused(
@@ -155,7 +156,7 @@ async def add_reward(request: web.Request, session: DashboardSession) -> web.Str
     except PegasusError as refusal:
         return await _refused(request, session, guild, "reward", refusal, form)
     name = names.role_name(reward.role_id) if names else None
-    raise _back(guild.id, f"@{name or reward.role_id} is given at level {reward.level:,}.")
+    raise _back(guild.id, session, f"@{name or reward.role_id} is given at level {reward.level:,}.")
 
 
 @needs_session
@@ -167,7 +168,7 @@ async def remove_reward(request: web.Request, session: DashboardSession) -> web.
             await service.remove_reward(guild.id, level, role_id, actor_id=session.user_id)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "rewards", refusal, None)
-    raise _back(guild.id, f"The reward of level {level:,} was removed.")
+    raise _back(guild.id, session, f"The reward of level {level:,} was removed.")
 
 
 def _target(value: str | None) -> MultiplierTarget:
@@ -197,7 +198,7 @@ async def set_multiplier(request: web.Request, session: DashboardSession) -> web
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "multiplier", refusal, form)
-    raise _back(guild.id, f"The {target.value}'s XP multiplier is {percent}%.")
+    raise _back(guild.id, session, f"The {target.value}'s XP multiplier is {percent}%.")
 
 
 @needs_session
@@ -214,4 +215,4 @@ async def remove_multiplier(
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "multipliers", refusal, None)
-    raise _back(guild.id, f"The {target.value}'s XP multiplier was removed.")
+    raise _back(guild.id, session, f"The {target.value}'s XP multiplier was removed.")

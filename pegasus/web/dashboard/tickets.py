@@ -29,6 +29,8 @@ from pegasus.web.dashboard.forms import (
     channel_choices,
     guild_names,
     id_choice,
+    notice_redirect,
+    notice_shown,
     number,
     refusal_sentence,
     role_choices,
@@ -117,7 +119,7 @@ async def _show(
         job=await _job(request, guild.id),
         errors=errors or {},
         sent=sent or {},
-        notice=notice or request.query.get("done"),
+        notice=notice or notice_shown(request, session.csrf_token),
         csrf=session.csrf_token,
         page_url=_page_url(guild.id),
         max_buttons=service.MAX_BUTTONS,
@@ -155,11 +157,12 @@ def _panel_id(request: web.Request) -> str:
     return request.match_info["panel_id"]
 
 
-def _back(guild_id: int, notice: str, job: jobs.Job | None = None) -> web.HTTPFound:
-    from urllib.parse import urlencode
-
-    query = {"done": notice} if job is None else {"job": str(job.id)}
-    return web.HTTPFound(f"{_page_url(guild_id)}?{urlencode(query)}")
+def _back(
+    guild_id: int, session: DashboardSession, notice: str, job: jobs.Job | None = None
+) -> web.HTTPFound:
+    if job is not None:
+        return web.HTTPFound(f"{_page_url(guild_id)}?job={job.id}")
+    return notice_redirect(_page_url(guild_id), session.csrf_token, notice)
 
 
 # changes -------------------------------------------------------------------------------------
@@ -185,7 +188,7 @@ async def create_panel(request: web.Request, session: DashboardSession) -> web.S
             await _remember(request, session, guild.id, roles)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "create", refusal, form)
-    raise _back(guild.id, f"Panel {panel.panel_id} created: add a button, then post it.")
+    raise _back(guild.id, session, f"Panel {panel.panel_id} created: add a button, then post it.")
 
 
 @needs_session
@@ -208,7 +211,7 @@ async def edit_panel(request: web.Request, session: DashboardSession) -> web.Str
             await _refresh_posted(request, session, panel)
     except PegasusError as refusal:
         return await _refused(request, session, guild, f"edit:{panel_id}", refusal, form)
-    raise _back(guild.id, f"Panel {panel.panel_id} saved.")
+    raise _back(guild.id, session, f"Panel {panel.panel_id} saved.")
 
 
 @needs_session
@@ -239,7 +242,7 @@ async def add_button(request: web.Request, session: DashboardSession) -> web.Str
             await _refresh_posted(request, session, panel)
     except PegasusError as refusal:
         return await _refused(request, session, guild, f"button:{panel_id}", refusal, form)
-    raise _back(guild.id, f"Button added to panel {panel.panel_id}.")
+    raise _back(guild.id, session, f"Button added to panel {panel.panel_id}.")
 
 
 @needs_session
@@ -258,7 +261,7 @@ async def remove_button(request: web.Request, session: DashboardSession) -> web.
             await _refresh_posted(request, session, panel)
     except PegasusError as refusal:
         return await _refused(request, session, guild, f"button:{panel_id}", refusal, None)
-    raise _back(guild.id, f"Button removed from panel {panel.panel_id}.")
+    raise _back(guild.id, session, f"Button removed from panel {panel.panel_id}.")
 
 
 @needs_session
@@ -277,7 +280,7 @@ async def send_panel(request: web.Request, session: DashboardSession) -> web.Str
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, f"send:{panel_id}", refusal, form)
-    raise _back(guild.id, "", job)
+    raise _back(guild.id, session, "", job)
 
 
 @needs_session
@@ -304,7 +307,7 @@ async def delete_panel(request: web.Request, session: DashboardSession) -> web.S
             await _refresh_posted(request, session, panel, deleted=True)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "page", refusal, None)
-    raise _back(guild.id, f"Panel {panel.panel_id} deleted; its tickets stay.")
+    raise _back(guild.id, session, f"Panel {panel.panel_id} deleted; its tickets stay.")
 
 
 @needs_session
