@@ -34,12 +34,10 @@ def _row_values(instance: Model) -> dict[str, Any]:
 
 
 def _updatable_field(model: type[Model]) -> tuple[str, fields.Field]:
-    """A plain column to change: not the key, not unique, not a relation."""
-    candidates = [
-        (name, field)
-        for name, field in data_fields(model).items()
-        if not field.pk and not field.unique
-    ]
+    """A plain column to change: not the key, not a relation, preferably not unique (a table
+    that only links rows, such as an audit entry to its case, has only its unique column)."""
+    columns = [(name, field) for name, field in data_fields(model).items() if not field.pk]
+    candidates = [(name, field) for name, field in columns if not field.unique] or columns
     assert candidates, f"{model.__name__} has no column that can be updated"
     # Prefer an integer or text column: they show a lost write most plainly.
     candidates.sort(key=lambda item: not isinstance(item[1], fields.IntField | fields.CharField))
