@@ -24,6 +24,7 @@ def every_command(env: DiscordEnv) -> dict[str, tuple[str, dict[str, Any]]]:
         "warning edit": ("Timeout Members", {"warn_id": "W-ZZZZZ", "level": 2}),
         "warning remove": ("Timeout Members", {"warn_id": "W-ZZZZZ"}),
         "warning history": ("Timeout Members", {"warn_id": "W-ZZZZZ"}),
+        "warning purge": ("Timeout Members", {"member": env.bob, "reason": "clean slate"}),
         "kick": ("Kick Members", {"member": env.bob}),
         "ban": ("Ban Members", {"user": env.bob, "duration": "1h"}),
         "unban": ("Ban Members", {"user": env.bob}),
