@@ -367,6 +367,8 @@ class Automod(commands.Cog):
                 reason=firing.reason,
                 now=message.edited_at or message.created_at,
             )
+            if hit is None:
+                continue  # acted on for this message and rule already
             actions = list(rule.actions)
             if hit.escalated and rule.escalation is not None:
                 actions.append(rule.escalation.action)
@@ -700,6 +702,8 @@ class Automod(commands.Cog):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
+        # Compiling every rule and asking Discord about invites can outlast the 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         rules = await automod.compile_rules(await automod.list_rules(guild.id))
         fired = rules.evaluate(MessageFacts(content=message), exemptions=False)
         fired = await self.without_allowed_invites(guild.id, fired)
@@ -712,7 +716,7 @@ class Automod(commands.Cog):
                 for f in fired
             ]
             text = f"{len(fired)} rule(s) would fire (nothing was done):\n" + "\n".join(lines)
-        await interaction.response.send_message(clip(text, 2000), ephemeral=True)
+        await interaction.followup.send(clip(text, 2000), ephemeral=True)
 
 
 async def setup(bot: Pegasus) -> None:

@@ -104,3 +104,6 @@ class AutomodHit(Model):
     class Meta:
         table = "automod_hits"
         indexes = (("rule_id", "user_id", "created_at"), ("guild_id", "created_at"))
+        # One message sets off one rule once: a replayed or re-edited message is not punished
+        # again. The insert that wins this acts; the one that loses does nothing.
+        unique_together = (("guild", "message_id", "rule"),)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.automod import AutomodHit, AutomodRule
@@ -44,9 +45,41 @@ async def record_hit(
     content: str,
     reason: str,
     now: datetime,
-) -> Hit:
-    """Store the hit and decide, from the stored hits, whether it sets off the escalation."""
+) -> Hit | None:
+    """Store the hit and decide, from the stored hits, whether it sets off the escalation.
+
+    None: this message set off this rule before (a replayed event, an edit that offends the same
+    way, the same message handled twice at once): it was acted on then, and is not again.
+    """
     await ensure_rows(guild_id, [user_id])
+    try:
+        return await _store_hit(
+            guild_id=guild_id,
+            rule=rule,
+            user_id=user_id,
+            channel_id=channel_id,
+            message_id=message_id,
+            content=content,
+            reason=reason,
+            now=now,
+        )
+    except IntegrityError:
+        # The unique (guild, message, rule) refused it; the transaction rolled back, so the
+        # escalation count holds only the first.
+        return None
+
+
+async def _store_hit(
+    *,
+    guild_id: int,
+    rule: Rule,
+    user_id: int,
+    channel_id: int,
+    message_id: int | None,
+    content: str,
+    reason: str,
+    now: datetime,
+) -> Hit:
     async with in_transaction() as conn:
         # The rule's row, locked: hits of one rule are counted one at a time, so two messages
         # at once cannot both (or neither) be the one that escalates. None: the rule is gone.
