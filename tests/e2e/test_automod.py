@@ -215,6 +215,27 @@ async def test_warn_makes_a_real_warning_with_its_level(env: DiscordEnv) -> None
     assert any(dm.embed and "warned" in dm.embed["title"] for dm in env.alice.dms)
 
 
+async def test_a_replayed_or_re_edited_message_is_acted_on_once(env: DiscordEnv) -> None:
+    rule = await add_rule(env, name="Spoilers", kind="words", pattern="spoiler", actions="warn 1")
+    other = await add_rule(env, name="Shouting", kind="caps", actions="log")
+    message = await env.alice.say("general", "a spoiler: he dies at the end of the film")
+    await env.settle()
+    # Discord delivers the same MESSAGE_CREATE again (as after a resume) and an edit that
+    # offends the same way.
+    env.server.events.message_create(message)
+    await env.settle()
+    await env.alice.edit(message, "another spoiler: she dies at the end of the film")
+    await env.settle()
+    assert await MemberWarning.filter(user_id=env.alice.id).count() == 1
+    assert await ModCase.filter(user_id=env.alice.id, type=CaseType.WARN).count() == 1
+    assert len(await hits_of(rule)) == 1
+    # An edit that offends another rule is acted on for that rule.
+    await env.alice.edit(message, "ANOTHER SPOILER: SHE DIES AT THE END OF THE FILM")
+    await env.settle()
+    assert len(await hits_of(other)) == 1 and len(await hits_of(rule)) == 1
+    assert await MemberWarning.filter(user_id=env.alice.id).count() == 1
+
+
 async def test_timeout_kick_and_ban(env: DiscordEnv) -> None:
     await add_rule(env, name="Mute", kind="words", pattern="shh", actions="timeout 10m")
     await add_rule(env, name="Out", kind="words", pattern="scram", actions="delete, kick")

@@ -327,6 +327,7 @@ async def test_escalation_counts_hits_in_the_window_and_starts_again_after_it(
             reason="a filtered word",
             now=at,
         )
+        assert recorded is not None
         return recorded.escalated
 
     minute = timedelta(minutes=1)
@@ -356,12 +357,48 @@ async def test_hits_at_the_same_moment_escalate_exactly_once_per_count(db: str) 
             reason="a filtered word",
             now=NOW + timedelta(seconds=n),
         )
+        assert recorded is not None
         return recorded.escalated
 
     escalated = await asyncio.gather(*(hit(n) for n in range(9)))
     assert sum(escalated) == 3  # the 3rd, 6th and 9th hit, whichever order they were stored in
     rows = await AutomodHit.filter(rule_id=stored.id).order_by("id")
     assert [row.escalated for row in rows] == [False, False, True] * 3
+
+
+async def test_one_message_sets_off_one_rule_once_even_at_the_same_moment(db: str) -> None:
+    stored = await add(
+        name="flood",
+        kind=RuleKind.WORDS,
+        pattern="spam",
+        escalation=parse_escalation("2 in 10m: timeout 1h"),
+    )
+    other = await add(name="other", kind=RuleKind.WORDS, pattern="spam")
+
+    async def hit(rule: Rule, message_id: int) -> automod.Hit | None:
+        return await automod.record_hit(
+            guild_id=GUILD,
+            rule=rule,
+            user_id=ALICE,
+            channel_id=1,
+            message_id=message_id,
+            content="spam",
+            reason="a filtered word",
+            now=NOW,
+        )
+
+    # The same message handled five times at once (a replay racing the original): one wins.
+    first = await asyncio.gather(*(hit(stored, 7) for _ in range(5)))
+    won = [recorded for recorded in first if recorded is not None]
+    assert len(won) == 1 and not won[0].escalated
+    assert await hit(stored, 7) is None  # and later (an edit offending the same way)
+    assert await AutomodHit.filter(rule_id=stored.id).count() == 1
+    # Another rule may still act on that message.
+    assert await hit(other, 7) is not None
+    # The refused copies were not counted: the second message, not a copy, escalates.
+    second = await hit(stored, 8)
+    assert second is not None and second.escalated
+    assert await AutomodHit.filter(rule_id=stored.id).count() == 2
 
 
 async def test_a_hit_of_a_removed_rule_is_kept_without_escalating(db: str) -> None:
@@ -380,7 +417,7 @@ async def test_a_hit_of_a_removed_rule_is_kept_without_escalating(db: str) -> No
             reason="a filtered word",
             now=NOW,
         )
-        assert not recorded.escalated
+        assert recorded is not None and not recorded.escalated
     assert await AutomodHit.filter(rule_id=None, rule_name="gone").count() == 2
 
 
