@@ -54,6 +54,8 @@ UNSCOPED_TABLES = {
     "guilds": "the guild's own row, deleted last",
     "users": "Discord users are shared by every guild; a member's own data is erased with "
     "/privacy delete or `data delete-user`",
+    "web_sessions": "a person's dashboard login spans every guild they manage; it ends on logout, "
+    "after seven days, or with /privacy delete",
 }
 
 
