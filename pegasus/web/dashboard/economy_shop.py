@@ -29,6 +29,7 @@ from pegasus.web.dashboard.forms import (
     number,
     refusal_sentence,
     role_choices,
+    sent_back,
     text,
     web_state,
 )
@@ -107,13 +108,9 @@ async def _refused(
     refusal: PegasusError,
     form: Form | None,
 ) -> web.Response:
-    sent = {"form": form_name}
-    if form is not None:
-        sent |= {str(key): str(value) for key, value in form.items() if key != "csrf_token"}
+    sent = sent_back(form_name, form)
     sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
-    return await _show(
-        request, session, guild, status=400, errors={form_name: sentence}, sent=sent
-    )
+    return await _show(request, session, guild, status=400, errors={form_name: sentence}, sent=sent)
 
 
 def _minutes(form: Form, name: str, what: str) -> int | None:
@@ -213,8 +210,12 @@ async def confirm_remove(request: web.Request, session: DashboardSession) -> web
     except PegasusError:
         raise web.HTTPFound(_page_url(guild.id)) from None
     return render(
-        "economy_shop_remove.html", session=session, guild=guild, item=item,
-        csrf=session.csrf_token, page_url=_page_url(guild.id),
+        "economy_shop_remove.html",
+        session=session,
+        guild=guild,
+        item=item,
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
     )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "number",
     "refusal_sentence",
     "role_choices",
+    "sent_back",
     "text",
     "web_state",
 ]
@@ -94,6 +95,14 @@ def id_choice(form: Form, name: str, allowed: list[tuple[int, str]], what: str) 
     if value is not None and value not in {cid for cid, _ in allowed}:
         raise ValidationError(f"Choose {what} of this server from the list.")
     return value
+
+
+def sent_back(form_name: str, form: Form | None) -> dict[str, str]:
+    """What a refused form sent, to show it again as typed (never its CSRF token)."""
+    sent = {"form": form_name}
+    if form is not None:
+        sent |= {str(key): str(value) for key, value in form.items() if key != "csrf_token"}
+    return sent
 
 
 def refusal_sentence(refusal: PegasusError, names: GuildNames | None) -> str:

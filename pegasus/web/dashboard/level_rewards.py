@@ -28,6 +28,7 @@ from pegasus.web.dashboard.forms import (
     number,
     refusal_sentence,
     role_choices,
+    sent_back,
     text,
     web_state,
 )
@@ -69,9 +70,7 @@ async def _show(
     sent: Mapping[str, str] | None = None,
 ) -> web.Response:
     names = await guild_names(request, guild.id)
-    multipliers = await XpMultiplier.filter(guild_id=guild.id).order_by(
-        "target_type", "target_id"
-    )
+    multipliers = await XpMultiplier.filter(guild_id=guild.id).order_by("target_type", "target_id")
     return render(
         "level_rewards_page.html",
         status=status,
@@ -112,13 +111,9 @@ async def _refused(
     refusal: PegasusError,
     form: Form | None,
 ) -> web.Response:
-    sent = {"form": form_name}
-    if form is not None:
-        sent |= {str(key): str(value) for key, value in form.items() if key != "csrf_token"}
+    sent = sent_back(form_name, form)
     sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
-    return await _show(
-        request, session, guild, status=400, errors={form_name: sentence}, sent=sent
-    )
+    return await _show(request, session, guild, status=400, errors={form_name: sentence}, sent=sent)
 
 
 def _path_number(request: web.Request, name: str) -> int:
@@ -202,17 +197,13 @@ async def set_multiplier(request: web.Request, session: DashboardSession) -> web
 
 
 @needs_session
-async def remove_multiplier(
-    request: web.Request, session: DashboardSession
-) -> web.StreamResponse:
+async def remove_multiplier(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
     try:
         target = _target(request.match_info["target"])
         target_id = _path_number(request, "target_id")
         with acting_from(person_context(request, session)):
-            await service.remove_multiplier(
-                guild.id, target, target_id, actor_id=session.user_id
-            )
+            await service.remove_multiplier(guild.id, target, target_id, actor_id=session.user_id)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "multipliers", refusal, None)
     raise _back(guild.id, session, f"The {target.value}'s XP multiplier was removed.")

@@ -34,6 +34,7 @@ from pegasus.web.dashboard.forms import (
     number,
     refusal_sentence,
     role_choices,
+    sent_back,
     text,
     web_state,
 )
@@ -146,8 +147,9 @@ async def _checked_roles(
     return [await require_can_delegate(asking, role_id) for role_id in dict.fromkeys(chosen)]
 
 
-async def _remember(request: web.Request, session: DashboardSession, guild_id: int,
-                    roles: list[RoleFacts]) -> None:
+async def _remember(
+    request: web.Request, session: DashboardSession, guild_id: int, roles: list[RoleFacts]
+) -> None:
     asking = Asking(web_state(request), guild_id, session.user_id)
     for role in roles:
         await remember_role_setup(asking, role)
@@ -291,8 +293,12 @@ async def confirm_delete(request: web.Request, session: DashboardSession) -> web
     except PegasusError:
         raise web.HTTPFound(_page_url(guild.id)) from None
     return render(
-        "tickets_delete.html", session=session, guild=guild, panel=panel,
-        csrf=session.csrf_token, page_url=_page_url(guild.id),
+        "tickets_delete.html",
+        session=session,
+        guild=guild,
+        panel=panel,
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
     )
 
 
@@ -358,11 +364,8 @@ async def _refused(
 ) -> web.Response:
     """The page again, with the service's sentence next to the form that was sent and what was
     typed in it kept."""
-    sent = {"form": form_name}
-    if form is not None:
-        sent |= {str(key): str(value) for key, value in form.items() if key != "csrf_token"}
+    sent = sent_back(form_name, form)
     sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
     return await _show(
         request, session, guild, status=status, errors={form_name: sentence}, sent=sent
     )
-
