@@ -61,6 +61,8 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 import discord  # noqa: E402
 
+from benchmarks.children import answering_stack_requests, run_child_process  # noqa: E402
+
 DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_CHANNEL = "general"
 RECEIVE_TIMEOUT = 600.0
@@ -85,6 +87,8 @@ FULL = {
     "samples": 300,
     "runs": 3,
 }
+# A smoke run's dialect that has not finished by then is stuck: it fails, printing where.
+SMOKE_DEADLINE = 600.0
 SMOKE = {"messages": 2_000, "members": 100, "rows": 20_000, "guilds": 10, "samples": 30, "runs": 1}
 FLUSH_PROBE_MEMBERS = 1_000
 
@@ -811,17 +815,14 @@ def sizes_of(args: argparse.Namespace) -> dict[str, int]:
     return sizes
 
 
-def run_child(dialect: str, argv: list[str]) -> Figures | str:
+def run_child(dialect: str, argv: list[str], deadline: float | None) -> Figures | str:
     """Measure one dialect in its own process; returns its figures or why it could not run."""
-    result = subprocess.run(
-        [sys.executable, __file__, "run", "--db", dialect, *argv],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    outcome = run_child_process(
+        [sys.executable, __file__, "run", "--db", dialect, *argv], ROOT, deadline
     )
-    if result.returncode != 0:
-        return (result.stderr or result.stdout).strip()[-3000:]
-    return Figures(**json.loads(result.stdout.strip().splitlines()[-1]))
+    if (failure := outcome.failure) is not None:
+        return failure
+    return Figures(**json.loads(outcome.stdout.strip().splitlines()[-1]))
 
 
 def main(argv: list[str]) -> int:
@@ -832,7 +833,9 @@ def main(argv: list[str]) -> int:
         extensions = tuple(args.extensions.split(",")) if args.extensions else None
         content = AUTOMOD_RICH_CONTENT if args.automod_content == "rich" else args.automod_content
         figures = asyncio.run(
-            run_dialect(args.db, sizes, extensions, args.automod_rules, content)
+            answering_stack_requests(
+                run_dialect(args.db, sizes, extensions, args.automod_rules, content)
+            )
         )
         figures.automod_content = content if args.automod_rules else ""
         print(json.dumps(asdict(figures)))
@@ -851,7 +854,7 @@ def main(argv: list[str]) -> int:
             print(f"== postgres: not run. {reason} (set PEGASUS_BENCH_PG_URL)", flush=True)
             failed = failed or bool(os.environ.get("CI"))
             continue
-        outcome = run_child(dialect, forwarded)
+        outcome = run_child(dialect, forwarded, SMOKE_DEADLINE if args.smoke else None)
         if isinstance(outcome, Figures):
             print(report(outcome, args.smoke), flush=True)
             continue

@@ -65,6 +65,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from benchmarks.activity import (  # noqa: E402
+    SMOKE_DEADLINE,
     Arrivals,
     LocalDiscordProcess,
     Rates,
@@ -76,6 +77,7 @@ from benchmarks.activity import (  # noqa: E402
     spread,
     timed_broadcast,
 )
+from benchmarks.children import answering_stack_requests, run_child_process  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -786,17 +788,16 @@ def sizes_of(args: argparse.Namespace) -> Sizes:
     return replace(base, **{name: value for name, value in given.items() if value is not None})
 
 
-def run_child(part: str, dialect: str, argv: list[str]) -> dict[str, Any] | str:
+def run_child(
+    part: str, dialect: str, argv: list[str], deadline: float | None
+) -> dict[str, Any] | str:
     """Measure one part on one dialect in its own process: its figures, or why it failed."""
-    result = subprocess.run(
-        [sys.executable, __file__, f"run-{part}", "--db", dialect, *argv],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+    outcome = run_child_process(
+        [sys.executable, __file__, f"run-{part}", "--db", dialect, *argv], ROOT, deadline
     )
-    if result.returncode != 0:
-        return (result.stderr or result.stdout).strip()[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    if (failure := outcome.failure) is not None:
+        return failure
+    return json.loads(outcome.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str]) -> int:
@@ -813,10 +814,12 @@ def main(argv: list[str]) -> int:
         asyncio.run(paced(json.loads(sys.stdin.readline()), sys.stdout))
         return 0
     if args.command == "run-api":
-        print(json.dumps(asdict(asyncio.run(measure_api(args.db, sizes, args.smoke)))))
+        figures = asyncio.run(answering_stack_requests(measure_api(args.db, sizes, args.smoke)))
+        print(json.dumps(asdict(figures)))
         return 0
     if args.command == "run-bot":
-        print(json.dumps(asdict(asyncio.run(measure_bot(args.db, sizes, args.smoke)))))
+        bot_figures = asyncio.run(answering_stack_requests(measure_bot(args.db, sizes, args.smoke)))
+        print(json.dumps(asdict(bot_figures)))
         return 0
     forwarded = [f"--{name.replace('_', '-')}={value}" for name, value in asdict(sizes).items()]
     if args.smoke:
@@ -833,7 +836,8 @@ def main(argv: list[str]) -> int:
         jobs.extend((part, dialect) for part in parts)
     # The smoke run's figures mean nothing: its parts run at once, to keep CI short.
     with ThreadPoolExecutor(max_workers=len(jobs) if args.smoke else 1) as pool:
-        outcomes = pool.map(lambda job: run_child(*job, forwarded), jobs)
+        deadline = SMOKE_DEADLINE if args.smoke else None
+        outcomes = pool.map(lambda job: run_child(*job, forwarded, deadline), jobs)
         for (part, dialect), outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, str):
                 print(f"== {dialect}, part {part}: could not run\n{outcome}", flush=True)

@@ -54,7 +54,13 @@ if str(ROOT) not in sys.path:
 
 import discord  # noqa: E402
 
-from benchmarks.activity import fresh_database, pg_unreachable, point_discord_py_at  # noqa: E402
+from benchmarks.activity import (  # noqa: E402
+    SMOKE_DEADLINE,
+    fresh_database,
+    pg_unreachable,
+    point_discord_py_at,
+)
+from benchmarks.children import answering_stack_requests, run_child_process  # noqa: E402
 
 WORLDS = {
     "many": {"guilds": 1_000, "guild_members": 50, "members": 0},
@@ -415,7 +421,9 @@ def main(argv: list[str]) -> int:
     pairs = args.pairs or (1 if args.smoke else 3)
     if args.child:
         figures = asyncio.run(
-            run_world(dialects[0], worlds[0], args.smoke, pairs, args.compare_heap)
+            answering_stack_requests(
+                run_world(dialects[0], worlds[0], args.smoke, pairs, args.compare_heap)
+            )
         )
         print(json.dumps(figures), flush=True)
         return 0
@@ -430,9 +438,9 @@ def main(argv: list[str]) -> int:
             command = [sys.executable, __file__, "--child", "--db", dialect, "--world", world]
             command += ["--pairs", str(pairs)] + (["--compare-heap"] if args.compare_heap else [])
             command += ["--smoke"] if args.smoke else []
-            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
-            if done.returncode != 0:
-                print(f"== {dialect} {world} failed:\n{done.stderr[-3000:]}")
+            done = run_child_process(command, ROOT, SMOKE_DEADLINE if args.smoke else None)
+            if (failure := done.failure) is not None:
+                print(f"== {dialect} {world} failed:\n{failure}")
                 return 1
             figures.update(json.loads(done.stdout.strip().splitlines()[-1]))
         print(report(figures), flush=True)
