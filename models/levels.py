@@ -219,3 +219,29 @@ class XpTieBlock(Model):
 
     def __str__(self) -> str:
         return f"{self.members} with {self.xp} XP in user block {self.block}"
+
+
+class LevelMilestone(Model):
+    """A member's level changing, with when: written in the same transaction as the XP that
+    changed it (the activity flush, or XP set by hand), so the member page can date each level."""
+
+    id = fields.BigIntField(primary_key=True)
+    guild: fields.ForeignKeyRelation[Guild] = fields.ForeignKeyField(
+        "models.Guild", related_name=False, on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name=False, on_delete=fields.CASCADE, db_index=True
+    )
+    old_level = fields.IntField()
+    new_level = fields.IntField()
+    xp = fields.BigIntField()  # the member's XP just after the change
+    by_hand = fields.BooleanField(default=False)  # staff set the XP (/xp), not activity
+    reached_at = fields.DatetimeField()
+
+    class Meta:
+        table = "level_milestones"
+        # A member's milestones, newest first, is a backward scan of this index.
+        indexes = (("guild_id", "user_id", "reached_at"),)
+
+    def __str__(self) -> str:
+        return f"Level {self.old_level} to {self.new_level}"
