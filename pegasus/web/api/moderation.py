@@ -33,8 +33,13 @@ from pegasus.services.moderation import (
 )
 from pegasus.services.moderation.warnings import counting_filter
 from pegasus.services.role_delegations import RoleFacts
-from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.hierarchy import check_blacklist_target, check_record_change
+from pegasus.web.bot_cache import (
+    blacklist_cache,
+    bot_owner_ids,
+    cached_guild,
+    check_notify_channel,
+)
 from pegasus.web.pagination import keyset_page
 from pegasus.web.roles import remember_role_setup, require_can_delegate
 from pegasus.web.routes import Call, Page, Param, Routes
@@ -53,6 +58,7 @@ WARN_ID = Param("warn_id", str, "The warning's id, e.g. W-7K2QX.", location="pat
 AUTOMATION_ID = Param("automation_id", str, "The automation's id, e.g. A-7K2QX.", location="path")
 MEMBER_FILTER = Param("user_id", int, "Only those about this member.", minimum=1)
 MODERATOR_FILTER = Param("moderator_id", int, "Only those recorded by this moderator.", minimum=1)
+API_ELSEWHERE = "use {} in Discord, or the API served by the bot itself"
 KINDS_HERE = ", ".join(str(kind) for kind in moderation.GUILD_KINDS)
 
 
@@ -60,18 +66,9 @@ KINDS_HERE = ", ".join(str(kind) for kind in moderation.GUILD_KINDS)
 
 
 def _cached_guild(call: Call, needs: str, where: str) -> discord.Guild:
-    """The server as the bot's cache has it; refused where the web process runs alone.
-
-    `needs` completes "... needs <needs>", `where` names the command that does it in Discord.
-    """
-    bot = call.web.bot
-    guild = bot.get_guild(call.guild_id) if bot is not None else None
-    if guild is None:
-        raise PermissionDenied(
-            f"This needs {needs}, which only the bot's own process can see: use {where} in "
-            "Discord, or the API served by the bot itself."
-        )
-    return guild
+    """The server as the bot's cache has it; `where` names the command that does it in
+    Discord."""
+    return cached_guild(call, needs, API_ELSEWHERE.format(where))
 
 
 def _acting_member(call: Call, guild: discord.Guild) -> discord.Member:
@@ -363,19 +360,6 @@ async def _steps(
     return actions, roles
 
 
-def _check_notify_channel(call: Call, channel_id: int | None) -> None:
-    """As `/automation add`: the bot must be able to post its reports there."""
-    if channel_id is None:
-        return
-    check_snowflake(channel_id, what="a channel id")
-    guild = _cached_guild(call, "the server's channels and the bot's permissions",
-                          "/automation add")
-    channel = guild.get_channel(channel_id)
-    if not isinstance(channel, discord.TextChannel):
-        raise ValidationError("There is no text channel with that id in this server.")
-    require_bot_can_post(channel, what="the rule's reports", embeds=True)
-
-
 @routes.post(
     "/guilds/{guild_id}/automations",
     scope="moderation:write",
@@ -391,7 +375,9 @@ async def create_automation(call: Call) -> Automation:
     and they are recorded as who set it up."""
     body: NewAutomation = call.body
     actions, roles = await _steps(call, body.actions)
-    _check_notify_channel(call, body.notify_channel_id)
+    check_notify_channel(
+        call, body.notify_channel_id, API_ELSEWHERE.format("/automation add")
+    )
     created = await moderation.add_automation(
         call.guild_id,
         name=body.name,
@@ -493,11 +479,6 @@ class NewBlacklistEntry:
     duration_seconds: int | None = None
 
 
-def _owner_ids(call: Call) -> frozenset[int]:
-    bot = call.web.bot
-    return frozenset(bot.settings.owner_ids) if bot is not None else frozenset()
-
-
 @routes.post(
     "/guilds/{guild_id}/blacklist",
     scope="moderation:write",
@@ -521,9 +502,8 @@ async def add_to_blacklist(call: Call) -> BlacklistEntry:
     seconds = _seconds(body.duration_seconds)
     guild = _cached_guild(call, "the server's members, roles and channels", "/blacklist add")
     check_blacklist_target(
-        guild, call.actor_id, kind, body.entity_id, wide=False, owner_ids=_owner_ids(call)
+        guild, call.actor_id, kind, body.entity_id, wide=False, owner_ids=bot_owner_ids(call.web)
     )
-    bot = call.web.bot
     return await moderation.add_entry(
         kind,
         body.entity_id,
@@ -532,7 +512,7 @@ async def add_to_blacklist(call: Call) -> BlacklistEntry:
         reason=body.reason,
         now=call.now,
         duration_seconds=seconds,
-        cache=bot.blacklist if bot is not None else None,
+        cache=blacklist_cache(call.web),
     )
 
 
@@ -550,13 +530,12 @@ async def add_to_blacklist(call: Call) -> BlacklistEntry:
 )
 async def remove_from_blacklist(call: Call) -> BlacklistEntry:
     """The entry is kept, made inactive; answers it as it is now."""
-    bot = call.web.bot
     return await moderation.remove_entry(
         _kind(call.param("kind")),
         call.param("entity_id"),
         guild_id=call.guild_id,
         actor_id=call.actor_id,
         now=call.now,
-        cache=bot.blacklist if bot is not None else None,
+        cache=blacklist_cache(call.web),
     )
 
