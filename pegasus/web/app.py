@@ -573,6 +573,7 @@ def create_app(
     where to ask Discord about guilds (default: the bot's cache)."""
     from pegasus.web import api, dashboard, docs, openapi
     from pegasus.web.dashboard import economy_shop as dashboard_shop
+    from pegasus.web.dashboard import giveaways as dashboard_giveaways
     from pegasus.web.dashboard import history as dashboard_history
     from pegasus.web.dashboard import level_rewards as dashboard_level_rewards
     from pegasus.web.dashboard import public as public_pages
@@ -597,6 +598,7 @@ def create_app(
     dashboard_tickets.add_routes(app)
     dashboard_level_rewards.add_routes(app)
     dashboard_shop.add_routes(app)
+    dashboard_giveaways.add_routes(app)
     dashboard_history.add_routes(app)
     app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)

@@ -59,6 +59,7 @@ from .lifecycle import (
     start_giveaway,
 )
 from .lookup import (
+    entry_page,
     get_giveaway,
     giveaway_by_pk,
     list_entries,
@@ -121,6 +122,7 @@ __all__ = [
     "end_giveaway",
     "end_now",
     "entries_digest",
+    "entry_page",
     "follow_up_announcement",
     "get_giveaway",
     "giveaway_by_pk",

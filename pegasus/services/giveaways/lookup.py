@@ -85,3 +85,19 @@ async def member_entries(
         .limit(limit)
     )
     return [(GiveawayInfo.from_row(row.giveaway), row.entries, row.joined_at) for row in rows]
+
+
+async def entry_page(
+    guild_id: int, public_id: str, *, after_user_id: int | None = None, limit: int = 50
+) -> tuple[GiveawayInfo, list[tuple[int, int, datetime]], bool]:
+    """One page of a giveaway's entrants, by user id as the entry list of the draw is sorted:
+    (user id, weight, when they entered), after `after_user_id`, and whether more follow."""
+    giveaway = await get_giveaway(guild_id, public_id)
+    query = GiveawayEntry.filter(giveaway_id=giveaway.id)
+    if after_user_id is not None:
+        query = query.filter(user_id__gt=after_user_id)
+    rows = await query.order_by("user_id").limit(limit + 1).values_list(
+        "user_id", "entries", "joined_at"
+    )
+    found = [(int(user_id), int(weight), joined) for user_id, weight, joined in rows]
+    return giveaway, found[:limit], len(found) > limit
