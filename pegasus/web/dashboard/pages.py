@@ -72,12 +72,12 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 # The feature pages that will live under a guild; listed, not linked, until they exist.
+# (Giveaways have no settings; the guild page links their own page.)
 FEATURES = (
     "Levels",
     "Economy",
     "Moderation",
     "Tickets",
-    "Giveaways",
     "Community",
     "Security",
     "API keys",
