@@ -2,7 +2,9 @@
 
 Each feature is read through its own service: moderation cases and warnings, tickets (with their
 ratings), giveaway entries and wins, the economy account and the ledger rows staff made or undid,
-and the member's level with the reward roles it has reached. No query of its own.
+and the member's level with the reward roles it has reached, and each dated change of their level
+(`level_milestones`, kept since that table exists: earlier levels have no date). No query of its
+own.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from models.guilds import Member
 from pegasus.errors import NotFoundError
 from pegasus.services.economy import accounts
 from pegasus.services.giveaways import lookup
-from pegasus.services.levels import leaderboards
+from pegasus.services.levels import leaderboards, milestones
 from pegasus.services.levels import rules as level_rules
+from pegasus.services.levels.config import Reward
 from pegasus.services.moderation import cases, warnings
 from pegasus.services.tickets import lifecycle
 
@@ -42,7 +45,7 @@ class MemberFound:
 @dataclass(frozen=True, slots=True)
 class TimelineEvent:
     at: datetime
-    feature: str  # "Moderation", "Tickets", "Giveaways", "Economy"
+    feature: str  # "Moderation", "Tickets", "Giveaways", "Economy", "Levels"
     title: str
     detail: str = ""
 
@@ -158,6 +161,31 @@ async def _economy_events(guild_id: int, user_id: int) -> list[TimelineEvent]:
     ]
 
 
+def _milestone_title(step: milestones.Milestone) -> str:
+    if step.up:
+        return f"Reached level {step.new_level:,}"
+    return f"Went down to level {step.new_level:,} from {step.old_level:,}"
+
+
+def _milestone_detail(step: milestones.Milestone) -> str:
+    parts = [f"{step.xp:,} XP", "XP set by staff" if step.by_hand else "earned by activity"]
+    if step.up and step.reward_role_ids:
+        roles = ", ".join(f"role {role_id}" for role_id in step.reward_role_ids)
+        parts.append(f"reward {roles}")
+    return "; ".join(parts)
+
+
+async def _level_events(
+    guild_id: int, user_id: int, rewards: list[Reward]
+) -> list[TimelineEvent]:
+    return [
+        TimelineEvent(step.reached_at, "Levels", _milestone_title(step), _milestone_detail(step))
+        for step in await milestones.member_milestones(
+            guild_id, user_id, rewards, limit=PER_FEATURE
+        )
+    ]
+
+
 async def member_timeline(guild_id: int, user_id: int, now: datetime) -> MemberTimeline:
     """The member's summary and their events of every feature, newest first."""
     name = await _name(guild_id, user_id)
@@ -172,6 +200,7 @@ async def member_timeline(guild_id: int, user_id: int, now: datetime) -> MemberT
         *await _ticket_events(guild_id, user_id),
         *await _giveaway_events(guild_id, user_id),
         *await _economy_events(guild_id, user_id),
+        *await _level_events(guild_id, user_id, rewards),
     ]
     events.sort(key=lambda event: event.at, reverse=True)
     return MemberTimeline(

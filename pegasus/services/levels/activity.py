@@ -38,6 +38,7 @@ from pegasus.services.directory import UserInfo
 
 from .config import GuildLevelState, LevelCaches, LevelConfig
 from .histogram import after_increments, write_histogram
+from .milestones import LevelStep, record_milestones
 from .rules import ActivityContext, counts_message, earns_xp, level_for_xp, message_xp, voice_xp
 
 __all__ = [
@@ -1115,6 +1116,7 @@ async def write_batch(
             await stats.record_flush(conn, _flushed(entries), now)
             stored = await _upsert_user_xp(conn, entries, now)
             changes = await _apply_levels(conn, entries, stored)
+            await record_milestones(conn, _steps(changes), now)
             await _upsert_members(conn, entries, stored, now)
             await write_histogram(conn, after_increments(((k, e.xp) for k, e in entries), stored))
         if sessions:
@@ -1122,6 +1124,12 @@ async def write_batch(
     # After the commit: leaderboards and ranks kept by the REST API are read again.
     await notify.announce_guilds(notify.Topic.XP, {guild_id for guild_id, _ in batch.entries})
     return changes
+
+
+def _steps(changes: list[LevelChange]) -> list[LevelStep]:
+    return [
+        LevelStep(c.guild_id, c.user_id, c.old_level, c.new_level, c.xp) for c in changes
+    ]
 
 
 def _flushed(entries: list[tuple[Key, Pending]]) -> list[stats.FlushedActivity]:

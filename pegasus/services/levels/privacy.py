@@ -7,7 +7,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.guilds import Member, User
-from models.levels import UserXP, VoiceSession
+from models.levels import LevelMilestone, UserXP, VoiceSession
 from pegasus.services.privacy import PrivacyDeclaration, register
 
 from .histogram import HistogramDelta, write_histogram
@@ -24,7 +24,11 @@ async def export_levels(guild_id: int, user_id: int) -> dict[str, Any]:
         "channel_id", "started_at", "last_credited_at"
     )
     card = await User.filter(id=user_id).values("rank_card_background", "rank_card_accent")
+    milestones = await LevelMilestone.filter(guild_id=guild_id, user_id=user_id).order_by(
+        "reached_at", "id"
+    ).values("old_level", "new_level", "xp", "by_hand", "reached_at")
     return {
+        "level_milestones": milestones,
         "membership_and_activity": membership[0] if membership else None,
         "xp": xp[0] if xp else None,
         "voice_session_in_progress": voice[0] if voice else None,
@@ -57,6 +61,7 @@ async def erase_levels(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> 
         "XP rows": xp_rows,
         "activity rows": activity_rows,
         "voice sessions": await VoiceSession.filter(**mine).using_db(conn).delete(),
+        "level milestones": await LevelMilestone.filter(**mine).using_db(conn).delete(),
         "rank card": card,
     }
 
@@ -65,19 +70,21 @@ DECLARATION = register(
     PrivacyDeclaration(
         feature="levels",
         explanation=(
-            "Your XP and level, how many messages and voice minutes counted, your nickname and "
-            "join date as last seen, a voice session in progress, and your rank card's colours."
+            "Your XP and level with the dates your level changed, how many messages and voice "
+            "minutes counted, your nickname and join date as last seen, a voice session in "
+            "progress, and your rank card's colours."
         ),
         covers=(
             (Member, ("user",)),
             (UserXP, ("user",)),
             (VoiceSession, ("user",)),
+            (LevelMilestone, ("user",)),
             (User, ("rank_card_background", "rank_card_accent")),
         ),
         export=export_levels,
         erase=erase_levels,
         erased=(
-            "your XP, level, message count and voice minutes",
+            "your XP, level (and the dates it changed), message count and voice minutes",
             "your rank card's background and colour (the same in every server)",
         ),
     )

@@ -15,6 +15,7 @@ from pegasus.errors import ValidationError
 from pegasus.services import directory
 
 from .histogram import HistogramDelta, write_histogram
+from .milestones import LevelStep, record_milestones
 from .rules import MAX_XP, level_for_xp
 
 __all__ = ["MAX_ADJUST", "XpChange", "XpOperation", "adjust_xp", "stored_level"]
@@ -83,6 +84,12 @@ async def adjust_xp(
         moved = HistogramDelta()
         moved.move(guild_id, user_id, row.xp, new_xp)
         await write_histogram(conn, moved)
+        await record_milestones(
+            conn,
+            [LevelStep(guild_id, user_id, row.level, new_level, new_xp)],
+            now,
+            by_hand=True,
+        )
     await notify.announce(notify.Topic.XP, guild_id)  # kept leaderboards and ranks are stale
     return XpChange(guild_id, user_id, row.xp, new_xp, row.level, new_level)
 
