@@ -57,7 +57,6 @@ COMMAND_LIMIT = 8
 COMMAND_WINDOW_SECONDS = 10.0
 # At most one "your message was removed" notice per member in this many seconds.
 SPAM_NOTICE_INTERVAL = 30.0
-MAX_KEY_LIFETIME = 2 * 365 * 86400
 SHOWN_RAIDERS = 25
 
 STATUS_ICONS = {
@@ -567,7 +566,9 @@ class Security(commands.Cog):
     ) -> None:
         chosen = service.parse_scopes(scopes)
         lifetime = (
-            parse_duration(expires_in, minimum=3600, maximum=MAX_KEY_LIFETIME)
+            parse_duration(
+                expires_in, minimum=service.MIN_KEY_LIFETIME, maximum=service.MAX_KEY_LIFETIME
+            )
             if expires_in
             else None
         )

@@ -14,6 +14,8 @@ from pegasus.services.community import SecurityConfig
 from pegasus.services.security.apikeys import (
     API_SCOPES,
     MAX_ACTIVE_KEYS_PER_OWNER,
+    MAX_KEY_LIFETIME,
+    MIN_KEY_LIFETIME,
     ApiKeyRateLimiter,
     ApiKeyRecord,
     CreatedApiKey,
@@ -67,6 +69,8 @@ __all__ = [
     "COMMANDS_ENDPOINT",
     "DUPLICATE_WINDOW_SECONDS",
     "MAX_ACTIVE_KEYS_PER_OWNER",
+    "MAX_KEY_LIFETIME",
+    "MIN_KEY_LIFETIME",
     "OPEN_STATUSES",
     "SETTINGS",
     "ApiKeyRateLimiter",

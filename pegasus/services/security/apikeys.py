@@ -42,6 +42,8 @@ from pegasus.services.security.ratelimits import SlidingWindow, record_rate_limi
 __all__ = [
     "API_SCOPES",
     "MAX_ACTIVE_KEYS_PER_OWNER",
+    "MAX_KEY_LIFETIME",
+    "MIN_KEY_LIFETIME",
     "ApiKeyCache",
     "ApiKeyRateLimiter",
     "ApiKeyRecord",
@@ -82,6 +84,8 @@ KEY_PREFIX = "pgs_"
 SHOWN_PREFIX_LENGTH = 12  # "pgs_" and 8 random characters: enough to tell keys apart
 SECRET_LENGTH = 40
 MAX_ACTIVE_KEYS_PER_OWNER = 25
+MIN_KEY_LIFETIME = 3600  # seconds: a key that expires sooner is a mistake more often than not
+MAX_KEY_LIFETIME = 2 * 365 * 86400
 MAX_KEY_NAME_LENGTH = 64
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
