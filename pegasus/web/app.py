@@ -572,11 +572,14 @@ def create_app(
     """The web application. `bot`: the running bot, in-process (None: standalone). `names`:
     where to ask Discord about guilds (default: the bot's cache)."""
     from pegasus.web import api, dashboard, docs, openapi
+    from pegasus.web.dashboard import api_keys as dashboard_api_keys
     from pegasus.web.dashboard import economy_shop as dashboard_shop
     from pegasus.web.dashboard import giveaways as dashboard_giveaways
     from pegasus.web.dashboard import history as dashboard_history
     from pegasus.web.dashboard import level_rewards as dashboard_level_rewards
+    from pegasus.web.dashboard import moderation as dashboard_moderation
     from pegasus.web.dashboard import public as public_pages
+    from pegasus.web.dashboard import security_incidents as dashboard_incidents
     from pegasus.web.dashboard import tickets as dashboard_tickets
 
     declared = tuple(api.all_routes() if routes is None else routes)
@@ -600,6 +603,9 @@ def create_app(
     dashboard_shop.add_routes(app)
     dashboard_giveaways.add_routes(app)
     dashboard_history.add_routes(app)
+    dashboard_moderation.add_routes(app)
+    dashboard_incidents.add_routes(app)
+    dashboard_api_keys.add_routes(app)
     app.cleanup_ctx.append(_follow_changes)
     app.cleanup_ctx.append(_write_behind)
     return app

@@ -72,7 +72,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 # The feature pages that will live under a guild; listed, not linked, until they exist.
-# (Giveaways have no settings; the guild page links their own page.)
+# (Giveaways have no settings and API keys are not settings; the guild page links their pages.)
 FEATURES = (
     "Levels",
     "Economy",
@@ -80,7 +80,6 @@ FEATURES = (
     "Tickets",
     "Community",
     "Security",
-    "API keys",
 )
 
 

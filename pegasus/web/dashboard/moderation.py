@@ -1,0 +1,392 @@
+"""The dashboard's moderation page: warning automations, the blacklist, and where the modlog
+channel and the muted role are set.
+
+A third adapter over the services of `/automation` and `/blacklist`, as the REST API calls them
+(`pegasus.web.api.moderation`): the same refusals, shown next to the form that was sent, and the
+services audit each change, here with the person signed in and source `web`. A rule is added
+switched off, as `/automation add` adds it, and switching one on first shows its simulation:
+whom it would have hit over the warnings stored now. A role a rule gives passes the role rule for
+the person (`pegasus.web.roles`); a report channel and a blacklist target are checked against
+the bot's cache (`pegasus.web.bot_cache`), so the web process alone refuses them and says where
+they can be set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from pegasus.errors import PegasusError, ValidationError
+from pegasus.services import moderation
+from pegasus.services.audit import acting_from
+from pegasus.services.dashboard import DashboardGuild, DashboardSession
+from pegasus.services.durations import format_duration, parse_duration
+from pegasus.services.ids import check_snowflake
+from pegasus.services.moderation import (
+    Automation,
+    AutomationActionType,
+    BlacklistEntityType,
+    TriggerType,
+)
+from pegasus.ui.hierarchy import check_blacklist_target
+from pegasus.web.bot_cache import (
+    blacklist_cache,
+    bot_owner_ids,
+    cached_guild,
+    check_notify_channel,
+)
+from pegasus.web.dashboard.forms import (
+    Asking,
+    Form,
+    channel_choices,
+    guild_names,
+    id_choice,
+    notice_redirect,
+    notice_shown,
+    number,
+    refusal_sentence,
+    role_choices,
+    sent_back,
+    text,
+    web_state,
+)
+from pegasus.web.dashboard.pages import (
+    DASHBOARD_PREFIX,
+    managed_guild,
+    needs_session,
+    person_context,
+    render,
+)
+from pegasus.web.roles import remember_role_setup, require_can_delegate
+
+__all__ = ["add_routes", "describe_step"]
+
+TEXT_CHANNELS = frozenset({0})  # a rule reports with embeds in a text channel
+ELSEWHERE = "use {} in Discord, or the dashboard served by the bot itself"
+TRIGGERS = {
+    TriggerType.WARN_COUNT: "Number of active warnings",
+    TriggerType.LEVEL_TOTAL: "Total level of active warnings",
+}
+ACTIONS = {
+    AutomationActionType.TIMEOUT: "Time out (needs a duration)",
+    AutomationActionType.MUTE: "Mute with the muted role",
+    AutomationActionType.KICK: "Kick",
+    AutomationActionType.BAN: "Ban",
+    AutomationActionType.ROLE: "Give a role",
+    AutomationActionType.MESSAGE: "Send them a message",
+}
+
+
+def add_routes(app: web.Application) -> None:
+    page = f"{DASHBOARD_PREFIX}/guilds/{{guild_id}}/moderation"
+    rule = page + "/automations/{automation_id}"
+    app.router.add_get(page, moderation_page)
+    app.router.add_post(page + "/automations", add_automation)
+    app.router.add_get(rule + "/switch-on", confirm_switch_on)
+    app.router.add_post(rule + "/switch", switch_automation)
+    app.router.add_get(rule + "/remove", confirm_remove)
+    app.router.add_post(rule + "/remove", remove_automation)
+    app.router.add_post(page + "/blacklist", add_to_blacklist)
+    app.router.add_post(page + "/blacklist/{kind}/{entity_id}/remove", lift_blacklist_entry)
+
+
+def _page_url(guild_id: int) -> str:
+    return f"{DASHBOARD_PREFIX}/guilds/{guild_id}/moderation"
+
+
+def describe_step(step: Mapping[str, Any], role_name: str | None = None) -> str:
+    """One action of a rule in words: `ban for 7d`, `give @Muted`, `send a message`."""
+    kind = AutomationActionType(step["type"])
+    seconds = step.get("duration_seconds")
+    if kind is AutomationActionType.ROLE:
+        return f"give @{role_name or step.get('role_id')}"
+    if kind is AutomationActionType.MESSAGE:
+        return "send them a message"
+    return f"{kind.value} for {format_duration(seconds)}" if seconds else kind.value
+
+
+# what the page shows -------------------------------------------------------------------------
+async def _show(
+    request: web.Request,
+    session: DashboardSession,
+    guild: DashboardGuild,
+    *,
+    status: int = 200,
+    errors: Mapping[str, str] | None = None,
+    sent: Mapping[str, str] | None = None,
+) -> web.Response:
+    names = await guild_names(request, guild.id)
+    now = web_state(request).clock()
+
+    def role_name(role_id: int | None) -> str | None:
+        return names.role_name(role_id) if names and role_id else None
+
+    def channel_name(channel_id: int | None) -> str | None:
+        return names.channel_name(channel_id) if names and channel_id else None
+
+    return render(
+        "moderation_page.html",
+        status=status,
+        session=session,
+        guild=guild,
+        automations=await moderation.list_automations(guild.id),
+        describe_trigger=moderation.describe_trigger,
+        describe_step=lambda step: describe_step(step, role_name(step.get("role_id"))),
+        blacklist=await moderation.list_entries(guild.id, now=now),
+        config=await moderation.get_settings(guild.id),
+        triggers=[(kind.value, label) for kind, label in TRIGGERS.items()],
+        actions=[(kind.value, label) for kind, label in ACTIONS.items()],
+        kinds=[str(kind) for kind in moderation.GUILD_KINDS],
+        roles=role_choices(names, guild.id),
+        text_channels=channel_choices(names, TEXT_CHANNELS),
+        role_name=role_name,
+        channel_name=channel_name,
+        errors=errors or {},
+        sent=sent or {},
+        notice=notice_shown(request, session.csrf_token),
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
+    )
+
+
+@needs_session
+async def moderation_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    return await _show(request, session, guild)
+
+
+def _back(guild_id: int, session: DashboardSession, notice: str, url: str = "") -> web.HTTPFound:
+    return notice_redirect(url or _page_url(guild_id), session.csrf_token, notice)
+
+
+async def _refused(
+    request: web.Request,
+    session: DashboardSession,
+    guild: DashboardGuild,
+    form_name: str,
+    refusal: PegasusError,
+    form: Form | None,
+) -> web.Response:
+    sent = sent_back(form_name, form)
+    sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
+    return await _show(request, session, guild, status=400, errors={form_name: sentence}, sent=sent)
+
+
+async def _rule(request: web.Request, guild_id: int) -> Automation:
+    return await moderation.get_automation(guild_id, request.match_info["automation_id"])
+
+
+# automations -----------------------------------------------------------------------------------
+def _choice(form: Form, name: str, allowed: Mapping[Any, str], what: str) -> str:
+    value = text(form, name) or ""
+    if value not in {str(key) for key in allowed}:
+        raise ValidationError(f"Choose {what} from the list.")
+    return value
+
+
+def _duration(form: Form) -> int | None:
+    written = text(form, "duration")
+    return parse_duration(written) if written else None
+
+
+@needs_session
+async def add_automation(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """As `/automation add`: one action, off until switched on after its simulation."""
+    session, guild = await managed_guild(request, session)
+    form = await request.post()
+    names = await guild_names(request, guild.id)
+    asking = Asking(web_state(request), guild.id, session.user_id)
+    try:
+        trigger = _choice(form, "trigger", TRIGGERS, "what to count")
+        kind = _choice(form, "action", ACTIONS, "the action")
+        role = None
+        role_id = id_choice(form, "role_id", role_choices(names, guild.id), "a role")
+        if kind == AutomationActionType.ROLE and role_id is not None:
+            role = await require_can_delegate(asking, role_id)  # checked first, as the command
+        notify_id = id_choice(
+            form, "notify_channel_id", channel_choices(names, TEXT_CHANNELS), "a text channel"
+        )
+        check_notify_channel(asking, notify_id, ELSEWHERE.format("/automation add"))
+        step = moderation.build_action(
+            kind,
+            duration_seconds=_duration(form),
+            role_id=None if role is None else role.id,
+            message=text(form, "message"),
+        )
+        value = number(form, "value", "The threshold")
+        if value is None:
+            raise ValidationError("Give the threshold that sets the rule off.")
+        with acting_from(person_context(request, session)):
+            created = await moderation.add_automation(
+                guild.id,
+                name=str(form.get("name", "")),
+                trigger_type=trigger,
+                trigger_value=value,
+                window_days=number(form, "window_days", "The window"),
+                actions=[step],
+                notify_channel_id=notify_id,
+                actor_id=session.user_id,
+                now=web_state(request).clock(),
+            )
+        if role is not None:
+            await remember_role_setup(asking, role)
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "add", refusal, form)
+    switch_on = f"{_page_url(guild.id)}/automations/{created.automation_id}/switch-on"
+    raise _back(
+        guild.id, session, f"{created.name} was added, switched off.", switch_on
+    )
+
+
+@needs_session
+async def confirm_switch_on(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """The rule's simulation, and the button that switches it on."""
+    session, guild = await managed_guild(request, session)
+    try:
+        rule = await _rule(request, guild.id)
+        simulation = await moderation.simulate(guild.id, rule.automation_id)
+    except PegasusError:
+        raise web.HTTPFound(_page_url(guild.id)) from None
+    names = await guild_names(request, guild.id)
+    return render(
+        "moderation_switch_on.html",
+        session=session,
+        guild=guild,
+        rule=rule,
+        trigger=moderation.describe_trigger(rule),
+        steps=[
+            describe_step(step, names.role_name(step.get("role_id", 0)) if names else None)
+            for step in rule.actions
+        ],
+        simulation=simulation,
+        notice=notice_shown(request, session.csrf_token),
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
+    )
+
+
+@needs_session
+async def switch_automation(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """Switch a rule on or off, as the form says; a rule already so is left as it is (a second
+    click, or two people at once, never flips it back)."""
+    session, guild = await managed_guild(request, session)
+    form = await request.post()
+    wanted = form.get("enabled") == "on"
+    try:
+        rule = await _rule(request, guild.id)
+        if rule.enabled != wanted:
+            with acting_from(person_context(request, session)):
+                rule = await moderation.toggle_automation(
+                    guild.id,
+                    rule.automation_id,
+                    actor_id=session.user_id,
+                    now=web_state(request).clock(),
+                )
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "automations", refusal, None)
+    raise _back(guild.id, session, f"{rule.name} is {'on' if rule.enabled else 'off'}.")
+
+
+@needs_session
+async def confirm_remove(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    try:
+        rule = await _rule(request, guild.id)
+    except PegasusError:
+        raise web.HTTPFound(_page_url(guild.id)) from None
+    return render(
+        "moderation_remove.html",
+        session=session,
+        guild=guild,
+        rule=rule,
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
+    )
+
+
+@needs_session
+async def remove_automation(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    try:
+        rule = await _rule(request, guild.id)
+        with acting_from(person_context(request, session)):
+            await moderation.remove_automation(
+                guild.id, rule.automation_id, actor_id=session.user_id,
+                now=web_state(request).clock(),
+            )
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "automations", refusal, None)
+    raise _back(guild.id, session, f"{rule.name} was deleted.")
+
+
+# the blacklist ---------------------------------------------------------------------------------
+def _kind(raw: str | None) -> BlacklistEntityType:
+    if raw not in {str(kind) for kind in moderation.GUILD_KINDS}:
+        raise ValidationError("Choose what to blacklist from the list: a user, role or channel.")
+    return BlacklistEntityType(raw)
+
+
+@needs_session
+async def add_to_blacklist(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """As `/blacklist add` in this server: never yourself, the bot, its owners or the server's
+    admins; a role or channel must be the server's (checked against the bot's cache)."""
+    session, guild = await managed_guild(request, session)
+    form = await request.post()
+    state = web_state(request)
+    asking = Asking(state, guild.id, session.user_id)
+    try:
+        kind = _kind(text(form, "kind"))
+        entity_id = number(form, "entity_id", "The id")
+        if entity_id is None:
+            raise ValidationError("Give the id of the user, role or channel.")
+        check_snowflake(entity_id, what=f"a {kind} id")
+        seconds = _duration(form)
+        where = ELSEWHERE.format("/blacklist add")
+        discord_guild = cached_guild(asking, "the server's members, roles and channels", where)
+        check_blacklist_target(
+            discord_guild, session.user_id, kind, entity_id, wide=False,
+            owner_ids=bot_owner_ids(state),
+        )
+        with acting_from(person_context(request, session)):
+            await moderation.add_entry(
+                kind,
+                entity_id,
+                guild_id=guild.id,
+                actor_id=session.user_id,
+                reason=str(form.get("reason", "")),
+                now=state.clock(),
+                duration_seconds=seconds,
+                cache=blacklist_cache(state),
+            )
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "blacklist", refusal, form)
+    raise _back(guild.id, session, f"The {kind} {entity_id} is blacklisted in this server.")
+
+
+@needs_session
+async def lift_blacklist_entry(
+    request: web.Request, session: DashboardSession
+) -> web.StreamResponse:
+    session, guild = await managed_guild(request, session)
+    state = web_state(request)
+    try:
+        kind = _kind(request.match_info["kind"])
+        raw = request.match_info["entity_id"]
+        if not raw.isdigit() or len(raw) > 20:
+            raise ValidationError("There is no such entry in this server's blacklist.")
+        with acting_from(person_context(request, session)):
+            entry = await moderation.remove_entry(
+                kind,
+                int(raw),
+                guild_id=guild.id,
+                actor_id=session.user_id,
+                now=state.clock(),
+                cache=blacklist_cache(state),
+            )
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "blacklist-list", refusal, None)
+    raise _back(
+        guild.id, session, f"The {entry.entity_type} {entry.entity_id} is no longer blacklisted."
+    )
