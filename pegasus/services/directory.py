@@ -73,6 +73,12 @@ async def mark_guild_left(guild_id: int, *, now: datetime | None = None) -> None
     await Guild.filter(id=guild_id).update(left_at=now or datetime.now(UTC))
 
 
+async def members_on_record(guild_id: int) -> int:
+    """How many memberships of the guild are stored: its member count when the bot's cache is
+    not at hand (members who left stay counted until their rows are purged)."""
+    return await Member.filter(guild_id=guild_id).count()
+
+
 async def upsert_members(guild_id: int, members: Iterable[MemberInfo]) -> None:
     """Store the guild and these members now (what changed), as the gateway sync does."""
     sync = DirectorySync()

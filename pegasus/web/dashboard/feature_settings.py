@@ -22,7 +22,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from pegasus.errors import PegasusError
-from pegasus.services.dashboard import DashboardSession
+from pegasus.services.dashboard import DashboardGuild, DashboardSession
 from pegasus.services.role_delegations import RoleFacts
 from pegasus.services.settings import (
     FeatureSettings,
@@ -36,6 +36,7 @@ from pegasus.services.settings import (
 )
 from pegasus.web.api.settings import ROLE_CHECKS
 from pegasus.web.dashboard import pages as pages_module
+from pegasus.web.dashboard import previews
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
     managed_guild,
@@ -93,6 +94,7 @@ def add_routes(app: web.Application) -> None:
     # The guild page links each feature it lists to its settings page.
     links = {_page_title(page): page for page in _ordered_pages()}
     pages_module._templates.globals["settings_links"] = links
+    previews.add_routes(app)
 
 
 # what a form shows ----------------------------------------------------------------------------
@@ -123,12 +125,24 @@ class Form:
     fields: list[Field]
     error: str | None = None
     saved: bool = False
+    # The message setting a preview follows → the message as Discord would show it.
+    message_previews: dict[str, previews.MessagePreview] = field(default_factory=dict)
 
     @property
     def save_label(self) -> str:
         """"Save economy", "Save XP rules and rewards": the title inside a sentence."""
         title = self.title
         return title if title[:2].isupper() else title[:1].lower() + title[1:]
+
+    def shown_values(self) -> dict[str, Any]:
+        """What the form's fields show, by setting (a box by whether it is ticked)."""
+        return {f.name: f.checked if f.control == "checkbox" else f.value for f in self.fields}
+
+    def add_previews(self, viewer: previews.Viewer) -> None:
+        shown = self.shown_values()
+        for name, kind in previews.PREVIEWED.items():
+            if name in shown:
+                self.message_previews[name] = previews.message_preview(kind, shown, viewer)
 
 
 def _is_role_list(setting: Setting) -> bool:
@@ -284,6 +298,47 @@ def _read_form(
     return values, errors
 
 
+def _in_guild_refusal(
+    setting: Setting, listed: set[str], sent: list[Any], held: list[Any]
+) -> str | None:
+    """Why a channel or role id sent for `setting` is refused: the guild has no such channel
+    (where settings may point) or role. Ids already stored are let through, so a channel deleted
+    since does not block saving the rest of the form."""
+    foreign = [i for i in sent if isinstance(i, int) and str(i) not in listed and i not in held]
+    if not foreign:
+        return None
+    roles = setting.kind is Kind.ROLE or (setting.kind is Kind.IDS and _is_role_list(setting))
+    what = "role" if roles else "text channel"
+    return f"This server has no {what} with the id {foreign[0]}: choose one from the list."
+
+
+async def _refuse_foreign_ids(
+    spec: FeatureSettings, values: Mapping[str, Any], guild_id: int, names: GuildNames | None
+) -> dict[str, str]:
+    """The channel and role settings of the form naming an id the guild does not have (unknown
+    when Discord can't be asked: then nothing is refused here)."""
+    kinds = (Kind.CHANNEL, Kind.ROLE, Kind.IDS)
+    pointing = [s for s in spec.settings if s.kind in kinds]
+    if names is None or not pointing:
+        return {}
+    current = await read_settings(spec, guild_id)
+    errors: dict[str, str] = {}
+    for setting in pointing:
+        listed = {value for value, _text, _chosen in _guild_options(setting, names, set())}
+        refusal = _in_guild_refusal(
+            setting, listed, _as_list(values[setting.name]), _as_list(current[setting.name])
+        )
+        if refusal is not None:
+            errors[setting.name] = refusal
+    return errors
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
 @dataclass(frozen=True)
 class Asker:
     """The person signed in, setting roles up in a guild (what `pegasus.web.roles` asks of)."""
@@ -367,7 +422,7 @@ async def _show(
 ) -> web.Response:
     names = await _names(request, guild.id)
     saved = request.query.get("saved")
-    forms = []
+    forms: list[Form] = []
     for spec in specs:
         if replaced is not None and replaced.feature == spec.feature:
             forms.append(replaced)
@@ -376,6 +431,7 @@ async def _show(
         form = _form(spec, values, settings_version(values), names)
         form.saved = saved == spec.feature
         forms.append(form)
+    previewed = await _add_previews(request, session, guild, forms)
     return render(
         "feature_settings_page.html",
         status=status,
@@ -385,7 +441,24 @@ async def _show(
         page=page,
         forms=forms,
         pages=[(key, _page_title(key)) for key in _ordered_pages()],
+        preview_script=f"{DASHBOARD_PREFIX}/static/{previews.SCRIPT}" if previewed else None,
     )
+
+
+async def _add_previews(
+    request: web.Request, session: DashboardSession, guild: DashboardGuild, forms: list[Form]
+) -> bool:
+    """Give the forms that hold a message their preview; whether any form has one."""
+    holding = [
+        form for form in forms if any(f.name in previews.PREVIEWED for f in form.fields)
+    ]
+    if not holding:
+        return False
+    viewer = await previews.viewer_of(request, session, guild)
+    for form in holding:
+        form.add_previews(viewer)
+    previews.allow_script(request)
+    return True
 
 
 def _ordered_pages() -> list[str]:
@@ -418,6 +491,8 @@ async def change_settings(request: web.Request, session: DashboardSession) -> we
     names = await _names(request, guild.id)
     asker = Asker(_web_state(request), guild.id, session.user_id)
     vetted: list[RoleFacts] = []
+    if not errors:
+        errors = await _refuse_foreign_ids(spec, values, guild.id, names)
     if not errors:
         vetted, errors = await _vet_new_roles(asker, spec, values, names)
     refusal: str | None = None
