@@ -100,6 +100,8 @@ async def test_a_rule_is_added_off_simulated_switched_on_and_deleted(
         await person.post(switch, {"enabled": "on", "csrf_token": token})
         await stored.refresh_from_db()
         assert stored.enabled is True
+        _, page = await person.page(path)
+        assert "When 2 warnings: timeout for 1h" in page and "Switch Two strikes off" in page
 
         remove = f"{path}/automations/{stored.automation_id}/remove"
         status, page = await person.page(remove)
@@ -181,7 +183,8 @@ async def test_beside_the_bot_the_blacklist_is_added_to_refused_and_lifted(
         stored = await Blacklist.get(guild_id=guild.id)
         assert (stored.entity_id, stored.active, stored.reason) == (alice.id, True, "spam")
         _, page = await person.page(location)
-        assert f"The user {alice.id} is blacklisted in this server." in page
+        assert "alice is blacklisted in this server." in page
+        assert "Lift the entry for alice" in page
 
         lift = f"{path}/blacklist/user/{alice.id}/remove"
         status, _, _ = await person.post(lift, {})  # no token

@@ -25,6 +25,7 @@ from pegasus.web.dashboard.forms import (
     Form,
     notice_redirect,
     notice_shown,
+    person_names,
     refusal_sentence,
     sent_back,
     text,
@@ -86,12 +87,15 @@ async def _show(
     created: CreatedApiKey | None = None,
 ) -> web.Response:
     """The page; `refused` is a create form sent back, shown again as it was filled in."""
+    keys = await _guild_keys(request, session, guild)
+    owners = await person_names(web_state(request).names, {key.owner_id for key in keys})
     return render(
         "api_keys_page.html",
         status=status,
         session=session,
         guild=guild,
-        keys=await _guild_keys(request, session, guild),
+        keys=keys,
+        owners=owners,
         scopes=API_SCOPES,
         chosen_scopes=set() if refused is None else set(refused.getall("scopes", [])),
         created=created,

@@ -10,11 +10,12 @@ from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import aiohttp
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from pegasus.errors import PegasusError, Ref, ValidationError
-from pegasus.web.discord_names import GuildNames
+from pegasus.web.discord_names import GuildNames, NameSource
 
 if TYPE_CHECKING:
     from pegasus.web.app import WebState
@@ -28,6 +29,7 @@ __all__ = [
     "notice_redirect",
     "notice_shown",
     "number",
+    "person_names",
     "refusal_sentence",
     "role_choices",
     "sent_back",
@@ -59,6 +61,20 @@ async def guild_names(request: web.Request, guild_id: int) -> GuildNames | None:
         return await names.guild_names(guild_id) if names is not None else None
     except Exception:  # Discord unreachable: the page still shows what is stored
         return None
+
+
+async def person_names(names: NameSource | None, user_ids: set[int]) -> dict[int, str]:
+    """People by their name on Discord, or `user <id>` where it can't be read."""
+    found: dict[int, str] = {}
+    for user_id in user_ids:
+        name = None
+        if names is not None:
+            try:
+                name = await names.user_name(user_id)
+            except (aiohttp.ClientError, TimeoutError):
+                name = None
+        found[user_id] = name or f"user {user_id}"
+    return found
 
 
 def role_choices(names: GuildNames | None, guild_id: int) -> list[tuple[int, str]]:

@@ -44,6 +44,7 @@ from pegasus.services.settings import (
     read_settings,
     settings_version,
 )
+from pegasus.web.dashboard.forms import person_names
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
     managed_guild,
@@ -194,19 +195,6 @@ async def _guild_names(names: NameSource | None, guild_id: int) -> GuildNames | 
         return None
 
 
-async def _person_names(names: NameSource | None, user_ids: set[int]) -> dict[int, str]:
-    found: dict[int, str] = {}
-    for user_id in user_ids:
-        name = None
-        if names is not None:
-            try:
-                name = await names.user_name(user_id)
-            except (aiohttp.ClientError, TimeoutError):
-                name = None
-        found[user_id] = name or f"user {user_id}"
-    return found
-
-
 # the history page -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Wanted:
@@ -248,7 +236,7 @@ async def history_page(request: web.Request, session: DashboardSession) -> web.S
     )
     names = _state(request).names
     guild_names = await _guild_names(names, guild.id) if entries else None
-    people = await _person_names(names, {e.actor_id for e in entries if e.actor_id is not None})
+    people = await person_names(names, {e.actor_id for e in entries if e.actor_id is not None})
     shown = [
         ShownEntry(
             entry=entry,
@@ -273,7 +261,7 @@ async def _render_history(
     *,
     error: str | None = None,
 ) -> web.Response:
-    people = await _person_names(_state(request).names, set(await audit_actors(guild.id)))
+    people = await person_names(_state(request).names, set(await audit_actors(guild.id)))
     query = {"feature": wanted.feature, "person": str(wanted.person or "")}
     return render(
         "history_page.html",

@@ -46,6 +46,7 @@ from pegasus.web.dashboard.forms import (
     notice_redirect,
     notice_shown,
     number,
+    person_names,
     refusal_sentence,
     role_choices,
     sent_back,
@@ -118,7 +119,8 @@ async def _show(
     sent: Mapping[str, str] | None = None,
 ) -> web.Response:
     names = await guild_names(request, guild.id)
-    now = web_state(request).clock()
+    blacklist = await moderation.list_entries(guild.id, now=web_state(request).clock())
+    users = {e.entity_id for e in blacklist if e.entity_type is BlacklistEntityType.USER}
 
     def role_name(role_id: int | None) -> str | None:
         return names.role_name(role_id) if names and role_id else None
@@ -134,7 +136,8 @@ async def _show(
         automations=await moderation.list_automations(guild.id),
         describe_trigger=moderation.describe_trigger,
         describe_step=lambda step: describe_step(step, role_name(step.get("role_id"))),
-        blacklist=await moderation.list_entries(guild.id, now=now),
+        blacklist=blacklist,
+        people=await person_names(web_state(request).names, users),
         config=await moderation.get_settings(guild.id),
         triggers=[(kind.value, label) for kind, label in TRIGGERS.items()],
         actions=[(kind.value, label) for kind, label in ACTIONS.items()],
@@ -328,6 +331,20 @@ def _kind(raw: str | None) -> BlacklistEntityType:
     return BlacklistEntityType(raw)
 
 
+async def _shown_target(
+    request: web.Request, guild_id: int, kind: BlacklistEntityType, entity_id: int
+) -> str:
+    """`alice`, `@Moderator`, `#general`: a blacklisted target as people know it."""
+    if kind is BlacklistEntityType.USER:
+        return (await person_names(web_state(request).names, {entity_id}))[entity_id]
+    names = await guild_names(request, guild_id)
+    if kind is BlacklistEntityType.ROLE and names and names.role_name(entity_id):
+        return f"@{names.role_name(entity_id)}"
+    if kind is BlacklistEntityType.CHANNEL and names and names.channel_name(entity_id):
+        return f"#{names.channel_name(entity_id)}"
+    return f"{kind} {entity_id}"
+
+
 @needs_session
 async def add_to_blacklist(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     """As `/blacklist add` in this server: never yourself, the bot, its owners or the server's
@@ -362,7 +379,8 @@ async def add_to_blacklist(request: web.Request, session: DashboardSession) -> w
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "blacklist", refusal, form)
-    raise _back(guild.id, session, f"The {kind} {entity_id} is blacklisted in this server.")
+    shown = await _shown_target(request, guild.id, kind, entity_id)
+    raise _back(guild.id, session, f"{shown} is blacklisted in this server.")
 
 
 @needs_session
@@ -387,6 +405,5 @@ async def lift_blacklist_entry(
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "blacklist-list", refusal, None)
-    raise _back(
-        guild.id, session, f"The {entry.entity_type} {entry.entity_id} is no longer blacklisted."
-    )
+    shown = await _shown_target(request, guild.id, entry.entity_type, entry.entity_id)
+    raise _back(guild.id, session, f"{shown} is no longer blacklisted in this server.")

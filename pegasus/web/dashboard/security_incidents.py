@@ -20,6 +20,7 @@ from pegasus.web.dashboard.forms import (
     Form,
     notice_redirect,
     notice_shown,
+    person_names,
     refusal_sentence,
     sent_back,
     web_state,
@@ -62,12 +63,16 @@ async def _show(
     errors: Mapping[str, str] | None = None,
     sent: Mapping[str, str] | None = None,
 ) -> web.Response:
+    incidents = await security.list_incidents(guild.id, limit=INCIDENTS_SHOWN)
+    people = {note["by"] for incident in incidents for note in incident.notes}
+    people |= {i.resolved_by_id for i in incidents if i.resolved_by_id is not None}
     return render(
         "security_incidents_page.html",
         status=status,
         session=session,
         guild=guild,
-        incidents=await security.list_incidents(guild.id, limit=INCIDENTS_SHOWN),
+        incidents=incidents,
+        people=await person_names(web_state(request).names, people),
         when=_when,
         errors=errors or {},
         sent=sent or {},
