@@ -48,6 +48,7 @@ class TimelineEvent:
     feature: str  # "Moderation", "Tickets", "Giveaways", "Economy", "Levels"
     title: str
     detail: str = ""
+    role_ids: tuple[int, ...] = ()  # roles the event gave or made due (a level's rewards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +169,20 @@ def _milestone_title(step: milestones.Milestone) -> str:
 
 
 def _milestone_detail(step: milestones.Milestone) -> str:
-    parts = [f"{step.xp:,} XP", "XP set by staff" if step.by_hand else "earned by activity"]
-    if step.up and step.reward_role_ids:
-        roles = ", ".join(f"role {role_id}" for role_id in step.reward_role_ids)
-        parts.append(f"reward {roles}")
-    return "; ".join(parts)
+    return f"{step.xp:,} XP; {'XP set by staff' if step.by_hand else 'earned by activity'}"
 
 
 async def _level_events(
     guild_id: int, user_id: int, rewards: list[Reward]
 ) -> list[TimelineEvent]:
     return [
-        TimelineEvent(step.reached_at, "Levels", _milestone_title(step), _milestone_detail(step))
+        TimelineEvent(
+            step.reached_at,
+            "Levels",
+            _milestone_title(step),
+            _milestone_detail(step),
+            step.reward_role_ids if step.up else (),
+        )
         for step in await milestones.member_milestones(
             guild_id, user_id, rewards, limit=PER_FEATURE
         )

@@ -1,7 +1,8 @@
 """The message previews, the channel lists and the member's level milestones, in a real browser
 against the local Discord and the real bot: typing a welcome message updates its preview with
 the placeholders filled for the person signed in; a channel chosen by its name is saved as its
-id; a member who levels up in the local Discord has the level, dated, in their timeline."""
+id; a member who levels up in the local Discord has the level, dated, with its reward role, in
+their timeline."""
 
 from __future__ import annotations
 
@@ -83,6 +84,8 @@ async def test_the_timeline_shows_a_level_reached_with_its_date(dashboard: Dashb
     env = dashboard.env
     guild = env.server.guild
     await levels.update_settings(guild.id, xp_min=100, xp_max=100)
+    regular = await guild.create_role("Regular")  # the bot is told, as by Discord
+    await levels.add_reward(guild.id, 1, regular.id)
     activity: Activity = env.bot.activity_buffer
     activity.clock = Clock()
     await env.alice.say("general", "enough words for a level")
@@ -97,6 +100,7 @@ async def test_the_timeline_shows_a_level_reached_with_its_date(dashboard: Dashb
     milestone = page.locator("ol.timeline li.event-levels").first
     await expect(milestone.locator("strong")).to_have_text("Reached level 1")
     await expect(milestone.locator("time")).to_contain_text(today)
-    assert "earned by activity" in await milestone.inner_text()
+    shown = await milestone.inner_text()
+    assert "earned by activity" in shown and "reward: @Regular" in shown
     await dashboard.shoot(page, "member-level-milestone")
     await context.close()

@@ -46,7 +46,7 @@ async def test_a_flush_and_xp_by_hand_date_each_level_change(db: str) -> None:
     levels = [e for e in timeline.events if e.feature == "Levels"]
     assert [e.title for e in levels] == ["Went down to level 0 from 1", "Reached level 1"]
     assert levels[0].at == later
-    assert f"reward role {REWARD_ROLE}" in levels[1].detail
+    assert levels[1].role_ids == (REWARD_ROLE,) and levels[0].role_ids == ()
     assert "earned by activity" in levels[1].detail
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 
 from pegasus.errors import NotFoundError
@@ -40,7 +41,24 @@ async def member_page(request: web.Request, session: DashboardSession) -> web.St
         )
     except NotFoundError:
         return _no_member(session)
-    return render("members_page.html", session=session, guild=guild, member=timeline)
+    role_names = await _role_names(request, guild.id)
+    return render(
+        "members_page.html", session=session, guild=guild, member=timeline, role_names=role_names
+    )
+
+
+async def _role_names(request: web.Request, guild_id: int) -> dict[int, str]:
+    """The guild's roles by id ("@Name"), or none when Discord can't be asked (ids are shown)."""
+    from pegasus.web.app import STATE
+
+    source = request.app[STATE].names
+    if source is None:
+        return {}
+    try:
+        names = await source.guild_names(guild_id)
+    except (aiohttp.ClientError, TimeoutError):
+        return {}
+    return {role_id: f"@{name}" for role_id, name in names.roles.items()}
 
 
 def _no_member(session: DashboardSession) -> web.Response:
