@@ -50,7 +50,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,7 +216,25 @@ class ServerProcess:
             self.process.wait()
 
 
+async def started_together(*commands: tuple[str, ...]) -> list[ServerProcess]:
+    """Servers started at once; if one fails to start, those that did are stopped again."""
+    outcomes = await asyncio.gather(
+        *(asyncio.to_thread(ServerProcess.start, *command) for command in commands),
+        return_exceptions=True,
+    )
+    servers = [outcome for outcome in outcomes if isinstance(outcome, ServerProcess)]
+    if len(servers) < len(outcomes):
+        for server in servers:
+            server.stop()
+        raise next(outcome for outcome in outcomes if isinstance(outcome, BaseException))
+    return servers
+
+
 # --------------------------------------------------------------------------- the clients
+
+# How long the paced clients get to send their report and exit once told to stop (their
+# requests still in flight get 10 s of it).
+PACED_EXIT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -453,10 +470,7 @@ async def measure_api(dialect: str, sizes: Sizes, smoke: bool) -> ApiFigures:
         def constant(_rng: random.Random) -> str:
             return CONSTANT_PATH
 
-        bare, pegasus = await asyncio.gather(
-            asyncio.to_thread(ServerProcess.start, "serve-bare"),
-            asyncio.to_thread(ServerProcess.start, "serve-pegasus", url),
-        )
+        bare, pegasus = await started_together(("serve-bare",), ("serve-pegasus", url))
         try:
             load_before = os.getloadavg()[0]
             for _ in range(sizes.runs):
@@ -607,7 +621,11 @@ async def paced_load(
     finally:
         process.send_signal(signal.SIGTERM)
         line = await asyncio.to_thread(process.stdout.readline)
-        await asyncio.to_thread(process.wait, 15)
+        try:
+            await asyncio.to_thread(process.wait, PACED_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its report, if any, is read; a process left behind is not
+            await asyncio.to_thread(process.wait)
         seen.update(json.loads(line) if line.strip() else {"error": "no report"})
 
 
@@ -834,27 +852,27 @@ def main(argv: list[str]) -> int:
             failed = failed or bool(os.environ.get("CI"))
             continue
         jobs.extend((part, dialect) for part in parts)
-    # The smoke run's figures mean nothing: its parts run at once, to keep CI short.
-    with ThreadPoolExecutor(max_workers=len(jobs) if args.smoke else 1) as pool:
-        deadline = SMOKE_DEADLINE if args.smoke else None
-        outcomes = pool.map(lambda job: run_child(*job, forwarded, deadline), jobs)
-        for (part, dialect), outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, str):
-                print(f"== {dialect}, part {part}: could not run\n{outcome}", flush=True)
-                failed = True
-            elif part == "api":
-                figures = ApiFigures(**outcome)
-                print(report_api(figures, args.smoke), flush=True)
-                failed = failed or bool(refused_api(figures))
-            else:
-                bot_figures = BotFigures(**outcome)
-                print(report_bot(bot_figures, args.smoke), flush=True)
-                # Answers other than 200 under load are a finding (printed); in the smoke
-                # run, on an idle server, they mean the benchmark is broken.
-                failed = failed or (args.smoke and any(
-                    run["web"].get("other_statuses") or "error" in run["web"]
-                    for run in bot_figures.runs
-                ))
+    # One part at a time, the smoke run too: at once, on a small machine, a part could miss its
+    # deadline only because the others were running.
+    deadline = SMOKE_DEADLINE if args.smoke else None
+    for part, dialect in jobs:
+        outcome = run_child(part, dialect, forwarded, deadline)
+        if isinstance(outcome, str):
+            print(f"== {dialect}, part {part}: could not run\n{outcome}", flush=True)
+            failed = True
+        elif part == "api":
+            figures = ApiFigures(**outcome)
+            print(report_api(figures, args.smoke), flush=True)
+            failed = failed or bool(refused_api(figures))
+        else:
+            bot_figures = BotFigures(**outcome)
+            print(report_bot(bot_figures, args.smoke), flush=True)
+            # Answers other than 200 under load are a finding (printed); in the smoke run, on
+            # an idle server, they mean the benchmark is broken.
+            failed = failed or (args.smoke and any(
+                run["web"].get("other_statuses") or "error" in run["web"]
+                for run in bot_figures.runs
+            ))
     return 1 if failed else 0
 
 

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -48,28 +49,29 @@ class ChildOutcome:
 
 
 def run_child_process(command: list[str], cwd: Path, deadline: float | None) -> ChildOutcome:
-    """`command` in a new process group; after `deadline` seconds, its stacks, then the kill."""
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=deadline)
-        return ChildOutcome(process.returncode, stdout, stderr, timed_out=False)
-    except subprocess.TimeoutExpired:
-        with _suppress_gone():
-            os.kill(process.pid, signal.SIGUSR1)
-        time.sleep(DUMP_GRACE_SECONDS)
-        kill_group(process.pid)
-        stdout, stderr = process.communicate()
-        return ChildOutcome(process.returncode, stdout, stderr, timed_out=True)
-    finally:
-        # Whatever the child left running (it may have died without stopping its servers).
-        kill_group(process.pid)
+    """`command` in a new process group; after `deadline` seconds, its stacks, then the kill.
+
+    Its output goes to files, not pipes: the end of a pipe is only seen once every process
+    holding it has exited, and a server the child started and left running would hold it."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            command, stdout=stdout, stderr=stderr, text=True, cwd=cwd, start_new_session=True
+        )
+        timed_out = False
+        try:
+            process.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with _suppress_gone():
+                os.kill(process.pid, signal.SIGUSR1)
+            time.sleep(DUMP_GRACE_SECONDS)
+        finally:
+            # Whatever the child left running, or the child itself when stuck.
+            kill_group(process.pid)
+            process.wait()
+        stdout.seek(0)
+        stderr.seek(0)
+        return ChildOutcome(process.returncode, stdout.read(), stderr.read(), timed_out)
 
 
 def kill_group(pid: int) -> None:

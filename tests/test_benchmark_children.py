@@ -63,3 +63,30 @@ def test_a_failed_child_gives_the_end_of_its_error() -> None:
         [sys.executable, "-c", "raise SystemExit('the database was not reachable')"], ROOT, 30.0
     )
     assert outcome.failure is not None and "the database was not reachable" in outcome.failure
+
+
+LEAVING_A_SERVER_BEHIND = textwrap.dedent(
+    """
+    import subprocess, sys
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    print(server.pid, flush=True)
+    print("figures", flush=True)
+    """
+)
+
+
+def test_a_server_left_running_neither_holds_the_caller_nor_survives() -> None:
+    """The server inherited the child's output: waiting for the end of it would wait for the
+    server (this is how a smoke run once held CI for an hour)."""
+    started = time.monotonic()
+    outcome = run_child_process(
+        [sys.executable, "-c", LEAVING_A_SERVER_BEHIND], ROOT, deadline=120.0
+    )
+    assert time.monotonic() - started < 60
+    assert outcome.failure is None and not outcome.timed_out
+    server_pid, result = outcome.stdout.split()
+    assert result == "figures"
+    deadline = time.monotonic() + 5
+    while alive(int(server_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(int(server_pid))
