@@ -4,11 +4,15 @@ Every `FeatureSettings` (`pegasus.services.settings`) becomes a form on the page
 (`levels` and `levels.rules` on the Levels page): the right input per kind (a number with its
 bounds, a checkbox, a text, a list of the guild's channels or roles by name), the declared help
 under each label. A form is stored as the REST API's PATCH stores it: each value checked by the
-declaration (its sentence shown next to the field, nothing stored), a role newly named checked by
+declaration (its sentence shown next to the field, nothing stored), a channel or role id the
+guild does not have refused next to its field (the list holds only the guild's, but a form can be
+sent by hand; ids already stored pass, so a deleted channel does not block the form), a role
+newly named checked by
 the rule of the slash command that sets it (`pegasus.web.roles`, for the person signed in), then
 `apply_changes`, audited with source `web`, the person as actor, their address hash and user
 agent. The form carries the version of the values it showed: if someone changed them since, the
-form is refused with a sentence (the API's 412) and nothing changes.
+form is refused with a sentence (the API's 412) and nothing changes. The welcome, goodbye and
+level-up messages are shown beside their field as Discord would show them (`previews`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ person who lost Manage Server loses the page within that time. A guild they cann
 where Pegasus is not, is a 404, the same answer as for a guild that does not exist.
 
 Every POST carries the session's CSRF token in a form field; without it, 403 and nothing changes.
-Every page is sent with a Content-Security-Policy without script, and may not be framed.
+Every page is sent with a Content-Security-Policy without script, and may not be framed; the
+settings pages with a message preview alone may run the dashboard's own script (`previews`).
 """
 
 from __future__ import annotations
