@@ -23,7 +23,9 @@ async def test_money_tickets_and_the_member_timeline(db: str) -> None:
     await accounts.pay(GUILD, ALICE, BOB, 40)
     await staff.admin_adjust(GUILD, STAFF, ALICE, 500, take=False, reason="event prize")
     start = (await accounts.find_balance(GUILD, ALICE)).currency  # the settings' currency
-    opened = now - timedelta(minutes=30)
+    # Today's figures: half an hour ago, unless that was yesterday (just after midnight UTC).
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    opened = max(now - timedelta(minutes=30), midnight)
     for number, (wait, closed) in enumerate([(60, True), (300, False), (None, False)], start=1):
         await Ticket.create(
             guild_id=GUILD,
