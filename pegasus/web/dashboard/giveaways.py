@@ -1,14 +1,16 @@
 """The dashboard's giveaways page: running and ended giveaways, creating one, ending one now,
-rerolling an ended one, a giveaway's entrants a page at a time, and the check of its draw.
+rerolling an ended one, cancelling a running one (after a confirmation page), a giveaway's
+entrants a page at a time, and the check of its draw.
 
 A third adapter over the giveaway services, beside `/giveaway` and the REST API
 (`pegasus.web.api.giveaways`): the same draft, the same refusals, shown next to the form that
 was sent. What needs Discord is queued exactly as the API queues it (`pegasus.web.jobs`): the
 bot that owns the guild posts a new giveaway's message (and removes the giveaway if Discord
-refuses), ends it with the draw and the announcement, or announces a reroll; the page shows the
-job's state when reloaded. The giveaway services audit nothing, so each change made here writes
-one audit row (`giveaway.create`, `giveaway.end`, `giveaway.reroll`) with source `web` and the
-person as actor. The seed is shown only once a giveaway has ended; before, its hash.
+refuses), ends it with the draw and the announcement, announces a reroll, or takes the Enter
+button off a cancelled giveaway's message; the page shows the job's state when reloaded. The
+giveaway services audit nothing, so each change made here writes one audit row
+(`giveaway.create`, `giveaway.end`, `giveaway.reroll`, `giveaway.cancel`) with source `web` and
+the person as actor. The seed is shown only once a giveaway has ended; before, its hash.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ JOB_TITLES = {
     jobs.JobKind.GIVEAWAY_POST.value: "Posting the giveaway",
     jobs.JobKind.GIVEAWAY_END.value: "Ending the giveaway",
     jobs.JobKind.GIVEAWAY_REROLL.value: "Rerolling the giveaway",
+    jobs.JobKind.GIVEAWAY_REFRESH.value: "Updating the giveaway's message",
 }
 
 
@@ -75,6 +78,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(one, giveaway_page)
     app.router.add_post(one + "/end", end_giveaway)
     app.router.add_post(one + "/reroll", reroll_giveaway)
+    app.router.add_get(one + "/cancel", confirm_cancel)
+    app.router.add_post(one + "/cancel", cancel_giveaway)
 
 
 def _page_url(guild_id: int) -> str:
@@ -398,6 +403,54 @@ async def reroll_giveaway(request: web.Request, session: DashboardSession) -> we
     except PegasusError as refusal:
         return await _refused_one(request, session, guild, giveaway_id, "reroll", refusal)
     raise _to_job(_giveaway_url(guild.id, giveaway.giveaway_id), job)
+
+
+@needs_session
+async def confirm_cancel(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """What cancelling means, and the button that does it (a running giveaway only)."""
+    session, guild = await managed_guild(request, session)
+    try:
+        giveaway = await service.get_giveaway(guild.id, request.match_info["giveaway_id"])
+    except PegasusError:
+        return not_found(session)
+    this_url = _giveaway_url(guild.id, giveaway.giveaway_id)
+    if giveaway.status not in RUNNING:
+        raise web.HTTPFound(this_url)  # nothing to cancel: its page says why
+    return render(
+        "giveaway_cancel.html",
+        session=session,
+        guild=guild,
+        giveaway=giveaway,
+        csrf=session.csrf_token,
+        page_url=_page_url(guild.id),
+        this_url=this_url,
+    )
+
+
+@needs_session
+async def cancel_giveaway(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """As the API's cancel: nobody wins, its timers are cancelled, and the bot takes the Enter
+    button off its message (a queued job, when it has a message)."""
+    session, guild = await managed_guild(request, session)
+    giveaway_id = request.match_info["giveaway_id"]
+    try:
+        with acting_from(person_context(request, session)):
+            cancelled = await service.cancel_giveaway(
+                guild.id, giveaway_id, now=_now(request), by=session.user_id
+            )
+            job = await jobs.enqueue_giveaway_refresh(
+                guild.id, cancelled.giveaway_id, actor_id=session.user_id, now=_now(request)
+            )
+            await _audit(
+                guild.id, session, "giveaway.cancel", cancelled.giveaway_id,
+                {"status": cancelled.status.value, "job": job.id if job else None},
+            )
+    except PegasusError as refusal:
+        return await _refused_one(request, session, guild, giveaway_id, "cancel", refusal)
+    this_url = _giveaway_url(guild.id, cancelled.giveaway_id)
+    if job is None:
+        raise web.HTTPFound(this_url)
+    raise _to_job(this_url, job)
 
 
 async def _refused_list(
