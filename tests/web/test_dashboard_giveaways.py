@@ -1,8 +1,10 @@
 """The dashboard's giveaways page over HTTP, against the local Discord without the bot in the
 process: a giveaway created from a form is stored with its timers and its post queued as the API
 queues it; the commands' refusals shown next to the form, changing nothing; end and reroll queued
-or refused; the entrants a page at a time; the seed shown only after the end, with the check of
-the draw; audit with source web; the CSRF token; another guild's giveaway is a 404."""
+or refused; a running one cancelled after a confirmation page, its message's refresh queued as
+the API's cancel queues it; the entrants a page at a time; the seed shown only after the end,
+with the check of the draw; audit with source web; the CSRF token; another guild's giveaway is
+a 404."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from models.giveaways import Giveaway, GiveawayStatus
-from models.scheduling import ScheduledAction
+from models.scheduling import ActionStatus, ScheduledAction
 from models.security import AuditLog, AuditSource
 from pegasus.localdiscord.server import LocalDiscord
 from pegasus.services import giveaways as svc
@@ -215,6 +217,61 @@ async def test_end_reroll_entries_and_the_check_of_the_draw(
     rows = await AuditLog.filter(guild_id=guild.id, action__startswith="giveaway.")
     assert sorted(row.action for row in rows) == ["giveaway.end", "giveaway.reroll"]
     assert {(row.source, row.actor_id) for row in rows} == {(AuditSource.WEB, guild.owner.id)}
+
+
+async def test_a_running_giveaway_is_cancelled_after_its_confirmation_page(
+    local_discord: LocalDiscord, web_server: WebServer
+) -> None:
+    guild = local_discord.guild
+    giveaway = await stored_giveaway(guild.id, guild.channel("general").id, entrants=2)
+    await Giveaway.filter(id=giveaway.id).update(message_id=900_000_000_000_000_001)
+    path = f"/dashboard/guilds/{guild.id}/giveaways"
+    one = f"{path}/{giveaway.giveaway_id}"
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        person = await log_in(local_discord, web_server, http, guild.owner.id)
+        token = await token_of(person, path)
+        _, page = await person.page(path)
+        assert f'href="{one}/cancel"' in page  # from the list of running giveaways
+        _, page = await person.page(one)
+        assert f'href="{one}/cancel"' in page  # and from its own page
+
+        status, page = await person.page(f"{one}/cancel")
+        assert status == 200 and "nobody wins" in page and "cannot be undone" in page
+        assert (await Giveaway.get(id=giveaway.id)).status == GiveawayStatus.ACTIVE
+
+        status, _, _ = await person.post(f"{one}/cancel", {})  # no token
+        assert status == 403
+        assert (await Giveaway.get(id=giveaway.id)).status == GiveawayStatus.ACTIVE
+        status, _, location = await person.post(f"{one}/cancel", {"csrf_token": token})
+        assert status == 302 and location.startswith(one) and "job=" in location
+
+        stored = await Giveaway.get(id=giveaway.id)
+        assert (stored.status, stored.cancelled_by_id) == (GiveawayStatus.CANCELLED, guild.owner.id)
+        timers = await ScheduledAction.filter(kind=svc.END_KIND)
+        assert timers and {t.status for t in timers} == {ActionStatus.CANCELLED}
+        (job,) = await ScheduledAction.filter(kind=JobKind.GIVEAWAY_REFRESH)
+        assert job.payload["giveaway_id"] == giveaway.giveaway_id
+        _, page = await person.page(path_of(location))
+        assert "Updating the giveaway's message: pending" in page
+        assert "It was cancelled; nobody won." in page and f'href="{one}/cancel"' not in page
+
+        # Twice: refused with the API's sentence next to the button; the confirmation page of a
+        # giveaway that is over leads back to its page.
+        status, page, _ = await person.post(f"{one}/cancel", {"csrf_token": token})
+        assert status == 400 and ALERT.findall(page) == [
+            ("cancel", f"Giveaway `{giveaway.giveaway_id}` was already cancelled.")
+        ]
+        status, _ = await person.page(f"{one}/cancel")
+        assert status == 302
+        status, _ = await person.page(f"{path}/G-ZZZZZ/cancel")
+        assert status == 404
+
+    assert await ScheduledAction.filter(kind=JobKind.GIVEAWAY_REFRESH).count() == 1
+    (row,) = await AuditLog.filter(guild_id=guild.id, action="giveaway.cancel")
+    assert (row.source, row.actor_id, row.target_id) == (
+        AuditSource.WEB, guild.owner.id, giveaway.giveaway_id
+    )
+    assert row.after == {"status": "cancelled", "job": job.id}
 
 
 async def test_a_member_without_manage_server_gets_404_and_ends_nothing(
