@@ -51,7 +51,7 @@ from pegasus.web.dashboard.pages import (
 from pegasus.web.discord_names import GuildNames
 from pegasus.web.roles import remember_role_setup
 
-__all__ = ["PAGE_TITLES", "add_routes", "page_of"]
+__all__ = ["PAGE_TITLES", "add_routes", "foreign_id_sentence", "guild_options", "page_of"]
 
 # The pages, in the order the guild page lists them; a declared feature without a title here
 # gets a page titled after its name.
@@ -203,9 +203,17 @@ def _text_field(shown: Field, setting: Setting, value: Any) -> None:
 def _guild_options(
     setting: Setting, names: GuildNames, chosen: set[Any]
 ) -> list[tuple[str, str, bool]]:
-    """The guild's channels where settings may point, or its roles, by name; a chosen id the
-    guild no longer has stays listed, so saving the form does not drop it unseen."""
-    if setting.kind is Kind.ROLE or (setting.kind is Kind.IDS and _is_role_list(setting)):
+    roles = setting.kind is Kind.ROLE or (setting.kind is Kind.IDS and _is_role_list(setting))
+    return guild_options(names, roles=roles, chosen=chosen)
+
+
+def guild_options(
+    names: GuildNames, *, roles: bool, chosen: set[Any]
+) -> list[tuple[str, str, bool]]:
+    """The guild's roles, or its channels where settings may point, by name, as (id, name,
+    chosen) for a <select>; a chosen id the guild no longer has stays listed, so saving the form
+    does not drop it unseen. (Shared with the other pages that pick a role or a channel.)"""
+    if roles:
         known = {i: f"@{n}" for i, n in names.roles.items() if n != "@everyone"}
     else:
         known = {i: f"#{n}" for i, (n, _) in names.channels.items() if names.is_text_channel(i)}
@@ -312,8 +320,13 @@ def _in_guild_refusal(
     if not foreign:
         return None
     roles = setting.kind is Kind.ROLE or (setting.kind is Kind.IDS and _is_role_list(setting))
+    return foreign_id_sentence(foreign[0], roles=roles)
+
+
+def foreign_id_sentence(entity_id: int, *, roles: bool) -> str:
+    """Why an id sent for a role or a channel of `guild_options` is refused."""
     what = "role" if roles else "text channel"
-    return f"This server has no {what} with the id {foreign[0]}: choose one from the list."
+    return f"This server has no {what} with the id {entity_id}: choose one from the list."
 
 
 async def _refuse_foreign_ids(

@@ -8,7 +8,10 @@ switched off, as `/automation add` adds it, and switching one on first shows its
 whom it would have hit over the warnings stored now. A role a rule gives passes the role rule for
 the person (`pegasus.web.roles`); a report channel and a blacklist target are checked against
 the bot's cache (`pegasus.web.bot_cache`), so the web process alone refuses them and says where
-they can be set.
+they can be set. A blacklisted role or channel is picked by name from the guild's (an id box when
+Discord can't be asked), a member by name or id, the name matched as the members page searches;
+a name that fits several members or none, and an id the server does not have, are refused next
+to their field and nothing is stored.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import discord
 from aiohttp import web
 
-from pegasus.errors import PegasusError, ValidationError
+from pegasus.errors import NotFoundError, PegasusError, ValidationError
 from pegasus.services import moderation
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -37,6 +41,7 @@ from pegasus.web.bot_cache import (
     cached_guild,
     check_notify_channel,
 )
+from pegasus.web.dashboard.feature_settings import foreign_id_sentence, guild_options
 from pegasus.web.dashboard.forms import (
     Asking,
     Form,
@@ -60,11 +65,19 @@ from pegasus.web.dashboard.pages import (
     person_context,
     render,
 )
+from pegasus.web.discord_names import GuildNames
 from pegasus.web.roles import remember_role_setup, require_can_delegate
 
 __all__ = ["add_routes", "describe_step"]
 
 TEXT_CHANNELS = frozenset({0})  # a rule reports with embeds in a text channel
+# The blacklist form's field for each kind of target, and the key of its error.
+TARGET_FIELDS = {
+    BlacklistEntityType.USER: "member",
+    BlacklistEntityType.ROLE: "role_id",
+    BlacklistEntityType.CHANNEL: "channel_id",
+}
+AMBIGUOUS_SHOWN = 5  # members named when a name fits several
 ELSEWHERE = "use {} in Discord, or the dashboard served by the bot itself"
 TRIGGERS = {
     TriggerType.WARN_COUNT: "Number of active warnings",
@@ -141,7 +154,7 @@ async def _show(
         config=await moderation.get_settings(guild.id),
         triggers=[(kind.value, label) for kind, label in TRIGGERS.items()],
         actions=[(kind.value, label) for kind, label in ACTIONS.items()],
-        kinds=[str(kind) for kind in moderation.GUILD_KINDS],
+        target_options=_target_options(names, sent or {}),
         roles=role_choices(names, guild.id),
         text_channels=channel_choices(names, TEXT_CHANNELS),
         role_name=role_name,
@@ -152,6 +165,25 @@ async def _show(
         csrf=session.csrf_token,
         page_url=_page_url(guild.id),
     )
+
+
+def _target_options(
+    names: GuildNames | None, sent: Mapping[str, str]
+) -> dict[str, list[tuple[str, str, bool]]] | None:
+    """The blacklist form's roles and channels by name, what a refused form chose still chosen;
+    None when Discord can't be asked (the form then takes their ids)."""
+    if names is None:
+        return None
+    kept = sent if sent.get("form") == "blacklist" else {}
+
+    def chosen(field: str) -> set[Any]:
+        raw = kept.get(field, "")
+        return {int(raw)} if raw.isdigit() else set()
+
+    return {
+        "role_id": guild_options(names, roles=True, chosen=chosen("role_id")),
+        "channel_id": guild_options(names, roles=False, chosen=chosen("channel_id")),
+    }
 
 
 @needs_session
@@ -171,10 +203,13 @@ async def _refused(
     form_name: str,
     refusal: PegasusError,
     form: Form | None,
+    field: str | None = None,
 ) -> web.Response:
+    """The page again with the refusal next to the form, or next to `field` of it."""
     sent = sent_back(form_name, form)
     sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
-    return await _show(request, session, guild, status=400, errors={form_name: sentence}, sent=sent)
+    key = f"{form_name}-{field}" if field else form_name
+    return await _show(request, session, guild, status=400, errors={key: sentence}, sent=sent)
 
 
 async def _rule(request: web.Request, guild_id: int) -> Automation:
@@ -345,27 +380,101 @@ async def _shown_target(
     return f"{kind} {entity_id}"
 
 
+def _target_field(form: Form) -> tuple[BlacklistEntityType, str]:
+    """The kind of target the form names, by the one of its fields that is filled in."""
+    filled = [(kind, name) for kind, name in TARGET_FIELDS.items() if text(form, name)]
+    if not filled:
+        raise ValidationError("Give the member, the role or the channel to blacklist.")
+    if len(filled) > 1:
+        raise ValidationError("Blacklist one member, role or channel at a time: fill in one.")
+    return filled[0]
+
+
+def _member_id(guild: discord.Guild, typed: str) -> int:
+    """A member by id, or by a name as the members page searches (in the nickname, display name
+    or username); a name that is exactly someone's wins over names that only contain it."""
+    typed = typed.strip().removeprefix("<@").removeprefix("!").removesuffix(">").lstrip("@")
+    if typed.isdigit():
+        check_snowflake(int(typed), what="a member id")
+        if guild.get_member(int(typed)) is None:
+            raise NotFoundError(f"This server has no member with the id {typed}.")
+        return int(typed)
+    wanted = typed.casefold()
+
+    def names(member: discord.Member) -> list[str]:
+        return [n.casefold() for n in (member.nick, member.global_name, member.name) if n]
+
+    fitting = [m for m in guild.members if any(wanted in name for name in names(m))]
+    found = [m for m in fitting if wanted in names(m)] or fitting
+    if not found:
+        raise NotFoundError(
+            f"No member of this server is called {typed}: type their name as Discord shows it, "
+            "or their id."
+        )
+    if len(found) > 1:
+        shown = sorted(f"{m.display_name} ({m.name})" for m in found)[:AMBIGUOUS_SHOWN]
+        more = ", …" if len(found) > AMBIGUOUS_SHOWN else ""
+        raise ValidationError(
+            f"{len(found)} members fit {typed}: {', '.join(shown)}{more}. Type more of the name, "
+            "or the id."
+        )
+    return found[0].id
+
+
+def _listed_id(form: Form, field: str, names: GuildNames | None, *, roles: bool) -> int:
+    """A role or channel chosen from the form's list: one of the server's (when Discord can be
+    asked; the bot's cache checks it after, as the command does)."""
+    what = "role" if roles else "channel"
+    entity_id = number(form, field, f"The {what} id")
+    if entity_id is None:
+        raise ValidationError(f"Choose the {what} to blacklist.")
+    check_snowflake(entity_id, what=f"a {what} id")
+    if names is not None:
+        options = guild_options(names, roles=roles, chosen=set())
+        listed = {value for value, _text, _chosen in options}
+        if str(entity_id) not in listed:
+            raise ValidationError(foreign_id_sentence(entity_id, roles=roles))
+    return entity_id
+
+
+async def _target_id(
+    request: web.Request,
+    guild: discord.Guild,
+    kind: BlacklistEntityType,
+    form: Form,
+) -> int:
+    if kind is BlacklistEntityType.USER:
+        return _member_id(guild, text(form, "member") or "")
+    names = await guild_names(request, guild.id)
+    roles = kind is BlacklistEntityType.ROLE
+    return _listed_id(form, TARGET_FIELDS[kind], names, roles=roles)
+
+
 @needs_session
 async def add_to_blacklist(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     """As `/blacklist add` in this server: never yourself, the bot, its owners or the server's
-    admins; a role or channel must be the server's (checked against the bot's cache)."""
+    admins; the member, role or channel must be the server's (checked against the bot's cache).
+    A refusal about the target is shown next to its field."""
     session, guild = await managed_guild(request, session)
     form = await request.post()
     state = web_state(request)
     asking = Asking(state, guild.id, session.user_id)
     try:
-        kind = _kind(text(form, "kind"))
-        entity_id = number(form, "entity_id", "The id")
-        if entity_id is None:
-            raise ValidationError("Give the id of the user, role or channel.")
-        check_snowflake(entity_id, what=f"a {kind} id")
+        kind, field = _target_field(form)
         seconds = _duration(form)
         where = ELSEWHERE.format("/blacklist add")
         discord_guild = cached_guild(asking, "the server's members, roles and channels", where)
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "blacklist", refusal, form)
+    try:
+        entity_id = await _target_id(request, discord_guild, kind, form)
         check_blacklist_target(
             discord_guild, session.user_id, kind, entity_id, wide=False,
             owner_ids=bot_owner_ids(state),
         )
+    except PegasusError as refusal:
+        return await _refused(request, session, guild, "blacklist", refusal, form, field)
+    try:
         with acting_from(person_context(request, session)):
             await moderation.add_entry(
                 kind,
