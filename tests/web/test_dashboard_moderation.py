@@ -1,5 +1,6 @@
 """The dashboard's moderation, security incidents and API keys pages over HTTP: a rule's
-simulation shown before it is switched on, the blacklist beside the bot (and refused without
+simulation shown before it is switched on, the blacklist beside the bot (roles and channels by
+name, members by name or id, refusals next to their field; refused without
 it), incidents noted and resolved, a key's secret shown once and working until revoked; the
 services' refusals, the CSRF token, audit with source web."""
 
@@ -126,8 +127,7 @@ async def test_without_the_bot_a_blacklist_entry_is_refused_with_where_to_add_it
         _, page = await person.page(path)
         status, page, _ = await person.post(
             f"{path}/blacklist",
-            {"kind": "user", "entity_id": str(guild.member("alice").id), "reason": "spam",
-             "csrf_token": token_of(page)},
+            {"member": "alice", "reason": "spam", "csrf_token": token_of(page)},
         )
     assert status == 400
     ((form, sentence),) = ALERT.findall(page)
@@ -169,15 +169,16 @@ async def test_beside_the_bot_the_blacklist_is_added_to_refused_and_lifted(
         person = await log_in(discord_env.server, beside_bot, http, guild.owner.id)
         _, page = await person.page(path)
         token = token_of(page)
-        entry = {"kind": "user", "reason": "spam", "csrf_token": token}
+        entry = {"reason": "spam", "csrf_token": token}
         status, page, _ = await person.post(
-            f"{path}/blacklist", {**entry, "entity_id": str(guild.owner.id)}
+            f"{path}/blacklist", {**entry, "member": str(guild.owner.id)}
         )
         assert status == 400 and ALERT.findall(page) == [
-            ("blacklist", "That would lock out yourself or me; pick someone else.")
+            ("blacklist-member", "That would lock out yourself or me; pick someone else.")
         ]
+        assert f'value="{guild.owner.id}"' in page  # what was typed, kept
         status, _, location = await person.post(
-            f"{path}/blacklist", {**entry, "entity_id": str(alice.id), "duration": "7d"}
+            f"{path}/blacklist", {**entry, "member": "Alice", "duration": "7d"}
         )
         assert status == 302
         stored = await Blacklist.get(guild_id=guild.id)
@@ -199,6 +200,64 @@ async def test_beside_the_bot_the_blacklist_is_added_to_refused_and_lifted(
     rows = await AuditLog.filter(guild_id=guild.id, action__startswith="blacklist.")
     assert len(rows) == 2
     assert {(row.source, row.actor_id) for row in rows} == {(AuditSource.WEB, guild.owner.id)}
+
+
+@pytest.mark.discord_env(extensions=("cogs.core",))
+async def test_a_blacklisted_role_or_channel_is_picked_by_name_and_a_member_by_name_or_id(
+    discord_env: DiscordEnv, beside_bot: WebServer
+) -> None:
+    guild = discord_env.server.guild
+    path = f"/dashboard/guilds/{guild.id}/moderation"
+    moderator, general = guild.role("Moderator"), guild.channel("general")
+    foreign = 123_456_789_012_345_678
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        person = await log_in(discord_env.server, beside_bot, http, guild.owner.id)
+        _, page = await person.page(path)
+        assert f'<option value="{moderator.id}">@Moderator</option>' in page
+        assert f'<option value="{general.id}">#general</option>' in page
+        entry = {"reason": "noise", "csrf_token": token_of(page)}
+
+        refused = [
+            ({"member": "o"}, "blacklist-member",
+             "4 members fit o: bob (bob), carol (carol), mod (mod), owner (owner). Type more "
+             "of the name, or the id."),
+            ({"member": "zed"}, "blacklist-member",
+             "No member of this server is called zed: type their name as Discord shows it, or "
+             "their id."),
+            ({"member": str(foreign)}, "blacklist-member",
+             f"This server has no member with the id {foreign}."),
+            ({"role_id": str(foreign)}, "blacklist-role_id",
+             f"This server has no role with the id {foreign}: choose one from the list."),
+            ({"channel_id": str(foreign)}, "blacklist-channel_id",
+             f"This server has no text channel with the id {foreign}: choose one from the list."),
+            ({}, "blacklist", "Give the member, the role or the channel to blacklist."),
+            ({"member": "alice", "role_id": str(moderator.id)}, "blacklist",
+             "Blacklist one member, role or channel at a time: fill in one."),
+        ]
+        for target, field, sentence in refused:
+            status, page, _ = await person.post(f"{path}/blacklist", {**entry, **target})
+            assert status == 400 and ALERT.findall(page) == [(field, sentence)], target
+            if field != "blacklist":  # the field's error is tied to it
+                assert f'aria-invalid="true" aria-describedby="error-{field}"' in page
+        assert not await Blacklist.exists()
+
+        status, page, _ = await person.post(
+            f"{path}/blacklist", {**entry, "member": "carol", "role_id": "", "channel_id": ""}
+        )
+        assert status == 302
+        for target in ({"role_id": str(moderator.id)}, {"channel_id": str(general.id)}):
+            status, _, location = await person.post(f"{path}/blacklist", {**entry, **target})
+            assert status == 302
+        _, page = await person.page(location)
+        assert "#general is blacklisted in this server." in page
+        assert "Lift the entry for @Moderator" in page and "Lift the entry for carol" in page
+
+    stored = {(row.entity_type, row.entity_id) for row in await Blacklist.filter(active=True)}
+    assert stored == {
+        ("user", guild.member("carol").id), ("role", moderator.id), ("channel", general.id),
+    }
+    rows = await AuditLog.filter(guild_id=guild.id, action="blacklist.add")
+    assert len(rows) == 3 and {row.source for row in rows} == {AuditSource.WEB}
 
 
 async def test_an_incident_is_noted_and_resolved_once(
