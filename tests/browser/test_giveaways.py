@@ -1,7 +1,8 @@
 """The dashboard's giveaways page in a real browser: a giveaway is created from the browser and
 the bot posts it in the local Discord, a member enters it there, the page lists it, it is ended
 from the browser and the bot announces the winner, whom the page shows; a form sent without the
-CSRF token is refused and changes nothing."""
+CSRF token is refused and changes nothing; a running giveaway is cancelled after its confirmation
+page and the bot takes its Enter button off."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ async def test_a_giveaway_made_in_the_browser_is_posted_entered_ended_and_won(
     await dashboard.shoot(page, "giveaways")
 
     # End it now from its page: the bot draws and announces; the page names the winner.
-    await page.get_by_role("link", name="Nitro Classic").click()
+    await page.get_by_role("link", name="Nitro Classic", exact=True).click()
     assert row.seed not in await page.content()  # only its hash before the end
     await dashboard.shoot(page, "giveaway-running")
     await page.get_by_role("button", name=f"End {row.giveaway_id} now").click()
@@ -126,4 +127,18 @@ async def test_a_giveaway_form_without_the_csrf_token_is_refused_and_changes_not
     await asyncio.sleep(0.3)  # a queued end would have run by now
     await row.refresh_from_db()
     assert row.status == GiveawayStatus.ACTIVE and not announcements(env)
+
+    # Cancelled from the list after its confirmation page: the bot takes the Enter button off.
+    await page.goto(giveaways_url)
+    await page.get_by_role("link", name=f"Cancel Real ({row.giveaway_id})…").click()
+    await dashboard.shoot(page, "giveaway-cancel")
+    await page.get_by_role("button", name=f"Cancel {row.giveaway_id}").click()
+    assert await wait_for_the_job(page) == "Updating the giveaway's message: done"
+    assert "It was cancelled; nobody won." in await page.locator("main").inner_text()
+    await row.refresh_from_db()
+    assert row.status == GiveawayStatus.CANCELLED
+    await env.settle()
+    (message,) = [m for m in env.channel("general").bot_messages if row.giveaway_id in m.text]
+    assert message.buttons == [] and not announcements(env)
+    assert await AuditLog.filter(action="giveaway.cancel", source=AuditSource.WEB).count() == 1
     await context.close()

@@ -1,5 +1,6 @@
 """Moderation, security incidents and API keys in a real browser, reached from the guild page:
-a warning automation switched on after its simulation, a blacklist entry added and lifted, an
+a warning automation switched on after its simulation, blacklist entries added by name (a member
+that fits several names refused next to the field) and lifted, an
 incident resolved, an API key's secret shown once and working against /api/v1 until revoked, a
 POST without the CSRF token refused; screenshots at desktop and phone widths."""
 
@@ -53,13 +54,28 @@ async def test_an_automation_after_its_simulation_the_blacklist_and_an_incident(
     await rule.refresh_from_db()
     assert rule.enabled is True
 
-    await page.locator("#blacklist-kind").select_option("user")
-    await page.locator("#blacklist-id").fill(str(alice.id))
+    # A member by name: one that fits several is refused next to the field, the form kept.
+    await page.get_by_label("A member").fill("o")
     await page.locator("#blacklist-reason").fill("spam bot")
+    await page.get_by_role("button", name="Blacklist", exact=True).click()
+    assert (await page.locator("#error-blacklist-member").inner_text()).startswith(
+        "4 members fit o:"
+    )
+    assert await page.locator("#blacklist-reason").input_value() == "spam bot"
+    assert not await Blacklist.exists()
+    await page.get_by_label("A member").fill("alice")
     await page.get_by_role("button", name="Blacklist", exact=True).click()
     assert await page.get_by_role("status").inner_text() == "alice is blacklisted in this server."
     entry = await Blacklist.get(guild_id=guild.id)
     assert (entry.entity_id, entry.active) == (alice.id, True)
+    # A role by its name, sent as its id.
+    await page.get_by_label("Or a role").select_option(label="@Moderator")
+    await page.locator("#blacklist-reason").fill("too loud")
+    await page.get_by_role("button", name="Blacklist", exact=True).click()
+    assert await page.get_by_role("status").inner_text() == (
+        "@Moderator is blacklisted in this server."
+    )
+    assert await Blacklist.exists(entity_id=guild.role("Moderator").id, active=True)
     await dashboard.shoot(page, "moderation")
     await page.get_by_role("button", name="Lift the entry for alice").click()
     assert await page.get_by_role("status").inner_text() == (
