@@ -45,6 +45,7 @@ from pegasus.services.dashboard import set_public_pages
 from pegasus.services.economy.settings import SETTINGS as ECONOMY
 from pegasus.services.levels.xp import XpOperation, adjust_xp
 from pegasus.services.settings import apply_changes, declared, read_settings
+from pegasus.web import jobs
 from pegasus.web.dashboard.feature_settings import page_of
 from pegasus.web.dashboard.pages import SECURITY_HEADERS
 from tests.browser.conftest import ARTIFACTS, Dashboard
@@ -79,6 +80,16 @@ NARROWED = {
     ("/public/guilds/{guild_id}/giveaways/{giveaway_id}/entries.txt", "giveaway_id"): ("ended",),
     # Only a running giveaway can be cancelled; for an ended one the page sends back to it.
     ("/dashboard/guilds/{guild_id}/giveaways/{giveaway_id}/cancel", "giveaway_id"): ("running",),
+}
+# Other states of a page, reached by a query string (the page is visited without it too): the
+# word naming the state, and the query; placeholders in it are filled as in the path.
+STATES = {
+    "/dashboard/guilds/{guild_id}": (("7-days", "days=7"), ("90-days", "days=90")),
+    "/dashboard/guilds/{guild_id}/members": (("search", "q=ali"),),
+    "/dashboard/guilds/{guild_id}/history": (("economy", "feature=economy"),),
+    "/dashboard/guilds/{guild_id}/tickets": (("job", "job={panel_job}"),),
+    "/dashboard/guilds/{guild_id}/giveaways": (("job", "job={giveaway_job}"),),
+    "/public/guilds/{guild_id}/leaderboard": (("money", "board=money"),),
 }
 
 
@@ -127,6 +138,12 @@ async def create_rows(env: DiscordEnv) -> dict[str, tuple[Filled, ...]]:
         incident_id="I-33333", guild_id=guild_id, type="raid", description="Join burst"
     )
     running, ended = await create_giveaways(env)
+    # Queued for the bot, as the pages' forms queue them; shown by the page the form returns to.
+    general = env.channel("general").id
+    panel_job = await jobs.enqueue_ticket_panel_send(
+        guild_id, panel.panel_id, general, actor_id=owner, now=NOW
+    )
+    giveaway_job = await jobs.enqueue_giveaway_post(guild_id, running, actor_id=owner, now=NOW)
     return {
         "guild_id": (Filled("guild", str(guild_id)),),
         "page": tuple(Filled(page, page) for page in sorted({page_of(f) for f in declared()})),
@@ -137,6 +154,8 @@ async def create_rows(env: DiscordEnv) -> dict[str, tuple[Filled, ...]]:
         "automation_id": (Filled("rule", rule.automation_id),),
         "key_id": (Filled("key", str(key.key.id)),),
         "giveaway_id": (Filled("running", running), Filled("ended", ended)),
+        "panel_job": (Filled("job", str(panel_job.id)),),
+        "giveaway_job": (Filled("job", str(giveaway_job.id)),),
     }
 
 
@@ -186,11 +205,20 @@ def visits_of(route: str, values: Mapping[str, tuple[Filled, ...]]) -> list[Visi
             )
         wanted = NARROWED.get((route, name))
         choices.append([f for f in values[name] if wanted is None or f.label in wanted])
-    return [
-        Visit(route, _filled(route, dict(zip(names, chosen, strict=True))),
-              _name(route, dict(zip(names, chosen, strict=True))))
-        for chosen in itertools.product(*choices)
-    ]
+    visits = []
+    for chosen in itertools.product(*choices):
+        filled = dict(zip(names, chosen, strict=True))
+        path, name = _filled(route, filled), _name(route, filled)
+        visits.append(Visit(route, path, name))
+        visits += [
+            Visit(route, f"{path}?{_filled(query, _first(values))}", f"{name}-{state}")
+            for state, query in STATES.get(route, ())
+        ]
+    return visits
+
+
+def _first(values: Mapping[str, tuple[Filled, ...]]) -> dict[str, Filled]:
+    return {name: filled[0] for name, filled in values.items() if filled}
 
 
 def _filled(route: str, chosen: Mapping[str, Filled]) -> str:
