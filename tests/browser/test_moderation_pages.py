@@ -141,8 +141,7 @@ async def test_an_api_key_is_shown_once_works_and_is_revoked(dashboard: Dashboar
     for form in ({}, {"csrf_token": "forged"}):
         answer = await context.request.post(
             blacklist,
-            form={**form, "kind": "user", "entity_id": str(dashboard.env.member("bob").id),
-                  "reason": "x"},
+            form={**form, "member": "bob", "reason": "x"},
         )
         assert answer.status == 403 and "nothing was changed" in await answer.text()
     assert not await Blacklist.exists()
