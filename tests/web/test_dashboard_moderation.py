@@ -226,6 +226,8 @@ async def test_a_blacklisted_role_or_channel_is_picked_by_name_and_a_member_by_n
              "their id."),
             ({"member": str(foreign)}, "blacklist-member",
              f"This server has no member with the id {foreign}."),
+            ({"member": f"<@!{foreign}>"}, "blacklist-member",  # pasted as a mention
+             f"This server has no member with the id {foreign}."),
             ({"role_id": str(foreign)}, "blacklist-role_id",
              f"This server has no role with the id {foreign}: choose one from the list."),
             ({"channel_id": str(foreign)}, "blacklist-channel_id",

@@ -16,6 +16,7 @@ to their field and nothing is stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,7 @@ TARGET_FIELDS = {
     BlacklistEntityType.CHANNEL: "channel_id",
 }
 AMBIGUOUS_SHOWN = 5  # members named when a name fits several
+MENTION = re.compile(r"<@!?(\d+)>")  # a member pasted as Discord writes a mention
 ELSEWHERE = "use {} in Discord, or the dashboard served by the bot itself"
 TRIGGERS = {
     TriggerType.WARN_COUNT: "Number of active warnings",
@@ -393,7 +395,9 @@ def _target_field(form: Form) -> tuple[BlacklistEntityType, str]:
 def _member_id(guild: discord.Guild, typed: str) -> int:
     """A member by id, or by a name as the members page searches (in the nickname, display name
     or username); a name that is exactly someone's wins over names that only contain it."""
-    typed = typed.strip().removeprefix("<@").removeprefix("!").removesuffix(">").lstrip("@")
+    typed = typed.strip()
+    mention = MENTION.fullmatch(typed)
+    typed = mention.group(1) if mention else typed.removeprefix("@")
     if typed.isdigit():
         check_snowflake(int(typed), what="a member id")
         if guild.get_member(int(typed)) is None:
