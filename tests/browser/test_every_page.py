@@ -56,6 +56,9 @@ SHOTS = ARTIFACTS / "every-page"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 740}}
 PREFIXES = ("/dashboard", "/public")  # the dashboard's pages and its public pages
 NOW = datetime.now(UTC).replace(microsecond=0)
+# Names are long single words where a service allows them, so that a page that cannot wrap them
+# scrolls sideways on a phone and is caught.
+LONG = "Supercalifragilisticexpialidocious"
 PLACEHOLDER = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 
 # GET routes this test does not visit, and why.
@@ -116,26 +119,30 @@ async def create_rows(env: DiscordEnv) -> dict[str, tuple[Filled, ...]]:
     await set_public_pages(guild_id, owner, True)
     await adjust_xp(guild_id, alice, XpOperation.ADD, 1200, now=NOW)
     await moderation.issue_warning(
-        guild_id=guild_id, user_id=alice, moderator_id=owner, title="spam", now=NOW
+        guild_id=guild_id, user_id=alice, moderator_id=owner, title=f"{LONG}Spam", now=NOW
     )
     daily = (await read_settings(ECONOMY, guild_id))["daily_amount"]
     await apply_changes(ECONOMY, guild_id, owner, {"daily_amount": daily + 150})  # a history
-    panel = await tickets.create_panel(guild_id, title="Support", description="Ask us")
-    await tickets.add_button(guild_id, panel.panel_id, label="Help")
-    opened = await tickets.open_ticket(
-        guild_id, panel.panel_id, 0, alice, reason="help", user_name="alice", now=NOW
+    panel = await tickets.create_panel(
+        guild_id, title=f"{LONG}Support", description=f"Ask{LONG}Questions"
     )
-    item = await economy.add_item(guild_id, name="Trophy", price=250, description="Shiny.")
+    await tickets.add_button(guild_id, panel.panel_id, label=f"{LONG}"[:30])
+    opened = await tickets.open_ticket(
+        guild_id, panel.panel_id, 0, alice, reason=f"{LONG}Help", user_name="alice", now=NOW
+    )
+    item = await economy.add_item(
+        guild_id, name=f"{LONG}Trophy", price=250, description=f"{LONG}Shiny"
+    )
     rule = await moderation.add_automation(
-        guild_id, name="Two strikes", trigger_type="warn_count", trigger_value=2,
+        guild_id, name=f"{LONG}Rule", trigger_type="warn_count", trigger_value=2,
         actions=[{"type": "timeout", "duration_seconds": 3600}], actor_id=owner, now=NOW,
     )
     key = await security.create_api_key(
-        owner_id=owner, name="ci", scopes=["security:read"], guild_id=guild_id, now=NOW,
+        owner_id=owner, name=f"{LONG}Key", scopes=["security:read"], guild_id=guild_id, now=NOW,
         is_bot_owner=False, is_guild_admin=True,
     )
     await SecurityIncident.create(
-        incident_id="I-33333", guild_id=guild_id, type="raid", description="Join burst"
+        incident_id="I-33333", guild_id=guild_id, type="raid", description=f"{LONG}JoinBurst"
     )
     running, ended = await create_giveaways(env)
     # Queued for the bot, as the pages' forms queue them; shown by the page the form returns to.
@@ -162,7 +169,7 @@ async def create_rows(env: DiscordEnv) -> dict[str, tuple[Filled, ...]]:
 async def create_giveaways(env: DiscordEnv) -> tuple[str, str]:
     """A running giveaway with an entry, and an ended one with its winner: their ids."""
     made = []
-    for prize in ("Nitro for a month", "A signed mug"):
+    for prize in (f"{LONG}Nitro", f"{LONG}Mug"):
         draft = giveaway_service.GiveawayDraft(
             guild_id=env.guild.id, channel_id=env.channel("general").id, host_id=env.owner.id,
             prize=prize, winner_count=1, duration_seconds=3600,
