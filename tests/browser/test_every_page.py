@@ -37,9 +37,10 @@ from playwright.async_api import (
     async_playwright,
 )
 
-from models.security import SecurityIncident
+from models.levels import MultiplierTarget
+from models.security import BlacklistEntityType, SecurityIncident
 from pegasus.localdiscord.env import DiscordEnv
-from pegasus.services import economy, moderation, security, tickets
+from pegasus.services import economy, levels, moderation, security, tickets
 from pegasus.services import giveaways as giveaway_service
 from pegasus.services.dashboard import set_public_pages
 from pegasus.services.economy.settings import SETTINGS as ECONOMY
@@ -144,9 +145,16 @@ async def create_rows(env: DiscordEnv) -> dict[str, tuple[Filled, ...]]:
     await SecurityIncident.create(
         incident_id="I-33333", guild_id=guild_id, type="raid", description=f"{LONG}JoinBurst"
     )
+    await security.add_incident_note(guild_id, "I-33333", owner, f"{LONG}Note", NOW)
+    await moderation.add_entry(
+        BlacklistEntityType.USER, env.bob.id, guild_id=guild_id, actor_id=owner,
+        reason=f"{LONG}Reason", now=NOW,
+    )
+    general = env.channel("general").id
+    await levels.add_reward(guild_id, 5, env.guild.role("Moderator").id, actor_id=owner)
+    await levels.set_multiplier(guild_id, MultiplierTarget.CHANNEL, general, 150, actor_id=owner)
     running, ended = await create_giveaways(env)
     # Queued for the bot, as the pages' forms queue them; shown by the page the form returns to.
-    general = env.channel("general").id
     panel_job = await jobs.enqueue_ticket_panel_send(
         guild_id, panel.panel_id, general, actor_id=owner, now=NOW
     )
@@ -495,3 +503,26 @@ async def test_the_checks_find_what_they_look_for(chromium: Path) -> None:
         assert "console error: " in broken
         assert ("scrolls sideways: the page is" in broken) is (width == "phone")
         assert ('<div.wide> "wide" reaches' in broken) is (width == "phone")
+
+
+async def test_a_page_added_without_rows_for_it_fails_the_test() -> None:
+    """A new GET route is found in the router, and one whose placeholder no row fills is named."""
+
+    async def widget(request: web.Request) -> web.Response:
+        return web.Response(text="widget")
+
+    app = web.Application()
+    app.router.add_get("/dashboard/guilds/{guild_id}/widgets/{widget_id}", widget)
+    app.router.add_get("/api/v1/widgets", widget)  # the API: not a page of the dashboard
+    (route,) = dashboard_routes(app)
+    assert route == "/dashboard/guilds/{guild_id}/widgets/{widget_id}"
+    with pytest.raises(LookupError, match=r"no row fills \{widget_id\}"):
+        visits_of(route, {"guild_id": (Filled("guild", "1"),)})
+    filled = {
+        "guild_id": (Filled("guild", "1"),),
+        "widget_id": (Filled("a", "7"), Filled("b", "8")),
+    }
+    assert visits_of(route, filled) == [
+        Visit(route, "/dashboard/guilds/1/widgets/7", "guild-widgets-a"),
+        Visit(route, "/dashboard/guilds/1/widgets/8", "guild-widgets-b"),
+    ]
