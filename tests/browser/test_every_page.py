@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -328,7 +329,9 @@ return { submits: submits.map(describe), withoutSubmit: withoutSubmit.map(descri
 """
 
 
-async def check_page(context: BrowserContext, base: str, visit: Visit, width: str) -> list[str]:
+async def check_page(
+    context: BrowserContext, base: str, visit: Visit, width: str, shots: Path
+) -> list[str]:
     page = await context.new_page()
     console: list[str] = []
 
@@ -344,7 +347,7 @@ async def check_page(context: BrowserContext, base: str, visit: Visit, width: st
         if answer is None or answer.status != 200 or answer.url != base + visit.path:
             status = answer.status if answer else "nothing"
             return [f"{where}: answered {status} at {page.url}, not 200 at the URL asked"]
-        await page.screenshot(path=SHOTS / f"{visit.name}-{width}.png", full_page=True)
+        await page.screenshot(path=shots / f"{visit.name}-{width}.png", full_page=True)
         await page.evaluate(OPEN_DETAILS)
         problems = [f"unlabelled {field}" for field in await _run(page, UNLABELLED)]
         if width == "phone":
@@ -422,7 +425,8 @@ async def test_every_page_at_desktop_and_phone_width(dashboard: Dashboard) -> No
             problems.append(str(unfillable))
     unvisited = set(routes) - set(EXCLUDED) - {visit.route for visit in visits}
     problems += [f"{route}: neither visited nor excluded" for route in sorted(unvisited)]
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(SHOTS, ignore_errors=True)  # only this run's pages: none of a removed one
+    SHOTS.mkdir(parents=True)
     manager = await contexts(dashboard, dashboard.browser, logged_in=True)
     anonymous = await contexts(dashboard, dashboard.browser, logged_in=False)
     base = dashboard.server.url
@@ -432,7 +436,7 @@ async def test_every_page_at_desktop_and_phone_width(dashboard: Dashboard) -> No
             continue
         for width in VIEWPORTS:
             person = anonymous if visit.route in LOGGED_OUT else manager
-            problems += await check_page(person[width], base, visit, width)
+            problems += await check_page(person[width], base, visit, width, SHOTS)
     for context in (*manager.values(), *anonymous.values()):
         await context.close()
     pages = [visit for visit in visits if visit.route not in FILES]
@@ -462,7 +466,7 @@ SOUND_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 STYLE = ".wide { width: 600px; } .scrolls { overflow-x: auto; }"
 
 
-async def test_the_checks_find_what_they_look_for(chromium: Path) -> None:
+async def test_the_checks_find_what_they_look_for(chromium: Path, tmp_path: Path) -> None:
     """Each check of a page fails on a page made to break it, and none on a sound page; served
     with the dashboard's own security headers."""
     served = {"/broken": BROKEN_PAGE, "/sound": SOUND_PAGE, "/style.css": STYLE}
@@ -485,7 +489,9 @@ async def test_the_checks_find_what_they_look_for(chromium: Path) -> None:
                 await context.route(f"{CHECKS_BASE}/**", serve)
                 for path in ("/broken", "/sound", "/missing"):
                     visit = Visit(path, path, f"checks{path.replace('/', '-')}")
-                    found[f"{path} {width}"] = await check_page(context, CHECKS_BASE, visit, width)
+                    found[f"{path} {width}"] = await check_page(
+                        context, CHECKS_BASE, visit, width, tmp_path
+                    )
                 await context.close()
         finally:
             await browser.close()
