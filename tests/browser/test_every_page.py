@@ -118,6 +118,7 @@ async def create_rows(env: DiscordEnv) -> dict[str, tuple[Filled, ...]]:
     """Something on every page, made by the services the commands use; what fills each
     placeholder."""
     guild_id, owner, alice = env.guild.id, env.owner.id, env.alice.id
+    env.server.guild.name = f"{LONG}Server"  # as Discord names it to the dashboard from now on
     await set_public_pages(guild_id, owner, True)
     await adjust_xp(guild_id, alice, XpOperation.ADD, 1200, now=NOW)
     await moderation.issue_warning(
