@@ -201,11 +201,16 @@ def role_ids(member: discord.Member) -> tuple[int, ...]:
 
 
 def channel_ids(channel: discord.abc.MessageableChannel) -> tuple[int, ...]:
-    """The channel and where it sits (a thread's channel, a channel's category), for exemptions."""
+    """The channel and where it sits, for exemptions: a channel's category; a thread's channel
+    and that channel's category."""
     ids = [channel.id]
-    parent_id = getattr(channel, "parent_id", None) or getattr(channel, "category_id", None)
-    if parent_id:
-        ids.append(parent_id)
+    if isinstance(channel, discord.Thread):
+        ids.append(channel.parent_id)
+        parent = channel.parent
+        if parent is not None and parent.category_id:
+            ids.append(parent.category_id)
+    elif category_id := getattr(channel, "category_id", None):
+        ids.append(category_id)
     return tuple(ids)
 
 
