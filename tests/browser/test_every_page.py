@@ -411,6 +411,8 @@ async def contexts(
     return made
 
 
+# About eighty page loads with their checks: longer than the suite's 120 s on a loaded machine.
+@pytest.mark.timeout(360)
 async def test_every_page_at_desktop_and_phone_width(dashboard: Dashboard) -> None:
     values = await create_rows(dashboard.env)
     routes = dashboard_routes(dashboard.server.app)
