@@ -74,14 +74,17 @@ async def test_member_without_manage_server_sees_no_manage_link_and_gets_404(
 
 async def test_manage_server_is_checked_again_on_every_request(dashboard: Dashboard) -> None:
     guild = dashboard.env.server.guild
-    manager = guild.new_role("Server Manager", permissions=Permissions.of("manage_guild"))
-    alice = guild.member("alice")
-    alice.role_ids.append(manager.id)
+    manager = await guild.create_role(
+        "Server Manager", permissions=Permissions.of("manage_guild"), position=1
+    )
+    await guild.add_role("alice", manager)
+    await dashboard.env.settle()
     context, page = await dashboard.new_page()
     await dashboard.log_in(page, "alice")
     await page.get_by_role("link", name=f"Manage {guild.name}").click()
     assert await page.get_by_role("heading", level=1).inner_text() == guild.name
-    alice.role_ids.remove(manager.id)  # Manage Server taken away in Discord
+    await guild.remove_role("alice", manager)  # Manage Server taken away in Discord
+    await dashboard.env.settle()
     answer = await page.reload()
     assert answer is not None and answer.status == 404
     await page.goto(f"{dashboard.url}/guilds")

@@ -134,9 +134,11 @@ async def test_a_panel_is_deleted_after_confirmation(dashboard: Dashboard) -> No
 async def test_support_roles_follow_the_role_rule_for_the_person(dashboard: Dashboard) -> None:
     """A manager may not have the bot give a role they could not give themselves."""
     guild = dashboard.env.server.guild
-    manager = guild.new_role("Server Manager", permissions=Permissions.of("manage_guild"))
-    alice = guild.member("alice")
-    alice.role_ids.append(manager.id)
+    manager = await guild.create_role(
+        "Server Manager", permissions=Permissions.of("manage_guild"), position=1
+    )
+    await guild.add_role("alice", manager)
+    await dashboard.env.settle()
     context, page = await dashboard.new_page()
     await dashboard.log_in(page, "alice")
     await page.goto(f"{dashboard.url}/guilds/{guild.id}/tickets")

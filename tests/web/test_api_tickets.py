@@ -293,7 +293,7 @@ async def test_the_bot_posts_a_panel_sent_over_the_api(discord_env: DiscordEnv) 
             ) as r:
                 assert r.status == 202
                 job = await r.json()
-            for _ in range(200):
+            for _ in range(600):  # up to 30 s: the job runs when the bot picks it up
                 async with http.get(job["url"]) as r:
                     job = await r.json()
                 if job["status"] != "pending":

@@ -7,7 +7,9 @@ the session cookie (HttpOnly, SameSite=Lax, Secure behind https) names a `web_se
 
 Who may manage a guild is read from Discord with the person's own token (`/users/@me/guilds`),
 again whenever the stored answer is older than `permissions_seconds`, on every guild page: a
-person who lost Manage Server loses the page within that time. A guild they cannot manage, or
+person who lost Manage Server loses the page within that time. Served in the bot's process, every
+guild page also checks the member's permissions in the bot's cache, which Discord keeps current:
+there a lost Manage Server closes the page at the next request. A guild they cannot manage, or
 where Pegasus is not, is a 404, the same answer as for a guild that does not exist.
 
 Every POST carries the session's CSRF token in a form field; without it, 403 and nothing changes.
@@ -393,9 +395,31 @@ async def managed_guild(
     guild = session.guild(int(raw))
     if guild is None or not guild.manageable:
         raise _not_found_error(session)
+    if _manages_now(request, guild.id, session.user_id) is False:
+        raise _not_found_error(session)
     if guild.id not in await _pegasus_in(request, [guild.id]):
         raise _not_found_error(session)
     return session, guild
+
+
+def _manages_now(request: web.Request, guild_id: int, user_id: int) -> bool | None:
+    """Whether the person manages the guild as the bot in this process sees it now (its cache
+    follows role and permission changes as Discord sends them), so a lost Manage Server closes
+    the pages at the next request, not when Discord is asked again; None when the bot here
+    does not hold the guild or the member (standalone, another shard, an uncached member)."""
+    from pegasus.web.app import STATE
+
+    bot = request.app[STATE].bot
+    guild = None if bot is None else bot.get_guild(guild_id)
+    if guild is None:
+        return None
+    if guild.owner_id == user_id:
+        return True
+    member = guild.get_member(user_id)
+    if member is None:
+        return None
+    permissions = member.guild_permissions
+    return bool(permissions.administrator or permissions.manage_guild)
 
 
 def person_context(request: web.Request, session: DashboardSession) -> ActorContext:
