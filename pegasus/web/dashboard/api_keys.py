@@ -33,6 +33,7 @@ from pegasus.web.dashboard.forms import (
 )
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
+    confirmation_page,
     managed_guild,
     needs_session,
     person_context,
@@ -165,17 +166,13 @@ async def _key(
 @needs_session
 async def confirm_revoke(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
-    try:
-        key = await _key(request, session, guild)
-    except PegasusError:
-        raise web.HTTPFound(_page_url(guild.id)) from None
-    return render(
+    return await confirmation_page(
         "api_keys_revoke.html",
         session=session,
         guild=guild,
-        key=key,
-        csrf=session.csrf_token,
         page_url=_page_url(guild.id),
+        find=lambda: _key(request, session, guild),
+        row_name="key",
     )
 
 

@@ -35,6 +35,7 @@ from pegasus.web.dashboard.forms import (
 )
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
+    confirmation_page,
     managed_guild,
     needs_session,
     person_context,
@@ -205,17 +206,13 @@ async def set_on_sale(request: web.Request, session: DashboardSession) -> web.St
 @needs_session
 async def confirm_remove(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
-    try:
-        item = await _item(request, guild.id)
-    except PegasusError:
-        raise web.HTTPFound(_page_url(guild.id)) from None
-    return render(
+    return await confirmation_page(
         "economy_shop_remove.html",
         session=session,
         guild=guild,
-        item=item,
-        csrf=session.csrf_token,
         page_url=_page_url(guild.id),
+        find=lambda: _item(request, guild.id),
+        row_name="item",
     )
 
 

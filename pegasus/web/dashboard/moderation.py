@@ -61,6 +61,7 @@ from pegasus.web.dashboard.forms import (
 )
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
+    confirmation_page,
     managed_guild,
     needs_session,
     person_context,
@@ -332,17 +333,13 @@ async def switch_automation(request: web.Request, session: DashboardSession) -> 
 @needs_session
 async def confirm_remove(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
-    try:
-        rule = await _rule(request, guild.id)
-    except PegasusError:
-        raise web.HTTPFound(_page_url(guild.id)) from None
-    return render(
+    return await confirmation_page(
         "moderation_remove.html",
         session=session,
         guild=guild,
-        rule=rule,
-        csrf=session.csrf_token,
         page_url=_page_url(guild.id),
+        find=lambda: _rule(request, guild.id),
+        row_name="rule",
     )
 
 

@@ -33,6 +33,7 @@ import jinja2
 from aiohttp import web
 
 from models.guilds import Guild
+from pegasus.errors import PegasusError
 from pegasus.services.audit import ActorContext, AuditSource
 from pegasus.services.dashboard import (
     DashboardGuild,
@@ -143,6 +144,32 @@ def render(
 ) -> web.Response:
     page = _templates.get_template(template).render(session=session, **values)
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+
+
+async def confirmation_page(
+    template: str,
+    *,
+    session: DashboardSession,
+    guild: DashboardGuild,
+    page_url: str,
+    find: Callable[[], Awaitable[Any]],
+    row_name: str,
+) -> web.Response:
+    """The page asking to confirm a change to one row of a collection (`find` reads it, and
+    `template` gets it as `row_name`); a row gone meanwhile sends the person back to the
+    collection, as there is nothing left to confirm."""
+    try:
+        row = await find()
+    except PegasusError:
+        raise web.HTTPFound(page_url) from None
+    return render(
+        template,
+        session=session,
+        guild=guild,
+        csrf=session.csrf_token,
+        page_url=page_url,
+        **{row_name: row},
+    )
 
 
 def not_found(session: DashboardSession | None) -> web.Response:

@@ -40,6 +40,7 @@ from pegasus.web.dashboard.forms import (
 )
 from pegasus.web.dashboard.pages import (
     DASHBOARD_PREFIX,
+    confirmation_page,
     managed_guild,
     needs_session,
     person_context,
@@ -288,17 +289,13 @@ async def send_panel(request: web.Request, session: DashboardSession) -> web.Str
 @needs_session
 async def confirm_delete(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
-    try:
-        panel = await service.get_panel(guild.id, _panel_id(request))
-    except PegasusError:
-        raise web.HTTPFound(_page_url(guild.id)) from None
-    return render(
+    return await confirmation_page(
         "tickets_delete.html",
         session=session,
         guild=guild,
-        panel=panel,
-        csrf=session.csrf_token,
         page_url=_page_url(guild.id),
+        find=lambda: service.get_panel(guild.id, _panel_id(request)),
+        row_name="panel",
     )
 
 
