@@ -20,14 +20,17 @@ from pegasus import metrics, notify
 from pegasus.config import DEFAULT_GATEWAY_URL, Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
+from pegasus.i18n import reply_locale, reset_locale, set_locale
 from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
+from pegasus.services import language
 from pegasus.services.attachments import AttachmentKeeper, AttachmentLimits
 from pegasus.services.community import ConfigCache
 from pegasus.services.ids import without_nul
 from pegasus.services.moderation import BlacklistCache
 from pegasus.tree import PegasusTree
 from pegasus.ui.deadline import AnswerDeadline
+from pegasus.ui.translator import PegasusTranslator
 
 if TYPE_CHECKING:
     from pegasus.services.levels import Activity
@@ -69,6 +72,7 @@ SKIPPED_UNLESS_HANDLED = frozenset({"socket_event_type"})
 # Loaded in this order by setup_hook; a failure stops start-up (no half-started bot).
 EXTENSIONS: tuple[str, ...] = (
     "cogs.core",
+    "cogs.language",
     "cogs.levels",
     "cogs.economy",
     "cogs.moderation",
@@ -345,10 +349,12 @@ class Pegasus(commands.AutoShardedBot):
                 f"DATABASE_URL: the database lacks {len(pending)} migration(s) "
                 f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
             )
-        self._strip_nul_from_interactions()
+        self._prepare_interactions()
         self._listen_for_changes()
+        await language.load_languages()
         for name in self.extension_names:
             await self.load_extension(name)
+        await self.tree.set_translator(PegasusTranslator())
         await self._sync_commands()
         self.scheduler.start()
         await self._start_web()
@@ -381,19 +387,36 @@ class Pegasus(commands.AutoShardedBot):
             self.blacklist.invalidate()
         if everything or change.topic is notify.Topic.SETTINGS:
             self.guild_configs.invalidate(change.guild_id)
+            if change.guild_id is not None and change.feature in ("", "language"):
+                await language.reload_guild_language(change.guild_id)
             buffer = self.activity_buffer
             if buffer is not None and change.guild_id is not None:
                 await buffer.settings_changed(change.guild_id)
             elif buffer is not None:
                 buffer.caches.invalidate()
 
-    def _strip_nul_from_interactions(self) -> None:
-        """Drop NUL characters from everything a person sends in an interaction (options,
-        modal fields), before any command, button or modal reads it: PostgreSQL refuses NUL in
-        text, so one typed into a title or reason would otherwise fail the write."""
+    def _prepare_interactions(self) -> None:
+        """Before any command, button or modal reads an interaction:
+
+        - drop NUL characters from everything the person sent (options, modal fields):
+          PostgreSQL refuses NUL in text, so one typed into a title or reason would fail the
+          write;
+        - set the language of the replies (the member's choice, else their client's): the
+          handler's task is created inside the parse and inherits it.
+        """
         parsers = self._connection.parsers
         parse = parsers["INTERACTION_CREATE"]
-        parsers["INTERACTION_CREATE"] = lambda data: parse(without_nul(data))
+
+        def parse_in_language(data: dict[str, Any]) -> None:
+            user = (data.get("member") or {}).get("user") or data.get("user") or {}
+            user_id = int(user["id"]) if "id" in user else None
+            token = set_locale(reply_locale(user_id, data.get("locale")))
+            try:
+                parse(without_nul(data))
+            finally:
+                reset_locale(token)
+
+        parsers["INTERACTION_CREATE"] = parse_in_language
 
     async def _sync_commands(self) -> None:
         mode = self.settings.sync_commands

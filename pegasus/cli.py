@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 from dotenv import load_dotenv
 
-from pegasus import cli_data, cli_guilds
+from pegasus import cli_data, cli_guilds, cli_i18n
 from pegasus.config import DEFAULT_DATABASE_URL, SQLITE_PREFIX, parse_database_url
 from pegasus.db import APP, MIGRATIONS_LOCATION, dialect_of, tortoise_config
 from pegasus.errors import PegasusError
@@ -307,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("web", help="Serve the REST API without a gateway (reads .env like the bot).")
     _add_apikey_parser(sub)
     cli_guilds.add_purge_guild_parser(cli_data.add_data_parser(sub))
+    cli_i18n.add_i18n_parser(sub)
     db = sub.add_parser("db", help="Database operations (reads DATABASE_URL).")
     db_sub = db.add_subparsers(dest="command", required=True)
     db_sub.add_parser("upgrade", help="Apply every migration not yet applied.")
@@ -393,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_apikey_command(args)
         if args.group == "data":
             return run_data_command(args)
+        if args.group == "i18n":
+            return cli_i18n.run_i18n_command(args)
         return run_db_command(args)
     except PegasusError as error:
         print(f"Error: {error}", file=sys.stderr)

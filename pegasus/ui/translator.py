@@ -1,0 +1,133 @@
+"""Command names, descriptions, options and choices in each member's language.
+
+Discord shows a command in the language of the member's client when the command carries
+`name_localizations` and `description_localizations`; discord.py fills them at sync from an
+`app_commands.Translator`. This one reads the same gettext catalogs as every other text: names
+under a context of their own (a command called "warn" and the English word are not the same
+entry), descriptions as plain texts.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import TranslationContextLocation as Where
+
+from pegasus.i18n import DEFAULT_LOCALE, gettext_in, pgettext_in, supported_locale
+from pegasus.i18n.catalogs import (
+    CHOICE_NAME,
+    COMMAND_NAME,
+    OPTION_NAME,
+    SOURCE_ROOT,
+    Entry,
+    domain_of_file,
+)
+
+NAME_CONTEXTS = {
+    Where.command_name: COMMAND_NAME,
+    Where.group_name: COMMAND_NAME,
+    Where.parameter_name: OPTION_NAME,
+    Where.choice_name: CHOICE_NAME,
+}
+
+
+def context_of(location: Where) -> str | None:
+    """The catalog context of a command tree text; None for descriptions."""
+    return NAME_CONTEXTS.get(location)
+
+
+class PegasusTranslator(app_commands.Translator):
+    """Looks command tree texts up in the catalogs of the member's language."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        language = supported_locale(locale.value)
+        if language is None or language == DEFAULT_LOCALE:
+            return None
+        text = string.message
+        catalog_context = context_of(context.location)
+        if catalog_context is None:
+            translated = gettext_in(language, text)
+        else:
+            translated = pgettext_in(language, catalog_context, text)
+        return translated if translated != text else None
+
+
+@dataclass(frozen=True, slots=True)
+class TreeText:
+    """One text of the command tree, with the top-level command it belongs to."""
+
+    location: Where
+    text: str
+    command: str
+
+
+class _Recorder(app_commands.Translator):
+    """Notes every text discord.py would have translated while building the sync payload."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.texts: list[TreeText] = []
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        if locale is discord.Locale.german:  # once per text, not once per locale
+            self.texts.append(TreeText(context.location, string.message, self.command))
+        return None
+
+
+AnyCommand = app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu
+
+
+async def tree_texts(tree: app_commands.CommandTree[Any], command: AnyCommand) -> list[TreeText]:
+    """Every text of `command` (its subcommands, options, choices) as the sync sends them."""
+    recorder = _Recorder(getattr(command, "qualified_name", command.name))
+    await command.get_translated_payload(tree, recorder)
+    return recorder.texts
+
+
+def module_file(command: AnyCommand) -> Path | None:
+    """The source file that declares `command` (a group: the one of its first subcommand)."""
+    callback = getattr(command, "callback", None)
+    module = getattr(callback, "__module__", None) if callback is not None else None
+    if module is None and isinstance(command, app_commands.Group):
+        for child in command.walk_commands():
+            return module_file(child)
+    if module is None:
+        module = getattr(command, "module", None)
+    loaded = sys.modules.get(module or "")
+    path = getattr(loaded, "__file__", None)
+    return Path(path) if path else None
+
+
+async def command_entries(tree: app_commands.CommandTree[Any]) -> dict[str, list[Entry]]:
+    """The command tree's texts by catalog domain, as `python -m pegasus i18n extract` adds
+    them to the templates."""
+    by_domain: dict[str, list[Entry]] = {}
+    commands: list[AnyCommand] = [*tree.get_commands()]
+    for kind in (discord.AppCommandType.user, discord.AppCommandType.message):
+        commands.extend(c for c in tree.get_commands(type=kind) if c not in commands)
+    for command in commands:
+        path = module_file(command)
+        domain = domain_of_file(path) if path else None
+        if domain is None:
+            raise LookupError(f"/{command.name}: its module is in no catalog domain")
+        where = (path.resolve().relative_to(SOURCE_ROOT).as_posix(), 0) if path else ("?", 0)
+        for text in await tree_texts(tree, command):
+            comment = f"/{text.command}: {text.location.name.replace('_', ' ')}"
+            entry = Entry(text.text, context_of(text.location), where, (comment,))
+            by_domain.setdefault(domain, []).append(entry)
+    return by_domain
