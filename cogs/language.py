@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from pegasus.bot import Pegasus
+from pegasus.errors import PermissionDenied
 from pegasus.i18n import (
     DEFAULT_LOCALE,
     LANGUAGES,
@@ -61,10 +62,15 @@ class Language(commands.Cog):
     )
     @app_commands.describe(language="The server's language")
     @app_commands.choices(language=LANGUAGE_CHOICES)
-    @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def server(self, interaction: discord.Interaction, language: str) -> None:
         assert interaction.guild_id is not None
+        # Discord reads default permissions on top-level commands only, and `/language me` is
+        # for everyone: the server's language is checked here.
+        if not interaction.permissions.manage_guild:
+            raise PermissionDenied(
+                _("You need the Manage Server permission to set this server's language.")
+            )
         chosen = await service.set_server_language(
             interaction.guild_id, language, actor_id=interaction.user.id
         )

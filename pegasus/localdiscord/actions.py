@@ -186,7 +186,7 @@ class Actions:
         timeout: float,
     ) -> Reply:
         channel, spec, is_guild = self._command(member, command, 1, in_channel)
-        path = command.split()
+        path = [spec["name"], *command.split()[1:]]
         data: dict[str, Any] = {"id": spec["id"], "name": spec["name"], "type": 1}
         if is_guild:
             data["guild_id"] = str(member.guild.id)
@@ -198,7 +198,8 @@ class Actions:
                 (
                     o
                     for o in level_options
-                    if o["name"] == sub and o.get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP)
+                    if sub in (o["name"], localized(o, member.user.locale))
+                    and o.get("type") in (SUB_COMMAND, SUB_COMMAND_GROUP)
                 ),
                 None,
             )
@@ -212,7 +213,12 @@ class Actions:
                     f"/{spec['name']} has no subcommand {sub!r} "
                     f"(it has: {', '.join(names) or 'none'})"
                 )
-            entry: dict[str, Any] = {"name": sub, "type": sub_spec["type"], "options": []}
+            # The client sends the command's own names, whatever language it showed them in.
+            entry: dict[str, Any] = {
+                "name": sub_spec["name"],
+                "type": sub_spec["type"],
+                "options": [],
+            }
             container.setdefault("options", []).append(entry)
             container = entry
             level_options = sub_spec.get("options") or []
@@ -279,7 +285,7 @@ class Actions:
         timeout: float,
     ) -> list[dict[str, Any]]:
         channel, spec, is_guild = self._command(member, command, 1, in_channel)
-        path = command.split()
+        path = [spec["name"], *command.split()[1:]]
         level = spec.get("options") or []
         data: dict[str, Any] = {"id": spec["id"], "name": spec["name"], "type": 1}
         if is_guild:
@@ -287,7 +293,12 @@ class Actions:
         container = data
         for sub in path[1:]:
             sub_spec = next(o for o in level if o["name"] == sub)
-            entry: dict[str, Any] = {"name": sub, "type": sub_spec["type"], "options": []}
+            # The client sends the command's own names, whatever language it showed them in.
+            entry: dict[str, Any] = {
+                "name": sub_spec["name"],
+                "type": sub_spec["type"],
+                "options": [],
+            }
             container.setdefault("options", []).append(entry)
             container, level = entry, sub_spec.get("options") or []
         focused_spec = next((o for o in level if o["name"] == focused), None)
@@ -321,6 +332,7 @@ class Actions:
         guild = member.guild
         channel = guild.resolve_channel(in_channel)
         name = command.split()[0] if kind == 1 else command
+        name = self.s.command_name_typed(name, guild, kind, member.user.locale)
         if guild.bot_left:
             raise CommandUnavailable(
                 f"the bot left {guild.name}: its commands went with it (/{name})"
@@ -698,6 +710,7 @@ class Actions:
             channel=channel,
             data=data,
             source=message,
+            locale=member.user.locale,
         )
         self.s.events.interaction_create(body, member.guild.id)
         await self.s.wait(
@@ -721,6 +734,11 @@ class Actions:
     def _require_member(member: FakeMember) -> None:
         if not member.in_guild:
             raise ActionRefused(f"{member.name} is not in {member.guild.name} any more")
+
+
+def localized(spec: Mapping[str, Any], locale: str) -> str | None:
+    """A command's or option's name as an app in `locale` shows it (None: not translated)."""
+    return (spec.get("name_localizations") or {}).get(locale)
 
 
 def _files(files: Sequence[File] | Mapping[str, bytes] | None) -> list[File]:

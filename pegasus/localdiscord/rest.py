@@ -1503,6 +1503,16 @@ def validate_modal(data: dict[str, Any]) -> None:
     _check_custom_ids(components)
 
 
+# The locales Discord accepts as keys of `name_localizations` and `description_localizations`.
+DISCORD_LOCALES = frozenset(
+    {
+        *("id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu"),
+        *("nl", "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru"),
+        *("uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko"),
+    }
+)
+
+
 def validate_commands(commands: list[dict[str, Any]]) -> None:
     seen: set[tuple[int, str]] = set()
     for i, command in enumerate(commands):
@@ -1516,6 +1526,7 @@ def validate_commands(commands: list[dict[str, Any]]) -> None:
                 f"Application command names must be unique: {name}",
             )
         seen.add(key)
+        _validate_localizations(command, f"{i}", chat=kind == 1)
         if kind == 1:
             _validate_chat_name(name, f"{i}.name")
             _validate_description(command.get("description"), f"{i}.description")
@@ -1529,6 +1540,40 @@ def validate_commands(commands: list[dict[str, Any]]) -> None:
             raise form_error(
                 f"{i}.default_member_permissions", "PERMISSIONS_INVALID", "Unknown permission bits."
             )
+    for kind in {int(c.get("type", 1)) for c in commands}:
+        _validate_unique_localized([c for c in commands if int(c.get("type", 1)) == kind], "")
+
+
+def _validate_localizations(item: dict[str, Any], path: str, *, chat: bool) -> None:
+    """Translated names obey the rules of names, translated descriptions those of descriptions."""
+    for field_name in ("name_localizations", "description_localizations"):
+        for locale, text in (item.get(field_name) or {}).items():
+            where = f"{path}.{field_name}.{locale}"
+            if locale not in DISCORD_LOCALES:
+                raise form_error(where, "LOCALE_INVALID", f"Invalid locale: {locale!r}")
+            if field_name == "description_localizations":
+                _validate_description(text, where)
+            elif chat:
+                _validate_chat_name(str(text), where)
+            elif not 1 <= len(str(text)) <= 32:
+                raise form_error(
+                    where, "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."
+                )
+
+
+def _validate_unique_localized(items: list[dict[str, Any]], path: str) -> None:
+    """Two commands or options of one level may not share a name in any language."""
+    for locale in {loc for item in items for loc in item.get("name_localizations") or {}}:
+        shown: dict[str, int] = {}
+        for j, item in enumerate(items):
+            name = (item.get("name_localizations") or {}).get(locale) or item.get("name")
+            if name in shown:
+                raise form_error(
+                    f"{path}.{j}.name_localizations.{locale}",
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    f"Names must be unique in each language: {name!r} ({locale})",
+                )
+            shown[str(name)] = j
 
 
 def _validate_chat_name(name: str, path: str) -> None:
@@ -1548,6 +1593,7 @@ def _validate_description(description: Any, path: str) -> None:
 def _validate_options(options: list[dict[str, Any]], path: str, *, depth: int) -> None:
     if len(options) > 25:
         raise form_error(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    _validate_unique_localized(options, path)
     names: set[str] = set()
     optional_seen = False
     for j, option in enumerate(options):
@@ -1562,6 +1608,7 @@ def _validate_options(options: list[dict[str, Any]], path: str, *, depth: int) -
             )
         names.add(name)
         _validate_description(option.get("description"), f"{where}.description")
+        _validate_localizations(option, where, chat=True)
         kind = int(option.get("type", 3))
         if kind in (1, 2):
             if depth >= (1 if kind == 2 else 2):
@@ -1592,3 +1639,11 @@ def _validate_options(options: list[dict[str, Any]], path: str, *, depth: int) -
                 "APPLICATION_COMMAND_AUTOCOMPLETE_INVALID",
                 "Autocomplete cannot be set with choices.",
             )
+        for k, choice in enumerate(choices):
+            for locale, text in (choice.get("name_localizations") or {}).items():
+                if locale not in DISCORD_LOCALES or not 1 <= len(str(text)) <= 100:
+                    raise form_error(
+                        f"{where}.choices.{k}.name_localizations.{locale}",
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be a known locale and between 1 and 100 in length.",
+                    )

@@ -344,6 +344,29 @@ class LocalDiscord:
                 return found, True
         return self.global_commands_by_name.get(f"{type}:{name}"), False
 
+    def _commands_of(self, guild: FakeGuild | None, type: int) -> list[dict[str, Any]]:
+        found = list(self.guild_commands_by_id.get(guild.id, {}).values()) if guild else []
+        found.extend(self.global_commands_by_name.values())
+        return [c for c in found if int(c.get("type", 1)) == type]
+
+    def command_name_typed(
+        self, typed: str, guild: FakeGuild | None, type: int, locale: str
+    ) -> str:
+        """The command a member picked by the name their app showed (maybe a translation)."""
+        if self.find_command(typed, guild, type)[0] is not None:
+            return typed
+        for command in self._commands_of(guild, type):
+            if (command.get("name_localizations") or {}).get(locale) == typed:
+                return str(command["name"])
+        return typed
+
+    def command_names_seen_by(self, member: FakeMember) -> list[str]:
+        """The slash command names `member`'s app lists, in its language where translated."""
+        return sorted(
+            (c.get("name_localizations") or {}).get(member.user.locale) or c["name"]
+            for c in self._commands_of(member.guild, 1)
+        )
+
     # queries -------------------------------------------------------------------------------
     def dms(self, who: FakeMember | FakeUser | int) -> list[FakeMessage]:
         """Messages the bot sent to this user in DM."""

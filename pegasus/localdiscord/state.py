@@ -106,6 +106,9 @@ class FakeUser:
     avatar: str | None = None
     #: False makes the bot's DMs to this user fail with 50007, as Discord does.
     dms_open: bool = True
+    #: The language of the user's Discord app: sent as every interaction's `locale`, and the
+    #: language their app shows command names in (`name_localizations`).
+    locale: str = "en-US"
 
     @property
     def created_at(self) -> datetime:

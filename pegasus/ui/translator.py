@@ -59,7 +59,9 @@ class PegasusTranslator(app_commands.Translator):
             translated = gettext_in(language, text)
         else:
             translated = pgettext_in(language, catalog_context, text)
-        return translated if translated != text else None
+        # Sent even where it is the English word ("Discord" is "Discord" in German too): the
+        # catalogs' check makes sure every text was translated on purpose.
+        return translated
 
 
 @dataclass(frozen=True, slots=True)
