@@ -21,6 +21,7 @@ from models.giveaways import GiveawayStatus
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, ValidationError
+from pegasus.i18n import _, for_guild, format_number, ngettext
 from pegasus.services import giveaways as service
 from pegasus.services.durations import parse_duration
 from pegasus.services.giveaways import GiveawayInfo
@@ -28,7 +29,7 @@ from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.flows import run_flow
-from pegasus.ui.format import plural, timestamp, user_mentions
+from pegasus.ui.format import timestamp, user_mentions
 from pegasus.ui.views import confirm
 from pegasus.web.jobs import JobKind, job_executor
 
@@ -52,7 +53,7 @@ class EnterButton(PegasusButton, template=r"pegasus:giveaway:enter:(?P<id>[0-9]+
         super().__init__(
             discord.ui.Button(
                 style=discord.ButtonStyle.success,
-                label="Enter",
+                label=_("Enter"),
                 emoji="🎉",
                 custom_id=f"pegasus:giveaway:enter:{giveaway_pk}",
             )
@@ -79,7 +80,8 @@ def giveaway_view(giveaway: GiveawayInfo) -> discord.ui.View | None:
     if giveaway.status not in (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE):
         return None
     view = discord.ui.View(timeout=None)
-    view.add_item(EnterButton(giveaway.id))
+    with for_guild(giveaway.guild_id):  # part of the giveaway message: the server's language
+        view.add_item(EnterButton(giveaway.id))
     return view
 
 
@@ -95,13 +97,21 @@ def entrant_of(member: discord.Member) -> service.Entrant:
 
 def entry_reply(result: service.EntryResult) -> str:
     if not result.entered:
-        return "You left the giveaway. Click **Enter** again to rejoin."
+        return _("You left the giveaway. Click **Enter** again to rejoin.")
     extra = result.weight - 1
-    weight = f"**{result.weight:,} entries** (1 + {extra:,} bonus)" if extra else "**1 entry**"
-    return (
-        f"🎉 You're in with {weight}. {plural(result.entry_count, 'person', 'people')} "
-        "entered so far. Click **Enter** again to leave."
-    )
+    if extra:
+        weight = _("**{count} entries** (1 + {bonus} bonus)").format(
+            count=format_number(result.weight), bonus=format_number(extra)
+        )
+    else:
+        weight = _("**1 entry**")
+    return ngettext(
+        "🎉 You're in with {weight}. {count} person entered so far. "
+        "Click **Enter** again to leave.",
+        "🎉 You're in with {weight}. {count} people entered so far. "
+        "Click **Enter** again to leave.",
+        result.entry_count,
+    ).format(weight=weight, count=format_number(result.entry_count))
 
 
 STATUS_CHOICES = [
@@ -128,9 +138,7 @@ class Giveaways(
         self.bot.scheduler.register(service.START_KIND, self._on_start_due)
         self.bot.scheduler.register(service.END_KIND, self._on_end_due)
         self.bot.scheduler.register(JobKind.GIVEAWAY_POST, job_executor(self._run_post_job))
-        self.bot.scheduler.register(
-            JobKind.GIVEAWAY_REFRESH, job_executor(self._run_refresh_job)
-        )
+        self.bot.scheduler.register(JobKind.GIVEAWAY_REFRESH, job_executor(self._run_refresh_job))
         self.bot.scheduler.register(JobKind.GIVEAWAY_END, job_executor(self._run_end_job))
         self.bot.scheduler.register(JobKind.GIVEAWAY_REROLL, job_executor(self._run_reroll_job))
         self.bot.add_dynamic_items(EnterButton)
@@ -197,7 +205,7 @@ class Giveaways(
     async def _post_giveaway(self, giveaway: GiveawayInfo) -> discord.Message:
         target = self._channel(giveaway.channel_id)
         if not isinstance(target, discord.TextChannel) or target.guild.id != giveaway.guild_id:
-            raise ValidationError("Pick a text channel to post the giveaway in.")
+            raise ValidationError(_("Pick a text channel to post the giveaway in."))
         require_bot_can_post(target, embeds=True)
         try:
             return await target.send(
@@ -205,12 +213,12 @@ class Giveaways(
             )
         except discord.HTTPException as error:
             raise ValidationError(
-                f"Discord refused the giveaway message: {error.text or error.status}."
+                _("Discord refused the giveaway message: {reason}.").format(
+                    reason=error.text or error.status
+                )
             ) from error
 
-    async def _run_refresh_job(
-        self, guild_id: int, payload: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    async def _run_refresh_job(self, guild_id: int, payload: Mapping[str, Any]) -> dict[str, Any]:
         """A giveaway changed over the REST API (cancelled): its message shows it."""
         giveaway = await service.get_giveaway(guild_id, str(payload["giveaway_id"]))
         await self.refresh_message(giveaway.id)
@@ -385,7 +393,7 @@ class Giveaways(
             if member is None:
                 continue
             try:
-                await member.send(render.winner_dm(giveaway, guild.name, jump_url))
+                await member.send(render.winner_dm(giveaway, guild.name, jump_url, user_id=user_id))
             except discord.HTTPException:
                 # Best effort: members may have closed their DMs; the public mention stands.
                 log.info("Could not DM giveaway winner %s", user_id)
@@ -396,9 +404,9 @@ class Giveaways(
     async def handle_enter(self, interaction: discord.Interaction, giveaway_pk: int) -> None:
         member = interaction.user
         if not isinstance(member, discord.Member):
-            raise ValidationError("Giveaways work only inside a server.")
+            raise ValidationError(_("Giveaways work only inside a server."))
         if member.bot:
-            raise ValidationError("Bots cannot enter giveaways.")
+            raise ValidationError(_("Bots cannot enter giveaways."))
         result = await service.toggle_entry(
             giveaway_pk, entrant_of(member), now=discord.utils.utcnow()
         )
@@ -432,7 +440,8 @@ class Giveaways(
         found = await service.suggest_giveaways(interaction.guild_id, current)
         return [
             app_commands.Choice(
-                name=f"{g.giveaway_id} · {g.prize} ({g.status.value})"[:100], value=g.giveaway_id
+                name=f"{g.giveaway_id} · {g.prize} ({_(render.STATUS_NAMES[g.status])})"[:100],
+                value=g.giveaway_id,
             )
             for g in found
         ]
@@ -475,7 +484,7 @@ class Giveaways(
         assert guild is not None  # guild_only
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
-            raise ValidationError("Pick a text channel to post the giveaway in.")
+            raise ValidationError(_("Pick a text channel to post the giveaway in."))
         require_bot_can_post(target, embeds=True)
         draft = service.GiveawayDraft(
             guild_id=guild.id,
@@ -505,14 +514,25 @@ class Giveaways(
         message = posting.unwrap()
         giveaway = posting.reserved
         assert giveaway is not None
-        opens = (
-            f"Entries open {timestamp(giveaway.starts_at)} and close"
-            if giveaway.status is GiveawayStatus.SCHEDULED
-            else "It ends"
-        )
+        if giveaway.status is GiveawayStatus.SCHEDULED:
+            text = _(
+                "Giveaway `{giveaway}` for **{prize}** is up in {channel}: {link}\n"
+                "Entries open {opens} and close {closes}."
+            )
+        else:
+            text = _(
+                "Giveaway `{giveaway}` for **{prize}** is up in {channel}: {link}\n"
+                "It ends {closes}."
+            )
         await interaction.followup.send(
-            f"Giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** is up in "
-            f"{target.mention}: {message.jump_url}\n{opens} {timestamp(giveaway.ends_at)}.",
+            text.format(
+                giveaway=giveaway.giveaway_id,
+                prize=giveaway.prize,
+                channel=target.mention,
+                link=message.jump_url,
+                opens=timestamp(giveaway.starts_at),
+                closes=timestamp(giveaway.ends_at),
+            ),
             ephemeral=True,
         )
 
@@ -529,7 +549,7 @@ class Giveaways(
         min_server_age_days: int | None,
     ) -> service.Requirements:
         if role is not None and role.is_default():
-            raise ValidationError("Everyone has @everyone; pick another required role.")
+            raise ValidationError(_("Everyone has @everyone; pick another required role."))
         return service.Requirements(
             role_ids=(role.id,) if role is not None else (),
             min_level=min_level,
@@ -542,9 +562,9 @@ class Giveaways(
         role: discord.Role | None, entries: int | None, booster: int | None
     ) -> service.BonusEntries:
         if entries is not None and role is None:
-            raise ValidationError("Pick a `bonus_role` to go with `bonus_entries`.")
+            raise ValidationError(_("Pick a `bonus_role` to go with `bonus_entries`."))
         if role is not None and role.is_default():
-            raise ValidationError("Everyone has @everyone; pick another bonus role.")
+            raise ValidationError(_("Everyone has @everyone; pick another bonus role."))
         roles = ((role.id, entries or 1),) if role is not None else ()
         return service.BonusEntries(roles=roles, booster=booster or 0)
 
@@ -565,10 +585,17 @@ class Giveaways(
 
         await confirm(
             interaction,
-            f"End giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}** now and draw "
-            f"{plural(giveaway.winner_count, 'winner')}?",
+            ngettext(
+                "End giveaway `{giveaway}` for **{prize}** now and draw {count} winner?",
+                "End giveaway `{giveaway}` for **{prize}** now and draw {count} winners?",
+                giveaway.winner_count,
+            ).format(
+                giveaway=giveaway.giveaway_id,
+                prize=giveaway.prize,
+                count=format_number(giveaway.winner_count),
+            ),
             end_now,
-            confirm_label="End giveaway",
+            confirm_label=_("End giveaway"),
         )
 
     async def _end(
@@ -581,9 +608,13 @@ class Giveaways(
             present_member_ids=self.present_members(giveaway.guild_id),
             by=interaction.user.id,
         )
-        winners = user_mentions(ended.winners) or "nobody (no valid entries)"
+        winners = user_mentions(ended.winners) or _("nobody (no valid entries)")
         await self._answer(
-            interaction, f"Giveaway `{ended.giveaway_id}` has ended. Winners: {winners}.", edit=edit
+            interaction,
+            _("Giveaway `{giveaway}` has ended. Winners: {winners}.").format(
+                giveaway=ended.giveaway_id, winners=winners
+            ),
+            edit=edit,
         )
         await self.finish(ended.id, retry_later=True)
 
@@ -616,7 +647,9 @@ class Giveaways(
             by=interaction.user.id,
         )
         await interaction.response.send_message(
-            f"Rerolled `{giveaway.giveaway_id}`: {user_mentions(record.winners)}.",
+            _("Rerolled `{giveaway}`: {winners}.").format(
+                giveaway=giveaway.giveaway_id, winners=user_mentions(record.winners)
+            ),
             ephemeral=True,
         )
         winners = list(record.winners)
@@ -625,8 +658,10 @@ class Giveaways(
             # The draw is stored and the staff member has the names; say what did not happen.
             log.warning("Announcing reroll of %s failed: %s", giveaway.giveaway_id, problem)
             await interaction.followup.send(
-                f"The new winners are drawn, but I could not announce them in "
-                f"<#{giveaway.channel_id}> ({problem}). Please let them know.",
+                _(
+                    "The new winners are drawn, but I could not announce them in "
+                    "{channel} ({problem}). Please let them know."
+                ).format(channel=f"<#{giveaway.channel_id}>", problem=problem),
                 ephemeral=True,
             )
         # Winners hear of it by DM even where the bot cannot post (best effort).
@@ -638,11 +673,13 @@ class Giveaways(
         try:
             await self.refresh_message(giveaway.id)
             if not await self._post_announcement(giveaway, winners, reroll=True):
-                return "the channel no longer exists"
+                return _("the channel no longer exists")
         except discord.Forbidden as error:
-            return f"I am not allowed to post there; Discord said: {error.text or error.status}"
+            return _("I am not allowed to post there; Discord said: {reason}").format(
+                reason=error.text or error.status
+            )
         except discord.HTTPException as error:
-            return f"Discord said: {error.text or error.status}"
+            return _("Discord said: {reason}").format(reason=error.text or error.status)
         return None
 
     @app_commands.command(name="cancel", description="Cancel a giveaway without drawing winners.")
@@ -659,16 +696,21 @@ class Giveaways(
                 guild_id, giveaway.giveaway_id, now=discord.utils.utcnow(), by=answer.user.id
             )
             await answer.response.edit_message(
-                content=f"Giveaway `{cancelled.giveaway_id}` was cancelled.", view=None
+                content=_("Giveaway `{giveaway}` was cancelled.").format(
+                    giveaway=cancelled.giveaway_id
+                ),
+                view=None,
             )
             await self.refresh_message(cancelled.id)
 
         await confirm(
             interaction,
-            f"Cancel giveaway `{giveaway.giveaway_id}` for **{giveaway.prize}**? Nobody will "
-            "win, and this cannot be undone.",
+            _(
+                "Cancel giveaway `{giveaway}` for **{prize}**? Nobody will win, and this cannot "
+                "be undone."
+            ).format(giveaway=giveaway.giveaway_id, prize=giveaway.prize),
             cancel,
-            confirm_label="Cancel giveaway",
+            confirm_label=_("Cancel giveaway"),
         )
 
     @app_commands.command(name="list", description="List this server's giveaways, newest first.")
@@ -707,5 +749,5 @@ class Giveaways(
     @staticmethod
     def _guild_id(interaction: discord.Interaction) -> int:
         if interaction.guild_id is None:
-            raise ValidationError("Giveaways work only inside a server.")
+            raise ValidationError(_("Giveaways work only inside a server."))
         return interaction.guild_id

@@ -37,6 +37,7 @@ from itertools import accumulate
 
 from models.giveaways import Giveaway, GiveawayStatus
 from pegasus.errors import ConflictError
+from pegasus.i18n import _
 
 from .lookup import get_giveaway, sorted_entries
 from .results import DrawCheck, Entry, GiveawayInfo, Verification
@@ -62,7 +63,8 @@ def entries_digest(entries: Iterable[Entry]) -> str:
 def uniform_below(seed: str, round_no: int, pick: int, bound: int) -> int:
     """An integer uniform on 0..bound-1 from SHA-256("seed:round:pick:counter")."""
     if bound < 1:
-        raise ValueError("bound must be positive")
+        problem = "bound must be positive"  # for developers
+        raise ValueError(problem)
     limit = _TWO_256 - (_TWO_256 % bound)
     counter = 0
     while True:
@@ -98,8 +100,10 @@ async def verify(guild_id: int, public_id: str) -> Verification:
     giveaway = await get_giveaway(guild_id, public_id)
     if giveaway.status is not GiveawayStatus.ENDED:
         raise ConflictError(
-            f"Giveaway `{giveaway.giveaway_id}` has not ended: its seed is revealed when it ends. "
-            f"Its committed seed hash is `{giveaway.seed_hash}`."
+            _(
+                "Giveaway `{giveaway}` has not ended: its seed is revealed when it ends. "
+                "Its committed seed hash is `{seed_hash}`."
+            ).format(giveaway=giveaway.giveaway_id, seed_hash=giveaway.seed_hash)
         )
     entries = await sorted_entries(giveaway.id)
     return verify_draws(giveaway, entries)
@@ -110,7 +114,11 @@ def verify_draws(giveaway: GiveawayInfo | Giveaway, entries: Sequence[Entry]) ->
         giveaway = GiveawayInfo.from_row(giveaway)
     seed = giveaway.seed
     if seed is None:
-        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` has not ended: its seed is secret.")
+        raise ConflictError(
+            _("Giveaway `{giveaway}` has not ended: its seed is secret.").format(
+                giveaway=giveaway.giveaway_id
+            )
+        )
     checks: list[DrawCheck] = []
     earlier_winners: set[int] = set()
     for record in giveaway.draws:

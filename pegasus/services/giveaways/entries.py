@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
 from models.levels import UserXP
 from pegasus.errors import ConflictError, NotFoundError, Ref, role_ref, time_ref
+from pegasus.i18n import _, format_number, ngettext
 from pegasus.services.directory import ensure_user
 
 from .results import Entrant, EntryResult, GiveawayInfo, RequirementNotMet
@@ -72,15 +73,15 @@ async def _entry_count(giveaway_pk: int, conn: BaseDBAsyncClient) -> int:
 async def _raise_not_open(giveaway_pk: int, conn: BaseDBAsyncClient) -> None:
     giveaway = await Giveaway.get_or_none(id=giveaway_pk).using_db(conn)
     if giveaway is None:
-        raise NotFoundError("This giveaway no longer exists.")
+        raise NotFoundError(_("This giveaway no longer exists."))
     if giveaway.status is GiveawayStatus.SCHEDULED:
         raise ConflictError(
-            "This giveaway has not started yet: entries open {opens}.",
+            _("This giveaway has not started yet: entries open {opens}."),
             opens=time_ref(giveaway.starts_at),
         )
     if giveaway.status is GiveawayStatus.CANCELLED:
-        raise ConflictError("This giveaway was cancelled.")
-    raise ConflictError("This giveaway has ended; entries are closed.")
+        raise ConflictError(_("This giveaway was cancelled."))
+    raise ConflictError(_("This giveaway has ended; entries are closed."))
 
 
 async def withdraw_member(guild_id: int, user_id: int, *, now: datetime) -> list[int]:
@@ -130,29 +131,48 @@ async def check_requirements(
     if missing:
         refs = {f"role{index}": role_ref(role_id) for index, role_id in enumerate(missing)}
         roles = ", ".join(f"{{{name}}}" for name in refs)
-        raise RequirementNotMet(f"You need the role {roles} to enter this giveaway.", **refs)
+        raise RequirementNotMet(
+            _("You need the role {roles} to enter this giveaway.").format(roles=roles), **refs
+        )
     if req.min_account_age_days:
         ready = _ready_at(entrant.account_created_at, req.min_account_age_days)
         if ready is None or ready > now:
+            if ready is None:
+                refusal = _(
+                    "Your Discord account must be at least {days} old to enter this giveaway."
+                )
+            else:
+                refusal = _(
+                    "Your Discord account must be at least {days} old to enter this giveaway "
+                    "(it will be {ready})."
+                )
             raise RequirementNotMet(
-                f"Your Discord account must be at least {_days(req.min_account_age_days)} old "
-                f"to enter this giveaway{_when(ready, 'it will be')}.",
+                refusal.format(days=_days(req.min_account_age_days), ready="{ready}"),
                 **_ready_ref(ready),
             )
     if req.min_server_age_days:
         ready = _ready_at(entrant.joined_at, req.min_server_age_days)
         if ready is None or ready > now:
+            if ready is None:
+                refusal = _(
+                    "You must have been in this server for at least {days} to enter this giveaway."
+                )
+            else:
+                refusal = _(
+                    "You must have been in this server for at least {days} to enter this "
+                    "giveaway (you will have {ready})."
+                )
             raise RequirementNotMet(
-                f"You must have been in this server for at least "
-                f"{_days(req.min_server_age_days)} to enter this giveaway"
-                f"{_when(ready, 'you will have')}.",
+                refusal.format(days=_days(req.min_server_age_days), ready="{ready}"),
                 **_ready_ref(ready),
             )
     if req.min_level:
         level = await member_level(giveaway.guild_id, entrant.user_id, using_db=using_db)
         if level < req.min_level:
             raise RequirementNotMet(
-                f"You need level {req.min_level:,} to enter this giveaway; you are level {level:,}."
+                _(
+                    "You need level {required} to enter this giveaway; you are level {level}."
+                ).format(required=format_number(req.min_level), level=format_number(level))
             )
 
 
@@ -162,11 +182,7 @@ def _ready_at(since: datetime | None, days: int) -> datetime | None:
 
 
 def _days(days: int) -> str:
-    return f"{days:,} day" + ("" if days == 1 else "s")
-
-
-def _when(ready: datetime | None, phrase: str) -> str:
-    return "" if ready is None else f" ({phrase} {{ready}})"
+    return ngettext("{count} day", "{count} days", days).format(count=format_number(days))
 
 
 def _ready_ref(ready: datetime | None) -> dict[str, Ref]:

@@ -21,6 +21,7 @@ from models.giveaways import Giveaway, GiveawayStatus
 from models.ids import new_public_id
 from pegasus import scheduler
 from pegasus.errors import ConflictError, ValidationError
+from pegasus.i18n import N_, _, format_number
 from pegasus.services.directory import ensure_guild, ensure_user
 
 from .draw import draw_winners, entries_digest, hash_seed, new_seed
@@ -55,50 +56,75 @@ ANNOUNCEMENT_BACKSTOP_SECONDS = 60
 def _validate_draft(draft: GiveawayDraft) -> None:
     prize = draft.prize.strip()
     if not prize:
-        raise ValidationError("The prize cannot be empty.")
+        raise ValidationError(_("The prize cannot be empty."))
     if len(prize) > MAX_PRIZE_LENGTH:
-        raise ValidationError(f"The prize can be at most {MAX_PRIZE_LENGTH} characters.")
+        raise ValidationError(
+            _("The prize can be at most {limit} characters.").format(limit=MAX_PRIZE_LENGTH)
+        )
     if draft.description and len(draft.description) > MAX_DESCRIPTION_LENGTH:
         raise ValidationError(
-            f"The description can be at most {MAX_DESCRIPTION_LENGTH:,} characters."
+            _("The description can be at most {limit} characters.").format(
+                limit=format_number(MAX_DESCRIPTION_LENGTH)
+            )
         )
     if not 1 <= draft.winner_count <= MAX_WINNERS:
-        raise ValidationError(f"The number of winners must be between 1 and {MAX_WINNERS}.")
+        raise ValidationError(
+            _("The number of winners must be between 1 and {limit}.").format(limit=MAX_WINNERS)
+        )
     if not MIN_DURATION_SECONDS <= draft.duration_seconds <= MAX_DURATION_SECONDS:
         raise ValidationError(
-            f"A giveaway lasts between {MIN_DURATION_SECONDS} seconds and "
-            f"{MAX_DURATION_SECONDS // 86400} days."
+            _("A giveaway lasts between {seconds} seconds and {days} days.").format(
+                seconds=MIN_DURATION_SECONDS, days=MAX_DURATION_SECONDS // 86400
+            )
         )
     if not 0 <= draft.starts_in_seconds <= MAX_START_DELAY_SECONDS:
         raise ValidationError(
-            f"A giveaway can start at most {MAX_START_DELAY_SECONDS // 86400} days from now."
+            _("A giveaway can start at most {days} days from now.").format(
+                days=MAX_START_DELAY_SECONDS // 86400
+            )
         )
     _validate_requirements(draft.requirements)
     _validate_bonus(draft.bonus)
     # The @everyone role has the server's id: a requirement or bonus everyone meets.
     if draft.guild_id in draft.requirements.role_ids:
-        raise ValidationError("Everyone has @everyone; pick another required role.")
+        raise ValidationError(_("Everyone has @everyone; pick another required role."))
     if any(role_id == draft.guild_id for role_id, _ in draft.bonus.roles):
-        raise ValidationError("Everyone has @everyone; pick another bonus role.")
+        raise ValidationError(_("Everyone has @everyone; pick another bonus role."))
 
 
 def _validate_requirements(req: Requirements) -> None:
     if req.min_level is not None and not 0 <= req.min_level <= MAX_LEVEL:
-        raise ValidationError(f"The minimum level must be between 0 and {MAX_LEVEL:,}.")
-    for label, days in (
-        ("minimum account age", req.min_account_age_days),
-        ("minimum server age", req.min_server_age_days),
+        raise ValidationError(
+            _("The minimum level must be between 0 and {limit}.").format(
+                limit=format_number(MAX_LEVEL)
+            )
+        )
+    for refusal, days in (
+        (
+            N_("The minimum account age must be between 0 and {limit} days."),
+            req.min_account_age_days,
+        ),
+        (
+            N_("The minimum server age must be between 0 and {limit} days."),
+            req.min_server_age_days,
+        ),
     ):
         if days is not None and not 0 <= days <= MAX_AGE_DAYS:
-            raise ValidationError(f"The {label} must be between 0 and {MAX_AGE_DAYS:,} days.")
+            raise ValidationError(_(refusal).format(limit=format_number(MAX_AGE_DAYS)))
 
 
 def _validate_bonus(bonus: BonusEntries) -> None:
-    for _, extra in bonus.roles:
+    for _role_id, extra in bonus.roles:
         if not 0 <= extra <= MAX_BONUS_ENTRIES:
-            raise ValidationError(f"Bonus entries must be between 0 and {MAX_BONUS_ENTRIES}.")
+            raise ValidationError(
+                _("Bonus entries must be between 0 and {limit}.").format(limit=MAX_BONUS_ENTRIES)
+            )
     if not 0 <= bonus.booster <= MAX_BONUS_ENTRIES:
-        raise ValidationError(f"Booster bonus entries must be between 0 and {MAX_BONUS_ENTRIES}.")
+        raise ValidationError(
+            _("Booster bonus entries must be between 0 and {limit}.").format(
+                limit=MAX_BONUS_ENTRIES
+            )
+        )
 
 
 async def create_giveaway(
@@ -122,7 +148,8 @@ async def create_giveaway(
             # The only unique column we choose is the public id; draw another one.
             if attempt == 4:
                 raise
-    raise AssertionError("unreachable")
+    unreachable = "unreachable"  # for developers
+    raise AssertionError(unreachable)
 
 
 async def _insert_giveaway(
@@ -254,7 +281,9 @@ def check_can_end(giveaway: GiveawayInfo) -> None:
     """Refuse ending a giveaway that is not running, saying why (asked before queueing)."""
     if giveaway.status is GiveawayStatus.SCHEDULED:
         raise ConflictError(
-            f"Giveaway `{giveaway.giveaway_id}` has not started yet; cancel it instead."
+            _("Giveaway `{giveaway}` has not started yet; cancel it instead.").format(
+                giveaway=giveaway.giveaway_id
+            )
         )
     if giveaway.status is not GiveawayStatus.ACTIVE:
         raise ConflictError(_already_finished(giveaway))
@@ -264,21 +293,30 @@ def check_can_reroll(giveaway: GiveawayInfo) -> None:
     """Refuse rerolling a giveaway that has not ended, saying why (asked before queueing)."""
     if giveaway.status is GiveawayStatus.CANCELLED:
         raise ConflictError(
-            f"Giveaway `{giveaway.giveaway_id}` was cancelled; there is nothing to reroll."
+            _("Giveaway `{giveaway}` was cancelled; there is nothing to reroll.").format(
+                giveaway=giveaway.giveaway_id
+            )
         )
     if giveaway.status is not GiveawayStatus.ENDED:
         raise ConflictError(
-            f"Giveaway `{giveaway.giveaway_id}` has not ended; only ended giveaways can be "
-            "rerolled."
+            _(
+                "Giveaway `{giveaway}` has not ended; only ended giveaways can be rerolled."
+            ).format(giveaway=giveaway.giveaway_id)
         )
 
 
 def check_can_cancel(giveaway: GiveawayInfo) -> None:
     """Refuse cancelling a giveaway that is over, saying why (asked before confirming)."""
     if giveaway.status is GiveawayStatus.ENDED:
-        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` has already ended.")
+        raise ConflictError(
+            _("Giveaway `{giveaway}` has already ended.").format(giveaway=giveaway.giveaway_id)
+        )
     if giveaway.status is GiveawayStatus.CANCELLED:
-        raise ConflictError(f"Giveaway `{giveaway.giveaway_id}` was already cancelled.")
+        raise ConflictError(
+            _("Giveaway `{giveaway}` was already cancelled.").format(
+                giveaway=giveaway.giveaway_id
+            )
+        )
 
 
 async def end_now(
@@ -323,8 +361,8 @@ def _departed(entries: Sequence[Entry], present: Collection[int] | None) -> tupl
 
 def _already_finished(giveaway: GiveawayInfo) -> str:
     if giveaway.status is GiveawayStatus.CANCELLED:
-        return f"Giveaway `{giveaway.giveaway_id}` was cancelled."
-    return f"Giveaway `{giveaway.giveaway_id}` has already ended."
+        return _("Giveaway `{giveaway}` was cancelled.").format(giveaway=giveaway.giveaway_id)
+    return _("Giveaway `{giveaway}` has already ended.").format(giveaway=giveaway.giveaway_id)
 
 
 async def reroll(
@@ -338,7 +376,9 @@ async def reroll(
 ) -> tuple[GiveawayInfo, DrawRecord]:
     """Draw `count` more winners, never anyone who already won or (when known) has left."""
     if not 1 <= count <= MAX_WINNERS:
-        raise ValidationError(f"You can reroll between 1 and {MAX_WINNERS} winners.")
+        raise ValidationError(
+            _("You can reroll between 1 and {limit} winners.").format(limit=MAX_WINNERS)
+        )
     giveaway = await get_giveaway(guild_id, public_id)
     async with in_transaction() as conn:
         # Lock the row: two rerolls at once take turns and see each other's winners.
@@ -349,7 +389,8 @@ async def reroll(
         )
         if not locked:
             check_can_reroll(await giveaway_by_pk(giveaway.id, using_db=conn) or giveaway)
-            raise AssertionError("an ended giveaway is always locked")
+            problem = "an ended giveaway is always locked"  # for developers
+            raise AssertionError(problem)
         row = await Giveaway.get(id=giveaway.id).using_db(conn)
         entries = await sorted_entries(row.id, using_db=conn)
         previous = {int(u) for u in row.winners}
@@ -359,7 +400,7 @@ async def reroll(
         winners = draw_winners(row.seed, round_no, entries, count, excluded)
         if not winners:
             raise ConflictError(
-                "Nobody is left to draw: every entrant has already won or has left the server."
+                _("Nobody is left to draw: every entrant has already won or has left the server.")
             )
         record = DrawRecord(round_no, count, excluded, tuple(winners), now.isoformat(), by)
         await (

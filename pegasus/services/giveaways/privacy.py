@@ -13,6 +13,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
 from models.giveaways import Giveaway, GiveawayEntry, GiveawayStatus
+from pegasus.i18n import N_
 from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 RUNNING = (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE)
@@ -69,13 +70,13 @@ async def erase_giveaways(
                 .update(entry_count=F("entry_count") - gone)
             )
             removed += gone
-    return {"entries in running giveaways": removed}
+    return {N_("entries in running giveaways"): removed}
 
 
 DECLARATION = register(
     PrivacyDeclaration(
         feature="giveaways",
-        explanation=(
+        explanation=N_(
             "The giveaways you entered (with your number of entries), the ones you won, and the "
             "ones you hosted or cancelled."
         ),
@@ -85,11 +86,11 @@ DECLARATION = register(
         ),
         export=export_giveaways,
         erase=erase_giveaways,
-        erased=("your entries in running giveaways",),
+        erased=(N_("your entries in running giveaways"),),
         kept=(
             Kept(
-                "your entries and wins in ended giveaways, and giveaways you hosted",
-                "anyone must be able to check an ended draw against its entries",
+                N_("your entries and wins in ended giveaways, and giveaways you hosted"),
+                N_("anyone must be able to check an ended draw against its entries"),
                 ("giveaway_entries", "giveaways"),
                 partly=True,
             ),
