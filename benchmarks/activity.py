@@ -18,11 +18,12 @@ What it does, per database dialect (each in its own process: Tortoise cannot swi
    for its guild's settings, and the event loop's CPU time for flushing 1,000 members.
    Steps 2 and 3 are repeated `--runs` times (ceiling, Pegasus, ceiling again each time); the
    median ratio is reported with the spread of the runs.
-   With `--automod-rules N`, the same bot then receives the messages again with N automod rules
-   of mixed kinds in the guild (words, regular expressions, invites, links, caps, emoji,
-   mentions, attachments, new accounts; none fires on the messages sent), and once more after
-   they are removed: the rate with rules, the mean of the two rates without, and their ratio
-   (target >= 0.9). The messages are then plain sentences, or what `--automod-content` says
+   With `--automod-rules N`, the same bot then receives the messages again, in bursts that
+   alternate between N automod rules of mixed kinds switched on in the guild (words, regular
+   expressions, invites, links, caps, emoji, mentions, attachments, new accounts; none fires
+   on the messages sent) and the same rules switched off: the rate with rules, the rate
+   without, and their ratio (target >= 0.9), with the ratio of each burst to its neighbour.
+   The messages are then plain sentences, or what `--automod-content` says
    (`rich`: sentences with a link and an emoji, so that every kind of rule has work to do).
 4. Seeds `--rows` user_xp rows in `--guilds` guilds and prints the median time of "top 10" and
    "rank of member" (target ≤ 5 ms on PostgreSQL).
@@ -302,9 +303,10 @@ class PipelineResult:
 @dataclass
 class AutomodComparison:
     rules: int
-    without: Rates  # the mean of the runs before the rules were added and after they went
-    with_rules: Rates
+    without: Rates  # over the bursts with the rules off
+    with_rules: Rates  # over the bursts with them on, alternating with the others
     hits: int  # rules that fired on the messages sent: 0, or the comparison measures actions
+    pair_ratios: list[float] = field(default_factory=list)  # each burst on / the one off beside it
 
     @property
     def ratio(self) -> float:
@@ -361,23 +363,53 @@ async def remove_automod_rules(guild_id: int) -> None:
         await automod.remove_rule(guild_id=guild_id, rule_id=rule.rule_id, actor_id=guild_id)
 
 
+async def switch_automod_rules(guild_id: int, enabled: bool) -> None:
+    """Turn every rule of the guild on or off, as `/automod edit` does one at a time: stored,
+    announced, and the guild's rules compiled again by the bot once the notice is heard."""
+    from models.automod import AutomodRule
+    from pegasus import notify
+
+    await AutomodRule.filter(guild_id=guild_id).update(enabled=enabled)
+    await notify.announce(notify.Topic.SETTINGS, guild_id, "automod")
+    await asyncio.sleep(ANNOUNCEMENTS_HEARD)
+
+
 async def compare_automod(
-    server: LocalDiscordProcess, arrivals: Arrivals, guild_id: int, messages: int, rules: int,
-    without: Rates,
+    server: LocalDiscordProcess,
+    arrivals: Arrivals,
+    guild_id: int,
+    messages: int,
+    rules: int,
 ) -> AutomodComparison:
-    """The rate with `rules` automod rules in the guild, against `without` and the rate once
-    they are removed again (load from elsewhere weighs on both sides alike)."""
+    """The rate with `rules` automod rules on, against the rate with them off, in bursts that
+    alternate (off, on, on, off, off, on, ...): a slow change of the machine's load or of the
+    database during the run weighs on both sides alike, instead of on whichever came later.
+    Each side's rate is its messages over its time, summed over its bursts."""
     from models.automod import AutomodHit
 
     await add_automod_rules(guild_id, rules)
-    await asyncio.sleep(ANNOUNCEMENTS_HEARD)
-    with_rules = await median_rate(server, arrivals, messages)
+    await switch_automod_rules(guild_id, False)
+    size = max(1, messages // BATCHES)
+    sides: dict[bool, list[Rates]] = {False: [], True: []}
+    enabled = False
+    for pair in range(BATCHES):
+        for on in (False, True) if pair % 2 == 0 else (True, False):
+            if on != enabled:
+                await switch_automod_rules(guild_id, on)
+                enabled = on
+            sides[on].append(await timed_broadcast(server, arrivals, size))
     hits = await AutomodHit.filter(guild_id=guild_id).count()
     await remove_automod_rules(guild_id)
     await asyncio.sleep(ANNOUNCEMENTS_HEARD)
-    after = await median_rate(server, arrivals, messages)
-    mean = Rates((without.wall + after.wall) / 2, (without.cpu + after.cpu) / 2)
-    return AutomodComparison(rules, mean, with_rules, hits)
+    pairs = [w.wall / o.wall for o, w in zip(sides[False], sides[True], strict=True)]
+    return AutomodComparison(rules, total_rate(sides[False]), total_rate(sides[True]), hits, pairs)
+
+
+def total_rate(bursts: list[Rates]) -> Rates:
+    """Events per second over bursts of one size: the harmonic mean of their rates."""
+    return Rates(
+        len(bursts) / sum(1 / b.wall for b in bursts), len(bursts) / sum(1 / b.cpu for b in bursts)
+    )
 
 
 async def flush_loop_ms(activity: Any, guild_id: int, members: int) -> float:
@@ -433,7 +465,7 @@ async def pegasus_rate(
         flushes = activity.flushes - flushes_before
         guild_id = next(iter(bot.guilds)).id
         automod = (
-            await compare_automod(server, arrivals, guild_id, messages, automod_rules, rate)
+            await compare_automod(server, arrivals, guild_id, messages, automod_rules)
             if automod_rules
             else None
         )
@@ -513,9 +545,7 @@ async def query_times(rows: int, guilds: int, samples: int) -> dict[str, float]:
     guild_ids, user_ids = await seed_user_xp(rows, guilds)
     rng = random.Random(42)
     sample = rng.sample(user_ids, min(50, len(user_ids)))
-    picks = list(
-        await UserXP.filter(user_id__in=sample).values_list("guild_id", "user_id", "xp")
-    )
+    picks = list(await UserXP.filter(user_id__in=sample).values_list("guild_id", "user_id", "xp"))
     top = await median_ms(samples, lambda: levels.top_xp(rng.choice(guild_ids)))
 
     def rank_call() -> Awaitable[int]:
@@ -624,6 +654,7 @@ class Figures:
     automod_cpu_ratio: float = 0.0
     automod_ratios: list[float] = field(default_factory=list)
     automod_hits: int = 0
+    automod_pair_ratios: list[float] = field(default_factory=list)
     automod_content: str = ""
 
 
@@ -711,6 +742,7 @@ def automod_figures(comparisons: list[AutomodComparison]) -> dict[str, Any]:
         "automod_cpu_ratio": statistics.median(c.cpu_ratio for c in comparisons),
         "automod_ratios": [c.ratio for c in comparisons],
         "automod_hits": sum(c.hits for c in comparisons),
+        "automod_pair_ratios": [r for c in comparisons for r in c.pair_ratios],
     }
 
 
@@ -756,13 +788,14 @@ def report(figures: Figures, smoke: bool) -> str:
             f"== {f.dialect}: the same bot with {f.automod_rules} automod rules of mixed kinds "
             f"(members say {f.automod_content!r})",
             "                                           per second   per CPU-second   (medians)",
-            f"  without rules (before and after):        {f.automod_without_rate:>10,.0f}   "
+            f"  without rules (bursts between the others): {f.automod_without_rate:>8,.0f}   "
             f"{f.automod_without_cpu_rate:>10,.0f}  events",
             f"  {'with ' + str(f.automod_rules) + ' rules:':<40} {f.automod_with_rate:>10,.0f}   "
             f"{f.automod_with_cpu_rate:>10,.0f}  events",
             f"  ratio, median of the runs:               {f.automod_ratio:>10.2f}   "
             f"{f.automod_cpu_ratio:>10.2f}   (per second, per CPU-second; target >= 0.90)",
             f"  each run:                                {runs_of(f.automod_ratios)}",
+            f"  each burst with rules / the one beside it: {runs_of(f.automod_pair_ratios)}",
             f"  rules that fired (should be 0):          {f.automod_hits:>10,}",
         ]
     if smoke:
