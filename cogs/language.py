@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied
@@ -20,6 +23,8 @@ from pegasus.i18n import (
 )
 from pegasus.services import language as service
 
+log = logging.getLogger(__name__)
+
 FOLLOW_DISCORD = "discord"
 LANGUAGE_CHOICES = [app_commands.Choice(name=name, value=code) for code, name in LANGUAGES.items()]
 MEMBER_CHOICES = [
@@ -28,9 +33,31 @@ MEMBER_CHOICES = [
 ]
 
 
+RELOAD_SECONDS = 60.0
+
+
 class Language(commands.Cog):
     def __init__(self, bot: Pegasus) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.reload.start()
+
+    async def cog_unload(self) -> None:
+        self.reload.cancel()
+
+    @tasks.loop(seconds=RELOAD_SECONDS)
+    async def reload(self) -> None:
+        """Choices made in another process (the standalone dashboard) reach this one within a
+        minute; on PostgreSQL a server's language reaches it at once, by the change notice."""
+        try:
+            await service.load_languages()
+        except Exception:
+            log.warning("Could not read the language choices again", exc_info=True)
+
+    @reload.before_loop
+    async def _first_reload_after_a_minute(self) -> None:
+        await asyncio.sleep(RELOAD_SECONDS)  # the bot read them at start
 
     group = app_commands.Group(
         name="language", description="Choose the language Pegasus speaks to you or your server."

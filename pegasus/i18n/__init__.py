@@ -52,6 +52,7 @@ __all__ = [
     "pgettext_in",
     "remember_guild_locale",
     "remember_user_locale",
+    "replace_known_locales",
     "reply_locale",
     "reset_locale",
     "set_locale",
@@ -128,6 +129,16 @@ def guild_locale(guild_id: int | None) -> str:
     if guild_id is None:
         return DEFAULT_LOCALE
     return _guild_locales.get(guild_id, DEFAULT_LOCALE)
+
+
+def replace_known_locales(guilds: dict[int, str], users: dict[int, str]) -> None:
+    """Everything known at once (read again from the database): choices gone are forgotten."""
+    fresh_guilds = {g: loc for g, code in guilds.items() if (loc := supported_locale(code))}
+    fresh_users = {u: loc for u, code in users.items() if (loc := supported_locale(code))}
+    _guild_locales.clear()
+    _guild_locales.update({g: loc for g, loc in fresh_guilds.items() if loc != DEFAULT_LOCALE})
+    _user_locales.clear()
+    _user_locales.update(fresh_users)
 
 
 def remember_user_locale(user_id: int, locale: str | None) -> None:

@@ -18,6 +18,7 @@ from pegasus.i18n import (
     guild_locale,
     remember_guild_locale,
     remember_user_locale,
+    replace_known_locales,
     supported_locale,
 )
 from pegasus.services.audit import ensure_rows, record_audit
@@ -37,15 +38,11 @@ def checked_language(code: str) -> str:
 
 
 async def load_languages() -> None:
-    """Read every server language and member choice that is not the default."""
-    for guild_id, language in await Guild.exclude(language=DEFAULT_LOCALE).values_list(
-        "id", "language"
-    ):
-        remember_guild_locale(guild_id, language)
-    for user_id, locale in await User.filter(preferred_locale__isnull=False).values_list(
-        "id", "preferred_locale"
-    ):
-        remember_user_locale(user_id, locale)
+    """Read every server language and member choice that is not the default (at start, and
+    again every minute: another process may have changed one, and on SQLite no notice says so)."""
+    guilds = await Guild.exclude(language=DEFAULT_LOCALE).values_list("id", "language")
+    users = await User.filter(preferred_locale__isnull=False).values_list("id", "preferred_locale")
+    replace_known_locales(dict(guilds), dict(users))
 
 
 async def reload_guild_language(guild_id: int) -> None:
