@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from models.economy import ShopItemType
 from pegasus.bot import Pegasus
+from pegasus.i18n import _, ngettext
 from pegasus.services import economy
 from pegasus.services.durations import parse_duration
 from pegasus.ui.roles import remember_role_setup, require_can_delegate
@@ -86,11 +87,15 @@ class EconomyAdmin(
             reason=reason, idempotency_key=request_key(interaction),
         )
         c = result.currency
-        verb = "Took" if take else "Gave"
-        preposition = "from" if take else "to"
+        text = (
+            _("Took {amount} from {member}. Their wallet: {wallet}. Transaction `{id}`.") if take
+            else _("Gave {amount} to {member}. Their wallet: {wallet}. Transaction `{id}`.")
+        )
         await interaction.response.send_message(
-            f"{verb} {c.format(result.amount)} {preposition} {member.mention}. Their wallet: "
-            f"{c.format(result.wallet)}. Transaction `{result.transaction_id.hex[:8]}`.",
+            text.format(
+                amount=c.format(result.amount), member=member.mention,
+                wallet=c.format(result.wallet), id=result.transaction_id.hex[:8],
+            ),
             ephemeral=True, allowed_mentions=_no_mentions(),
         )
 
@@ -106,18 +111,22 @@ class EconomyAdmin(
                 idempotency_key=request_key(interaction),
             )
             await answer.response.edit_message(
-                content=f"Reset {member.mention}: wallet {result.currency.format(result.wallet)}, "
-                f"bank {result.currency.format(0)}.",
+                content=_("Reset {member}: wallet {wallet}, bank {bank}.").format(
+                    member=member.mention, wallet=result.currency.format(result.wallet),
+                    bank=result.currency.format(0),
+                ),
                 view=None,
             )
 
         await confirm(
             interaction,
-            f"Reset {member.mention}'s economy account? Their wallet goes back to the starting "
-            "balance, the bank is emptied, and their items, streaks, cooldowns and game stats "
-            "are deleted. The ledger keeps the history.",
+            _(
+                "Reset {member}'s economy account? Their wallet goes back to the starting "
+                "balance, the bank is emptied, and their items, streaks, cooldowns and game stats "
+                "are deleted. The ledger keeps the history."
+            ).format(member=member.mention),
             reset,
-            confirm_label="Reset",
+            confirm_label=_("Reset"),
         )
 
     @app_commands.command(name="reverse", description="Undo a transaction from the ledger.")
@@ -134,19 +143,31 @@ class EconomyAdmin(
                 idempotency_key=request_key(interaction),
             )
             await answer.response.edit_message(
-                content=f"Reversed {len(result.original_ids)} ledger row(s): "
-                + ", ".join(f"`{i.hex[:8]}`" for i in result.original_ids) + ".",
+                content=ngettext(
+                    "Reversed {count} ledger row: {ids}.",
+                    "Reversed {count} ledger rows: {ids}.",
+                    len(result.original_ids),
+                ).format(
+                    count=len(result.original_ids),
+                    ids=", ".join(f"`{i.hex[:8]}`" for i in result.original_ids),
+                ),
                 view=None,
             )
 
         await confirm(
             interaction,
-            f"Reverse `{original.id.hex[:8]}` ({render.TYPE_LABELS.get(original.type)}: "
-            f"{render.describe(original)}; wallet {render.signed(c, original.amount)}, bank "
-            f"{render.signed(c, original.bank_amount)})? A transfer, robbery or fine is "
-            "reversed on both sides.",
+            _(
+                "Reverse `{id}` ({kind}: {description}; wallet {wallet}, bank {bank})? A "
+                "transfer, robbery or fine is reversed on both sides."
+            ).format(
+                id=original.id.hex[:8],
+                kind=render.label_of(render.TYPE_LABELS, original.type),
+                description=render.describe(original),
+                wallet=render.signed(c, original.amount),
+                bank=render.signed(c, original.bank_amount),
+            ),
             reverse,
-            confirm_label="Reverse",
+            confirm_label=_("Reverse"),
         )
 
     @app_commands.command(name="settings", description="Show the economy settings.")
@@ -199,9 +220,10 @@ class EconomyAdmin(
         settings = await economy.update_settings(
             guild_id_of(interaction), actor_id=interaction.user.id, **changed
         )
-        names = ", ".join(SETTINGS[k].label for k in changed)
+        names = ", ".join(_(SETTINGS[k].label) for k in changed)
         await interaction.response.send_message(
-            f"Updated: {names}.", embed=render.settings_embed(settings), ephemeral=True
+            _("Updated: {settings}.").format(settings=names),
+            embed=render.settings_embed(settings), ephemeral=True
         )
 
 
@@ -271,7 +293,9 @@ class ShopAdmin(
             await remember_role_setup(delegated, _member(interaction))
         settings = await economy.get_settings(guild_id)
         await interaction.response.send_message(
-            f"Added to the shop:\n{render.item_line(item, economy.currency_of(settings))}",
+            _("Added to the shop:\n{item}").format(
+                item=render.item_line(item, economy.currency_of(settings))
+            ),
             ephemeral=True, allowed_mentions=_no_mentions(),
         )
 
@@ -335,7 +359,9 @@ class ShopAdmin(
             await remember_role_setup(role, _member(interaction))
         settings = await economy.get_settings(guild_id)
         await interaction.response.send_message(
-            f"Updated:\n{render.item_line(edited, economy.currency_of(settings))}",
+            _("Updated:\n{item}").format(
+                item=render.item_line(edited, economy.currency_of(settings))
+            ),
             ephemeral=True, allowed_mentions=_no_mentions(),
         )
 
@@ -350,16 +376,19 @@ class ShopAdmin(
             removed = await economy.remove_item(
                 guild_id, found.name, actor_id=interaction.user.id
             )
-            await answer.response.edit_message(content=f"Removed **{removed}** from the shop.",
-                                               view=None)
+            await answer.response.edit_message(
+                content=_("Removed **{item}** from the shop.").format(item=removed), view=None
+            )
 
         await confirm(
             interaction,
-            f"Remove **{found.name}** from the shop? Members who hold it lose it; nothing is "
-            "refunded. To stop selling it but let people keep it, use `/shop-admin edit "
-            "enabled:False` instead.",
+            _(
+                "Remove **{item}** from the shop? Members who hold it lose it; nothing is "
+                "refunded. To stop selling it but let people keep it, use `/shop-admin edit "
+                "enabled:False` instead."
+            ).format(item=found.name),
             remove,
-            confirm_label="Remove",
+            confirm_label=_("Remove"),
         )
 
 

@@ -19,6 +19,7 @@ from models.economy import ShopItemType
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
+from pegasus.i18n import _, for_guild, format_number, ngettext
 from pegasus.services import economy
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.flows import run_flow
@@ -40,7 +41,7 @@ def request_key(interaction: discord.Interaction) -> str:
 
 def guild_id_of(interaction: discord.Interaction) -> int:
     if interaction.guild_id is None:
-        raise ValidationError("The economy works only in a server.")
+        raise ValidationError(_("The economy works only in a server."))
     return interaction.guild_id
 
 
@@ -48,11 +49,11 @@ def name_of(user: discord.abc.User) -> str:
     return discord.utils.escape_markdown(user.display_name)
 
 
-def refuse_bots(user: discord.abc.User, why: str = "Bots have no wallet.") -> None:
+def refuse_bots(user: discord.abc.User, why: str | None = None) -> None:
     """Bots take no part in the economy: looking one up must not open an account for it (it
-    would then appear on the money leaderboard)."""
+    would then appear on the money leaderboard). `why`: the refusal, already translated."""
     if user.bot:
-        raise ValidationError(why)
+        raise ValidationError(why or _("Bots have no wallet."))
 
 
 def view_kwargs(view: discord.ui.View | None) -> dict[str, discord.ui.View]:
@@ -97,13 +98,19 @@ def check_role_manageable(guild: discord.Guild, role_id: int) -> discord.Role:
     """The role a role item grants, if the bot can give it; a clear refusal otherwise."""
     role = guild.get_role(role_id)
     if role is None:
-        raise ConflictError("The role this item grants no longer exists: tell the server staff.")
+        raise ConflictError(
+            _("The role this item grants no longer exists: tell the server staff.")
+        )
     me = guild.me
     if not me.guild_permissions.manage_roles:
-        raise PermissionDenied("I need the Manage Roles permission to hand out this item's role.")
+        raise PermissionDenied(
+            _("I need the Manage Roles permission to hand out this item's role.")
+        )
     if role >= me.top_role or role.managed or role.is_default():
         raise PermissionDenied(
-            f"I can't give {role.mention}: it is above my highest role or managed by Discord."
+            _("I can't give {role}: it is above my highest role or managed by Discord.").format(
+                role=role.mention
+            )
         )
     return role
 
@@ -111,10 +118,10 @@ def check_role_manageable(guild: discord.Guild, role_id: int) -> discord.Role:
 def role_refusal(error: discord.HTTPException) -> str:
     """Why Discord would not give a role, in words a member understands."""
     if isinstance(error, discord.NotFound):
-        return "the role no longer exists"
+        return _("the role no longer exists")
     if isinstance(error, discord.Forbidden):
-        return "Discord refused, as the role is above mine or I lack Manage Roles"
-    return "Discord did not accept the change"
+        return _("Discord refused, as the role is above mine or I lack Manage Roles")
+    return _("Discord did not accept the change")
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +162,7 @@ class HitButton(BlackjackButton, template=r"pegasus:economy:bj-hit:(?P<id>[0-9]+
 
     @classmethod
     def make_button(cls, game_id: int) -> discord.ui.Button:
-        return discord.ui.Button(label="Hit", style=discord.ButtonStyle.primary,
+        return discord.ui.Button(label=_("Hit"), style=discord.ButtonStyle.primary,
                                  custom_id=f"pegasus:economy:bj-hit:{game_id}")
 
 
@@ -164,7 +171,7 @@ class StandButton(BlackjackButton, template=r"pegasus:economy:bj-stand:(?P<id>[0
 
     @classmethod
     def make_button(cls, game_id: int) -> discord.ui.Button:
-        return discord.ui.Button(label="Stand", style=discord.ButtonStyle.secondary,
+        return discord.ui.Button(label=_("Stand"), style=discord.ButtonStyle.secondary,
                                  custom_id=f"pegasus:economy:bj-stand:{game_id}")
 
 
@@ -221,7 +228,10 @@ class LedgerPageButton(
         )
         guild = interaction.guild
         member = guild.get_member(self.user_id) if guild is not None else None
-        name = name_of(member) if member is not None else f"Member {self.user_id}"
+        name = (
+            name_of(member) if member is not None
+            else _("Member {id}").format(id=self.user_id)
+        )
         await interaction.response.edit_message(
             embed=render.transactions_embed(name, listing),
             view=ledger_pager(self.user_id, listing),
@@ -240,11 +250,11 @@ def check_ledger_access(interaction: discord.Interaction, user_id: int) -> None:
     if user_id != viewer.id and not (
         isinstance(viewer, discord.Member) and viewer.guild_permissions.manage_guild
     ):
-        raise PermissionDenied("Only staff with Manage Server can see others' transactions.")
+        raise PermissionDenied(_("Only staff with Manage Server can see others' transactions."))
 
 
 def guild_name_of(interaction: discord.Interaction) -> str:
-    return interaction.guild.name if interaction.guild else "Server"
+    return interaction.guild.name if interaction.guild else _("Server")
 
 
 DYNAMIC_ITEMS = (HitButton, StandButton, ShopPageButton, LedgerPageButton)
@@ -296,9 +306,13 @@ class Economy(commands.Cog):
             return
         guild = getattr(channel, "guild", None)
         member = guild.get_member(ended.user_id) if guild is not None else None
-        name = name_of(member) if member is not None else "The player"
-        embed = render.blackjack_embed(name, ended)
-        embed.description = f"⏰ Time ran out, so the hand stood. {embed.description}"
+        # A timer's post: in the server's language.
+        with for_guild(guild.id if guild is not None else None):
+            name = name_of(member) if member is not None else _("The player")
+            embed = render.blackjack_embed(name, ended)
+            embed.description = _("⏰ Time ran out, so the hand stood. {outcome}").format(
+                outcome=embed.description
+            )
         try:
             await channel.get_partial_message(ended.message_id).edit(  # type: ignore[attr-defined]
                 embed=embed, view=None
@@ -328,8 +342,10 @@ class Economy(commands.Cog):
         )
         c = result.currency
         await interaction.response.send_message(
-            f"🏦 Deposited {c.format(result.amount)}. Wallet: {c.format(result.wallet)} · "
-            f"bank: {c.format(result.bank)}."
+            _("🏦 Deposited {amount}. Wallet: {wallet} · bank: {bank}.").format(
+                amount=c.format(result.amount), wallet=c.format(result.wallet),
+                bank=c.format(result.bank),
+            )
         )
 
     @app_commands.command(name="withdraw", description="Move money from the bank to your wallet.")
@@ -341,8 +357,10 @@ class Economy(commands.Cog):
         )
         c = result.currency
         await interaction.response.send_message(
-            f"🏦 Withdrew {c.format(result.amount)}. Wallet: {c.format(result.wallet)} · "
-            f"bank: {c.format(result.bank)}."
+            _("🏦 Withdrew {amount}. Wallet: {wallet} · bank: {bank}.").format(
+                amount=c.format(result.amount), wallet=c.format(result.wallet),
+                bank=c.format(result.bank),
+            )
         )
 
     @app_commands.command(name="pay", description="Give money from your wallet to a member.")
@@ -357,8 +375,10 @@ class Economy(commands.Cog):
         )
         c = result.currency
         await interaction.response.send_message(
-            f"💸 {interaction.user.mention} paid {member.mention} {c.format(result.amount)}. "
-            f"Wallet left: {c.format(result.sender_wallet)}.",
+            _("💸 {payer} paid {member} {amount}. Wallet left: {wallet}.").format(
+                payer=interaction.user.mention, member=member.mention,
+                amount=c.format(result.amount), wallet=c.format(result.sender_wallet),
+            ),
             allowed_mentions=discord.AllowedMentions(users=[member]),
         )
 
@@ -371,12 +391,15 @@ class Economy(commands.Cog):
             idempotency_key=request_key(interaction),
         )
         c = result.currency
-        streak = f"🔥 Streak: **{result.streak:,}** day{'s' if result.streak != 1 else ''}"
+        streak = ngettext(
+            "🔥 Streak: **{count}** day", "🔥 Streak: **{count}** days", result.streak
+        ).format(count=format_number(result.streak))
         if result.bonus:
-            streak += f" (bonus {c.format(result.bonus)})"
+            streak += _(" (bonus {amount})").format(amount=c.format(result.bonus))
         await interaction.response.send_message(
-            f"📅 You claimed {c.format(result.amount)}. {streak}. "
-            f"Next daily {render.when(result.next_at)}."
+            _("📅 You claimed {amount}. {streak}. Next daily {when}.").format(
+                amount=c.format(result.amount), streak=streak, when=render.when(result.next_at)
+            )
         )
 
     @app_commands.command(name="work", description="Work for a random wage; then rest a while.")
@@ -386,8 +409,12 @@ class Economy(commands.Cog):
             idempotency_key=request_key(interaction),
         )
         await interaction.response.send_message(
-            f"💼 You {result.job} and earned {result.currency.format(result.amount)}. "
-            f"You can work again {render.when(result.next_at)}."
+            # Translators: {job} is what the member did, e.g. "delivered pizzas"; {when} is a
+            # relative time such as "in 1 hour".
+            _("💼 You {job} and earned {amount}. You can work again {when}.").format(
+                job=_(result.job), amount=result.currency.format(result.amount),
+                when=render.when(result.next_at),
+            )
         )
 
     @app_commands.command(name="rob", description="Try to steal from a member's wallet (risky).")
@@ -399,13 +426,21 @@ class Economy(commands.Cog):
         )
         c = result.currency
         if result.success:
-            text = (f"🦹 {interaction.user.mention} robbed {member.mention} of "
-                    f"{c.format(result.amount)}!")
+            text = _("🦹 {robber} robbed {member} of {amount}!").format(
+                robber=interaction.user.mention, member=member.mention,
+                amount=c.format(result.amount),
+            )
         else:
-            text = (f"🚓 {interaction.user.mention} was caught trying to rob {member.mention} "
-                    f"and paid them a fine of {c.format(result.amount)}.")
+            text = _(
+                "🚓 {robber} was caught trying to rob {member} and paid them a fine of {amount}."
+            ).format(
+                robber=interaction.user.mention, member=member.mention,
+                amount=c.format(result.amount),
+            )
         await interaction.response.send_message(
-            f"{text} Next attempt {render.when(result.next_at)}.",
+            _("{outcome} Next attempt {when}.").format(
+                outcome=text, when=render.when(result.next_at)
+            ),
             allowed_mentions=discord.AllowedMentions(users=[member]),
         )
 
@@ -483,7 +518,7 @@ class Economy(commands.Cog):
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
         target = member or interaction.user
-        refuse_bots(target, "Bots don't gamble: they have no games to show.")
+        refuse_bots(target, _("Bots don't gamble: they have no games to show."))
         stats, currency = await economy.gambling_stats(guild_id_of(interaction), target.id)
         await interaction.response.send_message(
             embed=render.stats_embed(name_of(target), stats, currency)
@@ -519,8 +554,10 @@ class Economy(commands.Cog):
             role = check_role_manageable(interaction.guild, int(wanted.effect["role_id"]))
             if not await vet_grants(member, [role], purpose=f"shop item {wanted.name}"):
                 raise PermissionDenied(
-                    f"**{wanted.name}** can't be bought now: I may no longer give {role.mention}. "
-                    "The server staff have been told; nothing was charged."
+                    _(
+                        "**{item}** can't be bought now: I may no longer give {role}. The server "
+                        "staff have been told; nothing was charged."
+                    ).format(item=wanted.name, role=role.mention)
                 )
         result = await economy.buy(
             guild_id, member.id, item, quantity, member_role_ids=[r.id for r in member.roles],
@@ -533,10 +570,13 @@ class Economy(commands.Cog):
             await interaction.followup.send(text, allowed_mentions=discord.AllowedMentions.none())
             return
         c = result.currency
-        text = (f"🛍️ You bought **{result.quantity:,} x {result.item_name}** for "
-                f"{c.format(result.total)}. You now have {result.held:,}.")
+        text = _("🛍️ You bought **{count} x {item}** for {amount}. You now have {held}.").format(
+            count=format_number(result.quantity), item=result.item_name,
+            amount=c.format(result.total), held=format_number(result.held),
+        )
         if result.item_type in (ShopItemType.BOOST, ShopItemType.CUSTOM):
-            text += f" Use it with `/use item:{result.item_name}`."
+            # Translators: keep `/use item:` as it is (the command a member types).
+            text += _(" Use it with `/use item:{item}`.").format(item=result.item_name)
         await interaction.response.send_message(
             text, allowed_mentions=discord.AllowedMentions.none()
         )
@@ -567,22 +607,31 @@ class Economy(commands.Cog):
             except PegasusError as refusal:
                 # Money was taken and the role not given: staff must act, so say it loudly.
                 log.error("Refund of purchase %s failed: %s", result.transaction_id, refusal)
-                return (f"⚠️ I could not give you {role.mention} ({why}) and could not refund "
-                        f"**{result.item_name}** automatically: {refusal} Ask the staff to "
-                        f"reverse purchase `{result.transaction_id.hex[:8]}` with "
-                        "/economy reverse.")
-            return (f"↩️ I could not give you {role.mention}: {why}. Your purchase of "
-                    f"**{result.item_name}** was refunded: {c.format(refunded.amount)} is back "
-                    f"in your wallet (now {c.format(refunded.wallet)}). Tell the staff so they "
-                    "can fix the role.")
+                return _(
+                    "⚠️ I could not give you {role} ({why}) and could not refund **{item}** "
+                    "automatically: {refusal} Ask the staff to reverse purchase `{id}` with "
+                    "/economy reverse."
+                ).format(
+                    role=role.mention, why=why, item=result.item_name, refusal=refusal,
+                    id=result.transaction_id.hex[:8],
+                )
+            return _(
+                "↩️ I could not give you {role}: {why}. Your purchase of **{item}** was refunded: "
+                "{amount} is back in your wallet (now {wallet}). Tell the staff so they can fix "
+                "the role."
+            ).format(
+                role=role.mention, why=why, item=result.item_name,
+                amount=c.format(refunded.amount), wallet=c.format(refunded.wallet),
+            )
 
         granting = await run_flow(
             reserve=bought, act=give, undo=refund, undo_on=(discord.HTTPException,)
         )
         if granting.undone is not None:
             return granting.undone
-        return (f"🛍️ You bought **{result.item_name}** for {c.format(result.total)}. "
-                f"You now have the {role.mention} role.")
+        return _("🛍️ You bought **{item}** for {amount}. You now have the {role} role.").format(
+            item=result.item_name, amount=c.format(result.total), role=role.mention
+        )
 
     @app_commands.command(name="sell", description="Sell items back to the shop.")
     @app_commands.describe(item="The item's name", quantity="How many (default 1)")
@@ -596,15 +645,17 @@ class Economy(commands.Cog):
             idempotency_key=request_key(interaction),
         )
         c = result.currency
-        text = (f"💰 You sold **{result.quantity:,} x {result.item_name}** for "
-                f"{c.format(result.total)}. You have {result.held:,} left.")
+        text = _("💰 You sold **{count} x {item}** for {amount}. You have {held} left.").format(
+            count=format_number(result.quantity), item=result.item_name,
+            amount=c.format(result.total), held=format_number(result.held),
+        )
         member = interaction.user
         if result.role_id and isinstance(member, discord.Member) and interaction.guild:
             role = interaction.guild.get_role(result.role_id)
             if role is not None and role in member.roles:
                 try:
                     await member.remove_roles(role, reason=f"Sold {result.item_name}")
-                    text += f" The {role.mention} role was removed."
+                    text += _(" The {role} role was removed.").format(role=role.mention)
                 except discord.HTTPException:
                     log.warning("Could not remove sold role %s from %s", role.id, member.id)
         await interaction.response.send_message(
@@ -620,13 +671,21 @@ class Economy(commands.Cog):
             idempotency_key=request_key(interaction),
         )
         if result.expires_at is not None:
-            text = (f"✨ **{result.item_name}** is active: {render.effect_text(result.effect)}, "
-                    f"ending {render.when(result.expires_at)}.")
+            text = _("✨ **{item}** is active: {effect}, ending {when}.").format(
+                item=result.item_name, effect=render.effect_text(result.effect),
+                when=render.when(result.expires_at),
+            )
         else:
-            message = result.effect.get("message") or "Show this message to the staff to redeem it."
-            text = f"✨ You used **{result.item_name}**. {message}"
+            message = result.effect.get("message") or _(
+                "Show this message to the staff to redeem it."
+            )
+            text = _("✨ You used **{item}**. {message}").format(
+                item=result.item_name, message=message
+            )
         await interaction.response.send_message(
-            f"{text} You have {result.left:,} left.",
+            _("{text} You have {count} left.").format(
+                text=text, count=format_number(result.left)
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -636,7 +695,7 @@ class Economy(commands.Cog):
         self, interaction: discord.Interaction, member: discord.Member | None = None
     ) -> None:
         target = member or interaction.user
-        refuse_bots(target, "Bots have no inventory.")
+        refuse_bots(target, _("Bots have no inventory."))
         held = await economy.inventory(guild_id_of(interaction), target.id,
                                     now=discord.utils.utcnow())
         await interaction.response.send_message(

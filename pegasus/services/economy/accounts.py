@@ -17,6 +17,7 @@ from pegasus.errors import (
     ValidationError,
     user_ref,
 )
+from pegasus.i18n import _
 from pegasus.services import directory
 
 from .amounts import ALL, Amount, Currency
@@ -101,7 +102,7 @@ async def find_balance(guild_id: int, user_id: int) -> BalanceView:
     row = await EconomyBalance.get_or_none(guild_id=guild_id, user_id=user_id)
     if row is None:
         raise NotFoundError(
-            "{member} has no economy account in this server yet.", member=user_ref(user_id)
+            _("{member} has no economy account in this server yet."), member=user_ref(user_id)
         )
     settings = await get_settings(guild_id)
     return await _view(row, settings.currency)
@@ -165,17 +166,22 @@ async def _bank_move(
 ) -> BankResult:
     settings = await ensure_accounts(guild_id, [user_id])
     currency = settings.currency
-    source = "wallet" if to_bank else "bank"
 
     async def work(conn: BaseDBAsyncClient) -> BankResult:
         row = await locked_balance(conn, guild_id, user_id)
         available = row.wallet if to_bank else row.bank
         value = available if amount == ALL else amount
         if value <= 0:
-            raise ValidationError(f"Your {source} is empty: there is nothing to move.")
+            raise ValidationError(
+                _("Your wallet is empty: there is nothing to move.") if to_bank
+                else _("Your bank is empty: there is nothing to move.")
+            )
         if value > available:
             raise InsufficientFunds(
-                f"You have only {currency.format(available)} in your {source}."
+                (
+                    _("You have only {amount} in your wallet.") if to_bank
+                    else _("You have only {amount} in your bank.")
+                ).format(amount=currency.format(available))
             )
         delta = value if to_bank else -value
         entry = await move(
@@ -216,9 +222,9 @@ async def pay(
 
     Each half of the ledger names the other member in `related_user_id`."""
     if sender_id == recipient_id:
-        raise ValidationError("You can't pay yourself.")
+        raise ValidationError(_("You can't pay yourself."))
     if recipient_is_bot:
-        raise ValidationError("Bots have no wallet: pay a person instead.")
+        raise ValidationError(_("Bots have no wallet: pay a person instead."))
     settings = await ensure_accounts(guild_id, [sender_id, recipient_id])
     currency = settings.currency
 
@@ -227,7 +233,7 @@ async def pay(
         if value == ALL:
             value = (await locked_balance(conn, guild_id, sender_id)).wallet
             if value <= 0:
-                raise InsufficientFunds("Your wallet is empty.")
+                raise InsufficientFunds(_("Your wallet is empty."))
         legs: dict[int, LedgerEntry] = {}
         # Lower user id first, so two opposite payments lock the same rows in the same order.
         for user_id in sorted((sender_id, recipient_id)):
@@ -240,7 +246,9 @@ async def pay(
                 related_user_id=recipient_id if sending else sender_id,
                 idempotency_key=idempotency_key if sending else None,
                 short_message=None if not sending
-                else f"You don't have {currency.format(value)} in your wallet.",
+                else _("You don't have {amount} in your wallet.").format(
+                    amount=currency.format(value)
+                ),
             )
         sent, received = legs[sender_id], legs[recipient_id]
         await link_halves(conn, sent.id, received.id)
@@ -276,7 +284,7 @@ async def list_transactions(
     total = await query.count()
     pages = max(1, -(-total // per_page))
     if page < 1:
-        raise ValidationError("Pages start at 1.")
+        raise ValidationError(_("Pages start at 1."))
     page = min(page, pages)
     rows = await query.order_by("-created_at", "-id").offset((page - 1) * per_page).limit(per_page)
     return LedgerPage([LedgerEntry.from_row(r) for r in rows], page, pages, total,
@@ -288,12 +296,16 @@ async def find_transaction(guild_id: int, reference: str) -> LedgerEntry:
     cleaned = reference.strip().lower().replace("-", "")
     if not re.fullmatch(r"[0-9a-f]{8,32}", cleaned):
         raise ValidationError(
-            "Give the transaction id shown by /transactions (at least its first 8 characters)."
+            _("Give the transaction id shown by /transactions (at least its first 8 characters).")
         )
     if len(cleaned) == 32:
         row = await EconomyTransaction.get_or_none(id=uuid.UUID(cleaned), guild_id=guild_id)
         if row is None:
-            raise NotFoundError(f"No transaction `{reference.strip()}` in this server.")
+            raise NotFoundError(
+                _("No transaction `{reference}` in this server.").format(
+                    reference=reference.strip()
+                )
+            )
         return LedgerEntry.from_row(row)
     # A prefix of the hex form: UUIDs are stored as text on SQLite and uuid on PostgreSQL, so
     # compare on a range of ids instead of a string prefix.
@@ -304,9 +316,11 @@ async def find_transaction(guild_id: int, reference: str) -> LedgerEntry:
     ).limit(2)
     rows = [r for r in rows if r.id.hex.startswith(cleaned)]
     if not rows:
-        raise NotFoundError(f"No transaction `{reference.strip()}` in this server.")
+        raise NotFoundError(
+            _("No transaction `{reference}` in this server.").format(reference=reference.strip())
+        )
     if len(rows) > 1:
-        raise ValidationError("Several transactions start like that: give more characters.")
+        raise ValidationError(_("Several transactions start like that: give more characters."))
     return LedgerEntry.from_row(rows[0])
 
 
@@ -335,7 +349,9 @@ async def reverse_transaction(
     """
     original = await find_transaction(guild_id, reference)
     if original.type in (TransactionType.REVERSAL, TransactionType.RESET):
-        raise ValidationError(f"A `{original.type}` transaction can't be reversed.")
+        raise ValidationError(
+            _("A `{kind}` transaction can't be reversed.").format(kind=original.type)
+        )
     if original.type == TransactionType.SHOP_BUY:
         # A purchase is undone whole: the money back and the items back to the shop.
         refund = await refund_purchase(
@@ -381,7 +397,7 @@ async def reverse_transaction(
         return await atomic(run, idempotency_key=reversal_key)
     except AlreadyProcessed:
         raise ConflictError(
-            f"Transaction `{original.id.hex[:8]}` was already reversed."
+            _("Transaction `{id}` was already reversed.").format(id=original.id.hex[:8])
         ) from None
 
 

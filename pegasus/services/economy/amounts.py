@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import N_, _, format_number
 
 __all__ = ["ALL", "MAX_BALANCE", "Amount", "Currency", "parse_amount", "validate_amount"]
 
@@ -26,7 +27,6 @@ _AMOUNT = re.compile(
 _SEPARATED_DIGITS = re.compile(r"[\d,_ ]*\d[,_ ][\d,_ .]*[kmb]?")
 # Finer than the next smaller unit (`0.0001b`) reads as a slip as easily as an amount.
 _SUFFIX_DECIMALS = 3
-_SUFFIX_DIGITS = ("no", "one", "two", "three")[_SUFFIX_DECIMALS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class Currency:
 
     def format(self, amount: int) -> str:
         """`1250` → `🪙 1,250`: thousands separators, the guild's symbol."""
-        return f"{self.symbol} {amount:,}"
+        return f"{self.symbol} {format_number(amount)}"
 
 
 def parse_amount(text: str | int, *, allow_all: bool = True) -> Amount:
@@ -52,7 +52,7 @@ def parse_amount(text: str | int, *, allow_all: bool = True) -> Amount:
     if allow_all and cleaned in ("all", "max"):
         return ALL
     if cleaned.startswith("-"):
-        raise ValidationError("The amount must be positive.")
+        raise ValidationError(_("The amount must be positive."))
     match = _AMOUNT.fullmatch(cleaned)
     if not match:
         raise _not_an_amount(text, cleaned, allow_all=allow_all)
@@ -65,18 +65,20 @@ def parse_amount(text: str | int, *, allow_all: bool = True) -> Amount:
         return validate_amount(int(whole) * _SUFFIXES.get(suffix or "", 1))
     if suffix is None:
         # `1.000` is one coin to some readers and a thousand to others.
-        raise ValidationError("Amounts are whole numbers of coins.")
+        raise ValidationError(_("Amounts are whole numbers of coins."))
     scale = _SUFFIXES[suffix]
     digits = fraction.rstrip("0")
     if len(digits) >= len(str(scale)):  # finer than one coin; also keeps int() short
-        raise ValidationError("Amounts are whole numbers of coins.")
+        raise ValidationError(_("Amounts are whole numbers of coins."))
     value, rest = divmod(int(whole + digits) * scale, 10 ** len(digits))
     if rest:
-        raise ValidationError("Amounts are whole numbers of coins.")
+        raise ValidationError(_("Amounts are whole numbers of coins."))
     if len(digits) > _SUFFIX_DECIMALS:
+        # Translators: {amount} is the same amount written shorter, e.g. `100k`.
         raise ValidationError(
-            f"{shown_input(text)} has more than {_SUFFIX_DIGITS} digits after the point: "
-            f"write it as {_short_amount(value)}."
+            _("{text} has more than three digits after the point: write it as {amount}.").format(
+                text=shown_input(text), amount=_short_amount(value)
+            )
         )
     return validate_amount(value)
 
@@ -84,13 +86,23 @@ def parse_amount(text: str | int, *, allow_all: bool = True) -> Amount:
 def _not_an_amount(text: str, cleaned: str, *, allow_all: bool) -> ValidationError:
     if _SEPARATED_DIGITS.fullmatch(cleaned):
         return ValidationError(
-            f"{shown_input(text)} is not an amount: separators go between groups of three "
-            "digits, as in `1,000,000`."
+            _(
+                "{text} is not an amount: separators go between groups of three digits, as in "
+                "`1,000,000`."
+            ).format(text=shown_input(text))
         )
-    forms = "a whole number such as `250`, `1,000` or `2.5k`"
     if allow_all:
-        forms += ", or `all`"
-    return ValidationError(f"{shown_input(text)} is not an amount: use {forms}.")
+        return ValidationError(
+            _(
+                "{text} is not an amount: use a whole number such as `250`, `1,000` or `2.5k`, "
+                "or `all`."
+            ).format(text=shown_input(text))
+        )
+    return ValidationError(
+        _("{text} is not an amount: use a whole number such as `250`, `1,000` or `2.5k`.").format(
+            text=shown_input(text)
+        )
+    )
 
 
 def _short_amount(value: int) -> str:
@@ -103,10 +115,18 @@ def _short_amount(value: int) -> str:
     return f"`{value:,}`"
 
 
-def validate_amount(value: int, *, what: str = "The amount") -> int:
-    """Positive and within the limit every balance respects."""
+# What an amount is (`what=`): its refusals when zero or over the limit.
+_LIMIT_REFUSALS = {
+    "amount": (N_("The amount must be more than zero."), N_("The amount can be at most {limit}.")),
+    "price": (N_("The price must be more than zero."), N_("The price can be at most {limit}.")),
+}
+
+
+def validate_amount(value: int, *, what: str = "amount") -> int:
+    """Positive and within the limit every balance respects (`what`: "amount" or "price")."""
+    too_small, too_large = _LIMIT_REFUSALS[what]
     if value <= 0:
-        raise ValidationError(f"{what} must be more than zero.")
+        raise ValidationError(_(too_small))
     if value > MAX_BALANCE:
-        raise ValidationError(f"{what} can be at most {MAX_BALANCE:,}.")
+        raise ValidationError(_(too_large).format(limit=format_number(MAX_BALANCE)))
     return value

@@ -14,6 +14,7 @@ from tortoise.expressions import F
 
 from models.economy import EconomyBalance, EconomyUserItem, TransactionType
 from pegasus.errors import ConflictError, CooldownActive, PermissionDenied, ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.durations import format_duration
 
 from .amounts import Currency
@@ -97,7 +98,9 @@ async def claim_daily(
             if not restarted:
                 left = format_duration(max(1, int((tomorrow - now).total_seconds())))
                 raise CooldownActive(
-                    f"You already claimed today's daily. The next one is ready in {left}.",
+                    _("You already claimed today's daily. The next one is ready in {left}.").format(
+                        left=left
+                    ),
                     retry_at=tomorrow.timestamp(),
                 )
         streak = (await base.values_list("daily_streak", flat=True))[0]
@@ -129,10 +132,12 @@ class WorkResult:
     currency: Currency
 
 
+# Stored in English in the ledger; shown with `_(job)`.
+# Translators: what a member did at /work, shown as "You {job} and earned ...".
 JOBS = (
-    "delivered pizzas", "walked the neighbour's dogs", "fixed a leaky sink",
-    "wrote some code", "tutored a student", "painted a fence", "sold lemonade",
-    "streamed for a few hours", "washed cars", "moderated a busy server",
+    N_("delivered pizzas"), N_("walked the neighbour's dogs"), N_("fixed a leaky sink"),
+    N_("wrote some code"), N_("tutored a student"), N_("painted a fence"), N_("sold lemonade"),
+    N_("streamed for a few hours"), N_("washed cars"), N_("moderated a busy server"),
 )
 
 
@@ -159,7 +164,7 @@ async def work(
         )
         next_at = await claim_cooldown(
             conn, guild_id, user_id, "work", now=now, seconds=settings.work_cooldown_seconds,
-            message="You're tired. You can work again in {left}.",
+            message=_("You're tired. You can work again in {left}."),
         )
         return WorkResult(amount, job, next_at, currency)
 
@@ -220,12 +225,12 @@ async def rob(
     """Try to steal part of the victim's wallet. Failing costs the robber a fine paid to the
     victim. Not yourself, not bots, not members holding rob protection."""
     if robber_id == victim_id:
-        raise ValidationError("You can't rob yourself.")
+        raise ValidationError(_("You can't rob yourself."))
     if victim_is_bot:
-        raise ValidationError("Bots have nothing to steal.")
+        raise ValidationError(_("Bots have nothing to steal."))
     settings = await ensure_accounts(guild_id, [robber_id, victim_id])
     if not settings.rob_enabled:
-        raise PermissionDenied("Robbing is turned off in this server.")
+        raise PermissionDenied(_("Robbing is turned off in this server."))
     currency = settings.currency
     # Chance is drawn once, before the transaction, so a retry cannot re-roll it.
     success = rng.randrange(100) < settings.rob_success_percent
@@ -240,13 +245,13 @@ async def rob(
         # same row (use_item), so a protection committed before this point is seen, and one
         # activated later waits until this robbery is over.
         if await _has_active_effect(guild_id, victim_id, "rob_protection", now, conn):
-            raise ConflictError("That member is protected from robbers right now.")
+            raise ConflictError(_("That member is protected from robbers right now."))
         victim_wallet = rows[victim_id].wallet
         if victim_wallet < settings.rob_min_victim_wallet:
             raise ValidationError(
-                "That member has less than "
-                f"{currency.format(settings.rob_min_victim_wallet)} in their wallet: "
-                "not worth the risk."
+                _("That member has less than {amount} in their wallet: not worth the risk.").format(
+                    amount=currency.format(settings.rob_min_victim_wallet)
+                )
             )
         if success:
             amount = max(1, victim_wallet * share // 100)
@@ -272,7 +277,7 @@ async def rob(
             await link_halves(conn, halves[0].id, halves[1].id)
         next_at = await claim_cooldown(
             conn, guild_id, robber_id, "rob", now=now, seconds=settings.rob_cooldown_seconds,
-            message="Lie low for a while: you can rob again in {left}.",
+            message=_("Lie low for a while: you can rob again in {left}."),
         )
         return RobResult(success, amount, next_at, currency)
 

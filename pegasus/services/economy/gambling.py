@@ -35,6 +35,7 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
+from pegasus.i18n import N_, _
 
 from .amounts import ALL, Amount, Currency
 from .ledger import AlreadyProcessed, atomic, ensure_accounts, locked_balance, move
@@ -105,7 +106,7 @@ COIN_SIDES = ("heads", "tails")
 def coinflip_outcome(side: str, rng: random.Random) -> Outcome:
     side = side.strip().lower()
     if side not in COIN_SIDES:
-        raise ValidationError("Pick `heads` or `tails`.")
+        raise ValidationError(_("Pick `heads` or `tails`."))
     landed = rng.choice(COIN_SIDES)
     return Outcome(Fraction(2) if landed == side else Fraction(0),
                    {"side": side, "landed": landed})
@@ -144,7 +145,9 @@ def slots_outcome(rng: random.Random) -> Outcome:
 RED_NUMBERS = frozenset(
     {1, 3, 5, 7, 9, 12, 14, 16, 18, 19, 21, 23, 25, 27, 30, 32, 34, 36}
 )
-ROULETTE_SPACES = (
+# Translators: what a member may bet on at /roulette. Keep the words they type in English
+# (red, black, odd, even, low, high, 1st, 2nd, 3rd); the rest may be translated.
+ROULETTE_SPACES = N_(
     "a number 0-36, red, black, odd, even, low (1-18), high (19-36), or 1st, 2nd, 3rd (dozens)"
 )
 _DOZENS = {"1st": 1, "2nd": 2, "3rd": 3}
@@ -164,7 +167,9 @@ def parse_roulette_space(space: str) -> str:
     if cleaned in ("red", "black", "odd", "even", "low", "high", *_DOZENS):
         return cleaned
     raise ValidationError(
-        f"{shown_input(space, limit=20)} is not a roulette space. Bet on {ROULETTE_SPACES}."
+        _("{text} is not a roulette space. Bet on {spaces}.").format(
+            text=shown_input(space, limit=20), spaces=_(ROULETTE_SPACES)
+        )
     )
 
 
@@ -225,8 +230,10 @@ def check_bet(settings: EconomyConfig, bet: int) -> None:
     currency = settings.currency
     if bet < settings.min_bet or bet > settings.max_bet:
         raise ValidationError(
-            f"Bets here are between {currency.format(settings.min_bet)} and "
-            f"{currency.format(settings.max_bet)}."
+            _("Bets here are between {minimum} and {maximum}.").format(
+                minimum=currency.format(settings.min_bet),
+                maximum=currency.format(settings.max_bet),
+            )
         )
 
 
@@ -287,7 +294,7 @@ async def play(
         if stake == ALL:
             stake = (await locked_balance(conn, guild_id, user_id)).wallet
             if stake <= 0:
-                raise InsufficientFunds("Your wallet is empty.")
+                raise InsufficientFunds(_("Your wallet is empty."))
             check_bet(settings, stake)
         payout = _payout(stake, outcome.multiplier)
         await move(
@@ -296,7 +303,9 @@ async def play(
             description=f"{game.value.capitalize()}: bet {stake:,}, paid {payout:,}",
             metadata={"game": game.value, "bet": stake, "payout": payout, **outcome.detail},
             idempotency_key=idempotency_key, gambled=stake, earned=max(0, payout - stake),
-            short_message=f"You don't have {currency.format(stake)} in your wallet to bet.",
+            short_message=_("You don't have {amount} in your wallet to bet.").format(
+                amount=currency.format(stake)
+            ),
         )
         await record_game(conn, guild_id, user_id, game, stake, payout)
         wallet = (await locked_balance(conn, guild_id, user_id)).wallet
@@ -452,7 +461,9 @@ async def start_blackjack(
             wallet=-stake, currency=currency, description=f"Blackjack: bet {stake:,} held",
             metadata={"game": Game.BLACKJACK.value, "bet": stake, "held": True},
             idempotency_key=idempotency_key, gambled=stake,
-            short_message=f"You don't have {currency.format(stake)} in your wallet to bet.",
+            short_message=_("You don't have {amount} in your wallet to bet.").format(
+                amount=currency.format(stake)
+            ),
         )
         game = await EconomyBlackjackGame.create(
             guild_id=guild_id, user_id=user_id, bet=stake, deck=deck, player_hand=player,
@@ -500,7 +511,7 @@ async def _settle(
         id=game.id, version=game.version, status=BlackjackStatus.ACTIVE
     ).using_db(conn).update(**changes)
     if not finished:
-        raise ConflictError("This game already moved on: look at the latest hand.")
+        raise ConflictError(_("This game already moved on: look at the latest hand."))
     await record_game(conn, guild_id, user_id, Game.BLACKJACK, game.bet, payout)
     await scheduler.cancel(BLACKJACK_TIMEOUT_KIND, f"economy:blackjack:{game.id}", using_db=conn)
     for name, value in changes.items():
@@ -511,11 +522,11 @@ async def _settle(
 async def _load_game(game_id: int, user_id: int | None) -> EconomyBlackjackGame:
     game = await EconomyBlackjackGame.get_or_none(id=game_id)
     if game is None:
-        raise NotFoundError("That blackjack game no longer exists.")
+        raise NotFoundError(_("That blackjack game no longer exists."))
     if user_id is not None and game.user_id != user_id:  # type: ignore[attr-defined]
-        raise PermissionDenied("This isn't your game: start your own with /blackjack.")
+        raise PermissionDenied(_("This isn't your game: start your own with /blackjack."))
     if game.status != BlackjackStatus.ACTIVE:
-        raise ConflictError("This game is already over.")
+        raise ConflictError(_("This game is already over."))
     return game
 
 
@@ -537,7 +548,7 @@ async def blackjack_hit(game_id: int, user_id: int) -> BlackjackView:
             id=game.id, version=game.version, status=BlackjackStatus.ACTIVE
         ).using_db(conn).update(player_hand=player, deck=deck, version=game.version + 1)
         if not moved:
-            raise ConflictError("This game already moved on: look at the latest hand.")
+            raise ConflictError(_("This game already moved on: look at the latest hand."))
         game.player_hand, game.deck, game.version = player, deck, game.version + 1
         return _view(game, currency)
 
@@ -569,7 +580,7 @@ async def _once(
     try:
         return await atomic(run, idempotency_key=_settle_key(game.id))
     except AlreadyProcessed:
-        raise ConflictError("This game is already over.") from None
+        raise ConflictError(_("This game is already over.")) from None
 
 
 async def expire_blackjack(game_id: int) -> BlackjackView | None:
@@ -590,7 +601,7 @@ async def attach_blackjack_message(game_id: int, channel_id: int, message_id: in
 async def get_blackjack(game_id: int) -> BlackjackView:
     game = await EconomyBlackjackGame.get_or_none(id=game_id)
     if game is None:
-        raise NotFoundError("That blackjack game no longer exists.")
+        raise NotFoundError(_("That blackjack game no longer exists."))
     settings = await ensure_accounts(game.guild_id, [game.user_id])  # type: ignore[attr-defined]
     return _view(game, settings.currency)
 

@@ -43,6 +43,7 @@ from pegasus.errors import (
     PegasusError,
     ValidationError,
 )
+from pegasus.i18n import _
 from pegasus.services import directory
 from pegasus.services.durations import format_duration
 
@@ -80,7 +81,9 @@ class AlreadyProcessed(ConflictError):
     """The request with this idempotency key was already carried out; nothing changed again."""
 
     def __init__(self) -> None:
-        super().__init__("That request was already handled: nothing was charged or paid twice.")
+        super().__init__(
+            _("That request was already handled: nothing was charged or paid twice.")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +201,7 @@ async def atomic(
             log.debug("Retrying an economy transaction after %s", type(error).__name__)
         # Back off a little, with jitter, so the transactions that collided do not collide again.
         await asyncio.sleep(0.005 * (attempt + 1) * (1 + random.random()))
-    raise AssertionError("unreachable")
+    raise AssertionError  # unreachable: the last attempt returns or raises
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,24 +354,28 @@ async def _explain_refusal(
 ) -> None:
     row = await EconomyBalance.get_or_none(guild_id=guild_id, user_id=user_id).using_db(conn)
     if row is None:
-        raise NotFoundError("That member has no account here yet.")
+        raise NotFoundError(_("That member has no account here yet."))
     if needed_wallet and row.wallet < needed_wallet:
         raise InsufficientFunds(
             short_message
-            or f"The wallet holds only {currency.format(row.wallet)} "
-            f"(needed {currency.format(needed_wallet)})."
+            or _("The wallet holds only {amount} (needed {needed}).").format(
+                amount=currency.format(row.wallet), needed=currency.format(needed_wallet)
+            )
         )
     if bank_delta < 0 and row.bank < -bank_delta:
         raise InsufficientFunds(
             short_message
-            or f"The bank holds only {currency.format(row.bank)} "
-            f"(needed {currency.format(-bank_delta)})."
+            or _("The bank holds only {amount} (needed {needed}).").format(
+                amount=currency.format(row.bank), needed=currency.format(-bank_delta)
+            )
         )
     if net > 0:
         raise ValidationError(
-            f"That would take a balance over the limit of {currency.format(MAX_BALANCE)}."
+            _("That would take a balance over the limit of {limit}.").format(
+                limit=currency.format(MAX_BALANCE)
+            )
         )
-    raise ConflictError("The balance changed at the same moment; please try again.")
+    raise ConflictError(_("The balance changed at the same moment; please try again."))
 
 
 async def link_halves(conn: BaseDBAsyncClient, first_id: uuid.UUID, second_id: uuid.UUID) -> None:

@@ -20,6 +20,7 @@ from models.economy import (
     EconomyTransaction,
     EconomyUserItem,
 )
+from pegasus.i18n import N_
 from pegasus.services.privacy import PrivacyDeclaration, register
 
 
@@ -101,7 +102,7 @@ async def _forget_counterpart(guild_id: int, user_id: int, conn: BaseDBAsyncClie
 DECLARATION = register(
     PrivacyDeclaration(
         feature="economy",
-        explanation=(
+        explanation=N_(
             "Your wallet and bank, every change to them (the ledger), your items, when you may "
             "next work or rob, your gambling statistics and blackjack hands."
         ),
@@ -116,9 +117,11 @@ DECLARATION = register(
         export=export_economy,
         erase=erase_economy,
         erased=(
-            "your wallet, bank and ledger (other members' rows keep their amounts but no "
-            "longer name you)",
-            "your inventory, cooldowns, gambling statistics and blackjack hands",
+            N_(
+                "your wallet, bank and ledger (other members' rows keep their amounts but no "
+                "longer name you)"
+            ),
+            N_("your inventory, cooldowns, gambling statistics and blackjack hands"),
         ),
     )
 )

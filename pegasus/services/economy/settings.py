@@ -13,6 +13,7 @@ from typing import Any
 from models.economy import EconomySettings
 from models.security import AuditSource
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.settings import (
     FeatureSettings,
     Kind,
@@ -41,40 +42,42 @@ SETTINGS = register(FeatureSettings(
     feature="economy",
     model=EconomySettings,
     settings=(
-        Setting("currency_name", Kind.TEXT, "currency name", "Name of the currency, e.g. coins",
-                max_length=32),
-        Setting("currency_symbol", Kind.TEXT, "currency symbol",
-                "Symbol or emoji shown before amounts", max_length=32),
-        _money("starting_balance", "starting balance", "Wallet of a new account"),
-        _money("daily_amount", "daily amount", "Base /daily reward"),
-        _money("daily_streak_bonus", "daily streak bonus", "Extra per consecutive day of /daily"),
-        Setting("daily_streak_max_days", Kind.INT, "streak bonus cap",
-                "Streak days that add a bonus, at most", minimum=0, maximum=365),
-        _money("work_min", "minimum work pay", "Lowest /work pay"),
-        _money("work_max", "maximum work pay", "Highest /work pay"),
-        Setting("work_cooldown_seconds", Kind.SECONDS, "work cooldown",
-                "Time between two /work, e.g. 1h or 30m", minimum=0, maximum=_WEEK),
-        Setting("rob_enabled", Kind.BOOL, "robbing", "Whether /rob is allowed"),
-        _percent("rob_success_percent", "rob success chance",
-                 "Chance that a robbery succeeds (%)"),
-        Setting("rob_cooldown_seconds", Kind.SECONDS, "rob cooldown",
-                "Time between two /rob, e.g. 2h", minimum=0, maximum=_WEEK),
-        _money("rob_min_victim_wallet", "minimum victim wallet",
-               "Wallet a victim needs to be robbed"),
-        _percent("rob_max_steal_percent", "most stolen",
-                 "Largest share of the victim's wallet stolen (%)", minimum=1),
-        _percent("rob_fine_percent", "fine on failure",
-                 "Share of the robber's wallet paid to the victim on failure (%)"),
-        _money("min_bet", "minimum bet", "Smallest bet in games", minimum=1),
-        _money("max_bet", "maximum bet", "Largest bet in games", minimum=1),
-        _percent("sell_percent", "sell-back price", "What selling back pays, % of the price"),
+        Setting("currency_name", Kind.TEXT, N_("currency name"),
+                N_("Name of the currency, e.g. coins"), max_length=32),
+        Setting("currency_symbol", Kind.TEXT, N_("currency symbol"),
+                N_("Symbol or emoji shown before amounts"), max_length=32),
+        _money("starting_balance", N_("starting balance"), N_("Wallet of a new account")),
+        _money("daily_amount", N_("daily amount"), N_("Base /daily reward")),
+        _money("daily_streak_bonus", N_("daily streak bonus"),
+               N_("Extra per consecutive day of /daily")),
+        Setting("daily_streak_max_days", Kind.INT, N_("streak bonus cap"),
+                N_("Streak days that add a bonus, at most"), minimum=0, maximum=365),
+        _money("work_min", N_("minimum work pay"), N_("Lowest /work pay")),
+        _money("work_max", N_("maximum work pay"), N_("Highest /work pay")),
+        Setting("work_cooldown_seconds", Kind.SECONDS, N_("work cooldown"),
+                N_("Time between two /work, e.g. 1h or 30m"), minimum=0, maximum=_WEEK),
+        Setting("rob_enabled", Kind.BOOL, N_("robbing"), N_("Whether /rob is allowed")),
+        _percent("rob_success_percent", N_("rob success chance"),
+                 N_("Chance that a robbery succeeds (%)")),
+        Setting("rob_cooldown_seconds", Kind.SECONDS, N_("rob cooldown"),
+                N_("Time between two /rob, e.g. 2h"), minimum=0, maximum=_WEEK),
+        _money("rob_min_victim_wallet", N_("minimum victim wallet"),
+               N_("Wallet a victim needs to be robbed")),
+        _percent("rob_max_steal_percent", N_("most stolen"),
+                 N_("Largest share of the victim's wallet stolen (%)"), minimum=1),
+        _percent("rob_fine_percent", N_("fine on failure"),
+                 N_("Share of the robber's wallet paid to the victim on failure (%)")),
+        _money("min_bet", N_("minimum bet"), N_("Smallest bet in games"), minimum=1),
+        _money("max_bet", N_("maximum bet"), N_("Largest bet in games"), minimum=1),
+        _percent("sell_percent", N_("sell-back price"),
+                 N_("What selling back pays, % of the price")),
     ),
     internal=frozenset({"id", "guild", "guild_id", "created_at", "updated_at"}),
     rules=(
         (lambda v: v["work_min"] <= v["work_max"],
-         "The minimum work pay can't be above the maximum work pay."),
+         N_("The minimum work pay can't be above the maximum work pay.")),
         (lambda v: v["min_bet"] <= v["max_bet"],
-         "The minimum bet can't be above the maximum bet."),
+         N_("The minimum bet can't be above the maximum bet.")),
     ),
 ))
 
@@ -143,6 +146,6 @@ async def update_settings(
     changes = {name: value for name, value in changes.items() if value is not None}
     unknown = sorted(set(changes) - set(SETTINGS.by_name))
     if unknown:
-        raise ValidationError(f"`{unknown[0]}` is not an economy setting.")
+        raise ValidationError(_("`{name}` is not an economy setting.").format(name=unknown[0]))
     values = await apply_changes(SETTINGS, guild_id, actor_id, changes, source=source)
     return EconomyConfig.from_values(guild_id, values)

@@ -38,6 +38,7 @@ from models.economy import (
 )
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.i18n import N_, _, format_number
 from pegasus.services import directory
 from pegasus.services.audit import ensure_rows, record_change
 from pegasus.services.durations import format_duration
@@ -113,7 +114,9 @@ class MissingRoles(PermissionDenied):
 
     def __init__(self, item_name: str, role_ids: list[int]) -> None:
         super().__init__(
-            f"**{item_name}** is only for members with the roles it requires (see /shop)."
+            _("**{item}** is only for members with the roles it requires (see /shop).").format(
+                item=item_name
+            )
         )
         self.role_ids = tuple(role_ids)
 
@@ -165,21 +168,25 @@ def build_effect(
     """The effect JSON of an item of `item_type`, validated."""
     if item_type == ShopItemType.ROLE:
         if role_id is None:
-            raise ValidationError("A role item needs the role it grants.")
+            raise ValidationError(_("A role item needs the role it grants."))
         return {"role_id": role_id}
     if item_type == ShopItemType.BOOST:
         if boost_kind not in ("xp", "rob_protection"):
-            raise ValidationError("A boost is either an `xp` boost or `rob_protection`.")
+            raise ValidationError(_("A boost is either an `xp` boost or `rob_protection`."))
         if duration_seconds is None or not 60 <= duration_seconds <= MAX_BOOST_SECONDS:
             raise ValidationError(
-                f"A boost lasts between 1m and {format_duration(MAX_BOOST_SECONDS)}."
+                _("A boost lasts between 1m and {longest}.").format(
+                    longest=format_duration(MAX_BOOST_SECONDS)
+                )
             )
         if boost_kind == "rob_protection":
             return {"kind": "rob_protection", "duration_seconds": duration_seconds}
         if multiplier is None or not 101 <= multiplier <= MAX_XP_MULTIPLIER:
             raise ValidationError(
-                f"An XP boost multiplies XP by a percentage between 101 and {MAX_XP_MULTIPLIER} "
-                "(150 = 1.5x)."
+                _(
+                    "An XP boost multiplies XP by a percentage between 101 and {highest} "
+                    "(150 = 1.5x)."
+                ).format(highest=MAX_XP_MULTIPLIER)
             )
         return {"kind": "xp", "multiplier": multiplier, "duration_seconds": duration_seconds}
     if item_type == ShopItemType.CUSTOM:
@@ -190,15 +197,21 @@ def build_effect(
 def _check_name(name: str) -> str:
     cleaned = " ".join((name or "").split())
     if not 1 <= len(cleaned) <= 64:
-        raise ValidationError("An item name is 1 to 64 characters.")
+        raise ValidationError(_("An item name is 1 to 64 characters."))
     return cleaned
+
+
+_COUNT_REFUSALS = {
+    "stock": N_("The stock must be at least {minimum}."),
+    "limit per member": N_("The limit per member must be at least {minimum}."),
+}
 
 
 def _check_optional_count(value: int | None, what: str, *, minimum: int = 0) -> int | None:
     if value is None:
         return None
     if not minimum <= value <= MAX_BALANCE:
-        raise ValidationError(f"The {what} must be at least {minimum:,}.")
+        raise ValidationError(_(_COUNT_REFUSALS[what]).format(minimum=format_number(minimum)))
     return value
 
 
@@ -218,17 +231,19 @@ async def add_item(
     actor_id: int | None = None,
 ) -> ShopItem:
     name = _check_name(name)
-    validate_amount(price, what="The price")
+    validate_amount(price, what="price")
     _check_optional_count(stock, "stock")
     _check_optional_count(max_per_user, "limit per member", minimum=1)
     if not 0 <= cooldown_seconds <= 365 * 86400:
-        raise ValidationError("The purchase cooldown can be at most a year.")
+        raise ValidationError(_("The purchase cooldown can be at most a year."))
     if item_type == ShopItemType.ROLE:
         max_per_user = 1  # a role is held or not
     requirements = _requirements(required_role_ids, min_level)
     await get_settings(guild_id)  # makes sure the guild row exists
     if await EconomyShopItem.filter(guild_id=guild_id, name__iexact=name).exists():
-        raise ConflictError(f"The shop already has an item called **{name}**.")
+        raise ConflictError(
+            _("The shop already has an item called **{item}**.").format(item=name)
+        )
     try:
         created = await EconomyShopItem.create(
             guild_id=guild_id, name=name, price=price, type=item_type,
@@ -237,7 +252,9 @@ async def add_item(
             requirements=requirements,
         )
     except IntegrityError:
-        raise ConflictError(f"The shop already has an item called **{name}**.") from None
+        raise ConflictError(
+            _("The shop already has an item called **{item}**.").format(item=name)
+        ) from None
     item = ShopItem.from_row(created)
     await _audit(guild_id, actor_id, "shop.item.add", item.id, None, item)
     return item
@@ -262,7 +279,11 @@ def _requirements(role_ids: Iterable[int], min_level: int | None) -> dict[str, A
         requirements["role_ids"] = roles
     if min_level is not None:
         if not 0 <= min_level <= 10_000:
-            raise ValidationError("The required level must be between 0 and 10,000.")
+            raise ValidationError(
+                _("The required level must be between 0 and {highest}.").format(
+                    highest=format_number(10_000)
+                )
+            )
         if min_level:
             requirements["min_level"] = min_level
     return requirements
@@ -272,7 +293,9 @@ async def find_item(guild_id: int, name: str) -> ShopItem:
     one_line = " ".join(searchable(name).split())
     item = await EconomyShopItem.get_or_none(guild_id=guild_id, name__iexact=one_line)
     if item is None:
-        raise NotFoundError(f"There is no item called **{one_line[:64]}** in the shop.")
+        raise NotFoundError(
+            _("There is no item called **{item}** in the shop.").format(item=one_line[:64])
+        )
     return ShopItem.from_row(item)
 
 
@@ -280,7 +303,7 @@ async def get_item(guild_id: int, item_id: int) -> ShopItem:
     """An item of the guild's shop by its id (adapters that keep ids rather than names)."""
     item = await EconomyShopItem.get_or_none(id=item_id, guild_id=guild_id)
     if item is None:
-        raise NotFoundError(f"There is no item with id {item_id} in the shop.")
+        raise NotFoundError(_("There is no item with id {id} in the shop.").format(id=item_id))
     return ShopItem.from_row(item)
 
 
@@ -307,9 +330,15 @@ def _edited_effect(item: ShopItem, parts: dict[str, Any]) -> dict[str, Any]:
     }[item.type] & set(parts)
     if wrong:
         raise ValidationError(
-            f"**{item.name}** is a {item.type.value} item: it has no "
-            + ", ".join(sorted(p.replace("_seconds", "").replace("_", " ") for p in wrong))
-            + "."
+            # Translators: {kind} is the item type (role, boost, custom, item); {parts} lists
+            # options of the command, e.g. "multiplier, duration".
+            _("**{item}** is a {kind} item: it has no {parts}.").format(
+                item=item.name,
+                kind=item.type.value,
+                parts=", ".join(
+                    sorted(p.replace("_seconds", "").replace("_", " ") for p in wrong)
+                ),
+            )
         )
     return build_effect(item.type, **merged)
 
@@ -343,7 +372,7 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopIte
         if key == "name":
             updates["name"] = _check_name(value)
         elif key == "price":
-            updates["price"] = validate_amount(value, what="The price")
+            updates["price"] = validate_amount(value, what="price")
         elif key == "description":
             updates["description"] = str(value).strip()[:500]
         elif key in ("stock", "max_per_user"):
@@ -353,20 +382,22 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopIte
             )
         elif key == "cooldown_seconds":
             if not 0 <= value <= 365 * 86400:
-                raise ValidationError("The purchase cooldown can be at most a year.")
+                raise ValidationError(_("The purchase cooldown can be at most a year."))
             updates[key] = value
         elif key == "enabled":
             updates[key] = bool(value)
         elif key in ("effect", "requirements"):
             updates[key] = value
         else:
-            raise ValidationError(f"`{key}` is not something an item has.")
+            raise ValidationError(_("`{key}` is not something an item has.").format(key=key))
     if not updates:
-        raise ValidationError("Give at least one thing to change.")
+        raise ValidationError(_("Give at least one thing to change."))
     if "name" in updates and updates["name"].lower() != item.name.lower() and (
         await EconomyShopItem.filter(guild_id=guild_id, name__iexact=updates["name"]).exists()
     ):
-        raise ConflictError(f"The shop already has an item called **{updates['name']}**.")
+        raise ConflictError(
+            _("The shop already has an item called **{item}**.").format(item=updates["name"])
+        )
     await EconomyShopItem.filter(id=item.id).update(**updates)
     edited = ShopItem.from_row(await EconomyShopItem.get(id=item.id))
     await _audit(guild_id, actor_id, "shop.item.edit", item.id, item, edited)
@@ -400,7 +431,7 @@ async def list_shop(
     total = await query.count()
     pages = max(1, -(-total // per_page))
     if page < 1:
-        raise ValidationError("Pages start at 1.")
+        raise ValidationError(_("Pages start at 1."))
     page = min(page, pages)
     items = await query.order_by("price", "name").offset((page - 1) * per_page).limit(per_page)
     return ShopPage([ShopItem.from_row(i) for i in items], page, pages, settings.currency)
@@ -448,7 +479,11 @@ class TradeResult:
 
 def _check_quantity(quantity: int) -> int:
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise ValidationError(f"The quantity must be between 1 and {MAX_QUANTITY:,}.")
+        raise ValidationError(
+            _("The quantity must be between 1 and {highest}.").format(
+                highest=format_number(MAX_QUANTITY)
+            )
+        )
     return quantity
 
 
@@ -470,7 +505,11 @@ async def _check_requirements(
         raise MissingRoles(item.name, sorted(missing))
     min_level = int(item.requirements.get("min_level") or 0)
     if min_level and await member_level(guild_id, user_id) < min_level:
-        raise PermissionDenied(f"**{item.name}** needs level {min_level:,} or more.")
+        raise PermissionDenied(
+            _("**{item}** needs level {level} or more.").format(
+                item=item.name, level=format_number(min_level)
+            )
+        )
 
 
 async def buy(
@@ -488,13 +527,13 @@ async def buy(
     currency = settings.currency
     item = await find_item(guild_id, item_name)
     if not item.enabled:
-        raise ConflictError(f"**{item.name}** is not for sale right now.")
+        raise ConflictError(_("**{item}** is not for sale right now.").format(item=item.name))
     if item.type == ShopItemType.ROLE and quantity != 1:
-        raise ValidationError("A role can be bought only once.")
+        raise ValidationError(_("A role can be bought only once."))
     await _check_requirements(item, guild_id, user_id, member_role_ids)
     total = item.price * quantity
     if total > MAX_BALANCE:
-        raise ValidationError("That is more than anyone can pay at once.")
+        raise ValidationError(_("That is more than anyone can pay at once."))
 
     async def run(conn: BaseDBAsyncClient) -> TradeResult:
         paid = await move(
@@ -504,14 +543,15 @@ async def buy(
             metadata={"item_id": item.id, "item": item.name, "quantity": quantity,
                       "price": item.price},
             idempotency_key=idempotency_key, spent=total,
-            short_message=f"**{quantity:,} x {item.name}** costs {currency.format(total)}, "
-            "more than you have in your wallet.",
+            short_message=_(
+                "**{count} x {item}** costs {amount}, more than you have in your wallet."
+            ).format(count=format_number(quantity), item=item.name, amount=currency.format(total)),
         )
         if item.cooldown_seconds:
             await claim_cooldown(
                 conn, guild_id, user_id, f"shop:{item.id}", now=now,
                 seconds=item.cooldown_seconds,
-                message=f"You can buy **{item.name}** again in {{left}}.",
+                message=_("You can buy **{item}** again in {{left}}.").format(item=item.name),
             )
         await _take_stock(conn, item, quantity)
         held = await _add_to_stack(conn, guild_id, user_id, item, quantity)
@@ -545,7 +585,7 @@ async def refund_purchase(
     """
     row = await EconomyTransaction.get_or_none(id=purchase_id, guild_id=guild_id)
     if row is None or row.type != TransactionType.SHOP_BUY:
-        raise NotFoundError("There is no such purchase in this server.")
+        raise NotFoundError(_("There is no such purchase in this server."))
     purchase = LedgerEntry.from_row(row)
     user_id = purchase.user_id
     item_id = int(purchase.metadata.get("item_id") or 0)
@@ -591,7 +631,9 @@ async def refund_purchase(
         return await atomic(run, idempotency_key=key)
     except AlreadyProcessed:
         raise ConflictError(
-            f"Purchase `{purchase.id.hex[:8]}` was already refunded or reversed."
+            _("Purchase `{id}` was already refunded or reversed.").format(
+                id=purchase.id.hex[:8]
+            )
         ) from None
 
 
@@ -605,10 +647,14 @@ async def _take_stock(conn: BaseDBAsyncClient, item: ShopItem, quantity: int) ->
             "stock", flat=True
         )
         if not left:
-            raise NotFoundError(f"**{item.name}** was just removed from the shop.")
+            raise NotFoundError(
+                _("**{item}** was just removed from the shop.").format(item=item.name)
+            )
         raise ConflictError(
-            f"**{item.name}** is sold out." if not left[0]
-            else f"Only {left[0]:,} x **{item.name}** left in stock."
+            _("**{item}** is sold out.").format(item=item.name) if not left[0]
+            else _("Only {count} x **{item}** left in stock.").format(
+                count=format_number(left[0]), item=item.name
+            )
         )
 
 
@@ -620,10 +666,14 @@ async def _add_to_stack(
     rows = EconomyUserItem.filter(guild_id=guild_id, user_id=user_id, item_id=item.id, slot=STACK)
     guarded = rows.filter(quantity__lte=limit - quantity) if limit is not None else rows
     if limit is not None and quantity > limit:
-        raise ConflictError(f"You can hold at most {limit:,} x **{item.name}**.")
+        raise ConflictError(_("You can hold at most {count} x **{item}**.").format(
+            count=format_number(limit), item=item.name
+        ))
     if not await guarded.using_db(conn).update(quantity=F("quantity") + quantity):
         if await rows.using_db(conn).exists():
-            raise ConflictError(f"You can hold at most {limit:,} x **{item.name}**.")
+            raise ConflictError(_("You can hold at most {count} x **{item}**.").format(
+                count=format_number(limit or 0), item=item.name
+            ))
         # The first of this item: a concurrent first purchase makes this INSERT fail and the
         # request is retried (atomic), then finding the stack.
         await EconomyUserItem.create(
@@ -645,12 +695,18 @@ async def _take_from_stack(
         have = held[0] if held else 0
         if refunding:
             raise ConflictError(
-                f"The member no longer holds the {quantity:,} x **{item.name}** bought "
-                f"(they have {have:,}): the purchase can't be undone."
+                _(
+                    "The member no longer holds the {count} x **{item}** bought (they have "
+                    "{held}): the purchase can't be undone."
+                ).format(
+                    count=format_number(quantity), item=item.name, held=format_number(have)
+                )
             )
         raise ConflictError(
-            f"You have only {have:,} x **{item.name}**." if have
-            else f"You don't have any **{item.name}**."
+            _("You have only {count} x **{item}**.").format(
+                count=format_number(have), item=item.name
+            ) if have
+            else _("You don't have any **{item}**.").format(item=item.name)
         )
     return (await rows.using_db(conn).values_list("quantity", flat=True))[0]
 
@@ -727,9 +783,13 @@ async def use_item(
     await ensure_accounts(guild_id, [user_id])
     item = await find_item(guild_id, item_name)
     if item.type == ShopItemType.ROLE:
-        raise ValidationError(f"**{item.name}** gave you its role when you bought it.")
+        raise ValidationError(
+            _("**{item}** gave you its role when you bought it.").format(item=item.name)
+        )
     if item.type == ShopItemType.ITEM:
-        raise ValidationError(f"**{item.name}** can't be used: it's yours to keep or sell.")
+        raise ValidationError(
+            _("**{item}** can't be used: it's yours to keep or sell.").format(item=item.name)
+        )
     slot = _use_slot(idempotency_key)
     effect = dict(item.effect)
     seconds = int(effect.get("duration_seconds") or 0) if item.type == ShopItemType.BOOST else 0

@@ -21,6 +21,7 @@ from models.economy import (
 )
 from models.guilds import User
 from pegasus.errors import ConflictError, ValidationError
+from pegasus.i18n import _
 from pegasus.services import directory
 
 from .amounts import Currency, validate_amount
@@ -78,7 +79,7 @@ async def _refuse_known_bot(user_id: int) -> None:
     """Bots take no part in the economy. A command sees the member; an adapter that has only an
     id relies on what the bot has recorded about that user."""
     if await User.exists(id=user_id, is_bot=True):
-        raise ValidationError("Bots have no wallet.")
+        raise ValidationError(_("Bots have no wallet."))
 
 
 async def reset_account(
@@ -102,7 +103,9 @@ async def reset_account(
             last_daily_day=None, total_earned=0, total_spent=0, total_gambled=0,
         )
         if updated != 1:
-            raise ConflictError("The balance changed at the same moment; please try again.")
+            raise ConflictError(
+                _("The balance changed at the same moment; please try again.")
+            )
         tx = await EconomyTransaction.create(
             guild_id=guild_id, user_id=user_id, type=TransactionType.RESET,
             amount=wallet_delta, bank_amount=bank_delta,
