@@ -28,6 +28,17 @@ from pegasus.errors import (
     PegasusError,
     PermissionDenied,
     ValidationError,
+    channel_ref,
+)
+from pegasus.i18n import (
+    N_,
+    _,
+    for_guild,
+    format_number,
+    guild_locale,
+    ngettext,
+    use_locale,
+    user_choice,
 )
 from pegasus.services import tickets as service
 from pegasus.services.attachments import EvidenceOwner
@@ -135,7 +146,7 @@ class Tickets(commands.Cog):
     @staticmethod
     def _guild(interaction: discord.Interaction) -> discord.Guild:
         if interaction.guild is None:
-            raise ValidationError("This works only inside a server.")
+            raise ValidationError(_("This works only inside a server."))
         return interaction.guild
 
     async def _ticket_here(self, interaction: discord.Interaction) -> TicketInfo:
@@ -236,16 +247,20 @@ class Tickets(commands.Cog):
         pings = " ".join(
             [f"<@{ticket.user_id}>", *(f"<@&{role}>" for role in opened.support_role_ids)]
         )
-        await channel.send(
-            pings,
-            embed=render.welcome_embed(ticket, opened),
-            view=ticket_controls(str(ticket.id)),
-            allowed_mentions=discord.AllowedMentions(
-                users=[discord.Object(ticket.user_id)], roles=pinged
-            ),
-        )
+        with for_guild(guild.id):  # the ticket's first post: for the opener and the staff
+            await channel.send(
+                pings,
+                embed=render.welcome_embed(ticket, opened),
+                view=ticket_controls(str(ticket.id)),
+                allowed_mentions=discord.AllowedMentions(
+                    users=[discord.Object(ticket.user_id)], roles=pinged
+                ),
+            )
         await interaction.followup.send(
-            f"Your ticket {render.number(ticket)} is open: {channel.mention}", ephemeral=True
+            _("Your ticket {ticket} is open: {channel}").format(
+                ticket=render.number(ticket), channel=channel.mention
+            ),
+            ephemeral=True,
         )
 
     @staticmethod
@@ -258,12 +273,18 @@ class Tickets(commands.Cog):
         self, guild: discord.Guild, opened: service.OpenedTicket
     ) -> discord.TextChannel:
         category = guild.get_channel(opened.category_id) if opened.category_id else None
+        ticket = render.number(opened.ticket)
+        with for_guild(guild.id):
+            topic = _("Ticket {ticket} opened by {member}").format(
+                ticket=ticket, member=f"<@{opened.ticket.user_id}>"
+            )
+            reason = _("Ticket {ticket} opened").format(ticket=ticket)
         return await guild.create_text_channel(
             opened.channel_name,
             category=category if isinstance(category, discord.CategoryChannel) else None,
             overwrites=self.overwrites(guild, opened.ticket),
-            topic=f"Ticket {render.number(opened.ticket)} opened by <@{opened.ticket.user_id}>",
-            reason=f"Ticket {render.number(opened.ticket)} opened",
+            topic=topic,
+            reason=reason,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -281,7 +302,9 @@ class Tickets(commands.Cog):
         actor = self.actor(interaction.user, ticket)
         await service.claim(ticket.id, actor, now=now())
         await interaction.response.send_message(
-            f"🙋 {interaction.user.mention} claimed this ticket and will help you.",
+            _("🙋 {member} claimed this ticket and will help you.").format(
+                member=interaction.user.mention
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -293,15 +316,17 @@ class Tickets(commands.Cog):
         service.require_can_close(ticket, actor)
 
         async def close(answer: discord.Interaction) -> None:
-            await answer.response.edit_message(content="Closing the ticket…", view=None)
+            await answer.response.edit_message(content=_("Closing the ticket…"), view=None)
             await self.close_ticket(self._guild(interaction), ticket.id, actor, reason=reason)
 
         await confirm(
             interaction,
-            f"Close ticket {render.number(ticket)}? The transcript is saved and sent to the "
-            "opener, then this channel is deleted.",
+            _(
+                "Close ticket {ticket}? The transcript is saved and sent to the opener, then this "
+                "channel is deleted."
+            ).format(ticket=render.number(ticket)),
             close,
-            confirm_label="Close ticket",
+            confirm_label=_("Close ticket"),
         )
 
     async def close_ticket(
@@ -332,14 +357,19 @@ class Tickets(commands.Cog):
         channel = None if channel_gone else self._text_channel(guild, ticket)
         await self._dm_opener(guild, ticket, transcript)
         if channel is not None:
-            try:
-                await channel.delete(reason=f"Ticket {render.number(ticket)} closed")
-            except discord.HTTPException:
-                log.warning("Could not delete the channel of ticket %s", ticket.id)
-                await channel.send(
-                    "⚠️ This ticket is closed and its transcript saved, but I could not delete "
-                    "this channel: please delete it by hand."
-                )
+            with for_guild(guild.id):
+                try:
+                    await channel.delete(
+                        reason=_("Ticket {ticket} closed").format(ticket=render.number(ticket))
+                    )
+                except discord.HTTPException:
+                    log.warning("Could not delete the channel of ticket %s", ticket.id)
+                    await channel.send(
+                        _(
+                            "⚠️ This ticket is closed and its transcript saved, but I could not "
+                            "delete this channel: please delete it by hand."
+                        )
+                    )
         return True
 
     async def _mark_closed(
@@ -376,7 +406,9 @@ class Tickets(commands.Cog):
     def _namer(guild: discord.Guild) -> Callable[[int], str]:
         def name_of(user_id: int) -> str:
             member = guild.get_member(user_id)
-            return f"{member.display_name} ({member.name})" if member else f"User {user_id}"
+            if member is None:
+                return _("User {id}").format(id=user_id)
+            return f"{member.display_name} ({member.name})"
 
         return name_of
 
@@ -398,9 +430,14 @@ class Tickets(commands.Cog):
         if configured is None:
             return  # no log channel: the stored messages and the opener's copy are the record
         if channel is None:
-            raise NotFoundError(f"the transcript channel <#{configured}> no longer exists")
+            raise NotFoundError(
+                _("the transcript channel {channel} no longer exists"),
+                channel=channel_ref(configured),
+            )
+        with for_guild(guild.id):
+            embed = render.closed_embed(ticket, message_count=transcript.message_count)
         await channel.send(
-            embed=render.closed_embed(ticket, message_count=transcript.message_count),
+            embed=embed,
             file=as_file(transcript),
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -420,21 +457,26 @@ class Tickets(commands.Cog):
         if reopened.channel_id is not None:
             self.open_channels[reopened.channel_id] = reopened.id
         if channel is not None:
-            why = _failure_reason(error)
-            await channel.send(
-                f"⚠️ Staff: the transcript could not be written ({why}), so this ticket stays "
-                "open and nothing was deleted. Fix the transcript channel with "
-                "`/ticket-panel settings` and close the ticket again."
-            )
+            with for_guild(ticket.guild_id):
+                warning = _(
+                    "⚠️ Staff: the transcript could not be written ({why}), so this ticket stays "
+                    "open and nothing was deleted. Fix the transcript channel with "
+                    "`/ticket-panel settings` and close the ticket again."
+                ).format(why=_failure_reason(error))
+            await channel.send(warning)
 
     async def _dm_opener(
         self, guild: discord.Guild, ticket: TicketInfo, transcript: service.TranscriptFile
     ) -> None:
         try:
             user = guild.get_member(ticket.user_id) or await self.bot.fetch_user(ticket.user_id)
+            # A DM to the opener: their own language choice, else the server's.
+            with use_locale(user_choice(ticket.user_id) or guild_locale(guild.id)):
+                prompt = render.rating_prompt(guild.name, ticket)
+                embed = render.closed_embed(ticket, message_count=transcript.message_count)
             await user.send(
-                render.rating_prompt(guild.name, ticket),
-                embed=render.closed_embed(ticket, message_count=transcript.message_count),
+                prompt,
+                embed=embed,
                 file=as_file(transcript),
                 view=rating_view(str(ticket.id)),
             )
@@ -450,28 +492,38 @@ class Tickets(commands.Cog):
     ) -> None:
         ticket = await service.rate(ticket_id, interaction.user.id, stars, now=now())
         await interaction.response.send_modal(CommentModal(self, str(ticket.id), stars))
-        await self._log(
-            ticket,
-            f"⭐ Ticket {render.number(ticket)} was rated {render.stars(stars)} "
-            f"by <@{ticket.user_id}>.",
-        )
+        with for_guild(ticket.guild_id):
+            line = _("⭐ Ticket {ticket} was rated {stars} by {member}.").format(
+                ticket=render.number(ticket),
+                stars=render.stars(stars),
+                member=f"<@{ticket.user_id}>",
+            )
+        await self._log(ticket, line)
 
     async def comment_from_modal(
         self, interaction: discord.Interaction, ticket_id: str, comment: str | None
     ) -> None:
         ticket = await service.comment_rating(ticket_id, interaction.user.id, comment, now=now())
         rating = ticket.rating or 0
+        thanks = (
+            _("Thank you! You rated ticket {ticket} {stars} and left a comment.")
+            if ticket.rating_comment
+            else _("Thank you! You rated ticket {ticket} {stars}.")
+        )
         await interaction.response.send_message(
-            f"Thank you! You rated ticket {render.number(ticket)} {render.stars(rating)}"
-            + (" and left a comment." if ticket.rating_comment else "."),
+            thanks.format(ticket=render.number(ticket), stars=render.stars(rating)),
             ephemeral=True,
         )
         if ticket.rating_comment:
-            await self._log(
-                ticket,
-                f"💬 <@{ticket.user_id}> commented on their {render.stars(rating)} rating of "
-                f"ticket {render.number(ticket)}:\n> {ticket.rating_comment}",
-            )
+            with for_guild(ticket.guild_id):
+                line = _(
+                    "💬 {member} commented on their {stars} rating of ticket {ticket}:"
+                ).format(
+                    member=f"<@{ticket.user_id}>",
+                    stars=render.stars(rating),
+                    ticket=render.number(ticket),
+                )
+            await self._log(ticket, f"{line}\n> {ticket.rating_comment}")
 
     async def _log(self, ticket: TicketInfo, text: str) -> None:
         """A line in the guild's transcript channel, if it has one (best effort)."""
@@ -495,8 +547,16 @@ class Tickets(commands.Cog):
         guild = self.bot.get_guild(ticket.guild_id)
         if guild is None:
             # The server is unavailable right now: fail so the scheduler retries later.
-            raise RuntimeError(f"guild {ticket.guild_id} of ticket {ticket_id} is unavailable")
-        reason = f"No messages for {check.hours} hour{'s' if check.hours != 1 else ''}."
+            # Not shown to anyone (the scheduler logs it and retries): not translated.
+            unavailable = RuntimeError(
+                f"guild {ticket.guild_id} of ticket {ticket_id} is unavailable"
+            )
+            raise unavailable
+        hours = check.hours or 0
+        with for_guild(guild.id):  # stored as the close reason, read by the server's staff
+            reason = ngettext(
+                "No messages for {count} hour.", "No messages for {count} hours.", hours
+            ).format(count=format_number(hours))
         try:
             await self.close_ticket(guild, ticket.id, None, reason=reason)
         except ConflictError:
@@ -508,9 +568,11 @@ class Tickets(commands.Cog):
         if ticket_id is None:
             return
         # Deleted by hand: still close the ticket and keep its transcript.
+        with for_guild(channel.guild.id):
+            reason = _("The channel was deleted.")
         try:
             await self.close_ticket(
-                channel.guild, ticket_id, None, reason="The channel was deleted.", channel_gone=True
+                channel.guild, ticket_id, None, reason=reason, channel_gone=True
             )
         except ConflictError:
             return  # it was being closed already
@@ -529,11 +591,12 @@ class Tickets(commands.Cog):
     async def _keep_attachments(self, guild: discord.Guild, message: discord.Message) -> None:
         """Copy the message's files into the attachment store, since Discord's links expire; a
         file that could not be kept is said in the ticket, so nobody counts on it."""
-        kept = await self.bot.attachment_keeper.keep(
-            guild.id,
-            [attachment_source(attachment) for attachment in message.attachments],
-            [EvidenceOwner(ticket_message_id=message.id)],
-        )
+        with for_guild(guild.id):  # the notes are said in the ticket and kept for its transcript
+            kept = await self.bot.attachment_keeper.keep(
+                guild.id,
+                [attachment_source(attachment) for attachment in message.attachments],
+                [EvidenceOwner(ticket_message_id=message.id)],
+            )
         notes = [file.note for file in kept if file.note]
         if not notes:
             return
@@ -630,9 +693,11 @@ class Tickets(commands.Cog):
         )
         await self._remember_support_role(interaction, support_role)
         await interaction.response.send_message(
-            f"Panel `{panel.panel_id}` created. Add up to {service.MAX_BUTTONS} buttons with "
-            f"`/ticket-panel button panel:{panel.panel_id}`, then post it with "
-            f"`/ticket-panel send panel:{panel.panel_id}`.",
+            _(
+                "Panel `{panel}` created. Add up to {count} buttons with "
+                "`/ticket-panel button panel:{panel}`, then post it with "
+                "`/ticket-panel send panel:{panel}`."
+            ).format(panel=panel.panel_id, count=format_number(service.MAX_BUTTONS)),
             ephemeral=True,
         )
 
@@ -677,12 +742,15 @@ class Tickets(commands.Cog):
         )
         await self._remember_support_role(interaction, support_role)
         refreshed = await self._refresh_panel_message(guild, updated)
-        await interaction.response.send_message(
-            f"Button **{label}** added to `{updated.panel_id}` "
-            f"({len(updated.buttons)}/{service.MAX_BUTTONS})."
-            + (" The posted panel was updated." if refreshed else ""),
-            ephemeral=True,
+        added = _("Button **{label}** added to `{panel}` ({count}/{maximum}).").format(
+            label=label,
+            panel=updated.panel_id,
+            count=format_number(len(updated.buttons)),
+            maximum=format_number(service.MAX_BUTTONS),
         )
+        if refreshed:
+            added += " " + _("The posted panel was updated.")
+        await interaction.response.send_message(added, ephemeral=True)
 
     @panel_group.command(name="send", description="Post a panel so members can open tickets.")
     @app_commands.describe(panel=PANEL_DESCRIPTION, channel="Where to post it (default: here)")
@@ -698,14 +766,18 @@ class Tickets(commands.Cog):
         buttons = service.panel_buttons(found)
         if not buttons:
             raise ValidationError(
-                f"Panel `{found.panel_id}` has no buttons yet: add one with `/ticket-panel button`."
+                _(
+                    "Panel `{panel}` has no buttons yet: add one with `/ticket-panel button`."
+                ).format(panel=found.panel_id)
             )
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
-            raise ValidationError("Pick a text channel to post the panel in.")
+            raise ValidationError(_("Pick a text channel to post the panel in."))
         message = await self._post_panel(guild, found, target)
         await interaction.response.send_message(
-            f"Panel `{found.panel_id}` posted in {target.mention}: {message.jump_url}",
+            _("Panel `{panel}` posted in {channel}: {link}").format(
+                panel=found.panel_id, channel=target.mention, link=message.jump_url
+            ),
             ephemeral=True,
         )
 
@@ -714,8 +786,10 @@ class Tickets(commands.Cog):
     ) -> discord.Message:
         """Post `panel` in `target` and remember where, so edits refresh it."""
         require_bot_can_post(target, embeds=True)
+        with for_guild(guild.id):  # the panel is for everyone
+            embed = render.panel_embed(panel)
         message = await target.send(
-            embed=render.panel_embed(panel),
+            embed=embed,
             view=panel_view(panel.panel_id, service.panel_buttons(panel)),
         )
         await service.record_panel_message(guild.id, panel.panel_id, target.id, message.id)
@@ -727,13 +801,15 @@ class Tickets(commands.Cog):
         """The queued `/ticket-panel send` of the REST API."""
         guild = self.bot.get_guild(guild_id)
         if guild is None:
-            raise NotFoundError("I am not in that server.")
+            raise NotFoundError(_("I am not in that server."))
         found = await service.get_panel(guild_id, str(payload["panel_id"]))
         if not service.panel_buttons(found):
-            raise ValidationError(f"Panel `{found.panel_id}` has no buttons yet: add one first.")
+            raise ValidationError(
+                _("Panel `{panel}` has no buttons yet: add one first.").format(panel=found.panel_id)
+            )
         target = guild.get_channel(int(payload["channel_id"]))
         if not isinstance(target, discord.TextChannel):
-            raise ValidationError("Pick a text channel of this server to post the panel in.")
+            raise ValidationError(_("Pick a text channel of this server to post the panel in."))
         message = await self._post_panel(guild, found, target)
         return {
             "panel_id": found.panel_id,
@@ -748,7 +824,7 @@ class Tickets(commands.Cog):
         after /ticket-panel edit, button and delete."""
         guild = self.bot.get_guild(guild_id)
         if guild is None:
-            raise NotFoundError("I am not in that server.")
+            raise NotFoundError(_("I am not in that server."))
         if payload.get("deleted"):
             removed = await self._delete_posted_panel(
                 guild, int(payload["channel_id"]), int(payload["message_id"])
@@ -759,9 +835,7 @@ class Tickets(commands.Cog):
         return {"panel_id": panel.panel_id, "refreshed": refreshed}
 
     @staticmethod
-    async def _delete_posted_panel(
-        guild: discord.Guild, channel_id: int, message_id: int
-    ) -> bool:
+    async def _delete_posted_panel(guild: discord.Guild, channel_id: int, message_id: int) -> bool:
         channel = guild.get_channel(channel_id)
         if not isinstance(channel, discord.TextChannel):
             return False
@@ -815,11 +889,10 @@ class Tickets(commands.Cog):
         )
         await self._remember_support_role(interaction, support_role)
         refreshed = await self._refresh_panel_message(guild, updated)
-        await interaction.response.send_message(
-            f"Panel `{updated.panel_id}` updated."
-            + (" The posted panel shows the change." if refreshed else ""),
-            ephemeral=True,
-        )
+        done = _("Panel `{panel}` updated.").format(panel=updated.panel_id)
+        if refreshed:
+            done += " " + _("The posted panel shows the change.")
+        await interaction.response.send_message(done, ephemeral=True)
 
     @staticmethod
     def _require_can_delegate(
@@ -844,9 +917,11 @@ class Tickets(commands.Cog):
         channel = guild.get_channel(panel.channel_id)
         if not isinstance(channel, discord.TextChannel):
             return False
+        with for_guild(guild.id):  # the panel is for everyone
+            embed = render.panel_embed(panel)
         try:
             await channel.get_partial_message(panel.message_id).edit(
-                embed=render.panel_embed(panel),
+                embed=embed,
                 view=panel_view(panel.panel_id, service.panel_buttons(panel)),
             )
         except discord.HTTPException:
@@ -860,24 +935,27 @@ class Tickets(commands.Cog):
         panels = await service.list_panels(guild.id)
         if not panels:
             await interaction.response.send_message(
-                "No ticket panels yet: create one with `/ticket-panel create`.", ephemeral=True
+                _("No ticket panels yet: create one with `/ticket-panel create`."), ephemeral=True
             )
             return
         embed = discord.Embed(
-            title="Ticket panels",
+            title=_("Ticket panels"),
             description=clip("\n\n".join(render.panel_summary(p) for p in panels), 4000),
             colour=BLURPLE,
         )
         settings = await service.get_settings(guild.id)
-        log_channel = f"<#{settings.log_channel_id}>" if settings.log_channel_id else "not set"
+        log_channel = f"<#{settings.log_channel_id}>" if settings.log_channel_id else _("not set")
         auto_close = (
-            f"after {settings.auto_close_hours} h without messages"
+            _("after {hours} h without messages").format(
+                hours=format_number(settings.auto_close_hours)
+            )
             if settings.auto_close_hours
-            else "off"
+            # Translators: auto-close is turned off.
+            else _("off")
         )
-        embed.set_footer(text="Change these with /ticket-panel settings")
-        embed.add_field(name="Transcripts", value=log_channel, inline=True)
-        embed.add_field(name="Auto-close", value=auto_close, inline=True)
+        embed.set_footer(text=_("Change these with /ticket-panel settings"))
+        embed.add_field(name=_("Transcripts"), value=log_channel, inline=True)
+        embed.add_field(name=_("Auto-close"), value=auto_close, inline=True)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @panel_group.command(name="delete", description="Delete a panel and its posted message.")
@@ -894,15 +972,17 @@ class Tickets(commands.Cog):
             if deleted.channel_id and deleted.message_id:
                 await self._delete_posted_panel(guild, deleted.channel_id, deleted.message_id)
             await answer.response.edit_message(
-                content=f"Panel `{deleted.panel_id}` deleted.", view=None
+                content=_("Panel `{panel}` deleted.").format(panel=deleted.panel_id), view=None
             )
 
         await confirm(
             interaction,
-            f"Delete panel `{found.panel_id}` (**{found.title}**)? Its buttons stop working; "
-            "existing tickets stay.",
+            _(
+                "Delete panel `{panel}` (**{title}**)? Its buttons stop working; existing "
+                "tickets stay."
+            ).format(panel=found.panel_id, title=found.title),
             delete,
-            confirm_label="Delete panel",
+            confirm_label=_("Delete panel"),
         )
 
     @panel_group.command(
@@ -923,7 +1003,8 @@ class Tickets(commands.Cog):
     ) -> None:
         guild = self._guild(interaction)
         if log_channel is not None:
-            require_bot_can_post(log_channel, what="transcripts", files=True)
+            # Translators: what the bot posts, as in "I can't post transcripts in #logs".
+            require_bot_can_post(log_channel, what=_("transcripts"), files=True)
         settings = await service.configure(
             guild.id,
             actor_id=interaction.user.id,
@@ -931,14 +1012,20 @@ class Tickets(commands.Cog):
             clear_log_channel=clear_log_channel,
             auto_close_hours=auto_close_hours,
         )
-        where = f"<#{settings.log_channel_id}>" if settings.log_channel_id else "not posted"
+        where = f"<#{settings.log_channel_id}>" if settings.log_channel_id else _("not posted")
+        hours = settings.auto_close_hours
         quiet = (
-            f"closed after {settings.auto_close_hours} hours without messages"
-            if settings.auto_close_hours
-            else "never closed automatically"
+            ngettext(
+                "closed after {count} hour without messages",
+                "closed after {count} hours without messages",
+                hours,
+            ).format(count=format_number(hours))
+            if hours
+            else _("never closed automatically")
         )
         await interaction.response.send_message(
-            f"Transcripts: {where}. Quiet tickets: {quiet}.", ephemeral=True
+            _("Transcripts: {where}. Quiet tickets: {quiet}.").format(where=where, quiet=quiet),
+            ephemeral=True,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -953,7 +1040,9 @@ class Tickets(commands.Cog):
         ticket = await self._ticket_here(interaction)
         await service.unclaim(ticket.id, self.actor(interaction.user, ticket), now=now())
         await interaction.response.send_message(
-            f"{interaction.user.mention} unclaimed this ticket: any staff member can take it.",
+            _("{member} unclaimed this ticket: any staff member can take it.").format(
+                member=interaction.user.mention
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -983,7 +1072,7 @@ class Tickets(commands.Cog):
             system = Actor(actor.user_id, is_staff=True, is_admin=True)
             await self._apply_state(channel, changed, lambda: undo(ticket.id, system, now=now()))
         await interaction.response.send_message(
-            announcement.format(user=interaction.user.mention),
+            _(announcement).format(user=interaction.user.mention),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -993,7 +1082,7 @@ class Tickets(commands.Cog):
             interaction,
             service.lock,
             service.unlock,
-            "🔒 {user} locked this ticket: only staff can write now.",
+            N_("🔒 {user} locked this ticket: only staff can write now."),
         )
 
     @ticket_group.command(name="unlock", description="Let everyone in this ticket write again.")
@@ -1002,7 +1091,7 @@ class Tickets(commands.Cog):
             interaction,
             service.unlock,
             service.lock,
-            "🔓 {user} unlocked this ticket: everyone in it can write again.",
+            N_("🔓 {user} unlocked this ticket: everyone in it can write again."),
         )
 
     @ticket_group.command(name="freeze", description="Nobody but admins can write in this ticket.")
@@ -1011,7 +1100,7 @@ class Tickets(commands.Cog):
             interaction,
             service.freeze,
             service.unfreeze,
-            "🧊 {user} froze this ticket: only admins can write now.",
+            N_("🧊 {user} froze this ticket: only admins can write now."),
         )
 
     @ticket_group.command(name="unfreeze", description="Let this ticket's members write again.")
@@ -1020,14 +1109,14 @@ class Tickets(commands.Cog):
             interaction,
             service.unfreeze,
             service.freeze,
-            "💧 {user} unfroze this ticket.",
+            N_("💧 {user} unfroze this ticket."),
         )
 
     @ticket_group.command(name="add", description="Let a member see and write in this ticket.")
     @app_commands.describe(member="The member to add")
     async def ticket_add(self, interaction: discord.Interaction, member: discord.Member) -> None:
         if member.bot:
-            raise ValidationError("Bots cannot be added to tickets.")
+            raise ValidationError(_("Bots cannot be added to tickets."))
         ticket = await self._ticket_here(interaction)
         actor = self.actor(interaction.user, ticket)
         changed = await service.add_participant(ticket.id, actor, member.id, now=now())
@@ -1039,7 +1128,9 @@ class Tickets(commands.Cog):
                 lambda: service.remove_participant(ticket.id, actor, member.id, now=now()),
             )
         await interaction.response.send_message(
-            f"➕ {member.mention} was added to this ticket by {interaction.user.mention}.",
+            _("➕ {member} was added to this ticket by {staff}.").format(
+                member=member.mention, staff=interaction.user.mention
+            ),
             allowed_mentions=discord.AllowedMentions(users=[member]),
         )
 
@@ -1057,7 +1148,9 @@ class Tickets(commands.Cog):
                 lambda: service.add_participant(ticket.id, actor, member.id, now=now()),
             )
         await interaction.response.send_message(
-            f"➖ {member.mention} was removed from this ticket by {interaction.user.mention}.",
+            _("➖ {member} was removed from this ticket by {staff}.").format(
+                member=member.mention, staff=interaction.user.mention
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -1070,10 +1163,14 @@ class Tickets(commands.Cog):
         _, cleaned = await service.rename(ticket.id, self.actor(interaction.user, ticket), name)
         channel = self._text_channel(self._guild(interaction), ticket)
         if channel is None:
-            raise NotFoundError("This ticket's channel is gone.")
-        await channel.edit(name=cleaned, reason=f"Renamed by {interaction.user}")
+            raise NotFoundError(_("This ticket's channel is gone."))
+        with for_guild(channel.guild.id):  # the audit log is read by the server's staff
+            audit_reason = _("Renamed by {member}").format(member=interaction.user)
+        await channel.edit(name=cleaned, reason=audit_reason)
         await interaction.response.send_message(
-            f"✏️ {interaction.user.mention} renamed this ticket to **{cleaned}**.",
+            _("✏️ {member} renamed this ticket to **{name}**.").format(
+                member=interaction.user.mention, name=cleaned
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 
@@ -1096,14 +1193,21 @@ class Tickets(commands.Cog):
         )
         reopened, channel = reopening.unwrap()
         self.open_channels[channel.id] = reopened.id
-        await channel.send(
-            f"<@{reopened.user_id}> ticket {render.number(reopened)} was reopened by "
-            f"{interaction.user.mention}.",
-            view=ticket_controls(str(reopened.id)),
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(reopened.user_id)]),
-        )
+        with for_guild(guild.id):  # a post in the ticket, for the opener and the staff
+            await channel.send(
+                _("{member} ticket {ticket} was reopened by {staff}.").format(
+                    member=f"<@{reopened.user_id}>",
+                    ticket=render.number(reopened),
+                    staff=interaction.user.mention,
+                ),
+                view=ticket_controls(str(reopened.id)),
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(reopened.user_id)]),
+            )
         await interaction.followup.send(
-            f"Ticket {render.number(reopened)} is open again: {channel.mention}", ephemeral=True
+            _("Ticket {ticket} is open again: {channel}").format(
+                ticket=render.number(reopened), channel=channel.mention
+            ),
+            ephemeral=True,
         )
 
     async def _reopened_channel(
@@ -1118,11 +1222,13 @@ class Tickets(commands.Cog):
         name = await service.reopened_channel_name(
             reopened, opener.name if opener else str(reopened.user_id)
         )
+        with for_guild(guild.id):
+            topic = _("Ticket {ticket} (reopened)").format(ticket=render.number(reopened))
+            reason = _("Ticket {ticket} reopened by {member}").format(
+                ticket=render.number(reopened), member=by
+            )
         return await guild.create_text_channel(
-            name,
-            overwrites=self.overwrites(guild, reopened),
-            topic=f"Ticket {render.number(reopened)} (reopened)",
-            reason=f"Ticket {render.number(reopened)} reopened by {by}",
+            name, overwrites=self.overwrites(guild, reopened), topic=topic, reason=reason
         )
 
     @staticmethod
@@ -1146,13 +1252,17 @@ class Tickets(commands.Cog):
         )
         if not service.can_read_transcript(ticket, self.actor(interaction.user, ticket)):
             raise PermissionDenied(
-                "Only the member who opened this ticket or its staff can read it."
+                _("Only the member who opened this ticket or its staff can read it.")
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         transcript = await self._transcript(guild, ticket)
+        count = transcript.message_count
         await interaction.followup.send(
-            f"Transcript of ticket {render.number(ticket)} "
-            f"({transcript.message_count:,} messages).",
+            ngettext(
+                "Transcript of ticket {ticket} ({count} message).",
+                "Transcript of ticket {ticket} ({count} messages).",
+                count,
+            ).format(ticket=render.number(ticket), count=format_number(count)),
             file=as_file(transcript),
             ephemeral=True,
         )
@@ -1177,13 +1287,13 @@ class Tickets(commands.Cog):
     ) -> None:
         member = interaction.user
         if not isinstance(member, discord.Member):
-            raise ValidationError("This works only inside a server.")
+            raise ValidationError(_("This works only inside a server."))
         perms = member.guild_permissions
         if perms.manage_channels or perms.manage_guild or perms.administrator:
             return
         support = await service.support_role_ids(guild.id)
         if not any(role.id in support for role in member.roles):
-            raise PermissionDenied("Only ticket staff can see ticket statistics.")
+            raise PermissionDenied(_("Only ticket staff can see ticket statistics."))
 
 
 def message_record(message: discord.Message) -> service.MessageRecord:
@@ -1206,10 +1316,10 @@ def message_record(message: discord.Message) -> service.MessageRecord:
 
 def _failure_reason(error: BaseException) -> str:
     if isinstance(error, discord.Forbidden):
-        return "I may not post in the transcript channel"
+        return _("I may not post in the transcript channel")
     if isinstance(error, PegasusError):
         return str(error)
-    return "Discord or the database refused"
+    return _("Discord or the database refused")
 
 
 def as_file(transcript: service.TranscriptFile) -> discord.File:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from pegasus.i18n import N_, _
 from pegasus.services import tickets as service
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton
@@ -19,6 +20,11 @@ from pegasus.ui.modals import PegasusModal
 
 if TYPE_CHECKING:
     from .cog import Tickets
+
+# The modals' fields, declared on the classes and translated for each member who opens one.
+REASON_LABEL = N_("What do you need help with?")
+REASON_PLACEHOLDER = N_("Describe your problem so staff can help quickly.")
+COMMENT_LABEL = N_("Anything to add? (optional)")
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STYLES = {
@@ -81,7 +87,7 @@ class TicketButton(PegasusButton, template=r"pegasus:ticket:base:(?P<id>.+)"):
     """Shared shape of the buttons that act on one ticket, identified by its UUID."""
 
     action = ""
-    label = ""
+    label = ""  # marked with N_ in subclasses, translated when the button is made
     style = discord.ButtonStyle.secondary
     emoji: str | None = None
 
@@ -89,7 +95,7 @@ class TicketButton(PegasusButton, template=r"pegasus:ticket:base:(?P<id>.+)"):
         super().__init__(
             discord.ui.Button(
                 style=self.style,
-                label=self.label,
+                label=_(self.label) if self.label else self.label,
                 emoji=self.emoji,
                 custom_id=f"pegasus:ticket:{self.action}:{ticket_id}",
             )
@@ -105,7 +111,7 @@ class TicketButton(PegasusButton, template=r"pegasus:ticket:base:(?P<id>.+)"):
 
 class ClaimButton(TicketButton, template=rf"pegasus:ticket:claim:(?P<id>{UUID_PATTERN})"):
     action = "claim"
-    label = "Claim"
+    label = N_("Claim")
     style = discord.ButtonStyle.success
     emoji = "🙋"
 
@@ -115,7 +121,7 @@ class ClaimButton(TicketButton, template=rf"pegasus:ticket:claim:(?P<id>{UUID_PA
 
 class CloseButton(TicketButton, template=rf"pegasus:ticket:close:(?P<id>{UUID_PATTERN})"):
     action = "close"
-    label = "Close"
+    label = N_("Close")
     style = discord.ButtonStyle.danger
     emoji = "🔒"
 
@@ -179,16 +185,18 @@ def rating_view(ticket_id: str) -> discord.ui.View:
 
 class ReasonModal(PegasusModal):
     reason: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
-        label="What do you need help with?",
+        label=REASON_LABEL,
         style=discord.TextStyle.paragraph,
-        placeholder="Describe your problem so staff can help quickly.",
+        placeholder=REASON_PLACEHOLDER,
         required=False,
         max_length=service.MAX_REASON,
         custom_id="reason",
     )
 
     def __init__(self, cog: Tickets, panel_id: str, index: int, label: str) -> None:
-        super().__init__(title=f"Open a ticket: {label}"[:45], timeout=900)
+        super().__init__(title=_("Open a ticket: {type}").format(type=label)[:45], timeout=900)
+        self.reason.label = _(REASON_LABEL)
+        self.reason.placeholder = _(REASON_PLACEHOLDER)
         self.cog = cog
         self.panel_id = panel_id
         self.index = index
@@ -202,7 +210,7 @@ class ReasonModal(PegasusModal):
 
 class CommentModal(PegasusModal):
     comment: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
-        label="Anything to add? (optional)",
+        label=COMMENT_LABEL,
         style=discord.TextStyle.paragraph,
         required=False,
         max_length=service.MAX_COMMENT,
@@ -210,7 +218,10 @@ class CommentModal(PegasusModal):
     )
 
     def __init__(self, cog: Tickets, ticket_id: str, stars: int) -> None:
-        super().__init__(title=f"You rated {stars} of 5 stars", timeout=900)
+        super().__init__(
+            title=_("You rated {stars} of 5 stars").format(stars=stars)[:45], timeout=900
+        )
+        self.comment.label = _(COMMENT_LABEL)
         self.cog = cog
         self.ticket_id = ticket_id
         self.stars = stars

@@ -10,6 +10,7 @@ from tortoise.expressions import Q
 
 from models.tickets import Ticket, TicketStatus
 from pegasus.errors import ConflictError, PermissionDenied, ValidationError
+from pegasus.i18n import _, format_number
 
 from .lifecycle import get_ticket
 from .results import TicketInfo, TicketStats
@@ -17,11 +18,10 @@ from .results import TicketInfo, TicketStats
 MAX_COMMENT = 1000
 
 
-
 async def rate(ticket_id: UUID | str, user_id: int, rating: int, *, now: datetime) -> TicketInfo:
     """The opener rates a closed ticket 1-5 (again, to change their mind)."""
     if not 1 <= rating <= 5:
-        raise ValidationError("A rating is from 1 to 5 stars.")
+        raise ValidationError(_("A rating is from 1 to 5 stars."))
     updated = await Ticket.filter(id=ticket_id, user_id=user_id, status=TicketStatus.CLOSED).update(
         rating=rating, rated_at=now
     )
@@ -35,24 +35,26 @@ async def comment_rating(
 ) -> TicketInfo:
     cleaned = (comment or "").strip()
     if len(cleaned) > MAX_COMMENT:
-        raise ValidationError(f"The comment can be at most {MAX_COMMENT:,} characters long.")
+        raise ValidationError(
+            _("The comment can be at most {count} characters long.").format(
+                count=format_number(MAX_COMMENT)
+            )
+        )
     updated = await Ticket.filter(
         id=ticket_id, user_id=user_id, status=TicketStatus.CLOSED, rating__isnull=False
     ).update(rating_comment=cleaned or None, rated_at=now)
     if not updated:
         await _explain_rating_refusal(ticket_id, user_id)
-        raise ConflictError("Choose a number of stars first.")
+        raise ConflictError(_("Choose a number of stars first."))
     return await get_ticket(ticket_id)
 
 
 async def _explain_rating_refusal(ticket_id: UUID | str, user_id: int) -> None:
     ticket = await get_ticket(ticket_id)
     if ticket.user_id != user_id:
-        raise PermissionDenied("Only the member who opened this ticket can rate it.")
+        raise PermissionDenied(_("Only the member who opened this ticket can rate it."))
     if ticket.status != TicketStatus.CLOSED:
-        raise ConflictError("This ticket is open again: rate it once it is closed.")
-
-
+        raise ConflictError(_("This ticket is open again: rate it once it is closed."))
 
 
 async def stats(guild_id: int, *, staff_id: int | None = None) -> TicketStats:

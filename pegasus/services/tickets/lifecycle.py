@@ -33,6 +33,7 @@ from pegasus.errors import (
     channel_ref,
     user_ref,
 )
+from pegasus.i18n import N_, _, format_number, ngettext
 from pegasus.scheduler import cancel, schedule
 from pegasus.services import ids
 from pegasus.services.directory import ensure_member, ensure_user
@@ -51,17 +52,20 @@ from .settings import get_settings
 
 AUTOCLOSE_KIND = "ticket.autoclose"
 MAX_REASON = 1000
-DEFAULT_WELCOME = (
+DEFAULT_WELCOME = N_(
     "Thanks for reaching out, {user}. Describe your problem and a staff member will be with you "
     "soon."
 )
 
 
-
 def _clean_reason(reason: str | None) -> str | None:
     cleaned = (reason or "").strip()
     if len(cleaned) > MAX_REASON:
-        raise ValidationError(f"The reason can be at most {MAX_REASON:,} characters long.")
+        raise ValidationError(
+            _("The reason can be at most {count} characters long.").format(
+                count=format_number(MAX_REASON)
+            )
+        )
     return cleaned or None
 
 
@@ -163,16 +167,16 @@ def _check_panel_button(
     found by its label, and refused if it is gone: never a ticket of another type.
     """
     if panel is None:
-        raise NotFoundError("This ticket panel was deleted: ask the staff for a new one.")
+        raise NotFoundError(_("This ticket panel was deleted: ask the staff for a new one."))
     if not panel.is_active:
-        raise ConflictError("This ticket panel is closed for now: try again later.")
+        raise ConflictError(_("This ticket panel is closed for now: try again later."))
     buttons = panel_buttons(panel)
     in_place = 0 <= button_index < len(buttons)
     if label is not None and not (in_place and buttons[button_index].label == label):
         button_index = next((i for i, b in enumerate(buttons) if b.label == label), -1)
         in_place = button_index >= 0
     if not in_place:
-        raise NotFoundError("This button was removed from the panel: ask the staff.")
+        raise NotFoundError(_("This button was removed from the panel: ask the staff."))
     return button_index, buttons[button_index]
 
 
@@ -201,12 +205,16 @@ async def _check_limit(panel: TicketPanel, user_id: int, conn: BaseDBAsyncClient
     if len(open_channels) >= panel.max_tickets_per_user:
         refs = {f"channel{i}": channel_ref(c) for i, c in enumerate(open_channels) if c}
         where = ", ".join(f"{{{name}}}" for name in refs)
-        raise ConflictError(
-            f"You already have {len(open_channels)} open ticket(s) from this panel, the most "
-            f"allowed is {panel.max_tickets_per_user}."
-            + (f" Continue in {where}, or close it first." if where else ""),
-            **refs,
-        )
+        count = len(open_channels)
+        refusal = ngettext(
+            "You already have {count} open ticket from this panel, the most allowed is {limit}.",
+            "You already have {count} open tickets from this panel, the most allowed is {limit}.",
+            count,
+        ).format(count=format_number(count), limit=format_number(panel.max_tickets_per_user))
+        if where:
+            # The channels stay `{channel0}` fields here: the error fills them in.
+            refusal += " " + _("Continue in {channels}, or close it first.").format(channels=where)
+        raise ConflictError(refusal, **refs)
 
 
 async def attach_channel(ticket_id: UUID | str, channel_id: int, *, now: datetime) -> TicketInfo:
@@ -235,14 +243,14 @@ async def abandon_ticket(ticket_id: UUID | str) -> None:
 async def get_ticket(ticket_id: UUID | str) -> TicketInfo:
     ticket = await Ticket.get_or_none(id=ticket_id)
     if ticket is None:
-        raise NotFoundError("This ticket no longer exists.")
+        raise NotFoundError(_("This ticket no longer exists."))
     return TicketInfo.from_row(ticket)
 
 
 async def ticket_in_channel(guild_id: int, channel_id: int) -> TicketInfo:
     ticket = await Ticket.get_or_none(guild_id=guild_id, channel_id=channel_id)
     if ticket is None:
-        raise NotFoundError("This is not a ticket channel: run the command inside a ticket.")
+        raise NotFoundError(_("This is not a ticket channel: run the command inside a ticket."))
     return TicketInfo.from_row(ticket)
 
 
@@ -251,8 +259,6 @@ async def ticket_by_number(guild_id: int, number: int) -> TicketInfo:
     if ticket is None:
         raise ids.TICKET_NUMBER.not_found(number)
     return TicketInfo.from_row(ticket)
-
-
 
 
 async def open_ticket_channels() -> dict[int, UUID]:
@@ -285,7 +291,7 @@ def derive_status(ticket: Ticket | TicketInfo) -> TicketStatus:
 async def lock_ticket(ticket_id: UUID | str, conn: BaseDBAsyncClient) -> TicketInfo:
     ticket = await Ticket.filter(id=ticket_id).select_for_update().using_db(conn).first()
     if ticket is None:
-        raise NotFoundError("This ticket no longer exists.")
+        raise NotFoundError(_("This ticket no longer exists."))
     return ticket
 
 
@@ -322,26 +328,27 @@ async def _change(
     return TicketInfo.from_row(ticket)
 
 
-def _require_staff(actor: Actor, doing: str) -> None:
+def _require_staff(actor: Actor, refusal: str) -> None:
+    """`refusal`: the sentence (marked with `N_`) shown when `actor` is not staff."""
     if not actor.staff:
-        raise PermissionDenied(f"Only the ticket's staff can {doing}.")
+        raise PermissionDenied(_(refusal))
 
 
 def _require_not_closed(ticket: Ticket | TicketInfo) -> None:
     if ticket.closed_at is not None:
-        raise ConflictError(f"Ticket #{ticket.number:04d} is closed.")
+        raise ConflictError(_("Ticket {ticket} is closed.").format(ticket=f"#{ticket.number:04d}"))
 
 
 async def claim(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> TicketInfo:
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "claim tickets")
+        _require_staff(actor, N_("Only the ticket's staff can claim tickets."))
         _require_not_closed(ticket)
         claimer = ticket.claimed_by_id
         if claimer == actor.user_id:
-            raise ConflictError("You have already claimed this ticket.")
+            raise ConflictError(_("You have already claimed this ticket."))
         if claimer is not None:
             raise ConflictError(
-                "This ticket is already claimed by {claimer}.", claimer=user_ref(claimer)
+                _("This ticket is already claimed by {claimer}."), claimer=user_ref(claimer)
             )
         return {"claimed_by_id": actor.user_id, "claimed_at": now}
 
@@ -353,10 +360,10 @@ async def unclaim(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> Tick
         _require_not_closed(ticket)
         claimer = ticket.claimed_by_id
         if claimer is None:
-            raise ConflictError("Nobody has claimed this ticket.")
+            raise ConflictError(_("Nobody has claimed this ticket."))
         if claimer != actor.user_id and not actor.is_admin:
             raise PermissionDenied(
-                "Only {claimer}, who claimed this ticket, or an admin can unclaim it.",
+                _("Only {claimer}, who claimed this ticket, or an admin can unclaim it."),
                 claimer=user_ref(claimer),
             )
         return {"claimed_by_id": None, "claimed_at": None}
@@ -368,10 +375,10 @@ async def lock(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> TicketI
     """Only staff can write in a locked ticket."""
 
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "lock tickets")
+        _require_staff(actor, N_("Only the ticket's staff can lock tickets."))
         _require_not_closed(ticket)
         if ticket.locked_at is not None:
-            raise ConflictError("This ticket is already locked.")
+            raise ConflictError(_("This ticket is already locked."))
         return {"locked_by_id": actor.user_id, "locked_at": now}
 
     return await _change(ticket_id, decide, now=now, users=[actor.user_id])
@@ -379,10 +386,10 @@ async def lock(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> TicketI
 
 async def unlock(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> TicketInfo:
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "unlock tickets")
+        _require_staff(actor, N_("Only the ticket's staff can unlock tickets."))
         _require_not_closed(ticket)
         if ticket.locked_at is None:
-            raise ConflictError("This ticket is not locked.")
+            raise ConflictError(_("This ticket is not locked."))
         return {"locked_by_id": None, "locked_at": None}
 
     return await _change(ticket_id, decide, now=now)
@@ -392,10 +399,10 @@ async def freeze(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> Ticke
     """Nobody but admins can write in a frozen ticket."""
 
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "freeze tickets")
+        _require_staff(actor, N_("Only the ticket's staff can freeze tickets."))
         _require_not_closed(ticket)
         if ticket.frozen_at is not None:
-            raise ConflictError("This ticket is already frozen.")
+            raise ConflictError(_("This ticket is already frozen."))
         return {"frozen_by_id": actor.user_id, "frozen_at": now}
 
     return await _change(ticket_id, decide, now=now, users=[actor.user_id])
@@ -403,10 +410,10 @@ async def freeze(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> Ticke
 
 async def unfreeze(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> TicketInfo:
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "unfreeze tickets")
+        _require_staff(actor, N_("Only the ticket's staff can unfreeze tickets."))
         _require_not_closed(ticket)
         if ticket.frozen_at is None:
-            raise ConflictError("This ticket is not frozen.")
+            raise ConflictError(_("This ticket is not frozen."))
         return {"frozen_by_id": None, "frozen_at": None}
 
     return await _change(ticket_id, decide, now=now)
@@ -416,12 +423,14 @@ async def add_participant(
     ticket_id: UUID | str, actor: Actor, member_id: int, *, now: datetime
 ) -> TicketInfo:
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "add members to tickets")
+        _require_staff(actor, N_("Only the ticket's staff can add members to tickets."))
         _require_not_closed(ticket)
         if member_id == ticket.user_id:
-            raise ConflictError("That member opened this ticket: they are in it already.")
+            raise ConflictError(_("That member opened this ticket: they are in it already."))
         if member_id in ticket.participant_ids:
-            raise ConflictError("{member} is already in this ticket.", member=user_ref(member_id))
+            raise ConflictError(
+                _("{member} is already in this ticket."), member=user_ref(member_id)
+            )
         return {"participant_ids": [*ticket.participant_ids, member_id]}
 
     return await _change(ticket_id, decide, now=now)
@@ -431,13 +440,13 @@ async def remove_participant(
     ticket_id: UUID | str, actor: Actor, member_id: int, *, now: datetime
 ) -> TicketInfo:
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "remove members from tickets")
+        _require_staff(actor, N_("Only the ticket's staff can remove members from tickets."))
         _require_not_closed(ticket)
         if member_id == ticket.user_id:
-            raise ConflictError("The member who opened the ticket cannot be removed from it.")
+            raise ConflictError(_("The member who opened the ticket cannot be removed from it."))
         if member_id not in ticket.participant_ids:
             raise ConflictError(
-                "{member} was not added to this ticket.", member=user_ref(member_id)
+                _("{member} was not added to this ticket."), member=user_ref(member_id)
             )
         return {"participant_ids": [m for m in ticket.participant_ids if m != member_id]}
 
@@ -447,12 +456,12 @@ async def remove_participant(
 async def rename(ticket_id: UUID | str, actor: Actor, name: str) -> tuple[TicketInfo, str]:
     """Check that `actor` may rename the ticket's channel; returns the cleaned channel name."""
     if not actor.staff:
-        raise PermissionDenied("Only the ticket's staff can rename tickets.")
+        raise PermissionDenied(_("Only the ticket's staff can rename tickets."))
     ticket = await get_ticket(ticket_id)
     _require_not_closed(ticket)
     cleaned = clean_channel_name(name)
     if not cleaned:
-        raise ValidationError("Channel names need letters or digits, e.g. `billing-refund`.")
+        raise ValidationError(_("Channel names need letters or digits, e.g. `billing-refund`."))
     return ticket, cleaned
 
 
@@ -463,9 +472,13 @@ def require_can_close(ticket: Ticket | TicketInfo, actor: Actor | None) -> None:
     `close` applies it on the locked row; the cog asks it first, so nobody confirms for nothing.
     """
     if actor is not None and not actor.staff and actor.user_id != ticket.user_id:
-        raise PermissionDenied("Only the member who opened this ticket or its staff can close it.")
+        raise PermissionDenied(
+            _("Only the member who opened this ticket or its staff can close it.")
+        )
     if ticket.closed_at is not None:
-        raise ConflictError(f"Ticket #{ticket.number:04d} is already closed.")
+        raise ConflictError(
+            _("Ticket {ticket} is already closed.").format(ticket=f"#{ticket.number:04d}")
+        )
 
 
 async def close(
@@ -506,9 +519,11 @@ async def reopen(ticket_id: UUID | str, actor: Actor, *, now: datetime) -> Ticke
     """Staff reopen a closed ticket; the caller gives it a channel again if it has none."""
 
     def decide(ticket: Ticket) -> dict[str, Any]:
-        _require_staff(actor, "reopen tickets")
+        _require_staff(actor, N_("Only the ticket's staff can reopen tickets."))
         if ticket.closed_at is None:
-            raise ConflictError(f"Ticket #{ticket.number:04d} is not closed.")
+            raise ConflictError(
+                _("Ticket {ticket} is not closed.").format(ticket=f"#{ticket.number:04d}")
+            )
         return {
             "closed_by_id": None,
             "closed_at": None,

@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from models.ids import new_public_id
 from models.tickets import TicketPanel
 from pegasus.errors import ConflictError, ValidationError, shown_input
+from pegasus.i18n import _, format_number, ngettext
 from pegasus.services import ids
 from pegasus.services.audit import ensure_rows, record_change
 from pegasus.services.colours import parse_optional_colour
@@ -38,7 +39,6 @@ def panel_buttons(panel: PanelInfo | TicketPanel) -> list[PanelButton]:
     return [PanelButton.from_json(data) for data in panel.buttons]
 
 
-
 def parse_color(text: str | None) -> int | None:
     """A panel's colour, in the one grammar of colours (pegasus.services.colours); None or
     nothing typed → None."""
@@ -57,8 +57,10 @@ def validate_emoji(text: str | None) -> str | None:
     )
     if not (is_custom or looks_unicode):
         raise ValidationError(
-            f"{shown_input(cleaned)} is not an emoji: use one emoji such as 🎫, or a custom emoji "
-            "of this server (type it as :name: in Discord)."
+            _(
+                "{text} is not an emoji: use one emoji such as 🎫, or a custom emoji of this "
+                "server (type it as :name: in Discord)."
+            ).format(text=shown_input(cleaned))
         )
     return cleaned
 
@@ -68,15 +70,17 @@ def validate_name_format(name_format: str) -> str:
     cleaned = name_format.strip()
     if len(cleaned) > MAX_NAME_FORMAT:
         raise ValidationError(
-            f"The channel name format can be at most {MAX_NAME_FORMAT} characters long."
+            _("The channel name format can be at most {count} characters long.").format(
+                count=format_number(MAX_NAME_FORMAT)
+            )
         )
     unknown = [p for p in _PLACEHOLDER.findall(cleaned) if p not in NAME_PLACEHOLDERS]
     if unknown or cleaned.count("{") != cleaned.count("}"):
         raise ValidationError(
-            "The channel name format may only use {number} and {user}, e.g. `ticket-{number}`."
+            _("The channel name format may only use {number} and {user}, e.g. `ticket-{number}`.")
         )
     if not channel_name_from(cleaned, number=1, user_name="user"):
-        raise ValidationError("The channel name format gives an empty name.")
+        raise ValidationError(_("The channel name format gives an empty name."))
     return cleaned
 
 
@@ -94,15 +98,21 @@ def clean_channel_name(name: str) -> str:
 
 def _validate_panel_text(title: str | None, description: str | None) -> None:
     if title is not None and not 1 <= len(title.strip()) <= 256:
-        raise ValidationError("The panel title must be 1 to 256 characters long.")
+        raise ValidationError(_("The panel title must be 1 to 256 characters long."))
     if description is not None and not 1 <= len(description.strip()) <= 4000:
-        raise ValidationError("The panel description must be 1 to 4,000 characters long.")
+        raise ValidationError(
+            _("The panel description must be 1 to {count} characters long.").format(
+                count=format_number(4000)
+            )
+        )
 
 
 def _validate_max_per_user(value: int) -> None:
     if not 1 <= value <= MAX_TICKETS_PER_USER:
         raise ValidationError(
-            f"The number of open tickets per member must be from 1 to {MAX_TICKETS_PER_USER}."
+            _("The number of open tickets per member must be from 1 to {maximum}.").format(
+                maximum=format_number(MAX_TICKETS_PER_USER)
+            )
         )
 
 
@@ -140,7 +150,7 @@ async def create_panel(
         created = PanelInfo.from_row(row)
         await _audit(guild_id, actor_id, "tickets.panel.create", None, created)
         return created
-    raise ConflictError("Could not find a free panel id; please try again.")
+    raise ConflictError(_("Could not find a free panel id; please try again."))
 
 
 async def get_panel(guild_id: int, panel_id: str) -> PanelInfo:
@@ -173,9 +183,13 @@ async def add_button(
     await ensure_rows(None, [actor_id])
     label = label.strip()
     if not 1 <= len(label) <= 80:
-        raise ValidationError("A button label must be 1 to 80 characters long.")
+        raise ValidationError(_("A button label must be 1 to 80 characters long."))
     if welcome_message is not None and len(welcome_message) > 2000:
-        raise ValidationError("The welcome message can be at most 2,000 characters long.")
+        raise ValidationError(
+            _("The welcome message can be at most {count} characters long.").format(
+                count=format_number(2000)
+            )
+        )
     button = PanelButton(
         label=label,
         style=style,
@@ -188,7 +202,11 @@ async def add_button(
     async with in_transaction() as conn:
         panel = await lock_panel(guild_id, panel_id, conn)
         if len(panel.buttons) >= MAX_BUTTONS:
-            raise ConflictError(f"Panel `{panel.panel_id}` already has {MAX_BUTTONS} buttons.")
+            raise ConflictError(
+                _("Panel {panel} already has {count} buttons.").format(
+                    panel=f"`{panel.panel_id}`", count=format_number(MAX_BUTTONS)
+                )
+            )
         before = PanelInfo.from_row(panel)
         panel.buttons = [*panel.buttons, button.to_json()]
         await TicketPanel.filter(id=panel.id).using_db(conn).update(buttons=panel.buttons)
@@ -234,13 +252,17 @@ async def edit_panel(
         }
         if remove_button is not None:
             if not 1 <= remove_button <= len(panel.buttons):
+                count = len(panel.buttons)
                 raise ValidationError(
-                    f"Panel `{panel.panel_id}` has {len(panel.buttons)} button(s): "
-                    f"give a position from 1 to {len(panel.buttons)}."
+                    ngettext(
+                        "Panel {panel} has {count} button: give a position from 1 to {count}.",
+                        "Panel {panel} has {count} buttons: give a position from 1 to {count}.",
+                        count,
+                    ).format(panel=f"`{panel.panel_id}`", count=format_number(count))
                 )
             changes["buttons"] = [b for i, b in enumerate(panel.buttons) if i != remove_button - 1]
         if not changes:
-            raise ValidationError("Nothing to change: give at least one option.")
+            raise ValidationError(_("Nothing to change: give at least one option."))
         await TicketPanel.filter(id=panel.id).using_db(conn).update(**changes)
         for name, value in changes.items():
             setattr(panel, name, value)
@@ -260,9 +282,7 @@ async def record_panel_message(
         )
 
 
-async def delete_panel(
-    guild_id: int, panel_id: str, *, actor_id: int | None = None
-) -> PanelInfo:
+async def delete_panel(guild_id: int, panel_id: str, *, actor_id: int | None = None) -> PanelInfo:
     """Delete a panel; its tickets stay (their panel becomes empty). Returns the deleted panel."""
     panel = await get_panel(guild_id, panel_id)
     await ensure_rows(None, [actor_id])
@@ -283,7 +303,13 @@ async def _audit(
     panel = after or before
     assert panel is not None
     await record_change(
-        guild_id, actor_id, action, "ticket_panels", panel.panel_id, before, after,
+        guild_id,
+        actor_id,
+        action,
+        "ticket_panels",
+        panel.panel_id,
+        before,
+        after,
         using_db=using_db,
     )
 

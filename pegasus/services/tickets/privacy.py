@@ -12,6 +12,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from models.tickets import Ticket, TicketMessage
+from pegasus.i18n import N_
 from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 
@@ -53,7 +54,7 @@ async def export_tickets(guild_id: int, user_id: int) -> dict[str, Any]:
 DECLARATION = register(
     PrivacyDeclaration(
         feature="tickets",
-        explanation=(
+        explanation=N_(
             "The support tickets you opened (reason, rating and comment), every message you "
             "wrote in a ticket with its edits and files, and the tickets you were added to or "
             "handled as staff."
@@ -68,9 +69,11 @@ DECLARATION = register(
         export=export_tickets,
         kept=(
             Kept(
-                "tickets you opened and messages written in tickets",
-                "the server's record of each conversation, until the server's retention "
-                "deletes old ones",
+                N_("tickets you opened and messages written in tickets"),
+                N_(
+                    "the server's record of each conversation, until the server's retention "
+                    "deletes old ones"
+                ),
                 ("tickets", "ticket_messages"),
             ),
         ),

@@ -10,6 +10,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from models.security import AuditSource
 from models.tickets import TicketSettings
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _, format_number
 from pegasus.services.settings import (
     FeatureSettings,
     Kind,
@@ -31,15 +32,15 @@ SETTINGS = register(
             Setting(
                 "log_channel_id",
                 Kind.CHANNEL,
-                "transcript channel",
-                "The channel that receives every closed ticket's transcript",
+                N_("transcript channel"),
+                N_("The channel that receives every closed ticket's transcript"),
                 nullable=True,
             ),
             Setting(
                 "auto_close_hours",
                 Kind.INT,
-                "auto-close delay",
-                "Close tickets after this many hours without messages (0 = never)",
+                N_("auto-close delay"),
+                N_("Close tickets after this many hours without messages (0 = never)"),
                 minimum=0,
                 maximum=MAX_AUTO_CLOSE_HOURS,
                 nullable=True,
@@ -82,8 +83,9 @@ async def configure(
     if auto_close_hours is not None:
         if not 0 <= auto_close_hours <= MAX_AUTO_CLOSE_HOURS:
             raise ValidationError(
-                f"Auto-close takes a number of hours from 1 to {MAX_AUTO_CLOSE_HOURS:,}, "
-                "or 0 to turn it off."
+                _(
+                    "Auto-close takes a number of hours from 1 to {maximum}, or 0 to turn it off."
+                ).format(maximum=format_number(MAX_AUTO_CLOSE_HOURS))
             )
         changes["auto_close_hours"] = auto_close_hours or None  # 0 is stored as "never"
     if not changes:
@@ -94,4 +96,3 @@ async def configure(
         log_channel_id=values["log_channel_id"],
         auto_close_hours=values["auto_close_hours"],
     )
-

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from models.guilds import Member, User
+from pegasus.i18n import _, current_locale, for_guild, format_number, pgettext
 from pegasus.services.attachments import KeptFile, files_of_ticket, megabytes, read_files
 
 from .messages import ticket_messages
@@ -106,37 +107,44 @@ def transcript_filename(number: int) -> str:
 
 
 def render_transcript(transcript: Transcript, *, generated_at: datetime) -> str:
-    """The whole HTML document for `transcript`."""
-    title = f"Ticket #{transcript.number:04d} — {transcript.guild_name}"
+    """The whole HTML document for `transcript`, in the current language."""
+    title = _("Ticket {ticket} — {server}").format(
+        ticket=f"#{transcript.number:04d}", server=transcript.guild_name
+    )
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{current_locale()}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_esc(title)}</title><style>{STYLE}</style></head><body><main>",
         f"<h1>{_esc(title)}</h1>",
         _render_meta(transcript),
-        f"<section><h2>Messages ({len(transcript.messages)})</h2>",
+        "<section><h2>{}</h2>".format(
+            _esc(_("Messages ({count})").format(count=format_number(len(transcript.messages))))
+        ),
     ]
     if not transcript.messages:
-        parts.append('<p class="note">No messages were written in this ticket.</p>')
+        parts.append(
+            '<p class="note">{}</p>'.format(_esc(_("No messages were written in this ticket.")))
+        )
     budget = transcript.file_budget
     parts.extend(_render_message(message, budget) for message in transcript.messages)
     parts.append("</section>")
-    parts.append(f"<footer>Transcript generated {_esc(_when(generated_at))}.</footer>")
+    generated = _("Transcript generated {moment}.").format(moment=_when(generated_at))
+    parts.append(f"<footer>{_esc(generated)}</footer>")
     parts.append("</main></body></html>")
     return "\n".join(parts)
 
 
 def _render_meta(transcript: Transcript) -> str:
     rows = [
-        ("Opened by", transcript.opener_name),
-        ("Opened", _when(transcript.opened_at)),
-        ("Reason", transcript.reason),
-        ("Status", transcript.status.capitalize()),
-        ("Claimed by", transcript.claimed_by_name),
-        ("Closed by", transcript.closed_by_name),
-        ("Closed", transcript.closed_at and _when(transcript.closed_at)),
-        ("Close reason", transcript.close_reason),
+        (_("Opened by"), transcript.opener_name),
+        (_("Opened"), _when(transcript.opened_at)),
+        (_("Reason"), transcript.reason),
+        (_("Status"), status_name(transcript.status)),
+        (_("Claimed by"), transcript.claimed_by_name),
+        (_("Closed by"), transcript.closed_by_name),
+        (_("Closed"), transcript.closed_at and _when(transcript.closed_at)),
+        (_("Close reason"), transcript.close_reason),
     ]
     cells = "".join(
         f"<tr><th>{_esc(label)}</th><td>{_esc(value)}</td></tr>" for label, value in rows if value
@@ -144,13 +152,25 @@ def _render_meta(transcript: Transcript) -> str:
     return f'<table class="meta">{cells}</table>'
 
 
+def status_name(status: str) -> str:
+    """A ticket's status (stored as `open`, `closed`...) as people read it."""
+    names = {
+        "open": pgettext("ticket status", "Open"),
+        "claimed": pgettext("ticket status", "Claimed"),
+        "locked": pgettext("ticket status", "Locked"),
+        "frozen": pgettext("ticket status", "Frozen"),
+        "closed": pgettext("ticket status", "Closed"),
+    }
+    return names.get(status, status.capitalize())
+
+
 def _render_message(message: TranscriptMessage, file_budget: int) -> str:
     badge = '<span class="bot">BOT</span>' if message.author_is_bot else ""
     notes = []
     if message.edited_at is not None:
-        notes.append(f"edited {_when(message.edited_at)}")
+        notes.append(_("edited {moment}").format(moment=_when(message.edited_at)))
     if message.deleted_at is not None:
-        notes.append(f"deleted {_when(message.deleted_at)}")
+        notes.append(_("deleted {moment}").format(moment=_when(message.deleted_at)))
     note = f' <span class="note">({_esc(", ".join(notes))})</span>' if notes else ""
     css = "msg deleted" if message.deleted_at is not None else "msg"
     body = [
@@ -169,7 +189,8 @@ def _render_message(message: TranscriptMessage, file_budget: int) -> str:
         earlier = "".join(
             f"<li>{_esc(entry.get('content', ''))}</li>" for entry in message.edit_history
         )
-        body.append(f'<div class="history">Earlier versions:<ul>{earlier}</ul></div>')
+        versions = _esc(_("Earlier versions:"))
+        body.append(f'<div class="history">{versions}<ul>{earlier}</ul></div>')
     body.append("</div>")
     return "".join(body)
 
@@ -184,7 +205,7 @@ def _render_embed(embed: dict[str, str]) -> str:
 def _render_attachment(
     attachment: dict[str, str], copy: AttachedCopy | None, file_budget: int
 ) -> str:
-    name = attachment.get("name") or "attachment"
+    name = attachment.get("name") or _("attachment")
     url = attachment.get("url") or ""
     if copy is not None and copy.data is not None:
         return _render_included_file(name, copy, copy.data)
@@ -192,31 +213,37 @@ def _render_attachment(
         link = f'<a href="{_esc(url)}" rel="noopener noreferrer">{_esc(name)}</a>'
     else:
         link = _esc(name)
+    attached = _esc(_("Attachment:"))
     if copy is None:
-        return f'<div class="note">Attachment: {link}</div>'
+        return f'<div class="note">{attached} {link}</div>'
     if copy.note:
-        return f'<div class="note">Attachment: {link} ({_esc(copy.note)})</div>'
-    size = f"{megabytes(copy.size)}, " if copy.size else ""
-    why = (
-        f"{size}kept by Pegasus; not included here, as a transcript includes at most "
-        f"{megabytes(file_budget)} of files"
-    )
-    return f'<div class="note">Attachment: {link} ({_esc(why)})</div>'
+        return f'<div class="note">{attached} {link} ({_esc(copy.note)})</div>'
+    if copy.size:
+        why = _(
+            "{size}, kept by Pegasus; not included here, as a transcript includes at most "
+            "{budget} of files"
+        ).format(size=megabytes(copy.size), budget=megabytes(file_budget))
+    else:
+        why = _(
+            "kept by Pegasus; not included here, as a transcript includes at most {budget} of files"
+        ).format(budget=megabytes(file_budget))
+    return f'<div class="note">{attached} {link} ({_esc(why)})</div>'
 
 
 def _render_included_file(name: str, copy: AttachedCopy, data: bytes) -> str:
     size = f" ({megabytes(len(data))})"
+    attached = _esc(_("Attachment:"))
     encoded = base64.b64encode(data).decode("ascii")
     if copy.content_type in INLINE_IMAGE_TYPES:
         source = f"data:{copy.content_type};base64,{encoded}"
         return (
-            f'<div class="file note">Attachment: <a download="{_esc(name)}" href="{source}">'
+            f'<div class="file note">{attached} <a download="{_esc(name)}" href="{source}">'
             f'{_esc(name)}</a>{size}<img src="{source}" alt="{_esc(name)}"></div>'
         )
     # Offered as bytes to save, whatever type it claims, so the page never renders it.
     source = f"data:application/octet-stream;base64,{encoded}"
     return (
-        f'<div class="file note">Attachment: <a download="{_esc(name)}" href="{source}">'
+        f'<div class="file note">{attached} <a download="{_esc(name)}" href="{source}">'
         f"{_esc(name)}</a>{size}</div>"
     )
 
@@ -252,46 +279,49 @@ async def build_transcript(
     file_budget: int = DEFAULT_FILE_BUDGET,
 ) -> TranscriptFile:
     """The HTML transcript of `ticket` from its stored messages; `name_of` names user ids.
+    Written for the whole server: in the server's language.
 
     The kept copies of the attachments are written into the page, in the order of the
     messages, as long as their bytes together stay within `file_budget`.
     """
     messages = await ticket_messages(ticket.id)
     copies = await _attached_copies(ticket, file_budget)
-    claimed_by = ticket.claimed_by_id
-    closed_by = ticket.closed_by_id
-    transcript = Transcript(
-        guild_name=guild_name,
-        number=ticket.number,
-        opener_name=name_of(ticket.user_id),
-        opened_at=ticket.created_at,
-        status=str(ticket.status),
-        reason=ticket.reason,
-        claimed_by_name=name_of(claimed_by) if claimed_by else None,
-        closed_by_name=(name_of(closed_by) if closed_by else "automatic")
-        if ticket.closed_at
-        else None,
-        closed_at=ticket.closed_at,
-        close_reason=ticket.close_reason,
-        messages=[
-            TranscriptMessage(
-                author_name=m.author_name,
-                author_is_bot=m.author_is_bot,
-                content=m.content,
-                created_at=m.created_at,
-                attachments=m.attachments,
-                embeds=m.embeds,
-                edit_history=m.edit_history,
-                edited_at=m.edited_at,
-                deleted_at=m.deleted_at,
-                copies=copies.get(m.message_id, ()),
-            )
-            for m in messages
-        ],
-        file_budget=file_budget,
-    )
+    with for_guild(ticket.guild_id):
+        claimed_by = ticket.claimed_by_id
+        closed_by = ticket.closed_by_id
+        transcript = Transcript(
+            guild_name=guild_name,
+            number=ticket.number,
+            opener_name=name_of(ticket.user_id),
+            opened_at=ticket.created_at,
+            status=str(ticket.status),
+            reason=ticket.reason,
+            claimed_by_name=name_of(claimed_by) if claimed_by else None,
+            closed_by_name=(name_of(closed_by) if closed_by else _("automatic"))
+            if ticket.closed_at
+            else None,
+            closed_at=ticket.closed_at,
+            close_reason=ticket.close_reason,
+            messages=[
+                TranscriptMessage(
+                    author_name=m.author_name,
+                    author_is_bot=m.author_is_bot,
+                    content=m.content,
+                    created_at=m.created_at,
+                    attachments=m.attachments,
+                    embeds=m.embeds,
+                    edit_history=m.edit_history,
+                    edited_at=m.edited_at,
+                    deleted_at=m.deleted_at,
+                    copies=copies.get(m.message_id, ()),
+                )
+                for m in messages
+            ],
+            file_budget=file_budget,
+        )
+        page = render_transcript(transcript, generated_at=now)
     return TranscriptFile(
-        html=render_transcript(transcript, generated_at=now),
+        html=page,
         filename=transcript_filename(ticket.number),
         message_count=len(messages),
     )
@@ -344,7 +374,7 @@ async def stored_transcript(
     return await build_transcript(
         ticket,
         guild_name=guild_name,
-        name_of=lambda user_id: names.get(user_id, f"User {user_id}"),
+        name_of=lambda user_id: names.get(user_id) or _("User {id}").format(id=user_id),
         now=now,
     )
 
@@ -354,8 +384,9 @@ async def stored_names(guild_id: int, user_ids: Sequence[int | None]) -> dict[in
     wanted = {user_id for user_id in user_ids if user_id}
     users = await User.filter(id__in=wanted).values_list("id", "global_name", "username")
     nicknames = dict(
-        await Member.filter(guild_id=guild_id, user_id__in=wanted, nickname__not_isnull=True)
-        .values_list("user_id", "nickname")
+        await Member.filter(
+            guild_id=guild_id, user_id__in=wanted, nickname__not_isnull=True
+        ).values_list("user_id", "nickname")
     )
     names: dict[int, str] = {}
     for user_id, global_name, username in users:
