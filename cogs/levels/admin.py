@@ -17,6 +17,7 @@ from discord.ext import commands
 from models.levels import MultiplierTarget, RewardMode
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, ValidationError, shown_input
+from pegasus.i18n import N_, _, format_number
 from pegasus.services import levels as service
 from pegasus.services.durations import parse_duration
 from pegasus.services.ids import parse_snowflake
@@ -41,10 +42,16 @@ MODE_CHOICES = [
     app_commands.Choice(name="Replace: keep only the highest reward", value="replace"),
 ]
 KIND_WORDS = {
-    ChannelKind.NORMAL: "a normal channel again",
-    ChannelKind.IGNORED: "ignored: no XP, and messages are not counted",
-    ChannelKind.NO_XP: "a no-XP channel: messages are counted, no XP is given",
-    ChannelKind.DOUBLE_XP: "a double-XP channel",
+    ChannelKind.NORMAL: N_("{channel} is now a normal channel again."),
+    ChannelKind.IGNORED: N_("{channel} is now ignored: no XP, and messages are not counted."),
+    ChannelKind.NO_XP: N_(
+        "{channel} is now a no-XP channel: messages are counted, no XP is given."
+    ),
+    ChannelKind.DOUBLE_XP: N_("{channel} is now a double-XP channel."),
+}
+MODE_WORDS = {
+    RewardMode.STACK: N_("keep every reward reached"),
+    RewardMode.REPLACE: N_("keep only the highest reward"),
 }
 # /levels set's options and the settings they change (their help comes from the declaration).
 SET_OPTIONS = {
@@ -115,7 +122,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         guild = interaction.guild
         assert guild is not None
         if member.bot:
-            raise ValidationError("Bots do not have XP.")
+            raise ValidationError(_("Bots do not have XP."))
         async with self.feature.activity.lock:
             if operation in (XpOperation.SET, XpOperation.RESET):
                 self.feature.activity.discard(guild.id, member.id)  # pending XP would land on top
@@ -130,14 +137,20 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         return change
 
     @staticmethod
-    def _xp_embed(member: discord.Member, change: XpChange, verb: str) -> discord.Embed:
-        level = f"level **{change.new_level:,}**"
+    def _xp_embed(change: XpChange, done: str) -> discord.Embed:
+        """`done` says what was done to whom ("Gave 50 XP to @member")."""
         if change.new_level != change.old_level:
-            level += f" (was {change.old_level:,})"
+            level = _("level **{level}** (was {old_level})").format(
+                level=format_number(change.new_level), old_level=format_number(change.old_level)
+            )
+        else:
+            level = _("level **{level}**").format(level=format_number(change.new_level))
         return discord.Embed(
-            description=(
-                f"{verb} {member.mention}: now **{change.new_xp:,} XP**, {level}.\n"
-                f"Before: {change.old_xp:,} XP."
+            description=_("{done}: now **{xp} XP**, {level}.\nBefore: {old_xp} XP.").format(
+                done=done,
+                xp=format_number(change.new_xp),
+                level=level,
+                old_xp=format_number(change.old_xp),
             ),
             colour=render.SUCCESS_COLOUR,
         )
@@ -153,7 +166,12 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     ) -> None:
         change = await self._change_xp(interaction, member, XpOperation.ADD, amount)
         await interaction.response.send_message(
-            embed=self._xp_embed(member, change, f"Gave {amount:,} XP to")
+            embed=self._xp_embed(
+                change,
+                _("Gave {amount} XP to {member}").format(
+                    amount=format_number(amount), member=member.mention
+                ),
+            )
         )
 
     @xp.command(name="remove", description="Take XP from a member (rewards above follow).")
@@ -167,7 +185,12 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     ) -> None:
         change = await self._change_xp(interaction, member, XpOperation.REMOVE, amount)
         await interaction.response.send_message(
-            embed=self._xp_embed(member, change, f"Took {change.old_xp - change.new_xp:,} XP from")
+            embed=self._xp_embed(
+                change,
+                _("Took {amount} XP from {member}").format(
+                    amount=format_number(change.old_xp - change.new_xp), member=member.mention
+                ),
+            )
         )
 
     @xp.command(name="set", description="Set a member's XP to an exact amount.")
@@ -181,7 +204,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     ) -> None:
         change = await self._change_xp(interaction, member, XpOperation.SET, amount)
         await interaction.response.send_message(
-            embed=self._xp_embed(member, change, "Set the XP of")
+            embed=self._xp_embed(
+                change, _("Set the XP of {member}").format(member=member.mention)
+            )
         )
 
     @xp.command(name="reset", description="Reset a member's XP and level to zero.")
@@ -189,19 +214,23 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
     @app_commands.checks.has_permissions(manage_guild=True)
     async def xp_reset(self, interaction: discord.Interaction, member: discord.Member) -> None:
         if member.bot:
-            raise ValidationError("Bots do not have XP.")
+            raise ValidationError(_("Bots do not have XP."))
 
         async def reset(answer: discord.Interaction) -> None:
             change = await self._change_xp(interaction, member, XpOperation.RESET)
             await answer.response.edit_message(
-                content=None, embed=self._xp_embed(member, change, "Reset"), view=None
+                content=None,
+                embed=self._xp_embed(change, _("Reset {member}").format(member=member.mention)),
+                view=None,
             )
 
         await confirm(
             interaction,
-            f"Reset **all** XP of {member.mention} to 0? Their level and reward roles go too.",
+            _("Reset **all** XP of {member} to 0? Their level and reward roles go too.").format(
+                member=member.mention
+            ),
             reset,
-            confirm_label="Reset XP",
+            confirm_label=_("Reset XP"),
         )
 
     # ------------------------------------------------------------------------------ /levels
@@ -254,10 +283,10 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         assert guild is not None
         if channel is not None and announce_where_spoken:
             raise ValidationError(
-                "Choose either a channel or announce_where_spoken, not both."
+                _("Choose either a channel or announce_where_spoken, not both.")
             )
         if booster_role is not None and no_booster_role:
-            raise ValidationError("Choose either booster_role or no_booster_role, not both.")
+            raise ValidationError(_("Choose either booster_role or no_booster_role, not both."))
         low, high = SETTINGS.bounds("xp_cooldown_seconds")
         changes = {
             "xp_enabled": enabled,
@@ -284,11 +313,11 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         if no_booster_role:
             changes["xp_booster_role_id"] = None
         if not changes:
-            raise ValidationError("Nothing to change: give at least one option.")
+            raise ValidationError(_("Nothing to change: give at least one option."))
         config = await service.update_settings(guild.id, actor_id=interaction.user.id, **changes)
         await self._invalidate(guild.id)
         embed = render.settings_embed(guild.name, config)
-        embed.title = f"Level settings updated · {guild.name}"
+        embed.title = _("Level settings updated · {server}").format(server=guild.name)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @levels.command(name="reward-add", description="Give a role when members reach a level.")
@@ -322,8 +351,10 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         await remember_role_setup(role, interaction.user)
         await self._invalidate(guild.id)
         await interaction.response.send_message(
-            f"Members reaching level **{level:,}** now get {role.mention}. Members already past "
-            "it get it at their next level-up.",
+            _(
+                "Members reaching level **{level}** now get {role}. Members already past it get "
+                "it at their next level-up."
+            ).format(level=format_number(level), role=role.mention),
             ephemeral=True,
         )
 
@@ -341,8 +372,10 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         await service.remove_reward(guild.id, level, role.id, actor_id=interaction.user.id)
         await self._invalidate(guild.id)
         await interaction.response.send_message(
-            f"{role.mention} is no longer the reward for level **{level:,}**. Members keep it "
-            "unless you remove it yourself.",
+            _(
+                "{role} is no longer the reward for level **{level}**. Members keep it unless you "
+                "remove it yourself."
+            ).format(role=role.mention, level=format_number(level)),
             ephemeral=True,
         )
 
@@ -370,7 +403,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         )
         await self._invalidate(guild.id)
         await interaction.response.send_message(
-            f"Reward mode is now **{mode.value}**: {mode.name.split(': ', 1)[1]}.",
+            _("Reward mode is now **{mode}**: {meaning}.").format(
+                mode=mode.value, meaning=_(MODE_WORDS[RewardMode(mode.value)])
+            ),
             ephemeral=True,
         )
 
@@ -386,7 +421,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         elif match := _PREFIXED.match(text):
             candidates.append((MultiplierTarget(match[1]), int(match[2])))
         elif text.isdigit():
-            target_id = parse_snowflake(text, what="a role or channel id")
+            target_id = parse_snowflake(text, what=_("a role or channel id"))
             candidates += [
                 (MultiplierTarget.ROLE, target_id),
                 (MultiplierTarget.CHANNEL, target_id),
@@ -405,8 +440,9 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             if kind is MultiplierTarget.CHANNEL and (channel := guild.get_channel(target_id)):
                 return kind, target_id, channel.mention
         raise NotFoundError(
-            f"{shown_input(text)} is neither a role nor a channel of this server: pick one from "
-            "the list."
+            _(
+                "{text} is neither a role nor a channel of this server: pick one from the list."
+            ).format(text=shown_input(text))
         )
 
     async def _target_choices(
@@ -449,9 +485,12 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
             guild.id, kind, target_id, percent, actor_id=interaction.user.id
         )
         await self._invalidate(guild.id)
-        where = "with" if kind is MultiplierTarget.ROLE else "in"
+        if kind is MultiplierTarget.ROLE:
+            text = _("XP earned with {target} is now multiplied by **{percent}%**.")
+        else:
+            text = _("XP earned in {target} is now multiplied by **{percent}%**.")
         await interaction.response.send_message(
-            f"XP earned {where} {mention} is now multiplied by **{percent:,}%**.", ephemeral=True
+            text.format(target=mention, percent=format_number(percent)), ephemeral=True
         )
 
     @multiplier.autocomplete("target")
@@ -474,7 +513,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         await service.remove_multiplier(guild.id, kind, target_id, actor_id=interaction.user.id)
         await self._invalidate(guild.id)
         await interaction.response.send_message(
-            f"{mention} no longer changes XP.", ephemeral=True
+            _("{target} no longer changes XP.").format(target=mention), ephemeral=True
         )
 
     @multiplier_remove.autocomplete("target")
@@ -506,7 +545,7 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         )
         await self._invalidate(guild.id)
         await interaction.response.send_message(
-            f"{channel.mention} is now {KIND_WORDS[chosen]}.", ephemeral=True
+            _(KIND_WORDS[chosen]).format(channel=channel.mention), ephemeral=True
         )
 
     @levels.command(name="ignore-role", description="Members with this role earn no XP (toggle).")
@@ -520,8 +559,8 @@ class LevelsAdmin(commands.Cog, name="Levels admin"):
         )
         await self._invalidate(guild.id)
         text = (
-            f"Members with {role.mention} no longer earn XP."
+            _("Members with {role} no longer earn XP.")
             if ignored
-            else f"{role.mention} is no longer ignored: its members earn XP again."
+            else _("{role} is no longer ignored: its members earn XP again.")
         )
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.response.send_message(text.format(role=role.mention), ephemeral=True)

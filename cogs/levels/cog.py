@@ -21,6 +21,7 @@ from PIL import Image
 
 from pegasus.bot import MessagePhase, Pegasus
 from pegasus.errors import ValidationError
+from pegasus.i18n import _, for_guild, format_number
 from pegasus.services import economy as economy_service
 from pegasus.services import levels as service
 from pegasus.services.levels import (
@@ -319,13 +320,23 @@ class Levels(commands.Cog):
             return
         me = member.guild.me
         has = {role.id for role in member.roles}
-        due = list(self._assignable(member.guild, plan.keep - has, me))
-        add = await vet_grants(member, due, purpose=f"level {level:,} reward")
-        remove = [r for r in self._assignable(member.guild, plan.remove & has, me)]
-        if add:
-            await member.add_roles(*add, reason=f"Level {level:,} reward")
-        if remove:
-            await member.remove_roles(*remove, reason=f"Level {level:,}: reward no longer earned")
+        shown_level = format_number(level)
+        # The reasons and a refused grant's alert are read by the server's staff.
+        with for_guild(member.guild.id):
+            due = list(self._assignable(member.guild, plan.keep - has, me))
+            add = await vet_grants(
+                member, due, purpose=_("level {level} reward").format(level=shown_level)
+            )
+            remove = [r for r in self._assignable(member.guild, plan.remove & has, me)]
+            if add:
+                await member.add_roles(
+                    *add, reason=_("Level {level} reward").format(level=shown_level)
+                )
+            if remove:
+                await member.remove_roles(
+                    *remove,
+                    reason=_("Level {level}: reward no longer earned").format(level=shown_level),
+                )
 
     @staticmethod
     def _assignable(
@@ -356,9 +367,11 @@ class Levels(commands.Cog):
             or config.level_up_message
         )
         mention = member.mention if member else f"<@{change.user_id}>"
-        text = service.render_level_up(
-            template, user=mention, level=change.new_level, server=guild.name
-        )
+        # A post to the whole server: in the server's language (the template stays as written).
+        with for_guild(guild.id):
+            text = service.render_level_up(
+                template, user=mention, level=change.new_level, server=guild.name
+            )
         try:
             await channel.send(
                 text,
@@ -394,7 +407,7 @@ class Levels(commands.Cog):
         assert guild is not None
         target = member or interaction.user
         if target.bot:
-            raise ValidationError("Bots do not earn XP, so they have no rank card.")
+            raise ValidationError(_("Bots do not earn XP, so they have no rank card."))
         await interaction.response.defer(thinking=True)
         # What was just earned and not flushed yet is added from memory: no flush, no wait.
         unwritten = self.activity.unwritten(guild.id, target.id)
@@ -417,17 +430,26 @@ class Levels(commands.Cog):
             avatar=avatar,
         )
         png = await asyncio.to_thread(render_rank_card, card)
-        rank = f"rank **#{info.rank:,}**" if info.rank else "not ranked yet"
+        if info.rank:
+            summary = _("**{name}**: level **{level}**, {xp} XP, rank **#{rank}**.")
+        else:
+            summary = _("**{name}**: level **{level}**, {xp} XP, not ranked yet.")
         await interaction.followup.send(
-            f"**{discord.utils.escape_markdown(target.display_name)}**: level "
-            f"**{info.progress.level:,}**, {info.progress.xp:,} XP, {rank}.",
+            summary.format(
+                name=discord.utils.escape_markdown(target.display_name),
+                level=format_number(info.progress.level),
+                xp=format_number(info.progress.xp),
+                rank=format_number(info.rank or 0),
+            ),
             file=discord.File(io.BytesIO(png), filename="rank.png"),
             allowed_mentions=discord.AllowedMentions.none(),
         )
         if refusal is not None and target.id == interaction.user.id:
             await interaction.followup.send(
-                f"Your background image could not be used, so your card shows a plain one. "
-                f"{refusal}",
+                _(
+                    "Your background image could not be used, so your card shows a plain one. "
+                    "{reason}"
+                ).format(reason=refusal),
                 ephemeral=True,
             )
 
@@ -477,10 +499,13 @@ class Levels(commands.Cog):
             interaction.user.id, background=background, accent=accent
         )
         embed = discord.Embed(
-            title="Rank card updated",
-            description=(
-                f"Background: {stored_background or 'default'}\n"
-                f"Accent: {render.colour_text(stored_accent)}\n\nSee it with `/rank`."
+            title=_("Rank card updated"),
+            description=_(
+                "Background: {background}\nAccent: {accent}\n\nSee it with `/rank`."
+            ).format(
+                # Translators: the rank card's background or accent when none is chosen.
+                background=stored_background or _("default"),
+                accent=render.colour_text(stored_accent),
             ),
             colour=stored_accent if stored_accent is not None else render.SUCCESS_COLOUR,
         )
@@ -493,7 +518,7 @@ class Levels(commands.Cog):
     async def rankcard_reset(self, interaction: discord.Interaction) -> None:
         await service.reset_rank_card(interaction.user.id)
         await interaction.response.send_message(
-            "Your rank card uses the default colours again.", ephemeral=True
+            _("Your rank card uses the default colours again."), ephemeral=True
         )
 
     # ------------------------------------------------------------------------------ /leaderboard
@@ -523,12 +548,12 @@ class Levels(commands.Cog):
     ) -> None:
         guild = interaction.guild
         if guild is None:
-            raise ValidationError("Leaderboards exist only in servers.")
+            raise ValidationError(_("Leaderboards exist only in servers."))
         # The stored values, flushed every second: the board waits for no flush. A board the
         # database has not given within `defer_after` (a busy database, or the boards that
         # still count their rows) is shown through a deferred answer, within Discord's window.
         reading = asyncio.ensure_future(self._leaderboard(guild, category, page))
-        done, _ = await asyncio.wait({reading}, timeout=self.defer_after)
+        done, _pending = await asyncio.wait({reading}, timeout=self.defer_after)
         if not done:
             await interaction.response.defer(thinking=not edit)
         embed, view = await reading

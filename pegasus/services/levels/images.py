@@ -23,6 +23,7 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import _, format_number
 
 __all__ = [
     "AddressPolicy",
@@ -106,7 +107,7 @@ class PinnedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         if host != self._checked.host:
-            raise OSError(f"{host} was not checked, so it is not resolved")
+            raise _unresolved(f"{host} was not checked, so it is not resolved")
         results = [
             ResolveResult(
                 hostname=host,
@@ -121,11 +122,17 @@ class PinnedResolver(AbstractResolver):
         if family != socket.AF_UNSPEC:
             results = [result for result in results if result["family"] == family]
         if not results:
-            raise OSError(f"{host} has no checked address of that family")
+            raise _unresolved(f"{host} has no checked address of that family")
         return results
 
     async def close(self) -> None:
         return None
+
+
+def _unresolved(why: str) -> OSError:
+    """A failed lookup, for aiohttp: never shown (`ImageFetcher.fetch` refuses the link in the
+    member's language), so not translated."""
+    return OSError(why)
 
 
 def _shown(url: URL | str) -> str:
@@ -137,7 +144,9 @@ async def check_host(url: URL, resolver: AbstractResolver, allowed: AddressPolic
     address is not allowed, or the link is not https, or the host does not resolve."""
     host = url.raw_host
     if url.scheme != "https" or not host:
-        raise ValidationError(f"{_shown(url)} is not an https:// link: use a secure link.")
+        raise ValidationError(
+            _("{link} is not an https:// link: use a secure link.").format(link=_shown(url))
+        )
     try:
         addresses: tuple[IPAddress, ...] = (ipaddress.ip_address(host),)
     except ValueError:
@@ -145,8 +154,10 @@ async def check_host(url: URL, resolver: AbstractResolver, allowed: AddressPolic
     for address in addresses:
         if not allowed(address):
             raise ValidationError(
-                f"{_shown(url)} leads to {address}, which is not a public internet address: "
-                "the bot only downloads images from public sites."
+                _(
+                    "{link} leads to {address}, which is not a public internet address: the bot "
+                    "only downloads images from public sites."
+                ).format(link=_shown(url), address=address)
             )
     return CheckedHost(host, addresses)
 
@@ -161,7 +172,9 @@ async def _resolve(url: URL, host: str, resolver: AbstractResolver) -> tuple[IPA
     except (OSError, ValueError, UnicodeError):
         addresses = ()
     if not addresses:
-        raise ValidationError(f"The site of {_shown(url)} could not be found: check the link.")
+        raise ValidationError(
+            _("The site of {link} could not be found: check the link.").format(link=_shown(url))
+        )
     return addresses
 
 
@@ -187,7 +200,7 @@ class ImageFetcher:
         try:
             current = URL(url)
             async with asyncio.timeout(self.timeout):
-                for _ in range(self.max_redirects + 1):
+                for _attempt in range(self.max_redirects + 1):
                     checked = await check_host(current, resolver, self.allowed)
                     location = await self._get(current, checked)
                     if isinstance(location, bytes):
@@ -195,17 +208,22 @@ class ImageFetcher:
                     current = current.join(location)
         except TimeoutError:
             raise ValidationError(
-                f"{_shown(url)} did not answer within {self.timeout:g} seconds: try again later "
-                "or use another link."
+                _(
+                    "{link} did not answer within {seconds} seconds: try again later or use "
+                    "another link."
+                ).format(link=_shown(url), seconds=format_number(self.timeout))
             ) from None
         except (aiohttp.ClientError, OSError, ValueError) as error:
             log.info("Could not download %s: %r", url, error)
             raise ValidationError(
-                f"The image at {_shown(url)} could not be downloaded: check the link."
+                _("The image at {link} could not be downloaded: check the link.").format(
+                    link=_shown(url)
+                )
             ) from None
         raise ValidationError(
-            f"{_shown(url)} redirects more than {self.max_redirects} times: "
-            "link to the image itself."
+            _("{link} redirects more than {count} times: link to the image itself.").format(
+                link=_shown(url), count=format_number(self.max_redirects)
+            )
         )
 
     async def _get(self, url: URL, checked: CheckedHost) -> bytes | URL:
@@ -221,20 +239,25 @@ class ImageFetcher:
                 location = response.headers.get("Location")
                 if not location:
                     raise ValidationError(
-                        f"{_shown(url)} redirects without saying where: link to the image itself."
+                        _(
+                            "{link} redirects without saying where: link to the image itself."
+                        ).format(link=_shown(url))
                     )
                 return URL(location)
             if response.status != 200:
                 raise ValidationError(
-                    f"{_shown(url)} answered with HTTP status {response.status} instead of an "
-                    "image: check the link."
+                    _(
+                        "{link} answered with HTTP status {status} instead of an image: check the "
+                        "link."
+                    ).format(link=_shown(url), status=response.status)
                 )
             return await self._bounded_body(url, response)
 
     async def _bounded_body(self, url: URL, response: aiohttp.ClientResponse) -> bytes:
         too_large = ValidationError(
-            f"The image at {_shown(url)} is larger than {self.max_bytes // (1024 * 1024)} MB: "
-            "use a smaller one."
+            _("The image at {link} is larger than {size} MB: use a smaller one.").format(
+                link=_shown(url), size=format_number(self.max_bytes // (1024 * 1024))
+            )
         )
         if response.content_length is not None and response.content_length > self.max_bytes:
             raise too_large

@@ -8,6 +8,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.guilds import Member, User
 from models.levels import LevelMilestone, UserXP, VoiceSession
+from pegasus.i18n import N_
 from pegasus.services.privacy import PrivacyDeclaration, register
 
 from .histogram import HistogramDelta, write_histogram
@@ -69,7 +70,7 @@ async def erase_levels(guild_id: int, user_id: int, conn: BaseDBAsyncClient) -> 
 DECLARATION = register(
     PrivacyDeclaration(
         feature="levels",
-        explanation=(
+        explanation=N_(
             "Your XP and level with the dates your level changed, how many messages and voice "
             "minutes counted, your nickname and join date as last seen, a voice session in "
             "progress, and your rank card's colours."
@@ -84,8 +85,8 @@ DECLARATION = register(
         export=export_levels,
         erase=erase_levels,
         erased=(
-            "your XP, level (and the dates it changed), message count and voice minutes",
-            "your rank card's background and colour (the same in every server)",
+            N_("your XP, level (and the dates it changed), message count and voice minutes"),
+            N_("your rank card's background and colour (the same in every server)"),
         ),
     )
 )

@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from models.guilds import User
 from pegasus import notify
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import _, current_locale, format_number, ngettext
 from pegasus.services import directory
 from pegasus.services.colours import COLOUR_FORMS, NAMED_COLOURS, format_colour, parse_colour
 
@@ -135,21 +136,31 @@ def _centre_crop(size: tuple[int, int], target: tuple[int, int]) -> tuple[float,
 
 
 def _pixels(size: tuple[int, int]) -> str:
-    return f"{size[0]:,}×{size[1]:,} pixels"
+    return _("{width}×{height} pixels").format(
+        width=format_number(size[0]), height=format_number(size[1])
+    )
 
 
 def _check_shape(size: tuple[int, int]) -> None:
     width, height = size
     if width < 1 or height < 1 or max(width / height, height / width) > MAX_ASPECT_RATIO:
         raise ValidationError(
-            f"That image is {_pixels(size)}, too narrow or too tall for a card: use one at most "
-            f"{MAX_ASPECT_RATIO} times as wide as it is tall (or as tall as it is wide)."
+            _(
+                "That image is {size}, too narrow or too tall for a card: use one at most "
+                "{ratio} times as wide as it is tall (or as tall as it is wide)."
+            ).format(size=_pixels(size), ratio=format_number(MAX_ASPECT_RATIO))
         )
     if width * height > MAX_SOURCE_PIXELS:
-        raise ValidationError(
-            f"That image is {_pixels(size)}, more than a card can use: use one of at most "
+        raise _too_many_pixels(size)
+
+
+def _too_many_pixels(size: tuple[int, int]) -> ValidationError:
+    return ValidationError(
+        _(
+            "That image is {size}, more than a card can use: use one of at most "
             "1920×1080 pixels (3840×2160 for a JPEG)."
-        )
+        ).format(size=_pixels(size))
+    )
 
 
 @contextmanager
@@ -163,19 +174,19 @@ def _bounded_image(data: bytes, target: tuple[int, int]) -> Iterator[Image.Image
             source_size = image.size
             image.draft(image.mode, target)  # only JPEG supports this; others keep their size
             if image.width * image.height > MAX_DECODED_PIXELS:
-                raise ValidationError(
-                    f"That image is {_pixels(source_size)}, more than a card can use: use one of "
-                    "at most 1920×1080 pixels (3840×2160 for a JPEG)."
-                )
+                raise _too_many_pixels(source_size)
             image.load()
             yield image
     except (UnidentifiedImageError, Image.DecompressionBombError):
         raise ValidationError(
-            "That link does not lead to a PNG, JPEG, GIF or WebP image: link to the image itself."
+            _(
+                "That link does not lead to a PNG, JPEG, GIF or WebP image: link to the image "
+                "itself."
+            )
         ) from None
     except (OSError, ValueError, EOFError, SyntaxError):
         raise ValidationError(
-            "That image could not be read: it is damaged or incomplete."
+            _("That image could not be read: it is damaged or incomplete.")
         ) from None
 
 
@@ -198,16 +209,21 @@ def prepare_background(data: bytes, size: tuple[int, int] = (WIDTH, HEIGHT)) -> 
             return _fitted(image, size)
         except (OSError, ValueError) as error:  # such as a mode Pillow cannot convert
             raise ValidationError(
-                "That image could not be read: use a PNG or JPEG in ordinary colours."
+                _("That image could not be read: use a PNG or JPEG in ordinary colours.")
             ) from error
+
+
+# A prepared background, or a refusal as (language, text).
+_Kept = Image.Image | tuple[str, str]
 
 
 class BackgroundCache:
     """Prepared backgrounds by link and size, the `capacity` most recently used kept (about 1 MB
     each), so showing a card again neither downloads nor decodes its background.
 
-    A refusal (too large, not found, not an image) is kept too, for a shorter while, so a bad link
-    is not downloaded again by every card; a good one is kept for `ttl`, after which a changed
+    A refusal (too large, not found, not an image) is kept too, for a shorter while and in the
+    language it was given in (another language downloads again), so a bad link is not downloaded
+    again by every card; a good one is kept for `ttl`, after which a changed
     image shows. `hits` and `decodes` count what the cache saved and what it cost.
     """
 
@@ -222,7 +238,7 @@ class BackgroundCache:
         self._ttl = ttl
         self._refusal_ttl = refusal_ttl
         self._clock = clock
-        self._entries: OrderedDict[tuple[str, tuple[int, int]], tuple[float, Image.Image | str]]
+        self._entries: OrderedDict[tuple[str, tuple[int, int]], tuple[float, _Kept]]
         self._entries = OrderedDict()
         self.hits = 0
         self.decodes = 0
@@ -243,7 +259,7 @@ class BackgroundCache:
         `fresh` downloads again even when a copy is kept (a member setting the link anew)."""
         key = (url, size)
         entry = self._entries.get(key)
-        if not fresh and entry is not None and entry[0] > self._clock():
+        if not fresh and entry is not None and entry[0] > self._clock() and _usable(entry[1]):
             self._entries.move_to_end(key)
             self.hits += 1
             return _kept(entry[1])
@@ -252,21 +268,27 @@ class BackgroundCache:
             self.decodes += 1
             prepared = await asyncio.to_thread(prepare_background, data, size)
         except ValidationError as refusal:
-            self._keep(key, refusal.message, self._refusal_ttl)
+            self._keep(key, (current_locale(), refusal.message), self._refusal_ttl)
             raise
         self._keep(key, prepared, self._ttl)
         return prepared
 
-    def _keep(self, key: tuple[str, tuple[int, int]], value: Image.Image | str, ttl: float) -> None:
+    def _keep(self, key: tuple[str, tuple[int, int]], value: _Kept, ttl: float) -> None:
         self._entries[key] = (self._clock() + ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
 
-def _kept(value: Image.Image | str) -> Image.Image:
-    if isinstance(value, str):
-        raise ValidationError(value)  # a fresh error each time: a kept one would grow its traceback
+def _usable(value: _Kept) -> bool:
+    """A kept image always; a kept refusal when it is in the language asked for."""
+    return not isinstance(value, tuple) or value[0] == current_locale()
+
+
+def _kept(value: _Kept) -> Image.Image:
+    if isinstance(value, tuple):
+        # A fresh error each time: a kept one would grow its traceback.
+        raise ValidationError(value[1])
     return value
 
 
@@ -324,12 +346,12 @@ def _fit_text(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, wid
 def compact_number(value: int) -> str:
     """1234 → 1,234; 12_345 → 12.3K; 1_500_000 → 1.5M (the card has little room)."""
     if value < 10_000:
-        return f"{value:,}"
+        return format_number(value)
     for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "K")):
         if value >= size:
             shown = f"{value / size:.1f}".rstrip("0").rstrip(".")
-            return f"{shown}{suffix}"
-    return f"{value:,}"
+            return f"{format_number(float(shown))}{suffix}"
+    return format_number(value)
 
 
 def render_rank_card(card: RankCard) -> bytes:
@@ -354,9 +376,16 @@ def render_rank_card(card: RankCard) -> bytes:
     right = WIDTH - PADDING - 16
     _draw_header(draw, card, accent, left, right)
     _draw_name_and_progress(draw, card, accent, left, right)
-    stats = (
-        f"{card.messages:,} messages  ·  {card.voice_minutes:,} voice minutes  ·  "
-        f"{compact_number(card.total_xp)} XP in total"
+    stats = "  ·  ".join(
+        (
+            ngettext("{count} message", "{count} messages", card.messages).format(
+                count=format_number(card.messages)
+            ),
+            ngettext("{count} voice minute", "{count} voice minutes", card.voice_minutes).format(
+                count=format_number(card.voice_minutes)
+            ),
+            _("{xp} XP in total").format(xp=compact_number(card.total_xp)),
+        )
     )
     stats_font = _font(20)
     stats = _fit_text(stats, stats_font, right - left)
@@ -376,8 +405,10 @@ def _draw_header(
     big, small = _font(44, True), _font(22)
     x = right
     parts = [
-        ("RANK", f"#{card.rank:,}" if card.rank else "—", TEXT),
-        ("LEVEL", f"{card.level:,}", _rgb(accent)),
+        # Translators: a label on the rank card image, in capitals there.
+        (_("RANK"), f"#{format_number(card.rank)}" if card.rank else "—", TEXT),
+        # Translators: a label on the rank card image, in capitals there.
+        (_("LEVEL"), format_number(card.level), _rgb(accent)),
     ]
     for label, value, colour in reversed(parts):
         draw.text((x, 58), value, font=big, fill=colour, anchor="rs")
@@ -391,7 +422,9 @@ def _draw_name_and_progress(
 ) -> None:
     needed = max(card.xp_for_level, 1)
     into = min(max(card.xp_into_level, 0), needed)
-    label = f"{compact_number(into)} / {compact_number(needed)} XP"
+    label = _("{current} / {needed} XP").format(
+        current=compact_number(into), needed=compact_number(needed)
+    )
     label_font, name_font = _font(24), _font(36, True)
     draw.text((right, 138), label, font=label_font, fill=MUTED_TEXT, anchor="rs")
     room = right - left - int(label_font.getlength(label)) - 24
@@ -414,21 +447,23 @@ def parse_background(text: str) -> str:
     """A background is a colour (stored as #RRGGBB) or an https:// image URL."""
     cleaned = text.strip()
     if cleaned.lower().startswith("http://"):
-        raise ValidationError("Image links must be secure: use an https:// link.")
+        raise ValidationError(_("Image links must be secure: use an https:// link."))
     if cleaned.lower().startswith("https://"):
         try:
             hostname = urlparse(cleaned).hostname
         except ValueError:  # such as an unclosed IPv6 bracket: `https://[`
             hostname = None
         if not hostname or len(cleaned) > 1024 or any(ch.isspace() for ch in cleaned):
-            raise ValidationError("That image URL is not valid: use a full https:// link.")
+            raise ValidationError(_("That image URL is not valid: use a full https:// link."))
         return cleaned
     try:
         return format_colour(parse_colour(cleaned))
     except ValidationError:
         raise ValidationError(
-            f"{shown_input(text)} is neither a colour nor an image URL: use {COLOUR_FORMS}, "
-            "or an https:// link to an image."
+            _(
+                "{text} is neither a colour nor an image URL: use {colours}, or an https:// link "
+                "to an image."
+            ).format(text=shown_input(text), colours=_(COLOUR_FORMS))
         ) from None
 
 
@@ -444,7 +479,7 @@ async def set_rank_card(
 ) -> tuple[str | None, int | None]:
     """Store the member's rank card colours (only the given ones); returns the stored pair."""
     if background is None and accent is None:
-        raise ValidationError("Give a background, an accent colour or both.")
+        raise ValidationError(_("Give a background, an accent colour or both."))
     changes: dict[str, Any] = {}
     if background is not None:
         changes["rank_card_background"] = parse_background(background)

@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
 from pegasus import notify
 from pegasus.errors import NotFoundError, ValidationError
+from pegasus.i18n import _, format_number
 from pegasus.services.audit import ensure_rows, record_change
 
 from .config import ChannelKind, GuildLevelState, LevelConfig, Reward, ensure_level_rows
@@ -238,31 +239,36 @@ _LONGEST_USER = "u" * (3 + len(str(2**63 - 1)))
 def validate_template(template: str) -> str:
     template = template.strip()
     if not template:
-        raise ValidationError("The level-up message cannot be empty.")
+        raise ValidationError(_("The level-up message cannot be empty."))
     if len(template) > MAX_TEMPLATE_LENGTH:
         raise ValidationError(
-            f"The level-up message can be at most {MAX_TEMPLATE_LENGTH:,} characters."
+            _("The level-up message can be at most {limit} characters.").format(
+                limit=format_number(MAX_TEMPLATE_LENGTH)
+            )
         )
     unknown = sorted({f for f in _TEMPLATE_FIELD.findall(template) if f not in TEMPLATE_FIELDS})
     if unknown:
         raise ValidationError(
             # One short line: a placeholder can hold line breaks and most of the text.
-            f"Unknown placeholder {{{' '.join(unknown[0].split())[:30]}}}: use {{user}}, "
-            "{level} and {server}."
+            _(
+                "Unknown placeholder {placeholder}: use {{user}}, {{level}} and {{server}}."
+            ).format(placeholder="{" + " ".join(unknown[0].split())[:30] + "}")
         )
     longest = len(render_level_up(template, user=_LONGEST_USER, level=10**9, server="s" * 100))
     if longest > DISCORD_MESSAGE_LIMIT:
         # Checked now: Discord would refuse the filled-in message and the level-up be lost.
         raise ValidationError(
-            f"With long names filled in, the level-up message could reach {longest:,} "
-            f"characters, over Discord's {DISCORD_MESSAGE_LIMIT:,}: use fewer placeholders."
+            _(
+                "With long names filled in, the level-up message could reach {length} "
+                "characters, over Discord's {limit}: use fewer placeholders."
+            ).format(length=format_number(longest), limit=format_number(DISCORD_MESSAGE_LIMIT))
         )
     return template
 
 
 def render_level_up(template: str, *, user: str, level: int, server: str) -> str:
     """Fill `{user}`, `{level}` and `{server}`; anything else is left as written."""
-    values = {"user": user, "level": f"{level:,}", "server": server}
+    values = {"user": user, "level": format_number(level), "server": server}
     filled = _TEMPLATE_FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
     # Clipped rather than refused by Discord, so the announcement is still delivered.
     return filled if len(filled) <= DISCORD_MESSAGE_LIMIT else filled[:1999] + "…"
@@ -281,7 +287,9 @@ async def add_reward(
     actor_id: int | None = None,
 ) -> Reward:
     if not 1 <= level <= MAX_LEVEL:
-        raise ValidationError(f"The level must be between 1 and {MAX_LEVEL:,}.")
+        raise ValidationError(
+            _("The level must be between 1 and {maximum}.").format(maximum=format_number(MAX_LEVEL))
+        )
     if message is not None:
         message = validate_template(message)
     await ensure_rows(None, [actor_id])
@@ -290,7 +298,11 @@ async def add_reward(
         if await XpReward.filter(guild_id=guild_id, level=level, role_id=role_id).using_db(
             conn
         ).exists():
-            raise ValidationError(f"That role is already the reward for level {level:,}.")
+            raise ValidationError(
+                _("That role is already the reward for level {level}.").format(
+                    level=format_number(level)
+                )
+            )
         await XpReward.create(
             guild_id=guild_id,
             level=level,
@@ -317,7 +329,9 @@ async def remove_reward(
             conn
         )
         if not rows:
-            raise NotFoundError(f"That role is not a reward for level {level:,}.")
+            raise NotFoundError(
+                _("That role is not a reward for level {level}.").format(level=format_number(level))
+            )
         await XpReward.filter(id=rows[0].id).using_db(conn).delete()
         await record_change(
             guild_id, actor_id, "levels.reward.remove", "xp_rewards", f"{level}:{role_id}",
@@ -341,7 +355,9 @@ async def set_multiplier(
 ) -> int:
     if not 0 <= percent <= MAX_MULTIPLIER_PERCENT:
         raise ValidationError(
-            f"The multiplier must be between 0% and {MAX_MULTIPLIER_PERCENT:,}% (100% = normal)."
+            _("The multiplier must be between 0% and {maximum}% (100% = normal).").format(
+                maximum=format_number(MAX_MULTIPLIER_PERCENT)
+            )
         )
     await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
@@ -387,7 +403,11 @@ async def remove_multiplier(
         ).using_db(conn)
         before = await query.values_list("multiplier", flat=True)
         if not before:
-            raise NotFoundError(f"That {target_type.value} has no XP multiplier.")
+            raise NotFoundError(
+                _("That role has no XP multiplier.")
+                if target_type is MultiplierTarget.ROLE
+                else _("That channel has no XP multiplier.")
+            )
         await query.delete()
         await record_change(
             guild_id, actor_id, "levels.multiplier.remove", "xp_multipliers",

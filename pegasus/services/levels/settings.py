@@ -15,6 +15,7 @@ from models.guilds import GuildSettings
 from models.levels import RewardMode, XpSettings
 from models.security import AuditSource
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.settings import FeatureSettings, Kind, Setting, apply_changes, register
 
 from .config import ChannelKind, LevelConfig, load_config
@@ -48,30 +49,32 @@ SETTINGS = register(FeatureSettings(
     feature="levels",
     model=GuildSettings,
     settings=(
-        Setting("xp_enabled", Kind.BOOL, "XP", "Whether members earn XP at all"),
-        _percent("xp_rate", "rate", "Server-wide XP rate in percent (100 = normal, 200 = double)"),
-        _xp_amount("xp_min", "minimum XP per message", "Least XP a message gives"),
-        _xp_amount("xp_max", "maximum XP per message", "Most XP a message gives"),
-        _xp_amount("xp_per_voice_minute", "XP per voice minute", "XP per minute in voice"),
-        Setting("xp_cooldown_seconds", Kind.SECONDS, "cooldown",
-                "How long before a member's next message gives XP, e.g. 60s or 2m",
+        Setting("xp_enabled", Kind.BOOL, N_("XP"), N_("Whether members earn XP at all")),
+        _percent("xp_rate", N_("rate"),
+                 N_("Server-wide XP rate in percent (100 = normal, 200 = double)")),
+        _xp_amount("xp_min", N_("minimum XP per message"), N_("Least XP a message gives")),
+        _xp_amount("xp_max", N_("maximum XP per message"), N_("Most XP a message gives")),
+        _xp_amount("xp_per_voice_minute", N_("XP per voice minute"),
+                   N_("XP per minute in voice")),
+        Setting("xp_cooldown_seconds", Kind.SECONDS, N_("cooldown"),
+                N_("How long before a member's next message gives XP, e.g. 60s or 2m"),
                 minimum=0, maximum=_DAY),
-        Setting("xp_announce_level_up", Kind.BOOL, "level-up announcements",
-                "Whether level-ups are announced"),
-        Setting("xp_level_up_channel_id", Kind.CHANNEL, "level-up channel",
-                "Announce level-ups in this channel", nullable=True),
-        Setting("xp_level_up_message", Kind.TEXT, "level-up message",
-                "Level-up message; use {user}, {level} and {server}",
+        Setting("xp_announce_level_up", Kind.BOOL, N_("level-up announcements"),
+                N_("Whether level-ups are announced")),
+        Setting("xp_level_up_channel_id", Kind.CHANNEL, N_("level-up channel"),
+                N_("Announce level-ups in this channel"), nullable=True),
+        Setting("xp_level_up_message", Kind.TEXT, N_("level-up message"),
+                N_("Level-up message; use {user}, {level} and {server}"),
                 max_length=MAX_TEMPLATE_LENGTH),
-        Setting("xp_booster_role_id", Kind.ROLE, "booster role",
-                "Extra role that counts as a server booster for XP", nullable=True),
-        _percent("xp_booster_multiplier", "booster multiplier",
-                 "XP multiplier for boosters in percent (150 = 1.5x)"),
+        Setting("xp_booster_role_id", Kind.ROLE, N_("booster role"),
+                N_("Extra role that counts as a server booster for XP"), nullable=True),
+        _percent("xp_booster_multiplier", N_("booster multiplier"),
+                 N_("XP multiplier for boosters in percent (150 = 1.5x)")),
     ),
     internal=_INTERNAL,
     rules=(
         (lambda v: v["xp_min"] <= v["xp_max"],
-         "The minimum XP per message is above the maximum."),
+         N_("The minimum XP per message is above the maximum.")),
     ),
 ))
 
@@ -80,23 +83,26 @@ RULES = register(FeatureSettings(
     feature="levels.rules",
     model=XpSettings,
     settings=(
-        Setting("ignored_channels", Kind.IDS, "ignored channels",
-                "Channels where messages give no XP and are not counted"),
-        Setting("ignored_roles", Kind.IDS, "ignored roles", "Members with these roles earn no XP"),
-        Setting("no_xp_channels", Kind.IDS, "no-XP channels",
-                "Channels where messages are counted but give no XP"),
-        Setting("double_xp_channels", Kind.IDS, "double-XP channels",
-                "Channels where messages give double XP"),
-        Setting("rewards_enabled", Kind.BOOL, "reward roles", "Whether reward roles are given"),
-        Setting("reward_mode", Kind.TEXT, "reward mode",
-                "stack: keep every reward; replace: only the highest reached",
+        Setting("ignored_channels", Kind.IDS, N_("ignored channels"),
+                N_("Channels where messages give no XP and are not counted")),
+        Setting("ignored_roles", Kind.IDS, N_("ignored roles"),
+                N_("Members with these roles earn no XP")),
+        Setting("no_xp_channels", Kind.IDS, N_("no-XP channels"),
+                N_("Channels where messages are counted but give no XP")),
+        Setting("double_xp_channels", Kind.IDS, N_("double-XP channels"),
+                N_("Channels where messages give double XP")),
+        Setting("rewards_enabled", Kind.BOOL, N_("reward roles"),
+                N_("Whether reward roles are given")),
+        Setting("reward_mode", Kind.TEXT, N_("reward mode"),
+                N_("stack: keep every reward; replace: only the highest reached"),
                 choices=tuple(mode.value for mode in RewardMode)),
-        Setting("voice_min_members", Kind.INT, "minimum members in voice",
-                "Members needed in a voice channel before minutes count", minimum=1, maximum=99),
-        Setting("voice_count_muted", Kind.BOOL, "voice minutes while muted",
-                "Whether muted members earn voice minutes"),
-        Setting("voice_count_deafened", Kind.BOOL, "voice minutes while deafened",
-                "Whether deafened members earn voice minutes"),
+        Setting("voice_min_members", Kind.INT, N_("minimum members in voice"),
+                N_("Members needed in a voice channel before minutes count"),
+                minimum=1, maximum=99),
+        Setting("voice_count_muted", Kind.BOOL, N_("voice minutes while muted"),
+                N_("Whether muted members earn voice minutes")),
+        Setting("voice_count_deafened", Kind.BOOL, N_("voice minutes while deafened"),
+                N_("Whether deafened members earn voice minutes")),
     ),
     internal=_INTERNAL,
 ))
@@ -120,9 +126,11 @@ async def update_settings(
     as stored afterwards."""
     unknown = set(changes) - set(SETTINGS.by_name) - set(RULES.by_name)
     if unknown:
-        raise ValueError(f"not level settings: {sorted(unknown)}")
+        # A programming error, never shown to people: not translated.
+        error = ValueError(f"not level settings: {sorted(unknown)}")
+        raise error
     if not changes:
-        raise ValidationError("Nothing to change: give at least one setting.")
+        raise ValidationError(_("Nothing to change: give at least one setting."))
     if "xp_level_up_message" in changes:
         changes["xp_level_up_message"] = validate_template(changes["xp_level_up_message"])
     by_table = [

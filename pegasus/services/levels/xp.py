@@ -12,6 +12,7 @@ from models.guilds import Member
 from models.levels import UserXP
 from pegasus import notify
 from pegasus.errors import ValidationError
+from pegasus.i18n import _, format_number
 from pegasus.services import directory
 
 from .histogram import HistogramDelta, write_histogram
@@ -52,7 +53,11 @@ async def adjust_xp(
     if operation is XpOperation.RESET:
         amount = 0
     elif not 0 <= amount <= MAX_ADJUST or (operation is not XpOperation.SET and amount == 0):
-        raise ValidationError(f"The amount must be between 1 and {MAX_ADJUST:,}.")
+        raise ValidationError(
+            _("The amount must be between 1 and {maximum}.").format(
+                maximum=format_number(MAX_ADJUST)
+            )
+        )
     async with in_transaction() as conn:
         await directory.ensure_guild(guild_id, using_db=conn)
         await directory.ensure_user(user_id, using_db=conn)
