@@ -22,6 +22,7 @@ from discord.utils import escape_markdown, utcnow
 
 from pegasus import notify
 from pegasus.bot import Pegasus
+from pegasus.i18n import N_, _, for_guild, format_number, ngettext
 from pegasus.services.community import GuildConfig, LogEvent
 from pegasus.services.log_readers import AuditEntry, settings_changes_since
 from pegasus.ui.format import BLURPLE, GREEN, GREY, ORANGE, PURPLE, RED, clip
@@ -44,7 +45,7 @@ REMEMBERED_CHANGES = 500
 
 
 def _names(items: Iterable[Any]) -> str:
-    return ", ".join(f"`{item}`" for item in items) or "none"
+    return ", ".join(f"`{item}`" for item in items) or _("none")
 
 
 class ServerLogEvents(commands.Cog):
@@ -86,25 +87,8 @@ class ServerLogEvents(commands.Cog):
             return  # a cleanup of the log itself
         known = sorted(payload.cached_messages, key=lambda message: message.id)
         count = len(payload.message_ids)
-        embed = discord.Embed(
-            title="Messages deleted in bulk",
-            description=f"{count:,} messages in <#{payload.channel_id}>",
-            colour=RED,
-        )
-        lines = [
-            f"**{escape_markdown(str(message.author))}**: "
-            f"{clip(message.content or '*no text*', 120)}"
-            for message in known[-SHOWN_BULK_MESSAGES:]
-        ]
-        if lines:
-            embed.add_field(name="Last messages I knew", value=clip("\n".join(lines)), inline=False)
-        unknown = count - len(known)
-        if unknown:
-            embed.add_field(
-                name="Not known",
-                value=f"{unknown:,} sent before I started: their text is not known.",
-                inline=False,
-            )
+        with for_guild(guild.id):
+            embed = bulk_delete_embed(payload.channel_id, count, known)
         await post_log(guild, config, LogEvent.MESSAGE_BULK_DELETE, embed)
 
     # -- members ----------------------------------------------------------------------------
@@ -116,12 +100,13 @@ class ServerLogEvents(commands.Cog):
         config = await self._config(after.guild.id)
         if config.logs(LogEvent.NICKNAME_CHANGE) is None:
             return
-        embed = discord.Embed(
-            title="Nickname changed", description=member_line(after), colour=COLOUR_MEMBER
-        )
-        embed.add_field(name="Before", value=escape_markdown(before.nick or "none"))
-        embed.add_field(name="After", value=escape_markdown(after.nick or "none"))
-        embed.set_footer(text=f"User id {after.id}")
+        with for_guild(after.guild.id):
+            embed = discord.Embed(
+                title=_("Nickname changed"), description=member_line(after), colour=COLOUR_MEMBER
+            )
+            embed.add_field(name=_("Before"), value=escape_markdown(before.nick or _("none")))
+            embed.add_field(name=_("After"), value=escape_markdown(after.nick or _("none")))
+            embed.set_footer(text=_("User id {id}").format(id=after.id))
         await post_log(after.guild, config, LogEvent.NICKNAME_CHANGE, embed)
 
     # -- voice ------------------------------------------------------------------------------
@@ -134,41 +119,45 @@ class ServerLogEvents(commands.Cog):
         if old == new:
             return  # muted, deafened, streaming: not a move
         if old is None and new is not None:
-            event, title, where = LogEvent.VOICE_JOIN, "Joined voice", new.mention
+            event, title, where = LogEvent.VOICE_JOIN, N_("Joined voice"), new.mention
         elif new is None and old is not None:
-            event, title, where = LogEvent.VOICE_LEAVE, "Left voice", old.mention
+            event, title, where = LogEvent.VOICE_LEAVE, N_("Left voice"), old.mention
         elif old is not None and new is not None:
-            event, title, where = LogEvent.VOICE_MOVE, "Moved in voice", (
-                f"{old.mention} → {new.mention}"
+            event, title, where = (
+                LogEvent.VOICE_MOVE,
+                N_("Moved in voice"),
+                (f"{old.mention} → {new.mention}"),
             )
         else:
             return
         config = await self._config(member.guild.id)
         if config.logs(event) is None:
             return
-        embed = discord.Embed(
-            title=title, description=f"{member_line(member)}\n{where}", colour=COLOUR_VOICE
-        )
-        embed.set_footer(text=f"User id {member.id}")
+        with for_guild(member.guild.id):
+            embed = discord.Embed(
+                title=_(title), description=f"{member_line(member)}\n{where}", colour=COLOUR_VOICE
+            )
+            embed.set_footer(text=_("User id {id}").format(id=member.id))
         await post_log(member.guild, config, event, embed)
 
     # -- channels ---------------------------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
-        await self._channel_event(channel, "Channel created", COLOUR_CREATED, [])
+        await self._channel_event(channel, N_("Channel created"), COLOUR_CREATED, [])
 
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        await self._channel_event(channel, "Channel deleted", COLOUR_DELETED, [])
+        await self._channel_event(channel, N_("Channel deleted"), COLOUR_DELETED, [])
 
     @commands.Cog.listener()
     async def on_guild_channel_update(
         self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
     ) -> None:
-        changes = channel_changes(before, after)
+        with for_guild(after.guild.id):
+            changes = channel_changes(before, after)
         if changes:
-            await self._channel_event(after, "Channel changed", COLOUR_CHANGED, changes)
+            await self._channel_event(after, N_("Channel changed"), COLOUR_CHANGED, changes)
 
     async def _channel_event(
         self,
@@ -181,31 +170,33 @@ class ServerLogEvents(commands.Cog):
         if config.logs(LogEvent.CHANNEL_CHANGE) is None:
             return
         kind = str(channel.type).replace("_", " ")
-        embed = discord.Embed(
-            title=title,
-            description=f"{channel.mention} · **{escape_markdown(channel.name)}** ({kind})",
-            colour=colour,
-        )
-        for name, value in changes[:20]:
-            embed.add_field(name=name, value=clip(value), inline=False)
-        embed.set_footer(text=f"Channel id {channel.id}")
+        with for_guild(channel.guild.id):
+            embed = discord.Embed(
+                title=_(title),
+                description=f"{channel.mention} · **{escape_markdown(channel.name)}** ({kind})",
+                colour=colour,
+            )
+            for name, value in changes[:20]:
+                embed.add_field(name=name, value=clip(value), inline=False)
+            embed.set_footer(text=_("Channel id {id}").format(id=channel.id))
         await post_log(channel.guild, config, LogEvent.CHANNEL_CHANGE, embed)
 
     # -- roles ------------------------------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_guild_role_create(self, role: discord.Role) -> None:
-        await self._role_event(role, "Role created", COLOUR_CREATED, [])
+        await self._role_event(role, N_("Role created"), COLOUR_CREATED, [])
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:
-        await self._role_event(role, "Role deleted", COLOUR_DELETED, [])
+        await self._role_event(role, N_("Role deleted"), COLOUR_DELETED, [])
 
     @commands.Cog.listener()
     async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
-        changes = role_changes(before, after)
+        with for_guild(after.guild.id):
+            changes = role_changes(before, after)
         if changes:  # a move in the list alone shifts many roles: not worth a post each
-            await self._role_event(after, "Role changed", COLOUR_CHANGED, changes)
+            await self._role_event(after, N_("Role changed"), COLOUR_CHANGED, changes)
 
     async def _role_event(
         self, role: discord.Role, title: str, colour: int, changes: list[tuple[str, str]]
@@ -213,14 +204,15 @@ class ServerLogEvents(commands.Cog):
         config = await self._config(role.guild.id)
         if config.logs(LogEvent.SERVER_ROLE_CHANGE) is None:
             return
-        embed = discord.Embed(
-            title=title,
-            description=f"**{escape_markdown(role.name)}** ({role.mention})",
-            colour=colour,
-        )
-        for name, value in changes[:20]:
-            embed.add_field(name=name, value=clip(value), inline=False)
-        embed.set_footer(text=f"Role id {role.id}")
+        with for_guild(role.guild.id):
+            embed = discord.Embed(
+                title=_(title),
+                description=f"**{escape_markdown(role.name)}** ({role.mention})",
+                colour=colour,
+            )
+            for name, value in changes[:20]:
+                embed.add_field(name=name, value=clip(value), inline=False)
+            embed.set_footer(text=_("Role id {id}").format(id=role.id))
         await post_log(role.guild, config, LogEvent.SERVER_ROLE_CHANGE, embed)
 
     # -- Pegasus settings ---------------------------------------------------------------------
@@ -259,16 +251,22 @@ class ServerLogEvents(commands.Cog):
             self._since[guild.id] = max(self._since.get(guild.id, since), entry.created_at)
             # Read after the change: the change that switches the log on is posted too.
             config = await self.bot.guild_configs.get(guild.id)
-            await post_log(guild, config, LogEvent.SETTINGS_CHANGE, settings_embed(entry))
+            with for_guild(guild.id):
+                embed = settings_embed(entry)
+            await post_log(guild, config, LogEvent.SETTINGS_CHANGE, embed)
 
 
 def settings_embed(entry: AuditEntry) -> discord.Embed:
     """A settings change as the server log shows it: who, which feature, before → after."""
     who = f"<@{entry.actor_id}>" if entry.actor_id else "Pegasus"
-    source = " over the REST API" if entry.source.value == "api" else ""
+    described = (
+        _("{member} changed the **{feature}** settings over the REST API ({action})")
+        if entry.source.value == "api"
+        else _("{member} changed the **{feature}** settings ({action})")
+    )
     embed = discord.Embed(
-        title="Settings changed",
-        description=f"{who} changed the **{entry.feature}** settings{source} (`{entry.action}`)",
+        title=_("Settings changed"),
+        description=described.format(member=who, feature=entry.feature, action=f"`{entry.action}`"),
         colour=COLOUR_SETTINGS,
         timestamp=entry.created_at,
     )
@@ -277,8 +275,10 @@ def settings_embed(entry: AuditEntry) -> discord.Embed:
     for name in list(after)[:20]:
         embed.add_field(
             name=name,
-            value=clip(f"{describe_value(name, before.get(name))} → "
-                       f"{describe_value(name, after.get(name))}"),
+            value=clip(
+                f"{describe_value(name, before.get(name))} → "
+                f"{describe_value(name, after.get(name))}"
+            ),
             inline=False,
         )
     return embed
@@ -290,25 +290,34 @@ def channel_changes(
     """What an update changed that people care about (not its position among the others)."""
     changes: list[tuple[str, str]] = []
     if before.name != after.name:
-        changes.append(("Name", f"{escape_markdown(before.name)} → {escape_markdown(after.name)}"))
+        changes.append(
+            (_("Name"), f"{escape_markdown(before.name)} → {escape_markdown(after.name)}")
+        )
     old_topic, new_topic = getattr(before, "topic", None), getattr(after, "topic", None)
     if old_topic != new_topic:
-        changes.append(("Topic", f"{old_topic or 'none'} → {new_topic or 'none'}"))
+        changes.append((_("Topic"), f"{old_topic or _('none')} → {new_topic or _('none')}"))
     if before.category_id != after.category_id:
-        changes.append(("Category", f"{_category(before)} → {_category(after)}"))
+        changes.append((_("Category"), f"{_category(before)} → {_category(after)}"))
     old_delay = getattr(before, "slowmode_delay", None)
     new_delay = getattr(after, "slowmode_delay", None)
     if old_delay != new_delay:
-        changes.append(("Slowmode", f"{old_delay or 0}s → {new_delay or 0}s"))
+        changes.append(
+            (
+                _("Slowmode"),
+                _("{before}s → {after}s").format(before=old_delay or 0, after=new_delay or 0),
+            )
+        )
     if getattr(before, "nsfw", None) != getattr(after, "nsfw", None):
-        changes.append(("Age-restricted", "on" if getattr(after, "nsfw", False) else "off"))
+        changes.append(
+            (_("Age-restricted"), _("on") if getattr(after, "nsfw", False) else _("off"))
+        )
     if before.overwrites != after.overwrites:
-        changes.append(("Permissions", overwrite_changes(before, after)))
+        changes.append((_("Permissions"), overwrite_changes(before, after)))
     return changes
 
 
 def _category(channel: discord.abc.GuildChannel) -> str:
-    return channel.category.mention if channel.category else "none"
+    return channel.category.mention if channel.category else _("none")
 
 
 def overwrite_changes(before: discord.abc.GuildChannel, after: discord.abc.GuildChannel) -> str:
@@ -325,7 +334,7 @@ def overwrite_changes(before: discord.abc.GuildChannel, after: discord.abc.Guild
             if value != was
         ]
         lines.append(f"{_overwrite_target(target)}: {', '.join(changed)}")
-    return "\n".join(lines) or "changed"
+    return "\n".join(lines) or _("changed")
 
 
 def _overwrite_target(target: discord.Role | discord.Member | discord.Object) -> str:
@@ -337,23 +346,66 @@ def _overwrite_target(target: discord.Role | discord.Member | discord.Object) ->
 
 
 def _state(value: bool | None) -> str:
-    return {True: "allowed", False: "denied", None: "inherited"}[value]
+    return {True: _("allowed"), False: _("denied"), None: _("inherited")}[value]
 
 
 def role_changes(before: discord.Role, after: discord.Role) -> list[tuple[str, str]]:
     changes: list[tuple[str, str]] = []
     if before.name != after.name:
-        changes.append(("Name", f"{escape_markdown(before.name)} → {escape_markdown(after.name)}"))
+        changes.append(
+            (_("Name"), f"{escape_markdown(before.name)} → {escape_markdown(after.name)}")
+        )
     if before.colour != after.colour:
-        changes.append(("Colour", f"{before.colour} → {after.colour}"))
+        changes.append((_("Colour"), f"{before.colour} → {after.colour}"))
     if before.hoist != after.hoist:
-        changes.append(("Shown separately", "on" if after.hoist else "off"))
+        changes.append((_("Shown separately"), _("on") if after.hoist else _("off")))
     if before.mentionable != after.mentionable:
-        changes.append(("Mentionable", "on" if after.mentionable else "off"))
+        changes.append((_("Mentionable"), _("on") if after.mentionable else _("off")))
     if before.permissions != after.permissions:
-        given = [name for name, value in after.permissions if value and not
-                 getattr(before.permissions, name)]
-        taken = [name for name, value in before.permissions if value and not
-                 getattr(after.permissions, name)]
-        changes.append(("Permissions", f"given: {_names(given)}\ntaken: {_names(taken)}"))
+        given = [
+            name
+            for name, value in after.permissions
+            if value and not getattr(before.permissions, name)
+        ]
+        taken = [
+            name
+            for name, value in before.permissions
+            if value and not getattr(after.permissions, name)
+        ]
+        changes.append(
+            (
+                _("Permissions"),
+                _("given: {given}\ntaken: {taken}").format(
+                    given=_names(given), taken=_names(taken)
+                ),
+            )
+        )
     return changes
+
+
+def bulk_delete_embed(channel_id: int, count: int, known: list[discord.Message]) -> discord.Embed:
+    """A bulk deletion as the server log shows it: how many, and the last texts known."""
+    embed = discord.Embed(
+        title=_("Messages deleted in bulk"),
+        description=ngettext(
+            "{count} message in {channel}", "{count} messages in {channel}", count
+        ).format(count=format_number(count), channel=f"<#{channel_id}>"),
+        colour=RED,
+    )
+    lines = [
+        f"**{escape_markdown(str(message.author))}**: "
+        f"{clip(message.content or _('*no text*'), 120)}"
+        for message in known[-SHOWN_BULK_MESSAGES:]
+    ]
+    if lines:
+        embed.add_field(name=_("Last messages I knew"), value=clip("\n".join(lines)), inline=False)
+    unknown = count - len(known)
+    if unknown:
+        embed.add_field(
+            name=_("Not known"),
+            value=_("{count} sent before I started: their text is not known.").format(
+                count=format_number(unknown)
+            ),
+            inline=False,
+        )
+    return embed

@@ -13,9 +13,10 @@ from discord.ext import commands
 from cogs.moderation.support import PAST_TENSE, Enforcer, check_target
 from pegasus.bot import Pegasus
 from pegasus.errors import PermissionDenied
+from pegasus.i18n import N_, _, format_number, ngettext
 from pegasus.services.durations import format_duration, parse_duration
 from pegasus.services.moderation import Case
-from pegasus.ui.format import BLURPLE, plural, timestamp
+from pegasus.ui.format import BLURPLE, timestamp
 from pegasus.ui.views import confirm
 
 DELETE_MESSAGE_CHOICES = [
@@ -35,22 +36,27 @@ def action_summary(
     case: Case, target: discord.abc.User, *, notified: bool | None = None
 ) -> discord.Embed:
     """The public confirmation of an action, in the channel where it was taken."""
-    text = f"{target.mention} was {PAST_TENSE[case.type]}"
+    text = _(PAST_TENSE[case.type]).format(member=target.mention)
     if case.duration_seconds:
-        text += f" for {format_duration(case.duration_seconds)}"
+        duration = format_duration(case.duration_seconds)
         if case.expires_at:
-            text += f" (ends {timestamp(case.expires_at)})"
-    text += "."
+            text = _("{action} for {duration} (ends {time}).").format(
+                action=text, duration=duration, time=timestamp(case.expires_at)
+            )
+        else:
+            text = _("{action} for {duration}.").format(action=text, duration=duration)
+    else:
+        text = _("{action}.").format(action=text)
     if case.reason:
-        text += f"\n**Reason:** {case.reason}"
+        text += "\n" + _("**Reason:** {reason}").format(reason=case.reason)
     embed = discord.Embed(description=text, colour=BLURPLE)
-    embed.set_footer(text=f"Case #{case.case_number}")
+    embed.set_footer(text=_("Case #{number}").format(number=case.case_number))
     return embed
 
 
 def moderator_of(interaction: discord.Interaction) -> discord.Member:
     if not isinstance(interaction.user, discord.Member) or interaction.guild is None:
-        raise PermissionDenied("This works only in a server.")
+        raise PermissionDenied(_("This works only in a server."))
     return interaction.user
 
 
@@ -88,7 +94,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         member: discord.Member,
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        check_target(interaction, member, "kick")
+        check_target(interaction, member, N_("kick"))
         await self.act(interaction, member, self.enforcer.kick, reason=reason)
 
     @app_commands.command(name="ban", description="Ban a user, for good or for a while.")
@@ -113,7 +119,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
     ) -> None:
         guild = moderator_of(interaction).guild
         target = guild.get_member(user.id) or user
-        check_target(interaction, target, "ban")
+        check_target(interaction, target, N_("ban"))
         seconds = parse_optional_duration(duration)
         await self.act(
             interaction,
@@ -160,10 +166,12 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         duration: str,
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        check_target(interaction, member, "time out")
+        check_target(interaction, member, N_("time out"))
         if member.guild_permissions.administrator:
             raise PermissionDenied(
-                f"Discord does not let anyone time out {member.mention}, an admin."
+                _("Discord does not let anyone time out {member}, an admin.").format(
+                    member=member.mention
+                )
             )
         seconds = parse_duration(duration)
         await self.act(
@@ -182,7 +190,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         member: discord.Member,
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        check_target(interaction, member, "release")
+        check_target(interaction, member, N_("release"))
         await self.act(interaction, member, self.enforcer.untimeout, reason=reason)
 
     @app_commands.command(
@@ -204,7 +212,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         duration: str | None = None,
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        check_target(interaction, member, "mute")
+        check_target(interaction, member, N_("mute"))
         seconds = parse_optional_duration(duration)
         await self.act(
             interaction, member, self.enforcer.mute, reason=reason, duration_seconds=seconds
@@ -222,7 +230,7 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
         member: discord.Member,
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        check_target(interaction, member, "unmute")
+        check_target(interaction, member, N_("unmute"))
         await self.act(interaction, member, self.enforcer.unmute, reason=reason)
 
     @app_commands.command(name="purge", description="Delete recent messages in this channel.")
@@ -242,23 +250,55 @@ class ModerationActions(commands.Cog, name="Moderation actions"):
     ) -> None:
         channel = interaction.channel
         if not isinstance(channel, discord.TextChannel):
-            raise PermissionDenied("Purge works in text channels only.")
-        whose = f" from {member.mention}" if member else ""
+            raise PermissionDenied(_("Purge works in text channels only."))
 
         async def purge(decided: discord.Interaction) -> None:
             await decided.response.defer()
             deleted, case = await self.enforcer.purge(
                 channel, moderator=interaction.user, count=count, member=member
             )
+            if member:
+                done = ngettext(
+                    "Deleted {count} message from {member} (case #{number}).",
+                    "Deleted {count} messages from {member} (case #{number}).",
+                    deleted,
+                )
+            else:
+                done = ngettext(
+                    "Deleted {count} message (case #{number}).",
+                    "Deleted {count} messages (case #{number}).",
+                    deleted,
+                )
             await decided.edit_original_response(
-                content=f"Deleted {plural(deleted, 'message')}{whose} (case #{case.case_number}).",
+                content=done.format(
+                    count=format_number(deleted),
+                    member=member.mention if member else "",
+                    number=case.case_number,
+                ),
                 view=None,
             )
 
+        if member:
+            question = ngettext(
+                "Delete the last {count} message from {member} in {channel}? "
+                "This cannot be undone.",
+                "Delete the last {count} messages from {member} in {channel}? "
+                "This cannot be undone.",
+                count,
+            )
+        else:
+            question = ngettext(
+                "Delete the last {count} message in {channel}? This cannot be undone.",
+                "Delete the last {count} messages in {channel}? This cannot be undone.",
+                count,
+            )
         await confirm(
             interaction,
-            f"Delete the last {plural(count, 'message')}{whose} in "
-            f"{channel.mention}? This cannot be undone.",
+            question.format(
+                count=format_number(count),
+                member=member.mention if member else "",
+                channel=channel.mention,
+            ),
             purge,
-            confirm_label="Delete",
+            confirm_label=_("Delete"),
         )

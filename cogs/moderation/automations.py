@@ -15,11 +15,21 @@ from cogs.moderation.support import Enforcer, describe_action, utcnow
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import PegasusError, PermissionDenied
+from pegasus.i18n import (
+    N_,
+    _,
+    for_guild,
+    format_number,
+    guild_locale,
+    ngettext,
+    use_locale,
+    user_choice,
+)
 from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
 from pegasus.services.moderation import Automation, AutomationActionType
 from pegasus.ui.checks import require_bot_can_post
-from pegasus.ui.format import PURPLE, clip, plural
+from pegasus.ui.format import PURPLE, clip
 from pegasus.ui.hierarchy import check_bot_outranks
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
 from pegasus.ui.views import confirm
@@ -44,14 +54,15 @@ ACTION_CHOICES = [
 
 def automation_summary(automation: Automation) -> str:
     actions = ", ".join(describe_action(a) for a in automation.actions)
-    state = "on" if automation.enabled else "off"
-    notify = (
-        f" · notifies <#{automation.notify_channel_id}>" if automation.notify_channel_id else ""
+    state = _("on") if automation.enabled else _("off")
+    text = _("When {trigger}: {actions} · **{state}**").format(
+        trigger=moderation.describe_trigger(automation), actions=actions, state=state
     )
-    fired = f" · fired {automation.trigger_count:,}×" if automation.trigger_count else ""
-    return (
-        f"When {moderation.describe_trigger(automation)}: {actions} · **{state}**{notify}{fired}"
-    )
+    if automation.notify_channel_id:
+        text += " · " + _("notifies {channel}").format(channel=f"<#{automation.notify_channel_id}>")
+    if automation.trigger_count:
+        text += " · " + _("fired {count}×").format(count=format_number(automation.trigger_count))
+    return text
 
 
 class Automations(commands.Cog, name="Warning automations"):
@@ -102,7 +113,7 @@ class Automations(commands.Cog, name="Warning automations"):
         if role is not None:
             require_can_delegate(role, interaction.user)
         if notify_channel is not None:
-            require_bot_can_post(notify_channel, what="the rule's reports", embeds=True)
+            require_bot_can_post(notify_channel, what=N_("the rule's reports"), embeds=True)
         built = moderation.build_action(
             action.value,
             duration_seconds=parse_duration(duration) if duration else None,
@@ -123,24 +134,25 @@ class Automations(commands.Cog, name="Warning automations"):
         )
         if role is not None:
             await remember_role_setup(role, interaction.user)
-        hint = (
-            ""
-            if enabled
-            else f"\nIt is **off**: try `/automation simulate id:{created.automation_id}`, then "
-            f"`/automation toggle id:{created.automation_id}` to switch it on."
+        text = _("Automation {id} **{name}** created.").format(
+            id=f"`{created.automation_id}`", name=created.name
         )
-        await interaction.response.send_message(
-            f"Automation `{created.automation_id}` **{created.name}** created.\n"
-            f"{automation_summary(created)}{hint}",
-            ephemeral=True,
-        )
+        text += "\n" + automation_summary(created)
+        if not enabled:
+            text += "\n" + _(
+                "It is **off**: try {simulate}, then {toggle} to switch it on."
+            ).format(
+                simulate=f"`/automation simulate id:{created.automation_id}`",
+                toggle=f"`/automation toggle id:{created.automation_id}`",
+            )
+        await interaction.response.send_message(text, ephemeral=True)
 
     @automation.command(name="list", description="List this server's automations.")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def list_(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         rules = await moderation.list_automations(interaction.guild_id)
-        embed = discord.Embed(title="Warning automations", colour=AUTOMATION_COLOUR)
+        embed = discord.Embed(title=_("Warning automations"), colour=AUTOMATION_COLOUR)
         for rule in rules:
             embed.add_field(
                 name=f"`{rule.automation_id}` · {rule.name}",
@@ -148,7 +160,7 @@ class Automations(commands.Cog, name="Warning automations"):
                 inline=False,
             )
         if not rules:
-            embed.description = "None yet. Create one with `/automation add`."
+            embed.description = _("None yet. Create one with `/automation add`.")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @automation.command(name="remove", description="Delete an automation.")
@@ -165,14 +177,19 @@ class Automations(commands.Cog, name="Warning automations"):
                 guild_id, rule.automation_id, actor_id=interaction.user.id, now=utcnow()
             )
             await decided.response.edit_message(
-                content=f"Automation `{rule.automation_id}` **{rule.name}** deleted.", view=None
+                content=_("Automation {id} **{name}** deleted.").format(
+                    id=f"`{rule.automation_id}`", name=rule.name
+                ),
+                view=None,
             )
 
         await confirm(
             interaction,
-            f"Delete automation `{rule.automation_id}` **{rule.name}**? This cannot be undone.",
+            _("Delete automation {id} **{name}**? This cannot be undone.").format(
+                id=f"`{rule.automation_id}`", name=rule.name
+            ),
             remove,
-            confirm_label="Delete",
+            confirm_label=_("Delete"),
         )
 
     @automation.command(name="toggle", description="Switch an automation on or off.")
@@ -184,10 +201,13 @@ class Automations(commands.Cog, name="Warning automations"):
         rule = await moderation.toggle_automation(
             interaction.guild_id, automation_id, actor_id=interaction.user.id, now=utcnow()
         )
+        text = (
+            _("Automation {id} **{name}** is now **on**.")
+            if rule.enabled
+            else _("Automation {id} **{name}** is now **off**.")
+        )
         await interaction.response.send_message(
-            f"Automation `{rule.automation_id}` **{rule.name}** is now "
-            f"**{'on' if rule.enabled else 'off'}**.",
-            ephemeral=True,
+            text.format(id=f"`{rule.automation_id}`", name=rule.name), ephemeral=True
         )
 
     @automation.command(
@@ -200,12 +220,24 @@ class Automations(commands.Cog, name="Warning automations"):
         assert interaction.guild_id is not None
         rule = await moderation.get_automation(interaction.guild_id, automation_id)
         result = await moderation.simulate(interaction.guild_id, rule.automation_id)
-        members = plural(result.members_hit, "member")
+        times = ngettext("{count} time", "{count} times", result.firings).format(
+            count=format_number(result.firings)
+        )
+        members = ngettext("{count} member", "{count} members", result.members_hit).format(
+            count=format_number(result.members_hit)
+        )
         await interaction.response.send_message(
-            f"Over the {result.warnings_considered:,} stored warnings of "
-            f"{result.members_considered:,} members, `{rule.automation_id}` **{rule.name}** "
-            f"would have fired {plural(result.firings, 'time')}, "
-            f"hitting {members}.",
+            _(
+                "Over the {warnings} stored warnings of {members} members, {id} **{name}** "
+                "would have fired {times}, hitting {hit}."
+            ).format(
+                warnings=format_number(result.warnings_considered),
+                members=format_number(result.members_considered),
+                id=f"`{rule.automation_id}`",
+                name=rule.name,
+                times=times,
+                hit=members,
+            ),
             ephemeral=True,
         )
 
@@ -229,16 +261,20 @@ class Automations(commands.Cog, name="Warning automations"):
             except discord.NotFound:
                 member = None
         warn_id = await moderation.warning_public_id(payload.get("warning_id"))
-        reason = f"Automation “{rule.name}”: {moderation.describe_trigger(rule)} reached"
         metadata = {
             "automation_id": rule.automation_id,
             "automation_name": rule.name,
             "warn_id": warn_id,
         }
-        outcomes = []
-        for step in rule.actions:
-            outcomes.append(await self._run_step(guild, member, step, reason, metadata))
-        await self._notify(guild, rule, payload["user_id"], payload.get("value"), outcomes)
+        # The reason, the outcomes and the report are the server's: in its language.
+        with for_guild(guild.id):
+            reason = _("Automation “{name}”: {trigger} reached").format(
+                name=rule.name, trigger=moderation.describe_trigger(rule)
+            )
+            outcomes = []
+            for step in rule.actions:
+                outcomes.append(await self._run_step(guild, member, step, reason, metadata))
+            await self._notify(guild, rule, payload["user_id"], payload.get("value"), outcomes)
 
     async def _run_step(
         self,
@@ -251,7 +287,7 @@ class Automations(commands.Cog, name="Warning automations"):
         kind = AutomationActionType(step["type"])
         described = describe_action(step)
         if member is None:
-            return f"{described}: skipped, the member is not in the server"
+            return _("{action}: skipped, the member is not in the server").format(action=described)
         try:
             if kind in (
                 AutomationActionType.TIMEOUT,
@@ -263,8 +299,10 @@ class Automations(commands.Cog, name="Warning automations"):
             case = await self._perform(guild, member, kind, step, reason, metadata)
         except (PegasusError, discord.HTTPException) as error:
             log.warning("Automation step %s in guild %s failed: %s", kind, guild.id, error)
-            return f"{described}: failed ({error})"
-        return f"{described}: done" + (f" (case #{case})" if case else "")
+            return _("{action}: failed ({error})").format(action=described, error=error)
+        if case:
+            return _("{action}: done (case #{number})").format(action=described, number=case)
+        return _("{action}: done").format(action=described)
 
     async def _perform(
         self,
@@ -300,17 +338,17 @@ class Automations(commands.Cog, name="Warning automations"):
         elif kind is AutomationActionType.ROLE:
             role = guild.get_role(step["role_id"])
             if role is None:
-                raise PermissionDenied("the role no longer exists")
+                raise PermissionDenied(_("the role no longer exists"))
             if not await vet_grants(member, [role], purpose=f"automation: {reason}"):
-                raise PermissionDenied("I may no longer give that role (see the server log)")
+                raise PermissionDenied(_("I may no longer give that role (see the server log)"))
             await member.add_roles(role, reason=f"Pegasus: {reason}"[:512])
             return None
         else:
+            with use_locale(user_choice(member.id) or guild_locale(guild.id)):
+                title = _("A message from the moderators of {server}").format(server=guild.name)
             await member.send(
                 embed=discord.Embed(
-                    title=f"A message from the moderators of {guild.name}",
-                    description=step["message"],
-                    colour=AUTOMATION_COLOUR,
+                    title=title, description=step["message"], colour=AUTOMATION_COLOUR
                 )
             )
             return None
@@ -327,16 +365,25 @@ class Automations(commands.Cog, name="Warning automations"):
         channel = guild.get_channel(rule.notify_channel_id or 0)
         if not isinstance(channel, discord.TextChannel):
             return
+        trigger = moderation.describe_trigger(rule)
+        if value is not None:
+            reached = _("{member} reached {trigger} (now {value}).").format(
+                member=f"<@{user_id}>", trigger=trigger, value=format_number(value)
+            )
+        else:
+            reached = _("{member} reached {trigger}.").format(
+                member=f"<@{user_id}>", trigger=trigger
+            )
         embed = discord.Embed(
-            title=f"Automation fired: {rule.name}",
-            description=f"<@{user_id}> reached {moderation.describe_trigger(rule)}"
-            + (f" (now {value:,})" if value is not None else "")
-            + ".",
+            title=_("Automation fired: {name}").format(name=rule.name),
+            description=reached,
             colour=AUTOMATION_COLOUR,
             timestamp=utcnow(),
         )
-        embed.add_field(name="Actions", value=clip("\n".join(outcomes)) or "None", inline=False)
-        embed.set_footer(text=f"Automation {rule.automation_id}")
+        embed.add_field(
+            name=_("Actions"), value=clip("\n".join(outcomes)) or _("None"), inline=False
+        )
+        embed.set_footer(text=_("Automation {id}").format(id=rule.automation_id))
         try:
             await channel.send(embed=embed)
         except discord.HTTPException as error:

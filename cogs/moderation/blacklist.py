@@ -17,6 +17,7 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
+from pegasus.i18n import N_, _, format_number
 from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
 from pegasus.services.ids import check_snowflake
@@ -33,6 +34,13 @@ KIND_CHOICES = [
     app_commands.Choice(name="Channel", value="channel"),
     app_commands.Choice(name="Server (bot-wide, bot owners only)", value="guild"),
 ]
+# What a blacklist entry is of, as the list shows it.
+KIND_NAMES = {
+    Kind.USER: N_("User"),
+    Kind.ROLE: N_("Role"),
+    Kind.CHANNEL: N_("Channel"),
+    Kind.GUILD: N_("Guild"),
+}
 _TARGET = re.compile(r"^\s*(?:<(?:@!?|@&|#)([0-9]{1,20})>|([0-9]{1,20}))\s*$")
 MAX_LISTED = 25
 
@@ -42,8 +50,10 @@ def parse_target_id(text: str) -> int:
     match = _TARGET.match(text or "")
     if match is None:
         raise ValidationError(
-            f"{shown_input(text)} is not a mention or an id: mention the user, role or channel, "
-            "or paste its id (Developer Mode → right click → Copy ID)."
+            _(
+                "{input} is not a mention or an id: mention the user, role or channel, "
+                "or paste its id (Developer Mode → right click → Copy ID)."
+            ).format(input=shown_input(text))
         )
     return check_snowflake(int(match.group(1) or match.group(2)), shown=text)
 
@@ -51,20 +61,26 @@ def parse_target_id(text: str) -> int:
 def blacklist_refusal(hit: BlacklistHit) -> str:
     """The sentence a blocked person reads."""
     if hit.entity_type is Kind.CHANNEL:
-        text = "Commands are disabled in this channel (it is blacklisted)"
-    else:
-        subject = {
-            Kind.USER: "You are blacklisted",
-            Kind.ROLE: "One of your roles is blacklisted",
-            Kind.GUILD: "This server is blacklisted",
+        text = _("Commands are disabled in this channel (it is blacklisted)")
+    elif hit.bot_wide:
+        text = {
+            Kind.USER: _("You are blacklisted from using this bot"),
+            Kind.ROLE: _("One of your roles is blacklisted from using this bot"),
+            Kind.GUILD: _("This server is blacklisted from using this bot"),
         }[hit.entity_type]
-        where = "from using this bot" if hit.bot_wide else "from using this bot in this server"
-        text = f"{subject} {where}"
+    else:
+        text = {
+            Kind.USER: _("You are blacklisted from using this bot in this server"),
+            Kind.ROLE: _("One of your roles is blacklisted from using this bot in this server"),
+            Kind.GUILD: _("This server is blacklisted from using this bot in this server"),
+        }[hit.entity_type]
     if hit.reason:
-        text += f": {hit.reason}"
+        text = _("{refusal}: {reason}").format(refusal=text, reason=hit.reason)
     if hit.expires_at is not None:
-        text += f" (until {timestamp(hit.expires_at, 'f')})"
-    return text + "."
+        text = _("{refusal} (until {time})").format(
+            refusal=text, time=timestamp(hit.expires_at, "f")
+        )
+    return _("{refusal}.").format(refusal=text)
 
 
 def describe_target(kind: Kind, entity_id: int) -> str:
@@ -72,7 +88,7 @@ def describe_target(kind: Kind, entity_id: int) -> str:
         Kind.USER: f"<@{entity_id}>",
         Kind.ROLE: f"<@&{entity_id}>",
         Kind.CHANNEL: f"<#{entity_id}>",
-        Kind.GUILD: f"server `{entity_id}`",
+        Kind.GUILD: _("server {id}").format(id=f"`{entity_id}`"),
     }[kind]
 
 
@@ -204,10 +220,24 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             actor_is_owner=self.is_owner(interaction.user),
             cache=self.bot.blacklist,
         )
-        until = f" until {timestamp(entry.expires_at)}" if entry.expires_at else ""
-        scope = "everywhere" if wide else "in this server"
+        if entry.expires_at:
+            text = (
+                _("{target} is blacklisted everywhere until {time}: {reason}")
+                if wide
+                else _("{target} is blacklisted in this server until {time}: {reason}")
+            )
+        else:
+            text = (
+                _("{target} is blacklisted everywhere: {reason}")
+                if wide
+                else _("{target} is blacklisted in this server: {reason}")
+            )
         await interaction.response.send_message(
-            f"{describe_target(entity, entity_id)} is blacklisted {scope}{until}: {reason}",
+            text.format(
+                target=describe_target(entity, entity_id),
+                time=timestamp(entry.expires_at) if entry.expires_at else "",
+                reason=reason,
+            ),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -246,8 +276,11 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
             cache=self.bot.blacklist,
         )
         await interaction.response.send_message(
-            f"{describe_target(entity, entity_id)} is no longer blacklisted"
-            f"{' anywhere' if wide else ' in this server'}.",
+            (
+                _("{target} is no longer blacklisted anywhere.")
+                if wide
+                else _("{target} is no longer blacklisted in this server.")
+            ).format(target=describe_target(entity, entity_id)),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -258,26 +291,29 @@ class BlacklistCog(commands.Cog, name="Blacklist"):
     async def list_(self, interaction: discord.Interaction, bot_wide: bool = False) -> None:
         assert interaction.guild_id is not None
         if bot_wide and not self.is_owner(interaction.user):
-            raise PermissionDenied("Only the bot's owners see bot-wide blacklist entries.")
+            raise PermissionDenied(_("Only the bot's owners see bot-wide blacklist entries."))
         entries = await moderation.list_entries(
             interaction.guild_id, now=utcnow(), include_bot_wide=bot_wide
         )
         lines = []
         for entry in entries[:MAX_LISTED]:
             kind = entry.entity_type
-            scope = " · bot-wide" if entry.guild_id is None else ""
-            until = f" · until {timestamp(entry.expires_at)}" if entry.expires_at else ""
-            lines.append(
-                f"**{kind.capitalize()}** {describe_target(kind, entry.entity_id)}{scope}{until}"
-                f"\n{entry.reason or 'No reason given'}"
-            )
+            line = f"**{_(KIND_NAMES[kind])}** {describe_target(kind, entry.entity_id)}"
+            if entry.guild_id is None:
+                line += " · " + _("bot-wide")
+            if entry.expires_at:
+                line += " · " + _("until {time}").format(time=timestamp(entry.expires_at))
+            lines.append(f"{line}\n{entry.reason or _('No reason given')}")
         embed = discord.Embed(
-            title="Blacklist",
+            title=_("Blacklist"),
             colour=MIDNIGHT,
             description=clip("\n\n".join(lines), DESCRIPTION_LIMIT)
-            or "Nobody and nothing is blacklisted here.",
+            or _("Nobody and nothing is blacklisted here."),
         )
         if len(entries) > MAX_LISTED:
-            embed.set_footer(text=f"Showing {MAX_LISTED} of {len(entries):,} entries")
+            embed.set_footer(
+                text=_("Showing {shown} of {total} entries").format(
+                    shown=MAX_LISTED, total=format_number(len(entries))
+                )
+            )
         await interaction.response.send_message(embed=embed, ephemeral=True)
-

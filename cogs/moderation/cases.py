@@ -8,14 +8,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.moderation.support import Enforcer, case_embed, check_record_change, utcnow
+from cogs.moderation.support import Enforcer, case_embed, case_name, check_record_change, utcnow
 from pegasus.bot import Pegasus
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _, format_number, ngettext
 from pegasus.services import attachments, moderation
 from pegasus.services.durations import format_duration
 from pegasus.ui.checks import require_bot_can_post
 from pegasus.ui.evidence import show_with_kept_proof
-from pegasus.ui.format import BLURPLE, clip, page_of, plural, timestamp
+from pegasus.ui.format import BLURPLE, clip, page_of, timestamp
 
 
 class Cases(commands.Cog, name="Moderation cases"):
@@ -53,25 +54,31 @@ class Cases(commands.Cog, name="Moderation cases"):
         found, total = await moderation.list_cases(interaction.guild_id, member.id, page=page)
         pages = max(1, math.ceil(total / moderation.CASES_PER_PAGE))
         if total and page > pages:
-            verb = "is" if pages == 1 else "are"
-            raise ValidationError(f"There {verb} only {plural(pages, 'page')}.")
+            raise ValidationError(
+                ngettext(
+                    "There is only {count} page.", "There are only {count} pages.", pages
+                ).format(count=format_number(pages))
+            )
         embed = discord.Embed(
-            title=f"Cases of {member.display_name}",
+            title=_("Cases of {member}").format(member=member.display_name),
             colour=BLURPLE,
-            description=None if found else f"{member.mention} has no cases.",
+            description=None
+            if found
+            else _("{member} has no cases.").format(member=member.mention),
         )
         for item in found:
-            line = item.reason or "No reason given"
+            line = item.reason or _("No reason given")
             if item.duration_seconds:
                 line = f"{format_duration(item.duration_seconds)} · {line}"
             if item.active:
-                line += " · **running**"
+                line += " · " + _("**running**")
             embed.add_field(
-                name=f"#{item.case_number} · {item.type.capitalize()}",
+                name=f"#{item.case_number} · {case_name(item.type)}",
                 value=f"{clip(line, 200)}\n{timestamp(item.created_at)}",
                 inline=False,
             )
-        embed.set_footer(text=f"{page_of(page, pages)} · {plural(total, 'case')}")
+        cases = ngettext("{count} case", "{count} cases", total).format(count=format_number(total))
+        embed.set_footer(text=f"{page_of(page, pages)} · {cases}")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(
@@ -92,8 +99,8 @@ class Cases(commands.Cog, name="Moderation cases"):
         existing = await moderation.get_case(guild.id, case_number)
         check_record_change(
             interaction,
-            verb="change the reason of",
-            record="a case",
+            verb=N_("change the reason of"),
+            record=N_("a case"),
             subject_id=existing.user_id,
             issuer_id=existing.moderator_id,
         )
@@ -101,7 +108,9 @@ class Cases(commands.Cog, name="Moderation cases"):
             guild.id, case_number, reason, editor_id=interaction.user.id, now=utcnow()
         )
         await interaction.response.send_message(
-            f"Case #{case_number}: reason changed from “{old or 'no reason'}” to “{case.reason}”.",
+            _("Case #{number}: reason changed from “{old}” to “{new}”.").format(
+                number=case_number, old=old or _("no reason"), new=case.reason
+            ),
             ephemeral=True,
         )
         await self.enforcer.refresh_modlog(guild, case)
@@ -129,8 +138,8 @@ class Cases(commands.Cog, name="Moderation cases"):
             guild.id, channel.id if channel else None, actor_id=interaction.user.id
         )
         text = (
-            f"Cases will be posted in {channel.mention}."
+            _("Cases will be posted in {channel}.").format(channel=channel.mention)
             if channel
-            else "Cases will no longer be posted."
+            else _("Cases will no longer be posted.")
         )
         await interaction.response.send_message(text, ephemeral=True)

@@ -17,6 +17,16 @@ import discord
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
+from pegasus.i18n import (
+    N_,
+    _,
+    for_guild,
+    format_number,
+    guild_locale,
+    ngettext,
+    use_locale,
+    user_choice,
+)
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
 from pegasus.services.moderation import AutomationActionType, Case, CaseType
@@ -29,7 +39,6 @@ from pegasus.ui.format import (
     ORANGE,
     SCARLET,
     clip,
-    plural,
     timestamp,
 )
 from pegasus.ui.roles import vet_grants
@@ -58,17 +67,43 @@ CASE_COLOURS = {
     CaseType.UNBAN: EMERALD,
     CaseType.PURGE: GREY,
 }
+# What happened to the member, as the public confirmation says it.
 PAST_TENSE = {
-    CaseType.WARN: "warned",
-    CaseType.MUTE: "muted",
-    CaseType.UNMUTE: "unmuted",
-    CaseType.TIMEOUT: "timed out",
-    CaseType.UNTIMEOUT: "released from timeout",
-    CaseType.KICK: "kicked",
-    CaseType.BAN: "banned",
-    CaseType.UNBAN: "unbanned",
-    CaseType.PURGE: "purged",
+    CaseType.WARN: N_("{member} was warned"),
+    CaseType.MUTE: N_("{member} was muted"),
+    CaseType.UNMUTE: N_("{member} was unmuted"),
+    CaseType.TIMEOUT: N_("{member} was timed out"),
+    CaseType.UNTIMEOUT: N_("{member} was released from timeout"),
+    CaseType.KICK: N_("{member} was kicked"),
+    CaseType.BAN: N_("{member} was banned"),
+    CaseType.UNBAN: N_("{member} was unbanned"),
+    CaseType.PURGE: N_("{member} was purged"),
 }
+# Each case type's name, as the modlog and /cases show it.
+CASE_NAMES = {
+    CaseType.WARN: N_("Warn"),
+    CaseType.MUTE: N_("Mute"),
+    CaseType.UNMUTE: N_("Unmute"),
+    CaseType.TIMEOUT: N_("Timeout"),
+    CaseType.UNTIMEOUT: N_("Untimeout"),
+    CaseType.KICK: N_("Kick"),
+    CaseType.BAN: N_("Ban"),
+    CaseType.UNBAN: N_("Unban"),
+    CaseType.PURGE: N_("Purge"),
+}
+# The title of the DM a punished member gets, by the action `Enforcer.notify` is told.
+NOTICE_TITLES = {
+    "banned": N_("You were banned in {server}"),
+    "kicked": N_("You were kicked in {server}"),
+    "timed out": N_("You were timed out in {server}"),
+    "muted": N_("You were muted in {server}"),
+    "warned": N_("You were warned in {server}"),
+}
+
+
+def case_name(kind: CaseType) -> str:
+    """A case type's name in the current language ("Ban")."""
+    return _(CASE_NAMES[kind]) if kind in CASE_NAMES else kind.capitalize()
 
 
 def utcnow() -> datetime:
@@ -85,7 +120,7 @@ def _moderator(interaction: discord.Interaction) -> tuple[discord.Guild, discord
     guild = interaction.guild
     moderator = interaction.user
     if guild is None or not isinstance(moderator, discord.Member):
-        raise PermissionDenied("This works only in a server.")
+        raise PermissionDenied(_("This works only in a server."))
     return guild, moderator
 
 
@@ -122,66 +157,92 @@ def describe_action(action: Mapping[str, Any]) -> str:
     kind = AutomationActionType(action["type"])
     duration = action.get("duration_seconds")
     if kind is AutomationActionType.ROLE:
-        return f"give role <@&{action['role_id']}>"
+        return _("give role {role}").format(role=f"<@&{action['role_id']}>")
     if kind is AutomationActionType.MESSAGE:
         text = action["message"]
-        return f"DM: “{text[:60]}{'…' if len(text) > 60 else ''}”"
+        return _("DM: “{message}”").format(message=f"{text[:60]}{'…' if len(text) > 60 else ''}")
+    name = _(ACTION_NAMES[kind]) if kind in ACTION_NAMES else str(kind)
     if duration:
-        return f"{kind} for {format_duration(int(duration))}"
-    return str(kind)
+        return _("{action} for {duration}").format(
+            action=name, duration=format_duration(int(duration))
+        )
+    return name
+
+
+# An automation's actions by name, as staff read them in its summary.
+ACTION_NAMES = {
+    AutomationActionType.TIMEOUT: N_("timeout"),
+    AutomationActionType.MUTE: N_("mute"),
+    AutomationActionType.KICK: N_("kick"),
+    AutomationActionType.BAN: N_("ban"),
+}
 
 
 def case_embed(case: Case) -> discord.Embed:
     """The case as posted to the modlog and shown by /case."""
     kind = case.type
     embed = discord.Embed(
-        title=f"Case #{case.case_number} · {kind.capitalize()}",
+        title=_("Case #{number} · {type}").format(number=case.case_number, type=case_name(kind)),
         colour=CASE_COLOURS[kind],
         timestamp=case.created_at,
     )
     user_id = case.user_id
     moderator_id = case.moderator_id
     if user_id is not None:
-        embed.add_field(name="Member", value=f"<@{user_id}> (`{user_id}`)", inline=True)
+        embed.add_field(name=_("Member"), value=f"<@{user_id}> (`{user_id}`)", inline=True)
     automatic = case.metadata.get("automatic") or case.metadata.get("automation_id")
-    moderator = f"<@{moderator_id}>" if moderator_id else "Unknown"
+    moderator = f"<@{moderator_id}>" if moderator_id else _("Unknown")
     if automatic:
-        moderator += " (automatic)"
+        moderator = _("{moderator} (automatic)").format(moderator=moderator)
     elif case.metadata.get("source") == "discord":
-        moderator += " (in Discord)"  # read from the audit log, not done through Pegasus
-    embed.add_field(name="Moderator", value=moderator, inline=True)
+        # read from the audit log, not done through Pegasus
+        moderator = _("{moderator} (in Discord)").format(moderator=moderator)
+    embed.add_field(name=_("Moderator"), value=moderator, inline=True)
     if case.channel_id:
-        embed.add_field(name="Channel", value=f"<#{case.channel_id}>", inline=True)
+        embed.add_field(name=_("Channel"), value=f"<#{case.channel_id}>", inline=True)
     if case.duration_seconds:
-        ends = f", ends {timestamp(case.expires_at)}" if case.expires_at else ""
-        embed.add_field(
-            name="Duration", value=f"{format_duration(case.duration_seconds)}{ends}", inline=True
-        )
+        duration = format_duration(case.duration_seconds)
+        if case.expires_at:
+            duration = _("{duration}, ends {time}").format(
+                duration=duration, time=timestamp(case.expires_at)
+            )
+        embed.add_field(name=_("Duration"), value=duration, inline=True)
     elif kind in (CaseType.BAN, CaseType.MUTE):
-        embed.add_field(name="Duration", value="Permanent", inline=True)
+        embed.add_field(name=_("Duration"), value=_("Permanent"), inline=True)
     if "deleted" in case.metadata:
-        embed.add_field(name="Messages deleted", value=f"{case.metadata['deleted']:,}")
+        embed.add_field(name=_("Messages deleted"), value=format_number(case.metadata["deleted"]))
     warn_id = case.metadata.get("warn_id")
     if kind is CaseType.WARN and warn_id:
         embed.add_field(
-            name="Warning",
-            value=f"`{warn_id}` · level {case.metadata.get('level', 1)}",
+            name=_("Warning"),
+            value=_("{warning} · level {level}").format(
+                warning=f"`{warn_id}`", level=case.metadata.get("level", 1)
+            ),
             inline=True,
         )
     if "automation_name" in case.metadata:
-        after = f" after warning `{warn_id}`" if warn_id else ""
-        embed.add_field(
-            name="Automation", value=f"{case.metadata['automation_name']}{after}", inline=True
+        name = case.metadata["automation_name"]
+        value = (
+            _("{automation} after warning {warning}").format(
+                automation=name, warning=f"`{warn_id}`"
+            )
+            if warn_id
+            else name
         )
-    embed.add_field(name="Reason", value=case.reason or "No reason given", inline=False)
+        embed.add_field(name=_("Automation"), value=value, inline=True)
+    embed.add_field(name=_("Reason"), value=case.reason or _("No reason given"), inline=False)
     if case.proof:
-        embed.add_field(name="Proof", value=clip("\n".join(case.proof)), inline=False)
+        embed.add_field(name=_("Proof"), value=clip("\n".join(case.proof)), inline=False)
     if case.reason_edited_at is not None:
         editor = case.reason_edited_by_id
-        by = f"by <@{editor}> " if editor else ""
-        embed.add_field(
-            name="Reason edited", value=f"{by}{timestamp(case.reason_edited_at)}", inline=False
+        edited = (
+            _("by {member} {time}").format(
+                member=f"<@{editor}>", time=timestamp(case.reason_edited_at)
+            )
+            if editor
+            else timestamp(case.reason_edited_at)
         )
+        embed.add_field(name=_("Reason edited"), value=edited, inline=False)
     return embed
 
 
@@ -204,8 +265,10 @@ class Enforcer:
         channel = guild.get_channel(settings.modlog_channel_id or 0)
         if not isinstance(channel, discord.TextChannel):
             return None
+        with for_guild(guild.id):
+            embed = case_embed(case)
         try:
-            message = await channel.send(embed=case_embed(case))
+            message = await channel.send(embed=embed)
         except discord.HTTPException as error:
             log.warning("Could not post case %s to the modlog of %s: %s", case, guild.id, error)
             return None
@@ -218,8 +281,10 @@ class Enforcer:
         channel = guild.get_channel(settings.modlog_channel_id or 0)
         if not isinstance(channel, discord.TextChannel) or not case.modlog_message_id:
             return
+        with for_guild(guild.id):
+            embed = case_embed(case)
         try:
-            await channel.get_partial_message(case.modlog_message_id).edit(embed=case_embed(case))
+            await channel.get_partial_message(case.modlog_message_id).edit(embed=embed)
         except discord.HTTPException as error:
             log.warning("Could not update the modlog post of %s: %s", case, error)
 
@@ -235,25 +300,43 @@ class Enforcer:
         duration_seconds: int | None = None,
         extra: str | None = None,
     ) -> bool:
-        """Tell the member by DM what happened (best effort: DMs may be closed)."""
-        embed = discord.Embed(
-            title=f"You were {action} in {guild.name}",
-            description=reason or "No reason given.",
-            colour=SCARLET,
-        )
-        if duration_seconds:
-            ends = utcnow() + timedelta(seconds=duration_seconds)
-            embed.add_field(
-                name="Duration",
-                value=f"{format_duration(duration_seconds)}, ends {timestamp(ends)}",
-            )
-        if extra:
-            embed.add_field(name="Details", value=clip(extra), inline=False)
+        """Tell the member by DM what happened (best effort: DMs may be closed), in their own
+        language if they chose one, else the server's."""
+        with use_locale(user_choice(user.id) or guild_locale(guild.id)):
+            embed = self._notice(guild, action, reason, duration_seconds, extra)
         try:
             await user.send(embed=embed)
         except discord.HTTPException:
             return False
         return True
+
+    @staticmethod
+    def _notice(
+        guild: discord.Guild,
+        action: str,
+        reason: str | None,
+        duration_seconds: int | None,
+        extra: str | None,
+    ) -> discord.Embed:
+        title = (
+            _(NOTICE_TITLES[action]).format(server=guild.name)
+            if action in NOTICE_TITLES
+            else _("You were {action} in {server}").format(action=action, server=guild.name)
+        )
+        embed = discord.Embed(
+            title=title, description=reason or _("No reason given."), colour=SCARLET
+        )
+        if duration_seconds:
+            ends = utcnow() + timedelta(seconds=duration_seconds)
+            embed.add_field(
+                name=_("Duration"),
+                value=_("{duration}, ends {time}").format(
+                    duration=format_duration(duration_seconds), time=timestamp(ends)
+                ),
+            )
+        if extra:
+            embed.add_field(name=_("Details"), value=clip(extra), inline=False)
+        return embed
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -330,7 +413,9 @@ class Enforcer:
         try:
             await guild.unban(user, reason=audit_reason(moderator, reason))
         except discord.NotFound:
-            raise NotFoundError(f"{user.mention} is not banned here.") from None
+            raise NotFoundError(
+                _("{member} is not banned here.").format(member=user.mention)
+            ) from None
         return await self._record(guild, CaseType.UNBAN, user.id, moderator, reason)
 
     async def kick(
@@ -364,7 +449,7 @@ class Enforcer:
     ) -> Case:
         if duration_seconds > moderation.MAX_TIMEOUT_SECONDS:
             raise ValidationError(
-                "Discord allows timeouts of at most 28 days; use /mute for longer ones."
+                _("Discord allows timeouts of at most 28 days; use /mute for longer ones.")
             )
         moderation.clean_reason(reason)
         await member.timeout(
@@ -388,7 +473,7 @@ class Enforcer:
     ) -> Case:
         moderation.clean_reason(reason)
         if not member.is_timed_out():
-            raise ValidationError(f"{member.mention} is not timed out.")
+            raise ValidationError(_("{member} is not timed out.").format(member=member.mention))
         await member.timeout(None, reason=audit_reason(moderator, reason))
         return await self._record(member.guild, CaseType.UNTIMEOUT, member.id, moderator, reason)
 
@@ -421,7 +506,7 @@ class Enforcer:
         running = await moderation.active_case(member.guild.id, member.id, CaseType.MUTE)
         role = await self.existing_mute_role(member.guild)
         if running is None and (role is None or role not in member.roles):
-            raise ValidationError(f"{member.mention} is not muted.")
+            raise ValidationError(_("{member} is not muted.").format(member=member.mention))
         if role is not None and role in member.roles:
             await member.remove_roles(role, reason=audit_reason(moderator, reason))
         return await self._record(member.guild, CaseType.UNMUTE, member.id, moderator, reason)
@@ -456,7 +541,9 @@ class Enforcer:
             CaseType.PURGE,
             member.id if member else None,
             moderator,
-            f"Purged {plural(len(chosen), 'message')}",
+            ngettext("Purged {count} message", "Purged {count} messages", len(chosen)).format(
+                count=format_number(len(chosen))
+            ),
             channel_id=channel.id,
             metadata={"deleted": len(chosen), "requested": count},
         )
@@ -494,13 +581,17 @@ class Enforcer:
         role = await self.mute_role(member.guild)
         if role >= member.guild.me.top_role:
             raise PermissionDenied(
-                f"I can't give {role.mention}: it is not below my highest role. Move my role up."
+                _("I can't give {role}: it is not below my highest role. Move my role up.").format(
+                    role=role.mention
+                )
             )
         if not await vet_grants(member, [role], purpose="mute"):
             raise PermissionDenied(
-                f"I won't give {role.mention} as the mute role: it carries permissions a mute "
-                "must not give (see the server log). Remove them, or delete the role so I make "
-                "a new one."
+                _(
+                    "I won't give {role} as the mute role: it carries permissions a mute "
+                    "must not give (see the server log). Remove them, or delete the role so I "
+                    "make a new one."
+                ).format(role=role.mention)
             )
         await member.add_roles(role, reason=reason)
         return role

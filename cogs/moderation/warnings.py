@@ -17,6 +17,15 @@ from cogs.moderation.support import (
 )
 from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, user_ref
+from pegasus.i18n import (
+    N_,
+    _,
+    format_number,
+    guild_locale,
+    ngettext,
+    use_locale,
+    user_choice,
+)
 from pegasus.services import attachments, moderation
 from pegasus.services.attachments import EvidenceOwner
 from pegasus.services.durations import parse_duration
@@ -33,18 +42,21 @@ MAX_LISTED = 15
 def warning_line(warning: WarningRecord, now: datetime) -> str:
     state = ""
     if warning.removed_at is not None:
-        state = " · removed"
+        state = " · " + _("removed")
     elif not warning.active or (warning.expires_at and warning.expires_at <= now):
-        state = " · expired"
+        state = " · " + _("expired")
     elif warning.expires_at:
-        state = f" · expires {timestamp(warning.expires_at)}"
-    return (
-        f"`{warning.warn_id}` · level {warning.level} · **{warning.title}**{state}\n"
-        f"by <@{warning.moderator_id}> {timestamp(warning.created_at)}"
+        state = " · " + _("expires {time}").format(time=timestamp(warning.expires_at))
+    head = _("{warning} · level {level}").format(
+        warning=f"`{warning.warn_id}`", level=warning.level
     )
+    by = _("by {member} {time}").format(
+        member=f"<@{warning.moderator_id}>", time=timestamp(warning.created_at)
+    )
+    return f"{head} · **{warning.title}**{state}\n{by}"
 
 
-ProofLink = app_commands.Transform[str, HttpsLinkConverter(what="proof link")]
+ProofLink = app_commands.Transform[str, HttpsLinkConverter(what=N_("proof link"))]
 
 
 class Warnings(commands.Cog, name="Warnings"):
@@ -87,7 +99,7 @@ class Warnings(commands.Cog, name="Warnings"):
     ) -> None:
         guild = interaction.guild
         assert guild is not None
-        check_target(interaction, member, "warn", bot_must_outrank=False)
+        check_target(interaction, member, N_("warn"), bot_must_outrank=False)
         expires_in = parse_duration(expires) if expires else None
         evidence = [item for item in (proof.url if proof else None, proof_url) if item]
         issued = await moderation.issue_warning(
@@ -105,13 +117,16 @@ class Warnings(commands.Cog, name="Warnings"):
             self.bot.scheduler.wake()  # the automations' actions are due now
         await interaction.response.send_message(embed=self._issued_embed(member, issued))
         await self.enforcer.post_case(guild, issued.case)
+        with use_locale(user_choice(member.id) or guild_locale(guild.id)):  # the DM's language
+            extra = _("Warning {warning}, level {level}").format(
+                warning=f"`{issued.warning.warn_id}`", level=level
+            )
         await self.enforcer.notify(
             member,
             guild,
             "warned",
             title,
-            extra=f"Warning `{issued.warning.warn_id}`, level {level}"
-            + (f"\n{description}" if description else ""),
+            extra=extra + (f"\n{description}" if description else ""),
         )
         await self._keep_proof(interaction, issued, proof, proof_url)
 
@@ -142,21 +157,25 @@ class Warnings(commands.Cog, name="Warnings"):
     def _issued_embed(member: discord.Member, issued: IssuedWarning) -> discord.Embed:
         warning = issued.warning
         embed = discord.Embed(
-            description=f"{member.mention} was warned: **{warning.title}**",
+            description=_("{member} was warned: **{title}**").format(
+                member=member.mention, title=warning.title
+            ),
             colour=WARNING_COLOUR,
         )
-        embed.add_field(name="Warning", value=f"`{warning.warn_id}`", inline=True)
-        embed.add_field(name="Level", value=str(warning.level), inline=True)
+        embed.add_field(name=_("Warning"), value=f"`{warning.warn_id}`", inline=True)
+        embed.add_field(name=_("Level"), value=str(warning.level), inline=True)
         if warning.expires_at:
-            embed.add_field(name="Expires", value=timestamp(warning.expires_at), inline=True)
+            embed.add_field(name=_("Expires"), value=timestamp(warning.expires_at), inline=True)
         for firing in issued.fired:
             actions = ", ".join(describe_action(a) for a in firing.automation.actions)
             embed.add_field(
-                name=f"Automation: {firing.automation.name}",
-                value=f"{moderation.describe_trigger(firing.automation)} reached → {actions}",
+                name=_("Automation: {name}").format(name=firing.automation.name),
+                value=_("{trigger} reached → {actions}").format(
+                    trigger=moderation.describe_trigger(firing.automation), actions=actions
+                ),
                 inline=False,
             )
-        embed.set_footer(text=f"Case #{issued.case.case_number}")
+        embed.set_footer(text=_("Case #{number}").format(number=issued.case.case_number))
         return embed
 
     @app_commands.command(name="warnings", description="List a member's warnings.")
@@ -170,19 +189,23 @@ class Warnings(commands.Cog, name="Warnings"):
         found = await moderation.list_warnings(interaction.guild_id, member.id, now=now)
         counting = [w for w in found if w.counts_at(now)]
         embed = discord.Embed(
-            title=f"Warnings of {member.display_name}",
+            title=_("Warnings of {member}").format(member=member.display_name),
             colour=WARNING_COLOUR,
             description=clip(
                 "\n\n".join(warning_line(w, now) for w in found[:MAX_LISTED]),
                 DESCRIPTION_LIMIT,
             )
-            or f"{member.mention} has no warnings.",
+            or _("{member} has no warnings.").format(member=member.mention),
         )
         level_total = sum(w.level for w in counting)
-        embed.set_footer(
-            text=f"{len(counting):,} active (levels total {level_total:,}) · {len(found):,} in all"
-            + (f" · showing the newest {MAX_LISTED}" if len(found) > MAX_LISTED else "")
+        footer = _("{active} active (levels total {levels}) · {total} in all").format(
+            active=format_number(len(counting)),
+            levels=format_number(level_total),
+            total=format_number(len(found)),
         )
+        if len(found) > MAX_LISTED:
+            footer += " · " + _("showing the newest {count}").format(count=MAX_LISTED)
+        embed.set_footer(text=footer)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @warning.command(name="edit", description="Change a warning's title, description or level.")
@@ -202,7 +225,7 @@ class Warnings(commands.Cog, name="Warnings"):
         level: app_commands.Range[int, 1, 5] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await self._check_may_change(interaction, warn_id, "edit")
+        await self._check_may_change(interaction, warn_id, N_("edit"))
         warning, edit = await moderation.edit_warning(
             interaction.guild_id,
             warn_id,
@@ -213,12 +236,14 @@ class Warnings(commands.Cog, name="Warnings"):
             level=level,
         )
         changes = "\n".join(
-            f"**{key}:** {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
+            f"**{_field(key)}:** {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
             for key in edit.after
         )
         await interaction.response.send_message(
-            f"Warning `{warning.warn_id}` updated (the old values are kept in its history):\n"
-            f"{changes}",
+            _("Warning {warning} updated (the old values are kept in its history):").format(
+                warning=f"`{warning.warn_id}`"
+            )
+            + f"\n{changes}",
             ephemeral=True,
         )
 
@@ -232,7 +257,7 @@ class Warnings(commands.Cog, name="Warnings"):
         reason: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         assert interaction.guild_id is not None
-        await self._check_may_change(interaction, warn_id, "remove")
+        await self._check_may_change(interaction, warn_id, N_("remove"))
         warning = await moderation.remove_warning(
             interaction.guild_id,
             warn_id,
@@ -241,8 +266,10 @@ class Warnings(commands.Cog, name="Warnings"):
             reason=reason,
         )
         await interaction.response.send_message(
-            f"Warning `{warning.warn_id}` of <@{warning.user_id}> removed; "
-            "it no longer counts and stays in the record.",
+            _(
+                "Warning {warning} of {member} removed; "
+                "it no longer counts and stays in the record."
+            ).format(warning=f"`{warning.warn_id}`", member=f"<@{warning.user_id}>"),
             ephemeral=True,
         )
 
@@ -264,12 +291,12 @@ class Warnings(commands.Cog, name="Warnings"):
             interaction.guild_id, member.id, now=now, include_inactive=False
         )
         if not found:
-            raise ConflictError("{member} has no active warnings.", member=user_ref(member.id))
+            raise ConflictError(_("{member} has no active warnings."), member=user_ref(member.id))
         for issuer_id in sorted({warning.moderator_id for warning in found}, key=str):
             check_record_change(
                 interaction,
-                verb="clear",
-                record="warnings",
+                verb=N_("clear"),
+                record=N_("warnings"),
                 subject_id=member.id,
                 issuer_id=issuer_id,
             )
@@ -283,19 +310,33 @@ class Warnings(commands.Cog, name="Warnings"):
                 now=utcnow(),
                 reason=reason,
             )
+            count = len(purged.warn_ids)
             await click.response.edit_message(
-                content=f"Cleared {len(purged.warn_ids):,} active warnings of {member.mention}: "
-                f"{', '.join(f'`{warn_id}`' for warn_id in purged.warn_ids)}. They no longer "
-                "count and stay in the record.",
+                content=ngettext(
+                    "Cleared {count} active warning of {member}: {warnings}. It no longer "
+                    "counts and stays in the record.",
+                    "Cleared {count} active warnings of {member}: {warnings}. They no longer "
+                    "count and stay in the record.",
+                    count,
+                ).format(
+                    count=format_number(count),
+                    member=member.mention,
+                    warnings=", ".join(f"`{warn_id}`" for warn_id in purged.warn_ids),
+                ),
                 view=None,
             )
 
         await confirm(
             interaction,
-            f"Clear {len(found):,} active warnings of {member.mention}? They stop counting "
-            "for good (they stay in the record, with your reason).",
+            ngettext(
+                "Clear {count} active warning of {member}? It stops counting "
+                "for good (it stays in the record, with your reason).",
+                "Clear {count} active warnings of {member}? They stop counting "
+                "for good (they stay in the record, with your reason).",
+                len(found),
+            ).format(count=format_number(len(found)), member=member.mention),
             clear,
-            confirm_label="Clear",
+            confirm_label=_("Clear"),
         )
 
     @staticmethod
@@ -306,7 +347,7 @@ class Warnings(commands.Cog, name="Warnings"):
         check_record_change(
             interaction,
             verb=verb,
-            record="a warning",
+            record=N_("a warning"),
             subject_id=warning.user_id,
             issuer_id=warning.moderator_id,
         )
@@ -318,35 +359,55 @@ class Warnings(commands.Cog, name="Warnings"):
         assert interaction.guild_id is not None
         warning, edits = await moderation.warning_history(interaction.guild_id, warn_id)
         embed = discord.Embed(
-            title=f"Warning {warning.warn_id}",
+            title=_("Warning {warning}").format(warning=warning.warn_id),
             colour=WARNING_COLOUR,
             description=warning_line(warning, utcnow()),
         )
-        embed.add_field(name="Member", value=f"<@{warning.user_id}>", inline=True)
+        embed.add_field(name=_("Member"), value=f"<@{warning.user_id}>", inline=True)
         if warning.description:
-            embed.add_field(name="Description", value=clip(warning.description), inline=False)
+            embed.add_field(name=_("Description"), value=clip(warning.description), inline=False)
         if warning.proof:
-            embed.add_field(name="Proof", value=clip("\n".join(warning.proof)), inline=False)
+            embed.add_field(name=_("Proof"), value=clip("\n".join(warning.proof)), inline=False)
         for edit in edits[-20:]:
+            kind = _(EDIT_KINDS[edit.kind]) if edit.kind in EDIT_KINDS else edit.kind.capitalize()
             embed.add_field(
-                name=f"{edit.kind.capitalize()} {timestamp(edit.created_at)}",
+                name=f"{kind} {timestamp(edit.created_at)}",
                 value=_describe_edit(edit),
                 inline=False,
             )
         if not edits:
-            embed.add_field(name="History", value="Never changed.", inline=False)
+            embed.add_field(name=_("History"), value=_("Never changed."), inline=False)
         kept = await attachments.files_of_warning(interaction.guild_id, warning.id)
         await show_with_kept_proof(interaction, embed, warning.proof, kept)
 
 
 def _describe_edit(edit: WarningChange) -> str:
-    who = f"<@{edit.editor_id}>" if edit.editor_id else "automatically"
+    who = (
+        _("by {member}").format(member=f"<@{edit.editor_id}>")
+        if edit.editor_id
+        else _("by automatically")
+    )
     if edit.kind == WarningEditKind.EDIT:
         changes = "; ".join(
-            f"{key}: {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
+            f"{_field(key)}: {edit.before.get(key) or '—'} → {edit.after.get(key) or '—'}"
             for key in edit.after
         )
-        return clip(f"by {who}: {changes}")
+        return clip(f"{who}: {changes}")
     if edit.kind == WarningEditKind.REMOVE:
-        return f"by {who}" + (f": {edit.reason}" if edit.reason else "")
-    return "expired"
+        return who + (f": {edit.reason}" if edit.reason else "")
+    return _("expired")
+
+
+# A warning's fields and the kinds of change to it, as its history shows them.
+FIELD_NAMES = {"title": N_("title"), "description": N_("description"), "level": N_("level")}
+
+
+def _field(key: str) -> str:
+    return _(FIELD_NAMES[key]) if key in FIELD_NAMES else key
+
+
+EDIT_KINDS = {
+    WarningEditKind.EDIT: N_("Edit"),
+    WarningEditKind.REMOVE: N_("Remove"),
+    WarningEditKind.EXPIRE: N_("Expire"),
+}

@@ -20,6 +20,7 @@ from tortoise.queryset import QuerySet
 
 from models.security import AuditLog, AuditSource, SecurityLog, Severity
 from pegasus.errors import ValidationError
+from pegasus.i18n import _, format_number
 from pegasus.services.settings import declared
 
 __all__ = [
@@ -223,7 +224,9 @@ def security_events(
 
 async def _page(query: QuerySet[M], page: int, per_page: int) -> tuple[list[M], int, int, int]:
     if not 1 <= page <= MAX_PAGE:
-        raise ValidationError(f"Pages are numbered from 1 to {MAX_PAGE:,}.")
+        raise ValidationError(
+            _("Pages are numbered from 1 to {last}.").format(last=format_number(MAX_PAGE))
+        )
     total = await query.count()
     pages = max(1, -(-total // per_page))
     shown = min(page, pages)

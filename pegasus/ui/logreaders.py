@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.utils import escape_markdown
 
 from pegasus.errors import PermissionDenied, ValidationError
+from pegasus.i18n import _, format_number, ngettext
 from pegasus.services.audit import Severity
 from pegasus.services.log_readers import (
     AuditEntry,
@@ -59,8 +60,10 @@ def clean_filter(text: str | None) -> str | None:
     cleaned = text.strip().lower()
     if not re.fullmatch(NAME, cleaned):
         raise ValidationError(
-            "Filter by a name such as `economy` or `moderation.ban` (letters, digits, `_`, `.`, "
-            "and `.*` for a family)."
+            _(
+                "Filter by a name such as `economy` or `moderation.ban` (letters, digits, `_`, "
+                "`.`, and `.*` for a family)."
+            )
         )
     return cleaned
 
@@ -69,7 +72,7 @@ def require_log_reader(interaction: discord.Interaction) -> None:
     """The logs are staff's: Manage Server, checked when the command or button runs."""
     permissions = interaction.permissions
     if not (permissions.manage_guild or permissions.administrator):
-        raise PermissionDenied("Reading the logs needs the Manage Server permission.")
+        raise PermissionDenied(_("Reading the logs needs the Manage Server permission."))
 
 
 # -- the audit log ---------------------------------------------------------------------------
@@ -114,12 +117,21 @@ async def show_audit(
     shown = await read_audit_page(
         interaction.guild_id, wanted, page=page, per_page=AUDIT_PER_PAGE
     )
-    filters = [f"by <@{member_id}>" if member_id else "", f"feature {feature}" if feature else ""]
+    filters = [
+        _("by {member}").format(member=f"<@{member_id}>") if member_id else "",
+        _("feature {feature}").format(feature=feature) if feature else "",
+    ]
     embed = log_embed(
-        "Audit log", BLURPLE, [audit_line(entry) for entry in shown.entries], filters,
-        empty="No changes recorded.",
+        _("Audit log"), BLURPLE, [audit_line(entry) for entry in shown.entries], filters,
+        empty=_("No changes recorded."),
     )
-    embed.set_footer(text=f"Page {shown.page} of {shown.pages} · {shown.total:,} changes")
+    embed.set_footer(
+        text=ngettext(
+            "Page {page} of {pages} · {count} change",
+            "Page {page} of {pages} · {count} changes",
+            shown.total,
+        ).format(page=shown.page, pages=shown.pages, count=format_number(shown.total))
+    )
     view = page_buttons(
         lambda target, label, disabled: AuditPageButton(
             target, member_id or 0, feature, label=label, disabled=disabled
@@ -191,15 +203,21 @@ async def show_security_log(
         interaction.guild_id, wanted, page=page, per_page=SECURITY_PER_PAGE
     )
     filters = [
-        f"about <@{member_id}>" if member_id else "",
-        f"severity {severity.value}" if severity else "",
-        f"event {action}" if action else "",
+        _("about {member}").format(member=f"<@{member_id}>") if member_id else "",
+        _("severity {severity}").format(severity=severity.value) if severity else "",
+        _("event {event}").format(event=action) if action else "",
     ]
     embed = log_embed(
-        "Security log", RED, [security_line(event) for event in shown.entries], filters,
-        empty="No security events recorded.",
+        _("Security log"), RED, [security_line(event) for event in shown.entries], filters,
+        empty=_("No security events recorded."),
     )
-    embed.set_footer(text=f"Page {shown.page} of {shown.pages} · {shown.total:,} events")
+    embed.set_footer(
+        text=ngettext(
+            "Page {page} of {pages} · {count} event",
+            "Page {page} of {pages} · {count} events",
+            shown.total,
+        ).format(page=shown.page, pages=shown.pages, count=format_number(shown.total))
+    )
     view = page_buttons(
         lambda target, label, disabled: SecurityPageButton(
             target, member_id or 0, severity, action, label=label, disabled=disabled
@@ -225,7 +243,7 @@ def log_embed(
 ) -> discord.Embed:
     """A page of a log: the filters in force, then the entries (within Discord's limit)."""
     described = " · ".join(part for part in filters if part)
-    heading = f"Only {described}\n\n" if described else ""
+    heading = _("Only {filters}").format(filters=described) + "\n\n" if described else ""
     body = "\n\n".join(lines) or empty
     return discord.Embed(
         title=title, description=clip(heading + body, DESCRIPTION_LIMIT), colour=colour
@@ -253,13 +271,13 @@ def member_line(member: discord.Member | discord.User) -> str:
 def describe_value(name: str, value: Any) -> str:
     """A stored setting as people read it: channels and roles as mentions, None as not set."""
     if value is None:
-        return "not set"
+        return _("not set")
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return _("on") if value else _("off")
     if isinstance(value, list):
         if name.endswith(("role_ids", "channel_ids")):
-            return ", ".join(describe_value(name[:-1], item) for item in value) or "none"
-        return ", ".join(f"`{item}`" for item in value) or "none"
+            return ", ".join(describe_value(name[:-1], item) for item in value) or _("none")
+        return ", ".join(f"`{item}`" for item in value) or _("none")
     if isinstance(value, int) and name.endswith(("channel_id", "channel_ids")):
         return f"<#{value}>"
     if isinstance(value, int) and name.endswith(("role_id", "role_ids")):
@@ -272,15 +290,23 @@ def describe_value(name: str, value: Any) -> str:
 def audit_line(entry: AuditEntry) -> str:
     """One change: when, who, what, and each value before → after."""
     who = f"<@{entry.actor_id}>" if entry.actor_id else "Pegasus"
-    source = " · REST API" if entry.source.value == "api" else ""
+    source = " · " + _("REST API") if entry.source.value == "api" else ""
     head = (
         f"{timestamp(entry.created_at)} {who} · **{entry.feature}** `{entry.action}`{source}"
     )
     before, after = entry.before or {}, entry.after or {}
     if entry.before is None and entry.after is not None:
-        body = [f"created {entry.target_type or ''} `{entry.target_id or ''}`".rstrip()]
+        body = [
+            _("created {what}")
+            .format(what=f"{entry.target_type or ''} `{entry.target_id or ''}`")
+            .rstrip()
+        ]
     elif entry.after is None and entry.before is not None:
-        body = [f"deleted {entry.target_type or ''} `{entry.target_id or ''}`".rstrip()]
+        body = [
+            _("deleted {what}")
+            .format(what=f"{entry.target_type or ''} `{entry.target_id or ''}`")
+            .rstrip()
+        ]
     else:
         body = []
     names = [name for name in after if before.get(name) != after.get(name)] or list(after)
@@ -290,7 +316,7 @@ def audit_line(entry: AuditEntry) -> str:
         for name in names[:6]
     ]
     if len(names) > 6:
-        body.append(f"… and {len(names) - 6} more")
+        body.append(_("… and {count} more").format(count=len(names) - 6))
     return clip("\n".join([head, *body]), 1000)
 
 
@@ -298,7 +324,7 @@ def security_line(event: SecurityEvent) -> str:
     """One security event: when, what, how serious, whom, and what it says."""
     whom = f" · <@{event.user_id}>" if event.user_id else ""
     actor = event.metadata.get("moderator_id") or event.metadata.get("actor_id")
-    by = f" · by <@{actor}>" if actor else ""
+    by = " · " + _("by {member}").format(member=f"<@{actor}>") if actor else ""
     text = f"\n{clip(escape_markdown(event.description), 300)}" if event.description else ""
     return (
         f"{timestamp(event.created_at)} `{event.action}` · {event.severity.value}{whom}{by}{text}"

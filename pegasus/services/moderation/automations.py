@@ -29,6 +29,7 @@ from models.ids import new_public_id
 from models.moderation import AutomationActionType, MemberWarning, TriggerType, WarningAutomation
 from pegasus import scheduler
 from pegasus.errors import ConflictError, NotFoundError, ValidationError, shown_input
+from pegasus.i18n import _, format_number, ngettext
 from pegasus.services import ids
 from pegasus.services.audit import ensure_rows, record_audit
 
@@ -127,15 +128,14 @@ class Simulation:
 E = TypeVar("E", bound=StrEnum)
 
 
-def _choice(kind: type[E], value: object, what: str) -> E:
-    """`value` as a member of `kind`, or a refusal naming the accepted values."""
+def _choice(kind: type[E], value: object, refusal: str) -> E:
+    """`value` as a member of `kind`, or `refusal` (with `{input}` and `{accepted}`) naming the
+    accepted values."""
     try:
         return kind(value)
     except ValueError:
         accepted = ", ".join(member.value for member in kind)
-        raise ValidationError(
-            f"{shown_input(value)} is not an automation {what}: use {accepted}."
-        ) from None
+        raise ValidationError(refusal.format(input=shown_input(value), accepted=accepted)) from None
 
 
 def build_action(
@@ -146,45 +146,59 @@ def build_action(
     message: str | None = None,
 ) -> dict[str, Any]:
     """One validated entry of `warning_automations.actions`."""
-    kind = _choice(AutomationActionType, action_type, "action")
+    kind = _choice(
+        AutomationActionType, action_type, _("{input} is not an automation action: use {accepted}.")
+    )
     action: dict[str, Any] = {"type": str(kind)}
     if duration_seconds is not None and duration_seconds <= 0:
-        raise ValidationError("The duration must be positive.")
+        raise ValidationError(_("The duration must be positive."))
     if kind is AutomationActionType.TIMEOUT:
         if duration_seconds is None:
-            raise ValidationError("A timeout automation needs a duration (at most 28 days).")
+            raise ValidationError(_("A timeout automation needs a duration (at most 28 days)."))
         if duration_seconds > MAX_TIMEOUT_SECONDS:
-            raise ValidationError("Discord allows timeouts of at most 28 days; use mute instead.")
+            raise ValidationError(
+                _("Discord allows timeouts of at most 28 days; use mute instead.")
+            )
         action["duration_seconds"] = duration_seconds
     elif kind in (AutomationActionType.MUTE, AutomationActionType.BAN):
         if duration_seconds is not None:
             action["duration_seconds"] = duration_seconds
     elif kind is AutomationActionType.KICK:
         if duration_seconds is not None:
-            raise ValidationError("A kick has no duration.")
+            raise ValidationError(_("A kick has no duration."))
     elif kind is AutomationActionType.ROLE:
         if role_id is None:
-            raise ValidationError("A role automation needs the role to give.")
+            raise ValidationError(_("A role automation needs the role to give."))
         action["role_id"] = role_id
     elif kind is AutomationActionType.MESSAGE:
         text = (message or "").strip()
         if not text:
-            raise ValidationError("A message automation needs the message to send.")
+            raise ValidationError(_("A message automation needs the message to send."))
         if len(text) > MAX_MESSAGE_LENGTH:
-            raise ValidationError(f"The message can be at most {MAX_MESSAGE_LENGTH:,} characters.")
+            raise ValidationError(
+                _("The message can be at most {count} characters.").format(
+                    count=format_number(MAX_MESSAGE_LENGTH)
+                )
+            )
         action["message"] = text
     return action
 
 
 def describe_trigger(automation: Automation) -> str:
-    """`3 warnings within 7 days`, `10 warning levels` (plain text: it is stored in reasons)."""
-    what = "warnings" if automation.trigger_type is TriggerType.WARN_COUNT else "warning levels"
-    window = (
-        f" within {automation.window_days} day{'s' if automation.window_days != 1 else ''}"
-        if automation.window_days
-        else ""
+    """`3 warnings within 7 days`, `10 warning levels` (plain text: it is stored in reasons),
+    in the current language."""
+    value = automation.trigger_value
+    if automation.trigger_type is TriggerType.WARN_COUNT:
+        what = ngettext("{count} warning", "{count} warnings", value)
+    else:
+        what = ngettext("{count} warning level", "{count} warning levels", value)
+    what = what.format(count=format_number(value))
+    days = automation.window_days
+    if not days:
+        return what
+    return ngettext("{trigger} within {count} day", "{trigger} within {count} days", days).format(
+        trigger=what, count=days
     )
-    return f"{automation.trigger_value:,} {what}{window}"
 
 
 def _validate_rule(
@@ -192,14 +206,22 @@ def _validate_rule(
 ) -> str:
     name = (name or "").strip()
     if not name:
-        raise ValidationError("Give the automation a name.")
+        raise ValidationError(_("Give the automation a name."))
     if len(name) > MAX_NAME_LENGTH:
-        raise ValidationError(f"The name can be at most {MAX_NAME_LENGTH} characters.")
+        raise ValidationError(
+            _("The name can be at most {count} characters.").format(count=MAX_NAME_LENGTH)
+        )
     limit = MAX_TRIGGER[trigger_type]
     if not 1 <= trigger_value <= limit:
-        raise ValidationError(f"The trigger value must be between 1 and {limit:,}.")
+        raise ValidationError(
+            _("The trigger value must be between 1 and {limit}.").format(limit=format_number(limit))
+        )
     if window_days is not None and not 1 <= window_days <= MAX_WINDOW_DAYS:
-        raise ValidationError(f"The window must be between 1 and {MAX_WINDOW_DAYS:,} days.")
+        raise ValidationError(
+            _("The window must be between 1 and {count} days.").format(
+                count=format_number(MAX_WINDOW_DAYS)
+            )
+        )
     return name
 
 
@@ -232,17 +254,21 @@ async def add_automation(
     rng: Random | None = None,
 ) -> Automation:
     """Create a rule (switched off unless `enabled`, so it can be simulated first)."""
-    trigger = _choice(TriggerType, trigger_type, "trigger")
+    trigger = _choice(
+        TriggerType, trigger_type, _("{input} is not an automation trigger: use {accepted}.")
+    )
     name = _validate_rule(name, trigger, trigger_value, window_days)
     if not actions:
-        raise ValidationError("An automation needs at least one action.")
+        raise ValidationError(_("An automation needs at least one action."))
     checked = [
         build_action(a["type"], **{k: v for k, v in a.items() if k != "type"}) for a in actions
     ]
     await ensure_rows(guild_id, [actor_id])
     if await WarningAutomation.filter(guild_id=guild_id).count() >= MAX_AUTOMATIONS_PER_GUILD:
         raise ConflictError(
-            f"A server can have at most {MAX_AUTOMATIONS_PER_GUILD} automations; remove one first."
+            _("A server can have at most {count} automations; remove one first.").format(
+                count=MAX_AUTOMATIONS_PER_GUILD
+            )
         )
     for attempt in range(_ID_ATTEMPTS):
         try:
@@ -276,7 +302,7 @@ async def add_automation(
         except IntegrityError:
             if attempt == _ID_ATTEMPTS - 1:  # public id collisions only; draw again
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError  # pragma: no cover - unreachable: the last attempt returns or raises
 
 
 async def get_automation(guild_id: int, automation_id: str) -> Automation:
@@ -336,7 +362,9 @@ async def toggle_automation(
             .values_list("enabled", flat=True)
         )
         if current is None:
-            raise NotFoundError(f"There is no automation `{automation_id}` in this server.")
+            raise NotFoundError(
+                _("There is no automation {id} in this server.").format(id=f"`{automation_id}`")
+            )
         before = _state(automation) | {"enabled": bool(current)}
         await (
             WarningAutomation.filter(id=automation.id, enabled=current)
@@ -441,9 +469,7 @@ async def simulate(guild_id: int, automation_id: str) -> Simulation:
     return Simulation(members_hit, firings, len(rows), len(by_user))
 
 
-def _crossings(
-    rule: Automation, history: list[dict[str, Any]], window: timedelta | None
-) -> int:
+def _crossings(rule: Automation, history: list[dict[str, Any]], window: timedelta | None) -> int:
     crossings = 0
     for index, current in enumerate(history):
         moment = current["created_at"]

@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from models.security import BOT_WIDE_SCOPE, Blacklist, BlacklistEntityType
 from pegasus import notify
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from pegasus.i18n import N_, _
 from pegasus.outage import DatabaseUnavailable, health, within
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.ids import check_snowflake
@@ -260,19 +261,39 @@ class BlacklistCache:
 def _validate_scope(kind: BlacklistEntityType, guild_id: int | None, actor_is_owner: bool) -> None:
     if guild_id is None:
         if not actor_is_owner:
-            raise PermissionDenied("Only the bot's owners manage bot-wide blacklist entries.")
+            raise PermissionDenied(_("Only the bot's owners manage bot-wide blacklist entries."))
         if kind not in BOT_WIDE_KINDS:
-            raise ValidationError("Bot-wide entries are for users and servers only.")
+            raise ValidationError(_("Bot-wide entries are for users and servers only."))
     elif kind not in GUILD_KINDS:
         raise ValidationError(
-            "A server blacklists users, roles and channels; servers are blacklisted bot-wide."
+            _("A server blacklists users, roles and channels; servers are blacklisted bot-wide.")
         )
 
 
 def _check_entity_id(kind: BlacklistEntityType, entity_id: int) -> None:
     """Refuse a number no Discord id can be, before it reaches a 64-bit column."""
-    name = "server" if kind is BlacklistEntityType.GUILD else str(kind)
-    check_snowflake(entity_id, what=f"a {name} id")
+    check_snowflake(entity_id, what=ID_NAMES[kind])
+
+
+# Refusals and names per kind of entry (a sentence each, as languages agree words with nouns).
+ID_NAMES = {
+    BlacklistEntityType.USER: N_("a user id"),
+    BlacklistEntityType.ROLE: N_("a role id"),
+    BlacklistEntityType.CHANNEL: N_("a channel id"),
+    BlacklistEntityType.GUILD: N_("a server id"),
+}
+ALREADY_BLACKLISTED = {
+    BlacklistEntityType.USER: N_("That user is already blacklisted."),
+    BlacklistEntityType.ROLE: N_("That role is already blacklisted."),
+    BlacklistEntityType.CHANNEL: N_("That channel is already blacklisted."),
+    BlacklistEntityType.GUILD: N_("That guild is already blacklisted."),
+}
+NOT_BLACKLISTED = {
+    BlacklistEntityType.USER: N_("That user is not blacklisted here."),
+    BlacklistEntityType.ROLE: N_("That role is not blacklisted here."),
+    BlacklistEntityType.CHANNEL: N_("That channel is not blacklisted here."),
+    BlacklistEntityType.GUILD: N_("That guild is not blacklisted here."),
+}
 
 
 def _entry_state(entry: Blacklist) -> dict[str, object]:
@@ -308,9 +329,11 @@ async def add_entry(
     _validate_scope(kind, guild_id, actor_is_owner)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("Give a reason for the blacklist entry.")
+        raise ValidationError(_("Give a reason for the blacklist entry."))
     if len(reason) > MAX_REASON_LENGTH:
-        raise ValidationError(f"The reason can be at most {MAX_REASON_LENGTH} characters.")
+        raise ValidationError(
+            _("The reason can be at most {count} characters.").format(count=MAX_REASON_LENGTH)
+        )
     expires_at = now + timedelta(seconds=duration_seconds) if duration_seconds else None
     scope = guild_id if guild_id is not None else BOT_WIDE_SCOPE
     await ensure_rows(guild_id, [actor_id])
@@ -337,7 +360,7 @@ async def add_entry(
                 )
             else:
                 if existing.active and (existing.expires_at is None or existing.expires_at > now):
-                    raise ConflictError(f"That {kind} is already blacklisted.")
+                    raise ConflictError(_(ALREADY_BLACKLISTED[kind]))
                 before = _entry_state(existing)
                 await (
                     Blacklist.filter(id=existing.id)
@@ -363,7 +386,7 @@ async def add_entry(
             )
     except IntegrityError:
         # Someone added the same entry at the same moment; theirs stands.
-        raise ConflictError(f"That {kind} is already blacklisted.") from None
+        raise ConflictError(_(ALREADY_BLACKLISTED[kind])) from None
     finally:
         if cache is not None:
             cache.invalidate()
@@ -399,7 +422,7 @@ async def remove_entry(
                 .first()
             )
             if entry is None:
-                raise NotFoundError(f"That {kind} is not blacklisted here.")
+                raise NotFoundError(_(NOT_BLACKLISTED[kind]))
             before = _entry_state(entry)
             updated = (
                 await Blacklist.filter(id=entry.id, active=True)
@@ -407,7 +430,7 @@ async def remove_entry(
                 .update(active=False, updated_at=now)
             )
             if not updated:
-                raise NotFoundError(f"That {kind} is not blacklisted here.")
+                raise NotFoundError(_(NOT_BLACKLISTED[kind]))
             entry.active = False
             await record_audit(
                 guild_id=guild_id,

@@ -26,6 +26,7 @@ from tortoise.transactions import in_transaction
 from models.moderation import CaseAuditEntry, CaseType, ModCase, ModerationSettings
 from pegasus import scheduler
 from pegasus.errors import NotFoundError, ValidationError
+from pegasus.i18n import _
 from pegasus.services import ids
 from pegasus.services.audit import Severity, ensure_rows, record_audit, record_security_event
 from pegasus.services.settings import ensure_settings_row
@@ -141,7 +142,9 @@ def timer_key(case_id: int) -> str:
 def clean_reason(reason: str | None) -> str | None:
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON_LENGTH:
-        raise ValidationError(f"The reason can be at most {MAX_REASON_LENGTH} characters.")
+        raise ValidationError(
+            _("The reason can be at most {count} characters.").format(count=MAX_REASON_LENGTH)
+        )
     return reason or None
 
 
@@ -163,7 +166,7 @@ async def next_case_number(guild_id: int, conn: BaseDBAsyncClient) -> int:
         .values_list("last_case_number", flat=True)
     )
     if number is None:  # pragma: no cover - prepare_case always ran first
-        raise NotFoundError("This server has no moderation settings yet.")
+        raise NotFoundError(_("This server has no moderation settings yet."))
     return int(number)
 
 
@@ -256,7 +259,7 @@ async def record_action(
     reason = clean_reason(reason)
     _validate_duration(case_type, duration_seconds)
     if case_type is not CaseType.PURGE and user_id is None:
-        raise ValidationError("This action needs a member.")
+        raise ValidationError(_("This action needs a member."))
     await prepare_case(guild_id, [user_id, moderator_id])
     async with in_transaction() as conn:
         # The counter first: it serialises the guild's moderation writes (see module doc).
@@ -302,15 +305,15 @@ async def record_action(
 def _validate_duration(case_type: CaseType, duration_seconds: int | None) -> None:
     if duration_seconds is None:
         if case_type is CaseType.TIMEOUT:
-            raise ValidationError("A timeout needs a duration (at most 28 days).")
+            raise ValidationError(_("A timeout needs a duration (at most 28 days)."))
         return
     if case_type not in TIMED_TYPES:
-        raise ValidationError(f"A {case_type} cannot have a duration.")
+        raise ValidationError(_("A {type} cannot have a duration.").format(type=case_type))
     if duration_seconds <= 0:
-        raise ValidationError("The duration must be positive.")
+        raise ValidationError(_("The duration must be positive."))
     if case_type is CaseType.TIMEOUT and duration_seconds > MAX_TIMEOUT_SECONDS:
         raise ValidationError(
-            "Discord allows timeouts of at most 28 days; use /mute for longer ones."
+            _("Discord allows timeouts of at most 28 days; use /mute for longer ones.")
         )
 
 
@@ -482,7 +485,7 @@ async def list_cases(
 ) -> tuple[list[Case], int]:
     """One page (1-based) of the user's cases, newest first, and the total count."""
     if page < 1:
-        raise ValidationError("Pages start at 1.")
+        raise ValidationError(_("Pages start at 1."))
     query = ModCase.filter(guild_id=guild_id, user_id=user_id)
     total = await query.count()
     cases = await query.order_by("-case_number").offset((page - 1) * per_page).limit(per_page)
@@ -495,7 +498,7 @@ async def amend_reason(
     """Replace a case's reason (who and when are kept); returns the case and the old reason."""
     new_reason = clean_reason(reason)
     if new_reason is None:
-        raise ValidationError("Give the new reason.")
+        raise ValidationError(_("Give the new reason."))
     await prepare_case(guild_id, [editor_id])
     async with in_transaction() as conn:
         case = (

@@ -96,7 +96,8 @@ async def newest_recorded_entries(guild_ids: Sequence[int]) -> dict[int, int]:
 async def record_outside_action(action: OutsideAction) -> Case | None:
     """Record the action as a case; None when this entry already made one."""
     if action.case_type not in OUTSIDE_TYPES:
-        raise ValueError(f"{action.case_type} is not taken from Discord's menus")
+        problem = f"{action.case_type} is not taken from Discord's menus"  # a caller's mistake
+        raise ValueError(problem)
     if await already_recorded(action.entry_id):
         return None
     metadata: dict[str, object] = {"source": "discord", "audit_entry_id": str(action.entry_id)}

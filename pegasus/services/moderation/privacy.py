@@ -12,6 +12,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from models.moderation import MemberWarning, ModCase, WarningAutomation, WarningEdit
+from pegasus.i18n import N_
 from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 
@@ -52,7 +53,7 @@ async def export_moderation(guild_id: int, user_id: int) -> dict[str, Any]:
 DECLARATION = register(
     PrivacyDeclaration(
         feature="moderation",
-        explanation=(
+        explanation=N_(
             "Moderation cases and warnings about you (with their reasons and proof), and, if "
             "you are staff, the cases, warnings and automations you handled."
         ),
@@ -65,8 +66,8 @@ DECLARATION = register(
         export=export_moderation,
         kept=(
             Kept(
-                "moderation cases and warnings, about you or handled by you",
-                "the server's record of its moderation",
+                N_("moderation cases and warnings, about you or handled by you"),
+                N_("the server's record of its moderation"),
                 ("mod_cases", "warnings", "warning_edits", "warning_automations"),
             ),
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.moderation import ModerationSettings
+from pegasus.i18n import N_
 from pegasus.services.settings import (
     FeatureSettings,
     Kind,
@@ -34,15 +35,15 @@ SETTINGS = register(
             Setting(
                 "modlog_channel_id",
                 Kind.CHANNEL,
-                "modlog channel",
-                "The channel cases are posted in; leave empty to stop posting cases",
+                N_("modlog channel"),
+                N_("The channel cases are posted in; leave empty to stop posting cases"),
                 nullable=True,
             ),
             Setting(
                 "mute_role_id",
                 Kind.ROLE,
-                "mute role",
-                "The role /mute gives",
+                N_("mute role"),
+                N_("The role /mute gives"),
                 nullable=True,
             ),
         ),

@@ -22,6 +22,7 @@ from models.ids import new_public_id
 from models.moderation import CaseType, MemberWarning, WarningEdit, WarningEditKind
 from pegasus import scheduler
 from pegasus.errors import ConflictError, ValidationError, shown_input
+from pegasus.i18n import _, format_number
 from pegasus.services import ids
 from pegasus.services.audit import Severity, record_audit, record_security_event
 from pegasus.services.moderation.automations import Firing, evaluate_after_warning
@@ -147,9 +148,11 @@ class IssuedWarning:
 def _clean_title(title: str | None) -> str:
     title = (title or "").strip()
     if not title:
-        raise ValidationError("A warning needs a title.")
+        raise ValidationError(_("A warning needs a title."))
     if len(title) > MAX_TITLE_LENGTH:
-        raise ValidationError(f"The title can be at most {MAX_TITLE_LENGTH} characters.")
+        raise ValidationError(
+            _("The title can be at most {count} characters.").format(count=MAX_TITLE_LENGTH)
+        )
     return title
 
 
@@ -157,14 +160,18 @@ def _clean_description(description: str | None) -> str | None:
     description = (description or "").strip()
     if len(description) > MAX_DESCRIPTION_LENGTH:
         raise ValidationError(
-            f"The description can be at most {MAX_DESCRIPTION_LENGTH:,} characters."
+            _("The description can be at most {count} characters.").format(
+                count=format_number(MAX_DESCRIPTION_LENGTH)
+            )
         )
     return description or None
 
 
 def _clean_level(level: int) -> int:
     if not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise ValidationError(f"The level must be between {MIN_LEVEL} and {MAX_LEVEL}.")
+        raise ValidationError(
+            _("The level must be between {low} and {high}.").format(low=MIN_LEVEL, high=MAX_LEVEL)
+        )
     return level
 
 
@@ -172,13 +179,17 @@ def clean_proof(proof: Sequence[str]) -> list[str]:
     """The links given as proof, trimmed; a refusal for anything that is not a link."""
     cleaned = [item.strip() for item in proof if item and item.strip()]
     if len(cleaned) > MAX_PROOF_ITEMS:
-        raise ValidationError(f"At most {MAX_PROOF_ITEMS} pieces of proof per warning.")
+        raise ValidationError(
+            _("At most {count} pieces of proof per warning.").format(count=MAX_PROOF_ITEMS)
+        )
     for item in cleaned:
         # http:// too: a file's link comes from Discord as given (the local Discord serves
         # plain http); what a moderator types is https only (pegasus.services.links).
         if not item.startswith(("https://", "http://")):
             raise ValidationError(
-                f"Proof must be a link (http:// or https://), not {shown_input(item, limit=50)}."
+                _("Proof must be a link (http:// or https://), not {input}.").format(
+                    input=shown_input(item, limit=50)
+                )
             )
     return cleaned
 
@@ -206,7 +217,7 @@ async def issue_warning(
     level = _clean_level(level)
     proof_list = clean_proof(proof)
     if expires_in_seconds is not None and expires_in_seconds <= 0:
-        raise ValidationError("A warning's expiry must be in the future.")
+        raise ValidationError(_("A warning's expiry must be in the future."))
     await prepare_case(guild_id, [user_id, moderator_id])
     for attempt in range(_ID_ATTEMPTS):
         try:
@@ -227,7 +238,7 @@ async def issue_warning(
             # back so no case number was spent.
             if attempt == _ID_ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError  # pragma: no cover - unreachable: the last attempt returns or raises
 
 
 async def _issue(
@@ -346,18 +357,20 @@ async def edit_warning(
     if level is not None:
         changes["level"] = _clean_level(level)
     if not changes:
-        raise ValidationError("Say what to change: a title, a description or a level.")
+        raise ValidationError(_("Say what to change: a title, a description or a level."))
     await prepare_case(guild_id, [editor_id])
     async with in_transaction() as conn:
         warning = await _locked_warning(guild_id, warn_id, conn)
         if warning.removed_at is not None:
             raise ConflictError(
-                f"Warning `{warning.warn_id}` was removed; it can no longer be edited."
+                _("Warning {warning} was removed; it can no longer be edited.").format(
+                    warning=f"`{warning.warn_id}`"
+                )
             )
         before = _state(warning)
         after = {**before, **changes}
         if after == before:
-            raise ValidationError("Those are already the warning's values; nothing changed.")
+            raise ValidationError(_("Those are already the warning's values; nothing changed."))
         await (
             MemberWarning.filter(id=warning.id)
             .using_db(conn)
@@ -400,7 +413,9 @@ async def remove_warning(
     async with in_transaction() as conn:
         warning = await _locked_warning(guild_id, warn_id, conn)
         if warning.removed_at is not None:
-            raise ConflictError(f"Warning `{warning.warn_id}` was already removed.")
+            raise ConflictError(
+                _("Warning {warning} was already removed.").format(warning=f"`{warning.warn_id}`")
+            )
         await (
             MemberWarning.filter(id=warning.id)
             .using_db(conn)
@@ -448,7 +463,7 @@ async def purge_warnings(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("Say why the warnings are cleared.")
+        raise ValidationError(_("Say why the warnings are cleared."))
     wanted = [ids.WARNING.parse(warn_id) for warn_id in warn_ids]
     await prepare_case(guild_id, [remover_id, user_id])
     async with in_transaction() as conn:
@@ -461,7 +476,7 @@ async def purge_warnings(
             .order_by("id")
         )
         if not rows:
-            raise ConflictError("That member has no active warnings to clear.")
+            raise ConflictError(_("That member has no active warnings to clear."))
         await (
             MemberWarning.filter(id__in=[row.id for row in rows], active=True)
             .using_db(conn)
@@ -523,9 +538,7 @@ async def expire_warning(warning_id: int, *, now: datetime) -> bool:
     return bool(expired)
 
 
-async def warning_history(
-    guild_id: int, warn_id: str
-) -> tuple[WarningRecord, list[WarningChange]]:
+async def warning_history(guild_id: int, warn_id: str) -> tuple[WarningRecord, list[WarningChange]]:
     """A warning and every change made to it, oldest first."""
     warning = await get_warning(guild_id, warn_id)
     edits = await WarningEdit.filter(warning_id=warning.id).order_by("created_at", "id")
