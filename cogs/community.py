@@ -18,6 +18,7 @@ from discord.utils import escape_markdown
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, ValidationError, channel_ref
+from pegasus.i18n import N_, _, for_guild
 from pegasus.services import community as service
 from pegasus.services import moderation
 from pegasus.services.community import (
@@ -44,12 +45,11 @@ COLOUR_DELETE = RED
 COLOUR_EDIT = BLURPLE
 COLOUR_ROLES = PURPLE
 COLOUR_INFO = BLURPLE
-TEMPLATE_HELP = "{user} mention, {username} name, {server}, {member_count}"
+TEMPLATE_HELP = N_("{user} mention, {username} name, {server}, {member_count}")
 CLEAR_HELP = "type none to remove"
 LOG_CATEGORY_CHOICES = [
     app_commands.Choice(name=category.value, value=category.value) for category in LogCategory
 ]
-
 
 
 # /welcome set and /goodbye set: option → the setting it changes (the help comes from the
@@ -106,27 +106,38 @@ def greeting_embed(spec: service.EmbedSpec) -> discord.Embed:
 
 
 def describe_greeting(kind: GreetingKind, settings: GreetingConfig) -> discord.Embed:
-    title = f"{kind.value.capitalize()} messages"
-    state = "on" if settings.enabled else "off"
-    channel = f"<#{settings.channel_id}>" if settings.channel_id else "not set"
+    title = _("Welcome messages") if kind is GreetingKind.WELCOME else _("Goodbye messages")
+    state = _("On") if settings.enabled else _("Off")
+    channel = f"<#{settings.channel_id}>" if settings.channel_id else _("not set")
     embed = discord.Embed(
-        title=title, description=f"**{state.capitalize()}** · channel {channel}", colour=COLOUR_INFO
+        title=title,
+        description=_("**{state}** · channel {channel}").format(state=state, channel=channel),
+        colour=COLOUR_INFO,
     )
-    embed.add_field(name="Message", value=clip(f"```\n{settings.message}\n```"), inline=False)
+    embed.add_field(name=_("Message"), value=clip(f"```\n{settings.message}\n```"), inline=False)
     if settings.embed_enabled:
-        colour = f"#{settings.embed_color:06X}" if settings.embed_color is not None else "default"
-        details = [f"title: {settings.embed_title or 'none'}", f"colour: {colour}"]
-        details.append(f"image: {settings.embed_image or 'none'}")
-        details.append(f"thumbnail: {settings.embed_thumbnail or 'none'}")
-        embed.add_field(name="Embed", value=clip("\n".join(details)), inline=False)
+        colour = (
+            f"#{settings.embed_color:06X}" if settings.embed_color is not None else _("default")
+        )
+        details = [
+            _("title: {title}").format(title=settings.embed_title or _("none")),
+            _("colour: {colour}").format(colour=colour),
+            _("image: {image}").format(image=settings.embed_image or _("none")),
+            _("thumbnail: {thumbnail}").format(thumbnail=settings.embed_thumbnail or _("none")),
+        ]
+        embed.add_field(name=_("Embed"), value=clip("\n".join(details)), inline=False)
     else:
-        embed.add_field(name="Embed", value="off (plain message)", inline=False)
+        embed.add_field(name=_("Embed"), value=_("off (plain message)"), inline=False)
     if kind is GreetingKind.WELCOME:
-        dm = "off"
+        dm = _("off")
         if settings.dm_enabled:
-            dm = clip(f"on:\n```\n{settings.dm_message or settings.message}\n```")
-        embed.add_field(name="Direct message", value=dm, inline=False)
-    embed.set_footer(text=f"Placeholders: {TEMPLATE_HELP}")
+            dm = clip(
+                _("on:\n{message}").format(
+                    message=f"```\n{settings.dm_message or settings.message}\n```"
+                )
+            )
+        embed.add_field(name=_("Direct message"), value=dm, inline=False)
+    embed.set_footer(text=_("Placeholders: {placeholders}").format(placeholders=_(TEMPLATE_HELP)))
     return embed
 
 
@@ -135,7 +146,7 @@ def member_log_embed(member: discord.Member, title: str, colour: int) -> discord
     embed = discord.Embed(
         title=title, description=f"{member.mention} ({escape_markdown(str(member))})", colour=colour
     )
-    embed.set_footer(text=f"User id {member.id}")
+    embed.set_footer(text=_("User id {id}").format(id=member.id))
     return embed
 
 
@@ -143,8 +154,8 @@ def role_list(role_ids: Sequence[int], guild: discord.Guild) -> str:
     shown = []
     for role_id in role_ids:
         role = guild.get_role(role_id)
-        shown.append(role.mention if role else f"a deleted role (`{role_id}`)")
-    return ", ".join(shown) or "none"
+        shown.append(role.mention if role else _("a deleted role (`{id}`)").format(id=role_id))
+    return ", ".join(shown) or _("none")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,18 +204,22 @@ class Community(commands.Cog):
         kind = GreetingKind(payload["greeting"])
         guild = self.bot.get_guild(guild_id)
         if guild is None:
-            raise NotFoundError("I am not in that server.")
+            raise NotFoundError(_("I am not in that server."))
         member = guild.get_member(int(payload["member_id"]))
         if member is None:
-            raise NotFoundError("That member is not in this server.")
+            raise NotFoundError(_("That member is not in this server."))
         settings = (await self.bot.guild_configs.get(guild_id)).greeting(kind)
         if settings.channel_id is None:
-            raise NotFoundError(f"Set {kind.value} messages up first.")
+            if kind is GreetingKind.WELCOME:
+                raise NotFoundError(_("Set welcome messages up first."))
+            raise NotFoundError(_("Set goodbye messages up first."))
         channel = await self.send_greeting(member, settings, kind)
         if channel is None:
             raise ValidationError(
-                "I couldn't post in {channel}: check that it still exists and that I may "
-                "send messages and embeds there.",
+                _(
+                    "I couldn't post in {channel}: check that it still exists and that I may "
+                    "send messages and embeds there."
+                ),
                 channel=channel_ref(settings.channel_id),
             )
         return {"channel_id": str(channel.id), "member_id": str(member.id)}
@@ -217,13 +232,17 @@ class Community(commands.Cog):
         config = await self.bot.guild_configs.get(member.guild.id)
         await self.greet(member, config, GreetingKind.WELCOME)
         await self.give_autoroles(member, config)
-        await post_log(member.guild, config, LogEvent.MEMBER_JOIN, self.join_embed(member))
+        with for_guild(member.guild.id):
+            embed = self.join_embed(member)
+        await post_log(member.guild, config, LogEvent.MEMBER_JOIN, embed)
 
     @commands.Cog.listener()
     async def on_member_remove(self, member: discord.Member) -> None:
         config = await self.bot.guild_configs.get(member.guild.id)
         await self.greet(member, config, GreetingKind.GOODBYE)
-        await post_log(member.guild, config, LogEvent.MEMBER_LEAVE, self.leave_embed(member))
+        with for_guild(member.guild.id):
+            embed = self.leave_embed(member)
+        await post_log(member.guild, config, LogEvent.MEMBER_LEAVE, embed)
 
     @commands.Cog.listener()
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
@@ -234,14 +253,17 @@ class Community(commands.Cog):
             return
         added = [role for role in after.roles if role not in before.roles]
         removed = [role for role in before.roles if role not in after.roles]
-        embed = discord.Embed(
-            title="Roles changed", description=f"{after.mention} ({after})", colour=COLOUR_ROLES
-        )
-        if added:
-            embed.add_field(name="Given", value=clip(", ".join(r.mention for r in added)))
-        if removed:
-            embed.add_field(name="Taken", value=clip(", ".join(r.mention for r in removed)))
-        embed.set_footer(text=f"User id {after.id}")
+        with for_guild(after.guild.id):
+            embed = discord.Embed(
+                title=_("Roles changed"),
+                description=f"{after.mention} ({after})",
+                colour=COLOUR_ROLES,
+            )
+            if added:
+                embed.add_field(name=_("Given"), value=clip(", ".join(r.mention for r in added)))
+            if removed:
+                embed.add_field(name=_("Taken"), value=clip(", ".join(r.mention for r in removed)))
+            embed.set_footer(text=_("User id {id}").format(id=after.id))
         await post_log(after.guild, config, LogEvent.ROLE_CHANGE, embed)
 
     @commands.Cog.listener()
@@ -258,17 +280,8 @@ class Community(commands.Cog):
         message = payload.cached_message
         if message is not None and message.author.bot:
             return
-        embed = discord.Embed(title="Message deleted", colour=COLOUR_DELETE)
-        embed.add_field(name="Channel", value=f"<#{payload.channel_id}>")
-        if message is None:
-            embed.description = "The message was sent before I started, so I don't know it."
-        else:
-            embed.add_field(name="Author", value=f"{message.author.mention} ({message.author})")
-            embed.description = clip(message.content or "*no text*", 4000)
-            if message.attachments:
-                names = ", ".join(a.filename for a in message.attachments)
-                embed.add_field(name="Attachments", value=clip(names), inline=False)
-            embed.set_footer(text=f"Message id {payload.message_id} · user id {message.author.id}")
+        with for_guild(guild.id):
+            embed = self.deleted_message_embed(payload, message)
         await post_log(guild, config, LogEvent.MESSAGE_DELETE, embed)
 
     @commands.Cog.listener()
@@ -285,17 +298,48 @@ class Community(commands.Cog):
         config = await self.bot.guild_configs.get(guild.id)
         if config.logs(LogEvent.MESSAGE_EDIT) is None:
             return
-        embed = discord.Embed(
-            title="Message edited",
-            description=f"{after.author.mention} in <#{payload.channel_id}> · "
-            f"[jump to it]({after.jump_url})",
-            colour=COLOUR_EDIT,
-        )
-        old = before.content if before is not None else "*unknown: sent before I started*"
-        embed.add_field(name="Before", value=clip(old or "*no text*"), inline=False)
-        embed.add_field(name="After", value=clip(after.content or "*no text*"), inline=False)
-        embed.set_footer(text=f"Message id {after.id} · user id {after.author.id}")
+        with for_guild(guild.id):
+            embed = discord.Embed(
+                title=_("Message edited"),
+                description=_("{author} in {channel} · [jump to it]({link})").format(
+                    author=after.author.mention,
+                    channel=f"<#{payload.channel_id}>",
+                    link=after.jump_url,
+                ),
+                colour=COLOUR_EDIT,
+            )
+            old = before.content if before is not None else _("*unknown: sent before I started*")
+            embed.add_field(name=_("Before"), value=clip(old or _("*no text*")), inline=False)
+            embed.add_field(
+                name=_("After"), value=clip(after.content or _("*no text*")), inline=False
+            )
+            embed.set_footer(
+                text=_("Message id {message} · user id {user}").format(
+                    message=after.id, user=after.author.id
+                )
+            )
         await post_log(guild, config, LogEvent.MESSAGE_EDIT, embed)
+
+    @staticmethod
+    def deleted_message_embed(
+        payload: discord.RawMessageDeleteEvent, message: discord.Message | None
+    ) -> discord.Embed:
+        embed = discord.Embed(title=_("Message deleted"), colour=COLOUR_DELETE)
+        embed.add_field(name=_("Channel"), value=f"<#{payload.channel_id}>")
+        if message is None:
+            embed.description = _("The message was sent before I started, so I don't know it.")
+        else:
+            embed.add_field(name=_("Author"), value=f"{message.author.mention} ({message.author})")
+            embed.description = clip(message.content or _("*no text*"), 4000)
+            if message.attachments:
+                names = ", ".join(a.filename for a in message.attachments)
+                embed.add_field(name=_("Attachments"), value=clip(names), inline=False)
+            embed.set_footer(
+                text=_("Message id {message} · user id {user}").format(
+                    message=payload.message_id, user=message.author.id
+                )
+            )
+        return embed
 
     # --------------------------------------------------------------------------------------------
     # What the listeners do
@@ -343,26 +387,28 @@ class Community(commands.Cog):
         assignable = await vet_grants(member, due, purpose="autorole")
         if not assignable:
             return
+        with for_guild(guild.id):  # the reason is shown in the server's audit log
+            reason = _("Autorole: given to every new member")
         try:
-            await member.add_roles(*assignable, reason="Autorole: given to every new member")
+            await member.add_roles(*assignable, reason=reason)
         except discord.HTTPException as error:
             log.warning("Autoroles failed for %s in guild %s: %s", member.id, guild.id, error)
 
     @staticmethod
     def join_embed(member: discord.Member) -> discord.Embed:
-        embed = member_log_embed(member, "Member joined", COLOUR_JOIN)
-        embed.add_field(name="Account created", value=timestamp(member.created_at))
-        embed.add_field(name="Members", value=amount(member.guild.member_count or 0))
+        embed = member_log_embed(member, _("Member joined"), COLOUR_JOIN)
+        embed.add_field(name=_("Account created"), value=timestamp(member.created_at))
+        embed.add_field(name=_("Members"), value=amount(member.guild.member_count or 0))
         return embed
 
     @staticmethod
     def leave_embed(member: discord.Member) -> discord.Embed:
-        embed = member_log_embed(member, "Member left", COLOUR_LEAVE)
+        embed = member_log_embed(member, _("Member left"), COLOUR_LEAVE)
         if member.joined_at is not None:
-            embed.add_field(name="Joined", value=timestamp(member.joined_at))
+            embed.add_field(name=_("Joined"), value=timestamp(member.joined_at))
         roles = [role.mention for role in member.roles if not role.is_default()]
         if roles:
-            embed.add_field(name="Roles", value=clip(", ".join(roles)), inline=False)
+            embed.add_field(name=_("Roles"), value=clip(", ".join(roles)), inline=False)
         return embed
 
     # --------------------------------------------------------------------------------------------
@@ -381,7 +427,7 @@ class Community(commands.Cog):
         require_bot_can_post(
             channel,
             embeds=bool(embeds if embeds is not None else current.embed_enabled),
-            what=f"{kind.value} messages",
+            what=N_("welcome messages") if kind is GreetingKind.WELCOME else N_("goodbye messages"),
         )
         config = await service.set_greeting(
             interaction.guild.id,
@@ -392,9 +438,12 @@ class Community(commands.Cog):
             **options,  # type: ignore[arg-type]
         )
         embed = describe_greeting(kind, config.greeting(kind))
+        if kind is GreetingKind.WELCOME:
+            done = _("Welcome messages are on in {channel}. Try it with `/welcome test`.")
+        else:
+            done = _("Goodbye messages are on in {channel}. Try it with `/goodbye test`.")
         await interaction.response.send_message(
-            f"{kind.value.capitalize()} messages are on in {channel.mention}. "
-            f"Try it with `/{kind.value} test`.",
+            done.format(channel=channel.mention),
             embed=embed,
             ephemeral=True,
         )
@@ -410,32 +459,52 @@ class Community(commands.Cog):
         assert interaction.guild is not None and isinstance(interaction.user, discord.Member)
         settings = (await self.bot.guild_configs.get(interaction.guild.id)).greeting(kind)
         if settings.channel_id is None:
-            raise NotFoundError(f"Set {kind.value} messages up first with `/{kind.value} set`.")
+            if kind is GreetingKind.WELCOME:
+                raise NotFoundError(_("Set welcome messages up first with `/welcome set`."))
+            raise NotFoundError(_("Set goodbye messages up first with `/goodbye set`."))
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel = await self.send_greeting(interaction.user, settings, kind)
         if channel is None:
             await interaction.followup.send(
-                f"I couldn't post in <#{settings.channel_id}>: check that it still exists and "
-                "that I may send messages and embeds there.",
+                _(
+                    "I couldn't post in {channel}: check that it still exists and that I may "
+                    "send messages and embeds there."
+                ).format(channel=f"<#{settings.channel_id}>"),
                 ephemeral=True,
             )
             return
-        note = "" if settings.enabled else f" They are off: turn them on with `/{kind.value} set`."
-        dm = " and sent you the direct message" if settings.dm_enabled else ""
-        await interaction.followup.send(
-            f"Posted a test {kind.value} for you in {channel.mention}{dm}.{note}", ephemeral=True
-        )
+        if kind is not GreetingKind.WELCOME:
+            posted = _("Posted a test goodbye for you in {channel}.")
+        elif settings.dm_enabled:
+            posted = _(
+                "Posted a test welcome for you in {channel} and sent you the direct message."
+            )
+        else:
+            posted = _("Posted a test welcome for you in {channel}.")
+        text = posted.format(channel=channel.mention)
+        if not settings.enabled:
+            if kind is GreetingKind.WELCOME:
+                text += " " + _("They are off: turn them on with `/welcome set`.")
+            else:
+                text += " " + _("They are off: turn them on with `/goodbye set`.")
+        await interaction.followup.send(text, ephemeral=True)
 
     async def disable_greeting(self, interaction: discord.Interaction, kind: GreetingKind) -> None:
         assert interaction.guild is not None
         await service.disable_greeting(
             interaction.guild.id, interaction.user.id, kind, cache=self.bot.guild_configs
         )
-        await interaction.response.send_message(
-            f"{kind.value.capitalize()} messages are off. Your message and channel are kept: "
-            f"`/{kind.value} set` turns them back on.",
-            ephemeral=True,
-        )
+        if kind is GreetingKind.WELCOME:
+            text = _(
+                "Welcome messages are off. Your message and channel are kept: "
+                "`/welcome set` turns them back on."
+            )
+        else:
+            text = _(
+                "Goodbye messages are off. Your message and channel are kept: "
+                "`/goodbye set` turns them back on."
+            )
+        await interaction.response.send_message(text, ephemeral=True)
 
     @welcome.command(name="set", description="Turn welcome messages on and choose what they say.")
     @app_commands.describe(**greeting_help(GreetingKind.WELCOME))
@@ -537,8 +606,9 @@ class Community(commands.Cog):
         )
         await remember_role_setup(role, interaction.user)
         await interaction.response.send_message(
-            f"New members now get {role.mention}. Autoroles: "
-            f"{role_list(config.autoroles, interaction.guild)}.",
+            _("New members now get {role}. Autoroles: {roles}.").format(
+                role=role.mention, roles=role_list(config.autoroles, interaction.guild)
+            ),
             ephemeral=True,
         )
 
@@ -552,7 +622,10 @@ class Community(commands.Cog):
         )
         remaining = role_list(config.autoroles, interaction.guild)
         await interaction.response.send_message(
-            f"New members no longer get {role.mention}. Autoroles: {remaining}.", ephemeral=True
+            _("New members no longer get {role}. Autoroles: {roles}.").format(
+                role=role.mention, roles=remaining
+            ),
+            ephemeral=True,
         )
 
     @autorole.command(name="list", description="Show the roles given on join.")
@@ -561,11 +634,13 @@ class Community(commands.Cog):
         assert interaction.guild is not None
         guild = interaction.guild
         config = await self.bot.guild_configs.get(guild.id)
-        embed = discord.Embed(title="Autoroles", colour=COLOUR_INFO)
+        embed = discord.Embed(title=_("Autoroles"), colour=COLOUR_INFO)
         embed.description = (
-            f"Given to every new member: {role_list(config.autoroles, guild)}."
+            _("Given to every new member: {roles}.").format(
+                roles=role_list(config.autoroles, guild)
+            )
             if config.autoroles
-            else "None yet: add one with `/autorole add`."
+            else _("None yet: add one with `/autorole add`.")
         )
         problems = [
             role.mention
@@ -574,8 +649,10 @@ class Community(commands.Cog):
         ]
         if problems:
             embed.add_field(
-                name="I can't give these",
-                value=clip(", ".join(problems) + ": move my role above them."),
+                name=_("I can't give these"),
+                value=clip(
+                    _("{roles}: move my role above them.").format(roles=", ".join(problems))
+                ),
                 inline=False,
             )
         await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -599,7 +676,7 @@ class Community(commands.Cog):
     ) -> None:
         assert interaction.guild is not None
         chosen = service.parse_log_events(events)
-        require_bot_can_post(channel, embeds=True, what="the log")
+        require_bot_can_post(channel, embeds=True, what=N_("the log"))
         await service.set_logging(
             interaction.guild.id,
             interaction.user.id,
@@ -607,9 +684,12 @@ class Community(commands.Cog):
             events=chosen,
             cache=self.bot.guild_configs,
         )
-        listed = ", ".join(LOG_EVENT_LABELS[event] for event in chosen)
+        listed = ", ".join(_(LOG_EVENT_LABELS[event]) for event in chosen)
         await interaction.response.send_message(
-            f"The server log is on in {channel.mention}: {listed}.", ephemeral=True
+            _("The server log is on in {channel}: {events}.").format(
+                channel=channel.mention, events=listed
+            ),
+            ephemeral=True,
         )
 
     @server_log.command(name="channel", description="Choose the channel of one log category.")
@@ -627,7 +707,7 @@ class Community(commands.Cog):
     ) -> None:
         assert interaction.guild is not None
         chosen = LogCategory(category.value)
-        require_bot_can_post(channel, embeds=True, what="the log")
+        require_bot_can_post(channel, embeds=True, what=N_("the log"))
         if chosen is LogCategory.MODERATION:
             await moderation.set_modlog_channel(
                 interaction.guild.id, channel.id, actor_id=interaction.user.id
@@ -641,7 +721,9 @@ class Community(commands.Cog):
                 cache=self.bot.guild_configs,
             )
         await interaction.response.send_message(
-            f"The {LOG_CATEGORY_LABELS[chosen]} log is posted in {channel.mention}.",
+            _("The {category} log is posted in {channel}.").format(
+                category=_(LOG_CATEGORY_LABELS[chosen]), channel=channel.mention
+            ),
             ephemeral=True,
         )
 
@@ -663,7 +745,8 @@ class Community(commands.Cog):
                 interaction.guild.id, interaction.user.id, chosen, cache=self.bot.guild_configs
             )
         await interaction.response.send_message(
-            f"The {LOG_CATEGORY_LABELS[chosen]} log is off.", ephemeral=True
+            _("The {category} log is off.").format(category=_(LOG_CATEGORY_LABELS[chosen])),
+            ephemeral=True,
         )
 
     @server_log.command(name="show", description="Show where each log category is posted.")
@@ -672,17 +755,19 @@ class Community(commands.Cog):
         assert interaction.guild is not None
         config = await self.bot.guild_configs.get(interaction.guild.id)
         modlog = (await moderation.get_settings(interaction.guild.id)).modlog_channel_id
-        channel = f"<#{config.logging_channel_id}>" if config.logging_channel_id else "not set"
-        state = "On" if config.logging_enabled else "Off"
+        channel = f"<#{config.logging_channel_id}>" if config.logging_channel_id else _("not set")
+        state = _("On") if config.logging_enabled else _("Off")
         embed = discord.Embed(
-            title="Server log",
-            description=f"**{state}** · log channel {channel} (categories without a channel "
-            "of their own, and security alerts)",
+            title=_("Server log"),
+            description=_(
+                "**{state}** · log channel {channel} (categories without a channel "
+                "of their own, and security alerts)"
+            ).format(state=state, channel=channel),
             colour=COLOUR_INFO,
         )
         for category in LogCategory:
             embed.add_field(
-                name=LOG_CATEGORY_LABELS[category],
+                name=_(LOG_CATEGORY_LABELS[category]),
                 value=describe_category(config, category, modlog),
                 inline=False,
             )
@@ -696,23 +781,25 @@ class Community(commands.Cog):
             interaction.guild.id, interaction.user.id, cache=self.bot.guild_configs
         )
         await interaction.response.send_message(
-            "The server log is off. Security alerts still go to its channel.", ephemeral=True
+            _("The server log is off. Security alerts still go to its channel."), ephemeral=True
         )
 
 
 def describe_category(config: GuildConfig, category: LogCategory, modlog_id: int | None) -> str:
     """Where a category posts and which of its events it reports, for `/logging show`."""
     if category is LogCategory.MODERATION:
-        return f"Cases in <#{modlog_id}>" if modlog_id else "Off (no modlog channel)"
+        if modlog_id:
+            return _("Cases in {channel}").format(channel=f"<#{modlog_id}>")
+        return _("Off (no modlog channel)")
     events = service.category_events(category)
     if not config.logs_category(category):
-        return "Off"
+        return _("Off")
     channel = config.category_channel(category)
-    where = f"<#{channel}>" if channel else "⚠️ no channel"
+    where = f"<#{channel}>" if channel else _("⚠️ no channel")
     reported = ", ".join(
-        LOG_EVENT_LABELS[event] for event in events if event in config.logging_events
+        _(LOG_EVENT_LABELS[event]) for event in events if event in config.logging_events
     )
-    return f"In {where}: {reported}"
+    return _("In {channel}: {events}").format(channel=where, events=reported)
 
 
 def check_autorole(role: discord.Role, invoker: discord.Member) -> None:

@@ -21,12 +21,13 @@ from discord.ext import commands
 from models.rolemenus import RoleMenuStyle
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, role_ref
+from pegasus.i18n import N_, _, for_guild, format_number, ngettext
 from pegasus.services import rolemenus as service
 from pegasus.services.rolemenus import MenuInfo, MenuRules, RoleChange
 from pegasus.ui.checks import and_join, require_bot_can_post, require_member_can_see
 from pegasus.ui.cogs import running_cog
 from pegasus.ui.dynamic import PegasusButton, PegasusSelect
-from pegasus.ui.format import BLURPLE, clip, plural
+from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.roles import remember_role_setup, require_can_delegate, vet_grants
 from pegasus.ui.views import confirm
 
@@ -39,7 +40,7 @@ STYLE_CHOICES = [
     app_commands.Choice(name="Select menu", value=RoleMenuStyle.SELECT.value),
 ]
 NO_PINGS = discord.AllowedMentions.none()
-SELECT_PLACEHOLDER = "Choose your roles"
+SELECT_PLACEHOLDER = N_("Choose your roles")
 KEY = r"[0-9]{1,19}"
 # What a click or a choice changes, given the menu's rules and the roles the member holds.
 Decide = Callable[[MenuRules, frozenset[int]], RoleChange]
@@ -69,7 +70,7 @@ class RoleMenuButton(
         return cls(int(match["menu"]), int(match["role"]), item)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = running_cog(interaction.client, RoleMenus, feature="Role menus")
+        cog = running_cog(interaction.client, RoleMenus, feature=N_("Role menus"))
         await cog.handle_toggle(interaction, self.key, self.role_id)
 
 
@@ -81,7 +82,7 @@ class RoleMenuSelect(PegasusSelect, template=rf"pegasus:rolemenu:choose:(?P<menu
             item
             or discord.ui.Select(
                 custom_id=f"pegasus:rolemenu:choose:{key}",
-                placeholder=SELECT_PLACEHOLDER,
+                placeholder=_(SELECT_PLACEHOLDER),
                 min_values=0,
             )
         )
@@ -94,7 +95,7 @@ class RoleMenuSelect(PegasusSelect, template=rf"pegasus:rolemenu:choose:(?P<menu
         return cls(int(match["menu"]), item)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = running_cog(interaction.client, RoleMenus, feature="Role menus")
+        cog = running_cog(interaction.client, RoleMenus, feature=N_("Role menus"))
         values = (interaction.data or {}).get("values") or []
         await cog.handle_choice(interaction, self.key, [str(value) for value in values])
 
@@ -106,6 +107,12 @@ DYNAMIC_ITEMS = (RoleMenuButton, RoleMenuSelect)
 
 
 def menu_embed(menu: MenuInfo) -> discord.Embed:
+    """The sent menu's embed, in the server's language (a post to everyone)."""
+    with for_guild(menu.guild_id):
+        return _menu_embed(menu)
+
+
+def _menu_embed(menu: MenuInfo) -> discord.Embed:
     lines = []
     for option in menu.options:
         emoji = f"{option.emoji} " if option.emoji else ""
@@ -116,21 +123,29 @@ def menu_embed(menu: MenuInfo) -> discord.Embed:
         parts.append("\n".join(lines))
     rules = []
     if menu.max_roles:
-        rules.append(f"You can have at most {plural(menu.max_roles, 'role')} from this menu.")
+        rules.append(
+            ngettext(
+                "You can have at most {count} role from this menu.",
+                "You can have at most {count} roles from this menu.",
+                menu.max_roles,
+            ).format(count=format_number(menu.max_roles))
+        )
     groups = sorted({o.group for o in menu.options if o.group})
     if groups:
-        rules.append(f"One role at a time of each group: {', '.join(groups)}.")
+        rules.append(
+            _("One role at a time of each group: {groups}.").format(groups=", ".join(groups))
+        )
     if menu.required_role_id:
-        rules.append(f"Only for members with <@&{menu.required_role_id}>.")
+        rules.append(_("Only for members with {role}.").format(role=f"<@&{menu.required_role_id}>"))
     if menu.style is RoleMenuStyle.SELECT:
-        rules.append("What you choose replaces your roles from this menu.")
+        rules.append(_("What you choose replaces your roles from this menu."))
     else:
-        rules.append("Click a role to take it; click it again to give it back.")
+        rules.append(_("Click a role to take it; click it again to give it back."))
     parts.append("\n".join(rules))
     embed = discord.Embed(
         title=menu.title, description=clip("\n\n".join(parts), 4096), colour=BLURPLE
     )
-    embed.set_footer(text=f"Role menu {menu.menu_id}")
+    embed.set_footer(text=_("Role menu {menu}").format(menu=menu.menu_id))
     return embed
 
 
@@ -140,7 +155,8 @@ def menu_view(menu: MenuInfo) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     if menu.style is RoleMenuStyle.SELECT:
-        select = RoleMenuSelect(menu.key)
+        with for_guild(menu.guild_id):  # the placeholder, on a post to everyone
+            select = RoleMenuSelect(menu.key)
         for option in menu.options:
             select.item.add_option(
                 label=option.label,
@@ -165,17 +181,31 @@ def change_reply(change: RoleChange) -> str:
     removed = [f"<@&{role_id}>" for role_id in sorted(change.remove)]
     said = []
     if added:
-        said.append(f"You now have {and_join(added)}.")
+        said.append(_("You now have {roles}.").format(roles=and_join(added)))
     if removed:
-        said.append(f"{and_join(removed)} {'was' if len(removed) == 1 else 'were'} taken back.")
-    return " ".join(said) or "Nothing changed: you already have what you chose."
+        said.append(
+            ngettext("{roles} was taken back.", "{roles} were taken back.", len(removed)).format(
+                roles=and_join(removed)
+            )
+        )
+    return " ".join(said) or _("Nothing changed: you already have what you chose.")
+
+
+STYLE_NAMES = {RoleMenuStyle.BUTTONS: N_("buttons"), RoleMenuStyle.SELECT: N_("select")}
 
 
 def menu_summary(menu: MenuInfo) -> str:
-    where = f"sent in <#{menu.channel_id}>" if menu.channel_id else "not sent yet"
+    if menu.channel_id:
+        where = _("sent in {channel}").format(channel=f"<#{menu.channel_id}>")
+    else:
+        where = _("not sent yet")
+    roles = ngettext("{count} role", "{count} roles", len(menu.options)).format(
+        count=format_number(len(menu.options))
+    )
+    style = _(STYLE_NAMES[menu.style]) if menu.style in STYLE_NAMES else menu.style.value
     return (
-        f"`{menu.menu_id}` **{discord.utils.escape_markdown(menu.title)}** · {menu.style.value} · "
-        f"{plural(len(menu.options), 'role')} · {where}"
+        f"`{menu.menu_id}` **{discord.utils.escape_markdown(menu.title)}** · {style} · "
+        f"{roles} · {where}"
     )
 
 
@@ -184,7 +214,7 @@ def menu_summary(menu: MenuInfo) -> str:
 
 def require_bot_can_manage_roles(guild: discord.Guild) -> None:
     if not guild.me.guild_permissions.manage_roles:
-        raise PermissionDenied("I need the Manage Roles permission to give roles from a menu.")
+        raise PermissionDenied(_("I need the Manage Roles permission to give roles from a menu."))
 
 
 def invoker_of(interaction: discord.Interaction) -> tuple[discord.Guild, discord.Member]:
@@ -271,23 +301,26 @@ class RoleMenus(
         guild = member.guild
         require_bot_can_manage_roles(guild)
         adding = [self._existing_role(guild, role_id) for role_id in sorted(change.add)]
-        removing = [
-            role for role in map(guild.get_role, sorted(change.remove)) if role is not None
-        ]
+        removing = [role for role in map(guild.get_role, sorted(change.remove)) if role is not None]
         for role in removing:
             if not role.is_assignable():
                 raise PermissionDenied(
-                    "{role} is not below my highest role, so I can't take it back; ask the staff.",
+                    _(
+                        "{role} is not below my highest role, so I can't take it back; ask the "
+                        "staff."
+                    ),
                     role=role_ref(role.id),
                 )
         allowed = await vet_grants(member, adding, purpose=f"role menu {menu.menu_id}")
         refused = [role for role in adding if role not in allowed]
         if refused:
             raise PermissionDenied(
-                f"I can't give you {and_join([r.mention for r in refused])}: the staff have been "
-                "told why. Nothing was changed."
+                _(
+                    "I can't give you {roles}: the staff have been told why. Nothing was changed."
+                ).format(roles=and_join([r.mention for r in refused]))
             )
-        reason = f"Role menu {menu.menu_id}"
+        with for_guild(guild.id):  # the reason is shown in the server's audit log
+            reason = _("Role menu {menu}").format(menu=menu.menu_id)
         if removing:
             await member.remove_roles(*removing, reason=reason)
         if adding:
@@ -300,7 +333,7 @@ class RoleMenus(
     def _existing_role(guild: discord.Guild, role_id: int) -> discord.Role:
         role = guild.get_role(role_id)
         if role is None:
-            raise NotFoundError("That role no longer exists; ask the staff to update this menu.")
+            raise NotFoundError(_("That role no longer exists; ask the staff to update this menu."))
         return role
 
     # -------------------------------------------------------------------------- the sent message
@@ -312,18 +345,20 @@ class RoleMenus(
         channel = guild.get_channel(menu.channel_id)
         if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
             await service.forget_message(guild.id, menu.key, menu.message_id)
-            return " Its channel is gone: send it again with `/rolemenu send`."
+            return " " + _("Its channel is gone: send it again with `/rolemenu send`.")
         message = channel.get_partial_message(menu.message_id)
         try:
             await message.edit(embed=menu_embed(menu), view=menu_view(menu))
         except discord.NotFound:
             await service.forget_message(guild.id, menu.key, menu.message_id)
-            return " Its message was deleted: send it again with `/rolemenu send`."
+            return " " + _("Its message was deleted: send it again with `/rolemenu send`.")
         except discord.HTTPException as error:
             log.warning("Role menu %s not refreshed in guild %s: %s", menu.menu_id, guild.id, error)
             reason = error.text or error
-            return f" I could not update the sent menu in {channel.mention} ({reason})."
-        return f" The menu in {channel.mention} is updated."
+            return " " + _("I could not update the sent menu in {channel} ({reason}).").format(
+                channel=channel.mention, reason=reason
+            )
+        return " " + _("The menu in {channel} is updated.").format(channel=channel.mention)
 
     # -------------------------------------------------------------------------- /rolemenu
 
@@ -363,7 +398,7 @@ class RoleMenus(
     ) -> None:
         guild, member = invoker_of(interaction)
         if required_role is not None and required_role.is_default():
-            raise ValidationError("Everyone has @everyone: leave the required role out instead.")
+            raise ValidationError(_("Everyone has @everyone: leave the required role out instead."))
         menu = await service.create_menu(
             guild.id,
             member.id,
@@ -374,8 +409,10 @@ class RoleMenus(
             required_role_id=required_role.id if required_role else None,
         )
         await interaction.response.send_message(
-            f"Role menu `{menu.menu_id}` created. Add roles with `/rolemenu add menu:"
-            f"{menu.menu_id}`, then post it with `/rolemenu send`.",
+            _(
+                "Role menu `{menu}` created. Add roles with `/rolemenu add menu:{menu}`, then "
+                "post it with `/rolemenu send`."
+            ).format(menu=menu.menu_id),
             ephemeral=True,
         )
 
@@ -417,8 +454,13 @@ class RoleMenus(
         await interaction.response.defer(ephemeral=True, thinking=True)
         refreshed = await self.refresh(guild, changed)
         await interaction.followup.send(
-            f"Menu `{changed.menu_id}` now offers {role.mention} "
-            f"({len(changed.options)}/{service.MAX_OPTIONS}).{refreshed}",
+            _("Menu `{menu}` now offers {role} ({count}/{limit}).").format(
+                menu=changed.menu_id,
+                role=role.mention,
+                count=len(changed.options),
+                limit=service.MAX_OPTIONS,
+            )
+            + refreshed,
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
@@ -433,8 +475,10 @@ class RoleMenus(
         await interaction.response.defer(ephemeral=True, thinking=True)
         refreshed = await self.refresh(guild, changed)
         await interaction.followup.send(
-            f"Menu `{changed.menu_id}` no longer offers {role.mention}; members who have it "
-            f"keep it.{refreshed}",
+            _("Menu `{menu}` no longer offers {role}; members who have it keep it.").format(
+                menu=changed.menu_id, role=role.mention
+            )
+            + refreshed,
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )
@@ -453,27 +497,35 @@ class RoleMenus(
         found = await service.get_menu(guild.id, menu)
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
-            raise ValidationError("Choose a text channel to post the menu in.")
+            raise ValidationError(_("Choose a text channel to post the menu in."))
         if not found.options:
             raise ValidationError(
-                f"Menu `{found.menu_id}` offers no role yet: add one with `/rolemenu add`."
+                _("Menu `{menu}` offers no role yet: add one with `/rolemenu add`.").format(
+                    menu=found.menu_id
+                )
             )
         require_bot_can_manage_roles(guild)
         require_member_can_see(target, member)
-        require_bot_can_post(target, embeds=True, what="the role menu")
+        require_bot_can_post(target, embeds=True, what=N_("the role menu"))
         await interaction.response.defer(ephemeral=True, thinking=True)
         message = await target.send(
             embed=menu_embed(found), view=menu_view(found), allowed_mentions=NO_PINGS
         )
         await service.record_sent(guild.id, found.key, target.id, message.id)
         earlier = (
-            f" The copy sent earlier in <#{found.channel_id}> still works but is no longer "
-            "updated."
+            " "
+            + _("The copy sent earlier in {channel} still works but is no longer updated.").format(
+                channel=f"<#{found.channel_id}>"
+            )
             if found.message_id is not None and found.message_id != message.id
             else ""
         )
         await interaction.followup.send(
-            f"Menu `{found.menu_id}` posted in {target.mention}.{earlier}", ephemeral=True
+            _("Menu `{menu}` posted in {channel}.").format(
+                menu=found.menu_id, channel=target.mention
+            )
+            + earlier,
+            ephemeral=True,
         )
 
     @app_commands.command(name="edit", description="Change a role menu; a sent one is updated.")
@@ -502,7 +554,7 @@ class RoleMenus(
     ) -> None:
         guild, member = invoker_of(interaction)
         if required_role is not None and required_role.is_default():
-            raise ValidationError("Everyone has @everyone: clear the required role instead.")
+            raise ValidationError(_("Everyone has @everyone: clear the required role instead."))
         changed = await service.edit_menu(
             guild.id,
             menu,
@@ -517,7 +569,7 @@ class RoleMenus(
         await interaction.response.defer(ephemeral=True, thinking=True)
         refreshed = await self.refresh(guild, changed)
         await interaction.followup.send(
-            f"Menu `{changed.menu_id}` changed.{refreshed}", ephemeral=True
+            _("Menu `{menu}` changed.").format(menu=changed.menu_id) + refreshed, ephemeral=True
         )
 
     @app_commands.command(name="list", description="Show this server's role menus.")
@@ -525,11 +577,11 @@ class RoleMenus(
     async def list_(self, interaction: discord.Interaction) -> None:
         guild, _member = invoker_of(interaction)
         menus = await service.list_menus(guild.id)
-        embed = discord.Embed(title="Role menus", colour=BLURPLE)
+        embed = discord.Embed(title=_("Role menus"), colour=BLURPLE)
         embed.description = (
             clip("\n".join(menu_summary(menu) for menu in menus), 4096)
             if menus
-            else "None yet: create one with `/rolemenu create`."
+            else _("None yet: create one with `/rolemenu create`.")
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -545,16 +597,19 @@ class RoleMenus(
             deleted = await service.delete_menu(guild.id, found.menu_id, member.id)
             await self._delete_sent(guild, deleted)
             await answer.response.edit_message(
-                content=f"Role menu `{deleted.menu_id}` deleted; members keep the roles they "
-                "took.",
+                content=_("Role menu `{menu}` deleted; members keep the roles they took.").format(
+                    menu=deleted.menu_id
+                ),
                 view=None,
             )
 
         await confirm(
             interaction,
-            f"Delete role menu `{found.menu_id}` (**{found.title}**) and its sent message?",
+            _("Delete role menu `{menu}` (**{title}**) and its sent message?").format(
+                menu=found.menu_id, title=found.title
+            ),
             remove_menu,
-            confirm_label="Delete menu",
+            confirm_label=_("Delete menu"),
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from models.security import RoleDelegation
 from pegasus.errors import PermissionDenied, ValidationError, role_ref
+from pegasus.i18n import N_, _
 from pegasus.services import audit
 
 __all__ = [
@@ -34,22 +35,24 @@ __all__ = [
 ADMINISTRATOR = 1 << 3
 # Permissions (Discord's bits) that give power over other members, the server's structure or
 # everyone's attention, with the names people know them by, in the order refusals list them.
+# The names are Discord's (translated where shown: `_(name)`, as Discord's clients name them).
 ELEVATED_PERMISSIONS: dict[int, str] = {
-    ADMINISTRATOR: "Administrator",
-    1 << 5: "Manage Server",
-    1 << 28: "Manage Roles",
-    1 << 4: "Manage Channels",
-    1 << 29: "Manage Webhooks",
-    1 << 2: "Ban Members",
-    1 << 1: "Kick Members",
-    1 << 40: "Timeout Members",
-    1 << 13: "Manage Messages",
-    1 << 17: "Mention Everyone",
+    ADMINISTRATOR: N_("Administrator"),
+    1 << 5: N_("Manage Server"),
+    1 << 28: N_("Manage Roles"),
+    1 << 4: N_("Manage Channels"),
+    1 << 29: N_("Manage Webhooks"),
+    1 << 2: N_("Ban Members"),
+    1 << 1: N_("Kick Members"),
+    1 << 40: N_("Timeout Members"),
+    1 << 13: N_("Manage Messages"),
+    1 << 17: N_("Mention Everyone"),
 }
 
 
 def elevated_permissions(permissions: int) -> list[str]:
-    """The names of the elevated permissions in a permissions value, in a fixed order."""
+    """The names of the elevated permissions in a permissions value, in a fixed order (in
+    English, as declared)."""
     return [label for bit, label in ELEVATED_PERMISSIONS.items() if permissions & bit]
 
 
@@ -83,7 +86,7 @@ class Configurer:
 def _and_join(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    return _("{first} and {last}").format(first=", ".join(items[:-1]), last=items[-1])
 
 
 def require_can_delegate(role: RoleFacts, bot_top_role: RoleFacts, invoker: Configurer) -> None:
@@ -92,24 +95,28 @@ def require_can_delegate(role: RoleFacts, bot_top_role: RoleFacts, invoker: Conf
     elevated permission only from the owner or an Administrator."""
     named = {"role": role_ref(role.id)}
     if role.is_default or role.managed:
-        raise ValidationError("{role} cannot be given by a bot; choose another role.", **named)
+        raise ValidationError(_("{role} cannot be given by a bot; choose another role."), **named)
     if role.rank() >= bot_top_role.rank():
         raise PermissionDenied(
-            "{role} is above my highest role, so I could not give it. Move my role above it in "
-            "Server Settings → Roles, or choose a lower role.",
+            _(
+                "{role} is above my highest role, so I could not give it. Move my role above it "
+                "in Server Settings → Roles, or choose a lower role."
+            ),
             **named,
         )
     if invoker.is_owner:
         return
     if role.rank() >= invoker.top_role.rank():
         raise PermissionDenied(
-            "{role} is not below your highest role, so you can't have me give it.", **named
+            _("{role} is not below your highest role, so you can't have me give it."), **named
         )
     elevated = elevated_permissions(role.permissions)
     if elevated and not invoker.is_administrator:
         raise PermissionDenied(
-            f"{{role}} has {_and_join(elevated)}: only the server owner or a member with "
-            "Administrator can have me give it.",
+            _(
+                "{role} has {permissions}: only the server owner or a member with "
+                "Administrator can have me give it."
+            ).format(role="{role}", permissions=_and_join([_(name) for name in elevated])),
             **named,
         )
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError, role_ref
+from pegasus.i18n import _
 from pegasus.services.role_delegations import (
     ADMINISTRATOR,
     Configurer,
@@ -26,14 +27,16 @@ def require_can_be_autorole(
     """Refuse a role the bot could not give on join, `invoker` could not give themselves, or
     that would make everyone who joins an Administrator."""
     if role.is_default:
-        raise ValidationError("@everyone can't be an autorole: every member has it already.")
+        raise ValidationError(_("@everyone can't be an autorole: every member has it already."))
     if not bot_can_manage_roles:
-        raise PermissionDenied("I need the Manage Roles permission to give roles on join.")
+        raise PermissionDenied(_("I need the Manage Roles permission to give roles on join."))
     require_can_delegate(role, bot_top_role, invoker)
     if role.permissions & ADMINISTRATOR:
         raise PermissionDenied(
-            "{role} has the Administrator permission: giving it to everyone who joins is not "
-            "allowed.",
+            _(
+                "{role} has the Administrator permission: giving it to everyone who joins is not "
+                "allowed."
+            ),
             role=role_ref(role.id),
         )
 
@@ -47,7 +50,7 @@ async def add_autorole(
     def compute(current: Mapping[str, Any]) -> dict[str, Any]:
         roles = [int(existing) for existing in current["autorole_role_ids"] or []]
         if role_id in roles:
-            raise ConflictError("That role is already given on join.")
+            raise ConflictError(_("That role is already given on join."))
         return {"autorole_role_ids": [*roles, role_id], "autorole_enabled": True}
 
     return await change_settings(guild_id, actor_id, "autorole.add", compute, cache=cache)
@@ -61,7 +64,7 @@ async def remove_autorole(
     def compute(current: Mapping[str, Any]) -> dict[str, Any]:
         roles = [int(existing) for existing in current["autorole_role_ids"] or []]
         if role_id not in roles:
-            raise NotFoundError("That role is not an autorole.")
+            raise NotFoundError(_("That role is not an autorole."))
         remaining = [existing for existing in roles if existing != role_id]
         return {"autorole_role_ids": remaining, "autorole_enabled": bool(remaining)}
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from models.guilds import DEFAULT_GOODBYE_MESSAGE, DEFAULT_WELCOME_MESSAGE, GuildSettings
+from pegasus.i18n import N_
 from pegasus.services.cache import TtlCache
 
 __all__ = [
@@ -100,30 +101,31 @@ _EVENT_CATEGORIES = {
     LogEvent.SETTINGS_CHANGE: LogCategory.SERVER,
 }
 
+# How the labels read (translated where shown, `_(LOG_EVENT_LABELS[event])`).
 LOG_EVENT_LABELS = {
-    LogEvent.MESSAGE_DELETE: "deleted messages",
-    LogEvent.MESSAGE_EDIT: "edited messages",
-    LogEvent.MESSAGE_BULK_DELETE: "messages deleted in bulk",
-    LogEvent.MEMBER_JOIN: "members joining",
-    LogEvent.MEMBER_LEAVE: "members leaving",
-    LogEvent.ROLE_CHANGE: "roles given or taken",
-    LogEvent.NICKNAME_CHANGE: "nickname changes",
-    LogEvent.AUTOMOD: "messages removed by anti-spam and automod",
-    LogEvent.VOICE_JOIN: "voice joins",
-    LogEvent.VOICE_MOVE: "voice moves",
-    LogEvent.VOICE_LEAVE: "voice leaves",
-    LogEvent.CHANNEL_CHANGE: "channels created, changed or deleted",
-    LogEvent.SERVER_ROLE_CHANGE: "roles created, changed or deleted",
-    LogEvent.SETTINGS_CHANGE: "Pegasus settings changes",
+    LogEvent.MESSAGE_DELETE: N_("deleted messages"),
+    LogEvent.MESSAGE_EDIT: N_("edited messages"),
+    LogEvent.MESSAGE_BULK_DELETE: N_("messages deleted in bulk"),
+    LogEvent.MEMBER_JOIN: N_("members joining"),
+    LogEvent.MEMBER_LEAVE: N_("members leaving"),
+    LogEvent.ROLE_CHANGE: N_("roles given or taken"),
+    LogEvent.NICKNAME_CHANGE: N_("nickname changes"),
+    LogEvent.AUTOMOD: N_("messages removed by anti-spam and automod"),
+    LogEvent.VOICE_JOIN: N_("voice joins"),
+    LogEvent.VOICE_MOVE: N_("voice moves"),
+    LogEvent.VOICE_LEAVE: N_("voice leaves"),
+    LogEvent.CHANNEL_CHANGE: N_("channels created, changed or deleted"),
+    LogEvent.SERVER_ROLE_CHANGE: N_("roles created, changed or deleted"),
+    LogEvent.SETTINGS_CHANGE: N_("Pegasus settings changes"),
 }
 
 LOG_CATEGORY_LABELS = {
-    LogCategory.MESSAGES: "messages (edits, deletions, bulk deletions)",
-    LogCategory.MEMBERS: "members (joins, leaves, nicknames, roles)",
-    LogCategory.MODERATION: "moderation (cases, in the modlog)",
-    LogCategory.AUTOMOD: "automod (messages removed)",
-    LogCategory.VOICE: "voice (joins, moves, leaves)",
-    LogCategory.SERVER: "server (channels, roles, Pegasus settings)",
+    LogCategory.MESSAGES: N_("messages (edits, deletions, bulk deletions)"),
+    LogCategory.MEMBERS: N_("members (joins, leaves, nicknames, roles)"),
+    LogCategory.MODERATION: N_("moderation (cases, in the modlog)"),
+    LogCategory.AUTOMOD: N_("automod (messages removed)"),
+    LogCategory.VOICE: N_("voice (joins, moves, leaves)"),
+    LogCategory.SERVER: N_("server (channels, roles, Pegasus settings)"),
 }
 
 # The `guild_settings` column holding each category's own channel (moderation's is the modlog).

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pegasus.errors import ConflictError, ValidationError
+from pegasus.i18n import N_, _, format_number
 from pegasus.services.colours import parse_colour
 
 from .config import ConfigCache, GreetingConfig, GreetingKind, GuildConfig
@@ -64,25 +65,69 @@ _LONGEST_FACTS = MemberFacts(
 )
 
 
+# The refusals of each template (`what`): empty, too long, unknown placeholder, too long filled in.
+_TEMPLATE_REFUSALS = {
+    "message": (
+        N_("The message can't be empty."),
+        N_("The message can be at most {limit} characters long."),
+        N_("Unknown placeholder {unknown} in the message. Use {accepted}."),
+        N_(
+            "With long names filled in, the message could reach {length} characters, over "
+            "Discord's {limit}: use fewer placeholders or shorter text."
+        ),
+    ),
+    "title": (
+        N_("The title can't be empty."),
+        N_("The title can be at most {limit} characters long."),
+        N_("Unknown placeholder {unknown} in the title. Use {accepted}."),
+        N_(
+            "With long names filled in, the title could reach {length} characters, over "
+            "Discord's {limit}: use fewer placeholders or shorter text."
+        ),
+    ),
+    "DM": (
+        N_("The DM can't be empty."),
+        N_("The DM can be at most {limit} characters long."),
+        N_("Unknown placeholder {unknown} in the DM. Use {accepted}."),
+        N_(
+            "With long names filled in, the DM could reach {length} characters, over "
+            "Discord's {limit}: use fewer placeholders or shorter text."
+        ),
+    ),
+}
+_URL_REFUSALS = {
+    "image": (
+        N_("The image must be a link starting with https://."),
+        N_("The image link can be at most {limit} characters."),
+    ),
+    "thumbnail": (
+        N_("The thumbnail must be a link starting with https://."),
+        N_("The thumbnail link can be at most {limit} characters."),
+    ),
+}
+
+
 def validate_template(text: str, *, what: str = "message", limit: int = MAX_MESSAGE_LENGTH) -> str:
     """The template, stripped; raises ValidationError for unknown placeholders or bad length."""
+    empty, too_long, unknown_placeholder, too_long_filled = _TEMPLATE_REFUSALS[what]
     cleaned = (text or "").strip()
     if not cleaned:
-        raise ValidationError(f"The {what} can't be empty.")
+        raise ValidationError(_(empty))
     if len(cleaned) > limit:
-        raise ValidationError(f"The {what} can be at most {limit:,} characters long.")
+        raise ValidationError(_(too_long).format(limit=format_number(limit)))
     unknown = sorted({name for name in _PLACEHOLDER.findall(cleaned) if name not in PLACEHOLDERS})
     if unknown:
         # On one line and short: a placeholder can hold line breaks and most of the text.
         shown = ", ".join("{" + " ".join(name.split())[:30] + "}" for name in unknown[:5])
         accepted = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        raise ValidationError(f"Unknown placeholder {shown} in the {what}. Use {accepted}.")
+        raise ValidationError(_(unknown_placeholder).format(unknown=shown, accepted=accepted))
     longest = len(render_template(cleaned, _LONGEST_FACTS, clip=False))
     if longest > DISCORD_MESSAGE_LIMIT:
         # Checked now: Discord would refuse the filled-in message and the greeting be lost.
         raise ValidationError(
-            f"With long names filled in, the {what} could reach {longest:,} characters, over "
-            f"Discord's {DISCORD_MESSAGE_LIMIT:,}: use fewer placeholders or shorter text."
+            _(too_long_filled).format(
+                length=format_number(longest), limit=format_number(DISCORD_MESSAGE_LIMIT)
+            )
         )
     return cleaned
 
@@ -115,11 +160,12 @@ def parse_color(text: str) -> int:
 
 
 def validate_url(text: str, *, what: str) -> str:
+    not_a_link, too_long = _URL_REFUSALS[what]
     cleaned = (text or "").strip()
     if not cleaned.lower().startswith("https://") or any(ch.isspace() for ch in cleaned):
-        raise ValidationError(f"The {what} must be a link starting with https://.")
+        raise ValidationError(_(not_a_link))
     if len(cleaned) > MAX_URL_LENGTH:
-        raise ValidationError(f"The {what} link can be at most {MAX_URL_LENGTH:,} characters.")
+        raise ValidationError(_(too_long).format(limit=format_number(MAX_URL_LENGTH)))
     return cleaned
 
 
@@ -183,7 +229,7 @@ async def set_greeting(
     colour, direct message text).
     """
     if kind is GreetingKind.GOODBYE and (dm_enabled or dm_message):
-        raise ValidationError("Goodbye messages can't be sent privately: the member has left.")
+        raise ValidationError(_("Goodbye messages can't be sent privately: the member has left."))
     prefix = kind.value
     changes: dict[str, Any] = {f"{prefix}_enabled": True, f"{prefix}_channel_id": channel_id}
     if message is not None:
@@ -222,7 +268,9 @@ async def disable_greeting(
 
     def switch_off(current: Mapping[str, Any]) -> dict[str, Any]:
         if not current[switch]:
-            raise ConflictError(f"{kind.value.capitalize()} messages are already off.")
+            if kind is GreetingKind.WELCOME:
+                raise ConflictError(_("Welcome messages are already off."))
+            raise ConflictError(_("Goodbye messages are already off."))
         return {switch: False}
 
     return await change_settings(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pegasus.errors import ConflictError, ValidationError, shown_input
+from pegasus.i18n import N_, _
 
 from .config import LOG_CATEGORY_COLUMNS, ConfigCache, GuildConfig, LogCategory, LogEvent
 from .settings import change_settings
@@ -24,6 +25,16 @@ __all__ = [
     "set_logging",
     "stop_log_category",
 ]
+
+
+_ALREADY_OFF = {
+    LogCategory.MESSAGES: N_("The messages log is already off."),
+    LogCategory.MEMBERS: N_("The members log is already off."),
+    LogCategory.MODERATION: N_("The moderation log is already off."),
+    LogCategory.AUTOMOD: N_("The automod log is already off."),
+    LogCategory.VOICE: N_("The voice log is already off."),
+    LogCategory.SERVER: N_("The server log is already off."),
+}
 
 
 def category_events(category: LogCategory) -> list[LogEvent]:
@@ -44,7 +55,9 @@ def parse_log_events(text: str | None) -> list[LogEvent]:
         except ValueError:
             accepted = ", ".join(event.value for event in LogEvent)
             raise ValidationError(
-                f"{shown_input(name)} is not a log event. Use all, or: {accepted}."
+                _("{name} is not a log event. Use all, or: {accepted}.").format(
+                    name=shown_input(name), accepted=accepted
+                )
             ) from None
         if event not in chosen:
             chosen.append(event)
@@ -61,7 +74,7 @@ async def set_logging(
 ) -> GuildConfig:
     chosen = [LogEvent(event).value for event in events]
     if not chosen:
-        raise ValidationError("Choose at least one event to log.")
+        raise ValidationError(_("Choose at least one event to log."))
     changes = {"logging_enabled": True, "logging_channel_id": channel_id, "logging_events": chosen}
     return await change_settings(guild_id, actor_id, "logging.set", changes, cache=cache)
 
@@ -73,7 +86,7 @@ async def disable_logging(
 
     def switch_off(current: Mapping[str, Any]) -> dict[str, Any]:
         if not current["logging_enabled"]:
-            raise ConflictError("The server log is already off.")
+            raise ConflictError(_("The server log is already off."))
         return {"logging_enabled": False}
 
     return await change_settings(guild_id, actor_id, "logging.disable", switch_off, cache=cache)
@@ -81,7 +94,7 @@ async def disable_logging(
 
 def _column(category: LogCategory) -> str:
     if category not in LOG_CATEGORY_COLUMNS:
-        raise ValidationError("The moderation log is the modlog: set it with `/modlog`.")
+        raise ValidationError(_("The moderation log is the modlog: set it with `/modlog`."))
     return LOG_CATEGORY_COLUMNS[category]
 
 
@@ -115,7 +128,7 @@ async def stop_log_category(
     def stop(current: Mapping[str, Any]) -> dict[str, Any]:
         events = list(current["logging_events"] or [])
         if not stopped & set(events) and current[column] is None:
-            raise ConflictError(f"The {category.value} log is already off.")
+            raise ConflictError(_(_ALREADY_OFF[category]))
         return {"logging_events": [e for e in events if e not in stopped], column: None}
 
     return await change_settings(guild_id, actor_id, "logging.category", stop, cache=cache)

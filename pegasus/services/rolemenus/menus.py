@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from models.ids import new_public_id
 from models.rolemenus import RoleMenu, RoleMenuOption, RoleMenuStyle
 from pegasus.errors import ConflictError, NotFoundError, ValidationError, role_ref
+from pegasus.i18n import N_, _, format_number
 from pegasus.services.audit import ensure_rows, record_change
 from pegasus.services.ids import PublicIdKind
 from pegasus.services.tickets import validate_emoji
@@ -130,20 +131,48 @@ async def _load(row: RoleMenu, conn: BaseDBAsyncClient | None = None) -> MenuInf
     return _menu_info(row, list(options))
 
 
+# Each text's refusals: empty, too long.
+_TEXT_REFUSALS = {
+    "title": (
+        N_("The title can't be empty."),
+        N_("The title can be at most {limit} characters long."),
+    ),
+    "description": (
+        N_("The description can't be empty."),
+        N_("The description can be at most {limit} characters long."),
+    ),
+    "label": (
+        N_("The label can't be empty."),
+        N_("The label can be at most {limit} characters long."),
+    ),
+    "role's description": (
+        N_("The role's description can't be empty."),
+        N_("The role's description can be at most {limit} characters long."),
+    ),
+    "group name": (
+        N_("The group name can't be empty."),
+        N_("The group name can be at most {limit} characters long."),
+    ),
+}
+
+
 def _clean_text(value: str, what: str, limit: int, *, allow_empty: bool = False) -> str:
+    empty, too_long = _TEXT_REFUSALS[what]
     cleaned = value.strip()
     if not cleaned and not allow_empty:
-        raise ValidationError(f"The {what} can't be empty.")
+        raise ValidationError(_(empty))
     if len(cleaned) > limit:
-        raise ValidationError(f"The {what} can be at most {limit:,} characters long.")
+        raise ValidationError(_(too_long).format(limit=format_number(limit)))
     return cleaned
 
 
 def _check_max_roles(max_roles: int) -> int:
     if not 0 <= max_roles <= MAX_OPTIONS:
         raise ValidationError(
-            f"The most roles a member may take from one menu is a number from 1 to {MAX_OPTIONS}, "
-            "or 0 for no limit."
+            _(
+                "The most roles a member may take from one menu is a number from 1 to {limit}, "
+                "or 0 for no limit."
+            ).format(limit=MAX_OPTIONS)
         )
     return max_roles
 
@@ -172,7 +201,9 @@ async def create_menu(
     await ensure_rows(guild_id, [actor_id])
     if await RoleMenu.filter(guild_id=guild_id).count() >= MAX_MENUS:
         raise ConflictError(
-            f"This server has {MAX_MENUS} role menus already: delete one with `/rolemenu delete`."
+            _(
+                "This server has {count} role menus already: delete one with `/rolemenu delete`."
+            ).format(count=MAX_MENUS)
         )
     for _attempt in range(5):
         try:
@@ -191,7 +222,7 @@ async def create_menu(
         created = _menu_info(row, [])
         await _audit(actor_id, "rolemenu.create", None, created)
         return created
-    raise ConflictError("Could not find a free role menu id; please try again.")
+    raise ConflictError(_("Could not find a free role menu id; please try again."))
 
 
 async def get_menu(guild_id: int, menu_id: str) -> MenuInfo:
@@ -205,7 +236,7 @@ async def get_menu_by_key(guild_id: int, key: int) -> MenuInfo:
     """The menu behind a sent message's components (their custom ids carry `key`)."""
     row = await RoleMenu.get_or_none(guild_id=guild_id, id=key)
     if row is None:
-        raise NotFoundError("This role menu was deleted; ask the staff for a new one.")
+        raise NotFoundError(_("This role menu was deleted; ask the staff for a new one."))
     return await _load(row)
 
 
@@ -258,17 +289,22 @@ async def add_option(
         before = await _load(row, conn)
         if before.required_role_id == role_id:
             raise ValidationError(
-                "{role} is the role this menu requires: offer another role.", role=role_ref(role_id)
+                _("{role} is the role this menu requires: offer another role."),
+                role=role_ref(role_id),
             )
         if before.option(role_id) is not None:
             raise ConflictError(
-                f"Menu `{before.menu_id}` offers {{role}} already.",
+                _("Menu `{menu}` offers {role} already.").format(
+                    menu=before.menu_id, role="{role}"
+                ),
                 role=role_ref(role_id),
             )
         if len(before.options) >= MAX_OPTIONS:
             raise ConflictError(
-                f"Menu `{before.menu_id}` offers {MAX_OPTIONS} roles already, the most Discord "
-                "shows on one message: remove one first."
+                _(
+                    "Menu `{menu}` offers {count} roles already, the most Discord shows on one "
+                    "message: remove one first."
+                ).format(menu=before.menu_id, count=MAX_OPTIONS)
             )
         await RoleMenuOption.create(
             menu_id=row.id,
@@ -293,7 +329,9 @@ async def remove_option(
         before = await _load(row, conn)
         if before.option(role_id) is None:
             raise NotFoundError(
-                f"Menu `{before.menu_id}` does not offer {{role}}.",
+                _("Menu `{menu}` does not offer {role}.").format(
+                    menu=before.menu_id, role="{role}"
+                ),
                 role=role_ref(role_id),
             )
         await RoleMenuOption.filter(menu_id=row.id, role_id=role_id).using_db(conn).delete()
@@ -327,18 +365,18 @@ async def edit_menu(
     if max_roles is not None:
         changes["max_roles"] = _check_max_roles(max_roles)
     if required_role_id is not None and clear_required_role:
-        raise ValidationError("Give a required role or clear it, not both.")
+        raise ValidationError(_("Give a required role or clear it, not both."))
     if required_role_id is not None or clear_required_role:
         changes["required_role_id"] = required_role_id
     if not changes:
-        raise ValidationError("Nothing to change: give at least one option.")
+        raise ValidationError(_("Nothing to change: give at least one option."))
     await ensure_rows(guild_id, [actor_id])
     async with in_transaction() as conn:
         row = await _lock(guild_id, menu_id, conn)
         before = await _load(row, conn)
         if required_role_id is not None and before.option(required_role_id) is not None:
             raise ValidationError(
-                "{role} is offered by this menu, so it can't also be the role it requires.",
+                _("{role} is offered by this menu, so it can't also be the role it requires."),
                 role=role_ref(required_role_id),
             )
         await RoleMenu.filter(id=row.id).using_db(conn).update(**changes)

@@ -12,12 +12,15 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.rolemenus import RoleMenu
+from pegasus.i18n import N_
 from pegasus.services.privacy import PrivacyDeclaration, register
 
 
 async def export_role_menus(guild_id: int, user_id: int) -> dict[str, Any]:
-    created = await RoleMenu.filter(guild_id=guild_id, created_by_id=user_id).order_by("id").values(
-        "menu_id", "title", "created_at"
+    created = (
+        await RoleMenu.filter(guild_id=guild_id, created_by_id=user_id)
+        .order_by("id")
+        .values("menu_id", "title", "created_at")
     )
     return {"role_menus_you_created": created}
 
@@ -28,16 +31,16 @@ async def erase_role_menus(guild_id: int, user_id: int, conn: BaseDBAsyncClient)
         .using_db(conn)
         .update(created_by_id=None)
     )
-    return {"role menus no longer naming you as their creator": forgotten}
+    return {N_("role menus no longer naming you as their creator"): forgotten}
 
 
 DECLARATION = register(
     PrivacyDeclaration(
         feature="rolemenus",
-        explanation="The role menus you created.",
+        explanation=N_("The role menus you created."),
         covers=((RoleMenu, ("created_by",)),),
         export=export_role_menus,
         erase=erase_role_menus,
-        erased=("your name as the creator of role menus (the menus stay)",),
+        erased=(N_("your name as the creator of role menus (the menus stay)"),),
     )
 )

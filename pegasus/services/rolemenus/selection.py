@@ -13,6 +13,7 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 from pegasus.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError, role_ref
+from pegasus.i18n import _, ngettext
 
 __all__ = [
     "MenuRules",
@@ -29,28 +30,39 @@ __all__ = [
 
 class MissingRequiredRole(PermissionDenied):
     def __init__(self, role_id: int) -> None:
-        super().__init__("You need {role} to take roles from this menu.", role=role_ref(role_id))
+        super().__init__(_("You need {role} to take roles from this menu."), role=role_ref(role_id))
 
 
 class TooManyRoles(ConflictError):
     def __init__(self, max_roles: int) -> None:
-        noun = "role" if max_roles == 1 else "roles"
         super().__init__(
-            f"You can have at most {max_roles} {noun} from this menu: give one back first."
+            ngettext(
+                "You can have at most {count} role from this menu: give one back first.",
+                "You can have at most {count} roles from this menu: give one back first.",
+                max_roles,
+            ).format(count=max_roles)
         )
 
 
 class NotOffered(NotFoundError):
     def __init__(self) -> None:
-        super().__init__("That role is no longer offered by this menu.")
+        super().__init__(_("That role is no longer offered by this menu."))
 
 
 class OneRolePerGroup(ValidationError):
     def __init__(self, group: str, role_ids: Iterable[int]) -> None:
         refs = {f"role{index}": role_ref(role_id) for index, role_id in enumerate(role_ids)}
-        listed = " and ".join(f"{{{name}}}" for name in refs)
+        names = [f"{{{name}}}" for name in refs]
+        listed = names[0] if names else ""
+        for name in names[1:]:
+            listed = _("{first} and {last}").format(first=listed, last=name)
+        # The group is typed by staff: its braces are text, not fields.
+        shown_group = group.replace("{", "{{").replace("}", "}}")
         super().__init__(
-            f"{listed} are both in the group {group}: you can have only one of them.", **refs
+            _("{roles} are both in the group {group}: you can have only one of them.").format(
+                roles=listed, group=shown_group
+            ),
+            **refs,
         )
 
 
