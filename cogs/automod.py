@@ -27,6 +27,7 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
+from pegasus.i18n import N_, _, for_guild, ngettext
 from pegasus.services import automod, moderation
 from pegasus.services.automod import (
     ACTION_FORMS,
@@ -41,9 +42,10 @@ from pegasus.services.automod import (
     Rule,
     RuleCache,
 )
-from pegasus.services.automod.engine import invite_reason
+from pegasus.services.automod.engine import invite_firing
 from pegasus.services.automod.hits import excerpt
 from pegasus.services.community import LogEvent
+from pegasus.services.durations import format_duration
 from pegasus.ui import hierarchy
 from pegasus.ui.checks import MANAGE_SERVER
 from pegasus.ui.format import GREEN, GREYPLE, ORANGE, RED, clip
@@ -68,10 +70,21 @@ MAX_REASON = 1000
 INVITE_CACHE_SIZE = 1000
 MAX_TITLE = 256
 VERBS = {
-    ActionType.WARN: "warn",
-    ActionType.TIMEOUT: "time out",
-    ActionType.KICK: "kick",
-    ActionType.BAN: "ban",
+    ActionType.WARN: N_("warn"),
+    ActionType.TIMEOUT: N_("time out"),
+    ActionType.KICK: N_("kick"),
+    ActionType.BAN: N_("ban"),
+}
+KIND_NAMES = {
+    automod.RuleKind.WORDS: N_("words"),
+    automod.RuleKind.REGEX: N_("regex"),
+    automod.RuleKind.INVITES: N_("invites"),
+    automod.RuleKind.LINKS: N_("links"),
+    automod.RuleKind.CAPS: N_("caps"),
+    automod.RuleKind.EMOJI: N_("emoji"),
+    automod.RuleKind.MENTIONS: N_("mentions"),
+    automod.RuleKind.ATTACHMENTS: N_("attachments"),
+    automod.RuleKind.NEW_ACCOUNT: N_("new account"),
 }
 
 
@@ -137,7 +150,9 @@ def parse_ids(text: str | None, *, prefix: str) -> list[int]:
         digits = token.removeprefix(prefix).removesuffix(">")
         if not digits.isdigit() or len(digits) > 20:
             raise ValidationError(
-                f"{shown_input(token)} is not a mention or an id; separate several by spaces."
+                _("{text} is not a mention or an id; separate several by spaces.").format(
+                    text=shown_input(token)
+                )
             )
         ids.append(int(digits))
     return ids
@@ -146,36 +161,44 @@ def parse_ids(text: str | None, *, prefix: str) -> list[int]:
 def check_roles(guild: discord.Guild, ids: list[int]) -> list[int]:
     for role_id in ids:
         if guild.get_role(role_id) is None:
-            raise NotFoundError(f"There is no role with the id `{role_id}` in this server.")
+            raise NotFoundError(
+                _("There is no role with the id `{id}` in this server.").format(id=role_id)
+            )
     return ids
 
 
 def check_channels(guild: discord.Guild, ids: list[int]) -> list[int]:
     for channel_id in ids:
         if guild.get_channel_or_thread(channel_id) is None:
-            raise NotFoundError(f"There is no channel with the id `{channel_id}` in this server.")
+            raise NotFoundError(
+                _("There is no channel with the id `{id}` in this server.").format(id=channel_id)
+            )
     return ids
 
 
 def rule_embed(rule: Rule, title: str, colour: int = GREEN) -> discord.Embed:
     embed = discord.Embed(title=title, colour=colour if rule.enabled else GREYPLE)
-    embed.add_field(name="Id", value=f"`{rule.rule_id}`")
-    embed.add_field(name="Kind", value=rule.kind.value.replace("_", " "))
-    embed.add_field(name="Enabled", value="yes" if rule.enabled else "no")
-    embed.add_field(name="Looks for", value=clip(rule.describe_params()), inline=False)
-    embed.add_field(name="Actions", value=rule.describe_actions(), inline=False)
+    embed.add_field(name=_("Id"), value=f"`{rule.rule_id}`")
+    embed.add_field(name=_("Kind"), value=_(KIND_NAMES[rule.kind]))
+    embed.add_field(name=_("Enabled"), value=_("yes") if rule.enabled else _("no"))
+    embed.add_field(name=_("Looks for"), value=clip(rule.describe_params()), inline=False)
+    embed.add_field(name=_("Actions"), value=rule.describe_actions(), inline=False)
     if rule.escalation is not None:
-        embed.add_field(name="Escalation", value=rule.escalation.describe(), inline=False)
+        embed.add_field(name=_("Escalation"), value=rule.escalation.describe(), inline=False)
     exempt = [f"<@&{i}>" for i in sorted(rule.exempt_roles)]
     exempt += [f"<#{i}>" for i in sorted(rule.exempt_channels)]
     if exempt:
-        embed.add_field(name="Exempt", value=clip(" ".join(exempt)), inline=False)
+        embed.add_field(name=_("Exempt"), value=clip(" ".join(exempt)), inline=False)
     return embed
 
 
 def rule_line(rule: Rule) -> str:
-    state = "" if rule.enabled else " (off)"
-    escalation = f"; then {rule.escalation.describe()}" if rule.escalation else ""
+    state = "" if rule.enabled else _(" (off)")
+    escalation = (
+        _("; then {escalation}").format(escalation=rule.escalation.describe())
+        if rule.escalation
+        else ""
+    )
     return (
         f"`{rule.rule_id}` **{discord.utils.escape_markdown(rule.name)}**{state} · "
         f"{rule.describe_params()} → {rule.describe_actions()}{escalation}"
@@ -262,7 +285,7 @@ class Automod(commands.Cog):
     def enforcer(self) -> Enforcer:
         enforcer = getattr(self.bot.get_cog(MODERATION_COG), "enforcer", None)
         if enforcer is None:
-            raise ConflictError("moderation is not loaded, so automod can only delete and log")
+            raise ConflictError(_("moderation is not loaded, so automod can only delete and log"))
         return enforcer  # type: ignore[no-any-return]
 
     # --------------------------------------------------------------------------------------------
@@ -316,10 +339,13 @@ class Automod(commands.Cog):
         assert isinstance(author, discord.Member)  # `firings` finds none otherwise
         if is_spared(author):
             return None
-        fired = await self.without_allowed_invites(author.guild.id, fired)
-        if not fired:
-            return None
-        outcome = await self.enforce(message, author, fired)
+        # What automod records and posts (reasons, cases, warnings, the log) is for the server's
+        # staff: in the server's language.
+        with for_guild(author.guild.id):
+            fired = await self.without_allowed_invites(author.guild.id, fired)
+            if not fired:
+                return None
+            outcome = await self.enforce(message, author, fired)
         return MessageVerdict.REMOVED if outcome.deleted else None
 
     async def invite_guild(self, code: str) -> int | None:
@@ -352,7 +378,7 @@ class Automod(commands.Cog):
                 ]
                 if not foreign:
                     continue
-                firing = Firing(firing.rule, invite_reason(foreign[0]), tuple(foreign))
+                firing = invite_firing(firing.rule, tuple(foreign))
             kept.append(firing)
         return kept
 
@@ -398,7 +424,7 @@ class Automod(commands.Cog):
     ) -> None:
         kind = action.type
         if kind is ActionType.LOG:
-            outcome.done.append("logged")
+            outcome.done.append(_("logged"))
             return
         if kind is ActionType.DELETE:
             await self.delete(message, outcome)
@@ -420,7 +446,13 @@ class Automod(commands.Cog):
                 )
                 outcome.timed_out = True
                 outcome.case_id = case.id
-                outcome.done.append(action.describe().replace("timeout", "timed out"))
+                outcome.done.append(
+                    _("timed out {duration}").format(
+                        duration=format_duration(action.duration_seconds)
+                    )
+                    if action.duration_seconds
+                    else _("timed out")
+                )
             elif kind is ActionType.KICK:
                 case = await self.enforcer.kick(
                     member,
@@ -429,7 +461,7 @@ class Automod(commands.Cog):
                     metadata={"automod_rule": firing.rule.rule_id},
                 )
                 outcome.removed, outcome.case_id = True, case.id
-                outcome.done.append("kicked")
+                outcome.done.append(_("kicked"))
             elif kind is ActionType.BAN:
                 case = await self.enforcer.ban(
                     member.guild,
@@ -439,22 +471,28 @@ class Automod(commands.Cog):
                     metadata={"automod_rule": firing.rule.rule_id},
                 )
                 outcome.removed, outcome.case_id = True, case.id
-                outcome.done.append("banned")
+                outcome.done.append(_("banned"))
         except PegasusError as error:
-            outcome.done.append(f"{kind.value} not done: {error.plain()}")
+            outcome.done.append(
+                _("{action} not done: {error}").format(action=kind.value, error=error.plain())
+            )
         except discord.HTTPException as error:
             log.warning("Automod could not %s %s: %s", kind.value, member.id, error)
-            outcome.done.append(f"{kind.value} failed: Discord refused ({error.status})")
+            outcome.done.append(
+                _("{action} failed: Discord refused ({status})").format(
+                    action=kind.value, status=error.status
+                )
+            )
 
     @staticmethod
     def reason(firing: Firing) -> str:
-        return f"Automod rule {firing.rule.name} ({firing.rule.rule_id}): {firing.reason}"[
-            :MAX_REASON
-        ]
+        return _("Automod rule {name} ({id}): {reason}").format(
+            name=firing.rule.name, id=firing.rule.rule_id, reason=firing.reason
+        )[:MAX_REASON]
 
     async def delete(self, message: discord.Message, outcome: Outcome) -> None:
         if outcome.deleted:
-            outcome.done.append("deleted")
+            outcome.done.append(_("deleted"))
             return
         try:
             await message.delete()
@@ -462,10 +500,12 @@ class Automod(commands.Cog):
             pass  # gone already: what the action wanted
         except discord.HTTPException as error:
             log.warning("Automod could not delete message %s: %s", message.id, error)
-            outcome.done.append(f"delete failed: Discord refused ({error.status})")
+            outcome.done.append(
+                _("delete failed: Discord refused ({status})").format(status=error.status)
+            )
             return
         outcome.deleted = True
-        outcome.done.append("deleted")
+        outcome.done.append(_("deleted"))
 
     async def warn(
         self,
@@ -476,15 +516,19 @@ class Automod(commands.Cog):
         outcome: Outcome,
     ) -> None:
         guild = member.guild
-        title = f"Automod rule {firing.rule.name} ({firing.rule.rule_id})"[:MAX_TITLE]
+        title = _("Automod rule {name} ({id})").format(
+            name=firing.rule.name, id=firing.rule.rule_id
+        )[:MAX_TITLE]
         issued = await moderation.issue_warning(
             guild_id=guild.id,
             user_id=member.id,
             moderator_id=self.enforcer.bot_id,
             title=title,
-            description=(f"{firing.reason} in <#{message.channel.id}>: {excerpt(message.content)}")[
-                :2000
-            ],
+            description=_("{reason} in {channel}: {excerpt}").format(
+                reason=firing.reason,
+                channel=f"<#{message.channel.id}>",
+                excerpt=excerpt(message.content),
+            )[:2000],
             level=action.level or 1,
             now=utcnow(),
         )
@@ -496,10 +540,16 @@ class Automod(commands.Cog):
             guild,
             "warned",
             title,
-            extra=f"Warning `{issued.warning.warn_id}`, level {issued.warning.level}",
+            extra=_("Warning `{id}`, level {level}").format(
+                id=issued.warning.warn_id, level=issued.warning.level
+            ),
         )
         outcome.warning_id, outcome.case_id = issued.warning.id, issued.case.id
-        outcome.done.append(f"warned ({issued.warning.warn_id}, level {issued.warning.level})")
+        outcome.done.append(
+            _("warned ({id}, level {level})").format(
+                id=issued.warning.warn_id, level=issued.warning.level
+            )
+        )
 
     async def report(
         self,
@@ -513,19 +563,23 @@ class Automod(commands.Cog):
         guild = member.guild
         rule = firing.rule
         embed = discord.Embed(
-            title=f"Automod: {rule.name}",
-            description=f"{member.mention} in <#{message.channel.id}>: {firing.reason}",
+            title=_("Automod: {rule}").format(rule=rule.name),
+            description=_("{member} in {channel}: {reason}").format(
+                member=member.mention, channel=f"<#{message.channel.id}>", reason=firing.reason
+            ),
             colour=RED if outcome.removed else ORANGE,
         )
         embed.add_field(
-            name="Message",
-            value=clip(excerpt(message.content) or "(no text)"),
+            name=_("Message"),
+            value=clip(excerpt(message.content) or _("(no text)")),
             inline=False,
         )
-        embed.add_field(name="Done", value=clip(", ".join(outcome.done) or "nothing"))
+        embed.add_field(name=_("Done"), value=clip(", ".join(outcome.done) or _("nothing")))
         if escalated and rule.escalation is not None:
-            embed.add_field(name="Escalation", value=rule.escalation.describe())
-        embed.set_footer(text=f"Rule {rule.rule_id} · member {member.id}")
+            embed.add_field(name=_("Escalation"), value=rule.escalation.describe())
+        embed.set_footer(
+            text=_("Rule {rule} · member {member}").format(rule=rule.rule_id, member=member.id)
+        )
         config = await self.bot.guild_configs.get(guild.id)
         await post_log(guild, config, LogEvent.AUTOMOD, embed)
 
@@ -584,7 +638,8 @@ class Automod(commands.Cog):
             escalation=automod.parse_escalation(escalation),
         )
         await interaction.response.send_message(
-            embed=rule_embed(rule, f"Automod rule added: {rule.name}"), ephemeral=True
+            embed=rule_embed(rule, _("Automod rule added: {rule}").format(rule=rule.name)),
+            ephemeral=True,
         )
 
     @automod_group.command(name="edit", description="Change an automod rule; give what changes.")
@@ -648,7 +703,8 @@ class Automod(commands.Cog):
             **changes,  # type: ignore[arg-type]
         )
         await interaction.response.send_message(
-            embed=rule_embed(edited, f"Automod rule changed: {edited.name}"), ephemeral=True
+            embed=rule_embed(edited, _("Automod rule changed: {rule}").format(rule=edited.name)),
+            ephemeral=True,
         )
 
     @automod_group.command(name="remove", description="Delete an automod rule (asks first).")
@@ -666,16 +722,17 @@ class Automod(commands.Cog):
                 guild_id=guild.id, rule_id=found.rule_id, actor_id=interaction.user.id
             )
             await click.response.edit_message(
-                content=f"Automod rule `{removed.rule_id}` **{removed.name}** deleted; "
-                "its hits stay on record.",
+                content=_(
+                    "Automod rule `{id}` **{name}** deleted; its hits stay on record."
+                ).format(id=removed.rule_id, name=removed.name),
                 view=None,
             )
 
         await confirm(
             interaction,
-            f"Delete automod rule `{found.rule_id}` **{found.name}**?",
+            _("Delete automod rule `{id}` **{name}**?").format(id=found.rule_id, name=found.name),
             delete,
-            confirm_label="Delete",
+            confirm_label=N_("Delete"),
         )
 
     @automod_group.command(name="list", description="List this server's automod rules.")
@@ -686,12 +743,12 @@ class Automod(commands.Cog):
         rules = await automod.list_rules(guild.id)
         if not rules:
             await interaction.response.send_message(
-                "This server has no automod rules yet: add one with `/automod add`.",
+                _("This server has no automod rules yet: add one with `/automod add`."),
                 ephemeral=True,
             )
             return
         embed = discord.Embed(
-            title=f"Automod rules ({len(rules)})",
+            title=_("Automod rules ({count})").format(count=len(rules)),
             description=clip("\n".join(rule_line(rule) for rule in rules), 4096),
             colour=GREEN,
         )
@@ -713,14 +770,23 @@ class Automod(commands.Cog):
         fired = rules.evaluate(MessageFacts(content=message), exemptions=False)
         fired = await self.without_allowed_invites(guild.id, fired)
         if not fired:
-            text = f"No rule fires on this message ({len(rules)} enabled rule(s) checked)."
+            text = ngettext(
+                "No rule fires on this message ({count} enabled rule checked).",
+                "No rule fires on this message ({count} enabled rules checked).",
+                len(rules),
+            ).format(count=len(rules))
         else:
             lines = [
                 f"`{f.rule.rule_id}` **{discord.utils.escape_markdown(f.rule.name)}**: "
                 f"{f.reason} → {f.rule.describe_actions()}"
                 for f in fired
             ]
-            text = f"{len(fired)} rule(s) would fire (nothing was done):\n" + "\n".join(lines)
+            heading = ngettext(
+                "{count} rule would fire (nothing was done):",
+                "{count} rules would fire (nothing was done):",
+                len(fired),
+            ).format(count=len(fired))
+            text = heading + "\n" + "\n".join(lines)
         await interaction.followup.send(clip(text, 2000), ephemeral=True)
 
 

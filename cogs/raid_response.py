@@ -29,6 +29,7 @@ from pegasus.errors import (
     ValidationError,
     channel_ref,
 )
+from pegasus.i18n import N_, _, for_guild, format_number, ngettext
 from pegasus.services import moderation
 from pegasus.services import raids as service
 from pegasus.services.cache import TtlCache
@@ -71,7 +72,7 @@ STAFF_PERMISSIONS = (
 )
 CONFIG_TTL = 60.0
 BULK_BAN_LIMIT = 200
-VERIFY_LABEL = "Verify"
+VERIFY_LABEL = N_("Verify")
 ALERT_INTERVAL = 30.0  # seconds between two posts about one raid's response
 GATE_ALERT_INTERVAL = 600.0  # seconds between two posts about a server's broken gate
 # The moderation extension's cog, whose Enforcer posts cases to the modlog.
@@ -79,6 +80,11 @@ MODERATION_COG = "Moderation actions"
 # A raid wave larger than this is one modlog post listing its cases, not a post per member.
 CASES_POSTED_ONE_BY_ONE = 10
 DESCRIPTION_LIMIT = 4096
+RAID_ACTION_NAMES = {
+    RaidAction.NONE: N_("none"),
+    RaidAction.KICK: N_("kick"),
+    RaidAction.BAN: N_("ban"),
+}
 
 
 def is_staff(member: discord.Member) -> bool:
@@ -89,6 +95,14 @@ def is_staff(member: discord.Member) -> bool:
     if any(getattr(permissions, name) for name in STAFF_PERMISSIONS):
         return True
     return member.top_role >= member.guild.me.top_role
+
+
+def young_reason(days: int, incident_id: str) -> str:
+    return ngettext(
+        "Account younger than {days} day during raid {incident}",
+        "Account younger than {days} days during raid {incident}",
+        days,
+    ).format(days=days, incident=incident_id)
 
 
 def is_verified(member: discord.Member, config: VerificationConfig) -> bool:
@@ -114,7 +128,7 @@ def as_discord(overwrite: Overwrite) -> discord.PermissionOverwrite:
 
 
 def mentions(channels: Sequence[discord.abc.GuildChannel]) -> str:
-    return and_join([channel.mention for channel in channels]) or "no channel"
+    return and_join([channel.mention for channel in channels]) or _("no channel")
 
 
 def require_can_lock(channel: discord.TextChannel) -> None:
@@ -122,14 +136,16 @@ def require_can_lock(channel: discord.TextChannel) -> None:
     missing = [
         name
         for name, granted in (
-            ("Manage Channels", mine.manage_channels),
-            ("Manage Roles", mine.manage_roles),
+            (_("Manage Channels"), mine.manage_channels),
+            (_("Manage Roles"), mine.manage_roles),
         )
         if not granted
     ]
     if missing:
         raise PermissionDenied(
-            f"I can't change {{channel}}: I need {and_join(missing)} there.",
+            _("I can't change {{channel}}: I need {permissions} there.").format(
+                permissions=and_join(missing)
+            ),
             channel=channel_ref(channel.id),
         )
 
@@ -145,8 +161,11 @@ def require_invoker_can_manage(
     refused = [c for c in channels if not c.permissions_for(member).manage_channels]
     if refused:
         raise PermissionDenied(
-            f"You need the Manage Channels permission in {mentions(refused)} to change "
-            f"{'it' if len(refused) == 1 else 'them'}."
+            ngettext(
+                "You need the Manage Channels permission in {channels} to change it.",
+                "You need the Manage Channels permission in {channels} to change them.",
+                len(refused),
+            ).format(channels=mentions(refused))
         )
 
 
@@ -161,8 +180,10 @@ def manageable_by(
 def require_server_wide_manage_channels(member: discord.Member) -> None:
     if not member.guild_permissions.manage_channels:
         raise PermissionDenied(
-            "Locking or unlocking the whole server needs the Manage Channels permission "
-            "server-wide (from a role), not only in this channel."
+            _(
+                "Locking or unlocking the whole server needs the Manage Channels permission "
+                "server-wide (from a role), not only in this channel."
+            )
         )
 
 
@@ -184,8 +205,12 @@ async def post_case_summary(
     kind = cases[0].type
     lines = "\n".join(f"`#{case.case_number}` <@{case.user_id}>" for case in cases)
     embed = discord.Embed(
-        title=f"{len(cases):,} cases · {kind.capitalize()}",
-        description=clip(f"**Reason:** {reason}\n{lines}", DESCRIPTION_LIMIT),
+        title=ngettext("{count} case · {type}", "{count} cases · {type}", len(cases)).format(
+            count=format_number(len(cases)), type=kind.capitalize()
+        ),
+        description=clip(
+            _("**Reason:** {reason}").format(reason=reason) + f"\n{lines}", DESCRIPTION_LIMIT
+        ),
         colour=RED,
         timestamp=utcnow(),
     )
@@ -194,8 +219,20 @@ async def post_case_summary(
 
 @dataclass(frozen=True, slots=True)
 class GateFault:
-    for_member: str
-    for_staff: str
+    """Why the gate can't be passed: the member's refusal, and what the staff are told (in the
+    server's language, rendered where posted), each English marked for the catalogs."""
+
+    member_text: str
+    staff_text: str
+    role: str = ""  # the role mention the staff's text names
+
+    @property
+    def for_member(self) -> str:
+        return _(self.member_text)
+
+    @property
+    def for_staff(self) -> str:
+        return _(self.staff_text).format(role=self.role)
 
 
 def gate_fault(member: discord.Member, config: VerificationConfig) -> GateFault | None:
@@ -204,18 +241,27 @@ def gate_fault(member: discord.Member, config: VerificationConfig) -> GateFault 
     guild = member.guild
     if config.verified_role_id is not None and guild.get_role(config.verified_role_id) is None:
         return GateFault(
-            "This server's verified role was deleted, so I can't verify you; the staff have "
-            "been told. Try again later.",
-            "The verified role of the verification gate was deleted: choose one with "
-            "`/verification set verified_role:`.",
+            N_(
+                "This server's verified role was deleted, so I can't verify you; the staff have "
+                "been told. Try again later."
+            ),
+            N_(
+                "The verified role of the verification gate was deleted: choose one with "
+                "`/verification set verified_role:`."
+            ),
         )
     unverified = guild.get_role(config.unverified_role_id or 0)
     if unverified is not None and unverified in member.roles and not unverified.is_assignable():
         return GateFault(
-            "I can't take your unverified role away, so I can't verify you; the staff have been "
-            "told. Try again later.",
-            f"The unverified role {unverified.mention} is not below my highest role, so I can't "
-            "take it away: move my role above it.",
+            N_(
+                "I can't take your unverified role away, so I can't verify you; the staff have "
+                "been told. Try again later."
+            ),
+            N_(
+                "The unverified role {role} is not below my highest role, so I can't take it "
+                "away: move my role above it."
+            ),
+            unverified.mention,
         )
     return None
 
@@ -227,7 +273,7 @@ class VerifyButton(PegasusButton, template=r"pegasus:verify:press:(?P<guild>[0-9
         self.guild_id = guild_id
         super().__init__(
             discord.ui.Button(
-                label=VERIFY_LABEL,
+                label=_(VERIFY_LABEL),
                 style=discord.ButtonStyle.success,
                 emoji="✅",
                 custom_id=f"pegasus:verify:press:{guild_id}",
@@ -243,9 +289,9 @@ class VerifyButton(PegasusButton, template=r"pegasus:verify:press:(?P<guild>[0-9
     async def callback(self, interaction: discord.Interaction) -> None:
         cog = interaction.client.get_cog("RaidResponse")  # type: ignore[attr-defined]
         if cog is None or not isinstance(interaction.user, discord.Member):
-            raise ConflictError("Verification is not available right now; try again later.")
+            raise ConflictError(_("Verification is not available right now; try again later."))
         if interaction.user.guild.id != self.guild_id:
-            raise ConflictError("This Verify button belongs to another server.")
+            raise ConflictError(_("This Verify button belongs to another server."))
         await cog.verify(interaction, interaction.user)
 
 
@@ -297,12 +343,14 @@ class RaidResponse(commands.Cog):
     @commands.Cog.listener()
     async def on_raid_join_checked(self, member: discord.Member, report: RaidReport | None) -> None:
         config = await self.raid_configs.get(member.guild.id)
-        if report is None:
-            await self.gate_join(member, config)
-        elif config.responds:
-            lock = self._responding.setdefault(member.guild.id, asyncio.Lock())
-            async with lock:
-                await self.respond(member.guild, config, report)
+        # Reasons, cases and alerts are for the server's staff: in the server's language.
+        with for_guild(member.guild.id):
+            if report is None:
+                await self.gate_join(member, config)
+            elif config.responds:
+                lock = self._responding.setdefault(member.guild.id, asyncio.Lock())
+                async with lock:
+                    await self.respond(member.guild, config, report)
 
     async def gate_join(self, member: discord.Member, config: RaidConfig) -> None:
         """The account-age gate for a join while a raid lasts (the wave itself is `respond`'s)."""
@@ -316,7 +364,7 @@ class RaidResponse(commands.Cog):
             member.guild,
             [member],
             RaidAction.KICK,
-            f"Account younger than {config.min_account_days} days during raid {raid.incident_id}",
+            young_reason(config.min_account_days, raid.incident_id),
         )
         if kicked:
             await record_incident_action(
@@ -328,10 +376,13 @@ class RaidResponse(commands.Cog):
         if report.created and config.lockdown:
             channels = await self.lockdown_channels(guild, config.lockdown_channel_ids)
             locked = await self.lock_channels(
-                channels, f"Raid {report.incident_id}", None, incident_pk=report.incident_pk
+                channels,
+                _("Raid {incident}").format(incident=report.incident_id),
+                None,
+                incident_pk=report.incident_pk,
             )
             if locked:
-                done.append(f"locked {mentions(locked)}")
+                done.append(_("locked {channels}").format(channels=mentions(locked)))
                 await record_incident_action(
                     report.incident_pk,
                     {"type": "lockdown", "channels": [c.id for c in locked]},
@@ -344,8 +395,10 @@ class RaidResponse(commands.Cog):
             )
             if slowed:
                 done.append(
-                    f"set a {format_duration(config.slowmode_seconds)} slowmode in "
-                    f"{mentions(slowed)}"
+                    _("set a {duration} slowmode in {channels}").format(
+                        duration=format_duration(config.slowmode_seconds),
+                        channels=mentions(slowed),
+                    )
                 )
         removed = await self.act_on_wave(guild, config, report)
         if removed:
@@ -353,14 +406,17 @@ class RaidResponse(commands.Cog):
         announce = self._may_alert(report) if done or report.created else False
         if done and announce:
             embed = discord.Embed(
-                title="🛡️ Raid response",
+                title=_("🛡️ Raid response"),
                 description=clip(
-                    f"For incident **{report.incident_id}**, I {and_join(done)}.", 4000
+                    _("For incident **{incident}**, I {done}.").format(
+                        incident=report.incident_id, done=and_join(done)
+                    ),
+                    4000,
                 ),
                 colour=RED,
             )
             if report.created and config.lockdown:
-                embed.set_footer(text="/unlock server:True restores every channel as it was")
+                embed.set_footer(text=_("/unlock server:True restores every channel as it was"))
             await post_alert(guild, embed)
 
     def _may_alert(self, report: RaidReport) -> bool:
@@ -393,12 +449,9 @@ class RaidResponse(commands.Cog):
                 for m in members
                 if m.id in chosen and service.too_young(m.created_at, now, config.min_account_days)
             }
-            reason = (
-                f"Account younger than {config.min_account_days} days "
-                f"during raid {report.incident_id}"
-            )
+            reason = young_reason(config.min_account_days, report.incident_id)
         else:
-            reason = f"Joined in raid {report.incident_id}"
+            reason = _("Joined in raid {incident}").format(incident=report.incident_id)
         targets = [m for m in members if m.id in chosen]
         if not targets:
             return None
@@ -407,7 +460,11 @@ class RaidResponse(commands.Cog):
             return None
         verb = "banned" if action is RaidAction.BAN else "kicked"
         await record_incident_action(report.incident_pk, {"type": verb, "users": removed}, utcnow())
-        return f"{verb} {len(removed):,} member{'s' if len(removed) != 1 else ''}"
+        if action is RaidAction.BAN:
+            done = ngettext("banned {count} member", "banned {count} members", len(removed))
+        else:
+            done = ngettext("kicked {count} member", "kicked {count} members", len(removed))
+        return done.format(count=format_number(len(removed)))
 
     async def record_cases(
         self, guild: discord.Guild, user_ids: Sequence[int], case_type: CaseType, reason: str
@@ -551,7 +608,9 @@ class RaidResponse(commands.Cog):
                     # Discord lets a bot allow or deny only what it holds in the server.
                     service.locked_overwrite(current, guild.me.guild_permissions.value)
                 ),
-                reason=clip(f"Lock: {reason}" if reason else "Lock", 500),
+                reason=clip(
+                    _("Lock: {reason}").format(reason=reason) if reason else _("Lock"), 500
+                ),
             )
         except discord.HTTPException:
             if known is None:  # nothing changed on Discord: nothing to restore later
@@ -569,7 +628,9 @@ class RaidResponse(commands.Cog):
         await channel.set_permissions(
             guild.default_role,
             overwrite=overwrite,
-            reason=clip(f"Unlock: {reason}" if reason else "Unlock", 500),
+            reason=clip(
+                _("Unlock: {reason}").format(reason=reason) if reason else _("Unlock"), 500
+            ),
         )
         await service.forget_lock(guild.id, channel.id)
         return True
@@ -586,7 +647,10 @@ class RaidResponse(commands.Cog):
                 channel.guild.id, channel.id, previous, seconds, incident_pk=report.incident_pk
             )
             try:
-                await channel.edit(slowmode_delay=seconds, reason=f"Raid {report.incident_id}")
+                await channel.edit(
+                    slowmode_delay=seconds,
+                    reason=_("Raid {incident}").format(incident=report.incident_id),
+                )
             except discord.HTTPException as error:
                 log.warning("Could not set slowmode in %s: %s", channel.id, error)
                 await service.forget_slowmode(channel.guild.id, channel.id)
@@ -619,7 +683,7 @@ class RaidResponse(commands.Cog):
                     continue
                 try:
                     await channel.edit(
-                        slowmode_delay=remembered.previous_seconds, reason="Unlock"
+                        slowmode_delay=remembered.previous_seconds, reason=_("Unlock")
                     )
                 except discord.HTTPException as error:
                     # Kept for the next /unlock; the channels unlocked so far stay recorded.
@@ -656,27 +720,44 @@ class RaidResponse(commands.Cog):
         else:
             target = channel or interaction.channel
             if not isinstance(target, discord.TextChannel):
-                raise ValidationError("Choose a text channel to lock.")
+                raise ValidationError(_("Choose a text channel to lock."))
             require_invoker_can_manage(member, [target])
             require_can_lock(target)
             targets, skipped = [target], []
         if not targets:
-            raise ValidationError("There is no channel to lock: choose some with /raid channel.")
+            raise ValidationError(_("There is no channel to lock: choose some with /raid channel."))
         await interaction.response.defer(ephemeral=True, thinking=True)
         already = {lock.channel_id for lock in await service.remembered_locks(guild.id)}
         locked = await self.lock_channels(targets, reason, interaction.user.id)
         failed = [c for c in targets if c not in locked]
-        lines = [f"🔒 Locked {mentions(locked)}." if locked else "I locked no channel."]
+        lines = [
+            _("🔒 Locked {channels}.").format(channels=mentions(locked))
+            if locked
+            else _("I locked no channel.")
+        ]
         again = [c for c in locked if c.id in already]
         if again:
             lines.append(
-                f"{mentions(again)} {'was' if len(again) == 1 else 'were'} already locked: "
-                "their permissions from before the first lock are kept for /unlock."
+                ngettext(
+                    "{channels} was already locked: their permissions from before the first "
+                    "lock are kept for /unlock.",
+                    "{channels} were already locked: their permissions from before the first "
+                    "lock are kept for /unlock.",
+                    len(again),
+                ).format(channels=mentions(again))
             )
         if failed:
-            lines.append(f"I could not lock {mentions(failed)} (I need Manage Roles there).")
+            lines.append(
+                _("I could not lock {channels} (I need Manage Roles there).").format(
+                    channels=mentions(failed)
+                )
+            )
         if skipped:
-            lines.append(f"I left {mentions(skipped)} alone: you can't manage them.")
+            lines.append(
+                _("I left {channels} alone: you can't manage them.").format(
+                    channels=mentions(skipped)
+                )
+            )
         await interaction.followup.send("\n".join(lines), ephemeral=True)
 
     @app_commands.command(name="unlock", description="Restore a locked channel as it was.")
@@ -712,11 +793,11 @@ class RaidResponse(commands.Cog):
         else:
             target = channel or interaction.channel
             if not isinstance(target, discord.TextChannel):
-                raise ValidationError("Choose a text channel to unlock.")
+                raise ValidationError(_("Choose a text channel to unlock."))
             require_invoker_can_manage(member, [target])
             if await service.remembered_lock(guild.id, target.id) is None:
                 raise ConflictError(
-                    "{channel} is not locked by me, so there is nothing to restore.",
+                    _("{channel} is not locked by me, so there is nothing to restore."),
                     channel=channel_ref(target.id),
                 )
             targets = [target]
@@ -740,22 +821,36 @@ class RaidResponse(commands.Cog):
                 reason=reason,
             )
         lines = [
-            f"🔓 Unlocked {mentions(unlocked)}: their permissions are as they were before the lock."
+            _("🔓 Unlocked {channels}: their permissions are as they were before the lock.").format(
+                channels=mentions(unlocked)
+            )
             if unlocked
-            else "No channel was locked."
+            else _("No channel was locked.")
         ]
         if slowed:
-            lines.append(f"Slowmode is back to what it was in {mentions(slowed)}.")
+            lines.append(
+                _("Slowmode is back to what it was in {channels}.").format(
+                    channels=mentions(slowed)
+                )
+            )
         if still_slow:
             lines.append(
-                f"I could not put back the slowmode of {mentions(still_slow)} (I need Manage "
-                "Channels there); /unlock again once I have it."
+                _(
+                    "I could not put back the slowmode of {channels} (I need Manage Channels "
+                    "there); /unlock again once I have it."
+                ).format(channels=mentions(still_slow))
             )
         failed = [c for c in targets if c not in unlocked]
         if failed:
-            lines.append(f"I could not unlock {mentions(failed)}; try again.")
+            lines.append(
+                _("I could not unlock {channels}; try again.").format(channels=mentions(failed))
+            )
         if skipped:
-            lines.append(f"I left {mentions(skipped)} locked: you can't manage them.")
+            lines.append(
+                _("I left {channels} locked: you can't manage them.").format(
+                    channels=mentions(skipped)
+                )
+            )
         await interaction.followup.send("\n".join(lines), ephemeral=True)
 
     @app_commands.command(name="slowmode", description="Set or turn off a channel's slowmode.")
@@ -778,17 +873,17 @@ class RaidResponse(commands.Cog):
         assert guild is not None
         target = channel or interaction.channel
         if not isinstance(target, discord.TextChannel):
-            raise ValidationError("Choose a text channel.")
+            raise ValidationError(_("Choose a text channel."))
         assert isinstance(interaction.user, discord.Member)
         require_invoker_can_manage(interaction.user, [target])
         value = parse_slowmode(seconds)
         if not target.permissions_for(guild.me).manage_channels:
             raise PermissionDenied(
-                "I can't change {channel}: I need Manage Channels there.",
+                _("I can't change {channel}: I need Manage Channels there."),
                 channel=channel_ref(target.id),
             )
         before = target.slowmode_delay
-        await target.edit(slowmode_delay=value, reason=reason or "Slowmode")
+        await target.edit(slowmode_delay=value, reason=reason or _("Slowmode"))
         # Set by hand: a raid's remembered slowmode no longer applies to this channel.
         await service.forget_slowmode(guild.id, target.id)
         await service.record_lock_change(
@@ -800,10 +895,13 @@ class RaidResponse(commands.Cog):
             before={"slowmode_seconds": before},
             after={"slowmode_seconds": value},
         )
-        said = f"set to {format_duration(value)}" if value else "off"
-        await interaction.response.send_message(
-            f"🐢 Slowmode in {target.mention} is {said}.", ephemeral=True
-        )
+        if value:
+            said = _("🐢 Slowmode in {channel} is set to {duration}.").format(
+                channel=target.mention, duration=format_duration(value)
+            )
+        else:
+            said = _("🐢 Slowmode in {channel} is off.").format(channel=target.mention)
+        await interaction.response.send_message(said, ephemeral=True)
 
     # --------------------------------------------------------------------------------------------
     # /raid
@@ -812,29 +910,34 @@ class RaidResponse(commands.Cog):
         def channels(ids: Sequence[int], default: str) -> str:
             return " ".join(f"<#{i}>" for i in ids) or default
 
-        embed = discord.Embed(title="Raid response", colour=BLURPLE)
+        embed = discord.Embed(title=_("Raid response"), colour=BLURPLE)
         embed.add_field(
-            name=f"Lockdown: {'on' if config.lockdown else 'off'}",
+            name=_("Lockdown: {state}").format(state=_("on") if config.lockdown else _("off")),
             value=channels(
-                config.lockdown_channel_ids, "Every text channel @everyone talks in, but the log"
+                config.lockdown_channel_ids,
+                _("Every text channel @everyone talks in, but the log"),
             ),
             inline=False,
         )
         slow = config.slowmode_seconds
         embed.add_field(
-            name=f"Slowmode: {format_duration(slow) if slow else 'off'}",
-            value=channels(config.slowmode_channel_ids, "The lockdown channels"),
+            name=_("Slowmode: {state}").format(state=format_duration(slow) if slow else _("off")),
+            value=channels(config.slowmode_channel_ids, _("The lockdown channels")),
             inline=False,
         )
-        embed.add_field(name="Joining wave", value=config.action.value)
+        embed.add_field(name=_("Joining wave"), value=_(RAID_ACTION_NAMES[config.action]))
         age = config.min_account_days
         embed.add_field(
-            name="Account-age gate",
-            value=f"{age} days, for {format_duration(config.hold_seconds)} after the last raid join"
+            name=_("Account-age gate"),
+            value=ngettext(
+                "{days} day, for {duration} after the last raid join",
+                "{days} days, for {duration} after the last raid join",
+                age,
+            ).format(days=age, duration=format_duration(config.hold_seconds))
             if age
-            else "off",
+            else _("off"),
         )
-        embed.set_footer(text="Anti-raid itself is set with /security set")
+        embed.set_footer(text=_("Anti-raid itself is set with /security set"))
         return embed
 
     @raid.command(name="settings", description="Show what a detected raid sets off.")
@@ -881,7 +984,7 @@ class RaidResponse(commands.Cog):
             },
         )
         await interaction.response.send_message(
-            "Raid response saved.", embed=self.raid_embed(config), ephemeral=True
+            _("Raid response saved."), embed=self.raid_embed(config), ephemeral=True
         )
 
     @raid.command(name="channel", description="Choose whether a raid locks or slows a channel.")
@@ -909,7 +1012,7 @@ class RaidResponse(commands.Cog):
             slowmode=slowmode,
         )
         await interaction.response.send_message(
-            "Raid channels saved.", embed=self.raid_embed(config), ephemeral=True
+            _("Raid channels saved."), embed=self.raid_embed(config), ephemeral=True
         )
 
     # --------------------------------------------------------------------------------------------
@@ -933,7 +1036,9 @@ class RaidResponse(commands.Cog):
             granted = await vet_grants(member, [role], purpose="verification gate")
             if granted:
                 try:
-                    await member.add_roles(*granted, reason="Not verified yet")
+                    with for_guild(member.guild.id):
+                        reason = _("Not verified yet")
+                    await member.add_roles(*granted, reason=reason)
                 except discord.HTTPException as error:
                     log.warning(
                         "Could not give the unverified role in %s: %s", member.guild.id, error
@@ -943,30 +1048,36 @@ class RaidResponse(commands.Cog):
         guild = member.guild
         config = await service.verification_config(guild.id)
         if not config.enabled:
-            raise ConflictError("Verification is off in this server.")
+            raise ConflictError(_("Verification is off in this server."))
         if is_verified(member, config):
-            await interaction.response.send_message("You are already verified.", ephemeral=True)
+            await interaction.response.send_message(_("You are already verified."), ephemeral=True)
             return
         service.require_old_enough(member.created_at, utcnow(), config.min_account_days)
         await interaction.response.defer(ephemeral=True, thinking=True)
         fault = gate_fault(member, config)
         if fault is not None:
-            await self.alert_gate_broken(guild, fault.for_staff)
+            await self.alert_gate_broken(guild, fault)
             raise ConflictError(fault.for_member)
         verified = guild.get_role(config.verified_role_id or 0)
         if verified is not None:
             granted = await vet_grants(member, [verified], purpose="verification")
             if not granted:
                 raise PermissionDenied(
-                    "I can't give you the verified role right now; the server's staff have been "
-                    "told. Try again later."
+                    _(
+                        "I can't give you the verified role right now; the server's staff have "
+                        "been told. Try again later."
+                    )
                 )
-            await member.add_roles(*granted, reason="Verified")
+            with for_guild(guild.id):
+                reason = _("Verified")
+            await member.add_roles(*granted, reason=reason)
         unverified = guild.get_role(config.unverified_role_id or 0)
         if unverified is not None and unverified in member.roles:
-            await member.remove_roles(unverified, reason="Verified")
+            with for_guild(guild.id):
+                reason = _("Verified")
+            await member.remove_roles(unverified, reason=reason)
         await service.cancel_timeout(guild.id, member.id)
-        await interaction.followup.send("✅ You are verified. Welcome!", ephemeral=True)
+        await interaction.followup.send(_("✅ You are verified. Welcome!"), ephemeral=True)
 
     async def on_verification_timeout(self, action: ScheduledAction) -> None:
         guild = self.bot.get_guild(action.guild_id or 0)
@@ -981,49 +1092,58 @@ class RaidResponse(commands.Cog):
         fault = gate_fault(member, config)
         if fault is not None:
             # The member could not verify: kicking would punish the server's mistake.
-            log.warning("Not kicking %s in %s: %s", member.id, guild.id, fault.for_staff)
-            await self.alert_gate_broken(guild, fault.for_staff)
+            log.warning("Not kicking %s in %s: %s", member.id, guild.id, fault.staff_text)
+            await self.alert_gate_broken(guild, fault)
             return
         waited = int((utcnow() - member.joined_at).total_seconds()) if member.joined_at else 0
-        await guild.kick(member, reason="Not verified in time")
-        await service.record_timeout_kick(guild.id, member.id, waited)
-        await self.record_cases(guild, [member.id], CaseType.KICK, "Not verified in time")
+        with for_guild(guild.id):
+            reason = _("Not verified in time")
+            await guild.kick(member, reason=reason)
+            await service.record_timeout_kick(guild.id, member.id, waited)
+            await self.record_cases(guild, [member.id], CaseType.KICK, reason)
 
-    async def alert_gate_broken(self, guild: discord.Guild, why: str) -> None:
+    async def alert_gate_broken(self, guild: discord.Guild, fault: GateFault) -> None:
         """Tell the staff the gate can't be passed, at most once per GATE_ALERT_INTERVAL per server
         (every press of Verify would otherwise post)."""
         moment = utcnow().timestamp()
         if moment - self._gate_alerted.get(guild.id, 0.0) < GATE_ALERT_INTERVAL:
             return
         self._gate_alerted[guild.id] = moment
-        embed = discord.Embed(
-            title="Verification gate broken",
-            description=(
-                f"{why} Members pressing Verify are refused, and members not verified in time "
-                "are not kicked, until it is fixed."
-            ),
-            colour=RED,
-        )
+        with for_guild(guild.id):
+            embed = discord.Embed(
+                title=_("Verification gate broken"),
+                description=_(
+                    "{why} Members pressing Verify are refused, and members not verified in "
+                    "time are not kicked, until it is fixed."
+                ).format(why=fault.for_staff),
+                colour=RED,
+            )
         await post_alert(guild, embed)
 
     def verification_embed(self, guild: discord.Guild, config: VerificationConfig) -> discord.Embed:
         def role(role_id: int | None) -> str:
-            return f"<@&{role_id}>" if role_id else "none"
+            return f"<@&{role_id}>" if role_id else _("none")
 
         embed = discord.Embed(
-            title=f"Verification: {'on' if config.enabled else 'off'}", colour=BLURPLE
+            title=_("Verification: {state}").format(state=_("on") if config.enabled else _("off")),
+            colour=BLURPLE,
         )
-        embed.add_field(name="Verified role", value=role(config.verified_role_id))
-        embed.add_field(name="Unverified role", value=role(config.unverified_role_id))
+        embed.add_field(name=_("Verified role"), value=role(config.verified_role_id))
+        embed.add_field(name=_("Unverified role"), value=role(config.unverified_role_id))
         age = config.min_account_days
-        embed.add_field(name="Minimum account age", value=f"{age} days" if age else "any")
+        embed.add_field(
+            name=_("Minimum account age"),
+            value=ngettext("{days} day", "{days} days", age).format(days=age) if age else _("any"),
+        )
         timeout = config.timeout_seconds
         embed.add_field(
-            name="Kicked if not verified within",
-            value=format_duration(timeout) if timeout else "never",
+            name=_("Kicked if not verified within"),
+            value=format_duration(timeout) if timeout else _("never"),
         )
-        where = f"<#{config.channel_id}>" if config.channel_id else "not posted: /verification post"
-        embed.add_field(name="Verify message", value=where, inline=False)
+        where = (
+            f"<#{config.channel_id}>" if config.channel_id else _("not posted: /verification post")
+        )
+        embed.add_field(name=_("Verify message"), value=where, inline=False)
         return embed
 
     @verification.command(name="settings", description="Show the verification gate.")
@@ -1098,7 +1218,7 @@ class RaidResponse(commands.Cog):
                 await remember_role_setup(role, interaction.user)
         self.gates.invalidate(guild.id)
         await interaction.response.send_message(
-            "Verification settings saved.",
+            _("Verification settings saved."),
             embed=self.verification_embed(guild, config),
             ephemeral=True,
         )
@@ -1118,29 +1238,31 @@ class RaidResponse(commands.Cog):
         guild, member = interaction.guild, interaction.user
         assert guild is not None and isinstance(member, discord.Member)
         require_member_can_see(channel, member)
-        require_bot_can_post(channel, what="the Verify message", embeds=True)
+        require_bot_can_post(channel, what=N_("the Verify message"), embeds=True)
         config = await service.verification_config(guild.id)
-        embed = discord.Embed(
-            title="Verification",
-            description=text
-            or "Press **Verify** to get access to the server."
-            + (
-                f" Accounts must be at least {config.min_account_days} days old."
-                if config.min_account_days
-                else ""
-            ),
-            colour=GREEN,
-        )
-        view = discord.ui.View(timeout=None)
-        view.add_item(VerifyButton(guild.id))
+        # The Verify message is for every newcomer: in the server's language.
+        with for_guild(guild.id):
+            days = config.min_account_days
+            default = _("Press **Verify** to get access to the server.")
+            if days:
+                default += " " + ngettext(
+                    "Accounts must be at least {days} day old.",
+                    "Accounts must be at least {days} days old.",
+                    days,
+                ).format(days=days)
+            embed = discord.Embed(
+                title=_("Verification"), description=text or default, colour=GREEN
+            )
+            view = discord.ui.View(timeout=None)
+            view.add_item(VerifyButton(guild.id))
         message = await channel.send(embed=embed, view=view)
         await service.record_panel(guild.id, channel.id, message.id)
-        note = "" if config.enabled else " The gate is off: turn it on with /verification set."
-        await interaction.response.send_message(
-            f"Posted the Verify message in {channel.mention} "
-            f"({timestamp(message.created_at)}).{note}",
-            ephemeral=True,
+        posted = _("Posted the Verify message in {channel} ({time}).").format(
+            channel=channel.mention, time=timestamp(message.created_at)
         )
+        if not config.enabled:
+            posted += " " + _("The gate is off: turn it on with /verification set.")
+        await interaction.response.send_message(posted, ephemeral=True)
 
 
 async def setup(bot: Pegasus) -> None:

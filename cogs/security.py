@@ -17,6 +17,7 @@ from discord.utils import utcnow
 
 from pegasus.bot import MessagePhase, MessageVerdict, Pegasus
 from pegasus.errors import CooldownActive, ValidationError
+from pegasus.i18n import N_, _, for_guild, format_number, ngettext, pgettext
 from pegasus.outage import DatabaseUnavailable, within
 from pegasus.services import security as service
 from pegasus.services.audit import Severity
@@ -66,85 +67,120 @@ STATUS_ICONS = {
     IncidentStatus.FALSE_POSITIVE: "⚪",
 }
 INCIDENT_ID_HELP = "The incident's id, e.g. I-7K2QX"
+SEVERITY_NAMES = {
+    Severity.LOW: N_("Low"),
+    Severity.MEDIUM: N_("Medium"),
+    Severity.HIGH: N_("High"),
+    Severity.CRITICAL: N_("Critical"),
+}
+INCIDENT_TYPES = {"raid": N_("raid")}
 
 
 def on_off(value: bool) -> str:
-    return "on" if value else "off"
+    return _("on") if value else _("off")
+
+
+def severity_name(severity: str) -> str:
+    try:
+        return _(SEVERITY_NAMES[Severity(severity)])
+    except ValueError:
+        return str(severity).capitalize()
+
+
+def incident_type(incident: Incident) -> str:
+    kind = str(incident.type)
+    return _(INCIDENT_TYPES[kind]) if kind in INCIDENT_TYPES else kind
 
 
 def status_label(incident: Incident) -> str:
     status = incident.status
-    return f"{STATUS_ICONS[status]} {status.value.replace('_', ' ')}"
+    return f"{STATUS_ICONS[status]} {service.status_label(status)}"
 
 
 def rate_refusal(decision: RateDecision) -> str:
     """What a person sending commands too fast reads."""
     if decision.blocked_until is not None:
-        return (
-            "You are sending commands too fast, again: commands are blocked for you until "
-            f"{timestamp(decision.blocked_until)}."
-        )
+        return _(
+            "You are sending commands too fast, again: commands are blocked for you until {time}."
+        ).format(time=timestamp(decision.blocked_until))
     seconds = max(1, round(decision.retry_after))
-    return f"Slow down! You are sending commands too fast. Try again in {seconds}s."
+    return _("Slow down! You are sending commands too fast. Try again in {seconds}s.").format(
+        seconds=seconds
+    )
 
 
 def describe_scopes(scopes: Iterable[str]) -> str:
-    return ", ".join(f"`{scope}`" for scope in scopes) or "none"
+    return ", ".join(f"`{scope}`" for scope in scopes) or _("none")
 
 
 def mentions(user_ids: Sequence[int], limit: int = SHOWN_RAIDERS) -> str:
     shown = user_mentions(list(user_ids[:limit]), separator=" ")
     more = len(user_ids) - limit
-    return shown + (f" and {more:,} more" if more > 0 else "")
+    if more <= 0:
+        return shown
+    return shown + _(" and {count} more").format(count=format_number(more))
 
 
 def incident_embed(incident: Incident) -> discord.Embed:
     embed = discord.Embed(
-        title=f"Incident {incident.incident_id}: {incident.type}",
+        title=_("Incident {incident}: {type}").format(
+            incident=incident.incident_id, type=incident_type(incident)
+        ),
         description=incident.description or None,
         colour=COLOUR_ALERT if incident.is_open else COLOUR_OK,
     )
-    embed.add_field(name="Status", value=status_label(incident))
-    embed.add_field(name="Severity", value=str(incident.severity).capitalize())
-    embed.add_field(name="Opened", value=timestamp(incident.created_at))
+    embed.add_field(name=_("Status"), value=status_label(incident))
+    embed.add_field(name=_("Severity"), value=severity_name(incident.severity))
+    embed.add_field(name=_("Opened"), value=timestamp(incident.created_at))
     if incident.affected_users:
         embed.add_field(
-            name=f"Members involved ({len(incident.affected_users):,})",
+            name=_("Members involved ({count})").format(
+                count=format_number(len(incident.affected_users))
+            ),
             value=clip(mentions(incident.affected_users)),
             inline=False,
         )
     if incident.resolved_at is not None:
         by = incident.resolved_by_id
+        closed = timestamp(incident.resolved_at)
         embed.add_field(
-            name="Closed",
-            value=f"{timestamp(incident.resolved_at)}" + (f" by <@{by}>" if by else ""),
+            name=_("Closed"),
+            value=_("{time} by {member}").format(time=closed, member=f"<@{by}>") if by else closed,
             inline=False,
         )
     for note in incident.notes[-5:]:
         at = datetime.fromisoformat(note["at"])
         embed.add_field(
-            name=f"Note {timestamp(at, 'f')}",
+            name=_("Note {time}").format(time=timestamp(at, "f")),
             value=clip(f"<@{note['by']}>: {note['text']}"),
             inline=False,
         )
     if len(incident.notes) > 5:
-        embed.set_footer(text=f"Showing the last 5 of {len(incident.notes)} notes")
+        embed.set_footer(
+            text=_("Showing the last 5 of {count} notes").format(count=len(incident.notes))
+        )
     return embed
 
 
 def key_line(key: ApiKeyRecord) -> str:
-    scope = f"server `{key.guild_id}`" if key.guild_id else "bot-wide"
-    state = "active" if key.active else "revoked"
+    scope = _("server `{id}`").format(id=key.guild_id) if key.guild_id else _("bot-wide")
+    state = pgettext("api key", "active") if key.active else pgettext("api key", "revoked")
     if key.active and key.expires_at is not None:
-        state = f"expires {timestamp(key.expires_at)}"
+        state = _("expires {time}").format(time=timestamp(key.expires_at))
     used = (
-        f"used {key.usage_count:,}×, last {timestamp(key.last_used_at)}"
+        _("used {count}×, last {time}").format(
+            count=format_number(key.usage_count), time=timestamp(key.last_used_at)
+        )
         if key.last_used_at
-        else "never used"
+        else _("never used")
     )
-    return (
-        f"`{key.key_prefix}…` **{discord.utils.escape_markdown(key.name)}** · {scope} · {state}"
-        f"\n{describe_scopes(key.scopes)} · {used} · owner <@{key.owner_id}>"
+    return _("{key} · {scope} · {state}\n{scopes} · {used} · owner {owner}").format(
+        key=f"`{key.key_prefix}…` **{discord.utils.escape_markdown(key.name)}**",
+        scope=scope,
+        state=state,
+        scopes=describe_scopes(key.scopes),
+        used=used,
+        owner=f"<@{key.owner_id}>",
     )
 
 
@@ -226,7 +262,8 @@ class Security(commands.Cog):
             member.guild.id, member.id, utcnow(), config.security, detector=self.raids
         )
         if report is not None and report.created:
-            await self.alert_raid(member.guild, config, report)
+            with for_guild(member.guild.id):  # an alert to the server's staff
+                await self.alert_raid(member.guild, config, report)
         # The raid response (cogs.raid_response) acts on the wave, or gates a join in a raid.
         self.bot.dispatch("raid_join_checked", member, report)
 
@@ -243,20 +280,26 @@ class Security(commands.Cog):
         pingable = await pingable_roles(guild, [settings.alert_role_id or 0])
         role = pingable[0] if pingable else None
         embed = discord.Embed(
-            title="🚨 Raid detected",
-            description=(
-                f"{len(report.added_user_ids):,} members joined within {settings.raid_seconds} "
-                f"seconds (the limit is {settings.raid_joins}). Members who join while it goes "
-                f"on are added to incident **{report.incident_id}**."
+            title=_("🚨 Raid detected"),
+            description=_(
+                "{count} members joined within {seconds} seconds (the limit is {limit}). Members "
+                "who join while it goes on are added to incident **{incident}**."
+            ).format(
+                count=format_number(len(report.added_user_ids)),
+                seconds=settings.raid_seconds,
+                limit=settings.raid_joins,
+                incident=report.incident_id,
             ),
             colour=COLOUR_ALERT,
             timestamp=utcnow(),
         )
-        embed.add_field(name="Members", value=clip(mentions(list(report.added_user_ids))))
+        embed.add_field(name=_("Members"), value=clip(mentions(list(report.added_user_ids))))
         embed.add_field(
-            name="Next steps",
-            value=f"`/security incident {report.incident_id}` to follow it, "
-            f"`/security resolve {report.incident_id}` once handled.",
+            name=_("Next steps"),
+            value=_(
+                "`/security incident {incident}` to follow it, `/security resolve {incident}` "
+                "once handled."
+            ).format(incident=report.incident_id),
             inline=False,
         )
         message = await post_to_channel(
@@ -293,7 +336,8 @@ class Security(commands.Cog):
         )
         if verdict is None:
             return None
-        await self.stop_spam(message, config, verdict)
+        with for_guild(message.guild.id):  # the notice and the log post are for everyone
+            await self.stop_spam(message, config, verdict)
         return MessageVerdict.REMOVED
 
     async def stop_spam(
@@ -319,17 +363,24 @@ class Security(commands.Cog):
         if deleted and self._may_notify(message.guild.id, message.author.id, message.created_at):
             await post_to_channel(
                 message.channel,
-                content=f"{message.author.mention}, your message was removed: {verdict.reason()}.",
+                content=_("{member}, your message was removed: {reason}.").format(
+                    member=message.author.mention, reason=verdict.reason()
+                ),
                 allowed_mentions=discord.AllowedMentions(users=[message.author]),
             )
         embed = discord.Embed(
-            title="Spam removed" if deleted else "Spam seen (I could not delete it)",
-            description=f"{message.author.mention} in {message.channel.mention}: "  # type: ignore[union-attr]
-            f"{verdict.reason()}.",
+            title=_("Spam removed") if deleted else _("Spam seen (I could not delete it)"),
+            description=_("{member} in {channel}: {reason}.").format(
+                member=message.author.mention,
+                channel=message.channel.mention,  # type: ignore[union-attr]
+                reason=verdict.reason(),
+            ),
             colour=COLOUR_WARN,
         )
-        embed.add_field(name="Message", value=clip(message.content or "*no text*"), inline=False)
-        embed.set_footer(text=f"User id {message.author.id}")
+        embed.add_field(
+            name=_("Message"), value=clip(message.content or _("*no text*")), inline=False
+        )
+        embed.set_footer(text=_("User id {id}").format(id=message.author.id))
         await post_log(message.guild, config, LogEvent.AUTOMOD, embed)
 
     def _may_notify(self, guild_id: int, user_id: int, at: datetime) -> bool:
@@ -362,26 +413,33 @@ class Security(commands.Cog):
         guild: discord.Guild, settings: SecurityConfig, config: GuildConfig
     ) -> discord.Embed:
         embed = discord.Embed(
-            title="Security",
-            description=f"Security is **{on_off(settings.enabled)}**.",
+            title=_("Security"),
+            description=_("Security is **{state}**.").format(state=on_off(settings.enabled)),
             colour=COLOUR_INFO,
         )
         embed.add_field(
-            name=f"Anti-raid: {on_off(settings.anti_raid_enabled)}",
-            value=f"A raid is more than {settings.raid_joins} joins within "
-            f"{settings.raid_seconds} seconds.",
+            name=_("Anti-raid: {state}").format(state=on_off(settings.anti_raid_enabled)),
+            value=_("A raid is more than {joins} joins within {seconds} seconds.").format(
+                joins=settings.raid_joins, seconds=settings.raid_seconds
+            ),
             inline=False,
         )
         embed.add_field(
-            name=f"Anti-spam: {on_off(settings.anti_spam_enabled)}",
-            value=f"Removes messages with more than {settings.max_mentions} mentions, or the same "
-            f"text {settings.max_duplicates} times in a row.",
+            name=_("Anti-spam: {state}").format(state=on_off(settings.anti_spam_enabled)),
+            value=_(
+                "Removes messages with more than {mentions} mentions, or the same text "
+                "{repeats} times in a row."
+            ).format(mentions=settings.max_mentions, repeats=settings.max_duplicates),
             inline=False,
         )
-        role = f"<@&{settings.alert_role_id}>" if settings.alert_role_id else "nobody"
+        role = f"<@&{settings.alert_role_id}>" if settings.alert_role_id else _("nobody")
         channel = sendable_text_channel(guild, config.alerts_channel_id)
-        where = channel.mention if channel else "⚠️ no log channel: set one with `/logging set`"
-        embed.add_field(name="Alerts", value=f"In {where}, pinging {role}.", inline=False)
+        where = channel.mention if channel else _("⚠️ no log channel: set one with `/logging set`")
+        embed.add_field(
+            name=_("Alerts"),
+            value=_("In {channel}, pinging {role}.").format(channel=where, role=role),
+            inline=False,
+        )
         return embed
 
     @security_group.command(name="set", description="Change the anti-raid and anti-spam settings.")
@@ -403,14 +461,13 @@ class Security(commands.Cog):
         raid_seconds: app_commands.Range[int, *SECURITY.bounds("raid_seconds")] | None = None,
         anti_spam: bool | None = None,
         max_mentions: app_commands.Range[int, *SECURITY.bounds("max_mentions")] | None = None,
-        max_duplicates: app_commands.Range[int, *SECURITY.bounds("max_duplicates")]
-        | None = None,
+        max_duplicates: app_commands.Range[int, *SECURITY.bounds("max_duplicates")] | None = None,
         alert_role: discord.Role | None = None,
         clear_alert_role: bool = False,
     ) -> None:
         assert interaction.guild is not None
         if alert_role is not None and clear_alert_role:
-            raise ValidationError("Choose an alert role or clear it, not both.")
+            raise ValidationError(_("Choose an alert role or clear it, not both."))
         role_change: dict[str, int | None] = {}
         if alert_role is not None:
             role_change["alert_role_id"] = alert_role.id
@@ -435,7 +492,7 @@ class Security(commands.Cog):
         self.bot.guild_configs.invalidate(interaction.guild.id)  # the hot paths' copy
         config = await self.bot.guild_configs.get(interaction.guild.id)
         await interaction.response.send_message(
-            "Security settings saved.",
+            _("Security settings saved."),
             embed=self.settings_embed(interaction.guild, settings, config),
             ephemeral=True,
         )
@@ -456,9 +513,7 @@ class Security(commands.Cog):
         event: app_commands.Range[str, 1, 40] | None = None,
         page: app_commands.Range[int, 1, 100_000] = 1,
     ) -> None:
-        await show_security_log(
-            interaction, page, member.id if member else None, severity, event
-        )
+        await show_security_log(interaction, page, member.id if member else None, severity, event)
 
     @security_log.autocomplete("event")
     async def _security_log_events(
@@ -474,18 +529,27 @@ class Security(commands.Cog):
     ) -> None:
         assert interaction.guild is not None
         incidents = await service.list_incidents(interaction.guild.id, open_only=open_only)
-        embed = discord.Embed(title="Security incidents", colour=COLOUR_INFO)
+        embed = discord.Embed(title=_("Security incidents"), colour=COLOUR_INFO)
         if not incidents:
-            embed.description = "No open incidents." if open_only else "No incidents so far."
+            embed.description = _("No open incidents.") if open_only else _("No incidents so far.")
         for incident in incidents:
+            count = len(incident.affected_users)
             embed.add_field(
-                name=f"{incident.incident_id} · {incident.type} · {status_label(incident)}",
-                value=f"Opened {timestamp(incident.created_at)} · "
-                f"{len(incident.affected_users):,} members · {incident.severity} severity",
+                name=f"{incident.incident_id} · {incident_type(incident)} · "
+                f"{status_label(incident)}",
+                value=ngettext(
+                    "Opened {time} · {count} member · {severity} severity",
+                    "Opened {time} · {count} members · {severity} severity",
+                    count,
+                ).format(
+                    time=timestamp(incident.created_at),
+                    count=format_number(count),
+                    severity=severity_name(incident.severity).lower(),
+                ),
                 inline=False,
             )
         if len(incidents) == 10:
-            embed.set_footer(text="The 10 most recent")
+            embed.set_footer(text=_("The 10 most recent"))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @security_group.command(name="incident", description="Show one incident in full.")
@@ -512,7 +576,9 @@ class Security(commands.Cog):
             interaction.guild.id, incident_id, interaction.user.id, text, utcnow()
         )
         await interaction.response.send_message(
-            f"Note added to **{incident.incident_id}** ({status_label(incident)}).",
+            _("Note added to **{incident}** ({status}).").format(
+                incident=incident.incident_id, status=status_label(incident)
+            ),
             embed=incident_embed(incident),
             ephemeral=True,
         )
@@ -535,9 +601,12 @@ class Security(commands.Cog):
             utcnow(),
             false_positive=false_positive,
         )
-        how = "a false positive" if false_positive else "resolved"
+        if false_positive:
+            closed = _("Incident **{incident}** is closed as a false positive.")
+        else:
+            closed = _("Incident **{incident}** is closed as resolved.")
         await interaction.response.send_message(
-            f"Incident **{incident.incident_id}** is closed as {how}.",
+            closed.format(incident=incident.incident_id),
             embed=incident_embed(incident),
             ephemeral=True,
         )
@@ -573,7 +642,7 @@ class Security(commands.Cog):
             else None
         )
         if not bot_wide and interaction.guild_id is None:
-            raise ValidationError("In a direct message, only bot-wide keys can be made.")
+            raise ValidationError(_("In a direct message, only bot-wide keys can be made."))
         created = await service.create_api_key(
             owner_id=interaction.user.id,
             name=name,
@@ -586,15 +655,24 @@ class Security(commands.Cog):
         )
         key = created.key
         expiry = (
-            f"It expires {timestamp(key.expires_at)} ({format_duration(lifetime or 0)})."
+            _("It expires {time} ({duration}).").format(
+                time=timestamp(key.expires_at), duration=format_duration(lifetime or 0)
+            )
             if key.expires_at
-            else "It never expires; revoke it with `/apikey revoke` when it is no longer needed."
+            else _("It never expires; revoke it with `/apikey revoke` when it is no longer needed.")
         )
         await interaction.response.send_message(
-            f"🔑 API key **{discord.utils.escape_markdown(key.name)}** created. Copy it now: "
-            f"it will not be shown again.\n```\n{created.secret}\n```"
-            f"Scopes: {describe_scopes(key.scopes)}. {expiry}\n"
-            f"It appears as `{key.key_prefix}…` in `/apikey list`.",
+            _(
+                "🔑 API key **{name}** created. Copy it now: it will not be shown again.\n"
+                "```\n{secret}\n```Scopes: {scopes}. {expiry}\n"
+                "It appears as `{prefix}…` in `/apikey list`."
+            ).format(
+                name=discord.utils.escape_markdown(key.name),
+                secret=created.secret,
+                scopes=describe_scopes(key.scopes),
+                expiry=expiry,
+                prefix=key.key_prefix,
+            ),
             ephemeral=True,
         )
 
@@ -606,14 +684,16 @@ class Security(commands.Cog):
             is_bot_owner=self.is_bot_owner(interaction.user),
             is_guild_admin=self.is_guild_admin(interaction),
         )
-        embed = discord.Embed(title="API keys", colour=COLOUR_INFO)
+        embed = discord.Embed(title=_("API keys"), colour=COLOUR_INFO)
         if not keys:
-            embed.description = "No keys. Create one with `/apikey create`."
+            embed.description = _("No keys. Create one with `/apikey create`.")
         else:
             lines = [key_line(key) for key in keys[:15]]
             embed.description = clip("\n\n".join(lines), 4000)
             if len(keys) > 15:
-                embed.set_footer(text=f"The 15 newest of {len(keys):,}")
+                embed.set_footer(
+                    text=_("The 15 newest of {count}").format(count=format_number(len(keys)))
+                )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @apikey.command(name="revoke", description="Revoke an API key at once (cannot be undone).")
@@ -629,17 +709,20 @@ class Security(commands.Cog):
                 is_guild_admin=self.is_guild_admin(interaction),
             )
             await answer.response.edit_message(
-                content=f"Revoked the key `{revoked.key_prefix}…` "
-                f"(**{discord.utils.escape_markdown(revoked.name)}**).",
+                content=_("Revoked the key `{prefix}…` (**{name}**).").format(
+                    prefix=revoked.key_prefix, name=discord.utils.escape_markdown(revoked.name)
+                ),
                 view=None,
             )
 
         await confirm(
             interaction,
-            f"Revoke the API key `{key.strip()}`? Programs using it stop working at once; "
-            "this cannot be undone.",
+            _(
+                "Revoke the API key `{key}`? Programs using it stop working at once; this "
+                "cannot be undone."
+            ).format(key=key.strip()),
             revoke,
-            confirm_label="Revoke key",
+            confirm_label=N_("Revoke key"),
         )
 
 

@@ -378,7 +378,7 @@ async def test_automod_test_acts_on_nothing(env: DiscordEnv) -> None:
     await add_rule(env, name="Words", kind="words", pattern="badword", actions="delete, ban")
     await add_rule(env, name="Caps", kind="caps")
     reply = await env.owner.slash("automod test", message="THIS BADWORD IS LOUD, YES")
-    assert reply.ephemeral and "2 rule(s) would fire (nothing was done)" in reply.text
+    assert reply.ephemeral and "2 rules would fire (nothing was done)" in reply.text
     assert "Words" in reply.text and "Caps" in reply.text
     quiet = await env.owner.slash("automod test", message="hello")
     assert "No rule fires" in quiet.text

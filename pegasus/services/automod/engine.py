@@ -12,12 +12,13 @@ never Python's backtracking `re`; RE2 runs in time linear in the text.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import re2
 
+from pegasus.i18n import N_, _
 from pegasus.services.automod.normalize import fold_text, needs_folding_pattern, word_pattern
 from pegasus.services.automod.rules import (
     CAPS_MIN_LETTERS,
@@ -27,7 +28,7 @@ from pegasus.services.automod.rules import (
     re2_options,
 )
 
-__all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts", "invite_reason"]
+__all__ = ["FileFacts", "Firing", "GuildRules", "MessageFacts", "invite_firing"]
 
 # Our own patterns, run by RE2 like the guilds' ones (only when a cheap test says they may find
 # something).
@@ -92,15 +93,25 @@ class Firing:
 
     An invites rule also gives the codes it did not allow by code: an invite to a server the
     rule allows (or to the guild itself) is told apart by the caller, which can look it up.
+
+    The reason is kept as its English text and what fills it, and put into words (in the
+    language of the moment) only when read: most messages set off nothing, and those that do
+    are reported in the server's language.
     """
 
     rule: Rule
-    reason: str
+    why: str  # the reason's text as marked for the catalogs (`N_`), with `{fields}`
     invites: tuple[str, ...] = ()
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return _(self.why).format(**self.details) if self.details else _(self.why)
 
 
-def invite_reason(code: str) -> str:
-    return f"an invite (`{_clip(code)}`)"
+def invite_firing(rule: Rule, codes: tuple[str, ...]) -> Firing:
+    """An invites rule's firing for the invites `codes` it does not allow."""
+    return Firing(rule, N_("an invite (`{code}`)"), codes, {"code": _clip(codes[0])})
 
 
 def _clip(text: str) -> str:
@@ -353,7 +364,7 @@ class GuildRules:
         age = facts.account_age_seconds
         if self._new_accounts and age is not None and age < self._age_max:
             fired += [
-                Firing(rule, "an account newer than the rule allows")
+                Firing(rule, N_("an account newer than the rule allows"))
                 for rule in self._new_accounts
                 if age < int(rule.params["min_age_seconds"])
             ]
@@ -378,15 +389,20 @@ class GuildRules:
             folded = content.casefold()
             words = [rule for purpose, rule in found if purpose == "words" and rule]
         for rule in words:
-            fired.setdefault(rule.id, Firing(rule, self._word_reason(rule, folded)))
+            if rule.id not in fired:
+                fired[rule.id] = self._word_firing(rule, folded)
         for purpose, rule in found:
             if purpose == "regex" and rule is not None:
-                fired[rule.id] = Firing(rule, "matched the pattern")
+                fired[rule.id] = Firing(rule, N_("matched the pattern"))
             elif purpose == "deny" and rule is not None:
                 host = next(
                     (h for h in link_hosts(content) if _on_domain(h, rule.params["deny"])), ""
                 )
-                fired[rule.id] = Firing(rule, f"a link to a denied domain (`{_clip(host)}`)")
+                fired[rule.id] = Firing(
+                    rule,
+                    N_("a link to a denied domain (`{domain}`)"),
+                    details={"domain": _clip(host)},
+                )
         if "invites" in purposes:
             for firing in self._invite_firings(content):
                 fired[firing.rule.id] = firing
@@ -422,7 +438,7 @@ class GuildRules:
         if percent is None or percent < self._caps_min:
             return []
         return [
-            Firing(rule, f"{percent}% capitals")
+            Firing(rule, N_("{percent}% capitals"), details={"percent": str(percent)})
             for rule in self._caps
             if percent >= int(rule.params["threshold"])
         ]
@@ -430,7 +446,7 @@ class GuildRules:
     def _emoji_firings(self, content: str) -> list[Firing]:
         count = count_emoji(content)
         return [
-            Firing(rule, f"{count} emoji")
+            Firing(rule, N_("{count} emoji"), details={"count": str(count)})
             for rule in self._emoji
             if count > int(rule.params["threshold"])
         ]
@@ -438,7 +454,7 @@ class GuildRules:
     def _mention_firings(self, content: str) -> list[Firing]:
         count = count_mentions(content)
         return [
-            Firing(rule, f"{count} mentions")
+            Firing(rule, N_("{count} mentions"), details={"count": str(count)})
             for rule in self._mentions
             if count > int(rule.params["threshold"])
         ]
@@ -450,12 +466,12 @@ class GuildRules:
         return bool(rule.exempt_roles and not rule.exempt_roles.isdisjoint(facts.role_ids))
 
     @staticmethod
-    def _word_reason(rule: Rule, folded: str) -> str:
+    def _word_firing(rule: Rule, folded: str) -> Firing:
         """Which of the rule's words was found (looked up only once the rule fired)."""
         for word in rule.params["words"]:
             if re2.search(word_pattern([word], whole_word=_whole(rule)), folded, re2_options()):
-                return f"a filtered word (`{_clip(word)}`)"
-        return "a filtered word"
+                return Firing(rule, N_("a filtered word (`{word}`)"), details={"word": _clip(word)})
+        return Firing(rule, N_("a filtered word"))
 
     def _invite_firings(self, content: str) -> list[Firing]:
         codes = INVITE.findall(content)
@@ -464,7 +480,7 @@ class GuildRules:
             allowed = set(rule.params.get("allow", ()))
             foreign = tuple(dict.fromkeys(code for code in codes if code not in allowed))
             if foreign:
-                fired.append(Firing(rule, invite_reason(foreign[0]), foreign))
+                fired.append(invite_firing(rule, foreign))
         return fired
 
     def _not_allowed(self, hosts: list[str]) -> list[Firing]:
@@ -474,8 +490,8 @@ class GuildRules:
             under = [".".join(parts[i:]) for i in range(len(parts))]  # host and its parents
             for rule, allowed in self._allowing:
                 if allowed.isdisjoint(under):
-                    reason = f"a link to a domain not allowed (`{_clip(host)}`)"
-                    fired.setdefault(rule.id, Firing(rule, reason))
+                    why = N_("a link to a domain not allowed (`{domain}`)")
+                    fired.setdefault(rule.id, Firing(rule, why, details={"domain": _clip(host)}))
         return list(fired.values())
 
     def _file_firings(self, files: Sequence[FileFacts]) -> list[Firing]:
@@ -484,8 +500,9 @@ class GuildRules:
             for file in files:
                 kind = _file_matches(file, rule.params.get("types", ()))
                 if kind is not None:
-                    reason = f"a file of a filtered type (`{_clip(file.filename)}`, {kind})"
-                    fired.append(Firing(rule, reason))
+                    why = N_("a file of a filtered type (`{file}`, {kind})")
+                    details = {"file": _clip(file.filename), "kind": kind}
+                    fired.append(Firing(rule, why, details=details))
                     break
         return fired
 

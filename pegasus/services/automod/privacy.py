@@ -12,6 +12,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.automod import AutomodHit, AutomodRule
+from pegasus.i18n import N_
 from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 
@@ -42,24 +43,24 @@ async def erase_automod(guild_id: int, user_id: int, conn: BaseDBAsyncClient) ->
 DECLARATION = register(
     PrivacyDeclaration(
         feature="automod",
-        explanation=(
+        explanation=N_(
             "Messages of yours that an automod rule caught (an excerpt, the rule, what was "
             "done), and, if you are staff, the automod rules you created."
         ),
         covers=((AutomodHit, ("user", "excerpt")), (AutomodRule, ("created_by",))),
         export=export_automod,
         erase=erase_automod,
-        erased=("the excerpts of your messages that automod caught",),
+        erased=(N_("the excerpts of your messages that automod caught"),),
         kept=(
             Kept(
-                "that automod caught a message of yours, and what was done",
-                "the server's record of its moderation, which escalation counts",
+                N_("that automod caught a message of yours, and what was done"),
+                N_("the server's record of its moderation, which escalation counts"),
                 ("automod_hits",),
                 partly=True,
             ),
             Kept(
-                "automod rules you created",
-                "server configuration",
+                N_("automod rules you created"),
+                N_("server configuration"),
                 ("automod_rules",),
             ),
         ),

@@ -17,6 +17,7 @@ import re2
 
 from models.automod import AutomodRule, AutomodRuleKind
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import N_, _, ngettext
 from pegasus.services.automod.normalize import normalize_phrase
 from pegasus.services.durations import format_duration, parse_duration
 
@@ -61,7 +62,7 @@ CAPS_MIN_LETTERS = 10  # shorter messages ("OK", "LOL") are never shouting
 DEFAULT_MIN_ACCOUNT_AGE = 7 * 86400
 
 ACTION_FORMS = "delete, warn, warn 3 (a level 1-5), timeout 1h, kick, ban, log"
-ESCALATION_FORM = "`3 in 10m: timeout 1h` (hits, window, then one action)"
+ESCALATION_FORM = N_("`3 in 10m: timeout 1h` (hits, window, then one action)")
 
 
 class ActionType(StrEnum):
@@ -72,6 +73,16 @@ class ActionType(StrEnum):
     BAN = "ban"
     LOG = "log"  # only log the hit
 
+
+# How `describe` names each action (the stored values are the English words).
+ACTION_NAMES = {
+    ActionType.DELETE: N_("delete"),
+    ActionType.WARN: N_("warn"),
+    ActionType.TIMEOUT: N_("timeout"),
+    ActionType.KICK: N_("kick"),
+    ActionType.BAN: N_("ban"),
+    ActionType.LOG: N_("log"),
+}
 
 # Stronger actions first: a member banned for a message is not kicked for it too.
 SEVERITY = {
@@ -104,10 +115,10 @@ class Action:
 
     def describe(self) -> str:
         if self.type is ActionType.TIMEOUT and self.duration_seconds:
-            return f"timeout {format_duration(self.duration_seconds)}"
+            return _("timeout {duration}").format(duration=format_duration(self.duration_seconds))
         if self.type is ActionType.WARN and self.level:
-            return f"warn (level {self.level})"
-        return self.type.value
+            return _("warn (level {level})").format(level=self.level)
+        return _(ACTION_NAMES[self.type])
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +143,10 @@ class Escalation:
         return cls(int(data["hits"]), int(data["window_seconds"]), Action.from_json(data["action"]))
 
     def describe(self) -> str:
-        return (
-            f"{self.hits} hits in {format_duration(self.window_seconds)} → {self.action.describe()}"
+        return _("{hits} hits in {window} → {action}").format(
+            hits=self.hits,
+            window=format_duration(self.window_seconds),
+            action=self.action.describe(),
         )
 
 
@@ -182,30 +195,44 @@ class Rule:
         p = self.params
         kind = self.kind
         if kind is RuleKind.WORDS:
-            how = "whole words" if p.get("whole_word", True) else "anywhere in a word"
-            return f"{len(p.get('words', []))} word(s), {how}"
+            count = len(p.get("words", []))
+            if p.get("whole_word", True):
+                text = ngettext("{count} word, whole words", "{count} words, whole words", count)
+            else:
+                text = ngettext(
+                    "{count} word, anywhere in a word", "{count} words, anywhere in a word", count
+                )
+            return text.format(count=count)
         if kind is RuleKind.REGEX:
-            return f"pattern `{p.get('pattern', '')}`"
+            return _("pattern `{pattern}`").format(pattern=p.get("pattern", ""))
         if kind is RuleKind.INVITES:
-            allowed = [*p.get("allow", []), *(f"server {g}" for g in p.get("allow_guilds", []))]
-            shown = f" (allowed: {', '.join(allowed)})" if allowed else ""
-            return "invites to other servers" + shown
+            allowed = [
+                *p.get("allow", []),
+                *(_("server {id}").format(id=g) for g in p.get("allow_guilds", [])),
+            ]
+            if allowed:
+                return _("invites to other servers (allowed: {allowed})").format(
+                    allowed=", ".join(allowed)
+                )
+            return _("invites to other servers")
         if kind is RuleKind.LINKS:
             parts = []
             if p.get("deny"):
-                parts.append(f"denied: {', '.join(p['deny'])}")
+                parts.append(_("denied: {domains}").format(domains=", ".join(p["deny"])))
             if p.get("allow"):
-                parts.append(f"only allowed: {', '.join(p['allow'])}")
-            return "links (" + "; ".join(parts) + ")"
+                parts.append(_("only allowed: {domains}").format(domains=", ".join(p["allow"])))
+            return _("links ({domains})").format(domains="; ".join(parts))
         if kind is RuleKind.CAPS:
-            return f"{p.get('threshold')}% capitals or more"
+            return _("{percent}% capitals or more").format(percent=p.get("threshold"))
         if kind is RuleKind.EMOJI:
-            return f"more than {p.get('threshold')} emoji"
+            return _("more than {count} emoji").format(count=p.get("threshold"))
         if kind is RuleKind.MENTIONS:
-            return f"more than {p.get('threshold')} mentions"
+            return _("more than {count} mentions").format(count=p.get("threshold"))
         if kind is RuleKind.ATTACHMENTS:
-            return f"files of type {', '.join(p.get('types', []))}"
-        return f"accounts younger than {format_duration(int(p.get('min_age_seconds', 0)))}"
+            return _("files of type {types}").format(types=", ".join(p.get("types", [])))
+        return _("accounts younger than {age}").format(
+            age=format_duration(int(p.get("min_age_seconds", 0)))
+        )
 
 
 # -------------------------------------------------------------------------------- parsing
@@ -222,21 +249,26 @@ def parse_items(text: str | None, *, what: str, lower: bool = True) -> list[str]
             continue
         if len(item) > MAX_ITEM_LENGTH:
             raise ValidationError(
-                f"Each of the {what} can be at most {MAX_ITEM_LENGTH} characters: "
-                f"{shown_input(item)} is longer."
+                _("Each of the {what} can be at most {limit} characters: {item} is longer.").format(
+                    what=what, limit=MAX_ITEM_LENGTH, item=shown_input(item)
+                )
             )
         items.append(item)
     if len(items) > MAX_ITEMS:
-        raise ValidationError(f"A rule can hold at most {MAX_ITEMS} {what}.")
+        raise ValidationError(
+            _("A rule can hold at most {limit} {what}.").format(limit=MAX_ITEMS, what=what)
+        )
     return items
 
 
 def compile_pattern(pattern: str) -> Any:
     """The RE2 program of `pattern`, or a refusal that says why it cannot be used."""
     if not pattern.strip():
-        raise ValidationError("A regular expression rule needs a pattern.")
+        raise ValidationError(_("A regular expression rule needs a pattern."))
     if len(pattern) > MAX_PATTERN_LENGTH:
-        raise ValidationError(f"A pattern can be at most {MAX_PATTERN_LENGTH} characters.")
+        raise ValidationError(
+            _("A pattern can be at most {limit} characters.").format(limit=MAX_PATTERN_LENGTH)
+        )
     try:
         return re2.compile(pattern, re2_options())
     except re2.error as error:
@@ -244,9 +276,10 @@ def compile_pattern(pattern: str) -> Any:
         if isinstance(reason, bytes):
             reason = reason.decode(errors="replace")
         raise ValidationError(
-            f"The pattern {shown_input(pattern)} can't be used: {reason or 'RE2 refused it'}. "
-            "Patterns run in linear time (RE2), so look-arounds and back-references are not "
-            "supported."
+            _(
+                "The pattern {pattern} can't be used: {reason}. Patterns run in linear time "
+                "(RE2), so look-arounds and back-references are not supported."
+            ).format(pattern=shown_input(pattern), reason=reason or _("RE2 refused it"))
         ) from None
 
 
@@ -267,17 +300,21 @@ def re2_options(*, max_mem: int | None = None) -> Any:
 def _parse_action(text: str) -> Action:
     words = text.replace(":", " ").split()
     if not words:
-        raise ValidationError(f"An action is missing. Actions: {ACTION_FORMS}.")
+        raise ValidationError(
+            _("An action is missing. Actions: {actions}.").format(actions=ACTION_FORMS)
+        )
     try:
         kind = ActionType(words[0].casefold())
     except ValueError:
         raise ValidationError(
-            f"{shown_input(words[0])} is not an action. Actions: {ACTION_FORMS}."
+            _("{text} is not an action. Actions: {actions}.").format(
+                text=shown_input(words[0]), actions=ACTION_FORMS
+            )
         ) from None
     rest = words[1:]
     if kind is ActionType.TIMEOUT:
         if len(rest) != 1:
-            raise ValidationError("A timeout needs a duration, e.g. `timeout 1h` (at most 28d).")
+            raise ValidationError(_("A timeout needs a duration, e.g. `timeout 1h` (at most 28d)."))
         seconds = parse_duration(rest[0], maximum=MAX_TIMEOUT_SECONDS)
         return Action(kind, duration_seconds=seconds)
     if kind is ActionType.WARN:
@@ -288,11 +325,16 @@ def _parse_action(text: str) -> Action:
             if MIN_WARN_LEVEL <= level <= MAX_WARN_LEVEL:
                 return Action(kind, level=level)
         raise ValidationError(
-            f"A warning's level is a number from {MIN_WARN_LEVEL} to {MAX_WARN_LEVEL}, "
-            "e.g. `warn 2`."
+            _("A warning's level is a number from {low} to {high}, e.g. `warn 2`.").format(
+                low=MIN_WARN_LEVEL, high=MAX_WARN_LEVEL
+            )
         )
     if rest:
-        raise ValidationError(f"`{kind.value}` takes nothing after it. Actions: {ACTION_FORMS}.")
+        raise ValidationError(
+            _("`{action}` takes nothing after it. Actions: {actions}.").format(
+                action=kind.value, actions=ACTION_FORMS
+            )
+        )
     return Action(kind)
 
 
@@ -300,15 +342,19 @@ def parse_actions(text: str) -> tuple[Action, ...]:
     """`delete, warn 2, timeout 1h` → the actions, each type once."""
     parts = [part for part in text.split(",") if part.strip()]
     if not parts:
-        raise ValidationError(f"A rule needs at least one action. Actions: {ACTION_FORMS}.")
+        raise ValidationError(
+            _("A rule needs at least one action. Actions: {actions}.").format(actions=ACTION_FORMS)
+        )
     actions: list[Action] = []
     for part in parts:
         action = _parse_action(part)
         if any(known.type is action.type for known in actions):
-            raise ValidationError(f"`{action.type.value}` is given twice.")
+            raise ValidationError(_("`{action}` is given twice.").format(action=action.type.value))
         actions.append(action)
     if len(actions) > MAX_ACTIONS:
-        raise ValidationError(f"A rule can have at most {MAX_ACTIONS} actions.")
+        raise ValidationError(
+            _("A rule can have at most {limit} actions.").format(limit=MAX_ACTIONS)
+        )
     return tuple(actions)
 
 
@@ -319,15 +365,19 @@ def parse_escalation(text: str | None) -> Escalation | None:
     words = text.replace("->", " ").replace("→", " ").replace(":", " ").split()
     if len(words) < 4 or words[1].casefold() != "in" or not words[0].isdigit():
         raise ValidationError(
-            f"{shown_input(text)} is not an escalation. Write it as {ESCALATION_FORM}."
+            _("{text} is not an escalation. Write it as {form}.").format(
+                text=shown_input(text), form=_(ESCALATION_FORM)
+            )
         )
     hits = int(words[0])
     if not 2 <= hits <= MAX_ESCALATION_HITS:
-        raise ValidationError(f"An escalation counts from 2 to {MAX_ESCALATION_HITS} hits.")
+        raise ValidationError(
+            _("An escalation counts from 2 to {limit} hits.").format(limit=MAX_ESCALATION_HITS)
+        )
     window = parse_duration(words[2], maximum=MAX_ESCALATION_WINDOW)
     action = _parse_action(" ".join(words[3:]))
     if action.type in (ActionType.DELETE, ActionType.LOG):
-        raise ValidationError("An escalation warns, times out, kicks or bans.")
+        raise ValidationError(_("An escalation warns, times out, kicks or bans."))
     return Escalation(hits, window, action)
 
 
@@ -336,7 +386,11 @@ def parse_threshold(kind: RuleKind, value: int | None) -> int:
     if value is None:
         return DEFAULT_THRESHOLDS[kind]
     if not low <= value <= high:
-        raise ValidationError(f"For a {kind.value} rule the threshold is from {low} to {high}.")
+        raise ValidationError(
+            _("For a {kind} rule the threshold is from {low} to {high}.").format(
+                kind=kind.value, low=low, high=high
+            )
+        )
     return value
 
 
@@ -344,21 +398,27 @@ def _domain(item: str) -> str:
     domain = item.removeprefix("https://").removeprefix("http://").split("/")[0]
     domain = domain.removeprefix("www.").strip(".")
     if not domain or " " in domain or "." not in domain:
-        raise ValidationError(f"{shown_input(item)} is not a domain (e.g. `example.com`).")
+        raise ValidationError(
+            _("{text} is not a domain (e.g. `example.com`).").format(text=shown_input(item))
+        )
     return domain
 
 
 def _invite_code(item: str) -> str:
     code = item.rstrip("/").rsplit("/", 1)[-1]
     if not code.replace("-", "").isalnum():
-        raise ValidationError(f"{shown_input(item)} is not an invite code or link.")
+        raise ValidationError(
+            _("{text} is not an invite code or link.").format(text=shown_input(item))
+        )
     return code
 
 
 def _file_type(item: str) -> str:
     item = item.removeprefix("*").removeprefix(".")
     if not item or " " in item:
-        raise ValidationError(f"{shown_input(item)} is not a file type (e.g. `exe` or `image/*`).")
+        raise ValidationError(
+            _("{text} is not a file type (e.g. `exe` or `image/*`).").format(text=shown_input(item))
+        )
     return item
 
 
@@ -375,34 +435,34 @@ def build_params(
     """The stored parameters of a rule of `kind`, from what staff typed; a refusal names what
     is missing or wrong."""
     if kind is RuleKind.WORDS:
-        words = [normalize_phrase(word) for word in parse_items(pattern, what="words")]
+        words = [normalize_phrase(word) for word in parse_items(pattern, what=_("words"))]
         words = [word for word in dict.fromkeys(words) if word]
         if not words:
-            raise ValidationError("A words rule needs words or phrases, separated by commas.")
+            raise ValidationError(_("A words rule needs words or phrases, separated by commas."))
         return {"words": words, "whole_word": True if whole_word is None else whole_word}
     if kind is RuleKind.REGEX:
         compile_pattern(pattern or "")
         return {"pattern": pattern}
     if kind is RuleKind.INVITES:
-        items = parse_items(allow, what="invites", lower=False)
+        items = parse_items(allow, what=_("invites"), lower=False)
         guilds = [int(item) for item in items if item.isdigit() and 15 <= len(item) <= 20]
         codes = [_invite_code(item) for item in items if not item.isdigit()]
         return {"allow": codes, "allow_guilds": guilds}
     if kind is RuleKind.LINKS:
-        allowed = [_domain(item) for item in parse_items(allow, what="domains")]
-        denied = [_domain(item) for item in parse_items(deny, what="domains")]
+        allowed = [_domain(item) for item in parse_items(allow, what=_("domains"))]
+        denied = [_domain(item) for item in parse_items(deny, what=_("domains"))]
         if not allowed and not denied:
             raise ValidationError(
-                "A links rule needs domains to deny, or the only domains to allow (or both)."
+                _("A links rule needs domains to deny, or the only domains to allow (or both).")
             )
         return {"allow": allowed, "deny": denied}
     if kind in THRESHOLD_BOUNDS:
         return {"threshold": parse_threshold(kind, threshold)}
     if kind is RuleKind.ATTACHMENTS:
-        types = [_file_type(item) for item in parse_items(pattern, what="file types")]
+        types = [_file_type(item) for item in parse_items(pattern, what=_("file types"))]
         if not types:
             raise ValidationError(
-                "An attachments rule needs file types, e.g. `exe, scr, application/*`."
+                _("An attachments rule needs file types, e.g. `exe, scr, application/*`.")
             )
         return {"types": types}
     age = (
@@ -420,9 +480,9 @@ def clean_ids(ids: Iterable[int]) -> list[int]:
 def clean_name(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise ValidationError("A rule needs a name.")
+        raise ValidationError(_("A rule needs a name."))
     if len(name) > 100:
-        raise ValidationError("A rule's name can be at most 100 characters.")
+        raise ValidationError(_("A rule's name can be at most 100 characters."))
     return name
 
 

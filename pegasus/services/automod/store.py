@@ -23,6 +23,7 @@ from models.automod import AutomodRule
 from models.ids import new_public_id
 from pegasus import notify
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.automod.engine import GuildRules
 from pegasus.services.automod.rules import (
@@ -51,7 +52,7 @@ __all__ = [
 
 FEATURE = "automod"
 MAX_RULES_PER_GUILD = 100
-RULE = PublicIdKind("There is no automod rule {id} in this server.")
+RULE = PublicIdKind(N_("There is no automod rule {id} in this server."))
 _ID_ATTEMPTS = 5
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ async def add_rule(
         min_account_age=min_account_age,
     )
     if not actions:
-        raise ValidationError("A rule needs at least one action.")
+        raise ValidationError(_("A rule needs at least one action."))
     draft = Rule(
         id=0,
         rule_id="",
@@ -129,7 +130,9 @@ async def add_rule(
                 count = await AutomodRule.filter(guild_id=guild_id).using_db(conn).count()
                 if count >= MAX_RULES_PER_GUILD:
                     raise ValidationError(
-                        f"A server can have at most {MAX_RULES_PER_GUILD} automod rules."
+                        _("A server can have at most {limit} automod rules.").format(
+                            limit=MAX_RULES_PER_GUILD
+                        )
                     )
                 row = await AutomodRule.create(
                     rule_id=new_public_id("AM", rng=rng),
@@ -211,7 +214,7 @@ async def edit_rule(
         row.name = clean_name(name)
     if actions is not None:
         if not actions:
-            raise ValidationError("A rule needs at least one action.")
+            raise ValidationError(_("A rule needs at least one action."))
         row.actions = actions_json(actions)
     if exempt_roles is not None:
         row.exempt_roles = clean_ids(exempt_roles)
@@ -223,7 +226,7 @@ async def edit_rule(
         row.enabled = enabled
     after = _state(row)
     if after == before:
-        raise ValidationError("Nothing to change: give at least one new value.")
+        raise ValidationError(_("Nothing to change: give at least one new value."))
     if row.enabled:
         await _check_fits(guild_id, Rule.from_row(row))
     await ensure_rows(guild_id, [actor_id])
@@ -308,8 +311,10 @@ async def _check_fits(guild_id: int, rule: Rule) -> None:
         await compile_rules([*(Rule.from_row(row) for row in others), rule])
     except re2.error:
         raise ValidationError(
-            "This server's automod rules would grow too large to check every message quickly: "
-            "use fewer or shorter words and patterns, or remove a rule first."
+            _(
+                "This server's automod rules would grow too large to check every message "
+                "quickly: use fewer or shorter words and patterns, or remove a rule first."
+            )
         ) from None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from models.raids import RaidSettings, VerificationSettings
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.settings import (
     FeatureSettings,
     Kind,
@@ -55,50 +56,52 @@ RAID = register(
             Setting(
                 "raid_lockdown",
                 Kind.BOOL,
-                "raid lockdown",
-                "Lock the lockdown channels when a raid is detected",
+                N_("raid lockdown"),
+                N_("Lock the lockdown channels when a raid is detected"),
             ),
             Setting(
                 "lockdown_channel_ids",
                 Kind.IDS,
-                "lockdown channels",
-                "Channels a raid and /lock server lock (none chosen: every text channel)",
+                N_("lockdown channels"),
+                N_("Channels a raid and /lock server lock (none chosen: every text channel)"),
             ),
             Setting(
                 "raid_slowmode_seconds",
                 Kind.SECONDS,
-                "raid slowmode",
-                "Slowmode a raid sets in the slowmode channels (0: none; at most 6h)",
+                N_("raid slowmode"),
+                N_("Slowmode a raid sets in the slowmode channels (0: none; at most 6h)"),
                 minimum=0,
                 maximum=MAX_SLOWMODE_SECONDS,
             ),
             Setting(
                 "slowmode_channel_ids",
                 Kind.IDS,
-                "slowmode channels",
-                "Channels a raid slows down (none chosen: the lockdown channels)",
+                N_("slowmode channels"),
+                N_("Channels a raid slows down (none chosen: the lockdown channels)"),
             ),
             Setting(
                 "raid_action",
                 Kind.TEXT,
-                "raid action",
-                "What happens to the members who joined in the raid: none, kick or ban",
+                N_("raid action"),
+                N_("What happens to the members who joined in the raid: none, kick or ban"),
                 max_length=8,
                 choices=tuple(action.value for action in RaidAction),
             ),
             Setting(
                 "raid_min_account_days",
                 Kind.INT,
-                "raid account age",
-                "While a raid lasts, kick joining accounts younger than this many days (0: off)",
+                N_("raid account age"),
+                N_(
+                    "While a raid lasts, kick joining accounts younger than this many days (0: off)"
+                ),
                 minimum=0,
                 maximum=365,
             ),
             Setting(
                 "raid_hold_seconds",
                 Kind.SECONDS,
-                "raid hold",
-                "How long the age gate lasts after the raid's last join (1m-1d)",
+                N_("raid hold"),
+                N_("How long the age gate lasts after the raid's last join (1m-1d)"),
                 minimum=60,
                 maximum=86400,
             ),
@@ -110,7 +113,8 @@ RAID = register(
                     len(values["lockdown_channel_ids"]) <= MAX_RAID_CHANNELS
                     and len(values["slowmode_channel_ids"]) <= MAX_RAID_CHANNELS
                 ),
-                f"A raid can lock or slow down at most {MAX_RAID_CHANNELS} chosen channels.",
+                # Translators: keep the number as MAX_RAID_CHANNELS has it.
+                N_("A raid can lock or slow down at most 50 chosen channels."),
             ),
         ),
     )
@@ -124,36 +128,36 @@ VERIFICATION = register(
             Setting(
                 "verification_enabled",
                 Kind.BOOL,
-                "verification gate",
-                "New members must press Verify before they get access",
+                N_("verification gate"),
+                N_("New members must press Verify before they get access"),
             ),
             Setting(
                 "verified_role_id",
                 Kind.ROLE,
-                "verified role",
-                "Role given when a member verifies",
+                N_("verified role"),
+                N_("Role given when a member verifies"),
                 nullable=True,
             ),
             Setting(
                 "unverified_role_id",
                 Kind.ROLE,
-                "unverified role",
-                "Role given on joining and taken away on verifying",
+                N_("unverified role"),
+                N_("Role given on joining and taken away on verifying"),
                 nullable=True,
             ),
             Setting(
                 "verification_min_account_days",
                 Kind.INT,
-                "minimum account age",
-                "Accounts younger than this many days can't verify (0: any age)",
+                N_("minimum account age"),
+                N_("Accounts younger than this many days can't verify (0: any age)"),
                 minimum=0,
                 maximum=365,
             ),
             Setting(
                 "verification_timeout_seconds",
                 Kind.SECONDS,
-                "verification timeout",
-                "Kick members not verified this long after joining (0: never; at most 7d)",
+                N_("verification timeout"),
+                N_("Kick members not verified this long after joining (0: never; at most 7d)"),
                 minimum=0,
                 maximum=7 * 86400,
             ),
@@ -166,21 +170,21 @@ VERIFICATION = register(
                     or values["verified_role_id"] is not None
                     or values["unverified_role_id"] is not None
                 ),
-                "The verification gate needs a verified role, an unverified role, or both.",
+                N_("The verification gate needs a verified role, an unverified role, or both."),
             ),
             (
                 lambda values: (
                     values["verified_role_id"] is None
                     or values["verified_role_id"] != values["unverified_role_id"]
                 ),
-                "The verified and the unverified role must be two different roles.",
+                N_("The verified and the unverified role must be two different roles."),
             ),
             (
                 lambda values: (
                     values["verification_timeout_seconds"] == 0
                     or values["verification_timeout_seconds"] >= 60
                 ),
-                "The verification timeout must be at least 1m (or 0: never).",
+                N_("The verification timeout must be at least 1m (or 0: never)."),
             ),
         ),
     )
@@ -257,7 +261,7 @@ async def update_raid_settings(
     """Change raid settings by name (None values are left out); audited."""
     wanted = {name: value for name, value in changes.items() if value is not None}
     if not wanted:
-        raise ValidationError("Nothing to change: give at least one option.")
+        raise ValidationError(_("Nothing to change: give at least one option."))
     return _raid(await apply_changes(RAID, guild_id, actor_id, wanted, action="raid.set"))
 
 
@@ -273,7 +277,7 @@ async def toggle_raid_channel(
 
     Computed on the locked settings row, so two changes at once never lose one another."""
     if lockdown is None and slowmode is None:
-        raise ValidationError("Say whether a raid locks the channel, slows it down, or both.")
+        raise ValidationError(_("Say whether a raid locks the channel, slows it down, or both."))
 
     def changed(current: Mapping[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -297,6 +301,6 @@ async def update_verification_settings(
     wanted: dict[str, Any] = {name: value for name, value in changes.items() if value is not None}
     wanted.update({name: None for name in clear})
     if not wanted:
-        raise ValidationError("Nothing to change: give at least one option.")
+        raise ValidationError(_("Nothing to change: give at least one option."))
     await apply_changes(VERIFICATION, guild_id, actor_id, wanted, action="verification.set")
     return await verification_config(guild_id)

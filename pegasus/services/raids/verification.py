@@ -14,6 +14,7 @@ from models.raids import VerificationSettings
 from models.security import Severity
 from pegasus import scheduler
 from pegasus.errors import PermissionDenied, time_ref
+from pegasus.i18n import format_number, ngettext
 from pegasus.services.audit import record_security_event
 from pegasus.services.settings import ensure_settings_row
 
@@ -53,11 +54,15 @@ def require_old_enough(created_at: datetime, now: datetime, min_days: int) -> No
         return
     ready_at = created_at + timedelta(days=min_days)
     if now < ready_at:
-        days = "1 day" if min_days == 1 else f"{min_days} days"
-        raise PermissionDenied(
-            f"Your account is too new to verify here: accounts must be at least {days} old. "
+        text = ngettext(
+            "Your account is too new to verify here: accounts must be at least {days} day old. "
             "You can verify {when}.",
-            when=time_ref(ready_at),
+            "Your account is too new to verify here: accounts must be at least {days} days old. "
+            "You can verify {when}.",
+            min_days,
+        )
+        raise PermissionDenied(
+            text.format(days=format_number(min_days), when="{when}"), when=time_ref(ready_at)
         )
 
 

@@ -38,6 +38,7 @@ from pegasus.services.security.incidents import (
     list_incidents,
     record_incident_action,
     resolve_incident,
+    status_label,
 )
 from pegasus.services.security.raids import RaidDetector, RaidReport, handle_join, resume_raids
 from pegasus.services.security.ratelimits import (
@@ -108,6 +109,7 @@ __all__ = [
     "resume_raids",
     "revoke_api_key",
     "security_config",
+    "status_label",
     "update_security_settings",
     "verify_api_key",
     "violation_subject",

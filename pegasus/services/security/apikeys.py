@@ -36,6 +36,7 @@ from pegasus.errors import (
     ValidationError,
     shown_input,
 )
+from pegasus.i18n import N_, _, format_number
 from pegasus.services.audit import ensure_rows, record_audit
 from pegasus.services.security.ratelimits import SlidingWindow, record_rate_limit_violation
 
@@ -62,23 +63,23 @@ __all__ = [
 _ID_ATTEMPTS = 5
 
 API_SCOPES: dict[str, str] = {
-    "guild:read": "read server settings",
-    "guild:write": "change server settings",
-    "members:read": "read members and their stats",
-    "economy:read": "read balances, the shop and transactions",
-    "economy:write": "change balances and the shop",
-    "levels:read": "read XP and leaderboards",
-    "levels:write": "change XP and level rewards",
-    "moderation:read": "read cases and warnings",
-    "moderation:write": "warn, mute, kick and ban",
-    "tickets:read": "read tickets and transcripts",
-    "tickets:write": "change ticket settings and panels",
-    "giveaways:read": "read giveaways and winners",
-    "giveaways:write": "create, end and reroll giveaways",
-    "community:read": "read welcome, goodbye, logging and autorole settings",
-    "community:write": "change welcome, goodbye, logging and autorole settings",
-    "security:read": "read security settings, incidents and logs",
-    "security:write": "change security settings and handle incidents",
+    "guild:read": N_("read server settings"),
+    "guild:write": N_("change server settings"),
+    "members:read": N_("read members and their stats"),
+    "economy:read": N_("read balances, the shop and transactions"),
+    "economy:write": N_("change balances and the shop"),
+    "levels:read": N_("read XP and leaderboards"),
+    "levels:write": N_("change XP and level rewards"),
+    "moderation:read": N_("read cases and warnings"),
+    "moderation:write": N_("warn, mute, kick and ban"),
+    "tickets:read": N_("read tickets and transcripts"),
+    "tickets:write": N_("change ticket settings and panels"),
+    "giveaways:read": N_("read giveaways and winners"),
+    "giveaways:write": N_("create, end and reroll giveaways"),
+    "community:read": N_("read welcome, goodbye, logging and autorole settings"),
+    "community:write": N_("change welcome, goodbye, logging and autorole settings"),
+    "security:read": N_("read security settings, incidents and logs"),
+    "security:write": N_("change security settings and handle incidents"),
 }
 KEY_PREFIX = "pgs_"
 SHOWN_PREFIX_LENGTH = 12  # "pgs_" and 8 random characters: enough to tell keys apart
@@ -99,7 +100,7 @@ def parse_scopes(text: str) -> list[str]:
     """Scopes separated by commas or spaces; `read` means every read scope, `all` every scope."""
     names = [part for part in re.split(r"[\s,;]+", (text or "").strip().lower()) if part]
     if not names:
-        raise ValidationError("Give at least one scope, e.g. `economy:read levels:read`.")
+        raise ValidationError(_("Give at least one scope, e.g. `economy:read levels:read`."))
     chosen: list[str] = []
     for name in names:
         if name == "all":
@@ -110,7 +111,9 @@ def parse_scopes(text: str) -> list[str]:
             expanded = [name]
         else:
             raise ValidationError(
-                f"{shown_input(name)} is not a scope. Use read, all, or: {', '.join(API_SCOPES)}."
+                _("{text} is not a scope. Use read, all, or: {scopes}.").format(
+                    text=shown_input(name), scopes=", ".join(API_SCOPES)
+                )
             )
         chosen.extend(scope for scope in expanded if scope not in chosen)
     return chosen
@@ -181,17 +184,27 @@ async def create_api_key(
     `rng` is for reproducible tests only: without it the secret comes from `secrets`.
     """
     if guild_id is None and not is_bot_owner:
-        raise PermissionDenied("Only the bot's owners can create bot-wide API keys.")
+        raise PermissionDenied(_("Only the bot's owners can create bot-wide API keys."))
     if guild_id is not None and not (is_bot_owner or is_guild_admin):
-        raise PermissionDenied("You need the Administrator permission to create API keys here.")
+        raise PermissionDenied(_("You need the Administrator permission to create API keys here."))
     cleaned_name = (name or "").strip()
     if not cleaned_name or len(cleaned_name) > MAX_KEY_NAME_LENGTH:
-        raise ValidationError(f"The key's name must be 1 to {MAX_KEY_NAME_LENGTH} characters.")
+        raise ValidationError(
+            _("The key's name must be 1 to {limit} characters.").format(limit=MAX_KEY_NAME_LENGTH)
+        )
     unknown = [scope for scope in scopes if scope not in API_SCOPES]
     if unknown or not scopes:
-        raise ValidationError(f"Unknown or missing scopes: {', '.join(unknown) or 'none given'}.")
+        raise ValidationError(
+            _("Unknown or missing scopes: {scopes}.").format(
+                scopes=", ".join(unknown) or _("none given")
+            )
+        )
     if not 1 <= rate_limit <= 10_000:
-        raise ValidationError("The rate limit must be between 1 and 10,000 requests a minute.")
+        raise ValidationError(
+            _("The rate limit must be between 1 and {limit} requests a minute.").format(
+                limit=format_number(10_000)
+            )
+        )
     expires_at = None if expires_in_seconds is None else now + timedelta(seconds=expires_in_seconds)
     active = (
         await ApiKey.filter(owner_id=owner_id, active=True)
@@ -200,7 +213,9 @@ async def create_api_key(
     )
     if active >= MAX_ACTIVE_KEYS_PER_OWNER:
         raise ConflictError(
-            f"You have {active} active keys, the most allowed; revoke one with /apikey revoke."
+            _(
+                "You have {count} active keys, the most allowed; revoke one with /apikey revoke."
+            ).format(count=active)
         )
     await ensure_rows(guild_id, [owner_id])
     for attempt in range(_ID_ATTEMPTS):
@@ -239,7 +254,7 @@ async def create_api_key(
         except IntegrityError:
             if attempt == _ID_ATTEMPTS - 1:  # a hash collision means a broken random source
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError  # pragma: no cover - unreachable: the last attempt returns or raises
 
 
 async def list_api_keys(
@@ -263,11 +278,13 @@ async def _find_key(reference: str) -> ApiKey:
         matches = await ApiKey.filter(key_prefix=text).limit(2)
         if len(matches) > 1:
             raise ValidationError(
-                f"Several keys start with `{text}`: give the key's full id instead."
+                _("Several keys start with `{prefix}`: give the key's full id instead.").format(
+                    prefix=text
+                )
             ) from None
         key = matches[0] if matches else None
     if key is None:
-        raise NotFoundError(f"There is no API key `{text}`.")
+        raise NotFoundError(_("There is no API key `{key}`.").format(key=text))
     return key
 
 
@@ -287,12 +304,13 @@ async def revoke_api_key(
         or (is_guild_admin and guild_id is not None and key.guild_id == guild_id)  # type: ignore[attr-defined]
     )
     if not allowed:
-        raise NotFoundError(f"There is no API key `{reference.strip()}`.")  # do not reveal it
+        # Not "not yours": that would reveal it.
+        raise NotFoundError(_("There is no API key `{key}`.").format(key=reference.strip()))
     await ensure_rows(None, [actor_id])
     async with in_transaction() as conn:
         revoked = await ApiKey.filter(id=key.id, active=True).using_db(conn).update(active=False)
         if not revoked:
-            raise ConflictError(f"The key `{key.key_prefix}` is already revoked.")
+            raise ConflictError(_("The key `{key}` is already revoked.").format(key=key.key_prefix))
         await record_audit(
             guild_id=key.guild_id,  # type: ignore[attr-defined]
             actor_id=actor_id,
@@ -308,9 +326,7 @@ async def revoke_api_key(
     return ApiKeyRecord.from_row(await ApiKey.get(id=key.id))
 
 
-_UNKNOWN_KEY = (
-    "Invalid API key: check that it was copied whole, or create one with /apikey create."
-)
+_UNKNOWN_KEY = "Invalid API key: check that it was copied whole, or create one with /apikey create."
 
 
 class InvalidApiKey(PermissionDenied):
@@ -353,8 +369,10 @@ class KeyUsage:
             async with in_transaction() as conn:
                 for key_id in sorted(pending):  # a fixed order: no deadlock with another flush
                     uses, last = pending[key_id]
-                    await ApiKey.filter(id=key_id).using_db(conn).update(
-                        usage_count=F("usage_count") + uses, last_used_at=last
+                    await (
+                        ApiKey.filter(id=key_id)
+                        .using_db(conn)
+                        .update(usage_count=F("usage_count") + uses, last_used_at=last)
                     )
         except BaseException:
             for key_id, (uses, last) in pending.items():
@@ -515,7 +533,6 @@ class ApiKeyRateLimiter:
             window.times.append(moment)
             return 0.0
         return window.times[0] + self.WINDOW_SECONDS - moment
-
 
 
 async def enforce_api_rate_limit(

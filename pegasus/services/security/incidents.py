@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from models.security import IncidentStatus, SecurityIncident, Severity
 from pegasus.errors import ConflictError, ValidationError
+from pegasus.i18n import N_, _, format_number
 from pegasus.services import ids
 from pegasus.services.audit import ensure_rows, record_audit, record_security_event
 
@@ -23,6 +24,7 @@ __all__ = [
     "list_incidents",
     "record_incident_action",
     "resolve_incident",
+    "status_label",
 ]
 
 OPEN_STATUSES = (IncidentStatus.OPEN, IncidentStatus.INVESTIGATING)
@@ -104,9 +106,13 @@ async def add_incident_note(
     """Add an investigation note; an open incident moves to `investigating`."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise ValidationError("The note can't be empty.")
+        raise ValidationError(_("The note can't be empty."))
     if len(cleaned) > MAX_NOTE_LENGTH:
-        raise ValidationError(f"A note can be at most {MAX_NOTE_LENGTH:,} characters long.")
+        raise ValidationError(
+            _("A note can be at most {limit} characters long.").format(
+                limit=format_number(MAX_NOTE_LENGTH)
+            )
+        )
     target = await _get_row(guild_id, incident_id)
     await ensure_rows(guild_id, [author_id])
     async with in_transaction() as conn:
@@ -114,7 +120,9 @@ async def add_incident_note(
             await SecurityIncident.filter(pk=target.pk).using_db(conn).select_for_update().get()
         )
         if len(incident.notes) >= MAX_NOTES:
-            raise ConflictError(f"An incident can hold at most {MAX_NOTES} notes.")
+            raise ConflictError(
+                _("An incident can hold at most {limit} notes.").format(limit=MAX_NOTES)
+            )
         note = {"by": author_id, "at": now.isoformat(), "text": cleaned}
         changes: dict[str, Any] = {"notes": [*incident.notes, note]}
         if incident.status is IncidentStatus.OPEN:
@@ -151,7 +159,9 @@ async def resolve_incident(
         )
         if incident.status not in OPEN_STATUSES:
             raise ConflictError(
-                f"Incident `{incident.incident_id}` is already closed ({_status_label(incident)})."
+                _("Incident `{incident}` is already closed ({status}).").format(
+                    incident=incident.incident_id, status=status_label(incident.status)
+                )
             )
         action = {"type": status.value, "by": actor_id, "at": now.isoformat()}
         await (
@@ -186,8 +196,20 @@ async def resolve_incident(
     return Incident.from_row(await SecurityIncident.get(pk=target.pk))
 
 
-def _status_label(incident: SecurityIncident) -> str:
-    return str(incident.status).replace("_", " ")
+STATUS_LABELS = {
+    IncidentStatus.OPEN: N_("open"),
+    IncidentStatus.INVESTIGATING: N_("investigating"),
+    IncidentStatus.RESOLVED: N_("resolved"),
+    IncidentStatus.FALSE_POSITIVE: N_("false positive"),
+}
+
+
+def status_label(status: str) -> str:
+    """An incident's status in words ("false positive"), in the current language."""
+    try:
+        return _(STATUS_LABELS[IncidentStatus(status)])
+    except ValueError:
+        return str(status).replace("_", " ")
 
 
 async def record_incident_action(

@@ -23,14 +23,17 @@ from models.security import (
     SecurityIncident,
     SecurityLog,
 )
+from pegasus.i18n import N_
 from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 
 async def export_security(guild_id: int, user_id: int) -> dict[str, Any]:
     here = Q(guild_id=guild_id) | Q(guild_id__isnull=True)
-    events = await SecurityLog.filter(guild_id=guild_id, user_id=user_id).order_by(
-        "created_at"
-    ).values("action", "severity", "description", "metadata", "created_at")
+    events = (
+        await SecurityLog.filter(guild_id=guild_id, user_id=user_id)
+        .order_by("created_at")
+        .values("action", "severity", "description", "metadata", "created_at")
+    )
     blacklisted = await Blacklist.filter(
         here, entity_type=BlacklistEntityType.USER, entity_id=user_id
     ).values("guild_id", "reason", "active", "expires_at", "created_at")
@@ -40,15 +43,17 @@ async def export_security(guild_id: int, user_id: int) -> dict[str, Any]:
     incidents = await SecurityIncident.filter(guild_id=guild_id).values(
         "incident_id", "type", "status", "affected_users", "resolved_by_id", "created_at"
     )
-    changes = await AuditLog.filter(guild_id=guild_id, actor_id=user_id).order_by(
-        "created_at"
-    ).values("action", "target_type", "target_id", "source", "created_at")
+    changes = (
+        await AuditLog.filter(guild_id=guild_id, actor_id=user_id)
+        .order_by("created_at")
+        .values("action", "target_type", "target_id", "source", "created_at")
+    )
     keys = await ApiKey.filter(here, owner_id=user_id).values(
         "name", "key_prefix", "scopes", "active", "expires_at", "last_used_at", "created_at"
     )
-    roles = await RoleDelegation.filter(
-        guild_id=guild_id, configured_by_id=user_id
-    ).values_list("role_id", flat=True)
+    roles = await RoleDelegation.filter(guild_id=guild_id, configured_by_id=user_id).values_list(
+        "role_id", flat=True
+    )
     blacklist_added = await Blacklist.filter(guild_id=guild_id, added_by_id=user_id).values(
         "entity_type", "entity_id", "created_at"
     )
@@ -72,7 +77,7 @@ async def export_security(guild_id: int, user_id: int) -> dict[str, Any]:
 DECLARATION = register(
     PrivacyDeclaration(
         feature="security",
-        explanation=(
+        explanation=N_(
             "Security events about you (spam removed, raid alerts), blacklist entries and "
             "rate-limit strikes, incidents that involved you, and, if you are staff, the "
             "configuration changes you made, your API keys (never their secret) and the roles "
@@ -90,19 +95,21 @@ DECLARATION = register(
         export=export_security,
         kept=(
             Kept(
-                "security events, blacklist entries, rate-limit strikes and incidents",
-                "they protect the server (erasing them would lift a block), until the server's "
-                "retention deletes old ones",
+                N_("security events, blacklist entries, rate-limit strikes and incidents"),
+                N_(
+                    "they protect the server (erasing them would lift a block), until the server's "
+                    "retention deletes old ones"
+                ),
                 ("security_logs", "blacklist", "rate_limit_violations", "security_incidents"),
             ),
             Kept(
-                "the audit trail, this erasure included",
-                "the server's record of who changed what; it holds no erased content",
+                N_("the audit trail, this erasure included"),
+                N_("the server's record of who changed what; it holds no erased content"),
                 ("audit_logs",),
             ),
             Kept(
-                "your API keys and roles you set up for Pegasus to give",
-                "server configuration; revoke a key with /apikey revoke",
+                N_("your API keys and roles you set up for Pegasus to give"),
+                N_("server configuration; revoke a key with /apikey revoke"),
                 ("api_keys", "role_delegations"),
             ),
         ),

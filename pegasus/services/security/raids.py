@@ -312,7 +312,7 @@ async def _open_raid_incident(
             # A public id collision (about 1 in 20 million): the transaction rolled back.
             if attempt == _ID_ATTEMPTS - 1:
                 raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError  # pragma: no cover - unreachable: the last attempt returns or raises
 
 
 async def _append_raid_members(

@@ -200,14 +200,16 @@ def violation_subject(
 ) -> str:
     """The subject of a violation: one user, one API key, or else one client address."""
     if user_id is not None and api_key_id is not None:
-        raise ValueError("a violation is about one user or one API key, not both")
+        problem = "a violation is about one user or one API key, not both"  # for developers
+        raise ValueError(problem)
     if user_id is not None:
         return f"user:{user_id}"
     if api_key_id is not None:
         return f"api_key:{api_key_id}"
     if ip_hash:
         return f"ip:{ip_hash[:IP_SUBJECT_HASH_LENGTH]}"
-    raise ValueError("a violation is about a user, an API key or a client address")
+    problem = "a violation is about a user, an API key or a client address"  # for developers
+    raise ValueError(problem)
 
 
 async def record_rate_limit_violation(

@@ -12,6 +12,7 @@ from typing import Any
 
 from models.guilds import GuildSettings
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.community import SecurityConfig
 from pegasus.services.settings import FeatureSettings, Kind, Setting, apply_changes, register
 
@@ -25,57 +26,57 @@ SETTINGS = register(
             Setting(
                 "security_enabled",
                 Kind.BOOL,
-                "security switch",
-                "Master switch for anti-raid and anti-spam",
+                N_("security switch"),
+                N_("Master switch for anti-raid and anti-spam"),
             ),
             Setting(
                 "security_alert_role_id",
                 Kind.ROLE,
-                "alert role",
-                "Role pinged when a raid is detected",
+                N_("alert role"),
+                N_("Role pinged when a raid is detected"),
                 nullable=True,
             ),
             Setting(
                 "anti_raid_enabled",
                 Kind.BOOL,
-                "anti-raid",
-                "Watch for many members joining at once",
+                N_("anti-raid"),
+                N_("Watch for many members joining at once"),
             ),
             Setting(
                 "raid_joins",
                 Kind.INT,
-                "raid join limit",
-                "A raid is more than this many joins… (2-100)",
+                N_("raid join limit"),
+                N_("A raid is more than this many joins… (2-100)"),
                 minimum=2,
                 maximum=100,
             ),
             Setting(
                 "raid_seconds",
                 Kind.SECONDS,
-                "raid window",
-                "…within this many seconds (2-300)",
+                N_("raid window"),
+                N_("…within this many seconds (2-300)"),
                 minimum=2,
                 maximum=300,
             ),
             Setting(
                 "anti_spam_enabled",
                 Kind.BOOL,
-                "anti-spam",
-                "Remove mass mentions and repeated messages",
+                N_("anti-spam"),
+                N_("Remove mass mentions and repeated messages"),
             ),
             Setting(
                 "max_mentions",
                 Kind.INT,
-                "mention limit",
-                "Most mentions allowed in one message (1-50)",
+                N_("mention limit"),
+                N_("Most mentions allowed in one message (1-50)"),
                 minimum=1,
                 maximum=50,
             ),
             Setting(
                 "max_duplicates",
                 Kind.INT,
-                "repeat limit",
-                "The same message this many times in a row is spam (2-20)",
+                N_("repeat limit"),
+                N_("The same message this many times in a row is spam (2-20)"),
                 minimum=2,
                 maximum=20,
             ),
@@ -140,6 +141,6 @@ async def update_security_settings(
     elif anti_raid or anti_spam:
         changes["security_enabled"] = True
     if not changes:
-        raise ValidationError("Nothing to change: give at least one option.")
+        raise ValidationError(_("Nothing to change: give at least one option."))
     values = await apply_changes(SETTINGS, guild_id, actor_id, changes, action="security.set")
     return security_config(values)

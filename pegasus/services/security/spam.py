@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from models.security import Severity
+from pegasus.i18n import _, use_locale
 from pegasus.services.audit import ensure_rows, record_security_event
 from pegasus.services.community import SecurityConfig
 
@@ -48,8 +49,10 @@ class SpamVerdict:
 
     def reason(self) -> str:
         if self.kind is SpamKind.MENTIONS:
-            return f"too many mentions ({self.count}, the limit is {self.limit})"
-        return f"the same message {self.count} times in a row"
+            return _("too many mentions ({count}, the limit is {limit})").format(
+                count=self.count, limit=self.limit
+            )
+        return _("the same message {count} times in a row").format(count=self.count)
 
 
 @dataclass
@@ -125,14 +128,16 @@ async def record_spam(
 ) -> None:
     """Write the `security_logs` entry of a spam message."""
     await ensure_rows(guild_id, [user_id])
+    with use_locale(None):  # the stored record stays in English, as every security log
+        reason = verdict.reason()
     await record_security_event(
         guild_id=guild_id,
         user_id=user_id,
         action=f"security.spam_{verdict.kind.value}",
         severity=Severity.MEDIUM,
-        description=f"Message removed: {verdict.reason()}."
+        description=f"Message removed: {reason}."
         if deleted
-        else f"Spam not removed (missing permission): {verdict.reason()}.",
+        else f"Spam not removed (missing permission): {reason}.",
         metadata={
             "channel_id": channel_id,
             "message_id": message_id,
