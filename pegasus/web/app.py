@@ -38,6 +38,7 @@ from models.security import AuditSource, Severity
 from pegasus import metrics, notify
 from pegasus.config import SQLITE_PREFIX, IpNetwork, Settings
 from pegasus.errors import ConfigError, ValidationError
+from pegasus.i18n import _
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services.audit import (
     ActorContext,
@@ -129,8 +130,10 @@ def resolve_secret(settings: Settings) -> bytes:
     url = settings.database_url
     if not url.startswith(SQLITE_PREFIX) or ":memory:" in url:
         raise ConfigError(
-            "WEB_SECRET is not set: the web server on PostgreSQL needs a secret shared by every "
-            "process; put one of at least 32 characters in .env."
+            _(
+                "WEB_SECRET is not set: the web server on PostgreSQL needs a secret shared by "
+                "every process; put one of at least 32 characters in .env."
+            )
         )
     folder = Path(url[len(SQLITE_PREFIX) :].split("?", 1)[0]).parent
     path = folder / SECRET_FILE_NAME
@@ -261,7 +264,10 @@ class Endpoint:
         limit = state.key_limiter.hit(f"key:{key.id}", key.rate_limit, moment)
         if not limit.allowed:
             state.violations.count(
-                now=now, limit=limit.limit, ip_hash=ip_hash, api_key_id=key.id,
+                now=now,
+                limit=limit.limit,
+                ip_hash=ip_hash,
+                api_key_id=key.id,
                 guild_id=key.guild_id,
             )
             raise ApiProblem(
@@ -347,7 +353,9 @@ class Endpoint:
             raw = source.get(param.name)
             if raw is None:
                 if param.required:
-                    raise ValidationError(f"The {param.name} parameter is required.")
+                    raise ValidationError(
+                        _("The {parameter} parameter is required.").format(parameter=param.name)
+                    )
                 values[param.name] = param.default
             else:
                 values[param.name] = param.parse(without_nul(raw))
@@ -394,7 +402,10 @@ class Endpoint:
             result = result.value
         if isinstance(result, Encoded):
             return web.Response(
-                status=status, body=result.body, headers=headers, content_type=JSON,
+                status=status,
+                body=result.body,
+                headers=headers,
+                content_type=JSON,
                 charset="utf-8",
             )
         if route.media_type != JSON:
@@ -673,8 +684,10 @@ class WebServer:
         except OSError as error:
             await runner.cleanup()
             raise ConfigError(
-                f"WEB_HOST/WEB_PORT: cannot listen on {self.host}:{self.port} "
-                f"({error.strerror}); choose another WEB_PORT or set WEB_ENABLED=false."
+                _(
+                    "WEB_HOST/WEB_PORT: cannot listen on {host}:{port} ({error}); choose "
+                    "another WEB_PORT or set WEB_ENABLED=false."
+                ).format(host=self.host, port=self.port, error=error.strerror)
             ) from None
         self._runner = runner
         server = getattr(site, "_server", None)

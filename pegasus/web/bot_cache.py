@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from pegasus.errors import PermissionDenied, ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.ids import check_snowflake
 from pegasus.ui.checks import require_bot_can_post
 
@@ -33,7 +34,9 @@ def cached_guild(asking: Asking, needs: str, elsewhere: str) -> discord.Guild:
     guild = bot.get_guild(asking.guild_id) if bot is not None else None
     if guild is None:
         raise PermissionDenied(
-            f"This needs {needs}, which only the bot's own process can see: {elsewhere}."
+            _("This needs {needs}, which only the bot's own process can see: {elsewhere}.").format(
+                needs=needs, elsewhere=elsewhere
+            )
         )
     return guild
 
@@ -42,12 +45,12 @@ def check_notify_channel(asking: Asking, channel_id: int | None, elsewhere: str)
     """As `/automation add`: a rule's reports go to a text channel where the bot can post."""
     if channel_id is None:
         return
-    check_snowflake(channel_id, what="a channel id")
-    guild = cached_guild(asking, "the server's channels and the bot's permissions", elsewhere)
+    check_snowflake(channel_id, what=N_("a channel id"))
+    guild = cached_guild(asking, _("the server's channels and the bot's permissions"), elsewhere)
     channel = guild.get_channel(channel_id)
     if not isinstance(channel, discord.TextChannel):
-        raise ValidationError("There is no text channel with that id in this server.")
-    require_bot_can_post(channel, what="the rule's reports", embeds=True)
+        raise ValidationError(_("There is no text channel with that id in this server."))
+    require_bot_can_post(channel, what=_("the rule's reports"), embeds=True)
 
 
 def bot_owner_ids(web: WebState) -> frozenset[int]:

@@ -63,9 +63,7 @@ class GuildRoles:
 
     @property
     def default_role(self) -> RoleFacts:
-        return self.roles.get(self.guild_id) or RoleFacts(
-            self.guild_id, 0, 0, is_default=True
-        )
+        return self.roles.get(self.guild_id) or RoleFacts(self.guild_id, 0, 0, is_default=True)
 
     def top_role(self, role_ids: tuple[int, ...] | list[int]) -> RoleFacts:
         """The highest of `role_ids` (unknown ids ignored), or @everyone for none."""

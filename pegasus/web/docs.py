@@ -127,9 +127,11 @@ def _resolve(schema: Any, schemas: dict[str, Any], depth: int) -> Any:
 
 
 def _problems(document: dict[str, Any]) -> str:
-    parts = ["<section id='problems'><h2>Errors</h2><p>Every error is "
-             "<code>application/problem+json</code>; <code>detail</code> is a sentence that "
-             "says what to do.</p><table><tr><th>Status</th><th>Meaning</th></tr>"]
+    parts = [
+        "<section id='problems'><h2>Errors</h2><p>Every error is "
+        "<code>application/problem+json</code>; <code>detail</code> is a sentence that "
+        "says what to do.</p><table><tr><th>Status</th><th>Meaning</th></tr>"
+    ]
     any_operation = next(
         (item[m] for item in document["paths"].values() for m in _METHODS if m in item), None
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 from models.scheduling import ActionStatus, ScheduledAction
 from pegasus.errors import NotFoundError, PegasusError, ValidationError
+from pegasus.i18n import _
 from pegasus.scheduler import ActionRefused, schedule
 from pegasus.services import giveaways, tickets
 
@@ -134,9 +135,7 @@ async def enqueue(
     kind: JobKind, guild_id: int, payload: Mapping[str, Any], *, actor_id: int | None, now: datetime
 ) -> Job:
     """Queue `kind` for the process that owns `guild_id`, due now; the pending job."""
-    job_id = await schedule(
-        kind.value, now, {**payload, "actor_id": actor_id}, guild_id=guild_id
-    )
+    job_id = await schedule(kind.value, now, {**payload, "actor_id": actor_id}, guild_id=guild_id)
     return await get_job(job_id, guild_id=guild_id)
 
 
@@ -148,7 +147,7 @@ async def get_job(job_id: int, *, guild_id: int | None) -> Job:
         query = query.filter(guild_id=guild_id)
     row = await query.first() if 0 < job_id < 2**63 else None
     if row is None:
-        raise NotFoundError("There is no such job.")
+        raise NotFoundError(_("There is no such job."))
     return Job.from_row(row)
 
 
@@ -162,11 +161,11 @@ async def enqueue_ticket_panel_send(
     """Post panel `panel_id` in `channel_id` (the bot checks the channel when it posts)."""
     panel = await tickets.get_panel(guild_id, panel_id)
     if not tickets.panel_buttons(panel):
-        raise ValidationError(f"Panel `{panel.panel_id}` has no buttons yet: add one first.")
+        raise ValidationError(
+            _("Panel `{panel}` has no buttons yet: add one first.").format(panel=panel.panel_id)
+        )
     payload = {"panel_id": panel.panel_id, "channel_id": channel_id}
-    return await enqueue(
-        JobKind.TICKET_PANEL_SEND, guild_id, payload, actor_id=actor_id, now=now
-    )
+    return await enqueue(JobKind.TICKET_PANEL_SEND, guild_id, payload, actor_id=actor_id, now=now)
 
 
 async def enqueue_ticket_panel_refresh(
@@ -226,7 +225,9 @@ async def enqueue_giveaway_reroll(
 ) -> Job:
     """Draw `count` more winners of an ended giveaway and announce them."""
     if not 1 <= count <= giveaways.MAX_WINNERS:
-        raise ValidationError(f"You can reroll between 1 and {giveaways.MAX_WINNERS} winners.")
+        raise ValidationError(
+            _("You can reroll between 1 and {most} winners.").format(most=giveaways.MAX_WINNERS)
+        )
     giveaway = await giveaways.get_giveaway(guild_id, giveaway_id)
     giveaways.check_can_reroll(giveaway)
     payload = {"giveaway_id": giveaway.giveaway_id, "count": count}
@@ -241,7 +242,7 @@ async def enqueue_greeting_test(
 ) -> Job:
     """Post a test `kind` greeting ("welcome" or "goodbye") for member `member_id`."""
     if kind not in GREETING_KINDS:
-        raise ValidationError("The greeting is either welcome or goodbye.")
+        raise ValidationError(_("The greeting is either welcome or goodbye."))
     payload = {"greeting": kind, "member_id": member_id}
     return await enqueue(JobKind.GREETING_TEST, guild_id, payload, actor_id=actor_id, now=now)
 
@@ -258,7 +259,7 @@ def job_executor(run: JobRun) -> Callable[[ScheduledAction], Awaitable[dict[str,
 
     async def handle(action: ScheduledAction) -> dict[str, Any]:
         if action.guild_id is None:
-            raise ActionRefused("The job names no server.")
+            raise ActionRefused(_("The job names no server."))
         try:
             result = await run(action.guild_id, action.payload)
         except PegasusError as refusal:

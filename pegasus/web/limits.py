@@ -65,8 +65,9 @@ class Limiter:
 
     def sweep(self, now: float) -> None:
         """Forget subjects with nothing in their window."""
-        for subject in [s for s, w in self._windows.items() if not w.times or
-                        w.times[-1] <= now - self.window]:
+        for subject in [
+            s for s, w in self._windows.items() if not w.times or w.times[-1] <= now - self.window
+        ]:
             del self._windows[subject]
 
 

@@ -122,7 +122,10 @@ def from_exception(error: BaseException, request: web.Request) -> web.Response:
         return problem_response(503, DATABASE_UNAVAILABLE, instance=instance)
     reference = uuid.uuid4().hex[:8].upper()
     log.error(
-        "Unexpected error (ref %s) in %s %s", reference, request.method, request.path,
+        "Unexpected error (ref %s) in %s %s",
+        reference,
+        request.method,
+        request.path,
         exc_info=error,
     )
     return problem_response(

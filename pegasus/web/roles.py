@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 
 from pegasus.errors import ConflictError, PermissionDenied, ValidationError, role_ref
+from pegasus.i18n import N_, _
 from pegasus.services import role_delegations
 from pegasus.services.community import require_can_be_autorole
 from pegasus.services.role_delegations import ADMINISTRATOR, Configurer, RoleFacts
@@ -58,7 +59,7 @@ class Asking(Protocol):
     def actor_id(self) -> int: ...
 
 
-UNREADABLE = (
+UNREADABLE = N_(
     "This server's roles can't be read from Discord right now, so a role can't be checked; "
     "set it in Discord, or retry once the bot is in the server."
 )
@@ -71,14 +72,14 @@ async def _guild_roles(call: Asking) -> GuildRoles:
     except (aiohttp.ClientError, TimeoutError):
         roles = None  # Discord unreachable or refusing the token: the same answer as no guild
     if roles is None:
-        raise ConflictError(UNREADABLE)
+        raise ConflictError(_(UNREADABLE))
     return roles
 
 
 def _role(roles: GuildRoles, role_id: int) -> RoleFacts:
     role = roles.roles.get(role_id)
     if role is None:
-        raise ValidationError("{role} is not a role of this server.", role=role_ref(role_id))
+        raise ValidationError(_("{role} is not a role of this server."), role=role_ref(role_id))
     return role
 
 
@@ -88,11 +89,13 @@ async def _key_owner(call: Asking, roles: GuildRoles) -> Configurer:
     try:
         held = await names.member_role_ids(call.guild_id, call.actor_id)
     except (aiohttp.ClientError, TimeoutError):
-        raise ConflictError(UNREADABLE) from None
+        raise ConflictError(_(UNREADABLE)) from None
     if held is None:
         raise PermissionDenied(
-            "This key's owner is not a member of this server, so they can't have me give its "
-            "roles; use a key of a member who could give the role themselves."
+            _(
+                "This key's owner is not a member of this server, so they can't have me give "
+                "its roles; use a key of a member who could give the role themselves."
+            )
         )
     return roles.configurer(call.actor_id, held)
 

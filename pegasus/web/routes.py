@@ -74,6 +74,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import _, format_number
 from pegasus.services.audit import ActorContext
 from pegasus.services.security.apikeys import ApiKeyRecord
 
@@ -120,20 +121,28 @@ class Param:
         if self.type is bool:
             lowered = raw.strip().lower()
             if lowered not in ("true", "false", "1", "0"):
-                raise ValidationError(f"The {self.name} parameter must be true or false.")
+                raise ValidationError(
+                    _("The {parameter} parameter must be true or false.").format(
+                        parameter=self.name
+                    )
+                )
             value = lowered in ("true", "1")
         elif self.type is int:
             text = raw.strip()
             if not re.fullmatch(r"-?\d{1,19}", text):
                 raise ValidationError(
-                    f"The {self.name} parameter must be a whole number, not {shown_input(raw)}."
+                    _("The {parameter} parameter must be a whole number, not {text}.").format(
+                        parameter=self.name, text=shown_input(raw)
+                    )
                 )
             value = int(text)
             low = self.minimum if self.minimum is not None else -(2**63)
             high = self.maximum if self.maximum is not None else 2**63 - 1
             if not low <= value <= high:
                 raise ValidationError(
-                    f"The {self.name} parameter must be between {low:,} and {high:,}."
+                    _("The {parameter} parameter must be between {low} and {high}.").format(
+                        parameter=self.name, low=format_number(low), high=format_number(high)
+                    )
                 )
         else:
             value = raw
@@ -155,13 +164,22 @@ class Param:
 
 
 GUILD_ID = Param(
-    "guild_id", int, "The server's Discord id.", location="path", required=True, minimum=1,
+    "guild_id",
+    int,
+    "The server's Discord id.",
+    location="path",
+    required=True,
+    minimum=1,
     maximum=2**63 - 1,
 )
 CURSOR = Param("cursor", str, "Where the page starts: `next_cursor` of the page before.")
 LIMIT = Param(
-    "limit", int, f"Items per page (1 to {MAX_PAGE_SIZE}).", default=DEFAULT_PAGE_SIZE,
-    minimum=1, maximum=MAX_PAGE_SIZE,
+    "limit",
+    int,
+    f"Items per page (1 to {MAX_PAGE_SIZE}).",
+    default=DEFAULT_PAGE_SIZE,
+    minimum=1,
+    maximum=MAX_PAGE_SIZE,
 )
 
 
@@ -237,15 +255,30 @@ class Route:
         declared = {p.name for p in self.all_params() if p.location == "path"}
         if placeholders != declared:
             raise ValueError(
-                f"{self.method} {self.path}: path placeholders {sorted(placeholders)} and path "
-                f"params {sorted(declared)} differ"
+                _(
+                    "{method} {path}: path placeholders {placeholders} and path params "
+                    "{params} differ"
+                ).format(
+                    method=self.method,
+                    path=self.path,
+                    placeholders=sorted(placeholders),
+                    params=sorted(declared),
+                )
             )
         if self.idempotent and self.method != "POST":
-            raise ValueError(f"{self.method} {self.path}: only POSTs take an Idempotency-Key")
+            raise ValueError(
+                _("{method} {path}: only POSTs take an Idempotency-Key").format(
+                    method=self.method, path=self.path
+                )
+            )
         if not self.path.startswith("/"):
-            raise ValueError(f"{self.path}: paths start with /")
+            raise ValueError(_("{path}: paths start with /").format(path=self.path))
         if self.media_type != JSON and (self.paginated or self.response not in (None, str)):
-            raise ValueError(f"{self.method} {self.path}: a {self.media_type} answer is text")
+            raise ValueError(
+                _("{method} {path}: a {media_type} answer is text").format(
+                    method=self.method, path=self.path, media_type=self.media_type
+                )
+            )
 
 
 class Routes:

@@ -25,6 +25,7 @@ from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import _
 
 __all__ = ["Schema", "dump", "encode", "load", "schema_of"]
 
@@ -85,7 +86,7 @@ def schema_of(tp: Any, components: Components) -> dict[str, Any]:
     if origin in (dict, Mapping) or tp is dict:
         value = args[1] if len(args) == 2 else Any
         return {"type": "object", "additionalProperties": schema_of(value, components)}
-    raise TypeError(f"no JSON schema for {tp!r}")
+    raise TypeError(_("no JSON schema for {type}").format(type=repr(tp)))
 
 
 def _dataclass_schema(tp: type, components: Components) -> dict[str, Any]:
@@ -134,7 +135,7 @@ def dump(value: Any) -> Any:
         return {str(key): dump(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [dump(item) for item in value]
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    raise TypeError(_("cannot write {type} as JSON").format(type=type(value).__name__))
 
 
 def encode(value: Any) -> bytes:
@@ -160,41 +161,50 @@ def load(tp: Any, value: Any, where: str = "the body") -> Any:
                 return load(option, value, where)
             except ValidationError:
                 continue
-        raise ValidationError(f"{where.capitalize()} has an unexpected value.")
+        raise ValidationError(
+            _("{where} has an unexpected value.").format(where=where.capitalize())
+        )
     if origin is Literal:
         if value not in args:
             accepted = ", ".join(str(arg) for arg in args)
-            raise ValidationError(f"{where.capitalize()} must be one of {accepted}.")
+            raise ValidationError(
+                _("{where} must be one of {accepted}.").format(
+                    where=where.capitalize(), accepted=accepted
+                )
+            )
         return value
     if origin in (list, tuple, set, frozenset):
         if not isinstance(value, list):
-            raise ValidationError(f"{where.capitalize()} must be a list.")
+            raise ValidationError(_("{where} must be a list.").format(where=where.capitalize()))
         item = args[0] if args else Any
         items = [load(item, entry, f"each item of {where}") for entry in value]
         return tuple(items) if origin is tuple else items
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, dict):
-            raise ValidationError(f"{where.capitalize()} must be an object.")
+            raise ValidationError(_("{where} must be an object.").format(where=where.capitalize()))
         return value
     return _load_scalar(tp, value, where)
 
 
 def _load_dataclass(tp: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
-        raise ValidationError(f"{where.capitalize()} must be a JSON object.")
+        raise ValidationError(_("{where} must be a JSON object.").format(where=where.capitalize()))
     hints = typing.get_type_hints(tp)
     fields = {item.name: item for item in dataclasses.fields(tp) if item.init}
     unknown = sorted(set(value) - set(fields))
     if unknown:
         raise ValidationError(
-            f"{shown_input(unknown[0])} is not a field of {where}; the fields are "
-            f"{', '.join(fields)}."
+            _("{text} is not a field of {where}; the fields are {fields}.").format(
+                text=shown_input(unknown[0]), where=where, fields=", ".join(fields)
+            )
         )
     arguments = {}
     for name, item in fields.items():
         if name not in value:
             if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
-                raise ValidationError(f"{where.capitalize()} needs `{name}`.")
+                raise ValidationError(
+                    _("{where} needs `{field}`.").format(where=where.capitalize(), field=name)
+                )
             continue
         arguments[name] = load(hints[name], value[name], f"`{name}`")
     return tp(**arguments)
@@ -213,14 +223,18 @@ _SCALAR_WORDS = {
 def _load_scalar(tp: Any, value: Any, where: str) -> Any:
     if tp is None or tp is type(None):
         if value is not None:
-            raise ValidationError(f"{where.capitalize()} must be null.")
+            raise ValidationError(_("{where} must be null.").format(where=where.capitalize()))
         return None
     if isinstance(tp, type) and issubclass(tp, Enum):
         try:
             return tp(value)
         except ValueError:
             accepted = ", ".join(str(member.value) for member in tp)
-            raise ValidationError(f"{where.capitalize()} must be one of {accepted}.") from None
+            raise ValidationError(
+                _("{where} must be one of {accepted}.").format(
+                    where=where.capitalize(), accepted=accepted
+                )
+            ) from None
     if tp is bool and isinstance(value, bool):
         return value
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
@@ -244,4 +258,4 @@ def _load_scalar(tp: Any, value: Any, where: str) -> Any:
         except ValueError:
             pass
     word = _SCALAR_WORDS.get(tp, getattr(tp, "__name__", str(tp)))
-    raise ValidationError(f"{where.capitalize()} must be {word}.")
+    raise ValidationError(_("{where} must be {kind}.").format(where=where.capitalize(), kind=word))

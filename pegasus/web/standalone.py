@@ -20,6 +20,7 @@ import sys
 from pegasus.config import Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
+from pegasus.i18n import ngettext
 from pegasus.notify import ChangeListener
 from pegasus.outage import health
 from pegasus.runner import describe_start_failure, setup_logging
@@ -45,8 +46,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         pending = await pending_migrations()
         if pending:
             raise ConfigError(
-                f"DATABASE_URL: the database lacks {len(pending)} migration(s) "
-                f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
+                ngettext(
+                    "DATABASE_URL: the database lacks {count} migration ({first} ...): run "
+                    "`python -m pegasus db upgrade` first.",
+                    "DATABASE_URL: the database lacks {count} migrations ({first} ...): run "
+                    "`python -m pegasus db upgrade` first.",
+                    len(pending),
+                ).format(count=len(pending), first=pending[0])
             )
         names = RestNames(settings.discord_api_base, settings.discord_token)
         listener = ChangeListener.for_database(settings.database_url, settings.database_ssl)

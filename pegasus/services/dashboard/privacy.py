@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from models.web import WebSession
+from pegasus.i18n import N_
 from pegasus.services.privacy import PrivacyDeclaration, register
 
 
@@ -31,13 +32,13 @@ async def erase_sessions(
 DECLARATION = register(
     PrivacyDeclaration(
         feature="dashboard",
-        explanation=(
+        explanation=N_(
             "Your sign-ins to the web dashboard: when each started and ends, and the servers "
             "and permissions Discord listed for you then (never the sign-in's tokens)."
         ),
         covers=((WebSession, ("user_id", "user_name", "guilds")),),
         export=export_sessions,
         erase=erase_sessions,
-        erased=("your dashboard sign-ins (you are signed out everywhere)",),
+        erased=(N_("your dashboard sign-ins (you are signed out everywhere)"),),
     )
 )

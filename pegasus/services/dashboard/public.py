@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from models.guilds import Guild, GuildSettings, User
 from models.security import AuditSource
+from pegasus.i18n import N_, _
 from pegasus.services.audit import ActorContext
 from pegasus.services.settings import FeatureSettings, Kind, Setting, apply_changes, register
 
@@ -21,8 +22,8 @@ SETTINGS = register(FeatureSettings(
     feature="web",
     model=GuildSettings,
     settings=(
-        Setting("public_pages_enabled", Kind.BOOL, "public pages",
-                "Whether the leaderboards and giveaway draws are public web pages"),
+        Setting("public_pages_enabled", Kind.BOOL, N_("public pages"),
+                N_("Whether the leaderboards and giveaway draws are public web pages")),
     ),
 ))
 
@@ -58,4 +59,4 @@ async def display_names(user_ids: Iterable[int]) -> dict[int, str]:
         return {}
     rows = await User.filter(id__in=wanted).values_list("id", "username", "global_name")
     names = {int(user_id): global_name or username for user_id, username, global_name in rows}
-    return {user_id: names.get(user_id) or "Unknown member" for user_id in wanted}
+    return {user_id: names.get(user_id) or _("Unknown member") for user_id in wanted}

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from pegasus.errors import NotFoundError, PegasusError, ValidationError
+from pegasus.i18n import _
 from pegasus.services import security
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -133,7 +134,7 @@ async def create_key(request: web.Request, session: DashboardSession) -> web.Str
     try:
         chosen = [str(scope) for scope in form.getall("scopes", [])]
         if not chosen:
-            raise ValidationError("Choose at least one scope.")
+            raise ValidationError(_("Choose at least one scope."))
         with acting_from(person_context(request, session)):
             created = await security.create_api_key(
                 owner_id=session.user_id,
@@ -160,7 +161,7 @@ async def _key(
     for key in await _guild_keys(request, session, guild):
         if str(key.id) == wanted:
             return key
-    raise NotFoundError("There is no such API key in this server.")
+    raise NotFoundError(_("There is no such API key in this server."))
 
 
 @needs_session
@@ -193,5 +194,7 @@ async def revoke_key(request: web.Request, session: DashboardSession) -> web.Str
     except PegasusError as refusal:
         sentence = refusal_sentence(refusal, None)
         return await _show(request, session, guild, status=400, errors={"keys": sentence})
-    notice = f"The key {revoked.name} ({revoked.key_prefix}…) is revoked."
+    notice = _("The key {name} ({prefix}…) is revoked.").format(
+        name=revoked.name, prefix=revoked.key_prefix
+    )
     raise notice_redirect(_page_url(guild.id), session.csrf_token, notice)

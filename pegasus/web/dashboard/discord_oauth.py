@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 
+from pegasus.i18n import _
 from pegasus.services.dashboard import DashboardGuild
 
 __all__ = ["SCOPES", "DiscordOAuth", "OAuthFailed", "TokenGrant", "site_of"]
@@ -80,7 +81,7 @@ class DiscordOAuth:
         }
         data = await self._call("POST", "/oauth2/token", data=form)
         if not isinstance(data, dict) or "access_token" not in data:
-            raise OAuthFailed("Discord did not give an access token; try logging in again.")
+            raise OAuthFailed(_("Discord did not give an access token; try logging in again."))
         return TokenGrant(
             str(data["access_token"]),
             int(data.get("expires_in") or 0),
@@ -100,13 +101,13 @@ class DiscordOAuth:
     async def me(self, access_token: str) -> dict[str, Any]:
         data = await self._call("GET", "/users/@me", token=access_token)
         if not isinstance(data, dict) or "id" not in data:
-            raise OAuthFailed("Discord did not say who you are; try logging in again.")
+            raise OAuthFailed(_("Discord did not say who you are; try logging in again."))
         return data
 
     async def guilds(self, access_token: str) -> list[DashboardGuild]:
         data = await self._call("GET", "/users/@me/guilds", token=access_token)
         if not isinstance(data, list):
-            raise OAuthFailed("Discord did not list your servers; try again in a moment.")
+            raise OAuthFailed(_("Discord did not list your servers; try again in a moment."))
         return [DashboardGuild.from_discord(item) for item in data]
 
     async def _call(
@@ -126,13 +127,17 @@ class DiscordOAuth:
                 ) as response,
             ):
                 if response.status == 401:
-                    raise OAuthFailed("Discord no longer accepts this sign-in; log in again.")
+                    raise OAuthFailed(_("Discord no longer accepts this sign-in; log in again."))
                 if response.status >= 400:
                     raise OAuthFailed(
-                        f"Discord refused the sign-in ({response.status}); try logging in again."
+                        _("Discord refused the sign-in ({status}); try logging in again.").format(
+                            status=response.status
+                        )
                     )
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OAuthFailed(
-                f"Discord could not be reached ({type(error).__name__}); try again in a moment."
+                _("Discord could not be reached ({error}); try again in a moment.").format(
+                    error=type(error).__name__
+                )
             ) from None

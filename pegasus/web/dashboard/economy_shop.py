@@ -15,6 +15,7 @@ from aiohttp import web
 
 from models.economy import EconomyShopItem, ShopItemType
 from pegasus.errors import PegasusError, ValidationError
+from pegasus.i18n import _
 from pegasus.services import economy
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -123,14 +124,14 @@ def _required_roles(form: Form, roles: list[tuple[int, str]]) -> list[int]:
     allowed = {role_id for role_id, _ in roles}
     chosen = [str(raw) for raw in form.getall("required_role_ids", [])]
     if any(not raw.isdigit() or int(raw) not in allowed for raw in chosen):
-        raise ValidationError("Choose roles of this server from the list.")
+        raise ValidationError(_("Choose roles of this server from the list."))
     return [int(raw) for raw in dict.fromkeys(chosen)]
 
 
 async def _item(request: web.Request, guild_id: int) -> ShopItem:
     raw = request.match_info["item_id"]
     if not raw.isdigit() or not 0 < int(raw) < 2**63:
-        raise ValidationError("There is no such item in the shop.")
+        raise ValidationError(_("There is no such item in the shop."))
     return await economy.get_item(guild_id, int(raw))
 
 
@@ -143,27 +144,27 @@ async def add_item(request: web.Request, session: DashboardSession) -> web.Strea
     try:
         kind = text(form, "type") or ShopItemType.ITEM.value
         if kind not in {member.value for member in ShopItemType}:
-            raise ValidationError("Choose the item's type from the list.")
+            raise ValidationError(_("Choose the item's type from the list."))
         item_type = ShopItemType(kind)
         asking = Asking(web_state(request), guild.id, session.user_id)
         role = None
         if item_type is ShopItemType.ROLE:  # as /shop-admin add: the role is checked first
-            role_id = id_choice(form, "role_id", roles, "a role")
+            role_id = id_choice(form, "role_id", roles, _("a role"))
             if role_id is None:
-                raise ValidationError("A role item needs the role it grants.")
+                raise ValidationError(_("A role item needs the role it grants."))
             role = await require_can_delegate(asking, role_id)
         required = _required_roles(form, roles)
         effect = economy.build_effect(
             item_type,
             role_id=None if role is None else role.id,
             boost_kind=text(form, "boost_kind"),
-            multiplier=number(form, "multiplier", "The XP boost"),
-            duration_seconds=_minutes(form, "duration_minutes", "The duration"),
+            multiplier=number(form, "multiplier", _("The XP boost")),
+            duration_seconds=_minutes(form, "duration_minutes", _("The duration")),
             message=text(form, "message"),
         )
-        price = number(form, "price", "The price")
+        price = number(form, "price", _("The price"))
         if price is None:
-            raise ValidationError("Give the item's price.")
+            raise ValidationError(_("Give the item's price."))
         with acting_from(person_context(request, session)):
             item = await economy.add_item(
                 guild.id,
@@ -173,17 +174,17 @@ async def add_item(request: web.Request, session: DashboardSession) -> web.Strea
                 item_type=item_type,
                 description=text(form, "description") or "",
                 effect=effect,
-                stock=number(form, "stock", "The stock"),
-                max_per_user=number(form, "max_per_user", "The limit per member"),
-                cooldown_seconds=_minutes(form, "cooldown_minutes", "The cooldown") or 0,
+                stock=number(form, "stock", _("The stock")),
+                max_per_user=number(form, "max_per_user", _("The limit per member")),
+                cooldown_seconds=_minutes(form, "cooldown_minutes", _("The cooldown")) or 0,
                 required_role_ids=required,
-                min_level=number(form, "min_level", "The level"),
+                min_level=number(form, "min_level", _("The level")),
             )
         if role is not None:
             await remember_role_setup(asking, role)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "add", refusal, form)
-    raise _back(guild.id, session, f"{item.name} is in the shop.")
+    raise _back(guild.id, session, _("{item} is in the shop.").format(item=item.name))
 
 
 @needs_session
@@ -199,8 +200,11 @@ async def set_on_sale(request: web.Request, session: DashboardSession) -> web.St
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "items", refusal, None)
-    state = "for sale" if item.enabled else "no longer for sale"
-    raise _back(guild.id, session, f"{item.name} is {state}.")
+    if item.enabled:
+        notice = _("{item} is for sale.").format(item=item.name)
+    else:
+        notice = _("{item} is no longer for sale.").format(item=item.name)
+    raise _back(guild.id, session, notice)
 
 
 @needs_session
@@ -225,4 +229,4 @@ async def remove_item(request: web.Request, session: DashboardSession) -> web.St
             name = await economy.remove_item(guild.id, item.name, actor_id=session.user_id)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "items", refusal, None)
-    raise _back(guild.id, session, f"{name} was removed from the shop.")
+    raise _back(guild.id, session, _("{item} was removed from the shop.").format(item=name))

@@ -26,6 +26,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from pegasus.errors import PegasusError
+from pegasus.i18n import N_, _, current_locale
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
 from pegasus.services.role_delegations import RoleFacts
 from pegasus.services.settings import (
@@ -56,22 +57,22 @@ __all__ = ["PAGE_TITLES", "add_routes", "foreign_id_sentence", "guild_options", 
 # The pages, in the order the guild page lists them; a declared feature without a title here
 # gets a page titled after its name.
 PAGE_TITLES = {
-    "levels": "Levels",
-    "economy": "Economy",
-    "moderation": "Moderation",
-    "tickets": "Tickets",
-    "community": "Community",
-    "security": "Security",
-    "retention": "Data retention",
-    "web": "Public pages",
+    "levels": N_("Levels"),
+    "economy": N_("Economy"),
+    "moderation": N_("Moderation"),
+    "tickets": N_("Tickets"),
+    "community": N_("Community"),
+    "security": N_("Security"),
+    "retention": N_("Data retention"),
+    "web": N_("Public pages"),
 }
 SECTION_TITLES = {
-    "levels": "Levels and level-ups",
-    "levels.rules": "XP rules and rewards",
-    "security": "Alerts, anti-raid and anti-spam",
-    "security.raid": "Raid response",
-    "security.verification": "Verification",
-    "community": "Welcome, goodbye, logging and autoroles",
+    "levels": N_("Levels and level-ups"),
+    "levels.rules": N_("XP rules and rewards"),
+    "security": N_("Alerts, anti-raid and anti-spam"),
+    "security.raid": N_("Raid response"),
+    "security.verification": N_("Verification"),
+    "community": N_("Welcome, goodbye, logging and autoroles"),
 }
 LONG_TEXT = 100  # a text that may be longer than this gets a text area
 
@@ -88,7 +89,7 @@ def _pages() -> dict[str, list[FeatureSettings]]:
 
 
 def _page_title(page: str) -> str:
-    return PAGE_TITLES.get(page) or page.replace("_", " ").capitalize()
+    return _(PAGE_TITLES[page]) if page in PAGE_TITLES else page.replace("_", " ").capitalize()
 
 
 def add_routes(app: web.Application) -> None:
@@ -96,7 +97,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(base, settings_page)
     app.router.add_post(f"{base}/{{feature}}", change_settings)
     # The guild page links each feature it lists to its settings page.
-    links = {_page_title(page): page for page in _ordered_pages()}
+    links = {PAGE_TITLES.get(page) or _page_title(page): page for page in _ordered_pages()}
     pages_module._templates.globals["settings_links"] = links
     previews.add_routes(app)
 
@@ -134,9 +135,11 @@ class Form:
 
     @property
     def save_label(self) -> str:
-        """"Save economy", "Save XP rules and rewards": the title inside a sentence."""
+        """ "Save economy", "Save XP rules and rewards": the title inside a sentence."""
         title = self.title
-        return title if title[:2].isupper() else title[:1].lower() + title[1:]
+        if title[:2].isupper() or current_locale() == "de":  # German nouns keep their capital
+            return title
+        return title[:1].lower() + title[1:]
 
     def shown_values(self) -> dict[str, Any]:
         """What the form's fields show, by setting (a box by whether it is ticked)."""
@@ -160,17 +163,20 @@ def _field(
     names: GuildNames | None,
     error: str | None,
 ) -> Field:
-    label = setting.label[:1].upper() + setting.label[1:]
-    shown = Field(setting.name, label, setting.help, "text", error=error)
+    label = _(setting.label)
+    label = label[:1].upper() + label[1:]
+    shown = Field(setting.name, label, _(setting.help), "text", error=error)
     kind = setting.kind
     if kind is Kind.BOOL:
         shown.control, shown.checked = "checkbox", bool(value)
         if any(s.label == setting.label for s in spec.settings if s is not setting):
-            shown.label = f"{label} on"  # the switch of the setting of the same name
+            shown.label = _("{setting} on").format(
+                setting=label
+            )  # the switch of the setting of the same name
     elif kind in (Kind.INT, Kind.PERCENT, Kind.SECONDS):
         shown.control, shown.value = "number", "" if value is None else str(value)
         shown.minimum, shown.maximum = setting.minimum, setting.maximum
-        shown.unit = {Kind.PERCENT: "%", Kind.SECONDS: "seconds"}.get(kind, "")
+        shown.unit = {Kind.PERCENT: "%", Kind.SECONDS: _("seconds")}.get(kind, "")
         shown.required = not setting.nullable
     elif kind is Kind.TEXT:
         _text_field(shown, setting, value)
@@ -222,7 +228,7 @@ def guild_options(
         for i, text in sorted(known.items(), key=lambda item: item[1].lower())
     ]
     missing = [i for i in chosen if isinstance(i, int) and i not in known]
-    options += [(str(i), f"unknown ({i})", True) for i in missing]
+    options += [(str(i), _("unknown ({id})").format(id=i), True) for i in missing]
     return options
 
 
@@ -233,7 +239,7 @@ def _one_of_guild(shown: Field, setting: Setting, value: Any, names: GuildNames 
     shown.control = "select"
     shown.options = _guild_options(setting, names, {value})
     if setting.nullable:
-        shown.options.insert(0, ("", "not set", value is None))
+        shown.options.insert(0, ("", _("not set"), value is None))
 
 
 def _many_of_guild(shown: Field, setting: Setting, value: Any, names: GuildNames | None) -> None:
@@ -255,11 +261,11 @@ def _form(
     errors = errors or {}
     return Form(
         feature=spec.feature,
-        title=SECTION_TITLES.get(spec.feature) or _page_title(spec.feature),
+        title=_(SECTION_TITLES[spec.feature])
+        if spec.feature in SECTION_TITLES
+        else _page_title(spec.feature),
         version=version,
-        fields=[
-            _field(spec, s, values[s.name], names, errors.get(s.name)) for s in spec.settings
-        ],
+        fields=[_field(spec, s, values[s.name], names, errors.get(s.name)) for s in spec.settings],
     )
 
 
@@ -325,8 +331,13 @@ def _in_guild_refusal(
 
 def foreign_id_sentence(entity_id: int, *, roles: bool) -> str:
     """Why an id sent for a role or a channel of `guild_options` is refused."""
-    what = "role" if roles else "text channel"
-    return f"This server has no {what} with the id {entity_id}: choose one from the list."
+    if roles:
+        return _("This server has no role with the id {id}: choose one from the list.").format(
+            id=entity_id
+        )
+    return _("This server has no text channel with the id {id}: choose one from the list.").format(
+        id=entity_id
+    )
 
 
 async def _refuse_foreign_ids(
@@ -466,9 +477,7 @@ async def _add_previews(
     request: web.Request, session: DashboardSession, guild: DashboardGuild, forms: list[Form]
 ) -> bool:
     """Give the forms that hold a message their preview; whether any form has one."""
-    holding = [
-        form for form in forms if any(f.name in previews.PREVIEWED for f in form.fields)
-    ]
+    holding = [form for form in forms if any(f.name in previews.PREVIEWED for f in form.fields)]
     if not holding:
         return False
     viewer = await previews.viewer_of(request, session, guild)
@@ -541,5 +550,5 @@ async def change_settings(request: web.Request, session: DashboardSession) -> we
         shown = _form(spec, current, settings_version(current), names)
     else:
         shown = _form(spec, values, version, names, errors)
-    shown.error = refusal or "Nothing was saved: correct the fields marked below."
+    shown.error = refusal or _("Nothing was saved: correct the fields marked below.")
     return await _show(request, session, guild, page, specs, replaced=shown, status=status)

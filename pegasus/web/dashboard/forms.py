@@ -15,6 +15,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from pegasus.errors import PegasusError, Ref, ValidationError
+from pegasus.i18n import _
 from pegasus.web.discord_names import GuildNames, NameSource
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ async def person_names(names: NameSource | None, user_ids: set[int]) -> dict[int
                 name = await names.user_name(user_id)
             except (aiohttp.ClientError, TimeoutError):
                 name = None
-        found[user_id] = name or f"user {user_id}"
+        found[user_id] = name or _("user {id}").format(id=user_id)
     return found
 
 
@@ -102,14 +103,16 @@ def number(form: Form, name: str, what: str) -> int | None:
     if value is None:
         return None
     if not value.isdigit() or len(value) > 20:
-        raise ValidationError(f"{what} must be a whole number.")
+        # Translators: {what} names the field, e.g. "The level".
+        raise ValidationError(_("{what} must be a whole number.").format(what=what))
     return int(value)
 
 
 def id_choice(form: Form, name: str, allowed: list[tuple[int, str]], what: str) -> int | None:
     value = number(form, name, what)
     if value is not None and value not in {cid for cid, _ in allowed}:
-        raise ValidationError(f"Choose {what} of this server from the list.")
+        # Translators: {what} is e.g. "a role", "a channel".
+        raise ValidationError(_("Choose {what} of this server from the list.").format(what=what))
     return value
 
 

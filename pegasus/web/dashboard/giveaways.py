@@ -23,6 +23,7 @@ from aiohttp import web
 
 from models.giveaways import GiveawayStatus
 from pegasus.errors import PegasusError, ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services import giveaways as service
 from pegasus.services.audit import acting_from, ensure_rows, record_audit
 from pegasus.services.dashboard import (
@@ -63,10 +64,10 @@ POSTABLE = frozenset({0})  # text channels: where `/giveaway start` posts
 RUNNING = (GiveawayStatus.SCHEDULED, GiveawayStatus.ACTIVE)
 FINISHED = (GiveawayStatus.ENDED, GiveawayStatus.CANCELLED)
 JOB_TITLES = {
-    jobs.JobKind.GIVEAWAY_POST.value: "Posting the giveaway",
-    jobs.JobKind.GIVEAWAY_END.value: "Ending the giveaway",
-    jobs.JobKind.GIVEAWAY_REROLL.value: "Rerolling the giveaway",
-    jobs.JobKind.GIVEAWAY_REFRESH.value: "Updating the giveaway's message",
+    jobs.JobKind.GIVEAWAY_POST.value: N_("Posting the giveaway"),
+    jobs.JobKind.GIVEAWAY_END.value: N_("Ending the giveaway"),
+    jobs.JobKind.GIVEAWAY_REROLL.value: N_("Rerolling the giveaway"),
+    jobs.JobKind.GIVEAWAY_REFRESH.value: N_("Updating the giveaway's message"),
 }
 
 
@@ -150,7 +151,7 @@ async def _show_list(
         running=running,
         finished=finished,
         job=job,
-        job_title=JOB_TITLES.get(job.kind, "") if job else "",
+        job_title=_(JOB_TITLES[job.kind]) if job and job.kind in JOB_TITLES else "",
         job_winners=_job_winners(job),
         people=await _names_of(running + finished, _job_winners(job)),
         text_channels=channel_choices(names, POSTABLE),
@@ -229,7 +230,7 @@ async def _show_one(
             f"/public/guilds/{guild.id}/giveaways/{giveaway.giveaway_id}" if public else None
         ),
         job=job,
-        job_title=JOB_TITLES.get(job.kind, "") if job else "",
+        job_title=_(JOB_TITLES[job.kind]) if job and job.kind in JOB_TITLES else "",
         job_winners=_job_winners(job),
         people=people,
         channel_name=lambda cid: names.channel_name(cid) if names else None,
@@ -257,42 +258,47 @@ def _duration(form: Form, name: str, what: str) -> int | None:
     try:
         return parse_duration(value)
     except ValidationError as refusal:
-        raise ValidationError(f"{what}: {refusal.plain()}") from refusal
+        raise ValidationError(
+            _("{what}: {refusal}").format(what=what, refusal=refusal.plain())
+        ) from refusal
 
 
 def _requirements(form: Form, roles: list[tuple[int, str]]) -> service.Requirements:
-    required = id_choice(form, "required_role_id", roles, "a required role")
+    required = id_choice(form, "required_role_id", roles, _("a required role"))
     return service.Requirements(
         role_ids=(required,) if required else (),
-        min_level=number(form, "min_level", "The minimum level"),
-        min_account_age_days=number(form, "min_account_age_days", "The minimum account age"),
-        min_server_age_days=number(form, "min_server_age_days", "The minimum server age"),
+        min_level=number(form, "min_level", _("The minimum level")),
+        min_account_age_days=number(form, "min_account_age_days", _("The minimum account age")),
+        min_server_age_days=number(form, "min_server_age_days", _("The minimum server age")),
     )
 
 
 def _bonus(form: Form, roles: list[tuple[int, str]]) -> service.BonusEntries:
-    bonus_role = id_choice(form, "bonus_role_id", roles, "a bonus role")
-    extra = number(form, "bonus_entries", "The bonus entries")
+    bonus_role = id_choice(form, "bonus_role_id", roles, _("a bonus role"))
+    extra = number(form, "bonus_entries", _("The bonus entries"))
     if extra is not None and bonus_role is None:
-        raise ValidationError("Choose the bonus role that gives the bonus entries.")
+        raise ValidationError(_("Choose the bonus role that gives the bonus entries."))
     return service.BonusEntries(
         roles=((bonus_role, extra or 1),) if bonus_role else (),
-        booster=number(form, "booster_bonus", "The booster bonus") or 0,
+        booster=number(form, "booster_bonus", _("The booster bonus")) or 0,
     )
 
 
 def _draft(
-    form: Form, guild_id: int, host_id: int, channels: list[tuple[int, str]],
+    form: Form,
+    guild_id: int,
+    host_id: int,
+    channels: list[tuple[int, str]],
     roles: list[tuple[int, str]],
 ) -> service.GiveawayDraft:
     """The form as `/giveaway start` and the API's body make their draft."""
-    channel_id = id_choice(form, "channel_id", channels, "a text channel")
+    channel_id = id_choice(form, "channel_id", channels, _("a text channel"))
     if channel_id is None:
-        raise ValidationError("Choose the text channel to post the giveaway in.")
-    duration = _duration(form, "duration", "How long it lasts")
+        raise ValidationError(_("Choose the text channel to post the giveaway in."))
+    duration = _duration(form, "duration", _("How long it lasts"))
     if duration is None:
-        raise ValidationError("Say how long the giveaway lasts, e.g. 1h or 2d.")
-    winners = number(form, "winners", "The number of winners")
+        raise ValidationError(_("Say how long the giveaway lasts, e.g. 1h or 2d."))
+    winners = number(form, "winners", _("The number of winners"))
     return service.GiveawayDraft(
         guild_id=guild_id,
         channel_id=channel_id,
@@ -301,7 +307,7 @@ def _draft(
         winner_count=1 if winners is None else winners,
         duration_seconds=duration,
         description=text(form, "description"),
-        starts_in_seconds=_duration(form, "starts_in", "Starts in") or 0,
+        starts_in_seconds=_duration(form, "starts_in", _("Starts in")) or 0,
         requirements=_requirements(form, roles),
         bonus=_bonus(form, roles),
     )
@@ -322,7 +328,10 @@ def _draft_record(draft: service.GiveawayDraft) -> dict[str, Any]:
 
 
 async def _audit(
-    guild_id: int, session: DashboardSession, action: str, giveaway_id: str,
+    guild_id: int,
+    session: DashboardSession,
+    action: str,
+    giveaway_id: str,
     after: Mapping[str, Any],
 ) -> None:
     """One audit row for a change the giveaway services do not audit themselves."""
@@ -349,7 +358,10 @@ async def create_giveaway(request: web.Request, session: DashboardSession) -> we
     names = await guild_names(request, guild.id)
     try:
         draft = _draft(
-            form, guild.id, session.user_id, channel_choices(names, POSTABLE),
+            form,
+            guild.id,
+            session.user_id,
+            channel_choices(names, POSTABLE),
             role_choices(names, guild.id),
         )
         with acting_from(person_context(request, session)):
@@ -359,7 +371,10 @@ async def create_giveaway(request: web.Request, session: DashboardSession) -> we
                 guild.id, giveaway.giveaway_id, actor_id=session.user_id, now=_now(request)
             )
             await _audit(
-                guild.id, session, "giveaway.create", giveaway.giveaway_id,
+                guild.id,
+                session,
+                "giveaway.create",
+                giveaway.giveaway_id,
                 {**_draft_record(draft), "job": job.id},
             )
     except PegasusError as refusal:
@@ -389,15 +404,21 @@ async def reroll_giveaway(request: web.Request, session: DashboardSession) -> we
     giveaway_id = request.match_info["giveaway_id"]
     form = await request.post()
     try:
-        count = number(form, "count", "The number of new winners")
+        count = number(form, "count", _("The number of new winners"))
         with acting_from(person_context(request, session)):
             job = await jobs.enqueue_giveaway_reroll(
-                guild.id, giveaway_id, 1 if count is None else count,
-                actor_id=session.user_id, now=_now(request),
+                guild.id,
+                giveaway_id,
+                1 if count is None else count,
+                actor_id=session.user_id,
+                now=_now(request),
             )
             giveaway = await service.get_giveaway(guild.id, giveaway_id)
             await _audit(
-                guild.id, session, "giveaway.reroll", giveaway.giveaway_id,
+                guild.id,
+                session,
+                "giveaway.reroll",
+                giveaway.giveaway_id,
                 {"count": 1 if count is None else count, "job": job.id},
             )
     except PegasusError as refusal:
@@ -442,7 +463,10 @@ async def cancel_giveaway(request: web.Request, session: DashboardSession) -> we
                 guild.id, cancelled.giveaway_id, actor_id=session.user_id, now=_now(request)
             )
             await _audit(
-                guild.id, session, "giveaway.cancel", cancelled.giveaway_id,
+                guild.id,
+                session,
+                "giveaway.cancel",
+                cancelled.giveaway_id,
                 {"status": cancelled.status.value, "job": job.id if job else None},
             )
     except PegasusError as refusal:
@@ -464,7 +488,11 @@ async def _refused_list(
     """The list again, with the service's sentence next to the form and what was typed kept."""
     sentence = refusal_sentence(refusal, await guild_names(request, guild.id))
     return await _show_list(
-        request, session, guild, status=400, errors={form_name: sentence},
+        request,
+        session,
+        guild,
+        status=400,
+        errors={form_name: sentence},
         sent=sent_back(form_name, form),
     )
 

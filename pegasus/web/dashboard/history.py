@@ -26,6 +26,7 @@ from aiohttp import web
 
 from models.security import AuditSource
 from pegasus.errors import ConflictError, PegasusError, ValidationError, channel_ref, role_ref
+from pegasus.i18n import N_, _
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
 from pegasus.services.log_readers import (
@@ -63,8 +64,12 @@ if TYPE_CHECKING:
 __all__ = ["add_routes"]
 
 PER_PAGE = 25
-SOURCES = {AuditSource.DISCORD: "command", AuditSource.API: "API", AuditSource.WEB: "web"}
-UNREADABLE_NAMES = (
+SOURCES = {
+    AuditSource.DISCORD: N_("command"),
+    AuditSource.API: N_("API"),
+    AuditSource.WEB: N_("web"),
+}
+UNREADABLE_NAMES = N_(
     "This server's channels and roles can't be read from Discord right now, so the old values "
     "can't be checked; nothing was changed. Try again in a minute."
 )
@@ -98,7 +103,7 @@ class ShownEntry:
 
 
 def source_word(source: AuditSource) -> str:
-    return SOURCES.get(source, source.value)
+    return _(SOURCES[source]) if source in SOURCES else source.value
 
 
 def settings_spec(entry: AuditEntry) -> FeatureSettings | None:
@@ -124,7 +129,7 @@ def shown_value(
 ) -> str:
     """A value as people read it: the declaration's words, channels and roles by name."""
     if spec is None or key not in spec:
-        return "not set" if value is None else _plain(value)
+        return _("not set") if value is None else _plain(value)
     setting = spec[key]
     if value is None:
         return setting.show(value)
@@ -133,7 +138,7 @@ def shown_value(
     if setting.kind is Kind.ROLE:
         return _role(names, value)
     if setting.kind is Kind.IDS and isinstance(value, list):
-        return ", ".join(_channel_or_role(names, item) for item in value) or "none"
+        return ", ".join(_channel_or_role(names, item) for item in value) or _("none")
     try:
         return setting.show(value)
     except (TypeError, ValueError):  # a value stored before the declaration changed
@@ -142,20 +147,24 @@ def shown_value(
 
 def _plain(value: Any) -> str:
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return _("on") if value else _("off")
     if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
+        return ", ".join(map(str, value)) or _("none")
     return str(value)
 
 
 def _channel(names: GuildNames | None, channel_id: Any) -> str:
     name = names.channel_name(channel_id) if names is not None else None
-    return f"#{name}" if name else f"channel {channel_id} (deleted or unknown)"
+    if name:
+        return f"#{name}"
+    return _("channel {id} (deleted or unknown)").format(id=channel_id)
 
 
 def _role(names: GuildNames | None, role_id: Any) -> str:
     name = names.role_name(role_id) if names is not None else None
-    return f"@{name}" if name else f"role {role_id} (deleted or unknown)"
+    if name:
+        return f"@{name}"
+    return _("role {id} (deleted or unknown)").format(id=role_id)
 
 
 def _channel_or_role(names: GuildNames | None, item: Any) -> str:
@@ -171,7 +180,7 @@ def _changes(
     return tuple(
         Change(
             key=key,
-            label=spec[key].label if spec is not None and key in spec else key,
+            label=_(spec[key].label) if spec is not None and key in spec else key,
             old=shown_value(spec, key, before.get(key), names),
             new=shown_value(spec, key, after.get(key), names),
         )
@@ -211,7 +220,7 @@ def _wanted(request: web.Request) -> Wanted:
     if cursor:
         moment, entry_id = decode_cursor(cursor, 2)
         if not isinstance(moment, datetime) or not isinstance(entry_id, uuid.UUID):
-            raise ValidationError("This page's link is not one the history gave; start again.")
+            raise ValidationError(_("This page's link is not one the history gave; start again."))
         after = (moment, entry_id)
     return Wanted(
         feature=query.get("feature", "").strip().lower(),
@@ -241,7 +250,7 @@ async def history_page(request: web.Request, session: DashboardSession) -> web.S
         ShownEntry(
             entry=entry,
             feature=entry.feature,
-            who=people.get(entry.actor_id, "the bot") if entry.actor_id else "the bot",
+            who=people.get(entry.actor_id, _("the bot")) if entry.actor_id else _("the bot"),
             source=source_word(entry.source),
             changes=_changes(entry, settings_spec(entry), guild_names),
             restorable=settings_spec(entry) is not None,
@@ -323,7 +332,7 @@ async def restore(request: web.Request, session: DashboardSession) -> web.Stream
     rows = [
         Change(
             key=key,
-            label=spec[key].label,
+            label=_(spec[key].label),
             old=shown_value(spec, key, current.get(key), guild_names),
             new=shown_value(spec, key, value, guild_names),
         )
@@ -337,7 +346,7 @@ async def restore(request: web.Request, session: DashboardSession) -> web.Stream
         entry=entry,
         feature=spec.feature,
         rows=rows,
-        changed_since=[spec[key].label for key in changed_since],
+        changed_since=[_(spec[key].label) for key in changed_since],
         unchanged=all(current.get(key) == value for key, value in old.items()),
         version=settings_version(current),
         error=error,
@@ -418,26 +427,32 @@ async def _require_existing(
         return
     guild_names = await _guild_names(names, guild_id)
     if guild_names is None:
-        raise ConflictError(UNREADABLE_NAMES)
+        raise ConflictError(_(UNREADABLE_NAMES))
     for key, ids in new.items():
         kind = spec[key].kind
         for item in ids:
             if kind is Kind.CHANNEL and not guild_names.is_text_channel(item):
                 raise ValidationError(
-                    "{channel} no longer exists in this server (or is not a text channel), so "
-                    f"the {spec[key].label} can't be set back to it; nothing was changed.",
+                    _(
+                        "{channel} no longer exists in this server (or is not a text channel), "
+                        "so the {setting} can't be set back to it; nothing was changed."
+                    ).format(channel="{channel}", setting=_(spec[key].label)),
                     channel=channel_ref(item),
                 )
             if kind is Kind.ROLE and guild_names.role_name(item) is None:
                 raise ValidationError(
-                    "{role} no longer exists in this server, so the "
-                    f"{spec[key].label} can't be set back to it; nothing was changed.",
+                    _(
+                        "{role} no longer exists in this server, so the {setting} can't be set "
+                        "back to it; nothing was changed."
+                    ).format(role="{role}", setting=_(spec[key].label)),
                     role=role_ref(item),
                 )
             if kind is Kind.IDS and not (
                 guild_names.channel_name(item) or guild_names.role_name(item)
             ):
                 raise ValidationError(
-                    f"{item} is no longer a channel or role of this server, so the "
-                    f"{spec[key].label} can't be set back to it; nothing was changed."
+                    _(
+                        "{id} is no longer a channel or role of this server, so the {setting} "
+                        "can't be set back to it; nothing was changed."
+                    ).format(id=item, setting=_(spec[key].label))
                 )

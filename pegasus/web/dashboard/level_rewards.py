@@ -14,6 +14,7 @@ from aiohttp import web
 
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier
 from pegasus.errors import PegasusError, ValidationError
+from pegasus.i18n import _, format_number
 from pegasus.services import levels as service
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -119,7 +120,7 @@ async def _refused(
 def _path_number(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
     if not raw.isdigit() or len(raw) > 19:
-        raise ValidationError("There is no such entry.")
+        raise ValidationError(_("There is no such entry."))
     return int(raw)
 
 
@@ -129,13 +130,13 @@ async def add_reward(request: web.Request, session: DashboardSession) -> web.Str
     form = await request.post()
     names = await guild_names(request, guild.id)
     try:
-        level = number(form, "level", "The level")
-        role_id = id_choice(form, "role_id", role_choices(names, guild.id), "a role")
+        level = number(form, "level", _("The level"))
+        role_id = id_choice(form, "role_id", role_choices(names, guild.id), _("a role"))
         if level is None or role_id is None:
-            raise ValidationError("Give the level and choose the role.")
+            raise ValidationError(_("Give the level and choose the role."))
         mode_text = text(form, "mode")
         if mode_text is not None and mode_text not in {mode.value for mode in RewardMode}:
-            raise ValidationError("Choose a reward mode from the list.")
+            raise ValidationError(_("Choose a reward mode from the list."))
         asking = Asking(web_state(request), guild.id, session.user_id)
         role = await require_can_delegate(asking, role_id)
         with acting_from(person_context(request, session)):
@@ -151,7 +152,13 @@ async def add_reward(request: web.Request, session: DashboardSession) -> web.Str
     except PegasusError as refusal:
         return await _refused(request, session, guild, "reward", refusal, form)
     name = names.role_name(reward.role_id) if names else None
-    raise _back(guild.id, session, f"@{name or reward.role_id} is given at level {reward.level:,}.")
+    raise _back(
+        guild.id,
+        session,
+        _("@{role} is given at level {level}.").format(
+            role=name or reward.role_id, level=format_number(reward.level)
+        ),
+    )
 
 
 @needs_session
@@ -163,12 +170,16 @@ async def remove_reward(request: web.Request, session: DashboardSession) -> web.
             await service.remove_reward(guild.id, level, role_id, actor_id=session.user_id)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "rewards", refusal, None)
-    raise _back(guild.id, session, f"The reward of level {level:,} was removed.")
+    raise _back(
+        guild.id,
+        session,
+        _("The reward of level {level} was removed.").format(level=format_number(level)),
+    )
 
 
 def _target(value: str | None) -> MultiplierTarget:
     if value not in {target.value for target in MultiplierTarget}:
-        raise ValidationError("Choose whether the multiplier is a role's or a channel's.")
+        raise ValidationError(_("Choose whether the multiplier is a role's or a channel's."))
     return MultiplierTarget(value)
 
 
@@ -180,20 +191,29 @@ async def set_multiplier(request: web.Request, session: DashboardSession) -> web
     try:
         target = _target(text(form, "target"))
         if target is MultiplierTarget.ROLE:
-            target_id = id_choice(form, "role_id", role_choices(names, guild.id), "a role")
+            target_id = id_choice(form, "role_id", role_choices(names, guild.id), _("a role"))
         else:
             choices = channel_choices(names, MULTIPLIER_CHANNELS)
-            target_id = id_choice(form, "channel_id", choices, "a channel")
-        percent = number(form, "percent", "The multiplier")
+            target_id = id_choice(form, "channel_id", choices, _("a channel"))
+        percent = number(form, "percent", _("The multiplier"))
         if target_id is None or percent is None:
-            raise ValidationError(f"Choose the {target.value} and give the multiplier in %.")
+            raise ValidationError(
+                _("Choose the role and give the multiplier in %.")
+                if target is MultiplierTarget.ROLE
+                else _("Choose the channel and give the multiplier in %.")
+            )
         with acting_from(person_context(request, session)):
             await service.set_multiplier(
                 guild.id, target, target_id, percent, actor_id=session.user_id
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "multiplier", refusal, form)
-    raise _back(guild.id, session, f"The {target.value}'s XP multiplier is {percent}%.")
+    notice = (
+        _("The role's XP multiplier is {percent}%.")
+        if target is MultiplierTarget.ROLE
+        else _("The channel's XP multiplier is {percent}%.")
+    )
+    raise _back(guild.id, session, notice.format(percent=percent))
 
 
 @needs_session
@@ -206,4 +226,10 @@ async def remove_multiplier(request: web.Request, session: DashboardSession) -> 
             await service.remove_multiplier(guild.id, target, target_id, actor_id=session.user_id)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "multipliers", refusal, None)
-    raise _back(guild.id, session, f"The {target.value}'s XP multiplier was removed.")
+    raise _back(
+        guild.id,
+        session,
+        _("The role's XP multiplier was removed.")
+        if target is MultiplierTarget.ROLE
+        else _("The channel's XP multiplier was removed."),
+    )

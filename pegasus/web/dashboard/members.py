@@ -6,6 +6,7 @@ import aiohttp
 from aiohttp import web
 
 from pegasus.errors import NotFoundError
+from pegasus.i18n import _
 from pegasus.services import member_timeline
 from pegasus.services.dashboard import DashboardSession
 from pegasus.web.dashboard.pages import DASHBOARD_PREFIX, managed_guild, needs_session, render
@@ -66,6 +67,6 @@ def _no_member(session: DashboardSession) -> web.Response:
         "error.html",
         status=404,
         session=session,
-        title="Not found",
-        message="This server's records have no member with this id.",
+        title=_("Not found"),
+        message=_("This server's records have no member with this id."),
     )

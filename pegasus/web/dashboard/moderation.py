@@ -24,6 +24,7 @@ import discord
 from aiohttp import web
 
 from pegasus.errors import NotFoundError, PegasusError, ValidationError
+from pegasus.i18n import N_, _, format_number, ngettext
 from pegasus.services import moderation
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -81,18 +82,25 @@ TARGET_FIELDS = {
 }
 AMBIGUOUS_SHOWN = 5  # members named when a name fits several
 MENTION = re.compile(r"<@!?(\d+)>")  # a member pasted as Discord writes a mention
-ELSEWHERE = "use {} in Discord, or the dashboard served by the bot itself"
+ELSEWHERE = N_("use {command} in Discord, or the dashboard served by the bot itself")
 TRIGGERS = {
-    TriggerType.WARN_COUNT: "Number of active warnings",
-    TriggerType.LEVEL_TOTAL: "Total level of active warnings",
+    TriggerType.WARN_COUNT: N_("Number of active warnings"),
+    TriggerType.LEVEL_TOTAL: N_("Total level of active warnings"),
 }
 ACTIONS = {
-    AutomationActionType.TIMEOUT: "Time out (needs a duration)",
-    AutomationActionType.MUTE: "Mute with the muted role",
-    AutomationActionType.KICK: "Kick",
-    AutomationActionType.BAN: "Ban",
-    AutomationActionType.ROLE: "Give a role",
-    AutomationActionType.MESSAGE: "Send them a message",
+    AutomationActionType.TIMEOUT: N_("Time out (needs a duration)"),
+    AutomationActionType.MUTE: N_("Mute with the muted role"),
+    AutomationActionType.KICK: N_("Kick"),
+    AutomationActionType.BAN: N_("Ban"),
+    AutomationActionType.ROLE: N_("Give a role"),
+    AutomationActionType.MESSAGE: N_("Send them a message"),
+}
+# An action in the description of a rule's steps ("ban for 7d").
+STEP_WORDS = {
+    AutomationActionType.TIMEOUT: N_("timeout"),
+    AutomationActionType.MUTE: N_("mute"),
+    AutomationActionType.KICK: N_("kick"),
+    AutomationActionType.BAN: N_("ban"),
 }
 
 
@@ -118,10 +126,14 @@ def describe_step(step: Mapping[str, Any], role_name: str | None = None) -> str:
     kind = AutomationActionType(step["type"])
     seconds = step.get("duration_seconds")
     if kind is AutomationActionType.ROLE:
-        return f"give @{role_name or step.get('role_id')}"
+        return _("give @{role}").format(role=role_name or step.get("role_id"))
     if kind is AutomationActionType.MESSAGE:
-        return "send them a message"
-    return f"{kind.value} for {format_duration(seconds)}" if seconds else kind.value
+        return _("send them a message")
+    action = _(STEP_WORDS[kind]) if kind in STEP_WORDS else kind.value
+    if not seconds:
+        return action
+    # Translators: a rule's step, e.g. "ban for 7d".
+    return _("{action} for {duration}").format(action=action, duration=format_duration(seconds))
 
 
 # what the page shows -------------------------------------------------------------------------
@@ -152,11 +164,14 @@ async def _show(
         automations=await moderation.list_automations(guild.id),
         describe_trigger=moderation.describe_trigger,
         describe_step=lambda step: describe_step(step, role_name(step.get("role_id"))),
+        describe_steps=lambda rule: ", ".join(
+            describe_step(step, role_name(step.get("role_id"))) for step in rule.actions
+        ),
         blacklist=blacklist,
         people=await person_names(web_state(request).names, users),
         config=await moderation.get_settings(guild.id),
-        triggers=[(kind.value, label) for kind, label in TRIGGERS.items()],
-        actions=[(kind.value, label) for kind, label in ACTIONS.items()],
+        triggers=[(kind.value, _(label)) for kind, label in TRIGGERS.items()],
+        actions=[(kind.value, _(label)) for kind, label in ACTIONS.items()],
         target_options=_target_options(names, sent or {}),
         roles=role_choices(names, guild.id),
         text_channels=channel_choices(names, TEXT_CHANNELS),
@@ -223,7 +238,8 @@ async def _rule(request: web.Request, guild_id: int) -> Automation:
 def _choice(form: Form, name: str, allowed: Mapping[Any, str], what: str) -> str:
     value = text(form, name) or ""
     if value not in {str(key) for key in allowed}:
-        raise ValidationError(f"Choose {what} from the list.")
+        # Translators: {what} is e.g. "the action".
+        raise ValidationError(_("Choose {what} from the list.").format(what=what))
     return value
 
 
@@ -240,32 +256,32 @@ async def add_automation(request: web.Request, session: DashboardSession) -> web
     names = await guild_names(request, guild.id)
     asking = Asking(web_state(request), guild.id, session.user_id)
     try:
-        trigger = _choice(form, "trigger", TRIGGERS, "what to count")
-        kind = _choice(form, "action", ACTIONS, "the action")
+        trigger = _choice(form, "trigger", TRIGGERS, _("what to count"))
+        kind = _choice(form, "action", ACTIONS, _("the action"))
         role = None
-        role_id = id_choice(form, "role_id", role_choices(names, guild.id), "a role")
+        role_id = id_choice(form, "role_id", role_choices(names, guild.id), _("a role"))
         if kind == AutomationActionType.ROLE and role_id is not None:
             role = await require_can_delegate(asking, role_id)  # checked first, as the command
         notify_id = id_choice(
-            form, "notify_channel_id", channel_choices(names, TEXT_CHANNELS), "a text channel"
+            form, "notify_channel_id", channel_choices(names, TEXT_CHANNELS), _("a text channel")
         )
-        check_notify_channel(asking, notify_id, ELSEWHERE.format("/automation add"))
+        check_notify_channel(asking, notify_id, _(ELSEWHERE).format(command="/automation add"))
         step = moderation.build_action(
             kind,
             duration_seconds=_duration(form),
             role_id=None if role is None else role.id,
             message=text(form, "message"),
         )
-        value = number(form, "value", "The threshold")
+        value = number(form, "value", _("The threshold"))
         if value is None:
-            raise ValidationError("Give the threshold that sets the rule off.")
+            raise ValidationError(_("Give the threshold that sets the rule off."))
         with acting_from(person_context(request, session)):
             created = await moderation.add_automation(
                 guild.id,
                 name=str(form.get("name", "")),
                 trigger_type=trigger,
                 trigger_value=value,
-                window_days=number(form, "window_days", "The window"),
+                window_days=number(form, "window_days", _("The window")),
                 actions=[step],
                 notify_channel_id=notify_id,
                 actor_id=session.user_id,
@@ -277,7 +293,10 @@ async def add_automation(request: web.Request, session: DashboardSession) -> web
         return await _refused(request, session, guild, "add", refusal, form)
     switch_on = f"{_page_url(guild.id)}/automations/{created.automation_id}/switch-on"
     raise _back(
-        guild.id, session, f"{created.name} was added, switched off.", switch_on
+        guild.id,
+        session,
+        _("{rule} was added, switched off.").format(rule=created.name),
+        switch_on,
     )
 
 
@@ -327,7 +346,8 @@ async def switch_automation(request: web.Request, session: DashboardSession) -> 
                 )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "automations", refusal, None)
-    raise _back(guild.id, session, f"{rule.name} is {'on' if rule.enabled else 'off'}.")
+    notice = _("{rule} is on.") if rule.enabled else _("{rule} is off.")
+    raise _back(guild.id, session, notice.format(rule=rule.name))
 
 
 @needs_session
@@ -350,18 +370,20 @@ async def remove_automation(request: web.Request, session: DashboardSession) -> 
         rule = await _rule(request, guild.id)
         with acting_from(person_context(request, session)):
             await moderation.remove_automation(
-                guild.id, rule.automation_id, actor_id=session.user_id,
+                guild.id,
+                rule.automation_id,
+                actor_id=session.user_id,
                 now=web_state(request).clock(),
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, "automations", refusal, None)
-    raise _back(guild.id, session, f"{rule.name} was deleted.")
+    raise _back(guild.id, session, _("{rule} was deleted.").format(rule=rule.name))
 
 
 # the blacklist ---------------------------------------------------------------------------------
 def _kind(raw: str | None) -> BlacklistEntityType:
     if raw not in {str(kind) for kind in moderation.GUILD_KINDS}:
-        raise ValidationError("Choose what to blacklist from the list: a user, role or channel.")
+        raise ValidationError(_("Choose what to blacklist from the list: a user, role or channel."))
     return BlacklistEntityType(raw)
 
 
@@ -383,9 +405,9 @@ def _target_field(form: Form) -> tuple[BlacklistEntityType, str]:
     """The kind of target the form names, by the one of its fields that is filled in."""
     filled = [(kind, name) for kind, name in TARGET_FIELDS.items() if text(form, name)]
     if not filled:
-        raise ValidationError("Give the member, the role or the channel to blacklist.")
+        raise ValidationError(_("Give the member, the role or the channel to blacklist."))
     if len(filled) > 1:
-        raise ValidationError("Blacklist one member, role or channel at a time: fill in one.")
+        raise ValidationError(_("Blacklist one member, role or channel at a time: fill in one."))
     return filled[0]
 
 
@@ -396,9 +418,9 @@ def _member_id(guild: discord.Guild, typed: str) -> int:
     mention = MENTION.fullmatch(typed)
     typed = mention.group(1) if mention else typed.removeprefix("@")
     if typed.isdigit():
-        check_snowflake(int(typed), what="a member id")
+        check_snowflake(int(typed), what=N_("a member id"))
         if guild.get_member(int(typed)) is None:
-            raise NotFoundError(f"This server has no member with the id {typed}.")
+            raise NotFoundError(_("This server has no member with the id {id}.").format(id=typed))
         return int(typed)
     wanted = typed.casefold()
 
@@ -409,15 +431,20 @@ def _member_id(guild: discord.Guild, typed: str) -> int:
     found = [m for m in fitting if wanted in names(m)] or fitting
     if not found:
         raise NotFoundError(
-            f"No member of this server is called {typed}: type their name as Discord shows it, "
-            "or their id."
+            _(
+                "No member of this server is called {name}: type their name as Discord shows "
+                "it, or their id."
+            ).format(name=typed)
         )
     if len(found) > 1:
         shown = sorted(f"{m.display_name} ({m.name})" for m in found)[:AMBIGUOUS_SHOWN]
         more = ", …" if len(found) > AMBIGUOUS_SHOWN else ""
         raise ValidationError(
-            f"{len(found)} members fit {typed}: {', '.join(shown)}{more}. Type more of the name, "
-            "or the id."
+            ngettext(
+                "{count} member fits {name}: {members}. Type more of the name, or the id.",
+                "{count} members fit {name}: {members}. Type more of the name, or the id.",
+                len(found),
+            ).format(count=format_number(len(found)), name=typed, members=", ".join(shown) + more)
         )
     return found[0].id
 
@@ -425,11 +452,12 @@ def _member_id(guild: discord.Guild, typed: str) -> int:
 def _listed_id(form: Form, field: str, names: GuildNames | None, *, roles: bool) -> int:
     """A role or channel chosen from the form's list: one of the server's (when Discord can be
     asked; the bot's cache checks it after, as the command does)."""
-    what = "role" if roles else "channel"
-    entity_id = number(form, field, f"The {what} id")
+    entity_id = number(form, field, _("The role id") if roles else _("The channel id"))
     if entity_id is None:
-        raise ValidationError(f"Choose the {what} to blacklist.")
-    check_snowflake(entity_id, what=f"a {what} id")
+        raise ValidationError(
+            _("Choose the role to blacklist.") if roles else _("Choose the channel to blacklist.")
+        )
+    check_snowflake(entity_id, what=N_("a role id") if roles else N_("a channel id"))
     if names is not None:
         options = guild_options(names, roles=roles, chosen=set())
         listed = {value for value, _text, _chosen in options}
@@ -463,14 +491,18 @@ async def add_to_blacklist(request: web.Request, session: DashboardSession) -> w
     try:
         kind, field = _target_field(form)
         seconds = _duration(form)
-        where = ELSEWHERE.format("/blacklist add")
-        discord_guild = cached_guild(asking, "the server's members, roles and channels", where)
+        where = _(ELSEWHERE).format(command="/blacklist add")
+        discord_guild = cached_guild(asking, _("the server's members, roles and channels"), where)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "blacklist", refusal, form)
     try:
         entity_id = await _target_id(request, discord_guild, kind, form)
         check_blacklist_target(
-            discord_guild, session.user_id, kind, entity_id, wide=False,
+            discord_guild,
+            session.user_id,
+            kind,
+            entity_id,
+            wide=False,
             owner_ids=bot_owner_ids(state),
         )
     except PegasusError as refusal:
@@ -490,7 +522,9 @@ async def add_to_blacklist(request: web.Request, session: DashboardSession) -> w
     except PegasusError as refusal:
         return await _refused(request, session, guild, "blacklist", refusal, form)
     shown = await _shown_target(request, guild.id, kind, entity_id)
-    raise _back(guild.id, session, f"{shown} is blacklisted in this server.")
+    raise _back(
+        guild.id, session, _("{target} is blacklisted in this server.").format(target=shown)
+    )
 
 
 @needs_session
@@ -503,7 +537,7 @@ async def lift_blacklist_entry(
         kind = _kind(request.match_info["kind"])
         raw = request.match_info["entity_id"]
         if not raw.isdigit() or len(raw) > 20:
-            raise ValidationError("There is no such entry in this server's blacklist.")
+            raise ValidationError(_("There is no such entry in this server's blacklist."))
         with acting_from(person_context(request, session)):
             entry = await moderation.remove_entry(
                 kind,
@@ -516,4 +550,8 @@ async def lift_blacklist_entry(
     except PegasusError as refusal:
         return await _refused(request, session, guild, "blacklist-list", refusal, None)
     shown = await _shown_target(request, guild.id, entry.entity_type, entry.entity_id)
-    raise _back(guild.id, session, f"{shown} is no longer blacklisted in this server.")
+    raise _back(
+        guild.id,
+        session,
+        _("{target} is no longer blacklisted in this server.").format(target=shown),
+    )

@@ -12,6 +12,7 @@ from datetime import UTC
 
 from aiohttp import web
 
+from pegasus.i18n import N_, _, current_locale, format_number, ngettext
 from pegasus.services import stats
 from pegasus.services.stats import DayFigures, GuildCharts
 
@@ -65,12 +66,17 @@ def _days(request: web.Request) -> int:
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
-        return "no answered tickets in this range"
+        return _("no answered tickets in this range")
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return _("{seconds} s").format(seconds=format_number(seconds, decimals=0))
     if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+        return _("{minutes} min").format(minutes=format_number(seconds / 60, decimals=0))
+    return _("{hours} h").format(hours=format_number(seconds / 3600, decimals=1))
+
+
+def _in_sentence(name: str) -> str:
+    """A figure's name inside a sentence: lower case, except in German (nouns keep theirs)."""
+    return name if current_locale() == "de" else name.lower()
 
 
 def bar_chart(
@@ -79,7 +85,10 @@ def bar_chart(
     days: tuple[DayFigures, ...],
     fields: tuple[tuple[str, str], ...],
 ) -> Chart:
-    """Bars a day for one or two figures (`fields`: (attribute, name)), scaled to the highest."""
+    """Bars a day for one or two figures (`fields`: (attribute, name)), scaled to the highest.
+    The title and names are translated here (they are marked where declared)."""
+    title = _(title)
+    fields = tuple((attribute, _(name)) for attribute, name in fields)
     values = [[int(getattr(day, attribute)) for attribute, _name in fields] for day in days]
     peak = max((max(row) for row in values), default=0)
     slot = WIDTH / max(len(days), 1)
@@ -95,17 +104,21 @@ def bar_chart(
                     width=round(width, 2),
                     height=round(height, 2),
                     series=series,
-                    label=f"{day.day.isoformat()}: {value} {fields[series][1].lower()}",
+                    label=f"{day.day.isoformat()}: {value} {_in_sentence(fields[series][1])}",
                 )
             )
     names = tuple(name for _attribute, name in fields)
     totals = ", ".join(
-        f"{sum(row[i] for row in values)} {name.lower()}" for i, name in enumerate(names)
+        f"{sum(row[i] for row in values)} {_in_sentence(name)}" for i, name in enumerate(names)
     )
     return Chart(
         key=key,
         title=title,
-        description=f"Bars a day over {len(days)} days, the highest {peak}. In all: {totals}.",
+        description=ngettext(
+            "Bars a day over {count} day, the highest {peak}. In all: {totals}.",
+            "Bars a day over {count} days, the highest {peak}. In all: {totals}.",
+            len(days),
+        ).format(count=len(days), peak=peak, totals=totals),
         series=names,
         bars=tuple(bars),
         peak=peak,
@@ -132,9 +145,9 @@ def _cases_chart(cases: tuple[tuple[str, int], ...]) -> Chart:
     )
     return Chart(
         key="cases",
-        title="Cases by type",
-        description=", ".join(f"{count} {kind}" for kind, count in cases) or "No cases.",
-        series=("Cases",),
+        title=_("Cases by type"),
+        description=", ".join(f"{count} {kind}" for kind, count in cases) or _("No cases."),
+        series=(_("Cases"),),
         bars=bars,
         peak=peak,
         rows=tuple((kind, (str(count),)) for kind, count in cases),
@@ -146,26 +159,34 @@ def charts_of(figures: GuildCharts) -> tuple[Chart, ...]:
     return (
         bar_chart(
             "messages",
-            "Messages and active members",
+            N_("Messages and active members"),
             days,
-            (("messages", "Messages"), ("active_members", "Active members")),
+            (("messages", N_("Messages")), ("active_members", N_("Active members"))),
         ),
-        bar_chart("members", "Joins and leaves", days, (("joins", "Joins"), ("leaves", "Leaves"))),
-        bar_chart("xp", "XP given", days, (("xp_given", "XP"),)),
         bar_chart(
-            "supply", "Money supply at the end of the day", days, (("money_supply", "Coins"),)
+            "members",
+            N_("Joins and leaves"),
+            days,
+            (("joins", N_("Joins")), ("leaves", N_("Leaves"))),
+        ),
+        bar_chart("xp", N_("XP given"), days, (("xp_given", N_("XP")),)),
+        bar_chart(
+            "supply",
+            N_("Money supply at the end of the day"),
+            days,
+            (("money_supply", N_("Coins")),),
         ),
         bar_chart(
             "transactions",
-            "Transactions",
+            N_("Transactions"),
             days,
-            (("transactions", "Transactions"),),
+            (("transactions", N_("Transactions")),),
         ),
         bar_chart(
             "tickets",
-            "Tickets opened and closed",
+            N_("Tickets opened and closed"),
             days,
-            (("tickets_opened", "Opened"), ("tickets_closed", "Closed")),
+            (("tickets_opened", N_("Opened")), ("tickets_closed", N_("Closed"))),
         ),
     )
 

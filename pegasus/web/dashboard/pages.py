@@ -34,6 +34,19 @@ from aiohttp import web
 
 from models.guilds import Guild
 from pegasus.errors import PegasusError
+from pegasus.i18n import (
+    DEFAULT_LOCALE,
+    LANGUAGES,
+    N_,
+    _,
+    current_locale,
+    format_number,
+    guild_locale,
+    ngettext,
+    supported_locale,
+    use_locale,
+    user_choice,
+)
 from pegasus.services.audit import ActorContext, AuditSource
 from pegasus.services.dashboard import (
     DashboardGuild,
@@ -58,6 +71,8 @@ __all__ = [
 ]
 
 DASHBOARD_PREFIX = "/dashboard"
+PUBLIC_PAGES = "/public"  # the public pages (`public.PUBLIC_PREFIX`)
+PAGE_PREFIXES = (DASHBOARD_PREFIX, PUBLIC_PAGES)
 SESSION_COOKIE = "pegasus_session"
 LOGIN_COOKIE = "pegasus_login"
 LOGIN_SECONDS = 600  # a login must come back from Discord within ten minutes
@@ -78,12 +93,12 @@ SECURITY_HEADERS = {
 # The feature pages that will live under a guild; listed, not linked, until they exist.
 # (Giveaways have no settings and API keys are not settings; the guild page links their pages.)
 FEATURES = (
-    "Levels",
-    "Economy",
-    "Moderation",
-    "Tickets",
-    "Community",
-    "Security",
+    N_("Levels"),
+    N_("Economy"),
+    N_("Moderation"),
+    N_("Tickets"),
+    N_("Community"),
+    N_("Security"),
 )
 
 
@@ -109,6 +124,15 @@ _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
+    extensions=["jinja2.ext.i18n"],
+)
+# Template texts are extracted with their whitespace trimmed, so they are looked up trimmed.
+_templates.policies["ext.i18n.trimmed"] = True
+_templates.install_gettext_callables(  # type: ignore[attr-defined]
+    gettext=_, ngettext=ngettext, newstyle=True
+)
+_templates.globals.update(
+    current_locale=current_locale, languages=LANGUAGES, format_number=format_number
 )
 
 
@@ -122,7 +146,9 @@ def add_routes(app: web.Application, config: DashboardConfig) -> None:
     app.router.add_get(f"{p}/guilds", guild_list)
     app.router.add_get(f"{p}/guilds/{{guild_id}}", guild_page)
     app.router.add_get(f"{p}/static/dashboard.css", stylesheet)
+    app.router.add_post(f"{p}/guilds/{{guild_id}}/language", change_language)
     app.on_response_prepare.append(_security_headers)
+    app.middlewares.append(page_language)
     from pegasus.web.dashboard import feature_settings, members  # they build on this module
 
     feature_settings.add_routes(app)
@@ -132,6 +158,85 @@ def add_routes(app: web.Application, config: DashboardConfig) -> None:
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     if request.path == DASHBOARD_PREFIX or request.path.startswith(DASHBOARD_PREFIX + "/"):
         response.headers.update(SECURITY_HEADERS)
+
+
+# the language of a page --------------------------------------------------------------------------
+def _is_page(path: str) -> bool:
+    """Whether `path` is a page people read (the dashboard or a public page), not the API."""
+    return any(path == base or path.startswith(base + "/") for base in PAGE_PREFIXES)
+
+
+def accepted_locale(header: str) -> str | None:
+    """The language Pegasus speaks that a browser's `Accept-Language` prefers, or None."""
+    found: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _semicolon, parameters = part.strip().partition(";")
+        weight = 1.0
+        for parameter in parameters.split(";"):
+            name, _equals, value = parameter.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        locale = supported_locale(tag.strip())
+        if locale is not None and weight > 0:
+            found.append((-weight, position, locale))
+    return min(found)[2] if found else None
+
+
+async def _own_choice(user_id: int) -> str | None:
+    """The person's own language (`/language me`), as the bot knows it or as stored."""
+    chosen = user_choice(user_id)
+    if chosen is not None:
+        return chosen
+    from models.guilds import User
+
+    stored = await User.filter(id=user_id).values_list("preferred_locale", flat=True)
+    return supported_locale(stored[0]) if stored else None
+
+
+async def _guild_language(guild_id: int) -> str:
+    known = guild_locale(guild_id)
+    if known != DEFAULT_LOCALE:
+        return known
+    stored = await Guild.filter(id=guild_id).values_list("language", flat=True)
+    return (supported_locale(stored[0]) if stored else None) or DEFAULT_LOCALE
+
+
+async def page_locale(request: web.Request) -> str:
+    """A page's language: the signed-in person's own choice, else the browser's first language
+    Pegasus speaks, else (a public page of a server) the server's language, else English."""
+    if request.path.startswith(DASHBOARD_PREFIX):
+        session = await current_session(request)
+        if session is not None:
+            chosen = await _own_choice(session.user_id)
+            if chosen is not None:
+                return chosen
+    accepted = accepted_locale(request.headers.get("Accept-Language", ""))
+    if accepted is not None:
+        return accepted
+    raw = request.match_info.get("guild_id", "")
+    if request.path.startswith(PUBLIC_PAGES + "/") and raw.isdigit() and int(raw) < 2**63:
+        return await _guild_language(int(raw))
+    return DEFAULT_LOCALE
+
+
+@web.middleware
+async def page_language(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Render the dashboard's and the public pages in the reader's language (`page_locale`)."""
+    if not _is_page(request.path):
+        return await handler(request)
+    with use_locale(await page_locale(request)) as locale:
+        try:
+            response = await handler(request)
+        except web.HTTPException as answer:
+            answer.headers["Content-Language"] = locale
+            raise
+    response.headers["Content-Language"] = locale
+    return response
 
 
 # rendering -------------------------------------------------------------------------------------
@@ -177,8 +282,8 @@ def not_found(session: DashboardSession | None) -> web.Response:
         "error.html",
         status=404,
         session=session,
-        title="Not found",
-        message="There is no server here that you can manage.",
+        title=_("Not found"),
+        message=_("There is no server here that you can manage."),
     )
 
 
@@ -271,7 +376,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 def _refused_login(message: str, status: int = 400) -> web.Response:
-    return render("error.html", status=status, title="Login failed", message=message)
+    return render("error.html", status=status, title=_("Login failed"), message=message)
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
@@ -282,11 +387,13 @@ async def callback(request: web.Request) -> web.StreamResponse:
     state = request.query.get("state", "")
     if not login_secret or not hmac.compare_digest(state, _state_for(request, login_secret)):
         return _refused_login(
-            "This login did not start in this browser (its state does not match), so it was "
-            "refused. Start again with Log in with Discord."
+            _(
+                "This login did not start in this browser (its state does not match), so it "
+                "was refused. Start again with Log in with Discord."
+            )
         )
     if "code" not in request.query:
-        return _refused_login("Discord did not authorize the login; you can try again.")
+        return _refused_login(_("Discord did not authorize the login; you can try again."))
     now = _now(request)
     try:
         grant = await oauth.exchange(request.query["code"])
@@ -294,7 +401,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         guilds = await oauth.guilds(grant.access_token)
     except OAuthFailed as error:
         return _refused_login(str(error), status=502)
-    secret, _ = await start_session(
+    secret, _started = await start_session(
         user_id=int(me["id"]),
         user_name=str(me.get("global_name") or me.get("username") or ""),
         sealed_token=seal(_secret(request), grant.access_token),
@@ -336,8 +443,8 @@ def _forbidden(session: DashboardSession | None) -> web.Response:
         "error.html",
         status=403,
         session=session,
-        title="Refused",
-        message=(
+        title=_("Refused"),
+        message=_(
             "This form was not sent from a page of this dashboard (its security token is "
             "missing or wrong), so nothing was changed. Reload the page and try again."
         ),
@@ -367,7 +474,7 @@ async def _fresh(request: web.Request, session: DashboardSession) -> DashboardSe
     token = unseal(_secret(request), session.sealed_token)
     try:
         if token is None:  # sealed under another secret
-            raise OAuthFailed("This sign-in can no longer be read; log in again.")
+            raise OAuthFailed(_("This sign-in can no longer be read; log in again."))
         guilds = await oauth.guilds(token)
     except OAuthFailed:
         await end_session(session.id)  # the token no longer works: sign in again
@@ -466,4 +573,33 @@ def person_context(request: web.Request, session: DashboardSession) -> ActorCont
 async def guild_page(request: web.Request, session: DashboardSession) -> web.StreamResponse:
     session, guild = await managed_guild(request, session)
     overview = await guild_overview(request, guild.id)
-    return render("guild.html", session=session, guild=guild, features=FEATURES, overview=overview)
+    return render(
+        "guild.html",
+        session=session,
+        guild=guild,
+        features=FEATURES,
+        overview=overview,
+        language=await _guild_language(guild.id),
+        csrf=session.csrf_token,
+        saved=request.query.get("saved") == "language",
+    )
+
+
+@needs_session
+async def change_language(request: web.Request, session: DashboardSession) -> web.StreamResponse:
+    """The server's language (posts to everyone), chosen on the guild page."""
+    from pegasus.services.language import set_server_language
+
+    session, guild = await managed_guild(request, session)
+    form = await request.post()
+    code = str(form.get("language", ""))
+    if code not in LANGUAGES:
+        return render(
+            "error.html",
+            status=400,
+            session=session,
+            title=_("Not saved"),
+            message=_("Choose one of the languages from the list."),
+        )
+    await set_server_language(guild.id, code, actor_id=session.user_id, source=AuditSource.WEB)
+    raise web.HTTPFound(f"{DASHBOARD_PREFIX}/guilds/{guild.id}?saved=language#language")

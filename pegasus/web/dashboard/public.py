@@ -20,6 +20,7 @@ from aiohttp import web
 
 from models.giveaways import GiveawayStatus
 from pegasus.errors import PegasusError
+from pegasus.i18n import N_, _
 from pegasus.services.dashboard import display_names, public_pages_on
 from pegasus.services.giveaways import (
     GiveawayInfo,
@@ -42,8 +43,8 @@ PUBLIC_PREFIX = "/public"
 SCRIPT = "verify-draw.js"
 RECENT_GIVEAWAYS = 10  # ended giveaways linked from the leaderboard page
 BOARDS = {
-    "xp": (LeaderboardCategory.XP, "XP"),
-    "money": (LeaderboardCategory.MONEY, "Money"),
+    "xp": (LeaderboardCategory.XP, N_("XP")),
+    "money": (LeaderboardCategory.MONEY, N_("Money")),
 }
 PUBLIC_HEADERS = {
     "Content-Security-Policy": (
@@ -76,7 +77,10 @@ async def _public_headers(request: web.Request, response: web.StreamResponse) ->
 
 def _not_found() -> web.Response:
     return render(
-        "error.html", status=404, title="Not found", message="There is no public page here."
+        "error.html",
+        status=404,
+        title=_("Not found"),
+        message=_("There is no public page here."),
     )
 
 
@@ -84,8 +88,10 @@ def _too_many(retry_after: str) -> web.Response:
     response = render(
         "error.html",
         status=429,
-        title="Too many requests",
-        message=f"Too many requests from your address; try again in {retry_after} seconds.",
+        title=_("Too many requests"),
+        message=_("Too many requests from your address; try again in {seconds} seconds.").format(
+            seconds=retry_after
+        ),
     )
     response.headers["Retry-After"] = retry_after
     return response
@@ -117,7 +123,7 @@ def _guild_name(request: web.Request, guild_id: int) -> str:
 
     bot = request.app[STATE].bot
     guild = None if bot is None else bot.get_guild(guild_id)
-    return guild.name if guild is not None else "This server"
+    return guild.name if guild is not None else _("This server")
 
 
 # leaderboards ----------------------------------------------------------------------------------
@@ -140,12 +146,15 @@ async def leaderboard(request: web.Request) -> web.StreamResponse:
         guild_name=_guild_name(request, guild_id),
         base=f"{PUBLIC_PREFIX}/guilds/{guild_id}/leaderboard",
         board=board,
-        boards={key: label for key, (_, label) in BOARDS.items()},
+        boards={key: _(label) for key, (_category, label) in BOARDS.items()},
         page=page,
         rows=[(entry, _shown_name(entry)) for entry in page.entries],
         giveaways=[
-            (info.prize, f"{PUBLIC_PREFIX}/guilds/{guild_id}/giveaways/{info.giveaway_id}",
-             _when(info.ended_at))
+            (
+                info.prize,
+                f"{PUBLIC_PREFIX}/guilds/{guild_id}/giveaways/{info.giveaway_id}",
+                _when(info.ended_at),
+            )
             for info in ended
         ],
     )
@@ -153,7 +162,7 @@ async def leaderboard(request: web.Request) -> web.StreamResponse:
 
 def _shown_name(entry: LeaderboardEntry) -> str:
     """The member's stored name; never the id the service falls back to for a nameless one."""
-    return "Unknown member" if entry.name == f"User {entry.user_id}" else entry.name
+    return _("Unknown member") if entry.name == f"User {entry.user_id}" else entry.name
 
 
 # giveaways -------------------------------------------------------------------------------------

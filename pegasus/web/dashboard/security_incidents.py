@@ -12,7 +12,9 @@ from datetime import datetime
 
 from aiohttp import web
 
+from models.security import IncidentStatus
 from pegasus.errors import PegasusError
+from pegasus.i18n import N_, _
 from pegasus.services import security
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -36,6 +38,12 @@ from pegasus.web.dashboard.pages import (
 __all__ = ["add_routes"]
 
 INCIDENTS_SHOWN = 50
+STATUS_NAMES = {
+    IncidentStatus.OPEN: N_("open"),
+    IncidentStatus.INVESTIGATING: N_("investigating"),
+    IncidentStatus.RESOLVED: N_("resolved"),
+    IncidentStatus.FALSE_POSITIVE: N_("false positive"),
+}
 
 
 def add_routes(app: web.Application) -> None:
@@ -68,6 +76,7 @@ async def _show(
     people |= {i.resolved_by_id for i in incidents if i.resolved_by_id is not None}
     return render(
         "security_incidents_page.html",
+        status_names=STATUS_NAMES,
         status=status,
         session=session,
         guild=guild,
@@ -99,7 +108,11 @@ async def _refused(
     form_name = request.match_info["incident_id"]
     sentence = refusal_sentence(refusal, None)
     return await _show(
-        request, session, guild, status=400, errors={form_name: sentence},
+        request,
+        session,
+        guild,
+        status=400,
+        errors={form_name: sentence},
         sent=sent_back(form_name, form),
     )
 
@@ -120,7 +133,9 @@ async def add_note(request: web.Request, session: DashboardSession) -> web.Strea
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, refusal, form)
-    notice = f"Note added to {incident.incident_id} ({incident.status.value.replace('_', ' ')})."
+    notice = _("Note added to {incident} ({status}).").format(
+        incident=incident.incident_id, status=_(STATUS_NAMES[incident.status])
+    )
     raise notice_redirect(_page_url(guild.id), session.csrf_token, notice)
 
 
@@ -141,7 +156,11 @@ async def resolve(request: web.Request, session: DashboardSession) -> web.Stream
             )
     except PegasusError as refusal:
         return await _refused(request, session, guild, refusal, form)
-    how = "a false positive" if false_positive else "resolved"
+    how = (
+        _("{incident} is closed as a false positive.")
+        if false_positive
+        else _("{incident} is closed as resolved.")
+    )
     raise notice_redirect(
-        _page_url(guild.id), session.csrf_token, f"{incident.incident_id} is closed as {how}."
+        _page_url(guild.id), session.csrf_token, how.format(incident=incident.incident_id)
     )

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from models.tickets import Ticket
 from pegasus.errors import PegasusError, ValidationError
+from pegasus.i18n import _
 from pegasus.services import tickets as service
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -143,7 +144,7 @@ async def _checked_roles(
     chosen: list[int] = []
     for raw in form.getall("support_role_ids", []):
         if not str(raw).isdigit():
-            raise ValidationError("Choose roles of this server from the list.")
+            raise ValidationError(_("Choose roles of this server from the list."))
         chosen.append(int(raw))
     return [await require_can_delegate(asking, role_id) for role_id in dict.fromkeys(chosen)]
 
@@ -183,15 +184,19 @@ async def create_panel(request: web.Request, session: DashboardSession) -> web.S
                 title=str(form.get("title", "")),
                 description=str(form.get("description", "")),
                 support_role_ids=[role.id for role in roles],
-                category_id=id_choice(form, "category_id", _categories(names), "a category"),
-                max_tickets_per_user=number(form, "max_tickets_per_user", "Tickets per member")
+                category_id=id_choice(form, "category_id", _categories(names), _("a category")),
+                max_tickets_per_user=number(form, "max_tickets_per_user", _("Tickets per member"))
                 or 1,
                 color=service.parse_color(text(form, "color")),
             )
             await _remember(request, session, guild.id, roles)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "create", refusal, form)
-    raise _back(guild.id, session, f"Panel {panel.panel_id} created: add a button, then post it.")
+    raise _back(
+        guild.id,
+        session,
+        _("Panel {panel} created: add a button, then post it.").format(panel=panel.panel_id),
+    )
 
 
 @needs_session
@@ -208,7 +213,7 @@ async def edit_panel(request: web.Request, session: DashboardSession) -> web.Str
                 title=text(form, "title"),
                 description=text(form, "description"),
                 color=service.parse_color(text(form, "color")),
-                max_tickets_per_user=number(form, "max_tickets_per_user", "Tickets per member"),
+                max_tickets_per_user=number(form, "max_tickets_per_user", _("Tickets per member")),
                 is_active=form.get("is_active") == "on",
             )
             await _refresh_posted(request, session, panel)
@@ -226,7 +231,7 @@ async def add_button(request: web.Request, session: DashboardSession) -> web.Str
     try:
         style = str(form.get("style", ButtonStyle.PRIMARY.value))
         if style not in {member.value for member in ButtonStyle}:
-            raise ValidationError("Choose a colour from the list.")
+            raise ValidationError(_("Choose a colour from the list."))
         roles = await _checked_roles(request, session, guild.id, form)
         with acting_from(person_context(request, session)):
             panel = await service.add_button(
@@ -236,7 +241,7 @@ async def add_button(request: web.Request, session: DashboardSession) -> web.Str
                 label=str(form.get("label", "")),
                 style=ButtonStyle(style),
                 emoji=text(form, "emoji"),
-                category_id=id_choice(form, "category_id", _categories(names), "a category"),
+                category_id=id_choice(form, "category_id", _categories(names), _("a category")),
                 support_role_ids=[role.id for role in roles],
                 name_format=text(form, "name_format") or service.DEFAULT_NAME_FORMAT,
                 welcome_message=text(form, "welcome_message"),
@@ -245,7 +250,7 @@ async def add_button(request: web.Request, session: DashboardSession) -> web.Str
             await _refresh_posted(request, session, panel)
     except PegasusError as refusal:
         return await _refused(request, session, guild, f"button:{panel_id}", refusal, form)
-    raise _back(guild.id, session, f"Button added to panel {panel.panel_id}.")
+    raise _back(guild.id, session, _("Button added to panel {panel}.").format(panel=panel.panel_id))
 
 
 @needs_session
@@ -264,7 +269,9 @@ async def remove_button(request: web.Request, session: DashboardSession) -> web.
             await _refresh_posted(request, session, panel)
     except PegasusError as refusal:
         return await _refused(request, session, guild, f"button:{panel_id}", refusal, None)
-    raise _back(guild.id, session, f"Button removed from panel {panel.panel_id}.")
+    raise _back(
+        guild.id, session, _("Button removed from panel {panel}.").format(panel=panel.panel_id)
+    )
 
 
 @needs_session
@@ -274,9 +281,9 @@ async def send_panel(request: web.Request, session: DashboardSession) -> web.Str
     panel_id = _panel_id(request)
     names = await guild_names(request, guild.id)
     try:
-        channel_id = id_choice(form, "channel_id", channel_choices(names, POSTABLE), "a channel")
+        channel_id = id_choice(form, "channel_id", channel_choices(names, POSTABLE), _("a channel"))
         if channel_id is None:
-            raise ValidationError("Choose the channel to post the panel in.")
+            raise ValidationError(_("Choose the channel to post the panel in."))
         with acting_from(person_context(request, session)):
             job = await jobs.enqueue_ticket_panel_send(
                 guild.id, panel_id, channel_id, actor_id=session.user_id, now=_now(request)
@@ -310,7 +317,11 @@ async def delete_panel(request: web.Request, session: DashboardSession) -> web.S
             await _refresh_posted(request, session, panel, deleted=True)
     except PegasusError as refusal:
         return await _refused(request, session, guild, "page", refusal, None)
-    raise _back(guild.id, session, f"Panel {panel.panel_id} deleted; its tickets stay.")
+    raise _back(
+        guild.id,
+        session,
+        _("Panel {panel} deleted; its tickets stay.").format(panel=panel.panel_id),
+    )
 
 
 @needs_session
@@ -320,7 +331,7 @@ async def transcript(request: web.Request, session: DashboardSession) -> web.Str
     raw = request.match_info["number"]
     try:
         if not raw.isdigit() or not 0 < int(raw) < 2**31:
-            raise ValidationError("There is no such ticket.")
+            raise ValidationError(_("There is no such ticket."))
         ticket = await service.ticket_by_number(guild.id, int(raw))
     except PegasusError as refusal:
         return await _refused(request, session, guild, "page", refusal, None, status=404)
