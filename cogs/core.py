@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
+from pegasus.i18n import N_, _
 from pegasus.longlived import LongLivedHeap
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services import directory, stats
@@ -33,6 +34,27 @@ def feature_of(command: AnyCommand | app_commands.ContextMenu) -> str:
         return parts[1].replace("_", " ").title()
     return "Other"
 
+
+# The features as `feature_of` names them, marked for the catalogs (/help shows them translated).
+FEATURE_NAMES = (
+    N_("Automod"),
+    N_("Community"),
+    N_("Core"),
+    N_("Economy"),
+    N_("Giveaways"),
+    N_("Language"),
+    N_("Levels"),
+    N_("Logs"),
+    N_("Moderation"),
+    N_("Other"),
+    N_("Privacy"),
+    N_("Public Pages"),
+    N_("Raid Response"),
+    N_("Retention"),
+    N_("Role Menus"),
+    N_("Security"),
+    N_("Tickets"),
+)
 
 # The gateway events whose members the directory stores, read before discord.py builds objects,
 # and READY, at which discord.py empties its cache when a new session begins.
@@ -151,8 +173,13 @@ class Core(commands.Cog):
     @app_commands.command(name="ping", description="Check that Pegasus is awake.")
     async def ping(self, interaction: discord.Interaction) -> None:
         latency = self.bot.latency
-        shown = f"{latency * 1000:.0f} ms" if math.isfinite(latency) else "not measured yet"
-        await interaction.response.send_message(f"Pong! Gateway latency: {shown}.", ephemeral=True)
+        if math.isfinite(latency):
+            shown = _("{milliseconds} ms").format(milliseconds=f"{latency * 1000:.0f}")
+        else:
+            shown = _("not measured yet")
+        await interaction.response.send_message(
+            _("Pong! Gateway latency: {latency}.").format(latency=shown), ephemeral=True
+        )
 
     @app_commands.command(name="help", description="List what Pegasus can do and how to use it.")
     @app_commands.describe(command="A command to explain in detail, e.g. giveaway start.")
@@ -163,8 +190,9 @@ class Core(commands.Cog):
             found = self.find_command(command)
             if found is None:
                 raise NotFoundError(
-                    f"There is no command `/{command.strip().lstrip('/')}`. "
-                    "Run /help to see them all."
+                    _("There is no command `/{command}`. Run /help to see them all.").format(
+                        command=command.strip().lstrip("/")
+                    )
                 )
             embed = self.command_embed(found)
         await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -189,8 +217,8 @@ class Core(commands.Cog):
     def overview_embed(self) -> discord.Embed:
         """One field per feature (cog), so every command fits in one embed."""
         embed = discord.Embed(
-            title="Pegasus",
-            description=(
+            title=_("Pegasus"),
+            description=_(
                 "Moderation, economy, levels, tickets and giveaways in one bot. "
                 "`/help command:<name>` explains a command and its options."
             ),
@@ -198,7 +226,7 @@ class Core(commands.Cog):
         )
         by_feature: dict[str, list[str]] = {}
         for command in self.bot.tree.get_commands():
-            by_feature.setdefault(feature_of(command), []).append(f"`/{command.name}`")
+            by_feature.setdefault(_(feature_of(command)), []).append(f"`/{command.name}`")
         for label, names in sorted(by_feature.items()):
             embed.add_field(name=label, value=clip(" ".join(sorted(names))), inline=False)
         return embed
@@ -206,18 +234,23 @@ class Core(commands.Cog):
     @staticmethod
     def command_embed(command: AnyCommand) -> discord.Embed:
         embed = discord.Embed(
-            title=f"/{command.qualified_name}", description=command.description, colour=EMBED_COLOUR
+            title=f"/{command.qualified_name}",
+            description=_(command.description),
+            colour=EMBED_COLOUR,
         )
         if isinstance(command, app_commands.Group):
-            lines = [f"`/{c.qualified_name}` — {c.description}" for c in command.walk_commands()]
-            embed.add_field(name="Subcommands", value=clip("\n".join(lines)))
-        else:
             lines = [
-                f"`{p.display_name}`{'' if p.required else ' (optional)'} — {p.description}"
+                f"`/{c.qualified_name}` — {_(c.description)}" for c in command.walk_commands()
+            ]
+            embed.add_field(name=_("Subcommands"), value=clip("\n".join(lines)))
+        else:
+            optional = " " + _("(optional)")
+            lines = [
+                f"`{p.display_name}`{'' if p.required else optional} — {_(p.description)}"
                 for p in command.parameters
             ]
             if lines:
-                embed.add_field(name="Options", value=clip("\n".join(lines)))
+                embed.add_field(name=_("Options"), value=clip("\n".join(lines)))
         return embed
 
 

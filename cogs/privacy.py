@@ -13,12 +13,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from pegasus.bot import Pegasus
+from pegasus.i18n import N_, _, format_number
 from pegasus.services import privacy as service
 from pegasus.services.privacy import ErasurePlan, ErasureReport, Kept, MemberExport
 from pegasus.ui.views import confirm
 
-DELIVERED_BY_DM = "Your data from this server is in your direct messages."
-DMS_CLOSED = (
+DELIVERED_BY_DM = N_("Your data from this server is in your direct messages.")
+DMS_CLOSED = N_(
     "Your direct messages are closed, so here is your data from this server; only you can see "
     "this file."
 )
@@ -29,28 +30,30 @@ def export_file(export: MemberExport) -> discord.File:
 
 
 def kept_lines(kept: tuple[Kept, ...]) -> list[str]:
-    return [f"- {item.what}: {item.why}." for item in kept]
+    return [_("- {what}: {why}.").format(what=_(item.what), why=_(item.why)) for item in kept]
 
 
 def erasure_prompt(plan: ErasurePlan) -> str:
     return "\n".join(
         [
-            "**This deletes, in this server and for good:**",
-            *(f"- {what}" for what in plan.erased),
-            "**What stays, and why:**",
+            _("**This deletes, in this server and for good:**"),
+            *(f"- {_(what)}" for what in plan.erased),
+            _("**What stays, and why:**"),
             *kept_lines(plan.kept),
-            "Delete your data now?",
+            _("Delete your data now?"),
         ]
     )
 
 
 def erasure_reply(report: ErasureReport) -> str:
     if report.removed:
-        removed = ", ".join(f"{label} ({count:,})" for _feature, label, count in report.removed)
-        done = f"Your data in this server was deleted: {removed}."
+        removed = ", ".join(
+            f"{_(label)} ({format_number(count)})" for _feature, label, count in report.removed
+        )
+        done = _("Your data in this server was deleted: {removed}.").format(removed=removed)
     else:
-        done = "There was nothing of yours to delete in this server."
-    return "\n".join([done, "**Kept, and why:**", *kept_lines(report.kept)])
+        done = _("There was nothing of yours to delete in this server.")
+    return "\n".join([done, _("**Kept, and why:**"), *kept_lines(report.kept)])
 
 
 class Privacy(commands.Cog):
@@ -75,14 +78,15 @@ class Privacy(commands.Cog):
         )
         try:
             await interaction.user.send(
-                f"Everything Pegasus stores about you in {interaction.guild}, as of "
-                f"{discord.utils.format_dt(result.generated_at)}.",
+                _("Everything Pegasus stores about you in {server}, as of {moment}.").format(
+                    server=interaction.guild, moment=discord.utils.format_dt(result.generated_at)
+                ),
                 file=export_file(result),
             )
         except discord.Forbidden:
-            await interaction.followup.send(DMS_CLOSED, file=export_file(result), ephemeral=True)
+            await interaction.followup.send(_(DMS_CLOSED), file=export_file(result), ephemeral=True)
             return
-        await interaction.followup.send(DELIVERED_BY_DM, ephemeral=True)
+        await interaction.followup.send(_(DELIVERED_BY_DM), ephemeral=True)
 
     @privacy.command(
         name="delete",
@@ -106,7 +110,7 @@ class Privacy(commands.Cog):
 
         await confirm(
             interaction, erasure_prompt(service.erasure_plan()), erase,
-            confirm_label="Delete my data", timeout=120,
+            confirm_label=_("Delete my data"), timeout=120,
         )
 
 

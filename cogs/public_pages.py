@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from pegasus.bot import Pegasus
+from pegasus.i18n import _
 from pegasus.services.dashboard import public_pages_on, set_public_pages
 from pegasus.services.dashboard.public import SETTINGS as WEB
 from pegasus.ui.checks import MANAGE_SERVER
@@ -34,27 +35,33 @@ class PublicPages(commands.Cog):
         base = (self.bot.settings.web_public_url or "").rstrip("/")
         where = f"{base}/public/guilds/{guild_id}"
         lines = [
-            f"Leaderboards: {where}/leaderboard",
-            f"A giveaway: {where}/giveaways/<giveaway id>",
+            _("Leaderboards: {address}").format(address=f"{where}/leaderboard"),
+            _("A giveaway: {address}").format(
+                address=f"{where}/giveaways/<{_('giveaway id')}>"
+            ),
         ]
         if not base:
-            lines.append("(after the web server's address; set WEB_PUBLIC_URL to show it here)")
+            lines.append(
+                _("(after the web server's address; set WEB_PUBLIC_URL to show it here)")
+            )
         if not self.bot.settings.web_enabled:
-            lines.append("The web server is off in this bot's configuration (WEB_ENABLED).")
+            lines.append(_("The web server is off in this bot's configuration (WEB_ENABLED)."))
         return "\n".join(lines)
 
     def status_embed(self, guild_id: int, enabled: bool) -> discord.Embed:
         embed = discord.Embed(
-            title=f"Public pages are {'on' if enabled else 'off'}",
+            title=_("Public pages are on") if enabled else _("Public pages are off"),
             description=(
-                "Anyone with the link can see the XP and money leaderboards (display names "
-                "only) and each giveaway's draw with its check."
+                _(
+                    "Anyone with the link can see the XP and money leaderboards (display names "
+                    "only) and each giveaway's draw with its check."
+                )
                 if enabled
-                else "The pages answer “not found”, as for a server that does not exist."
+                else _("The pages answer “not found”, as for a server that does not exist.")
             ),
             colour=BLURPLE,
         )
-        embed.add_field(name="Addresses", value=self.addresses(guild_id), inline=False)
+        embed.add_field(name=_("Addresses"), value=self.addresses(guild_id), inline=False)
         return embed
 
     @public_pages.command(name="show", description="Show whether the public pages are on.")

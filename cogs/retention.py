@@ -18,6 +18,7 @@ from discord.utils import utcnow
 
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
+from pegasus.i18n import _, format_number, ngettext
 from pegasus.services import retention
 from pegasus.services.durations import format_duration
 from pegasus.services.retention import SETTINGS as RETENTION
@@ -31,21 +32,21 @@ DAYS = app_commands.Range[int, *RETENTION.bounds("retention_ticket_days")]
 
 
 def days_text(days: int) -> str:
-    return f"{days:,} day{'s' if days != 1 else ''}"
+    return ngettext("{count} day", "{count} days", days).format(count=format_number(days))
 
 
 def kept_for(days: int) -> str:
-    return "kept" if days == 0 else days_text(days)
+    return _("kept") if days == 0 else days_text(days)
 
 
 def grace_text(grace: timedelta) -> str:
     """When a left server's data goes: "30 days later", "at once"."""
     seconds = int(grace.total_seconds())
     if seconds <= 0:
-        return "at once"
+        return _("at once")
     if seconds % 86400 == 0:
-        return f"{days_text(seconds // 86400)} later"
-    return f"{format_duration(seconds)} later"
+        return _("{span} later").format(span=days_text(seconds // 86400))
+    return _("{span} later").format(span=format_duration(seconds))
 
 
 class Retention(commands.Cog):
@@ -147,19 +148,27 @@ class Retention(commands.Cog):
 
     def settings_embed(self, settings: RetentionSettings) -> discord.Embed:
         grace = self.grace
-        embed = discord.Embed(title="Retention", colour=BLURPLE)
+        embed = discord.Embed(title=_("Retention"), colour=BLURPLE)
+        if settings.ticket_days == 0:
+            tickets = _("kept after the ticket closed")
+        else:
+            tickets = _("{span} after the ticket closed").format(
+                span=days_text(settings.ticket_days)
+            )
         embed.add_field(
-            name="Closed tickets' messages and transcripts",
-            value=kept_for(settings.ticket_days) + " after the ticket closed",
-            inline=False,
+            name=_("Closed tickets' messages and transcripts"), value=tickets, inline=False
         )
         embed.add_field(
-            name="Security logs", value=kept_for(settings.security_log_days), inline=False
+            name=_("Security logs"), value=kept_for(settings.security_log_days), inline=False
         )
-        embed.add_field(name="Audit logs", value=kept_for(settings.audit_log_days), inline=False)
+        embed.add_field(
+            name=_("Audit logs"), value=kept_for(settings.audit_log_days), inline=False
+        )
         embed.set_footer(
-            text=f"If Pegasus leaves this server, all of its data is deleted "
-            f"{grace_text(grace)} unless it is added back first."
+            text=_(
+                "If Pegasus leaves this server, all of its data is deleted {when} unless it is "
+                "added back first."
+            ).format(when=grace_text(grace))
         )
         return embed
 
@@ -197,7 +206,7 @@ class Retention(commands.Cog):
             audit_log_days=audit_logs,
         )
         await interaction.response.send_message(
-            "Retention saved: older records are deleted within the hour.",
+            _("Retention saved: older records are deleted within the hour."),
             embed=self.settings_embed(settings),
             ephemeral=True,
         )

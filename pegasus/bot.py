@@ -20,7 +20,7 @@ from pegasus import metrics, notify
 from pegasus.config import DEFAULT_GATEWAY_URL, Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
-from pegasus.i18n import reply_locale, reset_locale, set_locale
+from pegasus.i18n import ngettext, reply_locale, reset_locale, set_locale
 from pegasus.outage import health, is_database_unreachable
 from pegasus.scheduler import Scheduler
 from pegasus.services import language
@@ -346,8 +346,13 @@ class Pegasus(commands.AutoShardedBot):
         pending = await pending_migrations()
         if pending:
             raise ConfigError(
-                f"DATABASE_URL: the database lacks {len(pending)} migration(s) "
-                f"({pending[0]} ...): run `python -m pegasus db upgrade` first."
+                ngettext(
+                    "DATABASE_URL: the database lacks {count} migration ({first}): run "
+                    "`python -m pegasus db upgrade` first.",
+                    "DATABASE_URL: the database lacks {count} migrations ({first} ...): run "
+                    "`python -m pegasus db upgrade` first.",
+                    len(pending),
+                ).format(count=len(pending), first=pending[0])
             )
         self._prepare_interactions()
         self._listen_for_changes()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from pegasus.i18n import N_, _
+
 
 @dataclass(frozen=True, slots=True)
 class Ref:
@@ -109,7 +111,7 @@ class Blacklisted(PegasusError):
     """The user, channel or guild is blacklisted."""
 
 
-DATABASE_UNAVAILABLE = (
+DATABASE_UNAVAILABLE = N_(
     "The database is not reachable right now; nothing was changed. Try again in a minute."
 )
 
@@ -118,7 +120,7 @@ class DatabaseUnavailable(PegasusError):
     """The database is down or did not answer in time (see pegasus.outage)."""
 
     def __init__(self, message: str = DATABASE_UNAVAILABLE) -> None:
-        super().__init__(message)
+        super().__init__(_(message))
 
 
 def shown_input(text: object, *, limit: int = 40) -> str:
@@ -131,4 +133,4 @@ def shown_input(text: object, *, limit: int = 40) -> str:
     one_line = " ".join(str(text).split()).replace("`", "'")
     if len(one_line) > limit:
         one_line = one_line[: limit - 1] + "…"
-    return f"`{one_line}`" if one_line else "nothing"
+    return f"`{one_line}`" if one_line else _("nothing")

@@ -12,6 +12,7 @@ from discord import app_commands
 
 from pegasus import metrics
 from pegasus.errors import PegasusError, PermissionDenied
+from pegasus.i18n import N_, _, ngettext, pgettext
 from pegasus.outage import DATABASE_UNAVAILABLE, health, is_database_unreachable
 from pegasus.ui.checks import and_join
 
@@ -19,20 +20,29 @@ log = logging.getLogger(__name__)
 
 InteractionCheck = Callable[[discord.Interaction], Awaitable[None]]
 
+# Discord's names of the permissions, as its clients show them (translated where shown).
 PERMISSION_NAMES = {
-    "manage_guild": "Manage Server",
-    "ban_members": "Ban Members",
-    "kick_members": "Kick Members",
-    "moderate_members": "Timeout Members",
-    "manage_roles": "Manage Roles",
-    "manage_channels": "Manage Channels",
-    "manage_messages": "Manage Messages",
-    "administrator": "Administrator",
+    "manage_guild": N_("Manage Server"),
+    "ban_members": N_("Ban Members"),
+    "kick_members": N_("Kick Members"),
+    "moderate_members": N_("Timeout Members"),
+    "manage_roles": N_("Manage Roles"),
+    "manage_channels": N_("Manage Channels"),
+    "manage_messages": N_("Manage Messages"),
+    "administrator": N_("Administrator"),
+    "manage_webhooks": N_("Manage Webhooks"),
+    "mention_everyone": N_("Mention Everyone"),
 }
 
 
+def permission_name(flag: str) -> str:
+    """A permission as Discord's clients name it, in the current language."""
+    known = PERMISSION_NAMES.get(flag)
+    return _(known) if known is not None else flag.replace("_", " ").title()
+
+
 def _permission_list(names: list[str]) -> str:
-    return ", ".join(PERMISSION_NAMES.get(n, n.replace("_", " ").title()) for n in names)
+    return ", ".join(permission_name(n) for n in names)
 
 
 def describe_error(error: Exception) -> str | None:
@@ -43,24 +53,31 @@ def describe_error(error: Exception) -> str | None:
     if isinstance(error, PegasusError):
         return str(error)
     if is_database_unreachable(error):
-        return DATABASE_UNAVAILABLE
+        return _(DATABASE_UNAVAILABLE)
     if isinstance(error, app_commands.MissingPermissions):
-        return f"You need the {_permission_list(error.missing_permissions)} permission to do that."
-    if isinstance(error, app_commands.BotMissingPermissions):
-        return (
-            f"I need the {_permission_list(error.missing_permissions)} permission to do that. "
-            "Ask a server admin to grant it."
+        return _("You need the {permissions} permission to do that.").format(
+            permissions=_permission_list(error.missing_permissions)
         )
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return _(
+            "I need the {permissions} permission to do that. Ask a server admin to grant it."
+        ).format(permissions=_permission_list(error.missing_permissions))
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works only in a server."
+        return _("This command works only in a server.")
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f}s."
+        # Translators: {seconds} is a number of seconds; "s" is the unit.
+        return _("Slow down: try again in {seconds}s.").format(
+            seconds=f"{error.retry_after:.0f}"
+        )
     if isinstance(error, app_commands.TransformerError):
-        return f"`{error.value}` is not a valid {error.type.name.lower()}."
+        # Translators: {kind} is Discord's option type (user, channel, role, number...).
+        return _("`{value}` is not a valid {kind}.").format(
+            value=error.value, kind=error.type.name.lower()
+        )
     if isinstance(error, app_commands.CheckFailure):
-        return "You can't use this command here."
+        return _("You can't use this command here.")
     if isinstance(error, discord.Forbidden):
-        return (
+        return _(
             "Discord refused: I am missing a permission or my role is too low for that. "
             "Check my role's position and permissions."
         )
@@ -98,10 +115,10 @@ def error_message(interaction: discord.Interaction, error: Exception) -> str:
             interaction.guild_id,
             exc_info=error,
         )
-        message = (
-            f"Something went wrong on my side. Reference `{reference}`: give it to the "
+        message = _(
+            "Something went wrong on my side. Reference `{reference}`: give it to the "
             "server staff or the bot owner."
-        )
+        ).format(reference=reference)
     return message
 
 
@@ -138,7 +155,7 @@ def missing_permissions(required: discord.Permissions, held: discord.Permissions
 
 def command_mention(command: AnyCommand) -> str:
     if isinstance(command, app_commands.ContextMenu):
-        return f"the {command.name} app"
+        return _("the {app} app").format(app=pgettext("command name", command.name))
     return f"/{command.qualified_name}"
 
 
@@ -174,10 +191,13 @@ def require_command_permissions(interaction: discord.Interaction) -> None:
         return
     missing = missing_permissions(required, command_permissions(interaction))
     if missing:
-        names = [PERMISSION_NAMES.get(n, n.replace("_", " ").title()) for n in missing]
-        noun = "permission" if len(names) == 1 else "permissions"
+        names = [permission_name(n) for n in missing]
         raise PermissionDenied(
-            f"You need the {and_join(names)} {noun} to use {command_mention(command)}."
+            ngettext(
+                "You need the {permissions} permission to use {command}.",
+                "You need the {permissions} permissions to use {command}.",
+                len(names),
+            ).format(permissions=and_join(names), command=command_mention(command))
         )
 
 

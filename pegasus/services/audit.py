@@ -216,7 +216,8 @@ def _as_mapping(value: object | None) -> Mapping[str, Any] | None:
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
-    raise TypeError(f"not a record of a change: {value!r}")
+    problem = f"not a record of a change: {value!r}"  # for developers
+    raise TypeError(problem)
 
 
 def _jsonable(value: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import N_, _
 
 __all__ = [
     "COLOUR_FORMS",
@@ -36,7 +37,10 @@ NAMED_COLOURS: dict[str, int] = {
     "teal": 0x1ABC9C,
     "navy": 0x1F2A44,
 }
-COLOUR_FORMS = "a colour like #5865F2, 5865F2, #fff or a name such as blue, green or purple"
+# The colour names stay English: the parser reads only them. Shown with `_(COLOUR_FORMS)`.
+COLOUR_FORMS = N_(
+    "a colour like #5865F2, 5865F2, #fff or a name such as blue, green or purple"
+)
 
 
 def parse_colour(text: str) -> int:
@@ -46,7 +50,11 @@ def parse_colour(text: str) -> int:
         return NAMED_COLOURS[cleaned]
     match = _HEX_COLOUR.match(cleaned)
     if match is None:
-        raise ValidationError(f"{shown_input(text)} is not a colour: use {COLOUR_FORMS}.")
+        raise ValidationError(
+            _("{text} is not a colour: use {forms}.").format(
+                text=shown_input(text), forms=_(COLOUR_FORMS)
+            )
+        )
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(digit * 2 for digit in digits)

@@ -36,6 +36,7 @@ from models.levels import MultiplierTarget, RewardMode
 from models.moderation import TriggerType
 from pegasus import notify
 from pegasus.errors import PegasusError, ValidationError, shown_input
+from pegasus.i18n import _, format_number
 from pegasus.services import directory
 from pegasus.services import levels as level_rules
 from pegasus.services.economy import shop
@@ -315,8 +316,10 @@ async def import_configuration(
     afterwards. The first refusal, prefixed with where it is, changes nothing."""
     if config.format != FORMAT:
         raise ValidationError(
-            f"format: {shown_input(config.format)} is not a Pegasus configuration this version "
-            f"reads ({FORMAT}); export one with GET .../settings/export."
+            _(
+                "format: {format} is not a Pegasus configuration this version reads "
+                "({expected}); export one with GET .../settings/export."
+            ).format(format=shown_input(config.format), expected=FORMAT)
         )
     _check_settings_names(config.settings or {})
     _check_ids(config)
@@ -362,16 +365,25 @@ def _check_settings_names(settings: Mapping[str, Mapping[str, Any]]) -> None:
         spec = features.get(feature)
         if spec is None:
             raise ValidationError(
-                f"settings: {shown_input(feature)} is not a feature; the features are "
-                f"{', '.join(sorted(features))}."
+                _("settings: {feature} is not a feature; the features are {features}.").format(
+                    feature=shown_input(feature), features=", ".join(sorted(features))
+                )
             )
         if not isinstance(values, Mapping):
-            raise ValidationError(f"settings.{feature}: give an object of settings and values.")
+            raise ValidationError(
+                _("settings.{feature}: give an object of settings and values.").format(
+                    feature=feature
+                )
+            )
         for name in values:
             if name not in spec:
                 raise ValidationError(
-                    f"settings.{feature}: {shown_input(name)} is not a {feature} setting; the "
-                    f"settings are {', '.join(spec.by_name)}."
+                    _(
+                        "settings.{feature}: {name} is not a {feature} setting; the "
+                        "settings are {settings}."
+                    ).format(
+                        feature=feature, name=shown_input(name), settings=", ".join(spec.by_name)
+                    )
                 )
 
 
@@ -467,8 +479,10 @@ async def _put_item(guild_id: int, entry: ShopItemEntry, actor_id: int) -> None:
         return
     if item.type != entry.type:
         raise ValidationError(
-            f"{shown_input(item.name)} is a {item.type.value} item here, and an import does not "
-            "change an item's type: remove it with /shop-admin remove first."
+            _(
+                "{item} is a {kind} item here, and an import does not "
+                "change an item's type: remove it with /shop-admin remove first."
+            ).format(item=shown_input(item.name), kind=item.type.value)
         )
     await shop.edit_item(
         guild_id, item.name,
@@ -486,7 +500,11 @@ def _requirements(entry: ShopItemEntry) -> dict[str, Any]:
         requirements["role_ids"] = sorted(set(entry.required_role_ids))
     if entry.min_level:
         if not 1 <= entry.min_level <= level_rules.MAX_LEVEL:
-            raise ValidationError(f"The level must be between 1 and {level_rules.MAX_LEVEL:,}.")
+            raise ValidationError(
+                _("The level must be between 1 and {maximum}.").format(
+                    maximum=format_number(level_rules.MAX_LEVEL)
+                )
+            )
         requirements["min_level"] = entry.min_level
     return requirements
 
@@ -522,7 +540,7 @@ async def _put_buttons(
 ) -> None:
     if [_button_entry(b) for b in panel.buttons] == wanted:
         return
-    for _ in panel.buttons:
+    for _button in panel.buttons:
         await panels.edit_panel(guild_id, panel.panel_id, remove_button=1, actor_id=actor_id)
     for index, button in enumerate(wanted):
         await _at(
@@ -566,15 +584,20 @@ def _checked_actions(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kinds = {"duration_seconds": int, "role_id": int, "message": str, "type": str}
     for action in actions:
         if not isinstance(action, dict) or "type" not in action:
-            raise ValidationError("Each action is an object with a `type`.")
+            raise ValidationError(_("Each action is an object with a `type`."))
         for key, value in action.items():
             if key not in ACTION_FIELDS:
                 raise ValidationError(
-                    f"{shown_input(key)} is not part of an action; an action has "
-                    f"{', '.join(sorted(ACTION_FIELDS))}."
+                    _("{key} is not part of an action; an action has {fields}.").format(
+                        key=shown_input(key), fields=", ".join(sorted(ACTION_FIELDS))
+                    )
                 )
             if value is not None and (
                 not isinstance(value, kinds[key]) or isinstance(value, bool)
             ):
-                raise ValidationError(f"The action's {key} is not a {kinds[key].__name__}.")
+                raise ValidationError(
+                    _("The action's {key} is not a {kind}.").format(
+                        key=key, kind=kinds[key].__name__
+                    )
+                )
     return actions

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import N_, _
 
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 _WHOLE = re.compile(r"^(?:\d+\s*[smhdw]\s*)+$")
-ACCEPTED_FORMS = "30s, 10m, 2h, 7d, 1w or combinations such as 1h30m"
+# The units stay s, m, h, d and w in every language: the parser reads only them.
+ACCEPTED_FORMS = N_("30s, 10m, 2h, 7d, 1w or combinations such as 1h30m")
 MAX_SECONDS = 10 * 365 * 86400
+AT_MOST = N_("The duration can be at most {duration}.")
 
 
 def parse_duration(text: str, *, maximum: int = MAX_SECONDS, minimum: int = 1) -> int:
@@ -19,17 +22,25 @@ def parse_duration(text: str, *, maximum: int = MAX_SECONDS, minimum: int = 1) -
     if cleaned.isdigit():
         cleaned += "s"
     if not cleaned or not _WHOLE.match(cleaned):
-        raise ValidationError(f"{shown_input(text)} is not a duration. Use {ACCEPTED_FORMS}.")
+        raise ValidationError(
+            _("{text} is not a duration. Use {forms}.").format(
+                text=shown_input(text), forms=_(ACCEPTED_FORMS)
+            )
+        )
     parts = _PART.findall(cleaned)
     # A number longer than any allowed duration is refused before int() (which stops at 4,300
     # digits with a ValueError).
     if any(len(number.lstrip("0")) > len(str(maximum)) for number, _unit in parts):
-        raise ValidationError(f"The duration can be at most {format_duration(maximum)}.")
+        raise ValidationError(_(AT_MOST).format(duration=format_duration(maximum)))
     seconds = sum(int(n) * UNIT_SECONDS[u] for n, u in parts)
     if seconds < minimum:
-        raise ValidationError(f"The duration must be at least {format_duration(minimum)}.")
+        raise ValidationError(
+            _("The duration must be at least {duration}.").format(
+                duration=format_duration(minimum)
+            )
+        )
     if seconds > maximum:
-        raise ValidationError(f"The duration can be at most {format_duration(maximum)}.")
+        raise ValidationError(_(AT_MOST).format(duration=format_duration(maximum)))
     return seconds
 
 

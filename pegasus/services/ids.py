@@ -15,6 +15,7 @@ from typing import Any
 
 from models.ids import PUBLIC_ID_MAX_LENGTH, normalize_public_id
 from pegasus.errors import NotFoundError, ValidationError, shown_input
+from pegasus.i18n import N_, _
 
 __all__ = [
     "AUTOMATION",
@@ -74,7 +75,9 @@ class PublicIdKind:
         """The refusal for an id of this kind that no row has."""
         normalized = normalize_public_id(text)
         shown = normalized if _PUBLIC_ID.fullmatch(normalized) else text.strip()
-        return NotFoundError(self.missing.format(id=shown_input(shown, limit=_SHOWN_ID_LIMIT)))
+        return NotFoundError(
+            _(self.missing).format(id=shown_input(shown, limit=_SHOWN_ID_LIMIT))
+        )
 
 
 @dataclass(frozen=True)
@@ -94,17 +97,17 @@ class NumberKind:
         return number
 
     def not_found(self, number: int) -> NotFoundError:
-        return NotFoundError(self.missing.format(number=number))
+        return NotFoundError(_(self.missing).format(number=number))
 
 
-WARNING = PublicIdKind("There is no warning {id} in this server.")
-GIVEAWAY = PublicIdKind("There is no giveaway {id} in this server.")
-TICKET_PANEL = PublicIdKind("There is no ticket panel {id} here; see `/ticket-panel list`.")
-AUTOMATION = PublicIdKind("There is no automation {id} in this server.")
-INCIDENT = PublicIdKind("There is no incident {id} in this server.")
+WARNING = PublicIdKind(N_("There is no warning {id} in this server."))
+GIVEAWAY = PublicIdKind(N_("There is no giveaway {id} in this server."))
+TICKET_PANEL = PublicIdKind(N_("There is no ticket panel {id} here; see `/ticket-panel list`."))
+AUTOMATION = PublicIdKind(N_("There is no automation {id} in this server."))
+INCIDENT = PublicIdKind(N_("There is no incident {id} in this server."))
 
-CASE_NUMBER = NumberKind("There is no case #{number} in this server.")
-TICKET_NUMBER = NumberKind("There is no ticket #{number:04d} in this server.")
+CASE_NUMBER = NumberKind(N_("There is no case #{number} in this server."))
+TICKET_NUMBER = NumberKind(N_("There is no ticket #{number:04d} in this server."))
 
 
 def searchable(text: str) -> str:
@@ -126,7 +129,7 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-def parse_snowflake(text: str, *, what: str = "a Discord id") -> int:
+def parse_snowflake(text: str, *, what: str = N_("a Discord id")) -> int:
     """A Discord id typed as digits; anything else, or a number no id can be, is refused."""
     digits = text.strip()
     if not _DIGITS.fullmatch(digits) or len(digits) > len(str(MAX_SNOWFLAKE)):
@@ -134,7 +137,7 @@ def parse_snowflake(text: str, *, what: str = "a Discord id") -> int:
     return check_snowflake(int(digits), what=what, shown=text)
 
 
-def check_snowflake(value: int, *, what: str = "a Discord id", shown: object = None) -> int:
+def check_snowflake(value: int, *, what: str = N_("a Discord id"), shown: object = None) -> int:
     """`value` if it can be a Discord id (1 to 2**63 - 1), else a refusal naming `what`."""
     if not 1 <= value <= MAX_SNOWFLAKE:
         raise _not_a_snowflake(value if shown is None else shown, what)
@@ -143,6 +146,7 @@ def check_snowflake(value: int, *, what: str = "a Discord id", shown: object = N
 
 def _not_a_snowflake(typed: object, what: str) -> ValidationError:
     return ValidationError(
-        f"{shown_input(typed)} is not {what}: copy it with Developer Mode on "
-        "(right click → Copy ID)."
+        _(
+            "{text} is not {what}: copy it with Developer Mode on (right click → Copy ID)."
+        ).format(text=shown_input(typed), what=_(what))
     )

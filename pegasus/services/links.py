@@ -9,26 +9,40 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from pegasus.errors import ValidationError, shown_input
+from pegasus.i18n import N_, _, format_number
 
 __all__ = ["MAX_LINK_LENGTH", "parse_https_link"]
 
 MAX_LINK_LENGTH = 1024
 
 
-def parse_https_link(text: str, *, what: str = "link", max_length: int = MAX_LINK_LENGTH) -> str:
+def parse_https_link(
+    text: str, *, what: str = N_("link"), max_length: int = MAX_LINK_LENGTH
+) -> str:
     """`text` trimmed, when it is a full https:// link with a host and no spaces; refused
-    otherwise, naming `what` ("image link", "proof")."""
+    otherwise, naming `what` ("image link", "proof"; English marked with N_, shown translated)."""
+    what = _(what)
     cleaned = (text or "").strip()
     if not cleaned.lower().startswith("https://") or any(ch.isspace() for ch in cleaned):
         raise ValidationError(
-            f"The {what} must be a link starting with https://, not {shown_input(text)}."
+            _("The {what} must be a link starting with https://, not {text}.").format(
+                what=what, text=shown_input(text)
+            )
         )
     try:
         host = urlparse(cleaned).hostname
     except ValueError:  # such as an unclosed IPv6 bracket: `https://[`
         host = None
     if not host:
-        raise ValidationError(f"The {what} {shown_input(text)} is not a full https:// link.")
+        raise ValidationError(
+            _("The {what} {text} is not a full https:// link.").format(
+                what=what, text=shown_input(text)
+            )
+        )
     if len(cleaned) > max_length:
-        raise ValidationError(f"The {what} can be at most {max_length:,} characters.")
+        raise ValidationError(
+            _("The {what} can be at most {count} characters.").format(
+                what=what, count=format_number(max_length)
+            )
+        )
     return cleaned

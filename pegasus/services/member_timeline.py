@@ -16,6 +16,7 @@ from tortoise.expressions import Q
 
 from models.guilds import Member
 from pegasus.errors import NotFoundError
+from pegasus.i18n import _, format_number
 from pegasus.services.economy import accounts
 from pegasus.services.giveaways import lookup
 from pegasus.services.levels import leaderboards, milestones
@@ -45,7 +46,7 @@ class MemberFound:
 @dataclass(frozen=True, slots=True)
 class TimelineEvent:
     at: datetime
-    feature: str  # "Moderation", "Tickets", "Giveaways", "Economy", "Levels"
+    feature: str  # "Moderation", "Tickets", "Giveaways", "Economy", "Levels" (translated)
     title: str
     detail: str = ""
     role_ids: tuple[int, ...] = ()  # roles the event gave or made due (a level's rewards)
@@ -93,7 +94,7 @@ async def find_members(guild_id: int, typed: str, *, limit: int = 25) -> list[Me
 async def _name(guild_id: int, user_id: int) -> str:
     found = await find_members(guild_id, str(user_id), limit=1)
     if not found:
-        raise NotFoundError("There is no member with this id in the server's records.")
+        raise NotFoundError(_("There is no member with this id in the server's records."))
     return found[0].name
 
 
@@ -102,19 +103,22 @@ async def _moderation_events(guild_id: int, user_id: int, now: datetime) -> list
     events = [
         TimelineEvent(
             case.created_at,
-            "Moderation",
-            f"Case {case.case_number}: {case.type.value}",
-            case.reason or "no reason given",
+            _("Moderation"),
+            _("Case {number}: {action}").format(number=case.case_number, action=case.type.value),
+            case.reason or _("no reason given"),
         )
         for case in found
     ]
     for warning in (await warnings.list_warnings(guild_id, user_id, now=now))[:PER_FEATURE]:
-        state = "active" if warning.active else "no longer counts"
+        if warning.active:
+            title = _("Warning {id} (level {level}, active)")
+        else:
+            title = _("Warning {id} (level {level}, no longer counts)")
         events.append(
             TimelineEvent(
                 warning.created_at,
-                "Moderation",
-                f"Warning {warning.warn_id} (level {warning.level}, {state})",
+                _("Moderation"),
+                title.format(id=warning.warn_id, level=warning.level),
                 warning.title,
             )
         )
@@ -124,12 +128,19 @@ async def _moderation_events(guild_id: int, user_id: int, now: datetime) -> list
 async def _ticket_events(guild_id: int, user_id: int) -> list[TimelineEvent]:
     events = []
     for ticket in await lifecycle.member_tickets(guild_id, user_id, limit=PER_FEATURE):
-        rating = f", rated {ticket.rating}/5" if ticket.rating is not None else ""
+        if ticket.rating is not None:
+            title = _("Opened ticket {ticket} ({status}, rated {rating}/5)").format(
+                ticket=ticket.label, status=ticket.status.value, rating=ticket.rating
+            )
+        else:
+            title = _("Opened ticket {ticket} ({status})").format(
+                ticket=ticket.label, status=ticket.status.value
+            )
         events.append(
             TimelineEvent(
                 ticket.created_at,
-                "Tickets",
-                f"Opened ticket {ticket.label} ({ticket.status.value}{rating})",
+                _("Tickets"),
+                title,
                 ticket.reason or "",
             )
         )
@@ -142,10 +153,12 @@ async def _giveaway_events(guild_id: int, user_id: int) -> list[TimelineEvent]:
         guild_id, user_id, limit=PER_FEATURE
     ):
         won = user_id in giveaway.winners
-        title = f"{'Won' if won else 'Entered'} giveaway {giveaway.giveaway_id}"
-        events.append(
-            TimelineEvent(entered_at, "Giveaways", title, f"{giveaway.prize} (weight {weight})")
-        )
+        if won:
+            title = _("Won giveaway {id}").format(id=giveaway.giveaway_id)
+        else:
+            title = _("Entered giveaway {id}").format(id=giveaway.giveaway_id)
+        detail = _("{prize} (weight {weight})").format(prize=giveaway.prize, weight=weight)
+        events.append(TimelineEvent(entered_at, _("Giveaways"), title, detail))
     return events
 
 
@@ -153,8 +166,10 @@ async def _economy_events(guild_id: int, user_id: int) -> list[TimelineEvent]:
     return [
         TimelineEvent(
             entry.created_at,
-            "Economy",
-            f"Flagged: {entry.type.value} of {entry.amount:+} wallet, {entry.bank_amount:+} bank",
+            _("Economy"),
+            _("Flagged: {kind} of {wallet} wallet, {bank} bank").format(
+                kind=entry.type.value, wallet=f"{entry.amount:+}", bank=f"{entry.bank_amount:+}"
+            ),
             entry.description,
         )
         for entry in await accounts.flagged_transactions(guild_id, user_id, limit=PER_FEATURE)
@@ -164,12 +179,16 @@ async def _economy_events(guild_id: int, user_id: int) -> list[TimelineEvent]:
 
 def _milestone_title(step: milestones.Milestone) -> str:
     if step.up:
-        return f"Reached level {step.new_level:,}"
-    return f"Went down to level {step.new_level:,} from {step.old_level:,}"
+        return _("Reached level {level}").format(level=format_number(step.new_level))
+    return _("Went down to level {level} from {previous}").format(
+        level=format_number(step.new_level), previous=format_number(step.old_level)
+    )
 
 
 def _milestone_detail(step: milestones.Milestone) -> str:
-    return f"{step.xp:,} XP; {'XP set by staff' if step.by_hand else 'earned by activity'}"
+    if step.by_hand:
+        return _("{xp} XP; XP set by staff").format(xp=format_number(step.xp))
+    return _("{xp} XP; earned by activity").format(xp=format_number(step.xp))
 
 
 async def _level_events(
@@ -178,7 +197,7 @@ async def _level_events(
     return [
         TimelineEvent(
             step.reached_at,
-            "Levels",
+            _("Levels"),
             _milestone_title(step),
             _milestone_detail(step),
             step.reward_role_ids if step.up else (),

@@ -31,6 +31,7 @@ from models.guilds import User
 from models.security import AuditLog
 from pegasus import notify
 from pegasus.errors import CooldownActive, PegasusError, time_ref
+from pegasus.i18n import N_, _
 from pegasus.services.audit import ensure_rows, record_audit
 
 __all__ = [
@@ -67,6 +68,7 @@ Eraser = Callable[[int, int, BaseDBAsyncClient], Awaitable[dict[str, int]]]
 class Kept:
     """Something an erasure leaves in place, and why (said in the prompt and the reply)."""
 
+    # Both in English, marked with N_ where declared; shown translated (`_`).
     what: str  # "moderation cases and warnings about you"
     why: str  # "they are the server's record of moderation"
     # The tables whose rows naming the member stay; `partly` when only some of them do.
@@ -103,7 +105,8 @@ def register(declaration: PrivacyDeclaration) -> PrivacyDeclaration:
     """Declare what a feature stores about members (at import of its `privacy` module)."""
     known = _REGISTRY.setdefault(declaration.feature, declaration)
     if known is not declaration:
-        raise ValueError(f"the privacy of {declaration.feature} is declared twice")
+        problem = f"the privacy of {declaration.feature} is declared twice"  # for developers
+        raise ValueError(problem)
     return declaration
 
 
@@ -135,24 +138,27 @@ async def _erase_profile(_guild_id: int, user_id: int, conn: BaseDBAsyncClient) 
         .using_db(conn)
         .update(preferred_locale=None)
     )
-    return {"language preference": cleared}
+    return {N_("language preference"): cleared}
 
 
 register(
     PrivacyDeclaration(
         feature="profile",
-        explanation=(
+        explanation=N_(
             "Your Discord name, display name and avatar as Pegasus last saw them, and your "
             "language preference."
         ),
         covers=((User, ("id", "username", "global_name", "avatar", "preferred_locale")),),
         export=_export_profile,
         erase=_erase_profile,
-        erased=("your language preference (the same in every server)",),
+        erased=(N_("your language preference (the same in every server)"),),
         kept=(
             Kept(
-                "your Discord name and avatar as last seen",
-                "kept records are shown with them; they are refreshed whenever Pegasus sees you",
+                N_("your Discord name and avatar as last seen"),
+                N_(
+                    "kept records are shown with them; they are refreshed whenever Pegasus "
+                    "sees you"
+                ),
                 ("users",),
             ),
         ),
@@ -196,14 +202,15 @@ async def export_member(
     features: dict[str, Any] = {}
     for name, declaration in declarations().items():
         features[name] = {
-            "explanation": declaration.explanation,
+            "explanation": _(declaration.explanation),
             "data": await declaration.export(guild_id, user_id),
             "kept_when_you_delete_your_data": [
-                f"{kept.what}: {kept.why}" for kept in declaration.kept
+                _("{what}: {why}").format(what=_(kept.what), why=_(kept.why))
+                for kept in declaration.kept
             ],
         }
     document = {
-        "about": (
+        "about": _(
             "Everything Pegasus stores about you in this server, grouped by feature. Ids are "
             "Discord ids; times are UTC."
         ),
@@ -241,7 +248,7 @@ class ExportLimited(CooldownActive):
     def __init__(self, ready: datetime) -> None:
         PegasusError.__init__(
             self,
-            "You can export your data once a day; your next export is possible {ready}.",
+            _("You can export your data once a day; your next export is possible {ready}."),
             ready=time_ref(ready),
         )
         self.retry_at = ready.timestamp()

@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from models.security import AuditSource
 from pegasus import notify
 from pegasus.errors import ConflictError, ValidationError
+from pegasus.i18n import N_, _, format_number
 from pegasus.services import directory
 from pegasus.services.audit import ActorContext, ensure_rows, record_audit
 from pegasus.services.durations import format_duration
@@ -62,6 +63,7 @@ class Kind(StrEnum):
 
 
 _ID_KINDS = (Kind.CHANNEL, Kind.ROLE)
+CANT_BE_EMPTY = N_("The {label} can't be empty.")
 _NUMBER_KINDS = (Kind.INT, Kind.PERCENT, Kind.SECONDS)
 
 
@@ -71,6 +73,7 @@ class Setting:
 
     name: str  # the column, and the option's name in commands and the API
     kind: Kind
+    # Both English, marked with N_ where declared; refusals show the label translated.
     label: str  # how refusals and summaries name it: "daily amount"
     help: str  # the option's description in Discord (at most 100 characters)
     minimum: int | None = None
@@ -84,41 +87,63 @@ class Setting:
         if value is None:
             if self.nullable:
                 return None
-            raise ValidationError(f"The {self.label} can't be empty.")
+            raise ValidationError(_(CANT_BE_EMPTY).format(label=_(self.label)))
         if self.kind is Kind.BOOL:
             if not isinstance(value, bool):
-                raise ValidationError(f"The {self.label} is either on or off.")
+                raise ValidationError(
+                    _("The {label} is either on or off.").format(label=_(self.label))
+                )
             return value
         if self.kind is Kind.TEXT:
             return self._check_text(value)
         if self.kind is Kind.IDS:
             if not isinstance(value, list | tuple) or not all(_is_id(item) for item in value):
-                raise ValidationError(f"The {self.label} must be a list of ids.")
+                raise ValidationError(
+                    _("The {label} must be a list of ids.").format(label=_(self.label))
+                )
             return [int(item) for item in value]
         if self.kind is Kind.NAMES:
             if not isinstance(value, list | tuple) or not all(map(self._is_choice, value)):
-                raise ValidationError(f"The {self.label} must be a list of {self._accepted()}.")
+                raise ValidationError(
+                    _("The {label} must be a list of {accepted}.").format(
+                        label=_(self.label), accepted=self._accepted()
+                    )
+                )
             return [str(item) for item in value]
         if self.kind in _ID_KINDS:
             if not _is_id(value):
-                raise ValidationError(f"The {self.label} must be a {self.kind.value} id.")
+                if self.kind is Kind.CHANNEL:
+                    message = _("The {label} must be a channel id.")
+                else:
+                    message = _("The {label} must be a role id.")
+                raise ValidationError(message.format(label=_(self.label)))
             return int(value)
         if self.kind is Kind.COLOUR:
             if not _is_int(value) or not 0 <= value <= 0xFFFFFF:
-                raise ValidationError(f"The {self.label} must be a colour from #000000 to #FFFFFF.")
+                raise ValidationError(
+                    _("The {label} must be a colour from #000000 to #FFFFFF.").format(
+                        label=_(self.label)
+                    )
+                )
             return value
         return self._check_number(value)
 
     def _check_text(self, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise ValidationError(f"The {self.label} can't be empty.")
+            raise ValidationError(_(CANT_BE_EMPTY).format(label=_(self.label)))
         text = value.strip()
         if self.max_length is not None and len(text) > self.max_length:
             raise ValidationError(
-                f"The {self.label} can be at most {self.max_length:,} characters."
+                _("The {label} can be at most {count} characters.").format(
+                    label=_(self.label), count=format_number(self.max_length)
+                )
             )
         if not self._is_choice(text):
-            raise ValidationError(f"The {self.label} must be {self._accepted()}.")
+            raise ValidationError(
+                _("The {label} must be {accepted}.").format(
+                    label=_(self.label), accepted=self._accepted()
+                )
+            )
         return str(text)
 
     def _is_choice(self, value: Any) -> bool:
@@ -126,16 +151,21 @@ class Setting:
 
     def _accepted(self) -> str:
         if self.choices is None:
-            return "names"
+            return _("names")
         *first, last = self.choices
-        return f"{', '.join(first)} or {last}" if first else last
+        if not first:
+            return last
+        # Translators: the end of a list of choices: "daily, weekly or monthly".
+        return _("{first} or {last}").format(first=", ".join(first), last=last)
 
     def _check_number(self, value: Any) -> int:
         low = self.minimum if self.minimum is not None else -(2**63)
         high = self.maximum if self.maximum is not None else 2**63 - 1
         if not _is_int(value) or not low <= value <= high:
             raise ValidationError(
-                f"The {self.label} must be between {self.show(low)} and {self.show(high)}."
+                _("The {label} must be between {low} and {high}.").format(
+                    label=_(self.label), low=self.show(low), high=self.show(high)
+                )
             )
         return value
 
@@ -143,19 +173,19 @@ class Setting:
         """A value as people read it, in plain text (channels and roles as ids: Discord's
         mentions are the adapters' to render, see `pegasus.ui.settings`)."""
         if value is None:
-            return "not set"
+            return _("not set")
         if self.kind is Kind.BOOL:
-            return "on" if value else "off"
+            return _("on") if value else _("off")
         if self.kind is Kind.SECONDS:
             return format_duration(value) if value else "0s"
         if self.kind is Kind.PERCENT:
-            return f"{value:,}%"
+            return f"{format_number(value)}%"
         if self.kind is Kind.INT:
-            return f"{value:,}"
+            return format_number(value)
         if self.kind is Kind.COLOUR:
             return f"#{value:06X}"
         if self.kind is Kind.NAMES:
-            return ", ".join(value) or "none"
+            return ", ".join(value) or _("none")
         return str(value)
 
     def schema(self) -> dict[str, Any]:
@@ -223,13 +253,14 @@ class FeatureSettings:
         """
         unknown = set(changes) - set(self.by_name)
         if unknown:
-            raise KeyError(f"not {self.feature} settings: {sorted(unknown)}")
+            problem = f"not {self.feature} settings: {sorted(unknown)}"  # for developers
+            raise KeyError(problem)
         return {name: self.by_name[name].check(value) for name, value in changes.items()}
 
     def check_rules(self, merged: Mapping[str, Any]) -> None:
         for holds, refusal in self.rules:
             if not holds(merged):
-                raise ValidationError(refusal)
+                raise ValidationError(_(refusal))  # English marked with N_ where declared
 
     def schema(self) -> list[dict[str, Any]]:
         return [setting.schema() for setting in self.settings]
@@ -242,7 +273,8 @@ def register(spec: FeatureSettings) -> FeatureSettings:
     """Declare a feature's settings (at import of the feature's package)."""
     known = _REGISTRY.setdefault(spec.feature, spec)
     if known is not spec:
-        raise ValueError(f"settings of {spec.feature} are declared twice")
+        problem = f"settings of {spec.feature} are declared twice"  # for developers
+        raise ValueError(problem)
     return spec
 
 
@@ -319,8 +351,10 @@ async def apply_changes(
         current = {name: getattr(row, name) for name in spec.by_name}
         if expected_version is not None and settings_version(current) != expected_version:
             raise StaleSettings(
-                f"The {spec.feature} settings were changed by someone else since you read "
-                "them; read them again and retry."
+                _(
+                    "The {feature} settings were changed by someone else since you read "
+                    "them; read them again and retry."
+                ).format(feature=spec.feature)
             )
         if wanted is None:
             assert callable(changes)
@@ -350,5 +384,5 @@ async def apply_changes(
 
 def _checked(spec: FeatureSettings, changes: Changes) -> dict[str, Any]:
     if not changes:
-        raise ValidationError("Give at least one setting to change.")
+        raise ValidationError(_("Give at least one setting to change."))
     return spec.validate(changes)

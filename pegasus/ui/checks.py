@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import discord
 
 from pegasus.errors import PermissionDenied, ValidationError, channel_ref, role_ref
+from pegasus.i18n import N_, _
 
 __all__ = [
     "MANAGE_SERVER",
@@ -28,7 +29,8 @@ def and_join(items: Sequence[str]) -> str:
     """`a`, `a and b`, `a, b and c`."""
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
+    # Translators: the end of a list: "Ban Members, Kick Members and Manage Roles".
+    return _("{first} and {last}").format(first=", ".join(items[:-1]), last=items[-1])
 
 
 def require_bot_can_post(
@@ -38,21 +40,29 @@ def require_bot_can_post(
     embeds: bool = False,
     files: bool = False,
 ) -> None:
-    """Refuse a channel the bot could not post `what` in, naming the permissions it lacks there."""
+    """Refuse a channel the bot could not post `what` in, naming the permissions it lacks there.
+
+    `what` is English marked with N_ where the caller declares it (shown translated), or
+    already in the current language.
+    """
     perms = channel.permissions_for(channel.guild.me)
     needed = [
-        ("View Channel", perms.view_channel),
-        ("Send Messages", perms.send_messages),
-        ("Embed Links", perms.embed_links or not embeds),
-        ("Attach Files", perms.attach_files or not files),
+        (N_("View Channel"), perms.view_channel),
+        (N_("Send Messages"), perms.send_messages),
+        (N_("Embed Links"), perms.embed_links or not embeds),
+        (N_("Attach Files"), perms.attach_files or not files),
     ]
-    missing = [name for name, granted in needed if not granted]
+    missing = [_(name) for name, granted in needed if not granted]
     if missing:
-        posting = f"post {what}" if what else "post"
-        raise PermissionDenied(
-            f"I can't {posting} in {{channel}}: I need {and_join(missing)} there.",
-            channel=channel_ref(channel.id),
-        )
+        if what:
+            message = _("I can't post {what} in {{channel}}: I need {permissions} there.").format(
+                what=_(what), permissions=and_join(missing)
+            )
+        else:
+            message = _("I can't post in {{channel}}: I need {permissions} there.").format(
+                permissions=and_join(missing)
+            )
+        raise PermissionDenied(message, channel=channel_ref(channel.id))
 
 
 def require_member_can_see(channel: discord.abc.GuildChannel, member: discord.Member) -> None:
@@ -62,7 +72,7 @@ def require_member_can_see(channel: discord.abc.GuildChannel, member: discord.Me
     """
     if not channel.permissions_for(member).view_channel:
         raise PermissionDenied(
-            "You can't see {channel}, so I won't post there for you.",
+            _("You can't see {channel}, so I won't post there for you."),
             channel=channel_ref(channel.id),
         )
 
@@ -71,11 +81,13 @@ def require_bot_can_give(role: discord.Role) -> None:
     """Refuse a role the bot could not give: @everyone, an integration's, or one not below mine."""
     if role.is_default() or role.managed:
         raise ValidationError(
-            "{role} cannot be given by a bot; choose another role.", role=role_ref(role.id)
+            _("{role} cannot be given by a bot; choose another role."), role=role_ref(role.id)
         )
     if role >= role.guild.me.top_role:
         raise PermissionDenied(
-            "{role} is above my highest role, so I could not give it. Move my "
-            "role above it in Server Settings → Roles, or choose a lower role.",
+            _(
+                "{role} is above my highest role, so I could not give it. Move my "
+                "role above it in Server Settings → Roles, or choose a lower role."
+            ),
             role=role_ref(role.id),
         )

@@ -13,6 +13,7 @@ import discord
 from discord.ext import commands
 
 from pegasus.errors import ConflictError
+from pegasus.i18n import _
 
 __all__ = ["running_cog"]
 
@@ -27,5 +28,7 @@ def running_cog(
     cog = client.get_cog(cog_type.__cog_name__) if is_bot else None
     if not isinstance(cog, cog_type):
         name = feature or cog_type.__cog_name__
-        raise ConflictError(f"{name} are switched off right now; try again later.")
+        raise ConflictError(
+            _("{feature} are switched off right now; try again later.").format(feature=_(name))
+        )
     return cog

@@ -20,6 +20,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from pegasus.i18n import N_
 from pegasus.services import economy
 from pegasus.services.colours import parse_colour
 from pegasus.services.durations import MAX_SECONDS, parse_duration
@@ -58,7 +59,7 @@ class ColourConverter(_TextConverter):
 class HttpsLinkConverter(_TextConverter):
     """A full https:// link, trimmed."""
 
-    def __init__(self, *, what: str = "link", max_length: int = MAX_LINK_LENGTH) -> None:
+    def __init__(self, *, what: str = N_("link"), max_length: int = MAX_LINK_LENGTH) -> None:
         self.what = what
         self.max_length = max_length
 
@@ -90,7 +91,7 @@ class AmountConverter(_TextConverter):
 class SnowflakeConverter(_TextConverter):
     """A Discord id typed as digits → an int in Discord's id range."""
 
-    def __init__(self, *, what: str = "a Discord id") -> None:
+    def __init__(self, *, what: str = N_("a Discord id")) -> None:
         self.what = what
 
     async def transform(self, interaction: discord.Interaction, value: Any, /) -> int:

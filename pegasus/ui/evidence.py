@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import discord
 from discord.utils import escape_markdown
 
+from pegasus.i18n import _
 from pegasus.services.attachments import (
     AttachmentKeeper,
     AttachmentSource,
@@ -96,12 +97,17 @@ def proof_text(proof: Sequence[str], kept: Sequence[KeptFile], attached: set[str
             continue
         name = escape_markdown(file.filename)
         if item in attached:
-            lines.append(f"📎 {name}: kept copy attached")
+            lines.append("📎 " + _("{file}: kept copy attached").format(file=name))
         elif file.sha256 is not None:
             size = f" ({megabytes(file.size)})" if file.size else ""
-            lines.append(f"📎 {name}{size}: kept by Pegasus, too large to attach here")
+            lines.append(
+                "📎 " + _("{file}: kept by Pegasus, too large to attach here").format(
+                    file=name + size
+                )
+            )
         else:
-            lines.append(f"{item}\n⚠️ {escape_markdown(file.note or 'not kept')}")
+            note = file.note or _("not kept")  # a stored note stays as written
+            lines.append(f"{item}\n⚠️ {escape_markdown(note)}")
     return "\n".join(lines)
 
 
@@ -117,9 +123,9 @@ async def show_with_kept_proof(
     limit = interaction.guild.filesize_limit if interaction.guild else UPLOAD_LIMIT
     uploads = await kept_uploads(interaction.guild_id, kept, limit=limit)
     for index, field in enumerate(embed.fields):
-        if field.name == "Proof":
+        if field.name in ("Proof", _("Proof")):
             text = clip(proof_text(proof, kept, uploads.attached))
-            embed.set_field_at(index, name="Proof", value=text, inline=False)
+            embed.set_field_at(index, name=field.name, value=text, inline=False)
     if not uploads.files:
         await interaction.response.send_message(embed=embed, ephemeral=True)
         return

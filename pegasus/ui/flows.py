@@ -58,7 +58,8 @@ class FlowOutcome(Generic[R, C, U]):
         if self.error is not None:
             raise self.error
         if self.reserved is None:
-            raise LookupError("nothing was reserved")
+            problem = "nothing was reserved"  # a misuse of the outcome, for developers
+            raise LookupError(problem)
         return self.confirmed  # type: ignore[return-value]
 
 

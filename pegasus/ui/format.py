@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from pegasus.i18n import _, format_number
+
 __all__ = [
     "BLUE",
     "BLURPLE",
@@ -66,18 +68,21 @@ def timestamp(moment: datetime, style: str = "R") -> str:
 
 
 def amount(value: int) -> str:
-    """A whole number with thousands separators: 1234567 → 1,234,567."""
-    return f"{value:,}"
+    """A whole number with the current language's separators: 1234567 → 1,234,567."""
+    return format_number(value)
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
-    """`count` with the word in the right number: 1 entry, 2 entries, 1,000 days."""
+    """`count` with the English word in the right number: 1 entry, 2 entries, 1,000 days.
+
+    English only: a text people read counts with `ngettext` instead.
+    """
     return f"{amount(count)} {one if count == 1 else (many or one + 's')}"
 
 
 def page_of(page: int, pages: int) -> str:
     """Where a paginated list is: "Page 2 of 5"."""
-    return f"Page {amount(page)} of {amount(pages)}"
+    return _("Page {page} of {pages}").format(page=amount(page), pages=amount(pages))
 
 
 def clip(text: str, limit: int = FIELD_VALUE_LIMIT) -> str:

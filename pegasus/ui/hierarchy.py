@@ -14,6 +14,7 @@ from collections.abc import Collection
 import discord
 
 from pegasus.errors import NotFoundError, PermissionDenied, ValidationError, user_ref
+from pegasus.i18n import _
 from pegasus.services.moderation import BlacklistEntityType
 
 __all__ = [
@@ -36,19 +37,23 @@ def check_target(
 ) -> None:
     """Refuse actions on oneself, the bot, the owner, or anyone not below both of us.
 
-    `verb` completes "You can't ... <target>" (ban, kick, warn, mute, time out).
+    `verb` completes "You can't ... <target>" (ban, kick, warn, mute, time out): English
+    marked with N_ by the caller, shown translated (an infinitive in every language).
     """
+    shown = _(verb)
     if target.id == moderator.id:
-        raise PermissionDenied(f"You can't {verb} yourself.")
+        raise PermissionDenied(_("You can't {verb} yourself.").format(verb=shown))
     if target.id == guild.me.id:
-        raise PermissionDenied(f"I can't {verb} myself.")
+        raise PermissionDenied(_("I can't {verb} myself.").format(verb=shown))
     if not isinstance(target, discord.Member):
         return  # not in the server: there is no hierarchy to respect
     if target.id == guild.owner_id:
-        raise PermissionDenied(f"You can't {verb} the server owner.")
+        raise PermissionDenied(_("You can't {verb} the server owner.").format(verb=shown))
     if moderator.id != guild.owner_id and target.top_role >= moderator.top_role:
         raise PermissionDenied(
-            f"You can't {verb} {{target}}: their highest role is not below yours.",
+            _("You can't {verb} {{target}}: their highest role is not below yours.").format(
+                verb=shown
+            ),
             target=user_ref(target.id),
         )
     if bot_must_outrank:
@@ -74,14 +79,18 @@ def check_record_change(
     <verb> <record> about yourself", e.g. "remove" and "a warning".
     """
     if subject_id == moderator.id:
-        raise PermissionDenied(f"You can't {verb} {record} about yourself.")
+        raise PermissionDenied(
+            _("You can't {verb} {record} about yourself.").format(verb=_(verb), record=_(record))
+        )
     subject = guild.get_member(subject_id) if subject_id is not None else None
     if subject is not None:
-        check_target(
-            guild, moderator, subject, f"{verb} {record} about", bot_must_outrank=False
-        )
+        # Translators: completes "You can't ... the server owner" / "You can't ... {target}".
+        about = _("{verb} {record} about").format(verb=_(verb), record=_(record))
+        check_target(guild, moderator, subject, about, bot_must_outrank=False)
     if issuer_id not in (None, moderator.id, guild.me.id):
-        check_outranks_issuer(guild, moderator, issuer_id, f"{verb} {record}")
+        # Translators: completes "You can't ... by the server owner without Manage Server".
+        action = _("{verb} {record}").format(verb=_(verb), record=_(record))
+        check_outranks_issuer(guild, moderator, issuer_id, action)
 
 
 def check_outranks_issuer(
@@ -89,30 +98,40 @@ def check_outranks_issuer(
 ) -> None:
     """Refuse changing another moderator's record unless `moderator` is the owner, has Manage
     Server or ranks above them. `action` reads as "You can't <action> by ...", e.g. "edit a
-    warning".
+    warning"; English marked with N_, or already translated.
     """
+    action = _(action)
     if moderator.id == guild.owner_id or moderator.guild_permissions.manage_guild:
         return
     issuer = guild.get_member(issuer_id)
     if issuer is None:
         return  # they left the server: there is no hierarchy to respect
     if issuer.id == guild.owner_id:
-        raise PermissionDenied(f"You can't {action} by the server owner without Manage Server.")
+        raise PermissionDenied(
+            _("You can't {action} by the server owner without Manage Server.").format(
+                action=action
+            )
+        )
     if issuer.top_role >= moderator.top_role:
         raise PermissionDenied(
-            f"You can't {action} by {{issuer}} without Manage Server: "
-            "their highest role is not below yours.",
+            _(
+                "You can't {action} by {{issuer}} without Manage Server: "
+                "their highest role is not below yours."
+            ).format(action=action),
             issuer=user_ref(issuer.id),
         )
 
 
 def check_bot_outranks(guild: discord.Guild, target: discord.Member, verb: str) -> None:
+    shown = _(verb)
     if target.id == guild.owner_id:
-        raise PermissionDenied(f"I can't {verb} the server owner.")
+        raise PermissionDenied(_("I can't {verb} the server owner.").format(verb=shown))
     if target.top_role >= guild.me.top_role:
         raise PermissionDenied(
-            f"I can't {verb} {{target}}: their highest role is not below mine. "
-            "Move my role above theirs in Server Settings → Roles.",
+            _(
+                "I can't {verb} {{target}}: their highest role is not below mine. "
+                "Move my role above theirs in Server Settings → Roles."
+            ).format(verb=shown),
             target=user_ref(target.id),
         )
 
@@ -134,25 +153,25 @@ def check_blacklist_target(
     """Refuse a blacklist entry that would lock out the one adding it, the bot, its owners or a
     server's admins in their own server, or that names no role or channel of the server."""
     if wide and actor_id not in owner_ids:
-        raise PermissionDenied("Only the bot's owners manage bot-wide blacklist entries.")
+        raise PermissionDenied(_("Only the bot's owners manage bot-wide blacklist entries."))
     if kind is BlacklistEntityType.USER:
         if entity_id in (actor_id, guild.me.id):
-            raise ValidationError("That would lock out yourself or me; pick someone else.")
+            raise ValidationError(_("That would lock out yourself or me; pick someone else."))
         if entity_id in owner_ids:
-            raise PermissionDenied("The bot's owners can't be blacklisted.")
+            raise PermissionDenied(_("The bot's owners can't be blacklisted."))
         member = guild.get_member(entity_id)
         if not wide and member is not None and is_server_admin(member):
             raise PermissionDenied(
-                "The server owner and admins can't be blacklisted in their own server."
+                _("The server owner and admins can't be blacklisted in their own server.")
             )
     elif kind is BlacklistEntityType.ROLE:
         role = guild.get_role(entity_id)
         if role is None:
-            raise NotFoundError("There is no such role in this server.")
+            raise NotFoundError(_("There is no such role in this server."))
         if role.is_default():
-            raise ValidationError("Blacklisting @everyone would block everybody.")
+            raise ValidationError(_("Blacklisting @everyone would block everybody."))
     elif kind is BlacklistEntityType.CHANNEL:
         if guild.get_channel(entity_id) is None:
-            raise NotFoundError("There is no such channel in this server.")
+            raise NotFoundError(_("There is no such channel in this server."))
     elif entity_id == guild.id and not wide:
-        raise ValidationError("Servers are blacklisted bot-wide only.")
+        raise ValidationError(_("Servers are blacklisted bot-wide only."))

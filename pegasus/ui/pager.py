@@ -11,9 +11,12 @@ from collections.abc import Callable
 
 import discord
 
+from pegasus.i18n import N_, _
+
 __all__ = ["NEXT", "PREVIOUS", "PageButtonMaker", "page_button", "page_buttons", "pager"]
 
-PREVIOUS, NEXT = "◀ Previous", "Next ▶"
+# English, marked for the catalogs; the buttons show them translated.
+PREVIOUS, NEXT = N_("◀ Previous"), N_("Next ▶")
 
 # (page the button shows, label, disabled) → the feature's button.
 PageButtonMaker = Callable[[int, str, bool], discord.ui.Item[discord.ui.View]]
@@ -29,8 +32,8 @@ def page_button(custom_id: str, label: str, disabled: bool) -> discord.ui.Button
 def page_buttons(make: PageButtonMaker, page: int, pages: int) -> discord.ui.View:
     """Previous and next buttons for `page` of `pages`, disabled where there is no such page."""
     view = discord.ui.View(timeout=None)
-    view.add_item(make(max(page - 1, 0), PREVIOUS, page <= 1))
-    view.add_item(make(page + 1, NEXT, page >= pages))
+    view.add_item(make(max(page - 1, 0), _(PREVIOUS), page <= 1))
+    view.add_item(make(page + 1, _(NEXT), page >= pages))
     return view
 
 

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import discord
 
+from pegasus.i18n import DEFAULT_LOCALE, _, for_guild, use_locale
 from pegasus.services import role_delegations
 from pegasus.services.role_delegations import (
     ELEVATED_PERMISSIONS,
@@ -53,8 +54,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 def elevated_permissions(permissions: discord.Permissions) -> list[str]:
-    """The names of the elevated permissions in `permissions`, in a fixed order."""
+    """The names of the elevated permissions in `permissions`, in a fixed order (English)."""
     return role_delegations.elevated_permissions(permissions.value)
+
+
+def _names(permissions: list[str]) -> str:
+    return and_join([_(name) for name in permissions])
 
 
 def _is_owner(member: discord.Member) -> bool:
@@ -99,33 +104,42 @@ def grant_refusal(
     """Why the bot must not give `role` now, or None.
 
     `setup` is how the role was set up (None: before this was recorded), `configurer` the member
-    who set it up, as they are now (None: gone).
+    who set it up, as they are now (None: gone). In the current language.
     """
     if role.is_default() or role.managed:
-        return f"{role.name} can't be given by a bot."
+        return _("{role} can't be given by a bot.").format(role=role.name)
     if role >= role.guild.me.top_role:
-        return f"{role.name} is not below my highest role."
+        return _("{role} is not below my highest role.").format(role=role.name)
     elevated = elevated_permissions(role.permissions)
     vouched = elevated_permissions(discord.Permissions(setup.permissions)) if setup else []
     gained = [name for name in elevated if name not in vouched]
     if gained:
-        since = "since it was set up" if setup else "and nobody set it up since I check this"
-        return f"{role.name} has {and_join(gained)} {since}."
+        if setup:
+            return _("{role} has {permissions} since it was set up.").format(
+                role=role.name, permissions=_names(gained)
+            )
+        return _("{role} has {permissions} and nobody set it up since I check this.").format(
+            role=role.name, permissions=_names(gained)
+        )
     if setup is None or (configurer is not None and _is_owner(configurer)):
         return None
     if configurer is None:
         return (
-            f"{role.name} has {and_join(elevated)}, and the member who set it up is no longer here."
+            _("{role} has {permissions}, and the member who set it up is no longer here.").format(
+                role=role.name, permissions=_names(elevated)
+            )
             if elevated
             else None
         )
     if role >= configurer.top_role:
-        return f"{role.name} is no longer below the highest role of {configurer}, who set it up."
+        return _(
+            "{role} is no longer below the highest role of {member}, who set it up."
+        ).format(role=role.name, member=configurer)
     if elevated and not configurer.guild_permissions.administrator:
-        return (
-            f"{role.name} has {and_join(elevated)}, and {configurer}, who set it up, is no "
+        return _(
+            "{role} has {permissions}, and {member}, who set it up, is no "
             "longer the server owner or an Administrator."
-        )
+        ).format(role=role.name, permissions=_names(elevated), member=configurer)
     return None
 
 
@@ -145,11 +159,10 @@ async def vet_grants(
         setup = recorded.get(role.id)
         configured_by = setup.configured_by if setup else None
         configurer = guild.get_member(configured_by) if configured_by else None
-        reason = grant_refusal(role, setup, configurer)
-        if reason is None:
+        if grant_refusal(role, setup, configurer) is None:
             allowed.append(role)
         else:
-            await _report_refused_grant(member, role, purpose, reason, configured_by)
+            await _report_refused_grant(member, role, purpose, setup, configurer)
     return allowed
 
 
@@ -157,9 +170,12 @@ async def _report_refused_grant(
     member: discord.Member,
     role: discord.Role,
     purpose: str,
-    reason: str,
-    configured_by: int | None,
+    setup: Delegation | None,
+    configurer: discord.Member | None,
 ) -> None:
+    configured_by = setup.configured_by if setup else None
+    with use_locale(DEFAULT_LOCALE):  # the record and the log stay in English
+        reason = grant_refusal(role, setup, configurer) or ""
     log.warning(
         "Not giving role %s to %s in guild %s (%s): %s",
         role.id,
@@ -176,16 +192,24 @@ async def _report_refused_grant(
         reason=reason,
         configured_by=configured_by,
     )
-    embed = discord.Embed(
-        title="Role not given",
-        description=(
-            f"{member.mention} was due {role.mention} ({purpose}), and I did not give it: "
-            f"{reason} Whoever set it up must be able to give it themselves: set it up again "
-            "as the server owner or an Administrator, or choose another role."
-        ),
-        colour=RED,
-    )
-    embed.set_footer(text=f"Member id {member.id} · role id {role.id}")
+    with for_guild(member.guild.id):  # a post to the server's staff
+        embed = discord.Embed(
+            title=_("Role not given"),
+            description=_(
+                "{member} was due {role} ({purpose}), and I did not give it: "
+                "{reason} Whoever set it up must be able to give it themselves: set it up again "
+                "as the server owner or an Administrator, or choose another role."
+            ).format(
+                member=member.mention,
+                role=role.mention,
+                purpose=_(purpose),
+                reason=grant_refusal(role, setup, configurer) or "",
+            ),
+            colour=RED,
+        )
+        embed.set_footer(
+            text=_("Member id {member} · role id {role}").format(member=member.id, role=role.id)
+        )
     await post_alert(member.guild, embed)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pegasus.i18n import _
 from pegasus.services.settings import Kind, Setting
 
 __all__ = ["render_value"]
@@ -18,5 +19,5 @@ def render_value(setting: Setting, value: Any) -> str:
     if setting.kind is Kind.ROLE:
         return f"<@&{value}>"
     if setting.kind is Kind.IDS:
-        return ", ".join(str(item) for item in value) or "none"
+        return ", ".join(str(item) for item in value) or _("none")
     return setting.show(value)

@@ -126,7 +126,8 @@ async def command_entries(tree: app_commands.CommandTree[Any]) -> dict[str, list
         path = module_file(command)
         domain = domain_of_file(path) if path else None
         if domain is None:
-            raise LookupError(f"/{command.name}: its module is in no catalog domain")
+            problem = f"/{command.name}: its module is in no catalog domain"  # for developers
+            raise LookupError(problem)
         where = (path.resolve().relative_to(SOURCE_ROOT).as_posix(), 0) if path else ("?", 0)
         for text in await tree_texts(tree, command):
             comment = f"/{text.command}: {text.location.name.replace('_', ' ')}"

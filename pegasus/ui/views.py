@@ -8,6 +8,7 @@ from typing import Any
 
 import discord
 
+from pegasus.i18n import N_, _
 from pegasus.tree import (
     error_message,
     passes_interaction_checks,
@@ -33,7 +34,7 @@ class PegasusView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if self.owner_id is not None and interaction.user.id != self.owner_id:
-            await send_ephemeral(interaction, "These buttons belong to someone else.")
+            await send_ephemeral(interaction, _("These buttons belong to someone else."))
             return False
         return await passes_interaction_checks(interaction)
 
@@ -44,21 +45,25 @@ class PegasusView(discord.ui.View):
 
 
 class ConfirmView(PegasusView):
-    """Confirm / Cancel for destructive actions; `value` is True, False or None (timed out)."""
+    """Confirm / Cancel for destructive actions; `value` is True, False or None (timed out).
+
+    `confirm_label` is in the current language (`_("Delete")`), or English marked with N_.
+    """
 
     def __init__(
-        self, *, owner_id: int, confirm_label: str = "Confirm", timeout: float = 60
+        self, *, owner_id: int, confirm_label: str = N_("Confirm"), timeout: float = 60
     ) -> None:
         super().__init__(owner_id=owner_id, timeout=timeout)
         self.value: bool | None = None
         self.interaction: discord.Interaction | None = None
-        self.confirm.label = confirm_label
+        self.confirm.label = _(confirm_label)
+        self.cancel.label = _("Cancel")
 
-    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    @discord.ui.button(label=N_("Confirm"), style=discord.ButtonStyle.danger)
     async def confirm(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
         await self._decide(interaction, True)
 
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=N_("Cancel"), style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, _button: discord.ui.Button) -> None:
         await self._decide(interaction, False)
 
@@ -92,7 +97,7 @@ async def confirm(
     prompt: str,
     action: ConfirmAction,
     *,
-    confirm_label: str = "Confirm",
+    confirm_label: str = N_("Confirm"),
     timeout: float = 60,
 ) -> bool:
     """Ask the invoker to confirm, then run `action` with the click; True when it ran through.
@@ -117,10 +122,10 @@ async def confirm(
         return True
     if view.interaction is not None:
         await view.interaction.response.edit_message(
-            content="Cancelled: nothing was changed.", view=None
+            content=_("Cancelled: nothing was changed."), view=None
         )
     else:
         await interaction.edit_original_response(
-            content="Timed out: nothing was changed.", view=None
+            content=_("Timed out: nothing was changed."), view=None
         )
     return False

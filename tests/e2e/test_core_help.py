@@ -10,6 +10,7 @@ FEATURES = {
     "Core",
     "Economy",
     "Giveaways",
+    "Language",
     "Levels",
     "Logs",
     "Moderation",

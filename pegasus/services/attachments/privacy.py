@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from models.attachments import AttachmentBlob, KeptAttachment
+from pegasus.i18n import N_
 from pegasus.services.privacy import Kept, PrivacyDeclaration, register
 
 
@@ -32,7 +33,7 @@ async def export_attachments(guild_id: int, user_id: int) -> dict[str, Any]:
 DECLARATION = register(
     PrivacyDeclaration(
         feature="attachments",
-        explanation=(
+        explanation=N_(
             "Copies of the files attached to your ticket messages and to cases and warnings "
             "about you, kept because Discord's links to them expire."
         ),
@@ -40,8 +41,8 @@ DECLARATION = register(
         export=export_attachments,
         kept=(
             Kept(
-                "copies of files attached to kept tickets, cases and warnings",
-                "evidence for those records; they go when the records go",
+                N_("copies of files attached to kept tickets, cases and warnings"),
+                N_("evidence for those records; they go when the records go"),
                 ("kept_attachments", "attachment_blobs"),
             ),
         ),

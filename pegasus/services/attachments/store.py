@@ -100,7 +100,8 @@ class EvidenceOwner:
     def __post_init__(self) -> None:
         given = [self.ticket_message_id, self.case_id, self.warning_id]
         if sum(value is not None for value in given) != 1:
-            raise ValueError("an evidence owner is exactly one ticket message, case or warning")
+            problem = "an evidence owner is exactly one ticket message, case or warning"
+            raise ValueError(problem)  # for developers
 
 
 @dataclass(frozen=True, slots=True)

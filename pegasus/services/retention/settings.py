@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from models.guilds import GuildSettings
 from pegasus.errors import ValidationError
+from pegasus.i18n import N_, _
 from pegasus.services.settings import (
     FeatureSettings,
     Kind,
@@ -40,24 +41,27 @@ SETTINGS = register(
             Setting(
                 "retention_ticket_days",
                 Kind.INT,
-                "ticket retention",
-                "Delete a closed ticket's messages and transcript this many days after (0 = keep)",
+                N_("ticket retention"),
+                N_(
+                    "Delete a closed ticket's messages and transcript this many days after "
+                    "(0 = keep)"
+                ),
                 minimum=0,
                 maximum=MAX_RETENTION_DAYS,
             ),
             Setting(
                 "retention_security_log_days",
                 Kind.INT,
-                "security log retention",
-                "Delete security log entries older than this many days (0 = keep)",
+                N_("security log retention"),
+                N_("Delete security log entries older than this many days (0 = keep)"),
                 minimum=0,
                 maximum=MAX_RETENTION_DAYS,
             ),
             Setting(
                 "retention_audit_log_days",
                 Kind.INT,
-                "audit log retention",
-                "Delete audit log entries older than this many days (0 = keep)",
+                N_("audit log retention"),
+                N_("Delete audit log entries older than this many days (0 = keep)"),
                 minimum=0,
                 maximum=MAX_RETENTION_DAYS,
             ),
@@ -117,6 +121,6 @@ async def update_retention_settings(
         if value is not None
     }
     if not changes:
-        raise ValidationError("Nothing to change: give at least one option.")
+        raise ValidationError(_("Nothing to change: give at least one option."))
     values = await apply_changes(SETTINGS, guild_id, actor_id, changes, action="retention.set")
     return _from_values(values)
