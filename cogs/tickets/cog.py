@@ -527,7 +527,7 @@ class Tickets(commands.Cog):
 
     async def _log(self, ticket: TicketInfo, text: str) -> None:
         """A line in the guild's transcript channel, if it has one (best effort)."""
-        _, channel = await self._log_channel(ticket.guild_id)
+        _configured, channel = await self._log_channel(ticket.guild_id)
         if channel is None:
             return
         try:
@@ -1160,7 +1160,9 @@ class Tickets(commands.Cog):
         self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
     ) -> None:
         ticket = await self._ticket_here(interaction)
-        _, cleaned = await service.rename(ticket.id, self.actor(interaction.user, ticket), name)
+        _ticket, cleaned = await service.rename(
+            ticket.id, self.actor(interaction.user, ticket), name
+        )
         channel = self._text_channel(self._guild(interaction), ticket)
         if channel is None:
             raise NotFoundError(_("This ticket's channel is gone."))

@@ -21,11 +21,6 @@ from pegasus.ui.modals import PegasusModal
 if TYPE_CHECKING:
     from .cog import Tickets
 
-# The modals' fields, declared on the classes and translated for each member who opens one.
-REASON_LABEL = N_("What do you need help with?")
-REASON_PLACEHOLDER = N_("Describe your problem so staff can help quickly.")
-COMMENT_LABEL = N_("Anything to add? (optional)")
-
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 STYLES = {
     service.ButtonStyle.PRIMARY: discord.ButtonStyle.primary,
@@ -184,19 +179,18 @@ def rating_view(ticket_id: str) -> discord.ui.View:
 
 
 class ReasonModal(PegasusModal):
-    reason: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
-        label=REASON_LABEL,
-        style=discord.TextStyle.paragraph,
-        placeholder=REASON_PLACEHOLDER,
-        required=False,
-        max_length=service.MAX_REASON,
-        custom_id="reason",
-    )
-
     def __init__(self, cog: Tickets, panel_id: str, index: int, label: str) -> None:
         super().__init__(title=_("Open a ticket: {type}").format(type=label)[:45], timeout=900)
-        self.reason.label = _(REASON_LABEL)
-        self.reason.placeholder = _(REASON_PLACEHOLDER)
+        # Made here, not on the class, so each member reads it in their language.
+        self.reason: discord.ui.TextInput[ReasonModal] = discord.ui.TextInput(
+            label=_("What do you need help with?"),
+            style=discord.TextStyle.paragraph,
+            placeholder=_("Describe your problem so staff can help quickly."),
+            required=False,
+            max_length=service.MAX_REASON,
+            custom_id="reason",
+        )
+        self.add_item(self.reason)
         self.cog = cog
         self.panel_id = panel_id
         self.index = index
@@ -209,19 +203,18 @@ class ReasonModal(PegasusModal):
 
 
 class CommentModal(PegasusModal):
-    comment: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
-        label=COMMENT_LABEL,
-        style=discord.TextStyle.paragraph,
-        required=False,
-        max_length=service.MAX_COMMENT,
-        custom_id="comment",
-    )
-
     def __init__(self, cog: Tickets, ticket_id: str, stars: int) -> None:
         super().__init__(
             title=_("You rated {stars} of 5 stars").format(stars=stars)[:45], timeout=900
         )
-        self.comment.label = _(COMMENT_LABEL)
+        self.comment: discord.ui.TextInput[CommentModal] = discord.ui.TextInput(
+            label=_("Anything to add? (optional)"),
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=service.MAX_COMMENT,
+            custom_id="comment",
+        )
+        self.add_item(self.comment)
         self.cog = cog
         self.ticket_id = ticket_id
         self.stars = stars

@@ -141,7 +141,7 @@ async def test_refused_changes_say_why_and_change_nothing(api: Api) -> None:
         ("PATCH", url, {}, 422, "Nothing to change: give at least one option."),
         ("PATCH", url, {"support_role_ids": [755_555_555_555_555_555]}, 409, UNREADABLE),
         ("PATCH", url, {"remove_button": 1}, 422,
-         f"Panel `{panel['panel_id']}` has 0 button(s): give a position from 1 to 0."),
+         f"Panel `{panel['panel_id']}` has 0 buttons: give a position from 1 to 0."),
         ("PATCH", url, {"color": "not a colour at all"}, 422, None),
         ("POST", f"{url}/buttons", {"label": "Help", "name_format": "ticket-{id}"}, 422,
          "The channel name format may only use {number} and {user}, e.g. `ticket-{number}`."),

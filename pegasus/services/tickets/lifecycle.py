@@ -126,7 +126,7 @@ async def check_can_open(
     member filling in a form for nothing.
     """
     panel = await _panel_or_none(guild_id, panel_id, None)
-    _, button = _check_panel_button(panel, button_index, label)
+    _index, button = _check_panel_button(panel, button_index, label)
     assert panel is not None
     await _check_limit(panel, user_id, None)
     return button
