@@ -438,7 +438,7 @@ async def test_staff_reset_and_reverse(discord_env: DiscordEnv) -> None:
     prompt = await env.owner.slash("economy reverse", transaction=payment.id.hex[:8])
     assert "Reverse" in (prompt.content or "")
     done = await env.owner.click(prompt, label="Reverse")
-    assert "Reversed 2 ledger row(s)" in (done.content or "")
+    assert "Reversed 2 ledger rows" in (done.content or "")
     assert await wallet(env, env.alice) == (100, 0) and await wallet(env, env.bob) == (100, 0)
     twice = await env.owner.slash("economy reverse", transaction=payment.id.hex)
     twice_done = await env.owner.click(twice, label="Reverse")
