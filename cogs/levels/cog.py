@@ -367,10 +367,14 @@ class Levels(commands.Cog):
             or config.level_up_message
         )
         mention = member.mention if member else f"<@{change.user_id}>"
-        # A post to the whole server: in the server's language (the template stays as written).
+        # A post to the whole server: in the server's language (a template the staff wrote stays
+        # as written; Pegasus's default is translated).
         with for_guild(guild.id):
             text = service.render_level_up(
-                template, user=mention, level=change.new_level, server=guild.name
+                service.announced_template(template),
+                user=mention,
+                level=change.new_level,
+                server=guild.name,
             )
         try:
             await channel.send(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
+from models.guilds import DEFAULT_LEVEL_UP_MESSAGE
 from models.levels import MultiplierTarget, RewardMode, XpMultiplier, XpReward
 from pegasus import notify
 from pegasus.errors import NotFoundError, ValidationError
@@ -34,6 +35,7 @@ __all__ = [
     "LevelProgress",
     "RewardPlan",
     "add_reward",
+    "announced_template",
     "apply_percents",
     "counts_message",
     "earns_xp",
@@ -263,6 +265,15 @@ def validate_template(template: str) -> str:
                 "characters, over Discord's {limit}: use fewer placeholders."
             ).format(length=format_number(longest), limit=format_number(DISCORD_MESSAGE_LIMIT))
         )
+    return template
+
+
+def announced_template(template: str) -> str:
+    """The template of a level-up post: Pegasus's own default message in the current language
+    (the server's, inside `for_guild`), a message the server's staff wrote as they wrote it."""
+    if template == DEFAULT_LEVEL_UP_MESSAGE:
+        # Translators: the level-up post; keep {user} and {level} as they are.
+        return _("{user} reached level {level}!")
     return template
 
 
