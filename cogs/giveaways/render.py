@@ -257,7 +257,7 @@ def _list_line(giveaway: GiveawayInfo) -> str:
 
 
 def entries_embed(giveaway: GiveawayInfo, entries: Sequence[Entry]) -> discord.Embed:
-    total = sum(weight for _, weight in entries)
+    total = sum(weight for _user_id, weight in entries)
     embed = discord.Embed(
         title=_("Entries of {giveaway}: {prize}").format(
             giveaway=giveaway.giveaway_id, prize=clip(giveaway.prize, 200)

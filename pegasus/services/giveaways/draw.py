@@ -88,7 +88,7 @@ def draw_winners(
     for pick in range(count):
         if not pool:
             break
-        cumulative = list(accumulate(weight for _, weight in pool))
+        cumulative = list(accumulate(weight for _user_id, weight in pool))
         x = uniform_below(seed, round_no, pick, cumulative[-1])
         index = bisect_right(cumulative, x)  # first running sum greater than x
         winners.append(pool.pop(index)[0])

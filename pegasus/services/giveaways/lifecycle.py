@@ -88,7 +88,7 @@ def _validate_draft(draft: GiveawayDraft) -> None:
     # The @everyone role has the server's id: a requirement or bonus everyone meets.
     if draft.guild_id in draft.requirements.role_ids:
         raise ValidationError(_("Everyone has @everyone; pick another required role."))
-    if any(role_id == draft.guild_id for role_id, _ in draft.bonus.roles):
+    if any(role_id == draft.guild_id for role_id, _extra in draft.bonus.roles):
         raise ValidationError(_("Everyone has @everyone; pick another bonus role."))
 
 
@@ -356,7 +356,7 @@ def _departed(entries: Sequence[Entry], present: Collection[int] | None) -> tupl
     if present is None:
         return ()
     present_set = present if isinstance(present, set | frozenset) else set(present)
-    return tuple(user_id for user_id, _ in entries if user_id not in present_set)
+    return tuple(user_id for user_id, _weight in entries if user_id not in present_set)
 
 
 def _already_finished(giveaway: GiveawayInfo) -> str:
