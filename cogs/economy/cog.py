@@ -19,7 +19,7 @@ from models.economy import ShopItemType
 from models.scheduling import ScheduledAction
 from pegasus.bot import Pegasus
 from pegasus.errors import ConflictError, PegasusError, PermissionDenied, ValidationError
-from pegasus.i18n import _, for_guild, format_number, ngettext
+from pegasus.i18n import DEFAULT_LOCALE, _, for_guild, format_number, ngettext, use_locale
 from pegasus.services import economy
 from pegasus.ui.dynamic import PegasusButton
 from pegasus.ui.flows import run_flow
@@ -598,11 +598,16 @@ class Economy(commands.Cog):
 
         async def refund(_bought: economy.TradeResult, error: BaseException) -> str:
             why = role_refusal(error) if isinstance(error, discord.HTTPException) else str(error)
-            log.warning("Could not give role %s bought by %s: %s", role.id, member.id, why)
+            with use_locale(DEFAULT_LOCALE):  # the log and the ledger stay in English
+                recorded = (
+                    role_refusal(error) if isinstance(error, discord.HTTPException) else str(error)
+                )
+            log.warning("Could not give role %s bought by %s: %s", role.id, member.id, recorded)
             assert result.transaction_id is not None
             try:
                 refunded = await economy.refund_purchase(
-                    guild_id, result.transaction_id, reason=f"the role could not be given ({why})"
+                    guild_id, result.transaction_id,
+                    reason=f"the role could not be given ({recorded})",
                 )
             except PegasusError as refusal:
                 # Money was taken and the role not given: staff must act, so say it loudly.

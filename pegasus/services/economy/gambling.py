@@ -132,7 +132,7 @@ SLOT_PAIR = Fraction(3, 2)
 
 
 def slots_outcome(rng: random.Random) -> Outcome:
-    reels = [rng.choice(SLOT_SYMBOLS) for _ in range(3)]
+    reels = [rng.choice(SLOT_SYMBOLS) for _reel in range(3)]
     if reels[0] == reels[1] == reels[2]:
         multiplier = Fraction(SLOT_TRIPLES[reels[0]])
     elif len(set(reels)) == 2:
