@@ -226,7 +226,8 @@ class Core(commands.Cog):
         )
         by_feature: dict[str, list[str]] = {}
         for command in self.bot.tree.get_commands():
-            by_feature.setdefault(_(feature_of(command)), []).append(f"`/{command.name}`")
+            feature = feature_of(command)  # English, marked in FEATURE_NAMES
+            by_feature.setdefault(_(feature), []).append(f"`/{command.name}`")
         for label, names in sorted(by_feature.items()):
             embed.add_field(name=label, value=clip(" ".join(sorted(names))), inline=False)
         return embed

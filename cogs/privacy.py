@@ -16,6 +16,7 @@ from pegasus.bot import Pegasus
 from pegasus.i18n import N_, _, format_number
 from pegasus.services import privacy as service
 from pegasus.services.privacy import ErasurePlan, ErasureReport, Kept, MemberExport
+from pegasus.ui.format import BLURPLE, DESCRIPTION_LIMIT, clip
 from pegasus.ui.views import confirm
 
 DELIVERED_BY_DM = N_("Your data from this server is in your direct messages.")
@@ -34,18 +35,24 @@ def kept_lines(kept: tuple[Kept, ...]) -> list[str]:
 
 
 def erasure_prompt(plan: ErasurePlan) -> str:
+    """What an erasure deletes and keeps: an embed's description (longer than a message may be
+    once translated)."""
     return "\n".join(
         [
             _("**This deletes, in this server and for good:**"),
             *(f"- {_(what)}" for what in plan.erased),
             _("**What stays, and why:**"),
             *kept_lines(plan.kept),
-            _("Delete your data now?"),
         ]
     )
 
 
+def erasure_embed(description: str) -> discord.Embed:
+    return discord.Embed(description=clip(description, DESCRIPTION_LIMIT), colour=BLURPLE)
+
+
 def erasure_reply(report: ErasureReport) -> str:
+    """What an erasure did and kept: an embed's description, like the prompt."""
     if report.removed:
         removed = ", ".join(
             f"{_(label)} ({format_number(count)})" for _feature, label, count in report.removed
@@ -104,13 +111,16 @@ class Privacy(commands.Cog):
             report = await service.erase_member(
                 guild_id, user_id, actor_id=user_id, now=discord.utils.utcnow()
             )
-            await click.edit_original_response(content=erasure_reply(report), view=None)
+            await click.edit_original_response(
+                content=None, embed=erasure_embed(erasure_reply(report)), view=None
+            )
             # Features showing counts of members (a giveaway's entries) update what they posted.
             self.bot.dispatch("member_data_erased", guild_id, user_id)
 
         await confirm(
-            interaction, erasure_prompt(service.erasure_plan()), erase,
+            interaction, _("Delete your data now?"), erase,
             confirm_label=_("Delete my data"), timeout=120,
+            embed=erasure_embed(erasure_prompt(service.erasure_plan())),
         )
 
 

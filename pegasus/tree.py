@@ -156,7 +156,8 @@ def missing_permissions(required: discord.Permissions, held: discord.Permissions
 def command_mention(command: AnyCommand) -> str:
     if isinstance(command, app_commands.ContextMenu):
         return _("the {app} app").format(app=pgettext("command name", command.name))
-    return f"/{command.qualified_name}"
+    # As the member's Discord app lists it: each word of the name in their language.
+    return "/" + " ".join(pgettext("command name", word) for word in command.qualified_name.split())
 
 
 # Manage Roles granted by a channel's overwrite is that channel's Manage Permissions, not the

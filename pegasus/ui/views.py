@@ -92,6 +92,11 @@ async def answer_on_button(button: discord.Interaction, error: Exception) -> Non
         log.warning("Could not deliver an error message for interaction %s", button.id)
 
 
+def _cleared(extra: dict[str, Any]) -> dict[str, Any]:
+    """What removes the prompt's embed, if it had one, when the prompt is answered."""
+    return {"embed": None} if extra else {}
+
+
 async def confirm(
     interaction: discord.Interaction,
     prompt: str,
@@ -99,19 +104,22 @@ async def confirm(
     *,
     confirm_label: str = N_("Confirm"),
     timeout: float = 60,
+    embed: discord.Embed | None = None,
 ) -> bool:
     """Ask the invoker to confirm, then run `action` with the click; True when it ran through.
 
     `action` answers the click (`response.edit_message(..., view=None)` replaces the prompt).
     A refusal it raises, or any other error, answers that same click: the member reads it where
     they clicked, never "This interaction failed" with a stray message under the command. On
-    cancel or timeout the prompt is edited to say nothing was changed.
+    cancel or timeout the prompt is edited to say nothing was changed. A long prompt (a
+    translation can be longer than the English) goes in `embed`, under the question `prompt`.
     """
     view = ConfirmView(owner_id=interaction.user.id, confirm_label=confirm_label, timeout=timeout)
+    extra = {"embed": embed} if embed is not None else {}
     if interaction.response.is_done():
-        await interaction.followup.send(prompt, view=view, ephemeral=True)
+        await interaction.followup.send(prompt, view=view, ephemeral=True, **extra)
     else:
-        await interaction.response.send_message(prompt, view=view, ephemeral=True)
+        await interaction.response.send_message(prompt, view=view, ephemeral=True, **extra)
     await view.wait()
     if view.value and view.interaction is not None:
         try:
@@ -122,10 +130,10 @@ async def confirm(
         return True
     if view.interaction is not None:
         await view.interaction.response.edit_message(
-            content=_("Cancelled: nothing was changed."), view=None
+            content=_("Cancelled: nothing was changed."), view=None, **_cleared(extra)
         )
     else:
         await interaction.edit_original_response(
-            content=_("Timed out: nothing was changed."), view=None
+            content=_("Timed out: nothing was changed."), view=None, **_cleared(extra)
         )
     return False

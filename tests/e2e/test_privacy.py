@@ -201,7 +201,7 @@ async def test_delete_erases_what_goes_keeps_the_records_and_the_books_balance(
     done = await env.alice.click(prompt, label="Delete my data")
     await env.settle()
 
-    text = done.message.content if done.message else done.content
+    text = done.message.text if done.message else done.text
     assert "was deleted" in text and "ledger rows" in text
     assert "Kept, and why" in text and "moderation" in text
     # Nothing names alice outside the tables kept as the server's records.
@@ -286,7 +286,7 @@ async def test_tickets_are_exported_and_kept(discord_env: DiscordEnv) -> None:
     done = await env.alice.click(prompt, label="Delete my data")
     await env.settle()
 
-    text = done.message.content if done.message else done.content
+    text = done.message.text if done.message else done.text
     assert "tickets you opened" in text
     assert await Ticket.filter(user_id=env.alice.id).count() == 1
     assert await TicketMessage.filter(author_id=env.alice.id).count() == len(stored)
