@@ -1033,7 +1033,7 @@ class RaidResponse(commands.Cog):
             self.bot.scheduler.wake()
         role = member.guild.get_role(config.unverified_role_id or 0)
         if role is not None:
-            granted = await vet_grants(member, [role], purpose="verification gate")
+            granted = await vet_grants(member, [role], purpose=N_("verification gate"))
             if granted:
                 try:
                     with for_guild(member.guild.id):
@@ -1060,7 +1060,7 @@ class RaidResponse(commands.Cog):
             raise ConflictError(fault.for_member)
         verified = guild.get_role(config.verified_role_id or 0)
         if verified is not None:
-            granted = await vet_grants(member, [verified], purpose="verification")
+            granted = await vet_grants(member, [verified], purpose=N_("verification"))
             if not granted:
                 raise PermissionDenied(
                     _(

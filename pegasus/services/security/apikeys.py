@@ -121,7 +121,7 @@ def parse_scopes(text: str) -> list[str]:
 
 def _new_secret(rng: Random | None) -> str:
     choose = rng.choice if rng is not None else secrets.choice
-    return KEY_PREFIX + "".join(choose(_SECRET_ALPHABET) for _ in range(SECRET_LENGTH))
+    return KEY_PREFIX + "".join(choose(_SECRET_ALPHABET) for _position in range(SECRET_LENGTH))
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +326,9 @@ async def revoke_api_key(
     return ApiKeyRecord.from_row(await ApiKey.get(id=key.id))
 
 
-_UNKNOWN_KEY = "Invalid API key: check that it was copied whole, or create one with /apikey create."
+_UNKNOWN_KEY = N_(
+    "Invalid API key: check that it was copied whole, or create one with /apikey create."
+)
 
 
 class InvalidApiKey(PermissionDenied):
@@ -393,12 +395,12 @@ async def verify_api_key(
     only read and the use counted in memory, to be written behind by `usage.flush()`.
     """
     if not secret or not secret.startswith(KEY_PREFIX):
-        raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+        raise InvalidApiKey(_(_UNKNOWN_KEY), "unknown")
     digest = hash_secret(secret)
     if usage is not None:
         row = await ApiKey.get_or_none(key_hash=digest)
         if row is None:
-            raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+            raise InvalidApiKey(_(_UNKNOWN_KEY), "unknown")
         record = ApiKeyRecord.from_row(row)
         _refuse_unusable(record, now)
         usage.count(record.id, now)
@@ -411,9 +413,9 @@ async def verify_api_key(
     if not counted:
         row = await ApiKey.get_or_none(key_hash=digest)
         if row is None:
-            raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+            raise InvalidApiKey(_(_UNKNOWN_KEY), "unknown")
         _refuse_unusable(ApiKeyRecord.from_row(row), now)
-        raise InvalidApiKey("Invalid, revoked or expired API key.", "revoked")  # a race
+        raise InvalidApiKey(_("Invalid, revoked or expired API key."), "revoked")  # a race
     return ApiKeyRecord.from_row(await ApiKey.get(key_hash=digest))
 
 
@@ -448,7 +450,7 @@ class ApiKeyCache:
     async def verify(self, secret: str, now: datetime, *, usage: KeyUsage) -> ApiKeyRecord:
         """`verify_api_key` with the use counted in `usage`, without a read of a kept key."""
         if not secret or not secret.startswith(KEY_PREFIX):
-            raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+            raise InvalidApiKey(_(_UNKNOWN_KEY), "unknown")
         digest = hash_secret(secret)
         moment = self.clock()
         kept = self._keys.get(digest)
@@ -459,7 +461,7 @@ class ApiKeyCache:
             row = await ApiKey.get_or_none(key_hash=digest)
             if row is None:
                 self._keys.pop(digest, None)
-                raise InvalidApiKey(_UNKNOWN_KEY, "unknown")
+                raise InvalidApiKey(_(_UNKNOWN_KEY), "unknown")
             record = ApiKeyRecord.from_row(row)
             if generation == self._generation:
                 self._keep(digest, record, moment)
@@ -501,18 +503,24 @@ class ApiKeyCache:
             self._keys.clear()
         elif change.topic is notify.Topic.SETTINGS and change.guild_id is not None:
             self._generation += 1
-            for digest in [d for d, (_, k) in self._keys.items() if k.guild_id == change.guild_id]:
+            for digest in [
+                d for d, (_kept, k) in self._keys.items() if k.guild_id == change.guild_id
+            ]:
                 del self._keys[digest]
 
 
 def _refuse_unusable(key: ApiKeyRecord, now: datetime) -> None:
     if not key.active:
         raise InvalidApiKey(
-            f"The API key {key.key_prefix} was revoked; create a new one.", "revoked", key
+            _("The API key {key} was revoked; create a new one.").format(key=key.key_prefix),
+            "revoked",
+            key,
         )
     if key.expires_at is not None and key.expires_at <= now:
         raise InvalidApiKey(
-            f"The API key {key.key_prefix} expired; create a new one.", "expired", key
+            _("The API key {key} expired; create a new one.").format(key=key.key_prefix),
+            "expired",
+            key,
         )
 
 
@@ -559,6 +567,8 @@ async def enforce_api_rate_limit(
         metadata={"rate_limit": key.rate_limit},
     )
     raise CooldownActive(
-        f"Rate limit of {key.rate_limit} requests a minute reached; retry in {wait:.0f}s.",
+        _("Rate limit of {limit} requests a minute reached; retry in {seconds}s.").format(
+            limit=key.rate_limit, seconds=f"{wait:.0f}"
+        ),
         retry_at=now.timestamp() + wait,
     )
