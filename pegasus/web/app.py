@@ -298,7 +298,7 @@ class Endpoint:
         self, request: web.Request, state: WebState, now: datetime, context: ActorContext
     ) -> ApiKeyRecord:
         header = request.headers.get("Authorization", "")
-        scheme, _, secret = header.partition(" ")
+        scheme, _space, secret = header.partition(" ")
         challenge = {"WWW-Authenticate": 'Bearer realm="pegasus"'}
         if scheme.lower() != "bearer" or not secret.strip():
             raise ApiProblem(

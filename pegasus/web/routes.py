@@ -255,30 +255,15 @@ class Route:
         declared = {p.name for p in self.all_params() if p.location == "path"}
         if placeholders != declared:
             raise ValueError(
-                _(
-                    "{method} {path}: path placeholders {placeholders} and path params "
-                    "{params} differ"
-                ).format(
-                    method=self.method,
-                    path=self.path,
-                    placeholders=sorted(placeholders),
-                    params=sorted(declared),
-                )
+                f"{self.method} {self.path}: path placeholders {sorted(placeholders)} and path "
+                f"params {sorted(declared)} differ"
             )
         if self.idempotent and self.method != "POST":
-            raise ValueError(
-                _("{method} {path}: only POSTs take an Idempotency-Key").format(
-                    method=self.method, path=self.path
-                )
-            )
+            raise ValueError(f"{self.method} {self.path}: only POSTs take an Idempotency-Key")
         if not self.path.startswith("/"):
-            raise ValueError(_("{path}: paths start with /").format(path=self.path))
+            raise ValueError(f"{self.path}: paths start with /")
         if self.media_type != JSON and (self.paginated or self.response not in (None, str)):
-            raise ValueError(
-                _("{method} {path}: a {media_type} answer is text").format(
-                    method=self.method, path=self.path, media_type=self.media_type
-                )
-            )
+            raise ValueError(f"{self.method} {self.path}: a {self.media_type} answer is text")
 
 
 class Routes:

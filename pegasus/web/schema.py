@@ -86,7 +86,7 @@ def schema_of(tp: Any, components: Components) -> dict[str, Any]:
     if origin in (dict, Mapping) or tp is dict:
         value = args[1] if len(args) == 2 else Any
         return {"type": "object", "additionalProperties": schema_of(value, components)}
-    raise TypeError(_("no JSON schema for {type}").format(type=repr(tp)))
+    raise TypeError(f"no JSON schema for {tp!r}")
 
 
 def _dataclass_schema(tp: type, components: Components) -> dict[str, Any]:
@@ -135,7 +135,7 @@ def dump(value: Any) -> Any:
         return {str(key): dump(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [dump(item) for item in value]
-    raise TypeError(_("cannot write {type} as JSON").format(type=type(value).__name__))
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def encode(value: Any) -> bytes:

@@ -121,7 +121,7 @@ def _minutes(form: Form, name: str, what: str) -> int | None:
 
 
 def _required_roles(form: Form, roles: list[tuple[int, str]]) -> list[int]:
-    allowed = {role_id for role_id, _ in roles}
+    allowed = {role_id for role_id, _name in roles}
     chosen = [str(raw) for raw in form.getall("required_role_ids", [])]
     if any(not raw.isdigit() or int(raw) not in allowed for raw in chosen):
         raise ValidationError(_("Choose roles of this server from the list."))

@@ -222,7 +222,7 @@ def guild_options(
     if roles:
         known = {i: f"@{n}" for i, n in names.roles.items() if n != "@everyone"}
     else:
-        known = {i: f"#{n}" for i, (n, _) in names.channels.items() if names.is_text_channel(i)}
+        known = {i: f"#{n}" for i, (n, _kind) in names.channels.items() if names.is_text_channel(i)}
     options = [
         (str(i), text, i in chosen)
         for i, text in sorted(known.items(), key=lambda item: item[1].lower())

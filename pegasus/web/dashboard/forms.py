@@ -110,7 +110,7 @@ def number(form: Form, name: str, what: str) -> int | None:
 
 def id_choice(form: Form, name: str, allowed: list[tuple[int, str]], what: str) -> int | None:
     value = number(form, name, what)
-    if value is not None and value not in {cid for cid, _ in allowed}:
+    if value is not None and value not in {cid for cid, _name in allowed}:
         # Translators: {what} is e.g. "a role", "a channel".
         raise ValidationError(_("Choose {what} of this server from the list.").format(what=what))
     return value

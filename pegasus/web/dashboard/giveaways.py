@@ -213,7 +213,9 @@ async def _show_one(
     names = await guild_names(request, guild.id)
     job = await _job(request, guild.id)
     people = await display_names(
-        [user_id for user_id, _, _ in entrants] + list(giveaway.winners) + _job_winners(job)
+        [user_id for user_id, _weight, _joined in entrants]
+        + list(giveaway.winners)
+        + _job_winners(job)
     )
     public = await public_pages_on(guild.id)
     return render(

@@ -1,0 +1,96 @@
+"""The dashboard's languages: the server's language chosen on the guild page (stored in
+`guilds.language`, audited), and each page in the reader's language (their own choice, else
+their browser's `Accept-Language`, else English)."""
+
+from __future__ import annotations
+
+import re
+
+import aiohttp
+
+from models.guilds import Guild
+from models.security import AuditLog
+from pegasus.i18n import remember_guild_locale, remember_user_locale, use_locale
+from pegasus.localdiscord.server import LocalDiscord
+from pegasus.services import directory
+from pegasus.services.audit import AuditSource
+from pegasus.web.dashboard.pages import accepted_locale
+from pegasus.web.dashboard.public import _not_found
+from tests.web.test_dashboard_overview import signed_in
+
+
+async def fetch(
+    http: aiohttp.ClientSession, url: str, language: str | None = None
+) -> tuple[int, str, str]:
+    headers = {"Accept-Language": language} if language else {}
+    async with http.get(url, headers=headers) as answer:
+        return answer.status, await answer.text(), answer.headers.get("Content-Language", "")
+
+
+def test_the_browser_language_is_the_first_one_pegasus_speaks() -> None:
+    assert accepted_locale("de-DE,de;q=0.9,en;q=0.8") == "de"
+    assert accepted_locale("ja, fr-CA;q=0.7, es;q=0.9") == "es"
+    assert accepted_locale("fr;q=0, es;q=0.5") == "es"
+    assert accepted_locale("ja, zh;q=0.5") is None
+    assert accepted_locale("") is None
+
+
+def test_a_refused_page_speaks_the_language_of_its_context() -> None:
+    with use_locale("fr"):
+        page = _not_found()
+    assert page.text is not None
+    assert '<html lang="fr">' in page.text
+    assert "Il n&#39;y a pas de page publique ici." in page.text
+
+
+async def test_the_server_language_is_set_on_the_guild_page(
+    local_discord: LocalDiscord, db: str
+) -> None:
+    server = local_discord
+    guild = server.guild
+    owner = guild.owner
+    await directory.ensure_guild(guild.id)
+    try:
+        async with signed_in(server, owner.id) as (base, http):
+            url = f"{base}/dashboard/guilds/{guild.id}"
+            status, page, language = await fetch(http, url)
+            assert status == 200 and language == "en"
+            assert '<html lang="en">' in page and '<h2 id="features">Features</h2>' in page
+            assert '<option value="en" selected>English</option>' in page
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert csrf is not None
+
+            async with http.post(
+                f"{url}/language", data={"csrf_token": csrf.group(1), "language": "de"}
+            ) as answer:
+                assert answer.status == 200  # back on the guild page
+                saved = await answer.text()
+            assert "The server's language is saved." in saved
+            assert '<option value="de" selected>Deutsch</option>' in saved
+            stored = await Guild.get(id=guild.id)
+            assert stored.language == "de"
+            row = await AuditLog.get(guild_id=guild.id, action="language.set")
+            assert row.actor_id == owner.id and row.source == AuditSource.WEB
+
+            # The dashboard follows the reader, not the server: a German browser reads German,
+            # a browser that names no language Pegasus speaks reads English.
+            status, german, language = await fetch(http, url, "de-DE,de;q=0.9,en;q=0.5")
+            assert status == 200 and language == "de"
+            assert '<html lang="de">' in german
+            assert '<h2 id="features">Funktionen</h2>' in german
+            assert "Einstellungsverlauf" in german and "Abmelden" in german
+            status, english, language = await fetch(http, url, "ja")
+            assert language == "en" and '<h2 id="features">Features</h2>' in english
+
+            # A person's own choice (/language me) wins over the browser.
+            remember_user_locale(owner.id, "es")
+            status, spanish, language = await fetch(http, url, "de")
+            assert language == "es" and '<h2 id="features">Funciones</h2>' in spanish
+
+            # A form without the session's token changes nothing.
+            async with http.post(f"{url}/language", data={"language": "fr"}) as answer:
+                assert answer.status == 403
+            assert (await Guild.get(id=guild.id)).language == "de"
+    finally:
+        remember_guild_locale(guild.id, None)
+        remember_user_locale(owner.id, None)
