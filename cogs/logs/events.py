@@ -330,7 +330,7 @@ def overwrite_changes(before: discord.abc.GuildChannel, after: discord.abc.Guild
             continue
         changed = [
             f"{name} {_state(value)}"
-            for (name, value), (_, was) in zip(iter(new), iter(old), strict=True)
+            for (name, value), (_name, was) in zip(iter(new), iter(old), strict=True)
             if value != was
         ]
         lines.append(f"{_overwrite_target(target)}: {', '.join(changed)}")

@@ -24,6 +24,7 @@ from pegasus.i18n import (
     format_number,
     guild_locale,
     ngettext,
+    pgettext,
     use_locale,
     user_choice,
 )
@@ -79,18 +80,6 @@ PAST_TENSE = {
     CaseType.UNBAN: N_("{member} was unbanned"),
     CaseType.PURGE: N_("{member} was purged"),
 }
-# Each case type's name, as the modlog and /cases show it.
-CASE_NAMES = {
-    CaseType.WARN: N_("Warn"),
-    CaseType.MUTE: N_("Mute"),
-    CaseType.UNMUTE: N_("Unmute"),
-    CaseType.TIMEOUT: N_("Timeout"),
-    CaseType.UNTIMEOUT: N_("Untimeout"),
-    CaseType.KICK: N_("Kick"),
-    CaseType.BAN: N_("Ban"),
-    CaseType.UNBAN: N_("Unban"),
-    CaseType.PURGE: N_("Purge"),
-}
 # The title of the DM a punished member gets, by the action `Enforcer.notify` is told.
 NOTICE_TITLES = {
     "banned": N_("You were banned in {server}"),
@@ -102,8 +91,19 @@ NOTICE_TITLES = {
 
 
 def case_name(kind: CaseType) -> str:
-    """A case type's name in the current language ("Ban")."""
-    return _(CASE_NAMES[kind]) if kind in CASE_NAMES else kind.capitalize()
+    """A case type's name in the current language ("Ban"), as the modlog and /cases show it."""
+    names = {
+        CaseType.WARN: pgettext("case type", "Warn"),
+        CaseType.MUTE: pgettext("case type", "Mute"),
+        CaseType.UNMUTE: pgettext("case type", "Unmute"),
+        CaseType.TIMEOUT: pgettext("case type", "Timeout"),
+        CaseType.UNTIMEOUT: pgettext("case type", "Untimeout"),
+        CaseType.KICK: pgettext("case type", "Kick"),
+        CaseType.BAN: pgettext("case type", "Ban"),
+        CaseType.UNBAN: pgettext("case type", "Unban"),
+        CaseType.PURGE: pgettext("case type", "Purge"),
+    }
+    return names.get(kind) or kind.capitalize()
 
 
 def utcnow() -> datetime:

@@ -23,6 +23,7 @@ from pegasus.i18n import (
     format_number,
     guild_locale,
     ngettext,
+    pgettext,
     use_locale,
     user_choice,
 )
@@ -369,7 +370,7 @@ class Warnings(commands.Cog, name="Warnings"):
         if warning.proof:
             embed.add_field(name=_("Proof"), value=clip("\n".join(warning.proof)), inline=False)
         for edit in edits[-20:]:
-            kind = _(EDIT_KINDS[edit.kind]) if edit.kind in EDIT_KINDS else edit.kind.capitalize()
+            kind = _edit_kind(edit.kind)
             embed.add_field(
                 name=f"{kind} {timestamp(edit.created_at)}",
                 value=_describe_edit(edit),
@@ -406,8 +407,10 @@ def _field(key: str) -> str:
     return _(FIELD_NAMES[key]) if key in FIELD_NAMES else key
 
 
-EDIT_KINDS = {
-    WarningEditKind.EDIT: N_("Edit"),
-    WarningEditKind.REMOVE: N_("Remove"),
-    WarningEditKind.EXPIRE: N_("Expire"),
-}
+def _edit_kind(kind: str) -> str:
+    names = {
+        WarningEditKind.EDIT: pgettext("warning change", "Edit"),
+        WarningEditKind.REMOVE: pgettext("warning change", "Remove"),
+        WarningEditKind.EXPIRE: pgettext("warning change", "Expire"),
+    }
+    return names.get(kind) or kind.capitalize()
