@@ -18,7 +18,7 @@ from discord.utils import escape_markdown
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError, ValidationError, channel_ref
-from pegasus.i18n import N_, _, for_guild
+from pegasus.i18n import N_, _, for_guild, pgettext
 from pegasus.services import community as service
 from pegasus.services import moderation
 from pegasus.services.community import (
@@ -129,7 +129,7 @@ def describe_greeting(kind: GreetingKind, settings: GreetingConfig) -> discord.E
     else:
         embed.add_field(name=_("Embed"), value=_("off (plain message)"), inline=False)
     if kind is GreetingKind.WELCOME:
-        dm = _("off")
+        dm = pgettext("direct message", "off")
         if settings.dm_enabled:
             dm = clip(
                 _("on:\n{message}").format(

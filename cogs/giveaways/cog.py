@@ -440,7 +440,7 @@ class Giveaways(
         found = await service.suggest_giveaways(interaction.guild_id, current)
         return [
             app_commands.Choice(
-                name=f"{g.giveaway_id} · {g.prize} ({_(render.STATUS_NAMES[g.status])})"[:100],
+                name=f"{g.giveaway_id} · {g.prize} ({render.status_name(g.status)})"[:100],
                 value=g.giveaway_id,
             )
             for g in found

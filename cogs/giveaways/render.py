@@ -9,7 +9,6 @@ import discord
 
 from models.giveaways import GiveawayStatus
 from pegasus.i18n import (
-    N_,
     _,
     for_guild,
     format_number,
@@ -46,12 +45,15 @@ COLOUR_BAD = SCARLET
 
 ENTRIES_SHOWN = 40
 
-STATUS_NAMES = {
-    GiveawayStatus.SCHEDULED: N_("scheduled"),
-    GiveawayStatus.ACTIVE: N_("active"),
-    GiveawayStatus.ENDED: N_("ended"),
-    GiveawayStatus.CANCELLED: N_("cancelled"),
-}
+
+def status_name(status: GiveawayStatus) -> str:
+    """A giveaway's status in words (a giveaway's gender in each language, hence the context)."""
+    return {
+        GiveawayStatus.SCHEDULED: pgettext("giveaway status", "scheduled"),
+        GiveawayStatus.ACTIVE: pgettext("giveaway status", "active"),
+        GiveawayStatus.ENDED: pgettext("giveaway status", "ended"),
+        GiveawayStatus.CANCELLED: pgettext("giveaway status", "cancelled"),
+    }[status]
 
 
 def _days(days: int) -> str:
@@ -251,7 +253,7 @@ def _list_line(giveaway: GiveawayInfo) -> str:
         ),
     }[status]
     return (
-        f"`{giveaway.giveaway_id}` **{clip(giveaway.prize, 80)}**: {_(STATUS_NAMES[status])}, "
+        f"`{giveaway.giveaway_id}` **{clip(giveaway.prize, 80)}**: {status_name(status)}, "
         f"{when}, {_entrants(giveaway.entry_count)}, <#{giveaway.channel_id}>"
     )
 
