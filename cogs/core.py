@@ -13,10 +13,11 @@ from discord.ext import commands
 
 from pegasus.bot import Pegasus
 from pegasus.errors import NotFoundError
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, pgettext
 from pegasus.longlived import LongLivedHeap
 from pegasus.outage import health, is_database_unreachable
 from pegasus.services import directory, stats
+from pegasus.tree import command_mention
 from pegasus.ui.format import BLURPLE, clip
 from pegasus.ui.users import member_info, member_rows_from_payload, user_info
 
@@ -202,15 +203,21 @@ class Core(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         needle = current.strip().lstrip("/").lower()
-        names = [c.qualified_name for c in self.bot.tree.walk_commands()]
-        return [app_commands.Choice(name=f"/{n}", value=n) for n in sorted(names) if needle in n][
-            :25
-        ]
+        # Each command as the member's app lists it (its name in their language).
+        shown = sorted(
+            (command_mention(c), c.qualified_name) for c in self.bot.tree.walk_commands()
+        )
+        return [
+            app_commands.Choice(name=mention, value=name)
+            for mention, name in shown
+            if needle in name or needle in mention.lower()
+        ][:25]
 
     def find_command(self, name: str) -> AnyCommand | None:
+        """The command named `name`, in English or as the member's app lists it."""
         wanted = " ".join(name.strip().lstrip("/").lower().split())
         for command in self.bot.tree.walk_commands():
-            if command.qualified_name == wanted:
+            if wanted in (command.qualified_name, command_mention(command).lstrip("/")):
                 return command
         return None
 
@@ -227,7 +234,8 @@ class Core(commands.Cog):
         by_feature: dict[str, list[str]] = {}
         for command in self.bot.tree.get_commands():
             feature = feature_of(command)  # English, marked in FEATURE_NAMES
-            by_feature.setdefault(_(feature), []).append(f"`/{command.name}`")
+            name = pgettext("command name", command.name)
+            by_feature.setdefault(_(feature), []).append(f"`/{name}`")
         for label, names in sorted(by_feature.items()):
             embed.add_field(name=label, value=clip(" ".join(sorted(names))), inline=False)
         return embed
@@ -235,19 +243,20 @@ class Core(commands.Cog):
     @staticmethod
     def command_embed(command: AnyCommand) -> discord.Embed:
         embed = discord.Embed(
-            title=f"/{command.qualified_name}",
+            title=command_mention(command),
             description=_(command.description),
             colour=EMBED_COLOUR,
         )
         if isinstance(command, app_commands.Group):
             lines = [
-                f"`/{c.qualified_name}` — {_(c.description)}" for c in command.walk_commands()
+                f"`{command_mention(c)}` — {_(c.description)}" for c in command.walk_commands()
             ]
             embed.add_field(name=_("Subcommands"), value=clip("\n".join(lines)))
         else:
             optional = " " + _("(optional)")
             lines = [
-                f"`{p.display_name}`{'' if p.required else optional} — {_(p.description)}"
+                f"`{pgettext('option name', p.display_name)}`{'' if p.required else optional}"
+                f" — {_(p.description)}"
                 for p in command.parameters
             ]
             if lines:

@@ -56,3 +56,23 @@ async def test_a_german_member_cancels_a_confirmation_in_german(discord_env: Dis
 
     shown = cancelled.content or cancelled.text
     assert shown == translated("de", "Cancelled: nothing was changed.")
+
+
+async def test_help_explains_a_command_by_the_name_a_german_app_shows(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    env.alice.user.locale = "de"
+    privacy = pgettext_in("de", COMMAND_NAME, "privacy")
+    assert privacy != "privacy"
+
+    reply = await env.alice.slash("help", command=privacy)
+
+    assert reply.ephemeral and reply.embed is not None
+    assert reply.embed["title"] == f"/{privacy}"
+    [field] = reply.embed["fields"]
+    assert field["name"] == translated("de", "Subcommands")
+    delete = pgettext_in("de", COMMAND_NAME, "delete")
+    assert f"`/{privacy} {delete}`" in field["value"]
+    english = await env.bob.slash("help", command="privacy")
+    assert english.embed is not None and english.embed["title"] == "/privacy"
