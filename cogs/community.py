@@ -384,7 +384,7 @@ class Community(commands.Cog):
             return
         roles = [guild.get_role(role_id) for role_id in config.autoroles]
         due = [role for role in roles if role is not None and role.is_assignable()]
-        assignable = await vet_grants(member, due, purpose="autorole")
+        assignable = await vet_grants(member, due, purpose=N_("autorole"))
         if not assignable:
             return
         with for_guild(guild.id):  # the reason is shown in the server's audit log

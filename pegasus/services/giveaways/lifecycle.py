@@ -299,9 +299,9 @@ def check_can_reroll(giveaway: GiveawayInfo) -> None:
         )
     if giveaway.status is not GiveawayStatus.ENDED:
         raise ConflictError(
-            _(
-                "Giveaway `{giveaway}` has not ended; only ended giveaways can be rerolled."
-            ).format(giveaway=giveaway.giveaway_id)
+            _("Giveaway `{giveaway}` has not ended; only ended giveaways can be rerolled.").format(
+                giveaway=giveaway.giveaway_id
+            )
         )
 
 
@@ -313,9 +313,7 @@ def check_can_cancel(giveaway: GiveawayInfo) -> None:
         )
     if giveaway.status is GiveawayStatus.CANCELLED:
         raise ConflictError(
-            _("Giveaway `{giveaway}` was already cancelled.").format(
-                giveaway=giveaway.giveaway_id
-            )
+            _("Giveaway `{giveaway}` was already cancelled.").format(giveaway=giveaway.giveaway_id)
         )
 
 
