@@ -70,8 +70,10 @@ async def stats(guild_id: int, *, staff_id: int | None = None) -> TicketStats:
             Q(claimed_by_id=staff_id) | Q(claimed_by_id__isnull=True, closed_by_id=staff_id)
         )
     rows = await handled.values_list("rating", "created_at", "first_response_at")
-    ratings = [rating for rating, _, _ in rows if rating is not None]
-    waits = [(first - created).total_seconds() for _, created, first in rows if first is not None]
+    ratings = [rating for rating, _created, _first in rows if rating is not None]
+    waits = [
+        (first - created).total_seconds() for _rating, created, first in rows if first is not None
+    ]
     return TicketStats(
         opened=opened,
         open_now=open_now,
