@@ -14,8 +14,11 @@ from pegasus.i18n import remember_guild_locale, remember_user_locale, use_locale
 from pegasus.localdiscord.server import LocalDiscord
 from pegasus.services import directory
 from pegasus.services.audit import AuditSource
+from pegasus.services.dashboard import set_public_pages
+from pegasus.services.language import set_server_language
 from pegasus.web.dashboard.pages import accepted_locale
 from pegasus.web.dashboard.public import _not_found
+from tests.web.conftest import GUILD, OWNER, Api
 from tests.web.test_dashboard_overview import signed_in
 
 
@@ -94,3 +97,22 @@ async def test_the_server_language_is_set_on_the_guild_page(
     finally:
         remember_guild_locale(guild.id, None)
         remember_user_locale(owner.id, None)
+
+
+async def test_a_public_page_speaks_the_browser_language_else_the_server_language(
+    api: Api,
+) -> None:
+    await directory.ensure_guild(GUILD)
+    await set_public_pages(GUILD, OWNER, True)
+    await set_server_language(GUILD, "fr", actor_id=OWNER)
+    path = f"/public/guilds/{GUILD}/leaderboard"
+    try:
+        french = await api.session.get(path)
+        assert french.status == 200 and french.headers["Content-Language"] == "fr"
+        text = await french.text()
+        assert '<html lang="fr">' in text and "Personne n" in text
+        spanish = await api.session.get(path, headers={"Accept-Language": "es-MX,es;q=0.9"})
+        assert spanish.headers["Content-Language"] == "es"
+        assert "Todavía no hay nadie en esta clasificación." in await spanish.text()
+    finally:
+        remember_guild_locale(GUILD, None)

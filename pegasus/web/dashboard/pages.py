@@ -227,16 +227,21 @@ async def page_language(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Render the dashboard's and the public pages in the reader's language (`page_locale`)."""
-    if not _is_page(request.path):
+    if not _is_page(request.path) or "/static/" in request.path:
         return await handler(request)
     with use_locale(await page_locale(request)) as locale:
         try:
             response = await handler(request)
         except web.HTTPException as answer:
-            answer.headers["Content-Language"] = locale
+            _say_language(answer, locale)
             raise
-    response.headers["Content-Language"] = locale
+    _say_language(response, locale)
     return response
+
+
+def _say_language(response: web.StreamResponse, locale: str) -> None:
+    response.headers["Content-Language"] = locale
+    response.headers["Vary"] = "Accept-Language, Cookie"
 
 
 # rendering -------------------------------------------------------------------------------------
