@@ -5,6 +5,7 @@ their browser's `Accept-Language`, else English)."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import aiohttp
 
@@ -16,7 +17,7 @@ from pegasus.services import directory
 from pegasus.services.audit import AuditSource
 from pegasus.services.dashboard import set_public_pages
 from pegasus.services.language import set_server_language
-from pegasus.web.dashboard.pages import accepted_locale
+from pegasus.web.dashboard.pages import accepted_locale, render
 from pegasus.web.dashboard.public import _not_found
 from tests.web.conftest import GUILD, OWNER, Api
 from tests.web.test_dashboard_overview import signed_in
@@ -116,3 +117,19 @@ async def test_a_public_page_speaks_the_browser_language_else_the_server_languag
         assert "Todavía no hay nadie en esta clasificación." in await spanish.text()
     finally:
         remember_guild_locale(GUILD, None)
+
+
+def test_counted_texts_of_the_pages_take_the_plural_of_their_language() -> None:
+    guild = SimpleNamespace(id=1, name="Server")
+    panel = SimpleNamespace(panel_id="support", title="Help", buttons=[1, 2], channel_id=5)
+    giveaway = SimpleNamespace(giveaway_id="G-1", prize="Nitro", entry_count=1)
+    with use_locale("de"):
+        deleting = render(
+            "tickets_delete.html", guild=guild, panel=panel, page_url="/p", csrf="t"
+        ).text
+        cancelling = render(
+            "giveaway_cancel.html", guild=guild, giveaway=giveaway, this_url="/g", csrf="t"
+        ).text
+    assert deleting is not None and cancelling is not None
+    assert "<strong>Help</strong> und seine 2 Buttons werden gelöscht" in deleting
+    assert "sein 1 Eintrag bleibt erhalten" in cancelling
