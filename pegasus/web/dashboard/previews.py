@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from pegasus.errors import PegasusError
+from pegasus.i18n import _
 from pegasus.services import directory
 from pegasus.services.community.config import GreetingConfig, GreetingKind
 from pegasus.services.community.greetings import (
@@ -204,7 +205,7 @@ async def preview_endpoint(request: web.Request, session: DashboardSession) -> w
     form = await request.post()
     kind = str(form.get("preview", ""))
     if kind not in PREVIEWED.values():
-        return web.json_response({"error": "Nothing to preview of this kind."}, status=400)
+        return web.json_response({"error": _("Nothing to preview of this kind.")}, status=400)
     viewer = await viewer_of(request, session, guild)
     preview = message_preview(kind, _sent_values(form), viewer)
     return web.json_response(preview.as_json())
