@@ -50,7 +50,7 @@ def check_notify_channel(asking: Asking, channel_id: int | None, elsewhere: str)
     channel = guild.get_channel(channel_id)
     if not isinstance(channel, discord.TextChannel):
         raise ValidationError(_("There is no text channel with that id in this server."))
-    require_bot_can_post(channel, what=_("the rule's reports"), embeds=True)
+    require_bot_can_post(channel, what=N_("the rule's reports"), embeds=True)
 
 
 def bot_owner_ids(web: WebState) -> frozenset[int]:
