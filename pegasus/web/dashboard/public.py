@@ -187,6 +187,41 @@ async def _giveaway_of(request: web.Request) -> tuple[GiveawayInfo, list[tuple[i
         return None
 
 
+def draw_texts() -> dict[str, str]:
+    """What the page's script says while it checks the draw, in the page's language (the script
+    fills in the {placeholders})."""
+    return {
+        "no_crypto": _(
+            "This browser cannot compute SHA-256 here (Web Crypto needs a page served over "
+            "https); use the entries file and the seed with another tool."
+        ),
+        "computing": _("Computing…"),
+        "seed_ok": _("The seed's SHA-256 is the published hash."),
+        "seed_bad": _("The seed's SHA-256 is not the published hash."),
+        "file_ok": _("The SHA-256 of the entries file is the digest stored at the end."),
+        "file_bad": _("The SHA-256 of the entries file is not the digest stored at the end."),
+        "upload_ok": _("The SHA-256 of your file is the digest stored at the end."),
+        "upload_bad": _("The SHA-256 of your file is not the digest stored at the end."),
+        "nobody": _("nobody"),
+        "user": _("user {id}"),
+        "end_same": _("The draw at the end recomputed here: {names} (the announced winners)."),
+        "end_differs": _(
+            "The draw at the end recomputed here: {names} (NOT the announced winners)."
+        ),
+        "reroll_same": _("Reroll {round} recomputed here: {names} (the announced winners)."),
+        "reroll_differs": _("Reroll {round} recomputed here: {names} (NOT the announced winners)."),
+        "match": _(
+            "The draw checks out: your browser found the same winners from the same entries."
+        ),
+        "mismatch": _(
+            "The draw does NOT check out with these entries: see which step differs below."
+        ),
+        "failed": _("The draw could not be checked: {error}."),
+        "bad_line": _('line {line} of the entries file is not "user id:weight"'),
+        "no_download": _("the entries file could not be downloaded ({status})"),
+    }
+
+
 async def giveaway(request: web.Request) -> web.StreamResponse:
     refused = _limited(request)
     if refused is not None:
@@ -213,6 +248,7 @@ async def giveaway(request: web.Request) -> web.StreamResponse:
     base = f"{PUBLIC_PREFIX}/guilds/{info.guild_id}/giveaways/{info.giveaway_id}"
     return render(
         "public_giveaway.html",
+        draw_texts=draw_texts(),
         guild_name=_guild_name(request, info.guild_id),
         giveaway=info,
         ended=info.status is GiveawayStatus.ENDED,

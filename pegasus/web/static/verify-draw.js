@@ -10,10 +10,18 @@
     return;
   }
   box.hidden = false;
+  // The page's language: its sentences come from the page (data-texts), English otherwise.
+  const TEXTS = JSON.parse(box.dataset.texts || "{}");
+  function say(key, english, values) {
+    const text = TEXTS[key] || english;
+    return text.replace(/\{(\w+)\}/g, (whole, name) =>
+      values && name in values ? String(values[name]) : whole);
+  }
   const result = document.getElementById("browser-result");
   if (!(window.crypto && window.crypto.subtle)) {
-    result.textContent = "This browser cannot compute SHA-256 here (Web Crypto needs a page " +
-      "served over https); use the entries file and the seed with another tool.";
+    result.textContent = say("no_crypto", "This browser cannot compute SHA-256 here (Web " +
+      "Crypto needs a page served over https); use the entries file and the seed with another " +
+      "tool.");
     document.getElementById("verify-button").disabled = true;
     return;
   }
@@ -65,7 +73,8 @@
     lines.forEach((line, number) => {
       const match = /^(\d{1,20}):(\d{1,9})$/.exec(line);
       if (!match) {
-        throw new Error(`line ${number + 1} of the entries file is not "user id:weight"`);
+        throw new Error(say("bad_line", 'line {line} of the entries file is not "user id:weight"',
+          { line: number + 1 }));
       }
       entries.push([BigInt(match[1]), BigInt(match[2])]);
     });
@@ -79,7 +88,7 @@
 
   function nameOf(userId) {
     const shown = document.querySelector(`.public-winner[data-id="${userId}"]`);
-    return shown ? shown.textContent : `user ${userId}`;
+    return shown ? shown.textContent : say("user", "user {id}", { id: userId });
   }
 
   function line(list, ok, text) {
@@ -90,15 +99,19 @@
   }
 
   async function verify(text, source) {
-    result.textContent = "Computing…";
+    result.textContent = say("computing", "Computing…");
     const seed = box.dataset.seed;
     const list = document.createElement("ul");
     list.className = "public-checks";
     const seedOk = (await sha256Hex(seed)) === box.dataset.seedHash;
-    line(list, seedOk, `The seed's SHA-256 ${seedOk ? "is" : "is not"} the published hash.`);
+    line(list, seedOk, seedOk
+      ? say("seed_ok", "The seed's SHA-256 is the published hash.")
+      : say("seed_bad", "The seed's SHA-256 is not the published hash."));
     const digestOk = (await sha256Hex(text)) === box.dataset.entriesDigest;
-    line(list, digestOk,
-      `The SHA-256 of ${source} ${digestOk ? "is" : "is not"} the digest stored at the end.`);
+    const of = source === "upload" ? "your file" : "the entries file";
+    line(list, digestOk, digestOk
+      ? say(`${source}_ok`, `The SHA-256 of ${of} is the digest stored at the end.`)
+      : say(`${source}_bad`, `The SHA-256 of ${of} is not the digest stored at the end.`));
     let allOk = seedOk && digestOk;
     const entries = parseEntries(text);
     const earlierWinners = [];
@@ -115,9 +128,12 @@
       const same = fresh && recomputed.length === announced.length &&
         recomputed.every((userId, i) => userId === announced[i]);
       allOk = allOk && same;
-      const names = recomputed.map(nameOf).join(", ") || "nobody";
-      const item = line(list, same, `${round === 0 ? "The draw at the end" : `Reroll ${round}`}` +
-        ` recomputed here: ${names} (${same ? "the announced winners" : "NOT the announced winners"}).`);
+      const names = recomputed.map(nameOf).join(", ") || say("nobody", "nobody");
+      const which = round === 0 ? "The draw at the end" : "Reroll {round}";
+      const verdictOf = same ? "the announced winners" : "NOT the announced winners";
+      const key = `${round === 0 ? "end" : "reroll"}_${same ? "same" : "differs"}`;
+      const item = line(list, same, say(key, `${which} recomputed here: {names} (${verdictOf}).`,
+        { round: round, names: names }));
       item.className = "recomputed";
       item.dataset.round = String(round);
       item.dataset.ids = recomputed.join(",");
@@ -126,8 +142,10 @@
     verdict.id = "browser-verdict";
     verdict.dataset.outcome = allOk ? "match" : "mismatch";
     verdict.textContent = allOk
-      ? "The draw checks out: your browser found the same winners from the same entries."
-      : "The draw does NOT check out with these entries: see which step differs below.";
+      ? say("match", "The draw checks out: your browser found the same winners from the same " +
+        "entries.")
+      : say("mismatch", "The draw does NOT check out with these entries: see which step " +
+        "differs below.");
     result.replaceChildren(verdict, list);
   }
 
@@ -135,7 +153,8 @@
     const verdict = document.createElement("p");
     verdict.id = "browser-verdict";
     verdict.dataset.outcome = "mismatch";
-    verdict.textContent = `The draw could not be checked: ${error.message}.`;
+    verdict.textContent = say("failed", "The draw could not be checked: {error}.",
+      { error: error.message });
     result.replaceChildren(verdict);
   }
 
@@ -143,17 +162,18 @@
     fetch(box.dataset.entriesUrl, { credentials: "omit" })
       .then((response) => {
         if (!response.ok) {
-          throw new Error(`the entries file could not be downloaded (${response.status})`);
+          throw new Error(say("no_download", "the entries file could not be downloaded ({status})",
+            { status: response.status }));
         }
         return response.text();
       })
-      .then((text) => verify(text, "the entries file"))
+      .then((text) => verify(text, "file"))
       .catch(failed);
   });
   document.getElementById("entries-upload").addEventListener("change", (event) => {
     const file = event.target.files[0];
     if (file) {
-      file.text().then((text) => verify(text, "your file")).catch(failed);
+      file.text().then((text) => verify(text, "upload")).catch(failed);
     }
   });
 })();
