@@ -81,3 +81,23 @@ def test_a_wrong_translation_is_found(tmp_path, monkeypatch, extracted) -> None:
     assert "placeholders ['falsch']" in found
     assert "is fuzzy" in found
     assert f"{plain[1].id!r} is not in the catalog" in found
+
+
+@pytest.mark.parametrize("locale", TRANSLATED_LOCALES)
+def test_a_text_has_one_translation_whatever_the_domain(locale: str) -> None:
+    """The domains are merged into one catalog at run time, where one translation of a shared
+    text wins for every feature: they must agree (a command called `remove` is one word)."""
+    seen: dict[tuple[str | None, object], dict[str, object]] = {}
+    for domain in DOMAINS:
+        for message in read_catalog(catalog_path(locale, domain), locale):
+            if message.id:
+                key = (
+                    message.context,
+                    message.id if isinstance(message.id, str) else tuple(message.id),
+                )
+                string = message.string
+                seen.setdefault(key, {})[domain] = (
+                    string if isinstance(string, str) else tuple(string)
+                )
+    differing = {key: found for key, found in seen.items() if len(set(found.values())) > 1}
+    assert not differing, "\n".join(f"{key}: {found}" for key, found in differing.items())
