@@ -354,7 +354,8 @@ class Community(commands.Cog):
         self, member: discord.Member, settings: GreetingConfig, kind: GreetingKind
     ) -> discord.TextChannel | None:
         """Post the greeting of `member`; the channel it went to, or None."""
-        greeting = service.build_greeting(kind, settings, member_facts(member))
+        with for_guild(member.guild.id):
+            greeting = service.build_greeting(kind, settings, member_facts(member))
         channel = sendable_text_channel(member.guild, settings.channel_id)
         posted = None
         if channel is not None:

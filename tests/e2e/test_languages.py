@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from models.guilds import Guild, User
+from models.guilds import DEFAULT_WELCOME_MESSAGE, Guild, User
 from pegasus.i18n import gettext_in, pgettext_in
 from pegasus.i18n.catalogs import COMMAND_NAME
 from pegasus.localdiscord.env import DiscordEnv
 from tests.e2e.test_levels import configure, flush, use_clock
 
 pytestmark = pytest.mark.discord_env(
-    extensions=("cogs.core", "cogs.language", "cogs.levels", "cogs.economy")
+    extensions=("cogs.core", "cogs.language", "cogs.levels", "cogs.economy", "cogs.community")
 )
 
 PAY_SELF = "You can't pay yourself."
@@ -97,3 +97,23 @@ async def test_only_server_managers_set_the_servers_language(discord_env: Discor
     assert await Guild.get(id=env.guild.id).values_list("language", flat=True) == "en"
     shown = await env.alice.slash("language show")
     assert "English" in shown.text
+
+
+async def test_a_french_server_welcomes_in_french_unless_staff_wrote_the_welcome(
+    discord_env: DiscordEnv,
+) -> None:
+    env = discord_env
+    await env.owner.slash("language server", language="fr")
+    reply = await env.owner.slash("welcome set", channel=env.channel("general"))
+    assert reply.ephemeral
+    dave = await env.guild.add_member("dave")
+    await env.settle()
+    expected = translated("fr", DEFAULT_WELCOME_MESSAGE).format(
+        user=dave.mention, server=env.guild.name, member_count=len(env.guild.members)
+    )
+    assert env.channel("general").bot_messages[-1].content == expected
+
+    await env.owner.slash("welcome set", channel=env.channel("general"), message="Salut {user} !")
+    erin = await env.guild.add_member("erin")
+    await env.settle()
+    assert env.channel("general").bot_messages[-1].content == f"Salut {erin.mention} !"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models.guilds import DEFAULT_GOODBYE_MESSAGE, DEFAULT_WELCOME_MESSAGE
 from pegasus.errors import ConflictError, ValidationError
 from pegasus.i18n import N_, _, format_number
 from pegasus.services.colours import parse_colour
@@ -187,13 +188,25 @@ class Greeting:
     dm: str | None = None
 
 
+def greeting_template(template: str) -> str:
+    """Pegasus's own default greetings in the current language (the server's, inside
+    `for_guild`); a message the server's staff wrote, as they wrote it."""
+    if template == DEFAULT_WELCOME_MESSAGE:
+        # Translators: the default welcome; keep {user}, {server} and {member_count}.
+        return _("Welcome {user} to {server}! You are member #{member_count}.")
+    if template == DEFAULT_GOODBYE_MESSAGE:
+        # Translators: the default goodbye; keep {user}, {server} and {member_count}.
+        return _("{user} has left {server}. We are now {member_count}.")
+    return template
+
+
 def build_greeting(kind: GreetingKind, settings: GreetingConfig, facts: MemberFacts) -> Greeting:
     """The message for `facts`' member. In embed mode a welcome still pings the newcomer in the
     message text (mentions inside embeds do not notify); a goodbye pings nobody."""
-    text = render_template(settings.message, facts)
+    text = render_template(greeting_template(settings.message), facts)
     dm = None
     if kind is GreetingKind.WELCOME and settings.dm_enabled:
-        dm = render_template(settings.dm_message or settings.message, facts)
+        dm = render_template(greeting_template(settings.dm_message or settings.message), facts)
     if not settings.embed_enabled:
         return Greeting(content=text, embed=None, dm=dm)
     embed = EmbedSpec(
