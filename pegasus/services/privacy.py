@@ -31,7 +31,7 @@ from models.guilds import User
 from models.security import AuditLog
 from pegasus import notify
 from pegasus.errors import CooldownActive, PegasusError, time_ref
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, remember_user_locale
 from pegasus.services.audit import ensure_rows, record_audit
 
 __all__ = [
@@ -138,6 +138,8 @@ async def _erase_profile(_guild_id: int, user_id: int, conn: BaseDBAsyncClient) 
         .using_db(conn)
         .update(preferred_locale=None)
     )
+    # Replies follow their Discord app again from now on, not after the next reload.
+    remember_user_locale(user_id, None)
     return {N_("language preference"): cleared}
 
 
