@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from pegasus.i18n import gettext_in, pgettext_in, translations
+from pegasus.i18n import pgettext_in, translations
 from pegasus.i18n.catalogs import COMMAND_NAME
 from pegasus.localdiscord.env import DiscordEnv
+from tests.e2e.test_languages import translated
 
 pytestmark = pytest.mark.discord_env(extensions=("cogs.core", "cogs.economy", "cogs.privacy"))
-
-
-def translated(locale: str, english: str) -> str:
-    text = gettext_in(locale, english)
-    assert text != english, f"{english!r} has no {locale} translation"
-    return text
 
 
 async def test_a_french_member_is_refused_a_staff_command_in_french(
