@@ -10,14 +10,12 @@ import discord
 from models.giveaways import GiveawayStatus
 from pegasus.i18n import (
     _,
+    for_direct_message,
     for_guild,
     format_number,
-    guild_locale,
     ngettext,
     pgettext,
-    use_locale,
 )
-from pegasus.i18n import user_choice as chosen_locale
 from pegasus.services.giveaways import (
     BonusEntries,
     Entry,
@@ -205,8 +203,7 @@ def winner_dm(
     giveaway: GiveawayInfo, guild_name: str, jump_url: str | None, *, user_id: int | None = None
 ) -> str:
     """The winner's DM: in their own language choice, else the server's."""
-    chosen = chosen_locale(user_id) if user_id is not None else None
-    with use_locale(chosen or guild_locale(giveaway.guild_id)):
+    with for_direct_message(user_id, giveaway.guild_id):
         if jump_url:
             text = _(
                 "🎉 You won **{prize}** in the giveaway `{giveaway}` on **{server}** ({link}). "

@@ -18,12 +18,10 @@ from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.i18n import (
     N_,
     _,
+    for_direct_message,
     for_guild,
     format_number,
-    guild_locale,
     ngettext,
-    use_locale,
-    user_choice,
 )
 from pegasus.services import moderation
 from pegasus.services.durations import parse_duration
@@ -344,7 +342,7 @@ class Automations(commands.Cog, name="Warning automations"):
             await member.add_roles(role, reason=f"Pegasus: {reason}"[:512])
             return None
         else:
-            with use_locale(user_choice(member.id) or guild_locale(guild.id)):
+            with for_direct_message(member.id, guild.id):
                 title = _("A message from the moderators of {server}").format(server=guild.name)
             await member.send(
                 embed=discord.Embed(

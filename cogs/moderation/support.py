@@ -20,13 +20,11 @@ from pegasus.errors import NotFoundError, PermissionDenied, ValidationError
 from pegasus.i18n import (
     N_,
     _,
+    for_direct_message,
     for_guild,
     format_number,
-    guild_locale,
     ngettext,
     pgettext,
-    use_locale,
-    user_choice,
 )
 from pegasus.services import moderation
 from pegasus.services.durations import format_duration
@@ -302,7 +300,7 @@ class Enforcer:
     ) -> bool:
         """Tell the member by DM what happened (best effort: DMs may be closed), in their own
         language if they chose one, else the server's."""
-        with use_locale(user_choice(user.id) or guild_locale(guild.id)):
+        with for_direct_message(user.id, guild.id):
             embed = self._notice(guild, action, reason, duration_seconds, extra)
         try:
             await user.send(embed=embed)

@@ -20,12 +20,10 @@ from pegasus.errors import ConflictError, user_ref
 from pegasus.i18n import (
     N_,
     _,
+    for_direct_message,
     format_number,
-    guild_locale,
     ngettext,
     pgettext,
-    use_locale,
-    user_choice,
 )
 from pegasus.services import attachments, moderation
 from pegasus.services.attachments import EvidenceOwner
@@ -118,7 +116,7 @@ class Warnings(commands.Cog, name="Warnings"):
             self.bot.scheduler.wake()  # the automations' actions are due now
         await interaction.response.send_message(embed=self._issued_embed(member, issued))
         await self.enforcer.post_case(guild, issued.case)
-        with use_locale(user_choice(member.id) or guild_locale(guild.id)):  # the DM's language
+        with for_direct_message(member.id, guild.id):
             extra = _("Warning {warning}, level {level}").format(
                 warning=f"`{issued.warning.warn_id}`", level=level
             )

@@ -33,12 +33,10 @@ from pegasus.errors import (
 from pegasus.i18n import (
     N_,
     _,
+    for_direct_message,
     for_guild,
     format_number,
-    guild_locale,
     ngettext,
-    use_locale,
-    user_choice,
 )
 from pegasus.services import tickets as service
 from pegasus.services.attachments import EvidenceOwner
@@ -471,7 +469,7 @@ class Tickets(commands.Cog):
         try:
             user = guild.get_member(ticket.user_id) or await self.bot.fetch_user(ticket.user_id)
             # A DM to the opener: their own language choice, else the server's.
-            with use_locale(user_choice(ticket.user_id) or guild_locale(guild.id)):
+            with for_direct_message(ticket.user_id, guild.id):
                 prompt = render.rating_prompt(guild.name, ticket)
                 embed = render.closed_embed(ticket, message_count=transcript.message_count)
             await user.send(

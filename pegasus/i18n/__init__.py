@@ -41,6 +41,7 @@ __all__ = [
     "N_",
     "_",
     "current_locale",
+    "for_direct_message",
     "for_guild",
     "format_datetime",
     "format_number",
@@ -164,6 +165,16 @@ def reply_locale(user_id: int | None, client_locale: str | None) -> str:
 def for_guild(guild_id: int | None) -> Iterator[str]:
     """Translate into the language of server `guild_id` inside the block (a post to everyone)."""
     with use_locale(guild_locale(guild_id)) as locale:
+        yield locale
+
+
+@contextmanager
+def for_direct_message(user_id: int | None, guild_id: int | None) -> Iterator[str]:
+    """Translate a direct message to a member about a server (a punishment, a prize, a rating
+    prompt): into their own choice, else the server's language, since no app locale comes
+    with it."""
+    chosen = _user_locales.get(user_id) if user_id is not None else None
+    with use_locale(chosen or guild_locale(guild_id)) as locale:
         yield locale
 
 
