@@ -41,8 +41,23 @@ def context_of(location: Where) -> str | None:
     return NAME_CONTEXTS.get(location)
 
 
+# Discord's locales whose language Pegasus speaks (English is the source: nothing to send).
+TRANSLATED_LOCALES = {
+    locale: language
+    for locale in discord.Locale
+    if (language := supported_locale(locale.value)) not in (None, DEFAULT_LOCALE)
+}
+
+# (language, catalog context, English text) -> what the catalogs say, for this process.
+_ANSWERS: dict[tuple[str, str | None, str], str] = {}
+
+
 class PegasusTranslator(app_commands.Translator):
-    """Looks command tree texts up in the catalogs of the member's language."""
+    """Looks command tree texts up in the catalogs of the member's language.
+
+    discord.py asks for every text of the tree in each of Discord's 30-odd locales at every
+    sync: the answers are kept for the process (the catalogs do not change while it runs), so a
+    bot started again asks the catalogs nothing."""
 
     async def translate(
         self,
@@ -50,18 +65,22 @@ class PegasusTranslator(app_commands.Translator):
         locale: discord.Locale,
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
-        language = supported_locale(locale.value)
-        if language is None or language == DEFAULT_LOCALE:
+        language = TRANSLATED_LOCALES.get(locale)
+        if language is None:
             return None
-        text = string.message
-        catalog_context = context_of(context.location)
-        if catalog_context is None:
-            translated = gettext_in(language, text)
-        else:
-            translated = pgettext_in(language, catalog_context, text)
+        key = (language, context_of(context.location), string.message)
+        answer = _ANSWERS.get(key)
+        if answer is None:
+            answer = _ANSWERS[key] = _translated(*key)
         # Sent even where it is the English word ("Discord" is "Discord" in German too): the
         # catalogs' check makes sure every text was translated on purpose.
-        return translated
+        return answer
+
+
+def _translated(language: str, catalog_context: str | None, text: str) -> str:
+    if catalog_context is None:
+        return gettext_in(language, text)
+    return pgettext_in(language, catalog_context, text)
 
 
 @dataclass(frozen=True, slots=True)
