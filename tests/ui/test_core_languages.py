@@ -25,10 +25,14 @@ def test_a_setting_refusal_names_the_setting_in_the_members_language() -> None:
     )
 
 
-def test_a_duration_refusal_is_spanish_and_keeps_the_units_the_parser_reads() -> None:
+def test_a_duration_refusal_is_spanish_and_shows_spanish_units_the_parser_reads() -> None:
     with use_locale("es"), pytest.raises(ValidationError) as refusal:
         parse_duration("soon")
-    assert str(refusal.value).startswith("`soon` no es una duración. Usa 30s, 10m, 2h, 7d, 1w")
+    assert str(refusal.value) == (
+        "`soon` no es una duración. Usa 30s, 10min, 2h, 2d, 1sem o combinaciones como 1d 12h."
+    )
+    with use_locale("es"):
+        assert parse_duration("10min 1sem 1d 12h") == 600 + 604800 + 86400 + 12 * 3600
 
 
 def test_missing_permissions_are_named_as_discord_names_them_in_french() -> None:
