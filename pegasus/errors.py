@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, format_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class Ref:
 
     def plain(self) -> str:
         if self.kind == "time":
-            return datetime.fromtimestamp(self.value, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            return format_utc(datetime.fromtimestamp(self.value, UTC))
         return f"{self.kind} {self.value}"
 
 

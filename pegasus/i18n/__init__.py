@@ -22,14 +22,15 @@ import contextvars
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
-from babel.dates import format_timedelta
+from babel.dates import format_time as _format_time
+from babel.dates import format_timedelta, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -45,6 +46,7 @@ __all__ = [
     "for_guild",
     "format_datetime",
     "format_number",
+    "format_utc",
     "gettext_in",
     "guild_locale",
     "language_name",
@@ -258,6 +260,19 @@ def format_number(value: float, *, decimals: int | None = None) -> str:
 def format_datetime(moment: datetime, *, style: str = "medium") -> str:
     """A date and time as the current language writes it."""
     return _format_datetime(moment, format=style, locale=_babel_locale(_locale.get()))
+
+
+def format_utc(moment: datetime, *, seconds: bool = False) -> str:
+    """A moment in UTC as the current language writes it, the zone named so readers know it is
+    not theirs: "Mar 5, 2026, 2:07 PM UTC", "05.03.2026, 14:07 UTC". A naive moment is taken
+    to be UTC already (as SQLite may return it)."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    locale = _babel_locale(_locale.get())
+    time_pattern = locale.time_formats["medium" if seconds else "short"].pattern
+    # "UTC" written out in every language (Babel's French would say "TU", which fewer know).
+    time = _format_time(moment, f"{time_pattern} 'UTC'", tzinfo=UTC, locale=locale)
+    date = _format_date(moment, format="medium", locale=locale)
+    return get_datetime_format("medium", locale=locale).replace("{1}", date).replace("{0}", time)
 
 
 def format_date(moment: datetime, *, style: str = "medium") -> str:

@@ -72,3 +72,5 @@ async def test_the_transcript_is_in_the_servers_language(db: str, spanish_server
     for spanish in ("Abierto por", "Cerrado por", "automático", "Mensajes (0)"):
         assert spanish in page, spanish
     assert "Opened by" not in page and "Geöffnet" not in page
+    # Its dates as Spanish writes them (not the German reader's "01.03.2026"), in UTC.
+    assert "1 mar 2026, 12:00:00 UTC" in page and "01.03.2026" not in page

@@ -104,10 +104,10 @@ def test_transcript_reads_well_and_escapes_everything() -> None:
         "solved",
         "Messages (3)",
         "Welcome <@11>",
-        "edited 2026-03-01 12:02:00 UTC",
-        "deleted 2026-03-01 12:04:00 UTC",
+        "edited Mar 1, 2026, 12:02:00\u202fPM UTC",
+        "deleted Mar 1, 2026, 12:04:00\u202fPM UTC",
         "BOT",
-        "Transcript generated 2026-03-01 15:00:00 UTC",
+        "Transcript generated Mar 1, 2026, 3:00:00\u202fPM UTC",
     ):
         assert expected in text, expected
     assert 'class="msg deleted"' in page
@@ -122,7 +122,7 @@ def test_empty_transcript_and_times_in_utc() -> None:
         generated_at=T0,
     )
     assert "No messages were written in this ticket." in page
-    assert "2026-03-01 12:00:00 UTC" in page
+    assert "Mar 1, 2026, 12:00:00\u202fPM UTC" in page
     assert "Reason" not in page  # empty rows are left out
 
 

@@ -17,16 +17,15 @@ import base64
 import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from models.guilds import Member, User
-from pegasus.i18n import _, current_locale, for_guild, format_number, pgettext
+from pegasus.i18n import _, current_locale, for_guild, format_number, format_utc, pgettext
 from pegasus.services.attachments import KeptFile, files_of_ticket, megabytes, read_files
 
 from .messages import ticket_messages
 from .results import Actor, TicketInfo
 
-DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 SAFE_SCHEMES = ("https://", "http://")
 # Files written into a page: base64 makes them a third larger, and the page itself must stay
 # under the 10 MB Discord lets a bot upload in any server.
@@ -249,10 +248,8 @@ def _render_included_file(name: str, copy: AttachedCopy, data: bytes) -> str:
 
 
 def _when(moment: datetime) -> str:
-    # Stored times are aware; a naive one is taken to be UTC already.
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime(DATE_FORMAT)
+    # Written inside for_guild: in the server's language, to the second (messages follow closely).
+    return format_utc(moment, seconds=True)
 
 
 def _esc(value: object) -> str:

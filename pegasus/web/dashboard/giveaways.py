@@ -23,7 +23,7 @@ from aiohttp import web
 
 from models.giveaways import GiveawayStatus
 from pegasus.errors import PegasusError, ValidationError
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, format_utc
 from pegasus.services import giveaways as service
 from pegasus.services.audit import acting_from, ensure_rows, record_audit
 from pegasus.services.dashboard import (
@@ -96,7 +96,7 @@ def _now(request: web.Request) -> datetime:
 
 
 def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return "" if moment is None else format_utc(moment)
 
 
 # what the pages show -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
@@ -26,7 +26,7 @@ from aiohttp import web
 
 from models.security import AuditSource
 from pegasus.errors import ConflictError, PegasusError, ValidationError, channel_ref, role_ref
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, format_utc
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
 from pegasus.services.log_readers import (
@@ -291,7 +291,7 @@ async def _render_history(
 
 
 def moment_words(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return format_utc(moment)
 
 
 # restoring ----------------------------------------------------------------------------------------

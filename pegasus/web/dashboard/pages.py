@@ -41,6 +41,7 @@ from pegasus.i18n import (
     _,
     current_locale,
     format_number,
+    format_utc,
     guild_locale,
     ngettext,
     supported_locale,
@@ -132,7 +133,10 @@ _templates.install_gettext_callables(  # type: ignore[attr-defined]
     gettext=_, ngettext=ngettext, newstyle=True
 )
 _templates.globals.update(
-    current_locale=current_locale, languages=LANGUAGES, format_number=format_number
+    current_locale=current_locale,
+    languages=LANGUAGES,
+    format_number=format_number,
+    format_utc=format_utc,
 )
 
 

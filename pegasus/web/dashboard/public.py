@@ -20,7 +20,7 @@ from aiohttp import web
 
 from models.giveaways import GiveawayStatus
 from pegasus.errors import PegasusError
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, format_utc
 from pegasus.services.dashboard import display_names, public_pages_on
 from pegasus.services.giveaways import (
     GiveawayInfo,
@@ -291,4 +291,4 @@ async def script(request: web.Request) -> web.Response:
 
 
 def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+    return "" if moment is None else format_utc(moment)

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from models.security import IncidentStatus
 from pegasus.errors import PegasusError
-from pegasus.i18n import N_, _
+from pegasus.i18n import N_, _, format_utc
 from pegasus.services import security
 from pegasus.services.audit import acting_from
 from pegasus.services.dashboard import DashboardGuild, DashboardSession
@@ -59,7 +59,7 @@ def _page_url(guild_id: int) -> str:
 
 def _when(moment: datetime | str) -> str:
     at = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    return format_utc(at)
 
 
 async def _show(
