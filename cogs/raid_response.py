@@ -189,9 +189,10 @@ def require_server_wide_manage_channels(member: discord.Member) -> None:
 
 def parse_slowmode(text: str) -> int:
     cleaned = text.strip().lower()
-    if cleaned in ("off", "0", "0s", "none"):
+    if cleaned in ("off", "none"):
         return 0
-    return parse_duration(cleaned, maximum=MAX_SLOWMODE_SECONDS)
+    # minimum=0: a zero as the settings show it ("0s", German "0 Sek.") turns slowmode off too.
+    return parse_duration(cleaned, maximum=MAX_SLOWMODE_SECONDS, minimum=0)
 
 
 async def post_case_summary(

@@ -45,9 +45,10 @@ def _range(name: str) -> Any:
 def _seconds(text: str | None, *, allow_zero: bool = True) -> int | None:
     if text is None:
         return None
-    if allow_zero and text.strip() in ("0", "0s", "none", "off"):
+    if allow_zero and text.strip().lower() in ("none", "off"):
         return 0
-    return parse_duration(text)
+    # A zero as the settings show it ("0s", German "0 Sek.") is read back too.
+    return parse_duration(text, minimum=0 if allow_zero else 1)
 
 
 def _no_mentions() -> discord.AllowedMentions:

@@ -177,7 +177,7 @@ class Setting:
         if self.kind is Kind.BOOL:
             return _("on") if value else _("off")
         if self.kind is Kind.SECONDS:
-            return format_duration(value) if value else "0s"
+            return format_duration(value or 0)
         if self.kind is Kind.PERCENT:
             return f"{format_number(value)}%"
         if self.kind is Kind.INT:

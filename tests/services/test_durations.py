@@ -13,6 +13,7 @@ from pegasus.services.durations import (
     format_duration,
     parse_duration,
 )
+from pegasus.services.economy import SETTINGS as ECONOMY_SETTINGS
 
 
 @pytest.mark.parametrize(
@@ -154,3 +155,12 @@ def test_what_each_language_shows_reads_back(locale: str, seconds: int) -> None:
         assert parse_duration(shown) == seconds
         assert parse_duration(shown.replace(" ", "")) == seconds
         assert parse_duration(shown.upper()) == seconds
+
+
+@pytest.mark.parametrize(("locale", "zero"), [("en", "0s"), ("de", "0 Sek.")])
+def test_a_duration_setting_is_shown_in_the_readers_units(locale: str, zero: str) -> None:
+    cooldown = ECONOMY_SETTINGS["work_cooldown_seconds"]
+    with use_locale(locale):
+        assert cooldown.show(0) == zero
+        assert parse_duration(zero, minimum=0) == 0
+        assert parse_duration(cooldown.show(5400)) == 5400
