@@ -7,6 +7,7 @@ and shows the results: alerts in the log channel, refusals, incident and key emb
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -103,9 +104,9 @@ def rate_refusal(decision: RateDecision) -> str:
         return _(
             "You are sending commands too fast, again: commands are blocked for you until {time}."
         ).format(time=timestamp(decision.blocked_until))
-    seconds = max(1, round(decision.retry_after))
-    return _("Slow down! You are sending commands too fast. Try again in {seconds}s.").format(
-        seconds=seconds
+    seconds = max(1, math.ceil(decision.retry_after))
+    return _("Slow down! You are sending commands too fast. Try again in {duration}.").format(
+        duration=format_duration(seconds)
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -14,6 +15,7 @@ from pegasus import metrics
 from pegasus.errors import PegasusError, PermissionDenied
 from pegasus.i18n import N_, _, ngettext, pgettext
 from pegasus.outage import DATABASE_UNAVAILABLE, health, is_database_unreachable
+from pegasus.services.durations import format_duration
 from pegasus.ui.checks import and_join
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,25 @@ def _permission_list(names: list[str]) -> str:
     return ", ".join(permission_name(n) for n in names)
 
 
+# What a member is told they typed wrong, by the option's type (Discord checks the rest).
+OPTION_KINDS: dict[discord.AppCommandOptionType, str] = {
+    discord.AppCommandOptionType.string: N_("text"),
+    discord.AppCommandOptionType.integer: N_("whole number"),
+    discord.AppCommandOptionType.number: N_("number"),
+    discord.AppCommandOptionType.boolean: N_("yes or no"),
+    discord.AppCommandOptionType.user: N_("member"),
+    discord.AppCommandOptionType.channel: N_("channel"),
+    discord.AppCommandOptionType.role: N_("role"),
+    discord.AppCommandOptionType.mentionable: N_("member or role"),
+    discord.AppCommandOptionType.attachment: N_("file"),
+}
+
+
+def option_kind(option_type: discord.AppCommandOptionType) -> str:
+    known = OPTION_KINDS.get(option_type)
+    return _(known) if known is not None else option_type.name
+
+
 def describe_error(error: Exception) -> str | None:
     """The message for an expected error, or None when the error is a bug to log."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
@@ -65,14 +86,13 @@ def describe_error(error: Exception) -> str | None:
     if isinstance(error, app_commands.NoPrivateMessage):
         return _("This command works only in a server.")
     if isinstance(error, app_commands.CommandOnCooldown):
-        # Translators: {seconds} is a number of seconds; "s" is the unit.
-        return _("Slow down: try again in {seconds}s.").format(
-            seconds=f"{error.retry_after:.0f}"
+        return _("Slow down: try again in {duration}.").format(
+            duration=format_duration(max(1, math.ceil(error.retry_after)))
         )
     if isinstance(error, app_commands.TransformerError):
         # Translators: {kind} is Discord's option type (user, channel, role, number...).
         return _("`{value}` is not a valid {kind}.").format(
-            value=error.value, kind=error.type.name.lower()
+            value=error.value, kind=option_kind(error.type)
         )
     if isinstance(error, app_commands.CheckFailure):
         return _("You can't use this command here.")

@@ -24,6 +24,7 @@ from pegasus import notify
 from pegasus.bot import Pegasus
 from pegasus.i18n import N_, _, for_guild, format_number, ngettext
 from pegasus.services.community import GuildConfig, LogEvent
+from pegasus.services.durations import format_duration
 from pegasus.services.log_readers import AuditEntry, settings_changes_since
 from pegasus.ui.format import BLURPLE, GREEN, GREY, ORANGE, PURPLE, RED, clip
 from pegasus.ui.logpost import post_log
@@ -304,7 +305,7 @@ def channel_changes(
         changes.append(
             (
                 _("Slowmode"),
-                _("{before}s → {after}s").format(before=old_delay or 0, after=new_delay or 0),
+                f"{format_duration(old_delay or 0)} → {format_duration(new_delay or 0)}",
             )
         )
     if getattr(before, "nsfw", None) != getattr(after, "nsfw", None):

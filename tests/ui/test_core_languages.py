@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import discord
 import pytest
 from discord import app_commands
+from discord.app_commands.transformers import IdentityTransformer
 
 from pegasus.errors import ValidationError
 from pegasus.i18n import use_locale
@@ -44,6 +46,21 @@ def test_missing_permissions_are_named_as_discord_names_them_in_french() -> None
         assert describe_error(error) == (
             "Il vous faut la permission Gérer le serveur, Bannir des membres pour faire cela."
         )
+
+
+def test_a_cooldown_is_told_in_the_members_units() -> None:
+    cooldown = app_commands.CommandOnCooldown(app_commands.Cooldown(1, 90.0), 89.2)
+    assert describe_error(cooldown) == "Slow down: try again in 1m 30s."
+    with use_locale("de"):
+        assert describe_error(cooldown) == "Langsam: Versuche es in 1 Min. 30 Sek. erneut."
+
+
+def test_a_value_of_the_wrong_kind_names_the_kind_in_the_members_language() -> None:
+    member = discord.AppCommandOptionType.user
+    error = app_commands.TransformerError("Bob", member, IdentityTransformer(member))
+    assert describe_error(error) == "`Bob` is not a valid member."
+    with use_locale("es"):
+        assert describe_error(error) == "`Bob` no es un valor válido (miembro)."
 
 
 def test_pages_count_in_the_locales_numbers() -> None:

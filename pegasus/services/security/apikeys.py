@@ -11,6 +11,7 @@ in memory, owned by the running API.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import string
@@ -38,6 +39,7 @@ from pegasus.errors import (
 )
 from pegasus.i18n import N_, _, format_number
 from pegasus.services.audit import ensure_rows, record_audit
+from pegasus.services.durations import format_duration
 from pegasus.services.security.ratelimits import SlidingWindow, record_rate_limit_violation
 
 __all__ = [
@@ -567,8 +569,8 @@ async def enforce_api_rate_limit(
         metadata={"rate_limit": key.rate_limit},
     )
     raise CooldownActive(
-        _("Rate limit of {limit} requests a minute reached; retry in {seconds}s.").format(
-            limit=key.rate_limit, seconds=f"{wait:.0f}"
+        _("Rate limit of {limit} requests a minute reached; retry in {duration}.").format(
+            limit=key.rate_limit, duration=format_duration(max(1, math.ceil(wait)))
         ),
         retry_at=now.timestamp() + wait,
     )
