@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,6 +59,7 @@ from pegasus.web import idempotency
 from pegasus.web.answers import AnswerCache, KnownGuilds
 from pegasus.web.dashboard import DashboardConfig
 from pegasus.web.discord_names import BotNames, NameSource
+from pegasus.web.dispatch import SegmentDispatcher
 from pegasus.web.limits import Limiter, Violations
 from pegasus.web.problems import ApiProblem, from_exception, problem_response
 from pegasus.web.routes import JSON, Call, Encoded, Reply, Route
@@ -77,6 +79,8 @@ SECRET_FILE_NAME = "web_secret"
 MAX_KEPT_ADDRESSES = 10_000  # client addresses whose hash is kept
 STATE: web.AppKey[WebState] = web.AppKey("pegasus_web_state")
 NO_GUILD_ANSWER = "No server with id {guild_id} can be reached with this key."
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pegasus"'}
+JSON_UTF8 = "application/json; charset=utf-8"
 
 
 def utcnow() -> datetime:
@@ -226,19 +230,28 @@ class WebState:
 
 
 class Endpoint:
-    """The aiohttp handler of one declared route."""
+    """The aiohttp handler of one declared route.
+
+    What a request needs to know of its route (its parameters, whether it is a guild's, the
+    refusal for a missing scope) is worked out once here, not per request."""
 
     def __init__(self, route: Route) -> None:
         self.route = route
+        self.guild_scoped = route.guild_scoped
+        self.params = route.all_params()
+        self.reads_body = route.body is not None
+        self.no_scope = (
+            f"This key lacks the {route.scope} scope: create a key with it (/apikey create "
+            f"in Discord) to {route.summary[:1].lower() + route.summary[1:]}."
+        )
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         route = self.route
         now = state.clock()
         moment = time.time()
-        address = state.client_address(request)
-        ip_hash = state.ip_hash(address)
-        limit = state.ip_limiter.hit(f"ip:{ip_hash}", state.config.ip_rate_limit, moment)
+        ip_hash = state.ip_hash(state.client_address(request))
+        limit = state.ip_limiter.hit("ip:" + ip_hash, state.config.ip_rate_limit, moment)
         if not limit.allowed:
             state.violations.count(now=now, limit=limit.limit, ip_hash=ip_hash)
             raise ApiProblem(
@@ -247,21 +260,13 @@ class Endpoint:
                 f"Retry in {limit.headers()['Retry-After']}s.",
                 headers=limit.headers(),
             )
-        context = ActorContext(
-            source=AuditSource.API,
-            ip_hash=ip_hash,
-            user_agent=request.headers.get("User-Agent"),
-        )
-        key = await self._authenticate(request, state, now, context)
-        context = ActorContext(key.owner_id, context.source, ip_hash, context.user_agent)
-        guild_id = await self._guild(request, key)
+        user_agent = request.headers.get("User-Agent")
+        key = await self._authenticate(request, state, now, ip_hash, user_agent)
+        context = ActorContext(key.owner_id, AuditSource.API, ip_hash, user_agent)
+        guild_id = await self._guild(request, key) if self.guild_scoped else 0
         if route.scope is not None and route.scope not in key.scopes:
-            raise ApiProblem(
-                403,
-                f"This key lacks the {route.scope} scope: create a key with it (/apikey create "
-                f"in Discord) to {route.summary[:1].lower() + route.summary[1:]}.",
-            )
-        limit = state.key_limiter.hit(f"key:{key.id}", key.rate_limit, moment)
+            raise ApiProblem(403, self.no_scope)
+        limit = state.key_limiter.hit(key.id, key.rate_limit, moment)
         if not limit.allowed:
             state.violations.count(
                 now=now,
@@ -276,7 +281,7 @@ class Endpoint:
                 f"{limit.headers()['Retry-After']}s.",
                 headers=limit.headers(),
             )
-        raw_body = await request.read() if route.body is not None else b""
+        raw_body = await request.read() if self.reads_body else b""
         call = Call(
             route=route,
             request=request,
@@ -289,29 +294,31 @@ class Endpoint:
             web=state,
             if_match=request.headers.get("If-Match"),
         )
-        response = await self._run(call, raw_body)
-        for name, value in limit.headers().items():
-            response.headers.setdefault(name, value)
-        return response
+        return await self._run(call, raw_body, limit.headers())
 
     async def _authenticate(
-        self, request: web.Request, state: WebState, now: datetime, context: ActorContext
+        self,
+        request: web.Request,
+        state: WebState,
+        now: datetime,
+        ip_hash: str,
+        user_agent: str | None,
     ) -> ApiKeyRecord:
         header = request.headers.get("Authorization", "")
         scheme, _space, secret = header.partition(" ")
-        challenge = {"WWW-Authenticate": 'Bearer realm="pegasus"'}
         if scheme.lower() != "bearer" or not secret.strip():
             raise ApiProblem(
                 401,
                 "Send your API key as `Authorization: Bearer <key>`; create one with /apikey "
                 "create in Discord.",
-                headers=challenge,
+                headers=dict(CHALLENGE),
             )
         try:
             return await state.keys.verify(secret.strip(), now, usage=state.key_usage)
         except InvalidApiKey as refusal:
+            context = ActorContext(source=AuditSource.API, ip_hash=ip_hash, user_agent=user_agent)
             await self._log_refused_key(request, refusal, context)
-            raise ApiProblem(401, refusal.plain(), headers=challenge) from None
+            raise ApiProblem(401, refusal.plain(), headers=dict(CHALLENGE)) from None
 
     async def _log_refused_key(
         self, request: web.Request, refusal: InvalidApiKey, context: ActorContext
@@ -333,8 +340,6 @@ class Endpoint:
             )
 
     async def _guild(self, request: web.Request, key: ApiKeyRecord) -> int:
-        if not self.route.guild_scoped:
-            return 0
         raw = request.match_info["guild_id"]
         answer = NO_GUILD_ANSWER.format(guild_id=raw[:20])
         if not raw.isdigit() or not 0 < int(raw) < 2**63:
@@ -348,8 +353,11 @@ class Endpoint:
 
     def _params(self, request: web.Request) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for param in self.route.all_params():
-            source = request.match_info if param.location == "path" else request.query
+        if not self.params:
+            return values
+        match_info, query = request.match_info, request.query
+        for param in self.params:
+            source = match_info if param.location == "path" else query
             raw = source.get(param.name)
             if raw is None:
                 if param.required:
@@ -362,7 +370,7 @@ class Endpoint:
         return values
 
     def _body(self, raw: bytes) -> Any:
-        if self.route.body is None:
+        if not self.reads_body:
             return None
         try:
             # Without NUL characters, as the bot reads interactions: PostgreSQL refuses them.
@@ -373,7 +381,10 @@ class Endpoint:
             raise ApiProblem(400, "This request needs a JSON body.")
         return load(self.route.body, data)
 
-    async def _run(self, call: Call, raw_body: bytes) -> web.Response:
+    async def _run(
+        self, call: Call, raw_body: bytes, limit_headers: dict[str, str]
+    ) -> web.Response:
+        """The handler's answer, with the key's rate-limit headers where it sets none."""
         route = self.route
         idem_key = call.request.headers.get("Idempotency-Key") if route.idempotent else None
         if idem_key is not None:
@@ -384,7 +395,7 @@ class Endpoint:
                 call.now,
             )
             if replay is not None:
-                headers = {**replay.headers, "Idempotent-Replayed": "true"}
+                headers = {**limit_headers, **replay.headers, "Idempotent-Replayed": "true"}
                 return _json_response(replay.body, replay.status, headers)
         try:
             with acting_from(call.context) as trail:
@@ -395,26 +406,25 @@ class Endpoint:
             if idem_key is not None:
                 await idempotency.abandon(call.key.id, idem_key)
             raise
-        status, headers = route.status, dict(call.headers)
+        status, own = route.status, call.headers
         if isinstance(result, Reply):
             status = result.status or status
-            headers.update(result.headers)
+            own = {**own, **result.headers}
             result = result.value
         if isinstance(result, Encoded):
-            return web.Response(
-                status=status,
-                body=result.body,
-                headers=headers,
-                content_type=JSON,
-                charset="utf-8",
-            )
+            # A kept answer: its bytes as they are, the headers given in one go.
+            headers = {**limit_headers, **own, "Content-Type": JSON_UTF8}
+            return web.Response(status=status, body=result.body, headers=headers)
+        headers = {**limit_headers, **own}
         if route.media_type != JSON:
             return web.Response(
                 status=status, text=result, content_type=route.media_type, headers=headers
             )
         body = dump(result)
         if idem_key is not None:
-            await idempotency.finish(call.key.id, idem_key, status, body, headers)
+            # Stored as the handler answered: a replay gets the rate-limit headers of its own
+            # request.
+            await idempotency.finish(call.key.id, idem_key, status, body, own)
         return _json_response(body, status, headers)
 
 
@@ -594,7 +604,11 @@ def create_app(
     from pegasus.web.dashboard import tickets as dashboard_tickets
 
     declared = tuple(api.all_routes() if routes is None else routes)
-    app = web.Application(middlewares=[errors_and_metrics])
+    with warnings.catch_warnings():
+        # aiohttp calls a router of one's own deprecated, yet has no other way to give one; this
+        # one only finds the same route sooner (see pegasus.web.dispatch).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        app = web.Application(middlewares=[errors_and_metrics], router=SegmentDispatcher())
     if names is None and bot is not None:
         names = BotNames(bot)
     state = WebState(config=config, bot=bot, clock=clock, routes=declared, names=names)

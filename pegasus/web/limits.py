@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,19 +50,25 @@ class Limiter:
 
     def __init__(self, window: float = WINDOW_SECONDS) -> None:
         self.window = window
-        self._windows: dict[str, SlidingWindow] = {}
+        self._windows: dict[Hashable, SlidingWindow] = {}
 
-    def hit(self, subject: str, limit: int, now: float) -> Decision:
-        window = self._windows.pop(subject, None) or SlidingWindow()
-        self._windows[subject] = window  # most recently used last
-        window.prune(now, self.window)
-        allowed = len(window) < limit
+    def hit(self, subject: Hashable, limit: int, now: float) -> Decision:
+        windows = self._windows
+        window = windows.pop(subject, None)
+        if window is None:
+            window = SlidingWindow()
+            if len(windows) >= MAX_SUBJECTS:
+                del windows[next(iter(windows))]  # the least recently used
+        windows[subject] = window  # most recently used last
+        times = window.times
+        cutoff = now - self.window
+        while times and times[0] <= cutoff:
+            times.popleft()
+        allowed = len(times) < limit
         if allowed:
-            window.times.append(now)
-        reset = window.times[0] + self.window - now if window.times else 0.0
-        if len(self._windows) > MAX_SUBJECTS:
-            del self._windows[next(iter(self._windows))]
-        return Decision(allowed, limit, max(0, limit - len(window)), max(0.0, reset))
+            times.append(now)
+        reset = times[0] + self.window - now if times else 0.0
+        return Decision(allowed, limit, max(0, limit - len(times)), max(0.0, reset))
 
     def sweep(self, now: float) -> None:
         """Forget subjects with nothing in their window."""
