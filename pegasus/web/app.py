@@ -341,14 +341,13 @@ class Endpoint:
 
     async def _guild(self, request: web.Request, key: ApiKeyRecord) -> int:
         raw = request.match_info["guild_id"]
-        answer = NO_GUILD_ANSWER.format(guild_id=raw[:20])
         if not raw.isdigit() or not 0 < int(raw) < 2**63:
-            raise ApiProblem(404, answer)
+            raise ApiProblem(404, NO_GUILD_ANSWER.format(guild_id=raw[:20]))
         guild_id = int(raw)
         if key.guild_id is not None and key.guild_id != guild_id:
-            raise ApiProblem(404, answer)
+            raise ApiProblem(404, NO_GUILD_ANSWER.format(guild_id=raw[:20]))
         if not await request.app[STATE].guilds.exists(guild_id, _guild_stored):
-            raise ApiProblem(404, answer)
+            raise ApiProblem(404, NO_GUILD_ANSWER.format(guild_id=raw[:20]))
         return guild_id
 
     def _params(self, request: web.Request) -> dict[str, Any]:

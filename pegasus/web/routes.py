@@ -97,6 +97,7 @@ T = TypeVar("T")
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 Handler = Callable[["Call"], Awaitable[Any]]
 _PLACEHOLDER = re.compile(r"{(\w+)}")
+_WHOLE_NUMBER = re.compile(r"-?\d{1,19}")
 MAX_PAGE_SIZE = 100
 JSON = "application/json"
 DEFAULT_PAGE_SIZE = 50
@@ -129,7 +130,7 @@ class Param:
             value = lowered in ("true", "1")
         elif self.type is int:
             text = raw.strip()
-            if not re.fullmatch(r"-?\d{1,19}", text):
+            if not _WHOLE_NUMBER.fullmatch(text):
                 raise ValidationError(
                     _("The {parameter} parameter must be a whole number, not {text}.").format(
                         parameter=self.name, text=shown_input(raw)

@@ -20,6 +20,7 @@ settings pages with a message preview alone may run the dashboard's own script (
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -165,13 +166,19 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 
 # the language of a page --------------------------------------------------------------------------
+_PAGE_FOLDERS = tuple(base + "/" for base in PAGE_PREFIXES)
+
+
 def _is_page(path: str) -> bool:
-    """Whether `path` is a page people read (the dashboard or a public page), not the API."""
-    return any(path == base or path.startswith(base + "/") for base in PAGE_PREFIXES)
+    """Whether `path` is a page people read (the dashboard or a public page), not the API.
+    Asked of every request, the API's included: two string tests, nothing built."""
+    return path.startswith(_PAGE_FOLDERS) or path in PAGE_PREFIXES
 
 
+@functools.lru_cache(maxsize=1024)
 def accepted_locale(header: str) -> str | None:
-    """The language Pegasus speaks that a browser's `Accept-Language` prefers, or None."""
+    """The language Pegasus speaks that a browser's `Accept-Language` prefers, or None.
+    Decided once per header text: browsers send the same few texts on every page."""
     found: list[tuple[float, int, str]] = []
     for position, part in enumerate(header.split(",")):
         tag, _semicolon, parameters = part.strip().partition(";")
