@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
+from discord.app_commands import AppCommand
 
 from pegasus import metrics
 from pegasus.errors import PegasusError, PermissionDenied
@@ -17,6 +18,7 @@ from pegasus.i18n import N_, _, ngettext, pgettext
 from pegasus.outage import DATABASE_UNAVAILABLE, health, is_database_unreachable
 from pegasus.services.durations import format_duration
 from pegasus.ui.checks import and_join
+from pegasus.ui.translator import PegasusTranslator, translated_payload
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +269,31 @@ class PegasusTree(app_commands.CommandTree):
         expected = describe_error(error) is not None
         interaction.extras[OUTCOME] = "refused" if expected else "error"
         await report_interaction_error(interaction, error)
+
+    async def sync(self, *, guild: discord.abc.Snowflake | None = None) -> list[AppCommand]:
+        """discord.py's sync, with the translated payload of each command built once per
+        process (see translated_payload): every test starts a bot that syncs the same tree.
+        The rest is CommandTree.sync of discord.py 2.x as it is."""
+        translator = self.translator
+        if not isinstance(translator, PegasusTranslator):
+            return await super().sync(guild=guild)
+        application_id = self.client.application_id
+        if application_id is None:
+            raise app_commands.MissingApplicationID
+        commands = self._get_all_commands(guild=guild)
+        payload = [await translated_payload(self, c, translator) for c in commands]
+        try:
+            if guild is None:
+                data = await self._http.bulk_upsert_global_commands(application_id, payload=payload)
+            else:
+                data = await self._http.bulk_upsert_guild_commands(
+                    application_id, guild.id, payload=payload
+                )
+        except discord.HTTPException as error:
+            if error.status == 400 and error.code == 50035:
+                raise app_commands.CommandSyncFailure(error, commands) from None
+            raise
+        return [AppCommand(data=d, state=self._state) for d in data]
 
     async def _call(self, interaction: discord.Interaction) -> None:
         started = time.perf_counter()

@@ -7,10 +7,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import discord
 import pytest
 
 from pegasus.bot import EXTENSIONS
 from pegasus.localdiscord.env import DiscordEnv
+from pegasus.ui.translator import PegasusTranslator, translated_payload
 
 pytestmark = pytest.mark.discord_env(extensions=EXTENSIONS)
 
@@ -121,3 +123,22 @@ def test_the_check_finds_a_bad_translation() -> None:
     assert "de name 'Bezahlen' is not a valid slash name" in found
     assert "no fr name" in found
     assert "name 'a' is used twice" in found
+
+
+async def test_the_payload_kept_for_the_process_is_discord_pys_own(discord_env: DiscordEnv) -> None:
+    # Every test's bot syncs the tree again: the kept payload must be what discord.py would
+    # build from the translator at that sync, and each sync gets its own copy.
+    tree = discord_env.bot.tree
+    translator = tree.translator
+    assert isinstance(translator, PegasusTranslator)
+    commands = [
+        *tree.get_commands(),
+        *tree.get_commands(type=discord.AppCommandType.user),
+        *tree.get_commands(type=discord.AppCommandType.message),
+    ]
+    for command in commands:
+        built = await command.get_translated_payload(tree, translator)
+        kept = await translated_payload(tree, command, translator)
+        assert kept == built, command.name
+        kept["name_localizations"].clear()
+        assert await translated_payload(tree, command, translator) == built, command.name
