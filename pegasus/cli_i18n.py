@@ -45,12 +45,18 @@ async def _command_entries() -> dict[str, list[Entry]]:
     """The command tree's texts: the extensions loaded into a bot that never connects, over an
     in-memory database (some cogs read it while loading)."""
     from tortoise import Tortoise
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
 
     from pegasus.bot import EXTENSIONS, Pegasus
     from pegasus.config import Settings
     from pegasus.db import tortoise_config
     from pegasus.ui.translator import command_entries
 
+    # Tortoise keeps each table's prepared INSERT by connection name, not by dialect: the
+    # in-memory SQLite's must not outlive it, or a PostgreSQL "default" opened later in this
+    # process (the test suite's) would send SQLite's statements.
+    prepared = dict(EXECUTOR_CACHE)
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config("sqlite://:memory:"))
     try:
         await Tortoise.generate_schemas()
@@ -64,6 +70,8 @@ async def _command_entries() -> dict[str, list[Entry]]:
                 await bot.unload_extension(name)
     finally:
         await Tortoise.close_connections()
+        EXECUTOR_CACHE.clear()
+        EXECUTOR_CACHE.update(prepared)
 
 
 def templates() -> dict[str, Any]:

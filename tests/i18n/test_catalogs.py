@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from babel.messages.catalog import Catalog
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from pegasus.cli_i18n import templates
 from pegasus.i18n.catalogs import (
@@ -21,7 +22,12 @@ from pegasus.i18n.catalogs import (
 
 @pytest.fixture(scope="module")
 def extracted() -> dict[str, Catalog]:
-    return templates()
+    prepared = dict(EXECUTOR_CACHE)
+    built = templates()
+    # The extraction's in-memory SQLite leaves no prepared statement behind (the suite's
+    # PostgreSQL run would send them: Tortoise keys them by connection name, not dialect).
+    assert prepared == EXECUTOR_CACHE
+    return built
 
 
 @pytest.mark.parametrize("locale", TRANSLATED_LOCALES)
