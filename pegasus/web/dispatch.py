@@ -22,6 +22,10 @@ from aiohttp.web_urldispatcher import AbstractResource, DynamicResource, MatchIn
 __all__ = ["SegmentDispatcher"]
 
 _PLACEHOLDER = re.compile(r"\{[_a-zA-Z][_a-zA-Z0-9]*\}")
+# A placeholder with aiohttp's default pattern, as it compiles it (DynamicResource.GOOD).
+_DEFAULT_GROUP = re.compile(
+    re.escape("(?P<") + r"\w+" + re.escape(">" + DynamicResource.GOOD + ")")
+)
 
 
 @dataclass
@@ -45,15 +49,27 @@ class _Node:
     def collect(
         self, segments: list[str], at: int, found: list[tuple[int, AbstractResource]]
     ) -> None:
-        if at == len(segments):
-            found += self.ends_here
-            return
-        segment = segments[at]
-        following = self.literal.get(segment)
-        if following is not None:
-            following.collect(segments, at + 1, found)
-        if self.placeholder is not None and segment and "{" not in segment and "}" not in segment:
-            self.placeholder.collect(segments, at + 1, found)
+        node = self
+        # One branch at a time without recursing (the usual case: a literal segment or a
+        # placeholder fits, not both); both fit: the literal's branch is followed recursively.
+        while at < len(segments):
+            segment = segments[at]
+            at += 1
+            following = node.literal.get(segment)
+            placeholder = node.placeholder
+            if placeholder is not None and (not segment or "{" in segment or "}" in segment):
+                placeholder = None
+            if following is None:
+                if placeholder is None:
+                    return
+                node = placeholder
+            else:
+                if placeholder is not None:
+                    following.collect(segments, at, found)
+                    node = placeholder
+                else:
+                    node = following
+        found += node.ends_here
 
 
 @dataclass
@@ -72,8 +88,14 @@ class _Bucket:
 
 
 def _segments(resource: AbstractResource) -> list[str] | None:
-    """The canonical path's segments when every placeholder is a whole `{name}` segment."""
-    if not isinstance(resource, DynamicResource | web.PlainResource):
+    """The canonical path's segments when every placeholder is a whole `{name}` segment of
+    aiohttp's default pattern (a canonical path shows `{name:.+}` as `{name}` too: the pattern
+    tells them apart)."""
+    if isinstance(resource, DynamicResource):
+        pattern = resource.get_info()["pattern"].pattern
+        if "(?P<" in _DEFAULT_GROUP.sub("", pattern):
+            return None
+    elif not isinstance(resource, web.PlainResource):
         return None
     segments = resource.canonical.split("/")
     for segment in segments:

@@ -84,3 +84,32 @@ async def test_a_route_added_later_is_found() -> None:
         route,
         (("guild_id", "1"), ("thing", "2")),
     )
+
+
+async def test_routes_of_other_forms_keep_their_place() -> None:
+    """A custom pattern (which may span segments) and a placeholder inside a segment cannot be
+    narrowed by segments: they are tried where aiohttp tries them."""
+    app = create_app(WebConfig(secret=SECRET))
+
+    async def other(_request: web.Request) -> web.Response:
+        return web.Response()
+
+    app.router.add_get("/api/v1/guilds/{guild_id}/files/{name:.+}", other)
+    app.router.add_get("/api/v1/guilds/{guild_id}/leaderboards/x-{kind}", other)
+    app.router.add_post("/api/v1/guilds/{guild_id}/{anything:.*}", other)
+    plain = web.UrlDispatcher()
+    for resource in app.router.resources():
+        plain.register_resource(resource)
+    paths = (
+        "/api/v1/guilds/1/files/a/b/c",
+        "/api/v1/guilds/1/files/a",
+        "/api/v1/guilds/1/leaderboards/x-xp",
+        "/api/v1/guilds/1/leaderboards/xp",
+        "/api/v1/guilds/1/members/2/rank",
+        "/api/v1/guilds/1/nothing",
+    )
+    for path in paths:
+        for method in METHODS:
+            request = make_mocked_request(method, path, app=app)
+            expected = outcome(await plain.resolve(request))
+            assert outcome(await app.router.resolve(request)) == expected, (method, path)
