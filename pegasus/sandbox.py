@@ -62,7 +62,16 @@ def say(line: str = "", indent: int = 0) -> None:
         print()
         return
     for part in line.splitlines() or [""]:
-        print(textwrap.fill(part, WIDTH, initial_indent=prefix, subsequent_indent=prefix) or prefix)
+        # Links and paths are never cut (they are copied from here).
+        filled = textwrap.fill(
+            part,
+            WIDTH,
+            initial_indent=prefix,
+            subsequent_indent=prefix,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        print(filled or prefix)
 
 
 MENTION = re.compile(r"<(@!?|@&|#)(\d+)>|<t:(\d+)(?::\w)?>")
@@ -209,7 +218,7 @@ async def play(database_url: str, keep: bool = False) -> int:
                 f"members: {', '.join(m.name for m in guild.members if not m.bot)}; "
                 f"channels: {', '.join(c.name for c in guild.channels if c.type != 4)}"
             )
-            say(f"database: {database_url}")
+            print(f"database: {database_url}")  # one line, however long: it is copied
             await env.start_bot()
             say(f"Pegasus is online and synced {len(server.global_commands)} commands.")
             web = await start_dashboard(env)

@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from models.guilds import GuildSettings
+from pegasus.i18n import format_date, use_locale
 from pegasus.services import levels
 from pegasus.services.levels import Activity
 from tests.browser.conftest import Dashboard
@@ -92,7 +93,9 @@ async def test_the_timeline_shows_a_level_reached_with_its_date(dashboard: Dashb
     await env.settle()
     await activity.flush()
     await activity.drain()
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    now = datetime.now(UTC)
+    with use_locale("en"):  # the browser asks for English
+        today = format_date(now)
 
     context, page = await dashboard.new_page()
     await dashboard.log_in(page, "owner")
@@ -100,6 +103,9 @@ async def test_the_timeline_shows_a_level_reached_with_its_date(dashboard: Dashb
     milestone = page.locator("ol.timeline li.event-levels").first
     await expect(milestone.locator("strong")).to_have_text("Reached level 1")
     await expect(milestone.locator("time")).to_contain_text(today)
+    assert (await milestone.locator("time").get_attribute("datetime") or "").startswith(
+        now.strftime("%Y-%m-%d")
+    )
     shown = await milestone.inner_text()
     assert "earned by activity" in shown and "reward: @Regular" in shown
     await dashboard.shoot(page, "member-level-milestone")
