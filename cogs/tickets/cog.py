@@ -828,7 +828,12 @@ class Tickets(commands.Cog):
                 guild, int(payload["channel_id"]), int(payload["message_id"])
             )
             return {"panel_id": payload["panel_id"], "removed": removed}
-        panel = await service.get_panel(guild_id, str(payload["panel_id"]))
+        try:
+            panel = await service.get_panel(guild_id, str(payload["panel_id"]))
+        except NotFoundError:
+            # Deleted since this refresh was queued (changes in quick succession): the
+            # deletion's own job removes the posted copy, so nothing is left to refresh.
+            return {"panel_id": payload["panel_id"], "refreshed": False}
         refreshed = await self._refresh_panel_message(guild, panel)
         return {"panel_id": panel.panel_id, "refreshed": refreshed}
 
