@@ -487,6 +487,14 @@ async def errors_and_metrics(
         )
     except asyncio.CancelledError:
         raise
+    except ConnectionResetError as error:
+        if not _client_gone(request):
+            response = from_exception(error, request)
+        else:
+            # The client left while its request was read (a page closed mid-preview): nobody
+            # waits for the answer, and nothing went wrong here.
+            log.debug("%s %s: the client went away", request.method, request.path)
+            return web.Response(status=400)
     except Exception as error:
         response = from_exception(error, request)
     if label.startswith(API_PREFIX) or label == "unmatched":
@@ -494,6 +502,11 @@ async def errors_and_metrics(
         counted.inc()
         timed.observe(time.perf_counter() - started)
     return response
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 @functools.lru_cache(maxsize=4096)
