@@ -58,9 +58,7 @@ async def test_a_panel_is_created_read_listed_changed_and_deleted(api: Api) -> N
     assert status == 200 and read == panel
 
     status, changed, _ = await api.call(
-        "PATCH",
-        f"{PANELS}/{panel['panel_id']}",
-        key=key,
+        "PATCH", f"{PANELS}/{panel['panel_id']}", key=key,
         json={"title": "Help desk", "is_active": False},
     )
     assert status == 200, changed
@@ -69,9 +67,7 @@ async def test_a_panel_is_created_read_listed_changed_and_deleted(api: Api) -> N
     assert (stored.title, stored.is_active) == ("Help desk", False)
 
     status, with_button, _ = await api.call(
-        "POST",
-        f"{PANELS}/{panel['panel_id']}/buttons",
-        key=key,
+        "POST", f"{PANELS}/{panel['panel_id']}/buttons", key=key,
         json={"label": "Billing", "style": "success", "emoji": "🎫"},
     )
     assert status == 201, with_button
@@ -144,30 +140,15 @@ async def test_refused_changes_say_why_and_change_nothing(api: Api) -> None:
     refusals = [
         ("PATCH", url, {}, 422, "Nothing to change: give at least one option."),
         ("PATCH", url, {"support_role_ids": [755_555_555_555_555_555]}, 409, UNREADABLE),
-        (
-            "PATCH",
-            url,
-            {"remove_button": 1},
-            422,
-            f"Panel `{panel['panel_id']}` has 0 buttons: give a position from 1 to 0.",
-        ),
+        ("PATCH", url, {"remove_button": 1}, 422,
+         f"Panel `{panel['panel_id']}` has 0 buttons: give a position from 1 to 0."),
         ("PATCH", url, {"color": "not a colour at all"}, 422, None),
-        (
-            "POST",
-            f"{url}/buttons",
-            {"label": "Help", "name_format": "ticket-{id}"},
-            422,
-            "The channel name format may only use {number} and {user}, e.g. `ticket-{number}`.",
-        ),
+        ("POST", f"{url}/buttons", {"label": "Help", "name_format": "ticket-{id}"}, 422,
+         "The channel name format may only use {number} and {user}, e.g. `ticket-{number}`."),
         ("POST", f"{url}/buttons", {"label": "Help", "emoji": "hello"}, 422, None),
         ("POST", f"{url}/buttons", {"label": "Help", "support_role_ids": [1]}, 409, UNREADABLE),
-        (
-            "POST",
-            f"{url}/send",
-            {"channel_id": 766_666_666_666_666_666},
-            422,
-            f"Panel `{panel['panel_id']}` has no buttons yet: add one first.",
-        ),
+        ("POST", f"{url}/send", {"channel_id": 766_666_666_666_666_666}, 422,
+         f"Panel `{panel['panel_id']}` has no buttons yet: add one first."),
     ]
     before = await TicketPanel.get(panel_id=panel["panel_id"]).values()
     audits = await AuditLog.all().count()
@@ -184,8 +165,7 @@ async def test_refused_changes_say_why_and_change_nothing(api: Api) -> None:
         assert status == 201
     status, problem, _ = await api.call("POST", f"{url}/buttons", key=key, json={"label": "More"})
     assert (status, problem["detail"]) == (
-        409,
-        f"Panel `{panel['panel_id']}` already has 5 buttons.",
+        409, f"Panel `{panel['panel_id']}` already has 5 buttons."
     )
     assert len((await TicketPanel.get(panel_id=panel["panel_id"])).buttons) == svc.MAX_BUTTONS
 
@@ -198,10 +178,7 @@ async def test_sending_a_panel_queues_one_job_even_when_retried(api: Api) -> Non
     channel = 766_666_666_666_666_666
     answers = [
         await api.call(
-            "POST",
-            f"{url}/send",
-            key=key,
-            json={"channel_id": channel},
+            "POST", f"{url}/send", key=key, json={"channel_id": channel},
             headers={"Idempotency-Key": "send-once"},
         )
         for _ in range(2)
@@ -214,9 +191,7 @@ async def test_sending_a_panel_queues_one_job_even_when_retried(api: Api) -> Non
     queued = await ScheduledAction.filter(kind=JobKind.TICKET_PANEL_SEND)
     assert len(queued) == 1
     assert queued[0].payload == {
-        "panel_id": panel["panel_id"],
-        "channel_id": channel,
-        "actor_id": OWNER,
+        "panel_id": panel["panel_id"], "channel_id": channel, "actor_id": OWNER
     }
     status, read, _ = await api.call("GET", job["url"], key=key)
     assert status == 200 and read["status"] == "pending"
@@ -256,12 +231,8 @@ async def test_tickets_are_listed_with_filters_and_read_with_their_transcript(ap
         await svc.record_message(
             first,
             svc.MessageRecord(
-                message_id=message_id,
-                author_id=author,
-                author_name=f"name{author}",
-                author_is_bot=False,
-                content=content,
-                created_at=T0 + timedelta(seconds=message_id),
+                message_id=message_id, author_id=author, author_name=f"name{author}",
+                author_is_bot=False, content=content, created_at=T0 + timedelta(seconds=message_id),
             ),
         )
 
@@ -290,8 +261,7 @@ async def test_tickets_are_listed_with_filters_and_read_with_their_transcript(ap
     assert status == 200
     assert transcript["ticket"]["number"] == 1
     assert [m["content"] for m in transcript["messages"]] == [
-        "My order <b>never</b> came",
-        "Looking into it",
+        "My order <b>never</b> came", "Looking into it"
     ]
     status, page_html, headers = await api.call("GET", f"{TICKETS}/1/transcript.html", key=key)
     assert status == 200 and headers["Content-Type"].startswith("text/html")
@@ -304,13 +274,8 @@ async def test_tickets_are_listed_with_filters_and_read_with_their_transcript(ap
 async def test_the_bot_posts_a_panel_sent_over_the_api(discord_env: DiscordEnv) -> None:
     env = discord_env
     created = await create_api_key(
-        owner_id=env.owner.id,
-        name="panels",
-        scopes=list(API_SCOPES),
-        guild_id=env.guild.id,
-        now=datetime.now(UTC),
-        is_bot_owner=False,
-        is_guild_admin=True,
+        owner_id=env.owner.id, name="panels", scopes=list(API_SCOPES), guild_id=env.guild.id,
+        now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
     )
     server = WebServer(create_app(WebConfig(secret=SECRET), bot=env.bot), "127.0.0.1", 0)
     await server.start()
@@ -380,13 +345,8 @@ async def test_support_roles_follow_the_commands_role_rule(
     env = discord_env
     cast = await cast_of(env)
     created = await create_api_key(
-        owner_id=cast.manager.id,
-        name="panels",
-        scopes=list(API_SCOPES),
-        guild_id=env.guild.id,
-        now=datetime.now(UTC),
-        is_bot_owner=False,
-        is_guild_admin=True,
+        owner_id=cast.manager.id, name="panels", scopes=list(API_SCOPES),
+        guild_id=env.guild.id, now=datetime.now(UTC), is_bot_owner=False, is_guild_admin=True,
     )
     base = f"/api/v1/guilds/{env.guild.id}/ticket-panels"
     answers = []
@@ -400,15 +360,15 @@ async def test_support_roles_follow_the_commands_role_rule(
                 "ticket-panel create", title="Support", description="Ask", support_role=role
             )
             async with http.post(
-                base,
-                json={"title": "Support", "description": "Ask", "support_role_ids": [role.id]},
+                base, json={"title": "Support", "description": "Ask",
+                            "support_role_ids": [role.id]},
             ) as answer:
                 answers.append((answer.status, await answer.json(), as_plain(said.text)))
         assert not await TicketPanel.exists()
         assert not await RoleDelegation.filter(guild_id=env.guild.id).exists()
         async with http.post(
-            base,
-            json={"title": "Support", "description": "Ask", "support_role_ids": [cast.regular.id]},
+            base, json={"title": "Support", "description": "Ask",
+                        "support_role_ids": [cast.regular.id]},
         ) as answer:
             accepted = (answer.status, await answer.json())
     for status, problem, said in answers:
