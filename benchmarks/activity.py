@@ -69,6 +69,11 @@ BENCH_CHANNEL = "general"
 RECEIVE_TIMEOUT = 600.0
 DEMO_PLAIN_MEMBERS = ("mod", "alice", "bob", "carol")
 BATCHES = 5  # the measured messages go in this many bursts; the median burst rate is reported
+# The automod comparison's pairs of bursts (one with the rules, one without): more, shorter
+# bursts than BATCHES, since a burst's rate varies more than 50 rules cost.
+AUTOMOD_PAIRS = 12
+# Resamplings of the pairs for the interval around the automod ratio, from a fixed seed.
+BOOTSTRAP_RESAMPLES = 4_000
 # Each rule added or removed is announced, and on PostgreSQL heard back over LISTEN a moment
 # later (each time the guild's rules are compiled again): measured only once that is done.
 ANNOUNCEMENTS_HEARD = 3.0
@@ -307,6 +312,8 @@ class AutomodComparison:
     with_rules: Rates  # over the bursts with them on, alternating with the others
     hits: int  # rules that fired on the messages sent: 0, or the comparison measures actions
     pair_ratios: list[float] = field(default_factory=list)  # each burst on / the one off beside it
+    interval: tuple[float, float] = (0.0, 0.0)  # 90% bootstrap interval of `ratio`
+    cpu_interval: tuple[float, float] = (0.0, 0.0)
 
     @property
     def ratio(self) -> float:
@@ -380,19 +387,21 @@ async def compare_automod(
     guild_id: int,
     messages: int,
     rules: int,
+    pairs: int = AUTOMOD_PAIRS,
 ) -> AutomodComparison:
     """The rate with `rules` automod rules on, against the rate with them off, in bursts that
     alternate (off, on, on, off, off, on, ...): a slow change of the machine's load or of the
     database during the run weighs on both sides alike, instead of on whichever came later.
-    Each side's rate is its messages over its time, summed over its bursts."""
+    Each side's rate is its messages over its time, summed over its bursts; the interval says
+    how far the pairs let that ratio move."""
     from models.automod import AutomodHit
 
     await add_automod_rules(guild_id, rules)
     await switch_automod_rules(guild_id, False)
-    size = max(1, messages // BATCHES)
+    size = max(1, messages // (2 * pairs))
     sides: dict[bool, list[Rates]] = {False: [], True: []}
     enabled = False
-    for pair in range(BATCHES):
+    for pair in range(pairs):
         for on in (False, True) if pair % 2 == 0 else (True, False):
             if on != enabled:
                 await switch_automod_rules(guild_id, on)
@@ -401,8 +410,33 @@ async def compare_automod(
     hits = await AutomodHit.filter(guild_id=guild_id).count()
     await remove_automod_rules(guild_id)
     await asyncio.sleep(ANNOUNCEMENTS_HEARD)
-    pairs = [w.wall / o.wall for o, w in zip(sides[False], sides[True], strict=True)]
-    return AutomodComparison(rules, total_rate(sides[False]), total_rate(sides[True]), hits, pairs)
+    off, on_ = sides[False], sides[True]
+    return AutomodComparison(
+        rules,
+        total_rate(off),
+        total_rate(on_),
+        hits,
+        [w.wall / o.wall for o, w in zip(off, on_, strict=True)],
+        bootstrap_interval(off, on_, lambda r: r.wall),
+        bootstrap_interval(off, on_, lambda r: r.cpu),
+    )
+
+
+def bootstrap_interval(
+    off: list[Rates], on: list[Rates], value: Callable[[Rates], float]
+) -> tuple[float, float]:
+    """The 5th and 95th percentiles of the with/without ratio of total rates over the pairs
+    resampled with replacement (a pair stays together: its two bursts shared the moment)."""
+    rng = random.Random(0)
+    count = len(off)
+    ratios = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        picks = [rng.randrange(count) for _ in range(count)]
+        with_rules = count / sum(1 / value(on[i]) for i in picks)
+        without = count / sum(1 / value(off[i]) for i in picks)
+        ratios.append(with_rules / without)
+    ratios.sort()
+    return ratios[int(0.05 * len(ratios))], ratios[int(0.95 * len(ratios)) - 1]
 
 
 def total_rate(bursts: list[Rates]) -> Rates:
@@ -435,6 +469,7 @@ async def pegasus_rate(
     messages: int,
     extensions: tuple[str, ...] | None = None,
     automod_rules: int = 0,
+    automod_pairs: int = AUTOMOD_PAIRS,
 ) -> PipelineResult:
     """Events/s of Pegasus (every extension unless told), and the statements it sent meanwhile."""
     from pegasus.bot import EXTENSIONS, Pegasus
@@ -465,7 +500,9 @@ async def pegasus_rate(
         flushes = activity.flushes - flushes_before
         guild_id = next(iter(bot.guilds)).id
         automod = (
-            await compare_automod(server, arrivals, guild_id, messages, automod_rules)
+            await compare_automod(
+                server, arrivals, guild_id, messages, automod_rules, automod_pairs
+            )
             if automod_rules
             else None
         )
@@ -655,6 +692,8 @@ class Figures:
     automod_ratios: list[float] = field(default_factory=list)
     automod_hits: int = 0
     automod_pair_ratios: list[float] = field(default_factory=list)
+    automod_intervals: list[list[float]] = field(default_factory=list)  # each run's, wall
+    automod_cpu_intervals: list[list[float]] = field(default_factory=list)
     automod_content: str = ""
 
 
@@ -664,6 +703,7 @@ async def run_dialect(
     extensions: tuple[str, ...] | None = None,
     automod_rules: int = 0,
     automod_content: str = AUTOMOD_CONTENT,
+    automod_pairs: int = AUTOMOD_PAIRS,
 ) -> Figures:
     from pegasus.db import close_db, init_db
 
@@ -680,7 +720,7 @@ async def run_dialect(
             for _ in range(max(1, sizes["runs"])):
                 before = await bare_client_rate(server, sizes["messages"] // 2)
                 pipeline = await pegasus_rate(
-                    server, url, sizes["messages"], extensions, automod_rules
+                    server, url, sizes["messages"], extensions, automod_rules, automod_pairs
                 )
                 after = await bare_client_rate(server, sizes["messages"] // 2)
                 ceiling = Rates((before.wall + after.wall) / 2, (before.cpu + after.cpu) / 2)
@@ -743,6 +783,8 @@ def automod_figures(comparisons: list[AutomodComparison]) -> dict[str, Any]:
         "automod_ratios": [c.ratio for c in comparisons],
         "automod_hits": sum(c.hits for c in comparisons),
         "automod_pair_ratios": [r for c in comparisons for r in c.pair_ratios],
+        "automod_intervals": [list(c.interval) for c in comparisons],
+        "automod_cpu_intervals": [list(c.cpu_interval) for c in comparisons],
     }
 
 
@@ -795,6 +837,8 @@ def report(figures: Figures, smoke: bool) -> str:
             f"  ratio, median of the runs:               {f.automod_ratio:>10.2f}   "
             f"{f.automod_cpu_ratio:>10.2f}   (per second, per CPU-second; target >= 0.90)",
             f"  each run:                                {runs_of(f.automod_ratios)}",
+            f"  each run's 90% interval (pairs resampled): {intervals_of(f.automod_intervals)}"
+            f"  |  {intervals_of(f.automod_cpu_intervals)}",
             f"  each burst with rules / the one beside it: {runs_of(f.automod_pair_ratios)}",
             f"  rules that fired (should be 0):          {f.automod_hits:>10,}",
         ]
@@ -811,6 +855,10 @@ def runs_of(values: list[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
 
+def intervals_of(intervals: list[list[float]]) -> str:
+    return ", ".join(f"{low:.2f}-{high:.2f}" for low, high in intervals)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -824,6 +872,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             type=int,
             default=0,
             help="also measure the bot with this many automod rules of mixed kinds (e.g. 50)",
+        )
+        target.add_argument(
+            "--automod-pairs",
+            type=int,
+            default=AUTOMOD_PAIRS,
+            help="pairs of bursts (with the rules, without) the automod comparison alternates",
         )
         target.add_argument(
             "--automod-content",
@@ -867,7 +921,9 @@ def main(argv: list[str]) -> int:
         content = AUTOMOD_RICH_CONTENT if args.automod_content == "rich" else args.automod_content
         figures = asyncio.run(
             answering_stack_requests(
-                run_dialect(args.db, sizes, extensions, args.automod_rules, content)
+                run_dialect(
+                    args.db, sizes, extensions, args.automod_rules, content, args.automod_pairs
+                )
             )
         )
         figures.automod_content = content if args.automod_rules else ""
@@ -879,6 +935,7 @@ def main(argv: list[str]) -> int:
     if args.automod_rules:
         forwarded.append(f"--automod-rules={args.automod_rules}")
         forwarded.append(f"--automod-content={args.automod_content}")
+        forwarded.append(f"--automod-pairs={args.automod_pairs}")
     dialects = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     failed = False
     for dialect in dialects:

@@ -69,12 +69,12 @@ from benchmarks.activity import (  # noqa: E402
     LocalDiscordProcess,
     Rates,
     StatementCounter,
+    bootstrap_interval,
     connect,
     fresh_database,
-    median_rate,
     pg_unreachable,
-    spread,
     timed_broadcast,
+    total_rate,
 )
 from benchmarks.children import answering_stack_requests, run_child_process  # noqa: E402
 
@@ -85,16 +85,24 @@ class Sizes:
     clients: int  # clients sending back to back, one key and one connection each
     seconds: float  # measured, a phase
     runs: int
-    messages: int  # message events a bot run
+    messages: int  # message events a bot run, over all its bursts
     members: int  # members who speak
     web_rate: int  # requests/s the bot's web server is sent meanwhile
+    pairs: int  # pairs of bursts of the bot part: one while its web server is sent requests
 
 
 FULL = Sizes(
-    rows=1_000_000, clients=64, seconds=10.0, runs=3, messages=100_000, members=1_000, web_rate=200
+    rows=1_000_000,
+    clients=64,
+    seconds=10.0,
+    runs=3,
+    messages=1_000_000,
+    members=1_000,
+    web_rate=200,
+    pairs=10,
 )
 SMOKE = Sizes(
-    rows=5_000, clients=8, seconds=0.5, runs=1, messages=2_000, members=100, web_rate=200
+    rows=5_000, clients=8, seconds=0.5, runs=1, messages=2_000, members=100, web_rate=200, pairs=1
 )
 WARM_UP_SECONDS = 2.0
 SMOKE_WARM_UP_SECONDS = 0.2
@@ -529,7 +537,10 @@ async def statements_per_request(
 
 
 @dataclass
-class BotRun:
+class BotPair:
+    """Two bursts of messages side by side in one bot: one while its web server was sent
+    requests, one while it was sent none."""
+
     alone: float  # message events/s
     with_web: float
     alone_cpu: float  # per CPU-second of this process
@@ -548,7 +559,15 @@ class BotFigures:
     members: int
     web_rate: int
     load_average: tuple[float, float]
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+
+    def sides(self) -> tuple[list[Rates], list[Rates]]:
+        """The bursts without requests, and those with them, pair by pair."""
+        pairs = [BotPair(**row) for row in self.pairs]
+        return (
+            [Rates(p.alone, p.alone_cpu) for p in pairs],
+            [Rates(p.with_web, p.with_web_cpu) for p in pairs],
+        )
 
 
 @contextlib.asynccontextmanager
@@ -629,52 +648,57 @@ async def paced_load(
         seen.update(json.loads(line) if line.strip() else {"error": "no report"})
 
 
-async def bot_rate(
+async def web_burst(
     server: LocalDiscordProcess,
-    db_url: str,
-    messages: int,
-    web_rate: int | None,
+    arrivals: Arrivals,
+    base: str,
     keys: list[str],
+    paths: list[str],
+    web_rate: int,
+    size: int,
     settle: float,
 ) -> tuple[Rates, dict[str, Any]]:
-    """Message events/s of the bot, alone (`web_rate` None) or serving `web_rate` requests/s."""
-    async with running_bot(server, db_url, web_enabled=web_rate is not None) as (bot, arrivals):
-        activity = bot.activity_buffer
-        await timed_broadcast(server, arrivals, min(2_000, messages))  # warm-up, as activity.py
-        await activity.flush()
-        if web_rate is None:
-            return await median_rate(server, arrivals, messages), {}
-        guild_id = next(iter(bot.guilds)).id
-        if not keys:
-            # A key allows 10,000 requests a minute: enough keys for the rate, with room.
-            keys.extend(await create_keys(guild_id, max(1, web_rate * 60 // KEY_RATE_LIMIT + 1)))
-        paths = await web_load_paths(guild_id)
-        async with paced_load(bot.web.url, keys, paths, web_rate) as seen:
-            await asyncio.sleep(settle)  # the web server's answers reach their steady pace
-            rate = await median_rate(server, arrivals, messages)
-        return rate, seen
+    """A burst of `size` messages while the web server is sent `web_rate` requests/s."""
+    async with paced_load(base, keys, paths, web_rate) as seen:
+        await asyncio.sleep(settle)  # the web server's answers reach their steady pace
+        rate = await timed_broadcast(server, arrivals, size)
+    return rate, seen
 
 
 async def measure_bot(dialect: str, sizes: Sizes, smoke: bool) -> BotFigures:
+    """One bot with its web server, bursts of messages in pairs: one while the server is sent
+    `web_rate` requests/s, one while it is sent none, in alternating order (alone, loaded,
+    loaded, alone, ...): the pair shares the bot's state and the machine's moment, which a
+    comparison of two bots started one after the other does not."""
     settle = SMOKE_WARM_UP_SECONDS if smoke else WARM_UP_SECONDS
     server = LocalDiscordProcess.start(sizes.members)
     figures = BotFigures(
         dialect, sizes.messages, sizes.members, sizes.web_rate, (os.getloadavg()[0], 0.0)
     )
-    keys: list[str] = []
+    size = max(1, sizes.messages // (2 * sizes.pairs))
     try:
-        async with fresh_database(dialect) as url:
-            for run in range(sizes.runs):
-                # Alternating order: a drift of the machine's load weighs on both alike.
-                order = (None, sizes.web_rate) if run % 2 == 0 else (sizes.web_rate, None)
-                results = {}
-                for web_rate in order:
-                    results[web_rate] = await bot_rate(
-                        server, url, sizes.messages, web_rate, keys, settle
-                    )
-                (alone, _), (with_web, seen) = results[None], results[sizes.web_rate]
-                figures.runs.append(
-                    asdict(BotRun(alone.wall, with_web.wall, alone.cpu, with_web.cpu, seen))
+        async with (
+            fresh_database(dialect) as url,
+            running_bot(server, url, web_enabled=True) as (bot, arrivals),
+        ):
+            await timed_broadcast(server, arrivals, min(2_000, size))  # warm-up, as activity.py
+            await bot.activity_buffer.flush()
+            guild_id = next(iter(bot.guilds)).id
+            # A key allows 10,000 requests a minute: enough keys for the rate, with room.
+            keys = await create_keys(guild_id, max(1, sizes.web_rate * 60 // KEY_RATE_LIMIT + 1))
+            paths = await web_load_paths(guild_id)
+            for pair in range(sizes.pairs):
+                rates: dict[bool, tuple[Rates, dict[str, Any]]] = {}
+                for loaded in (False, True) if pair % 2 == 0 else (True, False):
+                    if loaded:
+                        rates[True] = await web_burst(
+                            server, arrivals, bot.web.url, keys, paths, sizes.web_rate, size, settle
+                        )
+                    else:
+                        rates[False] = (await timed_broadcast(server, arrivals, size), {})
+                (alone, _), (with_web, seen) = rates[False], rates[True]
+                figures.pairs.append(
+                    asdict(BotPair(alone.wall, with_web.wall, alone.cpu, with_web.cpu, seen))
                 )
     finally:
         server.stop()
@@ -751,27 +775,28 @@ def phase_line(
 
 
 def report_bot(f: BotFigures, smoke: bool) -> str:
-    runs = [BotRun(**row) for row in f.runs]
-    ratios = [run.ratio for run in runs]
-    cpu_ratios = [run.with_web_cpu / run.alone_cpu for run in runs]
-    served = [run.web for run in runs]
+    pairs = [BotPair(**row) for row in f.pairs]
+    alone, loaded = f.sides()
+    wall = total_rate(loaded).wall / total_rate(alone).wall
+    cpu = total_rate(loaded).cpu / total_rate(alone).cpu
+    served = [pair.web for pair in pairs]
     lines = [
-        f"== {f.dialect}: the bot's message throughput with its web server serving "
-        f"{f.web_rate} req/s, {f.messages:,} MESSAGE_CREATE from {f.members:,} members a run, "
-        f"{len(runs)} run(s) (1-minute load average {f.load_average[0]:.1f} before, "
+        f"== {f.dialect}: the bot's message throughput while its web server is sent "
+        f"{f.web_rate} req/s, {f.messages:,} MESSAGE_CREATE from {f.members:,} members in "
+        f"{len(pairs)} pair(s) of bursts (1-minute load average {f.load_average[0]:.1f} before, "
         f"{f.load_average[1]:.1f} after)",
-        "                                      per second   per CPU-second   (medians)",
-        f"  bot alone:                          {statistics.median(r.alone for r in runs):>10,.0f}"
-        f"   {statistics.median(r.alone_cpu for r in runs):>10,.0f}  events",
-        f"  bot + web at {f.web_rate} req/s:            "
-        f"{statistics.median(r.with_web for r in runs):>10,.0f}   "
-        f"{statistics.median(r.with_web_cpu for r in runs):>10,.0f}  events",
-        f"  ratio, median of the runs:          {statistics.median(ratios):>10.2f}   "
-        f"{statistics.median(cpu_ratios):>10.2f}   (target >= {TARGET_BOT_RATIO:.2f})",
-        f"  spread of the runs (min - max):     {spread(ratios):>10}   {spread(cpu_ratios):>10}",
-        "  each run, alone -> with web (ratio): "
-        + "; ".join(f"{r.alone:,.0f} -> {r.with_web:,.0f} ({r.ratio:.2f})" for r in runs),
-        "  web answers meanwhile: "
+        "                                      per second   per CPU-second   (over the bursts)",
+        f"  bot, its web server sent nothing:   {total_rate(alone).wall:>10,.0f}"
+        f"   {total_rate(alone).cpu:>10,.0f}  events",
+        f"  bot, its web server sent {f.web_rate} req/s: {total_rate(loaded).wall:>9,.0f}   "
+        f"{total_rate(loaded).cpu:>10,.0f}  events",
+        f"  ratio:                              {wall:>10.2f}   {cpu:>10.2f}"
+        f"   (target >= {TARGET_BOT_RATIO:.2f})",
+        "  90% interval (pairs resampled):    "
+        f"{interval_text(bootstrap_interval(alone, loaded, lambda r: r.wall)):>10}   "
+        f"{interval_text(bootstrap_interval(alone, loaded, lambda r: r.cpu)):>10}",
+        "  each pair (with requests / without): " + ", ".join(f"{p.ratio:.2f}" for p in pairs),
+        "  web answers meanwhile (each pair): "
         + "; ".join(
             f"{s.get('rate', 0):.0f} req/s, p50 {s.get('p50_ms', 0):.1f} ms, "
             f"p99 {s.get('p99_ms', 0):.1f} ms"
@@ -782,6 +807,10 @@ def report_bot(f: BotFigures, smoke: bool) -> str:
     if smoke:
         lines.append("  (smoke mode: small counts; the figures mean nothing)")
     return "\n".join(lines)
+
+
+def interval_text(interval: tuple[float, float]) -> str:
+    return f"{interval[0]:.2f}-{interval[1]:.2f}"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -870,8 +899,8 @@ def main(argv: list[str]) -> int:
             # Answers other than 200 under load are a finding (printed); in the smoke run, on
             # an idle server, they mean the benchmark is broken.
             failed = failed or (args.smoke and any(
-                run["web"].get("other_statuses") or "error" in run["web"]
-                for run in bot_figures.runs
+                pair["web"].get("other_statuses") or "error" in pair["web"]
+                for pair in bot_figures.pairs
             ))
     return 1 if failed else 0
 

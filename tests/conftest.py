@@ -279,6 +279,33 @@ def _database_template() -> Iterator[SqliteTemplate | PostgresTemplate]:
             background.close()
 
 
+_last_test: list[str] = [""]
+
+
+@pytest.fixture(autouse=True)
+def _no_tortoise_context_carried_over(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts without a Tortoise context in pytest's own context.
+
+    pytest-asyncio copies what an async fixture sets into the context every later test starts
+    from, and takes it back in the fixture's finalizer; a finalizer that raises first (a
+    database that went away mid-teardown) leaves the fixture's Tortoise context behind, and a
+    later test would find Tortoise open on a database that no longer exists. It is dropped
+    here, with a warning that names the test it came from.
+    """
+    from tortoise.context import _current_context
+
+    left = _current_context.get()
+    if left is not None:
+        _current_context.set(None)
+        request.node.warn(
+            pytest.PytestWarning(
+                f"a Tortoise context was left open by {_last_test[0] or 'an earlier test'}"
+            )
+        )
+    yield
+    _last_test[0] = request.node.nodeid
+
+
 @pytest.fixture
 def db_url(_database_template: SqliteTemplate | PostgresTemplate) -> Iterator[str]:
     """The URL of a fresh database with every migration applied; nothing is opened."""
