@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from tortoise import connections
 
 from pegasus.db import dialect_of, tortoise_config
@@ -53,3 +54,21 @@ async def test_live_connection_settings(db: None, db_url: str) -> None:
         pool = client._pool
         assert pool.get_max_size() == 10
         assert pool._max_inactive_connection_lifetime == 20.0
+
+
+@pytest.mark.postgres_only
+async def test_a_pooled_connection_goes_back_without_a_reset_query(db: None) -> None:
+    """asyncpg would send `... RESET ALL` on every release: a second round trip for each
+    statement Tortoise runs outside a transaction. Pegasus leaves no session state to reset."""
+    client = connections.get("default")
+    await client.execute_query("SELECT 0")  # the pool is made on the first statement
+    async with client._pool.acquire() as connection:
+        sent: list[str] = []
+        connection.add_query_logger(lambda record: sent.append(record.query))
+        await connection.execute("SELECT 1")
+    async with client._pool.acquire() as again:
+        await again.execute("SELECT 2")
+        assert not again.is_in_transaction()
+    # The logger is the connection's: it saw the second statement, so the pool gave the same
+    # connection back, and nothing in between.
+    assert sent == ["SELECT 1", "SELECT 2"]
