@@ -115,22 +115,39 @@ def _dataclass_schema(tp: type, components: Components) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_PLAIN = frozenset({bool, int, float, str, type(None)})
+# Each dataclass's fields as written, found once: `dataclasses.fields` per value would be most
+# of the cost of writing a page of entries.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(tp: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(tp)
+    if names is None:
+        names = tuple(
+            item.name
+            for item in dataclasses.fields(tp)
+            if item.init or not item.name.startswith("_")
+        )
+        _FIELD_NAMES[tp] = names
+    return names
+
+
 def dump(value: Any) -> Any:
     """`value` as JSON values: dataclasses as objects, datetimes as ISO 8601, enums by value."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value.value if isinstance(value, Enum) else value
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
     if isinstance(value, Enum):
         return value.value
+    if hasattr(kind, "__dataclass_fields__"):
+        return {name: dump(getattr(value, name)) for name in _field_names(kind)}
+    if isinstance(value, bool | int | float | str):
+        return value  # a subclass of a plain type
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            item.name: dump(getattr(value, item.name))
-            for item in dataclasses.fields(value)
-            if item.init or not item.name.startswith("_")
-        }
     if isinstance(value, Mapping):
         return {str(key): dump(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
