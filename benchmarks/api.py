@@ -552,6 +552,18 @@ class BotPair:
         return self.with_web / self.alone
 
 
+# Where the web server runs in the bot part: in the bot's process (WEB_ENABLED, the default),
+# beside it as `python -m pegasus web` on the same database (the bot with WEB_ENABLED=false), and,
+# as the control, the bare aiohttp handler beside it: a server that shares nothing with the bot
+# but the machine, so what the bot loses then is what any server costs it on this machine.
+WEB_PLACES = ("in-process", "beside", "bare-beside")
+PLACE_WORDS = {
+    "in-process": "its web server, in its process,",
+    "beside": "its web server beside it (python -m pegasus web)",
+    "bare-beside": "a bare aiohttp handler beside it (the control)",
+}
+
+
 @dataclass
 class BotFigures:
     dialect: str
@@ -559,6 +571,7 @@ class BotFigures:
     members: int
     web_rate: int
     load_average: tuple[float, float]
+    place: str = "in-process"
     pairs: list[dict[str, Any]] = field(default_factory=list)
 
     def sides(self) -> tuple[list[Rates], list[Rates]]:
@@ -665,34 +678,61 @@ async def web_burst(
     return rate, seen
 
 
-async def measure_bot(dialect: str, sizes: Sizes, smoke: bool) -> BotFigures:
-    """One bot with its web server, bursts of messages in pairs: one while the server is sent
-    `web_rate` requests/s, one while it is sent none, in alternating order (alone, loaded,
+async def measure_bot(dialect: str, sizes: Sizes, smoke: bool) -> list[BotFigures]:
+    """The bot beside its web server in each place of WEB_PLACES, each in a task of its own: a
+    bot leaves its Tortoise context in the task that started it."""
+    return [
+        await asyncio.create_task(measure_bot_at(place, dialect, sizes, smoke))
+        for place in WEB_PLACES
+    ]
+
+
+@contextlib.asynccontextmanager
+async def web_beside(*command: str) -> AsyncIterator[str]:
+    """A server of this script in a process of its own (`serve-pegasus URL`: `python -m
+    pegasus web` on the bot's database, as a deployment runs it); yields its URL."""
+    web_server = await asyncio.to_thread(ServerProcess.start, *command)
+    try:
+        yield web_server.url
+    finally:
+        await asyncio.to_thread(web_server.stop)
+
+
+async def measure_bot_at(place: str, dialect: str, sizes: Sizes, smoke: bool) -> BotFigures:
+    """One bot and a web server in `place`, bursts of messages in pairs: one while the server is
+    sent `web_rate` requests/s, one while it is sent none, in alternating order (alone, loaded,
     loaded, alone, ...): the pair shares the bot's state and the machine's moment, which a
     comparison of two bots started one after the other does not."""
     settle = SMOKE_WARM_UP_SECONDS if smoke else WARM_UP_SECONDS
     server = LocalDiscordProcess.start(sizes.members)
     figures = BotFigures(
-        dialect, sizes.messages, sizes.members, sizes.web_rate, (os.getloadavg()[0], 0.0)
+        dialect, sizes.messages, sizes.members, sizes.web_rate, (os.getloadavg()[0], 0.0), place
     )
     size = max(1, sizes.messages // (2 * sizes.pairs))
+    in_process = place == "in-process"
     try:
         async with (
             fresh_database(dialect) as url,
-            running_bot(server, url, web_enabled=True) as (bot, arrivals),
+            running_bot(server, url, web_enabled=in_process) as (bot, arrivals),
+            contextlib.AsyncExitStack() as stack,
         ):
+            if in_process:
+                web_url = bot.web.url
+            else:
+                command = ("serve-pegasus", url) if place == "beside" else ("serve-bare",)
+                web_url = await stack.enter_async_context(web_beside(*command))
             await timed_broadcast(server, arrivals, min(2_000, size))  # warm-up, as activity.py
             await bot.activity_buffer.flush()
             guild_id = next(iter(bot.guilds)).id
             # A key allows 10,000 requests a minute: enough keys for the rate, with room.
             keys = await create_keys(guild_id, max(1, sizes.web_rate * 60 // KEY_RATE_LIMIT + 1))
-            paths = await web_load_paths(guild_id)
+            paths = await web_load_paths(guild_id) if place != "bare-beside" else [CONSTANT_PATH]
             for pair in range(sizes.pairs):
                 rates: dict[bool, tuple[Rates, dict[str, Any]]] = {}
                 for loaded in (False, True) if pair % 2 == 0 else (True, False):
                     if loaded:
                         rates[True] = await web_burst(
-                            server, arrivals, bot.web.url, keys, paths, sizes.web_rate, size, settle
+                            server, arrivals, web_url, keys, paths, sizes.web_rate, size, settle
                         )
                     else:
                         rates[False] = (await timed_broadcast(server, arrivals, size), {})
@@ -780,8 +820,9 @@ def report_bot(f: BotFigures, smoke: bool) -> str:
     wall = total_rate(loaded).wall / total_rate(alone).wall
     cpu = total_rate(loaded).cpu / total_rate(alone).cpu
     served = [pair.web for pair in pairs]
+    where = PLACE_WORDS[f.place]
     lines = [
-        f"== {f.dialect}: the bot's message throughput while its web server is sent "
+        f"== {f.dialect}: the bot's message throughput while {where} is sent "
         f"{f.web_rate} req/s, {f.messages:,} MESSAGE_CREATE from {f.members:,} members in "
         f"{len(pairs)} pair(s) of bursts (1-minute load average {f.load_average[0]:.1f} before, "
         f"{f.load_average[1]:.1f} after)",
@@ -835,9 +876,7 @@ def sizes_of(args: argparse.Namespace) -> Sizes:
     return replace(base, **{name: value for name, value in given.items() if value is not None})
 
 
-def run_child(
-    part: str, dialect: str, argv: list[str], deadline: float | None
-) -> dict[str, Any] | str:
+def run_child(part: str, dialect: str, argv: list[str], deadline: float | None) -> Any:
     """Measure one part on one dialect in its own process: its figures, or why it failed."""
     outcome = run_child_process(
         [sys.executable, __file__, f"run-{part}", "--db", dialect, *argv], ROOT, deadline
@@ -866,7 +905,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "run-bot":
         bot_figures = asyncio.run(answering_stack_requests(measure_bot(args.db, sizes, args.smoke)))
-        print(json.dumps(asdict(bot_figures)))
+        print(json.dumps([asdict(figures) for figures in bot_figures]))
         return 0
     forwarded = [f"--{name.replace('_', '-')}={value}" for name, value in asdict(sizes).items()]
     if args.smoke:
@@ -894,14 +933,18 @@ def main(argv: list[str]) -> int:
             print(report_api(figures, args.smoke), flush=True)
             failed = failed or bool(refused_api(figures))
         else:
-            bot_figures = BotFigures(**outcome)
-            print(report_bot(bot_figures, args.smoke), flush=True)
-            # Answers other than 200 under load are a finding (printed); in the smoke run, on
-            # an idle server, they mean the benchmark is broken.
-            failed = failed or (args.smoke and any(
-                pair["web"].get("other_statuses") or "error" in pair["web"]
-                for pair in bot_figures.pairs
-            ))
+            for place in outcome:
+                bot_figures = BotFigures(**place)
+                print(report_bot(bot_figures, args.smoke), flush=True)
+                # Answers other than 200 under load are a finding (printed); in the smoke run, on
+                # an idle server, they mean the benchmark is broken.
+                failed = failed or (
+                    args.smoke
+                    and any(
+                        pair["web"].get("other_statuses") or "error" in pair["web"]
+                        for pair in bot_figures.pairs
+                    )
+                )
     return 1 if failed else 0
 
 
