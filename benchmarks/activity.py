@@ -49,10 +49,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,7 @@ import discord  # noqa: E402
 
 from benchmarks.children import answering_stack_requests, run_child_process  # noqa: E402
 
+T = TypeVar("T")
 DEFAULT_PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_CHANNEL = "general"
 RECEIVE_TIMEOUT = 600.0
@@ -399,18 +400,19 @@ async def compare_automod(
     await add_automod_rules(guild_id, rules)
     await switch_automod_rules(guild_id, False)
     size = max(1, messages // (2 * pairs))
-    sides: dict[bool, list[Rates]] = {False: [], True: []}
     enabled = False
-    for pair in range(pairs):
-        for on in (False, True) if pair % 2 == 0 else (True, False):
-            if on != enabled:
-                await switch_automod_rules(guild_id, on)
-                enabled = on
-            sides[on].append(await timed_broadcast(server, arrivals, size))
+
+    async def burst(on: bool) -> Rates:
+        nonlocal enabled
+        if on != enabled:
+            await switch_automod_rules(guild_id, on)
+            enabled = on
+        return await timed_broadcast(server, arrivals, size)
+
+    off, on_ = await alternating_pairs(pairs, burst)
     hits = await AutomodHit.filter(guild_id=guild_id).count()
     await remove_automod_rules(guild_id)
     await asyncio.sleep(ANNOUNCEMENTS_HEARD)
-    off, on_ = sides[False], sides[True]
     return AutomodComparison(
         rules,
         total_rate(off),
@@ -420,6 +422,19 @@ async def compare_automod(
         bootstrap_interval(off, on_, lambda r: r.wall),
         bootstrap_interval(off, on_, lambda r: r.cpu),
     )
+
+
+async def alternating_pairs(
+    pairs: int, burst: Callable[[bool], Awaitable[T]]
+) -> tuple[list[T], list[T]]:
+    """`pairs` pairs of `burst(False)` and `burst(True)` in alternating order (off, on, on, off,
+    off, on, ...): a slow change of the machine's load weighs on both sides alike. Returns each
+    side's results, pair by pair."""
+    sides: dict[bool, list[T]] = {False: [], True: []}
+    for pair in range(pairs):
+        for on in (False, True) if pair % 2 == 0 else (True, False):
+            sides[on].append(await burst(on))
+    return sides[False], sides[True]
 
 
 def bootstrap_interval(
@@ -855,8 +870,13 @@ def runs_of(values: list[float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
 
+def interval_text(interval: Sequence[float]) -> str:
+    low, high = interval
+    return f"{low:.2f}-{high:.2f}"
+
+
 def intervals_of(intervals: list[list[float]]) -> str:
-    return ", ".join(f"{low:.2f}-{high:.2f}" for low, high in intervals)
+    return ", ".join(interval_text(interval) for interval in intervals)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -69,9 +69,11 @@ from benchmarks.activity import (  # noqa: E402
     LocalDiscordProcess,
     Rates,
     StatementCounter,
+    alternating_pairs,
     bootstrap_interval,
     connect,
     fresh_database,
+    interval_text,
     pg_unreachable,
     timed_broadcast,
     total_rate,
@@ -727,18 +729,18 @@ async def measure_bot_at(place: str, dialect: str, sizes: Sizes, smoke: bool) ->
             # A key allows 10,000 requests a minute: enough keys for the rate, with room.
             keys = await create_keys(guild_id, max(1, sizes.web_rate * 60 // KEY_RATE_LIMIT + 1))
             paths = await web_load_paths(guild_id) if place != "bare-beside" else [CONSTANT_PATH]
-            for pair in range(sizes.pairs):
-                rates: dict[bool, tuple[Rates, dict[str, Any]]] = {}
-                for loaded in (False, True) if pair % 2 == 0 else (True, False):
-                    if loaded:
-                        rates[True] = await web_burst(
-                            server, arrivals, web_url, keys, paths, sizes.web_rate, size, settle
-                        )
-                    else:
-                        rates[False] = (await timed_broadcast(server, arrivals, size), {})
-                (alone, _), (with_web, seen) = rates[False], rates[True]
+
+            async def burst(loaded: bool) -> tuple[Rates, dict[str, Any]]:
+                if loaded:
+                    return await web_burst(
+                        server, arrivals, web_url, keys, paths, sizes.web_rate, size, settle
+                    )
+                return await timed_broadcast(server, arrivals, size), {}
+
+            alone, loaded = await alternating_pairs(sizes.pairs, burst)
+            for (without, _), (with_web, seen) in zip(alone, loaded, strict=True):
                 figures.pairs.append(
-                    asdict(BotPair(alone.wall, with_web.wall, alone.cpu, with_web.cpu, seen))
+                    asdict(BotPair(without.wall, with_web.wall, without.cpu, with_web.cpu, seen))
                 )
     finally:
         server.stop()
@@ -848,10 +850,6 @@ def report_bot(f: BotFigures, smoke: bool) -> str:
     if smoke:
         lines.append("  (smoke mode: small counts; the figures mean nothing)")
     return "\n".join(lines)
-
-
-def interval_text(interval: tuple[float, float]) -> str:
-    return f"{interval[0]:.2f}-{interval[1]:.2f}"
 
 
 # --------------------------------------------------------------------------- entry points
