@@ -106,6 +106,20 @@ def test_folding_any_text_is_stable_and_never_fails(text: str) -> None:
     GuildRules([rule(RuleKind.WORDS, pattern="darn, dang it")]).evaluate(MessageFacts(text))
 
 
+def test_a_lone_surrogate_does_not_hide_a_message_from_the_rules() -> None:
+    """JSON lets a lone surrogate into a message's text, which UTF-8 refuses to encode: the
+    rules read the rest of the message instead of failing on it."""
+    for one in (
+        rule(RuleKind.WORDS, pattern="darn"),
+        rule(RuleKind.REGEX, pattern="(?i)free nitro"),
+        rule(RuleKind.LINKS, deny="evil.com"),
+    ):
+        for text in ("darn \ud800 free nitro https://evil.com", "\udfff darn\u200b"):
+            evaluated = GuildRules([one]).evaluate(MessageFacts(text))
+            expected = one.kind is RuleKind.WORDS or "free" in text
+            assert bool(evaluated) == expected, (one.kind, text)
+
+
 def test_fewer_repeated_letters_are_a_different_word() -> None:
     filtered = rule(RuleKind.WORDS, pattern="ass")
     assert not fires(filtered, "as I said") and fires(filtered, "a$$sss")
@@ -275,6 +289,7 @@ async def test_a_refused_rule_stores_nothing(db: str) -> None:
 
 async def test_changes_are_audited_and_reach_the_cache(db: str) -> None:
     cache = RuleCache()
+    by_guild = cache.by_guild  # what the message hook holds on to
     await cache.load_all()
     assert cache.get(GUILD) is None
     unsubscribe = notify.subscribe(cache.changed)
@@ -282,6 +297,8 @@ async def test_changes_are_audited_and_reach_the_cache(db: str) -> None:
         added = await add(name="words", kind=RuleKind.WORDS, pattern="alpha")
         compiled = cache.get(GUILD)
         assert compiled is not None and compiled.evaluate(MessageFacts("ALPHA"))
+        await cache.load_all()  # read again from the database, in place
+        assert cache.by_guild is by_guild and by_guild[GUILD].evaluate(MessageFacts("ALPHA"))
         await automod.edit_rule(guild_id=GUILD, rule_id=added.rule_id, actor_id=MOD, pattern="beta")
         compiled = cache.get(GUILD)
         assert compiled is not None and not compiled.evaluate(MessageFacts("alpha"))

@@ -323,15 +323,16 @@ class RuleCache:
 
     `load_all` reads which guilds have rules in one query (at start and when announcements may
     have been missed); `reload` rebuilds one guild after a change. Between the two, `get` is a
-    dictionary lookup: None for a guild without rules.
+    dictionary lookup: None for a guild without rules. `by_guild` is that dictionary itself,
+    the same object for the cache's life, for the message hook to read without a call.
     """
 
     def __init__(self) -> None:
-        self._guilds: dict[int, GuildRules] = {}
+        self.by_guild: dict[int, GuildRules] = {}
         self.loaded = False
 
     def get(self, guild_id: int) -> GuildRules | None:
-        return self._guilds.get(guild_id)
+        return self.by_guild.get(guild_id)
 
     async def load_all(self) -> None:
         rows = await AutomodRule.filter(enabled=True).order_by("id")
@@ -345,16 +346,18 @@ class RuleCache:
                 compiled[guild_id] = await compile_rules(rules)
             except re2.error as error:
                 log.error("The automod rules of guild %s do not compile: %s", guild_id, error)
-        self._guilds = compiled
+        # Replaced in place: the message hook holds on to the dictionary.
+        self.by_guild.clear()
+        self.by_guild.update(compiled)
         self.loaded = True
 
     async def reload(self, guild_id: int) -> None:
         rows = await AutomodRule.filter(guild_id=guild_id, enabled=True).order_by("id")
         if not rows:
-            self._guilds.pop(guild_id, None)
+            self.by_guild.pop(guild_id, None)
             return
         try:
-            self._guilds[guild_id] = await compile_rules([Rule.from_row(row) for row in rows])
+            self.by_guild[guild_id] = await compile_rules([Rule.from_row(row) for row in rows])
         except re2.error as error:  # the copy compiled before stays
             log.error("The automod rules of guild %s do not compile: %s", guild_id, error)
 
