@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import random
 import time
@@ -360,7 +361,7 @@ class VoiceTracker:
         for user_id in [u for u in members if u not in present]:
             self._remove(guild_id, user_id, members[user_id], now)
             writes[user_id] = None
-        for user_id in (started or {}):
+        for user_id in started or {}:
             if user_id not in present:
                 writes[user_id] = None
         for state in states:
@@ -617,7 +618,11 @@ class Activity:
         for message in queue:
             ctx = message.context
             xp += self.record_message_with(
-                state, ctx.user_id, ctx.channel_ids, lambda ctx=ctx: ctx, user=message.user,
+                state,
+                ctx.user_id,
+                ctx.channel_ids,
+                lambda ctx=ctx: ctx,
+                user=message.user,
                 now=ctx.now,
             )
         return xp
@@ -1046,6 +1051,11 @@ USER_XP_UPSERT = Upsert(
     "updated_at = EXCLUDED.updated_at "
     "RETURNING guild_id, user_id, xp, level",
 )
+# On SQLite the increment returns nothing: its rows are read back as one JSON array (see
+# `_increment_user_xp_on_sqlite`).
+USER_XP_INCREMENT = replace(
+    USER_XP_UPSERT, tail=USER_XP_UPSERT.tail.removesuffix(" RETURNING guild_id, user_id, xp, level")
+)
 MEMBERS_UPSERT = Upsert(
     "members",
     (
@@ -1127,9 +1137,7 @@ async def write_batch(
 
 
 def _steps(changes: list[LevelChange]) -> list[LevelStep]:
-    return [
-        LevelStep(c.guild_id, c.user_id, c.old_level, c.new_level, c.xp) for c in changes
-    ]
+    return [LevelStep(c.guild_id, c.user_id, c.old_level, c.new_level, c.xp) for c in changes]
 
 
 def _flushed(entries: list[tuple[Key, Pending]]) -> list[stats.FlushedActivity]:
@@ -1176,11 +1184,46 @@ async def _upsert_user_xp(
         (guild_id, user_id, entry.xp, 0, entry.last_message_xp_at, entry.last_voice_at)
         for (guild_id, user_id), entry in entries
     ]
+    dialect = conn.capabilities.dialect
+    if dialect == "sqlite":
+        return await _increment_user_xp_on_sqlite(conn, rows, now)
     stored: dict[Key, tuple[int, int]] = {}
-    for sql, values in USER_XP_UPSERT.chunks(conn.capabilities.dialect, rows, now):
+    for sql, values in USER_XP_UPSERT.chunks(dialect, rows, now):
         for row in await conn.execute_query_dict(sql, values):
             stored[(row["guild_id"], row["user_id"])] = (row["xp"], row["level"])
     return stored
+
+
+async def _increment_user_xp_on_sqlite(
+    conn: BaseDBAsyncClient, rows: list[tuple[Any, ...]], now: datetime
+) -> dict[Key, tuple[int, int]]:
+    """`_upsert_user_xp` on SQLite: the increment, then its rows read back in the same
+    transaction as one JSON array a chunk.
+
+    RETURNING would hand the rows back one at a time, and aiosqlite's thread takes Python's
+    lock (the GIL) back after each. While the bot's own thread lets go of the lock for every
+    message (RE2 does, for automod), each row then costs both threads a switch: thousands a
+    flush. One row a chunk costs one.
+    """
+    for sql, values in USER_XP_INCREMENT.chunks("sqlite", rows, now):
+        await conn.execute_query(sql, values)
+    stored: dict[Key, tuple[int, int]] = {}
+    for chunk in _chunks(rows):
+        sql = _read_back_sql(len(chunk))
+        keys = [value for row in chunk for value in row[:2]]
+        found = await conn.execute_query_dict(sql, keys)
+        for guild_id, user_id, xp, level in json.loads(found[0]["found"]):
+            stored[(guild_id, user_id)] = (xp, level)
+    return stored
+
+
+@functools.lru_cache(maxsize=64)
+def _read_back_sql(rows: int) -> str:
+    pairs = ", ".join(["(?, ?)"] * rows)
+    return (
+        "SELECT json_group_array(json_array(guild_id, user_id, xp, level)) AS found "
+        f"FROM user_xp WHERE (guild_id, user_id) IN (VALUES {pairs})"
+    )
 
 
 async def _apply_levels(
