@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
@@ -250,11 +251,7 @@ async def test_a_warm_flush_of_2500_members_is_a_handful_of_statements(
     assert len(reads) == 3
     # On SQLite each chunk's user_xp rows are read back as one JSON array (RETURNING would
     # send them one row at a time); PostgreSQL's statement returns them.
-    read_backs = [
-        s
-        for s in statements
-        if s.startswith("SELECT json_group_array(json_array(guild_id, user_id, xp, level))")
-    ]
+    read_backs = [s for s in statements if s.startswith("WITH keys(guild_id, user_id)")]
     assert len(read_backs) == (0 if dialect_of(db) == "postgres" else 3)
     # plus at most one batched level update, and PostgreSQL's notification of the change
     notices = 1 if dialect_of(db) == "postgres" else 0
@@ -517,3 +514,23 @@ async def test_flushes_and_manual_changes_race_without_losing_xp(db: str, clock:
         xp, level, mirror, messages, _minutes = await stored(user_id)
         assert (xp, mirror, messages) == (45, 45, 3)
         assert level == lv.level_for_xp(45)
+
+
+def test_sqlite_reads_the_flushed_rows_back_by_index_not_by_scanning() -> None:
+    """The flush reads its rows back as one JSON array on SQLite: each key must be found by
+    user_xp's unique (guild_id, user_id) index, which its ON CONFLICT relies on, or every flush
+    would read the whole table. (SQLite's planner, on a table with that index.)"""
+    from pegasus.services.levels.activity import _read_back_sql
+    from pegasus.services.stats import _seen_today_sql
+
+    db = sqlite3.connect(":memory:")
+    db.execute(
+        "CREATE TABLE user_xp (id INTEGER PRIMARY KEY, guild_id BIGINT, user_id BIGINT, "
+        "xp BIGINT, level INT, last_message_xp_at TIMESTAMP)"
+    )
+    db.execute("CREATE UNIQUE INDEX uid_user_xp ON user_xp (guild_id, user_id)")
+    for sql, values in ((_read_back_sql(3), [1, 2] * 3), (_seen_today_sql(2, 3), [1] * 6)):
+        details = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, values)]
+        assert not any(d.startswith("SCAN") and "user_xp" in d for d in details), details
+        assert any("USING INDEX uid_user_xp" in d for d in details), details
+        assert db.execute(sql, values).fetchone() == ("[]",)

@@ -1219,10 +1219,13 @@ async def _increment_user_xp_on_sqlite(
 
 @functools.lru_cache(maxsize=64)
 def _read_back_sql(rows: int) -> str:
+    # A join with the keys, not `(guild_id, user_id) IN (VALUES ...)`: SQLite scans the whole
+    # table for that one, and finds each key by the unique index for this.
     pairs = ", ".join(["(?, ?)"] * rows)
     return (
-        "SELECT json_group_array(json_array(guild_id, user_id, xp, level)) AS found "
-        f"FROM user_xp WHERE (guild_id, user_id) IN (VALUES {pairs})"
+        f"WITH keys(guild_id, user_id) AS (VALUES {pairs}) "
+        "SELECT json_group_array(json_array(x.guild_id, x.user_id, x.xp, x.level)) AS found "
+        "FROM keys JOIN user_xp AS x ON x.guild_id = keys.guild_id AND x.user_id = keys.user_id"
     )
 
 

@@ -166,13 +166,17 @@ async def _seen_today_on_sqlite(
     JSON array: row by row, aiosqlite's thread would take Python's lock (the GIL) back after
     each, and while the bot's own thread lets go of it for every message (RE2 does, for
     automod), each row would cost both threads a switch."""
-    sql = (
-        "SELECT json_group_array(json_array(guild_id, user_id)) AS found FROM user_xp "
-        f"WHERE guild_id IN ({', '.join('?' * len(guild_ids))}) "
-        f"AND user_id IN ({', '.join('?' * len(user_ids))}) AND last_message_xp_at >= ?"
-    )
+    sql = _seen_today_sql(len(guild_ids), len(user_ids))
     found = await conn.execute_query_dict(sql, [*guild_ids, *user_ids, since])
     return [(guild_id, user_id) for guild_id, user_id in json.loads(found[0]["found"])]
+
+
+def _seen_today_sql(guilds: int, users: int) -> str:
+    return (
+        "SELECT json_group_array(json_array(guild_id, user_id)) AS found FROM user_xp "
+        f"WHERE guild_id IN ({', '.join('?' * guilds)}) "
+        f"AND user_id IN ({', '.join('?' * users)}) AND last_message_xp_at >= ?"
+    )
 
 
 async def _record_member_event(guild_id: int, now: datetime, *, joined: bool) -> None:
