@@ -115,6 +115,8 @@ async def test_served_in_its_own_process_with_a_control_channel() -> None:
         assert len(heard) == 50
         assert heard[0] == "hello 0" and heard[-1] == "hello 49"
         assert stats["identifies"] == 1 and stats["unknown_routes"] == 0
+        # The broadcast messages stay for the server's life, out of the collector's walks.
+        assert stats["frozen_objects"] >= 50
     finally:
         process.terminate()
         await process.wait()

@@ -7,11 +7,13 @@
   MESSAGE_CREATE events from the guild's plain members; answers `{"sent", "seconds"}`.
 * `POST {control_url}/barrier`: answers once the bot has read every frame sent before (a
   heartbeat round trip).
-* `GET {control_url}/stats`: sessions, identifies, resumes, requests, bot messages.
+* `GET {control_url}/stats`: sessions, identifies, resumes, requests, bot messages, and the
+  objects frozen out of the garbage collector (see `LocalDiscord.broadcast_messages`).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from typing import TYPE_CHECKING
@@ -54,6 +56,8 @@ def add_control_routes(app: web.Application, server: LocalDiscord) -> None:
                 "requests": len(server.requests),
                 "unknown_routes": len(server.unknown_routes),
                 "bot_messages": len(server.messages_by_bot),
+                # Objects kept out of the garbage collector's walks (the broadcast messages).
+                "frozen_objects": gc.get_freeze_count(),
             }
         )
 
