@@ -38,6 +38,8 @@ PG_POOL = {
 }
 # Tortoise's asyncpg engine, with the bounded acquire.
 PG_ENGINE = "pegasus.pgpool"
+# Tortoise's SQLite engine, its statements waited for in SQLite's thread.
+SQLITE_ENGINE = "pegasus.sqlitehandoff"
 
 
 def dialect_of(url: str) -> str:
@@ -55,7 +57,7 @@ def _sqlite_connection(url: str) -> dict[str, Any]:
         "busy_timeout": 10000,
     }
     credentials.update(dict(parse_qsl(query)))
-    return {"engine": "tortoise.backends.sqlite", "credentials": credentials}
+    return {"engine": SQLITE_ENGINE, "credentials": credentials}
 
 
 def _postgres_connection(url: str, ssl: str | None) -> dict[str, Any]:

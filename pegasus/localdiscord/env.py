@@ -39,6 +39,10 @@ BOT_TASK_PREFIXES = (
     "discord-ui-dynamic-item",
     "discord-ui-modal-dispatch",
 )
+# discord.py's own work on an event that it starts without a name: a large guild's members are
+# requested and read before the guild is announced (GUILD_CREATE after READY). While it runs, the
+# bot has requests out on the gateway that the server has not answered yet.
+BOT_TASK_COROUTINES = ("ConnectionState._chunk_and_dispatch",)
 # A handler suspended in one of these is waiting for a person, not working.
 WAITING_FOR_PEOPLE = (("ui/view.py", "wait"), ("ui/modal.py", "wait"), ("client.py", "wait_for"))
 
@@ -276,7 +280,7 @@ class DiscordEnv:
         for task in asyncio.all_tasks():
             if task is current or task.done():
                 continue
-            if task.get_name().startswith(BOT_TASK_PREFIXES) and not _waits_for_people(task):
+            if _is_bot_work(task) and not _waits_for_people(task):
                 busy.append(task)
         return busy
 
@@ -313,6 +317,12 @@ class DiscordEnv:
             ) from None
 
     wait_idle = settle
+
+
+def _is_bot_work(task: asyncio.Task[Any]) -> bool:
+    if task.get_name().startswith(BOT_TASK_PREFIXES):
+        return True
+    return getattr(task.get_coro(), "__qualname__", "") in BOT_TASK_COROUTINES
 
 
 def _coroutine_chain(task: asyncio.Task[Any]) -> Iterable[Any]:
