@@ -120,6 +120,31 @@ async def test_add_edit_list_and_remove_items(db: str) -> None:
         await economy.find_item(GUILD, "Big Cookie")
 
 
+async def test_counts_past_what_the_columns_hold_are_refused_and_change_nothing(db: str) -> None:
+    """The limit per member is a 32-bit column: past it, PostgreSQL failed the insert with an
+    overflow instead of a refusal saying what is allowed."""
+    with pytest.raises(ValidationError, match="from 1 to 1,000,000,000"):
+        await economy.add_item(GUILD, name="Badge", price=10, max_per_user=306_695_796_799)
+    assert not await EconomyShopItem.filter(guild_id=GUILD).exists()
+    with pytest.raises(ValidationError, match="stock must be a whole number from 0 to"):
+        await economy.add_item(GUILD, name="Badge", price=10, stock=10**19)
+    await economy.add_item(GUILD, name="Badge", price=10, max_per_user=1_000_000_000, stock=5)
+    with pytest.raises(ValidationError, match="from 1 to 1,000,000,000"):
+        await economy.edit_item(GUILD, "Badge", max_per_user=2**31)
+    item = await EconomyShopItem.get(guild_id=GUILD, name="Badge")
+    assert (item.max_per_user, item.stock) == (1_000_000_000, 5)
+
+
+async def test_a_nul_character_in_a_name_or_description_is_dropped(db: str) -> None:
+    """PostgreSQL refuses NUL in text: the write failed instead of storing the rest."""
+    await economy.add_item(GUILD, name="Ba\x00dge", price=10, description="Shiny\x00!")
+    item = await EconomyShopItem.get(guild_id=GUILD, name="Badge")
+    assert item.description == "Shiny!"
+    await economy.edit_item(GUILD, "Badge", name="Gold\x00 Badge", description="\x00")
+    item = await EconomyShopItem.get(id=item.id)
+    assert (item.name, item.description) == ("Gold Badge", "")
+
+
 async def test_editing_effects_and_requirements(db: str) -> None:
     boost = economy.build_effect(ShopItemType.BOOST, boost_kind="xp", multiplier=150,
                               duration_seconds=3600)

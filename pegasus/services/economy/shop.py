@@ -195,23 +195,33 @@ def build_effect(
 
 
 def _check_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
+    # (Without NUL characters, which PostgreSQL refuses in text: as every stored name.)
+    cleaned = " ".join(searchable(name or "").split())
     if not 1 <= len(cleaned) <= 64:
         raise ValidationError(_("An item name is 1 to 64 characters."))
     return cleaned
 
 
 _COUNT_REFUSALS = {
-    "stock": N_("The stock must be at least {minimum}."),
-    "limit per member": N_("The limit per member must be at least {minimum}."),
+    "stock": N_("The stock must be a whole number from {minimum} to {maximum}."),
+    "limit per member": N_(
+        "The limit per member must be a whole number from {minimum} to {maximum}."
+    ),
 }
+# The limit per member is a 32-bit column; the stock is 64-bit, like balances.
+_COUNT_MAXIMUMS = {"stock": MAX_BALANCE, "limit per member": 1_000_000_000}
 
 
 def _check_optional_count(value: int | None, what: str, *, minimum: int = 0) -> int | None:
     if value is None:
         return None
-    if not minimum <= value <= MAX_BALANCE:
-        raise ValidationError(_(_COUNT_REFUSALS[what]).format(minimum=format_number(minimum)))
+    maximum = _COUNT_MAXIMUMS[what]
+    if not minimum <= value <= maximum:
+        raise ValidationError(
+            _(_COUNT_REFUSALS[what]).format(
+                minimum=format_number(minimum), maximum=format_number(maximum)
+            )
+        )
     return value
 
 
@@ -247,7 +257,8 @@ async def add_item(
     try:
         created = await EconomyShopItem.create(
             guild_id=guild_id, name=name, price=price, type=item_type,
-            description=(description or "").strip()[:500], effect=effect or {}, stock=stock,
+            description=searchable(description or "").strip()[:500], effect=effect or {},
+            stock=stock,
             max_per_user=max_per_user, cooldown_seconds=cooldown_seconds,
             requirements=requirements,
         )
@@ -374,7 +385,7 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopIte
         elif key == "price":
             updates["price"] = validate_amount(value, what="price")
         elif key == "description":
-            updates["description"] = str(value).strip()[:500]
+            updates["description"] = searchable(str(value)).strip()[:500]
         elif key in ("stock", "max_per_user"):
             updates[key] = None if value == -1 else _check_optional_count(
                 value, "stock" if key == "stock" else "limit per member",
