@@ -31,6 +31,7 @@ from functools import partial
 from typing import Any
 
 import aiosqlite
+from aiosqlite.core import set_exception, set_result  # what aiosqlite's own thread answers with
 from tortoise.backends.sqlite.client import SqliteClient
 
 # The longest (seconds) the event loop's thread waits for a statement before it goes on with
@@ -68,9 +69,9 @@ class Handoff:
                 return
         loop = self.future.get_loop()
         if error is None:
-            loop.call_soon_threadsafe(_set_result, self.future, result)
+            loop.call_soon_threadsafe(set_result, self.future, result)
         else:
-            loop.call_soon_threadsafe(_set_exception, self.future, error)
+            loop.call_soon_threadsafe(set_exception, self.future, error)
 
     def answer(self) -> Any:
         if self.error is not None:
@@ -84,16 +85,6 @@ class Handoff:
                 return False
             self.waited_for = False
             return True
-
-
-def _set_result(future: asyncio.Future[Any], result: Any) -> None:
-    if not future.done():
-        future.set_result(result)
-
-
-def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
-    if not future.done():
-        future.set_exception(error)
 
 
 class HandoffConnection(aiosqlite.Connection):

@@ -195,7 +195,7 @@ def build_effect(
 
 
 def _check_name(name: str) -> str:
-    # (Without NUL characters, which PostgreSQL refuses in text: as every stored name.)
+    # NUL characters dropped: PostgreSQL refuses them in text.
     cleaned = " ".join(searchable(name or "").split())
     if not 1 <= len(cleaned) <= 64:
         raise ValidationError(_("An item name is 1 to 64 characters."))
@@ -209,13 +209,13 @@ _COUNT_REFUSALS = {
     ),
 }
 # The limit per member is a 32-bit column; the stock is 64-bit, like balances.
-_COUNT_MAXIMUMS = {"stock": MAX_BALANCE, "limit per member": 1_000_000_000}
+_COUNT_RANGES = {"stock": (0, MAX_BALANCE), "limit per member": (1, 1_000_000_000)}
 
 
-def _check_optional_count(value: int | None, what: str, *, minimum: int = 0) -> int | None:
+def _check_optional_count(value: int | None, what: str) -> int | None:
     if value is None:
         return None
-    maximum = _COUNT_MAXIMUMS[what]
+    minimum, maximum = _COUNT_RANGES[what]
     if not minimum <= value <= maximum:
         raise ValidationError(
             _(_COUNT_REFUSALS[what]).format(
@@ -243,7 +243,7 @@ async def add_item(
     name = _check_name(name)
     validate_amount(price, what="price")
     _check_optional_count(stock, "stock")
-    _check_optional_count(max_per_user, "limit per member", minimum=1)
+    _check_optional_count(max_per_user, "limit per member")
     if not 0 <= cooldown_seconds <= 365 * 86400:
         raise ValidationError(_("The purchase cooldown can be at most a year."))
     if item_type == ShopItemType.ROLE:
@@ -388,8 +388,7 @@ async def edit_item(guild_id: int, item_name: str, /, **changes: Any) -> ShopIte
             updates["description"] = searchable(str(value)).strip()[:500]
         elif key in ("stock", "max_per_user"):
             updates[key] = None if value == -1 else _check_optional_count(
-                value, "stock" if key == "stock" else "limit per member",
-                minimum=0 if key == "stock" else 1,
+                value, "stock" if key == "stock" else "limit per member"
             )
         elif key == "cooldown_seconds":
             if not 0 <= value <= 365 * 86400:
