@@ -168,3 +168,16 @@ async def test_cancel_sends_access_denied_with_the_state(local_discord: LocalDis
     assert query["error"] == ["access_denied"]
     assert query["state"] == ["opaque-state-value"]
     assert "code" not in query
+
+
+async def test_a_browsers_request_for_the_icon_is_answered_and_not_counted_as_the_bots(
+    local_discord: LocalDiscord,
+) -> None:
+    """Chromium on the authorize page may ask the origin for /favicon.ico: no route the bot
+    called, so it must not be reported as one the local Discord does not know."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{local_discord.base_url}/favicon.ico") as response,
+    ):
+        assert response.status == 204
+    assert local_discord.unknown_routes == []

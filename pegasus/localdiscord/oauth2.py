@@ -75,11 +75,18 @@ def oauth2_of(server: LocalDiscord) -> OAuth2:
     return found
 
 
+async def _no_icon(_request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 def add_oauth2_routes(app: web.Application, server: LocalDiscord) -> None:
     """Routes taken before the REST catch-all; a request without a Bearer token to /users/@me
     goes on to the bot's REST route."""
     oauth2_of(server)
     app.router.add_get("/oauth2/authorize", _authorize_page(server))
+    # A browser on the authorize page may ask this origin for its icon: none, and not a route the
+    # bot called (which the tests would report as unknown to the local Discord).
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_post("/oauth2/authorize", _authorize_decision(server))
     for prefix in ("/api", "/api/v{version:\\d+}"):
         app.router.add_post(f"{prefix}/oauth2/token", _token(server))
