@@ -27,7 +27,9 @@ process, the real bot over a real websocket, rates as the median of bursts). The
 the bot with its web server on while a child process sends it `--web-rate` requests/s (leaderboard
 pages and ranks of its guild's members, paced, not back to back): message events/s of both, each
 run in alternating order; target: the ratio stays >= 0.95. The requests the web server answered
-meanwhile, and their latency, are printed beside it.
+meanwhile, and their latency, are printed beside it. The same for the web server beside the bot
+(`python -m pegasus web`), and for two controls: a bare aiohttp handler returning a constant body,
+served from the bot's own event loop, and the same handler in a process of its own beside it.
 
 Every figure is from this run. They vary from run to run, a lot when other processes load the
 machine (it is printed): compare the ratios, not the rates. Every client runs on 127.0.0.1, so
@@ -141,8 +143,10 @@ def constant_body() -> bytes:
     return json.dumps(page, separators=(",", ":")).encode()
 
 
-async def serve_bare() -> None:
-    """The bare handler: aiohttp, one route, a constant JSON body; prints its URL."""
+@contextlib.asynccontextmanager
+async def bare_handler() -> AsyncIterator[str]:
+    """The bare handler, served from this event loop: aiohttp, one route, a constant JSON body;
+    yields its URL."""
     body = constant_body()
 
     async def constant(_request: web.Request) -> web.Response:
@@ -155,9 +159,17 @@ async def serve_bare() -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({"url": f"http://127.0.0.1:{port}"}), flush=True)
-    await until_terminated()
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def serve_bare() -> None:
+    """The bare handler in a process of its own; prints its URL."""
+    async with bare_handler() as url:
+        print(json.dumps({"url": url}), flush=True)
+        await until_terminated()
 
 
 async def until_terminated() -> None:
@@ -555,12 +567,17 @@ class BotPair:
 
 
 # Where the web server runs in the bot part: in the bot's process (WEB_ENABLED, the default),
-# beside it as `python -m pegasus web` on the same database (the bot with WEB_ENABLED=false), and,
-# as the control, the bare aiohttp handler beside it: a server that shares nothing with the bot
-# but the machine, so what the bot loses then is what any server costs it on this machine.
-WEB_PLACES = ("in-process", "beside", "bare-beside")
+# beside it as `python -m pegasus web` on the same database (the bot with WEB_ENABLED=false), and
+# the two controls, the bare aiohttp handler in each of those places. Beside the bot it shares
+# nothing with the bot but the machine, so what the bot loses then is what any server costs it
+# on this machine; in the bot's process (served from the bot's own event loop, the bot with
+# WEB_ENABLED=false) it is what any aiohttp server costs the bot there, however little each of
+# its answers needs.
+WEB_PLACES = ("in-process", "bare-in-process", "beside", "bare-beside")
+BARE_PLACES = frozenset({"bare-in-process", "bare-beside"})
 PLACE_WORDS = {
     "in-process": "its web server, in its process,",
+    "bare-in-process": "a bare aiohttp handler in its process (the control in its process)",
     "beside": "its web server beside it (python -m pegasus web)",
     "bare-beside": "a bare aiohttp handler beside it (the control)",
 }
@@ -720,6 +737,8 @@ async def measure_bot_at(place: str, dialect: str, sizes: Sizes, smoke: bool) ->
         ):
             if in_process:
                 web_url = bot.web.url
+            elif place == "bare-in-process":
+                web_url = await stack.enter_async_context(bare_handler())
             else:
                 command = ("serve-pegasus", url) if place == "beside" else ("serve-bare",)
                 web_url = await stack.enter_async_context(web_beside(*command))
@@ -728,7 +747,7 @@ async def measure_bot_at(place: str, dialect: str, sizes: Sizes, smoke: bool) ->
             guild_id = next(iter(bot.guilds)).id
             # A key allows 10,000 requests a minute: enough keys for the rate, with room.
             keys = await create_keys(guild_id, max(1, sizes.web_rate * 60 // KEY_RATE_LIMIT + 1))
-            paths = await web_load_paths(guild_id) if place != "bare-beside" else [CONSTANT_PATH]
+            paths = [CONSTANT_PATH] if place in BARE_PLACES else await web_load_paths(guild_id)
 
             async def burst(loaded: bool) -> tuple[Rates, dict[str, Any]]:
                 if loaded:
