@@ -131,7 +131,9 @@ def test_an_accepted_amount_has_one_reading(text: str) -> None:
 
 
 def is_one_sentence(message: str) -> bool:
-    return message.endswith(".") and not re.search(r"[.!?] [A-Z]", message)
+    # What the member typed is shown in a code span: a "? A" inside it ends no sentence.
+    prose = re.sub(r"`[^`]*`", "`…`", message)
+    return prose.endswith(".") and not re.search(r"[.!?] [A-Z]", prose)
 
 
 @FAST
