@@ -15,4 +15,5 @@ MODEL_MODULES: list[str] = [
     "models.automod",
     "models.web",
     "models.stats",
+    "models.notices",
 ]

@@ -185,7 +185,7 @@ class Pegasus(commands.AutoShardedBot):
         self._db_open = False
         self._db_context: contextvars.Context | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
-        self._change_listener: notify.ChangeListener | None = None
+        self._change_listener: notify.ChangeListener | notify.NoticeReader | None = None
         self._unsubscribe_changes: Callable[[], None] = lambda: None
         # This bot's copy of the blacklist: the check before every command and the hot paths
         # (XP) read it; a copy of its own, so another bot in the process never lends it one.

@@ -5,8 +5,12 @@ services (a slash command, the REST API in the bot's process or standalone) is a
 in this process at once, and on PostgreSQL with NOTIFY on `CHANNEL`, which every process
 listens to with a `ChangeListener` (LISTEN on a connection of its own). Each process then drops
 what it cached of that guild, and the next read loads the new values: a change reaches every
-process within a second instead of when its cache expires. On SQLite (one process) the
-in-process announcement is all there is.
+process within a second instead of when its cache expires.
+
+SQLite has no NOTIFY, and a second process on the same file is still possible (`python -m pegasus
+web` beside the bot): there an announcement is also a row of `change_notices`, which every
+process's `NoticeReader` reads every half second (the rows after the last it saw, skipping its
+own), and rows older than a minute are deleted.
 
 An announcement that cannot be sent is logged, not raised: the change itself is committed, and
 the caches' expiry still bounds how long another process may miss it. A listener whose
@@ -19,19 +23,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from tortoise import connections
 
+from models.notices import ChangeNotice
 from pegasus.outage import health, is_database_unreachable
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pegasus_changes"
 RECONNECT_SECONDS = 1.0
+# SQLite: how often a process reads the notices of the others, and how long they are kept.
+POLL_SECONDS = 0.5
+KEEP_SECONDS = 60.0
+# This process, in the notices it writes on SQLite (it heard its own changes at once).
+ORIGIN = secrets.token_hex(8)
 
 
 class Topic(StrEnum):
@@ -95,15 +108,23 @@ async def deliver(change: Change) -> None:
 
 
 async def announce(topic: Topic, guild_id: int | None = None, feature: str = "") -> None:
-    """Announce a committed change to this process and, on PostgreSQL, to every other one."""
+    """Announce a committed change to this process and to every other one."""
     change = Change(topic, guild_id, feature)
     await deliver(change)
     try:
         connection = connections.get("default")
         if connection.capabilities.dialect == "postgres":
             await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, change.encode()])
+        else:
+            await _write_notices([change])
     except Exception as error:
         log.warning("Could not announce %s to the other processes: %s", change, error)
+
+
+async def _write_notices(changes: list[Change]) -> None:
+    await ChangeNotice.bulk_create(
+        [ChangeNotice(origin=ORIGIN, payload=change.encode()) for change in changes]
+    )
 
 
 MAX_NOTICES_A_STATEMENT = 200  # more guilds than this are announced as "every guild"
@@ -127,6 +148,8 @@ async def announce_guilds(topic: Topic, guild_ids: Collection[int]) -> None:
                 "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
                 [CHANNEL, [change.encode() for change in changes]],
             )
+        else:
+            await _write_notices(changes)
     except Exception as error:
         log.warning("Could not announce %s to the other processes: %s", topic, error)
 
@@ -149,12 +172,14 @@ class ChangeListener:
         self.listening = asyncio.Event()
 
     @classmethod
-    def for_database(cls, url: str, ssl: str | None = None) -> ChangeListener | None:
-        """A listener for the database at `url`; None for SQLite (one process, nothing to hear)."""
+    def for_database(cls, url: str, ssl: str | None = None) -> ChangeListener | NoticeReader | None:
+        """What hears the other processes' changes on the database at `url`: a listener on
+        PostgreSQL, a NoticeReader on a SQLite file, None on a SQLite database in memory (no
+        other process can open it)."""
         from pegasus.db import dialect_of, tortoise_config
 
         if dialect_of(url) == "sqlite":
-            return None
+            return None if ":memory:" in url else NoticeReader()
         return cls(tortoise_config(url, ssl)["connections"]["default"]["credentials"])
 
     def start(self) -> None:
@@ -215,3 +240,71 @@ class ChangeListener:
         if connection is not None and not connection.is_closed():
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)
+
+
+class NoticeReader:
+    """On SQLite: deliver the changes other processes wrote to `change_notices` (module text).
+
+    Start it in the task that initialised the database, as a ChangeListener. A read that fails
+    (the database unreachable) is tried again; since notices may have been deleted meanwhile,
+    the next read that works tells the subscribers that everything changed.
+    """
+
+    def __init__(self, interval: float = POLL_SECONDS, keep: float = KEEP_SECONDS) -> None:
+        self.interval = interval
+        self.keep = keep
+        self._task: asyncio.Task[None] | None = None
+        self._last: int | None = None  # the last notice seen; None until the first read
+        self._missed = False
+        self._pruned_at = 0.0
+        self._made_at = datetime.now(UTC)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="pegasus-notice-reader")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.read()
+            except Exception as error:
+                self._missed = True
+                if is_database_unreachable(error):
+                    health.report(error)
+                else:
+                    log.warning("Cannot read the changes of other processes (%s); retrying", error)
+            await asyncio.sleep(self.interval)
+
+    async def read(self) -> None:
+        """Deliver the notices written since the last read (the first read: since the reader
+        was made), and delete those older than `keep` once in a while."""
+        if self._last is None:
+            newest = await ChangeNotice.all().order_by("-id").limit(1).values_list("id", flat=True)
+            query = ChangeNotice.filter(created_at__gte=self._made_at)
+            self._last = int(newest[0]) if newest else 0
+        else:
+            query = ChangeNotice.filter(id__gt=self._last)
+        rows = await query.order_by("id").values_list("id", "origin", "payload")
+        if self._missed:
+            self._missed = False
+            await deliver(Change(Topic.EVERYTHING))
+        for notice_id, origin, payload in rows:
+            self._last = max(self._last, notice_id)
+            change = Change.decode(payload)
+            if origin != ORIGIN and change is not None:
+                await deliver(change)
+        now = time.monotonic()
+        if now - self._pruned_at >= self.keep:
+            self._pruned_at = now
+            await self._prune()
+
+    async def _prune(self) -> None:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.keep)
+        await ChangeNotice.filter(created_at__lt=cutoff).delete()

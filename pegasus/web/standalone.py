@@ -4,9 +4,9 @@ For deployments with several shard processes: one (or more) of these serves the 
 bot processes, on the same database. Actions that need Discord are queued for the process that
 owns the guild's shard (`pegasus.web.jobs`). What the API needs to know of a guild from Discord
 (channel and role names, the role hierarchy) it asks Discord's REST API with the bot token
-(`RestNames`, kept briefly). On PostgreSQL it listens for the changes other processes announce
-(`pegasus.notify`), as the bots do, so that whatever it keeps in memory follows them. Stops
-cleanly on SIGINT or SIGTERM.
+(`RestNames`, kept briefly). It hears the changes other processes announce (`pegasus.notify`:
+NOTIFY on PostgreSQL, notice rows on SQLite), as the bots do, so that whatever it keeps in memory
+follows them. Stops cleanly on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations

@@ -436,7 +436,6 @@ async def test_automod_needs_manage_server(env: DiscordEnv) -> None:
         await env.alice.slash("automod list")
 
 
-@pytest.mark.postgres_only  # LISTEN/NOTIFY is PostgreSQL's
 async def test_a_rule_added_in_another_process_applies_within_a_second(
     bot_process: BotProcessFactory, local_discord: LocalDiscord, db: str
 ) -> None:

@@ -56,6 +56,8 @@ UNSCOPED_TABLES = {
     "/privacy delete or `data delete-user`",
     "web_sessions": "a person's dashboard login spans every guild they manage; it ends on logout, "
     "after seven days, or with /privacy delete",
+    "change_notices": "a change announced between processes on SQLite names a guild only in its "
+    "payload and holds no data of it; every notice is deleted after a minute",
 }
 
 
