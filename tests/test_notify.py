@@ -165,14 +165,14 @@ async def test_a_setting_changed_through_the_web_process_is_used_by_a_bot_within
             joined.append(name)
             await guild.add_member(name)
             await asyncio.sleep(0.05)
-            return await welcomed(f"Hi {name}", announcements)
+            return await welcomed(f"Hi {name}!", announcements)
 
         await eventually(
             next_one_welcomed_in_announcements, "a new member is welcomed in #announcements",
             timeout=1.0,
         )
         assert asyncio.get_running_loop().time() - started < 1.0
-        assert not await welcomed(f"Hi {joined[-1]}", general)
+        assert not await welcomed(f"Hi {joined[-1]}!", general)
         assert await process.terminate(timeout=30) == 0, process.output
     finally:
         await session.close()
