@@ -379,7 +379,7 @@ class Pegasus(commands.AutoShardedBot):
     def _listen_for_changes(self) -> None:
         """Drop the copies a change made elsewhere (the REST API, another process) made stale."""
         self._unsubscribe_changes = notify.subscribe(self.forget_changed)
-        self._change_listener = notify.ChangeListener.for_database(
+        self._change_listener = notify.listener_for(
             self.settings.database_url, self.settings.database_ssl
         )
         if self._change_listener is not None:

@@ -154,37 +154,18 @@ async def announce_guilds(topic: Topic, guild_ids: Collection[int]) -> None:
         log.warning("Could not announce %s to the other processes: %s", topic, error)
 
 
-class ChangeListener:
-    """LISTEN on `CHANNEL` over a PostgreSQL connection of its own and deliver what it hears.
+class _Hearing:
+    """A task of its own that delivers what other processes announce: `start` it in the task that
+    initialised the database (subscribers may query), `stop` it before the database closes."""
 
-    Start it in the task that initialised the database (subscribers may query). Notifications
-    are queued by the connection's callback and delivered by the listener's task, one at a time.
-    """
+    task_name = ""
 
-    def __init__(self, credentials: Mapping[str, Any]) -> None:
-        keys = ("host", "port", "user", "password", "database", "ssl", "timeout")
-        self._connect_args = {key: credentials[key] for key in keys if key in credentials}
-        self._connect_args["server_settings"] = {"application_name": "pegasus-listener"}
-        # None: the connection was lost.
-        self._queue: asyncio.Queue[Change | None] = asyncio.Queue()
+    def __init__(self) -> None:
         self._task: asyncio.Task[None] | None = None
-        self._connection: Any = None
-        self.listening = asyncio.Event()
-
-    @classmethod
-    def for_database(cls, url: str, ssl: str | None = None) -> ChangeListener | NoticeReader | None:
-        """What hears the other processes' changes on the database at `url`: a listener on
-        PostgreSQL, a NoticeReader on a SQLite file, None on a SQLite database in memory (no
-        other process can open it)."""
-        from pegasus.db import dialect_of, tortoise_config
-
-        if dialect_of(url) == "sqlite":
-            return None if ":memory:" in url else NoticeReader()
-        return cls(tortoise_config(url, ssl)["connections"]["default"]["credentials"])
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="pegasus-change-listener")
+            self._task = asyncio.create_task(self._run(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -192,6 +173,43 @@ class ChangeListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+def listener_for(url: str, ssl: str | None = None) -> ChangeListener | NoticeReader | None:
+    """What hears the other processes' changes on the database at `url`: a ChangeListener on
+    PostgreSQL, a NoticeReader on a SQLite file, None on a SQLite database in memory (no other
+    process can open it)."""
+    from pegasus.db import dialect_of, tortoise_config
+
+    if dialect_of(url) == "sqlite":
+        return None if ":memory:" in url else NoticeReader()
+    return ChangeListener(tortoise_config(url, ssl)["connections"]["default"]["credentials"])
+
+
+class ChangeListener(_Hearing):
+    """LISTEN on `CHANNEL` over a PostgreSQL connection of its own and deliver what it hears.
+
+    Notifications are queued by the connection's callback and delivered by the listener's task,
+    one at a time.
+    """
+
+    task_name = "pegasus-change-listener"
+
+    def __init__(self, credentials: Mapping[str, Any]) -> None:
+        super().__init__()
+        keys = ("host", "port", "user", "password", "database", "ssl", "timeout")
+        self._connect_args = {key: credentials[key] for key in keys if key in credentials}
+        self._connect_args["server_settings"] = {"application_name": "pegasus-listener"}
+        # None: the connection was lost.
+        self._queue: asyncio.Queue[Change | None] = asyncio.Queue()
+        self._connection: Any = None
+        self.listening = asyncio.Event()
+
+    async def stop(self) -> None:
+        await super().stop()
         await self._disconnect()
 
     async def _run(self) -> None:
@@ -242,33 +260,23 @@ class ChangeListener:
                 await connection.close(timeout=2)
 
 
-class NoticeReader:
+class NoticeReader(_Hearing):
     """On SQLite: deliver the changes other processes wrote to `change_notices` (module text).
 
-    Start it in the task that initialised the database, as a ChangeListener. A read that fails
-    (the database unreachable) is tried again; since notices may have been deleted meanwhile,
-    the next read that works tells the subscribers that everything changed.
+    A read that fails (the database unreachable) is tried again; since notices may have been
+    deleted meanwhile, the next read that works tells the subscribers that everything changed.
     """
 
+    task_name = "pegasus-notice-reader"
+
     def __init__(self, interval: float = POLL_SECONDS, keep: float = KEEP_SECONDS) -> None:
+        super().__init__()
         self.interval = interval
         self.keep = keep
-        self._task: asyncio.Task[None] | None = None
         self._last: int | None = None  # the last notice seen; None until the first read
         self._missed = False
         self._pruned_at = 0.0
         self._made_at = datetime.now(UTC)
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="pegasus-notice-reader")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -93,8 +93,8 @@ async def test_notices_older_than_a_minute_are_deleted(db: str) -> None:
 
 
 def test_sqlite_files_get_a_notice_reader_and_memory_databases_nothing() -> None:
-    on_a_file = notify.ChangeListener.for_database("sqlite://data/x.sqlite3")
+    on_a_file = notify.listener_for("sqlite://data/x.sqlite3")
     assert isinstance(on_a_file, notify.NoticeReader)
-    assert notify.ChangeListener.for_database("sqlite://:memory:") is None
-    listener = notify.ChangeListener.for_database("postgres://u@127.0.0.1:5432/x")
+    assert notify.listener_for("sqlite://:memory:") is None
+    listener = notify.listener_for("postgres://u@127.0.0.1:5432/x")
     assert isinstance(listener, notify.ChangeListener)

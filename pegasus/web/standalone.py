@@ -21,7 +21,7 @@ from pegasus.config import Settings
 from pegasus.db import close_db, init_db, pending_migrations
 from pegasus.errors import ConfigError
 from pegasus.i18n import ngettext
-from pegasus.notify import ChangeListener
+from pegasus.notify import listener_for
 from pegasus.outage import health
 from pegasus.runner import describe_start_failure, setup_logging
 from pegasus.web.app import WebServer, create_app, web_config
@@ -55,7 +55,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 ).format(count=len(pending), first=pending[0])
             )
         names = RestNames(settings.discord_api_base, settings.discord_token)
-        listener = ChangeListener.for_database(settings.database_url, settings.database_ssl)
+        listener = listener_for(settings.database_url, settings.database_ssl)
         app = create_app(web_config(settings), names=names)
         server = WebServer(app, settings.web_host, settings.web_port)
         await server.start()
