@@ -489,6 +489,7 @@ async def pegasus_rate(
     extensions: tuple[str, ...] | None = None,
     automod_rules: int = 0,
     automod_pairs: int = AUTOMOD_PAIRS,
+    automod_messages: int | None = None,
 ) -> PipelineResult:
     """Events/s of Pegasus (every extension unless told), and the statements it sent meanwhile."""
     from pegasus.bot import EXTENSIONS, Pegasus
@@ -520,7 +521,12 @@ async def pegasus_rate(
         guild_id = next(iter(bot.guilds)).id
         automod = (
             await compare_automod(
-                server, arrivals, guild_id, messages, automod_rules, automod_pairs
+                server,
+                arrivals,
+                guild_id,
+                automod_messages or messages,
+                automod_rules,
+                automod_pairs,
             )
             if automod_rules
             else None
@@ -714,6 +720,7 @@ class Figures:
     automod_intervals: list[list[float]] = field(default_factory=list)  # each run's, wall
     automod_cpu_intervals: list[list[float]] = field(default_factory=list)
     automod_content: str = ""
+    automod_messages: int = 0  # sent in the comparison's bursts, all pairs together
 
 
 async def run_dialect(
@@ -723,6 +730,7 @@ async def run_dialect(
     automod_rules: int = 0,
     automod_content: str = AUTOMOD_CONTENT,
     automod_pairs: int = AUTOMOD_PAIRS,
+    automod_messages: int | None = None,
 ) -> Figures:
     from pegasus.db import close_db, init_db
 
@@ -739,7 +747,13 @@ async def run_dialect(
             for _ in range(max(1, sizes["runs"])):
                 before = await bare_client_rate(server, sizes["messages"] // 2)
                 pipeline = await pegasus_rate(
-                    server, url, sizes["messages"], extensions, automod_rules, automod_pairs
+                    server,
+                    url,
+                    sizes["messages"],
+                    extensions,
+                    automod_rules,
+                    automod_pairs,
+                    automod_messages,
                 )
                 after = await bare_client_rate(server, sizes["messages"] // 2)
                 ceiling = Rates((before.wall + after.wall) / 2, (before.cpu + after.cpu) / 2)
@@ -784,6 +798,7 @@ async def run_dialect(
         guilds=sizes["guilds"],
         extensions=list(extensions or ()),
         **automod_figures(comparisons),
+        automod_messages=(automod_messages or sizes["messages"]) if automod_rules else 0,
         **queries,
     )
 
@@ -847,7 +862,8 @@ def report(figures: Figures, smoke: bool) -> str:
     if f.automod_rules:
         lines += [
             f"== {f.dialect}: the same bot with {f.automod_rules} automod rules of mixed kinds "
-            f"(members say {f.automod_content!r})",
+            f"(members say {f.automod_content!r}; {f.automod_messages:,} messages in "
+            f"{len(f.automod_pair_ratios)} pairs of bursts)",
             "                                           per second   per CPU-second   (medians)",
             f"  without rules (bursts between the others): {f.automod_without_rate:>8,.0f}   "
             f"{f.automod_without_cpu_rate:>10,.0f}  events",
@@ -904,6 +920,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             help="pairs of bursts (with the rules, without) the automod comparison alternates",
         )
         target.add_argument(
+            "--automod-messages",
+            type=int,
+            default=None,
+            help="messages the automod comparison sends, all bursts together (default: "
+            "--messages); the local Discord keeps every message, so a long comparison is "
+            "best run with a short main run",
+        )
+        target.add_argument(
             "--automod-content",
             default=AUTOMOD_CONTENT,
             help="what members say in the automod comparison ({i}: a number; `rich`: a "
@@ -946,7 +970,13 @@ def main(argv: list[str]) -> int:
         figures = asyncio.run(
             answering_stack_requests(
                 run_dialect(
-                    args.db, sizes, extensions, args.automod_rules, content, args.automod_pairs
+                    args.db,
+                    sizes,
+                    extensions,
+                    args.automod_rules,
+                    content,
+                    args.automod_pairs,
+                    args.automod_messages,
                 )
             )
         )
@@ -960,6 +990,8 @@ def main(argv: list[str]) -> int:
         forwarded.append(f"--automod-rules={args.automod_rules}")
         forwarded.append(f"--automod-content={args.automod_content}")
         forwarded.append(f"--automod-pairs={args.automod_pairs}")
+        if args.automod_messages:
+            forwarded.append(f"--automod-messages={args.automod_messages}")
     dialects = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     failed = False
     for dialect in dialects:
