@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from enum import Enum, IntEnum
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,10 @@ class MessageVerdict(Enum):
     REMOVED = "removed"
 
 
-MessageHook = Callable[[discord.Message], Awaitable[MessageVerdict | None]]
+# A coroutine function: its first step is run straight from the queue (see `_queue_message`).
+MessageHook = Callable[[discord.Message], Coroutine[Any, Any, MessageVerdict | None]]
+Going = tuple[discord.Message, contextvars.Context]  # a queued message, and its context
+MESSAGE_TASK_NAME = "discord.py: on_message"  # as discord.py names its handlers' tasks
 
 # Events discord.py dispatches for every gateway event (so for every message) that no feature
 # handles: a dispatch nobody handles still costs a lookup that raises and catches an
@@ -108,18 +111,38 @@ def build_intents() -> discord.Intents:
     return intents
 
 
+NOT_STARTED = object()
+
+
+def _call(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
 class Resumed:
-    """The rest of a coroutine that was started outside any task and is now suspended on
-    `pending`: awaiting this waits for `pending`, then runs the coroutine to its end."""
+    """The rest of a coroutine that was started by hand and is now suspended on `pending`
+    (or not started yet), each step run in `context` if given (the coroutine's own, whatever
+    task awaits this): awaiting this waits for `pending`, then runs the coroutine to its end."""
 
-    __slots__ = ("_coro", "_pending")
+    __slots__ = ("_context", "_coro", "_pending")
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
+    def __init__(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        pending: Any,
+        context: contextvars.Context | None = None,
+    ) -> None:
         self._coro = coro
         self._pending = pending
+        self._context = context
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, pending = self._coro, self._pending
+        run = self._context.run if self._context is not None else _call
+        if pending is NOT_STARTED:
+            try:
+                pending = run(coro.send, None)
+            except StopIteration as stop:
+                return stop.value
         while True:
             try:
                 value = yield pending
@@ -128,21 +151,14 @@ class Resumed:
                 raise
             except BaseException as error:  # thrown in by the task: cancellation
                 try:
-                    pending = coro.throw(error)
+                    pending = run(coro.throw, error)
                 except StopIteration as stop:
                     return stop.value
             else:
                 try:
-                    pending = coro.send(value)
+                    pending = run(coro.send, value)
                 except StopIteration as stop:
                     return stop.value
-
-
-def _raise(error: BaseException) -> Callable[..., Awaitable[None]]:
-    async def again(*_args: Any) -> None:
-        raise error
-
-    return again
 
 
 def apply_endpoints(settings: Settings) -> None:
@@ -201,6 +217,9 @@ class Pegasus(commands.AutoShardedBot):
         self._message_hooks: list[tuple[MessagePhase, MessageHook]] = []
         self.message_hooks: tuple[MessageHook, ...] = ()  # in the order they run
         self._queued_messages: list[discord.Message] = []  # see `_queue_message`
+        # Messages a task was handed to carry on with, not started yet (see `_run_phases`).
+        self._handed_over: list[list[Going]] = []
+        self._keep_authors_as_they_spoke()
         # Copies attachments kept as evidence (tickets, proof) into the attachment store; it
         # downloads from Discord's file server only (tests hand it the local Discord's).
         self.attachment_keeper = AttachmentKeeper(
@@ -285,71 +304,115 @@ class Pegasus(commands.AutoShardedBot):
         server many messages wait here together: each hook then runs for all of them in a row
         (automod's automaton, the levels buffer, their code) while they are still in the
         processor's caches, where one message at a time through every hook evicts them. With 50
-        automod rules that took the rules' cost from a tenth of the bot's throughput to a few
-        hundredths (README, Automod)."""
+        automod rules that took the rules' cost from about a tenth of the bot's throughput to a
+        few hundredths (README, Automod)."""
         self._queued_messages.append(message)
         if len(self._queued_messages) == 1:
-            self.loop.call_soon(self._handle_queued_messages)
+            self.loop.create_task(
+                self._run_event(self._handle_queued_messages, "on_message"),
+                name=MESSAGE_TASK_NAME,
+            )
 
-    def _handle_queued_messages(self) -> None:
-        """Each hook, phase by phase, for every queued message still going, in the order the
-        messages came; a message whose hook has to wait goes on in a task of its own."""
+    def _keep_authors_as_they_spoke(self) -> None:
+        """A message is judged by its author as they were when they said it: a role given or
+        taken (or a nickname, a timeout) in an event read after the message and before its
+        hooks ran gives that message a copy of its author from before.
+
+        discord.py updates the cached member in place, and a message's author is that member.
+        """
+        parsers = self._connection.parsers
+        update_member = parsers["GUILD_MEMBER_UPDATE"]
+
+        def parse_guild_member_update(data: Any) -> None:
+            if self._queued_messages or self._handed_over:
+                self._copy_authors(int(data["user"]["id"]))
+            update_member(data)
+
+        parsers["GUILD_MEMBER_UPDATE"] = parse_guild_member_update
+
+    def _copy_authors(self, user_id: int) -> None:
+        waiting = [*self._queued_messages]
+        for going in self._handed_over:
+            waiting += [message for message, _context in going]
+        for message in waiting:
+            author = message.author
+            if author.id == user_id and isinstance(author, discord.Member):
+                message.author = discord.Member._copy(author)
+
+    async def _handle_queued_messages(self) -> None:
         messages, self._queued_messages = self._queued_messages, []
-        # A context of its own for each message, as a task would have, kept by the task that
-        # may take over: a context variable set before the first wait (a transaction) is
-        # reset in the same one.
+        # A context of its own for each message, as a task would have: a context variable set
+        # before a hook's first wait (a transaction) is reset in the same one.
         going = [(message, contextvars.copy_context()) for message in messages]
-        hooks = self.message_hooks
-        for index, hook in enumerate(hooks):
-            still = []
-            for message, context in going:
-                running = hook(message)
+        await self._run_phases(self.message_hooks, 0, [], going)
+
+    async def _run_phases(
+        self, hooks: tuple[MessageHook, ...], first: int, done: list[Going], todo: list[Going]
+    ) -> None:
+        """Each hook from `hooks[first]` on, phase by phase, for every message still going, in
+        the order they came: `todo` still needs `hooks[first]`, `done` has had it.
+
+        Each hook's first step is run by hand: most finish there. When one has to wait, this
+        task waits with it and runs that message's later hooks, and a new task takes over the
+        other messages: the waiting hook may have taken this task for its own (a timeout
+        cancels the task it was entered in)."""
+        for index in range(first, len(hooks)):
+            hook = hooks[index]
+            for position, (message, context) in enumerate(todo):
                 try:
+                    running = hook(message)
                     pending = context.run(running.send, None)
-                except StopIteration as stop:
-                    if stop.value is not MessageVerdict.REMOVED:
-                        still.append((message, context))
-                        continue
+                except StopIteration as stop:  # done without waiting: most hooks
+                    if stop.value is MessageVerdict.REMOVED:
+                        metrics.MESSAGES.inc()  # handled: no later hook sees it
+                    else:
+                        done.append((message, context))
                 except Exception as error:
                     self._hook_failed(hook, message, error)
-                    still.append((message, context))
-                    continue
+                    done.append((message, context))
                 else:
-                    self._go_on_in_a_task(
-                        message, context, hook, Resumed(running, pending), hooks[index + 1 :]
-                    )
-                    continue
-                metrics.MESSAGES.inc()  # removed: handled
-            going = still
-        if going:
-            metrics.MESSAGES.inc(len(going))
+                    others = todo[position + 1 :]
+                    if done or others:
+                        self._hand_over(hooks, index, done, others)
+                    # (run inside `rest`, which is in the message's context already)
+                    waiting = Resumed(running, pending)
+                    rest = self._finish_message(message, hook, waiting, hooks[index + 1 :])
+                    await Resumed(rest, NOT_STARTED, context)
+                    return
+            done, todo = [], done
+        if todo:
+            metrics.MESSAGES.inc(len(todo))
 
-    def _go_on_in_a_task(
+    def _hand_over(
+        self, hooks: tuple[MessageHook, ...], first: int, done: list[Going], todo: list[Going]
+    ) -> None:
+        """`_run_phases` for the other messages, in a task of their own."""
+        handed = done + todo
+        self._handed_over.append(handed)
+
+        async def carry_on() -> None:
+            self._handed_over.remove(handed)
+            await self._run_phases(hooks, first, done, todo)
+
+        self.loop.create_task(self._run_event(carry_on, "on_message"), name=MESSAGE_TASK_NAME)
+
+    async def _finish_message(
         self,
         message: discord.Message,
-        context: contextvars.Context,
         hook: MessageHook,
         waiting: Resumed,
         later: tuple[MessageHook, ...],
     ) -> None:
-        """The rest of `message`'s hooks after `hook`, which is waiting, in a task."""
-
-        async def rest(*_args: Any) -> None:
-            try:
-                verdict = await waiting
-            except Exception as error:
-                self._hook_failed(hook, message, error)
-                verdict = None
-            if verdict is not MessageVerdict.REMOVED:
-                await self._run_hooks(message, later)
-            else:
-                metrics.MESSAGES.inc()
-
-        self.loop.create_task(
-            self._run_event(rest, "on_message", message),
-            name="discord.py: on_message",
-            context=context,
-        )
+        """`message`'s hook `hook`, which is waiting, then its `later` hooks."""
+        try:
+            verdict = await waiting
+        except Exception as error:
+            self._hook_failed(hook, message, error)
+            verdict = None
+        if verdict is MessageVerdict.REMOVED:
+            metrics.MESSAGES.inc()
+        else:
+            await self._run_hooks(message, later)
 
     def handles(self, event_name: str) -> bool:
         """Whether a listener, a `wait_for` or a method of the bot waits for `event_name`."""

@@ -224,6 +224,8 @@ async def test_a_hook_that_waits_goes_on_in_a_task_and_later_hooks_wait_for_it()
         bot.dispatch("message", SimpleNamespace(id=1, spam=True))
         bot.dispatch("message", SimpleNamespace(id=2))
         await asyncio.sleep(0)
+        assert seen == ["first 1"]
+        await asyncio.sleep(0)  # the other messages go on in a task of their own
         assert seen == ["first 1", "first 2", "second 2"]  # the second message did not wait
         (task,) = handler_tasks()
         release.set()
@@ -239,6 +241,33 @@ async def test_a_hook_that_waits_goes_on_in_a_task_and_later_hooks_wait_for_it()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         assert seen[-1] == "first 1"
+        assert handler_tasks() == []
+
+
+async def test_a_timeout_a_hook_starts_before_its_first_wait_cancels_that_hook() -> None:
+    # A hook's first step runs by hand, in a task that is not the message's own until the hook
+    # waits: a timeout (or an HTTP request) entered then takes the task it runs in, and it is
+    # that task that must go on with the hook, or the timeout never fires.
+    outcomes: list[str] = []
+    never = asyncio.Event()
+
+    async def slow_download(message: SimpleNamespace) -> None:
+        try:
+            async with asyncio.timeout(0.05):
+                await never.wait()
+        except TimeoutError:
+            outcomes.append(f"timed out {message.id}")
+
+    async def after(message: SimpleNamespace) -> None:
+        outcomes.append(f"after {message.id}")
+
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        bot.add_message_hook(slow_download, MessagePhase.SECURITY)
+        bot.add_message_hook(after)
+        for message_id in (1, 2):
+            bot.dispatch("message", SimpleNamespace(id=message_id))
+        await asyncio.sleep(0.3)
+        assert sorted(outcomes) == ["after 1", "after 2", "timed out 1", "timed out 2"]
         assert handler_tasks() == []
 
 
