@@ -374,7 +374,8 @@ class Pegasus(commands.AutoShardedBot):
                     others = todo[position + 1 :]
                     if done or others:
                         self._hand_over(hooks, index, done, others)
-                    # (run inside `rest`, which is in the message's context already)
+                    # Without a context of its own: it is awaited in `rest`, whose every step
+                    # runs in the message's context already.
                     waiting = Resumed(running, pending)
                     rest = self._finish_message(message, hook, waiting, hooks[index + 1 :])
                     await Resumed(rest, NOT_STARTED, context)
