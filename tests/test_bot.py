@@ -13,6 +13,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from pegasus import metrics
 from pegasus.bot import MessagePhase, MessageVerdict, Pegasus, apply_endpoints, shard_of
 from pegasus.config import Settings
 
@@ -81,6 +82,43 @@ async def test_message_hooks_run_by_phase_and_a_removed_message_goes_no_further(
         assert seen == ["security"]
 
 
+async def test_messages_read_together_a_removed_one_stops_a_failure_does_not() -> None:
+    seen: list[str] = []
+
+    async def security(message: SimpleNamespace) -> MessageVerdict | None:
+        seen.append(f"security {message.id}")
+        return MessageVerdict.REMOVED if message.spam else None
+
+    async def levels(message: SimpleNamespace) -> None:
+        if message.id == 3:
+            raise RuntimeError("a bug in a hook")
+        seen.append(f"levels {message.id}")
+
+    async def tickets(message: SimpleNamespace) -> None:
+        seen.append(f"tickets {message.id}")
+
+    def handled() -> float:
+        return metrics.REGISTRY.get_sample_value("pegasus_messages_processed_total") or 0.0
+
+    before = handled()
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        bot.add_message_hook(tickets)
+        bot.add_message_hook(levels, MessagePhase.LEVELS)
+        bot.add_message_hook(security, MessagePhase.SECURITY)
+        for message_id, spam in ((1, False), (2, True), (3, False)):
+            bot.dispatch("message", SimpleNamespace(id=message_id, spam=spam))
+        await asyncio.sleep(0)
+    assert seen == [
+        "security 1",
+        "security 2",
+        "security 3",
+        "levels 1",  # 2 was removed; 3's levels failed, and its later hooks still ran
+        "tickets 1",
+        "tickets 3",
+    ]
+    assert handled() - before == 3  # each message counted once
+
+
 @contextlib.contextmanager
 def dispatched_events() -> Iterator[list[str]]:
     """The events discord.py dispatches meanwhile (it logs each one at DEBUG)."""
@@ -137,20 +175,29 @@ def handler_tasks() -> list[asyncio.Task[object]]:
     ]
 
 
-async def test_message_hooks_that_need_not_wait_run_at_once_without_a_task() -> None:
-    seen: list[int] = []
+async def test_messages_read_together_go_through_each_hook_together_without_a_task() -> None:
+    seen: list[str] = []
 
-    async def count(message: SimpleNamespace) -> None:
-        seen.append(message.id)
+    def hook(name: str):  # type: ignore[no-untyped-def]
+        async def run(message: SimpleNamespace) -> None:
+            seen.append(f"{name} {message.id}")
+
+        return run
 
     async with Pegasus(Settings(discord_token="x")) as bot:
-        bot.add_message_hook(count, MessagePhase.LEVELS)
-        bot.add_message_hook(count)
+        bot.add_message_hook(hook("levels"), MessagePhase.LEVELS)
+        bot.add_message_hook(hook("tickets"))
         for message_id in (1, 2, 3):
             bot.dispatch("message", SimpleNamespace(id=message_id))
-        # Handled during the dispatch itself, in the order the messages came.
-        assert seen == [1, 1, 2, 2, 3, 3]
+        assert seen == []  # the gateway reads on: they wait for the loop's next turn
+        await asyncio.sleep(0)
+        # Phase by phase, in the order the messages came; no task was needed.
+        assert seen == ["levels 1", "levels 2", "levels 3", "tickets 1", "tickets 2", "tickets 3"]
         assert handler_tasks() == []
+        seen.clear()
+        bot.dispatch("message", SimpleNamespace(id=4))  # a later turn: a queue of its own
+        await asyncio.sleep(0)
+        assert seen == ["levels 4", "tickets 4"]
 
 
 async def test_a_hook_that_waits_goes_on_in_a_task_and_later_hooks_wait_for_it() -> None:
@@ -176,6 +223,9 @@ async def test_a_hook_that_waits_goes_on_in_a_task_and_later_hooks_wait_for_it()
         bot.add_message_hook(second)
         bot.dispatch("message", SimpleNamespace(id=1, spam=True))
         bot.dispatch("message", SimpleNamespace(id=2))
+        await asyncio.sleep(0)
+        assert seen == ["first 1"]
+        await asyncio.sleep(0)  # the other messages go on in a task of their own
         assert seen == ["first 1", "first 2", "second 2"]  # the second message did not wait
         (task,) = handler_tasks()
         release.set()
@@ -185,11 +235,39 @@ async def test_a_hook_that_waits_goes_on_in_a_task_and_later_hooks_wait_for_it()
 
         release.clear()
         bot.dispatch("message", SimpleNamespace(id=1))
+        await asyncio.sleep(0)
         (task,) = handler_tasks()
         task.cancel()  # shutdown cancels handlers that run late: the hook sees it
         with contextlib.suppress(asyncio.CancelledError):
             await task
         assert seen[-1] == "first 1"
+        assert handler_tasks() == []
+
+
+async def test_a_timeout_a_hook_starts_before_its_first_wait_cancels_that_hook() -> None:
+    # A hook's first step runs by hand, in a task that is not the message's own until the hook
+    # waits: a timeout (or an HTTP request) entered then takes the task it runs in, and it is
+    # that task that must go on with the hook, or the timeout never fires.
+    outcomes: list[str] = []
+    never = asyncio.Event()
+
+    async def slow_download(message: SimpleNamespace) -> None:
+        try:
+            async with asyncio.timeout(0.05):
+                await never.wait()
+        except TimeoutError:
+            outcomes.append(f"timed out {message.id}")
+
+    async def after(message: SimpleNamespace) -> None:
+        outcomes.append(f"after {message.id}")
+
+    async with Pegasus(Settings(discord_token="x")) as bot:
+        bot.add_message_hook(slow_download, MessagePhase.SECURITY)
+        bot.add_message_hook(after)
+        for message_id in (1, 2):
+            bot.dispatch("message", SimpleNamespace(id=message_id))
+        await asyncio.sleep(0.3)
+        assert sorted(outcomes) == ["after 1", "after 2", "timed out 1", "timed out 2"]
         assert handler_tasks() == []
 
 
@@ -208,6 +286,7 @@ async def test_a_hook_that_waits_keeps_its_context_across_the_wait() -> None:
     async with Pegasus(Settings(discord_token="x")) as bot:
         bot.add_message_hook(in_a_transaction)
         bot.dispatch("message", SimpleNamespace(id=7))
+        await asyncio.sleep(0)
         await asyncio.gather(*handler_tasks())
         assert seen == ["message 7"]
         assert current.get() == "none"  # the dispatcher's own context was not touched
